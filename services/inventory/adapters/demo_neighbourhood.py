@@ -1,0 +1,53 @@
+"""A demo living circle around an old estate in Nanjing: what `make run` puts on the map.
+
+A supermarket, a wet market with four stalls (vegetables, pork, fish, tofu), and a
+convenience store, all within a 15-minute walk; prices in fen, weighed goods per kg.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+LOCATIONS: list[dict[str, Any]] = [
+    {"id": "suguo-daxinggong", "kind": "shop", "category": "supermarket", "name_zh": "苏果超市（大行宫店）",
+     "name_en": "Suguo Supermarket (Daxinggong)", "lat": 32.0432, "lon": 118.7926},
+    {"id": "xiaoshi-market", "kind": "market", "category": "wet_market", "name_zh": "小市菜场",
+     "name_en": "Xiaoshi Wet Market", "lat": 32.0448, "lon": 118.7889},
+    {"id": "xiaoshi-veg", "kind": "stall", "parent_id": "xiaoshi-market", "category": "stall",
+     "name_zh": "王阿姨蔬菜摊", "name_en": "Auntie Wang's Vegetables", "lat": 32.0448, "lon": 118.7889},
+    {"id": "xiaoshi-pork", "kind": "stall", "parent_id": "xiaoshi-market", "category": "stall",
+     "name_zh": "老李猪肉铺", "name_en": "Old Li's Pork", "lat": 32.0448, "lon": 118.7890},
+    {"id": "xiaoshi-fish", "kind": "stall", "parent_id": "xiaoshi-market", "category": "stall",
+     "name_zh": "长江鲜鱼档", "name_en": "Yangtze Fresh Fish", "lat": 32.0449, "lon": 118.7890},
+    {"id": "xiaoshi-tofu", "kind": "stall", "parent_id": "xiaoshi-market", "category": "stall",
+     "name_zh": "陈记豆腐坊", "name_en": "Chen's Tofu", "lat": 32.0449, "lon": 118.7889},
+    {"id": "kedi-corner", "kind": "shop", "category": "convenience", "name_zh": "可的便利店（文昌巷）",
+     "name_en": "Kedi Convenience (Wenchang Lane)", "lat": 32.0419, "lon": 118.7861},
+]
+
+# (id, location, zh, en, category, unit, price_fen, grams_per_piece, on_hand)
+_PRODUCTS: list[tuple[str, str, str, str, str, str, int, int | None, int]] = [
+    ("suguo-rice-5kg", "suguo-daxinggong", "东北大米 5kg", "Northeast rice 5 kg", "grain", "piece", 4590, None, 40),
+    ("suguo-oil-1l8", "suguo-daxinggong", "花生油 1.8L", "Peanut oil 1.8 L", "grocery", "piece", 3990, None, 30),
+    ("suguo-eggs-10", "suguo-daxinggong", "鲜鸡蛋 10枚", "Fresh eggs, 10", "eggs", "piece", 1290, None, 60),
+    ("suguo-milk-1l", "suguo-daxinggong", "纯牛奶 1L", "Whole milk 1 L", "dairy", "piece", 1180, None, 80),
+    ("suguo-apples", "suguo-daxinggong", "红富士苹果", "Fuji apples", "fruit", "g", 1280, 250, 30000),
+    ("veg-bokchoy", "xiaoshi-veg", "小青菜", "Bok choy", "vegetables", "g", 600, 500, 20000),
+    ("veg-tomato", "xiaoshi-veg", "西红柿", "Tomatoes", "vegetables", "g", 800, 200, 15000),
+    ("veg-scallion", "xiaoshi-veg", "小葱", "Spring onions", "vegetables", "piece", 150, None, 50),
+    ("pork-belly", "xiaoshi-pork", "五花肉", "Pork belly", "meat", "g", 3200, 500, 12000),
+    ("pork-ribs", "xiaoshi-pork", "猪小排", "Pork spare ribs", "meat", "g", 4600, 500, 8000),
+    ("fish-grass-carp", "xiaoshi-fish", "新鲜草鱼", "Fresh grass carp", "fish", "g", 1800, 600, 18000),
+    ("fish-crucian", "xiaoshi-fish", "鲫鱼", "Crucian carp", "fish", "g", 2400, 300, 6000),
+    ("tofu-firm", "xiaoshi-tofu", "老豆腐", "Firm tofu", "tofu", "piece", 300, None, 40),
+    ("tofu-soymilk", "xiaoshi-tofu", "现磨豆浆", "Fresh soy milk", "tofu", "piece", 400, None, 30),
+    ("kedi-water", "kedi-corner", "矿泉水 550ml", "Mineral water 550 ml", "drinks", "piece", 200, None, 120),
+    ("kedi-noodles", "kedi-corner", "方便面", "Instant noodles", "grocery", "piece", 450, None, 70),
+    ("kedi-tissue", "kedi-corner", "抽纸 3包", "Tissues, 3 packs", "household", "piece", 990, None, 25),
+]
+
+PRODUCTS: list[dict[str, Any]] = [
+    {"id": pid, "location_id": loc, "name_zh": zh, "name_en": en, "category": cat, "unit": unit, "price_fen": price,
+     "grams_per_piece": gpp, "on_hand": on_hand}
+    for pid, loc, zh, en, cat, unit, price, gpp, on_hand in _PRODUCTS
+]

@@ -1,0 +1,38 @@
+"""Event and deadline handlers of the inventory service: parse, call a use case, done."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+from shared.deadlines import Deadline, DeadlineHandler
+from shared.events.contracts import OrderCancelled, OrderPlaced
+from shared.events.envelope import RawEnvelope
+from shared.events.topics import ORDERS
+from shared.inbox import Handler
+from shared.service import Runtime, Subscription
+from services.inventory.service_layer import reservations
+from services.inventory.service_layer.unit_of_work import UnitOfWork
+
+
+def _placed(runtime: Runtime) -> Handler:
+    async def handle(conn: asyncpg.Connection, env: RawEnvelope, event: Any) -> None:
+        await reservations.on_order_placed(UnitOfWork(conn, env), event, runtime.settings.accept_limit_s)
+    return handle
+
+
+def _cancelled(_: Runtime) -> Handler:
+    async def handle(conn: asyncpg.Connection, env: RawEnvelope, event: Any) -> None:
+        await reservations.on_order_cancelled(UnitOfWork(conn, env), event)
+    return handle
+
+
+def accept_deadline(_: Runtime) -> DeadlineHandler:
+    async def fire(conn: asyncpg.Connection, deadline: Deadline) -> None:
+        await reservations.on_accept_deadline(UnitOfWork(conn), deadline)
+    return fire
+
+
+SUBSCRIPTIONS = [Subscription("inventory", ORDERS, {OrderPlaced: _placed, OrderCancelled: _cancelled})]
+DEADLINES = {reservations.ACCEPT_DEADLINE: accept_deadline}

@@ -1,0 +1,57 @@
+"""Event handlers of the orders service: parse, call a use case, done."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import asyncpg
+
+from shared.events.contracts import (
+    LocationUpserted,
+    ProductUpserted,
+    ShopAccepted,
+    ShopRejected,
+    StockRejected,
+    StockReleased,
+    StockReserved,
+)
+from shared.events.envelope import Event, RawEnvelope
+from shared.events.topics import CATALOG, INVENTORY
+from shared.inbox import Handler
+from shared.service import Runtime, Subscription
+from services.orders.service_layer import ordering
+from services.orders.service_layer.unit_of_work import UnitOfWork
+
+E = TypeVar("E", bound=Event)
+
+
+def _use_case(fn: Callable[[UnitOfWork, Any], Awaitable[None]]) -> Callable[[Runtime], Handler]:
+    def make(_: Runtime) -> Handler:
+        async def handle(conn: asyncpg.Connection, env: RawEnvelope, event: Any) -> None:
+            await fn(UnitOfWork(conn, cause=env), event)
+        return handle
+    return make
+
+
+async def _upsert_location(uow: UnitOfWork, event: LocationUpserted) -> None:
+    await uow.catalog.upsert_location(event)
+
+
+async def _upsert_product(uow: UnitOfWork, event: ProductUpserted) -> None:
+    await uow.catalog.upsert_product(event)
+
+
+SUBSCRIPTIONS = [
+    Subscription("orders", INVENTORY, {
+        StockReserved: _use_case(ordering.on_stock_reserved),
+        StockRejected: _use_case(ordering.on_stock_rejected),
+        StockReleased: _use_case(ordering.on_stock_released),
+        ShopAccepted: _use_case(ordering.on_shop_accepted),
+        ShopRejected: _use_case(ordering.on_shop_rejected),
+    }),
+    Subscription("orders-catalog", CATALOG, {
+        LocationUpserted: _use_case(_upsert_location),
+        ProductUpserted: _use_case(_upsert_product),
+    }),
+]

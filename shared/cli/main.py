@@ -1,0 +1,162 @@
+"""`linli`: start the whole system, issue development tokens, inspect dead letters, make docs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from shared.auth import TokenError, issue_token
+from shared.settings import Settings
+from shared.vocabulary.roles import Role
+
+app = typer.Typer(help="Linli: order from the shops of your 15-minute living circle.", no_args_is_help=True)
+dlq_app = typer.Typer(help="Inspect and replay dead-lettered events.", no_args_is_help=True)
+docs_app = typer.Typer(help="Generate documentation from the code.", no_args_is_help=True)
+app.add_typer(dlq_app, name="dlq")
+app.add_typer(docs_app, name="docs")
+console = Console()
+
+HOME = Path(os.environ.get("LINLI_HOME", ".linli"))
+
+
+@app.command()
+def up(keep: Annotated[bool, typer.Option("--keep", help="keep the data of the last run")] = False,
+       seed: Annotated[bool, typer.Option(help="seed the demo neighbourhood")] = True,
+       home: Annotated[Path, typer.Option(help="where data and logs go")] = HOME) -> None:
+    """Start PostgreSQL, Redis, the broker and the three services; Ctrl-C stops them all."""
+    from shared.stack import DEFAULT_PORTS, start_infrastructure, start_services, wait_healthy
+
+    if keep and not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        console.print("[yellow]--keep keeps the database, but the embedded broker keeps nothing: events not yet "
+                      "consumed are re-sent from the outbox only if still pending.[/yellow]")
+    started = time.monotonic()
+    with console.status("starting PostgreSQL, Redis and the broker..."):
+        infra = start_infrastructure(home, keep=keep)
+    stop_requested = False
+
+    def request_stop(*_: object) -> None:
+        nonlocal stop_requested
+        stop_requested = True
+
+    signal.signal(signal.SIGTERM, request_stop)
+    try:
+        with console.status("starting orders, inventory and dispatch..."):
+            processes = start_services(infra, home, DEFAULT_PORTS,
+                                       {"LINLI_DEMO_SEED": "true" if seed else "false"})
+            wait_healthy(processes, DEFAULT_PORTS, timeout=90)
+        _welcome(infra, time.monotonic() - started, seed)
+        while not stop_requested:
+            for name, process in processes.items():
+                if not process.alive():
+                    console.print(f"[red]{name} stopped unexpectedly:[/red]\n{process.tail()}")
+                    raise typer.Exit(1)
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        console.print("stopping...")
+        infra.stop()
+        console.print("stopped.")
+
+
+def _welcome(infra: object, seconds: float, seeded: bool) -> None:
+    settings = Settings()
+    table = Table(title=f"Linli is running (started in {seconds:.1f}s)")
+    table.add_column("service")
+    table.add_column("API")
+    table.add_column("docs")
+    for name, port in (("orders", 8001), ("inventory", 8002), ("dispatch", 8003)):
+        table.add_row(name, f"http://127.0.0.1:{port}", f"http://127.0.0.1:{port}/docs")
+    console.print(table)
+    console.print(f"database: {getattr(infra, 'database_url', '')}  redis: {getattr(infra, 'redis_url', '')}  "
+                  f"broker: {getattr(infra, 'kafka_bootstrap_servers', '')}")
+    if seeded:
+        shopper = issue_token(settings, Role.SHOPPER, "resident-li")
+        console.print("\nSign in with a development token, e.g. as a shopper:")
+        print(f"  export TOKEN={shopper}")
+        console.print("  curl -H \"Authorization: Bearer $TOKEN\" http://127.0.0.1:8002/stores")
+        console.print("Other roles: linli token store_staff staff-1 --store xiaoshi-market | linli token dispatcher d1")
+    console.print("\nPress Ctrl-C to stop everything.")
+
+
+@app.command()
+def token(role: Annotated[Role, typer.Argument(help="shopper, helper, store_staff, rider, dispatcher or admin")],
+          subject: Annotated[str, typer.Argument(help="who the token is for")],
+          store: Annotated[str | None, typer.Option(help="for store_staff: the shop, stall or market")] = None,
+          hours: Annotated[int, typer.Option(help="how long the token is valid")] = 24 * 7) -> None:
+    """Print a development token (only while the development signing key is in use)."""
+    try:
+        typer.echo(issue_token(Settings(), role, subject, store, ttl_s=hours * 3600))
+    except TokenError as e:
+        console.print(f"[red]{e}[/red]")
+        raise typer.Exit(2) from e
+
+
+def _bootstrap() -> str:
+    return os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or Settings().kafka_bootstrap_servers
+
+
+@dlq_app.command("list")
+def dlq_list(topic: Annotated[str, typer.Argument(help="the original topic, e.g. linli.orders")],
+             as_json: Annotated[bool, typer.Option("--json", help="print JSON lines")] = False) -> None:
+    """Show what is in <topic>.dlq, with each message's error and whether it was replayed."""
+    from shared import dead_letters
+
+    letters = asyncio.run(dead_letters.read(_bootstrap(), topic))
+    if as_json:
+        for letter in letters:
+            typer.echo(json.dumps(letter.as_dict(), ensure_ascii=False))
+        return
+    table = Table(title=f"{topic}.dlq: {len(letters)} dead letters")
+    for col in ("offset", "replayed", "key", "event", "error"):
+        table.add_column(col)
+    for letter in letters:
+        table.add_row(str(letter.offset), "yes" if letter.replayed else "no", letter.key or "", letter.event_type,
+                      letter.error)
+    console.print(table)
+
+
+@dlq_app.command("replay")
+def dlq_replay(topic: Annotated[str, typer.Argument(help="the original topic, e.g. linli.orders")],
+               offset: Annotated[int | None, typer.Option(help="replay only this DLQ offset")] = None) -> None:
+    """Publish dead letters back to their topic; consumers' inboxes apply each at most once."""
+    from shared import dead_letters
+
+    replayed = asyncio.run(dead_letters.replay(_bootstrap(), topic, offset))
+    console.print(f"replayed {replayed} message(s) from {topic}.dlq to {topic}")
+
+
+@docs_app.command("asyncapi")
+def docs_asyncapi(out: Annotated[Path, typer.Option(help="folder for the documents")] = Path("docs/asyncapi"),
+                  check: Annotated[bool, typer.Option(help="fail if the committed documents are stale")] = False,
+                  ) -> None:
+    """Write (or --check) the AsyncAPI document of each service, generated from its code."""
+    from shared.asyncapi_docs import render_all
+
+    stale = []
+    for name, text in render_all().items():
+        path = out / f"{name}.yaml"
+        if check:
+            if not path.exists() or path.read_text() != text:
+                stale.append(str(path))
+        else:
+            out.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+            console.print(f"wrote {path}")
+    if stale:
+        console.print(f"[red]stale AsyncAPI documents: {', '.join(stale)}; run `linli docs asyncapi`[/red]")
+        raise typer.Exit(1)
+
+
+if __name__ == "__main__":
+    sys.exit(app())

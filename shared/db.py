@@ -1,0 +1,54 @@
+"""PostgreSQL access through asyncpg: the pool, JSON codecs and per-service SQL migrations."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+import asyncpg
+
+SHARED_MIGRATIONS = Path(__file__).parent / "migrations"
+MIGRATION_LOCK = 7_351_001
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for kind in ("json", "jsonb"):
+        await conn.set_type_codec(kind, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def create_pool(url: str, min_size: int = 2, max_size: int = 20) -> asyncpg.Pool:
+    pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size, init=_init_connection)
+    assert pool is not None
+    return pool
+
+
+async def connect(url: str) -> asyncpg.Connection:
+    conn = await asyncpg.connect(url)
+    await _init_connection(conn)
+    return conn
+
+
+async def migrate(conn: asyncpg.Connection, folders: Iterable[Path]) -> list[str]:
+    """Apply every `*.sql` file not yet applied, in name order, once, under an advisory lock.
+
+    The shared tables (outbox, inbox, deadlines, idempotency) come first, then the service's own.
+    """
+    applied: list[str] = []
+    await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
+    try:
+        await conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations ("
+                           "name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())")
+        done = {r["name"] for r in await conn.fetch("SELECT name FROM schema_migrations")}
+        for folder in folders:
+            for path in sorted(folder.glob("*.sql")):
+                name = f"{folder.parent.name}/{path.name}"
+                if name in done:
+                    continue
+                async with conn.transaction():
+                    await conn.execute(path.read_text())
+                    await conn.execute("INSERT INTO schema_migrations(name) VALUES ($1)", name)
+                applied.append(name)
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
+    return applied

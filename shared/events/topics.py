@@ -1,0 +1,43 @@
+"""Every Kafka topic Linli uses, declared with its partitions, because auto-creation gives one.
+
+Keys keep one order's events in order: everything about an order is keyed by its id, so it
+lands on one partition of its topic and is consumed in the order it was written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    partitions: int
+    compacted: bool = False
+    description: str = ""
+
+    @property
+    def dlq(self) -> Topic:
+        return Topic(f"{self.name}.dlq", 1, description=f"messages from {self.name} that could not be applied")
+
+
+ORDERS = Topic("linli.orders", 6, description="facts about orders, keyed by order id (orders service)")
+INVENTORY = Topic("linli.inventory", 6,
+                  description="stock reservations and shop decisions, keyed by order id (inventory service)")
+CATALOG = Topic("linli.catalog", 3, compacted=True,
+                description="latest state of every location and product, keyed by its id (inventory service); "
+                            "compacted, so a new reader rebuilds its read model from the start")
+
+ALL_TOPICS: tuple[Topic, ...] = (ORDERS, INVENTORY, CATALOG)
+
+
+def declared_topics() -> list[Topic]:
+    """The topics and their dead-letter topics that must exist before any service runs."""
+    return [t for topic in ALL_TOPICS for t in (topic, topic.dlq)]
+
+
+def by_name(name: str) -> Topic:
+    for topic in declared_topics():
+        if topic.name == name:
+            return topic
+    raise KeyError(f"no topic named {name!r}; known: {', '.join(t.name for t in declared_topics())}")

