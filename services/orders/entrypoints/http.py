@@ -137,3 +137,16 @@ async def cancel(order_id: str, request: Request, principal: CurrentPrincipal,
     status, response = await run_once(runtime_of(request).pool, principal.key, key,
                                       request_hash("POST", f"/orders/{order_id}/cancel", None), action)
     return JSONResponse(response, status_code=status)
+
+
+@router.get("/catalog/products/{product_id}", tags=["catalog"])
+async def catalog_product(product_id: str, request: Request, _: CurrentPrincipal) -> dict[str, Any]:
+    """A product as the orders service knows it (its read model of inventory's catalog)."""
+    async with runtime_of(request).pool.acquire() as conn:
+        products = await UnitOfWork(conn).catalog.products([product_id])
+    product = products.get(product_id)
+    if product is None:
+        raise HTTPException(404, f"orders does not know product {product_id!r} (yet)")
+    return {"product_id": product.product_id, "store_id": product.store_id, "location_id": product.location_id,
+            "name_zh": product.name_zh, "name_en": product.name_en, "unit": product.unit.value,
+            "price_fen": product.price_fen, "grams_per_piece": product.grams_per_piece, "active": product.active}

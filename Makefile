@@ -1,0 +1,46 @@
+# Two commands do everything on a machine that has only Python 3.11+:
+#   make run   - start the whole system with a demo neighbourhood
+#   make test  - run the whole test suite
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+
+.PHONY: install run test unit integration e2e lint bench docs clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check --upgrade "pip>=24"
+	$(PY) -m pip install -q --disable-pip-version-check -e ".[dev]"
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(VENV)/bin/linli up $(ARGS)
+
+test: install lint
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+unit: install
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+integration: install
+	$(PY) -m pytest tests/integration $(PYTEST_ARGS)
+
+e2e: install
+	$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check shared services bench tests
+	$(VENV)/bin/mypy shared services bench
+
+bench: install
+	$(PY) -m bench.place_orders $(ARGS)
+
+docs: install
+	$(VENV)/bin/linli docs asyncapi
+
+clean:
+	rm -rf $(VENV) .linli .pytest_cache .mypy_cache .ruff_cache

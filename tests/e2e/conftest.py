@@ -1,0 +1,237 @@
+"""The three services as real processes on free ports, talking over HTTP and Kafka.
+
+Durations are shortened through settings; each test makes its own shops and products with
+unique ids (through the admin API, as an operator would), so tests do not disturb each other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from shared.auth import issue_token
+from shared.settings import Settings
+from shared.stack import Infrastructure, Process, free_port, start_services, wait_healthy
+from shared.vocabulary.roles import Role
+
+E2E_ENV = {
+    "LINLI_DEMO_SEED": "false",
+    "LINLI_ACCEPT_LIMIT_S": "60",
+    "LINLI_RELAY_POLL_INTERVAL_S": "0.5",
+    "LINLI_DEADLINE_POLL_INTERVAL_S": "0.2",
+    "LINLI_CONSUMER_RETRY_WINDOW_S": "5",
+    "LINLI_DB_POOL_MAX": "30",
+}
+
+
+@dataclass
+class System:
+    ports: dict[str, int]
+    processes: dict[str, Process]
+    settings: Settings = field(default_factory=Settings)
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.ports[service]}"
+
+    def token(self, role: Role, subject: str, store: str | None = None) -> str:
+        return issue_token(self.settings, role, subject, store)
+
+    def client(self, service: str, role: Role | None = None, subject: str = "someone",
+               store: str | None = None) -> httpx.AsyncClient:
+        headers = {}
+        if role is not None:
+            headers["Authorization"] = f"Bearer {self.token(role, subject, store)}"
+        return httpx.AsyncClient(base_url=self.url(service), headers=headers, timeout=30.0)
+
+
+@pytest.fixture(scope="session")
+def system(infra: Infrastructure, stack_home: Path) -> Iterator[System]:
+    ports = {name: free_port() for name in ("orders", "inventory", "dispatch")}
+    processes = start_services(infra, stack_home / "e2e", ports, E2E_ENV)
+    try:
+        wait_healthy(processes, ports, timeout=120)
+        yield System(ports, processes)
+    finally:
+        for process in processes.values():
+            process.stop()
+
+
+async def eventually(check: Callable[[], Awaitable[Any]], within: float = 20.0, interval: float = 0.1) -> Any:
+    """Poll until `check` returns something truthy; the asynchronous flow needs a moment."""
+    deadline = time.monotonic() + within
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = await check()
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"condition not met within {within}s; last value: {last!r}")
+
+
+@dataclass
+class Neighbourhood:
+    """A shop (or market with stalls) made for one test, with products and stock."""
+
+    system: System
+    store_id: str
+    products: dict[str, str]  # short name -> product id
+    stalls: dict[str, str] = field(default_factory=dict)
+
+
+@pytest.fixture
+async def admin(system: System) -> AsyncIterator[httpx.AsyncClient]:
+    async with system.client("inventory", Role.ADMIN, "admin-1") as client:
+        yield client
+
+
+@pytest.fixture
+def make_shop(system: System, admin: httpx.AsyncClient) -> Callable[..., Awaitable[Neighbourhood]]:
+    """A shop selling `stock` (name -> pieces on hand) at `price_fen` a piece.
+
+    `products` adds products with their own fields (name -> fields of PUT /admin/products, for
+    example a weighed product: {"unit": "g", "grams_per_piece": 600, "price_fen": 1800, "on_hand": 5000}).
+    """
+    async def make(stock: dict[str, int] | None = None, *, accept_limit_s: int | None = None,
+                   price_fen: int = 500, products: dict[str, dict[str, Any]] | None = None) -> Neighbourhood:
+        store_id = f"shop-{uuid.uuid4().hex[:8]}"
+        await put_location(admin, store_id, "shop", accept_limit_s=accept_limit_s)
+        counted = stock if stock is not None else ({} if products else {"water": 10})
+        specs: dict[str, dict[str, Any]] = {name: {"on_hand": on_hand, "price_fen": price_fen}
+                                            for name, on_hand in counted.items()}
+        specs.update(products or {})
+        made = {}
+        for name, spec in specs.items():
+            made[name] = await put_product(admin, store_id, name, spec)
+        await wait_for_catalog(system, list(made.values()), store_id)
+        return Neighbourhood(system, store_id, made)
+
+    return make
+
+
+@pytest.fixture
+def make_market(system: System, admin: httpx.AsyncClient) -> Callable[..., Awaitable[Neighbourhood]]:
+    """A wet market whose stalls (stall name -> product name -> fields of PUT /admin/products)
+    sell the products; orders name the market, each line is fulfilled by its stall."""
+    async def make(stalls: dict[str, dict[str, dict[str, Any]]], *,
+                   accept_limit_s: int | None = None) -> Neighbourhood:
+        market_id = f"market-{uuid.uuid4().hex[:8]}"
+        await put_location(admin, market_id, "market", accept_limit_s=accept_limit_s)
+        stall_ids, made = {}, {}
+        for stall, products in stalls.items():
+            stall_id = f"{market_id}-{stall}"
+            await put_location(admin, stall_id, "stall", parent_id=market_id)
+            stall_ids[stall] = stall_id
+            for name, spec in products.items():
+                made[name] = await put_product(admin, stall_id, name, spec)
+        await wait_for_catalog(system, list(made.values()), market_id)
+        return Neighbourhood(system, market_id, made, stall_ids)
+
+    return make
+
+
+async def put_location(admin: httpx.AsyncClient, location_id: str, kind: str, *, parent_id: str | None = None,
+                       accept_limit_s: int | None = None) -> None:
+    category = {"shop": "convenience", "market": "wet_market", "stall": "stall"}[kind]
+    body: dict[str, Any] = {"kind": kind, "category": category, "name_zh": "测试" + kind,
+                            "name_en": f"Test {kind}", "lat": 32.04, "lon": 118.79}
+    if parent_id:
+        body["parent_id"] = parent_id
+    if accept_limit_s:
+        body["accept_limit_s"] = accept_limit_s
+    (await admin.put(f"/admin/locations/{location_id}", json=body)).raise_for_status()
+
+
+async def put_product(admin: httpx.AsyncClient, location_id: str, name: str, spec: dict[str, Any]) -> str:
+    pid = f"{location_id}-{name}"
+    body = {"location_id": location_id, "name_zh": name, "name_en": name, "category": "test", "unit": "piece",
+            "price_fen": 500, **spec}
+    (await admin.put(f"/admin/products/{pid}", json=body)).raise_for_status()
+    return pid
+
+
+async def wait_for_catalog(system: System, product_ids: list[str], store_id: str | None = None) -> None:
+    """Orders validates against its read model, fed by catalog events: wait until it has them.
+
+    Locations and products are keyed by their own ids, so they travel on different partitions;
+    knowing the products does not mean orders knows the store yet. A basket naming a product
+    that does not exist tells which: it is refused for the product once the store is known.
+    """
+    async with system.client("orders", Role.SHOPPER, "catalog-probe") as orders:
+        for pid in product_ids:
+            async def known(pid: str = pid) -> bool:
+                return (await orders.get(f"/catalog/products/{pid}")).status_code == 200
+            await eventually(known)
+        if store_id is not None:
+            async def store_known() -> bool:
+                probe = await orders.post("/orders", headers={"Idempotency-Key": str(uuid.uuid4())}, json={
+                    "store_id": store_id, "lines": [{"product_id": "no-such-product", "quantity": 1}],
+                    "fulfilment": {"mode": "pickup"}})
+                assert probe.status_code == 422, probe.text
+                return "Linli knows" not in probe.json()["detail"]
+            await eventually(store_known)
+
+
+# Helpers for the tests: what a shopper's app and a shop's tablet do.
+
+def shopper(system: System, subject: str | None = None) -> httpx.AsyncClient:
+    return system.client("orders", Role.SHOPPER, subject or f"resident-{uuid.uuid4().hex[:8]}")
+
+
+def order_body(store_id: str, lines: dict[str, int], **extra: Any) -> dict[str, Any]:
+    return {"store_id": store_id, "lines": [{"product_id": pid, "quantity": q} for pid, q in lines.items()],
+            "fulfilment": {"mode": "pickup"}, **extra}
+
+
+async def place(client: httpx.AsyncClient, store_id: str, lines: dict[str, int], *,
+                key: str | None = None) -> httpx.Response:
+    """POST /orders with a fresh Idempotency-Key (or the given one); `lines` is product id -> pieces."""
+    return await client.post("/orders", headers={"Idempotency-Key": key or str(uuid.uuid4())},
+                             json=order_body(store_id, lines))
+
+
+async def place_ok(client: httpx.AsyncClient, store_id: str, lines: dict[str, int]) -> str:
+    placed = await place(client, store_id, lines)
+    assert placed.status_code == 201, placed.text
+    assert placed.json()["status"] == "PLACED"
+    return str(placed.json()["id"])
+
+
+async def wait_status(client: httpx.AsyncClient, order_id: str, status: str, within: float = 20.0) -> dict:
+    """Poll the order until it has `status`; fail at once if it settles somewhere else."""
+    async def reached() -> dict | None:
+        response = await client.get(f"/orders/{order_id}")
+        assert response.status_code == 200, response.text
+        order = response.json()
+        if order["status"] == status:
+            return order
+        assert order["status"] in ("PLACED", "CONFIRMED"), f"expected {status}, order is {order}"
+        return None
+    return await eventually(reached, within)
+
+
+async def available(system: System, store_id: str) -> dict[str, int]:
+    """What inventory offers for sale now: product id -> available (pieces, or grams)."""
+    async with system.client("inventory", Role.SHOPPER, "stock-reader") as inventory:
+        response = await inventory.get(f"/stores/{store_id}/products")
+        assert response.status_code == 200, response.text
+        return {p["id"]: p["available"] for p in response.json()}
+
+
+async def wait_available(system: System, store_id: str, expected: dict[str, int],
+                         within: float = 20.0) -> None:
+    async def matches() -> bool:
+        now = await available(system, store_id)
+        return all(now.get(pid) == n for pid, n in expected.items())
+    try:
+        await eventually(matches, within)
+    except AssertionError:
+        raise AssertionError(f"available stock never became {expected}; it is "
+                             f"{await available(system, store_id)}") from None

@@ -1,0 +1,55 @@
+"""Tokens: who is calling, with which role, and refusals that say why."""
+
+import time
+
+import jwt
+import pytest
+
+from shared.auth import TokenError, decode_token, issue_token
+from shared.settings import Settings
+from shared.vocabulary.roles import Role
+
+
+def test_a_development_token_round_trips() -> None:
+    settings = Settings()
+    principal = decode_token(settings, issue_token(settings, Role.STORE_STAFF, "li", store="xiaoshi-fish"))
+    assert (principal.subject, principal.role, principal.store) == ("li", Role.STORE_STAFF, "xiaoshi-fish")
+
+
+def test_store_staff_must_name_their_store() -> None:
+    with pytest.raises(TokenError, match="--store"):
+        issue_token(Settings(), Role.STORE_STAFF, "li")
+
+
+def test_expired_and_forged_tokens_are_refused() -> None:
+    settings = Settings()
+    expired = jwt.encode({"sub": "a", "role": "shopper", "exp": int(time.time()) - 10}, settings.jwt_dev_key)
+    with pytest.raises(TokenError, match="expired"):
+        decode_token(settings, expired)
+    forged = jwt.encode({"sub": "a", "role": "admin", "exp": int(time.time()) + 60}, "a-guessed-key-that-is-long-enough-for-hs256-signing")
+    with pytest.raises(TokenError, match="not valid"):
+        decode_token(settings, forged)
+
+
+def test_an_unknown_role_is_refused() -> None:
+    settings = Settings()
+    token = jwt.encode({"sub": "a", "role": "king", "exp": int(time.time()) + 60}, settings.jwt_dev_key)
+    with pytest.raises(TokenError, match="king"):
+        decode_token(settings, token)
+
+
+def test_production_verifies_with_the_public_key_and_never_signs() -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                           serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    settings = Settings(jwt_public_key=public, jwt_algorithm="RS256")
+    with pytest.raises(TokenError, match="identity provider"):
+        issue_token(settings, Role.SHOPPER, "a")
+    token = jwt.encode({"sub": "a", "role": "shopper", "exp": int(time.time()) + 60}, key, algorithm="RS256")
+    assert decode_token(settings, token).role is Role.SHOPPER
+    dev = issue_token(Settings(), Role.ADMIN, "mallory")
+    with pytest.raises(TokenError):
+        decode_token(settings, dev)
