@@ -58,7 +58,7 @@ def issue_token(settings: Settings, role: Role, subject: str, store: str | None 
 
 
 def decode_token(settings: Settings, token: str) -> Principal:
-    key = settings.jwt_dev_key if settings.dev_signing else settings.jwt_public_key
+    key = settings.jwt_dev_key if settings.dev_signing else str(settings.jwt_public_key)
     algorithm = "HS256" if settings.dev_signing else settings.jwt_algorithm
     try:
         claims = jwt.decode(token, key, algorithms=[algorithm], issuer=settings.jwt_issuer,
@@ -68,7 +68,7 @@ def decode_token(settings: Settings, token: str) -> Principal:
     except jwt.PyJWTError as e:
         raise TokenError(f"the token is not valid: {e}") from e
     try:
-        role = Role(claims.get("role"))
+        role = Role(str(claims.get("role")))
     except ValueError as e:
         raise TokenError(f"the token's role {claims.get('role')!r} is not one of "
                          f"{', '.join(r.value for r in Role)}") from e

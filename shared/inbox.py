@@ -107,7 +107,7 @@ class Consumer:
             await self.dead_letters_getter().send(self.topic, raw, key, headers, f"malformed: {e}")
             return "dead-lettered"
         handler = self.handlers.get(type(event)) if event is not None else None
-        if handler is None:
+        if handler is None or event is None:
             self.ignored += 1
             return "ignored"
         pauses = self.retry.pauses()

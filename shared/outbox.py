@@ -113,8 +113,9 @@ class Relay:
         """Hold the leader lock on a dedicated connection, listen for commits and publish."""
         conn = await asyncpg.connect(self.database_url)
         try:
-            while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", leader_lock_id(self.service)):
-                await asyncio.sleep(self.leader_retry_s)
+            lock = leader_lock_id(self.service)
+            while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", lock):  # noqa: ASYNC110
+                await asyncio.sleep(self.leader_retry_s)  # the lock lives in PostgreSQL: poll it
             self.is_leader = True
             await conn.add_listener(channel(self.service), lambda *_: self._wake.set())
             producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap_servers, acks="all",

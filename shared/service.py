@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,7 +82,7 @@ class ServiceSpec:
     routers: Sequence[APIRouter] = ()
     subscriptions: Sequence[Subscription] = ()
     publishes: Sequence[type[Event]] = ()
-    deadlines: dict[str, Callable[[Runtime], DeadlineHandler]] = field(default_factory=dict)
+    deadlines: Mapping[str, Callable[[Runtime], DeadlineHandler]] = field(default_factory=dict)
     on_start: Callable[[Runtime], Awaitable[None]] | None = None
     health_details: Callable[[Runtime], Awaitable[dict[str, Any]]] | None = None
 

@@ -18,12 +18,13 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LINLI_", extra="ignore", env_file=None)
 
     service: str = "orders"
-    database_url: str = Field("postgresql://postgres@127.0.0.1:5432/linli_orders",
+    database_url: str = Field(default="postgresql://postgres@127.0.0.1:5432/linli_orders",
                               validation_alias=AliasChoices("DATABASE_URL", "LINLI_DATABASE_URL"))
-    redis_url: str = Field("redis://127.0.0.1:6379/0",
+    redis_url: str = Field(default="redis://127.0.0.1:6379/0",
                            validation_alias=AliasChoices("REDIS_URL", "LINLI_REDIS_URL"))
     kafka_bootstrap_servers: str = Field(
-        "127.0.0.1:9092", validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "LINLI_KAFKA_BOOTSTRAP_SERVERS"))
+        default="127.0.0.1:9092",
+        validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "LINLI_KAFKA_BOOTSTRAP_SERVERS"))
     db_pool_min: int = 2
     db_pool_max: int = 20
 

@@ -30,7 +30,7 @@ class Event(BaseModel):
         raise NotImplementedError
 
 
-P = TypeVar("P", bound=BaseModel)
+P = TypeVar("P")
 
 
 class Envelope(BaseModel, Generic[P]):
@@ -67,7 +67,7 @@ def envelope(event: Event, *, correlation_id: str | None = None, causation: Enve
     """Wrap a payload; a caused event inherits its cause's correlation id."""
     if correlation_id is None:
         correlation_id = causation.correlation_id if causation else str(uuid.uuid4())
-    return Envelope[type(event)](  # type: ignore[misc,return-value]
+    return Envelope[type(event)](  # type: ignore[misc,return-value,operator]
         event_id=uuid.uuid4(), type=type(event).__name__, schema_version=type(event).schema_version,
         occurred_at=occurred_at or datetime.now(UTC), correlation_id=correlation_id,
         causation_id=str(causation.event_id) if causation else None, key=event.key(), payload=event)

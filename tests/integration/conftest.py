@@ -60,7 +60,7 @@ async def producer(bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
         await p.stop()
 
 
-async def read_topic(bootstrap: str, topic: str, expected: int, timeout: float = 20.0,
+async def read_topic(bootstrap: str, topic: str, expected: int, timeout: float = 20.0,  # noqa: ASYNC109
                      key: bytes | None = None) -> list[Any]:
     """Everything on `topic` from the start, waiting until at least `expected` records arrived."""
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest",
@@ -83,7 +83,7 @@ async def read_topic(bootstrap: str, topic: str, expected: int, timeout: float =
     return records
 
 
-async def eventually(check: Any, timeout: float = 20.0, interval: float = 0.1) -> Any:
+async def eventually(check: Any, timeout: float = 20.0, interval: float = 0.1) -> Any:  # noqa: ASYNC109
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:

@@ -8,11 +8,11 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from services.inventory.service_layer import catalog, reservations
+from services.inventory.service_layer.unit_of_work import UnitOfWork
 from shared import db
 from shared.events.contracts import OrderedLine, OrderPlaced
 from shared.vocabulary.units import StockUnit
-from services.inventory.service_layer import catalog, reservations
-from services.inventory.service_layer.unit_of_work import UnitOfWork
 
 MIGRATIONS = Path(__file__).parents[2] / "services" / "inventory" / "migrations"
 

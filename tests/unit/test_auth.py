@@ -12,7 +12,8 @@ from shared.vocabulary.roles import Role
 
 def test_a_development_token_round_trips() -> None:
     settings = Settings()
-    principal = decode_token(settings, issue_token(settings, Role.STORE_STAFF, "li", store="xiaoshi-fish"))
+    token = issue_token(settings, Role.STORE_STAFF, "li", store="xiaoshi-fish")
+    principal = decode_token(settings, token)
     assert (principal.subject, principal.role, principal.store) == ("li", Role.STORE_STAFF, "xiaoshi-fish")
 
 
@@ -26,7 +27,8 @@ def test_expired_and_forged_tokens_are_refused() -> None:
     expired = jwt.encode({"sub": "a", "role": "shopper", "exp": int(time.time()) - 10}, settings.jwt_dev_key)
     with pytest.raises(TokenError, match="expired"):
         decode_token(settings, expired)
-    forged = jwt.encode({"sub": "a", "role": "admin", "exp": int(time.time()) + 60}, "a-guessed-key-that-is-long-enough-for-hs256-signing")
+    guessed = "a-guessed-key-that-is-long-enough-for-hs256-signing"
+    forged = jwt.encode({"sub": "a", "role": "admin", "exp": int(time.time()) + 60}, guessed)
     with pytest.raises(TokenError, match="not valid"):
         decode_token(settings, forged)
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from shared.events.contracts import OrderCancelled, OrderConfirmed, OrderPlaced, OrderedLine
+from shared.events.contracts import OrderCancelled, OrderConfirmed, OrderedLine, OrderPlaced
 from shared.events.envelope import MalformedEvent, envelope, event_types, parse, to_json
 from shared.events.topics import ORDERS, declared_topics
 from shared.vocabulary.order_status import OrderStatus

@@ -4,10 +4,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from shared.vocabulary.order_status import OrderStatus, TransitionRefused
-from shared.vocabulary.units import StockUnit
 from services.orders.domain.basket import BasketProblem, CatalogLocation, CatalogProduct, Wanted, price_basket
 from services.orders.domain.order import Order
+from shared.vocabulary.order_status import OrderStatus, TransitionRefused
+from shared.vocabulary.units import StockUnit
 
 T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 MARKET = CatalogLocation("market", "market", None, "菜场", "Market", True)

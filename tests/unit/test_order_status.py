@@ -1,5 +1,8 @@
 """The order state machine: the only moves an order can make, and clear refusals otherwise."""
 
+
+from itertools import pairwise
+
 import pytest
 
 from shared.vocabulary.order_status import (
@@ -25,7 +28,7 @@ S = OrderStatus
     [S.PLACED, S.CONFIRMED, S.REJECTED],
 ])
 def test_every_journey_in_the_issue_is_allowed(path: list[OrderStatus]) -> None:
-    for current, target in zip(path, path[1:], strict=False):
+    for current, target in pairwise(path):
         check_move(current, target)
 
 

@@ -1,5 +1,6 @@
 """Reservation rules: all lines or none, and never more than is on the shelf."""
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -12,7 +13,6 @@ from services.inventory.domain.stock import (
     release,
     reserve_all,
 )
-import pytest
 
 
 def levels(**on_hand: int) -> dict[str, StockLevel]:

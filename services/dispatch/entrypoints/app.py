@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from shared.service import Runtime, ServiceSpec, asyncapi_app, build_app
-from shared.settings import Settings
 from services.dispatch.adapters.repository import DispatchRepository, RiderPositions
 from services.dispatch.domain.delivery import Rider, RiderState, Vehicle
 from services.dispatch.entrypoints.consumers import SUBSCRIPTIONS
 from services.dispatch.entrypoints.http import router
+from shared.service import Runtime, ServiceSpec, asyncapi_app, build_app
+from shared.settings import Settings
 
 DEMO_RIDERS = [
     (Rider("rider-zhang", "张师傅 Master Zhang", Vehicle.E_BIKE, 4, RiderState.AVAILABLE), 32.0440, 118.7900),

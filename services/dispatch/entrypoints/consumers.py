@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from services.dispatch.service_layer.tracking import record_order_event
 from shared.events.contracts import OrderAccepted, OrderCancelled, OrderConfirmed, OrderPlaced, OrderRejected
 from shared.events.topics import ORDERS
 from shared.inbox import Handler
 from shared.service import Runtime, Subscription
-from services.dispatch.service_layer.tracking import record_order_event
 
 
 def _record(_: Runtime) -> Handler:

@@ -6,10 +6,10 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 
+from services.dispatch.adapters.repository import DispatchRepository, RiderPositions
 from shared.auth import Principal, require
 from shared.service import runtime_of
 from shared.vocabulary.roles import Role
-from services.dispatch.adapters.repository import DispatchRepository, RiderPositions
 
 router = APIRouter(tags=["dispatch"])
 Dispatcher = Depends(require(Role.DISPATCHER))

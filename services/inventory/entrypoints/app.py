@@ -6,6 +6,11 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from services.inventory.adapters import demo_neighbourhood
+from services.inventory.entrypoints.consumers import DEADLINES, SUBSCRIPTIONS
+from services.inventory.entrypoints.http import router
+from services.inventory.service_layer import catalog
+from services.inventory.service_layer.unit_of_work import UnitOfWork
 from shared.events.contracts import (
     LocationUpserted,
     ProductUpserted,
@@ -17,11 +22,6 @@ from shared.events.contracts import (
 )
 from shared.service import Runtime, ServiceSpec, asyncapi_app, build_app
 from shared.settings import Settings
-from services.inventory.adapters import demo_neighbourhood
-from services.inventory.entrypoints.consumers import DEADLINES, SUBSCRIPTIONS
-from services.inventory.entrypoints.http import router
-from services.inventory.service_layer import catalog
-from services.inventory.service_layer.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 

@@ -6,14 +6,14 @@ from typing import Any
 
 import asyncpg
 
+from services.inventory.service_layer import reservations
+from services.inventory.service_layer.unit_of_work import UnitOfWork
 from shared.deadlines import Deadline, DeadlineHandler
 from shared.events.contracts import OrderCancelled, OrderPlaced
 from shared.events.envelope import RawEnvelope
 from shared.events.topics import ORDERS
 from shared.inbox import Handler
 from shared.service import Runtime, Subscription
-from services.inventory.service_layer import reservations
-from services.inventory.service_layer.unit_of_work import UnitOfWork
 
 
 def _placed(runtime: Runtime) -> Handler:

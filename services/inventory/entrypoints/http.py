@@ -9,13 +9,13 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, Header, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.inventory.domain.stock import ReservationRefused
+from services.inventory.service_layer import catalog, reservations
+from services.inventory.service_layer.unit_of_work import UnitOfWork
 from shared.auth import CurrentPrincipal, Principal, require
 from shared.idempotency import check_key, request_hash, run_once
 from shared.service import runtime_of
 from shared.vocabulary.roles import Role
-from services.inventory.domain.stock import ReservationRefused
-from services.inventory.service_layer import catalog, reservations
-from services.inventory.service_layer.unit_of_work import UnitOfWork
 
 router = APIRouter(tags=["inventory"])
 

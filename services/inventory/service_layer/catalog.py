@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from services.inventory.service_layer.unit_of_work import UnitOfWork
 from shared.events.contracts import LocationUpserted, ProductUpserted
 from shared.vocabulary.locations import LocationKind, store_of
 from shared.vocabulary.units import StockUnit
-from services.inventory.service_layer.unit_of_work import UnitOfWork
 
 
 class CatalogProblem(Exception):

@@ -9,6 +9,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from services.inventory.domain.stock import (
+    LineRequest,
+    ReservationRefused,
+    ReservationStatus,
+    check_transition,
+    release,
+    reserve_all,
+)
+from services.inventory.service_layer.unit_of_work import UnitOfWork
 from shared.deadlines import Deadline
 from shared.events.contracts import (
     OrderCancelled,
@@ -22,15 +31,7 @@ from shared.events.contracts import (
     StockReserved,
 )
 from shared.vocabulary.order_status import RejectReason
-from services.inventory.domain.stock import (
-    LineRequest,
-    ReservationRefused,
-    ReservationStatus,
-    check_transition,
-    release,
-    reserve_all,
-)
-from services.inventory.service_layer.unit_of_work import UnitOfWork
+from shared.vocabulary.units import StockUnit
 
 ACCEPT_DEADLINE = "accept"
 
@@ -56,7 +57,8 @@ async def on_order_placed(uow: UnitOfWork, event: OrderPlaced, default_accept_li
             reason=RejectReason.OUT_OF_STOCK.value if all(s.unit for s in short) else
             RejectReason.UNKNOWN_PRODUCT.value,
             short_lines=[ShortLine(product_id=s.product_id, location_id=s.location_id, requested=s.requested,
-                                   available=s.available, unit=s.unit) for s in short]))
+                                   available=s.available, unit=StockUnit(s.unit) if s.unit else None)
+                         for s in short]))
         return
     await uow.inventory.save_levels(before, levels, "reserved", event.order_id, "order")
     store = await uow.inventory.location(event.store_id)

@@ -6,10 +6,10 @@ from typing import Any
 
 import asyncpg
 
+from services.inventory.adapters.repository import InventoryRepository
 from shared import outbox
 from shared.deadlines import Deadline, PostgresDeadlineStore
 from shared.events.envelope import Envelope, Event, RawEnvelope, envelope
-from services.inventory.adapters.repository import InventoryRepository
 
 SERVICE = "inventory"
 

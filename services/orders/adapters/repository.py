@@ -6,11 +6,11 @@ from typing import Any
 
 import asyncpg
 
+from services.orders.domain.basket import CatalogLocation, CatalogProduct
+from services.orders.domain.order import Order, OrderLine, TimelineEntry
 from shared.events.contracts import LocationUpserted, ProductUpserted
 from shared.vocabulary.order_status import OrderStatus
 from shared.vocabulary.units import StockUnit
-from services.orders.domain.basket import CatalogLocation, CatalogProduct
-from services.orders.domain.order import Order, OrderLine, TimelineEntry
 
 
 class OrderRepository:
@@ -84,8 +84,8 @@ def _order(row: asyncpg.Record, lines: list[asyncpg.Record], timeline: list[asyn
                          name_zh=r["name_zh"], name_en=r["name_en"], unit=r["unit"], quantity=r["quantity"],
                          stock_quantity=r["stock_quantity"], unit_price_fen=r["unit_price_fen"],
                          estimated_fen=r["estimated_fen"]) for r in lines],
-        timeline=[TimelineEntry(at=r["at"], cause=r["cause"], status=OrderStatus(r["status"]) if r["status"] else None,
-                                detail=r["detail"]) for r in timeline])
+        timeline=[TimelineEntry(at=r["at"], cause=r["cause"], detail=r["detail"],
+                                status=OrderStatus(r["status"]) if r["status"] else None) for r in timeline])
 
 
 class CatalogReadModel:
@@ -94,8 +94,8 @@ class CatalogReadModel:
 
     async def upsert_location(self, e: LocationUpserted) -> None:
         await self.conn.execute(
-            "INSERT INTO catalog_locations (location_id, kind, parent_id, category, name_zh, name_en, lat, lon, active) "
-            "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) ON CONFLICT (location_id) DO UPDATE SET kind = excluded.kind, "
+            "INSERT INTO catalog_locations (location_id, kind, parent_id, category, name_zh, name_en, lat, lon, "
+            "active) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) ON CONFLICT (location_id) DO UPDATE SET kind = excluded.kind, "
             "parent_id = excluded.parent_id, category = excluded.category, name_zh = excluded.name_zh, "
             "name_en = excluded.name_en, lat = excluded.lat, lon = excluded.lon, active = excluded.active, "
             "updated_at = now()",

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shared.vocabulary.units import StockUnit, line_price, stock_quantity
 from services.orders.domain.order import OrderLine
+from shared.vocabulary.units import StockUnit, line_price, stock_quantity
 
 
 @dataclass(frozen=True)

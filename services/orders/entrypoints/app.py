@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from shared.events.contracts import OrderAccepted, OrderCancelled, OrderConfirmed, OrderPlaced, OrderRejected
-from shared.service import Runtime, ServiceSpec, asyncapi_app, build_app
-from shared.settings import Settings
 from services.orders.adapters.repository import CatalogReadModel
 from services.orders.entrypoints.consumers import SUBSCRIPTIONS
 from services.orders.entrypoints.http import router
+from shared.events.contracts import OrderAccepted, OrderCancelled, OrderConfirmed, OrderPlaced, OrderRejected
+from shared.service import Runtime, ServiceSpec, asyncapi_app, build_app
+from shared.settings import Settings
 
 
 async def _health(runtime: Runtime) -> dict[str, Any]:

@@ -7,6 +7,8 @@ from typing import Any, TypeVar
 
 import asyncpg
 
+from services.orders.service_layer import ordering
+from services.orders.service_layer.unit_of_work import UnitOfWork
 from shared.events.contracts import (
     LocationUpserted,
     ProductUpserted,
@@ -20,8 +22,6 @@ from shared.events.envelope import Event, RawEnvelope
 from shared.events.topics import CATALOG, INVENTORY
 from shared.inbox import Handler
 from shared.service import Runtime, Subscription
-from services.orders.service_layer import ordering
-from services.orders.service_layer.unit_of_work import UnitOfWork
 
 E = TypeVar("E", bound=Event)
 

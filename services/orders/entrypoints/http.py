@@ -8,14 +8,14 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.auth import CurrentPrincipal, Principal, require
-from shared.idempotency import check_key, request_hash, run_once
-from shared.service import runtime_of
-from shared.vocabulary.roles import Role
 from services.orders.domain.basket import BasketProblem, Wanted
 from services.orders.domain.order import Order
 from services.orders.service_layer import ordering
 from services.orders.service_layer.unit_of_work import UnitOfWork
+from shared.auth import CurrentPrincipal, Principal, require
+from shared.idempotency import check_key, request_hash, run_once
+from shared.service import runtime_of
+from shared.vocabulary.roles import Role
 
 router = APIRouter(tags=["orders"])
 

@@ -10,6 +10,9 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from services.orders.domain.basket import BasketProblem, Wanted, price_basket
+from services.orders.domain.order import Order
+from services.orders.service_layer.unit_of_work import UnitOfWork
 from shared.auth import Principal
 from shared.events.contracts import (
     OrderAccepted,
@@ -27,9 +30,6 @@ from shared.events.contracts import (
 from shared.vocabulary.order_status import OrderStatus, RejectReason, can_move
 from shared.vocabulary.roles import Role
 from shared.vocabulary.units import StockUnit
-from services.orders.domain.basket import BasketProblem, Wanted, price_basket
-from services.orders.domain.order import Order
-from services.orders.service_layer.unit_of_work import UnitOfWork
 
 
 class NotFound(Exception):

@@ -6,9 +6,9 @@ from typing import Any
 
 import asyncpg
 
+from services.orders.adapters.repository import CatalogReadModel, OrderRepository
 from shared import outbox
 from shared.events.envelope import Envelope, Event, RawEnvelope, envelope
-from services.orders.adapters.repository import CatalogReadModel, OrderRepository
 
 SERVICE = "orders"
 
