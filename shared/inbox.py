@@ -24,7 +24,7 @@ from aiokafka import AIOKafkaProducer
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 
-from shared.events.envelope import Event, MalformedEvent, RawEnvelope, parse
+from shared.events.envelope import Event, MalformedEvent, RawEnvelope, parse_envelope, validate_payload
 from shared.events.topics import Topic
 
 log = logging.getLogger(__name__)
@@ -98,18 +98,24 @@ class Consumer:
     duplicates: int = 0
     ignored: int = 0
 
+    @property
+    def _types(self) -> dict[str, type[Event]]:
+        return {cls.__name__: cls for cls in self.handlers}
+
     async def handle(self, raw: bytes, key: bytes | None, headers: Mapping[str, str]) -> str:
         """Apply one message; returns what happened: applied, duplicate, ignored or dead-lettered."""
         try:
-            env, event = parse(raw)
+            env = parse_envelope(raw)
+            wanted = self._types.get(env.type)
+            if wanted is None:  # not ours: other groups on this topic judge it for themselves
+                self.ignored += 1
+                return "ignored"
+            event = validate_payload(env, wanted)
         except MalformedEvent as e:
             log.warning("%s: malformed message on %s sent to DLQ: %s", self.name, self.topic.name, e)
             await self.dead_letters_getter().send(self.topic, raw, key, headers, f"malformed: {e}")
             return "dead-lettered"
-        handler = self.handlers.get(type(event)) if event is not None else None
-        if handler is None or event is None:
-            self.ignored += 1
-            return "ignored"
+        handler = self.handlers[wanted]
         pauses = self.retry.pauses()
         attempt = 0
         while True:

@@ -153,8 +153,10 @@ class Relay:
             futures.append(await self._producer.send(row["topic"], value=row["envelope"].encode(),
                                                      key=row["key"].encode(), headers=headers))
         results = await asyncio.gather(*futures, return_exceptions=True)
-        confirmed = [row["id"] for row, result in zip(rows, results, strict=True)
-                     if not isinstance(result, BaseException)]
+        # Only the prefix before the first failure counts as sent: everything after it is sent
+        # again behind the failed row, so a key's events reach consumers in order at least once.
+        first_failure = next((i for i, r in enumerate(results) if isinstance(r, BaseException)), len(rows))
+        confirmed = [row["id"] for row in rows[:first_failure]]
         failed = [(row["id"], repr(result)) for row, result in zip(rows, results, strict=True)
                   if isinstance(result, BaseException)]
         if confirmed:

@@ -37,6 +37,7 @@ from shared.events.envelope import Envelope, Event
 from shared.events.topics import Topic
 from shared.inbox import Consumer, DeadLetters, Handler, RetryPolicy
 from shared.kafka_admin import ensure_topics
+from shared.retention import Housekeeper, Retention
 from shared.settings import Settings
 from shared.vocabulary.order_status import TransitionRefused
 
@@ -164,13 +165,18 @@ def build_app(spec: ServiceSpec, settings: Settings) -> FastAPI:
             settings.deadline_poll_interval_s)
         if spec.on_start is not None:
             await spec.on_start(runtime)
+        housekeeper = Housekeeper(runtime.pool, Retention(
+            settings.retention_outbox_h, settings.retention_inbox_h, settings.retention_deadlines_h,
+            settings.retention_idempotency_h), settings.housekeeping_interval_s)
         await runtime.relay.start()
         await runtime.scheduler.start()
+        await housekeeper.start()
         await broker.start()
         try:
             yield
         finally:
             await broker.stop()
+            await housekeeper.stop()
             await runtime.scheduler.stop()
             await runtime.relay.stop()
             await producer.stop()

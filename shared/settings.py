@@ -53,6 +53,13 @@ class Settings(BaseSettings):
     consumer_retry_initial_s: float = 0.1
     consumer_retry_max_s: float = 5.0
 
+    # Housekeeping: how long rows stay in the outbox (once published), inbox, deadlines, idempotency
+    retention_outbox_h: float = 72
+    retention_inbox_h: float = 24 * 14
+    retention_deadlines_h: float = 72
+    retention_idempotency_h: float = 48
+    housekeeping_interval_s: float = 600
+
     # Deadlines
     deadline_poll_interval_s: float = 0.5
 

@@ -77,24 +77,33 @@ class MalformedEvent(Exception):
     """Bytes that are not a valid event: retrying cannot help, so they go to the dead-letter topic."""
 
 
-def parse(raw: bytes) -> tuple[RawEnvelope, Event | None]:
-    """Decode and validate; the payload is None for a well-formed event of a type we do not know."""
+def parse_envelope(raw: bytes) -> RawEnvelope:
+    """Decode the envelope only: enough to know what the event is and whether we care."""
     try:
         data = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise MalformedEvent(f"not JSON: {e}") from e
     try:
-        env = RawEnvelope.model_validate(data)
+        return RawEnvelope.model_validate(data)
     except ValidationError as e:
         raise MalformedEvent(f"not an envelope: {_errors(e)}") from e
+
+
+def parse(raw: bytes) -> tuple[RawEnvelope, Event | None]:
+    """Decode and validate; the payload is None for a well-formed event of a type we do not know."""
+    env = parse_envelope(raw)
     cls = _REGISTRY.get(env.type)
     if cls is None:
         return env, None
-    if env.schema_version > cls.schema_version:
+    return env, validate_payload(env, cls)
+
+
+def validate_payload(env: RawEnvelope, cls: type[Event]) -> Event:
+    if env.schema_version > cls.schema_version:  # a newer contract than this reader knows
         raise MalformedEvent(f"{env.type} v{env.schema_version} is newer than this consumer's "
                              f"v{cls.schema_version}")
     try:
-        return env, cls.model_validate(env.payload)
+        return cls.model_validate(env.payload)
     except ValidationError as e:
         raise MalformedEvent(f"{env.type} payload is invalid: {_errors(e)}") from e
 
