@@ -92,8 +92,9 @@ def declare_broker(spec: ServiceSpec, settings: Settings, runtime: Runtime,
                    registry: prometheus_client.CollectorRegistry | None = None) -> KafkaBroker:
     """The broker with every subscriber and (for the AsyncAPI document) every publisher declared."""
     middlewares = (KafkaPrometheusMiddleware(registry=registry, app_name=f"linli_{spec.name}"),) if registry else ()
+    # Topics are declared by kafka_admin with their partitions; auto-creation would give one.
     broker = KafkaBroker(settings.kafka_bootstrap_servers, client_id=f"linli-{spec.name}",
-                         middlewares=middlewares, description=spec.description)
+                         middlewares=middlewares, description=spec.description, allow_auto_create_topics=False)
     retry = RetryPolicy(settings.consumer_retry_window_s, settings.consumer_retry_initial_s,
                         settings.consumer_retry_max_s)
     for sub in spec.subscriptions:

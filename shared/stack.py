@@ -20,6 +20,10 @@ PG_SYSTEM_USER = "linli_pg"
 SERVICES = ("orders", "inventory", "dispatch")
 
 
+class StackError(RuntimeError):
+    """Something the embedded stack needs is missing or would not start; the message says what."""
+
+
 def free_port() -> int:
     """A TCP port on loopback that nobody is listening on right now."""
     with socket.socket() as s:
@@ -100,6 +104,7 @@ class EmbeddedPostgres:
         return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
     def start(self, keep: bool = False) -> None:
+        self.data_dir = self.data_dir.resolve()  # postgres changes into its data directory
         self.user = _ensure_system_user()
         if self.data_dir.exists() and not keep:
             shutil.rmtree(self.data_dir)
@@ -111,9 +116,13 @@ class EmbeddedPostgres:
                            check=True, capture_output=True, **_run_as(self.user))  # type: ignore[call-overload]
         options = (f"-h 127.0.0.1 -p {self.port} -k {self.data_dir} -c max_connections=300 "
                    "-c shared_buffers=128MB -c fsync=on -c synchronous_commit=on")
-        subprocess.run([str(_pg_bin("pg_ctl")), "-D", str(self.data_dir), "-w", "-t", "60",
-                        "-o", options, "-l", str(self.data_dir / "server.log"), "start"],
-                       check=True, capture_output=True, **_run_as(self.user))  # type: ignore[call-overload]
+        started = subprocess.run([str(_pg_bin("pg_ctl")), "-D", str(self.data_dir), "-w", "-t", "60",
+                                  "-o", options, "-l", str(self.data_dir / "server.log"), "start"],
+                                 capture_output=True, text=True, **_run_as(self.user))  # type: ignore[call-overload]
+        if started.returncode != 0:
+            log = (self.data_dir / "server.log")
+            tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:]) if log.exists() else ""
+            raise StackError(f"PostgreSQL did not start in {self.data_dir}:\n{started.stderr.strip()}\n{tail}")
 
     def stop(self) -> None:
         if (self.data_dir / "postmaster.pid").exists():
@@ -202,6 +211,7 @@ def database_url_for(server_url: str, service: str) -> str:
 def start_infrastructure(home: Path, keep: bool = False, ports: dict[str, int] | None = None) -> Infrastructure:
     """Start what the environment does not provide; returns the URLs every service should use."""
     ports = ports or {}
+    home = home.resolve()
     home.mkdir(parents=True, exist_ok=True)
     logs = home / "logs"
     infra = Infrastructure(

@@ -34,14 +34,23 @@ def up(keep: Annotated[bool, typer.Option("--keep", help="keep the data of the l
        seed: Annotated[bool, typer.Option(help="seed the demo neighbourhood")] = True,
        home: Annotated[Path, typer.Option(help="where data and logs go")] = HOME) -> None:
     """Start PostgreSQL, Redis, the broker and the three services; Ctrl-C stops them all."""
-    from shared.stack import DEFAULT_PORTS, start_infrastructure, start_services, wait_healthy
+    from shared.stack import DEFAULT_PORTS, StackError, start_infrastructure, start_services, wait_healthy
 
     if keep and not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
         console.print("[yellow]--keep keeps the database, but the embedded broker keeps nothing: events not yet "
                       "consumed are re-sent from the outbox only if still pending.[/yellow]")
+    busy = [f"{port} ({name})" for name, port in DEFAULT_PORTS.items() if _in_use(port)]
+    if busy:
+        console.print(f"[red]port {', '.join(busy)} is already in use: is Linli already running? Stop it "
+                      "(Ctrl-C in its terminal) or free the port.[/red]")
+        raise typer.Exit(1)
     started = time.monotonic()
-    with console.status("starting PostgreSQL, Redis and the broker..."):
-        infra = start_infrastructure(home, keep=keep)
+    try:
+        with console.status("starting PostgreSQL, Redis and the broker..."):
+            infra = start_infrastructure(home, keep=keep)
+    except (StackError, TimeoutError) as e:
+        console.print(f"[red]{e}[/red]")
+        raise typer.Exit(1) from e
     stop_requested = False
 
     def request_stop(*_: object) -> None:
@@ -61,12 +70,23 @@ def up(keep: Annotated[bool, typer.Option("--keep", help="keep the data of the l
                     console.print(f"[red]{name} stopped unexpectedly:[/red]\n{process.tail()}")
                     raise typer.Exit(1)
             time.sleep(0.5)
+    except (RuntimeError, TimeoutError) as e:
+        console.print(f"[red]{e}[/red]")
+        raise typer.Exit(1) from e
     except KeyboardInterrupt:
         pass
     finally:
+        # Whatever happened above, nothing we started outlives us.
         console.print("stopping...")
         infra.stop()
         console.print("stopped.")
+
+
+def _in_use(port: int) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 def _welcome(infra: object, seconds: float, seeded: bool) -> None:
