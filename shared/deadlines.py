@@ -8,8 +8,6 @@ injected: tests move time by hand instead of sleeping.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -17,6 +15,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import asyncpg
+
+from shared.background import BackgroundLoop
 
 log = logging.getLogger(__name__)
 
@@ -123,17 +123,18 @@ class PostgresDeadlineStore:
         return fired
 
 
-class DeadlineScheduler:
+class DeadlineScheduler(BackgroundLoop):
     """Polls the store and hands each due deadline to the handler registered for its kind."""
+
+    name = "deadline scheduler"
 
     def __init__(self, store: DeadlineStore, handlers: Mapping[str, DeadlineHandler], clock: Clock | None = None,
                  poll_interval_s: float = 0.5, batch: int = 100) -> None:
+        super().__init__(poll_interval_s)
         self.store = store
         self.handlers = dict(handlers)
         self.clock = clock or SystemClock()
-        self.poll_interval_s = poll_interval_s
         self.batch = batch
-        self._task: asyncio.Task[None] | None = None
 
     async def _fire(self, tx: Any, deadline: Deadline) -> None:
         handler = self.handlers.get(deadline.kind)
@@ -150,21 +151,5 @@ class DeadlineScheduler:
             if fired < self.batch:
                 return total
 
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="deadline-scheduler")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await self.run_due()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("firing deadlines failed; will try again")
-            await asyncio.sleep(self.poll_interval_s)
+    async def round(self) -> None:
+        await self.run_due()

@@ -21,6 +21,7 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
+from shared.background import BackgroundLoop
 from shared.events.envelope import Envelope, Event
 
 log = logging.getLogger(__name__)
@@ -65,12 +66,15 @@ def leader_lock_id(service: str) -> int:
     return zlib.crc32(f"linli-outbox-relay:{service}".encode())
 
 
-class Relay:
+class Relay(BackgroundLoop):
     """Publishes one service's outbox to Kafka, as the single leader for that database."""
+
+    name = "outbox relay"
 
     def __init__(self, service: str, database_url: str, pool: asyncpg.Pool, bootstrap_servers: str, *,
                  batch_size: int = 200, poll_interval_s: float = 1.0, retry_backoff_s: float = 0.5,
                  leader_retry_s: float = 2.0) -> None:
+        super().__init__(leader_retry_s)
         self.service = service
         self.database_url = database_url
         self.pool = pool
@@ -82,34 +86,15 @@ class Relay:
         self.is_leader = False
         self.published = 0
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
         self._producer: AIOKafkaProducer | None = None
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=f"outbox-relay-{self.service}")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
 
     def wake(self) -> None:
         self._wake.set()
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self._lead()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("outbox relay for %s lost its footing; starting over", self.service)
-                self.is_leader = False
-                await asyncio.sleep(self.leader_retry_s)
+    def on_failure(self) -> None:
+        self.is_leader = False
 
-    async def _lead(self) -> None:
+    async def round(self) -> None:
         """Hold the leader lock on a dedicated connection, listen for commits and publish."""
         conn = await asyncpg.connect(self.database_url)
         try:

@@ -8,12 +8,12 @@ waits for replay: a duplicate that arrives after its inbox row is gone would app
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass
 
 import asyncpg
+
+from shared.background import BackgroundLoop
 
 log = logging.getLogger(__name__)
 
@@ -43,26 +43,14 @@ async def sweep(pool: asyncpg.Pool, keep: Retention) -> dict[str, int]:
     return removed
 
 
-class Housekeeper:
+class Housekeeper(BackgroundLoop):
+    name = "housekeeping"
+
     def __init__(self, pool: asyncpg.Pool, keep: Retention, interval_s: float) -> None:
-        self.pool, self.keep, self.interval_s = pool, keep, interval_s
-        self._task: asyncio.Task[None] | None = None
+        super().__init__(interval_s)
+        self.pool, self.keep = pool, keep
 
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="housekeeping")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval_s)
-            try:
-                removed = await sweep(self.pool, self.keep)
-                if any(removed.values()):
-                    log.info("housekeeping removed %s", removed)
-            except Exception:
-                log.exception("housekeeping failed; will try again")
+    async def round(self) -> None:
+        removed = await sweep(self.pool, self.keep)
+        if any(removed.values()):
+            log.info("housekeeping removed %s", removed)
