@@ -139,6 +139,8 @@ def session_router() -> APIRouter:
         if token is None:
             if body.role is None or body.subject is None:
                 raise HTTPException(422, "send either a token, or (in development) a role and a subject")
+            if not settings.allow_dev_sign_in:
+                raise HTTPException(403, "signing in by role is off here (LINLI_ALLOW_DEV_SIGN_IN); send a token")
             try:
                 token = issue_token(settings, body.role, body.subject, body.store)
             except TokenError as e:

@@ -132,6 +132,17 @@ def install_error_handlers(app: FastAPI) -> None:
         errors = [{k: v for k, v in e.items() if k in ("loc", "msg", "type")} for e in exc.errors()]
         return JSONResponse({"detail": _readable(exc.errors()), "errors": errors}, status_code=422)
 
+    @app.exception_handler(asyncpg.exceptions.DataError)
+    async def unstorable(_: Request, exc: asyncpg.exceptions.DataError) -> JSONResponse:
+        # PostgreSQL refused a value the validators let through (a NUL character in text, say):
+        # that is the caller's input, not our failure.
+        nul = (asyncpg.exceptions.CharacterNotInRepertoireError, asyncpg.exceptions.UntranslatableCharacterError)
+        if isinstance(exc, nul):
+            detail = "text must not contain NUL (\\u0000) characters"
+        else:
+            detail = f"a value could not be stored: {exc}"
+        return JSONResponse({"detail": detail}, status_code=422)
+
     @app.exception_handler(TransitionRefused)
     async def refused(_: Request, exc: TransitionRefused) -> JSONResponse:
         return JSONResponse({"detail": exc.reason, "status": exc.current.value}, status_code=409)

@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     jwt_algorithm: str = "HS256"
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
+    # Signing in by naming a role, with no token: for `linli up` and tests only, never a deployment.
+    allow_dev_sign_in: bool = False
     session_cookie: str = "linli_session"
     cookie_secure: bool = False
 

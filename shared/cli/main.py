@@ -61,7 +61,8 @@ def up(keep: Annotated[bool, typer.Option("--keep", help="keep the data of the l
     try:
         with console.status("starting orders, inventory and dispatch..."):
             processes = start_services(infra, home, DEFAULT_PORTS,
-                                       {"LINLI_DEMO_SEED": "true" if seed else "false"})
+                                       {"LINLI_DEMO_SEED": "true" if seed else "false",
+                                        "LINLI_ALLOW_DEV_SIGN_IN": "true"})
             wait_healthy(processes, DEFAULT_PORTS, timeout=90)
         _welcome(infra, time.monotonic() - started, seed)
         while not stop_requested:

@@ -24,6 +24,7 @@ from shared.vocabulary.roles import Role
 
 E2E_ENV = {
     "LINLI_DEMO_SEED": "false",
+    "LINLI_ALLOW_DEV_SIGN_IN": "true",
     "LINLI_ACCEPT_LIMIT_S": "60",
     "LINLI_RELAY_POLL_INTERVAL_S": "0.5",
     "LINLI_DEADLINE_POLL_INTERVAL_S": "0.2",

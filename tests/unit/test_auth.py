@@ -55,3 +55,22 @@ def test_production_verifies_with_the_public_key_and_never_signs() -> None:
     dev = issue_token(Settings(), Role.ADMIN, "mallory")
     with pytest.raises(TokenError):
         decode_token(settings, dev)
+
+
+async def test_signing_in_by_role_is_refused_unless_development_allows_it() -> None:
+    import httpx
+    from fastapi import FastAPI
+
+    from shared.auth import session_router
+
+    async def sign_in(settings: Settings) -> httpx.Response:
+        app = FastAPI()
+        app.state.settings = settings
+        app.include_router(session_router())
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+            return await client.post("/auth/session", json={"role": "admin", "subject": "mallory"})
+
+    refused = await sign_in(Settings())
+    assert refused.status_code == 403 and "LINLI_ALLOW_DEV_SIGN_IN" in refused.json()["detail"]
+    allowed = await sign_in(Settings(allow_dev_sign_in=True))
+    assert allowed.status_code == 200 and "httponly" in allowed.headers["set-cookie"].lower()
