@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import asyncpg
@@ -60,3 +60,20 @@ async def run_once(pool: asyncpg.Pool, principal: str, key: str | None, fingerpr
         await conn.execute("UPDATE idempotency_keys SET status_code = $3, response = $4::jsonb "
                            "WHERE principal = $1 AND key = $2", principal, key, status, response)
         return status, response
+
+
+Change = Callable[[asyncpg.Connection], Awaitable[Any]]
+
+
+async def change_once(pool: asyncpg.Pool, principal: str, key: str | None, fingerprint: str, change: Change,
+                      errors: Mapping[type[Exception], int], status: int = 200) -> tuple[int, Any]:
+    """`run_once` for a use case: its refusals become HTTP errors that roll back and free the key."""
+
+    async def action(conn: asyncpg.Connection) -> tuple[int, Any]:
+        try:
+            return status, await change(conn)
+        except tuple(errors) as e:
+            code = next(code for cls, code in errors.items() if isinstance(e, cls))
+            raise HTTPException(code, str(e)) from e
+
+    return await run_once(pool, principal, key, fingerprint, action)

@@ -293,7 +293,10 @@ def start_services(infra: Infrastructure, home: Path, ports: dict[str, int] | No
     for service in SERVICES:
         process = Process(service, [sys.executable, "-m", "uvicorn", f"services.{service}.entrypoints.app:app",
                                     "--host", "127.0.0.1", "--port", str(ports[service]), "--no-access-log",
-                                    "--timeout-graceful-shutdown", "10"],
+                                    "--timeout-graceful-shutdown", "10",
+                                    # longer than clients keep idle connections (httpx: 5 s), so a reused
+                                    # connection is never closed under a request already on its way
+                                    "--timeout-keep-alive", "75"],
                           home / "logs" / f"{service}.log", env=service_env(infra, service, extra_env))
         process.start()
         started[service] = process

@@ -13,7 +13,7 @@ from services.inventory.domain.stock import ReservationRefused
 from services.inventory.service_layer import catalog, reservations
 from services.inventory.service_layer.unit_of_work import UnitOfWork
 from shared.auth import CurrentPrincipal, Principal, require
-from shared.idempotency import check_key, request_hash, run_once
+from shared.idempotency import change_once, check_key, request_hash
 from shared.service import runtime_of
 from shared.vocabulary.roles import Role
 
@@ -91,17 +91,18 @@ async def list_products(store_id: str, request: Request, _: CurrentPrincipal) ->
             for r in rows if r["active"]]
 
 
-async def _catalog_change(request: Request, principal: Principal, key: str | None, path: str, body: Any,
-                          change: Any) -> Any:
-    async def action(conn: Any) -> tuple[int, Any]:
-        try:
-            await change(UnitOfWork(conn))
-        except (catalog.CatalogProblem, ValueError) as e:
-            raise HTTPException(422, str(e)) from e
-        return 200, {"ok": True}
+CATALOG_ERRORS: dict[type[Exception], int] = {catalog.CatalogProblem: 422, ValueError: 422}
+DECISION_ERRORS: dict[type[Exception], int] = {reservations.NotFound: 404, ReservationRefused: 409}
 
-    _, response = await run_once(runtime_of(request).pool, principal.key, check_key(key, required=False),
-                                 request_hash("PUT", path, body), action)
+
+async def _change(request: Request, principal: Principal, key: str | None, method: str, path: str, body: Any,
+                  use_case: Any, errors: dict[type[Exception], int]) -> Any:
+    async def change(conn: Any) -> dict[str, bool]:
+        await use_case(UnitOfWork(conn))
+        return {"ok": True}
+
+    _, response = await change_once(runtime_of(request).pool, principal.key, check_key(key, required=False),
+                                    request_hash(method, path, body), change, errors)
     return response
 
 
@@ -112,8 +113,8 @@ async def put_location(location_id: str, body: LocationBody, request: Request,
     """Create or update a shop, market or stall (admins)."""
     _check_id(location_id, "location")
     values = {"id": location_id, **body.model_dump()}
-    return await _catalog_change(request, principal, idempotency_key, f"/admin/locations/{location_id}",
-                                 body.model_dump(), lambda uow: catalog.upsert_location(uow, values))
+    return await _change(request, principal, idempotency_key, "PUT", f"/admin/locations/{location_id}",
+                         body.model_dump(), lambda uow: catalog.upsert_location(uow, values), CATALOG_ERRORS)
 
 
 @router.put("/admin/products/{product_id}")
@@ -123,29 +124,14 @@ async def put_product(product_id: str, body: ProductBody, request: Request,
     """Create or update a product, optionally setting its stock on hand (admins)."""
     _check_id(product_id, "product")
     values = {"id": product_id, **body.model_dump()}
-    return await _catalog_change(request, principal, idempotency_key, f"/admin/products/{product_id}",
-                                 body.model_dump(), lambda uow: catalog.upsert_product(uow, values, principal.key))
+    return await _change(request, principal, idempotency_key, "PUT", f"/admin/products/{product_id}",
+                         body.model_dump(), lambda uow: catalog.upsert_product(uow, values, principal.key),
+                         CATALOG_ERRORS)
 
 
 def _staff_of(principal: Principal, store_id: str) -> None:
     if principal.role is Role.STORE_STAFF and principal.store != store_id:
         raise HTTPException(403, f"you work for {principal.store}, not {store_id}")
-
-
-async def _decide(request: Request, principal: Principal, key: str | None, path: str, body: Any,
-                  decide: Any) -> Any:
-    async def action(conn: Any) -> tuple[int, Any]:
-        try:
-            await decide(UnitOfWork(conn))
-        except reservations.NotFound as e:
-            raise HTTPException(404, str(e)) from e
-        except ReservationRefused as e:
-            raise HTTPException(409, str(e)) from e
-        return 200, {"ok": True}
-
-    _, response = await run_once(runtime_of(request).pool, principal.key, check_key(key, required=False),
-                                 request_hash("POST", path, body), action)
-    return response
 
 
 @router.post("/stores/{store_id}/orders/{order_id}/accept")
@@ -154,8 +140,8 @@ async def accept_order(store_id: str, order_id: str, request: Request,
                        idempotency_key: str | None = Header(None, alias="Idempotency-Key")) -> Any:
     """The shop takes the order on: its reservation now holds until handover."""
     _staff_of(principal, store_id)
-    return await _decide(request, principal, idempotency_key, f"/stores/{store_id}/orders/{order_id}/accept", None,
-                         lambda uow: reservations.accept(uow, store_id, order_id, principal.key))
+    return await _change(request, principal, idempotency_key, "POST", f"/stores/{store_id}/orders/{order_id}/accept",
+                         None, lambda uow: reservations.accept(uow, store_id, order_id, principal.key), DECISION_ERRORS)
 
 
 @router.post("/stores/{store_id}/orders/{order_id}/reject")
@@ -165,5 +151,6 @@ async def reject_order(store_id: str, order_id: str, request: Request, body: Rej
     """The shop cannot take the order: its stock goes back on sale."""
     _staff_of(principal, store_id)
     note = body.note if body else None
-    return await _decide(request, principal, idempotency_key, f"/stores/{store_id}/orders/{order_id}/reject",
-                         {"note": note}, lambda uow: reservations.reject(uow, store_id, order_id, principal.key, note))
+    return await _change(request, principal, idempotency_key, "POST", f"/stores/{store_id}/orders/{order_id}/reject",
+                         {"note": note}, lambda uow: reservations.reject(uow, store_id, order_id, principal.key, note),
+                         DECISION_ERRORS)

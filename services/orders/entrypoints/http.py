@@ -13,7 +13,7 @@ from services.orders.domain.order import Order
 from services.orders.service_layer import ordering
 from services.orders.service_layer.unit_of_work import UnitOfWork
 from shared.auth import CurrentPrincipal, Principal, require
-from shared.idempotency import check_key, request_hash, run_once
+from shared.idempotency import change_once, check_key, request_hash
 from shared.service import runtime_of
 from shared.vocabulary.roles import Role
 
@@ -71,6 +71,8 @@ def order_view(order: Order) -> dict[str, Any]:
     }
 
 
+ORDER_ERRORS: dict[type[Exception], int] = {BasketProblem: 422, ordering.Forbidden: 403, ordering.NotFound: 404}
+
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 
 
@@ -79,23 +81,18 @@ async def place(body: PlaceOrder, request: Request, idempotency_key: Idempotency
                 principal: Principal = Depends(require(Role.SHOPPER, Role.HELPER))) -> JSONResponse:
     """Place an order; send an Idempotency-Key so a retry returns this order instead of a second one."""
     key = check_key(idempotency_key, required=True)
-    runtime = runtime_of(request)
 
-    async def action(conn: Any) -> tuple[int, Any]:
-        try:
-            order = await ordering.place_order(
-                UnitOfWork(conn, correlation_id=request.headers.get("x-correlation-id")), principal,
-                store_id=body.store_id, wanted=[Wanted(ln.product_id, ln.quantity) for ln in body.lines],
-                fulfilment=body.fulfilment.model_dump(), note=body.note, contact_phone=body.contact_phone,
-                on_behalf_of=body.on_behalf_of)
-        except BasketProblem as e:
-            raise HTTPException(422, "; ".join(e.problems)) from e
-        except ordering.Forbidden as e:
-            raise HTTPException(403, str(e)) from e
-        return 201, order_view(order)
+    async def place_it(conn: Any) -> dict[str, Any]:
+        order = await ordering.place_order(
+            UnitOfWork(conn, correlation_id=request.headers.get("x-correlation-id")), principal,
+            store_id=body.store_id, wanted=[Wanted(ln.product_id, ln.quantity) for ln in body.lines],
+            fulfilment=body.fulfilment.model_dump(), note=body.note, contact_phone=body.contact_phone,
+            on_behalf_of=body.on_behalf_of)
+        return order_view(order)
 
-    status, response = await run_once(runtime.pool, principal.key, key,
-                                      request_hash("POST", "/orders", body.model_dump(mode="json")), action)
+    status, response = await change_once(runtime_of(request).pool, principal.key, key,
+                                         request_hash("POST", "/orders", body.model_dump(mode="json")), place_it,
+                                         ORDER_ERRORS, status=201)
     return JSONResponse(response, status_code=status)
 
 
@@ -125,17 +122,12 @@ async def cancel(order_id: str, request: Request, principal: CurrentPrincipal,
     """Cancel until the shop starts picking; the reservation is released by inventory."""
     key = check_key(idempotency_key, required=False)
 
-    async def action(conn: Any) -> tuple[int, Any]:
-        try:
-            order = await ordering.cancel_order(UnitOfWork(conn), principal, order_id)
-        except ordering.NotFound as e:
-            raise HTTPException(404, str(e)) from e
-        except ordering.Forbidden as e:
-            raise HTTPException(403, str(e)) from e
-        return 200, order_view(order)
+    async def cancel_it(conn: Any) -> dict[str, Any]:
+        return order_view(await ordering.cancel_order(UnitOfWork(conn), principal, order_id))
 
-    status, response = await run_once(runtime_of(request).pool, principal.key, key,
-                                      request_hash("POST", f"/orders/{order_id}/cancel", None), action)
+    status, response = await change_once(runtime_of(request).pool, principal.key, key,
+                                         request_hash("POST", f"/orders/{order_id}/cancel", None), cancel_it,
+                                         ORDER_ERRORS)
     return JSONResponse(response, status_code=status)
 
 
