@@ -145,7 +145,7 @@ class Consumer:
         self.applied += 1
         return "applied"
 
-    def subscribe(self, broker: KafkaBroker, *, description: str | None = None) -> None:
+    def subscribe(self, broker: KafkaBroker, *, description: str | None = None, fetch_max_wait_ms: int = 500) -> None:
         """Register on the broker with manual acks: the offset moves only after our commit."""
 
         applies = ", ".join(c.__name__ for c in self.handlers)
@@ -153,7 +153,7 @@ class Consumer:
         @broker.subscriber(self.topic.name, group_id=self.name, ack_policy=AckPolicy.MANUAL,
                            auto_offset_reset="earliest", title=f"{self.topic.name}:{self.name}",
                            description=description or f"{self.name} applies {applies}",
-                           decoder=_undecoded)
+                           decoder=_undecoded, fetch_max_wait_ms=fetch_max_wait_ms)
         async def on_message(body: bytes, msg: KafkaMessage) -> None:
             raw = msg.raw_message
             record = raw[0] if isinstance(raw, tuple) else raw

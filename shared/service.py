@@ -102,7 +102,7 @@ def declare_broker(spec: ServiceSpec, settings: Settings, runtime: Runtime,
             name=sub.group, topic=sub.topic,
             handlers={cls: make(runtime) for cls, make in sub.handlers.items()},
             pool_getter=lambda: runtime.pool, dead_letters_getter=lambda: runtime.dead_letters, retry=retry)
-        consumer.subscribe(broker)
+        consumer.subscribe(broker, fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms)
         runtime.consumers.append(consumer)
     for cls in spec.publishes:
         broker.publisher(cls.topic.name, title=f"{cls.topic.name}:{cls.__name__}", schema=Envelope[cls],  # type: ignore[valid-type]
