@@ -7,6 +7,7 @@ bump `schema_version` for anything a reader of the old version could not underst
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import ClassVar
 
 from pydantic import Field
@@ -14,6 +15,7 @@ from pydantic import Field
 from shared.events.envelope import Event, register
 from shared.events.topics import CATALOG, INVENTORY, ORDERS, Topic
 from shared.vocabulary.locations import LocationKind
+from shared.vocabulary.opening_hours import Closure, Window
 from shared.vocabulary.order_status import OrderStatus
 from shared.vocabulary.units import StockUnit
 
@@ -31,6 +33,24 @@ class _InventoryEvent(_OrderEvent):
     topic: ClassVar[Topic] = INVENTORY
 
 
+class SubstitutionMode(StrEnum):
+    NONE = "none"  # refund the line if it cannot be picked
+    BEST_MATCH = "best_match"  # staff choose a similar product
+    PRODUCT = "product"  # this named product, and only it
+
+
+class SubstitutionPreference(Event):
+    mode: SubstitutionMode = SubstitutionMode.NONE
+    product_id: str | None = Field(default=None, description="for mode 'product': the substitute the shopper named")
+
+
+class HandlingFlags(Event):
+    """What the shop and the rider must know about this resident."""
+
+    call_before_delivery: bool = False
+    pay_on_delivery: bool = False
+
+
 class OrderedLine(Event):
     line_no: int = Field(ge=1)
     product_id: str
@@ -38,6 +58,9 @@ class OrderedLine(Event):
     quantity: int = Field(ge=1, description="pieces ordered")
     unit: StockUnit
     stock_quantity: int = Field(ge=1, description="stock to reserve, in the product's unit")
+    unit_price_fen: int = Field(0, ge=0, description="per piece, or per kg for weighed goods, when placed")
+    estimated_fen: int = Field(0, ge=0, description="the line's price as shown at checkout")
+    substitution: SubstitutionPreference = SubstitutionPreference()
 
 
 @register
@@ -49,6 +72,8 @@ class OrderPlaced(_OrderEvent):
     fulfilment_mode: str
     lines: list[OrderedLine] = Field(min_length=1)
     total_fen: int = Field(ge=0)
+    flags: HandlingFlags = HandlingFlags()
+    note: str | None = None
 
 
 @register
@@ -75,6 +100,21 @@ class OrderCancelled(_OrderEvent):
     previous_status: OrderStatus
 
 
+class ApprovalKind(StrEnum):
+    WEIGHT = "weight"  # a weighed line came out heavier than the shop's tolerance
+    SUBSTITUTION = "substitution"  # a substitute outside the shopper's preference
+
+
+@register
+class ApprovalGiven(_OrderEvent):
+    """The shopper (or their helper) answered a question the shop asked while picking."""
+
+    line_no: int
+    kind: ApprovalKind
+    accepted: bool
+    by: str
+
+
 class ReservedLine(Event):
     line_no: int
     product_id: str
@@ -90,12 +130,18 @@ class ShortLine(Event):
     unit: StockUnit | None = None
 
 
+class PartDeadline(Event):
+    location_id: str = Field(description="the shop, or one stall of a market, that fulfils part of the order")
+    accept_deadline: datetime
+
+
 @register
 class StockReserved(_InventoryEvent):
-    """All lines reserved at once; the reservation lapses at `accept_deadline` unless accepted."""
+    """All lines reserved at once; each part lapses at its accept deadline unless its shop or stall accepts."""
 
     lines: list[ReservedLine]
-    accept_deadline: datetime
+    accept_deadline: datetime = Field(description="the earliest of the parts' deadlines")
+    parts: list[PartDeadline] = Field(default_factory=list)
 
 
 @register
@@ -115,15 +161,202 @@ class StockReleased(_InventoryEvent):
 
 @register
 class ShopAccepted(_InventoryEvent):
+    """Every part still in the order has been accepted: the order is ACCEPTED."""
+
     accepted_by: str
 
 
 @register
 class ShopRejected(_InventoryEvent):
-    """The shop said no, or let the accept limit pass (`shop_timeout`)."""
+    """Nothing of the order remains: the shop said no, or let the accept limit pass (`shop_timeout`)."""
 
     reason: str
     note: str | None = None
+
+
+@register
+class PartAccepted(_InventoryEvent):
+    """One shop or stall took on its part of the order."""
+
+    location_id: str
+    accepted_by: str
+
+
+@register
+class PartRejected(_InventoryEvent):
+    """One stall refused its part (or let it time out); its lines are refunded and the rest goes on."""
+
+    location_id: str
+    reason: str
+    note: str | None = None
+    line_nos: list[int]
+    refund_fen: int = Field(ge=0)
+
+
+@register
+class PickingStarted(_InventoryEvent):
+    location_id: str
+    by: str
+
+
+class LineOutcome(StrEnum):
+    PICKED = "picked"
+    OUT_OF_STOCK = "out_of_stock"
+    SUBSTITUTED = "substituted"
+
+
+@register
+class LinePicked(_InventoryEvent):
+    """A line is in the bag as ordered, or weighed: `price_fen` is now what it costs."""
+
+    line_no: int
+    quantity: int = Field(description="in the product's unit: pieces, or grams actually weighed")
+    price_fen: int = Field(ge=0)
+    estimated_fen: int = Field(ge=0)
+    by: str
+
+
+@register
+class LineOutOfStock(_InventoryEvent):
+    """The line could not be picked and has no accepted substitute: it is refunded."""
+
+    line_no: int
+    refund_fen: int = Field(ge=0)
+    by: str
+
+
+@register
+class WeightApprovalRequested(_InventoryEvent):
+    """A weighed line came out over the shop's tolerance: the shopper decides, or is charged the estimate."""
+
+    line_no: int
+    estimated_quantity: int
+    actual_quantity: int
+    over_pct: float
+    estimated_fen: int
+    actual_fen: int
+    deadline: datetime
+
+
+@register
+class WeightSettled(_InventoryEvent):
+    line_no: int
+    approved: bool
+    charged_fen: int = Field(ge=0)
+    decided_by: str = Field(description="'shopper', or 'timeout' when the estimate was charged")
+
+
+class SubstituteItem(Event):
+    product_id: str
+    location_id: str
+    name_zh: str
+    name_en: str
+    unit: StockUnit
+    quantity: int = Field(ge=1, description="in the substitute's unit")
+    price_fen: int = Field(ge=0)
+
+
+@register
+class SubstitutionProposed(_InventoryEvent):
+    """Staff offer a substitute; it is reserved and the original released while it is pending."""
+
+    line_no: int
+    substitute: SubstituteItem
+    needs_approval: bool
+    deadline: datetime | None = None
+    by: str
+
+
+@register
+class SubstitutionSettled(_InventoryEvent):
+    """Accepted: the substitute is in the bag at `price_fen`. Declined or timed out: the line is refunded."""
+
+    line_no: int
+    accepted: bool
+    price_fen: int = Field(0, ge=0)
+    refund_fen: int = Field(0, ge=0)
+    decided_by: str = Field(description="'rule' (within the preference), 'shopper' or 'timeout'")
+
+
+class PackedLine(Event):
+    line_no: int
+    product_id: str
+    outcome: LineOutcome
+    quantity: int
+    price_fen: int = Field(ge=0)
+
+
+class PickupPoint(Event):
+    location_id: str
+    name_zh: str
+    name_en: str
+
+
+@register
+class PartPacked(_InventoryEvent):
+    location_id: str
+    bags: int = Field(ge=0)
+    weight_g: int = Field(ge=0)
+    by: str
+
+
+@register
+class OrderPacked(_InventoryEvent):
+    """Every remaining part is packed: the final price, and what the rider or shopper will carry."""
+
+    shown_fen: int = Field(description="the goods' total shown at checkout")
+    final_fen: int = Field(description="picked lines at actual weights and accepted substitutes")
+    difference_fen: int = Field(description="final minus shown: negative is money back")
+    lines: list[PackedLine]
+    bags: int = Field(ge=0)
+    weight_g: int = Field(ge=0)
+    pickup_point: PickupPoint
+    flags: HandlingFlags = HandlingFlags()
+    handover_code: str = Field(description="shown by the rider or shopper at the counter to take the bag")
+
+
+class HandoverTo(StrEnum):
+    RIDER = "rider"
+    SHOPPER = "shopper"
+
+
+@register
+class OrderHandedOver(_InventoryEvent):
+    """The bag left the shop with a rider or the shopper; its stock is committed."""
+
+    to: HandoverTo
+    by: str
+
+
+class ReturnedLine(Event):
+    line_no: int
+    restocked: int = Field(ge=0, description="in the product's unit")
+    written_off: int = Field(ge=0)
+    reason: str = ""
+
+
+@register
+class BagReturned(_InventoryEvent):
+    """A bag came back (failed delivery, never collected): each line restocked or written off, all refunded."""
+
+    lines: list[ReturnedLine]
+    refund_fen: int = Field(ge=0)
+    by: str
+
+
+@register
+class LowStock(Event):
+    """Available stock fell under the product's threshold."""
+
+    topic: ClassVar[Topic] = INVENTORY
+    product_id: str
+    location_id: str
+    store_id: str
+    available: int
+    threshold: int
+
+    def key(self) -> str:
+        return f"product:{self.product_id}"
 
 
 class _CatalogEvent(Event):
@@ -143,6 +376,12 @@ class LocationUpserted(_CatalogEvent):
     lat: float
     lon: float
     active: bool = True
+    windows: list[Window] | None = Field(None, description="weekly opening windows; None means always open")
+    closures: list[Closure] = Field(default_factory=list)
+    paused: bool = False
+    delivery_radius_m: int = Field(1500, ge=0)
+    picking_minutes: int = Field(10, ge=0)
+    accept_limit_s: int | None = None
 
     def key(self) -> str:
         return f"location:{self.location_id}"
