@@ -58,8 +58,8 @@ class OrderedLine(Event):
     quantity: int = Field(ge=1, description="pieces ordered")
     unit: StockUnit
     stock_quantity: int = Field(ge=1, description="stock to reserve, in the product's unit")
-    unit_price_fen: int = Field(0, ge=0, description="per piece, or per kg for weighed goods, when placed")
-    estimated_fen: int = Field(0, ge=0, description="the line's price as shown at checkout")
+    unit_price_fen: int = Field(default=0, ge=0, description="per piece, or per kg for weighed goods, when placed")
+    estimated_fen: int = Field(default=0, ge=0, description="the line's price as shown at checkout")
     substitution: SubstitutionPreference = SubstitutionPreference()
 
 
@@ -273,8 +273,8 @@ class SubstitutionSettled(_InventoryEvent):
 
     line_no: int
     accepted: bool
-    price_fen: int = Field(0, ge=0)
-    refund_fen: int = Field(0, ge=0)
+    price_fen: int = Field(default=0, ge=0)
+    refund_fen: int = Field(default=0, ge=0)
     decided_by: str = Field(description="'rule' (within the preference), 'shopper' or 'timeout'")
 
 
@@ -376,11 +376,11 @@ class LocationUpserted(_CatalogEvent):
     lat: float
     lon: float
     active: bool = True
-    windows: list[Window] | None = Field(None, description="weekly opening windows; None means always open")
+    windows: list[Window] | None = Field(default=None, description="weekly opening windows; None means always open")
     closures: list[Closure] = Field(default_factory=list)
     paused: bool = False
-    delivery_radius_m: int = Field(1500, ge=0)
-    picking_minutes: int = Field(10, ge=0)
+    delivery_radius_m: int = Field(default=1500, ge=0)
+    picking_minutes: int = Field(default=10, ge=0)
     accept_limit_s: int | None = None
 
     def key(self) -> str:
@@ -399,7 +399,7 @@ class ProductUpserted(_CatalogEvent):
     category: str
     unit: StockUnit
     price_fen: int = Field(ge=0)
-    grams_per_piece: int | None = Field(None, ge=1)
+    grams_per_piece: int | None = Field(default=None, ge=1)
     active: bool = True
 
     def key(self) -> str:
