@@ -70,6 +70,9 @@ class Settings(BaseSettings):
 
     # Business durations
     accept_limit_s: float = 180.0  # how long a shop has to accept a confirmed order
+    approval_limit_s: float = 300.0  # how long a shopper has to answer a weight or substitution question
+    weight_tolerance_pct: float = 10.0  # a weighed line this much over its estimate needs approval
+    timezone: str = "Asia/Shanghai"  # the neighbourhood's local time, for opening hours
 
     demo_seed: bool = False
     topic_partitions: int = 6
