@@ -6,8 +6,6 @@ unique ids (through the admin API, as an operator would), so tests do not distur
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -21,6 +19,7 @@ from shared.auth import issue_token
 from shared.settings import Settings
 from shared.stack import Infrastructure, Process, free_port, start_services, wait_healthy
 from shared.vocabulary.roles import Role
+from tests.waiting import eventually
 
 E2E_ENV = {
     "LINLI_DEMO_SEED": "false",
@@ -63,18 +62,6 @@ def system(infra: Infrastructure, stack_home: Path) -> Iterator[System]:
     finally:
         for process in processes.values():
             process.stop()
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], within: float = 20.0, interval: float = 0.1) -> Any:
-    """Poll until `check` returns something truthy; the asynchronous flow needs a moment."""
-    deadline = time.monotonic() + within
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(interval)
-    raise AssertionError(f"condition not met within {within}s; last value: {last!r}")
 
 
 @dataclass

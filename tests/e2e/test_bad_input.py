@@ -15,7 +15,8 @@ import pytest
 
 from shared.auth import issue_token
 from shared.vocabulary.roles import Role
-from tests.e2e.conftest import available, eventually, order_body, place, place_ok, shopper, wait_status
+from tests.e2e.conftest import available, order_body, place, place_ok, shopper, wait_status
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 

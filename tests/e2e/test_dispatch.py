@@ -7,7 +7,8 @@ import uuid
 import pytest
 
 from shared.vocabulary.roles import Role
-from tests.e2e.conftest import eventually, place_ok, shopper, wait_status
+from tests.e2e.conftest import place_ok, shopper, wait_status
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 

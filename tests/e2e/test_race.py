@@ -10,7 +10,8 @@ import httpx
 import pytest
 
 from shared.vocabulary.roles import Role
-from tests.e2e.conftest import available, eventually, order_body
+from tests.e2e.conftest import available, order_body
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 

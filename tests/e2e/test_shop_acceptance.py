@@ -9,7 +9,8 @@ import httpx
 import pytest
 
 from shared.vocabulary.roles import Role
-from tests.e2e.conftest import available, eventually, place_ok, shopper, wait_available, wait_status
+from tests.e2e.conftest import available, place_ok, shopper, wait_available, wait_status
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 

@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from shared.vocabulary.roles import Role
-from tests.e2e.conftest import eventually
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 

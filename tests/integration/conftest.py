@@ -81,14 +81,3 @@ async def read_topic(bootstrap: str, topic: str, expected: int, timeout: float =
     finally:
         await consumer.stop()
     return records
-
-
-async def eventually(check: Any, timeout: float = 20.0, interval: float = 0.1) -> Any:  # noqa: ASYNC109
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(interval)
-    raise AssertionError(f"not true within {timeout}s; last value {last!r}")

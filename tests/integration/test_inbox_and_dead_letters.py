@@ -17,7 +17,8 @@ from shared import dead_letters
 from shared.events.envelope import envelope, to_json
 from shared.events.topics import Topic
 from shared.inbox import Consumer, DeadLetters, PermanentError, RetryPolicy
-from tests.integration.conftest import ParcelNoted, eventually, read_topic
+from tests.integration.conftest import ParcelNoted, read_topic
+from tests.waiting import eventually
 
 
 @dataclass
@@ -114,7 +115,7 @@ async def test_a_refused_event_is_dead_lettered_at_once(harness, producer, boots
     h.failures["refused"] = -1
     await producer.send_and_wait(private_topic.name, parcel("refused"), key=b"k")
     await producer.send_and_wait(private_topic.name, parcel("next"), key=b"k")
-    await eventually(lambda: _has(h, "next"), timeout=10)
+    await eventually(lambda: _has(h, "next"), within=10)
     dead = await read_topic(bootstrap, private_topic.dlq.name, 1)
     assert "refused" in dict(dead[0].headers)["x-dlq-error"].decode()
 

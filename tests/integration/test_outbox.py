@@ -11,7 +11,8 @@ import asyncpg
 from shared import outbox
 from shared.events.envelope import envelope
 from shared.events.topics import Topic
-from tests.integration.conftest import ParcelNoted, eventually, read_topic
+from tests.integration.conftest import ParcelNoted, read_topic
+from tests.waiting import eventually
 
 SERVICE = "itest"
 
@@ -97,7 +98,7 @@ async def test_only_one_relay_leads_and_another_takes_over(database_url, pool, b
     await asyncio.sleep(0.6)
     assert first.is_leader and not second.is_leader
     await first.stop()
-    await eventually(lambda: _true(second.is_leader), timeout=5)
+    await eventually(lambda: _true(second.is_leader), within=5)
     async with pool.acquire() as conn, conn.transaction():
         await outbox.record(conn, envelope(ParcelNoted(parcel_id="after-failover")), SERVICE)
     try:
