@@ -7,8 +7,10 @@ from typing import Any
 import asyncpg
 
 from services.orders.domain.basket import CatalogLocation, CatalogProduct
-from services.orders.domain.order import Order, OrderLine, TimelineEntry
+from services.orders.domain.lines import LineStatus, PendingApproval, Substitute, SubstitutionChoice
+from services.orders.domain.order import Order, OrderLine, Packed, TimelineEntry
 from shared.events.contracts import LocationUpserted, ProductUpserted
+from shared.vocabulary.opening_hours import Closure, Window
 from shared.vocabulary.order_status import OrderStatus
 from shared.vocabulary.units import StockUnit
 
@@ -20,27 +22,47 @@ class OrderRepository:
     async def add(self, order: Order) -> None:
         await self.conn.execute(
             "INSERT INTO orders (id, store_id, placed_by, placed_by_role, placed_for, contact_phone, fulfilment, "
-            "note, status, total_fen, version, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7::jsonb,$8,$9,$10,$11,$12)",
+            "note, status, total_fen, version, created_at, flags) "
+            "VALUES ($1,$2,$3,$4,$5,$6,$7::jsonb,$8,$9,$10,$11,$12,$13::jsonb)",
             order.id, order.store_id, order.placed_by, order.placed_by_role, order.placed_for, order.contact_phone,
-            order.fulfilment, order.note, order.status.value, order.total_fen, order.version, order.created_at)
+            order.fulfilment, order.note, order.status.value, order.total_fen, order.version, order.created_at,
+            order.flags)
         await self.conn.executemany(
             "INSERT INTO order_lines (order_id, line_no, product_id, location_id, name_zh, name_en, unit, quantity, "
-            "stock_quantity, unit_price_fen, estimated_fen) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)",
+            "stock_quantity, unit_price_fen, estimated_fen, substitution) "
+            "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12::jsonb)",
             [(order.id, ln.line_no, ln.product_id, ln.location_id, ln.name_zh, ln.name_en, ln.unit, ln.quantity,
-              ln.stock_quantity, ln.unit_price_fen, ln.estimated_fen) for ln in order.lines])
+              ln.stock_quantity, ln.unit_price_fen, ln.estimated_fen, ln.substitution.as_dict())
+             for ln in order.lines])
         await self._flush_timeline(order)
 
     async def save(self, order: Order) -> None:
         """Write changes, refusing if someone else changed the order since we read it."""
-        if order.version:
-            result = await self.conn.execute(
-                "UPDATE orders SET status = $2, reject_reason = $3, reject_details = $4::jsonb, version = $5, "
-                "updated_at = now() WHERE id = $1 AND version = $6",
-                order.id, order.status.value, order.reject_reason, order.reject_details, order.version,
-                order.version - _moves(order))
-            if result != "UPDATE 1" and _moves(order):
-                raise ConcurrentUpdate(f"order {order.id} changed while we were updating it")
+        packed = order.packed
+        result = await self.conn.execute(
+            "UPDATE orders SET status = $2, reject_reason = $3, reject_details = $4::jsonb, version = $5, "
+            "final_fen = $7, difference_fen = $8, bags = $9, weight_g = $10, pickup_point = $11::jsonb, "
+            "handover_code = $12, return_refund_fen = $13, updated_at = now() WHERE id = $1 AND version = $6",
+            order.id, order.status.value, order.reject_reason, order.reject_details, order.version,
+            order.version - _moves(order), packed.final_fen if packed else None,
+            packed.difference_fen if packed else None, packed.bags if packed else None,
+            packed.weight_g if packed else None, packed.pickup_point if packed else None,
+            packed.handover_code if packed else None, order.return_refund_fen)
+        if result != "UPDATE 1":
+            raise ConcurrentUpdate(f"order {order.id} changed while we were updating it")
+        await self._flush_lines(order)
         await self._flush_timeline(order)
+
+    async def _flush_lines(self, order: Order) -> None:
+        changed = [ln for ln in order.lines if ln.line_no in order.changed_lines]
+        if changed:
+            await self.conn.executemany(
+                "UPDATE order_lines SET status = $3, final_quantity = $4, final_fen = $5, refund_fen = $6, "
+                "substitute = $7::jsonb, pending = $8::jsonb WHERE order_id = $1 AND line_no = $2",
+                [(order.id, ln.line_no, ln.status.value, ln.final_quantity, ln.final_fen, ln.refund_fen,
+                  ln.substitute.as_dict() if ln.substitute else None, ln.pending.as_dict() if ln.pending else None)
+                 for ln in changed])
+            order.changed_lines.clear()
 
     async def _flush_timeline(self, order: Order) -> None:
         if order.new_entries:
@@ -78,14 +100,30 @@ def _order(row: asyncpg.Record, lines: list[asyncpg.Record], timeline: list[asyn
     return Order(
         id=row["id"], store_id=row["store_id"], placed_by=row["placed_by"], placed_for=row["placed_for"],
         placed_by_role=row["placed_by_role"], fulfilment=row["fulfilment"], contact_phone=row["contact_phone"],
-        note=row["note"], status=OrderStatus(row["status"]), reject_reason=row["reject_reason"],
+        note=row["note"], flags=row["flags"], status=OrderStatus(row["status"]), reject_reason=row["reject_reason"],
         reject_details=row["reject_details"], created_at=row["created_at"], version=row["version"],
-        lines=[OrderLine(line_no=r["line_no"], product_id=r["product_id"], location_id=r["location_id"],
-                         name_zh=r["name_zh"], name_en=r["name_en"], unit=r["unit"], quantity=r["quantity"],
-                         stock_quantity=r["stock_quantity"], unit_price_fen=r["unit_price_fen"],
-                         estimated_fen=r["estimated_fen"]) for r in lines],
+        packed=_packed(row), return_refund_fen=row["return_refund_fen"],
+        lines=[_line(r) for r in lines],
         timeline=[TimelineEntry(at=r["at"], cause=r["cause"], detail=r["detail"],
                                 status=OrderStatus(r["status"]) if r["status"] else None) for r in timeline])
+
+
+def _line(r: asyncpg.Record) -> OrderLine:
+    return OrderLine(
+        line_no=r["line_no"], product_id=r["product_id"], location_id=r["location_id"], name_zh=r["name_zh"],
+        name_en=r["name_en"], unit=r["unit"], quantity=r["quantity"], stock_quantity=r["stock_quantity"],
+        unit_price_fen=r["unit_price_fen"], estimated_fen=r["estimated_fen"],
+        substitution=SubstitutionChoice.from_dict(r["substitution"]), status=LineStatus(r["status"]),
+        final_quantity=r["final_quantity"], final_fen=r["final_fen"], refund_fen=r["refund_fen"],
+        substitute=Substitute.from_dict(r["substitute"]), pending=PendingApproval.from_dict(r["pending"]))
+
+
+def _packed(row: asyncpg.Record) -> Packed | None:
+    if row["final_fen"] is None:
+        return None
+    return Packed(final_fen=row["final_fen"], difference_fen=row["difference_fen"], bags=row["bags"],
+                  weight_g=row["weight_g"], pickup_point=row["pickup_point"] or {},
+                  handover_code=row["handover_code"] or "")
 
 
 class CatalogReadModel:
@@ -93,13 +131,20 @@ class CatalogReadModel:
         self.conn = conn
 
     async def upsert_location(self, e: LocationUpserted) -> None:
+        windows = [w.model_dump(mode="json") for w in e.windows] if e.windows is not None else None
         await self.conn.execute(
             "INSERT INTO catalog_locations (location_id, kind, parent_id, category, name_zh, name_en, lat, lon, "
-            "active) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) ON CONFLICT (location_id) DO UPDATE SET kind = excluded.kind, "
+            "active, windows, closures, paused, delivery_radius_m, picking_minutes, accept_limit_s) "
+            "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10::jsonb,$11::jsonb,$12,$13,$14,$15) "
+            "ON CONFLICT (location_id) DO UPDATE SET kind = excluded.kind, "
             "parent_id = excluded.parent_id, category = excluded.category, name_zh = excluded.name_zh, "
             "name_en = excluded.name_en, lat = excluded.lat, lon = excluded.lon, active = excluded.active, "
-            "updated_at = now()",
-            e.location_id, e.kind.value, e.parent_id, e.category, e.name_zh, e.name_en, e.lat, e.lon, e.active)
+            "windows = excluded.windows, closures = excluded.closures, paused = excluded.paused, "
+            "delivery_radius_m = excluded.delivery_radius_m, picking_minutes = excluded.picking_minutes, "
+            "accept_limit_s = excluded.accept_limit_s, updated_at = now()",
+            e.location_id, e.kind.value, e.parent_id, e.category, e.name_zh, e.name_en, e.lat, e.lon, e.active,
+            windows, [c.model_dump(mode="json") for c in e.closures], e.paused, e.delivery_radius_m,
+            e.picking_minutes, e.accept_limit_s)
 
     async def upsert_product(self, e: ProductUpserted) -> None:
         await self.conn.execute(
@@ -113,10 +158,18 @@ class CatalogReadModel:
             e.grams_per_piece, e.active)
 
     async def location(self, location_id: str) -> CatalogLocation | None:
-        r = await self.conn.fetchrow("SELECT * FROM catalog_locations WHERE location_id = $1", location_id)
-        if r is None:
-            return None
-        return CatalogLocation(r["location_id"], r["kind"], r["parent_id"], r["name_zh"], r["name_en"], r["active"])
+        found = await self.locations([location_id])
+        return found.get(location_id)
+
+    async def locations(self, location_ids: list[str]) -> dict[str, CatalogLocation]:
+        rows = await self.conn.fetch("SELECT * FROM catalog_locations WHERE location_id = any($1::text[])",
+                                     location_ids)
+        return {r["location_id"]: CatalogLocation(
+            r["location_id"], r["kind"], r["parent_id"], r["name_zh"], r["name_en"], r["active"],
+            windows=None if r["windows"] is None else tuple(Window.model_validate(w) for w in r["windows"]),
+            closures=tuple(Closure.model_validate(c) for c in r["closures"]), paused=r["paused"],
+            delivery_radius_m=r["delivery_radius_m"], picking_minutes=r["picking_minutes"],
+            accept_limit_s=r["accept_limit_s"]) for r in rows}
 
     async def products(self, product_ids: list[str]) -> dict[str, CatalogProduct]:
         rows = await self.conn.fetch("SELECT * FROM catalog_products WHERE product_id = any($1::text[])",

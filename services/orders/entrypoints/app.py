@@ -8,7 +8,14 @@ from typing import Any
 from services.orders.adapters.repository import CatalogReadModel
 from services.orders.entrypoints.consumers import SUBSCRIPTIONS
 from services.orders.entrypoints.http import router
-from shared.events.contracts import OrderAccepted, OrderCancelled, OrderConfirmed, OrderPlaced, OrderRejected
+from shared.events.contracts import (
+    ApprovalGiven,
+    OrderAccepted,
+    OrderCancelled,
+    OrderConfirmed,
+    OrderPlaced,
+    OrderRejected,
+)
 from shared.service import Runtime, ServiceSpec, asyncapi_app, build_app
 from shared.settings import Settings
 
@@ -25,7 +32,7 @@ SPEC = ServiceSpec(
     migrations=Path(__file__).parents[1] / "migrations",
     routers=[router],
     subscriptions=SUBSCRIPTIONS,
-    publishes=[OrderPlaced, OrderConfirmed, OrderRejected, OrderAccepted, OrderCancelled],
+    publishes=[OrderPlaced, OrderConfirmed, OrderRejected, OrderAccepted, OrderCancelled, ApprovalGiven],
     health_details=_health,
 )
 

@@ -7,16 +7,29 @@ from typing import Any, TypeVar
 
 import asyncpg
 
-from services.orders.service_layer import ordering
+from services.orders.service_layer import fulfilment, ordering
 from services.orders.service_layer.unit_of_work import UnitOfWork
 from shared.events.contracts import (
+    BagReturned,
+    LineOutOfStock,
+    LinePicked,
     LocationUpserted,
+    OrderHandedOver,
+    OrderPacked,
+    PartAccepted,
+    PartPacked,
+    PartRejected,
+    PickingStarted,
     ProductUpserted,
     ShopAccepted,
     ShopRejected,
     StockRejected,
     StockReleased,
     StockReserved,
+    SubstitutionProposed,
+    SubstitutionSettled,
+    WeightApprovalRequested,
+    WeightSettled,
 )
 from shared.events.envelope import Event, RawEnvelope
 from shared.events.topics import CATALOG, INVENTORY
@@ -49,6 +62,19 @@ SUBSCRIPTIONS = [
         StockReleased: _use_case(ordering.on_stock_released),
         ShopAccepted: _use_case(ordering.on_shop_accepted),
         ShopRejected: _use_case(ordering.on_shop_rejected),
+        PartAccepted: _use_case(fulfilment.on_part_accepted),
+        PartRejected: _use_case(fulfilment.on_part_rejected),
+        PickingStarted: _use_case(fulfilment.on_picking_started),
+        LinePicked: _use_case(fulfilment.on_line_picked),
+        LineOutOfStock: _use_case(fulfilment.on_line_out_of_stock),
+        WeightApprovalRequested: _use_case(fulfilment.on_weight_approval_requested),
+        WeightSettled: _use_case(fulfilment.on_weight_settled),
+        SubstitutionProposed: _use_case(fulfilment.on_substitution_proposed),
+        SubstitutionSettled: _use_case(fulfilment.on_substitution_settled),
+        PartPacked: _use_case(fulfilment.on_part_packed),
+        OrderPacked: _use_case(fulfilment.on_order_packed),
+        OrderHandedOver: _use_case(fulfilment.on_order_handed_over),
+        BagReturned: _use_case(fulfilment.on_bag_returned),
     }),
     Subscription("orders-catalog", CATALOG, {
         LocationUpserted: _use_case(_upsert_location),

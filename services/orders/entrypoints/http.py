@@ -1,4 +1,4 @@
-"""HTTP routes of the orders service: place, read, list and cancel orders."""
+"""HTTP routes of the orders service: place, read, list and cancel orders, answer the shop's questions."""
 
 from __future__ import annotations
 
@@ -6,11 +6,13 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from services.orders.domain.approvals import ApprovalRefused, NoSuchLine
 from services.orders.domain.basket import BasketProblem, Wanted
+from services.orders.domain.lines import OrderLine, SubstitutionChoice, SubstitutionMode
 from services.orders.domain.order import Order
-from services.orders.service_layer import ordering
+from services.orders.service_layer import fulfilment, ordering
 from services.orders.service_layer.unit_of_work import UnitOfWork
 from shared.auth import CurrentPrincipal, Principal, require
 from shared.idempotency import change_once, check_key, request_hash
@@ -38,10 +40,39 @@ class Pickup(BaseModel):
     mode: Literal["pickup"]
 
 
+class SubstitutionRequest(BaseModel):
+    """What the shop may do if the line cannot be picked as ordered."""
+
+    model_config = ConfigDict(extra="forbid")
+    mode: Literal["none", "best_match", "product"] = "none"
+    product_id: str | None = Field(default=None, min_length=1, max_length=100,
+                                   description="for mode 'product': a product of the same store")
+
+    @model_validator(mode="after")
+    def _product_only_for_product_mode(self) -> SubstitutionRequest:
+        if self.mode == "product" and not self.product_id:
+            raise ValueError("mode 'product' needs the product_id of the substitute")
+        if self.mode != "product" and self.product_id:
+            raise ValueError(f"product_id is only for mode 'product', not {self.mode!r}")
+        return self
+
+    def choice(self) -> SubstitutionChoice:
+        return SubstitutionChoice(SubstitutionMode(self.mode), self.product_id)
+
+
 class LineRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     product_id: str = Field(min_length=1, max_length=100)
     quantity: int = Field(ge=1, le=999, description="pieces")
+    substitution: SubstitutionRequest = SubstitutionRequest()
+
+
+class Flags(BaseModel):
+    """What the shop and the rider must know about this resident."""
+
+    model_config = ConfigDict(extra="forbid")
+    call_before_delivery: bool = False
+    pay_on_delivery: bool = False
 
 
 class PlaceOrder(BaseModel):
@@ -53,25 +84,56 @@ class PlaceOrder(BaseModel):
     contact_phone: str | None = Field(None, pattern=r"^\+?[0-9][0-9 -]{5,19}$")
     on_behalf_of: str | None = Field(None, min_length=1, max_length=100,
                                      description="helpers only: the resident the order is for")
+    flags: Flags = Flags()
 
 
-def order_view(order: Order) -> dict[str, Any]:
+class ApprovalAnswer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    accept: bool
+
+
+def may_see_handover_code(viewer: Principal | None, order: Order) -> bool:
+    """The code takes the bag: only the orderer and an admin see it, never the shop's staff or others."""
+    if viewer is None:
+        return False
+    if viewer.role is Role.ADMIN:
+        return True
+    return viewer.role in (Role.SHOPPER, Role.HELPER) and order.is_visible_to_orderer(viewer.subject)
+
+
+def line_view(ln: OrderLine) -> dict[str, Any]:
+    return {"line_no": ln.line_no, "product_id": ln.product_id, "location_id": ln.location_id,
+            "name_zh": ln.name_zh, "name_en": ln.name_en, "unit": ln.unit, "quantity": ln.quantity,
+            "stock_quantity": ln.stock_quantity, "unit_price_fen": ln.unit_price_fen,
+            "estimated_fen": ln.estimated_fen, "substitution": ln.substitution.as_dict(),
+            "status": ln.status.value, "final_quantity": ln.final_quantity, "final_fen": ln.final_fen,
+            "refund_fen": ln.refund_fen, "substitute": ln.substitute.as_dict() if ln.substitute else None,
+            "pending_approval": ln.pending.as_dict() if ln.pending else None}
+
+
+def order_view(order: Order, viewer: Principal | None = None) -> dict[str, Any]:
+    packed = order.packed
     return {
         "id": order.id, "status": order.status.value, "store_id": order.store_id,
         "placed_by": order.placed_by, "placed_for": order.placed_for, "contact_phone": order.contact_phone,
-        "fulfilment": order.fulfilment, "note": order.note, "total_fen": order.total_fen,
+        "fulfilment": order.fulfilment, "note": order.note, "flags": order.flags, "total_fen": order.total_fen,
         "reject_reason": order.reject_reason, "reject_details": order.reject_details or None,
         "created_at": order.created_at.isoformat() if order.created_at else None,
-        "lines": [{"line_no": ln.line_no, "product_id": ln.product_id, "location_id": ln.location_id,
-                   "name_zh": ln.name_zh, "name_en": ln.name_en, "unit": ln.unit, "quantity": ln.quantity,
-                   "stock_quantity": ln.stock_quantity, "unit_price_fen": ln.unit_price_fen,
-                   "estimated_fen": ln.estimated_fen} for ln in order.lines],
+        "final_fen": packed.final_fen if packed else None,
+        "difference_fen": packed.difference_fen if packed else None,
+        "refund_fen": order.refund_fen,
+        "bags": packed.bags if packed else None, "weight_g": packed.weight_g if packed else None,
+        "pickup_point": packed.pickup_point if packed else None,
+        "handover_code": packed.handover_code if packed and may_see_handover_code(viewer, order) else None,
+        "pending_approvals": [{"line_no": ln.line_no, **ln.pending.as_dict()} for ln in order.lines if ln.pending],
+        "lines": [line_view(ln) for ln in order.lines],
         "timeline": [{"at": e.at.isoformat(), "status": e.status.value if e.status else None, "cause": e.cause,
                       "detail": e.detail} for e in order.timeline],
     }
 
 
-ORDER_ERRORS: dict[type[Exception], int] = {BasketProblem: 422, ordering.Forbidden: 403, ordering.NotFound: 404}
+ORDER_ERRORS: dict[type[Exception], int] = {BasketProblem: 422, ordering.Forbidden: 403, ordering.NotFound: 404,
+                                            NoSuchLine: 404, ApprovalRefused: 409}
 
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 
@@ -85,10 +147,12 @@ async def place(body: PlaceOrder, request: Request, idempotency_key: Idempotency
     async def place_it(conn: Any) -> dict[str, Any]:
         order = await ordering.place_order(
             UnitOfWork(conn, correlation_id=request.headers.get("x-correlation-id")), principal,
-            store_id=body.store_id, wanted=[Wanted(ln.product_id, ln.quantity) for ln in body.lines],
+            store_id=body.store_id,
+            wanted=[Wanted(ln.product_id, ln.quantity, ln.substitution.choice()) for ln in body.lines],
             fulfilment=body.fulfilment.model_dump(), note=body.note, contact_phone=body.contact_phone,
-            on_behalf_of=body.on_behalf_of)
-        return order_view(order)
+            on_behalf_of=body.on_behalf_of, flags=body.flags.model_dump(),
+            timezone=runtime_of(request).settings.timezone)
+        return order_view(order, principal)
 
     status, response = await change_once(runtime_of(request).pool, principal.key, key,
                                          request_hash("POST", "/orders", body.model_dump(mode="json")), place_it,
@@ -103,7 +167,7 @@ async def list_orders(request: Request, principal: CurrentPrincipal, limit: int 
         raise HTTPException(403, "only shoppers and helpers have orders of their own to list")
     async with runtime_of(request).pool.acquire() as conn:
         orders = await UnitOfWork(conn).orders.list_for(principal.subject, max(1, min(limit, 200)))
-    return [order_view(o) for o in orders]
+    return [order_view(o, principal) for o in orders]
 
 
 @router.get("/orders/{order_id}")
@@ -113,7 +177,7 @@ async def get(order_id: str, request: Request, principal: CurrentPrincipal) -> d
             order = await ordering.get_order(UnitOfWork(conn), principal, order_id)
         except ordering.NotFound as e:
             raise HTTPException(404, str(e)) from e
-    return order_view(order)
+    return order_view(order, principal)
 
 
 @router.post("/orders/{order_id}/cancel")
@@ -123,11 +187,33 @@ async def cancel(order_id: str, request: Request, principal: CurrentPrincipal,
     key = check_key(idempotency_key, required=False)
 
     async def cancel_it(conn: Any) -> dict[str, Any]:
-        return order_view(await ordering.cancel_order(UnitOfWork(conn), principal, order_id))
+        return order_view(await ordering.cancel_order(UnitOfWork(conn), principal, order_id), principal)
 
     status, response = await change_once(runtime_of(request).pool, principal.key, key,
                                          request_hash("POST", f"/orders/{order_id}/cancel", None), cancel_it,
                                          ORDER_ERRORS)
+    return JSONResponse(response, status_code=status)
+
+
+@router.post("/orders/{order_id}/lines/{line_no}/approval",
+             responses={404: {"description": "no such order (that you can see) or line"},
+                        409: {"description": "nothing waits for an answer on this line, or it was answered"}})
+async def approve(order_id: str, line_no: int, body: ApprovalAnswer, request: Request, principal: CurrentPrincipal,
+                  idempotency_key: IdempotencyKey = None) -> JSONResponse:
+    """Answer the shop's question on a line (a heavier weight, a substitute): accept or decline.
+
+    The answer goes to the shop as ApprovalGiven; the question stays on the line, marked
+    answered, until the shop settles it.
+    """
+    key = check_key(idempotency_key, required=False)
+
+    async def answer_it(conn: Any) -> dict[str, Any]:
+        order = await fulfilment.answer_approval(UnitOfWork(conn), principal, order_id, line_no, body.accept)
+        return order_view(order, principal)
+
+    status, response = await change_once(runtime_of(request).pool, principal.key, key,
+                                         request_hash("POST", f"/orders/{order_id}/lines/{line_no}/approval",
+                                                      body.model_dump(mode="json")), answer_it, ORDER_ERRORS)
     return JSONResponse(response, status_code=status)
 
 

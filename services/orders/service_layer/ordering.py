@@ -10,11 +10,12 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from services.orders.domain.basket import BasketProblem, Wanted, price_basket
+from services.orders.domain.basket import BasketProblem, Wanted, check_open, price_basket
 from services.orders.domain.order import Order
 from services.orders.service_layer.unit_of_work import UnitOfWork
 from shared.auth import Principal
 from shared.events.contracts import (
+    HandlingFlags,
     OrderAccepted,
     OrderCancelled,
     OrderConfirmed,
@@ -26,6 +27,7 @@ from shared.events.contracts import (
     StockRejected,
     StockReleased,
     StockReserved,
+    SubstitutionPreference,
 )
 from shared.vocabulary.order_status import OrderStatus, RejectReason, can_move
 from shared.vocabulary.roles import Role
@@ -46,8 +48,13 @@ def now() -> datetime:
 
 async def place_order(uow: UnitOfWork, principal: Principal, *, store_id: str, wanted: list[Wanted],
                       fulfilment: dict[str, Any], note: str | None, contact_phone: str | None,
-                      on_behalf_of: str | None) -> Order:
-    """Price the basket against the catalog read model and record the order and OrderPlaced."""
+                      on_behalf_of: str | None, flags: dict[str, bool] | None = None,
+                      timezone: str = "Asia/Shanghai") -> Order:
+    """Price the basket against the catalog read model and record the order and OrderPlaced.
+
+    A store or stall that is closed or paused is refused here, naming when it opens again;
+    inventory checks again when it reserves, since a change may still be on its way to us.
+    """
     if principal.role is Role.HELPER:
         if not on_behalf_of:
             raise BasketProblem(["a helper orders for a resident: set on_behalf_of to the resident's id"])
@@ -57,17 +64,25 @@ async def place_order(uow: UnitOfWork, principal: Principal, *, store_id: str, w
     else:
         placed_for = principal.subject
     store = await uow.catalog.location(store_id)
-    products = await uow.catalog.products([w.product_id for w in wanted])
+    named = [w.substitution.product_id for w in wanted if w.substitution.product_id]
+    products = await uow.catalog.products([w.product_id for w in wanted] + named)
     lines = price_basket(store, store_id, wanted, products)
+    at = now()
+    drawn_on = await uow.catalog.locations(sorted({store_id} | {ln.location_id for ln in lines}))
+    check_open(drawn_on.values(), at, timezone)
     order = Order.place(id=str(uuid.uuid4()), store_id=store_id, placed_by=principal.subject, placed_for=placed_for,
-                        placed_by_role=principal.role.value, fulfilment=fulfilment, lines=lines, at=now(),
-                        contact_phone=contact_phone, note=note)
+                        placed_by_role=principal.role.value, fulfilment=fulfilment, lines=lines, at=at,
+                        contact_phone=contact_phone, note=note, flags=HandlingFlags(**(flags or {})).model_dump())
     await uow.orders.add(order)
     await uow.publish(OrderPlaced(
         order_id=order.id, store_id=store_id, placed_by=order.placed_by, placed_for=order.placed_for,
-        fulfilment_mode=order.fulfilment_mode, total_fen=order.total_fen,
+        fulfilment_mode=order.fulfilment_mode, total_fen=order.total_fen, flags=HandlingFlags(**order.flags),
+        note=order.note,
         lines=[OrderedLine(line_no=ln.line_no, product_id=ln.product_id, location_id=ln.location_id,
-                           quantity=ln.quantity, unit=StockUnit(ln.unit), stock_quantity=ln.stock_quantity)
+                           quantity=ln.quantity, unit=StockUnit(ln.unit), stock_quantity=ln.stock_quantity,
+                           unit_price_fen=ln.unit_price_fen, estimated_fen=ln.estimated_fen,
+                           substitution=SubstitutionPreference(mode=ln.substitution.mode,
+                                                               product_id=ln.substitution.product_id))
                for ln in lines]))
     return order
 

@@ -1,0 +1,125 @@
+"""Use cases for the shop side: inventory's picking facts, and the shopper answering a question.
+
+Each event handler loads the order under a row lock, applies one fact with the domain
+(`services.orders.domain.fulfilment`), and saves it: short, so that the rules stay in one
+place. An event about an order orders never heard of is dropped, as the other handlers do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from services.orders.domain import approvals
+from services.orders.domain import fulfilment as shop
+from services.orders.domain.lines import Substitute
+from services.orders.domain.order import Order, Packed
+from services.orders.service_layer.ordering import Forbidden, get_order, now
+from services.orders.service_layer.unit_of_work import UnitOfWork
+from shared.auth import Principal
+from shared.events.contracts import (
+    ApprovalGiven,
+    BagReturned,
+    LineOutOfStock,
+    LinePicked,
+    OrderHandedOver,
+    OrderPacked,
+    PartAccepted,
+    PartPacked,
+    PartRejected,
+    PickingStarted,
+    SubstitutionProposed,
+    SubstitutionSettled,
+    WeightApprovalRequested,
+    WeightSettled,
+)
+from shared.vocabulary.roles import Role
+
+
+async def _apply(uow: UnitOfWork, order_id: str, fact: Callable[[Order], None]) -> Order | None:
+    order = await uow.orders.get(order_id, for_update=True)
+    if order is None:
+        return None
+    fact(order)
+    await uow.orders.save(order)
+    return order
+
+
+async def on_part_accepted(uow: UnitOfWork, e: PartAccepted) -> None:
+    await _apply(uow, e.order_id, lambda o: shop.part_accepted(o, e.location_id, e.accepted_by, now()))
+
+
+async def on_part_rejected(uow: UnitOfWork, e: PartRejected) -> None:
+    await _apply(uow, e.order_id, lambda o: shop.part_rejected(o, e.location_id, e.reason, e.note, e.line_nos,
+                                                               e.refund_fen, now()))
+
+
+async def on_picking_started(uow: UnitOfWork, e: PickingStarted) -> None:
+    await _apply(uow, e.order_id, lambda o: shop.picking_started(o, e.location_id, e.by, now()))
+
+
+async def on_line_picked(uow: UnitOfWork, e: LinePicked) -> None:
+    await _apply(uow, e.order_id, lambda o: shop.line_picked(o, e.line_no, e.quantity, e.price_fen,
+                                                             e.estimated_fen, e.by, now()))
+
+
+async def on_line_out_of_stock(uow: UnitOfWork, e: LineOutOfStock) -> None:
+    await _apply(uow, e.order_id, lambda o: shop.line_out_of_stock(o, e.line_no, e.refund_fen, e.by, now()))
+
+
+async def on_weight_approval_requested(uow: UnitOfWork, e: WeightApprovalRequested) -> None:
+    await _apply(uow, e.order_id, lambda o: shop.weight_approval_requested(
+        o, e.line_no, estimated_quantity=e.estimated_quantity, actual_quantity=e.actual_quantity,
+        over_pct=e.over_pct, estimated_fen=e.estimated_fen, actual_fen=e.actual_fen, deadline=e.deadline,
+        at=now()))
+
+
+async def on_weight_settled(uow: UnitOfWork, e: WeightSettled) -> None:
+    await _apply(uow, e.order_id, lambda o: shop.weight_settled(o, e.line_no, e.approved, e.charged_fen,
+                                                                e.decided_by, now()))
+
+
+async def on_substitution_proposed(uow: UnitOfWork, e: SubstitutionProposed) -> None:
+    sub = e.substitute
+    substitute = Substitute(sub.product_id, sub.location_id, sub.name_zh, sub.name_en, sub.unit.value,
+                            sub.quantity, sub.price_fen)
+    await _apply(uow, e.order_id, lambda o: shop.substitution_proposed(o, e.line_no, substitute, e.needs_approval,
+                                                                       e.deadline, e.by, now()))
+
+
+async def on_substitution_settled(uow: UnitOfWork, e: SubstitutionSettled) -> None:
+    await _apply(uow, e.order_id, lambda o: shop.substitution_settled(o, e.line_no, e.accepted, e.price_fen,
+                                                                      e.refund_fen, e.decided_by, now()))
+
+
+async def on_part_packed(uow: UnitOfWork, e: PartPacked) -> None:
+    await _apply(uow, e.order_id, lambda o: shop.part_packed(o, e.location_id, e.bags, e.weight_g, e.by, now()))
+
+
+async def on_order_packed(uow: UnitOfWork, e: OrderPacked) -> None:
+    packed = Packed(final_fen=e.final_fen, difference_fen=e.difference_fen, bags=e.bags, weight_g=e.weight_g,
+                    pickup_point=e.pickup_point.model_dump(mode="json"), handover_code=e.handover_code)
+    outcomes = [(ln.line_no, ln.outcome, ln.quantity, ln.price_fen) for ln in e.lines]
+    await _apply(uow, e.order_id, lambda o: shop.order_packed(o, packed, e.shown_fen, outcomes, now()))
+
+
+async def on_order_handed_over(uow: UnitOfWork, e: OrderHandedOver) -> None:
+    await _apply(uow, e.order_id, lambda o: shop.handed_over(o, e.to.value, e.by, now()))
+
+
+async def on_bag_returned(uow: UnitOfWork, e: BagReturned) -> None:
+    lines = [ln.model_dump(mode="json") for ln in e.lines]
+    await _apply(uow, e.order_id, lambda o: shop.bag_returned(o, e.refund_fen, lines, e.by, now()))
+
+
+async def answer_approval(uow: UnitOfWork, principal: Principal, order_id: str, line_no: int,
+                          accept: bool) -> Order:
+    """The orderer (or an admin) answers the shop's question; inventory settles it from ApprovalGiven."""
+    order = await get_order(uow, principal, order_id, for_update=True)
+    if principal.role is not Role.ADMIN and not (
+            principal.role in (Role.SHOPPER, Role.HELPER) and order.is_visible_to_orderer(principal.subject)):
+        raise Forbidden("only the shopper who ordered (or their helper) answers the shop's questions")
+    answered = approvals.answer(order, line_no, accept, principal.subject, now())
+    await uow.orders.save(order)
+    await uow.publish(ApprovalGiven(order_id=order.id, store_id=order.store_id, line_no=line_no,
+                                    kind=answered.kind, accepted=accept, by=principal.subject))
+    return order
