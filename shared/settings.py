@@ -75,6 +75,7 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Shanghai"  # the neighbourhood's local time, for opening hours
 
     demo_seed: bool = False
+    demo_always_open: bool = False  # seed the demo shops open round the clock instead of their real hours
     topic_partitions: int = 6
 
     @property

@@ -32,6 +32,8 @@ HOME = Path(os.environ.get("LINLI_HOME", ".linli"))
 @app.command()
 def up(keep: Annotated[bool, typer.Option("--keep", help="keep the data of the last run")] = False,
        seed: Annotated[bool, typer.Option(help="seed the demo neighbourhood")] = True,
+       always_open: Annotated[bool, typer.Option(
+           "--always-open", help="open the demo shops round the clock instead of their real hours")] = False,
        home: Annotated[Path, typer.Option(help="where data and logs go")] = HOME) -> None:
     """Start PostgreSQL, Redis, the broker and the three services; Ctrl-C stops them all."""
     from shared.stack import DEFAULT_PORTS, StackError, start_infrastructure, start_services, wait_healthy
@@ -62,6 +64,7 @@ def up(keep: Annotated[bool, typer.Option("--keep", help="keep the data of the l
         with console.status("starting orders, inventory and dispatch..."):
             processes = start_services(infra, home, DEFAULT_PORTS,
                                        {"LINLI_DEMO_SEED": "true" if seed else "false",
+                                        "LINLI_DEMO_ALWAYS_OPEN": "true" if always_open else "false",
                                         "LINLI_ALLOW_DEV_SIGN_IN": "true"})
             wait_healthy(processes, DEFAULT_PORTS, timeout=90)
         _welcome(infra, time.monotonic() - started, seed)

@@ -18,6 +18,7 @@ import pytest
 from shared.auth import issue_token
 from shared.settings import Settings
 from shared.stack import Infrastructure, Process, free_port, start_services, wait_healthy
+from shared.vocabulary.order_status import TERMINAL
 from shared.vocabulary.roles import Role
 from tests.waiting import eventually
 
@@ -193,14 +194,14 @@ async def place_ok(client: httpx.AsyncClient, store_id: str, lines: dict[str, in
 
 
 async def wait_status(client: httpx.AsyncClient, order_id: str, status: str, within: float = 20.0) -> dict:
-    """Poll the order until it has `status`; fail at once if it settles somewhere else."""
+    """Poll the order until it has `status`; fail at once if it ends somewhere else."""
     async def reached() -> dict | None:
         response = await client.get(f"/orders/{order_id}")
         assert response.status_code == 200, response.text
         order = response.json()
         if order["status"] == status:
             return order
-        assert order["status"] in ("PLACED", "CONFIRMED"), f"expected {status}, order is {order}"
+        assert order["status"] not in TERMINAL, f"expected {status}, order ended {order}"
         return None
     return await eventually(reached, within)
 

@@ -2,11 +2,36 @@
 
 A supermarket, a wet market with four stalls (vegetables, pork, fish, tofu), and a
 convenience store, all within a 15-minute walk; prices in fen, weighed goods per kg.
+
+Hours are realistic: the wet market and its stalls trade 06:00-12:00 and 16:00-19:00 (the
+tofu stall from 05:30, the fish stall only in the morning on Mondays), the supermarket
+08:00-22:00, and the convenience store is always open, so a demo can order at any hour.
+`LINLI_DEMO_ALWAYS_OPEN=true` seeds every location always open instead. Hours are set when a
+location is first seeded; later seeds keep whatever staff changed.
 """
 
 from __future__ import annotations
 
+from datetime import time
 from typing import Any
+
+
+def _daily(*spans: tuple[str, str], days: range = range(7)) -> list[dict[str, Any]]:
+    return [{"day": d, "opens": time.fromisoformat(a).isoformat(), "closes": time.fromisoformat(b).isoformat()}
+            for d in days for a, b in spans]
+
+
+MARKET_HOURS = _daily(("06:00", "12:00"), ("16:00", "19:00"))
+HOURS: dict[str, list[dict[str, Any]] | None] = {
+    "suguo-daxinggong": _daily(("08:00", "22:00")),
+    "xiaoshi-market": MARKET_HOURS,
+    "xiaoshi-veg": MARKET_HOURS,
+    "xiaoshi-pork": MARKET_HOURS,
+    "xiaoshi-fish": _daily(("06:00", "12:00"), days=range(1)) + _daily(("06:00", "12:00"), ("16:00", "19:00"),
+                                                                         days=range(1, 7)),
+    "xiaoshi-tofu": _daily(("05:30", "12:00"), ("16:00", "19:00")),
+    "kedi-corner": None,  # open around the clock
+}
 
 LOCATIONS: list[dict[str, Any]] = [
     {"id": "suguo-daxinggong", "kind": "shop", "category": "supermarket", "name_zh": "苏果超市（大行宫店）",

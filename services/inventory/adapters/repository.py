@@ -1,13 +1,13 @@
-"""Locations, products, stock and reservations in PostgreSQL."""
+"""Locations, products and the whole-basket stock reservation in PostgreSQL."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
 from typing import Any
 
 import asyncpg
 
-from services.inventory.domain.stock import LineRequest, ReservationStatus, StockLevel
+from services.inventory.domain.stock import StockLevel
 
 
 class InventoryRepository:
@@ -35,29 +35,6 @@ class InventoryRepository:
             "INSERT INTO stock_movements (product_id, reserved_delta, reason, order_id, actor) "
             "VALUES ($1, $2, $3, $4, $5)", [(pid, delta, reason, order_id, actor) for pid, _, delta in changed])
 
-    async def reservation(self, order_id: str, *, for_update: bool = False) -> asyncpg.Record | None:
-        return await self.conn.fetchrow(
-            "SELECT * FROM reservations WHERE order_id = $1" + (" FOR UPDATE" if for_update else ""), order_id)
-
-    async def reservation_lines(self, order_id: str) -> list[LineRequest]:
-        rows = await self.conn.fetch("SELECT * FROM reservation_lines WHERE order_id = $1 ORDER BY line_no",
-                                     order_id)
-        return [LineRequest(r["line_no"], r["product_id"], r["location_id"], r["quantity"]) for r in rows]
-
-    async def add_reservation(self, order_id: str, store_id: str, deadline: datetime,
-                              lines: list[LineRequest]) -> None:
-        await self.conn.execute("INSERT INTO reservations (order_id, store_id, status, accept_deadline) "
-                                "VALUES ($1, $2, $3, $4)", order_id, store_id, ReservationStatus.HELD.value, deadline)
-        await self.conn.executemany(
-            "INSERT INTO reservation_lines (order_id, line_no, product_id, location_id, quantity) "
-            "VALUES ($1, $2, $3, $4, $5)",
-            [(order_id, ln.line_no, ln.product_id, ln.location_id, ln.quantity) for ln in lines])
-
-    async def set_reservation_status(self, order_id: str, status: ReservationStatus,
-                                     reason: str | None = None) -> None:
-        await self.conn.execute("UPDATE reservations SET status = $2, release_reason = coalesce($3, release_reason), "
-                                "updated_at = now() WHERE order_id = $1", order_id, status.value, reason)
-
     async def location(self, location_id: str) -> asyncpg.Record | None:
         return await self.conn.fetchrow("SELECT * FROM locations WHERE id = $1", location_id)
 
@@ -70,25 +47,60 @@ class InventoryRepository:
             "JOIN stock s ON s.product_id = p.id WHERE p.store_id = $1 ORDER BY p.location_id, p.id", store_id))
 
     async def upsert_location(self, values: dict[str, Any]) -> None:
+        """Insert or replace a location; the operating fields (hours, pause, ...) are written in full."""
         await self.conn.execute(
-            "INSERT INTO locations (id, kind, parent_id, category, name_zh, name_en, lat, lon, active, accept_limit_s) "
-            "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, "
+            "INSERT INTO locations (id, kind, parent_id, category, name_zh, name_en, lat, lon, active, accept_limit_s, "
+            "windows, closures, paused, delivery_radius_m, picking_minutes, weight_tolerance_pct) "
+            "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11::jsonb,$12::jsonb,$13,$14,$15,$16) "
+            "ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, "
             "parent_id = excluded.parent_id, category = excluded.category, name_zh = excluded.name_zh, "
             "name_en = excluded.name_en, lat = excluded.lat, lon = excluded.lon, active = excluded.active, "
-            "accept_limit_s = excluded.accept_limit_s",
+            "accept_limit_s = excluded.accept_limit_s, windows = excluded.windows, closures = excluded.closures, "
+            "paused = excluded.paused, delivery_radius_m = excluded.delivery_radius_m, "
+            "picking_minutes = excluded.picking_minutes, weight_tolerance_pct = excluded.weight_tolerance_pct",
             values["id"], values["kind"], values.get("parent_id"), values["category"], values["name_zh"],
-            values["name_en"], values["lat"], values["lon"], values.get("active", True), values.get("accept_limit_s"))
+            values["name_en"], values["lat"], values["lon"], values.get("active", True), values.get("accept_limit_s"),
+            values.get("windows"), values.get("closures") or [], bool(values.get("paused", False)),
+            values.get("delivery_radius_m", 1500), values.get("picking_minutes", 10),
+            values.get("weight_tolerance_pct"))
+
+    async def stalls_of(self, market_id: str) -> list[asyncpg.Record]:
+        return list(await self.conn.fetch("SELECT * FROM locations WHERE parent_id = $1 ORDER BY id", market_id))
+
+    async def product(self, product_id: str, *, for_update: bool = False) -> asyncpg.Record | None:
+        return await self.conn.fetchrow(
+            "SELECT p.*, s.on_hand, s.reserved, s.on_hand - s.reserved AS available FROM products p "
+            "LEFT JOIN stock s ON s.product_id = p.id WHERE p.id = $1" + (" FOR UPDATE OF p" if for_update else ""),
+            product_id)
+
+    async def stock_of(self, location_ids: list[str]) -> list[asyncpg.Record]:
+        return list(await self.conn.fetch(
+            "SELECT p.*, s.on_hand, s.reserved, s.on_hand - s.reserved AS available FROM products p "
+            "JOIN stock s ON s.product_id = p.id WHERE p.location_id = any($1::text[]) ORDER BY p.location_id, p.id",
+            location_ids))
 
     async def upsert_product(self, values: dict[str, Any]) -> None:
         await self.conn.execute(
             "INSERT INTO products (id, location_id, store_id, name_zh, name_en, category, unit, price_fen, "
-            "grams_per_piece, active) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) ON CONFLICT (id) DO UPDATE SET "
+            "grams_per_piece, active, barcode, low_stock_threshold) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12) "
+            "ON CONFLICT (id) DO UPDATE SET "
             "location_id = excluded.location_id, store_id = excluded.store_id, name_zh = excluded.name_zh, "
             "name_en = excluded.name_en, category = excluded.category, unit = excluded.unit, "
-            "price_fen = excluded.price_fen, grams_per_piece = excluded.grams_per_piece, active = excluded.active",
+            "price_fen = excluded.price_fen, grams_per_piece = excluded.grams_per_piece, active = excluded.active, "
+            "barcode = excluded.barcode, low_stock_threshold = excluded.low_stock_threshold",
             values["id"], values["location_id"], values["store_id"], values["name_zh"], values["name_en"],
             values["category"], values["unit"], values["price_fen"], values.get("grams_per_piece"),
-            values.get("active", True))
+            values.get("active", True), values.get("barcode"), values.get("low_stock_threshold"))
+
+    async def record_product_change(self, product_id: str, actor: str, change: str, details: dict[str, Any]) -> None:
+        await self.conn.execute("INSERT INTO product_changes (product_id, actor, change, details) "
+                                "VALUES ($1, $2, $3, $4::jsonb)", product_id, actor, change,
+                                json.loads(json.dumps(details, default=str)))
+
+    async def product_changes(self, product_id: str) -> list[dict[str, Any]]:
+        rows = await self.conn.fetch("SELECT actor, at, change, details FROM product_changes WHERE product_id = $1 "
+                                     "ORDER BY at, id", product_id)
+        return [dict(r) for r in rows]
 
     async def set_on_hand(self, product_id: str, on_hand: int, reason: str, actor: str) -> None:
         """Count the shelf: never below what is already promised to orders."""

@@ -43,10 +43,15 @@ class Shortfall:
 
 
 class ReservationStatus(StrEnum):
-    HELD = "held"  # waiting for the shop to accept; lapses at the accept deadline
-    ACCEPTED = "accepted"  # holds until handover commits it or something releases it
+    """The order as inventory sees it; each part (shop or stall) has its own status too."""
+
+    HELD = "held"  # some part still waits for its shop or stall to accept; parts lapse at their deadlines
+    ACCEPTED = "accepted"  # every remaining part accepted; holds until handover commits it or a release
+    PICKING = "picking"  # a part started picking: the shopper can no longer cancel
+    PACKED = "packed"  # every remaining part packed; waits for the handover code
     RELEASED = "released"
-    COMMITTED = "committed"
+    COMMITTED = "committed"  # handed over: the stock left the shop
+    RETURNED = "returned"  # the bag came back
 
 
 class ReservationRefused(Exception):
@@ -95,7 +100,12 @@ def release(levels: Mapping[str, StockLevel], requests: Sequence[LineRequest]) -
 def check_transition(current: ReservationStatus, target: ReservationStatus) -> None:
     allowed = {
         ReservationStatus.HELD: {ReservationStatus.ACCEPTED, ReservationStatus.RELEASED},
-        ReservationStatus.ACCEPTED: {ReservationStatus.RELEASED, ReservationStatus.COMMITTED},
+        ReservationStatus.ACCEPTED: {ReservationStatus.PICKING, ReservationStatus.RELEASED,
+                                     ReservationStatus.COMMITTED},
+        ReservationStatus.PICKING: {ReservationStatus.PACKED, ReservationStatus.RELEASED},
+        ReservationStatus.PACKED: {ReservationStatus.COMMITTED, ReservationStatus.RETURNED,
+                                   ReservationStatus.RELEASED},
+        ReservationStatus.COMMITTED: {ReservationStatus.RETURNED},
     }
     if target not in allowed.get(current, set()):
         raise ReservationRefused(f"the reservation is {current.value} and cannot become {target.value}")

@@ -6,10 +6,11 @@ from typing import Any
 
 import asyncpg
 
-from services.inventory.service_layer import reservations
+from services.inventory.service_layer import fulfilment, reservations
+from services.inventory.service_layer.policy import Policy
 from services.inventory.service_layer.unit_of_work import UnitOfWork
 from shared.deadlines import Deadline, DeadlineHandler
-from shared.events.contracts import OrderCancelled, OrderPlaced
+from shared.events.contracts import ApprovalGiven, OrderCancelled, OrderPlaced
 from shared.events.envelope import RawEnvelope
 from shared.events.topics import ORDERS
 from shared.inbox import Handler
@@ -18,7 +19,7 @@ from shared.service import Runtime, Subscription
 
 def _placed(runtime: Runtime) -> Handler:
     async def handle(conn: asyncpg.Connection, env: RawEnvelope, event: Any) -> None:
-        await reservations.on_order_placed(UnitOfWork(conn, env), event, runtime.settings.accept_limit_s)
+        await reservations.on_order_placed(UnitOfWork(conn, env), event, Policy.from_settings(runtime.settings))
     return handle
 
 
@@ -28,11 +29,24 @@ def _cancelled(_: Runtime) -> Handler:
     return handle
 
 
+def _approval(_: Runtime) -> Handler:
+    async def handle(conn: asyncpg.Connection, env: RawEnvelope, event: Any) -> None:
+        await fulfilment.on_approval_given(UnitOfWork(conn, env), event)
+    return handle
+
+
 def accept_deadline(_: Runtime) -> DeadlineHandler:
     async def fire(conn: asyncpg.Connection, deadline: Deadline) -> None:
         await reservations.on_accept_deadline(UnitOfWork(conn), deadline)
     return fire
 
 
-SUBSCRIPTIONS = [Subscription("inventory", ORDERS, {OrderPlaced: _placed, OrderCancelled: _cancelled})]
-DEADLINES = {reservations.ACCEPT_DEADLINE: accept_deadline}
+def approval_deadline(_: Runtime) -> DeadlineHandler:
+    async def fire(conn: asyncpg.Connection, deadline: Deadline) -> None:
+        await fulfilment.on_approval_deadline(UnitOfWork(conn), deadline)
+    return fire
+
+
+SUBSCRIPTIONS = [Subscription("inventory", ORDERS, {OrderPlaced: _placed, OrderCancelled: _cancelled,
+                                                    ApprovalGiven: _approval})]
+DEADLINES = {reservations.ACCEPT_DEADLINE: accept_deadline, reservations.APPROVAL_DEADLINE: approval_deadline}

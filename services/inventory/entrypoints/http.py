@@ -9,12 +9,15 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, Header, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.inventory.domain.stock import ReservationRefused
+from services.inventory.domain.shop_hours import hours_of
+from services.inventory.entrypoints.access import location_for
+from services.inventory.entrypoints.changes import run_change
 from services.inventory.service_layer import catalog, reservations
+from services.inventory.service_layer.policy import now
 from services.inventory.service_layer.unit_of_work import UnitOfWork
 from shared.auth import CurrentPrincipal, Principal, require
-from shared.idempotency import change_once, check_key, request_hash
 from shared.service import runtime_of
+from shared.vocabulary.opening_hours import Closure, Window
 from shared.vocabulary.roles import Role
 
 router = APIRouter(tags=["inventory"])
@@ -38,6 +41,12 @@ class LocationBody(BaseModel):
     lon: float = Field(ge=-180, le=180)
     active: bool = True
     accept_limit_s: int | None = Field(None, ge=1, le=3600)
+    windows: list[Window] | None = Field(None, description="weekly opening windows; none means always open")
+    closures: list[Closure] = Field(default_factory=list, max_length=366)
+    paused: bool = False
+    delivery_radius_m: int = Field(1500, ge=0, le=50_000)
+    picking_minutes: int = Field(10, ge=0, le=600)
+    weight_tolerance_pct: float | None = Field(None, ge=0, le=100)
 
 
 class ProductBody(BaseModel):
@@ -51,6 +60,8 @@ class ProductBody(BaseModel):
     grams_per_piece: int | None = Field(None, ge=1, le=100_000)
     active: bool = True
     on_hand: int | None = Field(None, ge=0, le=100_000_000, description="count the shelf: sets stock on hand")
+    barcode: str | None = Field(None, min_length=1, max_length=64)
+    low_stock_threshold: int | None = Field(None, ge=0, le=100_000_000)
 
 
 class RejectBody(BaseModel):
@@ -58,10 +69,22 @@ class RejectBody(BaseModel):
     note: str | None = Field(None, max_length=300)
 
 
-def _store_view(row: Any, stalls: list[Any]) -> dict[str, Any]:
-    view = {k: row[k] for k in ("id", "kind", "category", "name_zh", "name_en", "lat", "lon", "active")}
+def _hours_view(row: Any, timezone: str) -> dict[str, Any]:
+    hours = hours_of(row, timezone)
+    at = now()
+    nxt = hours.next_opening(at)
+    return {"windows": row["windows"], "closures": row["closures"], "paused": row["paused"],
+            "open_now": hours.taking_orders(at), "why_closed": hours.why_not(at),
+            "next_opening": nxt.isoformat() if nxt else None}
+
+
+def _store_view(row: Any, stalls: list[Any], timezone: str) -> dict[str, Any]:
+    view = {k: row[k] for k in ("id", "kind", "category", "name_zh", "name_en", "lat", "lon", "active",
+                                "delivery_radius_m", "picking_minutes", "accept_limit_s")}
+    view.update(_hours_view(row, timezone))
     if row["kind"] == "market":
-        view["stalls"] = [{k: s[k] for k in ("id", "category", "name_zh", "name_en", "active")} for s in stalls]
+        view["stalls"] = [{**{k: s[k] for k in ("id", "category", "name_zh", "name_en", "active")},
+                           **_hours_view(s, timezone)} for s in stalls]
     return view
 
 
@@ -74,7 +97,8 @@ async def list_stores(request: Request, _: CurrentPrincipal) -> list[dict[str, A
     for r in rows:
         if r["kind"] == "stall":
             stalls.setdefault(r["parent_id"], []).append(r)
-    return [_store_view(r, stalls.get(r["id"], [])) for r in rows if r["kind"] != "stall"]
+    timezone = runtime_of(request).settings.timezone
+    return [_store_view(r, stalls.get(r["id"], []), timezone) for r in rows if r["kind"] != "stall"]
 
 
 @router.get("/stores/{store_id}/products")
@@ -91,30 +115,17 @@ async def list_products(store_id: str, request: Request, _: CurrentPrincipal) ->
             for r in rows if r["active"]]
 
 
-CATALOG_ERRORS: dict[type[Exception], int] = {catalog.CatalogProblem: 422, ValueError: 422}
-DECISION_ERRORS: dict[type[Exception], int] = {reservations.NotFound: 404, ReservationRefused: 409}
-
-
-async def _change(request: Request, principal: Principal, key: str | None, method: str, path: str, body: Any,
-                  use_case: Any, errors: dict[type[Exception], int]) -> Any:
-    async def change(conn: Any) -> dict[str, bool]:
-        await use_case(UnitOfWork(conn))
-        return {"ok": True}
-
-    _, response = await change_once(runtime_of(request).pool, principal.key, check_key(key, required=False),
-                                    request_hash(method, path, body), change, errors)
-    return response
-
-
 @router.put("/admin/locations/{location_id}")
 async def put_location(location_id: str, body: LocationBody, request: Request,
                        principal: Principal = Depends(require(Role.ADMIN)),
                        idempotency_key: str | None = Header(None, alias="Idempotency-Key")) -> Any:
-    """Create or update a shop, market or stall (admins)."""
+    """Create or update a shop, market or stall (admins); operating fields left out keep their value."""
     _check_id(location_id, "location")
-    values = {"id": location_id, **body.model_dump()}
-    return await _change(request, principal, idempotency_key, "PUT", f"/admin/locations/{location_id}",
-                         body.model_dump(), lambda uow: catalog.upsert_location(uow, values), CATALOG_ERRORS)
+    sent = body.model_dump(mode="json")
+    values = {"id": location_id, **{k: v for k, v in sent.items()
+                                    if k not in catalog.OPERATING or k in body.model_fields_set}}
+    return await run_change(request, principal, idempotency_key, sent,
+                            lambda uow: catalog.upsert_location(uow, values))
 
 
 @router.put("/admin/products/{product_id}")
@@ -124,33 +135,26 @@ async def put_product(product_id: str, body: ProductBody, request: Request,
     """Create or update a product, optionally setting its stock on hand (admins)."""
     _check_id(product_id, "product")
     values = {"id": product_id, **body.model_dump()}
-    return await _change(request, principal, idempotency_key, "PUT", f"/admin/products/{product_id}",
-                         body.model_dump(), lambda uow: catalog.upsert_product(uow, values, principal.key),
-                         CATALOG_ERRORS)
-
-
-def _staff_of(principal: Principal, store_id: str) -> None:
-    if principal.role is Role.STORE_STAFF and principal.store != store_id:
-        raise HTTPException(403, f"you work for {principal.store}, not {store_id}")
+    return await run_change(request, principal, idempotency_key, body.model_dump(),
+                            lambda uow: catalog.upsert_product(uow, values, principal.key))
 
 
 @router.post("/stores/{store_id}/orders/{order_id}/accept")
 async def accept_order(store_id: str, order_id: str, request: Request,
                        principal: Principal = Depends(require(Role.STORE_STAFF)),
                        idempotency_key: str | None = Header(None, alias="Idempotency-Key")) -> Any:
-    """The shop takes the order on: its reservation now holds until handover."""
-    _staff_of(principal, store_id)
-    return await _change(request, principal, idempotency_key, "POST", f"/stores/{store_id}/orders/{order_id}/accept",
-                         None, lambda uow: reservations.accept(uow, store_id, order_id, principal.key), DECISION_ERRORS)
+    """The shop or stall takes its part on (at the shop or market: every waiting part); the reservation holds."""
+    await location_for(request, principal, store_id)
+    return await run_change(request, principal, idempotency_key, None,
+                            lambda uow: reservations.accept(uow, store_id, order_id, principal.key))
 
 
 @router.post("/stores/{store_id}/orders/{order_id}/reject")
 async def reject_order(store_id: str, order_id: str, request: Request, body: RejectBody | None = None,
                        principal: Principal = Depends(require(Role.STORE_STAFF)),
                        idempotency_key: str | None = Header(None, alias="Idempotency-Key")) -> Any:
-    """The shop cannot take the order: its stock goes back on sale."""
-    _staff_of(principal, store_id)
+    """The shop or stall cannot take its part: its stock goes back on sale, the rest of the order goes on."""
+    await location_for(request, principal, store_id)
     note = body.note if body else None
-    return await _change(request, principal, idempotency_key, "POST", f"/stores/{store_id}/orders/{order_id}/reject",
-                         {"note": note}, lambda uow: reservations.reject(uow, store_id, order_id, principal.key, note),
-                         DECISION_ERRORS)
+    return await run_change(request, principal, idempotency_key, {"note": note},
+                            lambda uow: reservations.reject(uow, store_id, order_id, principal.key, note))

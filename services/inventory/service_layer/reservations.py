@@ -1,27 +1,42 @@
-"""Reserving stock for placed orders, and giving it back.
+"""Reserving stock for placed orders, the parts' accept decisions, and giving stock back.
 
-A reservation is held only while the order waits for the shop: if the shop has not accepted
-by the accept deadline, the stock goes back on sale and the order is rejected `shop_timeout`.
-Once accepted, it holds until handover commits it or a cancellation releases it.
+An order's lines are reserved together or not at all, then split into parts, one per
+fulfilling location (the shop, or each stall of a market). Each part waits for its shop or
+stall to accept until its own deadline; a part refused or left to lapse is dropped (its lines
+refunded, its stock released) and the rest goes on. When nothing remains the order is
+rejected; when every remaining part accepted, the order is accepted.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import logging
+from datetime import datetime, timedelta
+from typing import Any
 
-from services.inventory.domain.stock import (
-    LineRequest,
-    ReservationRefused,
-    ReservationStatus,
-    check_transition,
-    release,
-    reserve_all,
+from services.inventory.domain.fulfilment import (
+    FulfilmentRefused,
+    NotFound,
+    Outcome,
+    PartStatus,
+    accept_key,
+    acceptance,
+    approval_key,
+    parse_accept_key,
+    parts_of,
 )
+from services.inventory.domain.picking import AWAITING_SHOPPER, LineState
+from services.inventory.domain.shop_hours import refusal
+from services.inventory.domain.stock import LineRequest, ReservationStatus, reserve_all
+from services.inventory.service_layer.policy import Policy, now
+from services.inventory.service_layer.stock_keeping import check_low_stock
 from services.inventory.service_layer.unit_of_work import UnitOfWork
 from shared.deadlines import Deadline
 from shared.events.contracts import (
     OrderCancelled,
     OrderPlaced,
+    PartAccepted,
+    PartDeadline,
+    PartRejected,
     ReservedLine,
     ShopAccepted,
     ShopRejected,
@@ -33,20 +48,43 @@ from shared.events.contracts import (
 from shared.vocabulary.order_status import RejectReason
 from shared.vocabulary.units import StockUnit
 
+log = logging.getLogger(__name__)
+
 ACCEPT_DEADLINE = "accept"
+APPROVAL_DEADLINE = "approval"
+
+__all__ = ["ACCEPT_DEADLINE", "APPROVAL_DEADLINE", "NotFound", "accept", "on_accept_deadline", "on_order_cancelled",
+           "on_order_placed", "reject"]
 
 
-class NotFound(Exception):
-    pass
+async def _accept_limit_s(uow: UnitOfWork, location: Any, default: float) -> float:
+    """The stall's own limit, else its market's, else the setting."""
+    if location["accept_limit_s"]:
+        return float(location["accept_limit_s"])
+    if location["parent_id"]:
+        parent = await uow.inventory.location(location["parent_id"])
+        if parent is not None and parent["accept_limit_s"]:
+            return float(parent["accept_limit_s"])
+    return default
 
 
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-async def on_order_placed(uow: UnitOfWork, event: OrderPlaced, default_accept_limit_s: float) -> None:
-    if await uow.inventory.reservation(event.order_id) is not None:
+async def on_order_placed(uow: UnitOfWork, event: OrderPlaced, policy: Policy | float,
+                          at: datetime | None = None) -> None:
+    if isinstance(policy, int | float):
+        policy = Policy(accept_limit_s=float(policy))
+    if await uow.fulfilment.order(event.order_id) is not None:
         return  # already decided; the inbox normally prevents getting here at all
+    at = at or now()
+    location_ids = list(dict.fromkeys([event.store_id, *(ln.location_id for ln in event.lines)]))
+    locations = {lid: await uow.inventory.location(lid) for lid in location_ids}
+    closed = refusal([row for row in locations.values() if row is not None], policy.timezone, at)
+    if closed is not None:
+        # Orders checked the hours at POST /orders; a change was in flight. The contract has no
+        # message field, so the next opening goes to the log for the shop and the operator.
+        log.info("order %s rejected shop_closed: %s", event.order_id, closed[1])
+        await uow.publish(StockRejected(order_id=event.order_id, store_id=event.store_id,
+                                        reason=RejectReason.SHOP_CLOSED.value, short_lines=[]))
+        return
     requests = [LineRequest(ln.line_no, ln.product_id, ln.location_id, ln.stock_quantity) for ln in event.lines]
     levels = await uow.inventory.lock_levels([r.product_id for r in requests])
     before = {pid: lvl.reserved for pid, lvl in levels.items()}
@@ -61,67 +99,155 @@ async def on_order_placed(uow: UnitOfWork, event: OrderPlaced, default_accept_li
                          for s in short]))
         return
     await uow.inventory.save_levels(before, levels, "reserved", event.order_id, "order")
-    store = await uow.inventory.location(event.store_id)
-    limit = (store["accept_limit_s"] if store and store["accept_limit_s"] else None) or default_accept_limit_s
-    deadline = now() + timedelta(seconds=limit)
-    await uow.inventory.add_reservation(event.order_id, event.store_id, deadline, requests)
-    await uow.schedule(Deadline(ACCEPT_DEADLINE, event.order_id, deadline, {"store_id": event.store_id}))
+    await uow.stock.add_holds(event.order_id, [(r.line_no, r.product_id, r.quantity) for r in requests])
+
+    parts: list[tuple[str, datetime]] = []
+    for location_id in parts_of((ln.line_no, ln.location_id) for ln in event.lines):
+        location = locations[location_id]
+        limit = await _accept_limit_s(uow, location, policy.accept_limit_s)
+        parts.append((location_id, at + timedelta(seconds=limit)))
+    earliest = min(deadline for _, deadline in parts)
+    await uow.fulfilment.add_order(
+        event.order_id, event.store_id, ReservationStatus.HELD.value, earliest, placed_by=event.placed_by,
+        placed_for=event.placed_for, fulfilment_mode=event.fulfilment_mode, flags=event.flags.model_dump(mode="json"),
+        shown_fen=sum(ln.estimated_fen for ln in event.lines))
+    await uow.fulfilment.add_lines(event.order_id, [
+        {"line_no": ln.line_no, "product_id": ln.product_id, "location_id": ln.location_id,
+         "quantity": ln.stock_quantity, "unit": ln.unit.value, "ordered_pieces": ln.quantity,
+         "unit_price_fen": ln.unit_price_fen, "estimated_fen": ln.estimated_fen,
+         "substitution": ln.substitution.model_dump(mode="json")} for ln in event.lines])
+    await uow.fulfilment.add_parts(event.order_id, parts)
+    for location_id, deadline in parts:
+        await uow.schedule(Deadline(ACCEPT_DEADLINE, accept_key(event.order_id, location_id), deadline,
+                                    {"order_id": event.order_id, "location_id": location_id}))
     await uow.publish(StockReserved(
-        order_id=event.order_id, store_id=event.store_id, accept_deadline=deadline,
+        order_id=event.order_id, store_id=event.store_id, accept_deadline=earliest,
         lines=[ReservedLine(line_no=r.line_no, product_id=r.product_id, location_id=r.location_id,
-                            quantity=r.quantity) for r in requests]))
+                            quantity=r.quantity) for r in requests],
+        parts=[PartDeadline(location_id=loc, accept_deadline=deadline) for loc, deadline in parts]))
+    await check_low_stock(uow, levels)
 
 
-async def _release(uow: UnitOfWork, order_id: str, store_id: str, reason: str, actor: str) -> bool:
-    reservation = await uow.inventory.reservation(order_id, for_update=True)
-    if reservation is None:
-        return False
-    status = ReservationStatus(reservation["status"])
-    if status not in (ReservationStatus.HELD, ReservationStatus.ACCEPTED):
-        return False
-    lines = await uow.inventory.reservation_lines(order_id)
-    levels = await uow.inventory.lock_levels([ln.product_id for ln in lines])
-    before = {pid: lvl.reserved for pid, lvl in levels.items()}
-    release(levels, lines)
-    await uow.inventory.save_levels(before, levels, f"released: {reason}", order_id, actor)
-    await uow.inventory.set_reservation_status(order_id, ReservationStatus.RELEASED, reason)
-    await uow.cancel_deadline(ACCEPT_DEADLINE, order_id)
-    await uow.publish(StockReleased(order_id=order_id, store_id=store_id, reason=reason))
-    return True
+async def release_everything(uow: UnitOfWork, order: Any, reason: str, actor: str) -> None:
+    """Give back every hold of the order and stop every clock it has running."""
+    order_id = order["order_id"]
+    lines = await uow.fulfilment.lines(order_id)
+    await uow.stock.lock([h["product_id"] for h in await uow.stock.holds(order_id)])
+    for line in lines:
+        await uow.stock.release_line(order_id, line["line_no"], f"released: {reason}", actor)
+        if LineState(line["state"]) in AWAITING_SHOPPER:
+            await uow.cancel_deadline(APPROVAL_DEADLINE, approval_key(order_id, line["line_no"]))
+    for part in await uow.fulfilment.parts(order_id):
+        await uow.cancel_deadline(ACCEPT_DEADLINE, accept_key(order_id, part["location_id"]))
+        if PartStatus(part["status"]) is not PartStatus.REJECTED:
+            await uow.fulfilment.set_part(order_id, part["location_id"], PartStatus.RELEASED)
+    await uow.cancel_deadline(ACCEPT_DEADLINE, order_id)  # a deadline from before parts
+    await uow.fulfilment.set_status(order_id, ReservationStatus.RELEASED.value, reason)
+    await uow.publish(StockReleased(order_id=order_id, store_id=order["store_id"], reason=reason))
+    await check_low_stock(uow, [ln["product_id"] for ln in lines])
 
 
 async def on_order_cancelled(uow: UnitOfWork, event: OrderCancelled) -> None:
-    await _release(uow, event.order_id, event.store_id, "cancelled", event.cancelled_by)
+    order = await uow.fulfilment.order(event.order_id, for_update=True)
+    if order is None or order["status"] in (ReservationStatus.RELEASED, ReservationStatus.COMMITTED,
+                                            ReservationStatus.RETURNED):
+        return
+    await release_everything(uow, order, "cancelled", event.cancelled_by)
+
+
+async def _parts_at(uow: UnitOfWork, order: Any, location_id: str) -> list[Any]:
+    """The parts a location answers for: its own, or every part when it is the order's shop or market."""
+    parts = await uow.fulfilment.parts(order["order_id"])
+    if location_id == order["store_id"]:
+        return parts
+    return [p for p in parts if p["location_id"] == location_id]
+
+
+async def _order_at(uow: UnitOfWork, location_id: str, order_id: str) -> tuple[Any, list[Any]]:
+    order = await uow.fulfilment.order(order_id, for_update=True)
+    parts = await _parts_at(uow, order, location_id) if order is not None else []
+    if order is None or not parts:
+        raise NotFound(f"no order {order_id} waiting at store {location_id}")
+    return order, parts
+
+
+async def _settle_acceptance(uow: UnitOfWork, order: Any, by: str) -> None:
+    """After a part's answer: accept the order when every remaining part has accepted."""
+    if order["status"] != ReservationStatus.HELD.value:
+        return
+    if acceptance(await uow.fulfilment.part_states(order["order_id"])) is Outcome.ACCEPTED:
+        await uow.fulfilment.set_status(order["order_id"], ReservationStatus.ACCEPTED.value)
+        await uow.publish(ShopAccepted(order_id=order["order_id"], store_id=order["store_id"], accepted_by=by))
+
+
+async def accept(uow: UnitOfWork, location_id: str, order_id: str, by: str) -> None:
+    """The shop or stall takes its part on (the market or shop itself: every waiting part)."""
+    order, parts = await _order_at(uow, location_id, order_id)
+    waiting = [p for p in parts if p["status"] == PartStatus.WAITING.value]
+    if not waiting:
+        states = ", ".join(sorted({p["status"] for p in parts}))
+        detail = order["status"] if order["status"] != ReservationStatus.HELD.value else states
+        raise FulfilmentRefused(f"the order is already {detail}; nothing of it waits for {location_id} to accept")
+    at = now()
+    for part in waiting:
+        await uow.fulfilment.set_part(order_id, part["location_id"], PartStatus.ACCEPTED, decided_by=by, decided_at=at)
+        await uow.cancel_deadline(ACCEPT_DEADLINE, accept_key(order_id, part["location_id"]))
+        await uow.publish(PartAccepted(order_id=order_id, store_id=order["store_id"],
+                                       location_id=part["location_id"], accepted_by=by))
+    await uow.cancel_deadline(ACCEPT_DEADLINE, order_id)  # a deadline from before parts
+    await _settle_acceptance(uow, order, by)
+
+
+async def drop_parts(uow: UnitOfWork, order: Any, parts: list[Any], reason: str, note: str | None,
+                     by: str) -> None:
+    """Refused or lapsed parts: their lines refunded, their stock released; the order goes on if anything remains."""
+    order_id = order["order_id"]
+    at = now()
+    dropped: list[tuple[str, list[int], int]] = []
+    # Lock every product involved at once, in id order, as every other writer does.
+    await uow.stock.lock([h["product_id"] for h in await uow.stock.holds(order_id)])
+    for part in parts:
+        lines = await uow.fulfilment.lines(order_id, part["location_id"])
+        for line in lines:
+            await uow.stock.release_line(order_id, line["line_no"], f"released: {reason}", by)
+        await uow.fulfilment.set_lines_of_part(order_id, part["location_id"], LineState.REFUNDED)
+        await uow.fulfilment.set_part(order_id, part["location_id"], PartStatus.REJECTED, decided_by=by,
+                                      decided_at=at, reason=reason, note=note)
+        await uow.cancel_deadline(ACCEPT_DEADLINE, accept_key(order_id, part["location_id"]))
+        dropped.append((part["location_id"], [ln["line_no"] for ln in lines], sum(ln["estimated_fen"]
+                                                                                    for ln in lines)))
+        await check_low_stock(uow, [ln["product_id"] for ln in lines])
+    if acceptance(await uow.fulfilment.part_states(order_id)) is Outcome.NOTHING_LEFT:
+        await release_everything(uow, order, reason, by)
+        await uow.publish(ShopRejected(order_id=order_id, store_id=order["store_id"], reason=reason, note=note))
+        return
+    for location_id, line_nos, refund in dropped:
+        await uow.publish(PartRejected(order_id=order_id, store_id=order["store_id"], location_id=location_id,
+                                       reason=reason, note=note, line_nos=line_nos, refund_fen=refund))
+    accepted_by = next((p["decided_by"] for p in await uow.fulfilment.parts(order_id)
+                        if p["status"] == PartStatus.ACCEPTED.value and p["decided_by"]), by)
+    await _settle_acceptance(uow, order, accepted_by)
+
+
+async def reject(uow: UnitOfWork, location_id: str, order_id: str, by: str, note: str | None) -> None:
+    """The shop or stall refuses its part (the market or shop itself: every waiting part)."""
+    order, parts = await _order_at(uow, location_id, order_id)
+    waiting = [p for p in parts if p["status"] == PartStatus.WAITING.value]
+    if not waiting:
+        raise FulfilmentRefused(f"the order is already {order['status']}; only a waiting order can be rejected")
+    await drop_parts(uow, order, waiting, RejectReason.SHOP_REJECTED.value, note, by)
 
 
 async def on_accept_deadline(uow: UnitOfWork, deadline: Deadline) -> None:
-    """The shop let the accept limit pass: give the stock back and tell the shopper why."""
-    reservation = await uow.inventory.reservation(deadline.key, for_update=True)
-    if reservation is None or reservation["status"] != ReservationStatus.HELD.value:
+    """A part's accept limit passed: drop it, and reject the order if that leaves nothing."""
+    order_id, location_id = parse_accept_key(deadline.key)
+    order = await uow.fulfilment.order(order_id, for_update=True)
+    if order is None:
         return
-    store_id = reservation["store_id"]
-    await _release(uow, deadline.key, store_id, RejectReason.SHOP_TIMEOUT.value, "accept deadline")
-    await uow.publish(ShopRejected(order_id=deadline.key, store_id=store_id, reason=RejectReason.SHOP_TIMEOUT.value,
-                                   note="the shop did not accept the order in time"))
-
-
-async def accept(uow: UnitOfWork, store_id: str, order_id: str, by: str) -> None:
-    reservation = await uow.inventory.reservation(order_id, for_update=True)
-    if reservation is None or reservation["store_id"] != store_id:
-        raise NotFound(f"no order {order_id} waiting at store {store_id}")
-    check_transition(ReservationStatus(reservation["status"]), ReservationStatus.ACCEPTED)
-    await uow.inventory.set_reservation_status(order_id, ReservationStatus.ACCEPTED)
-    await uow.cancel_deadline(ACCEPT_DEADLINE, order_id)
-    await uow.publish(ShopAccepted(order_id=order_id, store_id=store_id, accepted_by=by))
-
-
-async def reject(uow: UnitOfWork, store_id: str, order_id: str, by: str, note: str | None) -> None:
-    reservation = await uow.inventory.reservation(order_id, for_update=True)
-    if reservation is None or reservation["store_id"] != store_id:
-        raise NotFound(f"no order {order_id} waiting at store {store_id}")
-    if reservation["status"] != ReservationStatus.HELD.value:
-        raise ReservationRefused(f"the order is already {reservation['status']}; only a waiting order can be "
-                                 "rejected")
-    await _release(uow, order_id, store_id, RejectReason.SHOP_REJECTED.value, by)
-    await uow.publish(ShopRejected(order_id=order_id, store_id=store_id, reason=RejectReason.SHOP_REJECTED.value,
-                                   note=note))
+    lapsed = [p for p in await uow.fulfilment.parts(order_id)
+              if p["status"] == PartStatus.WAITING.value and location_id in (None, p["location_id"])]
+    if not lapsed:
+        return
+    where = "the shop" if location_id in (None, order["store_id"]) else f"stall {location_id}"
+    await drop_parts(uow, order, lapsed, RejectReason.SHOP_TIMEOUT.value,
+                     f"{where} did not accept the order in time", "accept deadline")

@@ -1,4 +1,4 @@
-"""A unit of work: the inventory repository, deadlines and the outbox on one transaction."""
+"""A unit of work: the inventory repositories, deadlines and the outbox on one transaction."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ from typing import Any
 
 import asyncpg
 
+from services.inventory.adapters.fulfilment_repository import FulfilmentRepository
 from services.inventory.adapters.repository import InventoryRepository
+from services.inventory.adapters.stock_repository import StockRepository
 from shared import outbox
 from shared.deadlines import Deadline, PostgresDeadlineStore
 from shared.events.envelope import Envelope, Event, RawEnvelope, envelope
@@ -18,6 +20,8 @@ class UnitOfWork:
     def __init__(self, conn: asyncpg.Connection, cause: RawEnvelope | None = None) -> None:
         self.conn = conn
         self.inventory = InventoryRepository(conn)
+        self.stock = StockRepository(conn)
+        self.fulfilment = FulfilmentRepository(conn)
         self.cause = cause
         self._deadlines = PostgresDeadlineStore(pool=None)  # type: ignore[arg-type]
 

@@ -1,0 +1,167 @@
+"""Staff keep their own location and products: hours, the pause switch, prices, stock.
+
+Staff of a shop or stall act on it; staff of a market also on its stalls; admins anywhere.
+Every change is recorded with who made it (GET /products/{id}/history).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.inventory.entrypoints.access import location_for, product_for
+from services.inventory.entrypoints.changes import run_change
+from services.inventory.service_layer import catalog, queries, stock_keeping
+from services.inventory.service_layer.unit_of_work import UnitOfWork
+from shared.auth import Principal, require
+from shared.service import runtime_of
+from shared.vocabulary.opening_hours import Closure, Window
+from shared.vocabulary.roles import Role
+
+router = APIRouter(tags=["catalog"])
+Staff = Depends(require(Role.STORE_STAFF))
+IdempotencyKey = Header(None, alias="Idempotency-Key")
+
+
+class LocationChanges(BaseModel):
+    """Only what is sent changes."""
+
+    model_config = ConfigDict(extra="forbid")
+    category: str | None = Field(None, min_length=1, max_length=50)
+    name_zh: str | None = Field(None, min_length=1, max_length=100)
+    name_en: str | None = Field(None, min_length=1, max_length=100)
+    windows: list[Window] | None = Field(None, max_length=100, description="weekly windows; null or [] is always open")
+    closures: list[Closure] | None = Field(None, max_length=366)
+    paused: bool | None = Field(None, description="busy: not taking orders until switched off again")
+    delivery_radius_m: int | None = Field(None, ge=0, le=50_000)
+    picking_minutes: int | None = Field(None, ge=0, le=600)
+    accept_limit_s: int | None = Field(None, ge=1, le=3600)
+    weight_tolerance_pct: float | None = Field(None, ge=0, le=100)
+
+
+class NewProduct(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str | None = Field(None, pattern=r"^[A-Za-z0-9._-]{1,100}$")
+    name_zh: str = Field(min_length=1, max_length=100)
+    name_en: str = Field(min_length=1, max_length=100)
+    category: str = Field(min_length=1, max_length=50)
+    unit: Literal["piece", "g"]
+    price_fen: int = Field(ge=0, le=10_000_000, description="per piece, or per kg for unit 'g'")
+    grams_per_piece: int | None = Field(None, ge=1, le=100_000)
+    barcode: str | None = Field(None, min_length=1, max_length=64)
+    active: bool = True
+    low_stock_threshold: int | None = Field(None, ge=0, le=100_000_000)
+    on_hand: int | None = Field(None, ge=0, le=100_000_000)
+
+
+class ProductChanges(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name_zh: str | None = Field(None, min_length=1, max_length=100)
+    name_en: str | None = Field(None, min_length=1, max_length=100)
+    category: str | None = Field(None, min_length=1, max_length=50)
+    unit: Literal["piece", "g"] | None = None
+    price_fen: int | None = Field(None, ge=0, le=10_000_000)
+    grams_per_piece: int | None = Field(None, ge=1, le=100_000)
+    barcode: str | None = Field(None, min_length=1, max_length=64)
+    active: bool | None = None
+    low_stock_threshold: int | None = Field(None, ge=0, le=100_000_000)
+
+
+class Restock(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    quantity: int = Field(ge=1, le=100_000_000, description="in the product's unit: pieces, or grams")
+    reason: str = Field("", max_length=200)
+
+
+class Adjustment(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    delta: int = Field(ge=-100_000_000, le=100_000_000, description="in the product's unit; negative takes away")
+    reason: str = Field(min_length=1, max_length=200)
+
+
+def _sent(body: BaseModel) -> dict[str, Any]:
+    """The fields the caller actually sent; null means "clear" only where clearing makes sense."""
+    values = body.model_dump(mode="json", include=body.model_fields_set)
+    for name in ("category", "name_zh", "name_en", "paused", "delivery_radius_m", "picking_minutes", "price_fen",
+                 "unit", "active", "closures"):
+        if name in values and values[name] is None:
+            raise HTTPException(422, f"{name} cannot be null; leave it out to keep it")
+    return values
+
+
+@router.get("/locations/{location_id}")
+async def get_location(location_id: str, request: Request, principal: Principal = Staff) -> dict[str, Any]:
+    return catalog.location_view(await location_for(request, principal, location_id))
+
+
+@router.patch("/locations/{location_id}")
+async def patch_location(location_id: str, body: LocationChanges, request: Request, principal: Principal = Staff,
+                         idempotency_key: str | None = IdempotencyKey) -> Any:
+    """Hours, closures, pause switch, radius, picking time, accept limit, weight tolerance."""
+    await location_for(request, principal, location_id)
+    changes = _sent(body)
+    return await run_change(request, principal, idempotency_key, changes,
+                            lambda uow: catalog.update_location(uow, location_id, changes))
+
+
+@router.get("/locations/{location_id}/stock")
+async def location_stock(location_id: str, request: Request, principal: Principal = Staff) -> list[dict[str, Any]]:
+    """Every product here (a market: of all its stalls) with on-hand, reserved, available and its threshold."""
+    location = await location_for(request, principal, location_id)
+    async with runtime_of(request).pool.acquire() as conn:
+        uow = UnitOfWork(conn)
+        ids = [location_id] + [s["id"] for s in await uow.inventory.stalls_of(location_id)]
+        rows = await uow.inventory.stock_of(ids if location["kind"] == "market" else [location_id])
+    return [{k: r[k] for k in ("id", "location_id", "name_zh", "name_en", "category", "unit", "price_fen",
+                               "grams_per_piece", "barcode", "active", "low_stock_threshold", "on_hand", "reserved",
+                               "available")} for r in rows]
+
+
+@router.post("/locations/{location_id}/products", status_code=201)
+async def create_product(location_id: str, body: NewProduct, request: Request, principal: Principal = Staff,
+                         idempotency_key: str | None = IdempotencyKey) -> Any:
+    """A new product at this shop or stall (not a market: its stalls sell)."""
+    await location_for(request, principal, location_id)
+    values = body.model_dump()
+    return await run_change(request, principal, idempotency_key, body.model_dump(),
+                            lambda uow: catalog.create_product(uow, location_id, dict(values), principal.key),
+                            status=201)
+
+
+@router.patch("/products/{product_id}")
+async def patch_product(product_id: str, body: ProductChanges, request: Request, principal: Principal = Staff,
+                        idempotency_key: str | None = IdempotencyKey) -> Any:
+    """Change names, category, price, grams per piece, barcode, active or the low-stock threshold."""
+    await product_for(request, principal, product_id)
+    changes = _sent(body)
+    return await run_change(request, principal, idempotency_key, changes,
+                            lambda uow: catalog.update_product(uow, product_id, changes, principal.key))
+
+
+@router.post("/products/{product_id}/restock")
+async def restock(product_id: str, body: Restock, request: Request, principal: Principal = Staff,
+                  idempotency_key: str | None = IdempotencyKey) -> Any:
+    await product_for(request, principal, product_id)
+    return await run_change(request, principal, idempotency_key, body.model_dump(),
+                            lambda uow: stock_keeping.restock(uow, product_id, body.quantity, body.reason,
+                                                              principal.key))
+
+
+@router.post("/products/{product_id}/adjust")
+async def adjust(product_id: str, body: Adjustment, request: Request, principal: Principal = Staff,
+                 idempotency_key: str | None = IdempotencyKey) -> Any:
+    """A correction with a reason (spoiled, broken, miscounted); never below what orders have reserved."""
+    await product_for(request, principal, product_id)
+    return await run_change(request, principal, idempotency_key, body.model_dump(),
+                            lambda uow: stock_keeping.adjust(uow, product_id, body.delta, body.reason,
+                                                             principal.key))
+
+
+@router.get("/products/{product_id}/history")
+async def history(product_id: str, request: Request, principal: Principal = Staff) -> list[dict[str, Any]]:
+    """Every catalog change and stock movement, oldest first: who, when, what."""
+    await product_for(request, principal, product_id)
+    async with runtime_of(request).pool.acquire() as conn:
+        return await queries.product_history(UnitOfWork(conn), product_id)

@@ -1,0 +1,93 @@
+"""Support for the fulfilment tests (no tests here): a migrated inventory database with a shop and a
+two-stall market, and ways to drive its use cases."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from services.inventory.service_layer import catalog
+from services.inventory.service_layer.policy import Policy
+from services.inventory.service_layer.unit_of_work import UnitOfWork
+from shared import db
+from shared.events.contracts import OrderedLine, OrderPlaced, SubstitutionPreference
+from shared.vocabulary.units import StockUnit, line_price
+
+MIGRATIONS = Path(__file__).parents[2] / "services" / "inventory" / "migrations"
+POLICY = Policy(accept_limit_s=600, approval_limit_s=300, weight_tolerance_pct=10)
+
+# id -> (location, unit, price_fen, grams_per_piece, on_hand)
+PRODUCTS: dict[str, tuple[str, str, int, int | None, int]] = {
+    "water": ("shop", "piece", 200, None, 50),
+    "juice": ("shop", "piece", 500, None, 20),
+    "cola": ("shop", "piece", 300, None, 20),
+    "carp": ("fish", "g", 1800, 600, 6000),
+    "crucian": ("fish", "g", 2400, 300, 3000),
+    "bokchoy": ("veg", "piece", 300, None, 10),
+    "tomato": ("veg", "piece", 150, None, 10),
+}
+
+
+async def seed(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        await db.migrate(conn, [MIGRATIONS])
+        async with conn.transaction():
+            uow = UnitOfWork(conn)
+            for loc, kind, parent in (("shop", "shop", None), ("market", "market", None), ("fish", "stall", "market"),
+                                      ("veg", "stall", "market")):
+                await catalog.upsert_location(uow, {"id": loc, "kind": kind, "parent_id": parent, "category": "c",
+                                                    "name_zh": loc, "name_en": loc.title(), "lat": 32.0,
+                                                    "lon": 118.0})
+            for pid, (loc, unit, price, gpp, on_hand) in PRODUCTS.items():
+                await catalog.upsert_product(uow, {"id": pid, "location_id": loc, "name_zh": pid, "name_en": pid,
+                                                   "category": "fish" if unit == "g" else "c", "unit": unit,
+                                                   "price_fen": price, "grams_per_piece": gpp, "on_hand": on_hand},
+                                             "test")
+
+
+def placed(order_id: str, lines: list[tuple[str, int]] | list[tuple[str, int, SubstitutionPreference]],
+           *, store: str | None = None, mode: str = "pickup") -> OrderPlaced:
+    ordered = []
+    for n, spec in enumerate(lines, 1):
+        pid, pieces = spec[0], spec[1]
+        pref = spec[2] if len(spec) > 2 else SubstitutionPreference()  # type: ignore[misc]
+        loc, unit, price, gpp, _ = PRODUCTS[pid]
+        qty = pieces * (gpp or 1)
+        ordered.append(OrderedLine(line_no=n, product_id=pid, location_id=loc, quantity=pieces, unit=StockUnit(unit),
+                                   stock_quantity=qty, unit_price_fen=price,
+                                   estimated_fen=line_price(StockUnit(unit), price, qty), substitution=pref))
+    store = store or ("shop" if ordered[0].location_id == "shop" else "market")
+    return OrderPlaced(order_id=order_id, store_id=store, placed_by="u", placed_for="u", fulfilment_mode=mode,
+                       total_fen=sum(ln.estimated_fen for ln in ordered), lines=ordered)
+
+
+async def run(pool: asyncpg.Pool, use_case: Callable[[UnitOfWork], Awaitable[Any]]) -> Any:
+    async with pool.acquire() as conn, conn.transaction():
+        return await use_case(UnitOfWork(conn))
+
+
+async def events(pool: asyncpg.Pool, order_id: str | None = None) -> list[tuple[str, dict[str, Any]]]:
+    rows = await pool.fetch("SELECT event_type, envelope FROM outbox ORDER BY id")
+    return [(r["event_type"], r["envelope"]["payload"]) for r in rows
+            if order_id is None or r["envelope"]["payload"].get("order_id") == order_id]
+
+
+async def types(pool: asyncpg.Pool, order_id: str) -> list[str]:
+    return [t for t, _ in await events(pool, order_id)]
+
+
+async def stock(pool: asyncpg.Pool, product_id: str) -> tuple[int, int]:
+    row = await pool.fetchrow("SELECT on_hand, reserved FROM stock WHERE product_id = $1", product_id)
+    return int(row["on_hand"]), int(row["reserved"])
+
+
+async def check_books(pool: asyncpg.Pool) -> None:
+    """reserved is exactly the sum of live holds, and never above on-hand."""
+    rows = await pool.fetch("SELECT s.product_id, s.on_hand, s.reserved, coalesce(sum(h.quantity), 0) AS held "
+                            "FROM stock s LEFT JOIN holds h USING (product_id) GROUP BY 1, 2, 3")
+    for r in rows:
+        assert r["reserved"] == r["held"], dict(r)
+        assert 0 <= r["reserved"] <= r["on_hand"], dict(r)
