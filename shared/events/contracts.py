@@ -146,10 +146,11 @@ class StockReserved(_InventoryEvent):
 
 @register
 class StockRejected(_InventoryEvent):
-    """Nothing was reserved, because these lines could not be."""
+    """Nothing was reserved, because these lines could not be (or the shop was closed: see `note`)."""
 
     reason: str
     short_lines: list[ShortLine]
+    note: str | None = Field(default=None, description="what the shopper is told, e.g. when the shop next opens")
 
 
 @register

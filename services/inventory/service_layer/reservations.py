@@ -79,11 +79,10 @@ async def on_order_placed(uow: UnitOfWork, event: OrderPlaced, policy: Policy | 
     locations = {lid: await uow.inventory.location(lid) for lid in location_ids}
     closed = refusal([row for row in locations.values() if row is not None], policy.timezone, at)
     if closed is not None:
-        # Orders checked the hours at POST /orders; a change was in flight. The contract has no
-        # message field, so the next opening goes to the log for the shop and the operator.
+        # Orders checked the hours at POST /orders; a change was in flight. Say when it opens.
         log.info("order %s rejected shop_closed: %s", event.order_id, closed[1])
         await uow.publish(StockRejected(order_id=event.order_id, store_id=event.store_id,
-                                        reason=RejectReason.SHOP_CLOSED.value, short_lines=[]))
+                                        reason=RejectReason.SHOP_CLOSED.value, short_lines=[], note=closed[1]))
         return
     requests = [LineRequest(ln.line_no, ln.product_id, ln.location_id, ln.stock_quantity) for ln in event.lines]
     levels = await uow.inventory.lock_levels([r.product_id for r in requests])

@@ -144,6 +144,8 @@ async def on_stock_rejected(uow: UnitOfWork, event: StockRejected) -> None:
     if order is None or not await _move_or_note(uow, order, OrderStatus.REJECTED, "stock rejection"):
         return
     details: dict[str, Any] = {"short_lines": [s.model_dump(mode="json") for s in event.short_lines]}
+    if event.note:
+        details["note"] = event.note
     order.reject(event.reason or RejectReason.OUT_OF_STOCK.value, now(), details)
     await uow.orders.save(order)
     await uow.publish(OrderRejected(order_id=order.id, store_id=order.store_id, reason=order.reject_reason or "",
