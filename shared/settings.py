@@ -74,6 +74,17 @@ class Settings(BaseSettings):
     weight_tolerance_pct: float = 10.0  # a weighed line this much over its estimate needs approval
     timezone: str = "Asia/Shanghai"  # the neighbourhood's local time, for opening hours
 
+    # Dispatch
+    round_interval_s: float = 3.0  # how often assignment re-solves over all open orders and free riders
+    offer_limit_s: float = 30.0  # how long a rider has to accept an offer
+    rider_silent_s: float = 60.0  # a rider not heard from this long is not offered work (and loses offers)
+    rider_behind_s: float = 300.0  # a rider this far behind their ETA to the shop is reassigned
+    no_rider_limit_s: float = 600.0  # from the shop's acceptance, before the shopper is offered pickup
+    pickup_offer_answer_s: float = 300.0  # how long the shopper has to take the pickup offer
+    door_wait_s: float = 120.0  # how long a rider waits at the door (after calling) before a delivery can fail
+    locker_collect_limit_s: float = 86400.0  # uncollected this long, a locker bag goes back to the shop
+    rider_simulator: bool = False  # move the demo riders and let them take offers (linli up turns it on)
+
     demo_seed: bool = False
     demo_always_open: bool = False  # seed the demo shops open round the clock instead of their real hours
     topic_partitions: int = 6

@@ -13,7 +13,7 @@ from typing import ClassVar
 from pydantic import Field
 
 from shared.events.envelope import Event, register
-from shared.events.topics import CATALOG, INVENTORY, ORDERS, Topic
+from shared.events.topics import CATALOG, DISPATCH, INVENTORY, ORDERS, Topic
 from shared.vocabulary.locations import LocationKind
 from shared.vocabulary.opening_hours import Closure, Window
 from shared.vocabulary.order_status import OrderStatus
@@ -51,6 +51,12 @@ class HandlingFlags(Event):
     pay_on_delivery: bool = False
 
 
+class DeliveryAddress(Event):
+    text: str
+    lat: float
+    lon: float
+
+
 class OrderedLine(Event):
     line_no: int = Field(ge=1)
     product_id: str
@@ -74,6 +80,10 @@ class OrderPlaced(_OrderEvent):
     total_fen: int = Field(ge=0)
     flags: HandlingFlags = HandlingFlags()
     note: str | None = None
+    address: DeliveryAddress | None = Field(default=None, description="where to deliver (delivery and locker modes)")
+    contact_phone: str | None = None
+    delivery_code: str | None = Field(default=None, description="the code the shopper gives the rider at the door")
+    locker_site_id: str | None = Field(default=None, description="for fulfilment mode 'locker'")
 
 
 @register
@@ -98,6 +108,7 @@ class OrderCancelled(_OrderEvent):
 
     cancelled_by: str
     previous_status: OrderStatus
+    reason: str = Field(default="cancelled", description="'cancelled' by the orderer, or e.g. 'no_rider'")
 
 
 class ApprovalKind(StrEnum):
@@ -111,6 +122,14 @@ class ApprovalGiven(_OrderEvent):
 
     line_no: int
     kind: ApprovalKind
+    accepted: bool
+    by: str
+
+
+@register
+class PickupChoiceMade(_OrderEvent):
+    """The shopper answered dispatch's offer to collect the order instead of waiting for a rider."""
+
     accepted: bool
     by: str
 
@@ -358,6 +377,124 @@ class LowStock(Event):
 
     def key(self) -> str:
         return f"product:{self.product_id}"
+
+
+class _DispatchEvent(_OrderEvent):
+    topic: ClassVar[Topic] = DISPATCH
+
+
+@register
+class DeliveryPromised(_DispatchEvent):
+    """When the door will ring, promised at placing (from distance, shop load and riders free)."""
+
+    promised_at: datetime
+    minutes: int = Field(ge=0)
+
+
+@register
+class RiderAssigned(_DispatchEvent):
+    """A rider accepted the order (or a dispatcher assigned it); when they should reach shop and door."""
+
+    rider_id: str
+    rider_name: str
+    vehicle: str
+    eta_shop_at: datetime
+    eta_door_at: datetime
+    assigned_by: str = Field(description="'dispatch' for the rounds, or the dispatcher's id")
+
+
+@register
+class RiderUnassigned(_DispatchEvent):
+    """The rider no longer carries the order: declined, timed out, went silent, fell behind, reassigned."""
+
+    rider_id: str
+    reason: str
+
+
+@register
+class RiderAtShop(_DispatchEvent):
+    rider_id: str
+
+
+@register
+class DeliveryPickedUp(_DispatchEvent):
+    """The rider took the bag with the shop's handover code; inventory commits the stock."""
+
+    rider_id: str
+    handover_code: str
+
+
+@register
+class RiderAtDoor(_DispatchEvent):
+    rider_id: str
+
+
+@register
+class DeliveryCompleted(_DispatchEvent):
+    """Delivered, confirmed by the shopper's delivery code; for pay-on-delivery, the cash the rider took."""
+
+    rider_id: str
+    cash_collected_fen: int | None = Field(default=None, ge=0)
+
+
+@register
+class DeliveryFailed(_DispatchEvent):
+    """Nobody home (after a call and the set wait): the rider brings the bag back to the shop."""
+
+    rider_id: str
+    reason: str
+
+
+@register
+class EtaUpdated(_DispatchEvent):
+    eta_door_at: datetime
+    late_risk: bool = Field(description="the live ETA is past the promise")
+
+
+@register
+class PickupOffered(_DispatchEvent):
+    """No rider took the order in time: the shopper may collect it instead, until `answer_by`."""
+
+    reason: str
+    answer_by: datetime
+
+
+@register
+class DeliveryAbandoned(_DispatchEvent):
+    """No rider, and the shopper did not switch to pickup: orders cancels with `reason`."""
+
+    reason: str
+
+
+@register
+class LockerReserved(_DispatchEvent):
+    site_id: str
+    compartment_id: str
+    size: str
+
+
+@register
+class LockerDeposited(_DispatchEvent):
+    """The bag is in the compartment; `code` opens it (shown to the orderer only)."""
+
+    site_id: str
+    compartment_id: str
+    code: str
+    collect_by: datetime
+
+
+@register
+class LockerCollected(_DispatchEvent):
+    site_id: str
+    compartment_id: str
+
+
+@register
+class LockerExpired(_DispatchEvent):
+    """Not collected in time: the bag goes back to the shop."""
+
+    site_id: str
+    compartment_id: str
 
 
 class _CatalogEvent(Event):

@@ -28,7 +28,10 @@ CATALOG = Topic("linli.catalog", 3, compacted=True,
                 description="latest state of every location and product, keyed by its id (inventory service); "
                             "compacted, so a new reader rebuilds its read model from the start")
 
-ALL_TOPICS: tuple[Topic, ...] = (ORDERS, INVENTORY, CATALOG)
+DISPATCH = Topic("linli.dispatch", 6,
+                 description="riders, offers, deliveries and lockers, keyed by order id (dispatch service)")
+
+ALL_TOPICS: tuple[Topic, ...] = (ORDERS, INVENTORY, CATALOG, DISPATCH)
 
 
 def declared_topics() -> list[Topic]:

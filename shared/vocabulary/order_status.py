@@ -47,6 +47,10 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
 
 TERMINAL: frozenset[OrderStatus] = frozenset(s for s, nxt in TRANSITIONS.items() if not nxt)
 
+# Linli itself (never the shopper) may still cancel a picked or packed delivery order that no
+# rider will carry (reason `no_rider`), after the shopper was offered pickup and did not answer.
+SYSTEM_CANCELLABLE: frozenset[OrderStatus] = frozenset({S.PICKING, S.PACKED})
+
 
 class RejectReason(StrEnum):
     """Why an order was rejected; the shopper is shown this, so each must be specific."""
@@ -69,12 +73,14 @@ class TransitionRefused(Exception):
         self.reason = reason
 
 
-def can_move(current: OrderStatus, target: OrderStatus) -> bool:
+def can_move(current: OrderStatus, target: OrderStatus, *, system: bool = False) -> bool:
+    if system and target is S.CANCELLED and current in SYSTEM_CANCELLABLE:
+        return True
     return target in TRANSITIONS[current]
 
 
-def check_move(current: OrderStatus, target: OrderStatus) -> None:
-    if can_move(current, target):
+def check_move(current: OrderStatus, target: OrderStatus, *, system: bool = False) -> None:
+    if can_move(current, target, system=system):
         return
     if target is S.CANCELLED and current in (S.PICKING, S.PACKED, S.OUT_FOR_DELIVERY, S.READY_FOR_PICKUP,
                                                S.IN_LOCKER, S.DELIVERY_FAILED):

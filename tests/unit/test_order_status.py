@@ -63,3 +63,10 @@ def test_no_skipping_steps() -> None:
 
 def test_every_status_has_an_entry() -> None:
     assert set(TRANSITIONS) == set(S)
+
+
+@pytest.mark.parametrize("status", [S.PICKING, S.PACKED])
+def test_only_linli_itself_may_cancel_a_picked_order_no_rider_will_carry(status: OrderStatus) -> None:
+    assert not can_move(status, S.CANCELLED)
+    assert can_move(status, S.CANCELLED, system=True)
+    assert not can_move(S.OUT_FOR_DELIVERY, S.CANCELLED, system=True), "once carried, it is delivered or returned"

@@ -1,0 +1,30 @@
+"""Distances and travel times in a living circle: short hops, so a straight line with a detour factor."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+EARTH_RADIUS_M = 6_371_000.0
+DETOUR = 1.3  # streets are not straight lines; ~1.3 is typical for dense old neighbourhoods
+
+# Metres per second, including stopping at crossings and stairs.
+SPEED_MPS = {"foot": 1.2, "bicycle": 3.5, "e_bike": 5.0}
+
+
+@dataclass(frozen=True)
+class Point:
+    lat: float
+    lon: float
+
+
+def metres(a: Point, b: Point) -> float:
+    """Great-circle distance; exact enough at neighbourhood scale."""
+    p1, p2 = math.radians(a.lat), math.radians(b.lat)
+    dp, dl = p2 - p1, math.radians(b.lon - a.lon)
+    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(h))
+
+
+def travel_s(a: Point, b: Point, vehicle: str) -> float:
+    return metres(a, b) * DETOUR / SPEED_MPS.get(vehicle, SPEED_MPS["bicycle"])
