@@ -105,7 +105,8 @@ class FulfilmentRepository:
 
     async def queue(self, location_ids: list[str]) -> list[asyncpg.Record]:
         return list(await self.conn.fetch(
-            "SELECT p.*, r.store_id, r.status AS order_status, r.fulfilment_mode, r.flags, r.created_at AS placed_at "
+            "SELECT p.*, r.store_id, r.status AS order_status, r.fulfilment_mode, r.flags, r.created_at AS placed_at, "
+            "r.handover_code "
             "FROM fulfilment_parts p JOIN reservations r USING (order_id) "
             "WHERE p.location_id = any($1::text[]) AND p.status IN ('waiting', 'accepted', 'picking', 'packed') "
             "AND r.status NOT IN ('released', 'committed', 'returned') "

@@ -43,6 +43,7 @@ from shared.events.contracts import (
     ApprovalGiven,
     ApprovalKind,
     BagReturned,
+    DeliveryPickedUp,
     HandlingFlags,
     HandoverTo,
     LineOutOfStock,
@@ -52,6 +53,7 @@ from shared.events.contracts import (
     PackedLine,
     PartPacked,
     PickingStarted,
+    PickupChoiceMade,
     PickupPoint,
     ReturnedLine,
     SubstituteItem,
@@ -61,6 +63,7 @@ from shared.events.contracts import (
     WeightApprovalRequested,
     WeightSettled,
 )
+from shared.inbox import PermanentError
 from shared.vocabulary.money import divide_half_up
 from shared.vocabulary.units import StockUnit, line_price
 
@@ -488,3 +491,40 @@ async def return_bag(uow: UnitOfWork, store_id: str, order_id: str, returned: li
     await uow.publish(BagReturned(order_id=order_id, store_id=store_id, lines=returned, refund_fen=refund, by=by))
     await check_low_stock(uow, [pid for pid, _ in bag.values()])
     return {"order_id": order_id, "refund_fen": refund}
+
+
+# The rider's pickup, reported by dispatch
+
+async def on_delivery_picked_up(uow: UnitOfWork, event: DeliveryPickedUp) -> None:
+    """The rider took the bag with the shop's code: the same as the counter's handover to a rider.
+
+    Already handed to a rider (counter staff entered the code first, or a redelivery): nothing to
+    do. Anything that can never be applied (a wrong code, an order released or never packed) is a
+    PermanentError, so the event is dead-lettered with the reason rather than retried.
+    """
+    order = await uow.fulfilment.order(event.order_id, for_update=True)
+    if order is None:
+        raise PermanentError(f"rider {event.rider_id} picked up order {event.order_id}, which inventory does not know")
+    if order["handed_over_to"] == HandoverTo.RIDER.value:
+        log.info("pickup of %s by rider %s: already handed over to a rider", event.order_id, event.rider_id)
+        return
+    try:
+        await hand_over(uow, order["store_id"], event.order_id, event.handover_code, HandoverTo.RIDER, event.rider_id)
+    except BadRequest as e:
+        if "wrong handover code" in str(e):
+            raise PermanentError(f"rider {event.rider_id} picked up order {event.order_id} with a wrong handover "
+                                 "code; nothing was handed over, the stock is still reserved") from e
+        raise PermanentError(f"rider {event.rider_id} picked up order {event.order_id}: {e}") from e
+    except (FulfilmentRefused, NotFound) as e:
+        raise PermanentError(f"rider {event.rider_id} picked up order {event.order_id}, but {e}") from e
+
+
+async def on_pickup_choice_made(uow: UnitOfWork, event: PickupChoiceMade) -> None:
+    """The shopper chose to collect instead of waiting for a rider: a pickup order from now on."""
+    if not event.accepted:
+        return
+    order = await uow.fulfilment.order(event.order_id, for_update=True)
+    if order is None or order["status"] in (ReservationStatus.RELEASED.value, ReservationStatus.COMMITTED.value,
+                                            ReservationStatus.RETURNED.value):
+        return
+    await uow.fulfilment.update_order(event.order_id, fulfilment_mode="pickup")

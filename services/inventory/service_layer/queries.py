@@ -42,6 +42,11 @@ async def queue(uow: UnitOfWork, location: Any, at: datetime | None = None) -> l
             "order_id": part["order_id"], "store_id": part["store_id"], "location_id": part["location_id"],
             "status": part["status"], "order_status": part["order_status"],
             "fulfilment_mode": part["fulfilment_mode"], "flags": part["flags"],
+            # A rider proves they took the bag by entering the code the counter tells them, so
+            # staff see it for delivery and locker orders. For pickup the shopper's code is the
+            # proof of who collects: staff must ask for it, never read it.
+            "handover_code": part["handover_code"]
+            if part["order_status"] == "packed" and part["fulfilment_mode"] in ("delivery", "locker") else None,
             "accept_deadline": part["accept_deadline"].isoformat(),
             "seconds_left": max(0, int((part["accept_deadline"] - at).total_seconds())) if waiting else None,
             "lines": [_line_view(ln, names.get(ln["product_id"])) for ln in lines]})

@@ -147,11 +147,16 @@ async def release_everything(uow: UnitOfWork, order: Any, reason: str, actor: st
 
 
 async def on_order_cancelled(uow: UnitOfWork, event: OrderCancelled) -> None:
+    """Release whatever the order still holds: reserved, picked, weighed, substituted or packed lines.
+
+    The shopper cancels only before picking; Linli cancels later too (`no_rider`, from PICKING or
+    PACKED), so every hold of every line goes back, whatever became of the line.
+    """
     order = await uow.fulfilment.order(event.order_id, for_update=True)
     if order is None or order["status"] in (ReservationStatus.RELEASED, ReservationStatus.COMMITTED,
                                             ReservationStatus.RETURNED):
         return
-    await release_everything(uow, order, "cancelled", event.cancelled_by)
+    await release_everything(uow, order, event.reason or "cancelled", event.cancelled_by)
 
 
 async def _parts_at(uow: UnitOfWork, order: Any, location_id: str) -> list[Any]:

@@ -8,7 +8,7 @@ import asyncpg
 
 from services.orders.domain.basket import CatalogLocation, CatalogProduct
 from services.orders.domain.lines import LineStatus, PendingApproval, Substitute, SubstitutionChoice
-from services.orders.domain.order import Order, OrderLine, Packed, TimelineEntry
+from services.orders.domain.order import Order, OrderLine, Packed, TimelineEntry, Tracking
 from shared.events.contracts import LocationUpserted, ProductUpserted
 from shared.vocabulary.opening_hours import Closure, Window
 from shared.vocabulary.order_status import OrderStatus
@@ -22,11 +22,11 @@ class OrderRepository:
     async def add(self, order: Order) -> None:
         await self.conn.execute(
             "INSERT INTO orders (id, store_id, placed_by, placed_by_role, placed_for, contact_phone, fulfilment, "
-            "note, status, total_fen, version, created_at, flags) "
-            "VALUES ($1,$2,$3,$4,$5,$6,$7::jsonb,$8,$9,$10,$11,$12,$13::jsonb)",
+            "note, status, total_fen, version, created_at, flags, delivery_code, delivery) "
+            "VALUES ($1,$2,$3,$4,$5,$6,$7::jsonb,$8,$9,$10,$11,$12,$13::jsonb,$14,$15::jsonb)",
             order.id, order.store_id, order.placed_by, order.placed_by_role, order.placed_for, order.contact_phone,
             order.fulfilment, order.note, order.status.value, order.total_fen, order.version, order.created_at,
-            order.flags)
+            order.flags, order.delivery_code, order.tracking.as_dict())
         await self.conn.executemany(
             "INSERT INTO order_lines (order_id, line_no, product_id, location_id, name_zh, name_en, unit, quantity, "
             "stock_quantity, unit_price_fen, estimated_fen, substitution) "
@@ -42,12 +42,14 @@ class OrderRepository:
         result = await self.conn.execute(
             "UPDATE orders SET status = $2, reject_reason = $3, reject_details = $4::jsonb, version = $5, "
             "final_fen = $7, difference_fen = $8, bags = $9, weight_g = $10, pickup_point = $11::jsonb, "
-            "handover_code = $12, return_refund_fen = $13, updated_at = now() WHERE id = $1 AND version = $6",
+            "handover_code = $12, return_refund_fen = $13, fulfilment = $14::jsonb, cancel_reason = $15, "
+            "delivery = $16::jsonb, updated_at = now() WHERE id = $1 AND version = $6",
             order.id, order.status.value, order.reject_reason, order.reject_details, order.version,
             order.version - _moves(order), packed.final_fen if packed else None,
             packed.difference_fen if packed else None, packed.bags if packed else None,
             packed.weight_g if packed else None, packed.pickup_point if packed else None,
-            packed.handover_code if packed else None, order.return_refund_fen)
+            packed.handover_code if packed else None, order.return_refund_fen, order.fulfilment, order.cancel_reason,
+            order.tracking.as_dict())
         if result != "UPDATE 1":
             raise ConcurrentUpdate(f"order {order.id} changed while we were updating it")
         await self._flush_lines(order)
@@ -102,7 +104,8 @@ def _order(row: asyncpg.Record, lines: list[asyncpg.Record], timeline: list[asyn
         placed_by_role=row["placed_by_role"], fulfilment=row["fulfilment"], contact_phone=row["contact_phone"],
         note=row["note"], flags=row["flags"], status=OrderStatus(row["status"]), reject_reason=row["reject_reason"],
         reject_details=row["reject_details"], created_at=row["created_at"], version=row["version"],
-        packed=_packed(row), return_refund_fen=row["return_refund_fen"],
+        packed=_packed(row), return_refund_fen=row["return_refund_fen"], delivery_code=row["delivery_code"],
+        cancel_reason=row["cancel_reason"], tracking=Tracking.from_dict(row["delivery"]),
         lines=[_line(r) for r in lines],
         timeline=[TimelineEntry(at=r["at"], cause=r["cause"], detail=r["detail"],
                                 status=OrderStatus(r["status"]) if r["status"] else None) for r in timeline])

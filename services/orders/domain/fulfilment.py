@@ -22,6 +22,8 @@ from shared.vocabulary.order_status import OrderStatus, can_move
 S = OrderStatus
 # While the shop still works on the lines: a stall may refuse before the rest accepts.
 LINES_OPEN = frozenset({S.CONFIRMED, S.ACCEPTED, S.PICKING})
+# Where a rider's bag can be once picked up (dispatch's steps may arrive before the shop's handover).
+AFTER_PICKUP = frozenset({S.OUT_FOR_DELIVERY, S.DELIVERED, S.DELIVERY_FAILED, S.IN_LOCKER, S.COLLECTED, S.RETURNED})
 
 
 def _line(order: Order, line_no: int, what: str, at: datetime) -> OrderLine | None:
@@ -230,6 +232,9 @@ def handed_over(order: Order, to: str, by: str, at: datetime) -> None:
             order.move(S.READY_FOR_PICKUP, at, "ready at the counter", detail)
         order.move_or_note(S.COLLECTED, at, "collected at the counter with the handover code", "a handover",
                            detail)
+    elif order.status in AFTER_PICKUP and order.dispatched:
+        # Dispatch's later step (on another topic) overtook this and already moved the order on.
+        order.note_fact(at, "the shop confirmed the handover to the rider", detail)
     else:
         order.move_or_note(S.OUT_FOR_DELIVERY, at, "handed to the rider with the handover code", "a handover",
                            detail)

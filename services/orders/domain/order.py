@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from services.orders.domain.lines import OrderLine
 from shared.vocabulary.order_status import OrderStatus, can_move, check_move
 
-__all__ = ["Order", "OrderLine", "TimelineEntry"]
+__all__ = ["Order", "OrderLine", "TimelineEntry", "Tracking"]
+
+# Fulfilment modes a rider carries (dispatch keeps a delivery for these).
+DISPATCHED_MODES = frozenset({"delivery", "locker"})
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,9 @@ class Order:
     return_refund_fen: int | None = None  # the whole final amount, when the bag came back
     reject_reason: str | None = None
     reject_details: dict[str, Any] = field(default_factory=dict)
+    delivery_code: str | None = None  # the shopper gives it to the rider at the door; orderer only
+    cancel_reason: str | None = None  # 'cancelled' by the orderer, or e.g. 'no_rider' by Linli
+    tracking: Tracking = field(default_factory=lambda: Tracking())
     timeline: list[TimelineEntry] = field(default_factory=list)
     created_at: datetime | None = None
     version: int = 0
@@ -51,12 +57,14 @@ class Order:
     @classmethod
     def place(cls, *, id: str, store_id: str, placed_by: str, placed_for: str, placed_by_role: str,
               fulfilment: dict[str, Any], lines: list[OrderLine], at: datetime, contact_phone: str | None = None,
-              note: str | None = None, flags: dict[str, bool] | None = None) -> Order:
+              note: str | None = None, flags: dict[str, bool] | None = None,
+              delivery_code: str | None = None) -> Order:
         if not lines:
             raise ValueError("an order needs at least one line")
         order = cls(id=id, store_id=store_id, placed_by=placed_by, placed_for=placed_for,
                     placed_by_role=placed_by_role, fulfilment=fulfilment, lines=lines,
-                    contact_phone=contact_phone, note=note, flags=dict(flags or {}), created_at=at)
+                    contact_phone=contact_phone, note=note, flags=dict(flags or {}), created_at=at,
+                    delivery_code=delivery_code)
         order._record(TimelineEntry(at, "placed", OrderStatus.PLACED,
                                     {"by": placed_by, "for": placed_for, "total_fen": order.total_fen}))
         return order
@@ -77,12 +85,18 @@ class Order:
     def fulfilment_mode(self) -> str:
         return str(self.fulfilment.get("mode", "delivery"))
 
+    @property
+    def dispatched(self) -> bool:
+        """A rider carries it (delivery to the door, or to a locker), so dispatch follows it."""
+        return self.fulfilment_mode in DISPATCHED_MODES
+
     def _record(self, entry: TimelineEntry) -> None:
         self.timeline.append(entry)
         self.new_entries.append(entry)
 
-    def move(self, target: OrderStatus, at: datetime, cause: str, detail: dict[str, Any] | None = None) -> None:
-        check_move(self.status, target)
+    def move(self, target: OrderStatus, at: datetime, cause: str, detail: dict[str, Any] | None = None, *,
+             system: bool = False) -> None:
+        check_move(self.status, target, system=system)
         self.status = target
         self.version += 1
         self._record(TimelineEntry(at, cause, target, detail or {}))
@@ -110,9 +124,12 @@ class Order:
     def accept(self, at: datetime, by: str) -> None:
         self.move(OrderStatus.ACCEPTED, at, "accepted by the shop", {"by": by})
 
-    def cancel(self, at: datetime, by: str) -> OrderStatus:
+    def cancel(self, at: datetime, by: str, reason: str = "cancelled", *, system: bool = False,
+               cause: str = "cancelled") -> OrderStatus:
+        """The orderer cancels (until picking starts); Linli itself may cancel later (`system`, e.g. no_rider)."""
         previous = self.status
-        self.move(OrderStatus.CANCELLED, at, "cancelled", {"by": by})
+        self.move(OrderStatus.CANCELLED, at, cause, {"by": by, "reason": reason}, system=system)
+        self.cancel_reason = reason
         return previous
 
     def is_visible_to_orderer(self, subject: str) -> bool:
@@ -129,3 +146,43 @@ class Packed:
     weight_g: int
     pickup_point: dict[str, Any]
     handover_code: str
+
+
+@dataclass
+class Tracking:
+    """What dispatch has told us about the delivery: the promise, the live ETA, the rider, offers, the locker.
+
+    `rider`, `pickup_offer` and `locker` are small JSON-ready dicts; times in them are ISO strings.
+    """
+
+    promised_at: datetime | None = None
+    promised_minutes: int | None = None
+    eta_shop_at: datetime | None = None
+    eta_door_at: datetime | None = None
+    late_risk: bool = False
+    rider: dict[str, Any] | None = None  # rider_id, name, vehicle, assigned_by, assigned_at
+    pickup_offer: dict[str, Any] | None = None  # reason, answer_by, offered_at, answer, answered_by, answered_at
+    locker: dict[str, Any] | None = None  # site_id, compartment_id, size, code, collect_by, expired, collected
+    cash_collected_fen: int | None = None
+    failure_reason: str | None = None
+
+    _TIMES: ClassVar[tuple[str, ...]] = ("promised_at", "eta_shop_at", "eta_door_at")
+
+    def as_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "promised_minutes": self.promised_minutes, "late_risk": self.late_risk, "rider": self.rider,
+            "pickup_offer": self.pickup_offer, "locker": self.locker,
+            "cash_collected_fen": self.cash_collected_fen, "failure_reason": self.failure_reason}
+        for name in self._TIMES:
+            value = getattr(self, name)
+            data[name] = value.isoformat() if value else None
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Tracking:
+        data = dict(data or {})
+        times = {name: datetime.fromisoformat(data[name]) if data.get(name) else None for name in cls._TIMES}
+        return cls(promised_minutes=data.get("promised_minutes"), late_risk=bool(data.get("late_risk")),
+                   rider=data.get("rider"), pickup_offer=data.get("pickup_offer"), locker=data.get("locker"),
+                   cash_collected_fen=data.get("cash_collected_fen"), failure_reason=data.get("failure_reason"),
+                   **times)

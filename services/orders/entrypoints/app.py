@@ -15,6 +15,7 @@ from shared.events.contracts import (
     OrderConfirmed,
     OrderPlaced,
     OrderRejected,
+    PickupChoiceMade,
 )
 from shared.service import Runtime, ServiceSpec, asyncapi_app, build_app
 from shared.settings import Settings
@@ -32,7 +33,8 @@ SPEC = ServiceSpec(
     migrations=Path(__file__).parents[1] / "migrations",
     routers=[router],
     subscriptions=SUBSCRIPTIONS,
-    publishes=[OrderPlaced, OrderConfirmed, OrderRejected, OrderAccepted, OrderCancelled, ApprovalGiven],
+    publishes=[OrderPlaced, OrderConfirmed, OrderRejected, OrderAccepted, OrderCancelled, ApprovalGiven,
+               PickupChoiceMade],
     health_details=_health,
 )
 

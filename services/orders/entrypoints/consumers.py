@@ -7,20 +7,35 @@ from typing import Any, TypeVar
 
 import asyncpg
 
-from services.orders.service_layer import fulfilment, ordering
+from services.orders.service_layer import delivery, fulfilment, ordering
 from services.orders.service_layer.unit_of_work import UnitOfWork
 from shared.events.contracts import (
     BagReturned,
+    DeliveryAbandoned,
+    DeliveryCompleted,
+    DeliveryFailed,
+    DeliveryPickedUp,
+    DeliveryPromised,
+    EtaUpdated,
     LineOutOfStock,
     LinePicked,
     LocationUpserted,
+    LockerCollected,
+    LockerDeposited,
+    LockerExpired,
+    LockerReserved,
     OrderHandedOver,
     OrderPacked,
     PartAccepted,
     PartPacked,
     PartRejected,
     PickingStarted,
+    PickupOffered,
     ProductUpserted,
+    RiderAssigned,
+    RiderAtDoor,
+    RiderAtShop,
+    RiderUnassigned,
     ShopAccepted,
     ShopRejected,
     StockRejected,
@@ -32,7 +47,7 @@ from shared.events.contracts import (
     WeightSettled,
 )
 from shared.events.envelope import Event, RawEnvelope
-from shared.events.topics import CATALOG, INVENTORY
+from shared.events.topics import CATALOG, DISPATCH, INVENTORY
 from shared.inbox import Handler
 from shared.service import Runtime, Subscription
 
@@ -75,6 +90,23 @@ SUBSCRIPTIONS = [
         OrderPacked: _use_case(fulfilment.on_order_packed),
         OrderHandedOver: _use_case(fulfilment.on_order_handed_over),
         BagReturned: _use_case(fulfilment.on_bag_returned),
+    }),
+    Subscription("orders-dispatch", DISPATCH, {
+        DeliveryPromised: _use_case(delivery.on_delivery_promised),
+        RiderAssigned: _use_case(delivery.on_rider_assigned),
+        RiderUnassigned: _use_case(delivery.on_rider_unassigned),
+        RiderAtShop: _use_case(delivery.on_rider_at_shop),
+        DeliveryPickedUp: _use_case(delivery.on_delivery_picked_up),
+        RiderAtDoor: _use_case(delivery.on_rider_at_door),
+        DeliveryCompleted: _use_case(delivery.on_delivery_completed),
+        DeliveryFailed: _use_case(delivery.on_delivery_failed),
+        EtaUpdated: _use_case(delivery.on_eta_updated),
+        PickupOffered: _use_case(delivery.on_pickup_offered),
+        DeliveryAbandoned: _use_case(delivery.on_delivery_abandoned),
+        LockerReserved: _use_case(delivery.on_locker_reserved),
+        LockerDeposited: _use_case(delivery.on_locker_deposited),
+        LockerCollected: _use_case(delivery.on_locker_collected),
+        LockerExpired: _use_case(delivery.on_locker_expired),
     }),
     Subscription("orders-catalog", CATALOG, {
         LocationUpserted: _use_case(_upsert_location),

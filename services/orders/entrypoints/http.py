@@ -10,9 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.orders.domain.approvals import ApprovalRefused, NoSuchLine
 from services.orders.domain.basket import BasketProblem, Wanted
+from services.orders.domain.delivery import PickupOfferRefused, open_pickup_offer
 from services.orders.domain.lines import OrderLine, SubstitutionChoice, SubstitutionMode
 from services.orders.domain.order import Order
-from services.orders.service_layer import fulfilment, ordering
+from services.orders.service_layer import delivery, fulfilment, ordering
 from services.orders.service_layer.unit_of_work import UnitOfWork
 from shared.auth import CurrentPrincipal, Principal, require
 from shared.idempotency import change_once, check_key, request_hash
@@ -38,6 +39,19 @@ class Delivery(BaseModel):
 class Pickup(BaseModel):
     model_config = ConfigDict(extra="forbid")
     mode: Literal["pickup"]
+
+
+class Locker(BaseModel):
+    """Delivered to a parcel locker: dispatch owns the sites (`GET /lockers` on dispatch lists them).
+
+    Orders checks only the site id's form; dispatch decides whether the site exists and has room.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    mode: Literal["locker"]
+    site_id: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+                         description="a locker site, as dispatch names it")
+    address: Address | None = Field(default=None, description="optional: the locker site is the drop point")
 
 
 class SubstitutionRequest(BaseModel):
@@ -79,7 +93,7 @@ class PlaceOrder(BaseModel):
     model_config = ConfigDict(extra="forbid")
     store_id: str = Field(min_length=1, max_length=100, description="a shop or a market")
     lines: list[LineRequest] = Field(min_length=1, max_length=100)
-    fulfilment: Annotated[Delivery | Pickup, Field(discriminator="mode")]
+    fulfilment: Annotated[Delivery | Pickup | Locker, Field(discriminator="mode")]
     note: str | None = Field(None, max_length=500)
     contact_phone: str | None = Field(None, pattern=r"^\+?[0-9][0-9 -]{5,19}$")
     on_behalf_of: str | None = Field(None, min_length=1, max_length=100,
@@ -92,6 +106,11 @@ class ApprovalAnswer(BaseModel):
     accept: bool
 
 
+class PickupOfferAnswer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    accept: bool = Field(description="true: collect the order at the shop's counter; false: cancel it")
+
+
 def may_see_handover_code(viewer: Principal | None, order: Order) -> bool:
     """The code takes the bag: only the orderer and an admin see it, never the shop's staff or others."""
     if viewer is None:
@@ -99,6 +118,49 @@ def may_see_handover_code(viewer: Principal | None, order: Order) -> bool:
     if viewer.role is Role.ADMIN:
         return True
     return viewer.role in (Role.SHOPPER, Role.HELPER) and order.is_visible_to_orderer(viewer.subject)
+
+
+def is_orderer(viewer: Principal | None, order: Order) -> bool:
+    return (viewer is not None and viewer.role in (Role.SHOPPER, Role.HELPER)
+            and order.is_visible_to_orderer(viewer.subject))
+
+
+def may_see_delivery(viewer: Principal | None, order: Order) -> bool:
+    """The rider, the promise and dispatch's steps: the orderer, admins and dispatchers; not the shop's staff."""
+    return viewer is not None and (viewer.role in (Role.ADMIN, Role.DISPATCHER) or is_orderer(viewer, order))
+
+
+def delivery_view(order: Order, viewer: Principal | None) -> dict[str, Any]:
+    """What dispatch told us, for those who may see it; codes for the orderer's eyes (the delivery code: admins too)."""
+    view: dict[str, Any] = {
+        "delivery_code": order.delivery_code if order.delivery_code and may_see_handover_code(viewer, order)
+        else None,
+        "promised_at": None, "eta_door_at": None, "late_risk": None, "rider": None, "pickup_offer": None,
+        "locker": None, "cash_collected_fen": None, "delivery_failed_reason": None}
+    if not may_see_delivery(viewer, order):
+        return view
+    t = order.tracking
+    locker = dict(t.locker) if t.locker else None
+    if locker is not None and "code" in locker and not (is_orderer(viewer, order)
+                                                        and order.status.value == "IN_LOCKER"):
+        locker.pop("code")  # opens the compartment: the orderer's, and only while the bag is inside
+    offer = open_pickup_offer(order)
+    view.update({
+        "promised_at": t.promised_at.isoformat() if t.promised_at else None,
+        "eta_door_at": t.eta_door_at.isoformat() if t.eta_door_at else None,
+        "late_risk": t.late_risk if order.dispatched else None,
+        "rider": {k: t.rider.get(k) for k in ("rider_id", "name", "vehicle", "assigned_at")} if t.rider else None,
+        "pickup_offer": {k: offer.get(k) for k in ("reason", "answer_by", "offered_at")} if offer else None,
+        "locker": locker, "cash_collected_fen": t.cash_collected_fen, "delivery_failed_reason": t.failure_reason})
+    return view
+
+
+def timeline_view(order: Order, viewer: Principal | None) -> list[dict[str, Any]]:
+    """The timeline; dispatch's steps that moved nothing are left out for those who may not see the delivery."""
+    hide_steps = not may_see_delivery(viewer, order)
+    return [{"at": e.at.isoformat(), "status": e.status.value if e.status else None, "cause": e.cause,
+             "detail": e.detail} for e in order.timeline
+            if not (hide_steps and e.status is None and "step" in e.detail)]
 
 
 def line_view(ln: OrderLine) -> dict[str, Any]:
@@ -126,14 +188,15 @@ def order_view(order: Order, viewer: Principal | None = None) -> dict[str, Any]:
         "pickup_point": packed.pickup_point if packed else None,
         "handover_code": packed.handover_code if packed and may_see_handover_code(viewer, order) else None,
         "pending_approvals": [{"line_no": ln.line_no, **ln.pending.as_dict()} for ln in order.lines if ln.pending],
+        "cancel_reason": order.cancel_reason,
+        **delivery_view(order, viewer),
         "lines": [line_view(ln) for ln in order.lines],
-        "timeline": [{"at": e.at.isoformat(), "status": e.status.value if e.status else None, "cause": e.cause,
-                      "detail": e.detail} for e in order.timeline],
+        "timeline": timeline_view(order, viewer),
     }
 
 
 ORDER_ERRORS: dict[type[Exception], int] = {BasketProblem: 422, ordering.Forbidden: 403, ordering.NotFound: 404,
-                                            NoSuchLine: 404, ApprovalRefused: 409}
+                                            NoSuchLine: 404, ApprovalRefused: 409, PickupOfferRefused: 409}
 
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 
@@ -213,6 +276,29 @@ async def approve(order_id: str, line_no: int, body: ApprovalAnswer, request: Re
 
     status, response = await change_once(runtime_of(request).pool, principal.key, key,
                                          request_hash("POST", f"/orders/{order_id}/lines/{line_no}/approval",
+                                                      body.model_dump(mode="json")), answer_it, ORDER_ERRORS)
+    return JSONResponse(response, status_code=status)
+
+
+@router.post("/orders/{order_id}/pickup-offer",
+             responses={403: {"description": "only the orderer answers"},
+                        404: {"description": "no such order (that you can see)"},
+                        409: {"description": "no open pickup offer: none, answered, past answer_by, or moved on"}})
+async def answer_pickup_offer(order_id: str, body: PickupOfferAnswer, request: Request, principal: CurrentPrincipal,
+                              idempotency_key: IdempotencyKey = None) -> JSONResponse:
+    """No rider took the order in time: collect it at the shop's counter instead (accept), or let it be cancelled.
+
+    Accepted, the order becomes a pickup order (READY_FOR_PICKUP once packed; show the handover
+    code at the counter). Declined, dispatch abandons the delivery and the order is cancelled.
+    """
+    key = check_key(idempotency_key, required=False)
+
+    async def answer_it(conn: Any) -> dict[str, Any]:
+        order = await delivery.answer_pickup_offer(UnitOfWork(conn), principal, order_id, body.accept)
+        return order_view(order, principal)
+
+    status, response = await change_once(runtime_of(request).pool, principal.key, key,
+                                         request_hash("POST", f"/orders/{order_id}/pickup-offer",
                                                       body.model_dump(mode="json")), answer_it, ORDER_ERRORS)
     return JSONResponse(response, status_code=status)
 

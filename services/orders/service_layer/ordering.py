@@ -6,15 +6,17 @@ change and the events that announce it commit together or not at all.
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 from services.orders.domain.basket import BasketProblem, Wanted, check_open, price_basket
-from services.orders.domain.order import Order
+from services.orders.domain.order import DISPATCHED_MODES, Order
 from services.orders.service_layer.unit_of_work import UnitOfWork
 from shared.auth import Principal
 from shared.events.contracts import (
+    DeliveryAddress,
     HandlingFlags,
     OrderAccepted,
     OrderCancelled,
@@ -46,6 +48,11 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+def new_delivery_code() -> str:
+    """Six random digits the shopper gives the rider at the door (or that dispatch checks for a locker)."""
+    return f"{secrets.randbelow(1_000_000):06d}"
+
+
 async def place_order(uow: UnitOfWork, principal: Principal, *, store_id: str, wanted: list[Wanted],
                       fulfilment: dict[str, Any], note: str | None, contact_phone: str | None,
                       on_behalf_of: str | None, flags: dict[str, bool] | None = None,
@@ -70,14 +77,19 @@ async def place_order(uow: UnitOfWork, principal: Principal, *, store_id: str, w
     at = now()
     drawn_on = await uow.catalog.locations(sorted({store_id} | {ln.location_id for ln in lines}))
     check_open(drawn_on.values(), at, timezone)
+    mode = str(fulfilment.get("mode", "delivery"))
     order = Order.place(id=str(uuid.uuid4()), store_id=store_id, placed_by=principal.subject, placed_for=placed_for,
                         placed_by_role=principal.role.value, fulfilment=fulfilment, lines=lines, at=at,
-                        contact_phone=contact_phone, note=note, flags=HandlingFlags(**(flags or {})).model_dump())
+                        contact_phone=contact_phone, note=note, flags=HandlingFlags(**(flags or {})).model_dump(),
+                        delivery_code=new_delivery_code() if mode in DISPATCHED_MODES else None)
     await uow.orders.add(order)
+    address = fulfilment.get("address")
     await uow.publish(OrderPlaced(
         order_id=order.id, store_id=store_id, placed_by=order.placed_by, placed_for=order.placed_for,
         fulfilment_mode=order.fulfilment_mode, total_fen=order.total_fen, flags=HandlingFlags(**order.flags),
-        note=order.note,
+        note=order.note, address=DeliveryAddress.model_validate(address) if address else None,
+        contact_phone=order.contact_phone, delivery_code=order.delivery_code,
+        locker_site_id=fulfilment.get("site_id") if mode == "locker" else None,
         lines=[OrderedLine(line_no=ln.line_no, product_id=ln.product_id, location_id=ln.location_id,
                            quantity=ln.quantity, unit=StockUnit(ln.unit), stock_quantity=ln.stock_quantity,
                            unit_price_fen=ln.unit_price_fen, estimated_fen=ln.estimated_fen,
@@ -112,7 +124,7 @@ async def cancel_order(uow: UnitOfWork, principal: Principal, order_id: str) -> 
     previous = order.cancel(now(), principal.subject)
     await uow.orders.save(order)
     await uow.publish(OrderCancelled(order_id=order.id, store_id=order.store_id, cancelled_by=principal.subject,
-                                     previous_status=previous))
+                                     previous_status=previous, reason=order.cancel_reason or "cancelled"))
     return order
 
 

@@ -1,0 +1,130 @@
+"""Use cases for the delivery: dispatch's facts (`linli.dispatch`), and the shopper answering a pickup offer.
+
+Each handler loads the order under a row lock, applies one fact with the domain
+(`services.orders.domain.delivery`) and saves it. An event about an order orders never heard
+of is dropped, as the other handlers do. Only abandoning a delivery publishes: the order is
+cancelled (reason `no_rider`), and `OrderCancelled` tells inventory to release the stock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from services.orders.domain import delivery as dl
+from services.orders.domain.order import Order
+from services.orders.service_layer.ordering import Forbidden, get_order, now
+from services.orders.service_layer.unit_of_work import UnitOfWork
+from shared.auth import Principal
+from shared.events.contracts import (
+    DeliveryAbandoned,
+    DeliveryCompleted,
+    DeliveryFailed,
+    DeliveryPickedUp,
+    DeliveryPromised,
+    EtaUpdated,
+    LockerCollected,
+    LockerDeposited,
+    LockerExpired,
+    LockerReserved,
+    OrderCancelled,
+    PickupChoiceMade,
+    PickupOffered,
+    RiderAssigned,
+    RiderAtDoor,
+    RiderAtShop,
+    RiderUnassigned,
+)
+from shared.vocabulary.roles import Role
+
+SYSTEM_ACTOR = "linli"
+
+
+async def _apply(uow: UnitOfWork, order_id: str, fact: Callable[[Order], object]) -> Order | None:
+    order = await uow.orders.get(order_id, for_update=True)
+    if order is None:
+        return None
+    fact(order)
+    await uow.orders.save(order)
+    return order
+
+
+async def on_delivery_promised(uow: UnitOfWork, e: DeliveryPromised) -> None:
+    await _apply(uow, e.order_id, lambda o: dl.delivery_promised(o, e.promised_at, e.minutes, now()))
+
+
+async def on_rider_assigned(uow: UnitOfWork, e: RiderAssigned) -> None:
+    await _apply(uow, e.order_id, lambda o: dl.rider_assigned(o, e.rider_id, e.rider_name, e.vehicle, e.eta_shop_at,
+                                                              e.eta_door_at, e.assigned_by, now()))
+
+
+async def on_rider_unassigned(uow: UnitOfWork, e: RiderUnassigned) -> None:
+    await _apply(uow, e.order_id, lambda o: dl.rider_unassigned(o, e.rider_id, e.reason, now()))
+
+
+async def on_rider_at_shop(uow: UnitOfWork, e: RiderAtShop) -> None:
+    await _apply(uow, e.order_id, lambda o: dl.rider_at_shop(o, e.rider_id, now()))
+
+
+async def on_delivery_picked_up(uow: UnitOfWork, e: DeliveryPickedUp) -> None:
+    await _apply(uow, e.order_id, lambda o: dl.delivery_picked_up(o, e.rider_id, now()))
+
+
+async def on_rider_at_door(uow: UnitOfWork, e: RiderAtDoor) -> None:
+    await _apply(uow, e.order_id, lambda o: dl.rider_at_door(o, e.rider_id, now()))
+
+
+async def on_delivery_completed(uow: UnitOfWork, e: DeliveryCompleted) -> None:
+    await _apply(uow, e.order_id, lambda o: dl.delivery_completed(o, e.rider_id, e.cash_collected_fen, now()))
+
+
+async def on_delivery_failed(uow: UnitOfWork, e: DeliveryFailed) -> None:
+    await _apply(uow, e.order_id, lambda o: dl.delivery_failed(o, e.rider_id, e.reason, now()))
+
+
+async def on_eta_updated(uow: UnitOfWork, e: EtaUpdated) -> None:
+    await _apply(uow, e.order_id, lambda o: dl.eta_updated(o, e.eta_door_at, e.late_risk, now()))
+
+
+async def on_pickup_offered(uow: UnitOfWork, e: PickupOffered) -> None:
+    await _apply(uow, e.order_id, lambda o: dl.pickup_offered(o, e.reason, e.answer_by, now()))
+
+
+async def on_delivery_abandoned(uow: UnitOfWork, e: DeliveryAbandoned) -> None:
+    """A system cancel (allowed from PICKING and PACKED too); inventory releases whatever is still held."""
+    order = await uow.orders.get(e.order_id, for_update=True)
+    if order is None:
+        return
+    previous = dl.delivery_abandoned(order, e.reason, now())
+    await uow.orders.save(order)
+    if previous is not None:
+        await uow.publish(OrderCancelled(order_id=order.id, store_id=order.store_id, cancelled_by=SYSTEM_ACTOR,
+                                         previous_status=previous, reason=e.reason))
+
+
+async def on_locker_reserved(uow: UnitOfWork, e: LockerReserved) -> None:
+    await _apply(uow, e.order_id, lambda o: dl.locker_reserved(o, e.site_id, e.compartment_id, e.size, now()))
+
+
+async def on_locker_deposited(uow: UnitOfWork, e: LockerDeposited) -> None:
+    await _apply(uow, e.order_id, lambda o: dl.locker_deposited(o, e.site_id, e.compartment_id, e.code,
+                                                                e.collect_by, now()))
+
+
+async def on_locker_collected(uow: UnitOfWork, e: LockerCollected) -> None:
+    await _apply(uow, e.order_id, lambda o: dl.locker_collected(o, e.site_id, e.compartment_id, now()))
+
+
+async def on_locker_expired(uow: UnitOfWork, e: LockerExpired) -> None:
+    await _apply(uow, e.order_id, lambda o: dl.locker_expired(o, e.site_id, e.compartment_id, now()))
+
+
+async def answer_pickup_offer(uow: UnitOfWork, principal: Principal, order_id: str, accept: bool) -> Order:
+    """The orderer (shopper, or the helper who ordered) answers dispatch's offer; dispatch hears PickupChoiceMade."""
+    order = await get_order(uow, principal, order_id, for_update=True)
+    if not (principal.role in (Role.SHOPPER, Role.HELPER) and order.is_visible_to_orderer(principal.subject)):
+        raise Forbidden("only the shopper who ordered (or their helper) answers the pickup offer")
+    dl.answer_pickup_offer(order, accept, principal.subject, now())
+    await uow.orders.save(order)
+    await uow.publish(PickupChoiceMade(order_id=order.id, store_id=order.store_id, accepted=accept,
+                                       by=principal.subject))
+    return order
