@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install run test unit integration e2e lint bench docs clean
+.PHONY: install run test unit integration e2e lint bench bench-dispatch docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,9 @@ lint: install
 
 bench: install
 	$(PY) -m bench.place_orders $(ARGS)
+
+bench-dispatch: install
+	$(PY) -m bench.dispatch_day $(ARGS)
 
 docs: install
 	$(VENV)/bin/linli docs asyncapi

@@ -28,3 +28,13 @@ def metres(a: Point, b: Point) -> float:
 
 def travel_s(a: Point, b: Point, vehicle: str) -> float:
     return metres(a, b) * DETOUR / SPEED_MPS.get(vehicle, SPEED_MPS["bicycle"])
+
+
+def speed_mps(vehicle: str) -> float:
+    """A vehicle's speed; unknown vehicles ride like a bicycle (as in `travel_s`)."""
+    return SPEED_MPS.get(vehicle, SPEED_MPS["bicycle"])
+
+
+def street_metres(a: Point, b: Point) -> float:
+    """The distance a rider actually covers between two points: the straight line times DETOUR."""
+    return metres(a, b) * DETOUR

@@ -1,0 +1,475 @@
+"""`make bench-dispatch`: a simulated day of a living circle, dispatched by the optimiser and by the baseline.
+
+Everything runs in-process on a simulated clock: no services, no database. The day is built
+from a seed: shops around the demo neighbourhood (services/inventory/adapters/demo_neighbourhood.py),
+homes within ~1.5 km, riders of mixed vehicles and capacities, and an order stream with a lunch
+and an evening peak. Every `--round-s` simulated seconds, dispatch plans a round over the open
+orders and the riders as it would see them (positions, what they carry, when their route ends,
+from `eta_route`). Riders accept every offer, ride at their vehicle's speed, wait at the shop
+until the bag is really packed (which can be later or earlier than the estimate dispatch was
+given), and deliver in route order.
+
+The same day (same seed, same orders, same packing times) is dispatched twice: by
+`plan_round` (the optimiser) and by `nearest_available` (each order, oldest first, to the free
+rider nearest its shop), and the JSON puts the two side by side.
+
+    python -m bench.dispatch_day                          # 400 orders, 10 riders, seed 1
+    python -m bench.dispatch_day --orders 250 --riders 6 --seed 7 --promise computed
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import math
+import platform
+import random
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from bench.place_orders import _git_commit, percentile
+from services.dispatch.domain.assignment import (
+    DEFAULT_WEIGHTS,
+    CostWeights,
+    OpenOrder,
+    Proposal,
+    RiderView,
+    Stop,
+    eta_route,
+    nearest_available,
+    plan_round,
+    promise,
+)
+from services.dispatch.domain.geo import Point, speed_mps, street_metres
+from services.inventory.adapters.demo_neighbourhood import LOCATIONS
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+CENTRE = Point(32.044, 118.789)
+LOCAL = timezone(timedelta(hours=8))  # Asia/Shanghai
+DAY = datetime(2026, 11, 23, tzinfo=LOCAL)  # a Monday; only the hours matter
+
+Planner = Callable[[Sequence[OpenOrder], Sequence[RiderView], datetime], list[Proposal]]
+
+
+# --- the day --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Shop:
+    shop_id: str
+    name: str
+    point: Point
+    pick_min: float  # mean picking time (minutes) from acceptance to a packed bag
+    hours: tuple[tuple[float, float], ...]  # open spans, in local hours
+    share: float  # share of orders while open
+
+
+def _demo_point(location_id: str) -> Point:
+    loc = next(x for x in LOCATIONS if x["id"] == location_id)
+    return Point(loc["lat"], loc["lon"])
+
+
+def offset(p: Point, east_m: float, north_m: float) -> Point:
+    """The point so many metres east and north of p (flat earth: fine within a few km)."""
+    return Point(p.lat + north_m / 111_320.0, p.lon + east_m / (111_320.0 * math.cos(math.radians(p.lat))))
+
+
+def default_shops() -> list[Shop]:
+    """The demo neighbourhood's supermarket, wet market and convenience store, plus a (made-up) fruit shop."""
+    return [
+        Shop("suguo-daxinggong", "supermarket", _demo_point("suguo-daxinggong"), 7.0, ((8, 22),), 0.40),
+        Shop("xiaoshi-market", "wet market", _demo_point("xiaoshi-market"), 10.0, ((6, 12), (16, 19)), 0.30),
+        Shop("kedi-corner", "convenience store", _demo_point("kedi-corner"), 3.0, ((0, 24),), 0.15),
+        Shop("fruit-lane", "fruit shop (not in the demo)", offset(CENTRE, 450, 700), 5.0, ((8, 21),), 0.15),
+    ]
+
+
+# Relative order volume per local hour: a lunch peak (11-13) and a bigger evening peak (17-19).
+HOURLY_WEIGHT = {7: 2, 8: 3, 9: 3, 10: 4, 11: 9, 12: 8, 13: 3, 14: 2, 15: 2, 16: 4, 17: 9, 18: 10, 19: 5, 20: 3}
+
+# (vehicle, capacity) of the riders, taken in turn.
+DEFAULT_FLEET = [("e_bike", 3), ("bicycle", 3), ("e_bike", 3), ("bicycle", 2), ("e_bike", 3), ("bicycle", 3),
+                 ("foot", 2), ("bicycle", 2)]
+
+
+@dataclass(frozen=True)
+class DayOrder:
+    order_id: str
+    shop_id: str
+    pickup: Point
+    drop: Point
+    placed: float  # seconds after the day's start
+    accepted: float  # the shop accepted: dispatch starts planning it
+    est_ready: float  # the packing estimate dispatch is given
+    packed: float  # when the bag is really packed
+
+
+@dataclass(frozen=True)
+class RiderSpec:
+    rider_id: str
+    vehicle: str
+    capacity: int
+    start: Point
+
+
+@dataclass(frozen=True)
+class Day:
+    seed: int
+    start: datetime
+    hours: float  # the riders' shift: orders come in during it; the simulation runs until all are delivered
+    shops: tuple[Shop, ...]
+    orders: tuple[DayOrder, ...]
+    riders: tuple[RiderSpec, ...]
+    homes: int
+
+    def at(self, seconds: float) -> datetime:
+        return self.start + timedelta(seconds=seconds)
+
+
+def _in_disc(rng: random.Random, centre: Point, radius_m: float) -> Point:
+    r, a = radius_m * math.sqrt(rng.random()), rng.uniform(0, 2 * math.pi)
+    return offset(centre, r * math.cos(a), r * math.sin(a))
+
+
+def make_day(seed: int = 1, orders: int = 400, riders: int = 10, homes: int = 300, radius_m: float = 1500.0,
+             first_hour: int = 7, last_hour: int = 21) -> Day:
+    """A day of orders, homes and riders, all from one seeded RNG."""
+    rng = random.Random(seed)
+    shops = default_shops()
+    home_points = [_in_disc(rng, CENTRE, radius_m) for _ in range(homes)]
+    hours = [h for h in range(first_hour, last_hour) if h in HOURLY_WEIGHT]
+    weights = [HOURLY_WEIGHT[h] for h in hours]
+    start = DAY.replace(hour=first_hour)
+    made: list[DayOrder] = []
+    placed_times = sorted((rng.choices(hours, weights)[0] - first_hour) * 3600 + rng.uniform(0, 3600)
+                          for _ in range(orders))
+    for n, placed in enumerate(placed_times):
+        hour = first_hour + placed / 3600
+        open_now = [s for s in shops if any(a <= hour < b for a, b in s.hours)]
+        shop = rng.choices(open_now, [s.share for s in open_now])[0]
+        accepted = placed + rng.uniform(20, 120)
+        est = accepted + shop.pick_min * 60
+        packed = accepted + shop.pick_min * 60 * rng.uniform(0.6, 1.5)
+        made.append(DayOrder(f"o{n:04d}", shop.shop_id, shop.point, rng.choice(home_points), placed, accepted, est,
+                             packed))
+    crew = [RiderSpec(f"r{i + 1:02d}", *DEFAULT_FLEET[i % len(DEFAULT_FLEET)], rng.choice(shops).point)
+            for i in range(riders)]
+    return Day(seed, start, float(last_hour - first_hour), tuple(shops), tuple(made), tuple(crew), homes)
+
+
+# --- the simulation -------------------------------------------------------------------------------
+
+@dataclass
+class _Leg:
+    kind: str  # pickup or drop
+    point: Point
+    order_ids: tuple[str, ...]
+    arrive: float
+    leave: float
+
+
+@dataclass
+class _Rider:
+    spec: RiderSpec
+    times: list[float] = field(default_factory=list)  # waypoints for the position at any time
+    points: list[Point] = field(default_factory=list)
+    legs: list[_Leg] = field(default_factory=list)
+    busy_until: float = 0.0
+    metres: float = 0.0
+    wait_s: float = 0.0
+    busy_s: float = 0.0
+    trips: int = 0
+
+    def position(self, t: float) -> Point:
+        i = bisect.bisect_right(self.times, t)
+        if i == 0:
+            return self.spec.start
+        if i == len(self.times):
+            return self.points[-1]
+        t0, t1 = self.times[i - 1], self.times[i]
+        p0, p1 = self.points[i - 1], self.points[i]
+        f = 0.0 if t1 == t0 else (t - t0) / (t1 - t0)
+        return Point(p0.lat + (p1.lat - p0.lat) * f, p0.lon + (p1.lon - p0.lon) * f)
+
+    def end(self) -> Point:
+        return self.points[-1] if self.points else self.spec.start
+
+    def go(self, t: float, to: Point) -> None:
+        if not self.times or self.times[-1] < t:
+            self.times.append(t)
+            self.points.append(self.end())
+        metres = street_metres(self.end(), to)
+        self.metres += metres
+        self.times.append(self.times[-1] + metres / speed_mps(self.spec.vehicle))
+        self.points.append(to)
+
+    def stay(self, until: float) -> None:
+        if until > self.times[-1]:
+            self.times.append(until)
+            self.points.append(self.end())
+
+
+@dataclass
+class _Outcome:
+    order: DayOrder
+    promised: float
+    rider_id: str = ""
+    assigned: float | None = None
+    at_door: float | None = None
+    trip_size: int = 0
+
+
+def _known_ready(o: DayOrder, t: float) -> float:
+    """What dispatch believes at t: the packing time once packed; before that the estimate, never in the past."""
+    return o.packed if o.packed <= t else max(o.est_ready, t + 60.0)
+
+
+def simulate(day: Day, planner: Planner, *, round_s: float = 15.0, promise_mode: str = "fixed",
+             promise_min: float = 30.0, weights: CostWeights = DEFAULT_WEIGHTS) -> dict[str, Any]:
+    """Dispatch the day with `planner`; return the figures (see bench/README.md)."""
+    riders = {s.rider_id: _Rider(s) for s in day.riders}
+    by_id = {o.order_id: o for o in day.orders}
+    outcomes: dict[str, _Outcome] = {}
+    pending = list(day.orders)  # by acceptance time below
+    pending.sort(key=lambda o: (o.accepted, o.order_id))
+    nxt = 0
+    open_ids: list[str] = []
+    round_ms: list[float] = []
+    round_sizes: list[int] = []
+    t = 0.0
+    horizon = day.hours * 3600 + 4 * 3600  # after the shift, riders finish what is left
+    while t <= horizon:
+        now = day.at(t)
+        views = [_view(r, t, day, by_id, weights) for r in riders.values()]
+        while nxt < len(pending) and pending[nxt].accepted <= t:
+            o = pending[nxt]
+            nxt += 1
+            if promise_mode == "computed":
+                due = promise(o.pickup, o.drop, day.at(o.est_ready), views, now)
+                promised = (due - day.start).total_seconds()
+            else:
+                promised = o.placed + promise_min * 60
+            outcomes[o.order_id] = _Outcome(o, promised)
+            open_ids.append(o.order_id)
+        if open_ids:
+            open_orders = [OpenOrder(oid, by_id[oid].shop_id, by_id[oid].pickup, by_id[oid].drop,
+                                     day.at(_known_ready(by_id[oid], t)), day.at(outcomes[oid].promised))
+                           for oid in open_ids]
+            started = time.perf_counter()
+            proposals = planner(open_orders, views, now)
+            round_ms.append((time.perf_counter() - started) * 1000)
+            round_sizes.append(len(open_orders))
+            taken: set[str] = set()
+            for p in proposals:
+                _commit(riders[p.rider_id], p, t, by_id, outcomes, day.shops)
+                taken.update(p.order_ids)
+            open_ids = [oid for oid in open_ids if oid not in taken]
+        elif nxt == len(pending) and all(r.busy_until <= t for r in riders.values()):
+            break
+        t += round_s
+    return _figures(day, riders, outcomes, round_ms, round_sizes)
+
+
+def _view(r: _Rider, t: float, day: Day, by_id: dict[str, DayOrder], w: CostWeights) -> RiderView:
+    """The rider as dispatch sees them: where they are, what they carry, and when (it estimates) they are free."""
+    here = r.position(t)
+    left = [leg for leg in r.legs if leg.leave > t]
+    if not left:
+        return RiderView(r.spec.rider_id, r.spec.vehicle, here, r.spec.capacity)
+    carrying = sum(len(leg.order_ids) for leg in left if leg.kind == "drop")
+    stops = [Stop(leg.kind, leg.point, leg.order_ids,
+                  day.at(max(_known_ready(by_id[i], t) for i in leg.order_ids)) if leg.kind == "pickup" else None)
+             for leg in left]
+    eta = eta_route(here, r.spec.vehicle, day.at(t), stops, w)
+    return RiderView(r.spec.rider_id, r.spec.vehicle, here, r.spec.capacity, carrying, eta.ends_at, left[-1].point)
+
+
+def _commit(r: _Rider, p: Proposal, t: float, by_id: dict[str, DayOrder], outcomes: dict[str, _Outcome],
+            shops: Sequence[Shop], w: CostWeights = DEFAULT_WEIGHTS) -> None:
+    """The rider accepts at once: rides to the shop, waits for the real bags, delivers in the proposal's order."""
+    route = p.route or p.order_ids
+    orders = [by_id[oid] for oid in route]
+    start = max(t, r.busy_until)
+    shop = orders[0].pickup
+    r.go(start, shop)
+    arrive = r.times[-1]
+    ready = max(o.packed for o in orders)
+    r.wait_s += max(0.0, ready - arrive)
+    leave = max(arrive, ready) + w.pickup_s
+    r.stay(leave)
+    r.legs.append(_Leg("pickup", shop, tuple(route), arrive, leave))
+    for o in orders:
+        r.go(r.times[-1], o.drop)
+        door = r.times[-1]
+        r.stay(door + w.door_s)
+        r.legs.append(_Leg("drop", o.drop, (o.order_id,), door, door + w.door_s))
+        out = outcomes[o.order_id]
+        out.rider_id, out.assigned, out.at_door, out.trip_size = r.spec.rider_id, t, door, len(orders)
+    r.busy_s += r.times[-1] - start
+    r.busy_until = r.times[-1]
+    r.trips += 1
+
+
+# --- figures --------------------------------------------------------------------------------------
+
+def stats(values: Sequence[float], digits: int = 1) -> dict[str, float | int | None]:
+    """count, mean, p50, p90, p99 and max, rounded; None when empty."""
+    def r(x: float | None) -> float | None:
+        return None if x is None else round(x, digits)
+
+    return {"count": len(values), "mean": r(sum(values) / len(values)) if values else None,
+            "p50": r(percentile(values, 50)), "p90": r(percentile(values, 90)),
+            "p99": r(percentile(values, 99)), "max": r(max(values)) if values else None}
+
+
+PEAKS = ((11.0, 13.0), (17.0, 19.5))  # local hours
+
+
+def _figures(day: Day, riders: dict[str, _Rider], outcomes: dict[str, _Outcome], round_ms: list[float],
+             round_sizes: list[int]) -> dict[str, Any]:
+    done = [o for o in outcomes.values() if o.at_door is not None]
+    on_time = [o for o in done if o.at_door is not None and o.at_door <= o.promised]
+    late_min = [(o.at_door - o.promised) / 60 for o in done if o.at_door is not None and o.at_door > o.promised]
+    to_door = [(o.at_door - o.order.placed) / 60 for o in done if o.at_door is not None]
+    ready_to_door = [(o.at_door - o.order.packed) / 60 for o in done if o.at_door is not None]
+    first_hour = day.start.hour
+
+    def in_peak(o: _Outcome) -> bool:
+        h = first_hour + o.order.placed / 3600
+        return any(a <= h < b for a, b in PEAKS)
+
+    peak = [o for o in outcomes.values() if in_peak(o)]
+    peak_on_time = [o for o in peak if o.at_door is not None and o.at_door <= o.promised]
+    km = sum(r.metres for r in riders.values()) / 1000
+    shift_h = day.hours * len(riders)
+    busy_h = sum(r.busy_s for r in riders.values()) / 3600
+    trips = sum(r.trips for r in riders.values())
+    n = len(outcomes)
+    return {
+        "orders": {"placed": len(day.orders), "planned": n, "delivered": len(done), "undelivered": n - len(done)},
+        "on_time_rate": round(len(on_time) / n, 4) if n else None,
+        "late": {"count": len(done) - len(on_time), "minutes_late": stats(late_min)},
+        "peak_on_time_rate": round(len(peak_on_time) / len(peak), 4) if peak else None,
+        "order_to_door_min": stats(to_door),
+        "packed_to_door_min": stats(ready_to_door),
+        "riders": {
+            "distance_km": round(km, 1),
+            "km_per_order": round(km / len(done), 3) if done else None,
+            "waiting_at_shops_h": round(sum(r.wait_s for r in riders.values()) / 3600, 2),
+            "orders_per_rider_hour": round(len(done) / shift_h, 2) if shift_h else None,
+            "orders_per_busy_rider_hour": round(len(done) / busy_h, 2) if busy_h else None,
+            "busy_share_of_shift": round(busy_h / shift_h, 3) if shift_h else None,
+        },
+        "trips": {"count": trips, "orders_per_trip": round(len(done) / trips, 2) if trips else None,
+                  "orders_in_batches": sum(1 for o in done if o.trip_size > 1)},
+        "rounds": {"planned": len(round_ms), "open_orders": stats([float(s) for s in round_sizes], 1),
+                   "plan_ms": stats(round_ms, 2)},
+    }
+
+
+def heavy_round_ms(seed: int = 1, orders: int = 50, riders: int = 30, repeat: int = 20) -> dict[str, Any]:
+    """How long one `plan_round` takes over `orders` open orders (four shops) and `riders` free riders."""
+    rng = random.Random(seed)
+    shops = default_shops()
+    now = DAY.replace(hour=18)
+    open_orders = []
+    for i in range(orders):
+        s = rng.choice(shops)
+        open_orders.append(OpenOrder(f"o{i}", s.shop_id, s.point, _in_disc(rng, CENTRE, 1500),
+                                     now + timedelta(seconds=rng.uniform(-120, 240)),
+                                     now + timedelta(minutes=rng.uniform(15, 30))))
+    crew = [RiderView(f"r{i}", v, _in_disc(rng, CENTRE, 1500), c)
+            for i, (v, c) in enumerate(DEFAULT_FLEET[i % len(DEFAULT_FLEET)] for i in range(riders))]
+    plan_round(open_orders, crew, now)
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        proposals = plan_round(open_orders, crew, now)
+        times.append((time.perf_counter() - started) * 1000)
+    return {"orders": orders, "riders": riders, "repeat": repeat, "ms": stats(times, 2),
+            "proposals": len(proposals), "orders_proposed": sum(len(p.order_ids) for p in proposals)}
+
+
+def compare(opt: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
+    """Optimiser minus baseline on the headline figures (negative minutes and km are better)."""
+    def d(a: float | None, b: float | None, digits: int = 3) -> float | None:
+        return None if a is None or b is None else round(a - b, digits)
+
+    return {
+        "on_time_rate": d(opt["on_time_rate"], base["on_time_rate"], 4),
+        "peak_on_time_rate": d(opt["peak_on_time_rate"], base["peak_on_time_rate"], 4),
+        "order_to_door_min_mean": d(opt["order_to_door_min"]["mean"], base["order_to_door_min"]["mean"], 1),
+        "order_to_door_min_p90": d(opt["order_to_door_min"]["p90"], base["order_to_door_min"]["p90"], 1),
+        "distance_km": d(opt["riders"]["distance_km"], base["riders"]["distance_km"], 1),
+        "km_per_order": d(opt["riders"]["km_per_order"], base["riders"]["km_per_order"], 3),
+        "orders_per_busy_rider_hour": d(opt["riders"]["orders_per_busy_rider_hour"],
+                                        base["riders"]["orders_per_busy_rider_hour"], 2),
+    }
+
+
+def run(seed: int = 1, orders: int = 400, riders: int = 10, round_s: float = 15.0, promise_mode: str = "fixed",
+        promise_min: float = 30.0, first_hour: int = 7, last_hour: int = 21) -> dict[str, Any]:
+    """Both policies on the same day; the whole JSON except timestamps and machine facts."""
+    day = make_day(seed, orders, riders, first_hour=first_hour, last_hour=last_hour)
+    kwargs: dict[str, Any] = {"round_s": round_s, "promise_mode": promise_mode, "promise_min": promise_min}
+    optimiser = simulate(day, plan_round, **kwargs)
+    baseline = simulate(day, nearest_available, **kwargs)
+    return {
+        "day": {"seed": seed, "orders": len(day.orders), "hours": f"{first_hour:02d}:00-{last_hour:02d}:00 local",
+                "homes": day.homes, "radius_m": 1500,
+                "shops": [{"id": s.shop_id, "kind": s.name, "pick_min": s.pick_min, "hours": s.hours,
+                           "lat": round(s.point.lat, 5), "lon": round(s.point.lon, 5)} for s in day.shops],
+                "orders_per_shop": {s.shop_id: sum(1 for o in day.orders if o.shop_id == s.shop_id)
+                                    for s in day.shops},
+                "riders": [{"id": r.rider_id, "vehicle": r.vehicle, "capacity": r.capacity} for r in day.riders],
+                "round_s": round_s,
+                "promise": f"placed + {promise_min:g} min" if promise_mode == "fixed" else "promise() at acceptance",
+                "handover_s": {"shop": DEFAULT_WEIGHTS.pickup_s, "door": DEFAULT_WEIGHTS.door_s},
+                "packing": "estimate = accepted + the shop's mean; real = accepted + mean x U(0.6, 1.5)"},
+        "optimiser": optimiser,
+        "baseline": baseline,
+        "optimiser_minus_baseline": compare(optimiser, baseline),
+    }
+
+
+app = typer.Typer(add_completion=False)
+
+
+@app.command()
+def main(
+    seed: Annotated[int, typer.Option(help="the day's RNG seed (orders, homes, packing times, riders)")] = 1,
+    orders: Annotated[int, typer.Option(min=1, help="orders in the day")] = 400,
+    riders: Annotated[int, typer.Option(min=1, help="riders on shift all day (vehicles and capacities in turn)")] = 10,
+    round_s: Annotated[float, typer.Option(min=1.0, help="simulated seconds between rounds")] = 15.0,
+    promise_mode: Annotated[str, typer.Option(
+        "--promise", help="fixed: placed + --promise-min; computed: promise() when the shop accepts")] = "fixed",
+    promise_min: Annotated[float, typer.Option(help="the fixed promise, minutes after placing")] = 30.0,
+    first_hour: Annotated[int, typer.Option(min=0, max=23, help="shift start, local hour")] = 7,
+    last_hour: Annotated[int, typer.Option(min=1, max=24, help="shift end, local hour (no orders after)")] = 21,
+    results_dir: Annotated[Path, typer.Option(help="where the JSON goes")] = RESULTS_DIR,
+) -> None:
+    """Dispatch one simulated day with the optimiser and with nearest-available; print both sets of figures."""
+    if promise_mode not in ("fixed", "computed"):
+        raise typer.BadParameter("--promise is fixed or computed")
+    started = datetime.now(UTC)
+    clock = time.perf_counter()
+    result: dict[str, Any] = {"benchmark": "dispatch_day", "started_at": started.isoformat(timespec="seconds")}
+    result.update(run(seed, orders, riders, round_s, promise_mode, promise_min, first_hour, last_hour))
+    result["round_speed"] = heavy_round_ms()
+    result["conditions"] = {"python": platform.python_version(), "platform": platform.platform(),
+                            "git": _git_commit(), "wall_s": round(time.perf_counter() - clock, 1)}
+    results_dir.mkdir(parents=True, exist_ok=True)
+    path = results_dir / f"dispatch_day-{started.strftime('%Y%m%dT%H%M%SZ')}.json"
+    path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    print(json.dumps(result, indent=2, ensure_ascii=False))
+    print(f"written to {path}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    app()
