@@ -30,6 +30,14 @@ E2E_ENV = {
     "LINLI_DEADLINE_POLL_INTERVAL_S": "0.2",
     "LINLI_CONSUMER_RETRY_WINDOW_S": "5",
     "LINLI_DB_POOL_MAX": "30",
+    # Dispatch in seconds instead of minutes.
+    "LINLI_ROUND_INTERVAL_S": "0.5",
+    "LINLI_OFFER_LIMIT_S": "3",
+    "LINLI_RIDER_SILENT_S": "4",
+    "LINLI_RIDER_BEHIND_S": "600",
+    "LINLI_NO_RIDER_LIMIT_S": "8",
+    "LINLI_PICKUP_OFFER_ANSWER_S": "3",
+    "LINLI_DOOR_WAIT_S": "1",
 }
 
 

@@ -77,3 +77,8 @@ class RiderPositions:
         for rider_id, pos, last in zip(rider_ids, coords, seen, strict=True):
             result[rider_id] = None if pos is None else {"lon": pos[0], "lat": pos[1], "seen_at": last or 0.0}
         return result
+
+    async def seen(self) -> dict[str, float]:
+        """Every rider's last-seen time (epoch seconds)."""
+        found: Any = await self.redis.zrange(LAST_SEEN, 0, -1, withscores=True)
+        return {str(rider): float(score) for rider, score in found}

@@ -2,13 +2,40 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
 from services.dispatch.adapters.repository import DispatchRepository, RiderPositions
 from services.dispatch.domain.delivery import Rider, RiderState, Vehicle
-from services.dispatch.entrypoints.consumers import SUBSCRIPTIONS
+from services.dispatch.domain.geo import Point
+from services.dispatch.entrypoints.consumers import DEADLINES, SUBSCRIPTIONS
+from services.dispatch.entrypoints.dispatcher_http import router as dispatcher_router
 from services.dispatch.entrypoints.http import router
+from services.dispatch.entrypoints.live import router as live_router
+from services.dispatch.entrypoints.lockers_http import router as lockers_router
+from services.dispatch.entrypoints.rider_http import router as rider_router
+from services.dispatch.service_layer import lockers
+from services.dispatch.service_layer.rounds import AssignmentRounds
+from services.dispatch.service_layer.unit_of_work import UnitOfWork
+from services.dispatch.simulator import RiderSimulator
+from shared.events.contracts import (
+    DeliveryAbandoned,
+    DeliveryCompleted,
+    DeliveryFailed,
+    DeliveryPickedUp,
+    DeliveryPromised,
+    EtaUpdated,
+    LockerCollected,
+    LockerDeposited,
+    LockerExpired,
+    LockerReserved,
+    PickupOffered,
+    RiderAssigned,
+    RiderAtDoor,
+    RiderAtShop,
+    RiderUnassigned,
+)
 from shared.service import Runtime, ServiceSpec, asyncapi_app, build_app
 from shared.settings import Settings
 
@@ -19,6 +46,11 @@ DEMO_RIDERS = [
     (Rider("rider-wang", "王大爷 Grandpa Wang", Vehicle.FOOT, 2, RiderState.AVAILABLE), 32.0418, 118.7865),
     (Rider("rider-zhao", "赵师傅 Master Zhao", Vehicle.E_BIKE, 4, RiderState.ON_BREAK), 32.0460, 118.7870),
 ]
+DEMO_LOCKER = ("locker-gulou", "鼓楼社区柜 Gulou community lockers", 32.0436, 118.7893,
+               [("A1", "S"), ("A2", "S"), ("B1", "M"), ("B2", "M"), ("C1", "L")])
+
+log = logging.getLogger(__name__)
+_LOOPS: dict[int, list[Any]] = {}  # the background loops each runtime started
 
 
 async def seed_demo(runtime: Runtime) -> None:
@@ -28,19 +60,45 @@ async def seed_demo(runtime: Runtime) -> None:
         repo = DispatchRepository(conn)
         for rider, _, _ in DEMO_RIDERS:
             await repo.upsert_rider(rider)
+        uow = UnitOfWork(conn, runtime.settings)
+        if await uow.repo.site(DEMO_LOCKER[0]) is None:
+            site_id, name, lat, lon, comps = DEMO_LOCKER
+            await lockers.put_site(uow, site_id, name, lat, lon, comps)
     positions = RiderPositions(runtime.redis)
     for rider, lat, lon in DEMO_RIDERS:
         await positions.update(rider.id, lat, lon)
 
 
+async def on_start(runtime: Runtime) -> None:
+    await seed_demo(runtime)
+    loops: list[Any] = [AssignmentRounds(runtime.pool, runtime.redis, runtime.settings)]
+    if runtime.settings.rider_simulator:
+        log.info("rider simulator on: the demo riders take offers and deliver by themselves")
+        loops.append(RiderSimulator(runtime.pool, runtime.redis, runtime.settings,
+                                    [(rider.id, Point(lat, lon)) for rider, lat, lon in DEMO_RIDERS]))
+    for loop in loops:
+        await loop.start()
+    _LOOPS[id(runtime)] = loops
+
+
+async def on_stop(runtime: Runtime) -> None:
+    for loop in reversed(_LOOPS.pop(id(runtime), [])):
+        await loop.stop()
+
+
 SPEC = ServiceSpec(
     name="dispatch",
     title="dispatch",
-    description="Riders and deliveries: follows orders from the events and plans who carries them.",
+    description="Riders and deliveries: plans who carries each order, follows each step to the door or locker.",
     migrations=Path(__file__).parents[1] / "migrations",
-    routers=[router],
+    routers=[router, dispatcher_router, rider_router, lockers_router, live_router],
     subscriptions=SUBSCRIPTIONS,
-    on_start=seed_demo,
+    publishes=[DeliveryPromised, RiderAssigned, RiderUnassigned, RiderAtShop, DeliveryPickedUp, RiderAtDoor,
+               DeliveryCompleted, DeliveryFailed, EtaUpdated, PickupOffered, DeliveryAbandoned, LockerReserved,
+               LockerDeposited, LockerCollected, LockerExpired],
+    deadlines=DEADLINES,
+    on_start=on_start,
+    on_stop=on_stop,
 )
 
 

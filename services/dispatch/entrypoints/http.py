@@ -1,4 +1,4 @@
-"""HTTP routes of the dispatch service: the roster and the orders dispatch is following."""
+"""HTTP routes of the dispatch service: the orders dispatch is following, as their events tell it."""
 
 from __future__ import annotations
 
@@ -6,22 +6,13 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 
-from services.dispatch.adapters.repository import DispatchRepository, RiderPositions
+from services.dispatch.adapters.repository import DispatchRepository
 from shared.auth import Principal, require
 from shared.service import runtime_of
 from shared.vocabulary.roles import Role
 
 router = APIRouter(tags=["dispatch"])
 Dispatcher = Depends(require(Role.DISPATCHER))
-
-
-@router.get("/riders")
-async def riders(request: Request, _: Principal = Dispatcher) -> list[dict[str, Any]]:
-    runtime = runtime_of(request)
-    async with runtime.pool.acquire() as conn:
-        rows = await DispatchRepository(conn).riders()
-    positions = await RiderPositions(runtime.redis).positions([r["id"] for r in rows])
-    return [{**dict(r), "position": positions.get(r["id"])} for r in rows]
 
 
 @router.get("/orders")

@@ -1,0 +1,61 @@
+"""Locker sites: admins set them up, the checkout lists free compartments, the orderer opens theirs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Header, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.dispatch.entrypoints.changes import read, run_change
+from services.dispatch.service_layer import lockers
+from shared.auth import Principal, require
+from shared.vocabulary.roles import Role
+
+router = APIRouter(tags=["lockers"])
+Admin = Depends(require())
+SignedIn = Depends(require(Role.SHOPPER, Role.HELPER, Role.RIDER, Role.DISPATCHER))
+Orderer = Depends(require(Role.SHOPPER, Role.HELPER))
+IdempotencyKey = Header(None, alias="Idempotency-Key")
+
+
+class CompartmentBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(min_length=1, max_length=20)
+    size: str = Field(pattern="^[SML]$")
+
+
+class SiteBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=100)
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    compartments: list[CompartmentBody] = Field(max_length=500)
+
+
+class OpenBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(min_length=1, max_length=20)
+
+
+@router.put("/lockers/{site_id}")
+async def put_site(site_id: str, body: SiteBody, request: Request, principal: Principal = Admin,
+                   idempotency_key: str | None = IdempotencyKey) -> Any:
+    comps = [(c.id, c.size) for c in body.compartments]
+    return await run_change(request, principal, idempotency_key, body.model_dump(),
+                            lambda uow: lockers.put_site(uow, site_id, body.name, body.lat, body.lon, comps))
+
+
+@router.get("/lockers")
+async def sites(request: Request, _: Principal = SignedIn) -> Any:
+    """Sites with their free compartments by size."""
+    return await read(request, lockers.sites)
+
+
+@router.post("/lockers/{site_id}/open")
+async def open_compartment(site_id: str, body: OpenBody, request: Request, principal: Principal = Orderer,
+                           idempotency_key: str | None = IdempotencyKey) -> Any:
+    """The orderer opens their compartment with the code from LockerDeposited."""
+    return await run_change(request, principal, idempotency_key, body.model_dump(),
+                            lambda uow: lockers.open_compartment(uow, site_id, body.code, principal.subject,
+                                                                 principal.role is Role.ADMIN))

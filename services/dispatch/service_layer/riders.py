@@ -1,0 +1,165 @@
+"""Riders: profiles, shifts, states and positions; what a rider and the roster look like."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+from services.dispatch.domain.assignment import RiderView
+from services.dispatch.domain.delivery import (
+    CARRYING,
+    DeliveryStatus,
+    NotFound,
+    Refused,
+    Rider,
+    RiderState,
+    Vehicle,
+    may_see_customer,
+    next_step,
+)
+from services.dispatch.domain.geo import Point
+from services.dispatch.domain.offers import is_silent
+from services.dispatch.service_layer.unit_of_work import UnitOfWork
+
+SETTABLE = frozenset({RiderState.OFFLINE, RiderState.AVAILABLE, RiderState.ON_BREAK})
+
+
+async def positions_of(uow: UnitOfWork, rider_ids: list[str]) -> dict[str, dict[str, float] | None]:
+    if uow.positions is None:
+        return {}
+    return await uow.positions.positions(rider_ids)
+
+
+async def rider_views(uow: UnitOfWork, *, free_only: bool = True) -> list[RiderView]:
+    """Riders who may be offered work: available (or busy below capacity), heard from lately, placed."""
+    rows = await uow.log.riders()
+    found = await positions_of(uow, [r["id"] for r in rows])
+    carrying = await uow.repo.carrying()
+    now = uow.now()
+    views = []
+    for r in rows:
+        pos = found.get(r["id"])
+        n = carrying.get(r["id"], 0)
+        if pos is None or is_silent(pos["seen_at"], now, uow.settings.rider_silent_s):
+            continue
+        if free_only and (r["state"] not in (RiderState.AVAILABLE, RiderState.BUSY) or n >= r["capacity"]):
+            continue
+        views.append(RiderView(r["id"], r["vehicle"], Point(pos["lat"], pos["lon"]), r["capacity"], n))
+    return views
+
+
+def _day(now: datetime) -> tuple[datetime, datetime]:
+    start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    return start, start + timedelta(days=1)
+
+
+def delivery_for_rider(d: asyncpg.Record) -> dict[str, Any]:
+    """What the assigned rider sees: the customer's address, phone and note only while carrying the bag."""
+    status = DeliveryStatus(d["status"])
+    step = next_step(status, d["mode"])
+    view: dict[str, Any] = {
+        "order_id": d["order_id"], "status": status.value, "mode": d["mode"],
+        "next_step": step.value if step else None,
+        "shop": {"id": d["store_id"], "lat": d.get("shop_lat"), "lon": d.get("shop_lon"),
+                 "name_zh": d.get("shop_name_zh"), "name_en": d.get("shop_name_en")},
+        "bags": d["bags"], "weight_g": d["weight_g"], "packed": d["packed_at"] is not None,
+        "call_first": d["call_first"], "pay_on_delivery": d["pay_on_delivery"],
+        "amount_to_collect_fen": d["total_fen"] if d["pay_on_delivery"] else None,
+        "eta_shop_at": _iso(d["eta_shop_at"]), "eta_door_at": _iso(d["eta_door_at"]),
+        "locker_site_id": d["locker_site_id"], "compartment_id": d["compartment_id"],
+    }
+    if status in (DeliveryStatus.ASSIGNED, DeliveryStatus.AT_SHOP):
+        view["handover_code"] = d["handover_code"]
+    if may_see_customer(status):
+        view["customer"] = {"address": d["address"], "contact_phone": d["contact_phone"], "note": d["note"]}
+    return view
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+async def me(uow: UnitOfWork, rider_id: str) -> dict[str, Any]:
+    rider = await uow.repo.rider(rider_id)
+    if rider is None:
+        raise NotFound(f"no rider profile for {rider_id}: ask a dispatcher to create one")
+    start, end = _day(uow.now())
+    shifts = (await uow.repo.shifts([rider_id], start, end)).get(rider_id, [])
+    pos = (await positions_of(uow, [rider_id])).get(rider_id)
+    deliveries = await uow.repo.of_rider(rider_id)
+    return {**_profile(rider), "shifts_today": shifts, "position": pos,
+            "silent": is_silent(pos["seen_at"] if pos else None, uow.now(), uow.settings.rider_silent_s),
+            "deliveries": [delivery_for_rider(d) for d in deliveries]}
+
+
+def _profile(r: asyncpg.Record) -> dict[str, Any]:
+    return {"id": r["id"], "name": r["name"], "vehicle": r["vehicle"], "capacity": r["capacity"], "state": r["state"]}
+
+
+async def set_state(uow: UnitOfWork, rider_id: str, state: RiderState) -> dict[str, Any]:
+    if state not in SETTABLE:
+        raise Refused(f"a rider sets their state to one of {', '.join(sorted(SETTABLE))}; busy follows the load")
+    rider = await uow.repo.rider(rider_id, lock=True)
+    if rider is None:
+        raise NotFound(f"no rider profile for {rider_id}")
+    if state is not RiderState.AVAILABLE:
+        carrying = [d for d in await uow.repo.of_rider(rider_id) if DeliveryStatus(d["status"]) in CARRYING]
+        if carrying:
+            raise Refused(f"deliver the bags you carry first ({', '.join(d['order_id'] for d in carrying)})")
+        await uow.repo.withdraw_offers(uow.now(), f"rider went {state.value}", rider_id=rider_id)
+    n = (await uow.repo.carrying()).get(rider_id, 0)
+    effective = RiderState.BUSY if state is RiderState.AVAILABLE and n >= rider["capacity"] else state
+    await uow.repo.set_rider_state(rider_id, effective.value)
+    uow.note("rider_state", {"rider_id": rider_id, "state": effective.value})
+    return {**_profile(rider), "state": effective.value}
+
+
+async def report_location(uow: UnitOfWork, rider_id: str, lat: float, lon: float) -> dict[str, Any]:
+    if await uow.repo.rider(rider_id) is None:
+        raise NotFound(f"no rider profile for {rider_id}")
+    assert uow.positions is not None
+    await uow.positions.update(rider_id, lat, lon, at=uow.now().timestamp())
+    uow.note("rider_position", {"rider_id": rider_id, "lat": lat, "lon": lon})
+    for d in await uow.repo.of_rider(rider_id, [s.value for s in CARRYING]):
+        # The orderer sees the rider only between pickup and delivery.
+        uow.note("rider_position", {"lat": lat, "lon": lon}, d["order_id"], to_order=True)
+    return {"ok": True}
+
+
+async def roster(uow: UnitOfWork) -> list[dict[str, Any]]:
+    rows = await uow.log.riders()
+    ids = [r["id"] for r in rows]
+    found = await positions_of(uow, ids)
+    start, end = _day(uow.now())
+    shifts = await uow.repo.shifts(ids, start, end)
+    carrying = await uow.repo.carrying()
+    return [{**_profile(r), "position": found.get(r["id"]), "shifts_today": shifts.get(r["id"], []),
+             "carrying": carrying.get(r["id"], 0),
+             "silent": is_silent((found.get(r["id"]) or {}).get("seen_at"), uow.now(), uow.settings.rider_silent_s)}
+            for r in rows]
+
+
+async def put_profile(uow: UnitOfWork, rider_id: str, name: str, vehicle: Vehicle, capacity: int,
+                      state: RiderState | None) -> dict[str, Any]:
+    existing = await uow.repo.rider(rider_id, lock=True)
+    rider = Rider(rider_id, name, vehicle, capacity, state or RiderState(existing["state"] if existing
+                                                                          else RiderState.OFFLINE))
+    await uow.log.upsert_rider(rider)
+    if state is not None:
+        await uow.repo.set_rider_state(rider_id, state.value)
+    saved = await uow.repo.rider(rider_id)
+    assert saved is not None
+    return _profile(saved)
+
+
+async def put_shifts(uow: UnitOfWork, rider_id: str, shifts: list[tuple[datetime, datetime]]) -> dict[str, Any]:
+    if await uow.repo.rider(rider_id) is None:
+        raise NotFound(f"no rider {rider_id}")
+    for starts, ends in shifts:
+        if ends <= starts:
+            raise ValueError("a shift must end after it starts")
+    await uow.repo.replace_shifts(rider_id, shifts)
+    return {"rider_id": rider_id, "shifts": [{"starts_at": s.isoformat(), "ends_at": e.isoformat()}
+                                             for s, e in sorted(shifts)]}
