@@ -85,6 +85,7 @@ class ServiceSpec:
     publishes: Sequence[type[Event]] = ()
     deadlines: Mapping[str, Callable[[Runtime], DeadlineHandler]] = field(default_factory=dict)
     on_start: Callable[[Runtime], Awaitable[None]] | None = None
+    on_stop: Callable[[Runtime], Awaitable[None]] | None = None  # undoes on_start, before the relay stops
     health_details: Callable[[Runtime], Awaitable[dict[str, Any]]] | None = None
 
 
@@ -189,6 +190,8 @@ def build_app(spec: ServiceSpec, settings: Settings) -> FastAPI:
         finally:
             await broker.stop()
             await housekeeper.stop()
+            if spec.on_stop is not None:
+                await spec.on_stop(runtime)
             await runtime.scheduler.stop()
             await runtime.relay.stop()
             await producer.stop()

@@ -104,8 +104,9 @@ class RiderSimulator(BackgroundLoop):
             return  # a rider on a break stays put and takes no work
 
         for offer in await self._run(lambda uow: assigning.offers_for(uow, me.subject)):
+            offer_id: str = offer["offer_id"]
             try:
-                await self._run(lambda uow, o=offer: assigning.accept_offer(uow, me.subject, o["offer_id"]))
+                await self._run(lambda uow: assigning.accept_offer(uow, me.subject, offer_id))  # noqa: B023
                 log.info("rider simulator: %s took order %s", rider_id, offer["order_id"])
             except Exception as e:  # taken back, withdrawn, lapsed, at capacity: the next round re-offers
                 log.info("rider simulator: %s could not take order %s: %s", rider_id, offer["order_id"], e)

@@ -34,6 +34,8 @@ def up(keep: Annotated[bool, typer.Option("--keep", help="keep the data of the l
        seed: Annotated[bool, typer.Option(help="seed the demo neighbourhood")] = True,
        always_open: Annotated[bool, typer.Option(
            "--always-open", help="open the demo shops round the clock instead of their real hours")] = False,
+       simulate_riders: Annotated[bool, typer.Option(
+           "--riders/--no-riders", help="let the demo riders take offers and deliver by themselves")] = True,
        home: Annotated[Path, typer.Option(help="where data and logs go")] = HOME) -> None:
     """Start PostgreSQL, Redis, the broker and the three services; Ctrl-C stops them all."""
     from shared.stack import DEFAULT_PORTS, StackError, start_infrastructure, start_services, wait_healthy
@@ -65,6 +67,7 @@ def up(keep: Annotated[bool, typer.Option("--keep", help="keep the data of the l
             processes = start_services(infra, home, DEFAULT_PORTS,
                                        {"LINLI_DEMO_SEED": "true" if seed else "false",
                                         "LINLI_DEMO_ALWAYS_OPEN": "true" if always_open else "false",
+                                        "LINLI_RIDER_SIMULATOR": "true" if simulate_riders else "false",
                                         "LINLI_ALLOW_DEV_SIGN_IN": "true"})
             wait_healthy(processes, DEFAULT_PORTS, timeout=90)
         _welcome(infra, time.monotonic() - started, seed)
