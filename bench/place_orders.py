@@ -497,6 +497,7 @@ def _git_commit() -> dict[str, Any] | None:
 
 
 def _conditions(opts: Options) -> dict[str, Any]:
+    from shared.events.topics import ORDERS
     from shared.settings import get_settings
 
     settings = get_settings()
@@ -513,7 +514,7 @@ def _conditions(opts: Options) -> dict[str, Any]:
         "python": platform.python_version(), "platform": platform.platform(),
         "git": _git_commit(),
         "service_settings": {
-            "db_pool_max": settings.db_pool_max, "topic_partitions": settings.topic_partitions,
+            "db_pool_max": settings.db_pool_max, "orders_partitions": ORDERS.partitions,
             "relay_poll_interval_s": settings.relay_poll_interval_s} if opts.embedded else None,
     }
 

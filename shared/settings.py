@@ -87,7 +87,6 @@ class Settings(BaseSettings):
 
     demo_seed: bool = False
     demo_always_open: bool = False  # seed the demo shops open round the clock instead of their real hours
-    topic_partitions: int = 6
 
     @property
     def dev_signing(self) -> bool:
