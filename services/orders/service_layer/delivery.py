@@ -8,8 +8,6 @@ cancelled (reason `no_rider`), and `OrderCancelled` tells inventory to release t
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from services.orders.domain import delivery as dl
 from services.orders.domain.order import Order
 from services.orders.service_layer.ordering import Forbidden, get_order, now
@@ -39,54 +37,45 @@ from shared.vocabulary.roles import Role
 SYSTEM_ACTOR = "linli"
 
 
-async def _apply(uow: UnitOfWork, order_id: str, fact: Callable[[Order], object]) -> Order | None:
-    order = await uow.orders.get(order_id, for_update=True)
-    if order is None:
-        return None
-    fact(order)
-    await uow.orders.save(order)
-    return order
-
-
 async def on_delivery_promised(uow: UnitOfWork, e: DeliveryPromised) -> None:
-    await _apply(uow, e.order_id, lambda o: dl.delivery_promised(o, e.promised_at, e.minutes, now()))
+    await uow.apply(e.order_id, lambda o: dl.delivery_promised(o, e.promised_at, e.minutes, now()))
 
 
 async def on_rider_assigned(uow: UnitOfWork, e: RiderAssigned) -> None:
-    await _apply(uow, e.order_id, lambda o: dl.rider_assigned(o, e.rider_id, e.rider_name, e.vehicle, e.eta_shop_at,
+    await uow.apply(e.order_id, lambda o: dl.rider_assigned(o, e.rider_id, e.rider_name, e.vehicle, e.eta_shop_at,
                                                               e.eta_door_at, e.assigned_by, now()))
 
 
 async def on_rider_unassigned(uow: UnitOfWork, e: RiderUnassigned) -> None:
-    await _apply(uow, e.order_id, lambda o: dl.rider_unassigned(o, e.rider_id, e.reason, now()))
+    await uow.apply(e.order_id, lambda o: dl.rider_unassigned(o, e.rider_id, e.reason, now()))
 
 
 async def on_rider_at_shop(uow: UnitOfWork, e: RiderAtShop) -> None:
-    await _apply(uow, e.order_id, lambda o: dl.rider_at_shop(o, e.rider_id, now()))
+    await uow.apply(e.order_id, lambda o: dl.rider_at_shop(o, e.rider_id, now()))
 
 
 async def on_delivery_picked_up(uow: UnitOfWork, e: DeliveryPickedUp) -> None:
-    await _apply(uow, e.order_id, lambda o: dl.delivery_picked_up(o, e.rider_id, now()))
+    await uow.apply(e.order_id, lambda o: dl.delivery_picked_up(o, e.rider_id, now()))
 
 
 async def on_rider_at_door(uow: UnitOfWork, e: RiderAtDoor) -> None:
-    await _apply(uow, e.order_id, lambda o: dl.rider_at_door(o, e.rider_id, now()))
+    await uow.apply(e.order_id, lambda o: dl.rider_at_door(o, e.rider_id, now()))
 
 
 async def on_delivery_completed(uow: UnitOfWork, e: DeliveryCompleted) -> None:
-    await _apply(uow, e.order_id, lambda o: dl.delivery_completed(o, e.rider_id, e.cash_collected_fen, now()))
+    await uow.apply(e.order_id, lambda o: dl.delivery_completed(o, e.rider_id, e.cash_collected_fen, now()))
 
 
 async def on_delivery_failed(uow: UnitOfWork, e: DeliveryFailed) -> None:
-    await _apply(uow, e.order_id, lambda o: dl.delivery_failed(o, e.rider_id, e.reason, now()))
+    await uow.apply(e.order_id, lambda o: dl.delivery_failed(o, e.rider_id, e.reason, now()))
 
 
 async def on_eta_updated(uow: UnitOfWork, e: EtaUpdated) -> None:
-    await _apply(uow, e.order_id, lambda o: dl.eta_updated(o, e.eta_door_at, e.late_risk, now()))
+    await uow.apply(e.order_id, lambda o: dl.eta_updated(o, e.eta_door_at, e.late_risk, now()))
 
 
 async def on_pickup_offered(uow: UnitOfWork, e: PickupOffered) -> None:
-    await _apply(uow, e.order_id, lambda o: dl.pickup_offered(o, e.reason, e.answer_by, now()))
+    await uow.apply(e.order_id, lambda o: dl.pickup_offered(o, e.reason, e.answer_by, now()))
 
 
 async def on_delivery_abandoned(uow: UnitOfWork, e: DeliveryAbandoned) -> None:
@@ -102,20 +91,20 @@ async def on_delivery_abandoned(uow: UnitOfWork, e: DeliveryAbandoned) -> None:
 
 
 async def on_locker_reserved(uow: UnitOfWork, e: LockerReserved) -> None:
-    await _apply(uow, e.order_id, lambda o: dl.locker_reserved(o, e.site_id, e.compartment_id, e.size, now()))
+    await uow.apply(e.order_id, lambda o: dl.locker_reserved(o, e.site_id, e.compartment_id, e.size, now()))
 
 
 async def on_locker_deposited(uow: UnitOfWork, e: LockerDeposited) -> None:
-    await _apply(uow, e.order_id, lambda o: dl.locker_deposited(o, e.site_id, e.compartment_id, e.code,
+    await uow.apply(e.order_id, lambda o: dl.locker_deposited(o, e.site_id, e.compartment_id, e.code,
                                                                 e.collect_by, now()))
 
 
 async def on_locker_collected(uow: UnitOfWork, e: LockerCollected) -> None:
-    await _apply(uow, e.order_id, lambda o: dl.locker_collected(o, e.site_id, e.compartment_id, now()))
+    await uow.apply(e.order_id, lambda o: dl.locker_collected(o, e.site_id, e.compartment_id, now()))
 
 
 async def on_locker_expired(uow: UnitOfWork, e: LockerExpired) -> None:
-    await _apply(uow, e.order_id, lambda o: dl.locker_expired(o, e.site_id, e.compartment_id, now()))
+    await uow.apply(e.order_id, lambda o: dl.locker_expired(o, e.site_id, e.compartment_id, now()))
 
 
 async def answer_pickup_offer(uow: UnitOfWork, principal: Principal, order_id: str, accept: bool) -> Order:

@@ -7,8 +7,6 @@ place. An event about an order orders never heard of is dropped, as the other ha
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from services.orders.domain import approvals
 from services.orders.domain import fulfilment as shop
 from services.orders.domain.lines import Substitute
@@ -35,46 +33,37 @@ from shared.events.contracts import (
 from shared.vocabulary.roles import Role
 
 
-async def _apply(uow: UnitOfWork, order_id: str, fact: Callable[[Order], None]) -> Order | None:
-    order = await uow.orders.get(order_id, for_update=True)
-    if order is None:
-        return None
-    fact(order)
-    await uow.orders.save(order)
-    return order
-
-
 async def on_part_accepted(uow: UnitOfWork, e: PartAccepted) -> None:
-    await _apply(uow, e.order_id, lambda o: shop.part_accepted(o, e.location_id, e.accepted_by, now()))
+    await uow.apply(e.order_id, lambda o: shop.part_accepted(o, e.location_id, e.accepted_by, now()))
 
 
 async def on_part_rejected(uow: UnitOfWork, e: PartRejected) -> None:
-    await _apply(uow, e.order_id, lambda o: shop.part_rejected(o, e.location_id, e.reason, e.note, e.line_nos,
+    await uow.apply(e.order_id, lambda o: shop.part_rejected(o, e.location_id, e.reason, e.note, e.line_nos,
                                                                e.refund_fen, now()))
 
 
 async def on_picking_started(uow: UnitOfWork, e: PickingStarted) -> None:
-    await _apply(uow, e.order_id, lambda o: shop.picking_started(o, e.location_id, e.by, now()))
+    await uow.apply(e.order_id, lambda o: shop.picking_started(o, e.location_id, e.by, now()))
 
 
 async def on_line_picked(uow: UnitOfWork, e: LinePicked) -> None:
-    await _apply(uow, e.order_id, lambda o: shop.line_picked(o, e.line_no, e.quantity, e.price_fen,
+    await uow.apply(e.order_id, lambda o: shop.line_picked(o, e.line_no, e.quantity, e.price_fen,
                                                              e.estimated_fen, e.by, now()))
 
 
 async def on_line_out_of_stock(uow: UnitOfWork, e: LineOutOfStock) -> None:
-    await _apply(uow, e.order_id, lambda o: shop.line_out_of_stock(o, e.line_no, e.refund_fen, e.by, now()))
+    await uow.apply(e.order_id, lambda o: shop.line_out_of_stock(o, e.line_no, e.refund_fen, e.by, now()))
 
 
 async def on_weight_approval_requested(uow: UnitOfWork, e: WeightApprovalRequested) -> None:
-    await _apply(uow, e.order_id, lambda o: shop.weight_approval_requested(
+    await uow.apply(e.order_id, lambda o: shop.weight_approval_requested(
         o, e.line_no, estimated_quantity=e.estimated_quantity, actual_quantity=e.actual_quantity,
         over_pct=e.over_pct, estimated_fen=e.estimated_fen, actual_fen=e.actual_fen, deadline=e.deadline,
         at=now()))
 
 
 async def on_weight_settled(uow: UnitOfWork, e: WeightSettled) -> None:
-    await _apply(uow, e.order_id, lambda o: shop.weight_settled(o, e.line_no, e.approved, e.charged_fen,
+    await uow.apply(e.order_id, lambda o: shop.weight_settled(o, e.line_no, e.approved, e.charged_fen,
                                                                 e.decided_by, now()))
 
 
@@ -82,33 +71,33 @@ async def on_substitution_proposed(uow: UnitOfWork, e: SubstitutionProposed) -> 
     sub = e.substitute
     substitute = Substitute(sub.product_id, sub.location_id, sub.name_zh, sub.name_en, sub.unit.value,
                             sub.quantity, sub.price_fen)
-    await _apply(uow, e.order_id, lambda o: shop.substitution_proposed(o, e.line_no, substitute, e.needs_approval,
+    await uow.apply(e.order_id, lambda o: shop.substitution_proposed(o, e.line_no, substitute, e.needs_approval,
                                                                        e.deadline, e.by, now()))
 
 
 async def on_substitution_settled(uow: UnitOfWork, e: SubstitutionSettled) -> None:
-    await _apply(uow, e.order_id, lambda o: shop.substitution_settled(o, e.line_no, e.accepted, e.price_fen,
+    await uow.apply(e.order_id, lambda o: shop.substitution_settled(o, e.line_no, e.accepted, e.price_fen,
                                                                       e.refund_fen, e.decided_by, now()))
 
 
 async def on_part_packed(uow: UnitOfWork, e: PartPacked) -> None:
-    await _apply(uow, e.order_id, lambda o: shop.part_packed(o, e.location_id, e.bags, e.weight_g, e.by, now()))
+    await uow.apply(e.order_id, lambda o: shop.part_packed(o, e.location_id, e.bags, e.weight_g, e.by, now()))
 
 
 async def on_order_packed(uow: UnitOfWork, e: OrderPacked) -> None:
     packed = Packed(final_fen=e.final_fen, difference_fen=e.difference_fen, bags=e.bags, weight_g=e.weight_g,
                     pickup_point=e.pickup_point.model_dump(mode="json"), handover_code=e.handover_code)
     outcomes = [(ln.line_no, ln.outcome, ln.quantity, ln.price_fen) for ln in e.lines]
-    await _apply(uow, e.order_id, lambda o: shop.order_packed(o, packed, e.shown_fen, outcomes, now()))
+    await uow.apply(e.order_id, lambda o: shop.order_packed(o, packed, e.shown_fen, outcomes, now()))
 
 
 async def on_order_handed_over(uow: UnitOfWork, e: OrderHandedOver) -> None:
-    await _apply(uow, e.order_id, lambda o: shop.handed_over(o, e.to.value, e.by, now()))
+    await uow.apply(e.order_id, lambda o: shop.handed_over(o, e.to.value, e.by, now()))
 
 
 async def on_bag_returned(uow: UnitOfWork, e: BagReturned) -> None:
     lines = [ln.model_dump(mode="json") for ln in e.lines]
-    await _apply(uow, e.order_id, lambda o: shop.bag_returned(o, e.refund_fen, lines, e.by, now()))
+    await uow.apply(e.order_id, lambda o: shop.bag_returned(o, e.refund_fen, lines, e.by, now()))
 
 
 async def answer_approval(uow: UnitOfWork, principal: Principal, order_id: str, line_no: int,
