@@ -100,8 +100,9 @@ def test_a_rider_sees_the_customer_while_carrying(status: str) -> None:
     assert "handover_code" not in view  # the shop's code is for the pickup only
 
 
-def test_the_handover_code_is_shown_to_the_assigned_rider_before_pickup() -> None:
-    assert delivery_for_rider(_row("at_shop"))["handover_code"] == "4321"  # type: ignore[arg-type]
+def test_the_rider_never_sees_the_handover_code_the_counter_tells_them() -> None:
+    for status in ("assigned", "at_shop", "picked_up"):
+        assert "handover_code" not in delivery_for_rider(_row(status))  # type: ignore[arg-type]
 
 
 def test_only_the_orderer_follows_an_order() -> None:

@@ -70,8 +70,8 @@ def delivery_for_rider(d: asyncpg.Record) -> dict[str, Any]:
         "eta_shop_at": _iso(d["eta_shop_at"]), "eta_door_at": _iso(d["eta_door_at"]),
         "locker_site_id": d["locker_site_id"], "compartment_id": d["compartment_id"],
     }
-    if status in (DeliveryStatus.ASSIGNED, DeliveryStatus.AT_SHOP):
-        view["handover_code"] = d["handover_code"]
+    # No handover code here: the counter tells it to the rider with the bag, so entering it
+    # proves the bag left the shop with this rider.
     if may_see_customer(status):
         view["customer"] = {"address": d["address"], "contact_phone": d["contact_phone"], "note": d["note"]}
     return view
