@@ -74,6 +74,18 @@ class Subscription:
     handlers: dict[type[Event], Callable[[Runtime], Handler]]
 
 
+def on_event(make_uow: Callable[[Runtime, asyncpg.Connection, Any], Any],
+             use_case: Callable[[Any, Any], Awaitable[None]]) -> Callable[[Runtime], Handler]:
+    """An event handler that runs `use_case(unit_of_work, event)` inside the consumer's inbox transaction."""
+
+    def make(runtime: Runtime) -> Handler:
+        async def handle(conn: asyncpg.Connection, env: Any, event: Any) -> None:
+            await use_case(make_uow(runtime, conn, env), event)
+        return handle
+
+    return make
+
+
 @dataclass
 class ServiceSpec:
     name: str

@@ -14,7 +14,11 @@ from shared.events.contracts import ApprovalGiven, DeliveryPickedUp, OrderCancel
 from shared.events.envelope import RawEnvelope
 from shared.events.topics import DISPATCH, ORDERS
 from shared.inbox import Handler
-from shared.service import Runtime, Subscription
+from shared.service import Runtime, Subscription, on_event
+
+
+def _uow(_: Runtime, conn: asyncpg.Connection, env: RawEnvelope) -> UnitOfWork:
+    return UnitOfWork(conn, env)
 
 
 def _placed(runtime: Runtime) -> Handler:
@@ -23,28 +27,16 @@ def _placed(runtime: Runtime) -> Handler:
     return handle
 
 
-def _cancelled(_: Runtime) -> Handler:
-    async def handle(conn: asyncpg.Connection, env: RawEnvelope, event: Any) -> None:
-        await reservations.on_order_cancelled(UnitOfWork(conn, env), event)
-    return handle
+_cancelled = on_event(_uow, reservations.on_order_cancelled)
 
 
-def _approval(_: Runtime) -> Handler:
-    async def handle(conn: asyncpg.Connection, env: RawEnvelope, event: Any) -> None:
-        await fulfilment.on_approval_given(UnitOfWork(conn, env), event)
-    return handle
+_approval = on_event(_uow, fulfilment.on_approval_given)
 
 
-def _pickup_choice(_: Runtime) -> Handler:
-    async def handle(conn: asyncpg.Connection, env: RawEnvelope, event: Any) -> None:
-        await fulfilment.on_pickup_choice_made(UnitOfWork(conn, env), event)
-    return handle
+_pickup_choice = on_event(_uow, fulfilment.on_pickup_choice_made)
 
 
-def _picked_up(_: Runtime) -> Handler:
-    async def handle(conn: asyncpg.Connection, env: RawEnvelope, event: Any) -> None:
-        await fulfilment.on_delivery_picked_up(UnitOfWork(conn, env), event)
-    return handle
+_picked_up = on_event(_uow, fulfilment.on_delivery_picked_up)
 
 
 def accept_deadline(_: Runtime) -> DeadlineHandler:

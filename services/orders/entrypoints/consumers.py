@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-import asyncpg
-
 from services.orders.service_layer import delivery, fulfilment, ordering
 from services.orders.service_layer.unit_of_work import UnitOfWork
 from shared.events.contracts import (
@@ -46,20 +44,16 @@ from shared.events.contracts import (
     WeightApprovalRequested,
     WeightSettled,
 )
-from shared.events.envelope import Event, RawEnvelope
+from shared.events.envelope import Event
 from shared.events.topics import CATALOG, DISPATCH, INVENTORY
 from shared.inbox import Handler
-from shared.service import Runtime, Subscription
+from shared.service import Runtime, Subscription, on_event
 
 E = TypeVar("E", bound=Event)
 
 
 def _use_case(fn: Callable[[UnitOfWork, Any], Awaitable[None]]) -> Callable[[Runtime], Handler]:
-    def make(_: Runtime) -> Handler:
-        async def handle(conn: asyncpg.Connection, env: RawEnvelope, event: Any) -> None:
-            await fn(UnitOfWork(conn, cause=env), event)
-        return handle
-    return make
+    return on_event(lambda _, conn, env: UnitOfWork(conn, cause=env), fn)
 
 
 async def _upsert_location(uow: UnitOfWork, event: LocationUpserted) -> None:
