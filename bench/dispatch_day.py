@@ -47,8 +47,8 @@ from services.dispatch.domain.assignment import (
     plan_round,
     promise,
 )
-from services.dispatch.domain.geo import Point, speed_mps, street_metres
 from services.inventory.adapters.demo_neighbourhood import LOCATIONS
+from shared.vocabulary.geo import Point, speed_mps, street_metres
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 CENTRE = Point(32.044, 118.789)

@@ -21,13 +21,13 @@ import redis.asyncio as aioredis
 from services.dispatch.adapters.live import append
 from services.dispatch.adapters.repository import RiderPositions
 from services.dispatch.domain.delivery import BEFORE_PICKUP, CARRYING, DeliveryStatus, RiderState
-from services.dispatch.domain.geo import DETOUR, Point, metres, speed_mps
 from services.dispatch.service_layer import assigning, delivering, riders
 from services.dispatch.service_layer.unit_of_work import UnitOfWork
 from shared.auth import Principal
 from shared.background import BackgroundLoop
 from shared.deadlines import Clock, SystemClock
 from shared.settings import Settings
+from shared.vocabulary.geo import DETOUR, Point, metres, speed_mps
 from shared.vocabulary.roles import Role
 
 log = logging.getLogger(__name__)

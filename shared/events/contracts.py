@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
 from shared.events.envelope import Event, register
-from shared.events.topics import CATALOG, DISPATCH, INVENTORY, ORDERS, Topic
+from shared.events.topics import CATALOG, CIRCLE, DISPATCH, INVENTORY, ORDERS, Topic
 from shared.vocabulary.locations import LocationKind
 from shared.vocabulary.opening_hours import Closure, Window
 from shared.vocabulary.order_status import OrderStatus
@@ -69,6 +69,16 @@ class OrderedLine(Event):
     substitution: SubstitutionPreference = SubstitutionPreference()
 
 
+class DeliverySlot(Event):
+    """A time window the shopper chose for the bag to arrive."""
+
+    start: datetime
+    end: datetime
+
+
+PaymentMethod = Literal["balance", "on_delivery"]
+
+
 @register
 class OrderPlaced(_OrderEvent):
     """A shopper (or a helper for a resident) placed an order; inventory should reserve its stock."""
@@ -84,6 +94,14 @@ class OrderPlaced(_OrderEvent):
     contact_phone: str | None = None
     delivery_code: str | None = Field(default=None, description="the code the shopper gives the rider at the door")
     locker_site_id: str | None = Field(default=None, description="for fulfilment mode 'locker'")
+    slot: DeliverySlot | None = Field(default=None, description="a delivery in a chosen time slot; None: now")
+    release_at: datetime | None = Field(
+        default=None, description="for a slot order: when it enters the shop's queue (slot start minus picking "
+                                  "and travel time); until then its stock is held but nobody is asked to accept")
+    delivery_fee_fen: int = Field(default=0, ge=0, description="the shop's delivery fee, charged with the goods")
+    platform_fee_fen: int = Field(default=0, ge=0, description="Linli's fee; zero in public-interest deployments")
+    payment: PaymentMethod = Field(default="balance", description="'balance' (prepaid) or 'on_delivery' (cash at "
+                                                                  "the door)")
 
 
 @register
@@ -109,6 +127,17 @@ class OrderCancelled(_OrderEvent):
     cancelled_by: str
     previous_status: OrderStatus
     reason: str = Field(default="cancelled", description="'cancelled' by the orderer, or e.g. 'no_rider'")
+
+
+@register
+class OrderRated(_OrderEvent):
+    """The orderer rated a finished order: the shop, and the rider who carried it (if one did)."""
+
+    shop_stars: int | None = Field(default=None, ge=1, le=5)
+    rider_id: str | None = None
+    rider_stars: int | None = Field(default=None, ge=1, le=5)
+    comment: str | None = Field(default=None, max_length=500)
+    by: str
 
 
 class ApprovalKind(StrEnum):
@@ -520,6 +549,7 @@ class LocationUpserted(_CatalogEvent):
     delivery_radius_m: int = Field(default=1500, ge=0)
     picking_minutes: int = Field(default=10, ge=0)
     accept_limit_s: int | None = None
+    delivery_fee_fen: int = Field(default=0, ge=0, description="what the shop charges to deliver an order")
 
     def key(self) -> str:
         return f"location:{self.location_id}"
@@ -542,6 +572,68 @@ class ProductUpserted(_CatalogEvent):
 
     def key(self) -> str:
         return f"product:{self.product_id}"
+
+
+class StockLevel(StrEnum):
+    IN_STOCK = "in_stock"
+    LOW = "low"  # at or under the product's low-stock threshold
+    OUT = "out"
+
+
+@register
+class StockLevelChanged(_CatalogEvent):
+    """A product's availability crossed a level: what a shopper searching for it needs to know.
+
+    Published only when the level changes (not on every sale), so the compacted topic stays small.
+    """
+
+    product_id: str
+    location_id: str
+    store_id: str
+    level: StockLevel
+    available: int = Field(ge=0, description="in the product's unit, when the level changed")
+
+    def key(self) -> str:
+        return f"stock:{self.product_id}"
+
+
+class _CircleEvent(Event):
+    topic: ClassVar[Topic] = CIRCLE
+
+
+@register
+class LockerSiteUpdated(_CircleEvent):
+    """A locker site and how many compartments of each size are free now (dispatch owns the lockers)."""
+
+    site_id: str
+    name: str
+    lat: float
+    lon: float
+    active: bool = True
+    free: dict[str, int] = Field(default_factory=dict, description="free compartments by size: S, M, L")
+
+    def key(self) -> str:
+        return f"locker:{self.site_id}"
+
+
+@register
+class PromiseQuoted(_CircleEvent):
+    """What dispatch would promise for a delivery from this shop now, without the last leg to the door.
+
+    Door time = now + max(ready_minutes, rider_to_shop_minutes) + the ride from the shop to the
+    door + HANDOVER_MINUTES (shared/vocabulary/geo.py). Re-published when it changes by a minute
+    or more, or when riders come or go.
+    """
+
+    location_id: str
+    ready_minutes: int = Field(ge=0, description="picking plus the shop's current queue")
+    rider_to_shop_minutes: int | None = Field(default=None, ge=0,
+                                              description="the nearest free rider's ride to the shop; None: no rider")
+    riders_available: int = Field(ge=0)
+    quoted_at: datetime
+
+    def key(self) -> str:
+        return f"promise:{self.location_id}"
 
 
 def events_on(topic: Topic) -> list[type[Event]]:

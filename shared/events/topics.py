@@ -31,7 +31,11 @@ CATALOG = Topic("linli.catalog", 3, compacted=True,
 DISPATCH = Topic("linli.dispatch", 6,
                  description="riders, offers, deliveries and lockers, keyed by order id (dispatch service)")
 
-ALL_TOPICS: tuple[Topic, ...] = (ORDERS, INVENTORY, CATALOG, DISPATCH)
+CIRCLE = Topic("linli.circle", 3, compacted=True,
+               description="what the circle offers now: locker sites with free compartments and the delivery "
+                           "time each shop could promise, keyed by site or shop (dispatch service); compacted")
+
+ALL_TOPICS: tuple[Topic, ...] = (ORDERS, INVENTORY, CATALOG, DISPATCH, CIRCLE)
 
 
 def declared_topics() -> list[Topic]:

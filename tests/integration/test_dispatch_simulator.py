@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from services.dispatch.adapters.repository import RiderPositions
-from services.dispatch.domain.geo import Point, metres
 from services.dispatch.entrypoints.app import DEMO_RIDERS
 from services.dispatch.service_layer import assigning, intake
 from services.dispatch.service_layer.unit_of_work import UnitOfWork
 from services.dispatch.simulator import RiderSimulator, towards
+from shared.vocabulary.geo import Point, metres
 from tests.integration.test_dispatch_support import DOOR, SETTINGS, Dispatch, accepted, dispatch, packed, placed
 
 __all__ = ["dispatch"]

@@ -21,7 +21,7 @@ from services.dispatch.domain.assignment import (
     promise,
     single_trip,
 )
-from services.dispatch.domain.geo import Point, speed_mps, street_metres, travel_s
+from shared.vocabulary.geo import Point, speed_mps, street_metres, travel_s
 
 NOW = datetime(2026, 11, 23, 18, 0, tzinfo=UTC)
 SHOP = Point(32.0432, 118.7926)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from services.dispatch.domain.eta import eta_change, live_eta, ready_at
-from services.dispatch.domain.geo import Point, travel_s
+from shared.vocabulary.geo import Point, travel_s
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 RIDER, SHOP, DOOR = Point(32.040, 118.780), Point(32.044, 118.790), Point(32.048, 118.795)

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from services.dispatch.domain.geo import Point, speed_mps, street_metres, travel_s
+from shared.vocabulary.geo import HANDOVER_MINUTES, Point, speed_mps, street_metres, travel_s
 
 
 @dataclass(frozen=True)
@@ -482,5 +482,5 @@ def promise(pickup: Point, drop: Point, ready_at: datetime, riders: Sequence[Rid
     order = OpenOrder("promise", "", pickup, drop, ready_at, ready_at)
     trips = [single_trip(r, order, now).eta_door_at["promise"] for r in riders if r.carrying < r.capacity]
     if trips:
-        return min(trips) + timedelta(minutes=5)  # slack for the handover at the door
+        return min(trips) + timedelta(minutes=HANDOVER_MINUTES)
     return ready_at + timedelta(seconds=travel_s(pickup, drop, "foot")) + timedelta(minutes=15)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from services.dispatch.domain.geo import Point, travel_s
+from shared.vocabulary.geo import Point, travel_s
 
 MEANINGFUL_S = 60.0  # smaller changes are not worth an event
 

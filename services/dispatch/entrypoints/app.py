@@ -8,7 +8,6 @@ from typing import Any
 
 from services.dispatch.adapters.repository import DispatchRepository, RiderPositions
 from services.dispatch.domain.delivery import Rider, RiderState, Vehicle
-from services.dispatch.domain.geo import Point
 from services.dispatch.entrypoints.consumers import DEADLINES, SUBSCRIPTIONS
 from services.dispatch.entrypoints.dispatcher_http import router as dispatcher_router
 from services.dispatch.entrypoints.http import router
@@ -38,6 +37,7 @@ from shared.events.contracts import (
 )
 from shared.service import Runtime, ServiceSpec, asyncapi_app, build_app
 from shared.settings import Settings
+from shared.vocabulary.geo import Point
 
 DEMO_RIDERS = [
     (Rider("rider-zhang", "张师傅 Master Zhang", Vehicle.E_BIKE, 4, RiderState.AVAILABLE), 32.0440, 118.7900),

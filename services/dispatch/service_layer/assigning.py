@@ -19,12 +19,12 @@ from services.dispatch.domain.delivery import (
     rider_state_after,
 )
 from services.dispatch.domain.eta import eta_change, live_eta
-from services.dispatch.domain.geo import Point, metres
 from services.dispatch.domain.offers import Offer, OfferStatus, check_answer, is_behind, is_silent, seconds_left
 from services.dispatch.service_layer import lockers
 from services.dispatch.service_layer.riders import positions_of, rider_views
 from services.dispatch.service_layer.unit_of_work import UnitOfWork
 from shared.events.contracts import EtaUpdated, RiderAssigned, RiderUnassigned
+from shared.vocabulary.geo import Point, metres
 
 ROUND_LOCK = 0x6469737061  # one round at a time across dispatch processes
 NO_RIDER = "no_rider"

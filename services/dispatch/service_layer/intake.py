@@ -9,7 +9,6 @@ from typing import Any
 from services.dispatch.domain.assignment import promise
 from services.dispatch.domain.delivery import BEFORE_PICKUP, DROPPABLE, DeliveryStatus
 from services.dispatch.domain.eta import ready_at
-from services.dispatch.domain.geo import Point
 from services.dispatch.service_layer import lockers
 from services.dispatch.service_layer.assigning import NO_RIDER, PICKUP_ANSWER, no_rider_limit_s, release_rider
 from services.dispatch.service_layer.riders import rider_views
@@ -27,6 +26,7 @@ from shared.events.contracts import (
     PickupOffered,
     RiderUnassigned,
 )
+from shared.vocabulary.geo import Point
 
 CARRIED_MODES = ("delivery", "locker")
 

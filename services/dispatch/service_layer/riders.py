@@ -19,9 +19,9 @@ from services.dispatch.domain.delivery import (
     may_see_customer,
     next_step,
 )
-from services.dispatch.domain.geo import Point
 from services.dispatch.domain.offers import is_silent
 from services.dispatch.service_layer.unit_of_work import UnitOfWork
+from shared.vocabulary.geo import Point
 
 SETTABLE = frozenset({RiderState.OFFLINE, RiderState.AVAILABLE, RiderState.ON_BREAK})
 

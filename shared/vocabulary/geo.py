@@ -38,3 +38,15 @@ def speed_mps(vehicle: str) -> float:
 def street_metres(a: Point, b: Point) -> float:
     """The distance a rider actually covers between two points: the straight line times DETOUR."""
     return metres(a, b) * DETOUR
+
+
+# The living circle is what a resident reaches on foot in about 15 minutes.
+CIRCLE_WALK_MINUTES = 15
+
+
+def walking_minutes(a: Point, b: Point) -> int:
+    """Minutes on foot along the streets, rounded up: what a shopper reads as "6 min walk"."""
+    return math.ceil(travel_s(a, b, "foot") / 60)
+
+# Minutes at the door (or the locker) on top of the ride, in every promise Linli makes.
+HANDOVER_MINUTES = 5
