@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install run test unit integration e2e lint bench bench-dispatch docs clean
+.PHONY: install run test unit integration e2e browser screenshots lint bench bench-dispatch docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,13 @@ integration: install
 
 e2e: install
 	$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
+
+browser: install
+	$(PY) -m pytest tests/e2e/browser $(PYTEST_ARGS)
+
+# Refresh docs/screenshots/ from a real run of the browser tests.
+screenshots: install
+	LINLI_SCREENSHOTS=1 $(PY) -m pytest tests/e2e/browser $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check shared services bench tests

@@ -39,6 +39,7 @@ from shared.inbox import Consumer, DeadLetters, Handler, RetryPolicy
 from shared.kafka_admin import ensure_topics
 from shared.retention import Housekeeper, Retention
 from shared.settings import Settings
+from shared.web import mount_console
 from shared.vocabulary.order_status import TransitionRefused
 
 log = logging.getLogger(__name__)
@@ -99,6 +100,7 @@ class ServiceSpec:
     on_start: Callable[[Runtime], Awaitable[None]] | None = None
     on_stop: Callable[[Runtime], Awaitable[None]] | None = None  # undoes on_start, before the relay stops
     health_details: Callable[[Runtime], Awaitable[dict[str, Any]]] | None = None
+    web: Path | None = None  # the service's console: static pages served under /app/
 
 
 def declare_broker(spec: ServiceSpec, settings: Settings, runtime: Runtime,
@@ -220,6 +222,8 @@ def build_app(spec: ServiceSpec, settings: Settings) -> FastAPI:
     for router in spec.routers:
         app.include_router(router)
     app.mount("/metrics", prometheus_client.make_asgi_app(registry))
+    if spec.web is not None:
+        mount_console(app, spec.web, settings)
 
     @app.get("/health", tags=["operations"])
     async def health() -> JSONResponse:

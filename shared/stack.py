@@ -283,12 +283,22 @@ def service_env(infra: Infrastructure, service: str, extra: dict[str, str] | Non
     return env
 
 
+def browser_env(ports: dict[str, int]) -> dict[str, str]:
+    """Tell each service where a browser finds the others, and let their pages call across origins."""
+    import json
+
+    origins = [f"http://{host}:{port}" for port in ports.values() for host in ("127.0.0.1", "localhost")]
+    return {"LINLI_CORS_ORIGINS": json.dumps(origins),
+            **{f"LINLI_{name.upper()}_URL": f"http://127.0.0.1:{port}" for name, port in ports.items()}}
+
+
 def start_services(infra: Infrastructure, home: Path, ports: dict[str, int] | None = None,
                    extra_env: dict[str, str] | None = None) -> dict[str, Process]:
     """Run each service as its own uvicorn process, as in production, each with its own database."""
     import sys
 
     ports = ports or DEFAULT_PORTS
+    extra_env = {**browser_env(ports), **(extra_env or {})}
     started: dict[str, Process] = {}
     for service in SERVICES:
         process = Process(service, [sys.executable, "-m", "uvicorn", f"services.{service}.entrypoints.app:app",
