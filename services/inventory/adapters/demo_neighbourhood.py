@@ -6,8 +6,13 @@ convenience store, all within a 15-minute walk; prices in fen, weighed goods per
 Hours are realistic: the wet market and its stalls trade 06:00-12:00 and 16:00-19:00 (the
 tofu stall from 05:30, the fish stall only in the morning on Mondays), the supermarket
 08:00-22:00, and the convenience store is always open, so a demo can order at any hour.
-`LINLI_DEMO_ALWAYS_OPEN=true` seeds every location always open instead. Hours are set when a
-location is first seeded; later seeds keep whatever staff changed.
+`LINLI_DEMO_ALWAYS_OPEN=true` seeds every location always open instead. Hours and delivery fees
+are set when a location is first seeded; later seeds keep whatever staff changed.
+
+Delivery fees are what such shops charge in a neighbourhood: the supermarket 3 yuan, the wet
+market 2 yuan for a bag from any of its stalls (stalls charge nothing of their own), and the
+convenience store nothing, as it competes with walking downstairs. Low-stock thresholds make
+search show "low" before a shelf is empty: about two portions of weighed goods, a few pieces.
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ HOURS: dict[str, list[dict[str, Any]] | None] = {
     "xiaoshi-tofu": _daily(("05:30", "12:00"), ("16:00", "19:00")),
     "kedi-corner": None,  # open around the clock
 }
+
+DELIVERY_FEES_FEN: dict[str, int] = {"suguo-daxinggong": 300, "xiaoshi-market": 200, "kedi-corner": 0}
 
 LOCATIONS: list[dict[str, Any]] = [
     {"id": "suguo-daxinggong", "kind": "shop", "category": "supermarket", "name_zh": "苏果超市（大行宫店）",
@@ -73,6 +80,6 @@ _PRODUCTS: list[tuple[str, str, str, str, str, str, int, int | None, int]] = [
 
 PRODUCTS: list[dict[str, Any]] = [
     {"id": pid, "location_id": loc, "name_zh": zh, "name_en": en, "category": cat, "unit": unit, "price_fen": price,
-     "grams_per_piece": gpp, "on_hand": on_hand}
+     "grams_per_piece": gpp, "on_hand": on_hand, "low_stock_threshold": 2 * gpp if gpp else 5}
     for pid, loc, zh, en, cat, unit, price, gpp, on_hand in _PRODUCTS
 ]

@@ -50,19 +50,20 @@ class InventoryRepository:
         """Insert or replace a location; the operating fields (hours, pause, ...) are written in full."""
         await self.conn.execute(
             "INSERT INTO locations (id, kind, parent_id, category, name_zh, name_en, lat, lon, active, accept_limit_s, "
-            "windows, closures, paused, delivery_radius_m, picking_minutes, weight_tolerance_pct) "
-            "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11::jsonb,$12::jsonb,$13,$14,$15,$16) "
+            "windows, closures, paused, delivery_radius_m, picking_minutes, weight_tolerance_pct, delivery_fee_fen) "
+            "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11::jsonb,$12::jsonb,$13,$14,$15,$16,$17) "
             "ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, "
             "parent_id = excluded.parent_id, category = excluded.category, name_zh = excluded.name_zh, "
             "name_en = excluded.name_en, lat = excluded.lat, lon = excluded.lon, active = excluded.active, "
             "accept_limit_s = excluded.accept_limit_s, windows = excluded.windows, closures = excluded.closures, "
             "paused = excluded.paused, delivery_radius_m = excluded.delivery_radius_m, "
-            "picking_minutes = excluded.picking_minutes, weight_tolerance_pct = excluded.weight_tolerance_pct",
+            "picking_minutes = excluded.picking_minutes, weight_tolerance_pct = excluded.weight_tolerance_pct, "
+            "delivery_fee_fen = excluded.delivery_fee_fen",
             values["id"], values["kind"], values.get("parent_id"), values["category"], values["name_zh"],
             values["name_en"], values["lat"], values["lon"], values.get("active", True), values.get("accept_limit_s"),
             values.get("windows"), values.get("closures") or [], bool(values.get("paused", False)),
             values.get("delivery_radius_m", 1500), values.get("picking_minutes", 10),
-            values.get("weight_tolerance_pct"))
+            values.get("weight_tolerance_pct"), values.get("delivery_fee_fen") or 0)
 
     async def stalls_of(self, market_id: str) -> list[asyncpg.Record]:
         return list(await self.conn.fetch("SELECT * FROM locations WHERE parent_id = $1 ORDER BY id", market_id))

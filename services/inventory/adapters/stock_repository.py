@@ -109,13 +109,22 @@ class StockRepository:
                                 "VALUES ($1, $2, $3, $4)", product_id, reason, order_id, actor)
 
     async def low_stock_candidates(self, product_ids: list[str]) -> list[asyncpg.Record]:
+        """The products' levels and what was last published about them; the stock rows are locked (in id
+        order, as every writer locks them) so two transactions cannot both publish the same change."""
         return list(await self.conn.fetch(
             "SELECT p.id, p.location_id, p.store_id, p.low_stock_threshold, s.on_hand - s.reserved AS available, "
-            "s.low_flagged FROM products p JOIN stock s ON s.product_id = p.id WHERE p.id = any($1::text[]) "
-            "ORDER BY p.id", sorted(set(product_ids))))
+            "s.low_flagged, s.published_level FROM products p JOIN stock s ON s.product_id = p.id "
+            "WHERE p.id = any($1::text[]) ORDER BY p.id FOR UPDATE OF s", sorted(set(product_ids))))
 
     async def set_low_flag(self, product_id: str, flagged: bool) -> None:
         await self.conn.execute("UPDATE stock SET low_flagged = $2 WHERE product_id = $1", product_id, flagged)
+
+    async def never_published(self) -> list[str]:
+        return [r["product_id"] for r in await self.conn.fetch(
+            "SELECT product_id FROM stock WHERE published_level IS NULL ORDER BY product_id")]
+
+    async def set_published_level(self, product_id: str, level: str) -> None:
+        await self.conn.execute("UPDATE stock SET published_level = $2 WHERE product_id = $1", product_id, level)
 
     async def level(self, product_id: str) -> asyncpg.Record | None:
         return await self.conn.fetchrow("SELECT on_hand, reserved, on_hand - reserved AS available FROM stock "

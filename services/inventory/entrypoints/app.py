@@ -10,8 +10,10 @@ from services.inventory.adapters import demo_neighbourhood
 from services.inventory.entrypoints.catalog_http import router as catalog_router
 from services.inventory.entrypoints.consumers import DEADLINES, SUBSCRIPTIONS
 from services.inventory.entrypoints.http import router
+from services.inventory.entrypoints.live_http import router as live_router
+from services.inventory.entrypoints.live_http import start_listening, stop_listening
 from services.inventory.entrypoints.staff_http import router as staff_router
-from services.inventory.service_layer import catalog
+from services.inventory.service_layer import catalog, stock_keeping
 from services.inventory.service_layer.unit_of_work import UnitOfWork
 from shared.events.contracts import (
     BagReturned,
@@ -28,6 +30,7 @@ from shared.events.contracts import (
     ProductUpserted,
     ShopAccepted,
     ShopRejected,
+    StockLevelChanged,
     StockRejected,
     StockReleased,
     StockReserved,
@@ -43,7 +46,7 @@ log = logging.getLogger(__name__)
 
 
 async def seed_demo(runtime: Runtime) -> None:
-    """Put the demo neighbourhood in place; products already there keep their stock, locations their hours."""
+    """Put the demo neighbourhood in place; products already there keep their stock, locations their hours and fees."""
     if not runtime.settings.demo_seed:
         return
     always_open = runtime.settings.demo_always_open
@@ -51,8 +54,10 @@ async def seed_demo(runtime: Runtime) -> None:
         uow = UnitOfWork(conn)
         for location in demo_neighbourhood.LOCATIONS:
             values = dict(location)
-            if not always_open and await uow.inventory.location(location["id"]) is None:
-                values["windows"] = demo_neighbourhood.HOURS.get(location["id"])
+            if await uow.inventory.location(location["id"]) is None:
+                values["delivery_fee_fen"] = demo_neighbourhood.DELIVERY_FEES_FEN.get(location["id"], 0)
+                if not always_open:
+                    values["windows"] = demo_neighbourhood.HOURS.get(location["id"])
             await catalog.upsert_location(uow, values)
         for product in demo_neighbourhood.PRODUCTS:
             exists = await conn.fetchval("SELECT 1 FROM products WHERE id = $1", product["id"])
@@ -62,19 +67,35 @@ async def seed_demo(runtime: Runtime) -> None:
              len(demo_neighbourhood.PRODUCTS))
 
 
+async def publish_missing_levels(runtime: Runtime) -> None:
+    """Search learns the level of every product, also of those from before levels were published."""
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        published = await stock_keeping.publish_missing_levels(UnitOfWork(conn))
+    if published:
+        log.info("stock levels published for %d products that had none", published)
+
+
+async def on_start(runtime: Runtime) -> None:
+    await publish_missing_levels(runtime)
+    await seed_demo(runtime)
+    await start_listening(runtime)
+
+
 SPEC = ServiceSpec(
     name="inventory",
     title="inventory",
     description="Shops, markets and stalls, their products and stock; reserves stock for orders so none is oversold.",
     migrations=Path(__file__).parents[1] / "migrations",
-    routers=[router, catalog_router, staff_router],
+    web=Path(__file__).parents[1] / "web",
+    routers=[router, catalog_router, staff_router, live_router],
     subscriptions=SUBSCRIPTIONS,
     publishes=[StockReserved, StockRejected, StockReleased, PartAccepted, PartRejected, ShopAccepted, ShopRejected,
                PickingStarted, LinePicked, LineOutOfStock, WeightApprovalRequested, WeightSettled,
                SubstitutionProposed, SubstitutionSettled, PartPacked, OrderPacked, OrderHandedOver, BagReturned,
-               LowStock, LocationUpserted, ProductUpserted],
+               LowStock, LocationUpserted, ProductUpserted, StockLevelChanged],
     deadlines=DEADLINES,
-    on_start=seed_demo,
+    on_start=on_start,
+    on_stop=stop_listening,
 )
 
 

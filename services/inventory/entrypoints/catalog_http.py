@@ -39,6 +39,7 @@ class LocationChanges(BaseModel):
     picking_minutes: int | None = Field(None, ge=0, le=600)
     accept_limit_s: int | None = Field(None, ge=1, le=3600)
     weight_tolerance_pct: float | None = Field(None, ge=0, le=100)
+    delivery_fee_fen: int | None = Field(None, ge=0, le=100_000, description="charged per delivered order, in fen")
 
 
 class NewProduct(BaseModel):
@@ -85,7 +86,7 @@ def _sent(body: BaseModel) -> dict[str, Any]:
     """The fields the caller actually sent; null means "clear" only where clearing makes sense."""
     values = body.model_dump(mode="json", include=body.model_fields_set)
     for name in ("category", "name_zh", "name_en", "paused", "delivery_radius_m", "picking_minutes", "price_fen",
-                 "unit", "active", "closures"):
+                 "unit", "active", "closures", "delivery_fee_fen"):
         if name in values and values[name] is None:
             raise HTTPException(422, f"{name} cannot be null; leave it out to keep it")
     return values
@@ -99,7 +100,7 @@ async def get_location(location_id: str, request: Request, principal: Principal 
 @router.patch("/locations/{location_id}")
 async def patch_location(location_id: str, body: LocationChanges, request: Request, principal: Principal = Staff,
                          idempotency_key: str | None = IdempotencyKey) -> Any:
-    """Hours, closures, pause switch, radius, picking time, accept limit, weight tolerance."""
+    """Hours, closures, pause switch, radius, picking time, accept limit, weight tolerance, delivery fee."""
     await location_for(request, principal, location_id)
     changes = _sent(body)
     return await run_change(request, principal, idempotency_key, changes,

@@ -47,6 +47,7 @@ class LocationBody(BaseModel):
     delivery_radius_m: int = Field(1500, ge=0, le=50_000)
     picking_minutes: int = Field(10, ge=0, le=600)
     weight_tolerance_pct: float | None = Field(None, ge=0, le=100)
+    delivery_fee_fen: int = Field(0, ge=0, le=100_000, description="charged per delivered order; 0 delivers free")
 
 
 class ProductBody(BaseModel):
@@ -80,7 +81,7 @@ def _hours_view(row: Any, timezone: str) -> dict[str, Any]:
 
 def _store_view(row: Any, stalls: list[Any], timezone: str) -> dict[str, Any]:
     view = {k: row[k] for k in ("id", "kind", "category", "name_zh", "name_en", "lat", "lon", "active",
-                                "delivery_radius_m", "picking_minutes", "accept_limit_s")}
+                                "delivery_radius_m", "picking_minutes", "accept_limit_s", "delivery_fee_fen")}
     view.update(_hours_view(row, timezone))
     if row["kind"] == "market":
         view["stalls"] = [{**{k: s[k] for k in ("id", "category", "name_zh", "name_en", "active")},

@@ -62,9 +62,17 @@ async def _read(request: Request, use_case: Any) -> Any:
 
 @router.get("/stores/{location_id}/queue")
 async def queue(location_id: str, request: Request, principal: Principal = Staff) -> list[dict[str, Any]]:
-    """Parts waiting to be accepted (with the seconds left), accepted, being picked or packed, with their lines."""
+    """Parts waiting to be accepted (with the seconds left), accepted, being picked or packed, with their lines,
+    handling flags and note. Slot orders appear here from their release time (before: /queue/scheduled)."""
     location = await location_for(request, principal, location_id)
     return await _read(request, lambda uow: queries.queue(uow, location))  # type: ignore[no-any-return]
+
+
+@router.get("/stores/{location_id}/queue/scheduled")
+async def scheduled(location_id: str, request: Request, principal: Principal = Staff) -> list[dict[str, Any]]:
+    """Slot orders whose stock is held here, not in the live queue until their release time (soonest first)."""
+    location = await location_for(request, principal, location_id)
+    return await _read(request, lambda uow: queries.scheduled(uow, location))  # type: ignore[no-any-return]
 
 
 @router.get("/stores/{location_id}/orders/{order_id}/pick-list")

@@ -25,7 +25,8 @@ class AlreadyExists(Exception):
 
 
 # How a location works, besides what it is; kept as they are when an update leaves them out.
-OPERATING = ("windows", "closures", "paused", "delivery_radius_m", "picking_minutes", "weight_tolerance_pct")
+OPERATING = ("windows", "closures", "paused", "delivery_radius_m", "picking_minutes", "weight_tolerance_pct",
+             "delivery_fee_fen")
 PRODUCT_FIELDS = ("location_id", "name_zh", "name_en", "category", "unit", "price_fen", "grams_per_piece",
                   "active", "barcode", "low_stock_threshold")
 
@@ -61,7 +62,7 @@ async def upsert_location(uow: UnitOfWork, values: dict[str, Any]) -> None:
 
 
 async def update_location(uow: UnitOfWork, location_id: str, changes: dict[str, Any]) -> dict[str, Any]:
-    """Staff change how their location works: hours, closures, the pause switch, limits."""
+    """Staff change how their location works: hours, closures, the pause switch, limits, the delivery fee."""
     existing = await uow.inventory.location(location_id)
     if existing is None:
         raise NotFound(f"no location {location_id!r}")
@@ -73,7 +74,7 @@ async def update_location(uow: UnitOfWork, location_id: str, changes: dict[str, 
 def location_view(row: Any) -> dict[str, Any]:
     return {k: row[k] for k in ("id", "kind", "parent_id", "category", "name_zh", "name_en", "lat", "lon", "active",
                                 "accept_limit_s", "windows", "closures", "paused", "delivery_radius_m",
-                                "picking_minutes", "weight_tolerance_pct")}
+                                "picking_minutes", "weight_tolerance_pct", "delivery_fee_fen")}
 
 
 async def publish_location(uow: UnitOfWork, location_id: str) -> None:
@@ -84,7 +85,7 @@ async def publish_location(uow: UnitOfWork, location_id: str) -> None:
         name_zh=row["name_zh"], name_en=row["name_en"], lat=row["lat"], lon=row["lon"], active=row["active"],
         windows=windows_of(row["windows"]), closures=closures_of(row["closures"]), paused=row["paused"],
         delivery_radius_m=row["delivery_radius_m"], picking_minutes=row["picking_minutes"],
-        accept_limit_s=row["accept_limit_s"]))
+        accept_limit_s=row["accept_limit_s"], delivery_fee_fen=row["delivery_fee_fen"]))
 
 
 async def upsert_product(uow: UnitOfWork, values: dict[str, Any], actor: str) -> None:

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from services.inventory.domain.fulfilment import NotFound
+from services.inventory.domain.slots import is_scheduled
 from services.inventory.service_layer.policy import now
 from services.inventory.service_layer.unit_of_work import UnitOfWork
 
@@ -26,30 +27,65 @@ def _line_view(line: Any, product: Any) -> dict[str, Any]:
             "charged_fen": line["charged_fen"], "substitute": line["substitute"]}
 
 
-async def queue(uow: UnitOfWork, location: Any, at: datetime | None = None) -> list[dict[str, Any]]:
-    """Parts waiting, accepted, being picked or packed at a shop or stall (a market: all its stalls)."""
-    at = at or now()
+def _slot(row: Any) -> dict[str, str] | None:
+    if row["slot_start"] is None:
+        return None
+    return {"start": row["slot_start"].isoformat(), "end": row["slot_end"].isoformat()}
+
+
+async def _parts_at(uow: UnitOfWork, location: Any) -> list[Any]:
     ids = [location["id"]]
     if location["kind"] == "market":
         ids = [s["id"] for s in await uow.inventory.stalls_of(location["id"])]
-    parts = await uow.fulfilment.queue(ids)
+    return await uow.fulfilment.queue(ids)
+
+
+async def _part_view(uow: UnitOfWork, part: Any) -> dict[str, Any]:
+    lines = await uow.fulfilment.lines(part["order_id"], part["location_id"])
+    names = await _names(uow, [ln["product_id"] for ln in lines])
+    return {
+        "order_id": part["order_id"], "store_id": part["store_id"], "location_id": part["location_id"],
+        "status": part["status"], "order_status": part["order_status"],
+        "fulfilment_mode": part["fulfilment_mode"], "flags": part["flags"], "note": part["note"],
+        "slot": _slot(part), "release_at": part["release_at"].isoformat() if part["release_at"] else None,
+        # A rider proves they took the bag by entering the code the counter tells them, so
+        # staff see it for delivery and locker orders. For pickup the shopper's code is the
+        # proof of who collects: staff must ask for it, never read it.
+        "handover_code": part["handover_code"]
+        if part["order_status"] == "packed" and part["fulfilment_mode"] in ("delivery", "locker") else None,
+        "accept_deadline": part["accept_deadline"].isoformat(),
+        "lines": [_line_view(ln, names.get(ln["product_id"])) for ln in lines]}
+
+
+async def queue(uow: UnitOfWork, location: Any, at: datetime | None = None) -> list[dict[str, Any]]:
+    """Parts waiting, accepted, being picked or packed at a shop or stall (a market: all its stalls).
+
+    Slot orders not released yet are left out (see `scheduled`): nobody should start on a bag
+    due tomorrow morning, and their accept countdown has not started.
+    """
+    at = at or now()
     result = []
-    for part in parts:
-        lines = await uow.fulfilment.lines(part["order_id"], part["location_id"])
-        names = await _names(uow, [ln["product_id"] for ln in lines])
-        waiting = part["status"] == "waiting"
-        result.append({
-            "order_id": part["order_id"], "store_id": part["store_id"], "location_id": part["location_id"],
-            "status": part["status"], "order_status": part["order_status"],
-            "fulfilment_mode": part["fulfilment_mode"], "flags": part["flags"],
-            # A rider proves they took the bag by entering the code the counter tells them, so
-            # staff see it for delivery and locker orders. For pickup the shopper's code is the
-            # proof of who collects: staff must ask for it, never read it.
-            "handover_code": part["handover_code"]
-            if part["order_status"] == "packed" and part["fulfilment_mode"] in ("delivery", "locker") else None,
-            "accept_deadline": part["accept_deadline"].isoformat(),
-            "seconds_left": max(0, int((part["accept_deadline"] - at).total_seconds())) if waiting else None,
-            "lines": [_line_view(ln, names.get(ln["product_id"])) for ln in lines]})
+    for part in await _parts_at(uow, location):
+        if is_scheduled(part["release_at"], at):
+            continue
+        view = await _part_view(uow, part)
+        view["seconds_left"] = max(0, int((part["accept_deadline"] - at).total_seconds())) \
+            if part["status"] == "waiting" else None
+        result.append(view)
+    return result
+
+
+async def scheduled(uow: UnitOfWork, location: Any, at: datetime | None = None) -> list[dict[str, Any]]:
+    """Slot orders held here that enter the live queue later, soonest release first."""
+    at = at or now()
+    result = []
+    for part in await _parts_at(uow, location):
+        if not is_scheduled(part["release_at"], at):
+            continue
+        view = await _part_view(uow, part)
+        view["seconds_to_release"] = int((part["release_at"] - at).total_seconds())
+        result.append(view)
+    result.sort(key=lambda v: (v["release_at"], v["order_id"], v["location_id"]))
     return result
 
 
@@ -68,7 +104,9 @@ async def pick_list(uow: UnitOfWork, location_id: str, order_id: str) -> dict[st
         view = _line_view(ln, names.get(ln["product_id"]))
         stalls.setdefault(ln["location_id"], {}).setdefault(view["category"] or "", []).append(view)
     return {"order_id": order_id, "store_id": order["store_id"], "status": order["status"],
-            "flags": order["flags"], "stalls": [
+            "fulfilment_mode": order["fulfilment_mode"], "flags": order["flags"], "note": order["note"],
+            "slot": _slot(order), "release_at": order["release_at"].isoformat() if order["release_at"] else None,
+            "stalls": [
                 {"location_id": loc, "categories": [{"category": cat, "lines": views}
                                                     for cat, views in sorted(cats.items())]}
                 for loc, cats in sorted(stalls.items())],

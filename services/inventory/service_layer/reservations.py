@@ -5,6 +5,9 @@ fulfilling location (the shop, or each stall of a market). Each part waits for i
 stall to accept until its own deadline; a part refused or left to lapse is dropped (its lines
 refunded, its stock released) and the rest goes on. When nothing remains the order is
 rejected; when every remaining part accepted, the order is accepted.
+
+An order for a delivery slot is reserved at once too (the stock is promised), but its parts
+wait out of the shop's live queue until its release time; their accept deadlines count from then.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from services.inventory.domain.fulfilment import (
 )
 from services.inventory.domain.picking import AWAITING_SHOPPER, LineState
 from services.inventory.domain.shop_hours import refusal
+from services.inventory.domain.slots import clock_starts
 from services.inventory.domain.stock import LineRequest, ReservationStatus, reserve_all
 from services.inventory.service_layer.policy import Policy, now
 from services.inventory.service_layer.stock_keeping import check_low_stock
@@ -75,9 +79,10 @@ async def on_order_placed(uow: UnitOfWork, event: OrderPlaced, policy: Policy | 
     if await uow.fulfilment.order(event.order_id) is not None:
         return  # already decided; the inbox normally prevents getting here at all
     at = at or now()
+    starts = clock_starts(event.release_at, at)  # a slot order is worked on (so must be open) from its release
     location_ids = list(dict.fromkeys([event.store_id, *(ln.location_id for ln in event.lines)]))
     locations = {lid: await uow.inventory.location(lid) for lid in location_ids}
-    closed = refusal([row for row in locations.values() if row is not None], policy.timezone, at)
+    closed = refusal([row for row in locations.values() if row is not None], policy.timezone, starts)
     if closed is not None:
         # Orders checked the hours at POST /orders; a change was in flight. Say when it opens.
         log.info("order %s rejected shop_closed: %s", event.order_id, closed[1])
@@ -104,12 +109,15 @@ async def on_order_placed(uow: UnitOfWork, event: OrderPlaced, policy: Policy | 
     for location_id in parts_of((ln.line_no, ln.location_id) for ln in event.lines):
         location = locations[location_id]
         limit = await _accept_limit_s(uow, location, policy.accept_limit_s)
-        parts.append((location_id, at + timedelta(seconds=limit)))
+        parts.append((location_id, starts + timedelta(seconds=limit)))
     earliest = min(deadline for _, deadline in parts)
+    flags = event.flags.model_copy(update={"pay_on_delivery": event.flags.pay_on_delivery or
+                                           event.payment == "on_delivery"})  # the rider collects: staff must know
     await uow.fulfilment.add_order(
         event.order_id, event.store_id, ReservationStatus.HELD.value, earliest, placed_by=event.placed_by,
-        placed_for=event.placed_for, fulfilment_mode=event.fulfilment_mode, flags=event.flags.model_dump(mode="json"),
-        shown_fen=sum(ln.estimated_fen for ln in event.lines))
+        placed_for=event.placed_for, fulfilment_mode=event.fulfilment_mode, flags=flags.model_dump(mode="json"),
+        shown_fen=sum(ln.estimated_fen for ln in event.lines), note=event.note,
+        slot=(event.slot.start, event.slot.end) if event.slot else None, release_at=event.release_at)
     await uow.fulfilment.add_lines(event.order_id, [
         {"line_no": ln.line_no, "product_id": ln.product_id, "location_id": ln.location_id,
          "quantity": ln.stock_quantity, "unit": ln.unit.value, "ordered_pieces": ln.quantity,

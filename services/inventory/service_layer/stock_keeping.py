@@ -1,25 +1,40 @@
-"""Stock outside of orders: restocking, adjusting with a reason, and the low-stock warning.
+"""Stock outside of orders: restocking, adjusting with a reason, the low-stock warning and the
+availability level search shows.
 
 Every change goes through `StockRepository`, which records a movement with who and why; the
 LowStock event fires once when available stock crosses under a product's threshold and is
-re-armed when it climbs back to the threshold or above.
+re-armed when it climbs back to the threshold or above. StockLevelChanged (in stock / low /
+out) is published whenever the level differs from the one last published, in the transaction
+of the stock change; the last one is kept with the stock row.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+from services.inventory.domain.availability import level_to_publish
 from services.inventory.domain.fulfilment import BadRequest, NotFound
 from services.inventory.service_layer.unit_of_work import UnitOfWork
-from shared.events.contracts import LowStock
+from shared.events.contracts import LowStock, StockLevelChanged
 
 
 async def check_low_stock(uow: UnitOfWork, product_ids: Iterable[str]) -> None:
+    """After any change of these products' stock or threshold: LowStock on a crossing, and the level if it moved.
+
+    Every use case that changes stock calls this in its own transaction, so an event is never
+    published for a change that rolled back, nor missed for one that committed.
+    """
     ids = list(product_ids)
     if not ids:
         return
     for row in await uow.stock.low_stock_candidates(ids):
         threshold = row["low_stock_threshold"]
+        level = level_to_publish(row["published_level"], row["available"], threshold)
+        if level is not None:
+            await uow.stock.set_published_level(row["id"], level.value)
+            await uow.publish(StockLevelChanged(product_id=row["id"], location_id=row["location_id"],
+                                                store_id=row["store_id"], level=level,
+                                                available=max(row["available"], 0)))
         under = threshold is not None and row["available"] < threshold
         if under and not row["low_flagged"]:
             await uow.stock.set_low_flag(row["id"], True)
@@ -27,6 +42,14 @@ async def check_low_stock(uow: UnitOfWork, product_ids: Iterable[str]) -> None:
                                        available=row["available"], threshold=threshold))
         elif not under and row["low_flagged"]:
             await uow.stock.set_low_flag(row["id"], False)
+
+
+async def publish_missing_levels(uow: UnitOfWork) -> int:
+    """Publish the level of every product that never had one published (products from before levels existed),
+    so search knows them all without waiting for their next sale; returns how many."""
+    ids = await uow.stock.never_published()
+    await check_low_stock(uow, ids)
+    return len(ids)
 
 
 async def _product(uow: UnitOfWork, product_id: str) -> None:
