@@ -147,7 +147,7 @@ class RiderSimulator(BackgroundLoop):
         elif status is DeliveryStatus.PICKED_UP:
             await self._run(lambda uow: delivering.at_door(uow, order_id, rider_id))
         elif status is DeliveryStatus.AT_DOOR:
-            cash = (d["total_fen"] or 1) if d["pay_on_delivery"] else None
+            cash = (d["due_at_door_fen"] or d["total_fen"] or 1) if d["pay_on_delivery"] else None
             await self._run(lambda uow: delivering.delivered(uow, order_id, rider_id, d["delivery_code"] or "-",
                                                              cash))
         else:

@@ -23,3 +23,10 @@ def format_yuan(fen: int) -> str:
     sign = "-" if fen < 0 else ""
     yuan, cents = divmod(abs(fen), 100)
     return f"{sign}¥{yuan}.{cents:02d}"
+
+
+def due_at_door(final_goods_fen: int, delivery_fee_fen: int, platform_fee_fen: int) -> int:
+    """What a pay-on-delivery shopper hands the rider: the packed goods plus the fees (orders and dispatch agree)."""
+    if min(final_goods_fen, delivery_fee_fen, platform_fee_fen) < 0:
+        raise ValueError("amounts due at the door are never negative")
+    return final_goods_fen + delivery_fee_fen + platform_fee_fen

@@ -96,7 +96,8 @@ def test_a_rider_does_not_see_the_customer_before_pickup_or_after(status: str) -
 def test_a_rider_sees_the_customer_while_carrying(status: str) -> None:
     view = delivery_for_rider(_row(status))  # type: ignore[arg-type]
     assert view["customer"] == {"address": {"text": "3-201 Lane 5", "lat": 32.0, "lon": 118.0},
-                                "contact_phone": "138", "note": "ring twice"}
+                                "contact_phone": "138", "note": "ring twice",
+                                "maps_url": "geo:32.0,118.0?q=32.0,118.0(3-201%20Lane%205)"}
     assert "handover_code" not in view  # the shop's code is for the pickup only
 
 

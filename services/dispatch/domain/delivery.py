@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from urllib.parse import quote
 
+from shared.vocabulary.money import format_yuan
 from shared.vocabulary.order_status import OrderStatus
 
 
@@ -167,11 +169,31 @@ def check_handover(packed: bool, expected: str | None, code: str) -> None:
         raise WrongCode("that is not this order's handover code")
 
 
-def check_delivery(expected: str | None, code: str, pay_on_delivery: bool, cash_collected_fen: int | None) -> None:
+def check_delivery(expected: str | None, code: str, pay_on_delivery: bool, cash_collected_fen: int | None,
+                   due_fen: int | None = None) -> None:
+    """The shopper's code, and for a pay-on-delivery order the cash the rider took."""
     if expected is not None and code.strip() != expected:
         raise WrongCode("that is not the shopper's delivery code")
     if pay_on_delivery and cash_collected_fen is None:
-        raise Missing("this order is paid on delivery: send cash_collected_fen")
+        amount = format_yuan(due_fen) if due_fen is not None else "the amount due"
+        raise Missing(f"this order is paid on delivery: collect {amount} in cash and enter it (cash_collected_fen)")
+
+
+def cash_difference(due_fen: int | None, cash_collected_fen: int | None) -> int | None:
+    """Cash taken minus cash due, when they differ: accepted as given, but someone must look at it."""
+    if due_fen is None or cash_collected_fen is None or due_fen == cash_collected_fen:
+        return None
+    return cash_collected_fen - due_fen
+
+
+def pickup_kind(pickup_location: str | None, store_id: str) -> str:
+    """Where the rider takes the bag: a market's stall, or the shop's (or market's) counter."""
+    return "stall" if pickup_location and pickup_location != store_id else "counter"
+
+
+def maps_url(lat: float, lon: float, label: str) -> str:
+    """A geo: URI that phones open in their map app, with a pin named after the address."""
+    return f"geo:{lat},{lon}?q={lat},{lon}({quote(label, safe='')})"
 
 
 def may_see_customer(status: DeliveryStatus) -> bool:

@@ -29,12 +29,15 @@ from shared.events.contracts import (
     LockerDeposited,
     LockerExpired,
     LockerReserved,
+    LockerSiteUpdated,
     PickupOffered,
+    PromiseQuoted,
     RiderAssigned,
     RiderAtDoor,
     RiderAtShop,
     RiderUnassigned,
 )
+from shared.events.topics import CIRCLE
 from shared.service import Runtime, ServiceSpec, asyncapi_app, build_app
 from shared.settings import Settings
 from shared.vocabulary.geo import Point
@@ -69,8 +72,16 @@ async def seed_demo(runtime: Runtime) -> None:
         await positions.update(rider.id, lat, lon)
 
 
+async def announce_lockers(runtime: Runtime) -> None:
+    """Every locker site once at start: a reader new to the compacted circle topic learns them all."""
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        n = await lockers.announce_all(UnitOfWork(conn, runtime.settings))
+    log.info("announced %d locker sites on %s", n, CIRCLE.name)
+
+
 async def on_start(runtime: Runtime) -> None:
     await seed_demo(runtime)
+    await announce_lockers(runtime)
     loops: list[Any] = [AssignmentRounds(runtime.pool, runtime.redis, runtime.settings)]
     if runtime.settings.rider_simulator:
         log.info("rider simulator on: the demo riders take offers and deliver by themselves")
@@ -91,11 +102,12 @@ SPEC = ServiceSpec(
     title="dispatch",
     description="Riders and deliveries: plans who carries each order, follows each step to the door or locker.",
     migrations=Path(__file__).parents[1] / "migrations",
+    web=Path(__file__).parents[1] / "web",
     routers=[router, dispatcher_router, rider_router, lockers_router, live_router],
     subscriptions=SUBSCRIPTIONS,
     publishes=[DeliveryPromised, RiderAssigned, RiderUnassigned, RiderAtShop, DeliveryPickedUp, RiderAtDoor,
                DeliveryCompleted, DeliveryFailed, EtaUpdated, PickupOffered, DeliveryAbandoned, LockerReserved,
-               LockerDeposited, LockerCollected, LockerExpired],
+               LockerDeposited, LockerCollected, LockerExpired, LockerSiteUpdated, PromiseQuoted],
     deadlines=DEADLINES,
     on_start=on_start,
     on_stop=on_stop,

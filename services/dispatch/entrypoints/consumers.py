@@ -23,6 +23,7 @@ from shared.events.contracts import (
     OrderHandedOver,
     OrderPacked,
     OrderPlaced,
+    OrderRated,
     OrderRejected,
     PickupChoiceMade,
 )
@@ -83,6 +84,10 @@ async def _handed_over(uow: UnitOfWork, event: Any, _: RawEnvelope) -> None:
     await intake.on_handed_over(uow, event)
 
 
+async def _rated(uow: UnitOfWork, event: Any, _: RawEnvelope) -> None:
+    await intake.on_order_rated(uow, event)
+
+
 async def _location(uow: UnitOfWork, event: Any, _: RawEnvelope) -> None:
     await intake.on_location(uow, event)
 
@@ -101,7 +106,7 @@ SUBSCRIPTIONS = [
     Subscription("dispatch", ORDERS, {
         OrderPlaced: _handler(_placed), OrderConfirmed: _handler(_confirmed), OrderRejected: _handler(_rejected),
         OrderAccepted: _handler(_accepted), OrderCancelled: _handler(_cancelled),
-        PickupChoiceMade: _handler(_pickup_choice)}),
+        PickupChoiceMade: _handler(_pickup_choice), OrderRated: _handler(_rated)}),
     Subscription("dispatch-inventory", INVENTORY, {OrderPacked: _handler(_packed),
                                                    OrderHandedOver: _handler(_handed_over)}),
     Subscription("dispatch-catalog", CATALOG, {LocationUpserted: _handler(_location)}),

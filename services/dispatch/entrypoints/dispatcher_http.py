@@ -3,7 +3,7 @@ and alerts. Store staff, riders and shoppers get 403 here."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Header, Request
@@ -39,6 +39,8 @@ class ShiftBody(BaseModel):
 class ShiftsBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     shifts: list[ShiftBody] = Field(max_length=100)
+    day: date | None = Field(default=None, description="replace only this local day's shifts (the board edits "
+                                                       "one day); without it, every shift of the rider is replaced")
 
 
 class AssignBody(BaseModel):
@@ -65,7 +67,7 @@ async def put_shifts(rider_id: str, body: ShiftsBody, request: Request, principa
                      idempotency_key: str | None = IdempotencyKey) -> Any:
     shifts = [(s.starts_at, s.ends_at) for s in body.shifts]
     return await run_change(request, principal, idempotency_key, body.model_dump(mode="json"),
-                            lambda uow: riders.put_shifts(uow, rider_id, shifts))
+                            lambda uow: riders.put_shifts(uow, rider_id, shifts, body.day))
 
 
 @router.post("/orders/{order_id}/assign")

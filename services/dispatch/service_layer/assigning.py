@@ -21,10 +21,11 @@ from services.dispatch.domain.delivery import (
 from services.dispatch.domain.eta import eta_change, live_eta
 from services.dispatch.domain.offers import Offer, OfferStatus, check_answer, is_behind, is_silent, seconds_left
 from services.dispatch.service_layer import lockers
-from services.dispatch.service_layer.riders import positions_of, rider_views
+from services.dispatch.service_layer.quoting import quote_promises
+from services.dispatch.service_layer.riders import job_view, positions_of, rider_views
 from services.dispatch.service_layer.unit_of_work import UnitOfWork
 from shared.events.contracts import EtaUpdated, RiderAssigned, RiderUnassigned
-from shared.vocabulary.geo import Point, metres
+from shared.vocabulary.geo import Point
 
 ROUND_LOCK = 0x6469737061  # one round at a time across dispatch processes
 NO_RIDER = "no_rider"
@@ -78,7 +79,8 @@ async def run_round(uow: UnitOfWork) -> dict[str, int]:
                         d["ready_at"] or now, d["promised_at"] or now + timedelta(minutes=30),
                         excluded.get(d["order_id"], frozenset())) for d in open_rows]
     busy_with_offer = set(pending.values())
-    free = [v for v in await rider_views(uow) if v.rider_id not in busy_with_offer]
+    views = await rider_views(uow)
+    free = [v for v in views if v.rider_id not in busy_with_offer]
     if orders and free:
         for proposal in plan_round(orders, free, now):
             for order_id in proposal.order_ids:
@@ -94,6 +96,7 @@ async def run_round(uow: UnitOfWork) -> dict[str, int]:
                          order_id)
                 counts["offers"] += 1
     counts["eta_updates"] = await refresh_etas(uow, found)
+    counts["quotes"] = await quote_promises(uow, views)
     return counts
 
 
@@ -123,23 +126,19 @@ async def refresh_etas(uow: UnitOfWork, found: dict[str, dict[str, float] | None
 
 
 async def offers_for(uow: UnitOfWork, rider_id: str) -> list[dict[str, Any]]:
+    """The rider's pending offers: the job (shop, pickup point, distances, bag, flags, cash due) and the
+    countdown. No customer details: those come with the bag."""
     now = uow.now()
     pos = (await positions_of(uow, [rider_id])).get(rider_id)
+    here = Point(pos["lat"], pos["lon"]) if pos else None
     result = []
     for o in await uow.repo.pending_offers(rider_id=rider_id):
         if o["expires_at"] <= now:
             continue
-        distance = None
-        if pos and o["shop_lat"] is not None:
-            distance = round(metres(Point(pos["lat"], pos["lon"]), Point(o["shop_lat"], o["shop_lon"])))
         result.append({
-            "id": str(o["id"]), "offer_id": str(o["id"]), "order_id": o["order_id"],
-            "seconds_left": seconds_left(o["expires_at"], now),
-            "expires_at": o["expires_at"].isoformat(), "mode": o["mode"],
-            "shop": {"id": o["store_id"], "name_zh": o["shop_name_zh"], "name_en": o["shop_name_en"],
-                     "lat": o["shop_lat"], "lon": o["shop_lon"]},
-            "distance_to_shop_m": distance, "bags": o["bags"], "weight_g": o["weight_g"],
-            "call_first": o["call_first"], "pay_on_delivery": o["pay_on_delivery"],
+            "id": str(o["id"]), "offer_id": str(o["id"]), "order_id": o["order_id"], "mode": o["mode"],
+            "seconds_left": seconds_left(o["expires_at"], now), "expires_at": o["expires_at"].isoformat(),
+            **job_view(o, here),
             "eta_shop_at": o["eta_shop_at"].isoformat(), "eta_door_at": o["eta_door_at"].isoformat()})
     return result
 
@@ -185,6 +184,8 @@ async def assign_by_hand(uow: UnitOfWork, order_id: str, rider_id: str, by: str)
     if d is None:
         raise NotFound(f"dispatch has no delivery for order {order_id}")
     status = DeliveryStatus(d["status"])
+    if status is DeliveryStatus.PENDING:
+        raise Refused("the shop has not accepted this order yet: it can be assigned once the shop accepts it")
     if status not in ASSIGNABLE:
         raise Refused(f"the delivery is {status.value}: it can no longer be (re)assigned")
     if d["rider_id"] == rider_id:

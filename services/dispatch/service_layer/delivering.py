@@ -10,6 +10,7 @@ from services.dispatch.domain.delivery import (
     DeliveryStatus,
     NotFound,
     Step,
+    cash_difference,
     check_delivery,
     check_failure_allowed,
     check_handover,
@@ -27,6 +28,7 @@ from shared.events.contracts import (
     RiderAtDoor,
     RiderAtShop,
 )
+from shared.vocabulary.money import format_yuan
 
 
 async def _mine(uow: UnitOfWork, order_id: str, rider_id: str, step: Step) -> tuple[asyncpg.Record, DeliveryStatus]:
@@ -67,13 +69,30 @@ async def at_door(uow: UnitOfWork, order_id: str, rider_id: str) -> dict[str, An
 
 async def delivered(uow: UnitOfWork, order_id: str, rider_id: str, code: str,
                     cash_collected_fen: int | None) -> dict[str, Any]:
+    """Handed over with the shopper's code; paid on delivery, with the cash the rider took.
+
+    A different amount than due is accepted as given (the rider cannot undo the handover) and put
+    to the dispatchers as an alert; orders sees the amount in DeliveryCompleted and reconciles it.
+    """
     d, after = await _mine(uow, order_id, rider_id, Step.DELIVERED)
-    check_delivery(d["delivery_code"], code, d["pay_on_delivery"], cash_collected_fen)
-    await uow.repo.update(order_id, status=after.value, finished_at=uow.now())
+    due = d["due_at_door_fen"]
+    check_delivery(d["delivery_code"], code, d["pay_on_delivery"], cash_collected_fen, due)
+    cash = cash_collected_fen if d["pay_on_delivery"] else None
+    await uow.repo.update(order_id, status=after.value, finished_at=uow.now(), cash_collected_fen=cash)
     await uow.publish(DeliveryCompleted(order_id=order_id, store_id=d["store_id"], rider_id=rider_id,
-                                        cash_collected_fen=cash_collected_fen if d["pay_on_delivery"] else None))
+                                        cash_collected_fen=cash))
+    difference = cash_difference(due, cash)
+    if difference is not None:
+        message = (f"order {order_id}: {rider_id} collected {format_yuan(cash or 0)} in cash, "
+                   f"{format_yuan(due)} was due ({'+' if difference > 0 else ''}{format_yuan(difference)})")
+        await uow.repo.alert("cash_differs", message, order_id, rider_id)
+        uow.note("alert", {"kind": "cash_differs", "message": message, "due_fen": due, "cash_collected_fen": cash,
+                           "difference_fen": difference}, order_id)
     await release_rider(uow, rider_id)
-    return {"order_id": order_id, "status": after.value}
+    result: dict[str, Any] = {"order_id": order_id, "status": after.value}
+    if d["pay_on_delivery"]:
+        result.update(due_at_door_fen=due, cash_collected_fen=cash, cash_difference_fen=difference)
+    return result
 
 
 async def failed(uow: UnitOfWork, order_id: str, rider_id: str, reason: str) -> dict[str, Any]:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from datetime import timedelta
 from typing import Any
 
 from services.dispatch.domain.assignment import promise
 from services.dispatch.domain.delivery import BEFORE_PICKUP, DROPPABLE, DeliveryStatus
 from services.dispatch.domain.eta import ready_at
+from services.dispatch.domain.promises import promised_minutes, slot_times
 from services.dispatch.service_layer import lockers
 from services.dispatch.service_layer.assigning import NO_RIDER, PICKUP_ANSWER, no_rider_limit_s, release_rider
 from services.dispatch.service_layer.riders import rider_views
@@ -22,46 +22,57 @@ from shared.events.contracts import (
     OrderHandedOver,
     OrderPacked,
     OrderPlaced,
+    OrderRated,
     PickupChoiceMade,
     PickupOffered,
     RiderUnassigned,
 )
 from shared.vocabulary.geo import Point
+from shared.vocabulary.money import due_at_door
 
 CARRIED_MODES = ("delivery", "locker")
 
 
 async def on_order_placed(uow: UnitOfWork, event: OrderPlaced) -> None:
-    """A delivery for every delivery or locker order, and a promised time for its door."""
+    """A delivery for every delivery or locker order, and a promised time for its door.
+
+    A slot order is promised by the end of its slot and will be packed from its release, not from now.
+    """
     if event.fulfilment_mode not in CARRIED_MODES:
         return
     now = uow.now()
     shop = await uow.repo.shop(event.store_id)
+    picking = shop["picking_minutes"] if shop else 10
     site = await uow.repo.site(event.locker_site_id) if event.locker_site_id else None
     address = event.address.model_dump() if event.address else None
     if address is None and site is not None:
         address = {"text": site["name"], "lat": site["lat"], "lon": site["lon"]}
-    queued = await uow.repo.queued_at(event.store_id)
-    ready = ready_at(now, shop["picking_minutes"] if shop else 10, queued)
-    pickup = Point(shop["lat"], shop["lon"]) if shop else None
-    door = Point(address["lat"], address["lon"]) if address else None
-    pickup, door = pickup or door, door or pickup
-    if pickup is None or door is None:
-        promised = ready + timedelta(minutes=30)
+    if event.slot is not None and event.release_at is not None:
+        times = slot_times(event.release_at, event.slot.end, picking, now)
+        ready, promised = times.ready_at, times.promised_at
     else:
-        promised = promise(pickup, door, ready, await rider_views(uow), now)
+        ready = ready_at(now, picking, await uow.repo.queued_at(event.store_id, now))
+        pickup = Point(shop["lat"], shop["lon"]) if shop else None
+        door = Point(address["lat"], address["lon"]) if address else None
+        pickup, door = pickup or door, door or pickup
+        if pickup is None or door is None:
+            promised = ready + timedelta(minutes=30)
+        else:
+            promised = promise(pickup, door, ready, await rider_views(uow), now)
     added = await uow.repo.add({
         "order_id": event.order_id, "store_id": event.store_id, "mode": event.fulfilment_mode,
         "status": DeliveryStatus.PENDING.value, "placed_by": event.placed_by, "placed_for": event.placed_for,
         "address": address, "contact_phone": event.contact_phone, "note": event.note,
         "delivery_code": event.delivery_code, "locker_site_id": event.locker_site_id,
-        "call_first": event.flags.call_before_delivery, "pay_on_delivery": event.flags.pay_on_delivery,
-        "total_fen": event.total_fen, "ready_at": ready, "promised_at": promised})
+        "call_first": event.flags.call_before_delivery,
+        "pay_on_delivery": event.flags.pay_on_delivery or event.payment == "on_delivery", "payment": event.payment,
+        "delivery_fee_fen": event.delivery_fee_fen, "platform_fee_fen": event.platform_fee_fen,
+        "total_fen": event.total_fen, "ready_at": ready, "promised_at": promised, "release_at": event.release_at,
+        "slot_start": event.slot.start if event.slot else None, "slot_end": event.slot.end if event.slot else None})
     if not added:
         return
-    minutes = max(0, math.ceil((promised - now).total_seconds() / 60))
     await uow.publish(DeliveryPromised(order_id=event.order_id, store_id=event.store_id, promised_at=promised,
-                                       minutes=minutes))
+                                       minutes=promised_minutes(promised, now)))
 
 
 async def on_order_accepted(uow: UnitOfWork, event: OrderAccepted) -> None:
@@ -140,16 +151,20 @@ async def on_pickup_answer_deadline(uow: UnitOfWork, order_id: str) -> None:
 
 
 async def on_order_packed(uow: UnitOfWork, event: OrderPacked, packed_at: Any) -> None:
+    """The bag's size, where to take it, and for pay on delivery the cash due at the door."""
     d = await uow.repo.get(event.order_id, lock=True)
     if d is None:
         return
     pickup = event.pickup_point.location_id
     known = await uow.repo.shop(pickup) is not None
+    pay_on_delivery = d["pay_on_delivery"] or event.flags.pay_on_delivery
+    due = due_at_door(event.final_fen, d["delivery_fee_fen"], d["platform_fee_fen"]) if pay_on_delivery else None
     await uow.repo.update(event.order_id, bags=event.bags, weight_g=event.weight_g,
                           call_first=d["call_first"] or event.flags.call_before_delivery,
-                          pay_on_delivery=d["pay_on_delivery"] or event.flags.pay_on_delivery,
+                          pay_on_delivery=pay_on_delivery, final_fen=event.final_fen, due_at_door_fen=due,
                           handover_code=event.handover_code, packed_at=packed_at, ready_at=packed_at,
-                          pickup_location=pickup if known else None)
+                          pickup_location=pickup if known else None, pickup_name_zh=event.pickup_point.name_zh,
+                          pickup_name_en=event.pickup_point.name_en)
     uow.note("packed", {"bags": event.bags, "weight_g": event.weight_g}, event.order_id, to_order=True)
 
 
@@ -170,4 +185,13 @@ async def on_location(uow: UnitOfWork, event: LocationUpserted) -> None:
     await uow.repo.upsert_shop({
         "location_id": event.location_id, "parent_id": event.parent_id, "name_zh": event.name_zh,
         "name_en": event.name_en, "lat": event.lat, "lon": event.lon, "picking_minutes": event.picking_minutes,
-        "no_rider_limit_s": getattr(event, "no_rider_limit_s", None)})
+        "no_rider_limit_s": getattr(event, "no_rider_limit_s", None), "kind": event.kind.value,
+        "active": event.active})
+
+
+async def on_order_rated(uow: UnitOfWork, event: OrderRated) -> None:
+    """The rider's stars count towards their average, once per order."""
+    if event.rider_id is None or event.rider_stars is None:
+        return
+    if await uow.repo.rate_rider(event.order_id, event.rider_id, event.rider_stars, uow.now()):
+        uow.note("rider_rated", {"rider_id": event.rider_id, "stars": event.rider_stars}, event.order_id)
