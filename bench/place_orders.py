@@ -264,6 +264,17 @@ async def _make_shop(opts: Options) -> tuple[str, list[str]]:
     return store_id, product_ids
 
 
+async def _fund_shoppers(opts: Options) -> None:
+    """Orders are prepaid: each bench shopper gets one order's worth at the cash desk first (not timed)."""
+    import httpx
+
+    headers = {"Authorization": f"Bearer {_token('admin', 'bench-cash-desk')}"}
+    async with httpx.AsyncClient(base_url=opts.orders_url, headers=headers, timeout=30.0) as desk:
+        for i in range(opts.orders):
+            (await desk.post("/balance/top-ups", json={"holder": f"bench-{opts.run_id}-{i}", "amount_fen": 500},
+                             headers={"Idempotency-Key": f"bench-{opts.run_id}-{i}"})).raise_for_status()
+
+
 async def _wait_for_catalog(opts: Options, product_ids: list[str], timeout_s: float = 60.0) -> None:
     """Orders prices baskets from its read model of the catalog: wait until it has every product."""
     import httpx
@@ -530,6 +541,7 @@ async def run(opts: Options) -> dict[str, Any]:
     store_id, product_ids = await _make_shop(opts)
     conditions["shop"] = store_id
     await _wait_for_catalog(opts, product_ids)
+    await _fund_shoppers(opts)
 
     idle_writes_per_s: float | None = None
     xid_before = None

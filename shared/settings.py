@@ -44,6 +44,14 @@ class Settings(BaseSettings):
         "http://127.0.0.1:8001", "http://127.0.0.1:8002", "http://127.0.0.1:8003",
         "http://localhost:8001", "http://localhost:8002", "http://localhost:8003"])
 
+    # Where a browser reaches each service (the consoles call each other's APIs across origins),
+    # and an optional map tile server (`https://…/{z}/{x}/{y}.png`); without one the maps draw
+    # the neighbourhood from Linli's own data, so no page needs the internet.
+    orders_url: str = "http://127.0.0.1:8001"
+    inventory_url: str = "http://127.0.0.1:8002"
+    dispatch_url: str = "http://127.0.0.1:8003"
+    map_tile_url: str | None = None
+
     # Outbox relay
     relay_batch_size: int = 200
     relay_poll_interval_s: float = 1.0
@@ -73,6 +81,7 @@ class Settings(BaseSettings):
     approval_limit_s: float = 300.0  # how long a shopper has to answer a weight or substitution question
     weight_tolerance_pct: float = 10.0  # a weighed line this much over its estimate needs approval
     timezone: str = "Asia/Shanghai"  # the neighbourhood's local time, for opening hours
+    platform_fee_fen: int = 0  # Linli's fee per order, on top of goods and delivery; zero in public-interest use
 
     # Dispatch
     round_interval_s: float = 3.0  # how often assignment re-solves over all open orders and free riders

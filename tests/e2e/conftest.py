@@ -41,6 +41,10 @@ E2E_ENV = {
 }
 
 
+# What a shopper's app starts with: enough for any test's basket (¥10,000).
+SHOPPER_FLOAT_FEN = 1_000_000
+
+
 @dataclass
 class System:
     ports: dict[str, int]
@@ -54,11 +58,39 @@ class System:
         return issue_token(self.settings, role, subject, store)
 
     def client(self, service: str, role: Role | None = None, subject: str = "someone",
-               store: str | None = None) -> httpx.AsyncClient:
+               store: str | None = None, *, balance_fen: int = SHOPPER_FLOAT_FEN) -> httpx.AsyncClient:
+        """A client of one service; a shopper's on orders has `balance_fen` topped up when it opens
+        (orders are prepaid by default), as if they had been to the service centre's cash desk."""
         headers = {}
         if role is not None:
             headers["Authorization"] = f"Bearer {self.token(role, subject, store)}"
+        if service == "orders" and role is Role.SHOPPER:
+            return ShopperApp(self, subject, balance_fen, base_url=self.url(service), headers=headers, timeout=30.0)
         return httpx.AsyncClient(base_url=self.url(service), headers=headers, timeout=30.0)
+
+
+class ShopperApp(httpx.AsyncClient):
+    """A shopper's app on orders whose balance is topped up (through the admin API) when it opens."""
+
+    def __init__(self, system: System, subject: str, balance_fen: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.system, self.subject, self.balance_fen = system, subject, balance_fen
+
+    async def __aenter__(self) -> ShopperApp:
+        await super().__aenter__()
+        if self.balance_fen:
+            await top_up(self.system, self.subject, self.balance_fen)
+        return self
+
+
+async def top_up(system: System, holder: str, amount_fen: int, *, by: Role = Role.ADMIN,
+                 by_subject: str = "cash-desk") -> dict[str, Any]:
+    """Money in at the service centre's cash desk (or, `by` a helper, for their resident)."""
+    async with system.client("orders", by, by_subject) as desk:
+        response = await desk.post("/balance/top-ups", headers={"Idempotency-Key": str(uuid.uuid4())},
+                                   json={"holder": holder, "amount_fen": amount_fen, "note": "e2e float"})
+        assert response.status_code == 201, response.text
+        return dict(response.json())
 
 
 @pytest.fixture(scope="session")
@@ -161,7 +193,7 @@ async def wait_for_catalog(system: System, product_ids: list[str], store_id: str
     knowing the products does not mean orders knows the store yet. A basket naming a product
     that does not exist tells which: it is refused for the product once the store is known.
     """
-    async with system.client("orders", Role.SHOPPER, "catalog-probe") as orders:
+    async with system.client("orders", Role.SHOPPER, "catalog-probe", balance_fen=0) as orders:
         for pid in product_ids:
             async def known(pid: str = pid) -> bool:
                 return (await orders.get(f"/catalog/products/{pid}")).status_code == 200
@@ -178,8 +210,10 @@ async def wait_for_catalog(system: System, product_ids: list[str], store_id: str
 
 # Helpers for the tests: what a shopper's app and a shop's tablet do.
 
-def shopper(system: System, subject: str | None = None) -> httpx.AsyncClient:
-    return system.client("orders", Role.SHOPPER, subject or f"resident-{uuid.uuid4().hex[:8]}")
+def shopper(system: System, subject: str | None = None, *, balance_fen: int = SHOPPER_FLOAT_FEN) -> httpx.AsyncClient:
+    """A shopper's app with `balance_fen` on their balance (0: nothing, to see a prepaid order refused)."""
+    return system.client("orders", Role.SHOPPER, subject or f"resident-{uuid.uuid4().hex[:8]}",
+                         balance_fen=balance_fen)
 
 
 def order_body(store_id: str, lines: dict[str, int], **extra: Any) -> dict[str, Any]:

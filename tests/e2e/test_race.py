@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from shared.vocabulary.roles import Role
-from tests.e2e.conftest import available, order_body
+from tests.e2e.conftest import available, order_body, top_up
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.e2e
@@ -22,7 +22,10 @@ SHOPPERS = 200
 async def test_concurrent_orders_for_the_last_pieces_never_oversell(system, make_shop) -> None:
     shop = await make_shop({"eggs": PIECES}, accept_limit_s=600)  # nothing lapses during the test
     eggs = shop.products["eggs"]
-    tokens = [system.token(Role.SHOPPER, f"racer-{uuid.uuid4().hex[:8]}") for _ in range(SHOPPERS)]
+    racers = [f"racer-{uuid.uuid4().hex[:8]}" for _ in range(SHOPPERS)]
+    for racer in racers:
+        await top_up(system, racer, 500)  # exactly one egg's worth each
+    tokens = [system.token(Role.SHOPPER, racer) for racer in racers]
     limits = httpx.Limits(max_connections=SHOPPERS)
     async with httpx.AsyncClient(base_url=system.url("orders"), timeout=60.0, limits=limits) as client:
         async def order(token: str) -> httpx.Response:
@@ -52,3 +55,12 @@ async def test_concurrent_orders_for_the_last_pieces_never_oversell(system, make
         {"product_id": eggs, "location_id": shop.store_id, "requested": 1, "available": 0, "unit": "piece"}]
         for o in rejected)
     assert await available(system, shop.store_id) == {eggs: 0}
+
+    # Money follows the stock: those who got an egg paid for it, everyone else has theirs back.
+    async with httpx.AsyncClient(base_url=system.url("orders"), timeout=60.0) as client:
+        async def balance(token: str) -> int:
+            response = await client.get("/balance", headers={"Authorization": f"Bearer {token}"})
+            assert response.status_code == 200, response.text
+            return int(response.json()["balance_fen"])
+        balances = await asyncio.gather(*(balance(t) for t in tokens))
+    assert Counter(balances) == {0: PIECES, 500: SHOPPERS - PIECES}

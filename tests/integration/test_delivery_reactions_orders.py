@@ -12,9 +12,10 @@ import asyncpg
 import pytest
 from fastapi import HTTPException
 
+from services.orders.adapters.circle import CircleReadModel
 from services.orders.domain.basket import Wanted
 from services.orders.entrypoints.http import ORDER_ERRORS, order_view
-from services.orders.service_layer import delivery, fulfilment, ordering
+from services.orders.service_layer import delivery, fulfilment, ordering, payments
 from services.orders.service_layer.unit_of_work import UnitOfWork
 from shared import db
 from shared.auth import Principal
@@ -31,6 +32,7 @@ from shared.events.contracts import (
     LockerDeposited,
     LockerExpired,
     LockerReserved,
+    LockerSiteUpdated,
     OrderHandedOver,
     OrderPacked,
     PackedLine,
@@ -68,11 +70,15 @@ async def orders_pool(pool: asyncpg.Pool) -> asyncpg.Pool:
             await catalog.upsert_product(ProductUpserted(
                 product_id="water", location_id="shop", store_id="shop", name_zh="水", name_en="Water",
                 category="drinks", unit=StockUnit.PIECE, price_fen=200))
+            await CircleReadModel(conn).upsert_locker_site(LockerSiteUpdated(
+                site_id="lane-lockers", name="Lane lockers", lat=32.0427, lon=118.7872, free={"M": 2}),
+                datetime.now(UTC))
     return pool
 
 
 async def place(pool: asyncpg.Pool, fulfilment_: dict[str, Any], phone: str | None = "+86 138 0000 0000") -> str:
     async with pool.acquire() as conn, conn.transaction():
+        await payments.top_up(UnitOfWork(conn), ADMIN, GRANDMA.subject, 10_000, "prepaid at the service centre")
         order = await ordering.place_order(
             UnitOfWork(conn), GRANDMA, store_id="shop", wanted=[Wanted("water", 2)], fulfilment=fulfilment_,
             note=None, contact_phone=phone, on_behalf_of=None)

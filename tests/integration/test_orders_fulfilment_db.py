@@ -14,7 +14,7 @@ from fastapi import HTTPException
 from services.orders.domain.basket import BasketProblem, Wanted
 from services.orders.domain.lines import SubstitutionChoice, SubstitutionMode
 from services.orders.entrypoints.http import ORDER_ERRORS, order_view
-from services.orders.service_layer import fulfilment, ordering
+from services.orders.service_layer import fulfilment, ordering, payments
 from services.orders.service_layer.unit_of_work import UnitOfWork
 from shared import db
 from shared.auth import Principal
@@ -43,6 +43,7 @@ from shared.vocabulary.units import StockUnit
 
 MIGRATIONS = Path(__file__).parents[2] / "services" / "orders" / "migrations"
 GRANDMA = Principal("grandma", Role.SHOPPER)
+ADMIN = Principal("cash-desk", Role.ADMIN)
 STAFF = Principal("fishmonger", Role.STORE_STAFF, store="fish")
 
 
@@ -72,6 +73,7 @@ async def orders_pool(pool: asyncpg.Pool) -> asyncpg.Pool:
 
 async def place(pool: asyncpg.Pool) -> str:
     async with pool.acquire() as conn, conn.transaction():
+        await payments.top_up(UnitOfWork(conn), ADMIN, GRANDMA.subject, 10_000, "prepaid at the service centre")
         order = await ordering.place_order(
             UnitOfWork(conn), GRANDMA, store_id="market", fulfilment={"mode": "pickup"}, note="no plastic",
             contact_phone=None, on_behalf_of=None, flags={"call_before_delivery": True},

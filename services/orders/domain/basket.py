@@ -7,7 +7,7 @@ shopper fixes it in one go instead of discovering problems one 422 at a time.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from services.orders.domain.lines import OrderLine, SubstitutionChoice, SubstitutionMode
@@ -29,6 +29,7 @@ class CatalogLocation:
     delivery_radius_m: int = 1500
     picking_minutes: int = 10
     accept_limit_s: int | None = None
+    delivery_fee_fen: int = 0
 
     def hours(self, timezone: str) -> Hours:
         windows = ALWAYS_OPEN if self.windows is None else self.windows
@@ -52,7 +53,11 @@ class CatalogProduct:
 class Wanted:
     product_id: str
     quantity: int
-    substitution: SubstitutionChoice = field(default_factory=SubstitutionChoice)
+    substitution: SubstitutionChoice | None = None  # None: the remembered choice for this product, else none
+
+    @property
+    def choice(self) -> SubstitutionChoice:
+        return self.substitution or SubstitutionChoice()
 
 
 class BasketProblem(Exception):
@@ -101,7 +106,7 @@ def price_basket(store: CatalogLocation | None, store_id: str, wanted: list[Want
             line_no=no, product_id=product.product_id, location_id=product.location_id,
             name_zh=product.name_zh, name_en=product.name_en, unit=product.unit.value, quantity=item.quantity,
             stock_quantity=reserved, unit_price_fen=product.price_fen,
-            estimated_fen=line_price(product.unit, product.price_fen, reserved), substitution=item.substitution))
+            estimated_fen=line_price(product.unit, product.price_fen, reserved), substitution=item.choice))
     if problems:
         raise BasketProblem(problems)
     return lines
@@ -109,7 +114,7 @@ def price_basket(store: CatalogLocation | None, store_id: str, wanted: list[Want
 
 def _substitute_problem(item: Wanted, store_id: str, products: dict[str, CatalogProduct]) -> str | None:
     """A named substitute must be something this store sells now, and not the product itself."""
-    choice = item.substitution
+    choice = item.choice
     if choice.mode is not SubstitutionMode.PRODUCT:
         return None
     if not choice.product_id:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
+from services.orders.domain import ledger
 from services.orders.domain.lines import OrderLine
 from shared.vocabulary.order_status import OrderStatus, can_move, check_move
 
@@ -50,6 +51,12 @@ class Order:
     tracking: Tracking = field(default_factory=lambda: Tracking())
     timeline: list[TimelineEntry] = field(default_factory=list)
     created_at: datetime | None = None
+    payment: ledger.Payment = "balance"
+    delivery_fee_fen: int = 0
+    platform_fee_fen: int = 0
+    slot: dict[str, str] | None = None  # {"start", "end"} as ISO strings, for a delivery in a chosen window
+    release_at: datetime | None = None  # when a slot order enters the shop's queue
+    postings: list[ledger.Posting] = field(default_factory=list)  # its ledger entries, oldest first
     version: int = 0
     new_entries: list[TimelineEntry] = field(default_factory=list, repr=False)
     changed_lines: set[int] = field(default_factory=set, repr=False)
@@ -58,20 +65,46 @@ class Order:
     def place(cls, *, id: str, store_id: str, placed_by: str, placed_for: str, placed_by_role: str,
               fulfilment: dict[str, Any], lines: list[OrderLine], at: datetime, contact_phone: str | None = None,
               note: str | None = None, flags: dict[str, bool] | None = None,
-              delivery_code: str | None = None) -> Order:
+              delivery_code: str | None = None, payment: ledger.Payment = "balance",
+              fees: ledger.Fees = ledger.Fees(), slot: dict[str, str] | None = None,
+              release_at: datetime | None = None) -> Order:
         if not lines:
             raise ValueError("an order needs at least one line")
         order = cls(id=id, store_id=store_id, placed_by=placed_by, placed_for=placed_for,
                     placed_by_role=placed_by_role, fulfilment=fulfilment, lines=lines,
                     contact_phone=contact_phone, note=note, flags=dict(flags or {}), created_at=at,
-                    delivery_code=delivery_code)
-        order._record(TimelineEntry(at, "placed", OrderStatus.PLACED,
-                                    {"by": placed_by, "for": placed_for, "total_fen": order.total_fen}))
+                    delivery_code=delivery_code, payment=payment, delivery_fee_fen=fees.delivery_fee_fen,
+                    platform_fee_fen=fees.platform_fee_fen, slot=slot, release_at=release_at)
+        detail: dict[str, Any] = {"by": placed_by, "for": placed_for, "total_fen": order.total_fen,
+                                  "shown_fen": order.shown_fen, "payment": payment}
+        if slot:
+            detail["slot"] = slot
+        order._record(TimelineEntry(at, "placed", OrderStatus.PLACED, detail))
         return order
 
     @property
     def total_fen(self) -> int:
+        """The goods as shown at checkout (estimates for weighed goods), without fees."""
         return sum(line.estimated_fen for line in self.lines)
+
+    @property
+    def fees(self) -> ledger.Fees:
+        return ledger.Fees(self.delivery_fee_fen, self.platform_fee_fen)
+
+    @property
+    def shown_fen(self) -> int:
+        """What the shopper was shown to pay: goods and fees."""
+        return self.total_fen + self.fees.total_fen
+
+    @property
+    def final_charge_fen(self) -> int | None:
+        """What the order costs in the end, once packed or ended (goods as packed, plus fees)."""
+        return ledger.final_fen(self.status, self.packed.final_fen if self.packed else None, self.fees,
+                                carried=self.dispatched)
+
+    def money(self) -> ledger.Summary:
+        return ledger.summarize(self.payment, self.total_fen, self.fees, self.final_charge_fen, self.postings,
+                                delivered=self.status in ledger.DELIVERED)
 
     @property
     def refund_fen(self) -> int:

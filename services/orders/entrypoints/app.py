@@ -2,23 +2,36 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
 from services.orders.adapters.repository import CatalogReadModel
+from services.orders.entrypoints import discovery_http, following_http, residents_http, stream
 from services.orders.entrypoints.consumers import SUBSCRIPTIONS
 from services.orders.entrypoints.http import router
+from services.orders.service_layer import payments
+from services.orders.service_layer.unit_of_work import UnitOfWork
+from shared.auth import Principal
 from shared.events.contracts import (
     ApprovalGiven,
     OrderAccepted,
     OrderCancelled,
     OrderConfirmed,
     OrderPlaced,
+    OrderRated,
     OrderRejected,
     PickupChoiceMade,
 )
 from shared.service import Runtime, ServiceSpec, asyncapi_app, build_app
 from shared.settings import Settings
+from shared.vocabulary.roles import Role
+
+log = logging.getLogger(__name__)
+
+# The demo's residents start with money on their prepaid balance, as if topped up at the
+# service centre's cash desk, so the shopper app can check out at once.
+DEMO_BALANCES = {"resident-li": 200_00, "resident-wang": 200_00}
 
 
 async def _health(runtime: Runtime) -> dict[str, Any]:
@@ -26,16 +39,40 @@ async def _health(runtime: Runtime) -> dict[str, Any]:
         return {"catalog": await CatalogReadModel(conn).counts()}
 
 
+async def seed_demo(runtime: Runtime) -> None:
+    desk = Principal("demo-cash-desk", Role.ADMIN)
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        uow = UnitOfWork(conn)
+        for holder, amount in DEMO_BALANCES.items():
+            if not await uow.ledger.entries(holder=holder, limit=1):
+                await payments.top_up(uow, desk, holder, amount, "demo: opening balance")
+
+
+async def on_start(runtime: Runtime) -> None:
+    """Listen for order changes (the live streams); give products stored before search had pinyin
+    their pinyin; seed the demo residents' balances."""
+    await stream.start_listening(runtime)
+    async with runtime.pool.acquire() as conn:
+        filled = await CatalogReadModel(conn).fill_missing_pinyin()
+    if filled:
+        log.info("pinyin filled in for %d products", filled)
+    if runtime.settings.demo_seed:
+        await seed_demo(runtime)
+
+
 SPEC = ServiceSpec(
     name="orders",
     title="orders",
     description="Shoppers and helpers place orders; the order's life is tracked from placed to handed over.",
     migrations=Path(__file__).parents[1] / "migrations",
-    routers=[router],
+    web=Path(__file__).parents[1] / "web",
+    routers=[router, residents_http.router, following_http.router, stream.router, discovery_http.router],
     subscriptions=SUBSCRIPTIONS,
     publishes=[OrderPlaced, OrderConfirmed, OrderRejected, OrderAccepted, OrderCancelled, ApprovalGiven,
-               PickupChoiceMade],
+               PickupChoiceMade, OrderRated],
     health_details=_health,
+    on_start=on_start,
+    on_stop=stream.stop_listening,
 )
 
 

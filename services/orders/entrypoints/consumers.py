@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any, TypeVar
 
+from services.orders.adapters.circle import CircleReadModel
 from services.orders.service_layer import delivery, fulfilment, ordering
 from services.orders.service_layer.unit_of_work import UnitOfWork
 from shared.events.contracts import (
@@ -22,6 +24,7 @@ from shared.events.contracts import (
     LockerDeposited,
     LockerExpired,
     LockerReserved,
+    LockerSiteUpdated,
     OrderHandedOver,
     OrderPacked,
     PartAccepted,
@@ -30,12 +33,14 @@ from shared.events.contracts import (
     PickingStarted,
     PickupOffered,
     ProductUpserted,
+    PromiseQuoted,
     RiderAssigned,
     RiderAtDoor,
     RiderAtShop,
     RiderUnassigned,
     ShopAccepted,
     ShopRejected,
+    StockLevelChanged,
     StockRejected,
     StockReleased,
     StockReserved,
@@ -45,7 +50,7 @@ from shared.events.contracts import (
     WeightSettled,
 )
 from shared.events.envelope import Event
-from shared.events.topics import CATALOG, DISPATCH, INVENTORY
+from shared.events.topics import CATALOG, CIRCLE, DISPATCH, INVENTORY
 from shared.inbox import Handler
 from shared.service import Runtime, Subscription, on_event
 
@@ -62,6 +67,24 @@ async def _upsert_location(uow: UnitOfWork, event: LocationUpserted) -> None:
 
 async def _upsert_product(uow: UnitOfWork, event: ProductUpserted) -> None:
     await uow.catalog.upsert_product(event)
+
+
+def _reported_at(uow: UnitOfWork) -> datetime:
+    """When the publisher saw the fact: what keeps a late redelivery from overwriting a newer state."""
+    assert uow.cause is not None, "an event handler's unit of work names its cause"
+    return uow.cause.occurred_at
+
+
+async def _record_stock_level(uow: UnitOfWork, event: StockLevelChanged) -> None:
+    await uow.catalog.record_stock_level(event, _reported_at(uow))
+
+
+async def _upsert_locker_site(uow: UnitOfWork, event: LockerSiteUpdated) -> None:
+    await CircleReadModel(uow.conn).upsert_locker_site(event, _reported_at(uow))
+
+
+async def _record_promise(uow: UnitOfWork, event: PromiseQuoted) -> None:
+    await CircleReadModel(uow.conn).record_promise(event)
 
 
 SUBSCRIPTIONS = [
@@ -105,5 +128,11 @@ SUBSCRIPTIONS = [
     Subscription("orders-catalog", CATALOG, {
         LocationUpserted: _use_case(_upsert_location),
         ProductUpserted: _use_case(_upsert_product),
+        StockLevelChanged: _use_case(_record_stock_level),
+    }),
+    # Compacted: a new group starts from the earliest offset, so it rebuilds the whole circle.
+    Subscription("orders-circle", CIRCLE, {
+        LockerSiteUpdated: _use_case(_upsert_locker_site),
+        PromiseQuoted: _use_case(_record_promise),
     }),
 ]

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Request
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.orders.domain.approvals import ApprovalRefused, NoSuchLine
 from services.orders.domain.basket import BasketProblem, Wanted
 from services.orders.domain.delivery import PickupOfferRefused, open_pickup_offer
+from services.orders.domain.ledger import BalanceTooSmall
 from services.orders.domain.lines import OrderLine, SubstitutionChoice, SubstitutionMode
 from services.orders.domain.order import Order
-from services.orders.service_layer import delivery, fulfilment, ordering
+from services.orders.service_layer import delivery, fulfilment, ordering, payments
 from services.orders.service_layer.unit_of_work import UnitOfWork
 from shared.auth import CurrentPrincipal, Principal, require
 from shared.idempotency import change_once, check_key, request_hash
 from shared.service import runtime_of
+from shared.settings import Settings
+from shared.vocabulary import geo
 from shared.vocabulary.roles import Role
 
 router = APIRouter(tags=["orders"])
@@ -30,10 +34,19 @@ class Address(BaseModel):
     lon: float = Field(ge=-180, le=180)
 
 
+class SlotRequest(BaseModel):
+    """A window for the bag to arrive: 15 minutes to 2 hours, far enough ahead to pick and ride."""
+
+    model_config = ConfigDict(extra="forbid")
+    start: datetime
+    end: datetime
+
+
 class Delivery(BaseModel):
     model_config = ConfigDict(extra="forbid")
     mode: Literal["delivery"]
-    address: Address
+    address: Address | None = Field(default=None, description="optional for a helper's resident: their address")
+    slot: SlotRequest | None = Field(default=None, description="a chosen window; without one, as soon as possible")
 
 
 class Pickup(BaseModel):
@@ -78,7 +91,9 @@ class LineRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     product_id: str = Field(min_length=1, max_length=100)
     quantity: int = Field(ge=1, le=999, description="pieces")
-    substitution: SubstitutionRequest = SubstitutionRequest()
+    substitution: SubstitutionRequest | None = Field(
+        default=None, description="omitted: the choice remembered for this product for the person ordered for, "
+                                  "else none")
 
 
 class Flags(BaseModel):
@@ -99,6 +114,26 @@ class PlaceOrder(BaseModel):
     on_behalf_of: str | None = Field(None, min_length=1, max_length=100,
                                      description="helpers only: the resident the order is for")
     flags: Flags = Flags()
+    payment: Literal["balance", "on_delivery"] | None = Field(
+        default=None, description="'balance' (prepaid, the default) or 'on_delivery' (cash at the door; delivery "
+                                  "only); a helped resident's preference may make on_delivery their default")
+
+    def checkout_args(self, settings: Settings) -> dict[str, Any]:
+        return {"store_id": self.store_id,
+                "wanted": [Wanted(ln.product_id, ln.quantity, ln.substitution.choice() if ln.substitution else None)
+                           for ln in self.lines],
+                "fulfilment": {k: v for k, v in self.fulfilment.model_dump(mode="json").items()
+                               if not (k == "slot" and v is None)},
+                "contact_phone": self.contact_phone, "on_behalf_of": self.on_behalf_of,
+                "flags": self.flags.model_dump(), "payment": self.payment,
+                "platform_fee_fen": settings.platform_fee_fen, "timezone": settings.timezone}
+
+
+class TopUp(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    holder: str = Field(min_length=1, max_length=100, description="a shopper's subject or a resident's id")
+    amount_fen: int = Field(ge=1, le=payments.MAX_TOP_UP_FEN)
+    note: str | None = Field(None, max_length=200)
 
 
 class ApprovalAnswer(BaseModel):
@@ -175,6 +210,7 @@ def line_view(ln: OrderLine) -> dict[str, Any]:
 
 def order_view(order: Order, viewer: Principal | None = None) -> dict[str, Any]:
     packed = order.packed
+    money = order.money()
     return {
         "id": order.id, "status": order.status.value, "store_id": order.store_id,
         "placed_by": order.placed_by, "placed_for": order.placed_for, "contact_phone": order.contact_phone,
@@ -189,14 +225,23 @@ def order_view(order: Order, viewer: Principal | None = None) -> dict[str, Any]:
         "handover_code": packed.handover_code if packed and may_see_handover_code(viewer, order) else None,
         "pending_approvals": [{"line_no": ln.line_no, **ln.pending.as_dict()} for ln in order.lines if ln.pending],
         "cancel_reason": order.cancel_reason,
+        "payment": order.payment, "delivery_fee_fen": order.delivery_fee_fen,
+        "platform_fee_fen": order.platform_fee_fen, "shown_fen": order.shown_fen,
+        "slot": order.slot, "release_at": order.release_at.isoformat() if order.release_at else None,
+        "ledger": {k: v for k, v in money.as_dict().items() if k in LEDGER_SUMMARY},
         **delivery_view(order, viewer),
         "lines": [line_view(ln) for ln in order.lines],
         "timeline": timeline_view(order, viewer),
     }
 
 
+LEDGER_SUMMARY = ("shown_fen", "paid_fen", "final_fen", "refund_fen", "extra_charged_fen", "due_at_door_fen",
+                  "cash_collected_fen", "settled", "reconciles")
+
 ORDER_ERRORS: dict[type[Exception], int] = {BasketProblem: 422, ordering.Forbidden: 403, ordering.NotFound: 404,
-                                            NoSuchLine: 404, ApprovalRefused: 409, PickupOfferRefused: 409}
+                                            NoSuchLine: 404, ApprovalRefused: 409, PickupOfferRefused: 409,
+                                            BalanceTooSmall: 402, ordering.LockerFull: 409,
+                                            payments.NotAllowed: 403, payments.BadTopUp: 422}
 
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 
@@ -209,18 +254,28 @@ async def place(body: PlaceOrder, request: Request, idempotency_key: Idempotency
 
     async def place_it(conn: Any) -> dict[str, Any]:
         order = await ordering.place_order(
-            UnitOfWork(conn, correlation_id=request.headers.get("x-correlation-id")), principal,
-            store_id=body.store_id,
-            wanted=[Wanted(ln.product_id, ln.quantity, ln.substitution.choice()) for ln in body.lines],
-            fulfilment=body.fulfilment.model_dump(), note=body.note, contact_phone=body.contact_phone,
-            on_behalf_of=body.on_behalf_of, flags=body.flags.model_dump(),
-            timezone=runtime_of(request).settings.timezone)
+            UnitOfWork(conn, correlation_id=request.headers.get("x-correlation-id")), principal, note=body.note,
+            **body.checkout_args(runtime_of(request).settings))
         return order_view(order, principal)
 
     status, response = await change_once(runtime_of(request).pool, principal.key, key,
                                          request_hash("POST", "/orders", body.model_dump(mode="json")), place_it,
                                          ORDER_ERRORS, status=201)
     return JSONResponse(response, status_code=status)
+
+
+@router.post("/orders/quote", responses={402: {"description": "prepaid, and the balance is too small"},
+                                        409: {"description": "the locker site has no free compartment"},
+                                        422: {"description": "what POST /orders would refuse"}})
+async def quote(body: PlaceOrder, request: Request,
+                principal: Principal = Depends(require(Role.SHOPPER, Role.HELPER))) -> dict[str, Any]:
+    """The checkout total before placing: lines (weighed goods are estimates), fees, total, balance; stores nothing."""
+    async with runtime_of(request).pool.acquire() as conn, conn.transaction(readonly=True):
+        try:
+            return await ordering.quote(UnitOfWork(conn), principal, **body.checkout_args(runtime_of(request).settings))
+        except tuple(ORDER_ERRORS) as e:
+            code = next(code for cls, code in ORDER_ERRORS.items() if isinstance(e, cls))
+            raise HTTPException(code, str(e)) from e
 
 
 @router.get("/orders")
@@ -241,6 +296,59 @@ async def get(order_id: str, request: Request, principal: CurrentPrincipal) -> d
         except ordering.NotFound as e:
             raise HTTPException(404, str(e)) from e
     return order_view(order, principal)
+
+
+@router.get("/orders/{order_id}/ledger", responses={404: {"description": "no such order (that you can see)"}})
+async def order_ledger(order_id: str, request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
+    """The order's money: shown, paid, final, refunded or charged extra, due and collected at the door, entries."""
+    async with runtime_of(request).pool.acquire() as conn:
+        uow = UnitOfWork(conn)
+        try:
+            order = await ordering.get_order(uow, principal, order_id)
+        except ordering.NotFound as e:
+            raise HTTPException(404, str(e)) from e
+        return await payments.order_ledger(uow, order)
+
+
+@router.get("/balance", tags=["money"], responses={403: {"description": "not a balance you may see"}})
+async def balance(request: Request, principal: CurrentPrincipal,
+                  resident: Annotated[str | None, Query(min_length=1, max_length=100)] = None) -> dict[str, Any]:
+    """The balance of the person ordered for and its entries, newest first (helpers: `?resident=`)."""
+    async with runtime_of(request).pool.acquire() as conn:
+        try:
+            return await payments.balance_view(UnitOfWork(conn), principal, resident)
+        except payments.NotAllowed as e:
+            raise HTTPException(403, str(e)) from e
+
+
+@router.post("/balance/top-ups", tags=["money"], status_code=201,
+             responses={403: {"description": "only an admin, or a helper for someone they help"},
+                        409: {"description": "Idempotency-Key reused"}})
+async def top_up(body: TopUp, request: Request, principal: CurrentPrincipal,
+                 idempotency_key: IdempotencyKey = None) -> JSONResponse:
+    """Money in at the service centre's cash desk (admin), or by a helper for their resident."""
+    key = check_key(idempotency_key, required=True)
+
+    async def top_it_up(conn: Any) -> dict[str, Any]:
+        return await payments.top_up(UnitOfWork(conn), principal, body.holder, body.amount_fen, body.note)
+
+    status, response = await change_once(runtime_of(request).pool, principal.key, key,
+                                         request_hash("POST", "/balance/top-ups", body.model_dump(mode="json")),
+                                         top_it_up, ORDER_ERRORS, status=201)
+    return JSONResponse(response, status_code=status)
+
+
+@router.get("/stores/{store_id}/slots", tags=["checkout"], responses={404: {"description": "no such shop"}})
+async def delivery_slots(store_id: str, request: Request, _: CurrentPrincipal,
+                         lat: Annotated[float, Query(ge=-90, le=90)], lon: Annotated[float, Query(ge=-180, le=180)],
+                         ) -> dict[str, Any]:
+    """30-minute delivery windows for the next two days, each with its release time and whether it can be chosen."""
+    settings = runtime_of(request).settings
+    async with runtime_of(request).pool.acquire() as conn:
+        try:
+            return await ordering.delivery_slots(UnitOfWork(conn), store_id, geo.Point(lat, lon), settings.timezone)
+        except ordering.NotFound as e:
+            raise HTTPException(404, str(e)) from e
 
 
 @router.post("/orders/{order_id}/cancel")

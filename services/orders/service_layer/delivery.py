@@ -4,12 +4,14 @@ Each handler loads the order under a row lock, applies one fact with the domain
 (`services.orders.domain.delivery`) and saves it. An event about an order orders never heard
 of is dropped, as the other handlers do. Only abandoning a delivery publishes: the order is
 cancelled (reason `no_rider`), and `OrderCancelled` tells inventory to release the stock.
+Money settles in the same transaction: a cancel refunds, a delivery records the rider's cash.
 """
 
 from __future__ import annotations
 
 from services.orders.domain import delivery as dl
 from services.orders.domain.order import Order
+from services.orders.service_layer import payments
 from services.orders.service_layer.ordering import Forbidden, get_order, now
 from services.orders.service_layer.unit_of_work import UnitOfWork
 from shared.auth import Principal
@@ -63,7 +65,10 @@ async def on_rider_at_door(uow: UnitOfWork, e: RiderAtDoor) -> None:
 
 
 async def on_delivery_completed(uow: UnitOfWork, e: DeliveryCompleted) -> None:
-    await uow.apply(e.order_id, lambda o: dl.delivery_completed(o, e.rider_id, e.cash_collected_fen, now()))
+    order = await uow.apply(e.order_id, lambda o: dl.delivery_completed(o, e.rider_id, e.cash_collected_fen,
+                                                                          now()))
+    if order is not None:
+        await payments.collect_cash(uow, order, e.cash_collected_fen, e.rider_id)
 
 
 async def on_delivery_failed(uow: UnitOfWork, e: DeliveryFailed) -> None:
@@ -85,6 +90,7 @@ async def on_delivery_abandoned(uow: UnitOfWork, e: DeliveryAbandoned) -> None:
         return
     previous = dl.delivery_abandoned(order, e.reason, now())
     await uow.orders.save(order)
+    await payments.settle(uow, order)  # cancelled: everything paid comes back
     if previous is not None:
         await uow.publish(OrderCancelled(order_id=order.id, store_id=order.store_id, cancelled_by=SYSTEM_ACTOR,
                                          previous_status=previous, reason=e.reason))
@@ -114,6 +120,7 @@ async def answer_pickup_offer(uow: UnitOfWork, principal: Principal, order_id: s
         raise Forbidden("only the shopper who ordered (or their helper) answers the pickup offer")
     dl.answer_pickup_offer(order, accept, principal.subject, now())
     await uow.orders.save(order)
+    await payments.settle(uow, order)  # collected at the counter: no delivery fee, if already packed
     await uow.publish(PickupChoiceMade(order_id=order.id, store_id=order.store_id, accepted=accept,
                                        by=principal.subject))
     return order

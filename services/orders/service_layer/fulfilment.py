@@ -2,7 +2,8 @@
 
 Each event handler loads the order under a row lock, applies one fact with the domain
 (`services.orders.domain.fulfilment`), and saves it: short, so that the rules stay in one
-place. An event about an order orders never heard of is dropped, as the other handlers do.
+place. Packing and a returned bag settle the order's money in the same transaction. An event
+about an order orders never heard of is dropped, as the other handlers do.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from services.orders.domain import approvals
 from services.orders.domain import fulfilment as shop
 from services.orders.domain.lines import Substitute
 from services.orders.domain.order import Order, Packed
+from services.orders.service_layer import payments
 from services.orders.service_layer.ordering import Forbidden, get_order, now
 from services.orders.service_layer.unit_of_work import UnitOfWork
 from shared.auth import Principal
@@ -88,7 +90,9 @@ async def on_order_packed(uow: UnitOfWork, e: OrderPacked) -> None:
     packed = Packed(final_fen=e.final_fen, difference_fen=e.difference_fen, bags=e.bags, weight_g=e.weight_g,
                     pickup_point=e.pickup_point.model_dump(mode="json"), handover_code=e.handover_code)
     outcomes = [(ln.line_no, ln.outcome, ln.quantity, ln.price_fen) for ln in e.lines]
-    await uow.apply(e.order_id, lambda o: shop.order_packed(o, packed, e.shown_fen, outcomes, now()))
+    order = await uow.apply(e.order_id, lambda o: shop.order_packed(o, packed, e.shown_fen, outcomes, now()))
+    if order is not None:
+        await payments.settle(uow, order)  # the final price is known: refund the difference (or charge it)
 
 
 async def on_order_handed_over(uow: UnitOfWork, e: OrderHandedOver) -> None:
@@ -97,7 +101,9 @@ async def on_order_handed_over(uow: UnitOfWork, e: OrderHandedOver) -> None:
 
 async def on_bag_returned(uow: UnitOfWork, e: BagReturned) -> None:
     lines = [ln.model_dump(mode="json") for ln in e.lines]
-    await uow.apply(e.order_id, lambda o: shop.bag_returned(o, e.refund_fen, lines, e.by, now()))
+    order = await uow.apply(e.order_id, lambda o: shop.bag_returned(o, e.refund_fen, lines, e.by, now()))
+    if order is not None:
+        await payments.settle(uow, order)  # nothing reached the shopper: everything paid comes back
 
 
 async def answer_approval(uow: UnitOfWork, principal: Principal, order_id: str, line_no: int,

@@ -1,4 +1,4 @@
-"""A unit of work: the repositories and the outbox, all on one open transaction."""
+"""A unit of work: the repositories, the ledger and the outbox, all on one open transaction."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from typing import Any
 
 import asyncpg
 
-from services.orders.adapters.repository import CatalogReadModel, OrderRepository
+from services.orders.adapters.ledger import Ledger
+from services.orders.adapters.repository import CatalogReadModel, OrderRepository, ShopPoints
 from services.orders.domain.order import Order
 from shared import outbox
 from shared.events.envelope import Envelope, Event, RawEnvelope, envelope
@@ -21,6 +22,8 @@ class UnitOfWork:
         self.conn = conn
         self.orders = OrderRepository(conn)
         self.catalog = CatalogReadModel(conn)
+        self.ledger = Ledger(conn)
+        self.shop_points = ShopPoints(conn)
         self.cause = cause
         self.correlation_id = correlation_id
 

@@ -1,0 +1,83 @@
+"""Help for elderly residents: who a helper helps, and what a resident's record fills in.
+
+A helper helps two kinds of people: residents they registered themselves (who have no
+account of their own), and shoppers who named them (a daughter ordering for her father).
+Everyone else's orders, balance and preferences are not theirs to touch.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from shared.vocabulary.roles import Role
+
+RESIDENT_PREFIX = "res-"
+FLAG_NAMES = ("call_before_delivery", "pay_on_delivery")
+
+
+def new_resident_id() -> str:
+    return f"{RESIDENT_PREFIX}{secrets.token_hex(6)}"
+
+
+def is_resident_id(holder: str) -> bool:
+    return holder.startswith(RESIDENT_PREFIX)
+
+
+@dataclass
+class Resident:
+    """Someone a helper orders for: where to bring the bag, how to reach them, what to mind."""
+
+    resident_id: str
+    helper: str  # the subject of the helper who registered them
+    name: str
+    address: dict[str, Any] | None = None  # {"text", "lat", "lon"}
+    phone: str | None = None
+    call_before_delivery: bool = False
+    pay_on_delivery: bool = False
+    note: str | None = None
+    created_at: datetime | None = None
+
+    @property
+    def flags(self) -> dict[str, bool]:
+        return {"call_before_delivery": self.call_before_delivery, "pay_on_delivery": self.pay_on_delivery}
+
+    def change(self, changes: dict[str, Any]) -> None:
+        """Apply a partial update; only the fields a helper may edit."""
+        for name, value in changes.items():
+            if name not in EDITABLE:
+                raise ValueError(f"{name} cannot be changed")
+            setattr(self, name, value)
+
+
+EDITABLE = frozenset({"name", "address", "phone", "call_before_delivery", "pay_on_delivery", "note"})
+
+
+@dataclass(frozen=True)
+class HelpedBy:
+    """Whom one helper helps, as the database knows it."""
+
+    residents: frozenset[str] = field(default_factory=frozenset)
+    shoppers: frozenset[str] = field(default_factory=frozenset)
+
+    def __contains__(self, holder: object) -> bool:
+        return holder in self.residents or holder in self.shoppers
+
+
+def may_act_for(role: Role, subject: str, holder: str, helped: HelpedBy) -> bool:
+    """Whether the caller may order for, top up or read the preferences of `holder`.
+
+    An admin always may; anyone may for themselves; a helper may for whom they help.
+    """
+    if role is Role.ADMIN or subject == holder:
+        return True
+    return role is Role.HELPER and holder in helped
+
+
+def merged_flags(asked: dict[str, bool] | None, resident: dict[str, bool] | None) -> dict[str, bool]:
+    """OR the order's flags with the resident's: a resident's "call first" cannot be switched off by accident."""
+    asked = asked or {}
+    resident = resident or {}
+    return {name: bool(asked.get(name)) or bool(resident.get(name)) for name in FLAG_NAMES}

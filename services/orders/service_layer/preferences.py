@@ -1,0 +1,27 @@
+"""Remembered substitution choices: a person says once what the shop may do if fish runs out.
+
+Kept per (person ordered for, product), so a helper ordering for two residents keeps each
+one's wishes apart, and a line that omits its choice gets the one given last time.
+"""
+
+from __future__ import annotations
+
+from services.orders.adapters.residents import SubstitutionMemory
+from services.orders.domain.lines import OrderLine, SubstitutionChoice
+from services.orders.service_layer.unit_of_work import UnitOfWork
+
+
+async def remembered(uow: UnitOfWork, placed_for: str, product_ids: list[str]) -> dict[str, SubstitutionChoice]:
+    """The last choice given for each of these products; products never chosen for are absent."""
+    if not product_ids:
+        return {}
+    return await SubstitutionMemory(uow.conn).recall(placed_for, sorted(set(product_ids)))
+
+
+async def remember(uow: UnitOfWork, placed_for: str, lines: list[OrderLine]) -> None:
+    """Keep each line's choice as this person's choice for that product (pass the lines whose choice was given)."""
+    await SubstitutionMemory(uow.conn).keep(placed_for, {ln.product_id: ln.substitution for ln in lines})
+
+
+async def all_remembered(uow: UnitOfWork, placed_for: str) -> dict[str, SubstitutionChoice]:
+    return await SubstitutionMemory(uow.conn).recall(placed_for)
