@@ -39,8 +39,8 @@ from shared.inbox import Consumer, DeadLetters, Handler, RetryPolicy
 from shared.kafka_admin import ensure_topics
 from shared.retention import Housekeeper, Retention
 from shared.settings import Settings
-from shared.web import mount_console
 from shared.vocabulary.order_status import TransitionRefused
+from shared.web import mount_console
 
 log = logging.getLogger(__name__)
 VERSION = "0.1.0"

@@ -180,6 +180,7 @@ export async function boot({ title, strings }) {
       sizeButton.textContent = t(on ? "text.normal" : "text.large");
     });
     document.addEventListener("linli:lang", () => {
+      if (shownWho) showWho(shownWho);
       sizeButton.textContent = t(document.documentElement.classList.contains("large") ? "text.normal" : "text.large");
     });
     const who = h("span", { class: "who", id: "who" });
@@ -193,7 +194,9 @@ export async function boot({ title, strings }) {
   return me;
 }
 
+let shownWho = null;
 export function showWho(me) {
+  shownWho = me;
   const who = document.getElementById("who");
   if (who) who.textContent = `${t(`role.${me.role}`)} · ${me.subject}${me.store ? ` · ${me.store}` : ""}`;
   const out = document.getElementById("sign-out");
@@ -371,4 +374,14 @@ function tiles(el, x, y, minLat, maxLat, minLon, maxLon, width) {
     }
   }
   return images;
+}
+
+// ---------------------------------------------------------------- map legend
+/** A legend for drawMap, drawn into `container`: items [{color, label, shape: "dot" | "square" | "ring"}]. */
+export function mapLegend(container, items, title = "") {
+  const list = h("ul", { class: "map-legend", "aria-label": title || null },
+    ...items.map((item) => h("li", {},
+      h("span", { class: `key ${item.shape || "dot"}`, style: `--key:${item.color}`, "aria-hidden": "true" }), item.label)));
+  container.replaceChildren(list);
+  return list;
 }
