@@ -4,98 +4,19 @@ cancelled with the stock back), and a locker delivery collected with its code.""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
 from shared.vocabulary.roles import Role
-from tests.e2e.conftest import System, shopper, wait_available, wait_status
+from tests.e2e.conftest import System, online, shopper, wait_available, wait_status
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 
 HOME = {"text": "3-201 Wenchang Lane", "lat": 32.0425, "lon": 118.7870}
-
-
-class Rider:
-    """A rider with a phone: online, sending a position every second until told to go quiet."""
-
-    def __init__(self, system: System, rider_id: str, lat: float, lon: float) -> None:
-        self.id, self.lat, self.lon = rider_id, lat, lon
-        self.client = system.client("dispatch", Role.RIDER, rider_id)
-        self.quiet = False
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self, dispatcher: httpx.AsyncClient) -> Rider:
-        r = await dispatcher.put(f"/riders/{self.id}", json={"name": f"Rider {self.id}", "vehicle": "e_bike",
-                                                             "capacity": 3})
-        assert r.status_code in (200, 201), r.text
-        await self.ping()
-        r = await self.client.post("/riders/me/state", json={"state": "available"})
-        assert r.status_code == 200, r.text
-        self._task = asyncio.create_task(self._keep_pinging())
-        return self
-
-    async def ping(self) -> None:
-        r = await self.client.post("/riders/me/location", json={"lat": self.lat, "lon": self.lon})
-        assert r.status_code in (200, 202, 204), r.text
-
-    async def _keep_pinging(self) -> None:
-        while True:
-            await asyncio.sleep(1)
-            if not self.quiet:
-                with contextlib.suppress(httpx.HTTPError):
-                    await self.ping()
-
-    async def offers(self) -> list[dict[str, Any]]:
-        r = await self.client.get("/riders/me/offers")
-        assert r.status_code == 200, r.text
-        return list(r.json())
-
-    async def offer_for(self, order_id: str, within: float = 20) -> dict[str, Any]:
-        async def offered() -> dict[str, Any] | None:
-            return next((o for o in await self.offers() if o["order_id"] == order_id), None)
-        return dict(await eventually(offered, within))
-
-    async def step(self, order_id: str, step: str, body: dict[str, Any] | None = None, status: int = 200) -> Any:
-        r = await self.client.post(f"/deliveries/{order_id}/{step}", json=body or {})
-        assert r.status_code == status, f"{step}: {r.status_code} {r.text}"
-        return r.json() if r.content else None
-
-    async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        with contextlib.suppress(httpx.HTTPError):
-            await self.client.post("/riders/me/state", json={"state": "offline"})
-        await self.client.aclose()
-
-
-@pytest.fixture
-async def dispatcher(system: System) -> AsyncIterator[httpx.AsyncClient]:
-    async with system.client("dispatch", Role.DISPATCHER, "desk-1") as client:
-        yield client
-
-
-@pytest.fixture
-async def riders(system: System, dispatcher: httpx.AsyncClient) -> AsyncIterator[list[Rider]]:
-    started: list[Rider] = []
-    yield started
-    for rider in started:
-        await rider.stop()
-
-
-async def online(system: System, dispatcher: httpx.AsyncClient, riders: list[Rider], lat: float,
-                 lon: float) -> Rider:
-    rider = await Rider(system, f"rider-{uuid.uuid4().hex[:6]}", lat, lon).start(dispatcher)
-    riders.append(rider)
-    return rider
 
 
 async def place_delivery(me: httpx.AsyncClient, store_id: str, product_id: str,

@@ -13,11 +13,10 @@ import httpx
 import pytest
 
 from shared.vocabulary.roles import Role
-from tests.e2e.conftest import System, shopper, wait_status
-from tests.e2e.test_delivery import dispatcher, online, place_delivery, riders, shop_packs, told_by_the_counter
+from tests.e2e.conftest import System, online, shopper, wait_status
+from tests.e2e.test_delivery import place_delivery, shop_packs, told_by_the_counter
 
 pytestmark = pytest.mark.e2e
-__all__ = ["dispatcher", "riders"]  # fixtures used here
 
 
 class Stream:

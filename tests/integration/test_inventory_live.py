@@ -21,6 +21,7 @@ from services.inventory.entrypoints import live_http
 from services.inventory.entrypoints.http import router
 from services.inventory.entrypoints.staff_http import router as staff_router
 from services.inventory.service_layer import reservations
+from shared import sse
 from shared.auth import issue_token
 from shared.service import Runtime, install_error_handlers
 from shared.settings import Settings
@@ -161,7 +162,7 @@ async def test_only_staff_of_the_place_or_its_market_and_admins_may_follow_it(co
 
 
 async def test_a_quiet_stream_sends_heartbeats(counter: Counter, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(live_http, "HEARTBEAT_S", 0.2)
+    monkeypatch.setattr(sse, "HEARTBEAT_S", 0.2)
     async with following(counter, "veg", counter.headers(Role.STORE_STAFF, "market")) as veg:
         await eventually(lambda: asyncio.sleep(0, veg.heartbeats >= 2), within=5)
         assert len(veg.queues) == 1, "nothing changed, so the queue is not sent again"

@@ -125,7 +125,7 @@ async function showHome() {
     lat.value = p.coords.latitude.toFixed(6); lon.value = p.coords.longitude.toFixed(6);
   }, (e) => toast(e.message, "error")));
   const save = h("button", { type: "submit", class: "primary", id: "save-home" }, t("home.save"));
-  const whereForm = h("form", { class: "card", id: "where" }, h("h2", {}, t("home.where")),
+  const whereForm = h("form", { class: "card", id: "where" },
     ...field("home-address", "home.address", address),
     h("div", { class: "row" }, h("div", {}, ...field("home-lat", "home.lat", lat)), h("div", {}, ...field("home-lon", "home.lon", lon))),
     h("div", { class: "row" }, locate, save));
@@ -135,7 +135,11 @@ async function showHome() {
     store.set(homeKey(), { text: address.value.trim() || `${lat.value}, ${lon.value}`, lat: Number(lat.value), lon: Number(lon.value) });
     render();
   });
-  if (forWhom()) whereForm.hidden = true;  // a resident's address is theirs, registered by the helper
+  // Once home is known, it folds into one line; a resident's address is the helper's to change.
+  const whereBox = h("details", { class: "card where", open: !where },
+    h("summary", {}, h("strong", {}, t("home.where")), " ", where ? where.text : ""), whereForm);
+  whereForm.classList.remove("card");
+  if (forWhom()) whereBox.hidden = true;
 
   const modeSelect = h("select", {}, ...["delivery", "pickup"].map((m) =>
     h("option", { value: m, selected: mode() === m }, t(`mode.${m}`))));
@@ -150,7 +154,7 @@ async function showHome() {
   query.id = "search";
   const results = h("div", { id: "search-results" });
   const shops = h("div", { id: "shops" });
-  view.replaceChildren(whereForm,
+  view.replaceChildren(whereBox,
     h("div", { class: "row" }, h("div", {}, ...field("mode", "home.mode", modeSelect)), h("div", {}, ...field("category", "home.category", category))),
     searchForm, results, h("h2", {}, t("home.shops")), shops);
   if (!where) return;
@@ -321,8 +325,8 @@ async function showCheckout() {
     h("label", { for: "phone" }, t("checkout.phone")), phone, summary, place);
 
   const q = new URLSearchParams({ lat: where.lat, lon: where.lon });
-  api("orders", `/stores/${encodeURIComponent(b.store_id)}/slots?${q}`).then((slots) => {
-    slotSelect.replaceChildren(...slots.filter((s) => s.available).map((s) =>
+  api("orders", `/stores/${encodeURIComponent(b.store_id)}/slots?${q}`).then((offered) => {
+    slotSelect.replaceChildren(...(offered.slots || []).filter((s) => s.available).map((s) =>
       h("option", { value: JSON.stringify({ start: s.start, end: s.end }) }, `${timeOf(s.start)}–${timeOf(s.end)}`)));
     if (slotSelect.value) choice.slot = JSON.parse(slotSelect.value);
   }).catch(() => {});

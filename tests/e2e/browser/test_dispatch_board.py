@@ -13,8 +13,8 @@ from playwright.async_api import Locator, expect
 
 from shared.vocabulary.roles import Role
 from tests.e2e.browser.conftest import new_context, screenshot, signed_in_page
-from tests.e2e.conftest import System, shopper, wait_status
-from tests.e2e.test_delivery import HOME, Rider, shop_packs, told_by_the_counter
+from tests.e2e.conftest import Rider, System, shopper, wait_status
+from tests.e2e.test_delivery import HOME, shop_packs, told_by_the_counter
 
 pytestmark = pytest.mark.e2e
 
