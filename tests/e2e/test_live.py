@@ -110,3 +110,25 @@ async def _kind(stream: Stream, word: str) -> tuple[dict[str, Any], list[dict[st
 def _stream_id(value: str) -> tuple[int, int]:
     millis, _, seq = value.partition("-")
     return int(millis), int(seq or 0)
+
+
+async def test_a_rider_hears_of_their_own_offer_and_nothing_of_anothers(
+        system: System, make_shop: Any, dispatcher: httpx.AsyncClient, riders: list[Any]) -> None:
+    shop = await make_shop({"water": 10}, accept_limit_s=600)
+    rider = await online(system, dispatcher, riders, 32.0415, 118.7855)
+    async with shopper(system) as me, system.client("dispatch", Role.SHOPPER, "nosy") as nosy:
+        assert (await nosy.get("/riders/me/live")).status_code == 403
+        async with rider.client.stream("GET", "/riders/me/live", timeout=60) as response:
+            assert response.status_code == 200, await response.aread()
+            live = Stream(response)
+            assert (await live.next())["event"] == "hello"
+            order_id = await place_delivery(me, shop.store_id, shop.products["water"])
+            await wait_status(me, order_id, "CONFIRMED")
+            await shop_packs(system, shop.store_id, order_id)
+            while True:
+                event = await live.next()
+                assert event["event"] == "change"
+                assert event["data"]["data"]["rider_id"] == rider.id, "only this rider's changes"
+                if event["data"]["kind"] == "offer":
+                    break
+            assert event["data"]["order_id"] == order_id

@@ -1,4 +1,5 @@
-"""Server-sent events: the dispatchers' live board and an orderer's view of their order.
+"""Server-sent events: the dispatchers' live board, a rider's own offers and deliveries, and an
+orderer's view of their order.
 
 Each connection first gets a snapshot (unless it resumes with Last-Event-ID), then every entry
 of the process's single reader on the Redis stream that it may see."""
@@ -42,6 +43,24 @@ async def board(request: Request, _: Principal = Dispatcher,
     hub = hub_for(runtime_of(request).redis)
     async for entry_id, entry in follow(hub, DISPATCHERS, last_event_id, lambda e: e):
         yield ServerSentEvent(id=entry_id, event=entry["kind"], data=entry)
+
+
+@router.get("/riders/me/live", response_class=EventSourceResponse)
+async def rider_live(request: Request, principal: Principal = Depends(require(Role.RIDER)),
+                     last_event_id: str | None = LastEventId) -> AsyncIterable[ServerSentEvent]:
+    """What concerns this rider, as it happens: offers made, lapsed or withdrawn, their deliveries
+    assigned, moved or taken away, their state. Each arrives as a `change` event naming its kind;
+    the rider app then reads its offers and deliveries again, so nothing here needs to be complete."""
+    if not last_event_id:
+        yield ServerSentEvent(event="hello", data={"rider_id": principal.subject})
+
+    def mine(entry: dict[str, Any]) -> dict[str, Any] | None:
+        if entry["kind"] == "rider_position":
+            return None  # the rider's own pings: the phone knows where it is
+        return entry if (entry.get("data") or {}).get("rider_id") == principal.subject else None
+
+    async for entry_id, entry in follow(hub_for(runtime_of(request).redis), DISPATCHERS, last_event_id, mine):
+        yield ServerSentEvent(id=entry_id, event="change", data=entry)
 
 
 def order_status(d: Any) -> dict[str, Any]:

@@ -3,11 +3,13 @@
 // taps, so a step sent again after a lost connection is answered, never applied twice.
 
 import {
-  ApiError, act, api, boot, countdown, fen, h, lang, named, showWho, signInForm, t, timeOf, toast, translate, uuid,
+  ApiError, act, api, boot, countdown, fen, h, lang, named, showWho, signInForm, stream, t, timeOf, toast, translate,
+  uuid,
 } from "/app/common/linli.js";
 
 const POSITION_EVERY_MS = 3000;  // the server calls a rider silent after a few quiet seconds
-const OFFERS_EVERY_MS = 1000;  // no per-rider stream: poll, offers last only seconds
+const OFFERS_EVERY_MS = 1000;  // while the live stream is down: offers last only seconds
+const OFFERS_LIVE_EVERY_MS = 10000;  // with the stream up, a slow poll only as a safety net
 const REFRESH_EVERY_MS = 5000;
 const RETRY_EVERY_MS = 4000;
 
@@ -602,7 +604,20 @@ async function start() {
   pollOffers();
   flush();
   setInterval(sendPosition, POSITION_EVERY_MS);
-  setInterval(pollOffers, OFFERS_EVERY_MS);
+  // Offers and changes to this rider's deliveries arrive on the rider's own stream; polling fast
+  // only while it is down keeps a patchy connection working.
+  let lastPoll = Date.now();
+  let changed = null;
+  stream("dispatch", "/riders/me/live", {
+    change: () => {
+      clearTimeout(changed);
+      changed = setTimeout(() => { lastPoll = Date.now(); pollOffers(); refresh(); }, 150);
+    },
+  }, (on) => { app.live = on; });
+  setInterval(() => {
+    const every = app.live ? OFFERS_LIVE_EVERY_MS : OFFERS_EVERY_MS;
+    if (Date.now() - lastPoll >= every - 50) { lastPoll = Date.now(); pollOffers(); }
+  }, OFFERS_EVERY_MS);
   setInterval(refresh, REFRESH_EVERY_MS);
   setInterval(() => { if (app.outbox.some((e) => e.state === "waiting")) flush(); }, RETRY_EVERY_MS);
   window.addEventListener("online", () => { reachable(true); flush(); refresh(); sendPosition(); });
