@@ -107,6 +107,16 @@ def _welcome(infra: object, seconds: float, seeded: bool) -> None:
     console.print(table)
     console.print(f"database: {getattr(infra, 'database_url', '')}  redis: {getattr(infra, 'redis_url', '')}  "
                   f"broker: {getattr(infra, 'kafka_bootstrap_servers', '')}")
+    consoles = Table(title="Consoles (sign in by role and name; 中文 / English in the header)")
+    consoles.add_column("who")
+    consoles.add_column("open")
+    for who, url in (("shoppers and helpers (try resident-li: ¥200 on the balance)", "http://127.0.0.1:8001/app/"),
+                     ("store staff (store xiaoshi-market, kedi-corner, suguo-daxinggong…)",
+                      "http://127.0.0.1:8002/app/"),
+                     ("dispatchers", "http://127.0.0.1:8003/app/board/"),
+                     ("riders (a phone-sized window)", "http://127.0.0.1:8003/app/rider/")):
+        consoles.add_row(who, url)
+    console.print(consoles)
     if seeded:
         shopper = issue_token(settings, Role.SHOPPER, "resident-li")
         console.print("\nSign in with a development token, e.g. as a shopper:")

@@ -102,6 +102,13 @@ const home = () => forWhom()?.address || store.get(homeKey(), null);
 const basket = () => store.get("linli.basket", { store_id: null, store: null, lines: [], note: "" });
 const saveBasket = (b) => store.set("linli.basket", b);
 const mode = () => store.get("linli.mode", "delivery");
+// Shop names as the circle listed them, so a basket or an order shows 小市菜场, not its id.
+const storeName = (id) => { const known = store.get("linli.stores", {})[id]; return known ? named(known) : id; };
+function rememberStores(rows) {
+  const known = store.get("linli.stores", {});
+  for (const s of rows) known[s.store_id] = { name_zh: s.name_zh, name_en: s.name_en };
+  store.set("linli.stores", known);
+}
 
 function statusBadge(status) {
   const bad = ["REJECTED", "CANCELLED", "DELIVERY_FAILED", "RETURNED"].includes(status);
@@ -169,6 +176,7 @@ async function showHome() {
   if (category.value) q.set("category", category.value);
   const rows = await act(null, () => api("orders", `/circle/shops?${q}`));
   if (!rows) return;
+  rememberStores(rows);
   shops.replaceChildren(...(rows.length ? rows.map(shopCard) : [h("p", { class: "muted" }, t("home.noshops"))]));
 }
 
@@ -224,7 +232,7 @@ async function showStore(storeId) {
       h("span", { class: "price" }, fen(p.price), weighed ? t("store.perkg") : ""),
       h("div", { class: "qty" }, minus, qty, plus), add));
   }
-  view.replaceChildren(h("h2", {}, storeId), list);
+  view.replaceChildren(h("h2", {}, storeName(storeId)), list);
 }
 
 function addToBasket(storeId, p, quantity) {
@@ -268,7 +276,7 @@ function showBasket() {
   const note = h("textarea", { id: "note", rows: 2, maxlength: 500 }, b.note || "");
   note.addEventListener("change", () => { const nb = basket(); nb.note = note.value; saveBasket(nb); });
   const weighed = b.lines.some((l) => l.unit === "g");
-  view.replaceChildren(h("h2", {}, `${t("nav.basket")} · ${b.store_id}`), ...rows,
+  view.replaceChildren(h("h2", {}, `${t("nav.basket")} · ${storeName(b.store_id)}`), ...rows,
     weighed ? h("p", { class: "muted" }, "* ", t("basket.estimate")) : null,
     h("label", { for: "note" }, t("basket.note")), note,
     h("p", {}, h("a", { href: "#/checkout", class: "button-link primary", id: "to-checkout" }, t("basket.checkout"))));
@@ -373,7 +381,7 @@ async function showOrders() {
   if (!orders) return;
   view.replaceChildren(h("h2", {}, t("nav.orders")), ...(orders.length ? orders.map((o) =>
     h("a", { href: `#/order/${o.id}`, class: "card spread", "data-order": o.id },
-      h("span", {}, `${o.store_id} · ${timeOf(o.created_at)}`), statusBadge(o.status), h("span", {}, fen(o.final_fen ?? o.total_fen))))
+      h("span", {}, `${storeName(o.store_id)} · ${timeOf(o.created_at)}`), statusBadge(o.status), h("span", {}, fen(o.final_fen ?? o.total_fen))))
     : [h("p", { class: "muted" }, t("orders.none"))]));
 }
 
@@ -409,12 +417,12 @@ async function showOrder(orderId) {
 }
 
 function orderParts(o, ledger) {
-  const parts = [h("div", { class: "spread" }, h("h2", {}, `${o.store_id}`), statusBadge(o.status))];
+  const parts = [h("div", { class: "spread" }, h("h2", {}, storeName(o.store_id)), statusBadge(o.status))];
   if (o.reject_reason) parts.push(h("p", { class: "error" }, o.reject_reason));
   if (o.promised_at || o.eta_door_at) {
-    parts.push(h("p", {}, o.eta_door_at ? t("order.eta", { t: timeOf(o.eta_door_at) }) : "",
-      o.promised_at ? ` · ${t("order.promised", { t: timeOf(o.promised_at) })}` : "",
-      o.late_risk ? h("span", { class: "badge warn" }, t("order.late")) : null));
+    const when = [o.eta_door_at ? t("order.eta", { t: timeOf(o.eta_door_at) }) : null,
+      o.promised_at ? t("order.promised", { t: timeOf(o.promised_at) }) : null].filter(Boolean).join(" · ");
+    parts.push(h("p", { id: "when" }, when, o.late_risk ? h("span", { class: "badge warn" }, t("order.late")) : null));
   }
   if (o.rider) parts.push(h("p", {}, t("order.rider", { name: o.rider.name || o.rider.rider_id })));
   const codes = [["order.delivery_code", o.delivery_code, "delivery-code"], ["order.handover_code", o.handover_code, "handover-code"],
