@@ -64,8 +64,13 @@ async def test_from_the_circle_to_the_door_over_two_stalls_with_the_money_settle
 
         basket = {"store_id": market.store_id, "fulfilment": {"mode": "delivery", "address": HOME},
                   "lines": [{"product_id": p["carp"], "quantity": 1}, {"product_id": p["bokchoy"], "quantity": 1}]}
-        quote = await ok(await me.post("/orders/quote", json=basket))
+        async def promised() -> dict[str, Any] | None:
+            # Dispatch quotes the shop once a rider is free; orders hears it on the circle topic.
+            quote = await ok(await me.post("/orders/quote", json=basket))
+            return quote if quote["promise_minutes"] else None
+        quote = await eventually(promised)
         assert quote["total_fen"] == 1080 + 300  # 600 g of carp at 18/kg, 500 g of bok choy at 6/kg, no fees
+        assert quote["promise_minutes"] >= 5, "at least the handover at the door"
         placed = await ok(await me.post("/orders", json=basket, headers=key()), 201)
         order_id, code = placed["id"], placed["delivery_code"]
         assert placed["total_fen"] == quote["total_fen"]

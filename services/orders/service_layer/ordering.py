@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.orders.adapters.circle import CircleReadModel
-from services.orders.domain import ledger, slots
+from services.orders.domain import discovery, ledger, slots
 from services.orders.domain.basket import BasketProblem, CatalogLocation, Wanted, check_open, price_basket
 from services.orders.domain.lines import OrderLine
 from services.orders.domain.order import DISPATCHED_MODES, Order
@@ -258,7 +258,20 @@ async def quote(uow: UnitOfWork, principal: Principal, **checkout_args: Any) -> 
     balance = await uow.ledger.balance(c.placed_for) if c.payment == "balance" else None
     if balance is not None:
         ledger.at_placing(c.payment, c.total_fen, balance)
-    return c.view(balance)
+    return {**c.view(balance), "promise_minutes": await _promise_now(uow, c)}
+
+
+async def _promise_now(uow: UnitOfWork, c: Checkout) -> int | None:
+    """What Linli would promise for a delivery now, as discovery shows it; None for slots, pickup,
+    lockers, or when dispatch reports no free rider."""
+    address = c.fulfilment.get("address")
+    if c.slot is not None or c.fulfilment.get("mode") != "delivery" or not address:
+        return None
+    shop = await uow.shop_points.point(c.store.location_id)
+    if shop is None:
+        return None
+    quotes = await CircleReadModel(uow.conn).quotes([c.store.location_id])
+    return discovery.promise_minutes(quotes.get(c.store.location_id), shop, geo.Point(address["lat"], address["lon"]))
 
 
 async def delivery_slots(uow: UnitOfWork, store_id: str, door: geo.Point, timezone: str) -> dict[str, Any]:

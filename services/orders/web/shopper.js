@@ -357,6 +357,8 @@ async function showCheckout() {
         ["checkout.platform_fee", quote.platform_fee_fen]];
       summary.replaceChildren(...lines.map(([k, v]) => h("div", { class: "spread" }, h("span", {}, t(k)), h("span", {}, fen(v)))),
         h("div", { class: "spread total" }, h("span", {}, t("checkout.total")), h("span", { id: "total" }, fen(quote.total_fen))),
+        quote.promise_minutes != null ? h("p", { id: "promise" }, t("shop.promise", { n: quote.promise_minutes })) : null,
+        quote.slot ? h("p", { id: "promise" }, `${timeOf(quote.slot.start)}–${timeOf(quote.slot.end)}`) : null,
         quote.balance_fen != null ? h("div", { class: `spread ${quote.balance_enough === false ? "error" : "muted"}` },
           h("span", {}, t("checkout.balance", { b: fen(quote.balance_fen) })),
           quote.balance_enough === false ? h("span", {}, t("checkout.short")) : null) : null);
