@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install run test unit integration e2e browser screenshots lint bench bench-dispatch docs clean
+.PHONY: install run test unit integration e2e browser screenshots lint bench bench-dispatch bench-search docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,9 @@ bench: install
 
 bench-dispatch: install
 	$(PY) -m bench.dispatch_day $(ARGS)
+
+bench-search: install
+	$(PY) -m bench.search $(ARGS)
 
 docs: install
 	$(VENV)/bin/linli docs asyncapi
