@@ -18,7 +18,7 @@ addStrings({
     "shop.view": "进店", "store.add": "加入", "store.added": "已加入购物篮", "store.perkg": "/公斤",
     "store.out": "缺货", "store.low": "库存少", "store.other": "购物篮里是另一家店的商品，要清空后换成这家吗？",
     "basket.empty": "购物篮是空的。", "basket.sub": "缺货时", "sub.remembered": "按上次的选择", "sub.none": "不要替换，退款",
-    "sub.best_match": "可以换类似商品", "basket.note": "给店家的备注", "basket.checkout": "去结算",
+    "sub.best_match": "可以换类似商品", "sub.product": "换成：{name}", "basket.note": "给店家的备注", "basket.checkout": "去结算",
     "basket.estimate": "称重商品按估计重量计价，称重后多退少补。", "basket.remove": "移除",
     "checkout.title": "结算", "checkout.how": "怎么收货", "how.now": "现在送", "how.slot": "预约时段送",
     "how.pickup": "到店自取", "how.locker": "送到智能柜", "checkout.slot": "时段", "checkout.locker": "智能柜",
@@ -56,7 +56,7 @@ addStrings({
     "store.added": "Added to basket", "store.perkg": "/kg", "store.out": "out of stock", "store.low": "few left",
     "store.other": "Your basket holds another shop's goods. Empty it and shop here?", "basket.empty": "Your basket is empty.",
     "basket.sub": "If out of stock", "sub.remembered": "as last time", "sub.none": "no substitute, refund",
-    "sub.best_match": "a similar product is fine", "basket.note": "Note for the shop", "basket.checkout": "Checkout",
+    "sub.best_match": "a similar product is fine", "sub.product": "instead: {name}", "basket.note": "Note for the shop", "basket.checkout": "Checkout",
     "basket.estimate": "Weighed goods are priced on an estimate; the difference is settled after weighing.",
     "basket.remove": "Remove", "checkout.title": "Checkout", "checkout.how": "How to receive it", "how.now": "Deliver now",
     "how.slot": "Deliver in a time slot", "how.pickup": "Pick up at the shop", "how.locker": "Smart locker",
@@ -256,16 +256,26 @@ function estimate(line) {
 }
 
 // ---------------------------------------------------------------- basket
-function showBasket() {
+async function showBasket() {
   const b = basket();
   if (!b.lines.length) { view.replaceChildren(h("p", { class: "muted" }, t("basket.empty"))); return; }
+  // A named substitute must come from the same shop or stall as the line it stands in for.
+  const products = await api("inventory", `/stores/${encodeURIComponent(b.store_id)}/products`).catch(() => []);
+  const byId = Object.fromEntries(products.map((p) => [p.id, p]));
   const rows = b.lines.map((line, i) => {
+    const here = byId[line.product_id]?.location_id;
+    const chosen = line.substitution?.mode === "product" ? `product:${line.substitution.product_id}` : (line.substitution?.mode || "");
     const sub = h("select", { id: `sub-${i}` },
-      h("option", { value: "", selected: !line.substitution }, t("sub.remembered")),
-      h("option", { value: "none", selected: line.substitution?.mode === "none" }, t("sub.none")),
-      h("option", { value: "best_match", selected: line.substitution?.mode === "best_match" }, t("sub.best_match")));
+      h("option", { value: "", selected: !chosen }, t("sub.remembered")),
+      h("option", { value: "none", selected: chosen === "none" }, t("sub.none")),
+      h("option", { value: "best_match", selected: chosen === "best_match" }, t("sub.best_match")),
+      ...products.filter((p) => p.id !== line.product_id && p.location_id === here && p.available > 0).map((p) =>
+        h("option", { value: `product:${p.id}`, selected: chosen === `product:${p.id}` }, t("sub.product", { name: named(p) }))));
     sub.addEventListener("change", () => {
-      const nb = basket(); nb.lines[i].substitution = sub.value ? { mode: sub.value } : null; saveBasket(nb);
+      const nb = basket();
+      nb.lines[i].substitution = !sub.value ? null : sub.value.startsWith("product:")
+        ? { mode: "product", product_id: sub.value.slice("product:".length) } : { mode: sub.value };
+      saveBasket(nb);
     });
     const remove = h("button", { type: "button", class: "ghost" }, t("basket.remove"));
     remove.addEventListener("click", () => { const nb = basket(); nb.lines.splice(i, 1); if (!nb.lines.length) nb.store_id = null; saveBasket(nb); render(); });
@@ -588,7 +598,7 @@ async function render() {
   }
   const id = arg ? decodeURIComponent(arg) : null;
   if (route === "store" && id) await showStore(id);
-  else if (route === "basket") showBasket();
+  else if (route === "basket") await showBasket();
   else if (route === "checkout") await showCheckout();
   else if (route === "orders") await showOrders();
   else if (route === "order" && id) await showOrder(id);

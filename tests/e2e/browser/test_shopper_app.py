@@ -66,6 +66,8 @@ async def test_a_shopper_finds_orders_follows_and_approves_in_the_app(system: Sy
     await page.click(f"[data-add='{shop.products['water']}']")
     await page.goto(system.url("orders") + "/app/#/basket")
     await expect(page.locator("[data-line]")).to_have_count(2)
+    # If the carp runs out, she names the substitute herself (from the same shop).
+    await page.select_option("#sub-0", f"product:{shop.products['water']}")
     await page.click("#to-checkout")
     # 600 g of carp at 18 yuan/kg, one water, no delivery fee on the test shop.
     await expect(page.locator("#total")).to_have_text("¥12.80")
@@ -81,6 +83,8 @@ async def test_a_shopper_finds_orders_follows_and_approves_in_the_app(system: Sy
         async with system.client("orders", Role.SHOPPER, subject) as me:
             order = await ok(await me.get(f"/orders/{order_id}"))
         carp_line = next(ln["line_no"] for ln in order["lines"] if ln["product_id"] == shop.products["carp"])
+        carp = next(ln for ln in order["lines"] if ln["line_no"] == carp_line)
+        assert carp["substitution"] == {"mode": "product", "product_id": shop.products["water"]}
         water_line = next(ln["line_no"] for ln in order["lines"] if ln["product_id"] == shop.products["water"])
         # 690 g: 15 % over the estimate, so the shopper is asked — on the page, live.
         await ok(await counter.post(f"{base}/lines/{carp_line}/picked", json={"weight_g": 690}))
