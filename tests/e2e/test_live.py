@@ -132,3 +132,13 @@ async def test_a_rider_hears_of_their_own_offer_and_nothing_of_anothers(
                 if event["data"]["kind"] == "offer":
                     break
             assert event["data"]["order_id"] == order_id
+
+
+async def test_a_malformed_last_event_id_is_a_clear_422_not_a_broken_stream(system: System) -> None:
+    async with system.client("dispatch", Role.RIDER, "rider-nobody") as rider, \
+            system.client("dispatch", Role.DISPATCHER, "desk-1") as desk:
+        for client, path in ((rider, "/riders/me/live"), (desk, "/live")):
+            for bad in ("abc", "99999999999999999999-1", "1-2-3"):
+                response = await client.get(path, headers={"Last-Event-ID": bad})
+                assert response.status_code == 422, (path, bad, response.text)
+                assert "reconnect without it" in response.json()["detail"]

@@ -6,6 +6,7 @@ of the process's single reader on the Redis stream that it may see."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterable
 from typing import Any
 
@@ -24,7 +25,18 @@ from shared.vocabulary.roles import Role
 
 router = APIRouter(tags=["live"])
 Dispatcher = Depends(require(Role.DISPATCHER))
-LastEventId = Header(None, alias="Last-Event-ID")
+STREAM_ID = re.compile(r"\d{1,20}-\d{1,20}")
+
+
+def last_event_id(value: str | None = Header(None, alias="Last-Event-ID")) -> str | None:
+    """Where a reconnecting client left off: an id this stream sent (Redis `ms-seq`), or nothing."""
+    if value is not None and not (STREAM_ID.fullmatch(value) and all(int(n) < 2**64 for n in value.split("-"))):
+        raise HTTPException(422, f"Last-Event-ID {value[:40]!r} is not an id this stream sent (like 1795400000000-0); "
+                                 "reconnect without it to start from now")
+    return value
+
+
+LastEventId = Depends(last_event_id)
 
 
 async def _board(uow: UnitOfWork) -> dict[str, Any]:

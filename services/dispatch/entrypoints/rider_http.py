@@ -26,7 +26,8 @@ class StateBody(BaseModel):
 
 class LocationBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    lat: float = Field(ge=-90, le=90)
+    # Redis keeps positions in web-mercator cells, which end at ±85.05112878°: beyond, it refuses them.
+    lat: float = Field(ge=-85.05112878, le=85.05112878)
     lon: float = Field(ge=-180, le=180)
 
 
