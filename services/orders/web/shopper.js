@@ -1,7 +1,7 @@
 // The shopper's app: the circle around home, a basket, checkout, and the order followed live.
 // Helpers (service-centre staff, family) use the same pages for the residents they order for.
 import {
-  act, addStrings, api, boot, config, drawMap, fen, h, named, showWho, signInForm, stream, t,
+  act, addStrings, api, boot, config, drawMap, fen, h, lang, named, showWho, signInForm, stream, t,
   timeOf, toast, translate, uuid,
 } from "/app/common/linli.js";
 
@@ -428,6 +428,34 @@ async function showOrder(orderId) {
   }
 }
 
+// The timeline's causes are written by the services in English; the common ones read in Chinese too.
+const CAUSES_ZH = [
+  [/^placed/, "已下单"], [/^stock reserved/, "库存已预留"], [/^waiting for the shop to accept/, "等待店家接单"],
+  [/^delivery promised in about (\d+) min/, "承诺约 $1 分钟送达"], [/^accepted by the shop/, "店家已接单"],
+  [/^(.+) accepted its part/, "$1 已接单"], [/^(the shop started picking|picking started)/, "开始拣货"],
+  [/^(.+) started picking its part/, "$1 开始拣货"], [/^line (\d+) picked: (.+)/, "第 $1 行已拣货：$2"],
+  [/^line (\d+) out of stock: (.+) refunded/, "第 $1 行缺货，已退 $2"],
+  [/^line (\d+) weighs (\d+) g instead of about (\d+) g/, "第 $1 行称重 $2 克（估计约 $3 克），等您确认"],
+  [/^line (\d+): .*accepted by/, "第 $1 行：已同意"], [/^line (\d+): .*declined by/, "第 $1 行：已拒绝"],
+  [/^(.+) packed its part: (\d+) bags?, (\d+) g/, "$1 已打包：$2 袋，$3 克"], [/^ready at the counter/, "可到柜台取货"],
+  [/^rider (.+) \(.+\) assigned/, "骑手 $1 已接单"], [/^rider (.+) is at the shop/, "骑手 $1 已到店"],
+  [/^picked up by rider (.+) with/, "骑手 $1 已取货"], [/^rider (.+) is at the door/, "骑手 $1 已到门口"],
+  [/^collected at the counter/, "已在柜台取货"], [/^in locker/, "已放入智能柜"], [/^collected from locker/, "已从智能柜取出"],
+  [/^delivery failed/, "配送未成功，袋子退回店里"], [/^bag returned/, "袋子已退回店里"],
+  [/^no rider has taken the order yet/, "暂无骑手接单，可改为到店自取"], [/^pickup accepted/, "已改为到店自取"],
+  [/^pickup declined/, "不改自取：没有骑手时订单会取消"], [/^cancelled/, "已取消"], [/^rejected: (.*)/, "未能接单：$1"],
+  [/^rider (.+) no longer carries the order/, "骑手 $1 不再配送此单，正在另派"],
+];
+
+function causeText(cause) {
+  if (lang() !== "zh" || !cause) return cause;
+  for (const [pattern, zh] of CAUSES_ZH) {
+    const found = cause.match(pattern);
+    if (found) return zh.replace(/\$(\d)/g, (_, i) => found[Number(i)] ?? "");
+  }
+  return cause;
+}
+
 function orderParts(o, ledger) {
   const parts = [h("div", { class: "spread" }, h("h2", {}, storeName(o.store_id)), statusBadge(o.status))];
   if (o.reject_reason) parts.push(h("p", { class: "error" }, o.reject_reason));
@@ -443,8 +471,8 @@ function orderParts(o, ledger) {
   for (const ln of o.lines.filter((l) => l.pending_approval && l.pending_approval.answer === null)) parts.push(approvalCard(o, ln));
   if (o.pickup_offer && ["PICKING", "PACKED", "ACCEPTED"].includes(o.status)) parts.push(pickupOfferCard(o));
   parts.push(h("h3", {}, t("order.timeline")), h("ol", { class: "timeline", id: "timeline" }, ...o.timeline.map((e) =>
-    h("li", { "data-status": e.status || "" }, h("strong", {}, timeOf(e.at)), " ", e.status ? t(`status.${e.status}`) : e.cause,
-      e.status && e.cause && !e.cause.startsWith("placed") ? h("span", { class: "muted secondary" }, ` — ${e.cause}`) : null))));
+    h("li", { "data-status": e.status || "" }, h("strong", {}, timeOf(e.at)), " ", e.status ? t(`status.${e.status}`) : causeText(e.cause),
+      e.status && e.cause && !e.cause.startsWith("placed") ? h("span", { class: "muted secondary" }, ` — ${causeText(e.cause)}`) : null))));
   parts.push(h("h3", {}, t("order.lines")),
     ...o.lines.map((ln) => h("div", { class: "spread" }, h("span", {}, `${named(ln)} × ${ln.quantity}`),
       h("span", {}, ln.final_fen != null ? fen(ln.final_fen) : fen(ln.estimated_fen)))));

@@ -100,6 +100,10 @@ async def test_a_shopper_finds_orders_follows_and_approves_in_the_app(system: Sy
     # 690 g of carp is 12.42 yuan, plus 2 yuan water: 14.42 — 1.62 more than shown, charged from the balance.
     ledger = page.locator("#ledger")
     await expect(ledger.locator("[data-ledger='ledger.final']")).to_contain_text("¥14.42")
+    # In Chinese, the timeline reads in Chinese too (its causes are written by the services in English).
+    await page.click("#lang-switch")
+    await expect(page.locator("#timeline")).to_contain_text("库存已预留")
+    await expect(page.locator("#timeline")).to_contain_text("第 1 行称重 690 克")
     await context.close()
 
 
