@@ -7,31 +7,15 @@ from __future__ import annotations
 import re
 import uuid
 
-import httpx
 import pytest
 from playwright.async_api import Locator, expect
 
 from shared.vocabulary.roles import Role
 from tests.e2e.browser.conftest import new_context, screenshot, signed_in_page
-from tests.e2e.conftest import Rider, System, shopper, wait_status
-from tests.e2e.test_delivery import HOME, shop_packs, told_by_the_counter
+from tests.e2e.conftest import Rider, shopper, wait_status
+from tests.e2e.test_delivery import place_delivery, shop_packs, told_by_the_counter
 
 pytestmark = pytest.mark.e2e
-
-
-async def place_delivery(system: System, me: httpx.AsyncClient, resident: str, store_id: str, product_id: str) -> str:
-    """A delivery order; a prepaid balance that is too low is topped up by an admin first."""
-    body = {"store_id": store_id, "lines": [{"product_id": product_id, "quantity": 2}],
-            "fulfilment": {"mode": "delivery", "address": HOME}, "contact_phone": "+86 138 0000 0000"}
-    placed = await me.post("/orders", headers={"Idempotency-Key": str(uuid.uuid4())}, json=body)
-    if placed.status_code == 402:
-        async with system.client("orders", Role.ADMIN, "admin-1") as ops:
-            top_up = await ops.post("/balance/top-ups", headers={"Idempotency-Key": str(uuid.uuid4())},
-                                    json={"holder": resident, "amount_fen": 100_00})
-            assert top_up.status_code in (200, 201), top_up.text
-        placed = await me.post("/orders", headers={"Idempotency-Key": str(uuid.uuid4())}, json=body)
-    assert placed.status_code == 201, placed.text
-    return str(placed.json()["id"])
 
 
 async def assign_on_board(row: Locator, rider_id: str) -> None:
@@ -63,7 +47,7 @@ async def test_a_dispatcher_assigns_reassigns_and_sees_the_order_delivered_live(
 
             resident = f"resident-{uuid.uuid4().hex[:8]}"
             async with shopper(system, resident) as me:
-                order_id = await place_delivery(system, me, resident, shop.store_id, shop.products["water"])
+                order_id = await place_delivery(me, shop.store_id, shop.products["water"])
                 code = (await wait_status(me, order_id, "CONFIRMED"))["delivery_code"]
                 row = page.locator(f'#orders tr[data-order-id="{order_id}"]')
                 await expect(row).to_be_visible()

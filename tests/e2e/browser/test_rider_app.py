@@ -21,7 +21,7 @@ from playwright.async_api import Geolocation, Request, expect
 from shared.vocabulary.roles import Role
 from tests.e2e.browser.conftest import new_context, screenshot, signed_in_page
 from tests.e2e.conftest import System, shopper, wait_status
-from tests.e2e.test_delivery import HOME, shop_packs, told_by_the_counter
+from tests.e2e.test_delivery import HOME, place_delivery, shop_packs, told_by_the_counter
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.e2e
@@ -30,22 +30,6 @@ START = Geolocation(latitude=32.0415, longitude=118.7855)
 AT_THE_SHOP = Geolocation(latitude=32.0400, longitude=118.7900)  # e2e shops stand at 32.04, 118.79
 ADDRESS = str(HOME["text"])
 STEPS = ("RiderAssigned", "RiderAtShop", "DeliveryPickedUp", "RiderAtDoor", "DeliveryCompleted")
-
-
-async def place_delivery(system: System, subject: str, store_id: str, product_id: str) -> str:
-    """A delivery order to HOME; a prepaid order the balance cannot cover gets a cash-desk top-up first."""
-    body = {"store_id": store_id, "lines": [{"product_id": product_id, "quantity": 2}],
-            "fulfilment": {"mode": "delivery", "address": HOME}, "contact_phone": "+86 138 0000 0000"}
-    async with shopper(system, subject) as me:
-        r = await me.post("/orders", headers={"Idempotency-Key": str(uuid.uuid4())}, json=body)
-        if r.status_code == 402:
-            async with system.client("orders", Role.ADMIN, "cash-desk") as desk:
-                top = await desk.post("/balance/top-ups", headers={"Idempotency-Key": str(uuid.uuid4())},
-                                      json={"holder": subject, "amount_fen": 100_000})
-                assert top.status_code in (200, 201), top.text
-            r = await me.post("/orders", headers={"Idempotency-Key": str(uuid.uuid4())}, json=body)
-        assert r.status_code == 201, r.text
-        return str(r.json()["id"])
 
 
 @contextlib.asynccontextmanager
@@ -99,8 +83,8 @@ async def test_a_rider_delivers_through_a_lost_connection_and_each_step_counts_o
         await expect(page.locator("#position")).to_contain_text("Location sent")
 
         resident = f"resident-{uuid.uuid4().hex[:8]}"
-        order_id = await place_delivery(system, resident, shop.store_id, shop.products["water"])
         async with shopper(system, resident) as me:
+            order_id = await place_delivery(me, shop.store_id, shop.products["water"])
             delivery_code = (await wait_status(me, order_id, "CONFIRMED"))["delivery_code"]
         async with dispatchers_view(system, order_id) as seen:
             await shop_packs(system, shop.store_id, order_id)

@@ -13,7 +13,7 @@ from playwright.async_api import Page, expect
 
 from shared.vocabulary.roles import Role
 from tests.e2e.browser.conftest import new_context, screenshot, signed_in_page
-from tests.e2e.conftest import System, wait_status
+from tests.e2e.conftest import System, top_up, wait_status
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.e2e
@@ -23,16 +23,9 @@ BOKCHOY = {"unit": "g", "grams_per_piece": 500, "price_fen": 600, "on_hand": 500
 CRUCIAN = {"unit": "g", "grams_per_piece": 300, "price_fen": 2400, "on_hand": 3000}
 
 
-async def place_paid(system: System, me: httpx.AsyncClient, subject: str, body: dict[str, Any]) -> str:
-    """Place an order; where prepaid balances apply and this resident's is too small, top it up first."""
-    key = str(uuid.uuid4())
-    placed = await me.post("/orders", json=body, headers={"Idempotency-Key": key})
-    if placed.status_code == 402:
-        async with system.client("orders", Role.ADMIN, "admin-1") as admin:
-            topped = await admin.post("/balance/top-ups", json={"holder": subject, "amount_fen": 100_000},
-                                      headers={"Idempotency-Key": str(uuid.uuid4())})
-            assert topped.status_code in (200, 201), topped.text
-        placed = await me.post("/orders", json=body, headers={"Idempotency-Key": str(uuid.uuid4())})
+async def place_paid(me: httpx.AsyncClient, body: dict[str, Any]) -> str:
+    """Place an order (the shopper's client was funded at the cash desk when it opened)."""
+    placed = await me.post("/orders", json=body, headers={"Idempotency-Key": str(uuid.uuid4())})
     assert placed.status_code == 201, placed.text
     return str(placed.json()["id"])
 
@@ -57,7 +50,7 @@ async def test_an_order_is_accepted_weighed_approved_live_packed_and_handed_over
 
     subject = f"resident-{uuid.uuid4().hex[:8]}"
     async with system.client("orders", Role.SHOPPER, subject) as me:
-        order_id = await place_paid(system, me, subject, pickup(shop.store_id, {carp: 1}))
+        order_id = await place_paid(me, pickup(shop.store_id, {carp: 1}))
         order = await wait_status(me, order_id, "CONFIRMED")
         shown = order["total_fen"]
         assert shown == 1080  # 600 g at 18 yuan/kg
@@ -133,7 +126,8 @@ async def test_a_stallholder_sees_only_their_stall_and_the_market_sees_every_sta
 
     subject = f"resident-{uuid.uuid4().hex[:8]}"
     me = system.client("orders", Role.SHOPPER, subject)
-    order_id = await place_paid(system, me, subject, pickup(market.store_id, {carp: 1, bokchoy: 1}))
+    await top_up(system, subject, 100_000)  # this client stays open for the test, so it is funded by hand
+    order_id = await place_paid(me, pickup(market.store_id, {carp: 1, bokchoy: 1}))
     await wait_status(me, order_id, "CONFIRMED")
 
     mine = fishmonger.locator(f'article[data-order="{order_id}"]')
