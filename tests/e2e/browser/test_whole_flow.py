@@ -81,6 +81,9 @@ async def test_a_fish_from_phone_to_counter_to_rider_to_door_seen_live_on_every_
     await rider.step(order_id, "at-shop")
     await rider.step(order_id, "picked-up", {"code": await told_by_the_counter(system, shop.store_id, order_id)})
     await expect(phone.locator("#order [data-status='OUT_FOR_DELIVERY']").first).to_be_visible()
+    # While the rider carries the bag, the resident sees them move on her map (the rider's phone pings every second).
+    rider.lat, rider.lon = 32.0409, 118.7903
+    await expect(phone.locator("svg.map g.map-point.rider")).to_have_count(1)
     code = (await phone.locator("#delivery-code").text_content() or "").strip()
     await rider.step(order_id, "at-door")
     await rider.step(order_id, "delivered", {"code": code})
