@@ -206,17 +206,33 @@ export function showWho(me) {
 // ---------------------------------------------------------------- live streams
 /** Follow a server-sent event stream; `handlers` maps event names to callbacks. Returns a closer. */
 export function stream(service, path, handlers, onState = () => {}) {
-  const source = new EventSource((config.urls[service] || "") + path, { withCredentials: true });
-  source.onopen = () => onState(true);
-  source.onerror = () => onState(false);
-  for (const [name, handle] of Object.entries(handlers)) {
-    source.addEventListener(name, (event) => {
-      let data = event.data;
-      try { data = JSON.parse(event.data); } catch { /* plain text */ }
-      handle(data, event);
-    });
-  }
-  return () => source.close();
+  // The browser retries a dropped stream by itself, but gives up for good on an answer that is
+  // not 200 (a 404 because another service has not heard of the order yet, a 503 while a
+  // service restarts): then open it again, waiting a little longer each time.
+  let source = null;
+  let closed = false;
+  let pause = 1000;
+  let timer = null;
+  const open = () => {
+    source = new EventSource((config.urls[service] || "") + path, { withCredentials: true });
+    source.onopen = () => { pause = 1000; onState(true); };
+    source.onerror = () => {
+      onState(false);
+      if (source.readyState === EventSource.CLOSED && !closed) {
+        timer = setTimeout(open, pause);
+        pause = Math.min(pause * 2, 30000);
+      }
+    };
+    for (const [name, handle] of Object.entries(handlers)) {
+      source.addEventListener(name, (event) => {
+        let data = event.data;
+        try { data = JSON.parse(event.data); } catch { /* plain text */ }
+        handle(data, event);
+      });
+    }
+  };
+  open();
+  return () => { closed = true; clearTimeout(timer); source.close(); };
 }
 
 /** A small "Live" / "reconnecting" badge that a stream's onState drives. */
