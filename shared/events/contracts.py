@@ -375,6 +375,8 @@ class OrderHandedOver(_InventoryEvent):
 
     to: HandoverTo
     by: str
+    cash_collected_fen: int | None = Field(default=None, ge=0, description="a pay-on-delivery order collected at "
+                                                                            "the counter: the cash the shop took")
 
 
 class ReturnedLine(Event):

@@ -8,6 +8,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from services.inventory.domain.fulfilment import BadRequest
 from services.inventory.entrypoints.consumers import SUBSCRIPTIONS
 from services.inventory.service_layer import fulfilment, reservations
 from shared.events.contracts import (
@@ -175,3 +176,19 @@ async def test_the_counter_sees_the_code_to_tell_a_rider_but_never_a_pickup_shop
         queue = {part["order_id"]: part for part in await queries.queue(uow, await uow.inventory.location("shop"))}
     assert queue["d1"]["handover_code"] and len(queue["d1"]["handover_code"]) == 6
     assert queue["p1"]["handover_code"] is None
+
+
+async def test_a_cash_order_collected_at_the_counter_needs_the_cash_taken(inv: asyncpg.Pool) -> None:
+    """No rider came and the shopper collects a pay-on-delivery order: the counter takes the money."""
+    event = placed("r9", [("water", 2)], mode="delivery").model_copy(update={"payment": "on_delivery"})
+    await run(inv, lambda uow: reservations.on_order_placed(uow, event, POLICY))
+    await run(inv, lambda uow: reservations.accept(uow, "shop", "r9", "keeper"))
+    await run(inv, lambda uow: fulfilment.pick_line(uow, "shop", "r9", 1, None, "keeper", POLICY))
+    await run(inv, lambda uow: fulfilment.pack_part(uow, "shop", "r9", 1, 1500, "keeper"))
+    code = str(next(p for t, p in await events(inv, "r9") if t == "OrderPacked")["handover_code"])
+    with pytest.raises(BadRequest, match="paid in cash when it is collected"):
+        await run(inv, lambda uow: fulfilment.hand_over(uow, "shop", "r9", code, HandoverTo.SHOPPER, "keeper"))
+    assert await stock(inv, "water") == (50, 2), "nothing left the shop"
+    await run(inv, lambda uow: fulfilment.hand_over(uow, "shop", "r9", code, HandoverTo.SHOPPER, "keeper", 600))
+    handed = [p for t, p in await events(inv, "r9") if t == "OrderHandedOver"]
+    assert [(h["to"], h["cash_collected_fen"]) for h in handed] == [("shopper", 600)]

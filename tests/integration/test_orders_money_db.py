@@ -21,12 +21,15 @@ from shared import db
 from shared.auth import Principal
 from shared.events.contracts import (
     DeliveryCompleted,
+    HandoverTo,
     LineOutcome,
     LocationUpserted,
     LockerSiteUpdated,
+    OrderHandedOver,
     OrderPacked,
     PackedLine,
     PickingStarted,
+    PickupOffered,
     PickupPoint,
     ProductUpserted,
     ShopAccepted,
@@ -176,6 +179,22 @@ async def test_pay_on_delivery_never_touches_the_balance_and_records_the_cash(or
     assert await balance(orders_pool) == (0, 0)
     with pytest.raises(Exception, match="pay on delivery is for delivery to the door only, not pickup"):
         await place(orders_pool, {"mode": "pickup"}, payment="on_delivery")
+
+
+async def test_pay_on_delivery_collected_at_the_counter_records_the_shops_cash(orders_pool: asyncpg.Pool) -> None:
+    """No rider came, the shopper took the pickup offer: the counter takes the cash, and the ledger closes."""
+    order_id = await place(orders_pool, payment="on_delivery")
+    await packed(orders_pool, order_id, final_goods_fen=2250, grams=1250)
+    await run(orders_pool, delivery.on_pickup_offered, PickupOffered(
+        order_id=order_id, store_id="shop", reason="no_rider", answer_by=datetime.now(UTC) + timedelta(minutes=5)))
+    await run(orders_pool, delivery.answer_pickup_offer, GRANDMA, order_id, True)
+    due = (await ledger_of(orders_pool, order_id))["due_at_door_fen"]
+    assert due == 2250, "collected at the counter: no delivery fee"
+    await run(orders_pool, fulfilment.on_order_handed_over, OrderHandedOver(
+        order_id=order_id, store_id="shop", to=HandoverTo.SHOPPER, by="counter", cash_collected_fen=due))
+    money = await ledger_of(orders_pool, order_id)
+    assert (money["cash_collected_fen"], money["settled"], money["reconciles"]) == (due, True, True)
+    assert await balance(orders_pool) == (0, 0)
 
 
 async def test_a_helper_tops_up_their_resident_who_pays_from_it(orders_pool: asyncpg.Pool) -> None:

@@ -45,6 +45,8 @@ class HandoverBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     code: str = Field(min_length=1, max_length=20)
     to: HandoverTo
+    cash_collected_fen: int | None = Field(None, ge=0, le=10_000_000,
+                                           description="pay on delivery collected at the counter: the cash taken")
 
 
 class ReturnBody(BaseModel):
@@ -137,7 +139,7 @@ async def handover(store_id: str, order_id: str, body: HandoverBody, request: Re
     await location_for(request, principal, store_id)
     return await run_change(request, principal, idempotency_key, body.model_dump(mode="json"),
                             lambda uow: fulfilment.hand_over(uow, store_id, order_id, body.code, body.to,
-                                                             principal.key))
+                                                             principal.key, body.cash_collected_fen))
 
 
 @router.post("/stores/{store_id}/orders/{order_id}/return")

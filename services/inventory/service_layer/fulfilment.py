@@ -419,7 +419,9 @@ async def _store_order(uow: UnitOfWork, store_id: str, order_id: str) -> Any:
 
 
 async def hand_over(uow: UnitOfWork, store_id: str, order_id: str, code: str, to: HandoverTo,
-                    by: str) -> dict[str, Any]:
+                    by: str, cash_collected_fen: int | None = None) -> dict[str, Any]:
+    """The bag leaves the shop. A pay-on-delivery order the shopper collects (no rider came) is
+    paid here, so the counter records the cash it took."""
     order = await _store_order(uow, store_id, order_id)
     if order["status"] != ReservationStatus.PACKED.value:
         raise FulfilmentRefused(f"the order is {order['status']}; only a packed order can be handed over")
@@ -427,13 +429,18 @@ async def hand_over(uow: UnitOfWork, store_id: str, order_id: str, code: str, to
         raise BadRequest("this order is for pickup: the shopper collects it (to: shopper)")
     if not code_matches(order["handover_code"], code):
         raise BadRequest("wrong handover code; nothing was handed over")
+    cash_due_here = to is HandoverTo.SHOPPER and bool((order["flags"] or {}).get("pay_on_delivery"))
+    if cash_due_here and cash_collected_fen is None:
+        raise BadRequest("this order is paid in cash when it is collected: take the amount due (the shopper's "
+                         "app shows it) and enter it as cash_collected_fen")
     holds = await uow.stock.holds(order_id)
     await uow.stock.lock([h["product_id"] for h in holds])
     for line_no in sorted({h["line_no"] for h in holds}):
         await uow.stock.commit_line(order_id, line_no, f"handed over to the {to.value}", by)
     await uow.fulfilment.update_order(order_id, status=ReservationStatus.COMMITTED.value, handed_over_to=to.value,
                                       handed_over_by=by, handed_over_at=now())
-    await uow.publish(OrderHandedOver(order_id=order_id, store_id=store_id, to=to, by=by))
+    await uow.publish(OrderHandedOver(order_id=order_id, store_id=store_id, to=to, by=by,
+                                      cash_collected_fen=cash_collected_fen if cash_due_here else None))
     return {"order_id": order_id, "handed_over_to": to.value}
 
 

@@ -298,15 +298,20 @@ function handoverForm(part) {
     h("option", { value: part.fulfilment_mode === "pickup" ? "rider" : "shopper" },
       t(part.fulfilment_mode === "pickup" ? "handover.to.rider" : "handover.to.shopper")));
   const go = h("button", { type: "submit", class: "primary" }, t("handover.submit"));
+  // A pay-on-delivery order collected here (no rider came) is paid at the counter, in cash.
+  const paysHere = Boolean(part.flags?.pay_on_delivery);
+  const cash = h("input", { id: `cash-${part.order_id}`, type: "number", min: "0", step: "0.01", inputmode: "decimal" });
   const form = h("form", { class: "handover" }, h("h4", {}, t("handover.title")),
     h("div", { class: "grid2" },
       h("div", {}, ...field(id, t("handover.code"), code)),
-      h("div", {}, ...field(`to-${part.order_id}`, t("handover.to"), to))), go);
+      h("div", {}, ...field(`to-${part.order_id}`, t("handover.to"), to)),
+      paysHere ? h("div", {}, ...field(`cash-${part.order_id}`, t("handover.cash"), cash)) : null), go);
   form.addEventListener("submit", (e) => {
     e.preventDefault();
     act(go, async () => {
       await api("inventory", `/stores/${part.store_id}/orders/${part.order_id}/handover`,
-        { method: "POST", body: { code: code.value.trim(), to: to.value }, key: true });
+        { method: "POST", key: true, body: { code: code.value.trim(), to: to.value,
+          ...(paysHere && to.value === "shopper" && cash.value !== "" ? { cash_collected_fen: Math.round(Number(cash.value) * 100) } : {}) } });
       toast(t("handover.done"), "good");
       if (state.open === part.order_id) { state.open = null; state.pick = null; drawPick(); }
     });

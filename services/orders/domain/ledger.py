@@ -28,7 +28,8 @@ PAYMENTS: tuple[Payment, ...] = ("balance", "on_delivery")
 # Nothing of these orders reaches the shopper, so nothing is charged.
 CHARGES_NOTHING = frozenset({OrderStatus.CANCELLED, OrderStatus.REJECTED, OrderStatus.RETURNED})
 # The bag is with the shopper: a pay-on-delivery order's cash has changed hands.
-DELIVERED = frozenset({OrderStatus.DELIVERED})
+# Handed to the shopper: at the door, or at the counter when no rider came (cash is taken there).
+DELIVERED = frozenset({OrderStatus.DELIVERED, OrderStatus.COLLECTED})
 
 
 class Kind(StrEnum):
@@ -136,7 +137,7 @@ def collect_cash(payment: Payment, postings: Iterable[Posting], cash_fen: int | 
         return []
     if any(p.kind is Kind.CASH_COLLECTED for p in postings):
         return []
-    return [Posting(Kind.CASH_COLLECTED, cash_fen, Account.CASH, note=f"{format_yuan(cash_fen)} in cash at the door")]
+    return [Posting(Kind.CASH_COLLECTED, cash_fen, Account.CASH, note=f"{format_yuan(cash_fen)} in cash")]
 
 
 @dataclass(frozen=True)

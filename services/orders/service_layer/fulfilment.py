@@ -96,7 +96,9 @@ async def on_order_packed(uow: UnitOfWork, e: OrderPacked) -> None:
 
 
 async def on_order_handed_over(uow: UnitOfWork, e: OrderHandedOver) -> None:
-    await uow.apply(e.order_id, lambda o: shop.handed_over(o, e.to.value, e.by, now()))
+    order = await uow.apply(e.order_id, lambda o: shop.handed_over(o, e.to.value, e.by, now()))
+    if order is not None and e.cash_collected_fen is not None:
+        await payments.collect_cash(uow, order, e.cash_collected_fen, e.by)  # paid at the counter, not the door
 
 
 async def on_bag_returned(uow: UnitOfWork, e: BagReturned) -> None:
