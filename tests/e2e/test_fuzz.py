@@ -23,14 +23,16 @@ WHO = [("orders", Role.SHOPPER, None), ("orders", Role.HELPER, None), ("orders",
 
 
 @pytest.mark.parametrize(("service", "role", "store"), WHO, ids=[f"{s}-{r.value}" for s, r, _ in WHO])
-def test_no_generated_request_is_a_server_error(system: System, service: str, role: Role, store: str | None) -> None:
+def test_no_generated_request_is_a_server_error(system: System, service: str, role: Role, store: str | None,
+                                                tmp_path: Path) -> None:
     token = system.token(role, f"fuzz-{role.value}", store)
     command = [str(Path(sys.executable).parent / "st"), "run", f"{system.url(service)}/openapi.json",
                "--checks", "not_a_server_error", "--header", f"Authorization: Bearer {token}",
                "--max-examples", os.environ.get("LINLI_FUZZ_EXAMPLES", "6"),
                "--seed", os.environ.get("LINLI_FUZZ_SEED", "20261123"), "--request-timeout", "10",
                "--exclude-path-regex", "/live$|/stream$|^/metrics"]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    # In a scratch folder: schemathesis keeps a cache of what it found where it runs.
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False, cwd=tmp_path)
     report = done.stdout[-4000:]
     assert done.returncode == 0, f"schemathesis found server errors as {role.value} on {service}:\n{report}"
     assert "generated" in report, report
