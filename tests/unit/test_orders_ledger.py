@@ -220,11 +220,11 @@ async def place(uow: FakeUnitOfWork, s: dict[str, Any]) -> Order | None:
     order = Order.place(id="o1", store_id="shop", placed_by="grandma", placed_for="grandma", placed_by_role="shopper",
                         fulfilment=fulfil, lines=order_lines, at=T0, payment=s["payment"], fees=s["fees"])
     try:
-        await payments.check_affordable(uow, order.placed_for, order.payment, order.shown_fen)
+        balance = await payments.check_affordable(uow, order.placed_for, order.payment, order.shown_fen)
     except BalanceTooSmall:
         return None
     await uow.orders.add(order)
-    await payments.pay_for(uow, order)
+    await payments.pay_for(uow, order, balance)
     return order
 
 

@@ -106,17 +106,6 @@ class OrderRepository:
         return [o for o in orders if o is not None]
 
 
-class ShopPoints:
-    """Where shops are (the catalog read model), for checkout's radius check and ride times."""
-
-    def __init__(self, conn: asyncpg.Connection) -> None:
-        self.conn = conn
-
-    async def point(self, location_id: str) -> Point | None:
-        row = await self.conn.fetchrow("SELECT lat, lon FROM catalog_locations WHERE location_id = $1", location_id)
-        return Point(row["lat"], row["lon"]) if row else None
-
-
 class ConcurrentUpdate(Exception):
     """Retryable: the consumer's retry policy will read the order again."""
 
@@ -234,7 +223,7 @@ class CatalogReadModel:
             windows=None if r["windows"] is None else tuple(Window.model_validate(w) for w in r["windows"]),
             closures=tuple(Closure.model_validate(c) for c in r["closures"]), paused=r["paused"],
             delivery_radius_m=r["delivery_radius_m"], picking_minutes=r["picking_minutes"],
-            accept_limit_s=r["accept_limit_s"], delivery_fee_fen=r["delivery_fee_fen"])
+            accept_limit_s=r["accept_limit_s"], delivery_fee_fen=r["delivery_fee_fen"], point=Point(r["lat"], r["lon"]))
 
     async def storefronts(self) -> list[Storefront]:
         """Every active shop, market and stall with where it is.

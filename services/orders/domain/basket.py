@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from services.orders.domain.lines import OrderLine, SubstitutionChoice, SubstitutionMode
+from shared.vocabulary.geo import Point
 from shared.vocabulary.opening_hours import ALWAYS_OPEN, Closure, Hours, Window
 from shared.vocabulary.units import StockUnit, line_price, stock_quantity
 
@@ -30,6 +31,7 @@ class CatalogLocation:
     picking_minutes: int = 10
     accept_limit_s: int | None = None
     delivery_fee_fen: int = 0
+    point: Point | None = None  # where it is: for the delivery radius and ride times
 
     def hours(self, timezone: str) -> Hours:
         windows = ALWAYS_OPEN if self.windows is None else self.windows

@@ -170,7 +170,7 @@ async def _check_door(uow: UnitOfWork, result: Checkout, drawn_on: Any, at: date
     """Inside the delivery radius (by street); a slot kept by its release time and the hours then."""
     address = result.fulfilment["address"]
     door = geo.Point(float(address["lat"]), float(address["lon"]))
-    shop = await uow.shop_points.point(result.store.location_id)
+    shop = result.store.point
     ride = 0
     if shop is not None:
         try:
@@ -223,7 +223,7 @@ async def place_order(uow: UnitOfWork, principal: Principal, *, store_id: str, w
     c = await checkout(uow, principal, store_id=store_id, wanted=wanted, fulfilment=fulfilment,
                        contact_phone=contact_phone, on_behalf_of=on_behalf_of, flags=flags, payment=payment,
                        platform_fee_fen=platform_fee_fen, timezone=timezone, at=at)
-    await payments.check_affordable(uow, c.placed_for, c.payment, c.total_fen)
+    balance = await payments.check_affordable(uow, c.placed_for, c.payment, c.total_fen)
     mode = str(c.fulfilment.get("mode", "delivery"))
     order = Order.place(id=str(uuid.uuid4()), store_id=store_id, placed_by=principal.subject,
                         placed_for=c.placed_for, placed_by_role=principal.role.value, fulfilment=c.fulfilment,
@@ -232,7 +232,7 @@ async def place_order(uow: UnitOfWork, principal: Principal, *, store_id: str, w
                         payment=c.payment, fees=c.fees, slot=c.slot.as_dict() if c.slot else None,
                         release_at=c.release_at)
     await uow.orders.add(order)
-    await payments.pay_for(uow, order)
+    await payments.pay_for(uow, order, balance)
     await preferences.remember(uow, c.placed_for, [ln for ln in c.lines if ln.line_no in c.given])
     address = c.fulfilment.get("address")
     await uow.publish(OrderPlaced(
@@ -267,7 +267,7 @@ async def _promise_now(uow: UnitOfWork, c: Checkout) -> int | None:
     address = c.fulfilment.get("address")
     if c.slot is not None or c.fulfilment.get("mode") != "delivery" or not address:
         return None
-    shop = await uow.shop_points.point(c.store.location_id)
+    shop = c.store.point
     if shop is None:
         return None
     quotes = await CircleReadModel(uow.conn).quotes([c.store.location_id])
@@ -279,7 +279,7 @@ async def delivery_slots(uow: UnitOfWork, store_id: str, door: geo.Point, timezo
     store = await uow.catalog.location(store_id)
     if store is None or store.kind == "stall":
         raise NotFound(f"no shop or market {store_id!r}; a stall's goods are ordered from its market")
-    shop = await uow.shop_points.point(store_id)
+    shop = store.point
     ride = slots.ride_minutes(shop, door) if shop else 0
     distance = round(geo.street_metres(shop, door)) if shop else None
     delivers = distance is None or distance <= store.delivery_radius_m

@@ -44,10 +44,14 @@ async def check_affordable(uow: UnitOfWork, holder: str, payment: ledger.Payment
     return balance
 
 
-async def pay_for(uow: UnitOfWork, order: Order) -> None:
-    """Debit a prepaid order's shown total in the placing transaction (after the order row exists)."""
-    balance = await uow.ledger.balance(order.placed_for, for_update=True)
-    await _post(uow, order, ledger.at_placing(order.payment, order.shown_fen, balance), order.placed_by)
+async def pay_for(uow: UnitOfWork, order: Order, balance_fen: int | None) -> None:
+    """Debit a prepaid order's shown total in the placing transaction, once its row exists.
+
+    `balance_fen` is what `check_affordable` read: its row stays locked until commit, so it is
+    still the balance now. None (pay on delivery) debits nothing.
+    """
+    if balance_fen is not None:
+        await _post(uow, order, ledger.at_placing(order.payment, order.shown_fen, balance_fen), order.placed_by)
 
 
 async def settle(uow: UnitOfWork, order: Order, by: str = SYSTEM_ACTOR) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import asyncpg
 
 from services.orders.adapters.ledger import Ledger
-from services.orders.adapters.repository import CatalogReadModel, OrderRepository, ShopPoints
+from services.orders.adapters.repository import CatalogReadModel, OrderRepository
 from services.orders.domain.order import Order
 from shared import outbox
 from shared.events.envelope import Envelope, Event, RawEnvelope, envelope
@@ -23,7 +23,6 @@ class UnitOfWork:
         self.orders = OrderRepository(conn)
         self.catalog = CatalogReadModel(conn)
         self.ledger = Ledger(conn)
-        self.shop_points = ShopPoints(conn)
         self.cause = cause
         self.correlation_id = correlation_id
 
