@@ -46,21 +46,23 @@ async def announce(uow: UnitOfWork, site_id: str) -> None:
     Callers hold the site's lock (`lock_site`), so two changes at one site count in commit order
     and the compacted topic's last word on a site is the true one.
     """
-    for s in await uow.repo.sites(site_id):
-        await uow.publish(_site_updated(s))
+    await _announce(uow, await uow.repo.sites(site_id))
 
 
 async def announce_all(uow: UnitOfWork) -> int:
     """Every site once (at start-up): a new reader of the compacted topic learns them all."""
-    found = await uow.repo.sites()
+    return await _announce(uow, await uow.repo.sites())
+
+
+async def _announce(uow: UnitOfWork, found: list[asyncpg.Record]) -> int:
     for s in found:
-        await uow.publish(_site_updated(s))
+        await uow.publish(LockerSiteUpdated(site_id=s["id"], name=s["name"], lat=s["lat"], lon=s["lon"],
+                                            free=_free(s)))
     return len(found)
 
 
-def _site_updated(s: asyncpg.Record) -> LockerSiteUpdated:
-    return LockerSiteUpdated(site_id=s["id"], name=s["name"], lat=s["lat"], lon=s["lon"],
-                             free={size: int(s["free"].get(size, 0)) for size in SIZES})
+def _free(s: asyncpg.Record) -> dict[str, int]:
+    return {size: int(s["free"].get(size, 0)) for size in SIZES}
 
 
 async def site_view(uow: UnitOfWork, site_id: str) -> dict[str, Any]:
@@ -74,7 +76,7 @@ async def site_view(uow: UnitOfWork, site_id: str) -> dict[str, Any]:
 
 async def sites(uow: UnitOfWork) -> list[dict[str, Any]]:
     return [{"id": s["id"], "name": s["name"], "lat": s["lat"], "lon": s["lon"],
-             "free": {size: int(s["free"].get(size, 0)) for size in SIZES}} for s in await uow.repo.sites()]
+             "free": _free(s)} for s in await uow.repo.sites()]
 
 
 async def reserve(uow: UnitOfWork, d: asyncpg.Record, *, announced: bool = True) -> str:
