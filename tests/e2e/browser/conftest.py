@@ -75,6 +75,9 @@ async def screenshot(page: Page, name: str) -> None:
     Otherwise the picture is still taken (a page that cannot render fails here) but kept out
     of the working tree.
     """
-    folder = SCREENSHOTS if os.environ.get("LINLI_SCREENSHOTS") else Path(os.environ.get("TMPDIR", "/tmp"))
-    folder.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(folder / f"linli-{name}.png" if folder != SCREENSHOTS else folder / f"{name}.png"))
+    if os.environ.get("LINLI_SCREENSHOTS"):
+        path = SCREENSHOTS / f"{name}.png"
+    else:
+        path = Path(os.environ.get("TMPDIR", "/tmp")) / f"linli-{name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(path))
