@@ -142,3 +142,6 @@ async def test_a_malformed_last_event_id_is_a_clear_422_not_a_broken_stream(syst
                 response = await client.get(path, headers={"Last-Event-ID": bad})
                 assert response.status_code == 422, (path, bad, response.text)
                 assert "reconnect without it" in response.json()["detail"]
+        # Redis stores positions only within ±85.05° latitude: beyond is a clear 422, not a 500.
+        beyond = await rider.post("/riders/me/location", json={"lat": 89.0, "lon": 0.0})
+        assert beyond.status_code == 422 and "85.05112878" in beyond.text

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import asyncpg
@@ -14,6 +15,7 @@ from fastapi import HTTPException
 from services.orders.adapters.circle import CircleReadModel
 from services.orders.domain.basket import Wanted
 from services.orders.domain.ledger import BalanceTooSmall
+from services.orders.entrypoints.app import DEMO_BALANCES, seed_demo
 from services.orders.entrypoints.http import ORDER_ERRORS, order_view
 from services.orders.service_layer import delivery, fulfilment, ordering, payments, residents
 from services.orders.service_layer.unit_of_work import UnitOfWork
@@ -250,3 +252,11 @@ async def test_a_quote_stores_nothing_and_refuses_what_placing_refuses(orders_po
     assert await balance(orders_pool) == (2500, 2500)
     with pytest.raises(BalanceTooSmall):
         await run(orders_pool, ordering.quote, GRANDMA, **{**args, "platform_fee_fen": 100})
+
+
+async def test_the_demo_residents_get_their_opening_balance_once(orders_pool: asyncpg.Pool) -> None:
+    runtime: Any = SimpleNamespace(pool=orders_pool)
+    await seed_demo(runtime)
+    await seed_demo(runtime)  # a restart with --keep seeds nothing twice
+    for holder, amount in DEMO_BALANCES.items():
+        assert await balance(orders_pool, holder) == (amount, amount)
