@@ -14,6 +14,7 @@ from playwright.async_api import Browser, Page, expect
 from shared.vocabulary.roles import Role
 from tests.e2e.browser.conftest import new_context, screenshot, signed_in_page
 from tests.e2e.conftest import System
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -92,7 +93,12 @@ async def test_a_shopper_finds_orders_follows_and_approves_in_the_app(system: Sy
         question = page.locator(f"[data-approval='{carp_line}']")
         await expect(question).to_be_visible()
         await question.locator("[data-answer='accept']").click()
-        await expect(question).to_have_count(0)
+        await expect(question).to_have_count(0)  # answered: orders has it
+
+        async def settled() -> bool:  # and the shop has settled it (ApprovalGiven reached inventory)
+            async with system.client("orders", Role.SHOPPER, subject, balance_fen=0) as me:
+                return not (await ok(await me.get(f"/orders/{order_id}")))["pending_approvals"]
+        await eventually(settled)
         await ok(await counter.post(f"{base}/packed", json={"bags": 1, "weight_g": 900}))
 
     await expect(page.locator("#order [data-status='READY_FOR_PICKUP'], #order [data-status='PACKED']").first
