@@ -41,6 +41,7 @@ screenshots: install
 
 lint: install
 	$(VENV)/bin/ruff check shared services bench tests
+	$(VENV)/bin/ruff format --check shared services bench tests
 	$(VENV)/bin/mypy shared services bench
 
 bench: install

@@ -60,6 +60,7 @@ Planner = Callable[[Sequence[OpenOrder], Sequence[RiderView], datetime], list[Pr
 
 # --- the day --------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Shop:
     shop_id: str
@@ -94,8 +95,16 @@ def default_shops() -> list[Shop]:
 HOURLY_WEIGHT = {7: 2, 8: 3, 9: 3, 10: 4, 11: 9, 12: 8, 13: 3, 14: 2, 15: 2, 16: 4, 17: 9, 18: 10, 19: 5, 20: 3}
 
 # (vehicle, capacity) of the riders, taken in turn.
-DEFAULT_FLEET = [("e_bike", 3), ("bicycle", 3), ("e_bike", 3), ("bicycle", 2), ("e_bike", 3), ("bicycle", 3),
-                 ("foot", 2), ("bicycle", 2)]
+DEFAULT_FLEET = [
+    ("e_bike", 3),
+    ("bicycle", 3),
+    ("e_bike", 3),
+    ("bicycle", 2),
+    ("e_bike", 3),
+    ("bicycle", 3),
+    ("foot", 2),
+    ("bicycle", 2),
+]
 
 
 @dataclass(frozen=True)
@@ -137,8 +146,15 @@ def _in_disc(rng: random.Random, centre: Point, radius_m: float) -> Point:
     return offset(centre, r * math.cos(a), r * math.sin(a))
 
 
-def make_day(seed: int = 1, orders: int = 400, riders: int = 10, homes: int = 300, radius_m: float = 1500.0,
-             first_hour: int = 7, last_hour: int = 21) -> Day:
+def make_day(
+    seed: int = 1,
+    orders: int = 400,
+    riders: int = 10,
+    homes: int = 300,
+    radius_m: float = 1500.0,
+    first_hour: int = 7,
+    last_hour: int = 21,
+) -> Day:
     """A day of orders, homes and riders, all from one seeded RNG."""
     rng = random.Random(seed)
     shops = default_shops()
@@ -147,8 +163,9 @@ def make_day(seed: int = 1, orders: int = 400, riders: int = 10, homes: int = 30
     weights = [HOURLY_WEIGHT[h] for h in hours]
     start = DAY.replace(hour=first_hour)
     made: list[DayOrder] = []
-    placed_times = sorted((rng.choices(hours, weights)[0] - first_hour) * 3600 + rng.uniform(0, 3600)
-                          for _ in range(orders))
+    placed_times = sorted(
+        (rng.choices(hours, weights)[0] - first_hour) * 3600 + rng.uniform(0, 3600) for _ in range(orders)
+    )
     for n, placed in enumerate(placed_times):
         hour = first_hour + placed / 3600
         open_now = [s for s in shops if any(a <= hour < b for a, b in s.hours)]
@@ -156,14 +173,18 @@ def make_day(seed: int = 1, orders: int = 400, riders: int = 10, homes: int = 30
         accepted = placed + rng.uniform(20, 120)
         est = accepted + shop.pick_min * 60
         packed = accepted + shop.pick_min * 60 * rng.uniform(0.6, 1.5)
-        made.append(DayOrder(f"o{n:04d}", shop.shop_id, shop.point, rng.choice(home_points), placed, accepted, est,
-                             packed))
-    crew = [RiderSpec(f"r{i + 1:02d}", *DEFAULT_FLEET[i % len(DEFAULT_FLEET)], rng.choice(shops).point)
-            for i in range(riders)]
+        made.append(
+            DayOrder(f"o{n:04d}", shop.shop_id, shop.point, rng.choice(home_points), placed, accepted, est, packed)
+        )
+    crew = [
+        RiderSpec(f"r{i + 1:02d}", *DEFAULT_FLEET[i % len(DEFAULT_FLEET)], rng.choice(shops).point)
+        for i in range(riders)
+    ]
     return Day(seed, start, float(last_hour - first_hour), tuple(shops), tuple(made), tuple(crew), homes)
 
 
 # --- the simulation -------------------------------------------------------------------------------
+
 
 @dataclass
 class _Leg:
@@ -230,8 +251,15 @@ def _known_ready(o: DayOrder, t: float) -> float:
     return o.packed if o.packed <= t else max(o.est_ready, t + 60.0)
 
 
-def simulate(day: Day, planner: Planner, *, round_s: float = 15.0, promise_mode: str = "fixed",
-             promise_min: float = 30.0, weights: CostWeights = DEFAULT_WEIGHTS) -> dict[str, Any]:
+def simulate(
+    day: Day,
+    planner: Planner,
+    *,
+    round_s: float = 15.0,
+    promise_mode: str = "fixed",
+    promise_min: float = 30.0,
+    weights: CostWeights = DEFAULT_WEIGHTS,
+) -> dict[str, Any]:
     """Dispatch the day with `planner`; return the figures (see bench/README.md)."""
     riders = {s.rider_id: _Rider(s) for s in day.riders}
     by_id = {o.order_id: o for o in day.orders}
@@ -258,9 +286,17 @@ def simulate(day: Day, planner: Planner, *, round_s: float = 15.0, promise_mode:
             outcomes[o.order_id] = _Outcome(o, promised)
             open_ids.append(o.order_id)
         if open_ids:
-            open_orders = [OpenOrder(oid, by_id[oid].shop_id, by_id[oid].pickup, by_id[oid].drop,
-                                     day.at(_known_ready(by_id[oid], t)), day.at(outcomes[oid].promised))
-                           for oid in open_ids]
+            open_orders = [
+                OpenOrder(
+                    oid,
+                    by_id[oid].shop_id,
+                    by_id[oid].pickup,
+                    by_id[oid].drop,
+                    day.at(_known_ready(by_id[oid], t)),
+                    day.at(outcomes[oid].promised),
+                )
+                for oid in open_ids
+            ]
             started = time.perf_counter()
             proposals = planner(open_orders, views, now)
             round_ms.append((time.perf_counter() - started) * 1000)
@@ -283,15 +319,28 @@ def _view(r: _Rider, t: float, day: Day, by_id: dict[str, DayOrder], w: CostWeig
     if not left:
         return RiderView(r.spec.rider_id, r.spec.vehicle, here, r.spec.capacity)
     carrying = sum(len(leg.order_ids) for leg in left if leg.kind == "drop")
-    stops = [Stop(leg.kind, leg.point, leg.order_ids,
-                  day.at(max(_known_ready(by_id[i], t) for i in leg.order_ids)) if leg.kind == "pickup" else None)
-             for leg in left]
+    stops = [
+        Stop(
+            leg.kind,
+            leg.point,
+            leg.order_ids,
+            day.at(max(_known_ready(by_id[i], t) for i in leg.order_ids)) if leg.kind == "pickup" else None,
+        )
+        for leg in left
+    ]
     eta = eta_route(here, r.spec.vehicle, day.at(t), stops, w)
     return RiderView(r.spec.rider_id, r.spec.vehicle, here, r.spec.capacity, carrying, eta.ends_at, left[-1].point)
 
 
-def _commit(r: _Rider, p: Proposal, t: float, by_id: dict[str, DayOrder], outcomes: dict[str, _Outcome],
-            shops: Sequence[Shop], w: CostWeights = DEFAULT_WEIGHTS) -> None:
+def _commit(
+    r: _Rider,
+    p: Proposal,
+    t: float,
+    by_id: dict[str, DayOrder],
+    outcomes: dict[str, _Outcome],
+    shops: Sequence[Shop],
+    w: CostWeights = DEFAULT_WEIGHTS,
+) -> None:
     """The rider accepts at once: rides to the shop, waits for the real bags, delivers in the proposal's order."""
     route = p.route or p.order_ids
     orders = [by_id[oid] for oid in route]
@@ -318,21 +367,29 @@ def _commit(r: _Rider, p: Proposal, t: float, by_id: dict[str, DayOrder], outcom
 
 # --- figures --------------------------------------------------------------------------------------
 
+
 def stats(values: Sequence[float], digits: int = 1) -> dict[str, float | int | None]:
     """count, mean, p50, p90, p99 and max, rounded; None when empty."""
+
     def r(x: float | None) -> float | None:
         return None if x is None else round(x, digits)
 
-    return {"count": len(values), "mean": r(sum(values) / len(values)) if values else None,
-            "p50": r(percentile(values, 50)), "p90": r(percentile(values, 90)),
-            "p99": r(percentile(values, 99)), "max": r(max(values)) if values else None}
+    return {
+        "count": len(values),
+        "mean": r(sum(values) / len(values)) if values else None,
+        "p50": r(percentile(values, 50)),
+        "p90": r(percentile(values, 90)),
+        "p99": r(percentile(values, 99)),
+        "max": r(max(values)) if values else None,
+    }
 
 
 PEAKS = ((11.0, 13.0), (17.0, 19.5))  # local hours
 
 
-def _figures(day: Day, riders: dict[str, _Rider], outcomes: dict[str, _Outcome], round_ms: list[float],
-             round_sizes: list[int]) -> dict[str, Any]:
+def _figures(
+    day: Day, riders: dict[str, _Rider], outcomes: dict[str, _Outcome], round_ms: list[float], round_sizes: list[int]
+) -> dict[str, Any]:
     done = [o for o in outcomes.values() if o.at_door is not None]
     on_time = [o for o in done if o.at_door is not None and o.at_door <= o.promised]
     late_min = [(o.at_door - o.promised) / 60 for o in done if o.at_door is not None and o.at_door > o.promised]
@@ -366,10 +423,16 @@ def _figures(day: Day, riders: dict[str, _Rider], outcomes: dict[str, _Outcome],
             "orders_per_busy_rider_hour": round(len(done) / busy_h, 2) if busy_h else None,
             "busy_share_of_shift": round(busy_h / shift_h, 3) if shift_h else None,
         },
-        "trips": {"count": trips, "orders_per_trip": round(len(done) / trips, 2) if trips else None,
-                  "orders_in_batches": sum(1 for o in done if o.trip_size > 1)},
-        "rounds": {"planned": len(round_ms), "open_orders": stats([float(s) for s in round_sizes], 1),
-                   "plan_ms": stats(round_ms, 2)},
+        "trips": {
+            "count": trips,
+            "orders_per_trip": round(len(done) / trips, 2) if trips else None,
+            "orders_in_batches": sum(1 for o in done if o.trip_size > 1),
+        },
+        "rounds": {
+            "planned": len(round_ms),
+            "open_orders": stats([float(s) for s in round_sizes], 1),
+            "plan_ms": stats(round_ms, 2),
+        },
     }
 
 
@@ -381,23 +444,39 @@ def heavy_round_ms(seed: int = 1, orders: int = 50, riders: int = 30, repeat: in
     open_orders = []
     for i in range(orders):
         s = rng.choice(shops)
-        open_orders.append(OpenOrder(f"o{i}", s.shop_id, s.point, _in_disc(rng, CENTRE, 1500),
-                                     now + timedelta(seconds=rng.uniform(-120, 240)),
-                                     now + timedelta(minutes=rng.uniform(15, 30))))
-    crew = [RiderView(f"r{i}", v, _in_disc(rng, CENTRE, 1500), c)
-            for i, (v, c) in enumerate(DEFAULT_FLEET[i % len(DEFAULT_FLEET)] for i in range(riders))]
+        open_orders.append(
+            OpenOrder(
+                f"o{i}",
+                s.shop_id,
+                s.point,
+                _in_disc(rng, CENTRE, 1500),
+                now + timedelta(seconds=rng.uniform(-120, 240)),
+                now + timedelta(minutes=rng.uniform(15, 30)),
+            )
+        )
+    crew = [
+        RiderView(f"r{i}", v, _in_disc(rng, CENTRE, 1500), c)
+        for i, (v, c) in enumerate(DEFAULT_FLEET[i % len(DEFAULT_FLEET)] for i in range(riders))
+    ]
     plan_round(open_orders, crew, now)
     times = []
     for _ in range(repeat):
         started = time.perf_counter()
         proposals = plan_round(open_orders, crew, now)
         times.append((time.perf_counter() - started) * 1000)
-    return {"orders": orders, "riders": riders, "repeat": repeat, "ms": stats(times, 2),
-            "proposals": len(proposals), "orders_proposed": sum(len(p.order_ids) for p in proposals)}
+    return {
+        "orders": orders,
+        "riders": riders,
+        "repeat": repeat,
+        "ms": stats(times, 2),
+        "proposals": len(proposals),
+        "orders_proposed": sum(len(p.order_ids) for p in proposals),
+    }
 
 
 def compare(opt: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
     """Optimiser minus baseline on the headline figures (negative minutes and km are better)."""
+
     def d(a: float | None, b: float | None, digits: int = 3) -> float | None:
         return None if a is None or b is None else round(a - b, digits)
 
@@ -408,30 +487,52 @@ def compare(opt: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
         "order_to_door_min_p90": d(opt["order_to_door_min"]["p90"], base["order_to_door_min"]["p90"], 1),
         "distance_km": d(opt["riders"]["distance_km"], base["riders"]["distance_km"], 1),
         "km_per_order": d(opt["riders"]["km_per_order"], base["riders"]["km_per_order"], 3),
-        "orders_per_busy_rider_hour": d(opt["riders"]["orders_per_busy_rider_hour"],
-                                        base["riders"]["orders_per_busy_rider_hour"], 2),
+        "orders_per_busy_rider_hour": d(
+            opt["riders"]["orders_per_busy_rider_hour"], base["riders"]["orders_per_busy_rider_hour"], 2
+        ),
     }
 
 
-def run(seed: int = 1, orders: int = 400, riders: int = 10, round_s: float = 15.0, promise_mode: str = "fixed",
-        promise_min: float = 30.0, first_hour: int = 7, last_hour: int = 21) -> dict[str, Any]:
+def run(
+    seed: int = 1,
+    orders: int = 400,
+    riders: int = 10,
+    round_s: float = 15.0,
+    promise_mode: str = "fixed",
+    promise_min: float = 30.0,
+    first_hour: int = 7,
+    last_hour: int = 21,
+) -> dict[str, Any]:
     """Both policies on the same day; the whole JSON except timestamps and machine facts."""
     day = make_day(seed, orders, riders, first_hour=first_hour, last_hour=last_hour)
     kwargs: dict[str, Any] = {"round_s": round_s, "promise_mode": promise_mode, "promise_min": promise_min}
     optimiser = simulate(day, plan_round, **kwargs)
     baseline = simulate(day, nearest_available, **kwargs)
     return {
-        "day": {"seed": seed, "orders": len(day.orders), "hours": f"{first_hour:02d}:00-{last_hour:02d}:00 local",
-                "homes": day.homes, "radius_m": 1500,
-                "shops": [{"id": s.shop_id, "kind": s.name, "pick_min": s.pick_min, "hours": s.hours,
-                           "lat": round(s.point.lat, 5), "lon": round(s.point.lon, 5)} for s in day.shops],
-                "orders_per_shop": {s.shop_id: sum(1 for o in day.orders if o.shop_id == s.shop_id)
-                                    for s in day.shops},
-                "riders": [{"id": r.rider_id, "vehicle": r.vehicle, "capacity": r.capacity} for r in day.riders],
-                "round_s": round_s,
-                "promise": f"placed + {promise_min:g} min" if promise_mode == "fixed" else "promise() at acceptance",
-                "handover_s": {"shop": DEFAULT_WEIGHTS.pickup_s, "door": DEFAULT_WEIGHTS.door_s},
-                "packing": "estimate = accepted + the shop's mean; real = accepted + mean x U(0.6, 1.5)"},
+        "day": {
+            "seed": seed,
+            "orders": len(day.orders),
+            "hours": f"{first_hour:02d}:00-{last_hour:02d}:00 local",
+            "homes": day.homes,
+            "radius_m": 1500,
+            "shops": [
+                {
+                    "id": s.shop_id,
+                    "kind": s.name,
+                    "pick_min": s.pick_min,
+                    "hours": s.hours,
+                    "lat": round(s.point.lat, 5),
+                    "lon": round(s.point.lon, 5),
+                }
+                for s in day.shops
+            ],
+            "orders_per_shop": {s.shop_id: sum(1 for o in day.orders if o.shop_id == s.shop_id) for s in day.shops},
+            "riders": [{"id": r.rider_id, "vehicle": r.vehicle, "capacity": r.capacity} for r in day.riders],
+            "round_s": round_s,
+            "promise": f"placed + {promise_min:g} min" if promise_mode == "fixed" else "promise() at acceptance",
+            "handover_s": {"shop": DEFAULT_WEIGHTS.pickup_s, "door": DEFAULT_WEIGHTS.door_s},
+            "packing": "estimate = accepted + the shop's mean; real = accepted + mean x U(0.6, 1.5)",
+        },
         "optimiser": optimiser,
         "baseline": baseline,
         "optimiser_minus_baseline": compare(optimiser, baseline),
@@ -447,8 +548,9 @@ def main(
     orders: Annotated[int, typer.Option(min=1, help="orders in the day")] = 400,
     riders: Annotated[int, typer.Option(min=1, help="riders on shift all day (vehicles and capacities in turn)")] = 10,
     round_s: Annotated[float, typer.Option(min=1.0, help="simulated seconds between rounds")] = 15.0,
-    promise_mode: Annotated[str, typer.Option(
-        "--promise", help="fixed: placed + --promise-min; computed: promise() when the shop accepts")] = "fixed",
+    promise_mode: Annotated[
+        str, typer.Option("--promise", help="fixed: placed + --promise-min; computed: promise() when the shop accepts")
+    ] = "fixed",
     promise_min: Annotated[float, typer.Option(help="the fixed promise, minutes after placing")] = 30.0,
     first_hour: Annotated[int, typer.Option(min=0, max=23, help="shift start, local hour")] = 7,
     last_hour: Annotated[int, typer.Option(min=1, max=24, help="shift end, local hour (no orders after)")] = 21,
@@ -462,8 +564,12 @@ def main(
     result: dict[str, Any] = {"benchmark": "dispatch_day", "started_at": started.isoformat(timespec="seconds")}
     result.update(run(seed, orders, riders, round_s, promise_mode, promise_min, first_hour, last_hour))
     result["round_speed"] = heavy_round_ms()
-    result["conditions"] = {"python": platform.python_version(), "platform": platform.platform(),
-                            "git": _git_commit(), "wall_s": round(time.perf_counter() - clock, 1)}
+    result["conditions"] = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "git": _git_commit(),
+        "wall_s": round(time.perf_counter() - clock, 1),
+    }
     results_dir.mkdir(parents=True, exist_ok=True)
     path = results_dir / f"dispatch_day-{started.strftime('%Y%m%dT%H%M%SZ')}.json"
     path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")

@@ -44,6 +44,7 @@ DECIDED = {"CONFIRMED", "REJECTED", "CANCELLED", "ACCEPTED"}
 
 # --- pure functions: summary math, unit-tested in tests/unit/test_bench_stats.py -------------------
 
+
 def percentile(values: Sequence[float], q: float) -> float | None:
     """The q-th percentile (0..100) with linear interpolation between closest ranks; None if empty."""
     if not 0 <= q <= 100:
@@ -58,13 +59,19 @@ def percentile(values: Sequence[float], q: float) -> float | None:
 
 def summarize(values: Sequence[float], digits: int = 1) -> dict[str, float | int | None]:
     """count, min, mean, p50, p95, p99 and max of a sample, rounded."""
+
     def r(x: float | None) -> float | None:
         return None if x is None else round(x, digits)
 
-    return {"count": len(values), "min": r(min(values)) if values else None,
-            "mean": r(sum(values) / len(values)) if values else None,
-            "p50": r(percentile(values, 50)), "p95": r(percentile(values, 95)),
-            "p99": r(percentile(values, 99)), "max": r(max(values)) if values else None}
+    return {
+        "count": len(values),
+        "min": r(min(values)) if values else None,
+        "mean": r(sum(values) / len(values)) if values else None,
+        "p50": r(percentile(values, 50)),
+        "p95": r(percentile(values, 95)),
+        "p99": r(percentile(values, 99)),
+        "max": r(max(values)) if values else None,
+    }
 
 
 def schedule(count: int, rate: float) -> list[float]:
@@ -155,11 +162,21 @@ def post_errors(sent: Sequence[Sent]) -> dict[str, Any]:
     transport = Counter(s.error for s in sent if s.error is not None and s.error != "timeout")
     timeouts = sum(1 for s in sent if s.error == "timeout")
     failed = [s for s in sent if s.status != 201]
-    return {"non_201": dict(sorted(statuses.items())), "timeouts": timeouts,
-            "transport": dict(sorted(transport.items())),
-            "first_failures": [{"index": s.index, "scheduled_s": round(s.scheduled_s, 3),
-                                "after_ms": rounded(s.latency_ms), "status": s.status, "error": s.error}
-                               for s in failed[:5]]}
+    return {
+        "non_201": dict(sorted(statuses.items())),
+        "timeouts": timeouts,
+        "transport": dict(sorted(transport.items())),
+        "first_failures": [
+            {
+                "index": s.index,
+                "scheduled_s": round(s.scheduled_s, 3),
+                "after_ms": rounded(s.latency_ms),
+                "status": s.status,
+                "error": s.error,
+            }
+            for s in failed[:5]
+        ],
+    }
 
 
 def rate_of(count: int, seconds: float | None) -> float | None:
@@ -188,11 +205,16 @@ def cpu_used(before: dict[str, float], after: dict[str, float], seconds: float) 
     when present: everything else running on the machine, and how often a task waited for a CPU."""
     if seconds <= 0:
         return {}
-    trees = {name: max(0.0, after[name] - before.get(name, 0.0)) / seconds
-             for name in after if name not in (MACHINE, STALLED)}
-    report: dict[str, Any] = {"window_s": round(seconds, 1),
-                              "cores_busy": {name: round(v, 2) for name, v in trees.items()},
-                              "ours_cores_busy": round(sum(trees.values()), 2)}
+    trees = {
+        name: max(0.0, after[name] - before.get(name, 0.0)) / seconds
+        for name in after
+        if name not in (MACHINE, STALLED)
+    }
+    report: dict[str, Any] = {
+        "window_s": round(seconds, 1),
+        "cores_busy": {name: round(v, 2) for name, v in trees.items()},
+        "ours_cores_busy": round(sum(trees.values()), 2),
+    }
     if MACHINE in after and MACHINE in before:
         machine = (after[MACHINE] - before[MACHINE]) / seconds
         report["machine_cores_busy"] = round(machine, 2)
@@ -206,13 +228,13 @@ def cpu_ms_per_order(before: dict[str, float], after: dict[str, float], orders: 
     """CPU milliseconds per order: the system (services, broker, Redis, PostgreSQL) and the bench apart."""
     if orders <= 0 or not after:
         return None
-    used = {name: max(0.0, after[name] - before.get(name, 0.0)) for name in after
-            if name not in (MACHINE, STALLED)}
+    used = {name: max(0.0, after[name] - before.get(name, 0.0)) for name in after if name not in (MACHINE, STALLED)}
     bench = used.pop("bench", 0.0)
     return {"system": round(1000 * sum(used.values()) / orders, 1), "bench": round(1000 * bench / orders, 1)}
 
 
 # --- the run ---------------------------------------------------------------------------------------
+
 
 def log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
@@ -250,16 +272,37 @@ async def _make_shop(opts: Options) -> tuple[str, list[str]]:
     store_id = f"bench-{opts.run_id}"
     headers = {"Authorization": f"Bearer {_token('admin', 'bench-admin')}"}
     async with httpx.AsyncClient(base_url=opts.inventory_url, headers=headers, timeout=30.0) as admin:
-        (await admin.put(f"/admin/locations/{store_id}", json={
-            "kind": "shop", "category": "convenience", "name_zh": "压测小店", "name_en": "Bench shop",
-            "lat": 32.04, "lon": 118.79, "accept_limit_s": 3600})).raise_for_status()
+        (
+            await admin.put(
+                f"/admin/locations/{store_id}",
+                json={
+                    "kind": "shop",
+                    "category": "convenience",
+                    "name_zh": "压测小店",
+                    "name_en": "Bench shop",
+                    "lat": 32.04,
+                    "lon": 118.79,
+                    "accept_limit_s": 3600,
+                },
+            )
+        ).raise_for_status()
         product_ids = []
         for n in range(opts.products):
             pid = f"{store_id}-p{n}"
-            (await admin.put(f"/admin/products/{pid}", json={
-                "location_id": store_id, "name_zh": f"商品{n}", "name_en": f"Product {n}",
-                "category": "bench", "unit": "piece", "price_fen": 500,
-                "on_hand": opts.orders + 10})).raise_for_status()
+            (
+                await admin.put(
+                    f"/admin/products/{pid}",
+                    json={
+                        "location_id": store_id,
+                        "name_zh": f"商品{n}",
+                        "name_en": f"Product {n}",
+                        "category": "bench",
+                        "unit": "piece",
+                        "price_fen": 500,
+                        "on_hand": opts.orders + 10,
+                    },
+                )
+            ).raise_for_status()
             product_ids.append(pid)
     return store_id, product_ids
 
@@ -271,8 +314,13 @@ async def _fund_shoppers(opts: Options) -> None:
     headers = {"Authorization": f"Bearer {_token('admin', 'bench-cash-desk')}"}
     async with httpx.AsyncClient(base_url=opts.orders_url, headers=headers, timeout=30.0) as desk:
         for i in range(opts.orders):
-            (await desk.post("/balance/top-ups", json={"holder": f"bench-{opts.run_id}-{i}", "amount_fen": 500},
-                             headers={"Idempotency-Key": f"bench-{opts.run_id}-{i}"})).raise_for_status()
+            (
+                await desk.post(
+                    "/balance/top-ups",
+                    json={"holder": f"bench-{opts.run_id}-{i}", "amount_fen": 500},
+                    headers={"Idempotency-Key": f"bench-{opts.run_id}-{i}"},
+                )
+            ).raise_for_status()
 
 
 async def _wait_for_catalog(opts: Options, product_ids: list[str], timeout_s: float = 60.0) -> None:
@@ -293,9 +341,14 @@ async def _send_all(opts: Options, store_id: str, product_ids: list[str]) -> lis
     """Send every order at its scheduled time, without waiting for earlier answers; what happened."""
     import httpx
 
-    bodies = [{"store_id": store_id, "fulfilment": {"mode": "pickup"},
-               "lines": [{"product_id": product_ids[i % len(product_ids)], "quantity": 1}]}
-              for i in range(opts.orders)]
+    bodies = [
+        {
+            "store_id": store_id,
+            "fulfilment": {"mode": "pickup"},
+            "lines": [{"product_id": product_ids[i % len(product_ids)], "quantity": 1}],
+        }
+        for i in range(opts.orders)
+    ]
     tokens = [_token("shopper", f"bench-{opts.run_id}-{i}") for i in range(opts.orders)]
     sent = [Sent(i, offset) for i, offset in enumerate(schedule(opts.orders, opts.rate))]
     slots = asyncio.Semaphore(opts.concurrency)
@@ -308,8 +361,11 @@ async def _send_all(opts: Options, store_id: str, product_ids: list[str]) -> lis
             async with slots:
                 s.started_s = loop.time() - t0
                 try:
-                    response = await client.post("/orders", json=bodies[s.index], headers={
-                        "Authorization": f"Bearer {tokens[s.index]}", "Idempotency-Key": str(uuid.uuid4())})
+                    response = await client.post(
+                        "/orders",
+                        json=bodies[s.index],
+                        headers={"Authorization": f"Bearer {tokens[s.index]}", "Idempotency-Key": str(uuid.uuid4())},
+                    )
                     s.status = response.status_code
                     if response.status_code == 201:
                         s.order_id = response.json()["id"]
@@ -340,6 +396,7 @@ async def _collect(opts: Options, order_ids: list[str]) -> tuple[dict[str, Timin
     slots = asyncio.Semaphore(max(1, min(opts.concurrency, 20)))
     gets = 0
     async with httpx.AsyncClient(base_url=opts.orders_url, headers=headers, timeout=30.0) as client:
+
         async def look(order_id: str) -> None:
             nonlocal gets
             async with slots:
@@ -367,10 +424,12 @@ async def _server_facts(database_url: str) -> dict[str, Any]:
 
     conn = await asyncpg.connect(database_url)
     try:
-        return {"server_version": await conn.fetchval("SHOW server_version"),
-                "fsync": await conn.fetchval("SHOW fsync"),
-                "synchronous_commit": await conn.fetchval("SHOW synchronous_commit"),
-                "shared_buffers": await conn.fetchval("SHOW shared_buffers")}
+        return {
+            "server_version": await conn.fetchval("SHOW server_version"),
+            "fsync": await conn.fetchval("SHOW fsync"),
+            "synchronous_commit": await conn.fetchval("SHOW synchronous_commit"),
+            "shared_buffers": await conn.fetchval("SHOW shared_buffers"),
+        }
     finally:
         await conn.close()
 
@@ -407,8 +466,10 @@ async def baseline(database_url: str, seconds: float, connections: int) -> dict[
     try:
         url = database_url_named(database_url, scratch)
         setup = await asyncpg.connect(url)
-        await setup.execute("CREATE TABLE baseline (id bigserial PRIMARY KEY, payload text NOT NULL, "
-                            "created_at timestamptz NOT NULL DEFAULT now())")
+        await setup.execute(
+            "CREATE TABLE baseline (id bigserial PRIMARY KEY, payload text NOT NULL, "
+            "created_at timestamptz NOT NULL DEFAULT now())"
+        )
         await setup.close()
         conns = [await asyncpg.connect(url) for _ in range(connections)]
         latencies: list[float] = []
@@ -429,9 +490,14 @@ async def baseline(database_url: str, seconds: float, connections: int) -> dict[
         for c in conns:
             await c.close()
         inserts = sum(counts)
-        return {"what": "single-row INSERT, one autocommit transaction each, into a scratch table",
-                "connections": connections, "duration_s": round(elapsed, 2), "inserts": inserts,
-                "inserts_per_s": rounded(rate_of(inserts, elapsed)), "latency_ms": summarize(latencies, 2)}
+        return {
+            "what": "single-row INSERT, one autocommit transaction each, into a scratch table",
+            "connections": connections,
+            "duration_s": round(elapsed, 2),
+            "inserts": inserts,
+            "inserts_per_s": rounded(rate_of(inserts, elapsed)),
+            "latency_ms": summarize(latencies, 2),
+        }
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
         await admin.close()
@@ -497,10 +563,17 @@ def _stack_pids(infra: Any) -> dict[str, int]:
 
 def _git_commit() -> dict[str, Any] | None:
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_DIR, capture_output=True, text=True,
-                                check=True, timeout=5).stdout.strip()
-        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_DIR,
-                                capture_output=True, text=True, check=True, timeout=5).stdout
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=REPO_DIR, capture_output=True, text=True, check=True, timeout=5
+        ).stdout.strip()
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=REPO_DIR,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=5,
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return None
     changed = sorted(line[3:] for line in status.splitlines() if line.strip())
@@ -517,16 +590,27 @@ def _conditions(opts: Options) -> dict[str, Any]:
     except AttributeError:
         usable = os.cpu_count() or 0
     return {
-        "orders": opts.orders, "rate_per_s": opts.rate, "concurrency": opts.concurrency,
-        "products": opts.products, "lines_per_order": 1, "timeout_s": opts.timeout_s,
+        "orders": opts.orders,
+        "rate_per_s": opts.rate,
+        "concurrency": opts.concurrency,
+        "products": opts.products,
+        "lines_per_order": 1,
+        "timeout_s": opts.timeout_s,
         "services": "embedded (started by --start, on free ports)" if opts.embedded else "external",
-        "orders_url": opts.orders_url, "inventory_url": opts.inventory_url,
-        "cpu_count": os.cpu_count(), "cpus_usable": usable,
-        "python": platform.python_version(), "platform": platform.platform(),
+        "orders_url": opts.orders_url,
+        "inventory_url": opts.inventory_url,
+        "cpu_count": os.cpu_count(),
+        "cpus_usable": usable,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
         "git": _git_commit(),
         "service_settings": {
-            "db_pool_max": settings.db_pool_max, "orders_partitions": ORDERS.partitions,
-            "relay_poll_interval_s": settings.relay_poll_interval_s} if opts.embedded else None,
+            "db_pool_max": settings.db_pool_max,
+            "orders_partitions": ORDERS.partitions,
+            "relay_poll_interval_s": settings.relay_poll_interval_s,
+        }
+        if opts.embedded
+        else None,
     }
 
 
@@ -577,18 +661,23 @@ async def run(opts: Options) -> dict[str, Any]:
 
     created = [s for s in sent if s.status == 201]
     result: dict[str, Any] = {
-        "benchmark": "place_orders", "started_at": started.isoformat(timespec="seconds"),
+        "benchmark": "place_orders",
+        "started_at": started.isoformat(timespec="seconds"),
         "conditions": conditions,
         "placed_to_confirmed": {
-            "confirmed": len(confirmed), "orders_per_s": rounded(rate), "window_s": rounded(window, 2),
+            "confirmed": len(confirmed),
+            "orders_per_s": rounded(rate),
+            "window_s": rounded(window, 2),
             "latency_ms": summarize([t.latency_ms for t in confirmed if t.latency_ms is not None]),
         },
         "post_orders": {
-            "sent": len(sent), "created": len(created),
+            "sent": len(sent),
+            "created": len(created),
             "offered_rate_per_s": rounded(rate_of(len(sent) - 1, send_window)) if len(sent) > 1 else None,
             "latency_ms": summarize([s.latency_ms for s in created if s.latency_ms is not None]),
-            "latency_from_schedule_ms": summarize([s.latency_from_schedule_ms for s in created
-                                                   if s.latency_from_schedule_ms is not None]),
+            "latency_from_schedule_ms": summarize(
+                [s.latency_from_schedule_ms for s in created if s.latency_from_schedule_ms is not None]
+            ),
             "start_lag_ms": summarize([((s.started_s or 0) - s.scheduled_s) * 1000 for s in sent]),
         },
         "errors": errors,
@@ -597,18 +686,22 @@ async def run(opts: Options) -> dict[str, Any]:
     if opts.pids and cpu_after:
         result["cpu"] = {
             "what": "average cores busy per process tree (the bench is the load generator and poller), "
-                    "everything else on the machine, and % of time some task waited for a CPU",
+            "everything else on the machine, and % of time some task waited for a CPU",
             "while_sending": cpu_used(cpu_before, cpu_sent, sent_s),
             "until_all_decided": cpu_used(cpu_before, cpu_after, counted_s),
-            "ms_per_placed_order": cpu_ms_per_order(cpu_before, cpu_after, len(order_ids))}
+            "ms_per_placed_order": cpu_ms_per_order(cpu_before, cpu_after, len(order_ids)),
+        }
     if xid_before is not None and xid_after is not None and idle_writes_per_s is not None:
         result["db_write_transactions"] = {
             "what": "transaction ids the server assigned while the orders went through (one per writing "
-                    "transaction, in every database), less the idle rate, per placed order",
-            "counted": xid_after - xid_before, "over_s": round(counted_s, 1),
+            "transaction, in every database), less the idle rate, per placed order",
+            "counted": xid_after - xid_before,
+            "over_s": round(counted_s, 1),
             "idle_per_s": round(idle_writes_per_s, 1),
-            "per_placed_order": rounded(writes_per_order(xid_before, xid_after, counted_s,
-                                                         idle_writes_per_s, len(order_ids)), 2)}
+            "per_placed_order": rounded(
+                writes_per_order(xid_before, xid_after, counted_s, idle_writes_per_s, len(order_ids)), 2
+            ),
+        }
     if opts.database_url and opts.baseline_s > 0:
         log(f"baseline: single-row insert transactions for {opts.baseline_s:g}s")
         result["baseline"] = await baseline(opts.database_url, opts.baseline_s, opts.baseline_connections)
@@ -653,14 +746,13 @@ def main(
     orders: Annotated[int, typer.Option(min=1, help="how many orders to place")] = 500,
     rate: Annotated[float, typer.Option(min=0.1, help="target orders per second (open loop)")] = 100.0,
     concurrency: Annotated[int, typer.Option(min=1, help="most POSTs in flight at once")] = 64,
-    products: Annotated[int, typer.Option(
-        min=1, help="products in the bench shop; orders rotate over them")] = 10,
+    products: Annotated[int, typer.Option(min=1, help="products in the bench shop; orders rotate over them")] = 10,
     orders_url: Annotated[str, typer.Option(help="the orders service")] = "http://127.0.0.1:8001",
     inventory_url: Annotated[str, typer.Option(help="the inventory service")] = "http://127.0.0.1:8002",
-    database_url: Annotated[str | None, typer.Option(
-        envvar="DATABASE_URL", help="PostgreSQL server for the baseline (and write counts)")] = None,
-    start: Annotated[bool, typer.Option(
-        help="start an embedded stack on free ports, stop it afterwards")] = False,
+    database_url: Annotated[
+        str | None, typer.Option(envvar="DATABASE_URL", help="PostgreSQL server for the baseline (and write counts)")
+    ] = None,
+    start: Annotated[bool, typer.Option(help="start an embedded stack on free ports, stop it afterwards")] = False,
     timeout: Annotated[float, typer.Option(help="seconds to wait for confirmations after sending")] = 120.0,
     baseline_seconds: Annotated[float, typer.Option(help="baseline duration; 0 skips it")] = 5.0,
     baseline_connections: Annotated[int, typer.Option(min=1, help="baseline connections")] = 4,
@@ -668,10 +760,19 @@ def main(
 ) -> None:
     """Place orders at a fixed rate and report placed->confirmed throughput and latency, with a baseline."""
     started = datetime.now(UTC)
-    opts = Options(orders=orders, rate=rate, concurrency=concurrency, products=products,
-                   orders_url=orders_url, inventory_url=inventory_url, database_url=database_url,
-                   timeout_s=timeout, baseline_s=baseline_seconds,
-                   baseline_connections=baseline_connections, embedded=start)
+    opts = Options(
+        orders=orders,
+        rate=rate,
+        concurrency=concurrency,
+        products=products,
+        orders_url=orders_url,
+        inventory_url=inventory_url,
+        database_url=database_url,
+        timeout_s=timeout,
+        baseline_s=baseline_seconds,
+        baseline_connections=baseline_connections,
+        embedded=start,
+    )
     infra = None
     home = tempfile.TemporaryDirectory(prefix="linli-bench-") if start else None
     try:

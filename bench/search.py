@@ -36,11 +36,28 @@ from shared.vocabulary.units import StockUnit
 ORDERS_MIGRATIONS = Path(__file__).parents[1] / "services" / "orders" / "migrations"
 HOME = Point(32.0425, 118.7870)
 # What people search for, and what they type: characters, whole pinyin, initials, English.
-NAMES = [("新鲜草鱼", "Fresh grass carp"), ("鲫鱼", "Crucian carp"), ("上海青", "Bok choy"), ("西红柿", "Tomato"),
-         ("土豆", "Potato"), ("五花肉", "Pork belly"), ("嫩豆腐", "Silken tofu"), ("豆浆", "Soy milk"),
-         ("鸡蛋", "Eggs"), ("大米", "Rice"), ("矿泉水", "Mineral water"), ("方便面", "Instant noodles"),
-         ("酱油", "Soy sauce"), ("苹果", "Apple"), ("香蕉", "Banana"), ("牛奶", "Milk"), ("面包", "Bread"),
-         ("韭菜", "Chinese chives"), ("黄瓜", "Cucumber"), ("茄子", "Aubergine")]
+NAMES = [
+    ("新鲜草鱼", "Fresh grass carp"),
+    ("鲫鱼", "Crucian carp"),
+    ("上海青", "Bok choy"),
+    ("西红柿", "Tomato"),
+    ("土豆", "Potato"),
+    ("五花肉", "Pork belly"),
+    ("嫩豆腐", "Silken tofu"),
+    ("豆浆", "Soy milk"),
+    ("鸡蛋", "Eggs"),
+    ("大米", "Rice"),
+    ("矿泉水", "Mineral water"),
+    ("方便面", "Instant noodles"),
+    ("酱油", "Soy sauce"),
+    ("苹果", "Apple"),
+    ("香蕉", "Banana"),
+    ("牛奶", "Milk"),
+    ("面包", "Bread"),
+    ("韭菜", "Chinese chives"),
+    ("黄瓜", "Cucumber"),
+    ("茄子", "Aubergine"),
+]
 QUERIES = ["草鱼", "caoyu", "xxcy", "doufu", "milk", "鸡蛋", "x", "product 12"]
 
 
@@ -57,15 +74,32 @@ async def fill(conn: asyncpg.Connection, shops: int, products: int, rng: random.
         location_id = f"bench-shop-{s}"
         # Shops scattered within ~1.5 km of home: some deliver there, some only for pickup, some neither.
         lat, lon = HOME.lat + rng.uniform(-0.014, 0.014), HOME.lon + rng.uniform(-0.016, 0.016)
-        await catalog.upsert_location(LocationUpserted(
-            location_id=location_id, kind=LocationKind.SHOP, category="supermarket", name_zh=f"超市{s}",
-            name_en=f"Shop {s}", lat=lat, lon=lon, delivery_radius_m=rng.choice([800, 1500, 2500])))
+        await catalog.upsert_location(
+            LocationUpserted(
+                location_id=location_id,
+                kind=LocationKind.SHOP,
+                category="supermarket",
+                name_zh=f"超市{s}",
+                name_en=f"Shop {s}",
+                lat=lat,
+                lon=lon,
+                delivery_radius_m=rng.choice([800, 1500, 2500]),
+            )
+        )
         for p in range(products):
             name_zh, name_en = NAMES[p % len(NAMES)]
-            await catalog.upsert_product(ProductUpserted(
-                product_id=f"{location_id}-p{p}", location_id=location_id, store_id=location_id,
-                name_zh=f"{name_zh}{p // len(NAMES) or ''}", name_en=f"{name_en} product {p}", category="food",
-                unit=StockUnit.PIECE, price_fen=rng.randint(100, 5000)))
+            await catalog.upsert_product(
+                ProductUpserted(
+                    product_id=f"{location_id}-p{p}",
+                    location_id=location_id,
+                    store_id=location_id,
+                    name_zh=f"{name_zh}{p // len(NAMES) or ''}",
+                    name_en=f"{name_en} product {p}",
+                    category="food",
+                    unit=StockUnit.PIECE,
+                    price_fen=rng.randint(100, 5000),
+                )
+            )
 
 
 async def run(opts: argparse.Namespace, server_url: str) -> dict[str, Any]:
@@ -94,8 +128,10 @@ async def run(opts: argparse.Namespace, server_url: str) -> dict[str, Any]:
         baseline: list[float] = []
         for i in range(opts.repeat * len(QUERIES)):
             start = time.perf_counter()
-            await conn.fetchval("SELECT name_zh FROM catalog_products WHERE product_id = $1",
-                                f"bench-shop-{i % opts.shops}-p{i % opts.products}")
+            await conn.fetchval(
+                "SELECT name_zh FROM catalog_products WHERE product_id = $1",
+                f"bench-shop-{i % opts.shops}-p{i % opts.products}",
+            )
             baseline.append((time.perf_counter() - start) * 1000)
     finally:
         await conn.close()
@@ -103,17 +139,27 @@ async def run(opts: argparse.Namespace, server_url: str) -> dict[str, Any]:
         await admin.close()
     every = [ms for values in timings.values() for ms in values]
     return {
-        "bench": "search", "at": datetime.now(UTC).isoformat(),
-        "conditions": {"shops": opts.shops, "products_per_shop": opts.products,
-                       "products": opts.shops * opts.products, "repeat": opts.repeat,
-                       "database": "embedded PostgreSQL, one connection, same machine"},
+        "bench": "search",
+        "at": datetime.now(UTC).isoformat(),
+        "conditions": {
+            "shops": opts.shops,
+            "products_per_shop": opts.products,
+            "products": opts.shops * opts.products,
+            "repeat": opts.repeat,
+            "database": "embedded PostgreSQL, one connection, same machine",
+        },
         "fill_s": round(fill_s, 2),
-        "search_ms": {"p50": round(statistics.median(every), 2), "p95": round(percentile(every, 95), 2),
-                      "max": round(max(every), 2)},
+        "search_ms": {
+            "p50": round(statistics.median(every), 2),
+            "p95": round(percentile(every, 95), 2),
+            "max": round(max(every), 2),
+        },
         "per_query_p50_ms": {q: round(statistics.median(v), 2) for q, v in timings.items()},
         "results_per_query": found,
-        "baseline_pk_select_ms": {"p50": round(statistics.median(baseline), 3),
-                                  "p95": round(percentile(baseline, 95), 3)},
+        "baseline_pk_select_ms": {
+            "p50": round(statistics.median(baseline), 3),
+            "p95": round(percentile(baseline, 95), 3),
+        },
     }
 
 

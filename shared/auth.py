@@ -37,11 +37,19 @@ class TokenError(Exception):
     pass
 
 
-def issue_token(settings: Settings, role: Role, subject: str, store: str | None = None,
-                name: str | None = None, ttl_s: int = 7 * 24 * 3600) -> str:
+def issue_token(
+    settings: Settings,
+    role: Role,
+    subject: str,
+    store: str | None = None,
+    name: str | None = None,
+    ttl_s: int = 7 * 24 * 3600,
+) -> str:
     if not settings.dev_signing:
-        raise TokenError("tokens are issued by the identity provider when LINLI_JWT_PUBLIC_KEY is set; "
-                         "the development signing key is not in use")
+        raise TokenError(
+            "tokens are issued by the identity provider when LINLI_JWT_PUBLIC_KEY is set; "
+            "the development signing key is not in use"
+        )
     if role is Role.STORE_STAFF and not store:
         raise TokenError("a store_staff token needs --store: the shop, stall or market they work for")
     now = int(time.time())
@@ -61,8 +69,14 @@ def decode_token(settings: Settings, token: str) -> Principal:
     key = settings.jwt_dev_key if settings.dev_signing else str(settings.jwt_public_key)
     algorithm = "HS256" if settings.dev_signing else settings.jwt_algorithm
     try:
-        claims = jwt.decode(token, key, algorithms=[algorithm], issuer=settings.jwt_issuer,
-                            audience=settings.jwt_audience, options={"require": ["sub", "exp"]})
+        claims = jwt.decode(
+            token,
+            key,
+            algorithms=[algorithm],
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            options={"require": ["sub", "exp"]},
+        )
     except jwt.ExpiredSignatureError as e:
         raise TokenError("the token has expired; sign in again") from e
     except jwt.PyJWTError as e:
@@ -70,8 +84,9 @@ def decode_token(settings: Settings, token: str) -> Principal:
     try:
         role = Role(str(claims.get("role")))
     except ValueError as e:
-        raise TokenError(f"the token's role {claims.get('role')!r} is not one of "
-                         f"{', '.join(r.value for r in Role)}") from e
+        raise TokenError(
+            f"the token's role {claims.get('role')!r} is not one of {', '.join(r.value for r in Role)}"
+        ) from e
     store = claims.get("store")
     if role is Role.STORE_STAFF and not store:
         raise TokenError("a store_staff token must name its store")
@@ -83,9 +98,11 @@ def _token_from(request: Request, settings: Settings) -> str | None:
     if header:
         scheme, _, value = header.partition(" ")
         if scheme.lower() != "bearer" or not value.strip():
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED,
-                                "the Authorization header must be 'Bearer <token>'",
-                                headers={"WWW-Authenticate": "Bearer"})
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED,
+                "the Authorization header must be 'Bearer <token>'",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
         return value.strip()
     return request.cookies.get(settings.session_cookie)
 
@@ -94,14 +111,15 @@ def current_principal(request: Request) -> Principal:
     settings: Settings = getattr(request.app.state, "settings", None) or get_settings()
     token = _token_from(request, settings)
     if token is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED,
-                            "sign in first: send 'Authorization: Bearer <token>' or the session cookie",
-                            headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "sign in first: send 'Authorization: Bearer <token>' or the session cookie",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     try:
         return decode_token(settings, token)
     except TokenError as e:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(e),
-                            headers={"WWW-Authenticate": "Bearer"}) from e
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(e), headers={"WWW-Authenticate": "Bearer"}) from e
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
@@ -113,9 +131,11 @@ def require(*roles: Role) -> Callable[[Principal], Principal]:
 
     def check(principal: CurrentPrincipal) -> Principal:
         if principal.role not in allowed:
-            raise HTTPException(status.HTTP_403_FORBIDDEN,
-                                f"a {principal.role.value} may not do this; it needs one of: "
-                                f"{', '.join(sorted(r.value for r in allowed))}")
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                f"a {principal.role.value} may not do this; it needs one of: "
+                f"{', '.join(sorted(r.value for r in allowed))}",
+            )
         return principal
 
     return check
@@ -149,8 +169,14 @@ def session_router() -> APIRouter:
             principal = decode_token(settings, token)
         except TokenError as e:
             raise HTTPException(401, str(e)) from e
-        response.set_cookie(settings.session_cookie, token, httponly=True, samesite="lax",
-                            secure=settings.cookie_secure, max_age=7 * 24 * 3600)
+        response.set_cookie(
+            settings.session_cookie,
+            token,
+            httponly=True,
+            samesite="lax",
+            secure=settings.cookie_secure,
+            max_age=7 * 24 * 3600,
+        )
         return {"subject": principal.subject, "role": principal.role.value, "store": principal.store}
 
     @router.delete("/session", status_code=204)

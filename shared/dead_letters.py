@@ -39,9 +39,15 @@ class DeadLetter:
             return "(not JSON)"
 
     def as_dict(self) -> dict[str, Any]:
-        return {"offset": self.offset, "key": self.key, "event_type": self.event_type, "error": self.error,
-                "replayed": self.replayed, "headers": self.headers,
-                "value": self.value.decode(errors="replace")}
+        return {
+            "offset": self.offset,
+            "key": self.key,
+            "event_type": self.event_type,
+            "error": self.error,
+            "replayed": self.replayed,
+            "headers": self.headers,
+            "value": self.value.decode(errors="replace"),
+        }
 
 
 async def _read_all(consumer: AIOKafkaConsumer, tp: TopicPartition) -> list[Any]:
@@ -64,9 +70,16 @@ async def read(bootstrap: str, topic: str) -> list[DeadLetter]:
         records = await _read_all(consumer, tp)
     finally:
         await consumer.stop()
-    return [DeadLetter(r.offset, r.key.decode() if r.key else None,
-                       {k: v.decode(errors="replace") for k, v in (r.headers or ())}, r.value or b"",
-                       r.offset < committed) for r in records]
+    return [
+        DeadLetter(
+            r.offset,
+            r.key.decode() if r.key else None,
+            {k: v.decode(errors="replace") for k, v in (r.headers or ())},
+            r.value or b"",
+            r.offset < committed,
+        )
+        for r in records
+    ]
 
 
 async def replay(bootstrap: str, topic: str, only_offset: int | None = None) -> int:

@@ -54,8 +54,7 @@ class DeadlineStore(Protocol):
 
     async def schedule(self, tx: Any, deadline: Deadline) -> None: ...
     async def cancel(self, tx: Any, kind: str, key: str) -> bool: ...
-    async def fire_due(self, now: datetime, limit: int,
-                       fire: Callable[[Any, Deadline], Awaitable[None]]) -> int: ...
+    async def fire_due(self, now: datetime, limit: int, fire: Callable[[Any, Deadline], Awaitable[None]]) -> int: ...
 
 
 DeadlineHandler = Callable[[Any, Deadline], Awaitable[None]]
@@ -98,12 +97,19 @@ class PostgresDeadlineStore:
             "INSERT INTO deadlines (kind, key, due_at, payload) VALUES ($1, $2, $3, $4::jsonb) "
             "ON CONFLICT (kind, key) DO UPDATE SET due_at = excluded.due_at, payload = excluded.payload, "
             "fired_at = NULL, cancelled_at = NULL",
-            deadline.kind, deadline.key, deadline.due_at, dict(deadline.payload))
+            deadline.kind,
+            deadline.key,
+            deadline.due_at,
+            dict(deadline.payload),
+        )
 
     async def cancel(self, tx: asyncpg.Connection, kind: str, key: str) -> bool:
         result = await tx.execute(
             "UPDATE deadlines SET cancelled_at = now() WHERE kind = $1 AND key = $2 "
-            "AND fired_at IS NULL AND cancelled_at IS NULL", kind, key)
+            "AND fired_at IS NULL AND cancelled_at IS NULL",
+            kind,
+            key,
+        )
         return bool(result.endswith(" 1"))
 
     async def fire_due(self, now: datetime, limit: int, fire: DeadlineHandler) -> int:
@@ -114,7 +120,9 @@ class PostgresDeadlineStore:
                     row = await conn.fetchrow(
                         "SELECT id, kind, key, due_at, payload FROM deadlines WHERE due_at <= $1 "
                         "AND fired_at IS NULL AND cancelled_at IS NULL ORDER BY due_at LIMIT 1 "
-                        "FOR UPDATE SKIP LOCKED", now)
+                        "FOR UPDATE SKIP LOCKED",
+                        now,
+                    )
                     if row is None:
                         break
                     await fire(conn, Deadline(row["kind"], row["key"], row["due_at"], row["payload"]))
@@ -128,8 +136,14 @@ class DeadlineScheduler(BackgroundLoop):
 
     name = "deadline scheduler"
 
-    def __init__(self, store: DeadlineStore, handlers: Mapping[str, DeadlineHandler], clock: Clock | None = None,
-                 poll_interval_s: float = 0.5, batch: int = 100) -> None:
+    def __init__(
+        self,
+        store: DeadlineStore,
+        handlers: Mapping[str, DeadlineHandler],
+        clock: Clock | None = None,
+        poll_interval_s: float = 0.5,
+        batch: int = 100,
+    ) -> None:
         super().__init__(poll_interval_s)
         self.store = store
         self.handlers = dict(handlers)

@@ -22,16 +22,16 @@ MAX_KEY_LENGTH = 200
 
 
 def request_hash(method: str, path: str, body: Any) -> str:
-    canonical = json.dumps({"m": method, "p": path, "b": body}, sort_keys=True, separators=(",", ":"),
-                           default=str)
+    canonical = json.dumps({"m": method, "p": path, "b": body}, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def check_key(key: str | None, required: bool) -> str | None:
     if key is None:
         if required:
-            raise HTTPException(400, "send an Idempotency-Key header (for example a UUID) so that a retried "
-                                     "request cannot act twice")
+            raise HTTPException(
+                400, "send an Idempotency-Key header (for example a UUID) so that a retried request cannot act twice"
+            )
         return None
     key = key.strip()
     if not key or len(key) > MAX_KEY_LENGTH:
@@ -39,34 +39,56 @@ def check_key(key: str | None, required: bool) -> str | None:
     return key
 
 
-async def run_once(pool: asyncpg.Pool, principal: str, key: str | None, fingerprint: str,
-                   action: Action) -> tuple[int, Any]:
+async def run_once(
+    pool: asyncpg.Pool, principal: str, key: str | None, fingerprint: str, action: Action
+) -> tuple[int, Any]:
     """Run `action` in a transaction at most once per (principal, key); replay its answer after."""
     async with pool.acquire() as conn, conn.transaction():
         if key is None:
             return await action(conn)
         claimed = await conn.fetchval(
             "INSERT INTO idempotency_keys (principal, key, request_hash) VALUES ($1, $2, $3) "
-            "ON CONFLICT DO NOTHING RETURNING true", principal, key, fingerprint)
+            "ON CONFLICT DO NOTHING RETURNING true",
+            principal,
+            key,
+            fingerprint,
+        )
         if not claimed:
-            row = await conn.fetchrow("SELECT request_hash, status_code, response FROM idempotency_keys "
-                                      "WHERE principal = $1 AND key = $2", principal, key)
+            row = await conn.fetchrow(
+                "SELECT request_hash, status_code, response FROM idempotency_keys WHERE principal = $1 AND key = $2",
+                principal,
+                key,
+            )
             assert row is not None
             if row["request_hash"] != fingerprint:
-                raise HTTPException(409, "this Idempotency-Key was already used for a different request; "
-                                         "use a new key for a new request")
+                raise HTTPException(
+                    409,
+                    "this Idempotency-Key was already used for a different request; use a new key for a new request",
+                )
             return int(row["status_code"]), row["response"]
         status, response = await action(conn)
-        await conn.execute("UPDATE idempotency_keys SET status_code = $3, response = $4::jsonb "
-                           "WHERE principal = $1 AND key = $2", principal, key, status, response)
+        await conn.execute(
+            "UPDATE idempotency_keys SET status_code = $3, response = $4::jsonb WHERE principal = $1 AND key = $2",
+            principal,
+            key,
+            status,
+            response,
+        )
         return status, response
 
 
 Change = Callable[[asyncpg.Connection], Awaitable[Any]]
 
 
-async def change_once(pool: asyncpg.Pool, principal: str, key: str | None, fingerprint: str, change: Change,
-                      errors: Mapping[type[Exception], int], status: int = 200) -> tuple[int, Any]:
+async def change_once(
+    pool: asyncpg.Pool,
+    principal: str,
+    key: str | None,
+    fingerprint: str,
+    change: Change,
+    errors: Mapping[type[Exception], int],
+    status: int = 200,
+) -> tuple[int, Any]:
     """`run_once` for a use case: its refusals become HTTP errors that roll back and free the key."""
 
     async def action(conn: asyncpg.Connection) -> tuple[int, Any]:

@@ -56,7 +56,12 @@ async def claim(conn: asyncpg.Connection, consumer: str, env: RawEnvelope, topic
     """Record the event as applied by `consumer`; False means it already was."""
     row = await conn.fetchval(
         "INSERT INTO inbox (consumer, event_id, topic, event_type) VALUES ($1, $2, $3, $4) "
-        "ON CONFLICT DO NOTHING RETURNING true", consumer, env.event_id, topic, env.type)
+        "ON CONFLICT DO NOTHING RETURNING true",
+        consumer,
+        env.event_id,
+        topic,
+        env.type,
+    )
     return bool(row)
 
 
@@ -67,11 +72,13 @@ class DeadLetters:
     producer: AIOKafkaProducer
     sent: int = 0
 
-    async def send(self, topic: Topic, raw: bytes, key: bytes | None, headers: Mapping[str, str],
-                   error: str) -> None:
+    async def send(self, topic: Topic, raw: bytes, key: bytes | None, headers: Mapping[str, str], error: str) -> None:
         dlq_headers = [(k, v.encode()) for k, v in headers.items() if not k.startswith("x-dlq-")]
-        dlq_headers += [("x-dlq-error", error[:2000].encode()), ("x-dlq-original-topic", topic.name.encode()),
-                        ("x-dlq-failed-at", str(time.time()).encode())]
+        dlq_headers += [
+            ("x-dlq-error", error[:2000].encode()),
+            ("x-dlq-original-topic", topic.name.encode()),
+            ("x-dlq-failed-at", str(time.time()).encode()),
+        ]
         pause = 0.1
         while True:  # a dead letter must not be lost: hold the partition until the broker takes it
             try:
@@ -128,8 +135,9 @@ class Consumer:
                 if attempt >= len(pauses):
                     error = f"failed after {attempt + 1} attempts: {e!r}"
                     break
-                log.warning("%s: %s %s failed (%r); retrying in %.2fs", self.name, env.type, env.event_id,
-                            e, pauses[attempt])
+                log.warning(
+                    "%s: %s %s failed (%r); retrying in %.2fs", self.name, env.type, env.event_id, e, pauses[attempt]
+                )
                 await asyncio.sleep(pauses[attempt])
                 attempt += 1
         log.error("%s: %s %s sent to DLQ: %s", self.name, env.type, env.event_id, error)
@@ -150,10 +158,16 @@ class Consumer:
 
         applies = ", ".join(c.__name__ for c in self.handlers)
 
-        @broker.subscriber(self.topic.name, group_id=self.name, ack_policy=AckPolicy.MANUAL,
-                           auto_offset_reset="earliest", title=f"{self.topic.name}:{self.name}",
-                           description=description or f"{self.name} applies {applies}",
-                           decoder=_undecoded, fetch_max_wait_ms=fetch_max_wait_ms)
+        @broker.subscriber(
+            self.topic.name,
+            group_id=self.name,
+            ack_policy=AckPolicy.MANUAL,
+            auto_offset_reset="earliest",
+            title=f"{self.topic.name}:{self.name}",
+            description=description or f"{self.name} applies {applies}",
+            decoder=_undecoded,
+            fetch_max_wait_ms=fetch_max_wait_ms,
+        )
         async def on_message(body: bytes, msg: KafkaMessage) -> None:
             raw = msg.raw_message
             record = raw[0] if isinstance(raw, tuple) else raw
@@ -163,8 +177,9 @@ class Consumer:
             except Exception as e:
                 # Never skip silently: whatever escaped the rules above is a dead letter too.
                 log.exception("%s: unexpected failure on %s", self.name, self.topic.name)
-                await self.dead_letters_getter().send(self.topic, record.value or b"", record.key, headers,
-                                                      f"unexpected: {e!r}")
+                await self.dead_letters_getter().send(
+                    self.topic, record.value or b"", record.key, headers, f"unexpected: {e!r}"
+                )
             await msg.ack()
 
 

@@ -13,8 +13,7 @@ from shared.events.topics import Topic, declared_topics
 log = logging.getLogger(__name__)
 
 
-async def ensure_topics(bootstrap_servers: str, topics: list[Topic] | None = None,
-                        attempts: int = 30) -> list[str]:
+async def ensure_topics(bootstrap_servers: str, topics: list[Topic] | None = None, attempts: int = 30) -> list[str]:
     """Create missing topics; returns the names created. Existing topics are left as they are."""
     topics = topics if topics is not None else declared_topics()
     for attempt in range(attempts):

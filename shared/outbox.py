@@ -39,7 +39,12 @@ async def record(conn: asyncpg.Connection, env: Envelope[Any], service: str) -> 
         raise TypeError("only registered Event payloads can be recorded in the outbox")
     await conn.execute(
         "INSERT INTO outbox (event_id, topic, key, event_type, envelope) VALUES ($1, $2, $3, $4, $5::jsonb)",
-        env.event_id, topic, env.key, env.type, env.model_dump(mode="json"))
+        env.event_id,
+        topic,
+        env.key,
+        env.type,
+        env.model_dump(mode="json"),
+    )
     # NOTIFY is delivered on commit only, which is exactly when the row becomes visible.
     await conn.execute("SELECT pg_notify($1, '')", channel(service))
 
@@ -57,7 +62,8 @@ class OutboxLag:
 async def lag(pool: asyncpg.Pool) -> OutboxLag:
     row = await pool.fetchrow(
         "SELECT count(*) AS pending, coalesce(extract(epoch FROM now() - min(created_at)), 0) AS age, "
-        "count(*) FILTER (WHERE attempts > 0) AS failing FROM outbox WHERE published_at IS NULL")
+        "count(*) FILTER (WHERE attempts > 0) AS failing FROM outbox WHERE published_at IS NULL"
+    )
     assert row is not None
     return OutboxLag(int(row["pending"]), float(row["age"]), int(row["failing"]))
 
@@ -71,9 +77,18 @@ class Relay(BackgroundLoop):
 
     name = "outbox relay"
 
-    def __init__(self, service: str, database_url: str, pool: asyncpg.Pool, bootstrap_servers: str, *,
-                 batch_size: int = 200, poll_interval_s: float = 1.0, retry_backoff_s: float = 0.5,
-                 leader_retry_s: float = 2.0) -> None:
+    def __init__(
+        self,
+        service: str,
+        database_url: str,
+        pool: asyncpg.Pool,
+        bootstrap_servers: str,
+        *,
+        batch_size: int = 200,
+        poll_interval_s: float = 1.0,
+        retry_backoff_s: float = 0.5,
+        leader_retry_s: float = 2.0,
+    ) -> None:
         super().__init__(leader_retry_s)
         self.service = service
         self.database_url = database_url
@@ -103,8 +118,9 @@ class Relay(BackgroundLoop):
                 await asyncio.sleep(self.leader_retry_s)  # the lock lives in PostgreSQL: poll it
             self.is_leader = True
             await conn.add_listener(channel(self.service), lambda *_: self._wake.set())
-            producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap_servers, acks="all",
-                                        linger_ms=2, request_timeout_ms=15000)
+            producer = AIOKafkaProducer(
+                bootstrap_servers=self.bootstrap_servers, acks="all", linger_ms=2, request_timeout_ms=15000
+            )
             await producer.start()
             self._producer = producer
             try:
@@ -129,29 +145,41 @@ class Relay(BackgroundLoop):
         assert self._producer is not None
         rows = await self.pool.fetch(
             "SELECT id, topic, key, event_type, event_id, envelope::text AS envelope FROM outbox "
-            "WHERE published_at IS NULL ORDER BY id LIMIT $1", self.batch_size)
+            "WHERE published_at IS NULL ORDER BY id LIMIT $1",
+            self.batch_size,
+        )
         if not rows:
             return 0
         futures = []
         for row in rows:
             headers = [("event_id", str(row["event_id"]).encode()), ("event_type", row["event_type"].encode())]
-            futures.append(await self._producer.send(row["topic"], value=row["envelope"].encode(),
-                                                     key=row["key"].encode(), headers=headers))
+            futures.append(
+                await self._producer.send(
+                    row["topic"], value=row["envelope"].encode(), key=row["key"].encode(), headers=headers
+                )
+            )
         results = await asyncio.gather(*futures, return_exceptions=True)
         # Only the prefix before the first failure counts as sent: everything after it is sent
         # again behind the failed row, so a key's events reach consumers in order at least once.
         first_failure = next((i for i, r in enumerate(results) if isinstance(r, BaseException)), len(rows))
         confirmed = [row["id"] for row in rows[:first_failure]]
-        failed = [(row["id"], repr(result)) for row, result in zip(rows, results, strict=True)
-                  if isinstance(result, BaseException)]
+        failed = [
+            (row["id"], repr(result))
+            for row, result in zip(rows, results, strict=True)
+            if isinstance(result, BaseException)
+        ]
         if confirmed:
-            await self.pool.execute("UPDATE outbox SET published_at = now(), attempts = attempts + 1 "
-                                    "WHERE id = any($1::bigint[])", confirmed)
+            await self.pool.execute(
+                "UPDATE outbox SET published_at = now(), attempts = attempts + 1 WHERE id = any($1::bigint[])",
+                confirmed,
+            )
         if failed:
-            await self.pool.executemany("UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1",
-                                        failed)
-            log.warning("outbox relay for %s: %d of %d events not confirmed; retrying",
-                        self.service, len(failed), len(rows))
+            await self.pool.executemany(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1", failed
+            )
+            log.warning(
+                "outbox relay for %s: %d of %d events not confirmed; retrying", self.service, len(failed), len(rows)
+            )
             await asyncio.sleep(self.retry_backoff_s)
         self.published += len(confirmed)
         return len(confirmed)

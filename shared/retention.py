@@ -31,10 +31,14 @@ async def sweep(pool: asyncpg.Pool, keep: Retention) -> dict[str, int]:
     statements = {
         "outbox": ("DELETE FROM outbox WHERE published_at < now() - make_interval(secs => $1)", keep.outbox_h),
         "inbox": ("DELETE FROM inbox WHERE received_at < now() - make_interval(secs => $1)", keep.inbox_h),
-        "deadlines": ("DELETE FROM deadlines WHERE coalesce(fired_at, cancelled_at) < now() - "
-                      "make_interval(secs => $1)", keep.deadlines_h),
-        "idempotency_keys": ("DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(secs => $1)",
-                             keep.idempotency_h),
+        "deadlines": (
+            "DELETE FROM deadlines WHERE coalesce(fired_at, cancelled_at) < now() - make_interval(secs => $1)",
+            keep.deadlines_h,
+        ),
+        "idempotency_keys": (
+            "DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(secs => $1)",
+            keep.idempotency_h,
+        ),
     }
     removed = {}
     for table, (sql, hours) in statements.items():

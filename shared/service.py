@@ -75,13 +75,15 @@ class Subscription:
     handlers: dict[type[Event], Callable[[Runtime], Handler]]
 
 
-def on_event(make_uow: Callable[[Runtime, asyncpg.Connection, Any], Any],
-             use_case: Callable[[Any, Any], Awaitable[None]]) -> Callable[[Runtime], Handler]:
+def on_event(
+    make_uow: Callable[[Runtime, asyncpg.Connection, Any], Any], use_case: Callable[[Any, Any], Awaitable[None]]
+) -> Callable[[Runtime], Handler]:
     """An event handler that runs `use_case(unit_of_work, event)` inside the consumer's inbox transaction."""
 
     def make(runtime: Runtime) -> Handler:
         async def handle(conn: asyncpg.Connection, env: Any, event: Any) -> None:
             await use_case(make_uow(runtime, conn, env), event)
+
         return handle
 
     return make
@@ -103,25 +105,40 @@ class ServiceSpec:
     web: Path | None = None  # the service's console: static pages served under /app/
 
 
-def declare_broker(spec: ServiceSpec, settings: Settings, runtime: Runtime,
-                   registry: prometheus_client.CollectorRegistry | None = None) -> KafkaBroker:
+def declare_broker(
+    spec: ServiceSpec, settings: Settings, runtime: Runtime, registry: prometheus_client.CollectorRegistry | None = None
+) -> KafkaBroker:
     """The broker with every subscriber and (for the AsyncAPI document) every publisher declared."""
     middlewares = (KafkaPrometheusMiddleware(registry=registry, app_name=f"linli_{spec.name}"),) if registry else ()
     # Topics are declared by kafka_admin with their partitions; auto-creation would give one.
-    broker = KafkaBroker(settings.kafka_bootstrap_servers, client_id=f"linli-{spec.name}",
-                         middlewares=middlewares, description=spec.description, allow_auto_create_topics=False)
-    retry = RetryPolicy(settings.consumer_retry_window_s, settings.consumer_retry_initial_s,
-                        settings.consumer_retry_max_s)
+    broker = KafkaBroker(
+        settings.kafka_bootstrap_servers,
+        client_id=f"linli-{spec.name}",
+        middlewares=middlewares,
+        description=spec.description,
+        allow_auto_create_topics=False,
+    )
+    retry = RetryPolicy(
+        settings.consumer_retry_window_s, settings.consumer_retry_initial_s, settings.consumer_retry_max_s
+    )
     for sub in spec.subscriptions:
         consumer = Consumer(
-            name=sub.group, topic=sub.topic,
+            name=sub.group,
+            topic=sub.topic,
             handlers={cls: make(runtime) for cls, make in sub.handlers.items()},
-            pool_getter=lambda: runtime.pool, dead_letters_getter=lambda: runtime.dead_letters, retry=retry)
+            pool_getter=lambda: runtime.pool,
+            dead_letters_getter=lambda: runtime.dead_letters,
+            retry=retry,
+        )
         consumer.subscribe(broker, fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms)
         runtime.consumers.append(consumer)
     for cls in spec.publishes:
-        broker.publisher(cls.topic.name, title=f"{cls.topic.name}:{cls.__name__}", schema=Envelope[cls],  # type: ignore[valid-type]
-                         description=(cls.__doc__ or cls.__name__).strip().splitlines()[0])
+        broker.publisher(
+            cls.topic.name,
+            title=f"{cls.topic.name}:{cls.__name__}",
+            schema=Envelope[cls],  # type: ignore[valid-type]
+            description=(cls.__doc__ or cls.__name__).strip().splitlines()[0],
+        )
     return broker
 
 
@@ -129,8 +146,9 @@ def asyncapi_app(spec: ServiceSpec) -> FastStream:
     """The event catalog of one service, for `faststream docs gen` and `linli docs`."""
     settings = Settings(service=spec.name, kafka_bootstrap_servers="kafka:9092")
     broker = declare_broker(spec, settings, Runtime(settings))
-    return FastStream(broker, specification=AsyncAPI(title=f"Linli {spec.title}", version=VERSION,
-                                                     description=spec.description))
+    return FastStream(
+        broker, specification=AsyncAPI(title=f"Linli {spec.title}", version=VERSION, description=spec.description)
+    )
 
 
 def _readable(errors: Sequence[Any]) -> str:
@@ -182,19 +200,34 @@ def build_app(spec: ServiceSpec, settings: Settings) -> FastAPI:
         await producer.start()
         runtime.dead_letters = DeadLetters(producer)
         runtime.deadlines = PostgresDeadlineStore(runtime.pool)
-        runtime.relay = outbox.Relay(spec.name, settings.database_url, runtime.pool,
-                                     settings.kafka_bootstrap_servers, batch_size=settings.relay_batch_size,
-                                     poll_interval_s=settings.relay_poll_interval_s,
-                                     retry_backoff_s=settings.relay_retry_backoff_s,
-                                     leader_retry_s=settings.relay_leader_retry_s)
+        runtime.relay = outbox.Relay(
+            spec.name,
+            settings.database_url,
+            runtime.pool,
+            settings.kafka_bootstrap_servers,
+            batch_size=settings.relay_batch_size,
+            poll_interval_s=settings.relay_poll_interval_s,
+            retry_backoff_s=settings.relay_retry_backoff_s,
+            leader_retry_s=settings.relay_leader_retry_s,
+        )
         runtime.scheduler = DeadlineScheduler(
-            runtime.deadlines, {kind: make(runtime) for kind, make in spec.deadlines.items()}, SystemClock(),
-            settings.deadline_poll_interval_s)
+            runtime.deadlines,
+            {kind: make(runtime) for kind, make in spec.deadlines.items()},
+            SystemClock(),
+            settings.deadline_poll_interval_s,
+        )
         if spec.on_start is not None:
             await spec.on_start(runtime)
-        housekeeper = Housekeeper(runtime.pool, Retention(
-            settings.retention_outbox_h, settings.retention_inbox_h, settings.retention_deadlines_h,
-            settings.retention_idempotency_h), settings.housekeeping_interval_s)
+        housekeeper = Housekeeper(
+            runtime.pool,
+            Retention(
+                settings.retention_outbox_h,
+                settings.retention_inbox_h,
+                settings.retention_deadlines_h,
+                settings.retention_idempotency_h,
+            ),
+            settings.housekeeping_interval_s,
+        )
         await runtime.relay.start()
         await runtime.scheduler.start()
         await housekeeper.start()
@@ -215,8 +248,13 @@ def build_app(spec: ServiceSpec, settings: Settings) -> FastAPI:
     app = FastAPI(title=f"Linli {spec.title}", description=spec.description, version=VERSION, lifespan=lifespan)
     app.state.settings = settings
     app.state.runtime = runtime
-    app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=True,
-                       allow_methods=["*"], allow_headers=["*"])
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_credentials=True,
+        allow_methods=["*"],
+        allow_headers=["*"],
+    )
     install_error_handlers(app)
     app.include_router(session_router())
     for router in spec.routers:
@@ -242,15 +280,19 @@ def build_app(spec: ServiceSpec, settings: Settings) -> FastAPI:
         await check("database", lambda: runtime.pool.fetchval("SELECT 1"))
         await check("redis", lambda: runtime.redis.ping())
         await check("broker", _broker_probe(broker))
-        body: dict[str, Any] = {"service": spec.name, "checks": checks,
-                                "uptime_s": round(time.time() - runtime.started_at, 1)}
+        body: dict[str, Any] = {
+            "service": spec.name,
+            "checks": checks,
+            "uptime_s": round(time.time() - runtime.started_at, 1),
+        }
         if checks["database"] == "ok":
             body["outbox"] = (await outbox.lag(runtime.pool)).as_dict()
             body["outbox"]["relay_leader"] = runtime.relay.is_leader if runtime.relay else False
             if spec.health_details is not None:
                 body.update(await spec.health_details(runtime))
-        body["consumers"] = {c.name: {"applied": c.applied, "duplicates": c.duplicates, "ignored": c.ignored}
-                             for c in runtime.consumers}
+        body["consumers"] = {
+            c.name: {"applied": c.applied, "duplicates": c.duplicates, "ignored": c.ignored} for c in runtime.consumers
+        }
         body["dead_lettered"] = runtime.dead_letters.sent if runtime.dead_letters else 0
         ready = all(v == "ok" for v in checks.values())
         body["status"] = "ok" if ready else "unavailable"
@@ -263,6 +305,7 @@ def _broker_probe(broker: KafkaBroker) -> Callable[[], Awaitable[None]]:
     async def probe() -> None:
         if not await broker.ping(timeout=2.0):
             raise HTTPException(503, "broker did not answer")
+
     return probe
 
 

@@ -18,13 +18,17 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LINLI_", extra="ignore", env_file=None)
 
     service: str = "orders"
-    database_url: str = Field(default="postgresql://postgres@127.0.0.1:5432/linli_orders",
-                              validation_alias=AliasChoices("DATABASE_URL", "LINLI_DATABASE_URL"))
-    redis_url: str = Field(default="redis://127.0.0.1:6379/0",
-                           validation_alias=AliasChoices("REDIS_URL", "LINLI_REDIS_URL"))
+    database_url: str = Field(
+        default="postgresql://postgres@127.0.0.1:5432/linli_orders",
+        validation_alias=AliasChoices("DATABASE_URL", "LINLI_DATABASE_URL"),
+    )
+    redis_url: str = Field(
+        default="redis://127.0.0.1:6379/0", validation_alias=AliasChoices("REDIS_URL", "LINLI_REDIS_URL")
+    )
     kafka_bootstrap_servers: str = Field(
         default="127.0.0.1:9092",
-        validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "LINLI_KAFKA_BOOTSTRAP_SERVERS"))
+        validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "LINLI_KAFKA_BOOTSTRAP_SERVERS"),
+    )
     db_pool_min: int = 2
     db_pool_max: int = 20
 
@@ -40,9 +44,16 @@ class Settings(BaseSettings):
     session_cookie: str = "linli_session"
     cookie_secure: bool = False
 
-    cors_origins: list[str] = Field(default_factory=lambda: [
-        "http://127.0.0.1:8001", "http://127.0.0.1:8002", "http://127.0.0.1:8003",
-        "http://localhost:8001", "http://localhost:8002", "http://localhost:8003"])
+    cors_origins: list[str] = Field(
+        default_factory=lambda: [
+            "http://127.0.0.1:8001",
+            "http://127.0.0.1:8002",
+            "http://127.0.0.1:8003",
+            "http://localhost:8001",
+            "http://localhost:8002",
+            "http://localhost:8003",
+        ]
+    )
 
     # Where a browser reaches each service (the consoles call each other's APIs across origins),
     # and an optional map tile server (`https://…/{z}/{x}/{y}.png`); without one the maps draw

@@ -55,9 +55,14 @@ def _as_sent(view: dict[str, Any]) -> str:
     return json.dumps(view, sort_keys=True, default=str)
 
 
-async def follow(request: Request, listener: Notifications, key: str, name: str,
-                 read: Callable[[], Awaitable[dict[str, Any] | None]],
-                 fingerprint: Callable[[dict[str, Any]], str] = _as_sent) -> AsyncIterator[str]:
+async def follow(
+    request: Request,
+    listener: Notifications,
+    key: str,
+    name: str,
+    read: Callable[[], Awaitable[dict[str, Any] | None]],
+    fingerprint: Callable[[dict[str, Any]], str] = _as_sent,
+) -> AsyncIterator[str]:
     """Events named `name` with `read()`'s view: at once, then whenever it differs from the last one sent.
 
     The view is read again after every announcement for `key` and at every heartbeat (which is

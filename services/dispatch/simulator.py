@@ -56,8 +56,16 @@ def _door(d: asyncpg.Record) -> Point | None:
 class RiderSimulator(BackgroundLoop):
     name = "rider simulator"
 
-    def __init__(self, pool: asyncpg.Pool, redis: aioredis.Redis, settings: Settings,
-                 riders: Sequence[tuple[str, Point]], *, clock: Clock | None = None, pause_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        redis: aioredis.Redis,
+        settings: Settings,
+        riders: Sequence[tuple[str, Point]],
+        *,
+        clock: Clock | None = None,
+        pause_s: float = 1.0,
+    ) -> None:
         super().__init__(pause_s)
         self.pool, self.redis, self.settings = pool, redis, settings
         self.clock = clock or SystemClock()
@@ -114,8 +122,10 @@ class RiderSimulator(BackgroundLoop):
         here = await self._position(rider_id)
         deliveries = await self._run(lambda uow: uow.repo.of_rider(me.subject))
         # Collect every bag first, then take them to their doors, in the order they were given.
-        current = next((d for d in deliveries if DeliveryStatus(d["status"]) in BEFORE_PICKUP),
-                       next((d for d in deliveries if DeliveryStatus(d["status"]) in CARRYING), None))
+        current = next(
+            (d for d in deliveries if DeliveryStatus(d["status"]) in BEFORE_PICKUP),
+            next((d for d in deliveries if DeliveryStatus(d["status"]) in CARRYING), None),
+        )
         if current is not None:
             try:
                 here = await self._work_on(me, current, here, dt_s * speed_mps(profile["vehicle"]) / DETOUR)
@@ -148,8 +158,7 @@ class RiderSimulator(BackgroundLoop):
             await self._run(lambda uow: delivering.at_door(uow, order_id, rider_id))
         elif status is DeliveryStatus.AT_DOOR:
             cash = (d["due_at_door_fen"] or d["total_fen"] or 1) if d["pay_on_delivery"] else None
-            await self._run(lambda uow: delivering.delivered(uow, order_id, rider_id, d["delivery_code"] or "-",
-                                                             cash))
+            await self._run(lambda uow: delivering.delivered(uow, order_id, rider_id, d["delivery_code"] or "-", cash))
         else:
             return here
         log.info("rider simulator: %s did the next step on order %s (was %s)", rider_id, order_id, status.value)

@@ -30,23 +30,31 @@ HOME = Path(os.environ.get("LINLI_HOME", ".linli"))
 
 
 @app.command()
-def up(keep: Annotated[bool, typer.Option("--keep", help="keep the data of the last run")] = False,
-       seed: Annotated[bool, typer.Option(help="seed the demo neighbourhood")] = True,
-       always_open: Annotated[bool, typer.Option(
-           "--always-open", help="open the demo shops round the clock instead of their real hours")] = False,
-       simulate_riders: Annotated[bool, typer.Option(
-           "--riders/--no-riders", help="let the demo riders take offers and deliver by themselves")] = True,
-       home: Annotated[Path, typer.Option(help="where data and logs go")] = HOME) -> None:
+def up(
+    keep: Annotated[bool, typer.Option("--keep", help="keep the data of the last run")] = False,
+    seed: Annotated[bool, typer.Option(help="seed the demo neighbourhood")] = True,
+    always_open: Annotated[
+        bool, typer.Option("--always-open", help="open the demo shops round the clock instead of their real hours")
+    ] = False,
+    simulate_riders: Annotated[
+        bool, typer.Option("--riders/--no-riders", help="let the demo riders take offers and deliver by themselves")
+    ] = True,
+    home: Annotated[Path, typer.Option(help="where data and logs go")] = HOME,
+) -> None:
     """Start PostgreSQL, Redis, the broker and the three services; Ctrl-C stops them all."""
     from shared.stack import DEFAULT_PORTS, StackError, start_infrastructure, start_services, wait_healthy
 
     if keep and not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
-        console.print("[yellow]--keep keeps the database, but the embedded broker keeps nothing: events not yet "
-                      "consumed are re-sent from the outbox only if still pending.[/yellow]")
+        console.print(
+            "[yellow]--keep keeps the database, but the embedded broker keeps nothing: events not yet "
+            "consumed are re-sent from the outbox only if still pending.[/yellow]"
+        )
     busy = [f"{port} ({name})" for name, port in DEFAULT_PORTS.items() if _in_use(port)]
     if busy:
-        console.print(f"[red]port {', '.join(busy)} is already in use: is Linli already running? Stop it "
-                      "(Ctrl-C in its terminal) or free the port.[/red]")
+        console.print(
+            f"[red]port {', '.join(busy)} is already in use: is Linli already running? Stop it "
+            "(Ctrl-C in its terminal) or free the port.[/red]"
+        )
         raise typer.Exit(1)
     started = time.monotonic()
     try:
@@ -64,11 +72,17 @@ def up(keep: Annotated[bool, typer.Option("--keep", help="keep the data of the l
     signal.signal(signal.SIGTERM, request_stop)
     try:
         with console.status("starting orders, inventory and dispatch..."):
-            processes = start_services(infra, home, DEFAULT_PORTS,
-                                       {"LINLI_DEMO_SEED": "true" if seed else "false",
-                                        "LINLI_DEMO_ALWAYS_OPEN": "true" if always_open else "false",
-                                        "LINLI_RIDER_SIMULATOR": "true" if simulate_riders else "false",
-                                        "LINLI_ALLOW_DEV_SIGN_IN": "true"})
+            processes = start_services(
+                infra,
+                home,
+                DEFAULT_PORTS,
+                {
+                    "LINLI_DEMO_SEED": "true" if seed else "false",
+                    "LINLI_DEMO_ALWAYS_OPEN": "true" if always_open else "false",
+                    "LINLI_RIDER_SIMULATOR": "true" if simulate_riders else "false",
+                    "LINLI_ALLOW_DEV_SIGN_IN": "true",
+                },
+            )
             wait_healthy(processes, DEFAULT_PORTS, timeout=90)
         _welcome(infra, time.monotonic() - started, seed)
         while not stop_requested:
@@ -105,32 +119,37 @@ def _welcome(infra: object, seconds: float, seeded: bool) -> None:
     for name, port in (("orders", 8001), ("inventory", 8002), ("dispatch", 8003)):
         table.add_row(name, f"http://127.0.0.1:{port}", f"http://127.0.0.1:{port}/docs")
     console.print(table)
-    console.print(f"database: {getattr(infra, 'database_url', '')}  redis: {getattr(infra, 'redis_url', '')}  "
-                  f"broker: {getattr(infra, 'kafka_bootstrap_servers', '')}")
+    console.print(
+        f"database: {getattr(infra, 'database_url', '')}  redis: {getattr(infra, 'redis_url', '')}  "
+        f"broker: {getattr(infra, 'kafka_bootstrap_servers', '')}"
+    )
     consoles = Table(title="Consoles (sign in by role and name; 中文 / English in the header)")
     consoles.add_column("who")
     consoles.add_column("open")
-    for who, url in (("shoppers and helpers (try resident-li: ¥200 on the balance)", "http://127.0.0.1:8001/app/"),
-                     ("store staff (store xiaoshi-market, kedi-corner, suguo-daxinggong…)",
-                      "http://127.0.0.1:8002/app/"),
-                     ("dispatchers", "http://127.0.0.1:8003/app/board/"),
-                     ("riders (a phone-sized window)", "http://127.0.0.1:8003/app/rider/")):
+    for who, url in (
+        ("shoppers and helpers (try resident-li: ¥200 on the balance)", "http://127.0.0.1:8001/app/"),
+        ("store staff (store xiaoshi-market, kedi-corner, suguo-daxinggong…)", "http://127.0.0.1:8002/app/"),
+        ("dispatchers", "http://127.0.0.1:8003/app/board/"),
+        ("riders (a phone-sized window)", "http://127.0.0.1:8003/app/rider/"),
+    ):
         consoles.add_row(who, url)
     console.print(consoles)
     if seeded:
         shopper = issue_token(settings, Role.SHOPPER, "resident-li")
         console.print("\nSign in with a development token, e.g. as a shopper:")
         print(f"  export TOKEN={shopper}")
-        console.print("  curl -H \"Authorization: Bearer $TOKEN\" http://127.0.0.1:8002/stores")
+        console.print('  curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8002/stores')
         console.print("Other roles: linli token store_staff staff-1 --store xiaoshi-market | linli token dispatcher d1")
     console.print("\nPress Ctrl-C to stop everything.")
 
 
 @app.command()
-def token(role: Annotated[Role, typer.Argument(help="shopper, helper, store_staff, rider, dispatcher or admin")],
-          subject: Annotated[str, typer.Argument(help="who the token is for")],
-          store: Annotated[str | None, typer.Option(help="for store_staff: the shop, stall or market")] = None,
-          hours: Annotated[int, typer.Option(help="how long the token is valid")] = 24 * 7) -> None:
+def token(
+    role: Annotated[Role, typer.Argument(help="shopper, helper, store_staff, rider, dispatcher or admin")],
+    subject: Annotated[str, typer.Argument(help="who the token is for")],
+    store: Annotated[str | None, typer.Option(help="for store_staff: the shop, stall or market")] = None,
+    hours: Annotated[int, typer.Option(help="how long the token is valid")] = 24 * 7,
+) -> None:
     """Print a development token (only while the development signing key is in use)."""
     try:
         typer.echo(issue_token(Settings(), role, subject, store, ttl_s=hours * 3600))
@@ -144,8 +163,10 @@ def _bootstrap() -> str:
 
 
 @dlq_app.command("list")
-def dlq_list(topic: Annotated[str, typer.Argument(help="the original topic, e.g. linli.orders")],
-             as_json: Annotated[bool, typer.Option("--json", help="print JSON lines")] = False) -> None:
+def dlq_list(
+    topic: Annotated[str, typer.Argument(help="the original topic, e.g. linli.orders")],
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON lines")] = False,
+) -> None:
     """Show what is in <topic>.dlq, with each message's error and whether it was replayed."""
     from shared import dead_letters
 
@@ -158,14 +179,17 @@ def dlq_list(topic: Annotated[str, typer.Argument(help="the original topic, e.g.
     for col in ("offset", "replayed", "key", "event", "error"):
         table.add_column(col)
     for letter in letters:
-        table.add_row(str(letter.offset), "yes" if letter.replayed else "no", letter.key or "", letter.event_type,
-                      letter.error)
+        table.add_row(
+            str(letter.offset), "yes" if letter.replayed else "no", letter.key or "", letter.event_type, letter.error
+        )
     console.print(table)
 
 
 @dlq_app.command("replay")
-def dlq_replay(topic: Annotated[str, typer.Argument(help="the original topic, e.g. linli.orders")],
-               offset: Annotated[int | None, typer.Option(help="replay only this DLQ offset")] = None) -> None:
+def dlq_replay(
+    topic: Annotated[str, typer.Argument(help="the original topic, e.g. linli.orders")],
+    offset: Annotated[int | None, typer.Option(help="replay only this DLQ offset")] = None,
+) -> None:
     """Publish dead letters back to their topic; consumers' inboxes apply each at most once."""
     from shared import dead_letters
 
@@ -174,9 +198,10 @@ def dlq_replay(topic: Annotated[str, typer.Argument(help="the original topic, e.
 
 
 @docs_app.command("asyncapi")
-def docs_asyncapi(out: Annotated[Path, typer.Option(help="folder for the documents")] = Path("docs/asyncapi"),
-                  check: Annotated[bool, typer.Option(help="fail if the committed documents are stale")] = False,
-                  ) -> None:
+def docs_asyncapi(
+    out: Annotated[Path, typer.Option(help="folder for the documents")] = Path("docs/asyncapi"),
+    check: Annotated[bool, typer.Option(help="fail if the committed documents are stale")] = False,
+) -> None:
     """Write (or --check) the AsyncAPI document of each service, generated from its code."""
     from shared.asyncapi_docs import render_all
 

@@ -96,12 +96,15 @@ class OrderPlaced(_OrderEvent):
     locker_site_id: str | None = Field(default=None, description="for fulfilment mode 'locker'")
     slot: DeliverySlot | None = Field(default=None, description="a delivery in a chosen time slot; None: now")
     release_at: datetime | None = Field(
-        default=None, description="for a slot order: when it enters the shop's queue (slot start minus picking "
-                                  "and travel time); until then its stock is held but nobody is asked to accept")
+        default=None,
+        description="for a slot order: when it enters the shop's queue (slot start minus picking "
+        "and travel time); until then its stock is held but nobody is asked to accept",
+    )
     delivery_fee_fen: int = Field(default=0, ge=0, description="the shop's delivery fee, charged with the goods")
     platform_fee_fen: int = Field(default=0, ge=0, description="Linli's fee; zero in public-interest deployments")
-    payment: PaymentMethod = Field(default="balance", description="'balance' (prepaid) or 'on_delivery' (cash at "
-                                                                  "the door)")
+    payment: PaymentMethod = Field(
+        default="balance", description="'balance' (prepaid) or 'on_delivery' (cash at the door)"
+    )
 
 
 @register
@@ -375,8 +378,9 @@ class OrderHandedOver(_InventoryEvent):
 
     to: HandoverTo
     by: str
-    cash_collected_fen: int | None = Field(default=None, ge=0, description="a pay-on-delivery order collected at "
-                                                                            "the counter: the cash the shop took")
+    cash_collected_fen: int | None = Field(
+        default=None, ge=0, description="a pay-on-delivery order collected at the counter: the cash the shop took"
+    )
 
 
 class ReturnedLine(Event):
@@ -629,8 +633,9 @@ class PromiseQuoted(_CircleEvent):
 
     location_id: str
     ready_minutes: int = Field(ge=0, description="picking plus the shop's current queue")
-    rider_to_shop_minutes: int | None = Field(default=None, ge=0,
-                                              description="the nearest free rider's ride to the shop; None: no rider")
+    rider_to_shop_minutes: int | None = Field(
+        default=None, ge=0, description="the nearest free rider's ride to the shop; None: no rider"
+    )
     riders_available: int = Field(ge=0)
     quoted_at: datetime
 

@@ -62,15 +62,26 @@ def event_types() -> dict[str, type[Event]]:
     return dict(_REGISTRY)
 
 
-def envelope(event: Event, *, correlation_id: str | None = None, causation: Envelope[Any] | None = None,
-             occurred_at: datetime | None = None) -> Envelope[Event]:
+def envelope(
+    event: Event,
+    *,
+    correlation_id: str | None = None,
+    causation: Envelope[Any] | None = None,
+    occurred_at: datetime | None = None,
+) -> Envelope[Event]:
     """Wrap a payload; a caused event inherits its cause's correlation id."""
     if correlation_id is None:
         correlation_id = causation.correlation_id if causation else str(uuid.uuid4())
     return Envelope[type(event)](  # type: ignore[misc,return-value,operator]
-        event_id=uuid.uuid4(), type=type(event).__name__, schema_version=type(event).schema_version,
-        occurred_at=occurred_at or datetime.now(UTC), correlation_id=correlation_id,
-        causation_id=str(causation.event_id) if causation else None, key=event.key(), payload=event)
+        event_id=uuid.uuid4(),
+        type=type(event).__name__,
+        schema_version=type(event).schema_version,
+        occurred_at=occurred_at or datetime.now(UTC),
+        correlation_id=correlation_id,
+        causation_id=str(causation.event_id) if causation else None,
+        key=event.key(),
+        payload=event,
+    )
 
 
 class MalformedEvent(Exception):
@@ -100,8 +111,7 @@ def parse(raw: bytes) -> tuple[RawEnvelope, Event | None]:
 
 def validate_payload(env: RawEnvelope, cls: type[Event]) -> Event:
     if env.schema_version > cls.schema_version:  # a newer contract than this reader knows
-        raise MalformedEvent(f"{env.type} v{env.schema_version} is newer than this consumer's "
-                             f"v{cls.schema_version}")
+        raise MalformedEvent(f"{env.type} v{env.schema_version} is newer than this consumer's v{cls.schema_version}")
     try:
         return cls.model_validate(env.payload)
     except ValidationError as e:

@@ -22,18 +22,28 @@ class Topic:
 
 
 ORDERS = Topic("linli.orders", 6, description="facts about orders, keyed by order id (orders service)")
-INVENTORY = Topic("linli.inventory", 6,
-                  description="stock reservations and shop decisions, keyed by order id (inventory service)")
-CATALOG = Topic("linli.catalog", 3, compacted=True,
-                description="latest state of every location and product, keyed by its id (inventory service); "
-                            "compacted, so a new reader rebuilds its read model from the start")
+INVENTORY = Topic(
+    "linli.inventory", 6, description="stock reservations and shop decisions, keyed by order id (inventory service)"
+)
+CATALOG = Topic(
+    "linli.catalog",
+    3,
+    compacted=True,
+    description="latest state of every location and product, keyed by its id (inventory service); "
+    "compacted, so a new reader rebuilds its read model from the start",
+)
 
-DISPATCH = Topic("linli.dispatch", 6,
-                 description="riders, offers, deliveries and lockers, keyed by order id (dispatch service)")
+DISPATCH = Topic(
+    "linli.dispatch", 6, description="riders, offers, deliveries and lockers, keyed by order id (dispatch service)"
+)
 
-CIRCLE = Topic("linli.circle", 3, compacted=True,
-               description="what the circle offers now: locker sites with free compartments and the delivery "
-                           "time each shop could promise, keyed by site or shop (dispatch service); compacted")
+CIRCLE = Topic(
+    "linli.circle",
+    3,
+    compacted=True,
+    description="what the circle offers now: locker sites with free compartments and the delivery "
+    "time each shop could promise, keyed by site or shop (dispatch service); compacted",
+)
 
 ALL_TOPICS: tuple[Topic, ...] = (ORDERS, INVENTORY, CATALOG, DISPATCH, CIRCLE)
 

@@ -48,5 +48,6 @@ def walking_minutes(a: Point, b: Point) -> int:
     """Minutes on foot along the streets, rounded up: what a shopper reads as "6 min walk"."""
     return math.ceil(travel_s(a, b, "foot") / 60)
 
+
 # Minutes at the door (or the locker) on top of the ride, in every promise Linli makes.
 HANDOVER_MINUTES = 5

@@ -28,8 +28,10 @@ class Window(BaseModel):
     @model_validator(mode="after")
     def _in_order(self) -> Window:
         if self.closes <= self.opens:
-            raise ValueError(f"a window must close after it opens ({self.opens:%H:%M}-{self.closes:%H:%M}); "
-                             "split a window that crosses midnight in two")
+            raise ValueError(
+                f"a window must close after it opens ({self.opens:%H:%M}-{self.closes:%H:%M}); "
+                "split a window that crosses midnight in two"
+            )
         return self
 
 

@@ -82,10 +82,18 @@ def can_move(current: OrderStatus, target: OrderStatus, *, system: bool = False)
 def check_move(current: OrderStatus, target: OrderStatus, *, system: bool = False) -> None:
     if can_move(current, target, system=system):
         return
-    if target is S.CANCELLED and current in (S.PICKING, S.PACKED, S.OUT_FOR_DELIVERY, S.READY_FOR_PICKUP,
-                                               S.IN_LOCKER, S.DELIVERY_FAILED):
-        reason = (f"the order is {current.value}: the shop has started picking it, so it can no "
-                  "longer be cancelled; contact the shop")
+    if target is S.CANCELLED and current in (
+        S.PICKING,
+        S.PACKED,
+        S.OUT_FOR_DELIVERY,
+        S.READY_FOR_PICKUP,
+        S.IN_LOCKER,
+        S.DELIVERY_FAILED,
+    ):
+        reason = (
+            f"the order is {current.value}: the shop has started picking it, so it can no "
+            "longer be cancelled; contact the shop"
+        )
     elif current in TERMINAL:
         reason = f"the order is already {current.value} and cannot become {target.value}"
     else:

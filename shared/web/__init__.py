@@ -21,11 +21,13 @@ KIT = Path(__file__).parent / "static"
 
 
 def console_config(settings: Settings) -> dict[str, Any]:
-    return {"service": settings.service,
-            "urls": {"orders": settings.orders_url, "inventory": settings.inventory_url,
-                     "dispatch": settings.dispatch_url},
-            "map_tile_url": settings.map_tile_url, "dev_sign_in": settings.allow_dev_sign_in,
-            "timezone": settings.timezone}
+    return {
+        "service": settings.service,
+        "urls": {"orders": settings.orders_url, "inventory": settings.inventory_url, "dispatch": settings.dispatch_url},
+        "map_tile_url": settings.map_tile_url,
+        "dev_sign_in": settings.allow_dev_sign_in,
+        "timezone": settings.timezone,
+    }
 
 
 def mount_console(app: FastAPI, pages: Path, settings: Settings) -> None:

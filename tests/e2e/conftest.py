@@ -59,8 +59,15 @@ class System:
     def token(self, role: Role, subject: str, store: str | None = None) -> str:
         return issue_token(self.settings, role, subject, store)
 
-    def client(self, service: str, role: Role | None = None, subject: str = "someone",
-               store: str | None = None, *, balance_fen: int = SHOPPER_FLOAT_FEN) -> httpx.AsyncClient:
+    def client(
+        self,
+        service: str,
+        role: Role | None = None,
+        subject: str = "someone",
+        store: str | None = None,
+        *,
+        balance_fen: int = SHOPPER_FLOAT_FEN,
+    ) -> httpx.AsyncClient:
         """A client of one service; a shopper's on orders has `balance_fen` topped up when it opens
         (orders are prepaid by default), as if they had been to the service centre's cash desk."""
         headers = {}
@@ -85,12 +92,16 @@ class ShopperApp(httpx.AsyncClient):
         return self
 
 
-async def top_up(system: System, holder: str, amount_fen: int, *, by: Role = Role.ADMIN,
-                 by_subject: str = "cash-desk") -> dict[str, Any]:
+async def top_up(
+    system: System, holder: str, amount_fen: int, *, by: Role = Role.ADMIN, by_subject: str = "cash-desk"
+) -> dict[str, Any]:
     """Money in at the service centre's cash desk (or, `by` a helper, for their resident)."""
     async with system.client("orders", by, by_subject) as desk:
-        response = await desk.post("/balance/top-ups", headers={"Idempotency-Key": str(uuid.uuid4())},
-                                   json={"holder": holder, "amount_fen": amount_fen, "note": "e2e float"})
+        response = await desk.post(
+            "/balance/top-ups",
+            headers={"Idempotency-Key": str(uuid.uuid4())},
+            json={"holder": holder, "amount_fen": amount_fen, "note": "e2e float"},
+        )
         assert response.status_code == 201, response.text
         return dict(response.json())
 
@@ -130,13 +141,20 @@ def make_shop(system: System, admin: httpx.AsyncClient) -> Callable[..., Awaitab
     `products` adds products with their own fields (name -> fields of PUT /admin/products, for
     example a weighed product: {"unit": "g", "grams_per_piece": 600, "price_fen": 1800, "on_hand": 5000}).
     """
-    async def make(stock: dict[str, int] | None = None, *, accept_limit_s: int | None = None,
-                   price_fen: int = 500, products: dict[str, dict[str, Any]] | None = None) -> Neighbourhood:
+
+    async def make(
+        stock: dict[str, int] | None = None,
+        *,
+        accept_limit_s: int | None = None,
+        price_fen: int = 500,
+        products: dict[str, dict[str, Any]] | None = None,
+    ) -> Neighbourhood:
         store_id = f"shop-{uuid.uuid4().hex[:8]}"
         await put_location(admin, store_id, "shop", accept_limit_s=accept_limit_s)
         counted = stock if stock is not None else ({} if products else {"water": 10})
-        specs: dict[str, dict[str, Any]] = {name: {"on_hand": on_hand, "price_fen": price_fen}
-                                            for name, on_hand in counted.items()}
+        specs: dict[str, dict[str, Any]] = {
+            name: {"on_hand": on_hand, "price_fen": price_fen} for name, on_hand in counted.items()
+        }
         specs.update(products or {})
         made = {}
         for name, spec in specs.items():
@@ -151,8 +169,8 @@ def make_shop(system: System, admin: httpx.AsyncClient) -> Callable[..., Awaitab
 def make_market(system: System, admin: httpx.AsyncClient) -> Callable[..., Awaitable[Neighbourhood]]:
     """A wet market whose stalls (stall name -> product name -> fields of PUT /admin/products)
     sell the products; orders name the market, each line is fulfilled by its stall."""
-    async def make(stalls: dict[str, dict[str, dict[str, Any]]], *,
-                   accept_limit_s: int | None = None) -> Neighbourhood:
+
+    async def make(stalls: dict[str, dict[str, dict[str, Any]]], *, accept_limit_s: int | None = None) -> Neighbourhood:
         market_id = f"market-{uuid.uuid4().hex[:8]}"
         await put_location(admin, market_id, "market", accept_limit_s=accept_limit_s)
         stall_ids, made = {}, {}
@@ -168,11 +186,23 @@ def make_market(system: System, admin: httpx.AsyncClient) -> Callable[..., Await
     return make
 
 
-async def put_location(admin: httpx.AsyncClient, location_id: str, kind: str, *, parent_id: str | None = None,
-                       accept_limit_s: int | None = None) -> None:
+async def put_location(
+    admin: httpx.AsyncClient,
+    location_id: str,
+    kind: str,
+    *,
+    parent_id: str | None = None,
+    accept_limit_s: int | None = None,
+) -> None:
     category = {"shop": "convenience", "market": "wet_market", "stall": "stall"}[kind]
-    body: dict[str, Any] = {"kind": kind, "category": category, "name_zh": "测试" + kind,
-                            "name_en": f"Test {kind}", "lat": 32.04, "lon": 118.79}
+    body: dict[str, Any] = {
+        "kind": kind,
+        "category": category,
+        "name_zh": "测试" + kind,
+        "name_en": f"Test {kind}",
+        "lat": 32.04,
+        "lon": 118.79,
+    }
     if parent_id:
         body["parent_id"] = parent_id
     if accept_limit_s:
@@ -182,8 +212,15 @@ async def put_location(admin: httpx.AsyncClient, location_id: str, kind: str, *,
 
 async def put_product(admin: httpx.AsyncClient, location_id: str, name: str, spec: dict[str, Any]) -> str:
     pid = f"{location_id}-{name}"
-    body = {"location_id": location_id, "name_zh": name, "name_en": name, "category": "test", "unit": "piece",
-            "price_fen": 500, **spec}
+    body = {
+        "location_id": location_id,
+        "name_zh": name,
+        "name_en": name,
+        "category": "test",
+        "unit": "piece",
+        "price_fen": 500,
+        **spec,
+    }
     (await admin.put(f"/admin/products/{pid}", json=body)).raise_for_status()
     return pid
 
@@ -197,37 +234,53 @@ async def wait_for_catalog(system: System, product_ids: list[str], store_id: str
     """
     async with system.client("orders", Role.SHOPPER, "catalog-probe", balance_fen=0) as orders:
         for pid in product_ids:
+
             async def known(pid: str = pid) -> bool:
                 return (await orders.get(f"/catalog/products/{pid}")).status_code == 200
+
             await eventually(known)
         if store_id is not None:
+
             async def store_known() -> bool:
-                probe = await orders.post("/orders", headers={"Idempotency-Key": str(uuid.uuid4())}, json={
-                    "store_id": store_id, "lines": [{"product_id": "no-such-product", "quantity": 1}],
-                    "fulfilment": {"mode": "pickup"}})
+                probe = await orders.post(
+                    "/orders",
+                    headers={"Idempotency-Key": str(uuid.uuid4())},
+                    json={
+                        "store_id": store_id,
+                        "lines": [{"product_id": "no-such-product", "quantity": 1}],
+                        "fulfilment": {"mode": "pickup"},
+                    },
+                )
                 assert probe.status_code == 422, probe.text
                 return "Linli knows" not in probe.json()["detail"]
+
             await eventually(store_known)
 
 
 # Helpers for the tests: what a shopper's app and a shop's tablet do.
 
+
 def shopper(system: System, subject: str | None = None, *, balance_fen: int = SHOPPER_FLOAT_FEN) -> httpx.AsyncClient:
     """A shopper's app with `balance_fen` on their balance (0: nothing, to see a prepaid order refused)."""
-    return system.client("orders", Role.SHOPPER, subject or f"resident-{uuid.uuid4().hex[:8]}",
-                         balance_fen=balance_fen)
+    return system.client("orders", Role.SHOPPER, subject or f"resident-{uuid.uuid4().hex[:8]}", balance_fen=balance_fen)
 
 
 def order_body(store_id: str, lines: dict[str, int], **extra: Any) -> dict[str, Any]:
-    return {"store_id": store_id, "lines": [{"product_id": pid, "quantity": q} for pid, q in lines.items()],
-            "fulfilment": {"mode": "pickup"}, **extra}
+    return {
+        "store_id": store_id,
+        "lines": [{"product_id": pid, "quantity": q} for pid, q in lines.items()],
+        "fulfilment": {"mode": "pickup"},
+        **extra,
+    }
 
 
-async def place(client: httpx.AsyncClient, store_id: str, lines: dict[str, int], *,
-                key: str | None = None) -> httpx.Response:
+async def place(
+    client: httpx.AsyncClient, store_id: str, lines: dict[str, int], *, key: str | None = None
+) -> httpx.Response:
     """POST /orders with a fresh Idempotency-Key (or the given one); `lines` is product id -> pieces."""
-    return await client.post("/orders", headers={"Idempotency-Key": key or str(uuid.uuid4())},
-                             json=order_body(store_id, lines))
+    return await client.post(
+        "/orders", headers={"Idempotency-Key": key or str(uuid.uuid4())}, json=order_body(store_id, lines)
+    )
 
 
 async def place_ok(client: httpx.AsyncClient, store_id: str, lines: dict[str, int]) -> str:
@@ -239,6 +292,7 @@ async def place_ok(client: httpx.AsyncClient, store_id: str, lines: dict[str, in
 
 async def wait_status(client: httpx.AsyncClient, order_id: str, status: str, within: float = 20.0) -> dict:
     """Poll the order until it has `status`; fail at once if it ends somewhere else."""
+
     async def reached() -> dict | None:
         response = await client.get(f"/orders/{order_id}")
         assert response.status_code == 200, response.text
@@ -247,6 +301,7 @@ async def wait_status(client: httpx.AsyncClient, order_id: str, status: str, wit
             return order
         assert order["status"] not in TERMINAL, f"expected {status}, order ended {order}"
         return None
+
     return await eventually(reached, within)
 
 
@@ -258,19 +313,21 @@ async def available(system: System, store_id: str) -> dict[str, int]:
         return {p["id"]: p["available"] for p in response.json()}
 
 
-async def wait_available(system: System, store_id: str, expected: dict[str, int],
-                         within: float = 20.0) -> None:
+async def wait_available(system: System, store_id: str, expected: dict[str, int], within: float = 20.0) -> None:
     async def matches() -> bool:
         now = await available(system, store_id)
         return all(now.get(pid) == n for pid, n in expected.items())
+
     try:
         await eventually(matches, within)
     except AssertionError:
-        raise AssertionError(f"available stock never became {expected}; it is "
-                             f"{await available(system, store_id)}") from None
+        raise AssertionError(
+            f"available stock never became {expected}; it is {await available(system, store_id)}"
+        ) from None
 
 
 # Riders with phones, and the dispatcher who puts them on the roster.
+
 
 class Rider:
     """A rider with a phone: online, sending a position every second until told to go quiet."""
@@ -282,8 +339,9 @@ class Rider:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self, dispatcher: httpx.AsyncClient) -> Rider:
-        r = await dispatcher.put(f"/riders/{self.id}", json={"name": f"Rider {self.id}", "vehicle": "e_bike",
-                                                             "capacity": 3})
+        r = await dispatcher.put(
+            f"/riders/{self.id}", json={"name": f"Rider {self.id}", "vehicle": "e_bike", "capacity": 3}
+        )
         assert r.status_code in (200, 201), r.text
         await self.ping()
         r = await self.client.post("/riders/me/state", json={"state": "available"})
@@ -310,6 +368,7 @@ class Rider:
     async def offer_for(self, order_id: str, within: float = 20) -> dict[str, Any]:
         async def offered() -> dict[str, Any] | None:
             return next((o for o in await self.offers() if o["order_id"] == order_id), None)
+
         return dict(await eventually(offered, within))
 
     async def step(self, order_id: str, step: str, body: dict[str, Any] | None = None, status: int = 200) -> Any:
@@ -341,8 +400,7 @@ async def riders(system: System, dispatcher: httpx.AsyncClient) -> AsyncIterator
         await rider.stop()
 
 
-async def online(system: System, dispatcher: httpx.AsyncClient, riders: list[Rider], lat: float,
-                 lon: float) -> Rider:
+async def online(system: System, dispatcher: httpx.AsyncClient, riders: list[Rider], lat: float, lon: float) -> Rider:
     rider = await Rider(system, f"rider-{uuid.uuid4().hex[:6]}", lat, lon).start(dispatcher)
     riders.append(rider)
     return rider

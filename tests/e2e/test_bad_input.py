@@ -36,8 +36,9 @@ async def test_ordering_needs_a_valid_token(system, make_shop) -> None:
     expired = issue_token(settings, Role.SHOPPER, latecomer, ttl_s=-60)
     no_role = jwt.encode({"sub": "x", "exp": now + 600}, settings.jwt_dev_key, algorithm="HS256")
     odd_role = jwt.encode({"sub": "x", "role": "mayor", "exp": now + 600}, settings.jwt_dev_key, algorithm="HS256")
-    unscoped_staff = jwt.encode({"sub": "x", "role": "store_staff", "exp": now + 600}, settings.jwt_dev_key,
-                                algorithm="HS256")
+    unscoped_staff = jwt.encode(
+        {"sub": "x", "role": "store_staff", "exp": now + 600}, settings.jwt_dev_key, algorithm="HS256"
+    )
     async with httpx.AsyncClient(base_url=system.url("orders"), timeout=30.0) as anonymous:
         missing = await anonymous.post("/orders", json=body, headers={"Idempotency-Key": str(uuid.uuid4())})
         assert missing.status_code == 401, missing.text
@@ -45,8 +46,14 @@ async def test_ordering_needs_a_valid_token(system, make_shop) -> None:
         assert missing.headers["www-authenticate"] == "Bearer"
         assert (await anonymous.get("/orders")).status_code == 401
 
-        for token, says in [("garbage", "not valid"), (forged, "not valid"), (expired, "expired"),
-                            (no_role, "role"), (odd_role, "mayor"), (unscoped_staff, "store")]:
+        for token, says in [
+            ("garbage", "not valid"),
+            (forged, "not valid"),
+            (expired, "expired"),
+            (no_role, "role"),
+            (odd_role, "mayor"),
+            (unscoped_staff, "store"),
+        ]:
             response = await anonymous.post("/orders", json=body, headers=bearer(token))
             assert response.status_code == 401, (token, response.text)
             assert says in response.json()["detail"], response.text
@@ -86,9 +93,15 @@ async def test_a_basket_that_cannot_be_priced_says_what_is_wrong(system, make_sh
         assert elsewhere.status_code == 422, elsewhere.text
         assert tea in elsewhere.json()["detail"] and other.store_id in elsewhere.json()["detail"]
 
-        twice = await client.post("/orders", headers={"Idempotency-Key": str(uuid.uuid4())}, json={
-            "store_id": shop.store_id, "lines": [{"product_id": water, "quantity": 1}] * 2,
-            "fulfilment": {"mode": "pickup"}})
+        twice = await client.post(
+            "/orders",
+            headers={"Idempotency-Key": str(uuid.uuid4())},
+            json={
+                "store_id": shop.store_id,
+                "lines": [{"product_id": water, "quantity": 1}] * 2,
+                "fulfilment": {"mode": "pickup"},
+            },
+        )
         assert twice.status_code == 422, twice.text
         assert "twice" in twice.json()["detail"]
 
@@ -103,12 +116,25 @@ async def test_a_basket_that_cannot_be_priced_says_what_is_wrong(system, make_sh
 async def test_a_product_no_longer_sold_cannot_be_ordered(system, admin, make_shop) -> None:
     shop = await make_shop({"water": 5, "tea": 5})
     water, tea = shop.products["water"], shop.products["tea"]
-    (await admin.put(f"/admin/products/{tea}", json={
-        "location_id": shop.store_id, "name_zh": "tea", "name_en": "tea", "category": "test", "unit": "piece",
-        "price_fen": 500, "active": False})).raise_for_status()
+    (
+        await admin.put(
+            f"/admin/products/{tea}",
+            json={
+                "location_id": shop.store_id,
+                "name_zh": "tea",
+                "name_en": "tea",
+                "category": "test",
+                "unit": "piece",
+                "price_fen": 500,
+                "active": False,
+            },
+        )
+    ).raise_for_status()
     async with shopper(system) as client:
+
         async def withdrawn() -> bool:
             return (await client.get(f"/catalog/products/{tea}")).json()["active"] is False
+
         await eventually(withdrawn)
 
         response = await place(client, shop.store_id, {water: 1, tea: 1})
@@ -143,8 +169,11 @@ MALFORMED: list[tuple[str, Any, str]] = [
     ("no fulfilment", {"fulfilment": None}, "fulfilment"),
     ("unknown fulfilment", {"fulfilment": {"mode": "teleport"}}, "fulfilment"),
     ("delivery without address", {"fulfilment": {"mode": "delivery"}}, "address"),
-    ("address off the globe", {"fulfilment": {"mode": "delivery",
-                                              "address": {"text": "x", "lat": 123, "lon": 0}}}, "lat"),
+    (
+        "address off the globe",
+        {"fulfilment": {"mode": "delivery", "address": {"text": "x", "lat": 123, "lon": 0}}},
+        "lat",
+    ),
     ("unexpected field", {"discount": 100}, "discount"),
     ("bad phone", {"contact_phone": "call me"}, "contact_phone"),
     ("note too long", {"note": "x" * 501}, "note"),
@@ -152,10 +181,14 @@ MALFORMED: list[tuple[str, Any, str]] = [
 
 
 @pytest.mark.parametrize(("what", "change", "names"), MALFORMED, ids=[m[0] for m in MALFORMED])
-async def test_malformed_order_is_refused_naming_the_field(system, what: str, change: dict[str, Any],
-                                                           names: str) -> None:
-    body: dict[str, Any] = {"store_id": "shop-x", "lines": [{"product_id": "p", "quantity": 1}],
-                            "fulfilment": {"mode": "pickup"}}
+async def test_malformed_order_is_refused_naming_the_field(
+    system, what: str, change: dict[str, Any], names: str
+) -> None:
+    body: dict[str, Any] = {
+        "store_id": "shop-x",
+        "lines": [{"product_id": "p", "quantity": 1}],
+        "fulfilment": {"mode": "pickup"},
+    }
     for field, value in change.items():
         if field == "lines":
             body["lines"] = [{**body["lines"][0], **ln} for ln in value] if value else []
@@ -169,12 +202,16 @@ async def test_malformed_order_is_refused_naming_the_field(system, what: str, ch
     assert names in response.json()["detail"], response.text
 
 
-@pytest.mark.parametrize("raw", [b"{not json", b"", b"[]", b'"an order"', b"null", b"{}"],
-                         ids=["broken", "empty", "list", "string", "null", "empty object"])
+@pytest.mark.parametrize(
+    "raw",
+    [b"{not json", b"", b"[]", b'"an order"', b"null", b"{}"],
+    ids=["broken", "empty", "list", "string", "null", "empty object"],
+)
 async def test_a_body_that_is_not_an_order_is_refused(system, raw: bytes) -> None:
     async with shopper(system) as client:
-        response = await client.post("/orders", content=raw, headers={
-            "Content-Type": "application/json", "Idempotency-Key": str(uuid.uuid4())})
+        response = await client.post(
+            "/orders", content=raw, headers={"Content-Type": "application/json", "Idempotency-Key": str(uuid.uuid4())}
+        )
     assert response.status_code == 422, response.text
     assert response.json()["detail"]
 
@@ -183,16 +220,20 @@ async def test_idempotency_key_must_be_sensible(system, make_shop) -> None:
     shop = await make_shop({"water": 5})
     async with shopper(system) as client:
         for key in ["", "k" * 201]:
-            response = await client.post("/orders", headers={"Idempotency-Key": key},
-                                         json=order_body(shop.store_id, {shop.products["water"]: 1}))
+            response = await client.post(
+                "/orders", headers={"Idempotency-Key": key}, json=order_body(shop.store_id, {shop.products["water"]: 1})
+            )
             assert response.status_code == 400, response.text
             assert "Idempotency-Key" in response.json()["detail"]
 
 
 async def test_other_peoples_orders_are_not_found(system, make_shop) -> None:
     shop = await make_shop({"water": 5})
-    async with shopper(system) as owner, shopper(system) as stranger, \
-            system.client("orders", Role.RIDER, "rider-1") as rider:
+    async with (
+        shopper(system) as owner,
+        shopper(system) as stranger,
+        system.client("orders", Role.RIDER, "rider-1") as rider,
+    ):
         order_id = await place_ok(owner, shop.store_id, {shop.products["water"]: 1})
         for client in (stranger, rider):
             seen = await client.get(f"/orders/{order_id}")
@@ -212,10 +253,12 @@ async def test_other_peoples_orders_are_not_found(system, make_shop) -> None:
 async def test_shop_staff_decide_only_their_own_shops_orders(system, make_shop) -> None:
     shop_a = await make_shop({"water": 5})
     shop_b = await make_shop({"water": 5})
-    async with shopper(system) as client, \
-            system.client("inventory", Role.STORE_STAFF, "keeper-a", store=shop_a.store_id) as staff_a, \
-            system.client("inventory", Role.STORE_STAFF, "keeper-b", store=shop_b.store_id) as staff_b, \
-            system.client("inventory", Role.SHOPPER, "sneaky") as sneaky:
+    async with (
+        shopper(system) as client,
+        system.client("inventory", Role.STORE_STAFF, "keeper-a", store=shop_a.store_id) as staff_a,
+        system.client("inventory", Role.STORE_STAFF, "keeper-b", store=shop_b.store_id) as staff_b,
+        system.client("inventory", Role.SHOPPER, "sneaky") as sneaky,
+    ):
         order_id = await place_ok(client, shop_b.store_id, {shop_b.products["water"]: 1})
         await wait_status(client, order_id, "CONFIRMED")
 
@@ -245,13 +288,24 @@ async def test_only_admins_keep_the_catalog(system, make_shop, role: Role) -> No
     shop = await make_shop({"water": 5})
     water = shop.products["water"]
     async with system.client("inventory", role, f"{role.value}-1", store=shop.store_id) as client:
-        product = await client.put(f"/admin/products/{water}", json={
-            "location_id": shop.store_id, "name_zh": "水", "name_en": "free water", "category": "test",
-            "unit": "piece", "price_fen": 0, "on_hand": 100000})
+        product = await client.put(
+            f"/admin/products/{water}",
+            json={
+                "location_id": shop.store_id,
+                "name_zh": "水",
+                "name_en": "free water",
+                "category": "test",
+                "unit": "piece",
+                "price_fen": 0,
+                "on_hand": 100000,
+            },
+        )
         assert product.status_code == 403, product.text
         assert "admin" in product.json()["detail"]
-        location = await client.put(f"/admin/locations/{shop.store_id}", json={
-            "kind": "shop", "category": "convenience", "name_zh": "x", "name_en": "x", "lat": 0, "lon": 0})
+        location = await client.put(
+            f"/admin/locations/{shop.store_id}",
+            json={"kind": "shop", "category": "convenience", "name_zh": "x", "name_en": "x", "lat": 0, "lon": 0},
+        )
         assert location.status_code == 403, location.text
     products = {p["id"]: p for p in (await system_products(system, shop.store_id))}
     assert (products[water]["price"], products[water]["available"]) == (500, 5)
@@ -268,14 +322,31 @@ async def test_admin_catalog_mistakes_are_explained(system, admin, make_shop) ->
     base = {"name_zh": "鱼", "name_en": "fish", "category": "test", "price_fen": 100}
     cases = [
         (f"/admin/products/{ghost}-fish", {**base, "location_id": ghost, "unit": "piece"}, ghost),
-        (f"/admin/products/{shop.store_id}-fish", {**base, "location_id": shop.store_id, "unit": "g"},
-         "grams_per_piece"),
+        (
+            f"/admin/products/{shop.store_id}-fish",
+            {**base, "location_id": shop.store_id, "unit": "g"},
+            "grams_per_piece",
+        ),
         ("/admin/products/bad%20id", {**base, "location_id": shop.store_id, "unit": "piece"}, "bad id"),
         (f"/admin/products/{shop.store_id}-fish", {**base, "location_id": shop.store_id, "unit": "kg"}, "unit"),
-        (f"/admin/locations/{ghost}-stall", {"kind": "stall", "parent_id": shop.store_id, "category": "stall",
-                                             "name_zh": "x", "name_en": "x", "lat": 0, "lon": 0}, shop.store_id),
-        (f"/admin/locations/{shop.store_id}", {"kind": "market", "category": "wet_market", "name_zh": "x",
-                                               "name_en": "x", "lat": 0, "lon": 0}, "kind"),
+        (
+            f"/admin/locations/{ghost}-stall",
+            {
+                "kind": "stall",
+                "parent_id": shop.store_id,
+                "category": "stall",
+                "name_zh": "x",
+                "name_en": "x",
+                "lat": 0,
+                "lon": 0,
+            },
+            shop.store_id,
+        ),
+        (
+            f"/admin/locations/{shop.store_id}",
+            {"kind": "market", "category": "wet_market", "name_zh": "x", "name_en": "x", "lat": 0, "lon": 0},
+            "kind",
+        ),
     ]
     for path, body, says in cases:
         response = await admin.put(path, json=body)
@@ -285,8 +356,10 @@ async def test_admin_catalog_mistakes_are_explained(system, admin, make_shop) ->
     async with shopper(system) as client:
         order_id = await place_ok(client, shop.store_id, {shop.products["water"]: 4})
         await wait_status(client, order_id, "CONFIRMED")
-    recount = await admin.put(f"/admin/products/{shop.products['water']}", json={
-        **base, "location_id": shop.store_id, "unit": "piece", "on_hand": 1})
+    recount = await admin.put(
+        f"/admin/products/{shop.products['water']}",
+        json={**base, "location_id": shop.store_id, "unit": "piece", "on_hand": 1},
+    )
     assert recount.status_code == 422, recount.text
     assert "reserved" in recount.json()["detail"]
 
@@ -309,23 +382,37 @@ NUL_INPUTS = [
 ]
 
 
-@pytest.mark.parametrize(("service", "role", "method", "path", "change"), NUL_INPUTS,
-                         ids=[f"{s}-{m}-{p}-{'body' if c else 'path'}" for s, _, m, p, c in NUL_INPUTS])
-async def test_a_nul_character_is_refused_not_a_server_error(system, make_shop, service: str, role: Role,
-                                                             method: str, path: str,
-                                                             change: dict[str, Any] | None) -> None:
+@pytest.mark.parametrize(
+    ("service", "role", "method", "path", "change"),
+    NUL_INPUTS,
+    ids=[f"{s}-{m}-{p}-{'body' if c else 'path'}" for s, _, m, p, c in NUL_INPUTS],
+)
+async def test_a_nul_character_is_refused_not_a_server_error(
+    system, make_shop, service: str, role: Role, method: str, path: str, change: dict[str, Any] | None
+) -> None:
     shop = await make_shop({"water": 5})
     water = shop.products["water"]
     body: dict[str, Any] | None = None
     if path == "/orders":
-        body = order_body(shop.store_id, {change.get("product_id", water): 1}, **{
-            k: v for k, v in change.items() if k != "product_id"})
+        body = order_body(
+            shop.store_id,
+            {change.get("product_id", water): 1},
+            **{k: v for k, v in change.items() if k != "product_id"},
+        )
     elif change is not None:
-        body = {"location_id": shop.store_id, "name_zh": "水", "name_en": "water", "category": "test",
-                "unit": "piece", "price_fen": 500, **change}
+        body = {
+            "location_id": shop.store_id,
+            "name_zh": "水",
+            "name_en": "water",
+            "category": "test",
+            "unit": "piece",
+            "price_fen": 500,
+            **change,
+        }
     async with system.client(service, role, "nul-sender") as client:
-        response = await client.request(method, path.format(water=water), json=body,
-                                        headers={"Idempotency-Key": str(uuid.uuid4())})
+        response = await client.request(
+            method, path.format(water=water), json=body, headers={"Idempotency-Key": str(uuid.uuid4())}
+        )
     assert response.status_code == 422 or response.status_code == 404, response.text
     if response.status_code == 422:
         assert "NUL" in response.json()["detail"]

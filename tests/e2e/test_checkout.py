@@ -22,21 +22,37 @@ CARP = {"unit": "g", "grams_per_piece": 600, "price_fen": 1800, "on_hand": 6000}
 async def fish_shop(system: System, admin: httpx.AsyncClient, fee_fen: int = 300) -> tuple[str, str]:
     """A shop that delivers for `fee_fen` and sells carp by weight; returns (store id, carp id)."""
     store_id = f"shop-{uuid.uuid4().hex[:8]}"
-    r = await admin.put(f"/admin/locations/{store_id}", json={
-        "kind": "shop", "category": "fish", "name_zh": "鱼店", "name_en": "Fish shop", "lat": 32.04, "lon": 118.79,
-        "delivery_fee_fen": fee_fen, "accept_limit_s": 600})
+    r = await admin.put(
+        f"/admin/locations/{store_id}",
+        json={
+            "kind": "shop",
+            "category": "fish",
+            "name_zh": "鱼店",
+            "name_en": "Fish shop",
+            "lat": 32.04,
+            "lon": 118.79,
+            "delivery_fee_fen": fee_fen,
+            "accept_limit_s": 600,
+        },
+    )
     assert r.status_code in (200, 201), r.text
     carp = f"{store_id}-carp"
-    r = await admin.put(f"/admin/products/{carp}", json={"location_id": store_id, "name_zh": "草鱼",
-                                                         "name_en": "Carp", "category": "fish", **CARP})
+    r = await admin.put(
+        f"/admin/products/{carp}",
+        json={"location_id": store_id, "name_zh": "草鱼", "name_en": "Carp", "category": "fish", **CARP},
+    )
     assert r.status_code in (200, 201), r.text
     await wait_for_catalog(system, [carp], store_id)
     return store_id, carp
 
 
 def body(store_id: str, carp: str, **extra: Any) -> dict[str, Any]:
-    return {"store_id": store_id, "lines": [{"product_id": carp, "quantity": 1}],
-            "fulfilment": {"mode": "delivery", "address": HOME}, **extra}
+    return {
+        "store_id": store_id,
+        "lines": [{"product_id": carp, "quantity": 1}],
+        "fulfilment": {"mode": "delivery", "address": HOME},
+        **extra,
+    }
 
 
 async def post(client: httpx.AsyncClient, path: str, json: dict[str, Any]) -> httpx.Response:
@@ -48,13 +64,20 @@ async def test_a_prepaid_order_packed_lighter_gets_the_difference_back(system, a
     async with shopper(system, balance_fen=0) as me:
         await top_up(system, _subject(me), 2000)
         quoted = (await me.post("/orders/quote", json=body(store_id, carp))).json()
-        assert (quoted["goods_fen"], quoted["delivery_fee_fen"], quoted["total_fen"], quoted["balance_enough"]) == \
-            (1080, 300, 1380, True)
+        assert (quoted["goods_fen"], quoted["delivery_fee_fen"], quoted["total_fen"], quoted["balance_enough"]) == (
+            1080,
+            300,
+            1380,
+            True,
+        )
         placed = await post(me, "/orders", body(store_id, carp))
         assert placed.status_code == 201, placed.text
         order = placed.json()
-        assert (order["shown_fen"], order["payment"], order["ledger"]["paid_fen"]) == (quoted["total_fen"],
-                                                                                      "balance", 1380)
+        assert (order["shown_fen"], order["payment"], order["ledger"]["paid_fen"]) == (
+            quoted["total_fen"],
+            "balance",
+            1380,
+        )
         assert (await me.get("/balance")).json()["balance_fen"] == 2000 - 1380
         await wait_status(me, order["id"], "CONFIRMED")
 
@@ -71,7 +94,12 @@ async def test_a_prepaid_order_packed_lighter_gets_the_difference_back(system, a
 
         money = (await me.get(f"/orders/{order['id']}/ledger")).json()
         assert {k: money[k] for k in ("paid_fen", "final_fen", "refund_fen", "settled", "reconciles")} == {
-            "paid_fen": 1380, "final_fen": 972 + 300, "refund_fen": 108, "settled": True, "reconciles": True}
+            "paid_fen": 1380,
+            "final_fen": 972 + 300,
+            "refund_fen": 108,
+            "settled": True,
+            "reconciles": True,
+        }
         mine = (await me.get("/balance")).json()
         assert mine["balance_fen"] == 2000 - 1272
         assert [e["kind"] for e in mine["entries"]] == ["refund", "paid", "top_up"], "newest first"
@@ -88,8 +116,9 @@ async def test_pay_on_delivery_leaves_the_balance_alone_and_is_for_the_door_only
         assert order["payment"] == "on_delivery" and order["flags"]["pay_on_delivery"] is True
         assert order["ledger"]["paid_fen"] == 0 and order["ledger"]["reconciles"] is True
         assert (await me.get("/balance")).json()["balance_fen"] == 0
-        pickup = await post(me, "/orders", {**body(store_id, carp, payment="on_delivery"),
-                                            "fulfilment": {"mode": "pickup"}})
+        pickup = await post(
+            me, "/orders", {**body(store_id, carp, payment="on_delivery"), "fulfilment": {"mode": "pickup"}}
+        )
         assert pickup.status_code == 422 and "delivery to the door only" in pickup.text
 
 
@@ -115,26 +144,37 @@ async def test_slots_are_offered_and_checked(system, admin) -> None:
         assert offered["delivers_here"] and len(offered["slots"]) >= 95
         chosen = next(s for s in offered["slots"] if s["available"])
         now = datetime.now(UTC)
-        for start, minutes, why in ((now - timedelta(hours=1), 30, "in the past"),
-                                    (now + timedelta(minutes=3), 30, "too soon"),
-                                    (now + timedelta(hours=2), 180, "at most 2 hours")):
+        for start, minutes, why in (
+            (now - timedelta(hours=1), 30, "in the past"),
+            (now + timedelta(minutes=3), 30, "too soon"),
+            (now + timedelta(hours=2), 180, "at most 2 hours"),
+        ):
             slot = {"start": start.isoformat(), "end": (start + timedelta(minutes=minutes)).isoformat()}
-            refused = await post(me, "/orders", {**body(store_id, carp), "fulfilment": {
-                "mode": "delivery", "address": HOME, "slot": slot}})
+            refused = await post(
+                me,
+                "/orders",
+                {**body(store_id, carp), "fulfilment": {"mode": "delivery", "address": HOME, "slot": slot}},
+            )
             assert refused.status_code == 422 and why in refused.text, refused.text
-            assert (await me.post("/orders/quote", json={**body(store_id, carp), "fulfilment": {
-                "mode": "delivery", "address": HOME, "slot": slot}})).status_code == 422
+            assert (
+                await me.post(
+                    "/orders/quote",
+                    json={**body(store_id, carp), "fulfilment": {"mode": "delivery", "address": HOME, "slot": slot}},
+                )
+            ).status_code == 422
         slot = {"start": chosen["start"], "end": chosen["end"]}
-        placed = await post(me, "/orders", {**body(store_id, carp), "fulfilment": {
-            "mode": "delivery", "address": HOME, "slot": slot}})
+        placed = await post(
+            me, "/orders", {**body(store_id, carp), "fulfilment": {"mode": "delivery", "address": HOME, "slot": slot}}
+        )
         assert placed.status_code == 201, placed.text
         order = placed.json()
         assert datetime.fromisoformat(order["slot"]["start"]) == datetime.fromisoformat(chosen["start"])
         assert datetime.fromisoformat(order["release_at"]) == datetime.fromisoformat(chosen["release_at"])
 
         far = {"text": "across the river", "lat": 32.10, "lon": 118.70}
-        outside = await post(me, "/orders", {**body(store_id, carp), "fulfilment": {"mode": "delivery",
-                                                                                    "address": far}})
+        outside = await post(
+            me, "/orders", {**body(store_id, carp), "fulfilment": {"mode": "delivery", "address": far}}
+        )
         assert outside.status_code == 422
         assert "delivers only within 1500 m; choose pickup at the shop or a nearer shop" in outside.text
 

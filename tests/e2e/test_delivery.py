@@ -19,11 +19,19 @@ pytestmark = pytest.mark.e2e
 HOME = {"text": "3-201 Wenchang Lane", "lat": 32.0425, "lon": 118.7870}
 
 
-async def place_delivery(me: httpx.AsyncClient, store_id: str, product_id: str,
-                         fulfilment: dict[str, Any] | None = None) -> str:
-    r = await me.post("/orders", headers={"Idempotency-Key": str(uuid.uuid4())}, json={
-        "store_id": store_id, "lines": [{"product_id": product_id, "quantity": 2}],
-        "fulfilment": fulfilment or {"mode": "delivery", "address": HOME}, "contact_phone": "+86 138 0000 0000"})
+async def place_delivery(
+    me: httpx.AsyncClient, store_id: str, product_id: str, fulfilment: dict[str, Any] | None = None
+) -> str:
+    r = await me.post(
+        "/orders",
+        headers={"Idempotency-Key": str(uuid.uuid4())},
+        json={
+            "store_id": store_id,
+            "lines": [{"product_id": product_id, "quantity": 2}],
+            "fulfilment": fulfilment or {"mode": "delivery", "address": HOME},
+            "contact_phone": "+86 138 0000 0000",
+        },
+    )
     assert r.status_code == 201, r.text
     return str(r.json()["id"])
 
@@ -31,14 +39,17 @@ async def place_delivery(me: httpx.AsyncClient, store_id: str, product_id: str,
 async def shop_packs(system: System, store_id: str, order_id: str) -> None:
     async with system.client("inventory", Role.STORE_STAFF, "counter", store=store_id) as staff:
         base = f"/stores/{store_id}/orders/{order_id}"
-        for path, body in ((f"{base}/accept", None), (f"{base}/picking", None),
-                           (f"{base}/lines/1/picked", {}), (f"{base}/packed", {"bags": 1, "weight_g": 1200})):
+        for path, body in (
+            (f"{base}/accept", None),
+            (f"{base}/picking", None),
+            (f"{base}/lines/1/picked", {}),
+            (f"{base}/packed", {"bags": 1, "weight_g": 1200}),
+        ):
             r = await staff.post(path, json=body)
             assert r.status_code == 200, f"{path}: {r.text}"
 
 
-async def test_an_order_is_delivered_to_the_door_with_the_shoppers_code(system, make_shop, dispatcher,
-                                                                         riders) -> None:
+async def test_an_order_is_delivered_to_the_door_with_the_shoppers_code(system, make_shop, dispatcher, riders) -> None:
     shop = await make_shop({"water": 10}, accept_limit_s=600)
     rider = await online(system, dispatcher, riders, 32.0415, 118.7855)
     async with shopper(system) as me:
@@ -62,8 +73,9 @@ async def test_an_order_is_delivered_to_the_door_with_the_shoppers_code(system, 
         carrying = await rider.client.get("/riders/me/deliveries")
         assert HOME["text"] in carrying.text, "the address is shown while carrying"
         await rider.step(order_id, "at-door")
-        refused = await rider.client.post(f"/deliveries/{order_id}/delivered", json={"code": "999999"
-                                                                                     if code != "999999" else "0"})
+        refused = await rider.client.post(
+            f"/deliveries/{order_id}/delivered", json={"code": "999999" if code != "999999" else "0"}
+        )
         assert refused.status_code == 422
         await rider.step(order_id, "delivered", {"code": code})
         delivered = await wait_status(me, order_id, "DELIVERED")
@@ -146,15 +158,23 @@ async def test_no_rider_means_pickup_offered_then_cancelled_with_stock_back(syst
 async def test_a_locker_delivery_is_collected_with_its_code(system, make_shop, dispatcher, riders, admin) -> None:
     site = f"locker-{uuid.uuid4().hex[:6]}"
     async with system.client("dispatch", Role.ADMIN, "ops") as ops:
-        r = await ops.put(f"/lockers/{site}", json={"name": "Wenchang Lane lockers", "lat": 32.0427, "lon": 118.7872,
-                                                    "compartments": [{"id": "A1", "size": "M"}]})
+        r = await ops.put(
+            f"/lockers/{site}",
+            json={
+                "name": "Wenchang Lane lockers",
+                "lat": 32.0427,
+                "lon": 118.7872,
+                "compartments": [{"id": "A1", "size": "M"}],
+            },
+        )
         assert r.status_code in (200, 201), r.text
     shop = await make_shop({"water": 10}, accept_limit_s=600)
     rider = await online(system, dispatcher, riders, 32.0415, 118.7855)
     resident = f"resident-{uuid.uuid4().hex[:6]}"
     async with shopper(system, resident) as me:
-        order_id = await place_delivery(me, shop.store_id, shop.products["water"],
-                                        {"mode": "locker", "site_id": site, "address": HOME})
+        order_id = await place_delivery(
+            me, shop.store_id, shop.products["water"], {"mode": "locker", "site_id": site, "address": HOME}
+        )
         await wait_status(me, order_id, "CONFIRMED")
         await shop_packs(system, shop.store_id, order_id)
         offer = await rider.offer_for(order_id)

@@ -24,23 +24,40 @@ def north(door: tuple[float, float], metres: float) -> tuple[float, float]:
 
 
 async def put_shop(admin: httpx.AsyncClient, shop_id: str, name_zh: str, at: tuple[float, float], **extra: Any) -> None:
-    body = {"kind": "shop", "category": "grocery", "name_zh": name_zh, "name_en": shop_id, "lat": at[0],
-            "lon": at[1], **extra}
+    body = {
+        "kind": "shop",
+        "category": "grocery",
+        "name_zh": name_zh,
+        "name_en": shop_id,
+        "lat": at[0],
+        "lon": at[1],
+        **extra,
+    }
     response = await admin.put(f"/admin/locations/{shop_id}", json=body)
     assert response.status_code in (200, 201), response.text
 
 
 async def put_product(admin: httpx.AsyncClient, shop_id: str, name_zh: str, name_en: str, on_hand: int) -> str:
     pid = f"{shop_id}-{uuid.uuid4().hex[:4]}"
-    response = await admin.put(f"/admin/products/{pid}", json={
-        "location_id": shop_id, "name_zh": name_zh, "name_en": name_en, "category": "fish", "unit": "piece",
-        "price_fen": 2400, "on_hand": on_hand})
+    response = await admin.put(
+        f"/admin/products/{pid}",
+        json={
+            "location_id": shop_id,
+            "name_zh": name_zh,
+            "name_en": name_en,
+            "category": "fish",
+            "unit": "piece",
+            "price_fen": 2400,
+            "on_hand": on_hand,
+        },
+    )
     assert response.status_code in (200, 201), response.text
     return pid
 
 
 async def test_a_shopper_finds_the_shops_that_serve_her_door_and_a_fish_by_its_pinyin(
-        system: System, admin: httpx.AsyncClient) -> None:
+    system: System, admin: httpx.AsyncClient
+) -> None:
     # A neighbourhood of its own, far from every other test's shops.
     door = (30.0 + random.uniform(0, 1), 120.0 + random.uniform(0, 1))
     tag = uuid.uuid4().hex[:6]
@@ -49,8 +66,14 @@ async def test_a_shopper_finds_the_shops_that_serve_her_door_and_a_fish_by_its_p
     # Near: 300 m north (390 m by street), delivers 1 km for 3 yuan. Far: 1 km north, delivers 1 km.
     await put_shop(admin, near, "近邻鱼店", north(door, 300), delivery_radius_m=1000, delivery_fee_fen=300)
     await put_shop(admin, far, "远方超市", north(door, 1000), delivery_radius_m=1000, delivery_fee_fen=500)
-    await put_shop(admin, shut, "打烊鱼店", north(door, 650), delivery_radius_m=1000,
-                   windows=[{"day": in_three_days, "opens": "06:00", "closes": "07:00"}])
+    await put_shop(
+        admin,
+        shut,
+        "打烊鱼店",
+        north(door, 650),
+        delivery_radius_m=1000,
+        windows=[{"day": in_three_days, "opens": "06:00", "closes": "07:00"}],
+    )
     near_carp = await put_product(admin, near, "新鲜草鱼", "Fresh grass carp", on_hand=6)
     far_carp = await put_product(admin, far, "草鱼", "Grass carp", on_hand=4)
     shut_carp = await put_product(admin, shut, "草鱼", "Grass carp", on_hand=4)
@@ -59,9 +82,9 @@ async def test_a_shopper_finds_the_shops_that_serve_her_door_and_a_fish_by_its_p
     # away, the far one 390, the closed one 65.
     between = north(door, 700)
     async with shopper(system) as grandma:
+
         async def everything_arrived() -> list[dict[str, Any]] | None:
-            response = await grandma.get("/circle/search", params={"q": "caoyu", "lat": between[0],
-                                                                   "lon": between[1]})
+            response = await grandma.get("/circle/search", params={"q": "caoyu", "lat": between[0], "lon": between[1]})
             assert response.status_code == 200, response.text
             rows = response.json()
             arrived = len(rows) == 3 and all(r["availability"] == "in_stock" for r in rows)
@@ -70,8 +93,14 @@ async def test_a_shopper_finds_the_shops_that_serve_her_door_and_a_fish_by_its_p
         rows = await eventually(everything_arrived, within=30)
         # Open first, then nearest: the far shop is nearer to this point; the closed one comes last.
         assert [r["product_id"] for r in rows] == [far_carp, near_carp, shut_carp]
-        assert rows[0]["shop"] == {"store_id": far, "location_id": far, "name_zh": "远方超市", "name_en": far,
-                                   "distance_m": 390, "open_now": True}
+        assert rows[0]["shop"] == {
+            "store_id": far,
+            "location_id": far,
+            "name_zh": "远方超市",
+            "name_en": far,
+            "distance_m": 390,
+            "open_now": True,
+        }
         assert rows[2]["shop"]["open_now"] is False
 
         # At the door, the far shop (1300 street metres) no longer delivers; the closed one is listed last.

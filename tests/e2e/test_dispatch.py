@@ -21,6 +21,7 @@ async def test_dispatch_records_the_events_of_a_placed_order(system, make_shop) 
         await wait_status(client, order_id, "CONFIRMED")
 
     async with system.client("dispatch", Role.DISPATCHER, "dispatcher-1") as dispatch:
+
         async def both_recorded() -> list[dict] | None:
             response = await dispatch.get(f"/orders/{order_id}/events")
             if response.status_code == 404:

@@ -17,20 +17,39 @@ from tests.e2e.conftest import System
 
 pytestmark = pytest.mark.e2e
 
-WHO = [("orders", Role.SHOPPER, None), ("orders", Role.HELPER, None), ("orders", Role.ADMIN, None),
-       ("inventory", Role.STORE_STAFF, "fuzz-shop"), ("inventory", Role.ADMIN, None),
-       ("dispatch", Role.RIDER, None), ("dispatch", Role.DISPATCHER, None)]
+WHO = [
+    ("orders", Role.SHOPPER, None),
+    ("orders", Role.HELPER, None),
+    ("orders", Role.ADMIN, None),
+    ("inventory", Role.STORE_STAFF, "fuzz-shop"),
+    ("inventory", Role.ADMIN, None),
+    ("dispatch", Role.RIDER, None),
+    ("dispatch", Role.DISPATCHER, None),
+]
 
 
 @pytest.mark.parametrize(("service", "role", "store"), WHO, ids=[f"{s}-{r.value}" for s, r, _ in WHO])
-def test_no_generated_request_is_a_server_error(system: System, service: str, role: Role, store: str | None,
-                                                tmp_path: Path) -> None:
+def test_no_generated_request_is_a_server_error(
+    system: System, service: str, role: Role, store: str | None, tmp_path: Path
+) -> None:
     token = system.token(role, f"fuzz-{role.value}", store)
-    command = [str(Path(sys.executable).parent / "st"), "run", f"{system.url(service)}/openapi.json",
-               "--checks", "not_a_server_error", "--header", f"Authorization: Bearer {token}",
-               "--max-examples", os.environ.get("LINLI_FUZZ_EXAMPLES", "6"),
-               "--seed", os.environ.get("LINLI_FUZZ_SEED", "20261123"), "--request-timeout", "10",
-               "--exclude-path-regex", "/live$|/stream$|^/metrics"]
+    command = [
+        str(Path(sys.executable).parent / "st"),
+        "run",
+        f"{system.url(service)}/openapi.json",
+        "--checks",
+        "not_a_server_error",
+        "--header",
+        f"Authorization: Bearer {token}",
+        "--max-examples",
+        os.environ.get("LINLI_FUZZ_EXAMPLES", "6"),
+        "--seed",
+        os.environ.get("LINLI_FUZZ_SEED", "20261123"),
+        "--request-timeout",
+        "10",
+        "--exclude-path-regex",
+        "/live$|/stream$|^/metrics",
+    ]
     # In a scratch folder: schemathesis keeps a cache of what it found where it runs.
     done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False, cwd=tmp_path)
     report = done.stdout[-4000:]

@@ -51,8 +51,9 @@ class Follower:
         return self
 
     async def _read(self) -> None:
-        async with self.client.stream("GET", f"/orders/{self.order_id}/stream",
-                                      timeout=httpx.Timeout(30.0, read=60.0)) as response:
+        async with self.client.stream(
+            "GET", f"/orders/{self.order_id}/stream", timeout=httpx.Timeout(30.0, read=60.0)
+        ) as response:
             assert response.status_code == 200, await response.aread()
             self.headers = response.headers
             name = None
@@ -82,17 +83,25 @@ async def _truthy(value: Any) -> Any:
     return value
 
 
-async def staff_step(system: System, store_id: str, order_id: str, step: str, body: dict[str, Any] | None = None,
-                     service_path: str | None = None) -> Any:
+async def staff_step(
+    system: System,
+    store_id: str,
+    order_id: str,
+    step: str,
+    body: dict[str, Any] | None = None,
+    service_path: str | None = None,
+) -> Any:
     async with system.client("inventory", Role.STORE_STAFF, "counter", store=store_id) as staff:
         return await ok(await staff.post(service_path or f"/stores/{store_id}/orders/{order_id}/{step}", json=body))
 
 
 @pytest.fixture
 async def clients(system: System) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
-    made = {"li": helper(system, f"helper-li-{uuid.uuid4().hex[:6]}"),
-            "wang": helper(system, f"helper-wang-{uuid.uuid4().hex[:6]}"),
-            "admin": system.client("orders", Role.ADMIN, "cash-desk")}
+    made = {
+        "li": helper(system, f"helper-li-{uuid.uuid4().hex[:6]}"),
+        "wang": helper(system, f"helper-wang-{uuid.uuid4().hex[:6]}"),
+        "admin": system.client("orders", Role.ADMIN, "cash-desk"),
+    }
     try:
         yield made
     finally:
@@ -101,16 +110,28 @@ async def clients(system: System) -> AsyncIterator[dict[str, httpx.AsyncClient]]
 
 
 async def test_a_helper_orders_for_a_resident_who_pays_at_the_door_and_follows_it_live(
-        system, make_shop, clients) -> None:
+    system, make_shop, clients
+) -> None:
     li, wang = clients["li"], clients["wang"]
     shop = await make_shop({"eggs": 10, "milk": 10}, accept_limit_s=600)
     refused = await li.post("/residents", json={"name": "Zhou Ayi", "address": HOME, "pets": "cat"})
     assert refused.status_code == 422 and "pets" in refused.text
     async with shopper(system) as someone:
         assert (await someone.post("/residents", json={"name": "Zhou Ayi"})).status_code == 403
-    zhou = await ok(await li.post("/residents", json={
-        "name": "Zhou Ayi", "address": HOME, "phone": "+86 139 0000 0001", "call_before_delivery": True,
-        "pay_on_delivery": True, "note": "hard of hearing: knock loudly"}), 201)
+    zhou = await ok(
+        await li.post(
+            "/residents",
+            json={
+                "name": "Zhou Ayi",
+                "address": HOME,
+                "phone": "+86 139 0000 0001",
+                "call_before_delivery": True,
+                "pay_on_delivery": True,
+                "note": "hard of hearing: knock loudly",
+            },
+        ),
+        201,
+    )
     rid = zhou["resident_id"]
     assert rid.startswith("res-")
     assert [r["resident_id"] for r in await ok(await li.get("/residents"))] == [rid]
@@ -119,18 +140,36 @@ async def test_a_helper_orders_for_a_resident_who_pays_at_the_door_and_follows_i
     assert await ok(await wang.get("/residents")) == []
     assert (await wang.get(f"/residents/{rid}")).status_code == 404
     assert (await wang.patch(f"/residents/{rid}", json={"phone": None})).status_code == 404
-    stranger = await wang.post("/orders", headers=key(), json={
-        "store_id": shop.store_id, "on_behalf_of": rid, "fulfilment": {"mode": "delivery"},
-        "lines": [{"product_id": shop.products["eggs"], "quantity": 1}]})
+    stranger = await wang.post(
+        "/orders",
+        headers=key(),
+        json={
+            "store_id": shop.store_id,
+            "on_behalf_of": rid,
+            "fulfilment": {"mode": "delivery"},
+            "lines": [{"product_id": shop.products["eggs"], "quantity": 1}],
+        },
+    )
     assert stranger.status_code == 403 and "/residents" in stranger.json()["detail"]
 
     # The order omits the address, the flags and the payment: the resident's record fills them in.
-    placed = await ok(await li.post("/orders", headers=key(), json={
-        "store_id": shop.store_id, "on_behalf_of": rid, "fulfilment": {"mode": "delivery"},
-        "flags": {"call_before_delivery": False},
-        "lines": [{"product_id": shop.products["eggs"], "quantity": 2},
-                  {"product_id": shop.products["milk"], "quantity": 1,
-                   "substitution": {"mode": "best_match"}}]}), 201)
+    placed = await ok(
+        await li.post(
+            "/orders",
+            headers=key(),
+            json={
+                "store_id": shop.store_id,
+                "on_behalf_of": rid,
+                "fulfilment": {"mode": "delivery"},
+                "flags": {"call_before_delivery": False},
+                "lines": [
+                    {"product_id": shop.products["eggs"], "quantity": 2},
+                    {"product_id": shop.products["milk"], "quantity": 1, "substitution": {"mode": "best_match"}},
+                ],
+            },
+        ),
+        201,
+    )
     order_id = placed["id"]
     assert placed["placed_for"] == rid
     assert placed["fulfilment"]["address"] == HOME
@@ -160,8 +199,10 @@ async def test_a_helper_orders_for_a_resident_who_pays_at_the_door_and_follows_i
 
     # The choice given for the milk is remembered for Zhou Ayi, and only she (or her helper) sees it.
     remembered = await ok(await li.get("/me/substitution-preferences", params={"resident": rid}))
-    assert {"product_id": shop.products["milk"], "substitution": {"mode": "best_match", "product_id": None}} \
-        in remembered["preferences"]
+    assert {
+        "product_id": shop.products["milk"],
+        "substitution": {"mode": "best_match", "product_id": None},
+    } in remembered["preferences"]
     assert (await wang.get("/me/substitution-preferences", params={"resident": rid})).status_code == 404
     assert (await li.get("/me/substitution-preferences")).status_code == 422
 
@@ -177,8 +218,13 @@ async def test_a_shopper_names_a_helper_who_may_then_order_for_them(system, make
     async with shopper(system) as dad:
         dad_id = (await ok(await dad.get("/auth/me")))["subject"]
         shop = await make_shop({"rice": 5}, accept_limit_s=600)
-        body = {"store_id": shop.store_id, "on_behalf_of": dad_id, "fulfilment": {"mode": "delivery", "address": HOME},
-                "payment": "on_delivery", "lines": [{"product_id": shop.products["rice"], "quantity": 1}]}
+        body = {
+            "store_id": shop.store_id,
+            "on_behalf_of": dad_id,
+            "fulfilment": {"mode": "delivery", "address": HOME},
+            "payment": "on_delivery",
+            "lines": [{"product_id": shop.products["rice"], "quantity": 1}],
+        }
         assert (await wang.post("/orders", headers=key(), json=body)).status_code == 403
         await ok(await dad.put(f"/me/helpers/{me_wang['subject']}"))
         assert [h["helper"] for h in await ok(await dad.get("/me/helpers"))] == [me_wang["subject"]]
@@ -190,28 +236,52 @@ async def test_a_shopper_names_a_helper_who_may_then_order_for_them(system, make
 
 
 async def test_a_collected_order_is_rated_once_and_ordered_again_at_todays_prices(
-        system, make_shop, admin, clients) -> None:
+    system, make_shop, admin, clients
+) -> None:
     shop = await make_shop({"tea": 10, "buns": 10, "water": 10}, accept_limit_s=600, price_fen=800)
     async with shopper(system) as me, shopper(system) as other:
         me_id = (await ok(await me.get("/auth/me")))["subject"]
-        await ok(await clients["admin"].post("/balance/top-ups", headers=key(), json={
-            "holder": me_id, "amount_fen": 20_000, "note": "cash at the service centre"}), 201)
-        placed = await ok(await me.post("/orders", headers=key(), json={
-            "store_id": shop.store_id, "fulfilment": {"mode": "pickup"}, "note": "no plastic bag",
-            "lines": [{"product_id": shop.products["tea"], "quantity": 2, "substitution": {"mode": "best_match"}},
-                      {"product_id": shop.products["buns"], "quantity": 1},
-                      {"product_id": shop.products["water"], "quantity": 1}]}), 201)
+        await ok(
+            await clients["admin"].post(
+                "/balance/top-ups",
+                headers=key(),
+                json={"holder": me_id, "amount_fen": 20_000, "note": "cash at the service centre"},
+            ),
+            201,
+        )
+        placed = await ok(
+            await me.post(
+                "/orders",
+                headers=key(),
+                json={
+                    "store_id": shop.store_id,
+                    "fulfilment": {"mode": "pickup"},
+                    "note": "no plastic bag",
+                    "lines": [
+                        {"product_id": shop.products["tea"], "quantity": 2, "substitution": {"mode": "best_match"}},
+                        {"product_id": shop.products["buns"], "quantity": 1},
+                        {"product_id": shop.products["water"], "quantity": 1},
+                    ],
+                },
+            ),
+            201,
+        )
         order_id = placed["id"]
         too_soon = await me.post(f"/orders/{order_id}/rating", json={"shop_stars": 5})
         assert too_soon.status_code == 409 and "once" in too_soon.json()["detail"]
 
         await wait_status(me, order_id, "CONFIRMED")
-        for step, body in (("accept", None), ("picking", None), ("lines/1/picked", {}), ("lines/2/picked", {}),
-                           ("lines/3/picked", {}), ("packed", {"bags": 1, "weight_g": 900})):
+        for step, body in (
+            ("accept", None),
+            ("picking", None),
+            ("lines/1/picked", {}),
+            ("lines/2/picked", {}),
+            ("lines/3/picked", {}),
+            ("packed", {"bags": 1, "weight_g": 900}),
+        ):
             await staff_step(system, shop.store_id, order_id, step, body)
         ready = await wait_status(me, order_id, "READY_FOR_PICKUP")
-        await staff_step(system, shop.store_id, order_id, "handover",
-                         {"code": ready["handover_code"], "to": "shopper"})
+        await staff_step(system, shop.store_id, order_id, "handover", {"code": ready["handover_code"], "to": "shopper"})
         await wait_status(me, order_id, "COLLECTED")
 
         # Rated once, by the orderer; no rider carried a pickup order.
@@ -219,8 +289,9 @@ async def test_a_collected_order_is_rated_once_and_ordered_again_at_todays_price
         no_rider = await me.post(f"/orders/{order_id}/rating", json={"shop_stars": 5, "rider_stars": 4})
         assert no_rider.status_code == 422 and "no rider" in no_rider.json()["detail"]
         assert (await me.post(f"/orders/{order_id}/rating", json={"shop_stars": 6})).status_code == 422
-        rated = await ok(await me.post(f"/orders/{order_id}/rating",
-                                       json={"shop_stars": 5, "comment": "fresh and quick"}), 201)
+        rated = await ok(
+            await me.post(f"/orders/{order_id}/rating", json={"shop_stars": 5, "comment": "fresh and quick"}), 201
+        )
         assert (rated["shop_stars"], rated["rider_id"]) == (5, None)
         again = await me.post(f"/orders/{order_id}/rating", json={"shop_stars": 1})
         assert again.status_code == 409 and "rated already" in again.json()["detail"]

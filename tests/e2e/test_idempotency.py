@@ -34,8 +34,7 @@ async def test_concurrent_duplicates_make_one_order(system, make_shop) -> None:
     water = shop.products["water"]
     key = str(uuid.uuid4())
     async with shopper(system) as client:
-        responses = await asyncio.gather(*(place(client, shop.store_id, {water: 1}, key=key)
-                                           for _ in range(5)))
+        responses = await asyncio.gather(*(place(client, shop.store_id, {water: 1}, key=key) for _ in range(5)))
         assert [r.status_code for r in responses] == [201] * 5, [r.text for r in responses]
         assert len({r.json()["id"] for r in responses}) == 1
         assert len((await client.get("/orders")).json()) == 1

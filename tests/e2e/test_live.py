@@ -50,14 +50,17 @@ async def follow(client: httpx.AsyncClient, order_id: str, last_event_id: str | 
 
 
 async def test_a_shopper_follows_the_delivery_live_and_misses_nothing_on_reconnect(
-        system: System, make_shop: Any, dispatcher: httpx.AsyncClient, riders: list[Any]) -> None:
+    system: System, make_shop: Any, dispatcher: httpx.AsyncClient, riders: list[Any]
+) -> None:
     shop = await make_shop({"water": 10}, accept_limit_s=600)
     rider = await online(system, dispatcher, riders, 32.0415, 118.7855)
     async with shopper(system) as me:
         order_id = await place_delivery(me, shop.store_id, shop.products["water"])
         order = await wait_status(me, order_id, "CONFIRMED")
-        async with system.client("dispatch", Role.SHOPPER, order["placed_by"]) as mine, \
-                system.client("dispatch", Role.SHOPPER, "a-neighbour") as neighbour:
+        async with (
+            system.client("dispatch", Role.SHOPPER, order["placed_by"]) as mine,
+            system.client("dispatch", Role.SHOPPER, "a-neighbour") as neighbour,
+        ):
             assert (await neighbour.get(f"/orders/{order_id}/live")).status_code == 404
             async with follow(mine, order_id) as live:
                 first = await live.next()
@@ -68,11 +71,13 @@ async def test_a_shopper_follows_the_delivery_live_and_misses_nothing_on_reconne
                 await rider.step(order_id, "at-shop")
                 rider.lat, rider.lon = 32.0418, 118.7858
                 await rider.ping()
-                await rider.step(order_id, "picked-up",
-                                 {"code": await told_by_the_counter(system, shop.store_id, order_id)})
+                await rider.step(
+                    order_id, "picked-up", {"code": await told_by_the_counter(system, shop.store_id, order_id)}
+                )
                 _, before = await _step(live, "picked")
-                assert not any("position" in str(e.get("event")) for e in before), \
+                assert not any("position" in str(e.get("event")) for e in before), (
                     "no rider position before the bag is picked up"
+                )
                 rider.lat, rider.lon = 32.0421, 118.7863
                 await rider.ping()
                 moving, _ = await _kind(live, "position")
@@ -83,8 +88,9 @@ async def test_a_shopper_follows_the_delivery_live_and_misses_nothing_on_reconne
             async with follow(mine, order_id, last_event_id=last_seen) as resumed:
                 missed, replayed = await _step(resumed, "door")
                 assert _stream_id(missed["id"]) > _stream_id(last_seen), "the missed event arrives"
-                assert all(_stream_id(e["id"]) > _stream_id(last_seen) for e in replayed if "id" in e), \
+                assert all(_stream_id(e["id"]) > _stream_id(last_seen) for e in replayed if "id" in e), (
                     "nothing already seen is sent again"
+                )
 
 
 async def _step(stream: Stream, word: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -113,7 +119,8 @@ def _stream_id(value: str) -> tuple[int, int]:
 
 
 async def test_a_rider_hears_of_their_own_offer_and_nothing_of_anothers(
-        system: System, make_shop: Any, dispatcher: httpx.AsyncClient, riders: list[Any]) -> None:
+    system: System, make_shop: Any, dispatcher: httpx.AsyncClient, riders: list[Any]
+) -> None:
     shop = await make_shop({"water": 10}, accept_limit_s=600)
     rider = await online(system, dispatcher, riders, 32.0415, 118.7855)
     async with shopper(system) as me, system.client("dispatch", Role.SHOPPER, "nosy") as nosy:
@@ -135,8 +142,10 @@ async def test_a_rider_hears_of_their_own_offer_and_nothing_of_anothers(
 
 
 async def test_a_malformed_last_event_id_is_a_clear_422_not_a_broken_stream(system: System) -> None:
-    async with system.client("dispatch", Role.RIDER, "rider-nobody") as rider, \
-            system.client("dispatch", Role.DISPATCHER, "desk-1") as desk:
+    async with (
+        system.client("dispatch", Role.RIDER, "rider-nobody") as rider,
+        system.client("dispatch", Role.DISPATCHER, "desk-1") as desk,
+    ):
         for client, path in ((rider, "/riders/me/live"), (desk, "/live")):
             for bad in ("abc", "99999999999999999999-1", "1-2-3"):
                 response = await client.get(path, headers={"Last-Event-ID": bad})

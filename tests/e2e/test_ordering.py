@@ -35,8 +35,9 @@ async def test_confirmed_order_reserves_its_stock_and_shows_its_timeline(system,
 
 
 async def test_weighed_goods_are_priced_per_kg_and_reserved_in_grams(system, make_market) -> None:
-    market = await make_market({"fish-stall": {
-        "carp": {"unit": "g", "grams_per_piece": 600, "price_fen": 1800, "on_hand": 5000}}})
+    market = await make_market(
+        {"fish-stall": {"carp": {"unit": "g", "grams_per_piece": 600, "price_fen": 1800, "on_hand": 5000}}}
+    )
     carp = market.products["carp"]
     async with shopper(system) as client:
         order_id = await place_ok(client, market.store_id, {carp: 2})
@@ -53,9 +54,12 @@ async def test_weighed_goods_are_priced_per_kg_and_reserved_in_grams(system, mak
 
 
 async def test_a_market_basket_is_reserved_across_stalls_together_or_not_at_all(system, make_market) -> None:
-    market = await make_market({
-        "fish-stall": {"carp": {"unit": "g", "grams_per_piece": 600, "price_fen": 1800, "on_hand": 5000}},
-        "veg-stall": {"bokchoy": {"on_hand": 3, "price_fen": 300}}})
+    market = await make_market(
+        {
+            "fish-stall": {"carp": {"unit": "g", "grams_per_piece": 600, "price_fen": 1800, "on_hand": 5000}},
+            "veg-stall": {"bokchoy": {"on_hand": 3, "price_fen": 300}},
+        }
+    )
     carp, bokchoy = market.products["carp"], market.products["bokchoy"]
     async with shopper(system) as client:
         too_much = await place_ok(client, market.store_id, {carp: 1, bokchoy: 4})
@@ -63,13 +67,19 @@ async def test_a_market_basket_is_reserved_across_stalls_together_or_not_at_all(
         assert order["reject_reason"] == "out_of_stock"
         [short] = order["reject_details"]["short_lines"]
         assert (short["product_id"], short["location_id"], short["requested"], short["available"]) == (
-            bokchoy, market.stalls["veg-stall"], 4, 3)
+            bokchoy,
+            market.stalls["veg-stall"],
+            4,
+            3,
+        )
         assert await available(system, market.store_id) == {carp: 5000, bokchoy: 3}
 
         enough = await place_ok(client, market.store_id, {carp: 1, bokchoy: 3})
         order = await wait_status(client, enough, "CONFIRMED")
         assert {ln["product_id"]: ln["location_id"] for ln in order["lines"]} == {
-            carp: market.stalls["fish-stall"], bokchoy: market.stalls["veg-stall"]}
+            carp: market.stalls["fish-stall"],
+            bokchoy: market.stalls["veg-stall"],
+        }
         assert order["total_fen"] == 1080 + 900
         assert await available(system, market.store_id) == {carp: 4400, bokchoy: 0}
 

@@ -28,13 +28,18 @@ async def test_concurrent_orders_for_the_last_pieces_never_oversell(system, make
     tokens = [system.token(Role.SHOPPER, racer) for racer in racers]
     limits = httpx.Limits(max_connections=SHOPPERS)
     async with httpx.AsyncClient(base_url=system.url("orders"), timeout=60.0, limits=limits) as client:
+
         async def order(token: str) -> httpx.Response:
-            return await client.post("/orders", json=order_body(shop.store_id, {eggs: 1}), headers={
-                "Authorization": f"Bearer {token}", "Idempotency-Key": str(uuid.uuid4())})
+            return await client.post(
+                "/orders",
+                json=order_body(shop.store_id, {eggs: 1}),
+                headers={"Authorization": f"Bearer {token}", "Idempotency-Key": str(uuid.uuid4())},
+            )
 
         placed = await asyncio.gather(*(order(t) for t in tokens))
-        assert Counter(r.status_code for r in placed) == {201: SHOPPERS}, \
-            [r.text for r in placed if r.status_code != 201][:3]
+        assert Counter(r.status_code for r in placed) == {201: SHOPPERS}, [
+            r.text for r in placed if r.status_code != 201
+        ][:3]
         orders = {r.json()["id"]: t for r, t in zip(placed, tokens, strict=True)}
 
         async def settled() -> dict[str, dict] | None:
@@ -42,6 +47,7 @@ async def test_concurrent_orders_for_the_last_pieces_never_oversell(system, make
                 response = await client.get(f"/orders/{order_id}", headers={"Authorization": f"Bearer {token}"})
                 assert response.status_code == 200, response.text
                 return response.json()
+
             now = await asyncio.gather(*(get(o, t) for o, t in orders.items()))
             return None if any(o["status"] == "PLACED" for o in now) else {o["id"]: o for o in now}
 
@@ -51,16 +57,20 @@ async def test_concurrent_orders_for_the_last_pieces_never_oversell(system, make
     assert statuses == {"CONFIRMED": PIECES, "REJECTED": SHOPPERS - PIECES}
     rejected = [o for o in final.values() if o["status"] == "REJECTED"]
     assert {o["reject_reason"] for o in rejected} == {"out_of_stock"}
-    assert all(o["reject_details"]["short_lines"] == [
-        {"product_id": eggs, "location_id": shop.store_id, "requested": 1, "available": 0, "unit": "piece"}]
-        for o in rejected)
+    assert all(
+        o["reject_details"]["short_lines"]
+        == [{"product_id": eggs, "location_id": shop.store_id, "requested": 1, "available": 0, "unit": "piece"}]
+        for o in rejected
+    )
     assert await available(system, shop.store_id) == {eggs: 0}
 
     # Money follows the stock: those who got an egg paid for it, everyone else has theirs back.
     async with httpx.AsyncClient(base_url=system.url("orders"), timeout=60.0) as client:
+
         async def balance(token: str) -> int:
             response = await client.get("/balance", headers={"Authorization": f"Bearer {token}"})
             assert response.status_code == 200, response.text
             return int(response.json()["balance_fen"])
+
         balances = await asyncio.gather(*(balance(t) for t in tokens))
     assert Counter(balances) == {0: PIECES, 500: SHOPPERS - PIECES}

@@ -18,8 +18,7 @@ SHORT_LIMIT_S = 2
 ACCEPT_LIMIT_S = 3  # a little longer where the test must act in time, so a busy machine does not fail it
 
 
-async def test_order_the_shop_does_not_accept_in_time_is_rejected_and_its_stock_returns(
-        system, make_shop) -> None:
+async def test_order_the_shop_does_not_accept_in_time_is_rejected_and_its_stock_returns(system, make_shop) -> None:
     shop = await make_shop({"water": 5}, accept_limit_s=SHORT_LIMIT_S)
     water = shop.products["water"]
     async with shopper(system) as client:
@@ -36,8 +35,10 @@ async def test_order_the_shop_does_not_accept_in_time_is_rejected_and_its_stock_
 async def test_order_the_shop_accepts_in_time_keeps_its_stock(system, make_shop) -> None:
     shop = await make_shop({"water": 5}, accept_limit_s=ACCEPT_LIMIT_S)
     water = shop.products["water"]
-    async with shopper(system) as client, \
-            system.client("inventory", Role.STORE_STAFF, "shopkeeper", store=shop.store_id) as staff:
+    async with (
+        shopper(system) as client,
+        system.client("inventory", Role.STORE_STAFF, "shopkeeper", store=shop.store_id) as staff,
+    ):
         order_id = await place_ok(client, shop.store_id, {water: 3})
 
         async def accept() -> httpx.Response | None:  # as soon as the order reaches the shop
@@ -63,8 +64,10 @@ async def test_order_the_shop_accepts_in_time_keeps_its_stock(system, make_shop)
 async def test_an_accepted_order_can_still_be_cancelled_and_its_stock_returns(system, make_shop) -> None:
     shop = await make_shop({"water": 5}, accept_limit_s=600)
     water = shop.products["water"]
-    async with shopper(system) as client, \
-            system.client("inventory", Role.STORE_STAFF, "shopkeeper", store=shop.store_id) as staff:
+    async with (
+        shopper(system) as client,
+        system.client("inventory", Role.STORE_STAFF, "shopkeeper", store=shop.store_id) as staff,
+    ):
         order_id = await place_ok(client, shop.store_id, {water: 3})
         await wait_status(client, order_id, "CONFIRMED")
         accepted = await staff.post(f"/stores/{shop.store_id}/orders/{order_id}/accept")
@@ -79,12 +82,15 @@ async def test_an_accepted_order_can_still_be_cancelled_and_its_stock_returns(sy
 async def test_the_shop_can_refuse_an_order_with_a_reason(system, make_shop) -> None:
     shop = await make_shop({"water": 5}, accept_limit_s=600)
     water = shop.products["water"]
-    async with shopper(system) as client, \
-            system.client("inventory", Role.STORE_STAFF, "shopkeeper", store=shop.store_id) as staff:
+    async with (
+        shopper(system) as client,
+        system.client("inventory", Role.STORE_STAFF, "shopkeeper", store=shop.store_id) as staff,
+    ):
         order_id = await place_ok(client, shop.store_id, {water: 3})
         await wait_status(client, order_id, "CONFIRMED")
-        refused = await staff.post(f"/stores/{shop.store_id}/orders/{order_id}/reject",
-                                   json={"note": "the fridge broke"})
+        refused = await staff.post(
+            f"/stores/{shop.store_id}/orders/{order_id}/reject", json={"note": "the fridge broke"}
+        )
         assert refused.status_code == 200, refused.text
         order = await wait_status(client, order_id, "REJECTED")
         assert order["reject_reason"] == "shop_rejected"

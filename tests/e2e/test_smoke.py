@@ -15,9 +15,15 @@ pytestmark = pytest.mark.e2e
 async def test_placed_order_is_confirmed(system, make_shop) -> None:
     shop = await make_shop({"water": 5})
     async with system.client("orders", Role.SHOPPER, f"resident-{uuid.uuid4().hex[:6]}") as shopper:
-        placed = await shopper.post("/orders", headers={"Idempotency-Key": str(uuid.uuid4())}, json={
-            "store_id": shop.store_id, "lines": [{"product_id": shop.products["water"], "quantity": 2}],
-            "fulfilment": {"mode": "pickup"}})
+        placed = await shopper.post(
+            "/orders",
+            headers={"Idempotency-Key": str(uuid.uuid4())},
+            json={
+                "store_id": shop.store_id,
+                "lines": [{"product_id": shop.products["water"], "quantity": 2}],
+                "fulfilment": {"mode": "pickup"},
+            },
+        )
         assert placed.status_code == 201, placed.text
         order_id = placed.json()["id"]
 

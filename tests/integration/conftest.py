@@ -60,11 +60,17 @@ async def producer(bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
         await p.stop()
 
 
-async def read_topic(bootstrap: str, topic: str, expected: int, timeout: float = 20.0,  # noqa: ASYNC109
-                     key: bytes | None = None) -> list[Any]:
+async def read_topic(
+    bootstrap: str,
+    topic: str,
+    expected: int,
+    timeout: float = 20.0,  # noqa: ASYNC109
+    key: bytes | None = None,
+) -> list[Any]:
     """Everything on `topic` from the start, waiting until at least `expected` records arrived."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest",
-                                enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest", enable_auto_commit=False
+    )
     await consumer.start()
     records: list[Any] = []
     try:

@@ -34,9 +34,15 @@ def _docker_compose() -> str:
 
 def _compose(*args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("COMPOSE_")}
-    return subprocess.run([_docker_compose(), "--file", str(COMPOSE_FILE), "--project-directory", str(ROOT),
-                           *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=TIMEOUT_S,
-                          check=False)
+    return subprocess.run(
+        [_docker_compose(), "--file", str(COMPOSE_FILE), "--project-directory", str(ROOT), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+        check=False,
+    )
 
 
 def _environment(service: dict[str, Any]) -> dict[str, str]:
@@ -66,7 +72,8 @@ def test_every_service_has_its_own_database_redis_and_kafka() -> None:
         for var in ("DATABASE_URL", "REDIS_URL", "KAFKA_BOOTSTRAP_SERVERS"):
             assert env.get(var), f"{name} has no {var}"
         assert env["DATABASE_URL"].rsplit("?", 1)[0].endswith(f"/linli_{name}"), (
-            f"{name} must use its own database linli_{name}, not {env['DATABASE_URL']}")
+            f"{name} must use its own database linli_{name}, not {env['DATABASE_URL']}"
+        )
         assert "@postgres:" in env["DATABASE_URL"], f"{name}'s DATABASE_URL does not point at postgres"
         assert env["REDIS_URL"].startswith("redis://redis:"), f"{name}'s REDIS_URL does not point at redis"
         assert env["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
@@ -76,7 +83,8 @@ def test_every_service_has_its_own_database_redis_and_kafka() -> None:
         for infra in INFRASTRUCTURE:
             assert infra in depends_on, f"{name} does not depend on {infra}"
             assert depends_on[infra].get("condition") == "service_healthy", (
-                f"{name} must wait for {infra} to be healthy")
+                f"{name} must wait for {infra} to be healthy"
+            )
     assert len(set(databases.values())) == len(LINLI_SERVICES), f"services share a database: {databases}"
 
 

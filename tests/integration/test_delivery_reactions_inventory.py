@@ -49,8 +49,9 @@ def picked_up(order_id: str, code: str) -> DeliveryPickedUp:
 
 
 def no_rider(order_id: str, previous: OrderStatus) -> OrderCancelled:
-    return OrderCancelled(order_id=order_id, store_id="shop", cancelled_by="linli", previous_status=previous,
-                          reason="no_rider")
+    return OrderCancelled(
+        order_id=order_id, store_id="shop", cancelled_by="linli", previous_status=previous, reason="no_rider"
+    )
 
 
 async def test_the_riders_pickup_commits_the_stock_once(inv: asyncpg.Pool) -> None:
@@ -67,9 +68,16 @@ async def test_the_riders_pickup_commits_the_stock_once(inv: asyncpg.Pool) -> No
     await run(inv, lambda uow: fulfilment.on_delivery_picked_up(uow, picked_up("r1", code)))
     assert (await types(inv, "r1")).count("OrderHandedOver") == 1 and await stock(inv, "water") == (47, 0)
     # The bag can come back as after any handover to a rider.
-    await run(inv, lambda uow: fulfilment.return_bag(uow, "shop", "r1", [
-        ReturnedLine(line_no=1, restocked=3, written_off=0), ReturnedLine(line_no=2, restocked=1, written_off=0)],
-        "keeper"))
+    await run(
+        inv,
+        lambda uow: fulfilment.return_bag(
+            uow,
+            "shop",
+            "r1",
+            [ReturnedLine(line_no=1, restocked=3, written_off=0), ReturnedLine(line_no=2, restocked=1, written_off=0)],
+            "keeper",
+        ),
+    )
     assert await stock(inv, "water") == (50, 0)
     await check_books(inv)
 
@@ -94,8 +102,9 @@ async def test_the_consumer_dead_letters_a_wrong_code_and_applies_the_right_one(
     sub = next(s for s in SUBSCRIPTIONS if s.topic == DISPATCH)
     letters = Letters()
     runtime = Runtime(Settings(service="inventory"))
-    consumer = Consumer(sub.group, DISPATCH, {cls: make(runtime) for cls, make in sub.handlers.items()},
-                        lambda: inv, lambda: letters)  # type: ignore[arg-type, return-value]
+    consumer = Consumer(
+        sub.group, DISPATCH, {cls: make(runtime) for cls, make in sub.handlers.items()}, lambda: inv, lambda: letters
+    )  # type: ignore[arg-type, return-value]
     wrong = to_json(envelope(picked_up("r3", "x" + code[1:])))
     assert await consumer.handle(wrong, b"r3", {}) == "dead-lettered"
     [(topic, error)] = letters.sent
@@ -108,14 +117,20 @@ async def test_the_consumer_dead_letters_a_wrong_code_and_applies_the_right_one(
 
 async def test_no_rider_while_picking_releases_picked_substituted_and_pending_lines(inv: asyncpg.Pool) -> None:
     best = SubstitutionPreference(mode=SubstitutionMode.BEST_MATCH)
-    await run(inv, lambda uow: reservations.on_order_placed(uow, placed(
-        "n1", [("water", 3), ("juice", 1, best), ("cola", 2)], mode="delivery"), POLICY))
+    await run(
+        inv,
+        lambda uow: reservations.on_order_placed(
+            uow, placed("n1", [("water", 3), ("juice", 1, best), ("cola", 2)], mode="delivery"), POLICY
+        ),
+    )
     await run(inv, lambda uow: reservations.accept(uow, "shop", "n1", "keeper"))
     await run(inv, lambda uow: fulfilment.pick_line(uow, "shop", "n1", 1, None, "keeper", POLICY))
     await run(inv, lambda uow: fulfilment.substitute(uow, "shop", "n1", 2, "cola", 1, "keeper", POLICY))
     await run(inv, lambda uow: fulfilment.substitute(uow, "shop", "n1", 3, "juice", 2, "keeper", POLICY))
-    lines = {r["line_no"]: r["state"] for r in await inv.fetch("SELECT line_no, state FROM reservation_lines "
-                                                               "WHERE order_id = 'n1'")}
+    lines = {
+        r["line_no"]: r["state"]
+        for r in await inv.fetch("SELECT line_no, state FROM reservation_lines WHERE order_id = 'n1'")
+    }
     assert lines == {1: "picked", 2: "substituted", 3: "substitute_pending"}
     assert await stock(inv, "cola") == (20, 1) and await stock(inv, "juice") == (20, 2)
 
@@ -141,21 +156,31 @@ async def test_no_rider_when_packed_releases_the_bag_and_refuses_a_later_pickup(
     assert parts == {"released"}
     with pytest.raises(PermanentError, match="released; only a packed order can be handed over"):
         await run(inv, lambda uow: fulfilment.on_delivery_picked_up(uow, picked_up("n2", code)))
-    queue = await inv.fetch("SELECT order_id FROM fulfilment_parts p JOIN reservations r USING (order_id) "
-                            "WHERE r.status NOT IN ('released', 'committed', 'returned') AND order_id = 'n2'")
+    queue = await inv.fetch(
+        "SELECT order_id FROM fulfilment_parts p JOIN reservations r USING (order_id) "
+        "WHERE r.status NOT IN ('released', 'committed', 'returned') AND order_id = 'n2'"
+    )
     assert queue == []
     await check_books(inv)
 
 
 async def test_an_accepted_pickup_offer_lets_the_shop_return_an_uncollected_bag(inv: asyncpg.Pool) -> None:
     code = await packed_delivery(inv, "p1", [("water", 2)])
-    await run(inv, lambda uow: fulfilment.on_pickup_choice_made(uow, PickupChoiceMade(
-        order_id="p1", store_id="shop", accepted=True, by="grandma")))
+    await run(
+        inv,
+        lambda uow: fulfilment.on_pickup_choice_made(
+            uow, PickupChoiceMade(order_id="p1", store_id="shop", accepted=True, by="grandma")
+        ),
+    )
     assert await inv.fetchval("SELECT fulfilment_mode FROM reservations WHERE order_id = 'p1'") == "pickup"
     with pytest.raises(PermanentError, match="for pickup"):
         await run(inv, lambda uow: fulfilment.on_delivery_picked_up(uow, picked_up("p1", code)))
-    await run(inv, lambda uow: fulfilment.return_bag(uow, "shop", "p1", [
-        ReturnedLine(line_no=1, restocked=2, written_off=0)], "keeper"))
+    await run(
+        inv,
+        lambda uow: fulfilment.return_bag(
+            uow, "shop", "p1", [ReturnedLine(line_no=1, restocked=2, written_off=0)], "keeper"
+        ),
+    )
     assert await stock(inv, "water") == (50, 0)
     await check_books(inv)
 

@@ -64,15 +64,35 @@ async def orders_pool(pool: asyncpg.Pool) -> asyncpg.Pool:
         await db.migrate(conn, [MIGRATIONS])
         async with conn.transaction():
             catalog = UnitOfWork(conn).catalog
-            await catalog.upsert_location(LocationUpserted(
-                location_id="shop", kind=LocationKind.SHOP, category="convenience", name_zh="小店",
-                name_en="Corner shop", lat=32.04, lon=118.78))
-            await catalog.upsert_product(ProductUpserted(
-                product_id="water", location_id="shop", store_id="shop", name_zh="水", name_en="Water",
-                category="drinks", unit=StockUnit.PIECE, price_fen=200))
-            await CircleReadModel(conn).upsert_locker_site(LockerSiteUpdated(
-                site_id="lane-lockers", name="Lane lockers", lat=32.0427, lon=118.7872, free={"M": 2}),
-                datetime.now(UTC))
+            await catalog.upsert_location(
+                LocationUpserted(
+                    location_id="shop",
+                    kind=LocationKind.SHOP,
+                    category="convenience",
+                    name_zh="小店",
+                    name_en="Corner shop",
+                    lat=32.04,
+                    lon=118.78,
+                )
+            )
+            await catalog.upsert_product(
+                ProductUpserted(
+                    product_id="water",
+                    location_id="shop",
+                    store_id="shop",
+                    name_zh="水",
+                    name_en="Water",
+                    category="drinks",
+                    unit=StockUnit.PIECE,
+                    price_fen=200,
+                )
+            )
+            await CircleReadModel(conn).upsert_locker_site(
+                LockerSiteUpdated(
+                    site_id="lane-lockers", name="Lane lockers", lat=32.0427, lon=118.7872, free={"M": 2}
+                ),
+                datetime.now(UTC),
+            )
     return pool
 
 
@@ -80,8 +100,15 @@ async def place(pool: asyncpg.Pool, fulfilment_: dict[str, Any], phone: str | No
     async with pool.acquire() as conn, conn.transaction():
         await payments.top_up(UnitOfWork(conn), ADMIN, GRANDMA.subject, 10_000, "prepaid at the service centre")
         order = await ordering.place_order(
-            UnitOfWork(conn), GRANDMA, store_id="shop", wanted=[Wanted("water", 2)], fulfilment=fulfilment_,
-            note=None, contact_phone=phone, on_behalf_of=None)
+            UnitOfWork(conn),
+            GRANDMA,
+            store_id="shop",
+            wanted=[Wanted("water", 2)],
+            fulfilment=fulfilment_,
+            note=None,
+            contact_phone=phone,
+            on_behalf_of=None,
+        )
     return order.id
 
 
@@ -103,14 +130,28 @@ async def outbox(pool: asyncpg.Pool, event_type: str) -> list[dict[str, Any]]:
 async def packed(pool: asyncpg.Pool, order_id: str) -> dict[str, Any]:
     """Reserved, accepted, picked and packed, as inventory reports it."""
     base = {"order_id": order_id, "store_id": "shop"}
-    await handle(pool, ordering.on_stock_reserved, StockReserved(
-        **base, lines=[], accept_deadline=datetime.now(UTC) + timedelta(minutes=3)))
+    await handle(
+        pool,
+        ordering.on_stock_reserved,
+        StockReserved(**base, lines=[], accept_deadline=datetime.now(UTC) + timedelta(minutes=3)),
+    )
     await handle(pool, ordering.on_shop_accepted, ShopAccepted(**base, accepted_by="counter"))
     await handle(pool, fulfilment.on_picking_started, PickingStarted(**base, location_id="shop", by="counter"))
-    await handle(pool, fulfilment.on_order_packed, OrderPacked(
-        **base, shown_fen=400, final_fen=400, difference_fen=0, bags=1, weight_g=1200, handover_code="135790",
-        pickup_point=PickupPoint(location_id="shop", name_zh="小店", name_en="Corner shop"),
-        lines=[PackedLine(line_no=1, product_id="water", outcome=LineOutcome.PICKED, quantity=2, price_fen=400)]))
+    await handle(
+        pool,
+        fulfilment.on_order_packed,
+        OrderPacked(
+            **base,
+            shown_fen=400,
+            final_fen=400,
+            difference_fen=0,
+            bags=1,
+            weight_g=1200,
+            handover_code="135790",
+            pickup_point=PickupPoint(location_id="shop", name_zh="小店", name_en="Corner shop"),
+            lines=[PackedLine(line_no=1, product_id="water", outcome=LineOutcome.PICKED, quantity=2, price_fen=400)],
+        ),
+    )
     return base
 
 
@@ -130,8 +171,11 @@ async def test_delivery_and_locker_orders_carry_what_dispatch_needs(orders_pool:
     assert (await view(orders_pool, delivered, STAFF))["delivery_code"] is None
 
     to_locker = by_id[locker]
-    assert (to_locker["fulfilment_mode"], to_locker["locker_site_id"], to_locker["address"]) == \
-        ("locker", "lane-lockers", None)
+    assert (to_locker["fulfilment_mode"], to_locker["locker_site_id"], to_locker["address"]) == (
+        "locker",
+        "lane-lockers",
+        None,
+    )
     assert len(to_locker["delivery_code"]) == 6
     assert by_id[pickup]["delivery_code"] is None and by_id[pickup]["address"] is None
     assert (await view(orders_pool, pickup))["delivery_code"] is None
@@ -141,21 +185,37 @@ async def test_a_delivery_from_the_promise_to_the_door(orders_pool: asyncpg.Pool
     order_id = await place(orders_pool, {"mode": "delivery", "address": HOME})
     base = {"order_id": order_id, "store_id": "shop"}
     promised = datetime.now(UTC) + timedelta(minutes=30)
-    await handle(orders_pool, delivery.on_delivery_promised, DeliveryPromised(**base, promised_at=promised,
-                                                                              minutes=30))
+    await handle(orders_pool, delivery.on_delivery_promised, DeliveryPromised(**base, promised_at=promised, minutes=30))
     await packed(orders_pool, order_id)
-    await handle(orders_pool, delivery.on_rider_assigned, RiderAssigned(
-        **base, rider_id="rider-7", rider_name="Wang", vehicle="e_bike", eta_shop_at=promised - timedelta(minutes=20),
-        eta_door_at=promised - timedelta(minutes=5), assigned_by="dispatch"))
+    await handle(
+        orders_pool,
+        delivery.on_rider_assigned,
+        RiderAssigned(
+            **base,
+            rider_id="rider-7",
+            rider_name="Wang",
+            vehicle="e_bike",
+            eta_shop_at=promised - timedelta(minutes=20),
+            eta_door_at=promised - timedelta(minutes=5),
+            assigned_by="dispatch",
+        ),
+    )
     await handle(orders_pool, delivery.on_rider_at_shop, RiderAtShop(**base, rider_id="rider-7"))
-    await handle(orders_pool, delivery.on_delivery_picked_up, DeliveryPickedUp(**base, rider_id="rider-7",
-                                                                               handover_code="135790"))
+    await handle(
+        orders_pool,
+        delivery.on_delivery_picked_up,
+        DeliveryPickedUp(**base, rider_id="rider-7", handover_code="135790"),
+    )
     shown = await view(orders_pool, order_id)
     assert shown["status"] == "PACKED"  # OUT_FOR_DELIVERY is inventory's word
-    await handle(orders_pool, fulfilment.on_order_handed_over, OrderHandedOver(**base, to=HandoverTo.RIDER,
-                                                                               by="rider-7"))
-    await handle(orders_pool, delivery.on_eta_updated, EtaUpdated(**base, eta_door_at=promised + timedelta(minutes=4),
-                                                                  late_risk=True))
+    await handle(
+        orders_pool, fulfilment.on_order_handed_over, OrderHandedOver(**base, to=HandoverTo.RIDER, by="rider-7")
+    )
+    await handle(
+        orders_pool,
+        delivery.on_eta_updated,
+        EtaUpdated(**base, eta_door_at=promised + timedelta(minutes=4), late_risk=True),
+    )
     shown = await view(orders_pool, order_id)
     assert shown["status"] == "OUT_FOR_DELIVERY"
     assert shown["promised_at"] == promised.isoformat()
@@ -178,11 +238,12 @@ async def test_a_delivery_from_the_promise_to_the_door(orders_pool: asyncpg.Pool
     assert "135790" not in str(shown["timeline"])
 
 
-async def answer(pool: asyncpg.Pool, principal: Principal, order_id: str, accept: bool,
-                 key: str | None = None) -> tuple[int, Any]:
+async def answer(
+    pool: asyncpg.Pool, principal: Principal, order_id: str, accept: bool, key: str | None = None
+) -> tuple[int, Any]:
     async def change(conn: asyncpg.Connection) -> dict[str, Any]:
-        return order_view(await delivery.answer_pickup_offer(UnitOfWork(conn), principal, order_id, accept),
-                          principal)
+        return order_view(await delivery.answer_pickup_offer(UnitOfWork(conn), principal, order_id, accept), principal)
+
     return await change_once(pool, principal.key, key, f"pickup-offer-{order_id}-{accept}", change, ORDER_ERRORS)
 
 
@@ -193,11 +254,13 @@ async def test_no_rider_and_a_declined_offer_cancel_a_packed_order(orders_pool: 
         await answer(orders_pool, GRANDMA, order_id, True)
     assert nothing_offered.value.status_code == 409
     answer_by = datetime.now(UTC) + timedelta(minutes=5)
-    await handle(orders_pool, delivery.on_pickup_offered, PickupOffered(**base, reason="no_rider",
-                                                                        answer_by=answer_by))
+    await handle(orders_pool, delivery.on_pickup_offered, PickupOffered(**base, reason="no_rider", answer_by=answer_by))
     shown = await view(orders_pool, order_id)
-    assert shown["pickup_offer"] == {"reason": "no_rider", "answer_by": answer_by.isoformat(),
-                                     "offered_at": shown["pickup_offer"]["offered_at"]}
+    assert shown["pickup_offer"] == {
+        "reason": "no_rider",
+        "answer_by": answer_by.isoformat(),
+        "offered_at": shown["pickup_offer"]["offered_at"],
+    }
     _, declined = await answer(orders_pool, GRANDMA, order_id, False)
     assert declined["pickup_offer"] is None and declined["status"] == "PACKED"
     [choice] = await outbox(orders_pool, "PickupChoiceMade")
@@ -209,8 +272,11 @@ async def test_no_rider_and_a_declined_offer_cancel_a_packed_order(orders_pool: 
     shown = await view(orders_pool, order_id)
     assert (shown["status"], shown["cancel_reason"]) == ("CANCELLED", "no_rider")
     [cancelled] = await outbox(orders_pool, "OrderCancelled")
-    assert (cancelled["reason"], cancelled["cancelled_by"], cancelled["previous_status"]) == \
-        ("no_rider", "linli", "PACKED")
+    assert (cancelled["reason"], cancelled["cancelled_by"], cancelled["previous_status"]) == (
+        "no_rider",
+        "linli",
+        "PACKED",
+    )
     with pytest.raises(HTTPException) as too_late:
         await answer(orders_pool, GRANDMA, order_id, True)
     assert too_late.value.status_code == 409 and "already answered" in too_late.value.detail
@@ -219,8 +285,11 @@ async def test_no_rider_and_a_declined_offer_cancel_a_packed_order(orders_pool: 
 async def test_an_accepted_offer_turns_the_order_into_a_pickup(orders_pool: asyncpg.Pool) -> None:
     order_id = await place(orders_pool, {"mode": "delivery", "address": HOME})
     base = await packed(orders_pool, order_id)
-    await handle(orders_pool, delivery.on_pickup_offered, PickupOffered(
-        **base, reason="no_rider", answer_by=datetime.now(UTC) + timedelta(minutes=5)))
+    await handle(
+        orders_pool,
+        delivery.on_pickup_offered,
+        PickupOffered(**base, reason="no_rider", answer_by=datetime.now(UTC) + timedelta(minutes=5)),
+    )
     with pytest.raises(HTTPException) as admin:
         await answer(orders_pool, ADMIN, order_id, True)
     assert admin.value.status_code == 403
@@ -238,20 +307,27 @@ async def test_an_accepted_offer_turns_the_order_into_a_pickup(orders_pool: asyn
     assert choice["accepted"] is True
     await handle(orders_pool, delivery.on_delivery_abandoned, DeliveryAbandoned(**base, reason="no_rider"))
     assert await outbox(orders_pool, "OrderCancelled") == []
-    await handle(orders_pool, fulfilment.on_order_handed_over, OrderHandedOver(**base, to=HandoverTo.SHOPPER,
-                                                                               by="counter"))
+    await handle(
+        orders_pool, fulfilment.on_order_handed_over, OrderHandedOver(**base, to=HandoverTo.SHOPPER, by="counter")
+    )
     assert (await view(orders_pool, order_id))["status"] == "COLLECTED"
 
 
 async def test_an_unanswered_offer_cancels_an_order_still_being_picked(orders_pool: asyncpg.Pool) -> None:
     order_id = await place(orders_pool, {"mode": "delivery", "address": HOME})
     base = {"order_id": order_id, "store_id": "shop"}
-    await handle(orders_pool, ordering.on_stock_reserved, StockReserved(
-        **base, lines=[], accept_deadline=datetime.now(UTC) + timedelta(minutes=3)))
+    await handle(
+        orders_pool,
+        ordering.on_stock_reserved,
+        StockReserved(**base, lines=[], accept_deadline=datetime.now(UTC) + timedelta(minutes=3)),
+    )
     await handle(orders_pool, ordering.on_shop_accepted, ShopAccepted(**base, accepted_by="counter"))
     await handle(orders_pool, fulfilment.on_picking_started, PickingStarted(**base, location_id="shop", by="c"))
-    await handle(orders_pool, delivery.on_pickup_offered, PickupOffered(
-        **base, reason="no_rider", answer_by=datetime.now(UTC) - timedelta(seconds=1)))
+    await handle(
+        orders_pool,
+        delivery.on_pickup_offered,
+        PickupOffered(**base, reason="no_rider", answer_by=datetime.now(UTC) - timedelta(seconds=1)),
+    )
     with pytest.raises(HTTPException) as expired:
         await answer(orders_pool, GRANDMA, order_id, True)
     assert expired.value.status_code == 409 and "ran out" in expired.value.detail
@@ -264,21 +340,34 @@ async def test_an_unanswered_offer_cancels_an_order_still_being_picked(orders_po
 async def test_a_locker_order_deposited_expired_and_returned(orders_pool: asyncpg.Pool) -> None:
     order_id = await place(orders_pool, {"mode": "locker", "site_id": "lane-lockers", "address": None})
     base = await packed(orders_pool, order_id)
-    await handle(orders_pool, delivery.on_locker_reserved, LockerReserved(**base, site_id="lane-lockers",
-                                                                          compartment_id="A1", size="M"))
-    await handle(orders_pool, fulfilment.on_order_handed_over, OrderHandedOver(**base, to=HandoverTo.RIDER,
-                                                                               by="rider-7"))
+    await handle(
+        orders_pool,
+        delivery.on_locker_reserved,
+        LockerReserved(**base, site_id="lane-lockers", compartment_id="A1", size="M"),
+    )
+    await handle(
+        orders_pool, fulfilment.on_order_handed_over, OrderHandedOver(**base, to=HandoverTo.RIDER, by="rider-7")
+    )
     collect_by = datetime.now(UTC) + timedelta(days=1)
-    await handle(orders_pool, delivery.on_locker_deposited, LockerDeposited(
-        **base, site_id="lane-lockers", compartment_id="A1", code="864209", collect_by=collect_by))
+    await handle(
+        orders_pool,
+        delivery.on_locker_deposited,
+        LockerDeposited(**base, site_id="lane-lockers", compartment_id="A1", code="864209", collect_by=collect_by),
+    )
     shown = await view(orders_pool, order_id)
     assert shown["status"] == "IN_LOCKER"
-    assert shown["locker"] == {"site_id": "lane-lockers", "compartment_id": "A1", "size": "M", "code": "864209",
-                               "collect_by": collect_by.isoformat()}
+    assert shown["locker"] == {
+        "site_id": "lane-lockers",
+        "compartment_id": "A1",
+        "size": "M",
+        "code": "864209",
+        "collect_by": collect_by.isoformat(),
+    }
     assert "code" not in (await view(orders_pool, order_id, ADMIN))["locker"]
     assert "864209" not in str(shown["timeline"])
-    await handle(orders_pool, delivery.on_locker_expired, LockerExpired(**base, site_id="lane-lockers",
-                                                                        compartment_id="A1"))
+    await handle(
+        orders_pool, delivery.on_locker_expired, LockerExpired(**base, site_id="lane-lockers", compartment_id="A1")
+    )
     await handle(orders_pool, fulfilment.on_bag_returned, BagReturned(**base, lines=[], refund_fen=400, by="counter"))
     shown = await view(orders_pool, order_id)
     assert shown["status"] == "RETURNED" and shown["refund_fen"] == 400

@@ -42,8 +42,11 @@ async def site_updates(d: Dispatch, site_id: str = "site-1") -> list[dict[str, i
 
 async def test_every_change_to_a_locker_site_tells_the_circle_its_free_compartments(dispatch: Dispatch) -> None:
     d = dispatch
-    await d.run(lambda uow: lockers.put_site(uow, "site-1", "Lane 5 lockers", 32.046, 118.794,
-                                             [("A1", "S"), ("A2", "S"), ("B1", "M")]))
+    await d.run(
+        lambda uow: lockers.put_site(
+            uow, "site-1", "Lane 5 lockers", 32.046, 118.794, [("A1", "S"), ("A2", "S"), ("B1", "M")]
+        )
+    )
     assert await site_updates(d) == [{"S": 2, "M": 1, "L": 0}]
 
     await d.rider("r1", SHOP[0], SHOP[1])
@@ -65,8 +68,9 @@ async def test_every_change_to_a_locker_site_tells_the_circle_its_free_compartme
     assert (await site_updates(d))[-1] == {"S": 2, "M": 1, "L": 0}  # collected: free again
 
     # Each update is recorded with the change it describes: in the outbox, keyed by the site.
-    row = await d.pool.fetchrow("SELECT topic, key FROM outbox WHERE event_type = 'LockerSiteUpdated' "
-                                "ORDER BY id DESC LIMIT 1")
+    row = await d.pool.fetchrow(
+        "SELECT topic, key FROM outbox WHERE event_type = 'LockerSiteUpdated' ORDER BY id DESC LIMIT 1"
+    )
     assert (row["topic"], row["key"]) == ("linli.circle", "locker:site-1")
 
 
@@ -85,8 +89,11 @@ async def test_a_refused_reservation_publishes_nothing(dispatch: Dispatch) -> No
 
 async def test_concurrent_reservations_end_with_the_true_count(dispatch: Dispatch) -> None:
     d = dispatch
-    await d.run(lambda uow: lockers.put_site(uow, "site-1", "Lane 5 lockers", 32.046, 118.794,
-                                             [("A1", "M"), ("A2", "M"), ("A3", "L")]))
+    await d.run(
+        lambda uow: lockers.put_site(
+            uow, "site-1", "Lane 5 lockers", 32.046, 118.794, [("A1", "M"), ("A2", "M"), ("A3", "L")]
+        )
+    )
     for i in range(6):
         await open_locker_order(d, f"o{i}", f"r{i}")
 
@@ -108,8 +115,7 @@ async def test_at_start_up_every_site_is_announced(dispatch: Dispatch) -> None:
         await put_site(d, site_id, [("A1", "L")])
     await d.pool.execute("DELETE FROM outbox")
     assert await d.run(lockers.announce_all) == 2
-    assert {p["site_id"]: p["free"]["L"] for p in await published(d, "LockerSiteUpdated")} == \
-        {"site-1": 1, "site-2": 1}
+    assert {p["site_id"]: p["free"]["L"] for p in await published(d, "LockerSiteUpdated")} == {"site-1": 1, "site-2": 1}
 
 
 async def quotes(d: Dispatch) -> list[dict[str, Any]]:
@@ -165,8 +171,7 @@ async def test_ratings_make_the_riders_average(dispatch: Dispatch) -> None:
     d = dispatch
     await d.rider("r1", SHOP[0], SHOP[1])
     for order_id, stars in (("o1", 5), ("o2", 4), ("o2", 1)):  # o2 delivered twice by the broker: counted once
-        await rate(d, OrderRated(order_id=order_id, store_id="shop", rider_id="r1", rider_stars=stars,
-                                 by="shopper-1"))
+        await rate(d, OrderRated(order_id=order_id, store_id="shop", rider_id="r1", rider_stars=stars, by="shopper-1"))
     await rate(d, OrderRated(order_id="o3", store_id="shop", shop_stars=2, by="shopper-1"))  # the shop only
     [row] = await d.run(riders.roster)
     assert row["rating"] == {"stars": 4.5, "count": 2}
@@ -177,8 +182,7 @@ async def test_ratings_make_the_riders_average(dispatch: Dispatch) -> None:
 async def test_cash_on_delivery_is_due_at_the_door_and_must_be_entered(dispatch: Dispatch) -> None:
     d = dispatch
     await d.rider("r1", SHOP[0] + 0.001, SHOP[1])
-    order = placed("o1").model_copy(update={"payment": "on_delivery", "delivery_fee_fen": 300,
-                                            "platform_fee_fen": 50})
+    order = placed("o1").model_copy(update={"payment": "on_delivery", "delivery_fee_fen": 300, "platform_fee_fen": 50})
     await d.run(lambda uow: intake.on_order_placed(uow, order))
     await d.run(lambda uow: intake.on_order_accepted(uow, accepted("o1")))
     await d.run(assigning.run_round)
@@ -209,8 +213,10 @@ async def test_cash_on_delivery_is_due_at_the_door_and_must_be_entered(dispatch:
 
 async def test_thousands_of_shops_are_quoted_over_a_few_rounds_not_in_one(dispatch: Dispatch) -> None:
     d = dispatch
-    await d.pool.executemany("INSERT INTO shops (location_id, name_zh, name_en, lat, lon) VALUES ($1, $1, $1, $2, $3)",
-                             [(f"s{i:03d}", SHOP[0] + i * 1e-4, SHOP[1]) for i in range(MAX_PER_ROUND + 50)])
+    await d.pool.executemany(
+        "INSERT INTO shops (location_id, name_zh, name_en, lat, lon) VALUES ($1, $1, $1, $2, $3)",
+        [(f"s{i:03d}", SHOP[0] + i * 1e-4, SHOP[1]) for i in range(MAX_PER_ROUND + 50)],
+    )
     await d.rider("r1", SHOP[0], SHOP[1])
     first = (await d.run(assigning.run_round))["quotes"]
     second = (await d.run(assigning.run_round))["quotes"]

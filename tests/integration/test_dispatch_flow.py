@@ -119,8 +119,13 @@ async def test_the_steps_in_order_with_the_codes(dispatch: Dispatch) -> None:
     with pytest.raises(Missing):
         await d.run(lambda uow: delivering.delivered(uow, "o1", "r1", "123456", None))
     await d.run(lambda uow: delivering.delivered(uow, "o1", "r1", "123456", 200))
-    assert (await d.types("o1"))[-5:] == ["RiderAssigned", "RiderAtShop", "DeliveryPickedUp", "RiderAtDoor",
-                                          "DeliveryCompleted"]
+    assert (await d.types("o1"))[-5:] == [
+        "RiderAssigned",
+        "RiderAtShop",
+        "DeliveryPickedUp",
+        "RiderAtDoor",
+        "DeliveryCompleted",
+    ]
     picked = next(p for t, p in await d.events("o1") if t == "DeliveryPickedUp")
     assert picked["handover_code"] == "4321"
     done = next(p for t, p in await d.events("o1") if t == "DeliveryCompleted")
@@ -144,8 +149,11 @@ async def test_a_failed_delivery_after_waiting(dispatch: Dispatch) -> None:
 async def test_counter_staff_handing_over_counts_as_picked_up(dispatch: Dispatch) -> None:
     d = dispatch
     await assigned_to(d, "r1", "o1")
-    await d.run(lambda uow: intake.on_handed_over(uow, OrderHandedOver(order_id="o1", store_id="shop",
-                                                                     to=HandoverTo.RIDER, by="counter")))
+    await d.run(
+        lambda uow: intake.on_handed_over(
+            uow, OrderHandedOver(order_id="o1", store_id="shop", to=HandoverTo.RIDER, by="counter")
+        )
+    )
     assert (await d.delivery("o1"))["status"] == "picked_up"
     await d.run(lambda uow: delivering.at_door(uow, "o1", "r1"))
 
@@ -203,16 +211,26 @@ async def test_the_shoppers_pickup_choice(dispatch: Dispatch) -> None:
     for order_id in ("yes", "no"):
         await open_order(d, order_id)
         await d.run(lambda uow, o=order_id: intake.on_no_rider_deadline(uow, o))
-    await d.run(lambda uow: intake.on_pickup_choice(uow, PickupChoiceMade(order_id="yes", store_id="shop",
-                                                                        accepted=True, by="u")))
-    await d.run(lambda uow: intake.on_pickup_choice(uow, PickupChoiceMade(order_id="no", store_id="shop",
-                                                                        accepted=False, by="u")))
+    await d.run(
+        lambda uow: intake.on_pickup_choice(
+            uow, PickupChoiceMade(order_id="yes", store_id="shop", accepted=True, by="u")
+        )
+    )
+    await d.run(
+        lambda uow: intake.on_pickup_choice(
+            uow, PickupChoiceMade(order_id="no", store_id="shop", accepted=False, by="u")
+        )
+    )
     assert (await d.delivery("yes"))["status"] == "dropped"
     assert "DeliveryAbandoned" not in await d.types("yes")
     abandoned = [p for t, p in await d.events("no") if t == "DeliveryAbandoned"]
     assert [p["reason"] for p in abandoned] == ["no_rider"]
-    assert await d.pool.fetchval("SELECT count(*) FROM deadlines WHERE kind = 'pickup_answer' "
-                                 "AND fired_at IS NULL AND cancelled_at IS NULL") == 0
+    assert (
+        await d.pool.fetchval(
+            "SELECT count(*) FROM deadlines WHERE kind = 'pickup_answer' AND fired_at IS NULL AND cancelled_at IS NULL"
+        )
+        == 0
+    )
 
 
 async def test_a_cancelled_order_frees_its_rider(dispatch: Dispatch) -> None:

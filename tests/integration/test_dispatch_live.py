@@ -48,8 +48,10 @@ async def test_a_client_resuming_with_last_event_id_gets_what_it_missed_then_liv
     try:
         await until(lambda: len(got) >= 2)
         assert [e["data"]["n"] for _, e in got] == [1, 3]  # the retained ones after its id, for its order only
-        await append(dispatch.redis, [LiveNote(stream, "EtaUpdated", {"n": 4}, "o0"),
-                                      LiveNote(stream, "EtaUpdated", {"n": 5}, "o1")])
+        await append(
+            dispatch.redis,
+            [LiveNote(stream, "EtaUpdated", {"n": 4}, "o0"), LiveNote(stream, "EtaUpdated", {"n": 5}, "o1")],
+        )
         await asyncio.wait_for(asyncio.shield(task), 5)
         assert [e["data"]["n"] for _, e in got] == [1, 3, 5]
         assert [i for i, _ in got] == sorted(i for i, _ in got)

@@ -27,6 +27,7 @@ async def seed_demo_riders(d: Dispatch) -> None:
         for rider, _, _ in DEMO_RIDERS:
             await uow.log.upsert_rider(rider)
             await uow.repo.set_rider_state(rider.id, rider.state.value)
+
     await d.run(add)
     for rider, lat, lon in DEMO_RIDERS:
         await d.seen(rider.id, lat, lon)
@@ -35,8 +36,9 @@ async def seed_demo_riders(d: Dispatch) -> None:
 async def test_a_demo_order_is_delivered_without_anyone_playing_the_rider(dispatch: Dispatch) -> None:
     d = dispatch
     await seed_demo_riders(d)
-    sim = RiderSimulator(d.pool, d.redis, SETTINGS, [(r.id, Point(lat, lon)) for r, lat, lon in DEMO_RIDERS],
-                         clock=d.clock)
+    sim = RiderSimulator(
+        d.pool, d.redis, SETTINGS, [(r.id, Point(lat, lon)) for r, lat, lon in DEMO_RIDERS], clock=d.clock
+    )
     await d.run(lambda uow: intake.on_order_placed(uow, placed("o1", pay_on_delivery=True)))
     await d.run(lambda uow: intake.on_order_accepted(uow, accepted("o1")))
 
@@ -58,8 +60,14 @@ async def test_a_demo_order_is_delivered_without_anyone_playing_the_rider(dispat
     assert steps[-4:] == ["at_shop", "picked_up", "at_door", "delivered"]  # assigned may pass within a tick
     assert seen.count("at_shop") >= 3  # no pickup before the bag was packed
     types = [t for t in await d.types("o1") if t != "EtaUpdated"]
-    assert types == ["DeliveryPromised", "RiderAssigned", "RiderAtShop", "DeliveryPickedUp", "RiderAtDoor",
-                     "DeliveryCompleted"]
+    assert types == [
+        "DeliveryPromised",
+        "RiderAssigned",
+        "RiderAtShop",
+        "DeliveryPickedUp",
+        "RiderAtDoor",
+        "DeliveryCompleted",
+    ]
     events = dict(await d.events("o1"))
     rider = events["RiderAssigned"]["rider_id"]
     assert rider in {r.id for r, _, _ in DEMO_RIDERS} and rider != "rider-zhao"  # zhao is on a break

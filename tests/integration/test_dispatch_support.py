@@ -34,8 +34,16 @@ from shared.vocabulary.locations import LocationKind
 from shared.vocabulary.units import StockUnit
 
 MIGRATIONS = Path(__file__).parents[2] / "services" / "dispatch" / "migrations"
-SETTINGS = Settings(service="dispatch", offer_limit_s=30, rider_silent_s=60, rider_behind_s=300,
-                    no_rider_limit_s=600, pickup_offer_answer_s=300, door_wait_s=120, locker_collect_limit_s=3600)
+SETTINGS = Settings(
+    service="dispatch",
+    offer_limit_s=30,
+    rider_silent_s=60,
+    rider_behind_s=300,
+    no_rider_limit_s=600,
+    pickup_offer_answer_s=300,
+    door_wait_s=120,
+    locker_collect_limit_s=3600,
+)
 SHOP = (32.0440, 118.7900)
 DOOR = (32.0470, 118.7950)
 
@@ -52,8 +60,11 @@ class Dispatch:
 
     async def events(self, order_id: str | None = None) -> list[tuple[str, dict[str, Any]]]:
         rows = await self.pool.fetch("SELECT event_type, envelope FROM outbox ORDER BY id")
-        return [(r["event_type"], r["envelope"]["payload"]) for r in rows
-                if order_id is None or r["envelope"]["payload"].get("order_id") == order_id]
+        return [
+            (r["event_type"], r["envelope"]["payload"])
+            for r in rows
+            if order_id is None or r["envelope"]["payload"].get("order_id") == order_id
+        ]
 
     async def types(self, order_id: str) -> list[str]:
         return [t for t, _ in await self.events(order_id)]
@@ -63,11 +74,13 @@ class Dispatch:
         assert row is not None
         return row
 
-    async def rider(self, rider_id: str, lat: float, lon: float, *, vehicle: Vehicle = Vehicle.E_BIKE,
-                    capacity: int = 3) -> None:
+    async def rider(
+        self, rider_id: str, lat: float, lon: float, *, vehicle: Vehicle = Vehicle.E_BIKE, capacity: int = 3
+    ) -> None:
         async def add(uow: UnitOfWork) -> None:
             await uow.log.upsert_rider(Rider(rider_id, rider_id, vehicle, capacity, RiderState.AVAILABLE))
             await uow.repo.set_rider_state(rider_id, "available")
+
         await self.run(add)
         await self.seen(rider_id, lat, lon)
 
@@ -85,23 +98,61 @@ async def dispatch(pool: asyncpg.Pool, infra: Any, monkeypatch: pytest.MonkeyPat
     client = aioredis.from_url(infra.redis_url, decode_responses=True)
     d = Dispatch(pool, client, FakeClock())
     from services.dispatch.service_layer import intake
-    await d.run(lambda uow: intake.on_location(uow, LocationUpserted(
-        location_id="shop", kind=LocationKind.SHOP, category="grocery", name_zh="店", name_en="Shop",
-        lat=SHOP[0], lon=SHOP[1], picking_minutes=0)))
+
+    await d.run(
+        lambda uow: intake.on_location(
+            uow,
+            LocationUpserted(
+                location_id="shop",
+                kind=LocationKind.SHOP,
+                category="grocery",
+                name_zh="店",
+                name_en="Shop",
+                lat=SHOP[0],
+                lon=SHOP[1],
+                picking_minutes=0,
+            ),
+        )
+    )
     try:
         yield d
     finally:
         await client.aclose()
 
 
-def placed(order_id: str, *, mode: str = "delivery", pay_on_delivery: bool = False, site: str | None = None,
-           by: str = "shopper-1") -> OrderPlaced:
-    line = OrderedLine(line_no=1, product_id="water", location_id="shop", quantity=1, unit=StockUnit.PIECE,
-                       stock_quantity=1, unit_price_fen=200, estimated_fen=200)
-    return OrderPlaced(order_id=order_id, store_id="shop", placed_by=by, placed_for=by, fulfilment_mode=mode,
-                       lines=[line], total_fen=200, flags=HandlingFlags(pay_on_delivery=pay_on_delivery),
-                       address=DeliveryAddress(text="3-201 Lane 5", lat=DOOR[0], lon=DOOR[1]),
-                       contact_phone="13800000000", delivery_code="123456", locker_site_id=site, note="ring twice")
+def placed(
+    order_id: str,
+    *,
+    mode: str = "delivery",
+    pay_on_delivery: bool = False,
+    site: str | None = None,
+    by: str = "shopper-1",
+) -> OrderPlaced:
+    line = OrderedLine(
+        line_no=1,
+        product_id="water",
+        location_id="shop",
+        quantity=1,
+        unit=StockUnit.PIECE,
+        stock_quantity=1,
+        unit_price_fen=200,
+        estimated_fen=200,
+    )
+    return OrderPlaced(
+        order_id=order_id,
+        store_id="shop",
+        placed_by=by,
+        placed_for=by,
+        fulfilment_mode=mode,
+        lines=[line],
+        total_fen=200,
+        flags=HandlingFlags(pay_on_delivery=pay_on_delivery),
+        address=DeliveryAddress(text="3-201 Lane 5", lat=DOOR[0], lon=DOOR[1]),
+        contact_phone="13800000000",
+        delivery_code="123456",
+        locker_site_id=site,
+        note="ring twice",
+    )
 
 
 def accepted(order_id: str) -> OrderAccepted:
@@ -109,7 +160,15 @@ def accepted(order_id: str) -> OrderAccepted:
 
 
 def packed(order_id: str, code: str = "4321", bags: int = 1, weight_g: int = 900) -> OrderPacked:
-    return OrderPacked(order_id=order_id, store_id="shop", shown_fen=200, final_fen=200, difference_fen=0, lines=[],
-                       bags=bags, weight_g=weight_g, pickup_point=PickupPoint(location_id="shop", name_zh="店",
-                                                                             name_en="Shop"),
-                       handover_code=code)
+    return OrderPacked(
+        order_id=order_id,
+        store_id="shop",
+        shown_fen=200,
+        final_fen=200,
+        difference_fen=0,
+        lines=[],
+        bags=bags,
+        weight_g=weight_g,
+        pickup_point=PickupPoint(location_id="shop", name_zh="店", name_en="Shop"),
+        handover_code=code,
+    )

@@ -72,11 +72,17 @@ async def test_a_market_order_is_split_into_parts_each_accepted_picked_and_packe
     assert len(packed["handover_code"]) == 6 and packed["handover_code"].isdigit()
 
     with pytest.raises(BadRequest, match="wrong handover code"):
-        await run(inv, lambda uow: fulfilment.hand_over(uow, "market", "o1", "x" + packed["handover_code"][1:],
-                                                        HandoverTo.SHOPPER, "counter"))
+        await run(
+            inv,
+            lambda uow: fulfilment.hand_over(
+                uow, "market", "o1", "x" + packed["handover_code"][1:], HandoverTo.SHOPPER, "counter"
+            ),
+        )
     assert await stock(inv, "carp") == (6000, 1250)
-    await run(inv, lambda uow: fulfilment.hand_over(uow, "market", "o1", packed["handover_code"],
-                                                    HandoverTo.SHOPPER, "counter"))
+    await run(
+        inv,
+        lambda uow: fulfilment.hand_over(uow, "market", "o1", packed["handover_code"], HandoverTo.SHOPPER, "counter"),
+    )
     assert await stock(inv, "carp") == (4750, 0) and await stock(inv, "bokchoy") == (7, 0)
     assert (await types(inv, "o1"))[-1] == "OrderHandedOver"
     await check_books(inv)
@@ -125,8 +131,9 @@ async def test_heavy_weight_waits_for_the_shopper_and_each_answer_settles_it(inv
         await run(inv, lambda uow: fulfilment.pack_part(uow, "fish", "w", 1, 1000, "li"))
 
     # Declined: back to be picked again, the hold back to the estimate.
-    answer = ApprovalGiven(order_id="w", store_id="market", line_no=1, kind=ApprovalKind.WEIGHT, accepted=False,
-                           by="shopper-1")
+    answer = ApprovalGiven(
+        order_id="w", store_id="market", line_no=1, kind=ApprovalKind.WEIGHT, accepted=False, by="shopper-1"
+    )
     await run(inv, lambda uow: fulfilment.on_approval_given(uow, answer))
     assert await stock(inv, "carp") == (6000, 600)
     await run(inv, lambda uow: fulfilment.on_approval_given(uow, answer.model_copy(update={"accepted": True})))
@@ -140,8 +147,15 @@ async def test_heavy_weight_waits_for_the_shopper_and_each_answer_settles_it(inv
 
     # Line 2 heavy and accepted by the shopper: charged the actual weight.
     await run(inv, lambda uow: fulfilment.pick_line(uow, "fish", "w", 2, 400, "li", POLICY))
-    await run(inv, lambda uow: fulfilment.on_approval_given(uow, ApprovalGiven(
-        order_id="w", store_id="market", line_no=2, kind=ApprovalKind.WEIGHT, accepted=True, by="shopper-1")))
+    await run(
+        inv,
+        lambda uow: fulfilment.on_approval_given(
+            uow,
+            ApprovalGiven(
+                order_id="w", store_id="market", line_no=2, kind=ApprovalKind.WEIGHT, accepted=True, by="shopper-1"
+            ),
+        ),
+    )
     assert [p for t, p in await events(inv, "w") if t == "WeightSettled"][-1]["charged_fen"] == 960
     await run(inv, lambda uow: fulfilment.on_approval_deadline(uow, Deadline("approval", "w:2", datetime.now(UTC))))
     assert len([t for t in await types(inv, "w") if t == "WeightSettled"]) == 3  # the deadline was cancelled
@@ -152,20 +166,27 @@ async def test_heavy_weight_waits_for_the_shopper_and_each_answer_settles_it(inv
     packed = await packed_payload(inv, "w")
     assert packed["final_fen"] == 1080 + 960
     assert [(ln["outcome"], ln["price_fen"]) for ln in packed["lines"]] == [
-        ("picked", 1080), ("picked", 960), ("out_of_stock", 0)]
+        ("picked", 1080),
+        ("picked", 960),
+        ("out_of_stock", 0),
+    ]
     history = await inv.fetch("SELECT action FROM line_history WHERE order_id = 'w' ORDER BY id")
     assert [h["action"] for h in history][:3] == ["weighed", "weight settled", "weighed"]
     await check_books(inv)
 
 
-@pytest.mark.parametrize(("pref", "substitute", "needs"), [
-    (SubstitutionPreference(mode=SubstitutionMode.BEST_MATCH), "cola", False),
-    (SubstitutionPreference(mode=SubstitutionMode.PRODUCT, product_id="cola"), "cola", False),
-    (SubstitutionPreference(mode=SubstitutionMode.PRODUCT, product_id="cola"), "water", True),
-    (SubstitutionPreference(mode=SubstitutionMode.NONE), "cola", True),
-])
-async def test_substitutes_follow_the_shoppers_preference(inv: asyncpg.Pool, pref: SubstitutionPreference,
-                                                          substitute: str, needs: bool) -> None:
+@pytest.mark.parametrize(
+    ("pref", "substitute", "needs"),
+    [
+        (SubstitutionPreference(mode=SubstitutionMode.BEST_MATCH), "cola", False),
+        (SubstitutionPreference(mode=SubstitutionMode.PRODUCT, product_id="cola"), "cola", False),
+        (SubstitutionPreference(mode=SubstitutionMode.PRODUCT, product_id="cola"), "water", True),
+        (SubstitutionPreference(mode=SubstitutionMode.NONE), "cola", True),
+    ],
+)
+async def test_substitutes_follow_the_shoppers_preference(
+    inv: asyncpg.Pool, pref: SubstitutionPreference, substitute: str, needs: bool
+) -> None:
     await place(inv, "s", [("juice", 2, pref)])
     await run(inv, lambda uow: reservations.accept(uow, "shop", "s", "keeper"))
     await run(inv, lambda uow: fulfilment.substitute(uow, "shop", "s", 1, substitute, 2, "keeper", POLICY))
@@ -185,8 +206,15 @@ async def test_a_declined_substitute_is_released_and_the_line_refunded(inv: asyn
         await run(inv, lambda uow: fulfilment.substitute(uow, "shop", "d", 2, "bokchoy", 1, "keeper", POLICY))
     with pytest.raises(BadRequest, match="unknown product"):
         await run(inv, lambda uow: fulfilment.substitute(uow, "shop", "d", 2, "caviar", 1, "keeper", POLICY))
-    await run(inv, lambda uow: fulfilment.on_approval_given(uow, ApprovalGiven(
-        order_id="d", store_id="shop", line_no=1, kind=ApprovalKind.SUBSTITUTION, accepted=False, by="u")))
+    await run(
+        inv,
+        lambda uow: fulfilment.on_approval_given(
+            uow,
+            ApprovalGiven(
+                order_id="d", store_id="shop", line_no=1, kind=ApprovalKind.SUBSTITUTION, accepted=False, by="u"
+            ),
+        ),
+    )
     settled = next(p for t, p in await events(inv, "d") if t == "SubstitutionSettled")
     assert (settled["accepted"], settled["refund_fen"], settled["decided_by"]) == (False, 500, "shopper")
     assert await stock(inv, "cola") == (20, 0)
@@ -209,15 +237,39 @@ async def test_returns_restock_and_write_off_and_refund_everything(inv: asyncpg.
     await run(inv, lambda uow: fulfilment.hand_over(uow, "shop", "r", code, HandoverTo.RIDER, "keeper"))
     assert await stock(inv, "water") == (47, 0)
     with pytest.raises(BadRequest, match="must equal"):
-        await run(inv, lambda uow: fulfilment.return_bag(uow, "shop", "r", [
-            ReturnedLine(line_no=1, restocked=1, written_off=1, reason="x"),
-            ReturnedLine(line_no=2, restocked=2, written_off=0)], "keeper"))
+        await run(
+            inv,
+            lambda uow: fulfilment.return_bag(
+                uow,
+                "shop",
+                "r",
+                [
+                    ReturnedLine(line_no=1, restocked=1, written_off=1, reason="x"),
+                    ReturnedLine(line_no=2, restocked=2, written_off=0),
+                ],
+                "keeper",
+            ),
+        )
     with pytest.raises(BadRequest, match="missing"):
-        await run(inv, lambda uow: fulfilment.return_bag(uow, "shop", "r", [
-            ReturnedLine(line_no=1, restocked=3, written_off=0)], "keeper"))
-    await run(inv, lambda uow: fulfilment.return_bag(uow, "shop", "r", [
-        ReturnedLine(line_no=1, restocked=2, written_off=1, reason="bottle cracked"),
-        ReturnedLine(line_no=2, restocked=2, written_off=0)], "keeper"))
+        await run(
+            inv,
+            lambda uow: fulfilment.return_bag(
+                uow, "shop", "r", [ReturnedLine(line_no=1, restocked=3, written_off=0)], "keeper"
+            ),
+        )
+    await run(
+        inv,
+        lambda uow: fulfilment.return_bag(
+            uow,
+            "shop",
+            "r",
+            [
+                ReturnedLine(line_no=1, restocked=2, written_off=1, reason="bottle cracked"),
+                ReturnedLine(line_no=2, restocked=2, written_off=0),
+            ],
+            "keeper",
+        ),
+    )
     assert await stock(inv, "water") == (49, 0) and await stock(inv, "juice") == (20, 0)
     returned = next(p for t, p in await events(inv, "r") if t == "BagReturned")
     assert returned["refund_fen"] == 1600
@@ -232,8 +284,12 @@ async def test_an_uncollected_pickup_bag_is_returned_from_its_holds(inv: asyncpg
     code = (await packed_payload(inv, "u"))["handover_code"]
     with pytest.raises(BadRequest, match="pickup"):
         await run(inv, lambda uow: fulfilment.hand_over(uow, "shop", "u", code, HandoverTo.RIDER, "keeper"))
-    await run(inv, lambda uow: fulfilment.return_bag(uow, "shop", "u", [
-        ReturnedLine(line_no=1, restocked=1, written_off=1, reason="left in the sun")], "keeper"))
+    await run(
+        inv,
+        lambda uow: fulfilment.return_bag(
+            uow, "shop", "u", [ReturnedLine(line_no=1, restocked=1, written_off=1, reason="left in the sun")], "keeper"
+        ),
+    )
     assert await stock(inv, "water") == (49, 0)
     await check_books(inv)
 
@@ -257,16 +313,22 @@ async def test_cancelling_while_a_substitute_waits_releases_everything(inv: asyn
     await place(inv, "x", [("juice", 1)])
     await run(inv, lambda uow: reservations.accept(uow, "shop", "x", "keeper"))
     await run(inv, lambda uow: fulfilment.substitute(uow, "shop", "x", 1, "cola", 1, "keeper", POLICY))
-    await run(inv, lambda uow: reservations.on_order_cancelled(uow, OrderCancelled(
-        order_id="x", store_id="shop", cancelled_by="u", previous_status=OrderStatus.ACCEPTED)))
+    await run(
+        inv,
+        lambda uow: reservations.on_order_cancelled(
+            uow, OrderCancelled(order_id="x", store_id="shop", cancelled_by="u", previous_status=OrderStatus.ACCEPTED)
+        ),
+    )
     assert await stock(inv, "cola") == (20, 0)
     assert await inv.fetchval("SELECT count(*) FROM deadlines WHERE kind = 'approval' AND cancelled_at IS NULL") == 0
     await check_books(inv)
 
 
 async def test_products_are_kept_with_their_history_and_low_stock_fires_once(inv: asyncpg.Pool) -> None:
-    await run(inv, lambda uow: catalog.update_product(uow, "tomato", {"price_fen": 180, "low_stock_threshold": 8},
-                                                      "staff:wang"))
+    await run(
+        inv,
+        lambda uow: catalog.update_product(uow, "tomato", {"price_fen": 180, "low_stock_threshold": 8}, "staff:wang"),
+    )
     await place(inv, "l1", [("tomato", 3)])
     await place(inv, "l2", [("tomato", 1)])
     low = [p for t, p in await events(inv) if t == "LowStock"]
@@ -277,6 +339,7 @@ async def test_products_are_kept_with_their_history_and_low_stock_fires_once(inv
     with pytest.raises(BadRequest, match="below"):
         await run(inv, lambda uow: stock_keeping.adjust(uow, "tomato", -5, "gone", "staff:wang"))
     from services.inventory.service_layer.queries import product_history
+
     history = await run(inv, lambda uow: product_history(uow, "tomato"))
     changes = [(h["kind"], h["change"], h["actor"]) for h in history]
     assert ("catalog", "updated", "staff:wang") in changes

@@ -31,10 +31,12 @@ async def test_waiting_and_accepted_orders_from_before_parts_carry_over(pool: as
                 ('leek', 'veg', 'm', 'l', 'l', 'veg', 'piece', 50);
             INSERT INTO stock (product_id, on_hand, reserved) VALUES ('carp', 10, 3), ('leek', 10, 2);
         """)
-        await conn.execute("INSERT INTO reservations (order_id, store_id, status, accept_deadline) VALUES "
-                           "('waiting', 'm', 'held', $1), ('taken', 'm', 'accepted', $1), "
-                           "('gone', 'm', 'released', $1)",
-                           due)
+        await conn.execute(
+            "INSERT INTO reservations (order_id, store_id, status, accept_deadline) VALUES "
+            "('waiting', 'm', 'held', $1), ('taken', 'm', 'accepted', $1), "
+            "('gone', 'm', 'released', $1)",
+            due,
+        )
         await conn.execute("""
             INSERT INTO reservation_lines (order_id, line_no, product_id, location_id, quantity) VALUES
                 ('waiting', 1, 'carp', 'fish', 2), ('waiting', 2, 'leek', 'veg', 2), ('taken', 1, 'carp', 'fish', 1),
@@ -45,10 +47,18 @@ async def test_waiting_and_accepted_orders_from_before_parts_carry_over(pool: as
     assert applied == ["inventory/002_fulfilment.sql", "inventory/003_shopper_side.sql"]
 
     parts = {(r["order_id"], r["location_id"]): r["status"] for r in await pool.fetch("SELECT * FROM fulfilment_parts")}
-    assert parts == {("waiting", "fish"): "waiting", ("waiting", "veg"): "waiting", ("taken", "fish"): "accepted",
-                     ("gone", "veg"): "released"}
-    live = {r["key"] for r in await pool.fetch(
-        "SELECT key FROM deadlines WHERE kind = 'accept' AND cancelled_at IS NULL AND fired_at IS NULL")}
+    assert parts == {
+        ("waiting", "fish"): "waiting",
+        ("waiting", "veg"): "waiting",
+        ("taken", "fish"): "accepted",
+        ("gone", "veg"): "released",
+    }
+    live = {
+        r["key"]
+        for r in await pool.fetch(
+            "SELECT key FROM deadlines WHERE kind = 'accept' AND cancelled_at IS NULL AND fired_at IS NULL"
+        )
+    }
     assert live == {"waiting:fish", "waiting:veg"}
     await check_books(pool)
 

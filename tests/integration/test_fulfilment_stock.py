@@ -41,8 +41,7 @@ async def _work_line(pool: asyncpg.Pool, rng: random.Random, store: str, order_i
             others = [p for p, spec in PRODUCTS.items() if spec[0] == loc and p != line["product_id"]]
             sub = rng.choice(others)
             qty = rng.randint(1, 3) * (PRODUCTS[sub][3] or 1)
-            await run(pool, lambda uow: fulfilment.substitute(uow, loc, order_id, line_no, sub, qty, "staff",
-                                                              POLICY))
+            await run(pool, lambda uow: fulfilment.substitute(uow, loc, order_id, line_no, sub, qty, "staff", POLICY))
             return
     except Shortage:
         pass  # nothing to substitute with: pick the original instead
@@ -52,18 +51,35 @@ async def _work_line(pool: asyncpg.Pool, rng: random.Random, store: str, order_i
     except Shortage:
         await run(pool, lambda uow: fulfilment.out_of_stock(uow, loc, order_id, line_no, "staff"))
         return
-    state = await pool.fetchval("SELECT state FROM reservation_lines WHERE order_id = $1 AND line_no = $2",
-                                order_id, line_no)
+    state = await pool.fetchval(
+        "SELECT state FROM reservation_lines WHERE order_id = $1 AND line_no = $2", order_id, line_no
+    )
     if state == "weight_pending":
         if rng.random() < 0.5:
-            await run(pool, lambda uow: fulfilment.on_approval_given(uow, ApprovalGiven(
-                order_id=order_id, store_id=store, line_no=line_no, kind=ApprovalKind.WEIGHT,
-                accepted=rng.random() < 0.5, by="shopper")))
+            await run(
+                pool,
+                lambda uow: fulfilment.on_approval_given(
+                    uow,
+                    ApprovalGiven(
+                        order_id=order_id,
+                        store_id=store,
+                        line_no=line_no,
+                        kind=ApprovalKind.WEIGHT,
+                        accepted=rng.random() < 0.5,
+                        by="shopper",
+                    ),
+                ),
+            )
         else:
-            await run(pool, lambda uow: fulfilment.on_approval_deadline(
-                uow, Deadline("approval", f"{order_id}:{line_no}", datetime.now(UTC))))
-        state = await pool.fetchval("SELECT state FROM reservation_lines WHERE order_id = $1 AND line_no = $2",
-                                    order_id, line_no)
+            await run(
+                pool,
+                lambda uow: fulfilment.on_approval_deadline(
+                    uow, Deadline("approval", f"{order_id}:{line_no}", datetime.now(UTC))
+                ),
+            )
+        state = await pool.fetchval(
+            "SELECT state FROM reservation_lines WHERE order_id = $1 AND line_no = $2", order_id, line_no
+        )
         if state == "reserved":  # declined: no lighter piece today
             await run(pool, lambda uow: fulfilment.out_of_stock(uow, loc, order_id, line_no, "staff"))
 
@@ -82,23 +98,44 @@ async def _life_of_an_order(pool: asyncpg.Pool, n: int, rng: random.Random) -> s
     store = order["store_id"]
     fate = rng.random()
     if fate < 0.15:
-        await run(pool, lambda uow: reservations.on_order_cancelled(uow, OrderCancelled(
-            order_id=order_id, store_id=store, cancelled_by="u", previous_status=OrderStatus.CONFIRMED)))
+        await run(
+            pool,
+            lambda uow: reservations.on_order_cancelled(
+                uow,
+                OrderCancelled(
+                    order_id=order_id, store_id=store, cancelled_by="u", previous_status=OrderStatus.CONFIRMED
+                ),
+            ),
+        )
         return "cancelled"
     if fate < 0.3:
         parts = await pool.fetch("SELECT location_id FROM fulfilment_parts WHERE order_id = $1", order_id)
         for part in parts:
-            await run(pool, lambda uow, loc=part["location_id"]: reservations.on_accept_deadline(
-                uow, Deadline("accept", f"{order_id}:{loc}", datetime.now(UTC))))
+            await run(
+                pool,
+                lambda uow, loc=part["location_id"]: reservations.on_accept_deadline(
+                    uow, Deadline("accept", f"{order_id}:{loc}", datetime.now(UTC))
+                ),
+            )
         return "expired"
     await run(pool, lambda uow: reservations.accept(uow, store, order_id, "staff"))
-    lines = await pool.fetch("SELECT line_no, product_id, location_id, unit, quantity FROM reservation_lines "
-                             "WHERE order_id = $1 ORDER BY line_no", order_id)
+    lines = await pool.fetch(
+        "SELECT line_no, product_id, location_id, unit, quantity FROM reservation_lines "
+        "WHERE order_id = $1 ORDER BY line_no",
+        order_id,
+    )
     for line in lines:
         await _work_line(pool, rng, store, order_id, line)
     if rng.random() < 0.1:
-        await run(pool, lambda uow: reservations.on_order_cancelled(uow, OrderCancelled(
-            order_id=order_id, store_id=store, cancelled_by="u", previous_status=OrderStatus.PICKING)))
+        await run(
+            pool,
+            lambda uow: reservations.on_order_cancelled(
+                uow,
+                OrderCancelled(
+                    order_id=order_id, store_id=store, cancelled_by="u", previous_status=OrderStatus.PICKING
+                ),
+            ),
+        )
         return "cancelled while picking"
     for loc in {line["location_id"] for line in lines}:
         await run(pool, lambda uow, loc=loc: fulfilment.pack_part(uow, loc, order_id, 1, 100, "staff"))
@@ -139,16 +176,18 @@ async def test_interleaved_orders_restocks_cancellations_and_expiries_never_over
     # on_hand = initial + restocked - committed, with committed read from what the handed-over bags held.
     committed = dict.fromkeys(PRODUCTS, 0)
     for line in await pool.fetch(
-            "SELECT rl.* FROM reservation_lines rl JOIN reservations r USING (order_id) WHERE r.status = 'committed' "
-            "AND rl.state IN ('picked', 'substituted')"):
+        "SELECT rl.* FROM reservation_lines rl JOIN reservations r USING (order_id) WHERE r.status = 'committed' "
+        "AND rl.state IN ('picked', 'substituted')"
+    ):
         pid = line["substitute"]["product_id"] if line["state"] == "substituted" else line["product_id"]
         committed[pid] += line["picked_quantity"]
     # reserved = what the live orders' lines still hold.
     live = dict.fromkeys(PRODUCTS, 0)
     for line in await pool.fetch(
-            "SELECT rl.* FROM reservation_lines rl JOIN reservations r USING (order_id) "
-            "JOIN fulfilment_parts p ON p.order_id = rl.order_id AND p.location_id = rl.location_id "
-            "WHERE r.status IN ('held', 'accepted', 'picking', 'packed') AND p.status <> 'rejected'"):
+        "SELECT rl.* FROM reservation_lines rl JOIN reservations r USING (order_id) "
+        "JOIN fulfilment_parts p ON p.order_id = rl.order_id AND p.location_id = rl.location_id "
+        "WHERE r.status IN ('held', 'accepted', 'picking', 'packed') AND p.status <> 'rejected'"
+    ):
         if line["state"] in ("reserved",):
             live[line["product_id"]] += line["quantity"]
         elif line["state"] in ("picked", "weight_pending"):
@@ -156,7 +195,7 @@ async def test_interleaved_orders_restocks_cancellations_and_expiries_never_over
         elif line["state"] in ("substituted", "substitute_pending"):
             live[line["substitute"]["product_id"]] += line["substitute"]["quantity"]
     for pid in PRODUCTS:
-        on_hand, reserved = (await pool.fetchrow("SELECT on_hand, reserved FROM stock WHERE product_id = $1", pid))
+        on_hand, reserved = await pool.fetchrow("SELECT on_hand, reserved FROM stock WHERE product_id = $1", pid)
         assert on_hand == initial[pid] + restocked[pid] - committed[pid], pid
         assert reserved == live[pid], (pid, reserved, live[pid])
         assert 0 <= reserved <= on_hand

@@ -36,32 +36,79 @@ async def seed(pool: asyncpg.Pool) -> None:
         await db.migrate(conn, [MIGRATIONS])
         async with conn.transaction():
             uow = UnitOfWork(conn)
-            for loc, kind, parent in (("shop", "shop", None), ("market", "market", None), ("fish", "stall", "market"),
-                                      ("veg", "stall", "market")):
-                await catalog.upsert_location(uow, {"id": loc, "kind": kind, "parent_id": parent, "category": "c",
-                                                    "name_zh": loc, "name_en": loc.title(), "lat": 32.0,
-                                                    "lon": 118.0})
+            for loc, kind, parent in (
+                ("shop", "shop", None),
+                ("market", "market", None),
+                ("fish", "stall", "market"),
+                ("veg", "stall", "market"),
+            ):
+                await catalog.upsert_location(
+                    uow,
+                    {
+                        "id": loc,
+                        "kind": kind,
+                        "parent_id": parent,
+                        "category": "c",
+                        "name_zh": loc,
+                        "name_en": loc.title(),
+                        "lat": 32.0,
+                        "lon": 118.0,
+                    },
+                )
             for pid, (loc, unit, price, gpp, on_hand) in PRODUCTS.items():
-                await catalog.upsert_product(uow, {"id": pid, "location_id": loc, "name_zh": pid, "name_en": pid,
-                                                   "category": "fish" if unit == "g" else "c", "unit": unit,
-                                                   "price_fen": price, "grams_per_piece": gpp, "on_hand": on_hand},
-                                             "test")
+                await catalog.upsert_product(
+                    uow,
+                    {
+                        "id": pid,
+                        "location_id": loc,
+                        "name_zh": pid,
+                        "name_en": pid,
+                        "category": "fish" if unit == "g" else "c",
+                        "unit": unit,
+                        "price_fen": price,
+                        "grams_per_piece": gpp,
+                        "on_hand": on_hand,
+                    },
+                    "test",
+                )
 
 
-def placed(order_id: str, lines: list[tuple[str, int]] | list[tuple[str, int, SubstitutionPreference]],
-           *, store: str | None = None, mode: str = "pickup") -> OrderPlaced:
+def placed(
+    order_id: str,
+    lines: list[tuple[str, int]] | list[tuple[str, int, SubstitutionPreference]],
+    *,
+    store: str | None = None,
+    mode: str = "pickup",
+) -> OrderPlaced:
     ordered = []
     for n, spec in enumerate(lines, 1):
         pid, pieces = spec[0], spec[1]
         pref = spec[2] if len(spec) > 2 else SubstitutionPreference()  # type: ignore[misc]
         loc, unit, price, gpp, _ = PRODUCTS[pid]
         qty = pieces * (gpp or 1)
-        ordered.append(OrderedLine(line_no=n, product_id=pid, location_id=loc, quantity=pieces, unit=StockUnit(unit),
-                                   stock_quantity=qty, unit_price_fen=price,
-                                   estimated_fen=line_price(StockUnit(unit), price, qty), substitution=pref))
+        ordered.append(
+            OrderedLine(
+                line_no=n,
+                product_id=pid,
+                location_id=loc,
+                quantity=pieces,
+                unit=StockUnit(unit),
+                stock_quantity=qty,
+                unit_price_fen=price,
+                estimated_fen=line_price(StockUnit(unit), price, qty),
+                substitution=pref,
+            )
+        )
     store = store or ("shop" if ordered[0].location_id == "shop" else "market")
-    return OrderPlaced(order_id=order_id, store_id=store, placed_by="u", placed_for="u", fulfilment_mode=mode,
-                       total_fen=sum(ln.estimated_fen for ln in ordered), lines=ordered)
+    return OrderPlaced(
+        order_id=order_id,
+        store_id=store,
+        placed_by="u",
+        placed_for="u",
+        fulfilment_mode=mode,
+        total_fen=sum(ln.estimated_fen for ln in ordered),
+        lines=ordered,
+    )
 
 
 async def run(pool: asyncpg.Pool, use_case: Callable[[UnitOfWork], Awaitable[Any]]) -> Any:
@@ -71,8 +118,11 @@ async def run(pool: asyncpg.Pool, use_case: Callable[[UnitOfWork], Awaitable[Any
 
 async def events(pool: asyncpg.Pool, order_id: str | None = None) -> list[tuple[str, dict[str, Any]]]:
     rows = await pool.fetch("SELECT event_type, envelope FROM outbox ORDER BY id")
-    return [(r["event_type"], r["envelope"]["payload"]) for r in rows
-            if order_id is None or r["envelope"]["payload"].get("order_id") == order_id]
+    return [
+        (r["event_type"], r["envelope"]["payload"])
+        for r in rows
+        if order_id is None or r["envelope"]["payload"].get("order_id") == order_id
+    ]
 
 
 async def types(pool: asyncpg.Pool, order_id: str) -> list[str]:
@@ -86,8 +136,10 @@ async def stock(pool: asyncpg.Pool, product_id: str) -> tuple[int, int]:
 
 async def check_books(pool: asyncpg.Pool) -> None:
     """reserved is exactly the sum of live holds, and never above on-hand."""
-    rows = await pool.fetch("SELECT s.product_id, s.on_hand, s.reserved, coalesce(sum(h.quantity), 0) AS held "
-                            "FROM stock s LEFT JOIN holds h USING (product_id) GROUP BY 1, 2, 3")
+    rows = await pool.fetch(
+        "SELECT s.product_id, s.on_hand, s.reserved, coalesce(sum(h.quantity), 0) AS held "
+        "FROM stock s LEFT JOIN holds h USING (product_id) GROUP BY 1, 2, 3"
+    )
     for r in rows:
         assert r["reserved"] == r["held"], dict(r)
         assert 0 <= r["reserved"] <= r["on_hand"], dict(r)

@@ -33,8 +33,9 @@ class Harness:
 
 
 @pytest.fixture
-async def harness(pool: asyncpg.Pool, bootstrap: str, private_topic: Topic,
-                  producer: AIOKafkaProducer) -> AsyncIterator[Callable[..., Any]]:
+async def harness(
+    pool: asyncpg.Pool, bootstrap: str, private_topic: Topic, producer: AIOKafkaProducer
+) -> AsyncIterator[Callable[..., Any]]:
     await pool.execute("CREATE TABLE effects (id serial PRIMARY KEY, parcel_id text NOT NULL)")
     brokers: list[KafkaBroker] = []
 
@@ -51,8 +52,14 @@ async def harness(pool: asyncpg.Pool, bootstrap: str, private_topic: Topic,
             await conn.execute("INSERT INTO effects (parcel_id) VALUES ($1)", event.parcel_id)
 
         letters = DeadLetters(producer)
-        consumer = Consumer(f"itest-{private_topic.name}", private_topic, {ParcelNoted: note},
-                            lambda: pool, lambda: letters, retry or RetryPolicy(2.0, 0.05, 0.5))
+        consumer = Consumer(
+            f"itest-{private_topic.name}",
+            private_topic,
+            {ParcelNoted: note},
+            lambda: pool,
+            lambda: letters,
+            retry or RetryPolicy(2.0, 0.05, 0.5),
+        )
         broker = KafkaBroker(bootstrap)
         consumer.subscribe(broker)
         await broker.start()
@@ -83,8 +90,9 @@ async def _has(h: Harness, pid: str) -> bool:
     return pid in await h.effects()
 
 
-async def test_poison_goes_to_the_dlq_and_the_next_message_is_processed(harness, producer, bootstrap,
-                                                                        private_topic) -> None:
+async def test_poison_goes_to_the_dlq_and_the_next_message_is_processed(
+    harness, producer, bootstrap, private_topic
+) -> None:
     h = await harness()
     await producer.send_and_wait(private_topic.name, b"\x00not an event at all", key=b"k")
     bad_payload = json.loads(parcel("x"))

@@ -83,8 +83,10 @@ async def following(counter: Counter, location_id: str, headers: dict[str, str])
     received = Stream()
 
     async def read() -> None:
-        async with httpx.AsyncClient(base_url=counter.base, timeout=30.0) as client, \
-                client.stream("GET", f"/stores/{location_id}/live", headers=headers) as response:
+        async with (
+            httpx.AsyncClient(base_url=counter.base, timeout=30.0) as client,
+            client.stream("GET", f"/stores/{location_id}/live", headers=headers) as response,
+        ):
             assert response.status_code == 200, await response.aread()
             assert response.headers["content-type"].startswith("text/event-stream")
             name = None
@@ -109,19 +111,24 @@ async def following(counter: Counter, location_id: str, headers: dict[str, str])
 
 
 async def test_a_placed_order_and_its_acceptance_reach_the_stall_and_the_market_live(
-        counter: Counter, pool: asyncpg.Pool) -> None:
+    counter: Counter, pool: asyncpg.Pool
+) -> None:
     fish_staff = counter.headers(Role.STORE_STAFF, "fish")
-    async with following(counter, "fish", fish_staff) as fish, \
-            following(counter, "market", counter.headers(Role.STORE_STAFF, "market")) as market, \
-            following(counter, "shop", counter.headers(Role.ADMIN)) as shop:
+    async with (
+        following(counter, "fish", fish_staff) as fish,
+        following(counter, "market", counter.headers(Role.STORE_STAFF, "market")) as market,
+        following(counter, "shop", counter.headers(Role.ADMIN)) as shop,
+    ):
         assert fish.orders() == [] and market.orders() == [] and shop.orders() == []
         assert fish.queues[0]["location_id"] == "fish" and fish.queues[0]["scheduled"] == []
 
-        await run(pool, lambda uow: reservations.on_order_placed(
-            uow, placed("o1", [("carp", 1), ("bokchoy", 2)]), POLICY))
+        await run(
+            pool, lambda uow: reservations.on_order_placed(uow, placed("o1", [("carp", 1), ("bokchoy", 2)]), POLICY)
+        )
         await eventually(lambda: asyncio.sleep(0, fish.orders() == [("o1", "fish", "waiting")]))
-        await eventually(lambda: asyncio.sleep(0, market.orders() == [("o1", "fish", "waiting"),
-                                                                      ("o1", "veg", "waiting")]))
+        await eventually(
+            lambda: asyncio.sleep(0, market.orders() == [("o1", "fish", "waiting"), ("o1", "veg", "waiting")])
+        )
         part = fish.queues[-1]["queue"][0]
         assert part["seconds_left"] > 500, "the accept countdown comes with the part"
         assert [ln["product_id"] for ln in part["lines"]] == ["carp"], "a stall sees only its own lines"
@@ -130,8 +137,9 @@ async def test_a_placed_order_and_its_acceptance_reach_the_stall_and_the_market_
             accepted = await client.post("/stores/fish/orders/o1/accept", headers=fish_staff)
             assert accepted.status_code == 200, accepted.text
         await eventually(lambda: asyncio.sleep(0, fish.orders() == [("o1", "fish", "accepted")]))
-        await eventually(lambda: asyncio.sleep(0, market.orders() == [("o1", "fish", "accepted"),
-                                                                      ("o1", "veg", "waiting")]))
+        await eventually(
+            lambda: asyncio.sleep(0, market.orders() == [("o1", "fish", "accepted"), ("o1", "veg", "waiting")])
+        )
         assert shop.orders() == [], "another shop's stream hears nothing of it"
         sent = len(fish.queues)
 
@@ -148,11 +156,13 @@ async def test_a_placed_order_and_its_acceptance_reach_the_stall_and_the_market_
 
 async def test_only_staff_of_the_place_or_its_market_and_admins_may_follow_it(counter: Counter) -> None:
     async with httpx.AsyncClient(base_url=counter.base, timeout=10.0) as client:
-        for who, location in ((counter.headers(Role.STORE_STAFF, "veg"), "fish"),
-                              (counter.headers(Role.STORE_STAFF, "fish"), "market"),
-                              (counter.headers(Role.STORE_STAFF, "shop"), "market"),
-                              (counter.headers(Role.SHOPPER), "shop"),
-                              (counter.headers(Role.RIDER), "shop")):
+        for who, location in (
+            (counter.headers(Role.STORE_STAFF, "veg"), "fish"),
+            (counter.headers(Role.STORE_STAFF, "fish"), "market"),
+            (counter.headers(Role.STORE_STAFF, "shop"), "market"),
+            (counter.headers(Role.SHOPPER), "shop"),
+            (counter.headers(Role.RIDER), "shop"),
+        ):
             refused = await client.get(f"/stores/{location}/live", headers=who)
             assert refused.status_code == 403, (who, location, refused.text)
             assert "detail" in refused.json()

@@ -59,8 +59,11 @@ ADMIN, SHOP, MARKET = as_(Role.ADMIN), as_(Role.STORE_STAFF, "shop"), as_(Role.S
 
 async def levels(pool: asyncpg.Pool, product_id: str) -> list[tuple[str, int]]:
     """Every StockLevelChanged of a product in the outbox, in order: (level, available)."""
-    return [(p["level"], p["available"]) for t, p in await events(pool)
-            if t == "StockLevelChanged" and p["product_id"] == product_id]
+    return [
+        (p["level"], p["available"])
+        for t, p in await events(pool)
+        if t == "StockLevelChanged" and p["product_id"] == product_id
+    ]
 
 
 async def place(pool: asyncpg.Pool, event: OrderPlaced, at: datetime | None = None) -> None:
@@ -69,18 +72,27 @@ async def place(pool: asyncpg.Pool, event: OrderPlaced, at: datetime | None = No
 
 def for_slot(event: OrderPlaced, release_at: datetime, **changes: Any) -> OrderPlaced:
     slot = DeliverySlot(start=release_at + timedelta(minutes=25), end=release_at + timedelta(minutes=55))
-    return event.model_copy(update={"fulfilment_mode": "delivery", "slot": slot, "release_at": release_at,
-                                    **changes})
+    return event.model_copy(update={"fulfilment_mode": "delivery", "slot": slot, "release_at": release_at, **changes})
 
 
 # Availability for search
 
+
 async def test_every_new_product_publishes_its_level_once(inv: asyncpg.Pool, client: httpx.AsyncClient) -> None:
     assert await levels(inv, "water") == [("in_stock", 50)]
     assert await levels(inv, "carp") == [("in_stock", 6000)]
-    made = await client.post("/locations/shop/products", headers=SHOP, json={
-        "id": "vinegar", "name_zh": "镇江香醋", "name_en": "Zhenjiang vinegar", "category": "grocery",
-        "unit": "piece", "price_fen": 850})
+    made = await client.post(
+        "/locations/shop/products",
+        headers=SHOP,
+        json={
+            "id": "vinegar",
+            "name_zh": "镇江香醋",
+            "name_en": "Zhenjiang vinegar",
+            "category": "grocery",
+            "unit": "piece",
+            "price_fen": 850,
+        },
+    )
     assert made.status_code == 201, made.text
     assert await levels(inv, "vinegar") == [("out", 0)]  # nothing on the shelf yet
     catalog_event = next(p for t, p in await events(inv) if t == "StockLevelChanged" and p["product_id"] == "vinegar")
@@ -98,9 +110,19 @@ async def test_the_level_is_published_when_it_changes_and_not_on_every_sale(inv:
     await place(inv, placed("d", [("water", 3)]))  # 7: still low, nothing new
     assert await levels(inv, "water") == [("in_stock", 50), ("low", 10)]
 
-    await run(inv, lambda uow: reservations.on_order_cancelled(uow, OrderCancelled(
-        order_id="a", store_id="shop", cancelled_by="u", reason="changed my mind",
-        previous_status=OrderStatus.CONFIRMED)))  # 37 again
+    await run(
+        inv,
+        lambda uow: reservations.on_order_cancelled(
+            uow,
+            OrderCancelled(
+                order_id="a",
+                store_id="shop",
+                cancelled_by="u",
+                reason="changed my mind",
+                previous_status=OrderStatus.CONFIRMED,
+            ),
+        ),
+    )  # 37 again
     assert (await levels(inv, "water"))[-1] == ("in_stock", 37)
     await run(inv, lambda uow: stock_keeping.adjust(uow, "water", -37, "a crate fell", "boss"))  # 0 available
     await run(inv, lambda uow: stock_keeping.restock(uow, "water", 5, "delivery", "boss"))  # 5: low
@@ -137,10 +159,19 @@ async def test_a_weighed_line_heavier_than_reserved_can_empty_the_shelf(inv: asy
 
 # Delivery fees
 
-async def test_a_location_delivery_fee_is_kept_shown_and_published(inv: asyncpg.Pool,
-                                                                   client: httpx.AsyncClient) -> None:
-    body = {"kind": "shop", "category": "supermarket", "name_zh": "苏果超市", "name_en": "Suguo", "lat": 32.04,
-            "lon": 118.79, "delivery_fee_fen": 300}
+
+async def test_a_location_delivery_fee_is_kept_shown_and_published(
+    inv: asyncpg.Pool, client: httpx.AsyncClient
+) -> None:
+    body = {
+        "kind": "shop",
+        "category": "supermarket",
+        "name_zh": "苏果超市",
+        "name_en": "Suguo",
+        "lat": 32.04,
+        "lon": 118.79,
+        "delivery_fee_fen": 300,
+    }
     assert (await client.put("/admin/locations/suguo", json=body, headers=ADMIN)).status_code == 200
     staff = as_(Role.STORE_STAFF, "suguo")
     assert (await client.get("/locations/suguo", headers=staff)).json()["delivery_fee_fen"] == 300
@@ -156,8 +187,9 @@ async def test_a_location_delivery_fee_is_kept_shown_and_published(inv: asyncpg.
         assert refused.status_code == 422, (bad, refused.text)
     assert (await client.patch("/locations/suguo", json={"delivery_fee_fen": 100}, headers=SHOP)).status_code == 403
 
-    fees = [p["delivery_fee_fen"] for t, p in await events(inv)
-            if t == "LocationUpserted" and p["location_id"] == "suguo"]
+    fees = [
+        p["delivery_fee_fen"] for t, p in await events(inv) if t == "LocationUpserted" and p["location_id"] == "suguo"
+    ]
     assert fees == [300, 250, 250]
     stores = (await client.get("/stores", headers=as_(Role.SHOPPER))).json()
     assert next(s for s in stores if s["id"] == "suguo")["delivery_fee_fen"] == 250
@@ -166,10 +198,15 @@ async def test_a_location_delivery_fee_is_kept_shown_and_published(inv: asyncpg.
 
 # Slot orders
 
+
 async def test_a_slot_order_is_held_at_once_and_queued_from_its_release(inv: asyncpg.Pool) -> None:
     release = EVENING + timedelta(hours=11, minutes=30)  # 08:30 tomorrow in Nanjing
-    await run(inv, lambda uow: catalog.update_location(uow, "shop", {"windows": [
-        {"day": d, "opens": "08:00", "closes": "20:00"} for d in range(7)]}))
+    await run(
+        inv,
+        lambda uow: catalog.update_location(
+            uow, "shop", {"windows": [{"day": d, "opens": "08:00", "closes": "20:00"} for d in range(7)]}
+        ),
+    )
     # Ordered now, for now: the shop is closed.
     await place(inv, placed("now", [("water", 1)], mode="delivery"), EVENING)
     assert [t for t, _ in await events(inv, "now")] == ["StockRejected"]
@@ -181,8 +218,9 @@ async def test_a_slot_order_is_held_at_once_and_queued_from_its_release(inv: asy
     assert [datetime.fromisoformat(p["accept_deadline"]) for p in reserved["parts"]] == [deadline]
     assert await stock(inv, "water") == (50, 2) and await stock(inv, "juice") == (20, 1)  # promised at once
     assert await inv.fetchval("SELECT due_at FROM deadlines WHERE kind = 'accept' AND key = 'slot:shop'") == deadline
-    row = await inv.fetchrow("SELECT accept_deadline, release_at, slot_start, slot_end FROM reservations "
-                             "WHERE order_id = 'slot'")
+    row = await inv.fetchrow(
+        "SELECT accept_deadline, release_at, slot_start, slot_end FROM reservations WHERE order_id = 'slot'"
+    )
     assert (row["accept_deadline"], row["release_at"]) == (deadline, release)
     assert row["slot_start"] == release + timedelta(minutes=25)
 
@@ -191,13 +229,16 @@ async def test_a_slot_order_is_held_at_once_and_queued_from_its_release(inv: asy
     assert at_night == []
     waiting = await run(inv, lambda uow: queries.scheduled(uow, location, EVENING))
     assert [(w["order_id"], w["release_at"]) for w in waiting] == [("slot", release.isoformat())]
-    assert waiting[0]["slot"] == {"start": (release + timedelta(minutes=25)).isoformat(),
-                                  "end": (release + timedelta(minutes=55)).isoformat()}
+    assert waiting[0]["slot"] == {
+        "start": (release + timedelta(minutes=25)).isoformat(),
+        "end": (release + timedelta(minutes=55)).isoformat(),
+    }
     assert waiting[0]["seconds_to_release"] == 11 * 3600 + 30 * 60
 
     released = await run(inv, lambda uow: queries.queue(uow, location, release + timedelta(seconds=60)))
     assert [(p["order_id"], p["status"], p["seconds_left"]) for p in released] == [
-        ("slot", "waiting", POLICY.accept_limit_s - 60)]
+        ("slot", "waiting", POLICY.accept_limit_s - 60)
+    ]
     assert await run(inv, lambda uow: queries.scheduled(uow, location, release)) == []
 
 
@@ -213,20 +254,30 @@ async def test_an_order_without_a_slot_or_released_already_is_worked_on_at_once(
     assert [p["order_id"] for p in await run(inv, lambda uow: queries.queue(uow, location, at))] == ["late", "plain"]
 
 
-async def test_staff_see_a_slot_order_move_from_scheduled_to_the_queue(inv: asyncpg.Pool,
-                                                                        client: httpx.AsyncClient) -> None:
+async def test_staff_see_a_slot_order_move_from_scheduled_to_the_queue(
+    inv: asyncpg.Pool, client: httpx.AsyncClient
+) -> None:
     release = datetime.now(UTC) + timedelta(seconds=2)
     flags = HandlingFlags(call_before_delivery=True)
-    await place(inv, for_slot(placed("s1", [("carp", 1), ("bokchoy", 1)]), release, flags=flags,
-                              note="楼下按门铃两次", payment="on_delivery"))
+    await place(
+        inv,
+        for_slot(
+            placed("s1", [("carp", 1), ("bokchoy", 1)]),
+            release,
+            flags=flags,
+            note="楼下按门铃两次",
+            payment="on_delivery",
+        ),
+    )
     assert (await client.get("/stores/market/queue", headers=MARKET)).json() == []
     scheduled = (await client.get("/stores/market/queue/scheduled", headers=MARKET)).json()
     assert sorted(p["location_id"] for p in scheduled) == ["fish", "veg"]
     assert (await client.get("/stores/market/queue/scheduled", headers=SHOP)).status_code == 403
 
     async def queued() -> list[dict[str, Any]]:
-        parts: list[dict[str, Any]] = (await client.get("/stores/fish/queue",
-                                                        headers=as_(Role.STORE_STAFF, "fish"))).json()
+        parts: list[dict[str, Any]] = (
+            await client.get("/stores/fish/queue", headers=as_(Role.STORE_STAFF, "fish"))
+        ).json()
         return parts
 
     parts = await eventually(queued, within=10)

@@ -24,10 +24,14 @@ async def listener(database_url: str) -> AsyncIterator[Notifications]:
         await n.stop()
 
 
-async def test_a_committed_change_wakes_the_readers_of_that_key_only(listener: Notifications,
-                                                                    pool: asyncpg.Pool) -> None:
-    async with listener.subscribe("order-1") as one, listener.subscribe("order-1") as also_one, \
-            listener.subscribe("order-2") as two:
+async def test_a_committed_change_wakes_the_readers_of_that_key_only(
+    listener: Notifications, pool: asyncpg.Pool
+) -> None:
+    async with (
+        listener.subscribe("order-1") as one,
+        listener.subscribe("order-1") as also_one,
+        listener.subscribe("order-2") as two,
+    ):
         async with pool.acquire() as conn:
             with pytest.raises(RuntimeError):
                 async with conn.transaction():
@@ -43,11 +47,14 @@ async def test_a_committed_change_wakes_the_readers_of_that_key_only(listener: N
     assert listener.readers == 0
 
 
-async def test_readers_are_woken_after_the_listener_lost_its_connection(listener: Notifications,
-                                                                        pool: asyncpg.Pool) -> None:
+async def test_readers_are_woken_after_the_listener_lost_its_connection(
+    listener: Notifications, pool: asyncpg.Pool
+) -> None:
     async with listener.subscribe("order-1") as reader, pool.acquire() as conn:
-        await conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                           "WHERE datname = current_database() AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()")
+        await conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()"
+        )
         assert await reader.wait(10)  # changes in between were not heard: read again
         await eventually(lambda: _is_listening(listener), within=10)
         await notify(conn, CHANNEL, "order-1")

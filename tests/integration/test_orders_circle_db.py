@@ -66,10 +66,17 @@ class Feed:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.letters = Letters()
         runtime = Runtime(SETTINGS)
-        self.consumers = {sub.topic.name: Consumer(sub.group, sub.topic,
-                                                   {cls: make(runtime) for cls, make in sub.handlers.items()},
-                                                   lambda: pool, lambda: self.letters)  # type: ignore[arg-type, return-value]
-                          for sub in SUBSCRIPTIONS if sub.topic in (CATALOG, CIRCLE)}
+        self.consumers = {
+            sub.topic.name: Consumer(
+                sub.group,
+                sub.topic,
+                {cls: make(runtime) for cls, make in sub.handlers.items()},
+                lambda: pool,
+                lambda: self.letters,
+            )  # type: ignore[arg-type, return-value]
+            for sub in SUBSCRIPTIONS
+            if sub.topic in (CATALOG, CIRCLE)
+        }
 
     async def send(self, event: Event, occurred_at: datetime | None = None) -> bytes:
         raw = to_json(envelope(event, occurred_at=occurred_at))
@@ -89,25 +96,38 @@ async def orders_pool(pool: asyncpg.Pool) -> asyncpg.Pool:
 
 def location(location_id: str, metres: float, kind: LocationKind = LocationKind.SHOP, **extra: Any) -> LocationUpserted:
     lat, lon = north(metres)
-    fields: dict[str, Any] = {"category": "grocery", "name_zh": location_id, "name_en": location_id.title(),
-                              **extra}
+    fields: dict[str, Any] = {"category": "grocery", "name_zh": location_id, "name_en": location_id.title(), **extra}
     return LocationUpserted(location_id=location_id, kind=kind, lat=lat, lon=lon, **fields)
 
 
-def product(product_id: str, location_id: str, name_zh: str, name_en: str, store_id: str | None = None,
-            **extra: Any) -> ProductUpserted:
-    return ProductUpserted(product_id=product_id, location_id=location_id, store_id=store_id or location_id,
-                           name_zh=name_zh, name_en=name_en, category="food", unit=StockUnit.PIECE,
-                           **{"price_fen": 1200, **extra})
+def product(
+    product_id: str, location_id: str, name_zh: str, name_en: str, store_id: str | None = None, **extra: Any
+) -> ProductUpserted:
+    return ProductUpserted(
+        product_id=product_id,
+        location_id=location_id,
+        store_id=store_id or location_id,
+        name_zh=name_zh,
+        name_en=name_en,
+        category="food",
+        unit=StockUnit.PIECE,
+        **{"price_fen": 1200, **extra},
+    )
 
 
 def level(product_id: str, store_id: str, lvl: StockLevel) -> StockLevelChanged:
-    return StockLevelChanged(product_id=product_id, location_id=store_id, store_id=store_id, level=lvl,
-                             available=0 if lvl is StockLevel.OUT else 3)
+    return StockLevelChanged(
+        product_id=product_id,
+        location_id=store_id,
+        store_id=store_id,
+        level=lvl,
+        available=0 if lvl is StockLevel.OUT else 3,
+    )
 
 
 async def test_catalog_events_fill_fee_pinyin_and_availability_and_redelivery_changes_nothing(
-        orders_pool: asyncpg.Pool) -> None:
+    orders_pool: asyncpg.Pool,
+) -> None:
     feed = Feed(orders_pool)
     await feed.send(location("fishmonger", 300, delivery_fee_fen=300))
     # The level travels under its own key: it may arrive before the product it is about.
@@ -122,10 +142,16 @@ async def test_catalog_events_fill_fee_pinyin_and_availability_and_redelivery_ch
     # Kafka redelivers: the inbox absorbs both, so the older level and name do not come back.
     assert await feed.deliver(CATALOG, early) == "duplicate"
     assert await feed.deliver(CATALOG, first) == "duplicate"
-    row = await orders_pool.fetchrow("SELECT name_zh, pinyin, pinyin_initials, availability, price_fen "
-                                     "FROM catalog_products")
-    assert dict(row) == {"name_zh": "草鱼", "pinyin": "caoyu", "pinyin_initials": "cy", "availability": "out",
-                         "price_fen": 1500}
+    row = await orders_pool.fetchrow(
+        "SELECT name_zh, pinyin, pinyin_initials, availability, price_fen FROM catalog_products"
+    )
+    assert dict(row) == {
+        "name_zh": "草鱼",
+        "pinyin": "caoyu",
+        "pinyin_initials": "cy",
+        "availability": "out",
+        "price_fen": 1500,
+    }
 
 
 async def test_products_stored_before_pinyin_was_kept_get_it_at_start_up(orders_pool: asyncpg.Pool) -> None:
@@ -140,7 +166,8 @@ async def test_products_stored_before_pinyin_was_kept_get_it_at_start_up(orders_
 
 
 async def test_circle_events_keep_the_latest_site_and_promise_even_when_an_old_one_is_late(
-        orders_pool: asyncpg.Pool) -> None:
+    orders_pool: asyncpg.Pool,
+) -> None:
     feed = Feed(orders_pool)
     lat, lon = north(200)
     now = datetime.now(UTC)
@@ -151,17 +178,28 @@ async def test_circle_events_keep_the_latest_site_and_promise_even_when_an_old_o
     assert await feed.deliver(CIRCLE, older) == "applied"  # a different event, but older: no effect
     assert await orders_pool.fetchval("SELECT free FROM circle_lockers WHERE site_id = 'gate-3'") == {"S": 2, "M": 1}
 
-    await feed.send(PromiseQuoted(location_id="fishmonger", ready_minutes=12, rider_to_shop_minutes=4,
-                                  riders_available=2, quoted_at=now))
-    await feed.send(PromiseQuoted(location_id="fishmonger", ready_minutes=30, rider_to_shop_minutes=None,
-                                  riders_available=0, quoted_at=now - timedelta(minutes=2)))
+    await feed.send(
+        PromiseQuoted(
+            location_id="fishmonger", ready_minutes=12, rider_to_shop_minutes=4, riders_available=2, quoted_at=now
+        )
+    )
+    await feed.send(
+        PromiseQuoted(
+            location_id="fishmonger",
+            ready_minutes=30,
+            rider_to_shop_minutes=None,
+            riders_available=0,
+            quoted_at=now - timedelta(minutes=2),
+        )
+    )
     row = await orders_pool.fetchrow("SELECT ready_minutes, rider_to_shop_minutes FROM circle_promises")
     assert tuple(row) == (12, 4)
 
     async with orders_pool.acquire() as conn:
         lockers = await discovery.lockers(conn, DOOR)
     assert [(s["site_id"], s["free"], s["has_room"], s["distance_m"]) for s in lockers] == [
-        ("gate-3", {"S": 2, "M": 1}, True, 260)]
+        ("gate-3", {"S": 2, "M": 1}, True, 260)
+    ]
 
 
 async def seed_circle(feed: Feed) -> None:
@@ -173,8 +211,7 @@ async def seed_circle(feed: Feed) -> None:
     await feed.send(location("grocer", 100, windows=closed_now))
     await feed.send(location("toofar", 3000, delivery_radius_m=1000))
     await feed.send(location("market", 500, LocationKind.MARKET, category="wet_market"))
-    await feed.send(location("market-fish", 500, LocationKind.STALL, parent_id="market", category="fish",
-                             paused=True))
+    await feed.send(location("market-fish", 500, LocationKind.STALL, parent_id="market", category="fish", paused=True))
     await feed.send(product("carp-1", "fishmonger", "新鲜草鱼", "Fresh Grass Carp"))
     await feed.send(product("carp-2", "supermarket", "草鱼块", "Grass carp pieces"))
     await feed.send(product("carp-3", "grocer", "草鱼", "Grass Carp"))
@@ -188,7 +225,8 @@ async def seed_circle(feed: Feed) -> None:
 
 
 async def test_search_finds_by_pinyin_in_shops_that_deliver_here_open_then_in_stock_then_nearest(
-        orders_pool: asyncpg.Pool) -> None:
+    orders_pool: asyncpg.Pool,
+) -> None:
     feed = Feed(orders_pool)
     await seed_circle(feed)
     async with orders_pool.acquire() as conn:
@@ -204,8 +242,14 @@ async def test_search_finds_by_pinyin_in_shops_that_deliver_here_open_then_in_st
     assert {r["product_id"] for r in english} == {"carp-1", "carp-2", "carp-6", "carp-3", "carp-5"}
     first = found[0]
     assert first["availability"] == "in_stock" and first["price_fen"] == 1200
-    assert first["shop"] == {"store_id": "supermarket", "location_id": "supermarket", "name_zh": "supermarket",
-                             "name_en": "Supermarket", "distance_m": 910, "open_now": True}
+    assert first["shop"] == {
+        "store_id": "supermarket",
+        "location_id": "supermarket",
+        "name_zh": "supermarket",
+        "name_en": "Supermarket",
+        "distance_m": 910,
+        "open_now": True,
+    }
     stall_hit = found[-1]["shop"]
     assert stall_hit["store_id"] == "market" and stall_hit["location_id"] == "market-fish"
     assert stall_hit["open_now"] is False and stall_hit["stall"]["name_zh"] == "market-fish"
@@ -218,20 +262,30 @@ async def test_shops_show_fee_busy_rating_promise_and_stalls(orders_pool: asyncp
     feed = Feed(orders_pool)
     await seed_circle(feed)
     now = datetime.now(UTC)
-    await feed.send(PromiseQuoted(location_id="fishmonger", ready_minutes=12, rider_to_shop_minutes=4,
-                                  riders_available=2, quoted_at=now))
-    await feed.send(PromiseQuoted(location_id="supermarket", ready_minutes=8, rider_to_shop_minutes=None,
-                                  riders_available=0, quoted_at=now))
+    await feed.send(
+        PromiseQuoted(
+            location_id="fishmonger", ready_minutes=12, rider_to_shop_minutes=4, riders_available=2, quoted_at=now
+        )
+    )
+    await feed.send(
+        PromiseQuoted(
+            location_id="supermarket", ready_minutes=8, rider_to_shop_minutes=None, riders_available=0, quoted_at=now
+        )
+    )
     async with orders_pool.acquire() as conn:
         for n, status in enumerate(["CONFIRMED", "ACCEPTED", "PICKING", "PLACED", "DELIVERED"]):
             oid = f"o-{n}"
             await conn.execute(
                 "INSERT INTO orders (id, store_id, placed_by, placed_by_role, placed_for, fulfilment, status, "
                 "total_fen, created_at) VALUES ($1, 'fishmonger', 'p', 'shopper', 'p', '{}'::jsonb, $2, 100, now())",
-                oid, status)
+                oid,
+                status,
+            )
         await conn.executemany(
             "INSERT INTO order_ratings (order_id, store_id, placed_for, shop_stars, rated_at) "
-            "VALUES ($1, 'fishmonger', 'p', $2, now())", [("o-3", 5), ("o-4", 4)])
+            "VALUES ($1, 'fishmonger', 'p', $2, now())",
+            [("o-3", 5), ("o-4", 4)],
+        )
         shops = await discovery.shops(conn, DOOR, Mode.DELIVERY, None, now, TZ)
         fish_only = await discovery.shops(conn, DOOR, Mode.DELIVERY, "fish", now, TZ)
 
@@ -247,8 +301,15 @@ async def test_shops_show_fee_busy_rating_promise_and_stalls(orders_pool: asyncp
     assert supermarket["rating"] == {"stars": None, "count": 0}
     grocer = shops[-1]
     assert not grocer["open_now"] and grocer["opens_at"] is not None
-    assert shops[1]["stalls"] == [{"location_id": "market-fish", "name_zh": "market-fish",
-                                   "name_en": "Market-Fish", "category": "fish", "open_now": False}]
+    assert shops[1]["stalls"] == [
+        {
+            "location_id": "market-fish",
+            "name_zh": "market-fish",
+            "name_en": "Market-Fish",
+            "category": "fish",
+            "open_now": False,
+        }
+    ]
     assert [s["store_id"] for s in fish_only] == ["market"]
 
 
@@ -270,7 +331,8 @@ def as_(role: Role) -> dict[str, str]:
 
 
 async def test_the_routes_answer_any_signed_in_role_and_explain_bad_input(
-        client: httpx.AsyncClient, orders_pool: asyncpg.Pool) -> None:
+    client: httpx.AsyncClient, orders_pool: asyncpg.Pool
+) -> None:
     await seed_circle(Feed(orders_pool))
     point = {"lat": DOOR.lat, "lon": DOOR.lon}
     assert (await client.get("/circle/shops", params=point)).status_code == 401

@@ -48,9 +48,17 @@ STAFF = Principal("fishmonger", Role.STORE_STAFF, store="fish")
 
 
 def location(location_id: str, kind: LocationKind, **extra: Any) -> LocationUpserted:
-    return LocationUpserted(location_id=location_id, kind=kind, parent_id="market" if kind is LocationKind.STALL
-                            else None, category="stall", name_zh="摊", name_en=location_id.title(), lat=32.0,
-                            lon=118.0, **extra)
+    return LocationUpserted(
+        location_id=location_id,
+        kind=kind,
+        parent_id="market" if kind is LocationKind.STALL else None,
+        category="stall",
+        name_zh="摊",
+        name_en=location_id.title(),
+        lat=32.0,
+        lon=118.0,
+        **extra,
+    )
 
 
 @pytest.fixture
@@ -62,12 +70,24 @@ async def orders_pool(pool: asyncpg.Pool) -> asyncpg.Pool:
             await catalog.upsert_location(location("market", LocationKind.MARKET))
             await catalog.upsert_location(location("fish", LocationKind.STALL))
             await catalog.upsert_location(location("veg", LocationKind.STALL))
-            for pid, stall, unit, price, grams in (("carp", "fish", StockUnit.GRAM, 1800, 600),
-                                                    ("bokchoy", "veg", StockUnit.PIECE, 300, None),
-                                                    ("spinach", "veg", StockUnit.PIECE, 400, None)):
-                await catalog.upsert_product(ProductUpserted(
-                    product_id=pid, location_id=stall, store_id="market", name_zh=pid, name_en=pid.title(),
-                    category="c", unit=unit, price_fen=price, grams_per_piece=grams))
+            for pid, stall, unit, price, grams in (
+                ("carp", "fish", StockUnit.GRAM, 1800, 600),
+                ("bokchoy", "veg", StockUnit.PIECE, 300, None),
+                ("spinach", "veg", StockUnit.PIECE, 400, None),
+            ):
+                await catalog.upsert_product(
+                    ProductUpserted(
+                        product_id=pid,
+                        location_id=stall,
+                        store_id="market",
+                        name_zh=pid,
+                        name_en=pid.title(),
+                        category="c",
+                        unit=unit,
+                        price_fen=price,
+                        grams_per_piece=grams,
+                    )
+                )
     return pool
 
 
@@ -75,9 +95,16 @@ async def place(pool: asyncpg.Pool) -> str:
     async with pool.acquire() as conn, conn.transaction():
         await payments.top_up(UnitOfWork(conn), ADMIN, GRANDMA.subject, 10_000, "prepaid at the service centre")
         order = await ordering.place_order(
-            UnitOfWork(conn), GRANDMA, store_id="market", fulfilment={"mode": "pickup"}, note="no plastic",
-            contact_phone=None, on_behalf_of=None, flags={"call_before_delivery": True},
-            wanted=[Wanted("carp", 2), Wanted("bokchoy", 2, SubstitutionChoice(SubstitutionMode.PRODUCT, "spinach"))])
+            UnitOfWork(conn),
+            GRANDMA,
+            store_id="market",
+            fulfilment={"mode": "pickup"},
+            note="no plastic",
+            contact_phone=None,
+            on_behalf_of=None,
+            flags={"call_before_delivery": True},
+            wanted=[Wanted("carp", 2), Wanted("bokchoy", 2, SubstitutionChoice(SubstitutionMode.PRODUCT, "spinach"))],
+        )
     return order.id
 
 
@@ -124,15 +151,30 @@ async def test_from_placed_to_collected_with_a_refused_stall_and_a_heavy_fish(or
     base = {"order_id": order_id, "store_id": "market"}
     soon = datetime.now(UTC) + timedelta(minutes=3)
     await handle(orders_pool, ordering.on_stock_reserved, StockReserved(**base, lines=[], accept_deadline=soon))
-    await handle(orders_pool, fulfilment.on_part_accepted, PartAccepted(**base, location_id="fish",
-                                                                        accepted_by="fishmonger"))
-    await handle(orders_pool, fulfilment.on_part_rejected, PartRejected(
-        **base, location_id="veg", reason="shop_rejected", line_nos=[2], refund_fen=600))
+    await handle(
+        orders_pool, fulfilment.on_part_accepted, PartAccepted(**base, location_id="fish", accepted_by="fishmonger")
+    )
+    await handle(
+        orders_pool,
+        fulfilment.on_part_rejected,
+        PartRejected(**base, location_id="veg", reason="shop_rejected", line_nos=[2], refund_fen=600),
+    )
     await handle(orders_pool, ordering.on_shop_accepted, ShopAccepted(**base, accepted_by="fishmonger"))
     await handle(orders_pool, fulfilment.on_picking_started, PickingStarted(**base, location_id="fish", by="f"))
-    await handle(orders_pool, fulfilment.on_weight_approval_requested, WeightApprovalRequested(
-        **base, line_no=1, estimated_quantity=1200, actual_quantity=1450, over_pct=20.8, estimated_fen=2160,
-        actual_fen=2610, deadline=soon))
+    await handle(
+        orders_pool,
+        fulfilment.on_weight_approval_requested,
+        WeightApprovalRequested(
+            **base,
+            line_no=1,
+            estimated_quantity=1200,
+            actual_quantity=1450,
+            over_pct=20.8,
+            estimated_fen=2160,
+            actual_fen=2610,
+            deadline=soon,
+        ),
+    )
 
     shown = await view(orders_pool, order_id)
     assert shown["status"] == "PICKING"
@@ -142,8 +184,10 @@ async def test_from_placed_to_collected_with_a_refused_stall_and_a_heavy_fish(or
 
     async def answer(principal: Principal, accept: bool, key: str | None = None) -> tuple[int, Any]:
         async def change(conn: asyncpg.Connection) -> dict[str, Any]:
-            return order_view(await fulfilment.answer_approval(UnitOfWork(conn), principal, order_id, 1, accept),
-                              principal)
+            return order_view(
+                await fulfilment.answer_approval(UnitOfWork(conn), principal, order_id, 1, accept), principal
+            )
+
         return await change_once(orders_pool, principal.key, key, f"approval-{accept}", change, ORDER_ERRORS)
 
     with pytest.raises(HTTPException) as staff_answer:
@@ -161,16 +205,36 @@ async def test_from_placed_to_collected_with_a_refused_stall_and_a_heavy_fish(or
     given = await orders_pool.fetch("SELECT envelope FROM outbox WHERE event_type = 'ApprovalGiven'")
     assert len(given) == 1
 
-    await handle(orders_pool, fulfilment.on_weight_settled, WeightSettled(
-        **base, line_no=1, approved=True, charged_fen=2610, decided_by="shopper"))
-    await handle(orders_pool, fulfilment.on_line_picked, LinePicked(  # a late duplicate after settling is harmless
-        **base, line_no=1, quantity=1450, price_fen=2610, estimated_fen=2160, by="f"))
-    await handle(orders_pool, fulfilment.on_order_packed, OrderPacked(
-        **base, shown_fen=2760, final_fen=2610, difference_fen=-150, bags=1, weight_g=1450, handover_code="204816",
-        pickup_point=PickupPoint(location_id="market", name_zh="菜场", name_en="Market"),
-        lines=[PackedLine(line_no=1, product_id="carp", outcome=LineOutcome.PICKED, quantity=1450, price_fen=2610),
-               PackedLine(line_no=2, product_id="bokchoy", outcome=LineOutcome.OUT_OF_STOCK, quantity=0,
-                          price_fen=0)]))
+    await handle(
+        orders_pool,
+        fulfilment.on_weight_settled,
+        WeightSettled(**base, line_no=1, approved=True, charged_fen=2610, decided_by="shopper"),
+    )
+    await handle(
+        orders_pool,
+        fulfilment.on_line_picked,
+        LinePicked(  # a late duplicate after settling is harmless
+            **base, line_no=1, quantity=1450, price_fen=2610, estimated_fen=2160, by="f"
+        ),
+    )
+    await handle(
+        orders_pool,
+        fulfilment.on_order_packed,
+        OrderPacked(
+            **base,
+            shown_fen=2760,
+            final_fen=2610,
+            difference_fen=-150,
+            bags=1,
+            weight_g=1450,
+            handover_code="204816",
+            pickup_point=PickupPoint(location_id="market", name_zh="菜场", name_en="Market"),
+            lines=[
+                PackedLine(line_no=1, product_id="carp", outcome=LineOutcome.PICKED, quantity=1450, price_fen=2610),
+                PackedLine(line_no=2, product_id="bokchoy", outcome=LineOutcome.OUT_OF_STOCK, quantity=0, price_fen=0),
+            ],
+        ),
+    )
 
     shown = await view(orders_pool, order_id)
     assert shown["status"] == "READY_FOR_PICKUP"
@@ -179,13 +243,22 @@ async def test_from_placed_to_collected_with_a_refused_stall_and_a_heavy_fish(or
     assert shown["handover_code"] == "204816"
     assert shown["pending_approvals"] == []
     assert [(ln["status"], ln["final_quantity"], ln["final_fen"]) for ln in shown["lines"]] == [
-        ("picked", 1450, 2610), ("refunded", 0, 0)]
+        ("picked", 1450, 2610),
+        ("refunded", 0, 0),
+    ]
     assert (await view(orders_pool, order_id, STAFF))["handover_code"] is None
 
     await handle(orders_pool, fulfilment.on_order_handed_over, OrderHandedOver(**base, to="shopper", by="f"))
     shown = await view(orders_pool, order_id)
     assert [e["status"] for e in shown["timeline"] if e["status"]] == [
-        "PLACED", "CONFIRMED", "ACCEPTED", "PICKING", "PACKED", "READY_FOR_PICKUP", "COLLECTED"]
+        "PLACED",
+        "CONFIRMED",
+        "ACCEPTED",
+        "PICKING",
+        "PACKED",
+        "READY_FOR_PICKUP",
+        "COLLECTED",
+    ]
     causes = [e["cause"] for e in shown["timeline"]]
     assert any("1450 g instead of about 1200 g" in c for c in causes)
     assert any(c.startswith("veg refused its part") for c in causes)

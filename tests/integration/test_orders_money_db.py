@@ -55,18 +55,41 @@ async def orders_pool(pool: asyncpg.Pool) -> asyncpg.Pool:
         await db.migrate(conn, [MIGRATIONS])
         async with conn.transaction():
             catalog = UnitOfWork(conn).catalog
-            await catalog.upsert_location(LocationUpserted(
-                location_id="shop", kind=LocationKind.SHOP, category="convenience", name_zh="小店",
-                name_en="Corner shop", lat=32.04, lon=118.79, delivery_fee_fen=300))
-            await catalog.upsert_product(ProductUpserted(
-                product_id="carp", location_id="shop", store_id="shop", name_zh="草鱼", name_en="Carp",
-                category="fish", unit=StockUnit.GRAM, price_fen=1800, grams_per_piece=600))
+            await catalog.upsert_location(
+                LocationUpserted(
+                    location_id="shop",
+                    kind=LocationKind.SHOP,
+                    category="convenience",
+                    name_zh="小店",
+                    name_en="Corner shop",
+                    lat=32.04,
+                    lon=118.79,
+                    delivery_fee_fen=300,
+                )
+            )
+            await catalog.upsert_product(
+                ProductUpserted(
+                    product_id="carp",
+                    location_id="shop",
+                    store_id="shop",
+                    name_zh="草鱼",
+                    name_en="Carp",
+                    category="fish",
+                    unit=StockUnit.GRAM,
+                    price_fen=1800,
+                    grams_per_piece=600,
+                )
+            )
             circle = CircleReadModel(conn)
-            for site, lat, free in (("lane", 32.0427, {"M": 0}), ("gate", 32.0430, {"M": 2}),
-                                    ("park", 32.0600, {"S": 1})):
-                await circle.upsert_locker_site(LockerSiteUpdated(
-                    site_id=site, name=f"{site.title()} lockers", lat=lat, lon=118.7872, free=free),
-                    datetime.now(UTC))
+            for site, lat, free in (
+                ("lane", 32.0427, {"M": 0}),
+                ("gate", 32.0430, {"M": 2}),
+                ("park", 32.0600, {"S": 1}),
+            ):
+                await circle.upsert_locker_site(
+                    LockerSiteUpdated(site_id=site, name=f"{site.title()} lockers", lat=lat, lon=118.7872, free=free),
+                    datetime.now(UTC),
+                )
     return pool
 
 
@@ -79,11 +102,26 @@ async def top_up(pool: asyncpg.Pool, holder: str, fen: int, by: Principal = DESK
     return await run(pool, payments.top_up, by, holder, fen, "cash at the desk")  # type: ignore[no-any-return]
 
 
-async def place(pool: asyncpg.Pool, fulfilment_: dict[str, Any] | None = None, *, by: Principal = GRANDMA,
-                on_behalf_of: str | None = None, **extra: Any) -> str:
-    order = await run(pool, ordering.place_order, by, store_id="shop", wanted=[Wanted("carp", 2)],
-                      fulfilment=fulfilment_ or {"mode": "delivery", "address": HOME}, note=None, contact_phone=None,
-                      on_behalf_of=on_behalf_of, **extra)
+async def place(
+    pool: asyncpg.Pool,
+    fulfilment_: dict[str, Any] | None = None,
+    *,
+    by: Principal = GRANDMA,
+    on_behalf_of: str | None = None,
+    **extra: Any,
+) -> str:
+    order = await run(
+        pool,
+        ordering.place_order,
+        by,
+        store_id="shop",
+        wanted=[Wanted("carp", 2)],
+        fulfilment=fulfilment_ or {"mode": "delivery", "address": HOME},
+        note=None,
+        contact_phone=None,
+        on_behalf_of=on_behalf_of,
+        **extra,
+    )
     return str(order.id)
 
 
@@ -102,30 +140,55 @@ async def ledger_of(pool: asyncpg.Pool, order_id: str) -> dict[str, Any]:
 
 async def packed(pool: asyncpg.Pool, order_id: str, final_goods_fen: int, grams: int) -> None:
     base = {"order_id": order_id, "store_id": "shop"}
-    await run(pool, ordering.on_stock_reserved, StockReserved(**base, lines=[],
-                                                              accept_deadline=datetime.now(UTC) + timedelta(minutes=3)))
+    await run(
+        pool,
+        ordering.on_stock_reserved,
+        StockReserved(**base, lines=[], accept_deadline=datetime.now(UTC) + timedelta(minutes=3)),
+    )
     await run(pool, ordering.on_shop_accepted, ShopAccepted(**base, accepted_by="counter"))
     await run(pool, fulfilment.on_picking_started, PickingStarted(**base, location_id="shop", by="counter"))
-    await run(pool, fulfilment.on_order_packed, OrderPacked(
-        **base, shown_fen=2160, final_fen=final_goods_fen, difference_fen=final_goods_fen - 2160, bags=1,
-        weight_g=grams, handover_code="135790", pickup_point=PickupPoint(location_id="shop", name_zh="小店",
-                                                                         name_en="Corner shop"),
-        lines=[PackedLine(line_no=1, product_id="carp", outcome=LineOutcome.PICKED, quantity=grams,
-                          price_fen=final_goods_fen)]))
+    await run(
+        pool,
+        fulfilment.on_order_packed,
+        OrderPacked(
+            **base,
+            shown_fen=2160,
+            final_fen=final_goods_fen,
+            difference_fen=final_goods_fen - 2160,
+            bags=1,
+            weight_g=grams,
+            handover_code="135790",
+            pickup_point=PickupPoint(location_id="shop", name_zh="小店", name_en="Corner shop"),
+            lines=[
+                PackedLine(
+                    line_no=1, product_id="carp", outcome=LineOutcome.PICKED, quantity=grams, price_fen=final_goods_fen
+                )
+            ],
+        ),
+    )
 
 
 async def test_a_prepaid_order_is_debited_when_placed_and_refunded_the_difference_when_packed_lighter(
-        orders_pool: asyncpg.Pool) -> None:
+    orders_pool: asyncpg.Pool,
+) -> None:
     await top_up(orders_pool, "grandma", 5000)
     order_id = await place(orders_pool, platform_fee_fen=20)
     assert await balance(orders_pool) == (5000 - 2480, 5000 - 2480), "goods 21.60 + delivery 3.00 + platform 0.20"
 
     await packed(orders_pool, order_id, final_goods_fen=1980, grams=1100)
     money = await ledger_of(orders_pool, order_id)
-    assert {k: money[k] for k in ("shown_fen", "paid_fen", "final_fen", "refund_fen", "extra_charged_fen",
-                                  "settled", "reconciles")} == {
-        "shown_fen": 2480, "paid_fen": 2480, "final_fen": 2300, "refund_fen": 180, "extra_charged_fen": 0,
-        "settled": True, "reconciles": True}
+    assert {
+        k: money[k]
+        for k in ("shown_fen", "paid_fen", "final_fen", "refund_fen", "extra_charged_fen", "settled", "reconciles")
+    } == {
+        "shown_fen": 2480,
+        "paid_fen": 2480,
+        "final_fen": 2300,
+        "refund_fen": 180,
+        "extra_charged_fen": 0,
+        "settled": True,
+        "reconciles": True,
+    }
     assert [e["kind"] for e in money["entries"]] == ["paid", "refund"]
     assert await balance(orders_pool) == (5000 - 2300, 5000 - 2300)
 
@@ -138,9 +201,16 @@ async def test_too_small_a_balance_is_402_and_stores_nothing(orders_pool: asyncp
     await top_up(orders_pool, "grandma", 1000)
 
     async def place_it(conn: asyncpg.Connection) -> Any:
-        return await ordering.place_order(UnitOfWork(conn), GRANDMA, store_id="shop", wanted=[Wanted("carp", 2)],
-                                          fulfilment={"mode": "delivery", "address": HOME}, note=None,
-                                          contact_phone=None, on_behalf_of=None)
+        return await ordering.place_order(
+            UnitOfWork(conn),
+            GRANDMA,
+            store_id="shop",
+            wanted=[Wanted("carp", 2)],
+            fulfilment={"mode": "delivery", "address": HOME},
+            note=None,
+            contact_phone=None,
+            on_behalf_of=None,
+        )
 
     with pytest.raises(HTTPException) as refused:
         await change_once(orders_pool, GRANDMA.key, "k1", "h", place_it, ORDER_ERRORS)
@@ -174,8 +244,11 @@ async def test_pay_on_delivery_never_touches_the_balance_and_records_the_cash(or
     assert placed["payload"]["delivery_fee_fen"] == 300
     await packed(orders_pool, order_id, final_goods_fen=2250, grams=1250)
     assert (await ledger_of(orders_pool, order_id))["due_at_door_fen"] == 2550
-    await run(orders_pool, delivery.on_delivery_completed, DeliveryCompleted(
-        order_id=order_id, store_id="shop", rider_id="r1", cash_collected_fen=2550))
+    await run(
+        orders_pool,
+        delivery.on_delivery_completed,
+        DeliveryCompleted(order_id=order_id, store_id="shop", rider_id="r1", cash_collected_fen=2550),
+    )
     money = await ledger_of(orders_pool, order_id)
     assert (money["cash_collected_fen"], money["settled"], money["reconciles"]) == (2550, True, True)
     assert await balance(orders_pool) == (0, 0)
@@ -187,13 +260,23 @@ async def test_pay_on_delivery_collected_at_the_counter_records_the_shops_cash(o
     """No rider came, the shopper took the pickup offer: the counter takes the cash, and the ledger closes."""
     order_id = await place(orders_pool, payment="on_delivery")
     await packed(orders_pool, order_id, final_goods_fen=2250, grams=1250)
-    await run(orders_pool, delivery.on_pickup_offered, PickupOffered(
-        order_id=order_id, store_id="shop", reason="no_rider", answer_by=datetime.now(UTC) + timedelta(minutes=5)))
+    await run(
+        orders_pool,
+        delivery.on_pickup_offered,
+        PickupOffered(
+            order_id=order_id, store_id="shop", reason="no_rider", answer_by=datetime.now(UTC) + timedelta(minutes=5)
+        ),
+    )
     await run(orders_pool, delivery.answer_pickup_offer, GRANDMA, order_id, True)
     due = (await ledger_of(orders_pool, order_id))["due_at_door_fen"]
     assert due == 2250, "collected at the counter: no delivery fee"
-    await run(orders_pool, fulfilment.on_order_handed_over, OrderHandedOver(
-        order_id=order_id, store_id="shop", to=HandoverTo.SHOPPER, by="counter", cash_collected_fen=due))
+    await run(
+        orders_pool,
+        fulfilment.on_order_handed_over,
+        OrderHandedOver(
+            order_id=order_id, store_id="shop", to=HandoverTo.SHOPPER, by="counter", cash_collected_fen=due
+        ),
+    )
     money = await ledger_of(orders_pool, order_id)
     assert (money["cash_collected_fen"], money["settled"], money["reconciles"]) == (due, True, True)
     assert await balance(orders_pool) == (0, 0)
@@ -217,16 +300,18 @@ async def test_address_outside_the_radius_and_lockers_without_room_are_refused(o
     await top_up(orders_pool, "grandma", 10_000)
     with pytest.raises(Exception, match=r"m from Corner shop \(小店\) by street, but it delivers only within 1500 m"):
         await place(orders_pool, {"mode": "delivery", "address": FAR})
-    with pytest.raises(ordering.LockerFull, match=r"Lane lockers \(lane\) has no free compartment; the nearest "
-                                                  r"site with room is Gate lockers \(gate\)"):
+    with pytest.raises(
+        ordering.LockerFull,
+        match=r"Lane lockers \(lane\) has no free compartment; the nearest "
+        r"site with room is Gate lockers \(gate\)",
+    ):
         await place(orders_pool, {"mode": "locker", "site_id": "lane"})
     with pytest.raises(Exception, match="no locker site nowhere"):
         await place(orders_pool, {"mode": "locker", "site_id": "nowhere"})
     assert await place(orders_pool, {"mode": "locker", "site_id": "gate"})
 
 
-async def test_every_change_to_an_order_notifies_its_followers(orders_pool: asyncpg.Pool,
-                                                               database_url: str) -> None:
+async def test_every_change_to_an_order_notifies_its_followers(orders_pool: asyncpg.Pool, database_url: str) -> None:
     heard: asyncio.Queue[str] = asyncio.Queue()
     listener = await asyncpg.connect(database_url)
     try:
@@ -242,11 +327,21 @@ async def test_every_change_to_an_order_notifies_its_followers(orders_pool: asyn
 
 async def test_a_quote_stores_nothing_and_refuses_what_placing_refuses(orders_pool: asyncpg.Pool) -> None:
     await top_up(orders_pool, "grandma", 2500)
-    args: dict[str, Any] = {"store_id": "shop", "wanted": [Wanted("carp", 2)], "contact_phone": None,
-                            "on_behalf_of": None, "fulfilment": {"mode": "delivery", "address": HOME}}
+    args: dict[str, Any] = {
+        "store_id": "shop",
+        "wanted": [Wanted("carp", 2)],
+        "contact_phone": None,
+        "on_behalf_of": None,
+        "fulfilment": {"mode": "delivery", "address": HOME},
+    }
     quoted = await run(orders_pool, ordering.quote, GRANDMA, **args)
-    assert (quoted["goods_fen"], quoted["delivery_fee_fen"], quoted["total_fen"], quoted["balance_fen"],
-            quoted["balance_enough"]) == (2160, 300, 2460, 2500, True)
+    assert (
+        quoted["goods_fen"],
+        quoted["delivery_fee_fen"],
+        quoted["total_fen"],
+        quoted["balance_fen"],
+        quoted["balance_enough"],
+    ) == (2160, 300, 2460, 2500, True)
     assert quoted["lines"][0]["estimate"] is True, "weighed goods are an estimate until weighed"
     assert await orders_pool.fetchval("SELECT count(*) FROM orders") == 0
     assert await balance(orders_pool) == (2500, 2500)

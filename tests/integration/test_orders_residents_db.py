@@ -36,9 +36,18 @@ async def orders_pool(pool: asyncpg.Pool) -> asyncpg.Pool:
 
 async def register_zhou(pool: asyncpg.Pool) -> str:
     async with pool.acquire() as conn:
-        zhou = await residents.register(UnitOfWork(conn), LI, {
-            "name": "Zhou Ayi", "address": ADDRESS, "phone": "+86 139 0000 0000", "call_before_delivery": True,
-            "pay_on_delivery": True, "note": "hard of hearing"})
+        zhou = await residents.register(
+            UnitOfWork(conn),
+            LI,
+            {
+                "name": "Zhou Ayi",
+                "address": ADDRESS,
+                "phone": "+86 139 0000 0000",
+                "call_before_delivery": True,
+                "pay_on_delivery": True,
+                "note": "hard of hearing",
+            },
+        )
     return zhou.resident_id
 
 
@@ -48,8 +57,12 @@ async def test_a_helper_orders_for_their_resident_with_the_residents_door_and_fl
         uow = UnitOfWork(conn)
         orderer = await residents.resolve_orderer(uow, LI, zhou)
         assert orderer == residents.Orderer(
-            placed_for=zhou, address=ADDRESS, flags={"call_before_delivery": True, "pay_on_delivery": True},
-            phone="+86 139 0000 0000", pay_on_delivery_default=True)
+            placed_for=zhou,
+            address=ADDRESS,
+            flags={"call_before_delivery": True, "pay_on_delivery": True},
+            phone="+86 139 0000 0000",
+            pay_on_delivery_default=True,
+        )
         with pytest.raises(ordering.Forbidden, match=f"you do not help {zhou}"):
             await residents.resolve_orderer(uow, WANG, zhou)
         with pytest.raises(BasketProblem, match="set on_behalf_of"):
@@ -114,7 +127,9 @@ async def test_substitution_choices_are_remembered_per_person_and_product(orders
         await preferences.remember(uow, "res-a", [line(1, "milk", swap), line(2, "tofu", SubstitutionChoice())])
         await preferences.remember(uow, "res-b", [line(1, "milk", SubstitutionChoice(SubstitutionMode.BEST_MATCH))])
         assert await preferences.remembered(uow, "res-a", ["milk", "tofu", "eggs"]) == {
-            "milk": swap, "tofu": SubstitutionChoice()}
+            "milk": swap,
+            "tofu": SubstitutionChoice(),
+        }
         # the latest choice wins, and another person's choice is theirs alone
         await preferences.remember(uow, "res-a", [line(1, "milk", SubstitutionChoice(SubstitutionMode.NONE))])
         assert (await preferences.remembered(uow, "res-a", ["milk"]))["milk"].mode is SubstitutionMode.NONE
@@ -124,20 +139,37 @@ async def test_substitution_choices_are_remembered_per_person_and_product(orders
 
 
 async def add_order(pool: asyncpg.Pool, status: OrderStatus, *, rider: bool = True) -> str:
-    order = Order.place(id=str(uuid.uuid4()), store_id="shop-1", placed_by=LI.subject, placed_for="res-a",
-                        placed_by_role="helper", fulfilment={"mode": "delivery", "address": ADDRESS},
-                        lines=[line(1, "milk", SubstitutionChoice())], at=datetime.now(UTC))
+    order = Order.place(
+        id=str(uuid.uuid4()),
+        store_id="shop-1",
+        placed_by=LI.subject,
+        placed_for="res-a",
+        placed_by_role="helper",
+        fulfilment={"mode": "delivery", "address": ADDRESS},
+        lines=[line(1, "milk", SubstitutionChoice())],
+        at=datetime.now(UTC),
+    )
     async with pool.acquire() as conn, conn.transaction():
         await UnitOfWork(conn).orders.add(order)
-        await conn.execute("UPDATE orders SET status = $2, delivery = $3::jsonb WHERE id = $1", order.id,
-                           status.value, {"rider": {"rider_id": "rider-9", "name": "Xiao Ma"}} if rider else {})
+        await conn.execute(
+            "UPDATE orders SET status = $2, delivery = $3::jsonb WHERE id = $1",
+            order.id,
+            status.value,
+            {"rider": {"rider_id": "rider-9", "name": "Xiao Ma"}} if rider else {},
+        )
     return order.id
 
 
 async def rate(pool: asyncpg.Pool, principal: Principal, order_id: str, **stars: int | None) -> ratings.Rating:
     async with pool.acquire() as conn, conn.transaction():
-        return await ratings.rate(UnitOfWork(conn), principal, order_id, shop_stars=stars.get("shop"),
-                                  rider_stars=stars.get("rider"), comment="fresh fish")
+        return await ratings.rate(
+            UnitOfWork(conn),
+            principal,
+            order_id,
+            shop_stars=stars.get("shop"),
+            rider_stars=stars.get("rider"),
+            comment="fresh fish",
+        )
 
 
 async def test_an_order_is_rated_once_after_delivery_and_the_rating_is_published(orders_pool: asyncpg.Pool) -> None:

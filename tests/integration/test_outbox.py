@@ -18,12 +18,20 @@ SERVICE = "itest"
 
 
 def relay(database_url: str, pool: asyncpg.Pool, bootstrap: str, **kw: float) -> outbox.Relay:
-    return outbox.Relay(SERVICE, database_url, pool, bootstrap, poll_interval_s=kw.get("poll", 0.2),
-                        leader_retry_s=kw.get("leader_retry", 0.2), batch_size=int(kw.get("batch", 200)))
+    return outbox.Relay(
+        SERVICE,
+        database_url,
+        pool,
+        bootstrap,
+        poll_interval_s=kw.get("poll", 0.2),
+        leader_retry_s=kw.get("leader_retry", 0.2),
+        batch_size=int(kw.get("batch", 200)),
+    )
 
 
-async def test_an_event_committed_before_a_crash_is_still_delivered(database_url, pool, bootstrap,
-                                                                    parcel_topic: Topic) -> None:
+async def test_an_event_committed_before_a_crash_is_still_delivered(
+    database_url, pool, bootstrap, parcel_topic: Topic
+) -> None:
     event = ParcelNoted(parcel_id="crash-1")
     async with pool.acquire() as conn, conn.transaction():
         await outbox.record(conn, envelope(event), SERVICE)
@@ -75,8 +83,7 @@ async def test_a_publish_never_marked_sent_is_sent_again(database_url, pool, boo
     assert len({json.loads(c.value)["event_id"] for c in copies}) == 1
 
 
-async def test_one_keys_events_keep_their_order_across_batches(database_url, pool, bootstrap,
-                                                              parcel_topic) -> None:
+async def test_one_keys_events_keep_their_order_across_batches(database_url, pool, bootstrap, parcel_topic) -> None:
     for seq in range(40):
         async with pool.acquire() as conn, conn.transaction():
             await outbox.record(conn, envelope(ParcelNoted(parcel_id="ordered-1", seq=seq)), SERVICE)

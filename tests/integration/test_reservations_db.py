@@ -23,20 +23,49 @@ async def inventory_pool(pool: asyncpg.Pool) -> asyncpg.Pool:
         await db.migrate(conn, [MIGRATIONS])
         async with conn.transaction():
             uow = UnitOfWork(conn)
-            await catalog.upsert_location(uow, {"id": "shop", "kind": "shop", "category": "convenience",
-                                                "name_zh": "店", "name_en": "Shop", "lat": 32.0, "lon": 118.0})
+            await catalog.upsert_location(
+                uow,
+                {
+                    "id": "shop",
+                    "kind": "shop",
+                    "category": "convenience",
+                    "name_zh": "店",
+                    "name_en": "Shop",
+                    "lat": 32.0,
+                    "lon": 118.0,
+                },
+            )
             for pid, on_hand in (("water", 50), ("noodles", 30)):
-                await catalog.upsert_product(uow, {"id": pid, "location_id": "shop", "name_zh": pid,
-                                                   "name_en": pid, "category": "c", "unit": "piece",
-                                                   "price_fen": 200, "on_hand": on_hand}, "test")
+                await catalog.upsert_product(
+                    uow,
+                    {
+                        "id": pid,
+                        "location_id": "shop",
+                        "name_zh": pid,
+                        "name_en": pid,
+                        "category": "c",
+                        "unit": "piece",
+                        "price_fen": 200,
+                        "on_hand": on_hand,
+                    },
+                    "test",
+                )
     return pool
 
 
 def placed(order_id: str, lines: list[tuple[str, int]]) -> OrderPlaced:
-    return OrderPlaced(order_id=order_id, store_id="shop", placed_by="u", placed_for="u", fulfilment_mode="pickup",
-                       total_fen=0, lines=[OrderedLine(line_no=i, product_id=p, location_id="shop", quantity=q,
-                                                       unit=StockUnit.PIECE, stock_quantity=q)
-                                           for i, (p, q) in enumerate(lines, 1)])
+    return OrderPlaced(
+        order_id=order_id,
+        store_id="shop",
+        placed_by="u",
+        placed_for="u",
+        fulfilment_mode="pickup",
+        total_fen=0,
+        lines=[
+            OrderedLine(line_no=i, product_id=p, location_id="shop", quantity=q, unit=StockUnit.PIECE, stock_quantity=q)
+            for i, (p, q) in enumerate(lines, 1)
+        ],
+    )
 
 
 async def test_two_hundred_concurrent_baskets_never_oversell(inventory_pool: asyncpg.Pool) -> None:
@@ -44,15 +73,15 @@ async def test_two_hundred_concurrent_baskets_never_oversell(inventory_pool: asy
         # Baskets overlap in both products, in both orders, to invite deadlocks.
         lines = [("water", 1), ("noodles", 1)] if i % 2 else [("noodles", 1), ("water", 1)]
         async with inventory_pool.acquire() as conn, conn.transaction():
-            await reservations.on_order_placed(UnitOfWork(conn), placed(f"o{i}", lines if i % 3 else lines[:1]),
-                                               600)
+            await reservations.on_order_placed(UnitOfWork(conn), placed(f"o{i}", lines if i % 3 else lines[:1]), 600)
 
     await asyncio.gather(*(place(i) for i in range(200)))
-    stock = {r["product_id"]: (r["on_hand"], r["reserved"])
-             for r in await inventory_pool.fetch("SELECT * FROM stock")}
+    stock = {r["product_id"]: (r["on_hand"], r["reserved"]) for r in await inventory_pool.fetch("SELECT * FROM stock")}
     assert stock["water"][1] <= 50 and stock["noodles"][1] <= 30
-    live = await inventory_pool.fetch("SELECT rl.product_id, sum(rl.quantity) AS q FROM reservation_lines rl "
-                                      "JOIN reservations r USING (order_id) WHERE r.status = 'held' GROUP BY 1")
+    live = await inventory_pool.fetch(
+        "SELECT rl.product_id, sum(rl.quantity) AS q FROM reservation_lines rl "
+        "JOIN reservations r USING (order_id) WHERE r.status = 'held' GROUP BY 1"
+    )
     assert {r["product_id"]: r["q"] for r in live} == {pid: reserved for pid, (_, reserved) in stock.items()}
     assert stock["noodles"][1] == 30, "everything that could be sold was"
     rejected = await inventory_pool.fetchval("SELECT count(*) FROM outbox WHERE event_type = 'StockRejected'")
@@ -67,11 +96,16 @@ async def test_cancel_releases_exactly_what_was_reserved(inventory_pool: asyncpg
     async with inventory_pool.acquire() as conn, conn.transaction():
         await reservations.on_order_placed(UnitOfWork(conn), placed("o1", [("water", 7)]), 600)
     async with inventory_pool.acquire() as conn, conn.transaction():
-        await reservations.on_order_cancelled(UnitOfWork(conn), OrderCancelled(
-            order_id="o1", store_id="shop", cancelled_by="u", previous_status=OrderStatus.CONFIRMED))
-        await reservations.on_order_cancelled(UnitOfWork(conn), OrderCancelled(
-            order_id="o1", store_id="shop", cancelled_by="u", previous_status=OrderStatus.CONFIRMED))
+        await reservations.on_order_cancelled(
+            UnitOfWork(conn),
+            OrderCancelled(order_id="o1", store_id="shop", cancelled_by="u", previous_status=OrderStatus.CONFIRMED),
+        )
+        await reservations.on_order_cancelled(
+            UnitOfWork(conn),
+            OrderCancelled(order_id="o1", store_id="shop", cancelled_by="u", previous_status=OrderStatus.CONFIRMED),
+        )
     assert await inventory_pool.fetchval("SELECT reserved FROM stock WHERE product_id = 'water'") == 0
-    moves = await inventory_pool.fetch("SELECT reserved_delta, reason FROM stock_movements "
-                                       "WHERE product_id = 'water' AND order_id = 'o1' ORDER BY id")
+    moves = await inventory_pool.fetch(
+        "SELECT reserved_delta, reason FROM stock_movements WHERE product_id = 'water' AND order_id = 'o1' ORDER BY id"
+    )
     assert [(m["reserved_delta"], m["reason"]) for m in moves] == [(7, "reserved"), (-7, "released: cancelled")]

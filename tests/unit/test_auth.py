@@ -45,8 +45,11 @@ def test_production_verifies_with_the_public_key_and_never_signs() -> None:
     from cryptography.hazmat.primitives.asymmetric import rsa
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    public = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                           serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
     settings = Settings(jwt_public_key=public, jwt_algorithm="RS256")
     with pytest.raises(TokenError, match="identity provider"):
         issue_token(settings, Role.SHOPPER, "a")

@@ -56,10 +56,8 @@ def test_percentile_of_1_to_100() -> None:
 
 def test_summarize() -> None:
     summary = summarize([1.0, 2.0, 3.0, 4.0, 100.0])
-    assert summary == {"count": 5, "min": 1.0, "mean": 22.0, "p50": 3.0, "p95": 80.8, "p99": 96.2,
-                       "max": 100.0}
-    assert summarize([]) == {"count": 0, "min": None, "mean": None, "p50": None, "p95": None, "p99": None,
-                             "max": None}
+    assert summary == {"count": 5, "min": 1.0, "mean": 22.0, "p50": 3.0, "p95": 80.8, "p99": 96.2, "max": 100.0}
+    assert summarize([]) == {"count": 0, "min": None, "mean": None, "p50": None, "p95": None, "p99": None, "max": None}
 
 
 def test_schedule_is_open_loop_by_time() -> None:
@@ -77,8 +75,9 @@ def test_parse_time_needs_a_zone() -> None:
 
 
 def order(*entries: tuple[float, str | None]) -> dict[str, object]:
-    return {"timeline": [{"at": at(ms).isoformat(), "status": status, "cause": "x", "detail": {}}
-                         for ms, status in entries]}
+    return {
+        "timeline": [{"at": at(ms).isoformat(), "status": status, "cause": "x", "detail": {}} for ms, status in entries]
+    }
 
 
 def test_timing_from_the_orders_own_timeline() -> None:
@@ -97,8 +96,12 @@ def test_timing_of_a_rejected_or_undecided_order() -> None:
 
 
 def test_throughput_is_confirmed_orders_over_first_placed_to_last_confirmed() -> None:
-    timings = [Timing(at(0), at(100), "CONFIRMED"), Timing(at(500), at(2000), "CONFIRMED"),
-               Timing(at(600), at(700), "REJECTED"), Timing(at(700), None, "PLACED")]
+    timings = [
+        Timing(at(0), at(100), "CONFIRMED"),
+        Timing(at(500), at(2000), "CONFIRMED"),
+        Timing(at(600), at(700), "REJECTED"),
+        Timing(at(700), None, "PLACED"),
+    ]
     rate, window = throughput(timings)
     assert window == pytest.approx(2.0)
     assert rate == pytest.approx(1.0)
@@ -114,14 +117,28 @@ def test_post_latency_from_start_and_from_schedule() -> None:
 
 
 def test_post_errors_by_kind() -> None:
-    sent = [Sent(0, 0, status=201), Sent(1, 0, status=503), Sent(2, 0, status=503), Sent(3, 0, status=422),
-            Sent(4, 0, error="timeout"), Sent(5, 0, error="ConnectError")]
+    sent = [
+        Sent(0, 0, status=201),
+        Sent(1, 0, status=503),
+        Sent(2, 0, status=503),
+        Sent(3, 0, status=422),
+        Sent(4, 0, error="timeout"),
+        Sent(5, 0, error="ConnectError"),
+    ]
     errors = post_errors(sent)
     assert {k: v for k, v in errors.items() if k != "first_failures"} == {
-        "non_201": {"422": 1, "503": 2}, "timeouts": 1, "transport": {"ConnectError": 1}}
+        "non_201": {"422": 1, "503": 2},
+        "timeouts": 1,
+        "transport": {"ConnectError": 1},
+    }
     assert [f["index"] for f in errors["first_failures"]] == [1, 2, 3, 4, 5]
-    assert errors["first_failures"][3] == {"index": 4, "scheduled_s": 0, "after_ms": None, "status": None,
-                                           "error": "timeout"}
+    assert errors["first_failures"][3] == {
+        "index": 4,
+        "scheduled_s": 0,
+        "after_ms": None,
+        "status": None,
+        "error": "timeout",
+    }
     assert post_errors([Sent(0, 0, status=201)])["first_failures"] == []
 
 
@@ -135,10 +152,14 @@ def test_rates_and_writes_per_order() -> None:
 
 
 def test_scratch_database_url_keeps_server_credentials_and_options() -> None:
-    assert database_url_named("postgresql://postgres@127.0.0.1:5432/postgres", "scratch") == \
-        "postgresql://postgres@127.0.0.1:5432/scratch"
-    assert database_url_named("postgresql://u:p@db:5432/linli_orders?sslmode=require", "s") == \
-        "postgresql://u:p@db:5432/s?sslmode=require"
+    assert (
+        database_url_named("postgresql://postgres@127.0.0.1:5432/postgres", "scratch")
+        == "postgresql://postgres@127.0.0.1:5432/scratch"
+    )
+    assert (
+        database_url_named("postgresql://u:p@db:5432/linli_orders?sslmode=require", "s")
+        == "postgresql://u:p@db:5432/s?sslmode=require"
+    )
 
 
 def test_result_file_is_named_by_utc_timestamp() -> None:
@@ -150,10 +171,18 @@ def test_cpu_used_per_component_and_in_cores() -> None:
     before = {"orders": 10.0, "postgres": 4.0, "_machine": 100.0, "_stalled": 50.0}
     after = {"orders": 16.0, "postgres": 5.0, "bench": 2.0, "_machine": 107.0, "_stalled": 51.0}
     assert cpu_used(before, after, 4.0) == {
-        "window_s": 4.0, "cores_busy": {"orders": 1.5, "postgres": 0.25, "bench": 0.5}, "ours_cores_busy": 2.25,
-        "machine_cores_busy": 1.75, "others_cores_busy": 0.0, "cpu_pressure_pct": 25.0}
+        "window_s": 4.0,
+        "cores_busy": {"orders": 1.5, "postgres": 0.25, "bench": 0.5},
+        "ours_cores_busy": 2.25,
+        "machine_cores_busy": 1.75,
+        "others_cores_busy": 0.0,
+        "cpu_pressure_pct": 25.0,
+    }
     assert cpu_used({"orders": 1.0}, {"orders": 3.0}, 2.0) == {
-        "window_s": 2.0, "cores_busy": {"orders": 1.0}, "ours_cores_busy": 1.0}
+        "window_s": 2.0,
+        "cores_busy": {"orders": 1.0},
+        "ours_cores_busy": 1.0,
+    }
     assert cpu_used({}, {}, 0) == {}
 
 

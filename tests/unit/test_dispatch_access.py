@@ -18,14 +18,31 @@ from shared.vocabulary.roles import Role
 
 SETTINGS = Settings(service="dispatch")
 
-RIDER_ONLY = [("GET", "/riders/me"), ("POST", "/riders/me/state"), ("POST", "/riders/me/location"),
-              ("GET", "/riders/me/offers"), ("POST", "/offers/x/accept"), ("POST", "/offers/x/decline"),
-              ("POST", "/deliveries/o1/at-shop"), ("POST", "/deliveries/o1/picked-up"),
-              ("POST", "/deliveries/o1/at-door"), ("POST", "/deliveries/o1/delivered"),
-              ("POST", "/deliveries/o1/failed"), ("POST", "/deliveries/o1/locker-deposit")]
-DISPATCHER_ONLY = [("GET", "/riders"), ("PUT", "/riders/r1"), ("PUT", "/riders/r1/shifts"),
-                   ("POST", "/orders/o1/assign"), ("GET", "/deliveries"), ("GET", "/alerts"), ("GET", "/live"),
-                   ("GET", "/orders"), ("GET", "/orders/o1/events")]
+RIDER_ONLY = [
+    ("GET", "/riders/me"),
+    ("POST", "/riders/me/state"),
+    ("POST", "/riders/me/location"),
+    ("GET", "/riders/me/offers"),
+    ("POST", "/offers/x/accept"),
+    ("POST", "/offers/x/decline"),
+    ("POST", "/deliveries/o1/at-shop"),
+    ("POST", "/deliveries/o1/picked-up"),
+    ("POST", "/deliveries/o1/at-door"),
+    ("POST", "/deliveries/o1/delivered"),
+    ("POST", "/deliveries/o1/failed"),
+    ("POST", "/deliveries/o1/locker-deposit"),
+]
+DISPATCHER_ONLY = [
+    ("GET", "/riders"),
+    ("PUT", "/riders/r1"),
+    ("PUT", "/riders/r1/shifts"),
+    ("POST", "/orders/o1/assign"),
+    ("GET", "/deliveries"),
+    ("GET", "/alerts"),
+    ("GET", "/live"),
+    ("GET", "/orders"),
+    ("GET", "/orders/o1/events"),
+]
 ADMIN_ONLY = [("PUT", "/lockers/site-1")]
 
 
@@ -45,8 +62,13 @@ async def call(client: AsyncClient, method: str, path: str, role: Role, store: s
     return response.status_code
 
 
-@pytest.mark.parametrize(("method", "path"), RIDER_ONLY + DISPATCHER_ONLY + ADMIN_ONLY +
-                         [("GET", "/lockers"), ("POST", "/lockers/s/open"), ("GET", "/orders/o1/live")])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    RIDER_ONLY
+    + DISPATCHER_ONLY
+    + ADMIN_ONLY
+    + [("GET", "/lockers"), ("POST", "/lockers/s/open"), ("GET", "/orders/o1/live")],
+)
 async def test_store_staff_see_nothing_of_dispatch(client: AsyncClient, method: str, path: str) -> None:
     assert await call(client, method, path, Role.STORE_STAFF, store="shop-1") == 403
 
@@ -77,12 +99,26 @@ async def test_nobody_signed_in_gets_401(client: AsyncClient) -> None:
 
 
 def _row(status: str) -> dict[str, object]:
-    return {"order_id": "o1", "status": status, "mode": "delivery", "store_id": "shop", "bags": 1, "weight_g": 900,
-            "packed_at": datetime(2026, 1, 1, tzinfo=UTC), "call_first": True, "pay_on_delivery": False,
-            "total_fen": 1200, "eta_shop_at": None, "eta_door_at": None, "locker_site_id": None,
-            "compartment_id": None, "handover_code": "4321",
-            "address": {"text": "3-201 Lane 5", "lat": 32.0, "lon": 118.0}, "contact_phone": "138",
-            "note": "ring twice"}
+    return {
+        "order_id": "o1",
+        "status": status,
+        "mode": "delivery",
+        "store_id": "shop",
+        "bags": 1,
+        "weight_g": 900,
+        "packed_at": datetime(2026, 1, 1, tzinfo=UTC),
+        "call_first": True,
+        "pay_on_delivery": False,
+        "total_fen": 1200,
+        "eta_shop_at": None,
+        "eta_door_at": None,
+        "locker_site_id": None,
+        "compartment_id": None,
+        "handover_code": "4321",
+        "address": {"text": "3-201 Lane 5", "lat": 32.0, "lon": 118.0},
+        "contact_phone": "138",
+        "note": "ring twice",
+    }
 
 
 @pytest.mark.parametrize("status", ["assigned", "at_shop", "delivered", "failed"])
@@ -95,9 +131,12 @@ def test_a_rider_does_not_see_the_customer_before_pickup_or_after(status: str) -
 @pytest.mark.parametrize("status", ["picked_up", "at_door"])
 def test_a_rider_sees_the_customer_while_carrying(status: str) -> None:
     view = delivery_for_rider(_row(status))  # type: ignore[arg-type]
-    assert view["customer"] == {"address": {"text": "3-201 Lane 5", "lat": 32.0, "lon": 118.0},
-                                "contact_phone": "138", "note": "ring twice",
-                                "maps_url": "geo:32.0,118.0?q=32.0,118.0(3-201%20Lane%205)"}
+    assert view["customer"] == {
+        "address": {"text": "3-201 Lane 5", "lat": 32.0, "lon": 118.0},
+        "contact_phone": "138",
+        "note": "ring twice",
+        "maps_url": "geo:32.0,118.0?q=32.0,118.0(3-201%20Lane%205)",
+    }
     assert "handover_code" not in view  # the shop's code is for the pickup only
 
 

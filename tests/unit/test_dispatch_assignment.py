@@ -41,13 +41,29 @@ def east(m: float, of: Point = SHOP) -> Point:
     return offset(of, m, 0)
 
 
-def order(oid: str, drop: Point, *, store: str = "shop", pickup: Point = SHOP, ready: float = 0,
-          promised: float = 1800, excluded: frozenset[str] = frozenset()) -> OpenOrder:
+def order(
+    oid: str,
+    drop: Point,
+    *,
+    store: str = "shop",
+    pickup: Point = SHOP,
+    ready: float = 0,
+    promised: float = 1800,
+    excluded: frozenset[str] = frozenset(),
+) -> OpenOrder:
     return OpenOrder(oid, store, pickup, drop, at(ready), at(promised), excluded)
 
 
-def rider(rid: str, where: Point, *, vehicle: str = "e_bike", capacity: int = 3, carrying: int = 0,
-          free_at: datetime | None = None, route_end: Point | None = None) -> RiderView:
+def rider(
+    rid: str,
+    where: Point,
+    *,
+    vehicle: str = "e_bike",
+    capacity: int = 3,
+    carrying: int = 0,
+    free_at: datetime | None = None,
+    route_end: Point | None = None,
+) -> RiderView:
     return RiderView(rid, vehicle, where, capacity, carrying, free_at, route_end)
 
 
@@ -57,11 +73,15 @@ def covered(proposals: list[Proposal]) -> list[str]:
 
 # --- every order, every rider once ----------------------------------------------------------------
 
+
 def test_every_order_is_assigned_when_riders_suffice() -> None:
-    orders = [order("a", north(600)), order("b", east(700)),
-              order("c", north(400, OTHER_SHOP), store="kedi", pickup=OTHER_SHOP),
-              order("d", east(-800, OTHER_SHOP), store="kedi", pickup=OTHER_SHOP),
-              order("e", north(-900))]
+    orders = [
+        order("a", north(600)),
+        order("b", east(700)),
+        order("c", north(400, OTHER_SHOP), store="kedi", pickup=OTHER_SHOP),
+        order("d", east(-800, OTHER_SHOP), store="kedi", pickup=OTHER_SHOP),
+        order("e", north(-900)),
+    ]
     riders = [rider(f"r{i}", east(100 * i)) for i in range(6)]
     proposals = plan_round(orders, riders, NOW)
     assert sorted(covered(proposals)) == ["a", "b", "c", "d", "e"]
@@ -80,6 +100,7 @@ def test_one_trip_never_mixes_stores() -> None:
 
 
 # --- capacity and exclusions ----------------------------------------------------------------------
+
 
 def test_capacity_minus_carrying_is_respected() -> None:
     orders = [order(f"o{i}", north(300 + 100 * i)) for i in range(5)]
@@ -113,6 +134,7 @@ def test_a_batch_is_not_given_to_a_rider_excluded_by_one_of_its_orders() -> None
 
 
 # --- batching -------------------------------------------------------------------------------------
+
 
 def test_two_orders_of_one_shop_going_the_same_way_share_a_rider() -> None:
     orders = [order("far", north(900)), order("near", north(500))]
@@ -155,14 +177,18 @@ def test_with_one_rider_the_batch_beats_leaving_an_order_behind() -> None:
 
 # --- timing ---------------------------------------------------------------------------------------
 
+
 def test_a_near_rider_is_preferred_to_a_far_one() -> None:
     proposals = plan_round([order("a", north(500))], [rider("far", east(1200)), rider("near", east(100))], NOW)
     assert [p.rider_id for p in proposals] == ["near"]
 
 
 def test_a_slow_rider_is_not_sent_far_when_a_fast_one_is_as_near() -> None:
-    proposals = plan_round([order("a", north(1400), promised=1500)],
-                           [rider("walker", SHOP, vehicle="foot"), rider("ebike", east(200))], NOW)
+    proposals = plan_round(
+        [order("a", north(1400), promised=1500)],
+        [rider("walker", SHOP, vehicle="foot"), rider("ebike", east(200))],
+        NOW,
+    )
     assert [p.rider_id for p in proposals] == ["ebike"]
 
 
@@ -232,6 +258,7 @@ def test_a_busy_round_is_fast() -> None:
 
 # --- backward compatibility, baseline -------------------------------------------------------------
 
+
 def test_the_interface_is_unchanged_for_callers() -> None:
     p = Proposal("r1", ("a",), NOW)
     assert p.eta_door_at == {} and p.cost == 0.0 and p.route == () and p.leaves_at is None
@@ -244,15 +271,20 @@ def test_the_interface_is_unchanged_for_callers() -> None:
 
 # --- live ETA -------------------------------------------------------------------------------------
 
+
 def test_eta_of_a_rider_waiting_at_the_shop() -> None:
-    stops = [Stop("pickup", SHOP, ("a", "b"), at(300)), Stop("drop", north(500), ("a",)),
-             Stop("drop", north(900), ("b",))]
+    stops = [
+        Stop("pickup", SHOP, ("a", "b"), at(300)),
+        Stop("drop", north(500), ("a",)),
+        Stop("drop", north(900), ("b",)),
+    ]
     eta = eta_route(SHOP, "e_bike", NOW, stops)
     leave = at(300 + W.pickup_s)
     assert eta.shop_at == {"a": NOW, "b": NOW}
     assert eta.door_at["a"] == leave + timedelta(seconds=travel_s(SHOP, north(500), "e_bike"))
-    assert eta.door_at["b"] == (eta.door_at["a"] + timedelta(seconds=W.door_s)
-                                + timedelta(seconds=travel_s(north(500), north(900), "e_bike")))
+    assert eta.door_at["b"] == (
+        eta.door_at["a"] + timedelta(seconds=W.door_s) + timedelta(seconds=travel_s(north(500), north(900), "e_bike"))
+    )
     assert eta.ends_at == eta.door_at["b"] + timedelta(seconds=W.door_s)
     assert eta_door(SHOP, "e_bike", NOW, stops) == eta.door_at
 
@@ -272,6 +304,7 @@ def test_eta_after_pickup_only_drops_remain() -> None:
 
 # --- promise --------------------------------------------------------------------------------------
 
+
 def test_promise_with_a_free_rider_is_the_best_single_trip_plus_slack() -> None:
     riders = [rider("near", east(100)), rider("far", east(2000))]
     expected = single_trip(riders[0], order("p", north(600), ready=120), NOW).eta_door_at["p"]
@@ -286,6 +319,7 @@ def test_promise_without_a_rider_is_a_slow_walk() -> None:
 
 
 # --- the simulated day ----------------------------------------------------------------------------
+
 
 def _without_timings(figures: dict) -> dict:
     out = copy.deepcopy(figures)

@@ -17,7 +17,8 @@ def test_before_pickup_the_eta_goes_through_the_shop_and_waits_for_the_bag() -> 
     assert quick == NOW + timedelta(seconds=to_shop + travel_s(SHOP, DOOR, "e_bike"))
     late_bag = NOW + timedelta(minutes=30)
     assert live_eta(RIDER, "e_bike", NOW, SHOP, DOOR, late_bag, False) == late_bag + timedelta(
-        seconds=travel_s(SHOP, DOOR, "e_bike"))
+        seconds=travel_s(SHOP, DOOR, "e_bike")
+    )
 
 
 def test_after_pickup_straight_to_the_door() -> None:

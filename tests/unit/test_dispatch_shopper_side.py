@@ -86,8 +86,10 @@ def test_pay_on_delivery_needs_the_cash_naming_the_amount() -> None:
 
 
 def test_the_address_opens_in_the_phones_map_app() -> None:
-    assert maps_url(32.047, 118.795, "3-201 Lane 5 (back door)") == \
-        "geo:32.047,118.795?q=32.047,118.795(3-201%20Lane%205%20%28back%20door%29)"
+    assert (
+        maps_url(32.047, 118.795, "3-201 Lane 5 (back door)")
+        == "geo:32.047,118.795?q=32.047,118.795(3-201%20Lane%205%20%28back%20door%29)"
+    )
 
 
 def test_the_pickup_point_is_a_stall_or_the_counter() -> None:

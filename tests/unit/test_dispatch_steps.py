@@ -43,14 +43,17 @@ def test_a_locker_order_ends_in_the_locker() -> None:
         check_step(S.PICKED_UP, "delivery", Step.LOCKER_DEPOSIT)
 
 
-@pytest.mark.parametrize(("status", "step", "next_"), [
-    (S.ASSIGNED, Step.PICKED_UP, "at-shop"),
-    (S.ASSIGNED, Step.DELIVERED, "at-shop"),
-    (S.AT_SHOP, Step.AT_DOOR, "picked-up"),
-    (S.PICKED_UP, Step.DELIVERED, "at-door"),
-    (S.PICKED_UP, Step.FAILED, "at-door"),
-    (S.AT_DOOR, Step.AT_SHOP, "delivered"),
-])
+@pytest.mark.parametrize(
+    ("status", "step", "next_"),
+    [
+        (S.ASSIGNED, Step.PICKED_UP, "at-shop"),
+        (S.ASSIGNED, Step.DELIVERED, "at-shop"),
+        (S.AT_SHOP, Step.AT_DOOR, "picked-up"),
+        (S.PICKED_UP, Step.DELIVERED, "at-door"),
+        (S.PICKED_UP, Step.FAILED, "at-door"),
+        (S.AT_DOOR, Step.AT_SHOP, "delivered"),
+    ],
+)
 def test_a_step_out_of_order_names_the_next(status: DeliveryStatus, step: Step, next_: str) -> None:
     with pytest.raises(Refused, match=f"next step is '{next_}'"):
         check_step(status, "delivery", step)

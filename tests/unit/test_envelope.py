@@ -12,9 +12,17 @@ from shared.vocabulary.units import StockUnit
 
 
 def test_round_trip_keeps_payload_key_and_type() -> None:
-    placed = OrderPlaced(order_id="o1", store_id="s1", placed_by="u", placed_for="u", fulfilment_mode="pickup",
-                         total_fen=300, lines=[OrderedLine(line_no=1, product_id="p", location_id="s1", quantity=1,
-                                                           unit=StockUnit.PIECE, stock_quantity=1)])
+    placed = OrderPlaced(
+        order_id="o1",
+        store_id="s1",
+        placed_by="u",
+        placed_for="u",
+        fulfilment_mode="pickup",
+        total_fen=300,
+        lines=[
+            OrderedLine(line_no=1, product_id="p", location_id="s1", quantity=1, unit=StockUnit.PIECE, stock_quantity=1)
+        ],
+    )
     env = envelope(placed)
     raw_env, event = parse(to_json(env))
     assert event == placed
@@ -23,31 +31,64 @@ def test_round_trip_keeps_payload_key_and_type() -> None:
 
 def test_caused_events_share_the_correlation_id_and_name_their_cause() -> None:
     first = envelope(OrderConfirmed(order_id="o1", store_id="s1"), correlation_id="req-42")
-    second = envelope(OrderCancelled(order_id="o1", store_id="s1", cancelled_by="u",
-                                     previous_status=OrderStatus.CONFIRMED), causation=first)
+    second = envelope(
+        OrderCancelled(order_id="o1", store_id="s1", cancelled_by="u", previous_status=OrderStatus.CONFIRMED),
+        causation=first,
+    )
     assert second.correlation_id == "req-42"
     assert second.causation_id == str(first.event_id)
 
 
-@pytest.mark.parametrize("raw, says", [
-    (b"\xff\xfe not json", "not JSON"),
-    (b'{"hello": "world"}', "not an envelope"),
-    (json.dumps({"event_id": "6f1c1c8e-0000-4000-8000-000000000000", "type": "OrderConfirmed",
-                 "occurred_at": "2026-01-01T00:00:00Z", "correlation_id": "c", "key": "o1",
-                 "payload": {"order_id": "o1"}}).encode(), "store_id"),
-    (json.dumps({"event_id": "6f1c1c8e-0000-4000-8000-000000000000", "type": "OrderConfirmed",
-                 "schema_version": 99, "occurred_at": "2026-01-01T00:00:00Z", "correlation_id": "c",
-                 "key": "o1", "payload": {"order_id": "o1", "store_id": "s"}}).encode(), "newer"),
-])
+@pytest.mark.parametrize(
+    "raw, says",
+    [
+        (b"\xff\xfe not json", "not JSON"),
+        (b'{"hello": "world"}', "not an envelope"),
+        (
+            json.dumps(
+                {
+                    "event_id": "6f1c1c8e-0000-4000-8000-000000000000",
+                    "type": "OrderConfirmed",
+                    "occurred_at": "2026-01-01T00:00:00Z",
+                    "correlation_id": "c",
+                    "key": "o1",
+                    "payload": {"order_id": "o1"},
+                }
+            ).encode(),
+            "store_id",
+        ),
+        (
+            json.dumps(
+                {
+                    "event_id": "6f1c1c8e-0000-4000-8000-000000000000",
+                    "type": "OrderConfirmed",
+                    "schema_version": 99,
+                    "occurred_at": "2026-01-01T00:00:00Z",
+                    "correlation_id": "c",
+                    "key": "o1",
+                    "payload": {"order_id": "o1", "store_id": "s"},
+                }
+            ).encode(),
+            "newer",
+        ),
+    ],
+)
 def test_malformed_events_say_what_is_wrong(raw: bytes, says: str) -> None:
     with pytest.raises(MalformedEvent, match=says):
         parse(raw)
 
 
 def test_an_unknown_event_type_is_not_malformed_just_not_ours() -> None:
-    raw = json.dumps({"event_id": "6f1c1c8e-0000-4000-8000-000000000000", "type": "SomethingNew",
-                      "occurred_at": "2026-01-01T00:00:00Z", "correlation_id": "c", "key": "k",
-                      "payload": {}}).encode()
+    raw = json.dumps(
+        {
+            "event_id": "6f1c1c8e-0000-4000-8000-000000000000",
+            "type": "SomethingNew",
+            "occurred_at": "2026-01-01T00:00:00Z",
+            "correlation_id": "c",
+            "key": "k",
+            "payload": {},
+        }
+    ).encode()
     env, event = parse(raw)
     assert event is None and env.type == "SomethingNew"
 

@@ -8,8 +8,11 @@ DOCS = Path(__file__).parents[2] / "docs" / "asyncapi"
 
 
 def test_committed_asyncapi_documents_match_the_code() -> None:
-    stale = [name for name, text in render_all().items()
-             if not (DOCS / f"{name}.yaml").exists() or (DOCS / f"{name}.yaml").read_text() != text]
+    stale = [
+        name
+        for name, text in render_all().items()
+        if not (DOCS / f"{name}.yaml").exists() or (DOCS / f"{name}.yaml").read_text() != text
+    ]
     assert not stale, f"regenerate with `make docs` (linli docs asyncapi): stale {stale}"
 
 

@@ -42,8 +42,15 @@ class FakeStock:
 
 class FakeUow:
     def __init__(self, **order: Any) -> None:
-        row = {"order_id": "o1", "store_id": "shop", "status": "packed", "fulfilment_mode": "delivery",
-               "handover_code": "135790", "handed_over_to": None, **order}
+        row = {
+            "order_id": "o1",
+            "store_id": "shop",
+            "status": "packed",
+            "fulfilment_mode": "delivery",
+            "handover_code": "135790",
+            "handed_over_to": None,
+            **order,
+        }
         self.fulfilment = FakeFulfilment(row)
         self.stock = FakeStock()
         self.published: list[Event] = []
@@ -79,11 +86,14 @@ async def test_a_bag_already_with_a_rider_is_not_handed_over_twice() -> None:
     assert uow.stock.committed == [] and uow.published == []
 
 
-@pytest.mark.parametrize(("order", "message"), [
-    ({"status": "released"}, "released; only a packed order"),
-    ({"status": "committed", "handed_over_to": "shopper"}, "committed; only a packed order"),
-    ({"fulfilment_mode": "pickup"}, "this order is for pickup"),
-])
+@pytest.mark.parametrize(
+    ("order", "message"),
+    [
+        ({"status": "released"}, "released; only a packed order"),
+        ({"status": "committed", "handed_over_to": "shopper"}, "committed; only a packed order"),
+        ({"fulfilment_mode": "pickup"}, "this order is for pickup"),
+    ],
+)
 async def test_a_pickup_that_can_never_apply_is_dead_lettered(order: dict[str, Any], message: str) -> None:
     uow = FakeUow(**order)
     with pytest.raises(PermanentError, match=message):
@@ -98,11 +108,19 @@ async def test_an_unknown_order_is_dead_lettered() -> None:
 
 async def test_an_accepted_pickup_offer_makes_it_a_pickup_order() -> None:
     uow = FakeUow(status="picking")
-    await fulfilment.on_pickup_choice_made(uow, PickupChoiceMade(  # type: ignore[arg-type]
-        order_id="o1", store_id="shop", accepted=False, by="grandma"))
+    await fulfilment.on_pickup_choice_made(
+        uow,
+        PickupChoiceMade(  # type: ignore[arg-type]
+            order_id="o1", store_id="shop", accepted=False, by="grandma"
+        ),
+    )
     assert uow.fulfilment.row is not None and uow.fulfilment.row["fulfilment_mode"] == "delivery"
-    await fulfilment.on_pickup_choice_made(uow, PickupChoiceMade(  # type: ignore[arg-type]
-        order_id="o1", store_id="shop", accepted=True, by="grandma"))
+    await fulfilment.on_pickup_choice_made(
+        uow,
+        PickupChoiceMade(  # type: ignore[arg-type]
+            order_id="o1", store_id="shop", accepted=True, by="grandma"
+        ),
+    )
     assert uow.fulfilment.row["fulfilment_mode"] == "pickup"
 
 

@@ -42,15 +42,17 @@ def test_lines_are_grouped_into_one_part_per_location_in_order() -> None:
     assert parts_of([(1, "fish"), (2, "veg"), (3, "fish")]) == {"fish": [1, 3], "veg": [2]}
 
 
-@pytest.mark.parametrize(("statuses", "outcome"), [
-    ((W, A), Outcome.WAITING),
-    ((A, A), Outcome.ACCEPTED),
-    ((R, A), Outcome.ACCEPTED),  # the rest goes on without the stall that refused
-    ((R, W), Outcome.WAITING),
-    ((R, R), Outcome.NOTHING_LEFT),
-])
-def test_the_order_is_accepted_when_every_remaining_part_is(statuses: tuple[PartStatus, ...],
-                                                            outcome: Outcome) -> None:
+@pytest.mark.parametrize(
+    ("statuses", "outcome"),
+    [
+        ((W, A), Outcome.WAITING),
+        ((A, A), Outcome.ACCEPTED),
+        ((R, A), Outcome.ACCEPTED),  # the rest goes on without the stall that refused
+        ((R, W), Outcome.WAITING),
+        ((R, R), Outcome.NOTHING_LEFT),
+    ],
+)
+def test_the_order_is_accepted_when_every_remaining_part_is(statuses: tuple[PartStatus, ...], outcome: Outcome) -> None:
     assert acceptance(parts(*statuses)) is outcome
 
 
@@ -65,14 +67,18 @@ def test_accept_deadline_keys_name_the_part_and_old_keys_name_the_order() -> Non
     assert parse_accept_key("9f1c-uuid") == ("9f1c-uuid", None)
 
 
-@pytest.mark.parametrize(("mode", "named", "offered", "needs"), [
-    (SubstitutionMode.BEST_MATCH, None, "cola", False),
-    (SubstitutionMode.PRODUCT, "cola", "cola", False),
-    (SubstitutionMode.PRODUCT, "cola", "sprite", True),
-    (SubstitutionMode.NONE, None, "cola", True),
-])
-def test_substitutes_follow_the_shoppers_preference(mode: SubstitutionMode, named: str | None, offered: str,
-                                                    needs: bool) -> None:
+@pytest.mark.parametrize(
+    ("mode", "named", "offered", "needs"),
+    [
+        (SubstitutionMode.BEST_MATCH, None, "cola", False),
+        (SubstitutionMode.PRODUCT, "cola", "cola", False),
+        (SubstitutionMode.PRODUCT, "cola", "sprite", True),
+        (SubstitutionMode.NONE, None, "cola", True),
+    ],
+)
+def test_substitutes_follow_the_shoppers_preference(
+    mode: SubstitutionMode, named: str | None, offered: str, needs: bool
+) -> None:
     assert substitute_needs_approval(mode, named, offered) is needs
 
 
@@ -96,8 +102,9 @@ def test_weighed_lines_need_their_weight_and_counted_lines_refuse_one() -> None:
 
 def test_a_part_is_packable_only_when_every_line_is_resolved() -> None:
     assert first_unresolved([(1, LineState.PICKED), (2, LineState.OUT_OF_STOCK), (3, LineState.SUBSTITUTED)]) is None
-    assert "line 2 waits for the shopper" in str(first_unresolved([(1, LineState.PICKED),
-                                                                   (2, LineState.WEIGHT_PENDING)]))
+    assert "line 2 waits for the shopper" in str(
+        first_unresolved([(1, LineState.PICKED), (2, LineState.WEIGHT_PENDING)])
+    )
     assert "line 1 is not picked" in str(first_unresolved([(1, LineState.RESERVED)]))
 
 
@@ -116,8 +123,13 @@ def test_the_handover_code_is_six_digits_and_must_match_exactly() -> None:
 
 def test_a_closed_or_paused_location_is_named_with_its_next_opening() -> None:
     monday_9 = datetime(2026, 1, 5, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
-    veg = {"id": "veg", "name_en": "Veg", "windows": [{"day": 0, "opens": "16:00", "closes": "19:00"}],
-           "closures": [], "paused": False}
+    veg = {
+        "id": "veg",
+        "name_en": "Veg",
+        "windows": [{"day": 0, "opens": "16:00", "closes": "19:00"}],
+        "closures": [],
+        "paused": False,
+    }
     always = {"id": "kedi", "name_en": "Kedi", "windows": None, "closures": [], "paused": False}
     assert refusal([always], "Asia/Shanghai", monday_9) is None
     where, why = refusal([always, veg], "Asia/Shanghai", monday_9) or ("", "")

@@ -13,18 +13,21 @@ from shared.events.contracts import StockLevel
 NOW = datetime(2026, 11, 23, 21, 0, tzinfo=UTC)
 
 
-@pytest.mark.parametrize(("available", "threshold", "level"), [
-    (0, None, StockLevel.OUT),
-    (0, 5, StockLevel.OUT),  # out wins over low
-    (0, 0, StockLevel.OUT),
-    (-1, None, StockLevel.OUT),  # never shown as anything else, whatever a bad row says
-    (1, None, StockLevel.IN_STOCK),  # no threshold: never "low"
-    (5, 5, StockLevel.LOW),  # at the threshold is low
-    (1, 5, StockLevel.LOW),
-    (6, 5, StockLevel.IN_STOCK),
-    (1, 0, StockLevel.IN_STOCK),
-    (1200, 1200, StockLevel.LOW),  # grams for weighed goods, the same rule
-])
+@pytest.mark.parametrize(
+    ("available", "threshold", "level"),
+    [
+        (0, None, StockLevel.OUT),
+        (0, 5, StockLevel.OUT),  # out wins over low
+        (0, 0, StockLevel.OUT),
+        (-1, None, StockLevel.OUT),  # never shown as anything else, whatever a bad row says
+        (1, None, StockLevel.IN_STOCK),  # no threshold: never "low"
+        (5, 5, StockLevel.LOW),  # at the threshold is low
+        (1, 5, StockLevel.LOW),
+        (6, 5, StockLevel.IN_STOCK),
+        (1, 0, StockLevel.IN_STOCK),
+        (1200, 1200, StockLevel.LOW),  # grams for weighed goods, the same rule
+    ],
+)
 def test_the_level_a_shopper_sees(available: int, threshold: int | None, level: StockLevel) -> None:
     assert level_of(available, threshold) is level
 

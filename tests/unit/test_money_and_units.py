@@ -37,7 +37,7 @@ def test_weighed_goods_need_an_estimated_weight() -> None:
         stock_quantity(StockUnit.GRAM, 1, None)
 
 
-@given(st.integers(-10**9, 10**9), st.integers(1, 10**6))
+@given(st.integers(-(10**9), 10**9), st.integers(1, 10**6))
 def test_half_up_division_is_within_half_a_unit(numerator: int, denominator: int) -> None:
     q = divide_half_up(numerator, denominator)
     assert abs(q * denominator - numerator) * 2 <= denominator

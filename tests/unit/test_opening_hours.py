@@ -10,8 +10,7 @@ from shared.vocabulary.opening_hours import Closure, Hours, Window
 
 SH = ZoneInfo("Asia/Shanghai")
 # A tidal stall: mornings 06:00-09:00 and evenings 17:00-19:00, Monday to Saturday.
-TIDAL = tuple(Window(day=d, opens=o, closes=c) for d in range(6)
-              for o, c in ((time(6), time(9)), (time(17), time(19))))
+TIDAL = tuple(Window(day=d, opens=o, closes=c) for d in range(6) for o, c in ((time(6), time(9)), (time(17), time(19))))
 
 
 def local(y: int, m: int, d: int, hh: int, mm: int = 0) -> datetime:

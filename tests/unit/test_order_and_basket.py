@@ -22,13 +22,19 @@ PRODUCTS = {
 def test_a_market_basket_spans_stalls_and_prices_weighed_goods_by_estimate() -> None:
     lines = price_basket(MARKET, "market", [Wanted("carp", 2), Wanted("tofu", 3)], PRODUCTS)
     assert [(ln.location_id, ln.stock_quantity, ln.estimated_fen) for ln in lines] == [
-        ("fish-stall", 1200, 2160), ("tofu-stall", 3, 900)]
+        ("fish-stall", 1200, 2160),
+        ("tofu-stall", 3, 900),
+    ]
 
 
 def test_every_problem_is_reported_at_once() -> None:
     with pytest.raises(BasketProblem) as problem:
-        price_basket(MARKET, "market", [Wanted("ghost", 1), Wanted("rice", 1), Wanted("old", 1),
-                                        Wanted("tofu", 1), Wanted("tofu", 2)], PRODUCTS)
+        price_basket(
+            MARKET,
+            "market",
+            [Wanted("ghost", 1), Wanted("rice", 1), Wanted("old", 1), Wanted("tofu", 1), Wanted("tofu", 2)],
+            PRODUCTS,
+        )
     text = str(problem.value)
     assert "unknown product 'ghost'" in text
     assert "'rice' is sold by 'super'" in text
@@ -46,8 +52,16 @@ def test_unknown_store_and_stall_as_store_are_refused() -> None:
 
 def place() -> Order:
     lines = price_basket(MARKET, "market", [Wanted("tofu", 1)], PRODUCTS)
-    return Order.place(id="o1", store_id="market", placed_by="helper-1", placed_for="grandma-zhou",
-                       placed_by_role="helper", fulfilment={"mode": "pickup"}, lines=lines, at=T0)
+    return Order.place(
+        id="o1",
+        store_id="market",
+        placed_by="helper-1",
+        placed_for="grandma-zhou",
+        placed_by_role="helper",
+        fulfilment={"mode": "pickup"},
+        lines=lines,
+        at=T0,
+    )
 
 
 def test_the_timeline_records_each_move_with_its_cause() -> None:
@@ -55,8 +69,10 @@ def test_the_timeline_records_each_move_with_its_cause() -> None:
     order.confirm(T0)
     order.accept(T0, "staff-1")
     assert [(e.status, e.cause) for e in order.timeline] == [
-        (OrderStatus.PLACED, "placed"), (OrderStatus.CONFIRMED, "stock reserved"),
-        (OrderStatus.ACCEPTED, "accepted by the shop")]
+        (OrderStatus.PLACED, "placed"),
+        (OrderStatus.CONFIRMED, "stock reserved"),
+        (OrderStatus.ACCEPTED, "accepted by the shop"),
+    ]
     assert order.version == 2
 
 

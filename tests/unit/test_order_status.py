@@ -1,6 +1,5 @@
 """The order state machine: the only moves an order can make, and clear refusals otherwise."""
 
-
 from itertools import pairwise
 
 import pytest
@@ -17,16 +16,19 @@ from shared.vocabulary.order_status import (
 S = OrderStatus
 
 
-@pytest.mark.parametrize("path", [
-    [S.PLACED, S.CONFIRMED, S.ACCEPTED, S.PICKING, S.PACKED, S.OUT_FOR_DELIVERY, S.DELIVERED],
-    [S.PLACED, S.CONFIRMED, S.ACCEPTED, S.PICKING, S.PACKED, S.OUT_FOR_DELIVERY, S.DELIVERY_FAILED, S.RETURNED],
-    [S.PLACED, S.CONFIRMED, S.ACCEPTED, S.PICKING, S.PACKED, S.READY_FOR_PICKUP, S.COLLECTED],
-    [S.PLACED, S.CONFIRMED, S.ACCEPTED, S.PICKING, S.PACKED, S.READY_FOR_PICKUP, S.RETURNED],
-    [S.PLACED, S.CONFIRMED, S.ACCEPTED, S.PICKING, S.PACKED, S.OUT_FOR_DELIVERY, S.IN_LOCKER, S.COLLECTED],
-    [S.PLACED, S.CONFIRMED, S.ACCEPTED, S.PICKING, S.PACKED, S.OUT_FOR_DELIVERY, S.IN_LOCKER, S.RETURNED],
-    [S.PLACED, S.REJECTED],
-    [S.PLACED, S.CONFIRMED, S.REJECTED],
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        [S.PLACED, S.CONFIRMED, S.ACCEPTED, S.PICKING, S.PACKED, S.OUT_FOR_DELIVERY, S.DELIVERED],
+        [S.PLACED, S.CONFIRMED, S.ACCEPTED, S.PICKING, S.PACKED, S.OUT_FOR_DELIVERY, S.DELIVERY_FAILED, S.RETURNED],
+        [S.PLACED, S.CONFIRMED, S.ACCEPTED, S.PICKING, S.PACKED, S.READY_FOR_PICKUP, S.COLLECTED],
+        [S.PLACED, S.CONFIRMED, S.ACCEPTED, S.PICKING, S.PACKED, S.READY_FOR_PICKUP, S.RETURNED],
+        [S.PLACED, S.CONFIRMED, S.ACCEPTED, S.PICKING, S.PACKED, S.OUT_FOR_DELIVERY, S.IN_LOCKER, S.COLLECTED],
+        [S.PLACED, S.CONFIRMED, S.ACCEPTED, S.PICKING, S.PACKED, S.OUT_FOR_DELIVERY, S.IN_LOCKER, S.RETURNED],
+        [S.PLACED, S.REJECTED],
+        [S.PLACED, S.CONFIRMED, S.REJECTED],
+    ],
+)
 def test_every_journey_in_the_issue_is_allowed(path: list[OrderStatus]) -> None:
     for current, target in pairwise(path):
         check_move(current, target)

@@ -26,8 +26,9 @@ EVENINGS = tuple(Window(day=d, opens=time(17), closes=time(19)) for d in range(7
 
 
 def location(location_id: str, kind: str = "stall", **hours: object) -> CatalogLocation:
-    return CatalogLocation(location_id, kind, "market" if kind == "stall" else None, "摊", f"Stall {location_id}",
-                           True, **hours)  # type: ignore[arg-type]
+    return CatalogLocation(
+        location_id, kind, "market" if kind == "stall" else None, "摊", f"Stall {location_id}", True, **hours
+    )  # type: ignore[arg-type]
 
 
 def test_no_windows_means_always_open() -> None:
@@ -36,17 +37,21 @@ def test_no_windows_means_always_open() -> None:
 
 def test_a_closed_stall_is_named_with_when_it_next_opens() -> None:
     with pytest.raises(BasketProblem) as refused:
-        check_open([location("market", "market", windows=MORNINGS), location("fish", windows=EVENINGS)],
-                   SUNDAY_9AM, TZ)
+        check_open([location("market", "market", windows=MORNINGS), location("fish", windows=EVENINGS)], SUNDAY_9AM, TZ)
     [problem] = refused.value.problems
     assert problem.startswith("stall Stall fish (摊, 'fish') is closed; it next opens Sun 2026-11-22 17:00")
 
 
 def test_a_paused_store_and_a_closure_day_are_refused() -> None:
     with pytest.raises(BasketProblem) as refused:
-        check_open([location("market", "market", paused=True),
-                    location("fish", closures=(Closure(on=date(2026, 11, 22), reason="cleaning"),))],
-                   SUNDAY_9AM, TZ)
+        check_open(
+            [
+                location("market", "market", paused=True),
+                location("fish", closures=(Closure(on=date(2026, 11, 22), reason="cleaning"),)),
+            ],
+            SUNDAY_9AM,
+            TZ,
+        )
     store, stall = refused.value.problems
     assert store.startswith("store Stall market") and "busy and not taking orders" in store
     assert "fish" in stall and "next opens Mon 2026-11-23 00:00" in stall
@@ -72,13 +77,16 @@ def test_a_named_substitute_is_kept_on_the_line() -> None:
     assert line.substitution.mode is SubstitutionMode.NONE
 
 
-@pytest.mark.parametrize(("substitute", "problem"), [
-    (None, "needs the product_id"),
-    ("tofu", "its own substitute"),
-    ("ghost", "unknown product 'ghost'"),
-    ("rice", "sold by 'super'"),
-    ("gone", "no longer sold"),
-])
+@pytest.mark.parametrize(
+    ("substitute", "problem"),
+    [
+        (None, "needs the product_id"),
+        ("tofu", "its own substitute"),
+        ("ghost", "unknown product 'ghost'"),
+        ("rice", "sold by 'super'"),
+        ("gone", "no longer sold"),
+    ],
+)
 def test_a_named_substitute_must_be_sold_by_the_same_store(substitute: str | None, problem: str) -> None:
     with pytest.raises(BasketProblem, match=problem):
         price_basket(MARKET, "market", wanted(substitute), PRODUCTS)

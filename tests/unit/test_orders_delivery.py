@@ -33,18 +33,32 @@ DISPATCHER = Principal("desk", Role.DISPATCHER)
 
 
 def order(mode: str = "delivery", status: OrderStatus = S.ACCEPTED) -> Order:
-    fulfilment = {"mode": mode, "address": HOME} if mode == "delivery" else \
-        {"mode": mode, "site_id": "lane-lockers"} if mode == "locker" else {"mode": mode}
-    o = Order.place(id="o1", store_id="shop", placed_by="helper-1", placed_for="grandma", placed_by_role="helper",
-                    fulfilment=fulfilment, lines=price_basket(SHOP, "shop", [Wanted("water", 2)], PRODUCTS), at=T0,
-                    delivery_code="246810" if mode != "pickup" else None)
+    fulfilment = (
+        {"mode": mode, "address": HOME}
+        if mode == "delivery"
+        else {"mode": mode, "site_id": "lane-lockers"}
+        if mode == "locker"
+        else {"mode": mode}
+    )
+    o = Order.place(
+        id="o1",
+        store_id="shop",
+        placed_by="helper-1",
+        placed_for="grandma",
+        placed_by_role="helper",
+        fulfilment=fulfilment,
+        lines=price_basket(SHOP, "shop", [Wanted("water", 2)], PRODUCTS),
+        at=T0,
+        delivery_code="246810" if mode != "pickup" else None,
+    )
     o.confirm(T0)
     o.accept(T0, "staff")
     if status in (S.PICKING, S.PACKED, S.OUT_FOR_DELIVERY):
         shop.picking_started(o, "shop", "staff", T0)
     if status in (S.PACKED, S.OUT_FOR_DELIVERY):
-        shop.order_packed(o, Packed(400, 0, 1, 1200, {"location_id": "shop"}, "135790"), 400,
-                          [(1, LineOutcome.PICKED, 2, 400)], T0)
+        shop.order_packed(
+            o, Packed(400, 0, 1, 1200, {"location_id": "shop"}, "135790"), 400, [(1, LineOutcome.PICKED, 2, 400)], T0
+        )
     if status is S.OUT_FOR_DELIVERY:
         shop.handed_over(o, "rider", "rider-7", T0)
     assert o.status is status
@@ -52,8 +66,7 @@ def order(mode: str = "delivery", status: OrderStatus = S.ACCEPTED) -> Order:
 
 
 def assign(o: Order, rider_id: str = "rider-7", eta_door: datetime = T0 + timedelta(minutes=25)) -> None:
-    dl.rider_assigned(o, rider_id, f"Rider {rider_id}", "e_bike", T0 + timedelta(minutes=8), eta_door, "dispatch",
-                      T0)
+    dl.rider_assigned(o, rider_id, f"Rider {rider_id}", "e_bike", T0 + timedelta(minutes=8), eta_door, "dispatch", T0)
 
 
 def causes(o: Order) -> str:
@@ -74,7 +87,7 @@ def test_the_promise_the_rider_and_the_live_eta() -> None:
     assert o.tracking.late_risk is True and "running late" in o.timeline[-1].cause
     dl.eta_updated(o, T0 + timedelta(minutes=29), False, T0)
     assert "back on time" in o.timeline[-1].cause
-    assert all(e.detail.get("step") for e in o.timeline[entries - 2:])
+    assert all(e.detail.get("step") for e in o.timeline[entries - 2 :])
     assert o.status is S.ACCEPTED  # none of it moves the order
 
 
@@ -199,8 +212,9 @@ def test_a_pickup_offer_accepted_while_picking_waits_for_the_bag() -> None:
     dl.pickup_offered(o, "no_rider", T0 + timedelta(minutes=5), T0)
     dl.answer_pickup_offer(o, True, "grandma", T0)
     assert o.status is S.PICKING and o.fulfilment_mode == "pickup"
-    shop.order_packed(o, Packed(400, 0, 1, 1200, {"location_id": "shop"}, "135790"), 400,
-                      [(1, LineOutcome.PICKED, 2, 400)], T0)
+    shop.order_packed(
+        o, Packed(400, 0, 1, 1200, {"location_id": "shop"}, "135790"), 400, [(1, LineOutcome.PICKED, 2, 400)], T0
+    )
     assert o.status is S.READY_FOR_PICKUP
 
 
@@ -239,8 +253,12 @@ def test_who_sees_codes_the_rider_and_dispatchs_steps() -> None:
     assert staff["delivery_code"] is None and desk["delivery_code"] is None
     assert mine["locker"]["code"] == helper["locker"]["code"] == "864209"
     assert "code" not in admin["locker"] and "code" not in desk["locker"]
-    assert mine["rider"] == {"rider_id": "rider-7", "name": "Rider rider-7", "vehicle": "e_bike",
-                             "assigned_at": T0.isoformat()}
+    assert mine["rider"] == {
+        "rider_id": "rider-7",
+        "name": "Rider rider-7",
+        "vehicle": "e_bike",
+        "assigned_at": T0.isoformat(),
+    }
     assert staff["rider"] is None and staff["locker"] is None and desk["rider"] is not None
     assert any(e["detail"].get("step") == "rider_assigned" for e in mine["timeline"])
     assert not any(e["detail"].get("step") == "rider_assigned" for e in staff["timeline"])
@@ -257,10 +275,14 @@ def test_a_locker_order_names_a_well_formed_site_and_may_leave_out_the_address()
     body = {"store_id": "shop", "lines": [{"product_id": "water", "quantity": 1}]}
     locker = PlaceOrder.model_validate({**body, "fulfilment": {"mode": "locker", "site_id": "lane-lockers"}})
     assert locker.fulfilment.model_dump() == {"mode": "locker", "site_id": "lane-lockers", "address": None}
-    with_home = PlaceOrder.model_validate({**body, "fulfilment": {"mode": "locker", "site_id": "A.1",
-                                                                  "address": HOME}})
+    with_home = PlaceOrder.model_validate({**body, "fulfilment": {"mode": "locker", "site_id": "A.1", "address": HOME}})
     assert with_home.fulfilment.model_dump()["address"] == HOME
-    for bad in ({"mode": "locker"}, {"mode": "locker", "site_id": ""}, {"mode": "locker", "site_id": "../x"},
-                {"mode": "locker", "site_id": "a b"}, {"mode": "locker", "site_id": "x" * 101}):
+    for bad in (
+        {"mode": "locker"},
+        {"mode": "locker", "site_id": ""},
+        {"mode": "locker", "site_id": "../x"},
+        {"mode": "locker", "site_id": "a b"},
+        {"mode": "locker", "site_id": "x" * 101},
+    ):
         with pytest.raises(ValidationError):
             PlaceOrder.model_validate({**body, "fulfilment": bad})

@@ -33,10 +33,19 @@ def north(metres: float) -> Point:
     return Point(DOOR.lat + metres / M_PER_DEG_LAT, DOOR.lon)
 
 
-def shop(location_id: str, metres: float, *, kind: str = "shop", radius: int = 1500, category: str = "grocery",
-         parent_id: str | None = None, **extra: Any) -> Storefront:
-    location = CatalogLocation(location_id, kind, parent_id, location_id, location_id.title(), True,
-                               delivery_radius_m=radius, **extra)
+def shop(
+    location_id: str,
+    metres: float,
+    *,
+    kind: str = "shop",
+    radius: int = 1500,
+    category: str = "grocery",
+    parent_id: str | None = None,
+    **extra: Any,
+) -> Storefront:
+    location = CatalogLocation(
+        location_id, kind, parent_id, location_id, location_id.title(), True, delivery_radius_m=radius, **extra
+    )
     return Storefront(location, category, north(metres))
 
 
@@ -52,8 +61,13 @@ def test_delivery_counts_street_metres_not_the_straight_line() -> None:
     assert reach(shop("a", 400), DOOR).distance_m == 520
     assert reach(shop("a", 400, radius=600), DOOR).delivers_here
     assert not reach(shop("a", 400, radius=500), DOOR).delivers_here
-    found = serving([shop("wide", 400, radius=600), shop("narrow", 400, radius=500)], DOOR, Mode.DELIVERY,
-                    MONDAY_NOON, "Asia/Shanghai")
+    found = serving(
+        [shop("wide", 400, radius=600), shop("narrow", 400, radius=500)],
+        DOOR,
+        Mode.DELIVERY,
+        MONDAY_NOON,
+        "Asia/Shanghai",
+    )
     assert ids(found) == ["wide"]
 
 
@@ -68,8 +82,12 @@ def test_pickup_is_a_fifteen_minute_walk_whatever_the_delivery_radius() -> None:
 
 def test_open_shops_come_first_then_the_nearest() -> None:
     evenings = tuple(Window(day=d, opens=time(17), closes=time(20)) for d in range(7))
-    shops = [shop("far-open", 600), shop("near-closed", 100, windows=evenings), shop("near-open", 300),
-             shop("nearest-paused", 50, paused=True)]
+    shops = [
+        shop("far-open", 600),
+        shop("near-closed", 100, windows=evenings),
+        shop("near-open", 300),
+        shop("nearest-paused", 50, paused=True),
+    ]
     found = serving(shops, DOOR, Mode.DELIVERY, MONDAY_NOON, "Asia/Shanghai")
     assert ids(found) == ["near-open", "far-open", "nearest-paused", "near-closed"]
     closed = found[-1].state
@@ -92,7 +110,13 @@ def test_stalls_and_inactive_shops_are_not_listed_and_category_matches_a_markets
 
 def test_busy_levels_follow_the_open_order_count() -> None:
     assert [busy_level(n) for n in (0, 2, 3, 7, 8, 30)] == [
-        BusyLevel.QUIET, BusyLevel.QUIET, BusyLevel.BUSY, BusyLevel.BUSY, BusyLevel.VERY_BUSY, BusyLevel.VERY_BUSY]
+        BusyLevel.QUIET,
+        BusyLevel.QUIET,
+        BusyLevel.BUSY,
+        BusyLevel.BUSY,
+        BusyLevel.VERY_BUSY,
+        BusyLevel.VERY_BUSY,
+    ]
 
 
 def test_promise_waits_for_the_slower_of_shop_and_rider_then_rides_and_hands_over() -> None:
@@ -105,19 +129,27 @@ def test_promise_waits_for_the_slower_of_shop_and_rider_then_rides_and_hands_ove
 
 
 def test_an_open_shop_says_when_it_closes_following_windows_that_touch() -> None:
-    split = (Window(day=0, opens=time(6), closes=time(11, 30)), Window(day=0, opens=time(11, 30), closes=time(14)),
-             Window(day=0, opens=time(17), closes=time(19)))
+    split = (
+        Window(day=0, opens=time(6), closes=time(11, 30)),
+        Window(day=0, opens=time(11, 30), closes=time(14)),
+        Window(day=0, opens=time(17), closes=time(19)),
+    )
     state = open_state(Hours(split), datetime(2026, 11, 23, 7, tzinfo=SH))
     assert state.open_now and state.closes_at == datetime(2026, 11, 23, 14, tzinfo=SH)
     assert open_state(Hours(), MONDAY_NOON).closes_at is None  # always open never closes
     late = (Window(day=0, opens=time(20), closes=time(23, 59, 59)), Window(day=1, opens=time(0), closes=time(2)))
     assert open_state(Hours(late), datetime(2026, 11, 23, 22, tzinfo=SH)).closes_at == datetime(
-        2026, 11, 24, 2, tzinfo=SH)
+        2026, 11, 24, 2, tzinfo=SH
+    )
 
 
 def test_lockers_within_a_walk_nearest_first_inactive_left_out() -> None:
-    sites = [LockerSite("far", "Far", north(900), True, {"S": 1}), LockerSite("mid", "Mid", north(500), True, {}),
-             LockerSite("near", "Near", north(100), True, {"M": 2}), LockerSite("off", "Off", north(50), False, {})]
+    sites = [
+        LockerSite("far", "Far", north(900), True, {"S": 1}),
+        LockerSite("mid", "Mid", north(500), True, {}),
+        LockerSite("near", "Near", north(100), True, {"M": 2}),
+        LockerSite("off", "Off", north(50), False, {}),
+    ]
     near = lockers_within_walk(sites, DOOR)
     assert [n.site.site_id for n in near] == ["near", "mid"]
     assert near[0].site.has_room and not near[1].site.has_room

@@ -27,8 +27,16 @@ PICKUP_POINT = {"location_id": "market", "name_zh": "菜场", "name_en": "Market
 def order(mode: str = "pickup", status: OrderStatus = OrderStatus.ACCEPTED) -> Order:
     """carp: 2 pieces ≈ 1200 g, ¥21.60 at fish-stall; tofu: 3 pieces, ¥9.00 at tofu-stall."""
     lines = price_basket(MARKET, "market", [Wanted("carp", 2), Wanted("tofu", 3)], PRODUCTS)
-    o = Order.place(id="o1", store_id="market", placed_by="helper-1", placed_for="grandma", placed_by_role="helper",
-                    fulfilment={"mode": mode}, lines=lines, at=T0)
+    o = Order.place(
+        id="o1",
+        store_id="market",
+        placed_by="helper-1",
+        placed_for="grandma",
+        placed_by_role="helper",
+        fulfilment={"mode": mode},
+        lines=lines,
+        at=T0,
+    )
     o.confirm(T0)
     if status is not OrderStatus.CONFIRMED:
         o.accept(T0, "staff")
@@ -38,8 +46,14 @@ def order(mode: str = "pickup", status: OrderStatus = OrderStatus.ACCEPTED) -> O
 
 
 def packed(final_fen: int, shown_fen: int = 3060) -> Packed:
-    return Packed(final_fen=final_fen, difference_fen=final_fen - shown_fen, bags=2, weight_g=2100,
-                  pickup_point=PICKUP_POINT, handover_code="123456")
+    return Packed(
+        final_fen=final_fen,
+        difference_fen=final_fen - shown_fen,
+        bags=2,
+        weight_g=2100,
+        pickup_point=PICKUP_POINT,
+        handover_code="123456",
+    )
 
 
 def test_a_stall_refusing_refunds_its_lines_and_the_rest_goes_on() -> None:
@@ -76,8 +90,17 @@ def test_a_weighed_line_is_priced_at_its_weight_and_the_timeline_says_how_heavy(
 def test_a_heavy_line_waits_for_approval_then_is_charged_as_settled() -> None:
     o = order(status=OrderStatus.PICKING)
     deadline = T0 + timedelta(minutes=5)
-    shop.weight_approval_requested(o, 1, estimated_quantity=1200, actual_quantity=1400, over_pct=16.7,
-                                   estimated_fen=2160, actual_fen=2520, deadline=deadline, at=T0)
+    shop.weight_approval_requested(
+        o,
+        1,
+        estimated_quantity=1200,
+        actual_quantity=1400,
+        over_pct=16.7,
+        estimated_fen=2160,
+        actual_fen=2520,
+        deadline=deadline,
+        at=T0,
+    )
     carp = o.line(1)
     assert carp is not None and carp.status is LineStatus.AWAITING_APPROVAL
     assert carp.pending is not None and carp.pending.numbers["actual_g"] == 1400
@@ -92,8 +115,15 @@ def test_a_heavy_line_waits_for_approval_then_is_charged_as_settled() -> None:
 
 def test_no_answer_charges_the_estimate_and_a_decline_sends_the_line_back_to_picking() -> None:
     o = order(status=OrderStatus.PICKING)
-    ask = {"estimated_quantity": 1200, "actual_quantity": 1400, "over_pct": 16.7, "estimated_fen": 2160,
-           "actual_fen": 2520, "deadline": T0 + timedelta(minutes=5), "at": T0}
+    ask = {
+        "estimated_quantity": 1200,
+        "actual_quantity": 1400,
+        "over_pct": 16.7,
+        "estimated_fen": 2160,
+        "actual_fen": 2520,
+        "deadline": T0 + timedelta(minutes=5),
+        "at": T0,
+    }
     shop.weight_approval_requested(o, 1, **ask)  # type: ignore[arg-type]
     shop.weight_settled(o, 1, False, 2160, "timeout", T0)
     carp = o.line(1)
@@ -164,8 +194,9 @@ def test_packing_a_pickup_order_makes_it_ready_with_the_final_price_and_refund()
     shop.line_picked(o, 1, 1100, 1980, 2160, "staff", T0)
     shop.line_out_of_stock(o, 2, 900, "staff", T0)
     shop.part_packed(o, "fish-stall", 1, 1100, "staff", T0)
-    shop.order_packed(o, packed(1980), 3060, [(1, LineOutcome.PICKED, 1100, 1980),
-                                              (2, LineOutcome.OUT_OF_STOCK, 0, 0)], T0)
+    shop.order_packed(
+        o, packed(1980), 3060, [(1, LineOutcome.PICKED, 1100, 1980), (2, LineOutcome.OUT_OF_STOCK, 0, 0)], T0
+    )
     assert o.status is OrderStatus.READY_FOR_PICKUP
     assert [e.status for e in o.timeline if e.status][-2:] == [OrderStatus.PACKED, OrderStatus.READY_FOR_PICKUP]
     assert o.timeline[-1].cause == "ready at the counter"
@@ -179,8 +210,7 @@ def test_packing_a_pickup_order_makes_it_ready_with_the_final_price_and_refund()
 
 def test_a_delivery_goes_out_with_the_rider_and_a_returned_bag_fails_then_returns() -> None:
     o = order(mode="delivery", status=OrderStatus.PICKING)
-    shop.order_packed(o, packed(3060), 3060, [(1, LineOutcome.PICKED, 1200, 2160),
-                                              (2, LineOutcome.PICKED, 3, 900)], T0)
+    shop.order_packed(o, packed(3060), 3060, [(1, LineOutcome.PICKED, 1200, 2160), (2, LineOutcome.PICKED, 3, 900)], T0)
     assert o.status is OrderStatus.PACKED
     shop.handed_over(o, "rider", "staff", T0)
     assert o.status is OrderStatus.OUT_FOR_DELIVERY

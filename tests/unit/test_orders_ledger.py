@@ -57,10 +57,14 @@ T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 
 # The rules, one at a time
 
+
 def test_prepaid_order_is_debited_its_shown_total_or_refused_with_what_to_do() -> None:
     assert ledger.at_placing("balance", 4230, 5000) == [Posting(Kind.PAID, -4230, note="paid ¥42.30 when placing")]
-    with pytest.raises(BalanceTooSmall, match=r"balance is ¥10\.00 but this order costs ¥42\.30; top up or pay "
-                                              "on delivery"):
+    with pytest.raises(
+        BalanceTooSmall,
+        match=r"balance is ¥10\.00 but this order costs ¥42\.30; top up or pay "
+        "on delivery",
+    ):
         ledger.at_placing("balance", 4230, 1000)
     assert ledger.at_placing("on_delivery", 4230, 0) == []
 
@@ -96,9 +100,20 @@ def test_the_summary_matches_the_documented_example() -> None:
     postings = [Posting(Kind.PAID, -4230), Posting(Kind.REFUND, 220)]
     summary = ledger.summarize("balance", 3930, Fees(300, 0), 4010, postings, delivered=False)
     assert {k: v for k, v in summary.as_dict().items()} == {
-        "payment": "balance", "shown_fen": 4230, "goods_shown_fen": 3930, "delivery_fee_fen": 300,
-        "platform_fee_fen": 0, "paid_fen": 4230, "final_fen": 4010, "refund_fen": 220, "extra_charged_fen": 0,
-        "due_at_door_fen": None, "cash_collected_fen": None, "settled": True, "reconciles": True}
+        "payment": "balance",
+        "shown_fen": 4230,
+        "goods_shown_fen": 3930,
+        "delivery_fee_fen": 300,
+        "platform_fee_fen": 0,
+        "paid_fen": 4230,
+        "final_fen": 4010,
+        "refund_fen": 220,
+        "extra_charged_fen": 0,
+        "due_at_door_fen": None,
+        "cash_collected_fen": None,
+        "settled": True,
+        "reconciles": True,
+    }
 
 
 def test_cash_at_the_door_must_equal_what_was_due() -> None:
@@ -111,6 +126,7 @@ def test_cash_at_the_door_must_equal_what_was_due() -> None:
 
 # The property: many orders, every way they can go
 
+
 class FakeLedger:
     def __init__(self) -> None:
         self.balances: dict[str, int] = {}
@@ -119,8 +135,9 @@ class FakeLedger:
     async def balance(self, holder: str, *, for_update: bool = False) -> int:
         return self.balances.get(holder, 0)
 
-    async def post(self, holder: str, order_id: str | None, postings: list[Posting], by: str,
-                   at: datetime) -> int | None:
+    async def post(
+        self, holder: str, order_id: str | None, postings: list[Posting], by: str, at: datetime
+    ) -> int | None:
         for p in postings:
             if p.account is Account.BALANCE:
                 self.balances[holder] = self.balances.get(holder, 0) + p.amount_fen
@@ -178,10 +195,26 @@ class Line:
 
 OUTCOMES = ("as_shown", "heavier", "lighter", "out_of_stock", "substituted", "refused")
 ENDINGS = {
-    "pickup": ("stock_rejected", "cancelled_placed", "cancelled_confirmed", "cancelled_accepted", "shop_rejected",
-               "packed", "completed", "completed_then_late_packed"),
-    "delivery": ("stock_rejected", "cancelled_confirmed", "abandoned_picking", "abandoned_packed", "packed",
-                 "completed", "returned", "completed_then_late_packed"),
+    "pickup": (
+        "stock_rejected",
+        "cancelled_placed",
+        "cancelled_confirmed",
+        "cancelled_accepted",
+        "shop_rejected",
+        "packed",
+        "completed",
+        "completed_then_late_packed",
+    ),
+    "delivery": (
+        "stock_rejected",
+        "cancelled_confirmed",
+        "abandoned_picking",
+        "abandoned_packed",
+        "packed",
+        "completed",
+        "returned",
+        "completed_then_late_packed",
+    ),
     "locker": ("cancelled_placed", "shop_rejected", "abandoned_packed", "packed", "completed", "returned"),
 }
 
@@ -192,8 +225,14 @@ def lines(draw: st.DrawFn) -> Line:
     estimated = draw(st.integers(0, 6000))
     outcome = draw(st.sampled_from(OUTCOMES))
     delta = draw(st.integers(1, 2000))
-    final = {"as_shown": estimated, "heavier": estimated + delta, "lighter": max(0, estimated - delta),
-             "out_of_stock": 0, "refused": 0, "substituted": draw(st.integers(0, 7000))}[outcome]
+    final = {
+        "as_shown": estimated,
+        "heavier": estimated + delta,
+        "lighter": max(0, estimated - delta),
+        "out_of_stock": 0,
+        "refused": 0,
+        "substituted": draw(st.integers(0, 7000)),
+    }[outcome]
     return Line(weighed, estimated, outcome, final)
 
 
@@ -204,21 +243,51 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
     basket = draw(st.lists(lines(), min_size=1, max_size=5))
     fees = Fees(draw(st.integers(0, 800)) if mode != "pickup" else 0, draw(st.integers(0, 300)))
     shown = sum(ln.estimated_fen for ln in basket) + fees.total_fen
-    return {"mode": mode, "payment": payment, "lines": basket, "fees": fees,
-            "ending": draw(st.sampled_from(ENDINGS[mode])), "top_up": max(0, shown + draw(st.integers(-300, 3000))),
-            "short_cash": draw(st.booleans()) and payment == "on_delivery" and draw(st.booleans())}
+    return {
+        "mode": mode,
+        "payment": payment,
+        "lines": basket,
+        "fees": fees,
+        "ending": draw(st.sampled_from(ENDINGS[mode])),
+        "top_up": max(0, shown + draw(st.integers(-300, 3000))),
+        "short_cash": draw(st.booleans()) and payment == "on_delivery" and draw(st.booleans()),
+    }
 
 
 async def place(uow: FakeUnitOfWork, s: dict[str, Any]) -> Order | None:
     """The money part of ordering.place_order: lock, check, store, debit."""
-    order_lines = [OrderLine(line_no=no, product_id=f"p{no}", location_id="shop", name_zh="货", name_en="Goods",
-                             unit="g" if ln.weighed else "piece", quantity=1, stock_quantity=500 if ln.weighed else 1,
-                             unit_price_fen=ln.estimated_fen, estimated_fen=ln.estimated_fen)
-                   for no, ln in enumerate(s["lines"], start=1)]
-    fulfil = {"mode": s["mode"], "address": {"text": "home", "lat": 32.0, "lon": 118.0}} if s["mode"] != "pickup" \
+    order_lines = [
+        OrderLine(
+            line_no=no,
+            product_id=f"p{no}",
+            location_id="shop",
+            name_zh="货",
+            name_en="Goods",
+            unit="g" if ln.weighed else "piece",
+            quantity=1,
+            stock_quantity=500 if ln.weighed else 1,
+            unit_price_fen=ln.estimated_fen,
+            estimated_fen=ln.estimated_fen,
+        )
+        for no, ln in enumerate(s["lines"], start=1)
+    ]
+    fulfil = (
+        {"mode": s["mode"], "address": {"text": "home", "lat": 32.0, "lon": 118.0}}
+        if s["mode"] != "pickup"
         else {"mode": "pickup"}
-    order = Order.place(id="o1", store_id="shop", placed_by="grandma", placed_for="grandma", placed_by_role="shopper",
-                        fulfilment=fulfil, lines=order_lines, at=T0, payment=s["payment"], fees=s["fees"])
+    )
+    order = Order.place(
+        id="o1",
+        store_id="shop",
+        placed_by="grandma",
+        placed_for="grandma",
+        placed_by_role="shopper",
+        fulfilment=fulfil,
+        lines=order_lines,
+        at=T0,
+        payment=s["payment"],
+        fees=s["fees"],
+    )
     try:
         balance = await payments.check_affordable(uow, order.placed_for, order.payment, order.shown_fen)
     except BalanceTooSmall:
@@ -231,21 +300,34 @@ async def place(uow: FakeUnitOfWork, s: dict[str, Any]) -> Order | None:
 def packed_event(s: dict[str, Any], base: dict[str, Any]) -> OrderPacked:
     packed_lines = []
     for no, ln in enumerate(s["lines"], start=1):
-        outcome = {"out_of_stock": LineOutcome.OUT_OF_STOCK, "refused": LineOutcome.OUT_OF_STOCK,
-                   "substituted": LineOutcome.SUBSTITUTED}.get(ln.outcome, LineOutcome.PICKED)
-        packed_lines.append(PackedLine(line_no=no, product_id=f"p{no}", outcome=outcome, quantity=1,
-                                       price_fen=ln.final_fen))
+        outcome = {
+            "out_of_stock": LineOutcome.OUT_OF_STOCK,
+            "refused": LineOutcome.OUT_OF_STOCK,
+            "substituted": LineOutcome.SUBSTITUTED,
+        }.get(ln.outcome, LineOutcome.PICKED)
+        packed_lines.append(
+            PackedLine(line_no=no, product_id=f"p{no}", outcome=outcome, quantity=1, price_fen=ln.final_fen)
+        )
     goods = sum(ln.final_fen for ln in s["lines"])
     shown = sum(ln.estimated_fen for ln in s["lines"])
-    return OrderPacked(**base, shown_fen=shown, final_fen=goods, difference_fen=goods - shown, lines=packed_lines,
-                       bags=1, weight_g=1000, handover_code="135790",
-                       pickup_point=PickupPoint(location_id="shop", name_zh="店", name_en="Shop"))
+    return OrderPacked(
+        **base,
+        shown_fen=shown,
+        final_fen=goods,
+        difference_fen=goods - shown,
+        lines=packed_lines,
+        bags=1,
+        weight_g=1000,
+        handover_code="135790",
+        pickup_point=PickupPoint(location_id="shop", name_zh="店", name_en="Shop"),
+    )
 
 
 async def run(s: dict[str, Any]) -> tuple[FakeUnitOfWork, Order | None]:
     uow = FakeUnitOfWork()
-    await payments.top_up(uow, Principal("cash-desk", Role.ADMIN), "grandma", s["top_up"], None) \
-        if s["top_up"] else None
+    await payments.top_up(uow, Principal("cash-desk", Role.ADMIN), "grandma", s["top_up"], None) if s[
+        "top_up"
+    ] else None
     before = uow.ledger.balances.get("grandma", 0)
     order = await place(uow, s)
     if order is None:
@@ -276,8 +358,9 @@ async def run(s: dict[str, Any]) -> tuple[FakeUnitOfWork, Order | None]:
             await ordering.cancel_order(uow, GRANDMA, order.id)
         else:
             await handler(uow, event)
-        assert uow.ledger.balances.get("grandma", 0) == uow.ledger.entries_sum("grandma"), \
+        assert uow.ledger.balances.get("grandma", 0) == uow.ledger.entries_sum("grandma"), (
             "a balance never changes without an entry"
+        )
     return uow, await uow.orders.get(order.id)
 
 
@@ -286,13 +369,18 @@ def order_shown(s: dict[str, Any]) -> int:
 
 
 def picked_to_the_end(s: dict[str, Any], base: dict[str, Any], ending: str) -> list[tuple[Any, Any]]:
-    steps: list[tuple[Any, Any]] = [(fulfilment.on_picking_started, PickingStarted(**base, location_id="shop",
-                                                                                   by="counter"))]
+    steps: list[tuple[Any, Any]] = [
+        (fulfilment.on_picking_started, PickingStarted(**base, location_id="shop", by="counter"))
+    ]
     refused = [no for no, ln in enumerate(s["lines"], start=1) if ln.outcome == "refused"]
     if refused:
         refund = sum(s["lines"][no - 1].estimated_fen for no in refused)
-        steps.append((fulfilment.on_part_rejected, PartRejected(**base, location_id="shop", reason="shop_rejected",
-                                                                line_nos=refused, refund_fen=refund)))
+        steps.append(
+            (
+                fulfilment.on_part_rejected,
+                PartRejected(**base, location_id="shop", reason="shop_rejected", line_nos=refused, refund_fen=refund),
+            )
+        )
     if ending == "abandoned_picking":
         return [*steps, (delivery.on_delivery_abandoned, DeliveryAbandoned(**base, reason="no_rider"))]
     steps.append((fulfilment.on_order_packed, packed_event(s, base)))
@@ -306,13 +394,18 @@ def picked_to_the_end(s: dict[str, Any], base: dict[str, Any], ending: str) -> l
         steps.append((fulfilment.on_order_handed_over, OrderHandedOver(**base, to=HandoverTo.SHOPPER, by="counter")))
     elif mode == "delivery" and ending.startswith("completed"):
         cash = (due - 1 if s["short_cash"] and due else due) if s["payment"] == "on_delivery" else None
-        steps.append((delivery.on_delivery_completed, DeliveryCompleted(**base, rider_id="r1",
-                                                                        cash_collected_fen=cash)))
+        steps.append(
+            (delivery.on_delivery_completed, DeliveryCompleted(**base, rider_id="r1", cash_collected_fen=cash))
+        )
     elif mode == "delivery":
         steps.append((delivery.on_delivery_failed, DeliveryFailed(**base, rider_id="r1", reason="nobody home")))
     else:
-        steps.append((delivery.on_locker_deposited, LockerDeposited(**base, site_id="l", compartment_id="c",
-                                                                    code="1", collect_by=T0 + timedelta(days=1))))
+        steps.append(
+            (
+                delivery.on_locker_deposited,
+                LockerDeposited(**base, site_id="l", compartment_id="c", code="1", collect_by=T0 + timedelta(days=1)),
+            )
+        )
         if ending == "completed":
             steps.append((delivery.on_locker_collected, LockerCollected(**base, site_id="l", compartment_id="c")))
         else:

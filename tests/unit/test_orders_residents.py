@@ -25,22 +25,27 @@ T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 HELPS_ZHOU = HelpedBy(residents=frozenset({"res-zhou"}), shoppers=frozenset({"dad"}))
 
 
-@pytest.mark.parametrize(("role", "subject", "holder", "helped", "allowed"), [
-    (Role.HELPER, "li", "res-zhou", HELPS_ZHOU, True),  # a resident she registered
-    (Role.HELPER, "li", "dad", HELPS_ZHOU, True),  # a shopper who named her
-    (Role.HELPER, "li", "res-wang", HELPS_ZHOU, False),  # another helper's resident
-    (Role.SHOPPER, "dad", "dad", HelpedBy(), True),
-    (Role.SHOPPER, "dad", "res-zhou", HELPS_ZHOU, False),  # a shopper never acts for others
-    (Role.ADMIN, "desk", "res-zhou", HelpedBy(), True),
-    (Role.STORE_STAFF, "fishmonger", "res-zhou", HELPS_ZHOU, False),
-])
+@pytest.mark.parametrize(
+    ("role", "subject", "holder", "helped", "allowed"),
+    [
+        (Role.HELPER, "li", "res-zhou", HELPS_ZHOU, True),  # a resident she registered
+        (Role.HELPER, "li", "dad", HELPS_ZHOU, True),  # a shopper who named her
+        (Role.HELPER, "li", "res-wang", HELPS_ZHOU, False),  # another helper's resident
+        (Role.SHOPPER, "dad", "dad", HelpedBy(), True),
+        (Role.SHOPPER, "dad", "res-zhou", HELPS_ZHOU, False),  # a shopper never acts for others
+        (Role.ADMIN, "desk", "res-zhou", HelpedBy(), True),
+        (Role.STORE_STAFF, "fishmonger", "res-zhou", HELPS_ZHOU, False),
+    ],
+)
 def test_who_may_act_for_whom(role: Role, subject: str, holder: str, helped: HelpedBy, allowed: bool) -> None:
     assert may_act_for(role, subject, holder, helped) is allowed
 
 
 def test_a_residents_call_first_cannot_be_switched_off_by_an_order() -> None:
-    flags = merged_flags({"call_before_delivery": False, "pay_on_delivery": False},
-                         {"call_before_delivery": True, "pay_on_delivery": False})
+    flags = merged_flags(
+        {"call_before_delivery": False, "pay_on_delivery": False},
+        {"call_before_delivery": True, "pay_on_delivery": False},
+    )
     assert flags == {"call_before_delivery": True, "pay_on_delivery": False}
     assert merged_flags({"pay_on_delivery": True}, None) == {"call_before_delivery": False, "pay_on_delivery": True}
 
@@ -64,30 +69,64 @@ def test_a_resident_changes_only_editable_fields() -> None:
 SHOP = CatalogLocation("shop", "shop", None, "小店", "Shop", True)
 
 
-def product(pid: str, price: int, *, active: bool = True, store: str = "shop",
-            unit: StockUnit = StockUnit.PIECE, grams: int | None = None) -> CatalogProduct:
+def product(
+    pid: str,
+    price: int,
+    *,
+    active: bool = True,
+    store: str = "shop",
+    unit: StockUnit = StockUnit.PIECE,
+    grams: int | None = None,
+) -> CatalogProduct:
     return CatalogProduct(pid, store, store, pid, pid.title(), unit, price, grams, active)
 
 
-THEN = {p.product_id: p for p in (product("tofu", 300), product("milk", 600), product("eggs", 1200),
-                                   product("soy", 500), product("carp", 1800, unit=StockUnit.GRAM, grams=600))}
+THEN = {
+    p.product_id: p
+    for p in (
+        product("tofu", 300),
+        product("milk", 600),
+        product("eggs", 1200),
+        product("soy", 500),
+        product("carp", 1800, unit=StockUnit.GRAM, grams=600),
+    )
+}
 
 
 def past_order() -> Order:
-    wanted = [Wanted("tofu", 2, SubstitutionChoice(SubstitutionMode.PRODUCT, "soy")), Wanted("milk", 1),
-              Wanted("eggs", 1), Wanted("carp", 1)]
+    wanted = [
+        Wanted("tofu", 2, SubstitutionChoice(SubstitutionMode.PRODUCT, "soy")),
+        Wanted("milk", 1),
+        Wanted("eggs", 1),
+        Wanted("carp", 1),
+    ]
     lines = price_basket(SHOP, "shop", wanted, THEN)
-    order = Order.place(id="o1", store_id="shop", placed_by="li", placed_for="res-zhou", placed_by_role="helper",
-                        fulfilment={"mode": "delivery", "address": {"text": "3-2-401", "lat": 32.0, "lon": 118.0},
-                                    "slot": {"start": "2026-11-22T09:00:00+08:00", "end": "2026-11-22T09:30:00+08:00"}},
-                        lines=lines, at=T0, note="knock loudly")
+    order = Order.place(
+        id="o1",
+        store_id="shop",
+        placed_by="li",
+        placed_for="res-zhou",
+        placed_by_role="helper",
+        fulfilment={
+            "mode": "delivery",
+            "address": {"text": "3-2-401", "lat": 32.0, "lon": 118.0},
+            "slot": {"start": "2026-11-22T09:00:00+08:00", "end": "2026-11-22T09:30:00+08:00"},
+        },
+        lines=lines,
+        at=T0,
+        note="knock loudly",
+    )
     order.status = OrderStatus.DELIVERED
     return order
 
 
 def test_reorder_offers_todays_prices_and_says_what_changed() -> None:
-    today = {**THEN, "milk": product("milk", 650), "eggs": product("eggs", 1200, active=False),
-             "soy": product("soy", 500, active=False)}
+    today = {
+        **THEN,
+        "milk": product("milk", 650),
+        "eggs": product("eggs", 1200, active=False),
+        "soy": product("soy", 500, active=False),
+    }
     body = reorder_body(past_order(), today, {"carp": "out"}, {}, on_behalf_of="res-zhou")
     assert body["store_id"] == "shop" and body["on_behalf_of"] == "res-zhou" and body["note"] == "knock loudly"
     assert body["fulfilment"] == {"mode": "delivery", "address": {"text": "3-2-401", "lat": 32.0, "lon": 118.0}}
@@ -111,13 +150,18 @@ def test_reorder_uses_the_remembered_substitution_over_the_past_lines() -> None:
 
 # --- rating --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("status", "says"), [
-    (OrderStatus.DELIVERED, None), (OrderStatus.COLLECTED, None),
-    (OrderStatus.OUT_FOR_DELIVERY, "once it is delivered or collected"),
-    (OrderStatus.IN_LOCKER, "once you have taken it out"),
-    (OrderStatus.READY_FOR_PICKUP, "once you have collected it"),
-    (OrderStatus.CANCELLED, "only an order that was handed over"),
-])
+
+@pytest.mark.parametrize(
+    ("status", "says"),
+    [
+        (OrderStatus.DELIVERED, None),
+        (OrderStatus.COLLECTED, None),
+        (OrderStatus.OUT_FOR_DELIVERY, "once it is delivered or collected"),
+        (OrderStatus.IN_LOCKER, "once you have taken it out"),
+        (OrderStatus.READY_FOR_PICKUP, "once you have collected it"),
+        (OrderStatus.CANCELLED, "only an order that was handed over"),
+    ],
+)
 def test_an_order_is_rated_once_handed_over(status: OrderStatus, says: str | None) -> None:
     order = past_order()
     order.status = status

@@ -57,9 +57,20 @@ def hit(pid: str, open_now: bool, availability: str, distance_m: int) -> Hit:
 
 
 def test_results_rank_open_first_then_in_stock_then_nearest() -> None:
-    hits = [hit("closed-near", False, "in_stock", 100), hit("open-out-near", True, "out", 50),
-            hit("open-instock-far", True, "in_stock", 900), hit("open-instock-near", True, "in_stock", 300),
-            hit("open-low", True, "low", 10), hit("open-unknown", True, "unknown", 10)]
+    hits = [
+        hit("closed-near", False, "in_stock", 100),
+        hit("open-out-near", True, "out", 50),
+        hit("open-instock-far", True, "in_stock", 900),
+        hit("open-instock-near", True, "in_stock", 300),
+        hit("open-low", True, "low", 10),
+        hit("open-unknown", True, "unknown", 10),
+    ]
     ranked = [h.product_id for h in sorted(hits, key=lambda h: h.rank())]
-    assert ranked == ["open-instock-near", "open-instock-far", "open-low", "open-unknown", "open-out-near",
-                      "closed-near"]
+    assert ranked == [
+        "open-instock-near",
+        "open-instock-far",
+        "open-low",
+        "open-unknown",
+        "open-out-near",
+        "closed-near",
+    ]

@@ -24,8 +24,11 @@ ALWAYS = CatalogLocation("shop", "shop", None, "小店", "Corner shop", True)
 
 
 def at_local(hour: int, minute: int = 0, day: int = 23) -> datetime:
-    return datetime(2026, 11, day, hour - 8, minute, tzinfo=UTC) if hour >= 8 else \
-        datetime(2026, 11, day - 1, hour + 16, minute, tzinfo=UTC)
+    return (
+        datetime(2026, 11, day, hour - 8, minute, tzinfo=UTC)
+        if hour >= 8
+        else datetime(2026, 11, day - 1, hour + 16, minute, tzinfo=UTC)
+    )
 
 
 def test_release_time_is_the_slot_start_less_picking_and_the_e_bike_ride() -> None:
@@ -33,17 +36,21 @@ def test_release_time_is_the_slot_start_less_picking_and_the_e_bike_ride() -> No
     assert ride == math.ceil(travel_s(SHOP_AT, DOOR, "e_bike") / 60) == 2
     start = at_local(11)
     assert slots.release_at(start, 10, ride) == start - timedelta(minutes=12)
-    assert slots.check_slot(slots.Slot(start, start + timedelta(minutes=30)), NOW, 10, ride, [SHOP], TZ) == \
-        start - timedelta(minutes=12)
+    assert slots.check_slot(
+        slots.Slot(start, start + timedelta(minutes=30)), NOW, 10, ride, [SHOP], TZ
+    ) == start - timedelta(minutes=12)
 
 
-@pytest.mark.parametrize(("start", "length", "why"), [
-    (at_local(9), 30, "starts in the past"),
-    (at_local(10, 5), 30, "starts too soon: picking (10 min) and the ride (2 min) need it to start at"),
-    (at_local(11), 10, "10 min long; it must be at least 15 minutes"),
-    (at_local(11), 150, "150 min long; it may be at most 2 hours"),
-    (at_local(15), 30, "the shop Corner shop ('shop') is closed at Mon 14:48; it next opens Tue 2026-11-24 07:00"),
-])
+@pytest.mark.parametrize(
+    ("start", "length", "why"),
+    [
+        (at_local(9), 30, "starts in the past"),
+        (at_local(10, 5), 30, "starts too soon: picking (10 min) and the ride (2 min) need it to start at"),
+        (at_local(11), 10, "10 min long; it must be at least 15 minutes"),
+        (at_local(11), 150, "150 min long; it may be at most 2 hours"),
+        (at_local(15), 30, "the shop Corner shop ('shop') is closed at Mon 14:48; it next opens Tue 2026-11-24 07:00"),
+    ],
+)
 def test_a_slot_that_cannot_be_kept_says_why(start: datetime, length: int, why: str) -> None:
     with pytest.raises(slots.SlotProblem) as refused:
         slots.check_slot(slots.Slot(start, start + timedelta(minutes=length)), NOW, 10, 2, [SHOP], TZ)
@@ -51,8 +58,15 @@ def test_a_slot_that_cannot_be_kept_says_why(start: datetime, length: int, why: 
 
 
 def test_a_closed_stall_the_basket_draws_on_refuses_the_slot_too() -> None:
-    stall = CatalogLocation("fish", "stall", "market", "鱼", "Fish", True,
-                            windows=tuple(Window(day=d, opens=time(6), closes=time(9)) for d in range(7)))
+    stall = CatalogLocation(
+        "fish",
+        "stall",
+        "market",
+        "鱼",
+        "Fish",
+        True,
+        windows=tuple(Window(day=d, opens=time(6), closes=time(9)) for d in range(7)),
+    )
     start = at_local(11)
     with pytest.raises(slots.SlotProblem, match=r"the stall Fish \('fish'\) is closed at Mon 10:48"):
         slots.check_slot(slots.Slot(start, start + timedelta(minutes=30)), NOW, 10, 2, [ALWAYS, stall], TZ)
@@ -80,7 +94,9 @@ def test_too_soon_windows_are_offered_as_unavailable() -> None:
 
 def test_delivery_must_be_inside_the_radius_by_street() -> None:
     assert slots.check_radius(SHOP_AT, DOOR, 1500, "Corner shop (小店)") == 515
-    with pytest.raises(slots.OutsideDeliveryArea,
-                       match=r"515 m from Corner shop \(小店\) by street, but it delivers only within 500 m; "
-                             "choose pickup at the shop or a nearer shop"):
+    with pytest.raises(
+        slots.OutsideDeliveryArea,
+        match=r"515 m from Corner shop \(小店\) by street, but it delivers only within 500 m; "
+        "choose pickup at the shop or a nearer shop",
+    ):
         slots.check_radius(SHOP_AT, DOOR, 500, "Corner shop (小店)")

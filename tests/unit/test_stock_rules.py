@@ -61,12 +61,16 @@ def test_reservation_lifecycle() -> None:
 
 
 @settings(max_examples=200)
-@given(on_hand=st.integers(0, 20),
-       baskets=st.lists(st.lists(st.tuples(st.sampled_from(["a", "b", "c"]), st.integers(1, 6)), min_size=1,
-                                 max_size=3), max_size=30),
-       cancel_every=st.integers(2, 5))
-def test_interleaved_reserves_and_releases_never_oversell(on_hand: int, baskets: list[list[tuple[str, int]]],
-                                                          cancel_every: int) -> None:
+@given(
+    on_hand=st.integers(0, 20),
+    baskets=st.lists(
+        st.lists(st.tuples(st.sampled_from(["a", "b", "c"]), st.integers(1, 6)), min_size=1, max_size=3), max_size=30
+    ),
+    cancel_every=st.integers(2, 5),
+)
+def test_interleaved_reserves_and_releases_never_oversell(
+    on_hand: int, baskets: list[list[tuple[str, int]]], cancel_every: int
+) -> None:
     stock = levels(a=on_hand, b=on_hand, c=on_hand)
     live: list[list[LineRequest]] = []
     for i, basket in enumerate(baskets):

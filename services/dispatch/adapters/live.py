@@ -37,14 +37,21 @@ async def append(redis: aioredis.Redis, notes: list[LiveNote]) -> None:
         return
     async with redis.pipeline(transaction=False) as pipe:
         for note in notes:
-            pipe.xadd(note.stream, {"kind": note.kind, "order_id": note.order_id or "",
-                                    "data": json.dumps(note.data, default=str)}, maxlen=MAXLEN, approximate=True)
+            pipe.xadd(
+                note.stream,
+                {"kind": note.kind, "order_id": note.order_id or "", "data": json.dumps(note.data, default=str)},
+                maxlen=MAXLEN,
+                approximate=True,
+            )
         await pipe.execute()
 
 
 def decode(fields: dict[str, Any]) -> dict[str, Any]:
-    return {"kind": fields.get("kind", ""), "order_id": fields.get("order_id") or None,
-            "data": json.loads(fields.get("data") or "{}")}
+    return {
+        "kind": fields.get("kind", ""),
+        "order_id": fields.get("order_id") or None,
+        "data": json.loads(fields.get("data") or "{}"),
+    }
 
 
 def _id(entry_id: str) -> tuple[int, int]:
@@ -127,8 +134,9 @@ class LiveHub:
                             queue.put_nowait((entry_id, fields))
 
 
-async def follow(hub: LiveHub, stream: str, last_event_id: str | None,
-                 view: Callable[[dict[str, Any]], dict[str, Any] | None]) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+async def follow(
+    hub: LiveHub, stream: str, last_event_id: str | None, view: Callable[[dict[str, Any]], dict[str, Any] | None]
+) -> AsyncIterator[tuple[str, dict[str, Any]]]:
     """Entries this client may see, as (id, view): first the retained ones after `last_event_id`, then live."""
     queue = await hub.subscribe(stream)  # subscribe before reading the backlog, so nothing falls in between
     try:

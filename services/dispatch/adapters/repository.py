@@ -19,11 +19,18 @@ class DispatchRepository:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
 
-    async def log(self, event_id: Any, order_id: str, event_type: str, occurred_at: datetime,
-                  payload: dict[str, Any]) -> None:
-        await self.conn.execute("INSERT INTO order_log (event_id, order_id, event_type, occurred_at, payload) "
-                                "VALUES ($1, $2, $3, $4, $5::jsonb) ON CONFLICT DO NOTHING",
-                                event_id, order_id, event_type, occurred_at, payload)
+    async def log(
+        self, event_id: Any, order_id: str, event_type: str, occurred_at: datetime, payload: dict[str, Any]
+    ) -> None:
+        await self.conn.execute(
+            "INSERT INTO order_log (event_id, order_id, event_type, occurred_at, payload) "
+            "VALUES ($1, $2, $3, $4, $5::jsonb) ON CONFLICT DO NOTHING",
+            event_id,
+            order_id,
+            event_type,
+            occurred_at,
+            payload,
+        )
 
     async def track(self, order_id: str, store_id: str, mode: str | None, status: str, awaits_rider: bool) -> None:
         await self.conn.execute(
@@ -31,26 +38,45 @@ class DispatchRepository:
             "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (order_id) DO UPDATE SET status = excluded.status, "
             "fulfilment_mode = coalesce(excluded.fulfilment_mode, tracked_orders.fulfilment_mode), "
             "awaits_rider = excluded.awaits_rider, updated_at = now()",
-            order_id, store_id, mode, status, awaits_rider)
+            order_id,
+            store_id,
+            mode,
+            status,
+            awaits_rider,
+        )
 
     async def tracked(self, order_id: str) -> asyncpg.Record | None:
         return await self.conn.fetchrow("SELECT * FROM tracked_orders WHERE order_id = $1", order_id)
 
     async def open_orders(self, limit: int = 200) -> list[asyncpg.Record]:
-        return list(await self.conn.fetch(
-            "SELECT * FROM tracked_orders WHERE status NOT IN ('REJECTED', 'CANCELLED', 'DELIVERED', 'COLLECTED', "
-            "'RETURNED') ORDER BY updated_at DESC LIMIT $1", limit))
+        return list(
+            await self.conn.fetch(
+                "SELECT * FROM tracked_orders WHERE status NOT IN ('REJECTED', 'CANCELLED', 'DELIVERED', 'COLLECTED', "
+                "'RETURNED') ORDER BY updated_at DESC LIMIT $1",
+                limit,
+            )
+        )
 
     async def history(self, order_id: str) -> list[asyncpg.Record]:
-        return list(await self.conn.fetch("SELECT event_type, occurred_at, received_at, payload FROM order_log "
-                                          "WHERE order_id = $1 ORDER BY occurred_at, received_at", order_id))
+        return list(
+            await self.conn.fetch(
+                "SELECT event_type, occurred_at, received_at, payload FROM order_log "
+                "WHERE order_id = $1 ORDER BY occurred_at, received_at",
+                order_id,
+            )
+        )
 
     async def upsert_rider(self, rider: Rider) -> None:
         await self.conn.execute(
             "INSERT INTO riders (id, name, vehicle, capacity, state) VALUES ($1, $2, $3, $4, $5) "
             "ON CONFLICT (id) DO UPDATE SET name = excluded.name, vehicle = excluded.vehicle, "
-            "capacity = excluded.capacity", rider.id, rider.name, rider.vehicle.value, rider.capacity,
-            rider.state.value)
+            "capacity = excluded.capacity",
+            rider.id,
+            rider.name,
+            rider.vehicle.value,
+            rider.capacity,
+            rider.state.value,
+        )
 
     async def riders(self) -> list[asyncpg.Record]:
         return list(await self.conn.fetch("SELECT * FROM riders ORDER BY id"))

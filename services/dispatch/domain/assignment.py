@@ -103,8 +103,9 @@ class RouteEta:
     ends_at: datetime  # when the last handover is done: the rider is free
 
 
-def eta_route(position: Point, vehicle: str, now: datetime, stops: Sequence[Stop],
-              weights: CostWeights = DEFAULT_WEIGHTS) -> RouteEta:
+def eta_route(
+    position: Point, vehicle: str, now: datetime, stops: Sequence[Stop], weights: CostWeights = DEFAULT_WEIGHTS
+) -> RouteEta:
     """Live ETA of a rider on a route: ride to each stop in turn, wait for bags, hand over.
 
     `stops` are what is left, in order (a rider waiting at the shop still has its pickup). A pickup
@@ -129,8 +130,9 @@ def eta_route(position: Point, vehicle: str, now: datetime, stops: Sequence[Stop
     return RouteEta(shop_at, door_at, t)
 
 
-def eta_door(position: Point, vehicle: str, now: datetime, stops: Sequence[Stop],
-             weights: CostWeights = DEFAULT_WEIGHTS) -> dict[str, datetime]:
+def eta_door(
+    position: Point, vehicle: str, now: datetime, stops: Sequence[Stop], weights: CostWeights = DEFAULT_WEIGHTS
+) -> dict[str, datetime]:
     """Order id -> when the rider reaches its door, from where the rider is now (see `eta_route`)."""
     return eta_route(position, vehicle, now, stops, weights).door_at
 
@@ -166,6 +168,7 @@ def nearest_available(orders: Sequence[OpenOrder], riders: Sequence[RiderView], 
 
 # --- the optimiser --------------------------------------------------------------------------------
 # Times inside a round are float seconds relative to `now`, to keep the inner loops cheap.
+
 
 @dataclass
 class _Order:
@@ -222,8 +225,9 @@ class _Distances:
         return d
 
 
-def _drop_offsets(pickup: Point, route: Sequence[_Order], speed: float, door_s: float,
-                  dist: _Distances) -> tuple[tuple[float, ...], float]:
+def _drop_offsets(
+    pickup: Point, route: Sequence[_Order], speed: float, door_s: float, dist: _Distances
+) -> tuple[tuple[float, ...], float]:
     """Seconds from leaving the shop to each door (with door_s at each earlier door), and seconds riding."""
     offsets: list[float] = []
     t, here, riding = 0.0, pickup, 0.0
@@ -237,8 +241,9 @@ def _drop_offsets(pickup: Point, route: Sequence[_Order], speed: float, door_s: 
     return tuple(offsets), riding
 
 
-def _best_route(batch: _Batch, speed: float, w: CostWeights,
-                dist: _Distances) -> tuple[tuple[_Order, ...], tuple[float, ...], float]:
+def _best_route(
+    batch: _Batch, speed: float, w: CostWeights, dist: _Distances
+) -> tuple[tuple[_Order, ...], tuple[float, ...], float]:
     """The drop order with the least cost for a rider leaving the shop when the last bag is ready."""
     best: tuple[float, tuple[_Order, ...], tuple[float, ...], float] | None = None
     depart = max(0.0, batch.ready) + w.pickup_s
@@ -295,7 +300,7 @@ def _batches(orders: Sequence[_Order], w: CostWeights, dist: _Distances) -> list
         for i, near in enumerate(partners):
             here = group[i].o.drop
             near.sort(key=lambda j: (dist(here, group[j].o.drop), j))
-            del near[w.batch_partners:]
+            del near[w.batch_partners :]
         pairs = {(min(i, j), max(i, j)) for i, near in enumerate(partners) for j in near}
         for i, j in sorted(pairs):
             out.append(_Batch(store_id, pickup, (group[i], group[j]), max(group[i].ready, group[j].ready)))
@@ -338,8 +343,9 @@ def _cost(rider: _Rider, batch: _Batch, to_shop: float, w: CostWeights) -> _Opti
     return _Option(rider, batch, cost, 0.0, due, leave, arrive, wait, tuple(doors), route)
 
 
-def plan_round(orders: Sequence[OpenOrder], riders: Sequence[RiderView], now: datetime,
-               weights: CostWeights | None = None) -> list[Proposal]:
+def plan_round(
+    orders: Sequence[OpenOrder], riders: Sequence[RiderView], now: datetime, weights: CostWeights | None = None
+) -> list[Proposal]:
     """One round over all open orders and riders: which rider takes which orders, in which drop order.
 
     Orders whose best trip need not start yet (the bag is far from ready, or the best rider is
@@ -350,8 +356,10 @@ def plan_round(orders: Sequence[OpenOrder], riders: Sequence[RiderView], now: da
     if not orders:
         return []
     ts = now.timestamp()
-    members = [_Order(o, o.ready_at.timestamp() - ts, o.promised_at.timestamp() - ts,
-                      max(0.0, o.ready_at.timestamp() - ts)) for o in orders]
+    members = [
+        _Order(o, o.ready_at.timestamp() - ts, o.promised_at.timestamp() - ts, max(0.0, o.ready_at.timestamp() - ts))
+        for o in orders
+    ]
     crew: list[_Rider] = []
     for r in riders:
         slots = min(r.capacity - r.carrying, w.max_batch)
@@ -375,8 +383,9 @@ def plan_round(orders: Sequence[OpenOrder], riders: Sequence[RiderView], now: da
     # Riding time to each store, once per rider and store.
     pickups = {b.store_id: b.pickup for b in batches}
     to_shop = {(c.r.rider_id, sid): street_metres(c.origin, p) / c.speed for c in crew for sid, p in pickups.items()}
-    reach_order = {sid: sorted(crew, key=lambda c: (c.start + to_shop[c.r.rider_id, sid], c.r.rider_id))
-                   for sid in pickups}
+    reach_order = {
+        sid: sorted(crew, key=lambda c: (c.start + to_shop[c.r.rider_id, sid], c.r.rider_id)) for sid in pickups
+    }
 
     options: list[_Option] = []
     for batch in batches:
@@ -450,7 +459,7 @@ def _regret_select(per_order: dict[str, list[_Option]], w: CostWeights) -> list[
                 settled.add(oid)  # better to wait: its best trip starts later
                 continue
             regret = 1e9
-            for nxt in lst[i + 1:]:
+            for nxt in lst[i + 1 :]:
                 if nxt.rider is not best.rider and live(nxt):
                     regret = nxt.score - best.score
                     break
@@ -472,9 +481,16 @@ def _proposal(opt: _Option, now: datetime) -> Proposal:
         return now + timedelta(seconds=seconds)
 
     ids = tuple(m.o.order_id for m in opt.route)
-    return Proposal(opt.rider.r.rider_id, ids, at(opt.arrive),
-                    {oid: at(d) for oid, d in zip(ids, opt.doors, strict=True)},
-                    round(opt.cost, 1), ids, at(opt.leave), round(opt.wait, 1))
+    return Proposal(
+        opt.rider.r.rider_id,
+        ids,
+        at(opt.arrive),
+        {oid: at(d) for oid, d in zip(ids, opt.doors, strict=True)},
+        round(opt.cost, 1),
+        ids,
+        at(opt.leave),
+        round(opt.wait, 1),
+    )
 
 
 def promise(pickup: Point, drop: Point, ready_at: datetime, riders: Sequence[RiderView], now: datetime) -> datetime:

@@ -106,8 +106,16 @@ class Step(StrEnum):
 CARRYING = frozenset({DeliveryStatus.PICKED_UP, DeliveryStatus.AT_DOOR})
 BEFORE_PICKUP = frozenset({DeliveryStatus.ASSIGNED, DeliveryStatus.AT_SHOP})
 WITH_RIDER = BEFORE_PICKUP | CARRYING
-FINISHED = frozenset({DeliveryStatus.DELIVERED, DeliveryStatus.FAILED, DeliveryStatus.COLLECTED,
-                      DeliveryStatus.EXPIRED, DeliveryStatus.DROPPED, DeliveryStatus.ABANDONED})
+FINISHED = frozenset(
+    {
+        DeliveryStatus.DELIVERED,
+        DeliveryStatus.FAILED,
+        DeliveryStatus.COLLECTED,
+        DeliveryStatus.EXPIRED,
+        DeliveryStatus.DROPPED,
+        DeliveryStatus.ABANDONED,
+    }
+)
 DROPPABLE = frozenset({DeliveryStatus.PENDING, DeliveryStatus.OPEN, DeliveryStatus.PICKUP_OFFERED}) | BEFORE_PICKUP
 
 # Which step each step follows.
@@ -158,8 +166,9 @@ def check_step(status: DeliveryStatus, mode: str, step: Step) -> DeliveryStatus:
 def check_failure_allowed(at_door_at: datetime, now: datetime, door_wait_s: float) -> None:
     waited = (now - at_door_at).total_seconds()
     if waited < door_wait_s:
-        raise Refused(f"wait at the door (and call) for {door_wait_s:.0f}s before giving up: "
-                      f"{door_wait_s - waited:.0f}s to go")
+        raise Refused(
+            f"wait at the door (and call) for {door_wait_s:.0f}s before giving up: {door_wait_s - waited:.0f}s to go"
+        )
 
 
 def check_handover(packed: bool, expected: str | None, code: str) -> None:
@@ -169,8 +178,9 @@ def check_handover(packed: bool, expected: str | None, code: str) -> None:
         raise WrongCode("that is not this order's handover code")
 
 
-def check_delivery(expected: str | None, code: str, pay_on_delivery: bool, cash_collected_fen: int | None,
-                   due_fen: int | None = None) -> None:
+def check_delivery(
+    expected: str | None, code: str, pay_on_delivery: bool, cash_collected_fen: int | None, due_fen: int | None = None
+) -> None:
     """The shopper's code, and for a pay-on-delivery order the cash the rider took."""
     if expected is not None and code.strip() != expected:
         raise WrongCode("that is not the shopper's delivery code")

@@ -17,8 +17,15 @@ class EtaChange:
     newly_late: bool
 
 
-def live_eta(position: Point, vehicle: str, now: datetime, shop: Point | None, door: Point,
-             ready_at: datetime | None, picked_up: bool) -> datetime:
+def live_eta(
+    position: Point,
+    vehicle: str,
+    now: datetime,
+    shop: Point | None,
+    door: Point,
+    ready_at: datetime | None,
+    picked_up: bool,
+) -> datetime:
     """From where the rider is now: to the shop (and wait for the bag) then the door, or straight to the door."""
     if picked_up or shop is None:
         return now + timedelta(seconds=travel_s(position, door, vehicle))

@@ -30,7 +30,7 @@ def size_for(bags: int | None, weight_g: int | None) -> str:
 
 def sizes_from(size: str) -> list[str]:
     """The wanted size and the larger ones, smallest first."""
-    return list(SIZES[SIZES.index(size):])
+    return list(SIZES[SIZES.index(size) :])
 
 
 def new_code() -> str:

@@ -39,8 +39,9 @@ def minutes_up(seconds: float) -> int:
     return max(0, math.ceil(seconds / 60 - 1e-9))
 
 
-def should_requote(last: Quote | None, last_at: datetime | None, new: Quote, now: datetime,
-                   every: timedelta = REQUOTE_EVERY) -> bool:
+def should_requote(
+    last: Quote | None, last_at: datetime | None, new: Quote, now: datetime, every: timedelta = REQUOTE_EVERY
+) -> bool:
     """Publish again when never published, when old, when riders come or go, or when a time moved a minute.
 
     Comparing seconds (not the rounded minutes) keeps a rider hovering at 4m59s/5m01s from re-quoting.
@@ -53,8 +54,11 @@ def should_requote(last: Quote | None, last_at: datetime | None, new: Quote, now
         return True
     if abs(new.ready_s - last.ready_s) >= MEANINGFUL_S:
         return True
-    return (new.rider_to_shop_s is not None and last.rider_to_shop_s is not None
-            and abs(new.rider_to_shop_s - last.rider_to_shop_s) >= MEANINGFUL_S)
+    return (
+        new.rider_to_shop_s is not None
+        and last.rider_to_shop_s is not None
+        and abs(new.rider_to_shop_s - last.rider_to_shop_s) >= MEANINGFUL_S
+    )
 
 
 def shop_ready_s(picking_minutes: int, queued: int, now: datetime) -> float:

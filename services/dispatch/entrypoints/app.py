@@ -49,8 +49,13 @@ DEMO_RIDERS = [
     (Rider("rider-wang", "王大爷 Grandpa Wang", Vehicle.FOOT, 2, RiderState.AVAILABLE), 32.0418, 118.7865),
     (Rider("rider-zhao", "赵师傅 Master Zhao", Vehicle.E_BIKE, 4, RiderState.ON_BREAK), 32.0460, 118.7870),
 ]
-DEMO_LOCKER = ("locker-gulou", "鼓楼社区柜 Gulou community lockers", 32.0436, 118.7893,
-               [("A1", "S"), ("A2", "S"), ("B1", "M"), ("B2", "M"), ("C1", "L")])
+DEMO_LOCKER = (
+    "locker-gulou",
+    "鼓楼社区柜 Gulou community lockers",
+    32.0436,
+    118.7893,
+    [("A1", "S"), ("A2", "S"), ("B1", "M"), ("B2", "M"), ("C1", "L")],
+)
 
 log = logging.getLogger(__name__)
 _LOOPS: dict[int, list[Any]] = {}  # the background loops each runtime started
@@ -85,8 +90,14 @@ async def on_start(runtime: Runtime) -> None:
     loops: list[Any] = [AssignmentRounds(runtime.pool, runtime.redis, runtime.settings)]
     if runtime.settings.rider_simulator:
         log.info("rider simulator on: the demo riders take offers and deliver by themselves")
-        loops.append(RiderSimulator(runtime.pool, runtime.redis, runtime.settings,
-                                    [(rider.id, Point(lat, lon)) for rider, lat, lon in DEMO_RIDERS]))
+        loops.append(
+            RiderSimulator(
+                runtime.pool,
+                runtime.redis,
+                runtime.settings,
+                [(rider.id, Point(lat, lon)) for rider, lat, lon in DEMO_RIDERS],
+            )
+        )
     for loop in loops:
         await loop.start()
     _LOOPS[id(runtime)] = loops
@@ -105,9 +116,25 @@ SPEC = ServiceSpec(
     web=Path(__file__).parents[1] / "web",
     routers=[router, dispatcher_router, rider_router, lockers_router, live_router],
     subscriptions=SUBSCRIPTIONS,
-    publishes=[DeliveryPromised, RiderAssigned, RiderUnassigned, RiderAtShop, DeliveryPickedUp, RiderAtDoor,
-               DeliveryCompleted, DeliveryFailed, EtaUpdated, PickupOffered, DeliveryAbandoned, LockerReserved,
-               LockerDeposited, LockerCollected, LockerExpired, LockerSiteUpdated, PromiseQuoted],
+    publishes=[
+        DeliveryPromised,
+        RiderAssigned,
+        RiderUnassigned,
+        RiderAtShop,
+        DeliveryPickedUp,
+        RiderAtDoor,
+        DeliveryCompleted,
+        DeliveryFailed,
+        EtaUpdated,
+        PickupOffered,
+        DeliveryAbandoned,
+        LockerReserved,
+        LockerDeposited,
+        LockerCollected,
+        LockerExpired,
+        LockerSiteUpdated,
+        PromiseQuoted,
+    ],
     deadlines=DEADLINES,
     on_start=on_start,
     on_stop=on_stop,

@@ -19,7 +19,12 @@ from shared.idempotency import change_once, check_key, request_hash
 from shared.service import runtime_of
 
 ERRORS: dict[type[Exception], int] = {
-    NotFound: 404, Forbidden: 403, Refused: 409, WrongCode: 422, Missing: 422, ValueError: 422,
+    NotFound: 404,
+    Forbidden: 403,
+    Refused: 409,
+    WrongCode: 422,
+    Missing: 422,
+    ValueError: 422,
     asyncpg.exceptions.UniqueViolationError: 409,
 }
 
@@ -31,8 +36,9 @@ def uow_for(request: Request, conn: asyncpg.Connection) -> UnitOfWork:
     return UnitOfWork(conn, runtime.settings, positions=RiderPositions(runtime.redis))
 
 
-async def run_change(request: Request, principal: Principal, key: str | None, body: Any, use_case: UseCase,
-                     status: int = 200) -> JSONResponse:
+async def run_change(
+    request: Request, principal: Principal, key: str | None, body: Any, use_case: UseCase, status: int = 200
+) -> JSONResponse:
     notes: list[LiveNote] = []
 
     async def change(conn: asyncpg.Connection) -> Any:
@@ -41,8 +47,15 @@ async def run_change(request: Request, principal: Principal, key: str | None, bo
         notes.extend(uow.live)
         return result if result is not None else {"ok": True}
 
-    code, response = await change_once(runtime_of(request).pool, principal.key, check_key(key, required=False),
-                                       request_hash(request.method, request.url.path, body), change, ERRORS, status)
+    code, response = await change_once(
+        runtime_of(request).pool,
+        principal.key,
+        check_key(key, required=False),
+        request_hash(request.method, request.url.path, body),
+        change,
+        ERRORS,
+        status,
+    )
     await append(runtime_of(request).redis, notes)
     return JSONResponse(response, status_code=code)
 

@@ -48,7 +48,9 @@ def _handler(use_case: UseCase) -> Callable[[Runtime], Handler]:
             uow = _uow(runtime, conn, env)
             await use_case(uow, event, env)
             await append(runtime.redis, uow.live)
+
         return handle
+
     return make
 
 
@@ -98,17 +100,29 @@ def _deadline(fire: Callable[[UnitOfWork, str], Awaitable[None]]) -> Callable[[R
             uow = _uow(runtime, conn)
             await fire(uow, deadline.key)
             await append(runtime.redis, uow.live)
+
         return handle
+
     return make
 
 
 SUBSCRIPTIONS = [
-    Subscription("dispatch", ORDERS, {
-        OrderPlaced: _handler(_placed), OrderConfirmed: _handler(_confirmed), OrderRejected: _handler(_rejected),
-        OrderAccepted: _handler(_accepted), OrderCancelled: _handler(_cancelled),
-        PickupChoiceMade: _handler(_pickup_choice), OrderRated: _handler(_rated)}),
-    Subscription("dispatch-inventory", INVENTORY, {OrderPacked: _handler(_packed),
-                                                   OrderHandedOver: _handler(_handed_over)}),
+    Subscription(
+        "dispatch",
+        ORDERS,
+        {
+            OrderPlaced: _handler(_placed),
+            OrderConfirmed: _handler(_confirmed),
+            OrderRejected: _handler(_rejected),
+            OrderAccepted: _handler(_accepted),
+            OrderCancelled: _handler(_cancelled),
+            PickupChoiceMade: _handler(_pickup_choice),
+            OrderRated: _handler(_rated),
+        },
+    ),
+    Subscription(
+        "dispatch-inventory", INVENTORY, {OrderPacked: _handler(_packed), OrderHandedOver: _handler(_handed_over)}
+    ),
     Subscription("dispatch-catalog", CATALOG, {LocationUpserted: _handler(_location)}),
 ]
 

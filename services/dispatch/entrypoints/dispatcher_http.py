@@ -39,8 +39,11 @@ class ShiftBody(BaseModel):
 class ShiftsBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     shifts: list[ShiftBody] = Field(max_length=100)
-    day: date | None = Field(default=None, description="replace only this local day's shifts (the board edits "
-                                                       "one day); without it, every shift of the rider is replaced")
+    day: date | None = Field(
+        default=None,
+        description="replace only this local day's shifts (the board edits "
+        "one day); without it, every shift of the rider is replaced",
+    )
 
 
 class AssignBody(BaseModel):
@@ -55,27 +58,56 @@ async def roster(request: Request, _: Principal = Dispatcher) -> Any:
 
 
 @router.put("/riders/{rider_id}")
-async def put_rider(rider_id: str, body: ProfileBody, request: Request, principal: Principal = Dispatcher,
-                    idempotency_key: str | None = IdempotencyKey) -> Any:
-    return await run_change(request, principal, idempotency_key, body.model_dump(mode="json"),
-                            lambda uow: riders.put_profile(uow, rider_id, body.name, body.vehicle, body.capacity,
-                                                           body.state))
+async def put_rider(
+    rider_id: str,
+    body: ProfileBody,
+    request: Request,
+    principal: Principal = Dispatcher,
+    idempotency_key: str | None = IdempotencyKey,
+) -> Any:
+    return await run_change(
+        request,
+        principal,
+        idempotency_key,
+        body.model_dump(mode="json"),
+        lambda uow: riders.put_profile(uow, rider_id, body.name, body.vehicle, body.capacity, body.state),
+    )
 
 
 @router.put("/riders/{rider_id}/shifts")
-async def put_shifts(rider_id: str, body: ShiftsBody, request: Request, principal: Principal = Dispatcher,
-                     idempotency_key: str | None = IdempotencyKey) -> Any:
+async def put_shifts(
+    rider_id: str,
+    body: ShiftsBody,
+    request: Request,
+    principal: Principal = Dispatcher,
+    idempotency_key: str | None = IdempotencyKey,
+) -> Any:
     shifts = [(s.starts_at, s.ends_at) for s in body.shifts]
-    return await run_change(request, principal, idempotency_key, body.model_dump(mode="json"),
-                            lambda uow: riders.put_shifts(uow, rider_id, shifts, body.day))
+    return await run_change(
+        request,
+        principal,
+        idempotency_key,
+        body.model_dump(mode="json"),
+        lambda uow: riders.put_shifts(uow, rider_id, shifts, body.day),
+    )
 
 
 @router.post("/orders/{order_id}/assign")
-async def assign(order_id: str, body: AssignBody, request: Request, principal: Principal = Dispatcher,
-                 idempotency_key: str | None = IdempotencyKey) -> Any:
+async def assign(
+    order_id: str,
+    body: AssignBody,
+    request: Request,
+    principal: Principal = Dispatcher,
+    idempotency_key: str | None = IdempotencyKey,
+) -> Any:
     """Assign, or reassign (the previous rider gets RiderUnassigned 'reassigned by <you>')."""
-    return await run_change(request, principal, idempotency_key, body.model_dump(),
-                            lambda uow: assigning.assign_by_hand(uow, order_id, body.rider_id, principal.subject))
+    return await run_change(
+        request,
+        principal,
+        idempotency_key,
+        body.model_dump(),
+        lambda uow: assigning.assign_by_hand(uow, order_id, body.rider_id, principal.subject),
+    )
 
 
 def delivery_for_dispatcher(d: Any) -> dict[str, Any]:
@@ -85,6 +117,7 @@ def delivery_for_dispatcher(d: Any) -> dict[str, Any]:
 
 async def _deliveries(uow: UnitOfWork) -> list[dict[str, Any]]:
     from services.dispatch.domain.delivery import DeliveryStatus
+
     active = [s.value for s in DeliveryStatus if s not in FINISHED]
     return [delivery_for_dispatcher(d) for d in await uow.repo.in_status(active)]
 
@@ -96,8 +129,9 @@ async def deliveries(request: Request, _: Principal = Dispatcher) -> Any:
 
 
 async def _alerts(uow: UnitOfWork) -> list[dict[str, Any]]:
-    return [{**dict(a), "created_at": a["created_at"].isoformat(), "resolved_at": None}
-            for a in await uow.repo.alerts()]
+    return [
+        {**dict(a), "created_at": a["created_at"].isoformat(), "resolved_at": None} for a in await uow.repo.alerts()
+    ]
 
 
 @router.get("/alerts")

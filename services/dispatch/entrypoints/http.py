@@ -29,5 +29,12 @@ async def order_events(order_id: str, request: Request, _: Principal = Dispatche
         rows = await DispatchRepository(conn).history(order_id)
     if not rows:
         raise HTTPException(404, f"dispatch has received no events for order {order_id}")
-    return [{"type": r["event_type"], "occurred_at": r["occurred_at"].isoformat(),
-             "received_at": r["received_at"].isoformat(), "payload": r["payload"]} for r in rows]
+    return [
+        {
+            "type": r["event_type"],
+            "occurred_at": r["occurred_at"].isoformat(),
+            "received_at": r["received_at"].isoformat(),
+            "payload": r["payload"],
+        }
+        for r in rows
+    ]

@@ -39,11 +39,21 @@ class OpenBody(BaseModel):
 
 
 @router.put("/lockers/{site_id}")
-async def put_site(site_id: str, body: SiteBody, request: Request, principal: Principal = Admin,
-                   idempotency_key: str | None = IdempotencyKey) -> Any:
+async def put_site(
+    site_id: str,
+    body: SiteBody,
+    request: Request,
+    principal: Principal = Admin,
+    idempotency_key: str | None = IdempotencyKey,
+) -> Any:
     comps = [(c.id, c.size) for c in body.compartments]
-    return await run_change(request, principal, idempotency_key, body.model_dump(),
-                            lambda uow: lockers.put_site(uow, site_id, body.name, body.lat, body.lon, comps))
+    return await run_change(
+        request,
+        principal,
+        idempotency_key,
+        body.model_dump(),
+        lambda uow: lockers.put_site(uow, site_id, body.name, body.lat, body.lon, comps),
+    )
 
 
 @router.get("/lockers")
@@ -53,9 +63,18 @@ async def sites(request: Request, _: Principal = SignedIn) -> Any:
 
 
 @router.post("/lockers/{site_id}/open")
-async def open_compartment(site_id: str, body: OpenBody, request: Request, principal: Principal = Orderer,
-                           idempotency_key: str | None = IdempotencyKey) -> Any:
+async def open_compartment(
+    site_id: str,
+    body: OpenBody,
+    request: Request,
+    principal: Principal = Orderer,
+    idempotency_key: str | None = IdempotencyKey,
+) -> Any:
     """The orderer opens their compartment with the code from LockerDeposited."""
-    return await run_change(request, principal, idempotency_key, body.model_dump(),
-                            lambda uow: lockers.open_compartment(uow, site_id, body.code, principal.subject,
-                                                                 principal.role is Role.ADMIN))
+    return await run_change(
+        request,
+        principal,
+        idempotency_key,
+        body.model_dump(),
+        lambda uow: lockers.open_compartment(uow, site_id, body.code, principal.subject, principal.role is Role.ADMIN),
+    )

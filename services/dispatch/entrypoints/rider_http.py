@@ -52,18 +52,29 @@ async def me(request: Request, principal: Principal = Rider) -> Any:
 
 
 @router.post("/riders/me/state")
-async def set_state(body: StateBody, request: Request, principal: Principal = Rider,
-                    idempotency_key: str | None = IdempotencyKey) -> Any:
+async def set_state(
+    body: StateBody, request: Request, principal: Principal = Rider, idempotency_key: str | None = IdempotencyKey
+) -> Any:
     """offline, available or on_break (busy follows from the load)."""
-    return await run_change(request, principal, idempotency_key, body.model_dump(mode="json"),
-                            lambda uow: riders.set_state(uow, principal.subject, body.state))
+    return await run_change(
+        request,
+        principal,
+        idempotency_key,
+        body.model_dump(mode="json"),
+        lambda uow: riders.set_state(uow, principal.subject, body.state),
+    )
 
 
 @router.post("/riders/me/location")
 async def location(body: LocationBody, request: Request, principal: Principal = Rider) -> Any:
     """Where the rider is now; sent every few seconds (silence means no work)."""
-    return await run_change(request, principal, None, body.model_dump(),
-                            lambda uow: riders.report_location(uow, principal.subject, body.lat, body.lon))
+    return await run_change(
+        request,
+        principal,
+        None,
+        body.model_dump(),
+        lambda uow: riders.report_location(uow, principal.subject, body.lat, body.lon),
+    )
 
 
 @router.get("/riders/me/offers")
@@ -79,60 +90,103 @@ async def my_deliveries(request: Request, principal: Principal = Rider) -> Any:
 
 
 @router.post("/offers/{offer_id}/accept")
-async def accept(offer_id: str, request: Request, principal: Principal = Rider,
-                 idempotency_key: str | None = IdempotencyKey) -> Any:
-    return await run_change(request, principal, idempotency_key, None,
-                            lambda uow: assigning.accept_offer(uow, principal.subject, offer_id))
+async def accept(
+    offer_id: str, request: Request, principal: Principal = Rider, idempotency_key: str | None = IdempotencyKey
+) -> Any:
+    return await run_change(
+        request, principal, idempotency_key, None, lambda uow: assigning.accept_offer(uow, principal.subject, offer_id)
+    )
 
 
 @router.post("/offers/{offer_id}/decline")
-async def decline(offer_id: str, request: Request, principal: Principal = Rider,
-                  idempotency_key: str | None = IdempotencyKey) -> Any:
-    return await run_change(request, principal, idempotency_key, None,
-                            lambda uow: assigning.decline_offer(uow, principal.subject, offer_id))
+async def decline(
+    offer_id: str, request: Request, principal: Principal = Rider, idempotency_key: str | None = IdempotencyKey
+) -> Any:
+    return await run_change(
+        request, principal, idempotency_key, None, lambda uow: assigning.decline_offer(uow, principal.subject, offer_id)
+    )
 
 
 @router.post("/deliveries/{order_id}/at-shop")
-async def at_shop(order_id: str, request: Request, principal: Principal = Rider,
-                  idempotency_key: str | None = IdempotencyKey) -> Any:
-    return await run_change(request, principal, idempotency_key, None,
-                            lambda uow: delivering.at_shop(uow, order_id, principal.subject))
+async def at_shop(
+    order_id: str, request: Request, principal: Principal = Rider, idempotency_key: str | None = IdempotencyKey
+) -> Any:
+    return await run_change(
+        request, principal, idempotency_key, None, lambda uow: delivering.at_shop(uow, order_id, principal.subject)
+    )
 
 
 @router.post("/deliveries/{order_id}/picked-up")
-async def picked_up(order_id: str, body: CodeBody, request: Request, principal: Principal = Rider,
-                    idempotency_key: str | None = IdempotencyKey) -> Any:
+async def picked_up(
+    order_id: str,
+    body: CodeBody,
+    request: Request,
+    principal: Principal = Rider,
+    idempotency_key: str | None = IdempotencyKey,
+) -> Any:
     """With the shop's handover code (422 if wrong, 409 if the bag is not packed yet)."""
-    return await run_change(request, principal, idempotency_key, body.model_dump(),
-                            lambda uow: delivering.picked_up(uow, order_id, principal.subject, body.code))
+    return await run_change(
+        request,
+        principal,
+        idempotency_key,
+        body.model_dump(),
+        lambda uow: delivering.picked_up(uow, order_id, principal.subject, body.code),
+    )
 
 
 @router.post("/deliveries/{order_id}/at-door")
-async def at_door(order_id: str, request: Request, principal: Principal = Rider,
-                  idempotency_key: str | None = IdempotencyKey) -> Any:
-    return await run_change(request, principal, idempotency_key, None,
-                            lambda uow: delivering.at_door(uow, order_id, principal.subject))
+async def at_door(
+    order_id: str, request: Request, principal: Principal = Rider, idempotency_key: str | None = IdempotencyKey
+) -> Any:
+    return await run_change(
+        request, principal, idempotency_key, None, lambda uow: delivering.at_door(uow, order_id, principal.subject)
+    )
 
 
 @router.post("/deliveries/{order_id}/delivered")
-async def delivered(order_id: str, body: DeliveredBody, request: Request, principal: Principal = Rider,
-                    idempotency_key: str | None = IdempotencyKey) -> Any:
+async def delivered(
+    order_id: str,
+    body: DeliveredBody,
+    request: Request,
+    principal: Principal = Rider,
+    idempotency_key: str | None = IdempotencyKey,
+) -> Any:
     """With the shopper's delivery code; pay-on-delivery orders need cash_collected_fen."""
-    return await run_change(request, principal, idempotency_key, body.model_dump(),
-                            lambda uow: delivering.delivered(uow, order_id, principal.subject, body.code,
-                                                             body.cash_collected_fen))
+    return await run_change(
+        request,
+        principal,
+        idempotency_key,
+        body.model_dump(),
+        lambda uow: delivering.delivered(uow, order_id, principal.subject, body.code, body.cash_collected_fen),
+    )
 
 
 @router.post("/deliveries/{order_id}/failed")
-async def failed(order_id: str, body: FailedBody, request: Request, principal: Principal = Rider,
-                 idempotency_key: str | None = IdempotencyKey) -> Any:
+async def failed(
+    order_id: str,
+    body: FailedBody,
+    request: Request,
+    principal: Principal = Rider,
+    idempotency_key: str | None = IdempotencyKey,
+) -> Any:
     """Only after waiting door_wait_s at the door."""
-    return await run_change(request, principal, idempotency_key, body.model_dump(),
-                            lambda uow: delivering.failed(uow, order_id, principal.subject, body.reason))
+    return await run_change(
+        request,
+        principal,
+        idempotency_key,
+        body.model_dump(),
+        lambda uow: delivering.failed(uow, order_id, principal.subject, body.reason),
+    )
 
 
 @router.post("/deliveries/{order_id}/locker-deposit")
-async def locker_deposit(order_id: str, request: Request, principal: Principal = Rider,
-                         idempotency_key: str | None = IdempotencyKey) -> Any:
-    return await run_change(request, principal, idempotency_key, None,
-                            lambda uow: delivering.locker_deposit(uow, order_id, principal.subject))
+async def locker_deposit(
+    order_id: str, request: Request, principal: Principal = Rider, idempotency_key: str | None = IdempotencyKey
+) -> Any:
+    return await run_change(
+        request,
+        principal,
+        idempotency_key,
+        None,
+        lambda uow: delivering.locker_deposit(uow, order_id, principal.subject),
+    )

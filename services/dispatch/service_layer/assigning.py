@@ -72,12 +72,24 @@ async def run_round(uow: UnitOfWork) -> dict[str, int]:
             counts["taken_back"] += 1
 
     pending = {o["order_id"]: o["rider_id"] for o in await uow.repo.pending_offers()}
-    open_rows = [d for d in await uow.repo.in_status([DeliveryStatus.OPEN.value])
-                 if d["order_id"] not in pending and _door(d) is not None and _shop(d) is not None]
+    open_rows = [
+        d
+        for d in await uow.repo.in_status([DeliveryStatus.OPEN.value])
+        if d["order_id"] not in pending and _door(d) is not None and _shop(d) is not None
+    ]
     excluded = await uow.repo.exclusions([d["order_id"] for d in open_rows])
-    orders = [OpenOrder(d["order_id"], d["store_id"], _shop(d), _door(d),  # type: ignore[arg-type]
-                        d["ready_at"] or now, d["promised_at"] or now + timedelta(minutes=30),
-                        excluded.get(d["order_id"], frozenset())) for d in open_rows]
+    orders = [
+        OpenOrder(
+            d["order_id"],
+            d["store_id"],
+            _shop(d),  # type: ignore[arg-type]
+            _door(d),  # type: ignore[arg-type]
+            d["ready_at"] or now,
+            d["promised_at"] or now + timedelta(minutes=30),
+            excluded.get(d["order_id"], frozenset()),
+        )
+        for d in open_rows
+    ]
     busy_with_offer = set(pending.values())
     views = await rider_views(uow)
     free = [v for v in views if v.rider_id not in busy_with_offer]
@@ -87,13 +99,23 @@ async def run_round(uow: UnitOfWork) -> dict[str, int]:
                 if order_id in pending:
                     continue
                 offer_id = await uow.repo.add_offer(
-                    order_id, proposal.rider_id, proposal.eta_shop_at,
-                    proposal.eta_door_at.get(order_id, proposal.eta_shop_at), now,
-                    now + timedelta(seconds=settings.offer_limit_s))
+                    order_id,
+                    proposal.rider_id,
+                    proposal.eta_shop_at,
+                    proposal.eta_door_at.get(order_id, proposal.eta_shop_at),
+                    now,
+                    now + timedelta(seconds=settings.offer_limit_s),
+                )
                 pending[order_id] = proposal.rider_id
-                uow.note("offer", {"offer_id": offer_id, "rider_id": proposal.rider_id,
-                                   "expires_at": (now + timedelta(seconds=settings.offer_limit_s)).isoformat()},
-                         order_id)
+                uow.note(
+                    "offer",
+                    {
+                        "offer_id": offer_id,
+                        "rider_id": proposal.rider_id,
+                        "expires_at": (now + timedelta(seconds=settings.offer_limit_s)).isoformat(),
+                    },
+                    order_id,
+                )
                 counts["offers"] += 1
     counts["eta_updates"] = await refresh_etas(uow, found)
     counts["quotes"] = await quote_promises(uow, views)
@@ -109,14 +131,27 @@ async def refresh_etas(uow: UnitOfWork, found: dict[str, dict[str, float] | None
         pos, door = found.get(d["rider_id"]), _door(d)
         if pos is None or door is None:
             continue
-        eta = live_eta(Point(pos["lat"], pos["lon"]), vehicles.get(d["rider_id"], "bicycle"), now, _shop(d), door,
-                       d["ready_at"], DeliveryStatus(d["status"]) in CARRYING)
+        eta = live_eta(
+            Point(pos["lat"], pos["lon"]),
+            vehicles.get(d["rider_id"], "bicycle"),
+            now,
+            _shop(d),
+            door,
+            d["ready_at"],
+            DeliveryStatus(d["status"]) in CARRYING,
+        )
         change = eta_change(d["eta_door_at"], eta, d["promised_at"], d["late_risk"])
         if change is None:
             continue
         await uow.repo.update(d["order_id"], eta_door_at=change.eta_door_at, late_risk=change.late_risk)
-        await uow.publish(EtaUpdated(order_id=d["order_id"], store_id=d["store_id"], eta_door_at=change.eta_door_at,
-                                     late_risk=change.late_risk))
+        await uow.publish(
+            EtaUpdated(
+                order_id=d["order_id"],
+                store_id=d["store_id"],
+                eta_door_at=change.eta_door_at,
+                late_risk=change.late_risk,
+            )
+        )
         if change.newly_late:
             message = f"order {d['order_id']} will be late: door at {eta:%H:%M}, promised {d['promised_at']:%H:%M}"
             await uow.repo.alert("late_risk", message, d["order_id"], d["rider_id"])
@@ -135,11 +170,19 @@ async def offers_for(uow: UnitOfWork, rider_id: str) -> list[dict[str, Any]]:
     for o in await uow.repo.pending_offers(rider_id=rider_id):
         if o["expires_at"] <= now:
             continue
-        result.append({
-            "id": str(o["id"]), "offer_id": str(o["id"]), "order_id": o["order_id"], "mode": o["mode"],
-            "seconds_left": seconds_left(o["expires_at"], now), "expires_at": o["expires_at"].isoformat(),
-            **job_view(o, here),
-            "eta_shop_at": o["eta_shop_at"].isoformat(), "eta_door_at": o["eta_door_at"].isoformat()})
+        result.append(
+            {
+                "id": str(o["id"]),
+                "offer_id": str(o["id"]),
+                "order_id": o["order_id"],
+                "mode": o["mode"],
+                "seconds_left": seconds_left(o["expires_at"], now),
+                "expires_at": o["expires_at"].isoformat(),
+                **job_view(o, here),
+                "eta_shop_at": o["eta_shop_at"].isoformat(),
+                "eta_door_at": o["eta_door_at"].isoformat(),
+            }
+        )
     return result
 
 
@@ -200,8 +243,9 @@ async def assign_by_hand(uow: UnitOfWork, order_id: str, rider_id: str, by: str)
     shop, door = await _points(uow, d)
     if pos and shop and door:
         view = RiderView(rider_id, rider["vehicle"], Point(pos["lat"], pos["lon"]), rider["capacity"])
-        trip = single_trip(view, OpenOrder(order_id, d["store_id"], shop, door, d["ready_at"] or now,
-                                           d["promised_at"] or now), now)
+        trip = single_trip(
+            view, OpenOrder(order_id, d["store_id"], shop, door, d["ready_at"] or now, d["promised_at"] or now), now
+        )
         eta_shop, eta_door = trip.eta_shop_at, trip.eta_door_at[order_id]
     else:
         eta_shop, eta_door = now + timedelta(minutes=10), now + timedelta(minutes=25)
@@ -214,19 +258,36 @@ async def _points(uow: UnitOfWork, d: asyncpg.Record) -> tuple[Point | None, Poi
     return (Point(shop["lat"], shop["lon"]) if shop else None), _door(d)
 
 
-async def _assign(uow: UnitOfWork, d: asyncpg.Record, rider: asyncpg.Record, eta_shop: datetime,
-                  eta_door: datetime, by: str) -> None:
+async def _assign(
+    uow: UnitOfWork, d: asyncpg.Record, rider: asyncpg.Record, eta_shop: datetime, eta_door: datetime, by: str
+) -> None:
     order_id, now = d["order_id"], uow.now()
     if d["mode"] == "locker" and not d["compartment_id"]:
         await lockers.reserve(uow, d)
-    await uow.repo.update(order_id, status=DeliveryStatus.ASSIGNED.value, rider_id=rider["id"], assigned_at=now,
-                          eta_shop_at=eta_shop, eta_door_at=eta_door, answer_by=None)
+    await uow.repo.update(
+        order_id,
+        status=DeliveryStatus.ASSIGNED.value,
+        rider_id=rider["id"],
+        assigned_at=now,
+        eta_shop_at=eta_shop,
+        eta_door_at=eta_door,
+        answer_by=None,
+    )
     await uow.cancel_deadline(NO_RIDER, order_id)
     await uow.cancel_deadline(PICKUP_ANSWER, order_id)
     await uow.repo.withdraw_offers(now, "assigned", order_id=order_id)
-    await uow.publish(RiderAssigned(order_id=order_id, store_id=d["store_id"], rider_id=rider["id"],
-                                    rider_name=rider["name"], vehicle=rider["vehicle"], eta_shop_at=eta_shop,
-                                    eta_door_at=eta_door, assigned_by=by))
+    await uow.publish(
+        RiderAssigned(
+            order_id=order_id,
+            store_id=d["store_id"],
+            rider_id=rider["id"],
+            rider_name=rider["name"],
+            vehicle=rider["vehicle"],
+            eta_shop_at=eta_shop,
+            eta_door_at=eta_door,
+            assigned_by=by,
+        )
+    )
     await _update_rider_state(uow, rider["id"])
 
 
@@ -235,8 +296,9 @@ async def unassign(uow: UnitOfWork, d: asyncpg.Record, reason: str, *, exclude: 
     order_id, rider_id, now = d["order_id"], d["rider_id"], uow.now()
     if d["compartment_id"]:
         await lockers.release(uow, d)
-    await uow.repo.update(order_id, status=DeliveryStatus.OPEN.value, rider_id=None, assigned_at=None,
-                          eta_shop_at=None, at_shop_at=None)
+    await uow.repo.update(
+        order_id, status=DeliveryStatus.OPEN.value, rider_id=None, assigned_at=None, eta_shop_at=None, at_shop_at=None
+    )
     await uow.publish(RiderUnassigned(order_id=order_id, store_id=d["store_id"], rider_id=rider_id, reason=reason))
     if exclude:
         await uow.repo.exclude(order_id, rider_id, reason)

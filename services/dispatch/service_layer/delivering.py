@@ -55,8 +55,9 @@ async def picked_up(uow: UnitOfWork, order_id: str, rider_id: str, code: str) ->
     d, after = await _mine(uow, order_id, rider_id, Step.PICKED_UP)
     check_handover(d["packed_at"] is not None, d["handover_code"], code)
     await uow.repo.update(order_id, status=after.value, picked_up_at=uow.now())
-    await uow.publish(DeliveryPickedUp(order_id=order_id, store_id=d["store_id"], rider_id=rider_id,
-                                       handover_code=d["handover_code"]))
+    await uow.publish(
+        DeliveryPickedUp(order_id=order_id, store_id=d["store_id"], rider_id=rider_id, handover_code=d["handover_code"])
+    )
     return await _view(uow, rider_id, order_id)
 
 
@@ -67,8 +68,9 @@ async def at_door(uow: UnitOfWork, order_id: str, rider_id: str) -> dict[str, An
     return await _view(uow, rider_id, order_id)
 
 
-async def delivered(uow: UnitOfWork, order_id: str, rider_id: str, code: str,
-                    cash_collected_fen: int | None) -> dict[str, Any]:
+async def delivered(
+    uow: UnitOfWork, order_id: str, rider_id: str, code: str, cash_collected_fen: int | None
+) -> dict[str, Any]:
     """Handed over with the shopper's code; paid on delivery, with the cash the rider took.
 
     A different amount than due is accepted as given (the rider cannot undo the handover) and put
@@ -79,15 +81,27 @@ async def delivered(uow: UnitOfWork, order_id: str, rider_id: str, code: str,
     check_delivery(d["delivery_code"], code, d["pay_on_delivery"], cash_collected_fen, due)
     cash = cash_collected_fen if d["pay_on_delivery"] else None
     await uow.repo.update(order_id, status=after.value, finished_at=uow.now(), cash_collected_fen=cash)
-    await uow.publish(DeliveryCompleted(order_id=order_id, store_id=d["store_id"], rider_id=rider_id,
-                                        cash_collected_fen=cash))
+    await uow.publish(
+        DeliveryCompleted(order_id=order_id, store_id=d["store_id"], rider_id=rider_id, cash_collected_fen=cash)
+    )
     difference = cash_difference(due, cash)
     if difference is not None:
-        message = (f"order {order_id}: {rider_id} collected {format_yuan(cash or 0)} in cash, "
-                   f"{format_yuan(due)} was due ({'+' if difference > 0 else ''}{format_yuan(difference)})")
+        message = (
+            f"order {order_id}: {rider_id} collected {format_yuan(cash or 0)} in cash, "
+            f"{format_yuan(due)} was due ({'+' if difference > 0 else ''}{format_yuan(difference)})"
+        )
         await uow.repo.alert("cash_differs", message, order_id, rider_id)
-        uow.note("alert", {"kind": "cash_differs", "message": message, "due_fen": due, "cash_collected_fen": cash,
-                           "difference_fen": difference}, order_id)
+        uow.note(
+            "alert",
+            {
+                "kind": "cash_differs",
+                "message": message,
+                "due_fen": due,
+                "cash_collected_fen": cash,
+                "difference_fen": difference,
+            },
+            order_id,
+        )
     await release_rider(uow, rider_id)
     result: dict[str, Any] = {"order_id": order_id, "status": after.value}
     if d["pay_on_delivery"]:

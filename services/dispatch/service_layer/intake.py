@@ -59,20 +59,42 @@ async def on_order_placed(uow: UnitOfWork, event: OrderPlaced) -> None:
             promised = ready + timedelta(minutes=30)
         else:
             promised = promise(pickup, door, ready, await rider_views(uow), now)
-    added = await uow.repo.add({
-        "order_id": event.order_id, "store_id": event.store_id, "mode": event.fulfilment_mode,
-        "status": DeliveryStatus.PENDING.value, "placed_by": event.placed_by, "placed_for": event.placed_for,
-        "address": address, "contact_phone": event.contact_phone, "note": event.note,
-        "delivery_code": event.delivery_code, "locker_site_id": event.locker_site_id,
-        "call_first": event.flags.call_before_delivery,
-        "pay_on_delivery": event.flags.pay_on_delivery or event.payment == "on_delivery", "payment": event.payment,
-        "delivery_fee_fen": event.delivery_fee_fen, "platform_fee_fen": event.platform_fee_fen,
-        "total_fen": event.total_fen, "ready_at": ready, "promised_at": promised, "release_at": event.release_at,
-        "slot_start": event.slot.start if event.slot else None, "slot_end": event.slot.end if event.slot else None})
+    added = await uow.repo.add(
+        {
+            "order_id": event.order_id,
+            "store_id": event.store_id,
+            "mode": event.fulfilment_mode,
+            "status": DeliveryStatus.PENDING.value,
+            "placed_by": event.placed_by,
+            "placed_for": event.placed_for,
+            "address": address,
+            "contact_phone": event.contact_phone,
+            "note": event.note,
+            "delivery_code": event.delivery_code,
+            "locker_site_id": event.locker_site_id,
+            "call_first": event.flags.call_before_delivery,
+            "pay_on_delivery": event.flags.pay_on_delivery or event.payment == "on_delivery",
+            "payment": event.payment,
+            "delivery_fee_fen": event.delivery_fee_fen,
+            "platform_fee_fen": event.platform_fee_fen,
+            "total_fen": event.total_fen,
+            "ready_at": ready,
+            "promised_at": promised,
+            "release_at": event.release_at,
+            "slot_start": event.slot.start if event.slot else None,
+            "slot_end": event.slot.end if event.slot else None,
+        }
+    )
     if not added:
         return
-    await uow.publish(DeliveryPromised(order_id=event.order_id, store_id=event.store_id, promised_at=promised,
-                                       minutes=promised_minutes(promised, now)))
+    await uow.publish(
+        DeliveryPromised(
+            order_id=event.order_id,
+            store_id=event.store_id,
+            promised_at=promised,
+            minutes=promised_minutes(promised, now),
+        )
+    )
 
 
 async def on_order_accepted(uow: UnitOfWork, event: OrderAccepted) -> None:
@@ -100,8 +122,9 @@ async def drop(uow: UnitOfWork, order_id: str, reason: str) -> bool:
         await lockers.release(uow, d)
     await uow.repo.update(order_id, status=DeliveryStatus.DROPPED.value, finished_at=now)
     if d["rider_id"] and DeliveryStatus(d["status"]) in BEFORE_PICKUP:
-        await uow.publish(RiderUnassigned(order_id=order_id, store_id=d["store_id"], rider_id=d["rider_id"],
-                                          reason=reason))
+        await uow.publish(
+            RiderUnassigned(order_id=order_id, store_id=d["store_id"], rider_id=d["rider_id"], reason=reason)
+        )
         await release_rider(uow, d["rider_id"])
     uow.note("delivery_dropped", {"reason": reason}, order_id, to_order=True)
     return True
@@ -137,8 +160,7 @@ async def on_no_rider_deadline(uow: UnitOfWork, order_id: str) -> None:
     await uow.repo.withdraw_offers(now, "no rider in time", order_id=order_id)
     await uow.repo.update(order_id, status=DeliveryStatus.PICKUP_OFFERED.value, answer_by=answer_by)
     await uow.schedule(PICKUP_ANSWER, order_id, answer_by)
-    await uow.publish(PickupOffered(order_id=order_id, store_id=d["store_id"], reason="no_rider",
-                                    answer_by=answer_by))
+    await uow.publish(PickupOffered(order_id=order_id, store_id=d["store_id"], reason="no_rider", answer_by=answer_by))
     message = f"no rider took order {order_id}: the shopper is offered pickup until {answer_by:%H:%M}"
     await uow.repo.alert("no_rider", message, order_id)
     uow.note("alert", {"kind": "no_rider", "message": message}, order_id)
@@ -159,12 +181,21 @@ async def on_order_packed(uow: UnitOfWork, event: OrderPacked, packed_at: Any) -
     known = await uow.repo.shop(pickup) is not None
     pay_on_delivery = d["pay_on_delivery"] or event.flags.pay_on_delivery
     due = due_at_door(event.final_fen, d["delivery_fee_fen"], d["platform_fee_fen"]) if pay_on_delivery else None
-    await uow.repo.update(event.order_id, bags=event.bags, weight_g=event.weight_g,
-                          call_first=d["call_first"] or event.flags.call_before_delivery,
-                          pay_on_delivery=pay_on_delivery, final_fen=event.final_fen, due_at_door_fen=due,
-                          handover_code=event.handover_code, packed_at=packed_at, ready_at=packed_at,
-                          pickup_location=pickup if known else None, pickup_name_zh=event.pickup_point.name_zh,
-                          pickup_name_en=event.pickup_point.name_en)
+    await uow.repo.update(
+        event.order_id,
+        bags=event.bags,
+        weight_g=event.weight_g,
+        call_first=d["call_first"] or event.flags.call_before_delivery,
+        pay_on_delivery=pay_on_delivery,
+        final_fen=event.final_fen,
+        due_at_door_fen=due,
+        handover_code=event.handover_code,
+        packed_at=packed_at,
+        ready_at=packed_at,
+        pickup_location=pickup if known else None,
+        pickup_name_zh=event.pickup_point.name_zh,
+        pickup_name_en=event.pickup_point.name_en,
+    )
     uow.note("packed", {"bags": event.bags, "weight_g": event.weight_g}, event.order_id, to_order=True)
 
 
@@ -176,17 +207,27 @@ async def on_handed_over(uow: UnitOfWork, event: OrderHandedOver) -> None:
     if d is None or DeliveryStatus(d["status"]) not in BEFORE_PICKUP:
         return
     now = uow.now()
-    await uow.repo.update(event.order_id, status=DeliveryStatus.PICKED_UP.value, picked_up_at=now,
-                          at_shop_at=d["at_shop_at"] or now)
+    await uow.repo.update(
+        event.order_id, status=DeliveryStatus.PICKED_UP.value, picked_up_at=now, at_shop_at=d["at_shop_at"] or now
+    )
     uow.note("picked_up", {"rider_id": d["rider_id"], "by": event.by}, event.order_id, to_order=True)
 
 
 async def on_location(uow: UnitOfWork, event: LocationUpserted) -> None:
-    await uow.repo.upsert_shop({
-        "location_id": event.location_id, "parent_id": event.parent_id, "name_zh": event.name_zh,
-        "name_en": event.name_en, "lat": event.lat, "lon": event.lon, "picking_minutes": event.picking_minutes,
-        "no_rider_limit_s": getattr(event, "no_rider_limit_s", None), "kind": event.kind.value,
-        "active": event.active})
+    await uow.repo.upsert_shop(
+        {
+            "location_id": event.location_id,
+            "parent_id": event.parent_id,
+            "name_zh": event.name_zh,
+            "name_en": event.name_en,
+            "lat": event.lat,
+            "lon": event.lon,
+            "picking_minutes": event.picking_minutes,
+            "no_rider_limit_s": getattr(event, "no_rider_limit_s", None),
+            "kind": event.kind.value,
+            "active": event.active,
+        }
+    )
 
 
 async def on_order_rated(uow: UnitOfWork, event: OrderRated) -> None:

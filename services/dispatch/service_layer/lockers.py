@@ -20,8 +20,9 @@ from shared.events.contracts import (
 COLLECT = "locker_collect"
 
 
-async def put_site(uow: UnitOfWork, site_id: str, name: str, lat: float, lon: float,
-                   compartments: list[tuple[str, str]]) -> dict[str, Any]:
+async def put_site(
+    uow: UnitOfWork, site_id: str, name: str, lat: float, lon: float, compartments: list[tuple[str, str]]
+) -> dict[str, Any]:
     """Create or update a site; compartments not listed are removed unless in use."""
     for _, size in compartments:
         if size not in SIZES:
@@ -56,8 +57,7 @@ async def announce_all(uow: UnitOfWork) -> int:
 
 async def _announce(uow: UnitOfWork, found: list[asyncpg.Record]) -> int:
     for s in found:
-        await uow.publish(LockerSiteUpdated(site_id=s["id"], name=s["name"], lat=s["lat"], lon=s["lon"],
-                                            free=_free(s)))
+        await uow.publish(LockerSiteUpdated(site_id=s["id"], name=s["name"], lat=s["lat"], lon=s["lon"], free=_free(s)))
     return len(found)
 
 
@@ -70,13 +70,20 @@ async def site_view(uow: UnitOfWork, site_id: str) -> dict[str, Any]:
     if site is None:
         raise NotFound(f"no locker site {site_id}")
     comps = await uow.repo.compartments(site_id)
-    return {"id": site["id"], "name": site["name"], "lat": site["lat"], "lon": site["lon"],
-            "compartments": [{"id": c["id"], "size": c["size"], "free": c["state"] == "free"} for c in comps]}
+    return {
+        "id": site["id"],
+        "name": site["name"],
+        "lat": site["lat"],
+        "lon": site["lon"],
+        "compartments": [{"id": c["id"], "size": c["size"], "free": c["state"] == "free"} for c in comps],
+    }
 
 
 async def sites(uow: UnitOfWork) -> list[dict[str, Any]]:
-    return [{"id": s["id"], "name": s["name"], "lat": s["lat"], "lon": s["lon"],
-             "free": _free(s)} for s in await uow.repo.sites()]
+    return [
+        {"id": s["id"], "name": s["name"], "lat": s["lat"], "lon": s["lon"], "free": _free(s)}
+        for s in await uow.repo.sites()
+    ]
 
 
 async def reserve(uow: UnitOfWork, d: asyncpg.Record, *, announced: bool = True) -> str:
@@ -91,8 +98,11 @@ async def reserve(uow: UnitOfWork, d: asyncpg.Record, *, announced: bool = True)
     if row is None:
         raise Refused(f"locker site {site_id} has no free compartment of size {size} or larger")
     await uow.repo.update(d["order_id"], compartment_id=row["id"])
-    await uow.publish(LockerReserved(order_id=d["order_id"], store_id=d["store_id"], site_id=site_id,
-                                     compartment_id=row["id"], size=row["size"]))
+    await uow.publish(
+        LockerReserved(
+            order_id=d["order_id"], store_id=d["store_id"], site_id=site_id, compartment_id=row["id"], size=row["size"]
+        )
+    )
     if announced:
         await announce(uow, site_id)
     return str(row["id"])
@@ -122,11 +132,23 @@ async def deposit(uow: UnitOfWork, d: asyncpg.Record) -> dict[str, Any]:
     await uow.repo.occupy(comp["site_id"], comp["id"], code, until)
     await uow.repo.update(d["order_id"], status=DeliveryStatus.IN_LOCKER.value, finished_at=uow.now())
     await uow.schedule(COLLECT, d["order_id"], until, {"site_id": comp["site_id"], "compartment_id": comp["id"]})
-    await uow.publish(LockerDeposited(order_id=d["order_id"], store_id=d["store_id"], site_id=comp["site_id"],
-                                      compartment_id=comp["id"], code=code, collect_by=until))
+    await uow.publish(
+        LockerDeposited(
+            order_id=d["order_id"],
+            store_id=d["store_id"],
+            site_id=comp["site_id"],
+            compartment_id=comp["id"],
+            code=code,
+            collect_by=until,
+        )
+    )
     await announce(uow, comp["site_id"])
-    return {"order_id": d["order_id"], "status": DeliveryStatus.IN_LOCKER.value, "site_id": comp["site_id"],
-            "compartment_id": comp["id"]}
+    return {
+        "order_id": d["order_id"],
+        "status": DeliveryStatus.IN_LOCKER.value,
+        "site_id": comp["site_id"],
+        "compartment_id": comp["id"],
+    }
 
 
 async def open_compartment(uow: UnitOfWork, site_id: str, code: str, subject: str, is_admin: bool) -> dict[str, Any]:
@@ -145,8 +167,9 @@ async def open_compartment(uow: UnitOfWork, site_id: str, code: str, subject: st
     await uow.repo.free_compartment(d["order_id"])
     await uow.repo.update(d["order_id"], status=DeliveryStatus.COLLECTED.value)
     await uow.cancel_deadline(COLLECT, d["order_id"])
-    await uow.publish(LockerCollected(order_id=d["order_id"], store_id=d["store_id"], site_id=site_id,
-                                      compartment_id=comp["id"]))
+    await uow.publish(
+        LockerCollected(order_id=d["order_id"], store_id=d["store_id"], site_id=site_id, compartment_id=comp["id"])
+    )
     await announce(uow, site_id)
     return {"order_id": d["order_id"], "compartment_id": comp["id"], "opened": True}
 
@@ -160,7 +183,13 @@ async def on_collect_deadline(uow: UnitOfWork, order_id: str) -> None:
     comp = await uow.repo.free_compartment(order_id)
     await uow.repo.update(order_id, status=DeliveryStatus.EXPIRED.value)
     site_id = comp["site_id"] if comp else d["locker_site_id"]
-    await uow.publish(LockerExpired(order_id=order_id, store_id=d["store_id"], site_id=site_id,
-                                    compartment_id=comp["id"] if comp else (d["compartment_id"] or "")))
+    await uow.publish(
+        LockerExpired(
+            order_id=order_id,
+            store_id=d["store_id"],
+            site_id=site_id,
+            compartment_id=comp["id"] if comp else (d["compartment_id"] or ""),
+        )
+    )
     if comp is not None:
         await announce(uow, comp["site_id"])

@@ -37,9 +37,15 @@ async def quote_promises(uow: UnitOfWork, riders: Sequence[RiderView]) -> int:
     saved: list[tuple[str, float, float | None, int, datetime]] = []
     for _, location_id, quote in due[:MAX_PER_ROUND]:
         saved.append((location_id, quote.ready_s, quote.rider_to_shop_s, quote.riders_available, now))
-        await uow.publish(PromiseQuoted(location_id=location_id, ready_minutes=quote.ready_minutes,
-                                        rider_to_shop_minutes=quote.rider_to_shop_minutes,
-                                        riders_available=quote.riders_available, quoted_at=now))
+        await uow.publish(
+            PromiseQuoted(
+                location_id=location_id,
+                ready_minutes=quote.ready_minutes,
+                rider_to_shop_minutes=quote.rider_to_shop_minutes,
+                riders_available=quote.riders_available,
+                quoted_at=now,
+            )
+        )
     if saved:
         await uow.repo.save_quotes(saved)
     return len(saved)

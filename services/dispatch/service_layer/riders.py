@@ -79,16 +79,26 @@ def job_view(d: Mapping[str, Any], position: Point | None) -> dict[str, Any]:
     packed = d.get("packed_at") is not None
     kind = pickup_kind(d.get("pickup_location"), d["store_id"])
     return {
-        "shop": {"id": d["store_id"], "name_zh": d.get("store_name_zh") or d.get("shop_name_zh"),
-                 "name_en": d.get("store_name_en") or d.get("shop_name_en"), "lat": d.get("shop_lat"),
-                 "lon": d.get("shop_lon")},
-        "pickup": {"location_id": d.get("pickup_location") or d["store_id"], "kind": kind,
-                   "name_zh": d.get("pickup_name_zh") or d.get("shop_name_zh"),
-                   "name_en": d.get("pickup_name_en") or d.get("shop_name_en")},
+        "shop": {
+            "id": d["store_id"],
+            "name_zh": d.get("store_name_zh") or d.get("shop_name_zh"),
+            "name_en": d.get("store_name_en") or d.get("shop_name_en"),
+            "lat": d.get("shop_lat"),
+            "lon": d.get("shop_lon"),
+        },
+        "pickup": {
+            "location_id": d.get("pickup_location") or d["store_id"],
+            "kind": kind,
+            "name_zh": d.get("pickup_name_zh") or d.get("shop_name_zh"),
+            "name_en": d.get("pickup_name_en") or d.get("shop_name_en"),
+        },
         "distance_to_shop_m": round(street_metres(position, pickup_at)) if position and pickup_at else None,
         "shop_to_door_m": round(street_metres(pickup_at, door)) if pickup_at and door else None,
-        "packed": packed, "bags": d.get("bags") if packed else None, "weight_g": d.get("weight_g") if packed else None,
-        "call_first": d["call_first"], "pay_on_delivery": d["pay_on_delivery"],
+        "packed": packed,
+        "bags": d.get("bags") if packed else None,
+        "weight_g": d.get("weight_g") if packed else None,
+        "call_first": d["call_first"],
+        "pay_on_delivery": d["pay_on_delivery"],
         "due_at_door_fen": d.get("due_at_door_fen") if d["pay_on_delivery"] else None,
     }
 
@@ -98,22 +108,30 @@ def delivery_for_rider(d: Mapping[str, Any], position: Point | None = None) -> d
     status = DeliveryStatus(d["status"])
     step = next_step(status, d["mode"])
     view: dict[str, Any] = {
-        "order_id": d["order_id"], "status": status.value, "mode": d["mode"],
-        "next_step": step.value if step else None, **job_view(d, position),
-        "eta_shop_at": _iso(d["eta_shop_at"]), "eta_door_at": _iso(d["eta_door_at"]),
+        "order_id": d["order_id"],
+        "status": status.value,
+        "mode": d["mode"],
+        "next_step": step.value if step else None,
+        **job_view(d, position),
+        "eta_shop_at": _iso(d["eta_shop_at"]),
+        "eta_door_at": _iso(d["eta_door_at"]),
         "promised_at": _iso(d.get("promised_at")),
-        "slot": ({"start": _iso(d.get("slot_start")), "end": _iso(d.get("slot_end"))}
-                 if d.get("slot_start") else None),
-        "locker_site_id": d["locker_site_id"], "compartment_id": d["compartment_id"],
+        "slot": ({"start": _iso(d.get("slot_start")), "end": _iso(d.get("slot_end"))} if d.get("slot_start") else None),
+        "locker_site_id": d["locker_site_id"],
+        "compartment_id": d["compartment_id"],
     }
     # No handover code here: the counter tells it to the rider with the bag, so entering it
     # proves the bag left the shop with this rider.
     if may_see_customer(status):
         address = d["address"]
         view["customer"] = {
-            "address": address, "contact_phone": d["contact_phone"], "note": d["note"],
+            "address": address,
+            "contact_phone": d["contact_phone"],
+            "note": d["note"],
             "maps_url": maps_url(address["lat"], address["lon"], address.get("text") or d["order_id"])
-            if address else None}
+            if address
+            else None,
+        }
     return view
 
 
@@ -145,15 +163,25 @@ async def me(uow: UnitOfWork, rider_id: str) -> dict[str, Any]:
     pos = (await positions_of(uow, [rider_id])).get(rider_id)
     here = Point(pos["lat"], pos["lon"]) if pos else None
     deliveries = await uow.repo.of_rider(rider_id)
-    return {**_profile(rider), "shifts_today": shifts, "shift": _current_shift(shifts, uow.now()),
-            "position": pos,
-            "silent": is_silent(pos["seen_at"] if pos else None, uow.now(), uow.settings.rider_silent_s),
-            "deliveries": [delivery_for_rider(d, here) for d in deliveries]}
+    return {
+        **_profile(rider),
+        "shifts_today": shifts,
+        "shift": _current_shift(shifts, uow.now()),
+        "position": pos,
+        "silent": is_silent(pos["seen_at"] if pos else None, uow.now(), uow.settings.rider_silent_s),
+        "deliveries": [delivery_for_rider(d, here) for d in deliveries],
+    }
 
 
 def _profile(r: asyncpg.Record) -> dict[str, Any]:
-    return {"id": r["id"], "name": r["name"], "vehicle": r["vehicle"], "capacity": r["capacity"], "state": r["state"],
-            "rating": rating_of(r)}
+    return {
+        "id": r["id"],
+        "name": r["name"],
+        "vehicle": r["vehicle"],
+        "capacity": r["capacity"],
+        "state": r["state"],
+        "rating": rating_of(r),
+    }
 
 
 async def set_state(uow: UnitOfWork, rider_id: str, state: RiderState) -> dict[str, Any]:
@@ -193,17 +221,25 @@ async def roster(uow: UnitOfWork) -> list[dict[str, Any]]:
     start, end = _day(uow.now(), uow.settings.timezone)
     shifts = await uow.repo.shifts(ids, start, end)
     carrying = await uow.repo.carrying()
-    return [{**_profile(r), "position": found.get(r["id"]), "shifts_today": shifts.get(r["id"], []),
-             "carrying": carrying.get(r["id"], 0),
-             "silent": is_silent((found.get(r["id"]) or {}).get("seen_at"), uow.now(), uow.settings.rider_silent_s)}
-            for r in rows]
+    return [
+        {
+            **_profile(r),
+            "position": found.get(r["id"]),
+            "shifts_today": shifts.get(r["id"], []),
+            "carrying": carrying.get(r["id"], 0),
+            "silent": is_silent((found.get(r["id"]) or {}).get("seen_at"), uow.now(), uow.settings.rider_silent_s),
+        }
+        for r in rows
+    ]
 
 
-async def put_profile(uow: UnitOfWork, rider_id: str, name: str, vehicle: Vehicle, capacity: int,
-                      state: RiderState | None) -> dict[str, Any]:
+async def put_profile(
+    uow: UnitOfWork, rider_id: str, name: str, vehicle: Vehicle, capacity: int, state: RiderState | None
+) -> dict[str, Any]:
     existing = await uow.repo.rider(rider_id, lock=True)
-    rider = Rider(rider_id, name, vehicle, capacity, state or RiderState(existing["state"] if existing
-                                                                          else RiderState.OFFLINE))
+    rider = Rider(
+        rider_id, name, vehicle, capacity, state or RiderState(existing["state"] if existing else RiderState.OFFLINE)
+    )
     await uow.log.upsert_rider(rider)
     if state is not None:
         await uow.repo.set_rider_state(rider_id, state.value)
@@ -212,8 +248,9 @@ async def put_profile(uow: UnitOfWork, rider_id: str, name: str, vehicle: Vehicl
     return _profile(saved)
 
 
-async def put_shifts(uow: UnitOfWork, rider_id: str, shifts: list[tuple[datetime, datetime]],
-                     day: date | None = None) -> dict[str, Any]:
+async def put_shifts(
+    uow: UnitOfWork, rider_id: str, shifts: list[tuple[datetime, datetime]], day: date | None = None
+) -> dict[str, Any]:
     """Replace the rider's shifts; with `day`, only those touching that local day, so editing today
     from the board never wipes tomorrow's rota."""
     if await uow.repo.rider(rider_id) is None:
@@ -225,5 +262,7 @@ async def put_shifts(uow: UnitOfWork, rider_id: str, shifts: list[tuple[datetime
         if window and not (starts < window[1] and ends > window[0]):
             raise ValueError(f"a shift from {starts.isoformat()} is not on {day}: edit that day instead")
     await uow.repo.replace_shifts(rider_id, shifts, window)
-    return {"rider_id": rider_id, "shifts": [{"starts_at": s.isoformat(), "ends_at": e.isoformat()}
-                                             for s, e in sorted(shifts)]}
+    return {
+        "rider_id": rider_id,
+        "shifts": [{"starts_at": s.isoformat(), "ends_at": e.isoformat()} for s, e in sorted(shifts)],
+    }

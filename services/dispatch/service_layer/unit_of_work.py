@@ -19,8 +19,15 @@ SECRET = ("handover_code", "delivery_code", "contact_phone")
 
 
 class UnitOfWork:
-    def __init__(self, conn: asyncpg.Connection, settings: Settings, *, cause: RawEnvelope | None = None,
-                 positions: RiderPositions | None = None, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        conn: asyncpg.Connection,
+        settings: Settings,
+        *,
+        cause: RawEnvelope | None = None,
+        positions: RiderPositions | None = None,
+        clock: Clock | None = None,
+    ) -> None:
         self.conn = conn
         self.settings = settings
         self.cause = cause

@@ -22,8 +22,11 @@ from typing import Any
 
 
 def _daily(*spans: tuple[str, str], days: range = range(7)) -> list[dict[str, Any]]:
-    return [{"day": d, "opens": time.fromisoformat(a).isoformat(), "closes": time.fromisoformat(b).isoformat()}
-            for d in days for a, b in spans]
+    return [
+        {"day": d, "opens": time.fromisoformat(a).isoformat(), "closes": time.fromisoformat(b).isoformat()}
+        for d in days
+        for a, b in spans
+    ]
 
 
 MARKET_HOURS = _daily(("06:00", "12:00"), ("16:00", "19:00"))
@@ -32,8 +35,8 @@ HOURS: dict[str, list[dict[str, Any]] | None] = {
     "xiaoshi-market": MARKET_HOURS,
     "xiaoshi-veg": MARKET_HOURS,
     "xiaoshi-pork": MARKET_HOURS,
-    "xiaoshi-fish": _daily(("06:00", "12:00"), days=range(1)) + _daily(("06:00", "12:00"), ("16:00", "19:00"),
-                                                                         days=range(1, 7)),
+    "xiaoshi-fish": _daily(("06:00", "12:00"), days=range(1))
+    + _daily(("06:00", "12:00"), ("16:00", "19:00"), days=range(1, 7)),
     "xiaoshi-tofu": _daily(("05:30", "12:00"), ("16:00", "19:00")),
     "kedi-corner": None,  # open around the clock
 }
@@ -41,20 +44,73 @@ HOURS: dict[str, list[dict[str, Any]] | None] = {
 DELIVERY_FEES_FEN: dict[str, int] = {"suguo-daxinggong": 300, "xiaoshi-market": 200, "kedi-corner": 0}
 
 LOCATIONS: list[dict[str, Any]] = [
-    {"id": "suguo-daxinggong", "kind": "shop", "category": "supermarket", "name_zh": "苏果超市（大行宫店）",
-     "name_en": "Suguo Supermarket (Daxinggong)", "lat": 32.0432, "lon": 118.7926},
-    {"id": "xiaoshi-market", "kind": "market", "category": "wet_market", "name_zh": "小市菜场",
-     "name_en": "Xiaoshi Wet Market", "lat": 32.0448, "lon": 118.7889},
-    {"id": "xiaoshi-veg", "kind": "stall", "parent_id": "xiaoshi-market", "category": "stall",
-     "name_zh": "王阿姨蔬菜摊", "name_en": "Auntie Wang's Vegetables", "lat": 32.0448, "lon": 118.7889},
-    {"id": "xiaoshi-pork", "kind": "stall", "parent_id": "xiaoshi-market", "category": "stall",
-     "name_zh": "老李猪肉铺", "name_en": "Old Li's Pork", "lat": 32.0448, "lon": 118.7890},
-    {"id": "xiaoshi-fish", "kind": "stall", "parent_id": "xiaoshi-market", "category": "stall",
-     "name_zh": "长江鲜鱼档", "name_en": "Yangtze Fresh Fish", "lat": 32.0449, "lon": 118.7890},
-    {"id": "xiaoshi-tofu", "kind": "stall", "parent_id": "xiaoshi-market", "category": "stall",
-     "name_zh": "陈记豆腐坊", "name_en": "Chen's Tofu", "lat": 32.0449, "lon": 118.7889},
-    {"id": "kedi-corner", "kind": "shop", "category": "convenience", "name_zh": "可的便利店（文昌巷）",
-     "name_en": "Kedi Convenience (Wenchang Lane)", "lat": 32.0419, "lon": 118.7861},
+    {
+        "id": "suguo-daxinggong",
+        "kind": "shop",
+        "category": "supermarket",
+        "name_zh": "苏果超市（大行宫店）",
+        "name_en": "Suguo Supermarket (Daxinggong)",
+        "lat": 32.0432,
+        "lon": 118.7926,
+    },
+    {
+        "id": "xiaoshi-market",
+        "kind": "market",
+        "category": "wet_market",
+        "name_zh": "小市菜场",
+        "name_en": "Xiaoshi Wet Market",
+        "lat": 32.0448,
+        "lon": 118.7889,
+    },
+    {
+        "id": "xiaoshi-veg",
+        "kind": "stall",
+        "parent_id": "xiaoshi-market",
+        "category": "stall",
+        "name_zh": "王阿姨蔬菜摊",
+        "name_en": "Auntie Wang's Vegetables",
+        "lat": 32.0448,
+        "lon": 118.7889,
+    },
+    {
+        "id": "xiaoshi-pork",
+        "kind": "stall",
+        "parent_id": "xiaoshi-market",
+        "category": "stall",
+        "name_zh": "老李猪肉铺",
+        "name_en": "Old Li's Pork",
+        "lat": 32.0448,
+        "lon": 118.7890,
+    },
+    {
+        "id": "xiaoshi-fish",
+        "kind": "stall",
+        "parent_id": "xiaoshi-market",
+        "category": "stall",
+        "name_zh": "长江鲜鱼档",
+        "name_en": "Yangtze Fresh Fish",
+        "lat": 32.0449,
+        "lon": 118.7890,
+    },
+    {
+        "id": "xiaoshi-tofu",
+        "kind": "stall",
+        "parent_id": "xiaoshi-market",
+        "category": "stall",
+        "name_zh": "陈记豆腐坊",
+        "name_en": "Chen's Tofu",
+        "lat": 32.0449,
+        "lon": 118.7889,
+    },
+    {
+        "id": "kedi-corner",
+        "kind": "shop",
+        "category": "convenience",
+        "name_zh": "可的便利店（文昌巷）",
+        "name_en": "Kedi Convenience (Wenchang Lane)",
+        "lat": 32.0419,
+        "lon": 118.7861,
+    },
 ]
 
 # (id, location, zh, en, category, unit, price_fen, grams_per_piece, on_hand)
@@ -79,7 +135,17 @@ _PRODUCTS: list[tuple[str, str, str, str, str, str, int, int | None, int]] = [
 ]
 
 PRODUCTS: list[dict[str, Any]] = [
-    {"id": pid, "location_id": loc, "name_zh": zh, "name_en": en, "category": cat, "unit": unit, "price_fen": price,
-     "grams_per_piece": gpp, "on_hand": on_hand, "low_stock_threshold": 2 * gpp if gpp else 5}
+    {
+        "id": pid,
+        "location_id": loc,
+        "name_zh": zh,
+        "name_en": en,
+        "category": cat,
+        "unit": unit,
+        "price_fen": price,
+        "grams_per_piece": gpp,
+        "on_hand": on_hand,
+        "low_stock_threshold": 2 * gpp if gpp else 5,
+    }
     for pid, loc, zh, en, cat, unit, price, gpp, on_hand in _PRODUCTS
 ]

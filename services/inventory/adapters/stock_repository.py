@@ -25,66 +25,101 @@ class StockRepository:
         rows = await self.conn.fetch(
             "SELECT s.product_id, s.on_hand, s.reserved, s.on_hand - s.reserved AS available, p.unit "
             "FROM stock s JOIN products p ON p.id = s.product_id WHERE s.product_id = any($1::text[]) "
-            "ORDER BY s.product_id FOR UPDATE OF s", sorted(set(product_ids)))
+            "ORDER BY s.product_id FOR UPDATE OF s",
+            sorted(set(product_ids)),
+        )
         return {r["product_id"]: r for r in rows}
 
-    async def _move(self, product_id: str, on_hand_delta: int, reserved_delta: int, reason: str,
-                    order_id: str | None, actor: str) -> None:
+    async def _move(
+        self, product_id: str, on_hand_delta: int, reserved_delta: int, reason: str, order_id: str | None, actor: str
+    ) -> None:
         row = await self.conn.fetchrow(
-            "SELECT on_hand, reserved FROM stock WHERE product_id = $1 FOR UPDATE", product_id)
+            "SELECT on_hand, reserved FROM stock WHERE product_id = $1 FOR UPDATE", product_id
+        )
         if row is None:
             raise Shortage(f"product {product_id} has no stock")
         on_hand, reserved = row["on_hand"] + on_hand_delta, row["reserved"] + reserved_delta
         if reserved < 0 or on_hand < 0:
             raise Shortage(f"{product_id}: that would leave {on_hand} on hand and {reserved} reserved")
         if reserved > on_hand:
-            raise Shortage(f"{product_id}: only {row['on_hand'] - row['reserved']} available "
-                           f"({row['on_hand']} on hand, {row['reserved']} reserved for orders)")
-        await self.conn.execute("UPDATE stock SET on_hand = $2, reserved = $3 WHERE product_id = $1",
-                                product_id, on_hand, reserved)
+            raise Shortage(
+                f"{product_id}: only {row['on_hand'] - row['reserved']} available "
+                f"({row['on_hand']} on hand, {row['reserved']} reserved for orders)"
+            )
+        await self.conn.execute(
+            "UPDATE stock SET on_hand = $2, reserved = $3 WHERE product_id = $1", product_id, on_hand, reserved
+        )
         await self.conn.execute(
             "INSERT INTO stock_movements (product_id, on_hand_delta, reserved_delta, reason, order_id, actor) "
-            "VALUES ($1, $2, $3, $4, $5, $6)", product_id, on_hand_delta, reserved_delta, reason, order_id, actor)
+            "VALUES ($1, $2, $3, $4, $5, $6)",
+            product_id,
+            on_hand_delta,
+            reserved_delta,
+            reason,
+            order_id,
+            actor,
+        )
 
     async def holds(self, order_id: str, line_no: int | None = None) -> list[asyncpg.Record]:
         if line_no is None:
-            return list(await self.conn.fetch("SELECT * FROM holds WHERE order_id = $1 ORDER BY line_no, product_id",
-                                              order_id))
-        return list(await self.conn.fetch("SELECT * FROM holds WHERE order_id = $1 AND line_no = $2 "
-                                          "ORDER BY product_id", order_id, line_no))
+            return list(
+                await self.conn.fetch("SELECT * FROM holds WHERE order_id = $1 ORDER BY line_no, product_id", order_id)
+            )
+        return list(
+            await self.conn.fetch(
+                "SELECT * FROM holds WHERE order_id = $1 AND line_no = $2 ORDER BY product_id", order_id, line_no
+            )
+        )
 
     async def add_holds(self, order_id: str, holds: list[tuple[int, str, int]]) -> None:
         """Record holds whose stock.reserved was already raised (the whole-basket reservation)."""
         await self.conn.executemany(
             "INSERT INTO holds (order_id, line_no, product_id, quantity) VALUES ($1, $2, $3, $4)",
-            [(order_id, line_no, pid, qty) for line_no, pid, qty in holds])
+            [(order_id, line_no, pid, qty) for line_no, pid, qty in holds],
+        )
 
-    async def set_hold(self, order_id: str, line_no: int, product_id: str, quantity: int, reason: str,
-                       actor: str) -> int:
+    async def set_hold(
+        self, order_id: str, line_no: int, product_id: str, quantity: int, reason: str, actor: str
+    ) -> int:
         """Make the line hold exactly `quantity` of the product (0 releases it); returns the change."""
-        current = await self.conn.fetchval(
-            "SELECT quantity FROM holds WHERE order_id = $1 AND line_no = $2 AND product_id = $3",
-            order_id, line_no, product_id) or 0
+        current = (
+            await self.conn.fetchval(
+                "SELECT quantity FROM holds WHERE order_id = $1 AND line_no = $2 AND product_id = $3",
+                order_id,
+                line_no,
+                product_id,
+            )
+            or 0
+        )
         delta = quantity - current
         if delta == 0:
             return 0
         await self._move(product_id, 0, delta, reason, order_id, actor)
         if quantity == 0:
-            await self.conn.execute("DELETE FROM holds WHERE order_id = $1 AND line_no = $2 AND product_id = $3",
-                                    order_id, line_no, product_id)
+            await self.conn.execute(
+                "DELETE FROM holds WHERE order_id = $1 AND line_no = $2 AND product_id = $3",
+                order_id,
+                line_no,
+                product_id,
+            )
         else:
             await self.conn.execute(
                 "INSERT INTO holds (order_id, line_no, product_id, quantity) VALUES ($1, $2, $3, $4) "
                 "ON CONFLICT (order_id, line_no, product_id) DO UPDATE SET quantity = excluded.quantity",
-                order_id, line_no, product_id, quantity)
+                order_id,
+                line_no,
+                product_id,
+                quantity,
+            )
         return delta
 
     async def release_line(self, order_id: str, line_no: int, reason: str, actor: str) -> None:
         for hold in await self.holds(order_id, line_no):
             await self.set_hold(order_id, line_no, hold["product_id"], 0, reason, actor)
 
-    async def commit_line(self, order_id: str, line_no: int, reason: str, actor: str,
-                          quantity: int | None = None) -> None:
+    async def commit_line(
+        self, order_id: str, line_no: int, reason: str, actor: str, quantity: int | None = None
+    ) -> None:
         """The goods left the shop: on-hand and reserved both go down by what the line holds."""
         for hold in await self.holds(order_id, line_no):
             qty = hold["quantity"] if quantity is None else min(quantity, hold["quantity"])
@@ -92,45 +127,68 @@ class StockRepository:
                 continue
             await self._move(hold["product_id"], -qty, -qty, reason, order_id, actor)
             if qty == hold["quantity"]:
-                await self.conn.execute("DELETE FROM holds WHERE order_id = $1 AND line_no = $2 AND product_id = $3",
-                                        order_id, line_no, hold["product_id"])
+                await self.conn.execute(
+                    "DELETE FROM holds WHERE order_id = $1 AND line_no = $2 AND product_id = $3",
+                    order_id,
+                    line_no,
+                    hold["product_id"],
+                )
             else:
-                await self.conn.execute("UPDATE holds SET quantity = quantity - $4 WHERE order_id = $1 "
-                                        "AND line_no = $2 AND product_id = $3", order_id, line_no,
-                                        hold["product_id"], qty)
+                await self.conn.execute(
+                    "UPDATE holds SET quantity = quantity - $4 WHERE order_id = $1 "
+                    "AND line_no = $2 AND product_id = $3",
+                    order_id,
+                    line_no,
+                    hold["product_id"],
+                    qty,
+                )
 
-    async def change_on_hand(self, product_id: str, delta: int, reason: str, actor: str,
-                             order_id: str | None = None) -> None:
+    async def change_on_hand(
+        self, product_id: str, delta: int, reason: str, actor: str, order_id: str | None = None
+    ) -> None:
         await self._move(product_id, delta, 0, reason, order_id, actor)
 
     async def note(self, product_id: str, reason: str, actor: str, order_id: str | None) -> None:
         """A movement that changes no number: written-off goods that had already left the shop."""
-        await self.conn.execute("INSERT INTO stock_movements (product_id, reason, order_id, actor) "
-                                "VALUES ($1, $2, $3, $4)", product_id, reason, order_id, actor)
+        await self.conn.execute(
+            "INSERT INTO stock_movements (product_id, reason, order_id, actor) VALUES ($1, $2, $3, $4)",
+            product_id,
+            reason,
+            order_id,
+            actor,
+        )
 
     async def low_stock_candidates(self, product_ids: list[str]) -> list[asyncpg.Record]:
         """The products' levels and what was last published about them; the stock rows are locked (in id
         order, as every writer locks them) so two transactions cannot both publish the same change."""
-        return list(await self.conn.fetch(
-            "SELECT p.id, p.location_id, p.store_id, p.low_stock_threshold, s.on_hand - s.reserved AS available, "
-            "s.low_flagged, s.published_level FROM products p JOIN stock s ON s.product_id = p.id "
-            "WHERE p.id = any($1::text[]) ORDER BY p.id FOR UPDATE OF s", sorted(set(product_ids))))
+        return list(
+            await self.conn.fetch(
+                "SELECT p.id, p.location_id, p.store_id, p.low_stock_threshold, s.on_hand - s.reserved AS available, "
+                "s.low_flagged, s.published_level FROM products p JOIN stock s ON s.product_id = p.id "
+                "WHERE p.id = any($1::text[]) ORDER BY p.id FOR UPDATE OF s",
+                sorted(set(product_ids)),
+            )
+        )
 
     async def set_low_flag(self, product_id: str, flagged: bool) -> None:
         await self.conn.execute("UPDATE stock SET low_flagged = $2 WHERE product_id = $1", product_id, flagged)
 
     async def never_published(self) -> list[str]:
-        return [r["product_id"] for r in await self.conn.fetch(
-            "SELECT product_id FROM stock WHERE published_level IS NULL ORDER BY product_id")]
+        return [
+            r["product_id"]
+            for r in await self.conn.fetch(
+                "SELECT product_id FROM stock WHERE published_level IS NULL ORDER BY product_id"
+            )
+        ]
 
     async def set_published_level(self, product_id: str, level: str) -> None:
         await self.conn.execute("UPDATE stock SET published_level = $2 WHERE product_id = $1", product_id, level)
 
     async def level(self, product_id: str) -> asyncpg.Record | None:
-        return await self.conn.fetchrow("SELECT on_hand, reserved, on_hand - reserved AS available FROM stock "
-                                        "WHERE product_id = $1", product_id)
+        return await self.conn.fetchrow(
+            "SELECT on_hand, reserved, on_hand - reserved AS available FROM stock WHERE product_id = $1", product_id
+        )
 
     async def movements(self, product_id: str) -> list[dict[str, Any]]:
-        rows = await self.conn.fetch("SELECT * FROM stock_movements WHERE product_id = $1 ORDER BY at, id",
-                                     product_id)
+        rows = await self.conn.fetch("SELECT * FROM stock_movements WHERE product_id = $1 ORDER BY at, id", product_id)
         return [dict(r) for r in rows]

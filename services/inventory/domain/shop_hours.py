@@ -22,8 +22,12 @@ def closures_of(raw: Any) -> list[Closure]:
 
 def hours_of(location: Mapping[str, Any], timezone: str) -> Hours:
     windows = windows_of(location.get("windows"))
-    return Hours(windows=tuple(windows) if windows else ALWAYS_OPEN, closures=tuple(closures_of(location.get(
-        "closures"))), paused=bool(location.get("paused")), timezone=timezone)
+    return Hours(
+        windows=tuple(windows) if windows else ALWAYS_OPEN,
+        closures=tuple(closures_of(location.get("closures"))),
+        paused=bool(location.get("paused")),
+        timezone=timezone,
+    )
 
 
 def refusal(locations: list[Mapping[str, Any]], timezone: str, at: datetime) -> tuple[str, str] | None:

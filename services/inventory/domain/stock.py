@@ -73,8 +73,7 @@ def shortfalls(levels: Mapping[str, StockLevel], requests: Sequence[LineRequest]
         elif level.location_id != req.location_id:
             short.append(Shortfall(req.product_id, req.location_id, req.quantity, 0, level.unit))
         elif wanted[req.product_id] > level.available:
-            short.append(Shortfall(req.product_id, req.location_id, req.quantity, max(level.available, 0),
-                                   level.unit))
+            short.append(Shortfall(req.product_id, req.location_id, req.quantity, max(level.available, 0), level.unit))
     return short
 
 
@@ -92,19 +91,22 @@ def release(levels: Mapping[str, StockLevel], requests: Sequence[LineRequest]) -
     for req in requests:
         level = levels[req.product_id]
         if req.quantity > level.reserved:
-            raise ReservationRefused(f"cannot release {req.quantity} of {req.product_id}: only "
-                                     f"{level.reserved} reserved")
+            raise ReservationRefused(
+                f"cannot release {req.quantity} of {req.product_id}: only {level.reserved} reserved"
+            )
         level.reserved -= req.quantity
 
 
 def check_transition(current: ReservationStatus, target: ReservationStatus) -> None:
     allowed = {
         ReservationStatus.HELD: {ReservationStatus.ACCEPTED, ReservationStatus.RELEASED},
-        ReservationStatus.ACCEPTED: {ReservationStatus.PICKING, ReservationStatus.RELEASED,
-                                     ReservationStatus.COMMITTED},
+        ReservationStatus.ACCEPTED: {
+            ReservationStatus.PICKING,
+            ReservationStatus.RELEASED,
+            ReservationStatus.COMMITTED,
+        },
         ReservationStatus.PICKING: {ReservationStatus.PACKED, ReservationStatus.RELEASED},
-        ReservationStatus.PACKED: {ReservationStatus.COMMITTED, ReservationStatus.RETURNED,
-                                   ReservationStatus.RELEASED},
+        ReservationStatus.PACKED: {ReservationStatus.COMMITTED, ReservationStatus.RETURNED, ReservationStatus.RELEASED},
         ReservationStatus.COMMITTED: {ReservationStatus.RETURNED},
     }
     if target not in allowed.get(current, set()):

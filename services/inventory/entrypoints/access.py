@@ -19,16 +19,20 @@ from shared.vocabulary.roles import Role
 def may_act(principal: Principal, location_id: str, parent_id: str | None) -> bool:
     if principal.role is Role.ADMIN:
         return True
-    return principal.role is Role.STORE_STAFF and principal.store is not None and \
-        principal.store in (location_id, parent_id)
+    return (
+        principal.role is Role.STORE_STAFF
+        and principal.store is not None
+        and principal.store in (location_id, parent_id)
+    )
 
 
 async def location_for(request: Request, principal: Principal, location_id: str) -> Any:
     """The location, once the caller may act on it (403 otherwise; 404 when it does not exist)."""
     async with runtime_of(request).pool.acquire() as conn:
         location = await UnitOfWork(conn).inventory.location(location_id)
-    if principal.role is not Role.ADMIN and not may_act(principal, location_id,
-                                                        location["parent_id"] if location else None):
+    if principal.role is not Role.ADMIN and not may_act(
+        principal, location_id, location["parent_id"] if location else None
+    ):
         raise HTTPException(403, f"you work for {principal.store}, not {location_id}")
     if location is None:
         raise HTTPException(404, f"no shop, market or stall {location_id!r}")

@@ -63,8 +63,11 @@ async def seed_demo(runtime: Runtime) -> None:
             exists = await conn.fetchval("SELECT 1 FROM products WHERE id = $1", product["id"])
             values = dict(product) if not exists else {**product, "on_hand": None}
             await catalog.upsert_product(uow, values, "demo-seed")
-    log.info("demo neighbourhood seeded: %d locations, %d products", len(demo_neighbourhood.LOCATIONS),
-             len(demo_neighbourhood.PRODUCTS))
+    log.info(
+        "demo neighbourhood seeded: %d locations, %d products",
+        len(demo_neighbourhood.LOCATIONS),
+        len(demo_neighbourhood.PRODUCTS),
+    )
 
 
 async def publish_missing_levels(runtime: Runtime) -> None:
@@ -89,10 +92,30 @@ SPEC = ServiceSpec(
     web=Path(__file__).parents[1] / "web",
     routers=[router, catalog_router, staff_router, live_router],
     subscriptions=SUBSCRIPTIONS,
-    publishes=[StockReserved, StockRejected, StockReleased, PartAccepted, PartRejected, ShopAccepted, ShopRejected,
-               PickingStarted, LinePicked, LineOutOfStock, WeightApprovalRequested, WeightSettled,
-               SubstitutionProposed, SubstitutionSettled, PartPacked, OrderPacked, OrderHandedOver, BagReturned,
-               LowStock, LocationUpserted, ProductUpserted, StockLevelChanged],
+    publishes=[
+        StockReserved,
+        StockRejected,
+        StockReleased,
+        PartAccepted,
+        PartRejected,
+        ShopAccepted,
+        ShopRejected,
+        PickingStarted,
+        LinePicked,
+        LineOutOfStock,
+        WeightApprovalRequested,
+        WeightSettled,
+        SubstitutionProposed,
+        SubstitutionSettled,
+        PartPacked,
+        OrderPacked,
+        OrderHandedOver,
+        BagReturned,
+        LowStock,
+        LocationUpserted,
+        ProductUpserted,
+        StockLevelChanged,
+    ],
     deadlines=DEADLINES,
     on_start=on_start,
     on_stop=stop_listening,

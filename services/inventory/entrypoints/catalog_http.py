@@ -85,8 +85,19 @@ class Adjustment(BaseModel):
 def _sent(body: BaseModel) -> dict[str, Any]:
     """The fields the caller actually sent; null means "clear" only where clearing makes sense."""
     values = body.model_dump(mode="json", include=body.model_fields_set)
-    for name in ("category", "name_zh", "name_en", "paused", "delivery_radius_m", "picking_minutes", "price_fen",
-                 "unit", "active", "closures", "delivery_fee_fen"):
+    for name in (
+        "category",
+        "name_zh",
+        "name_en",
+        "paused",
+        "delivery_radius_m",
+        "picking_minutes",
+        "price_fen",
+        "unit",
+        "active",
+        "closures",
+        "delivery_fee_fen",
+    ):
         if name in values and values[name] is None:
             raise HTTPException(422, f"{name} cannot be null; leave it out to keep it")
     return values
@@ -98,13 +109,19 @@ async def get_location(location_id: str, request: Request, principal: Principal 
 
 
 @router.patch("/locations/{location_id}")
-async def patch_location(location_id: str, body: LocationChanges, request: Request, principal: Principal = Staff,
-                         idempotency_key: str | None = IdempotencyKey) -> Any:
+async def patch_location(
+    location_id: str,
+    body: LocationChanges,
+    request: Request,
+    principal: Principal = Staff,
+    idempotency_key: str | None = IdempotencyKey,
+) -> Any:
     """Hours, closures, pause switch, radius, picking time, accept limit, weight tolerance, delivery fee."""
     await location_for(request, principal, location_id)
     changes = _sent(body)
-    return await run_change(request, principal, idempotency_key, changes,
-                            lambda uow: catalog.update_location(uow, location_id, changes))
+    return await run_change(
+        request, principal, idempotency_key, changes, lambda uow: catalog.update_location(uow, location_id, changes)
+    )
 
 
 @router.get("/locations/{location_id}/stock")
@@ -115,49 +132,106 @@ async def location_stock(location_id: str, request: Request, principal: Principa
         uow = UnitOfWork(conn)
         ids = [location_id] + [s["id"] for s in await uow.inventory.stalls_of(location_id)]
         rows = await uow.inventory.stock_of(ids if location["kind"] == "market" else [location_id])
-    return [{k: r[k] for k in ("id", "location_id", "name_zh", "name_en", "category", "unit", "price_fen",
-                               "grams_per_piece", "barcode", "active", "low_stock_threshold", "on_hand", "reserved",
-                               "available")} for r in rows]
+    return [
+        {
+            k: r[k]
+            for k in (
+                "id",
+                "location_id",
+                "name_zh",
+                "name_en",
+                "category",
+                "unit",
+                "price_fen",
+                "grams_per_piece",
+                "barcode",
+                "active",
+                "low_stock_threshold",
+                "on_hand",
+                "reserved",
+                "available",
+            )
+        }
+        for r in rows
+    ]
 
 
 @router.post("/locations/{location_id}/products", status_code=201)
-async def create_product(location_id: str, body: NewProduct, request: Request, principal: Principal = Staff,
-                         idempotency_key: str | None = IdempotencyKey) -> Any:
+async def create_product(
+    location_id: str,
+    body: NewProduct,
+    request: Request,
+    principal: Principal = Staff,
+    idempotency_key: str | None = IdempotencyKey,
+) -> Any:
     """A new product at this shop or stall (not a market: its stalls sell)."""
     await location_for(request, principal, location_id)
     values = body.model_dump()
-    return await run_change(request, principal, idempotency_key, body.model_dump(),
-                            lambda uow: catalog.create_product(uow, location_id, dict(values), principal.key),
-                            status=201)
+    return await run_change(
+        request,
+        principal,
+        idempotency_key,
+        body.model_dump(),
+        lambda uow: catalog.create_product(uow, location_id, dict(values), principal.key),
+        status=201,
+    )
 
 
 @router.patch("/products/{product_id}")
-async def patch_product(product_id: str, body: ProductChanges, request: Request, principal: Principal = Staff,
-                        idempotency_key: str | None = IdempotencyKey) -> Any:
+async def patch_product(
+    product_id: str,
+    body: ProductChanges,
+    request: Request,
+    principal: Principal = Staff,
+    idempotency_key: str | None = IdempotencyKey,
+) -> Any:
     """Change names, category, price, grams per piece, barcode, active or the low-stock threshold."""
     await product_for(request, principal, product_id)
     changes = _sent(body)
-    return await run_change(request, principal, idempotency_key, changes,
-                            lambda uow: catalog.update_product(uow, product_id, changes, principal.key))
+    return await run_change(
+        request,
+        principal,
+        idempotency_key,
+        changes,
+        lambda uow: catalog.update_product(uow, product_id, changes, principal.key),
+    )
 
 
 @router.post("/products/{product_id}/restock")
-async def restock(product_id: str, body: Restock, request: Request, principal: Principal = Staff,
-                  idempotency_key: str | None = IdempotencyKey) -> Any:
+async def restock(
+    product_id: str,
+    body: Restock,
+    request: Request,
+    principal: Principal = Staff,
+    idempotency_key: str | None = IdempotencyKey,
+) -> Any:
     await product_for(request, principal, product_id)
-    return await run_change(request, principal, idempotency_key, body.model_dump(),
-                            lambda uow: stock_keeping.restock(uow, product_id, body.quantity, body.reason,
-                                                              principal.key))
+    return await run_change(
+        request,
+        principal,
+        idempotency_key,
+        body.model_dump(),
+        lambda uow: stock_keeping.restock(uow, product_id, body.quantity, body.reason, principal.key),
+    )
 
 
 @router.post("/products/{product_id}/adjust")
-async def adjust(product_id: str, body: Adjustment, request: Request, principal: Principal = Staff,
-                 idempotency_key: str | None = IdempotencyKey) -> Any:
+async def adjust(
+    product_id: str,
+    body: Adjustment,
+    request: Request,
+    principal: Principal = Staff,
+    idempotency_key: str | None = IdempotencyKey,
+) -> Any:
     """A correction with a reason (spoiled, broken, miscounted); never below what orders have reserved."""
     await product_for(request, principal, product_id)
-    return await run_change(request, principal, idempotency_key, body.model_dump(),
-                            lambda uow: stock_keeping.adjust(uow, product_id, body.delta, body.reason,
-                                                             principal.key))
+    return await run_change(
+        request,
+        principal,
+        idempotency_key,
+        body.model_dump(),
+        lambda uow: stock_keeping.adjust(uow, product_id, body.delta, body.reason, principal.key),
+    )
 
 
 @router.get("/products/{product_id}/history")

@@ -21,8 +21,14 @@ from shared.idempotency import change_once, check_key, request_hash
 from shared.service import runtime_of
 
 ERRORS: dict[type[Exception], int] = {
-    NotFound: 404, FulfilmentRefused: 409, ReservationRefused: 409, Shortage: 409, AlreadyExists: 409,
-    BadRequest: 422, CatalogProblem: 422, ValueError: 422,
+    NotFound: 404,
+    FulfilmentRefused: 409,
+    ReservationRefused: 409,
+    Shortage: 409,
+    AlreadyExists: 409,
+    BadRequest: 422,
+    CatalogProblem: 422,
+    ValueError: 422,
     asyncpg.exceptions.UniqueViolationError: 409,  # two requests creating the same thing at once
 }
 
@@ -33,13 +39,22 @@ def policy_of(request: Request) -> Policy:
     return Policy.from_settings(runtime_of(request).settings)
 
 
-async def run_change(request: Request, principal: Principal, key: str | None, body: Any, use_case: UseCase,
-                     status: int = 200) -> JSONResponse:
+async def run_change(
+    request: Request, principal: Principal, key: str | None, body: Any, use_case: UseCase, status: int = 200
+) -> JSONResponse:
     """Run `use_case` once; its result (or {"ok": true}) is the answer, replayed for a retried key."""
+
     async def change(conn: Any) -> Any:
         result = await use_case(UnitOfWork(conn))
         return result if result is not None else {"ok": True}
 
-    code, response = await change_once(runtime_of(request).pool, principal.key, check_key(key, required=False),
-                                       request_hash(request.method, request.url.path, body), change, ERRORS, status)
+    code, response = await change_once(
+        runtime_of(request).pool,
+        principal.key,
+        check_key(key, required=False),
+        request_hash(request.method, request.url.path, body),
+        change,
+        ERRORS,
+        status,
+    )
     return JSONResponse(response, status_code=code)

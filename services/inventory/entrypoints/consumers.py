@@ -24,6 +24,7 @@ def _uow(_: Runtime, conn: asyncpg.Connection, env: RawEnvelope) -> UnitOfWork:
 def _placed(runtime: Runtime) -> Handler:
     async def handle(conn: asyncpg.Connection, env: RawEnvelope, event: Any) -> None:
         await reservations.on_order_placed(UnitOfWork(conn, env), event, Policy.from_settings(runtime.settings))
+
     return handle
 
 
@@ -42,18 +43,23 @@ _picked_up = on_event(_uow, fulfilment.on_delivery_picked_up)
 def accept_deadline(_: Runtime) -> DeadlineHandler:
     async def fire(conn: asyncpg.Connection, deadline: Deadline) -> None:
         await reservations.on_accept_deadline(UnitOfWork(conn), deadline)
+
     return fire
 
 
 def approval_deadline(_: Runtime) -> DeadlineHandler:
     async def fire(conn: asyncpg.Connection, deadline: Deadline) -> None:
         await fulfilment.on_approval_deadline(UnitOfWork(conn), deadline)
+
     return fire
 
 
 SUBSCRIPTIONS = [
-    Subscription("inventory", ORDERS, {OrderPlaced: _placed, OrderCancelled: _cancelled, ApprovalGiven: _approval,
-                                       PickupChoiceMade: _pickup_choice}),
+    Subscription(
+        "inventory",
+        ORDERS,
+        {OrderPlaced: _placed, OrderCancelled: _cancelled, ApprovalGiven: _approval, PickupChoiceMade: _pickup_choice},
+    ),
     Subscription("inventory-dispatch", DISPATCH, {DeliveryPickedUp: _picked_up}),
 ]
 DEADLINES = {reservations.ACCEPT_DEADLINE: accept_deadline, reservations.APPROVAL_DEADLINE: approval_deadline}

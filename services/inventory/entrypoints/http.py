@@ -74,18 +74,40 @@ def _hours_view(row: Any, timezone: str) -> dict[str, Any]:
     hours = hours_of(row, timezone)
     at = now()
     nxt = hours.next_opening(at)
-    return {"windows": row["windows"], "closures": row["closures"], "paused": row["paused"],
-            "open_now": hours.taking_orders(at), "why_closed": hours.why_not(at),
-            "next_opening": nxt.isoformat() if nxt else None}
+    return {
+        "windows": row["windows"],
+        "closures": row["closures"],
+        "paused": row["paused"],
+        "open_now": hours.taking_orders(at),
+        "why_closed": hours.why_not(at),
+        "next_opening": nxt.isoformat() if nxt else None,
+    }
 
 
 def _store_view(row: Any, stalls: list[Any], timezone: str) -> dict[str, Any]:
-    view = {k: row[k] for k in ("id", "kind", "category", "name_zh", "name_en", "lat", "lon", "active",
-                                "delivery_radius_m", "picking_minutes", "accept_limit_s", "delivery_fee_fen")}
+    view = {
+        k: row[k]
+        for k in (
+            "id",
+            "kind",
+            "category",
+            "name_zh",
+            "name_en",
+            "lat",
+            "lon",
+            "active",
+            "delivery_radius_m",
+            "picking_minutes",
+            "accept_limit_s",
+            "delivery_fee_fen",
+        )
+    }
     view.update(_hours_view(row, timezone))
     if row["kind"] == "market":
-        view["stalls"] = [{**{k: s[k] for k in ("id", "category", "name_zh", "name_en", "active")},
-                           **_hours_view(s, timezone)} for s in stalls]
+        view["stalls"] = [
+            {**{k: s[k] for k in ("id", "category", "name_zh", "name_en", "active")}, **_hours_view(s, timezone)}
+            for s in stalls
+        ]
     return view
 
 
@@ -110,52 +132,97 @@ async def list_products(store_id: str, request: Request, _: CurrentPrincipal) ->
         if store is None or store["kind"] == "stall":
             raise HTTPException(404, f"no shop or market {store_id!r}; see GET /stores")
         rows = await uow.inventory.products_of(store_id)
-    return [{"id": r["id"], "name_zh": r["name_zh"], "name_en": r["name_en"], "category": r["category"],
-             "unit": r["unit"], "price": r["price_fen"], "grams_per_piece": r["grams_per_piece"],
-             "available": r["available"], "location_id": r["location_id"], "active": r["active"]}
-            for r in rows if r["active"]]
+    return [
+        {
+            "id": r["id"],
+            "name_zh": r["name_zh"],
+            "name_en": r["name_en"],
+            "category": r["category"],
+            "unit": r["unit"],
+            "price": r["price_fen"],
+            "grams_per_piece": r["grams_per_piece"],
+            "available": r["available"],
+            "location_id": r["location_id"],
+            "active": r["active"],
+        }
+        for r in rows
+        if r["active"]
+    ]
 
 
 @router.put("/admin/locations/{location_id}")
-async def put_location(location_id: str, body: LocationBody, request: Request,
-                       principal: Principal = Depends(require(Role.ADMIN)),
-                       idempotency_key: str | None = Header(None, alias="Idempotency-Key")) -> Any:
+async def put_location(
+    location_id: str,
+    body: LocationBody,
+    request: Request,
+    principal: Principal = Depends(require(Role.ADMIN)),
+    idempotency_key: str | None = Header(None, alias="Idempotency-Key"),
+) -> Any:
     """Create or update a shop, market or stall (admins); operating fields left out keep their value."""
     _check_id(location_id, "location")
     sent = body.model_dump(mode="json")
-    values = {"id": location_id, **{k: v for k, v in sent.items()
-                                    if k not in catalog.OPERATING or k in body.model_fields_set}}
-    return await run_change(request, principal, idempotency_key, sent,
-                            lambda uow: catalog.upsert_location(uow, values))
+    values = {
+        "id": location_id,
+        **{k: v for k, v in sent.items() if k not in catalog.OPERATING or k in body.model_fields_set},
+    }
+    return await run_change(request, principal, idempotency_key, sent, lambda uow: catalog.upsert_location(uow, values))
 
 
 @router.put("/admin/products/{product_id}")
-async def put_product(product_id: str, body: ProductBody, request: Request,
-                      principal: Principal = Depends(require(Role.ADMIN)),
-                      idempotency_key: str | None = Header(None, alias="Idempotency-Key")) -> Any:
+async def put_product(
+    product_id: str,
+    body: ProductBody,
+    request: Request,
+    principal: Principal = Depends(require(Role.ADMIN)),
+    idempotency_key: str | None = Header(None, alias="Idempotency-Key"),
+) -> Any:
     """Create or update a product, optionally setting its stock on hand (admins)."""
     _check_id(product_id, "product")
     values = {"id": product_id, **body.model_dump()}
-    return await run_change(request, principal, idempotency_key, body.model_dump(),
-                            lambda uow: catalog.upsert_product(uow, values, principal.key))
+    return await run_change(
+        request,
+        principal,
+        idempotency_key,
+        body.model_dump(),
+        lambda uow: catalog.upsert_product(uow, values, principal.key),
+    )
 
 
 @router.post("/stores/{store_id}/orders/{order_id}/accept")
-async def accept_order(store_id: str, order_id: str, request: Request,
-                       principal: Principal = Depends(require(Role.STORE_STAFF)),
-                       idempotency_key: str | None = Header(None, alias="Idempotency-Key")) -> Any:
+async def accept_order(
+    store_id: str,
+    order_id: str,
+    request: Request,
+    principal: Principal = Depends(require(Role.STORE_STAFF)),
+    idempotency_key: str | None = Header(None, alias="Idempotency-Key"),
+) -> Any:
     """The shop or stall takes its part on (at the shop or market: every waiting part); the reservation holds."""
     await location_for(request, principal, store_id)
-    return await run_change(request, principal, idempotency_key, None,
-                            lambda uow: reservations.accept(uow, store_id, order_id, principal.key))
+    return await run_change(
+        request,
+        principal,
+        idempotency_key,
+        None,
+        lambda uow: reservations.accept(uow, store_id, order_id, principal.key),
+    )
 
 
 @router.post("/stores/{store_id}/orders/{order_id}/reject")
-async def reject_order(store_id: str, order_id: str, request: Request, body: RejectBody | None = None,
-                       principal: Principal = Depends(require(Role.STORE_STAFF)),
-                       idempotency_key: str | None = Header(None, alias="Idempotency-Key")) -> Any:
+async def reject_order(
+    store_id: str,
+    order_id: str,
+    request: Request,
+    body: RejectBody | None = None,
+    principal: Principal = Depends(require(Role.STORE_STAFF)),
+    idempotency_key: str | None = Header(None, alias="Idempotency-Key"),
+) -> Any:
     """The shop or stall cannot take its part: its stock goes back on sale, the rest of the order goes on."""
     await location_for(request, principal, store_id)
     note = body.note if body else None
-    return await run_change(request, principal, idempotency_key, {"note": note},
-                            lambda uow: reservations.reject(uow, store_id, order_id, principal.key, note))
+    return await run_change(
+        request,
+        principal,
+        idempotency_key,
+        {"note": note},
+        lambda uow: reservations.reject(uow, store_id, order_id, principal.key, note),
+    )

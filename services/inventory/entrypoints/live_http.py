@@ -40,8 +40,11 @@ async def queue_view(runtime: Runtime, location: Any) -> dict[str, Any]:
     """What the counter shows: the live queue and the slot orders not released yet."""
     async with runtime.pool.acquire() as conn:
         uow = UnitOfWork(conn)
-        return {"location_id": location["id"], "queue": await queries.queue(uow, location),
-                "scheduled": await queries.scheduled(uow, location)}
+        return {
+            "location_id": location["id"],
+            "queue": await queries.queue(uow, location),
+            "scheduled": await queries.scheduled(uow, location),
+        }
 
 
 def _settled(view: dict[str, Any]) -> str:
@@ -50,13 +53,20 @@ def _settled(view: dict[str, Any]) -> str:
     return json.dumps(parts, sort_keys=True, default=str)
 
 
-@router.get("/stores/{location_id}/live", response_class=StreamingResponse,
-            responses={200: {"content": {"text/event-stream": {}},
-                             "description": "`queue` events ({location_id, queue, scheduled}, as GET …/queue and "
-                                            "…/queue/scheduled); `: heartbeat` comments every 15 s"},
-                       403: {"description": "not staff of this location (or of its market), nor an admin"},
-                       404: {"description": "no such shop, market or stall"},
-                       503: {"description": "live updates are not running in this process"}})
+@router.get(
+    "/stores/{location_id}/live",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {"text/event-stream": {}},
+            "description": "`queue` events ({location_id, queue, scheduled}, as GET …/queue and "
+            "…/queue/scheduled); `: heartbeat` comments every 15 s",
+        },
+        403: {"description": "not staff of this location (or of its market), nor an admin"},
+        404: {"description": "no such shop, market or stall"},
+        503: {"description": "live updates are not running in this process"},
+    },
+)
 async def live(location_id: str, request: Request, principal: Principal = Staff) -> StreamingResponse:
     """The queue of a shop, stall or market (with every stall's parts) at once, then again after every change."""
     location = await location_for(request, principal, location_id)
@@ -68,5 +78,8 @@ async def live(location_id: str, request: Request, principal: Principal = Staff)
     async def read() -> dict[str, Any]:
         return await queue_view(runtime, location)
 
-    return StreamingResponse(follow(request, listener, location_id, "queue", read, _settled),
-                             media_type="text/event-stream", headers=SSE_HEADERS)
+    return StreamingResponse(
+        follow(request, listener, location_id, "queue", read, _settled),
+        media_type="text/event-stream",
+        headers=SSE_HEADERS,
+    )

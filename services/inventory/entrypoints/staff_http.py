@@ -45,8 +45,9 @@ class HandoverBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     code: str = Field(min_length=1, max_length=20)
     to: HandoverTo
-    cash_collected_fen: int | None = Field(None, ge=0, le=10_000_000,
-                                           description="pay on delivery collected at the counter: the cash taken")
+    cash_collected_fen: int | None = Field(
+        None, ge=0, le=10_000_000, description="pay on delivery collected at the counter: the cash taken"
+    )
 
 
 class ReturnBody(BaseModel):
@@ -85,67 +86,148 @@ async def pick_list(location_id: str, order_id: str, request: Request, principal
 
 
 @router.post("/stores/{location_id}/orders/{order_id}/picking")
-async def start_picking(location_id: str, order_id: str, request: Request, principal: Principal = Staff,
-                        idempotency_key: str | None = IdempotencyKey) -> Any:
+async def start_picking(
+    location_id: str,
+    order_id: str,
+    request: Request,
+    principal: Principal = Staff,
+    idempotency_key: str | None = IdempotencyKey,
+) -> Any:
     """Start picking an accepted part (the first start makes the order PICKING: no more cancelling)."""
     await location_for(request, principal, location_id)
-    return await run_change(request, principal, idempotency_key, None,
-                            lambda uow: fulfilment.start_picking(uow, location_id, order_id, principal.key))
+    return await run_change(
+        request,
+        principal,
+        idempotency_key,
+        None,
+        lambda uow: fulfilment.start_picking(uow, location_id, order_id, principal.key),
+    )
 
 
 @router.post("/stores/{location_id}/orders/{order_id}/lines/{line_no}/picked")
-async def line_picked(location_id: str, order_id: str, request: Request, body: PickedBody | None = None,
-                      line_no: int = LineNo, principal: Principal = Staff,
-                      idempotency_key: str | None = IdempotencyKey) -> Any:
+async def line_picked(
+    location_id: str,
+    order_id: str,
+    request: Request,
+    body: PickedBody | None = None,
+    line_no: int = LineNo,
+    principal: Principal = Staff,
+    idempotency_key: str | None = IdempotencyKey,
+) -> Any:
     """In the bag as ordered; a weighed line needs weight_g, and is priced by it."""
     await location_for(request, principal, location_id)
     weight = body.weight_g if body else None
-    return await run_change(request, principal, idempotency_key, {"weight_g": weight}, lambda uow: fulfilment.pick_line(
-        uow, location_id, order_id, line_no, weight, principal.key, policy_of(request)))
+    return await run_change(
+        request,
+        principal,
+        idempotency_key,
+        {"weight_g": weight},
+        lambda uow: fulfilment.pick_line(
+            uow, location_id, order_id, line_no, weight, principal.key, policy_of(request)
+        ),
+    )
 
 
 @router.post("/stores/{location_id}/orders/{order_id}/lines/{line_no}/out-of-stock")
-async def line_out_of_stock(location_id: str, order_id: str, request: Request, line_no: int = LineNo,
-                            principal: Principal = Staff, idempotency_key: str | None = IdempotencyKey) -> Any:
+async def line_out_of_stock(
+    location_id: str,
+    order_id: str,
+    request: Request,
+    line_no: int = LineNo,
+    principal: Principal = Staff,
+    idempotency_key: str | None = IdempotencyKey,
+) -> Any:
     """The line cannot be picked: it is refunded and its reservation released."""
     await location_for(request, principal, location_id)
-    return await run_change(request, principal, idempotency_key, None, lambda uow: fulfilment.out_of_stock(
-        uow, location_id, order_id, line_no, principal.key))
+    return await run_change(
+        request,
+        principal,
+        idempotency_key,
+        None,
+        lambda uow: fulfilment.out_of_stock(uow, location_id, order_id, line_no, principal.key),
+    )
 
 
 @router.post("/stores/{location_id}/orders/{order_id}/lines/{line_no}/substitute")
-async def line_substitute(location_id: str, order_id: str, body: SubstituteBody, request: Request,
-                          line_no: int = LineNo, principal: Principal = Staff,
-                          idempotency_key: str | None = IdempotencyKey) -> Any:
+async def line_substitute(
+    location_id: str,
+    order_id: str,
+    body: SubstituteBody,
+    request: Request,
+    line_no: int = LineNo,
+    principal: Principal = Staff,
+    idempotency_key: str | None = IdempotencyKey,
+) -> Any:
     """Offer a substitute from the same shop or stall; the shopper's preference says whether they must approve."""
     await location_for(request, principal, location_id)
-    return await run_change(request, principal, idempotency_key, body.model_dump(), lambda uow: fulfilment.substitute(
-        uow, location_id, order_id, line_no, body.product_id, body.quantity, principal.key, policy_of(request)))
+    return await run_change(
+        request,
+        principal,
+        idempotency_key,
+        body.model_dump(),
+        lambda uow: fulfilment.substitute(
+            uow, location_id, order_id, line_no, body.product_id, body.quantity, principal.key, policy_of(request)
+        ),
+    )
 
 
 @router.post("/stores/{location_id}/orders/{order_id}/packed")
-async def packed(location_id: str, order_id: str, body: PackedBody, request: Request, principal: Principal = Staff,
-                 idempotency_key: str | None = IdempotencyKey) -> Any:
+async def packed(
+    location_id: str,
+    order_id: str,
+    body: PackedBody,
+    request: Request,
+    principal: Principal = Staff,
+    idempotency_key: str | None = IdempotencyKey,
+) -> Any:
     """This shop's or stall's part is packed; when every remaining part is, the order is (with its handover code)."""
     await location_for(request, principal, location_id)
-    return await run_change(request, principal, idempotency_key, body.model_dump(), lambda uow: fulfilment.pack_part(
-        uow, location_id, order_id, body.bags, body.weight_g, principal.key))
+    return await run_change(
+        request,
+        principal,
+        idempotency_key,
+        body.model_dump(),
+        lambda uow: fulfilment.pack_part(uow, location_id, order_id, body.bags, body.weight_g, principal.key),
+    )
 
 
 @router.post("/stores/{store_id}/orders/{order_id}/handover")
-async def handover(store_id: str, order_id: str, body: HandoverBody, request: Request, principal: Principal = Staff,
-                   idempotency_key: str | None = IdempotencyKey) -> Any:
+async def handover(
+    store_id: str,
+    order_id: str,
+    body: HandoverBody,
+    request: Request,
+    principal: Principal = Staff,
+    idempotency_key: str | None = IdempotencyKey,
+) -> Any:
     """The bag leaves with the rider or the shopper against the order's handover code; its stock is committed."""
     await location_for(request, principal, store_id)
-    return await run_change(request, principal, idempotency_key, body.model_dump(mode="json"),
-                            lambda uow: fulfilment.hand_over(uow, store_id, order_id, body.code, body.to,
-                                                             principal.key, body.cash_collected_fen))
+    return await run_change(
+        request,
+        principal,
+        idempotency_key,
+        body.model_dump(mode="json"),
+        lambda uow: fulfilment.hand_over(
+            uow, store_id, order_id, body.code, body.to, principal.key, body.cash_collected_fen
+        ),
+    )
 
 
 @router.post("/stores/{store_id}/orders/{order_id}/return")
-async def return_bag(store_id: str, order_id: str, body: ReturnBody, request: Request, principal: Principal = Staff,
-                     idempotency_key: str | None = IdempotencyKey) -> Any:
+async def return_bag(
+    store_id: str,
+    order_id: str,
+    body: ReturnBody,
+    request: Request,
+    principal: Principal = Staff,
+    idempotency_key: str | None = IdempotencyKey,
+) -> Any:
     """A bag came back: each line restocked or written off with a reason; the whole final amount is refunded."""
     await location_for(request, principal, store_id)
-    return await run_change(request, principal, idempotency_key, body.model_dump(mode="json"),
-                            lambda uow: fulfilment.return_bag(uow, store_id, order_id, body.lines, principal.key))
+    return await run_change(
+        request,
+        principal,
+        idempotency_key,
+        body.model_dump(mode="json"),
+        lambda uow: fulfilment.return_bag(uow, store_id, order_id, body.lines, principal.key),
+    )

@@ -25,10 +25,27 @@ class AlreadyExists(Exception):
 
 
 # How a location works, besides what it is; kept as they are when an update leaves them out.
-OPERATING = ("windows", "closures", "paused", "delivery_radius_m", "picking_minutes", "weight_tolerance_pct",
-             "delivery_fee_fen")
-PRODUCT_FIELDS = ("location_id", "name_zh", "name_en", "category", "unit", "price_fen", "grams_per_piece",
-                  "active", "barcode", "low_stock_threshold")
+OPERATING = (
+    "windows",
+    "closures",
+    "paused",
+    "delivery_radius_m",
+    "picking_minutes",
+    "weight_tolerance_pct",
+    "delivery_fee_fen",
+)
+PRODUCT_FIELDS = (
+    "location_id",
+    "name_zh",
+    "name_en",
+    "category",
+    "unit",
+    "price_fen",
+    "grams_per_piece",
+    "active",
+    "barcode",
+    "low_stock_threshold",
+)
 
 
 def _normalise_hours(values: dict[str, Any]) -> dict[str, Any]:
@@ -38,8 +55,11 @@ def _normalise_hours(values: dict[str, Any]) -> dict[str, Any]:
         closures = closures_of(values.get("closures"))
     except ValueError as e:
         raise CatalogProblem(f"opening hours: {e}") from e
-    return {**values, "windows": [w.model_dump(mode="json") for w in windows] if windows else None,
-            "closures": [c.model_dump(mode="json") for c in closures]}
+    return {
+        **values,
+        "windows": [w.model_dump(mode="json") for w in windows] if windows else None,
+        "closures": [c.model_dump(mode="json") for c in closures],
+    }
 
 
 async def upsert_location(uow: UnitOfWork, values: dict[str, Any]) -> None:
@@ -72,20 +92,53 @@ async def update_location(uow: UnitOfWork, location_id: str, changes: dict[str, 
 
 
 def location_view(row: Any) -> dict[str, Any]:
-    return {k: row[k] for k in ("id", "kind", "parent_id", "category", "name_zh", "name_en", "lat", "lon", "active",
-                                "accept_limit_s", "windows", "closures", "paused", "delivery_radius_m",
-                                "picking_minutes", "weight_tolerance_pct", "delivery_fee_fen")}
+    return {
+        k: row[k]
+        for k in (
+            "id",
+            "kind",
+            "parent_id",
+            "category",
+            "name_zh",
+            "name_en",
+            "lat",
+            "lon",
+            "active",
+            "accept_limit_s",
+            "windows",
+            "closures",
+            "paused",
+            "delivery_radius_m",
+            "picking_minutes",
+            "weight_tolerance_pct",
+            "delivery_fee_fen",
+        )
+    }
 
 
 async def publish_location(uow: UnitOfWork, location_id: str) -> None:
     row = await uow.inventory.location(location_id)
     assert row is not None
-    await uow.publish(LocationUpserted(
-        location_id=row["id"], kind=LocationKind(row["kind"]), parent_id=row["parent_id"], category=row["category"],
-        name_zh=row["name_zh"], name_en=row["name_en"], lat=row["lat"], lon=row["lon"], active=row["active"],
-        windows=windows_of(row["windows"]), closures=closures_of(row["closures"]), paused=row["paused"],
-        delivery_radius_m=row["delivery_radius_m"], picking_minutes=row["picking_minutes"],
-        accept_limit_s=row["accept_limit_s"], delivery_fee_fen=row["delivery_fee_fen"]))
+    await uow.publish(
+        LocationUpserted(
+            location_id=row["id"],
+            kind=LocationKind(row["kind"]),
+            parent_id=row["parent_id"],
+            category=row["category"],
+            name_zh=row["name_zh"],
+            name_en=row["name_en"],
+            lat=row["lat"],
+            lon=row["lon"],
+            active=row["active"],
+            windows=windows_of(row["windows"]),
+            closures=closures_of(row["closures"]),
+            paused=row["paused"],
+            delivery_radius_m=row["delivery_radius_m"],
+            picking_minutes=row["picking_minutes"],
+            accept_limit_s=row["accept_limit_s"],
+            delivery_fee_fen=row["delivery_fee_fen"],
+        )
+    )
 
 
 async def upsert_product(uow: UnitOfWork, values: dict[str, Any], actor: str) -> None:
@@ -100,28 +153,46 @@ async def upsert_product(uow: UnitOfWork, values: dict[str, Any], actor: str) ->
     if values.get("price_fen") is not None and values["price_fen"] < 0:
         raise CatalogProblem("price_fen cannot be negative")
     store_id = store_of(LocationKind(location["kind"]), location["id"], location["parent_id"])
-    values = {**values, "store_id": store_id, "grams_per_piece": values.get("grams_per_piece") if unit is
-              StockUnit.GRAM else None}
+    values = {
+        **values,
+        "store_id": store_id,
+        "grams_per_piece": values.get("grams_per_piece") if unit is StockUnit.GRAM else None,
+    }
     before = await uow.inventory.product(values["id"])
     if before is not None and before["unit"] != unit.value and (before["reserved"] or 0) > 0:
-        raise CatalogProblem(f"{values['id']} has stock reserved for orders in {before['unit']}; its unit cannot "
-                             "change now")
+        raise CatalogProblem(
+            f"{values['id']} has stock reserved for orders in {before['unit']}; its unit cannot change now"
+        )
     await uow.inventory.upsert_product(values)
     await uow.inventory.ensure_stock_row(values["id"])
-    changed = {k: {"from": before[k] if before is not None else None, "to": values.get(k)} for k in PRODUCT_FIELDS
-               if before is None or before[k] != values.get(k)}
+    changed = {
+        k: {"from": before[k] if before is not None else None, "to": values.get(k)}
+        for k in PRODUCT_FIELDS
+        if before is None or before[k] != values.get(k)
+    }
     if changed:
-        await uow.inventory.record_product_change(values["id"], actor, "created" if before is None else "updated",
-                                                  changed)
+        await uow.inventory.record_product_change(
+            values["id"], actor, "created" if before is None else "updated", changed
+        )
     if values.get("on_hand") is not None:
         try:
             await uow.inventory.set_on_hand(values["id"], values["on_hand"], "counted", actor)
         except ValueError as e:
             raise CatalogProblem(str(e)) from e
-    await uow.publish(ProductUpserted(
-        product_id=values["id"], location_id=values["location_id"], store_id=store_id, name_zh=values["name_zh"],
-        name_en=values["name_en"], category=values["category"], unit=unit, price_fen=values["price_fen"],
-        grams_per_piece=values["grams_per_piece"], active=values.get("active", True)))
+    await uow.publish(
+        ProductUpserted(
+            product_id=values["id"],
+            location_id=values["location_id"],
+            store_id=store_id,
+            name_zh=values["name_zh"],
+            name_en=values["name_en"],
+            category=values["category"],
+            unit=unit,
+            price_fen=values["price_fen"],
+            grams_per_piece=values["grams_per_piece"],
+            active=values.get("active", True),
+        )
+    )
     await check_low_stock(uow, [values["id"]])
 
 
@@ -140,8 +211,9 @@ async def update_product(uow: UnitOfWork, product_id: str, changes: dict[str, An
     if existing is None:
         raise NotFound(f"no product {product_id!r}")
     if "unit" in changes and changes["unit"] != existing["unit"]:
-        raise CatalogProblem(f"{product_id} is sold by {existing['unit']}; a product's unit cannot change: "
-                             "create a new product instead")
+        raise CatalogProblem(
+            f"{product_id} is sold by {existing['unit']}; a product's unit cannot change: create a new product instead"
+        )
     await upsert_product(uow, {**{k: existing[k] for k in PRODUCT_FIELDS}, **changes, "id": product_id}, actor)
     return await product_view(uow, product_id)
 
@@ -150,5 +222,11 @@ async def product_view(uow: UnitOfWork, product_id: str) -> dict[str, Any]:
     row = await uow.inventory.product(product_id)
     if row is None:
         raise NotFound(f"no product {product_id!r}")
-    return {"id": row["id"], **{k: row[k] for k in PRODUCT_FIELDS}, "store_id": row["store_id"],
-            "on_hand": row["on_hand"], "reserved": row["reserved"], "available": row["available"]}
+    return {
+        "id": row["id"],
+        **{k: row[k] for k in PRODUCT_FIELDS},
+        "store_id": row["store_id"],
+        "on_hand": row["on_hand"],
+        "reserved": row["reserved"],
+        "available": row["available"],
+    }

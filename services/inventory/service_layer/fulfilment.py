@@ -74,6 +74,7 @@ WORKING = (ReservationStatus.ACCEPTED.value, ReservationStatus.PICKING.value)
 
 # Finding what the caller may act on
 
+
 async def _order(uow: UnitOfWork, location_id: str, order_id: str) -> Any:
     order = await uow.fulfilment.order(order_id, for_update=True)
     if order is None:
@@ -82,8 +83,9 @@ async def _order(uow: UnitOfWork, location_id: str, order_id: str) -> Any:
 
 
 async def _parts_at(uow: UnitOfWork, order: Any, location_id: str) -> list[Any]:
-    parts = [p for p in await uow.fulfilment.parts(order["order_id"])
-             if location_id in (order["store_id"], p["location_id"])]
+    parts = [
+        p for p in await uow.fulfilment.parts(order["order_id"]) if location_id in (order["store_id"], p["location_id"])
+    ]
     if not parts:
         raise NotFound(f"no order {order['order_id']} at {location_id}")
     return parts
@@ -91,11 +93,13 @@ async def _parts_at(uow: UnitOfWork, order: Any, location_id: str) -> list[Any]:
 
 def _require_working(order: Any) -> None:
     if order["status"] == ReservationStatus.HELD.value:
-        raise FulfilmentRefused("the order is not accepted yet: every shop or stall in it must accept before "
-                                "picking starts")
+        raise FulfilmentRefused(
+            "the order is not accepted yet: every shop or stall in it must accept before picking starts"
+        )
     if order["status"] not in WORKING:
-        raise FulfilmentRefused(f"the order is {order['status']}; lines can be picked only while it is accepted "
-                                "or being picked")
+        raise FulfilmentRefused(
+            f"the order is {order['status']}; lines can be picked only while it is accepted or being picked"
+        )
 
 
 async def _start_parts(uow: UnitOfWork, order: Any, parts: list[Any], by: str) -> None:
@@ -105,14 +109,20 @@ async def _start_parts(uow: UnitOfWork, order: Any, parts: list[Any], by: str) -
             await uow.fulfilment.set_part(order["order_id"], part["location_id"], PartStatus.PICKING)
     if order["status"] == ReservationStatus.ACCEPTED.value:
         await uow.fulfilment.set_status(order["order_id"], ReservationStatus.PICKING.value)
-        await uow.publish(PickingStarted(order_id=order["order_id"], store_id=order["store_id"],
-                                         location_id=parts[0]["location_id"], by=by))
+        await uow.publish(
+            PickingStarted(
+                order_id=order["order_id"], store_id=order["store_id"], location_id=parts[0]["location_id"], by=by
+            )
+        )
 
 
 async def start_picking(uow: UnitOfWork, location_id: str, order_id: str, by: str) -> dict[str, Any]:
     order = await _order(uow, location_id, order_id)
-    parts = [p for p in await _parts_at(uow, order, location_id) if p["status"] in
-             (PartStatus.ACCEPTED.value, PartStatus.PICKING.value)]
+    parts = [
+        p
+        for p in await _parts_at(uow, order, location_id)
+        if p["status"] in (PartStatus.ACCEPTED.value, PartStatus.PICKING.value)
+    ]
     _require_working(order)
     if not parts:
         raise FulfilmentRefused(f"nothing of order {order_id} at {location_id} is accepted and waiting to be picked")
@@ -137,8 +147,10 @@ async def _line(uow: UnitOfWork, location_id: str, order_id: str, line_no: int, 
 
 def _in_state(line: Any, *states: LineState) -> None:
     if LineState(line["state"]) not in states:
-        raise FulfilmentRefused(f"line {line['line_no']} is {line['state']}; this is possible only while it is "
-                                f"{' or '.join(s.value for s in states)}")
+        raise FulfilmentRefused(
+            f"line {line['line_no']} is {line['state']}; this is possible only while it is "
+            f"{' or '.join(s.value for s in states)}"
+        )
 
 
 def _price(line: Any, quantity: int) -> int:
@@ -157,37 +169,65 @@ async def _tolerance(uow: UnitOfWork, location_id: str, policy: Policy) -> float
 
 # Picking a line
 
-async def pick_line(uow: UnitOfWork, location_id: str, order_id: str, line_no: int, weight_g: int | None, by: str,
-                    policy: Policy) -> dict[str, Any]:
+
+async def pick_line(
+    uow: UnitOfWork, location_id: str, order_id: str, line_no: int, weight_g: int | None, by: str, policy: Policy
+) -> dict[str, Any]:
     order, line = await _line(uow, location_id, order_id, line_no, by)
     _in_state(line, LineState.RESERVED)
     unit = StockUnit(line["unit"])
     quantity = picked_quantity(unit, line["quantity"], weight_g, line_no)
     await uow.stock.lock([line["product_id"]])
-    await uow.stock.set_hold(order_id, line_no, line["product_id"], quantity, "weighed" if unit is StockUnit.GRAM
-                             else "picked", by)
+    await uow.stock.set_hold(
+        order_id, line_no, line["product_id"], quantity, "weighed" if unit is StockUnit.GRAM else "picked", by
+    )
     price = _price(line, quantity)
     common = {"order_id": order_id, "store_id": order["store_id"], "line_no": line_no}
     if unit is StockUnit.GRAM:
         check = check_weight(line["quantity"], quantity, await _tolerance(uow, line["location_id"], policy))
-        await uow.fulfilment.record(order_id, line_no, by, "weighed", {
-            "estimated_g": line["quantity"], "actual_g": quantity, "over_pct": check.over_pct, "price_fen": price})
+        await uow.fulfilment.record(
+            order_id,
+            line_no,
+            by,
+            "weighed",
+            {"estimated_g": line["quantity"], "actual_g": quantity, "over_pct": check.over_pct, "price_fen": price},
+        )
         if check.needs_approval:
             deadline = now() + timedelta(seconds=policy.approval_limit_s)
             await uow.fulfilment.set_line(order_id, line_no, LineState.WEIGHT_PENDING, pending_quantity=quantity)
-            await uow.schedule(Deadline(APPROVAL_DEADLINE, approval_key(order_id, line_no), deadline,
-                                        {"order_id": order_id, "line_no": line_no, "kind": "weight"}))
-            await uow.publish(WeightApprovalRequested(
-                **common, estimated_quantity=line["quantity"], actual_quantity=quantity, over_pct=check.over_pct,
-                estimated_fen=line["estimated_fen"], actual_fen=price, deadline=deadline))
+            await uow.schedule(
+                Deadline(
+                    APPROVAL_DEADLINE,
+                    approval_key(order_id, line_no),
+                    deadline,
+                    {"order_id": order_id, "line_no": line_no, "kind": "weight"},
+                )
+            )
+            await uow.publish(
+                WeightApprovalRequested(
+                    **common,
+                    estimated_quantity=line["quantity"],
+                    actual_quantity=quantity,
+                    over_pct=check.over_pct,
+                    estimated_fen=line["estimated_fen"],
+                    actual_fen=price,
+                    deadline=deadline,
+                )
+            )
             await check_low_stock(uow, [line["product_id"]])
-            return {"line_no": line_no, "state": LineState.WEIGHT_PENDING.value, "over_pct": check.over_pct,
-                    "price_fen": price, "approval_deadline": deadline.isoformat()}
+            return {
+                "line_no": line_no,
+                "state": LineState.WEIGHT_PENDING.value,
+                "over_pct": check.over_pct,
+                "price_fen": price,
+                "approval_deadline": deadline.isoformat(),
+            }
     else:
         await uow.fulfilment.record(order_id, line_no, by, "picked", {"quantity": quantity, "price_fen": price})
     await uow.fulfilment.set_line(order_id, line_no, LineState.PICKED, picked_quantity=quantity, charged_fen=price)
-    await uow.publish(LinePicked(**common, quantity=quantity, price_fen=price, estimated_fen=line["estimated_fen"],
-                                 by=by))
+    await uow.publish(
+        LinePicked(**common, quantity=quantity, price_fen=price, estimated_fen=line["estimated_fen"], by=by)
+    )
     await check_low_stock(uow, [line["product_id"]])
     return {"line_no": line_no, "state": LineState.PICKED.value, "quantity": quantity, "price_fen": price}
 
@@ -199,14 +239,25 @@ async def out_of_stock(uow: UnitOfWork, location_id: str, order_id: str, line_no
     await uow.stock.release_line(order_id, line_no, "released: out of stock", by)
     await uow.fulfilment.set_line(order_id, line_no, LineState.OUT_OF_STOCK, charged_fen=0)
     await uow.fulfilment.record(order_id, line_no, by, "out of stock", {"refund_fen": line["estimated_fen"]})
-    await uow.publish(LineOutOfStock(order_id=order_id, store_id=order["store_id"], line_no=line_no,
-                                     refund_fen=line["estimated_fen"], by=by))
+    await uow.publish(
+        LineOutOfStock(
+            order_id=order_id, store_id=order["store_id"], line_no=line_no, refund_fen=line["estimated_fen"], by=by
+        )
+    )
     await check_low_stock(uow, [line["product_id"]])
     return {"line_no": line_no, "state": LineState.OUT_OF_STOCK.value, "refund_fen": line["estimated_fen"]}
 
 
-async def substitute(uow: UnitOfWork, location_id: str, order_id: str, line_no: int, product_id: str,
-                     quantity: int, by: str, policy: Policy) -> dict[str, Any]:
+async def substitute(
+    uow: UnitOfWork,
+    location_id: str,
+    order_id: str,
+    line_no: int,
+    product_id: str,
+    quantity: int,
+    by: str,
+    policy: Policy,
+) -> dict[str, Any]:
     """Offer another product for a line: reserved at once, the original released; the preference decides."""
     if quantity <= 0:
         raise BadRequest("the substitute's quantity must be at least 1 (pieces, or grams for weighed goods)")
@@ -218,35 +269,66 @@ async def substitute(uow: UnitOfWork, location_id: str, order_id: str, line_no: 
     if product_id == line["product_id"]:
         raise BadRequest(f"{product_id} is the product ordered: record it as picked instead")
     if product["location_id"] != line["location_id"]:
-        raise BadRequest(f"a substitute must come from the shop or stall that fulfils the line "
-                         f"({line['location_id']}); {product_id} is sold by {product['location_id']}")
+        raise BadRequest(
+            f"a substitute must come from the shop or stall that fulfils the line "
+            f"({line['location_id']}); {product_id} is sold by {product['location_id']}"
+        )
     if not product["active"]:
         raise BadRequest(f"{product_id} is not on sale (inactive)")
     await uow.stock.lock([line["product_id"], product_id])
     await uow.stock.release_line(order_id, line_no, "released: substituted", by)
     await uow.stock.set_hold(order_id, line_no, product_id, quantity, f"substitute for line {line_no}", by)
-    item = SubstituteItem(product_id=product_id, location_id=product["location_id"], name_zh=product["name_zh"],
-                          name_en=product["name_en"], unit=StockUnit(product["unit"]), quantity=quantity,
-                          price_fen=line_price(StockUnit(product["unit"]), product["price_fen"], quantity))
+    item = SubstituteItem(
+        product_id=product_id,
+        location_id=product["location_id"],
+        name_zh=product["name_zh"],
+        name_en=product["name_en"],
+        unit=StockUnit(product["unit"]),
+        quantity=quantity,
+        price_fen=line_price(StockUnit(product["unit"]), product["price_fen"], quantity),
+    )
     preference = line["substitution"] or {}
-    needs = substitute_needs_approval(SubstitutionMode(preference.get("mode", "none")), preference.get("product_id"),
-                                      product_id)
-    await uow.fulfilment.record(order_id, line_no, by, "substitute proposed", {
-        "original": line["product_id"], "substitute": item.model_dump(mode="json"), "needs_approval": needs,
-        "preference": preference})
+    needs = substitute_needs_approval(
+        SubstitutionMode(preference.get("mode", "none")), preference.get("product_id"), product_id
+    )
+    await uow.fulfilment.record(
+        order_id,
+        line_no,
+        by,
+        "substitute proposed",
+        {
+            "original": line["product_id"],
+            "substitute": item.model_dump(mode="json"),
+            "needs_approval": needs,
+            "preference": preference,
+        },
+    )
     common = {"order_id": order_id, "store_id": order["store_id"], "line_no": line_no}
     sub = item.model_dump(mode="json")
     if needs:
         deadline = now() + timedelta(seconds=policy.approval_limit_s)
         await uow.fulfilment.set_line(order_id, line_no, LineState.SUBSTITUTE_PENDING, substitute=sub)
-        await uow.schedule(Deadline(APPROVAL_DEADLINE, approval_key(order_id, line_no), deadline,
-                                    {"order_id": order_id, "line_no": line_no, "kind": "substitution"}))
-        await uow.publish(SubstitutionProposed(**common, substitute=item, needs_approval=True, deadline=deadline,
-                                               by=by))
+        await uow.schedule(
+            Deadline(
+                APPROVAL_DEADLINE,
+                approval_key(order_id, line_no),
+                deadline,
+                {"order_id": order_id, "line_no": line_no, "kind": "substitution"},
+            )
+        )
+        await uow.publish(
+            SubstitutionProposed(**common, substitute=item, needs_approval=True, deadline=deadline, by=by)
+        )
         state = LineState.SUBSTITUTE_PENDING
     else:
-        await uow.fulfilment.set_line(order_id, line_no, LineState.SUBSTITUTED, substitute=sub,
-                                      picked_quantity=quantity, charged_fen=item.price_fen)
+        await uow.fulfilment.set_line(
+            order_id,
+            line_no,
+            LineState.SUBSTITUTED,
+            substitute=sub,
+            picked_quantity=quantity,
+            charged_fen=item.price_fen,
+        )
         await uow.publish(SubstitutionProposed(**common, substitute=item, needs_approval=False, by=by))
         await uow.publish(SubstitutionSettled(**common, accepted=True, price_fen=item.price_fen, decided_by="rule"))
         state = LineState.SUBSTITUTED
@@ -256,48 +338,62 @@ async def substitute(uow: UnitOfWork, location_id: str, order_id: str, line_no: 
 
 # The shopper's answers
 
-async def _settle_weight(uow: UnitOfWork, order: Any, line: Any, accepted: bool, decided_by: str,
-                         actor: str) -> None:
+
+async def _settle_weight(uow: UnitOfWork, order: Any, line: Any, accepted: bool, decided_by: str, actor: str) -> None:
     order_id, line_no = order["order_id"], line["line_no"]
     actual = line["pending_quantity"]
     common = {"order_id": order_id, "store_id": order["store_id"], "line_no": line_no}
     if accepted:
         charged = _price(line, actual)
-        await uow.fulfilment.set_line(order_id, line_no, LineState.PICKED, picked_quantity=actual,
-                                      pending_quantity=None, charged_fen=charged)
+        await uow.fulfilment.set_line(
+            order_id, line_no, LineState.PICKED, picked_quantity=actual, pending_quantity=None, charged_fen=charged
+        )
     elif decided_by == "timeout":  # the heavy piece goes, at the price of the estimate
         charged = line["estimated_fen"]
-        await uow.fulfilment.set_line(order_id, line_no, LineState.PICKED, picked_quantity=actual,
-                                      pending_quantity=None, charged_fen=charged)
+        await uow.fulfilment.set_line(
+            order_id, line_no, LineState.PICKED, picked_quantity=actual, pending_quantity=None, charged_fen=charged
+        )
     else:  # back to the shelf: pick a lighter piece, or mark it out of stock
         charged = 0
         await uow.stock.lock([line["product_id"]])
-        await uow.stock.set_hold(order_id, line_no, line["product_id"], line["quantity"],
-                                 "weight declined: back to the estimate", actor)
+        await uow.stock.set_hold(
+            order_id, line_no, line["product_id"], line["quantity"], "weight declined: back to the estimate", actor
+        )
         await uow.fulfilment.set_line(order_id, line_no, LineState.RESERVED, pending_quantity=None)
-    await uow.fulfilment.record(order_id, line_no, actor, "weight settled", {
-        "accepted": accepted, "decided_by": decided_by, "actual_g": actual, "charged_fen": charged})
+    await uow.fulfilment.record(
+        order_id,
+        line_no,
+        actor,
+        "weight settled",
+        {"accepted": accepted, "decided_by": decided_by, "actual_g": actual, "charged_fen": charged},
+    )
     await uow.publish(WeightSettled(**common, approved=accepted, charged_fen=charged, decided_by=decided_by))
     await check_low_stock(uow, [line["product_id"]])
 
 
-async def _settle_substitute(uow: UnitOfWork, order: Any, line: Any, accepted: bool, decided_by: str,
-                             actor: str) -> None:
+async def _settle_substitute(
+    uow: UnitOfWork, order: Any, line: Any, accepted: bool, decided_by: str, actor: str
+) -> None:
     order_id, line_no = order["order_id"], line["line_no"]
     item = SubstituteItem.model_validate(line["substitute"])
     common = {"order_id": order_id, "store_id": order["store_id"], "line_no": line_no}
     if accepted:
-        await uow.fulfilment.set_line(order_id, line_no, LineState.SUBSTITUTED, picked_quantity=item.quantity,
-                                      charged_fen=item.price_fen)
+        await uow.fulfilment.set_line(
+            order_id, line_no, LineState.SUBSTITUTED, picked_quantity=item.quantity, charged_fen=item.price_fen
+        )
         settled = SubstitutionSettled(**common, accepted=True, price_fen=item.price_fen, decided_by=decided_by)
     else:
         await uow.stock.lock([item.product_id])
         await uow.stock.release_line(order_id, line_no, "released: substitute declined", actor)
         await uow.fulfilment.set_line(order_id, line_no, LineState.REFUNDED, charged_fen=0)
-        settled = SubstitutionSettled(**common, accepted=False, refund_fen=line["estimated_fen"],
-                                      decided_by=decided_by)
-    await uow.fulfilment.record(order_id, line_no, actor, "substitute settled", {
-        "accepted": accepted, "decided_by": decided_by, "substitute": item.product_id})
+        settled = SubstitutionSettled(**common, accepted=False, refund_fen=line["estimated_fen"], decided_by=decided_by)
+    await uow.fulfilment.record(
+        order_id,
+        line_no,
+        actor,
+        "substitute settled",
+        {"accepted": accepted, "decided_by": decided_by, "substitute": item.product_id},
+    )
     await uow.publish(settled)
     await check_low_stock(uow, [item.product_id])
 
@@ -336,6 +432,7 @@ async def on_approval_deadline(uow: UnitOfWork, deadline: Deadline) -> None:
 
 # Packing
 
+
 async def _pickup_point(uow: UnitOfWork, store_id: str) -> PickupPoint:
     store = await uow.inventory.location(store_id)
     assert store is not None
@@ -351,15 +448,17 @@ def _in_bag(line: Any) -> tuple[str, int]:
     return str(line["product_id"]), 0
 
 
-async def pack_part(uow: UnitOfWork, location_id: str, order_id: str, bags: int, weight_g: int,
-                    by: str) -> dict[str, Any]:
+async def pack_part(
+    uow: UnitOfWork, location_id: str, order_id: str, bags: int, weight_g: int, by: str
+) -> dict[str, Any]:
     if bags < 0 or weight_g < 0:
         raise BadRequest("bags and weight_g cannot be negative")
     order = await _order(uow, location_id, order_id)
     location = await uow.inventory.location(location_id)
     if location is not None and location["kind"] == "market":
-        raise BadRequest("a market order is packed stall by stall: POST /stores/{stall}/orders/{order}/packed "
-                         "for each stall's part")
+        raise BadRequest(
+            "a market order is packed stall by stall: POST /stores/{stall}/orders/{order}/packed for each stall's part"
+        )
     parts = await uow.fulfilment.parts(order_id)
     part = next((p for p in parts if p["location_id"] == location_id), None)
     if part is None:
@@ -374,15 +473,24 @@ async def pack_part(uow: UnitOfWork, location_id: str, order_id: str, bags: int,
     if waits is not None:
         raise FulfilmentRefused(f"cannot pack yet: {waits}")
     at = now()
-    await uow.fulfilment.set_part(order_id, location_id, PartStatus.PACKED, bags=bags, weight_g=weight_g,
-                                  packed_by=by, packed_at=at)
-    await uow.publish(PartPacked(order_id=order_id, store_id=order["store_id"], location_id=location_id, bags=bags,
-                                 weight_g=weight_g, by=by))
+    await uow.fulfilment.set_part(
+        order_id, location_id, PartStatus.PACKED, bags=bags, weight_g=weight_g, packed_by=by, packed_at=at
+    )
+    await uow.publish(
+        PartPacked(
+            order_id=order_id, store_id=order["store_id"], location_id=location_id, bags=bags, weight_g=weight_g, by=by
+        )
+    )
     parts = await uow.fulfilment.parts(order_id)
     if not all_packed(await uow.fulfilment.part_states(order_id)):
         return {"order_id": order_id, "part": location_id, "packed": True, "order_packed": False}
-    return {"order_id": order_id, "part": location_id, "packed": True, "order_packed": True,
-            **await _pack_order(uow, order, parts)}
+    return {
+        "order_id": order_id,
+        "part": location_id,
+        "packed": True,
+        "order_packed": True,
+        **await _pack_order(uow, order, parts),
+    }
 
 
 async def _pack_order(uow: UnitOfWork, order: Any, parts: list[Any]) -> dict[str, Any]:
@@ -393,23 +501,47 @@ async def _pack_order(uow: UnitOfWork, order: Any, parts: list[Any]) -> dict[str
     packed_lines = []
     for ln in lines:
         product_id, quantity = _in_bag(ln)
-        packed_lines.append(PackedLine(line_no=ln["line_no"], product_id=product_id,
-                                       outcome=packed_outcome(LineState(ln["state"])), quantity=quantity,
-                                       price_fen=ln["charged_fen"] or 0))
+        packed_lines.append(
+            PackedLine(
+                line_no=ln["line_no"],
+                product_id=product_id,
+                outcome=packed_outcome(LineState(ln["state"])),
+                quantity=quantity,
+                price_fen=ln["charged_fen"] or 0,
+            )
+        )
     bags = sum(p["bags"] or 0 for p in remaining)
     weight = sum(p["weight_g"] or 0 for p in remaining)
     code = new_handover_code()
-    await uow.fulfilment.update_order(order_id, status=ReservationStatus.PACKED.value, final_fen=total.final_fen,
-                                      handover_code=code, bags=bags, weight_g=weight, packed_at=now())
-    await uow.publish(OrderPacked(
-        order_id=order_id, store_id=order["store_id"], shown_fen=total.shown_fen, final_fen=total.final_fen,
-        difference_fen=total.difference_fen, lines=packed_lines, bags=bags, weight_g=weight,
-        pickup_point=await _pickup_point(uow, order["store_id"]),
-        flags=HandlingFlags.model_validate(order["flags"] or {}), handover_code=code))
+    await uow.fulfilment.update_order(
+        order_id,
+        status=ReservationStatus.PACKED.value,
+        final_fen=total.final_fen,
+        handover_code=code,
+        bags=bags,
+        weight_g=weight,
+        packed_at=now(),
+    )
+    await uow.publish(
+        OrderPacked(
+            order_id=order_id,
+            store_id=order["store_id"],
+            shown_fen=total.shown_fen,
+            final_fen=total.final_fen,
+            difference_fen=total.difference_fen,
+            lines=packed_lines,
+            bags=bags,
+            weight_g=weight,
+            pickup_point=await _pickup_point(uow, order["store_id"]),
+            flags=HandlingFlags.model_validate(order["flags"] or {}),
+            handover_code=code,
+        )
+    )
     return {"final_fen": total.final_fen, "shown_fen": total.shown_fen, "difference_fen": total.difference_fen}
 
 
 # Handover and returns
+
 
 async def _store_order(uow: UnitOfWork, store_id: str, order_id: str) -> Any:
     order = await uow.fulfilment.order(order_id, for_update=True)
@@ -418,8 +550,15 @@ async def _store_order(uow: UnitOfWork, store_id: str, order_id: str) -> Any:
     return order
 
 
-async def hand_over(uow: UnitOfWork, store_id: str, order_id: str, code: str, to: HandoverTo,
-                    by: str, cash_collected_fen: int | None = None) -> dict[str, Any]:
+async def hand_over(
+    uow: UnitOfWork,
+    store_id: str,
+    order_id: str,
+    code: str,
+    to: HandoverTo,
+    by: str,
+    cash_collected_fen: int | None = None,
+) -> dict[str, Any]:
     """The bag leaves the shop. A pay-on-delivery order the shopper collects (no rider came) is
     paid here, so the counter records the cash it took."""
     order = await _store_order(uow, store_id, order_id)
@@ -431,16 +570,30 @@ async def hand_over(uow: UnitOfWork, store_id: str, order_id: str, code: str, to
         raise BadRequest("wrong handover code; nothing was handed over")
     cash_due_here = to is HandoverTo.SHOPPER and bool((order["flags"] or {}).get("pay_on_delivery"))
     if cash_due_here and cash_collected_fen is None:
-        raise BadRequest("this order is paid in cash when it is collected: take the amount due (the shopper's "
-                         "app shows it) and enter it as cash_collected_fen")
+        raise BadRequest(
+            "this order is paid in cash when it is collected: take the amount due (the shopper's "
+            "app shows it) and enter it as cash_collected_fen"
+        )
     holds = await uow.stock.holds(order_id)
     await uow.stock.lock([h["product_id"] for h in holds])
     for line_no in sorted({h["line_no"] for h in holds}):
         await uow.stock.commit_line(order_id, line_no, f"handed over to the {to.value}", by)
-    await uow.fulfilment.update_order(order_id, status=ReservationStatus.COMMITTED.value, handed_over_to=to.value,
-                                      handed_over_by=by, handed_over_at=now())
-    await uow.publish(OrderHandedOver(order_id=order_id, store_id=store_id, to=to, by=by,
-                                      cash_collected_fen=cash_collected_fen if cash_due_here else None))
+    await uow.fulfilment.update_order(
+        order_id,
+        status=ReservationStatus.COMMITTED.value,
+        handed_over_to=to.value,
+        handed_over_by=by,
+        handed_over_at=now(),
+    )
+    await uow.publish(
+        OrderHandedOver(
+            order_id=order_id,
+            store_id=store_id,
+            to=to,
+            by=by,
+            cash_collected_fen=cash_collected_fen if cash_due_here else None,
+        )
+    )
     return {"order_id": order_id, "handed_over_to": to.value}
 
 
@@ -449,14 +602,17 @@ def _may_return(order: Any) -> None:
         return
     if order["status"] == ReservationStatus.PACKED.value and order["fulfilment_mode"] == "pickup":
         return
-    raise FulfilmentRefused(f"the order is {order['status']}"
-                            + (f" (handed to the {order['handed_over_to']})" if order["handed_over_to"] else "")
-                            + "; a bag can be returned after handover to a rider, or when a packed pickup order "
-                            "was never collected")
+    raise FulfilmentRefused(
+        f"the order is {order['status']}"
+        + (f" (handed to the {order['handed_over_to']})" if order["handed_over_to"] else "")
+        + "; a bag can be returned after handover to a rider, or when a packed pickup order "
+        "was never collected"
+    )
 
 
-async def return_bag(uow: UnitOfWork, store_id: str, order_id: str, returned: list[ReturnedLine],
-                     by: str) -> dict[str, Any]:
+async def return_bag(
+    uow: UnitOfWork, store_id: str, order_id: str, returned: list[ReturnedLine], by: str
+) -> dict[str, Any]:
     """The bag is back: each line restocked or written off (with why), and the whole final amount refunded."""
     order = await _store_order(uow, store_id, order_id)
     _may_return(order)
@@ -473,8 +629,10 @@ async def return_bag(uow: UnitOfWork, store_id: str, order_id: str, returned: li
     for r in returned:
         _, quantity = bag[r.line_no]
         if r.restocked + r.written_off != quantity:
-            raise BadRequest(f"line {r.line_no}: restocked {r.restocked} + written off {r.written_off} must equal "
-                             f"the {quantity} that left the shop")
+            raise BadRequest(
+                f"line {r.line_no}: restocked {r.restocked} + written off {r.written_off} must equal "
+                f"the {quantity} that left the shop"
+            )
         if r.written_off and not r.reason.strip():
             raise BadRequest(f"line {r.line_no}: say why goods are written off (reason)")
     uncollected = order["status"] == ReservationStatus.PACKED.value
@@ -502,6 +660,7 @@ async def return_bag(uow: UnitOfWork, store_id: str, order_id: str, returned: li
 
 # The rider's pickup, reported by dispatch
 
+
 async def on_delivery_picked_up(uow: UnitOfWork, event: DeliveryPickedUp) -> None:
     """The rider took the bag with the shop's code: the same as the counter's handover to a rider.
 
@@ -519,8 +678,10 @@ async def on_delivery_picked_up(uow: UnitOfWork, event: DeliveryPickedUp) -> Non
         await hand_over(uow, order["store_id"], event.order_id, event.handover_code, HandoverTo.RIDER, event.rider_id)
     except BadRequest as e:
         if "wrong handover code" in str(e):
-            raise PermanentError(f"rider {event.rider_id} picked up order {event.order_id} with a wrong handover "
-                                 "code; nothing was handed over, the stock is still reserved") from e
+            raise PermanentError(
+                f"rider {event.rider_id} picked up order {event.order_id} with a wrong handover "
+                "code; nothing was handed over, the stock is still reserved"
+            ) from e
         raise PermanentError(f"rider {event.rider_id} picked up order {event.order_id}: {e}") from e
     except (FulfilmentRefused, NotFound) as e:
         raise PermanentError(f"rider {event.rider_id} picked up order {event.order_id}, but {e}") from e
@@ -531,7 +692,10 @@ async def on_pickup_choice_made(uow: UnitOfWork, event: PickupChoiceMade) -> Non
     if not event.accepted:
         return
     order = await uow.fulfilment.order(event.order_id, for_update=True)
-    if order is None or order["status"] in (ReservationStatus.RELEASED.value, ReservationStatus.COMMITTED.value,
-                                            ReservationStatus.RETURNED.value):
+    if order is None or order["status"] in (
+        ReservationStatus.RELEASED.value,
+        ReservationStatus.COMMITTED.value,
+        ReservationStatus.RETURNED.value,
+    ):
         return
     await uow.fulfilment.update_order(event.order_id, fulfilment_mode="pickup")

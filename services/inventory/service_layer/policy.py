@@ -17,8 +17,7 @@ class Policy:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Policy:
-        return cls(settings.accept_limit_s, settings.approval_limit_s, settings.weight_tolerance_pct,
-                   settings.timezone)
+        return cls(settings.accept_limit_s, settings.approval_limit_s, settings.weight_tolerance_pct, settings.timezone)
 
 
 def now() -> datetime:

@@ -57,8 +57,16 @@ log = logging.getLogger(__name__)
 ACCEPT_DEADLINE = "accept"
 APPROVAL_DEADLINE = "approval"
 
-__all__ = ["ACCEPT_DEADLINE", "APPROVAL_DEADLINE", "NotFound", "accept", "on_accept_deadline", "on_order_cancelled",
-           "on_order_placed", "reject"]
+__all__ = [
+    "ACCEPT_DEADLINE",
+    "APPROVAL_DEADLINE",
+    "NotFound",
+    "accept",
+    "on_accept_deadline",
+    "on_order_cancelled",
+    "on_order_placed",
+    "reject",
+]
 
 
 async def _accept_limit_s(uow: UnitOfWork, location: Any, default: float) -> float:
@@ -72,8 +80,9 @@ async def _accept_limit_s(uow: UnitOfWork, location: Any, default: float) -> flo
     return default
 
 
-async def on_order_placed(uow: UnitOfWork, event: OrderPlaced, policy: Policy | float,
-                          at: datetime | None = None) -> None:
+async def on_order_placed(
+    uow: UnitOfWork, event: OrderPlaced, policy: Policy | float, at: datetime | None = None
+) -> None:
     if isinstance(policy, int | float):
         policy = Policy(accept_limit_s=float(policy))
     if await uow.fulfilment.order(event.order_id) is not None:
@@ -86,21 +95,40 @@ async def on_order_placed(uow: UnitOfWork, event: OrderPlaced, policy: Policy | 
     if closed is not None:
         # Orders checked the hours at POST /orders; a change was in flight. Say when it opens.
         log.info("order %s rejected shop_closed: %s", event.order_id, closed[1])
-        await uow.publish(StockRejected(order_id=event.order_id, store_id=event.store_id,
-                                        reason=RejectReason.SHOP_CLOSED.value, short_lines=[], note=closed[1]))
+        await uow.publish(
+            StockRejected(
+                order_id=event.order_id,
+                store_id=event.store_id,
+                reason=RejectReason.SHOP_CLOSED.value,
+                short_lines=[],
+                note=closed[1],
+            )
+        )
         return
     requests = [LineRequest(ln.line_no, ln.product_id, ln.location_id, ln.stock_quantity) for ln in event.lines]
     levels = await uow.inventory.lock_levels([r.product_id for r in requests])
     before = {pid: lvl.reserved for pid, lvl in levels.items()}
     short = reserve_all(levels, requests)
     if short:
-        await uow.publish(StockRejected(
-            order_id=event.order_id, store_id=event.store_id,
-            reason=RejectReason.OUT_OF_STOCK.value if all(s.unit for s in short) else
-            RejectReason.UNKNOWN_PRODUCT.value,
-            short_lines=[ShortLine(product_id=s.product_id, location_id=s.location_id, requested=s.requested,
-                                   available=s.available, unit=StockUnit(s.unit) if s.unit else None)
-                         for s in short]))
+        await uow.publish(
+            StockRejected(
+                order_id=event.order_id,
+                store_id=event.store_id,
+                reason=RejectReason.OUT_OF_STOCK.value
+                if all(s.unit for s in short)
+                else RejectReason.UNKNOWN_PRODUCT.value,
+                short_lines=[
+                    ShortLine(
+                        product_id=s.product_id,
+                        location_id=s.location_id,
+                        requested=s.requested,
+                        available=s.available,
+                        unit=StockUnit(s.unit) if s.unit else None,
+                    )
+                    for s in short
+                ],
+            )
+        )
         return
     await uow.inventory.save_levels(before, levels, "reserved", event.order_id, "order")
     await uow.stock.add_holds(event.order_id, [(r.line_no, r.product_id, r.quantity) for r in requests])
@@ -111,27 +139,62 @@ async def on_order_placed(uow: UnitOfWork, event: OrderPlaced, policy: Policy | 
         limit = await _accept_limit_s(uow, location, policy.accept_limit_s)
         parts.append((location_id, starts + timedelta(seconds=limit)))
     earliest = min(deadline for _, deadline in parts)
-    flags = event.flags.model_copy(update={"pay_on_delivery": event.flags.pay_on_delivery or
-                                           event.payment == "on_delivery"})  # the rider collects: staff must know
+    flags = event.flags.model_copy(
+        update={"pay_on_delivery": event.flags.pay_on_delivery or event.payment == "on_delivery"}
+    )  # the rider collects: staff must know
     await uow.fulfilment.add_order(
-        event.order_id, event.store_id, ReservationStatus.HELD.value, earliest, placed_by=event.placed_by,
-        placed_for=event.placed_for, fulfilment_mode=event.fulfilment_mode, flags=flags.model_dump(mode="json"),
-        shown_fen=sum(ln.estimated_fen for ln in event.lines), note=event.note,
-        slot=(event.slot.start, event.slot.end) if event.slot else None, release_at=event.release_at)
-    await uow.fulfilment.add_lines(event.order_id, [
-        {"line_no": ln.line_no, "product_id": ln.product_id, "location_id": ln.location_id,
-         "quantity": ln.stock_quantity, "unit": ln.unit.value, "ordered_pieces": ln.quantity,
-         "unit_price_fen": ln.unit_price_fen, "estimated_fen": ln.estimated_fen,
-         "substitution": ln.substitution.model_dump(mode="json")} for ln in event.lines])
+        event.order_id,
+        event.store_id,
+        ReservationStatus.HELD.value,
+        earliest,
+        placed_by=event.placed_by,
+        placed_for=event.placed_for,
+        fulfilment_mode=event.fulfilment_mode,
+        flags=flags.model_dump(mode="json"),
+        shown_fen=sum(ln.estimated_fen for ln in event.lines),
+        note=event.note,
+        slot=(event.slot.start, event.slot.end) if event.slot else None,
+        release_at=event.release_at,
+    )
+    await uow.fulfilment.add_lines(
+        event.order_id,
+        [
+            {
+                "line_no": ln.line_no,
+                "product_id": ln.product_id,
+                "location_id": ln.location_id,
+                "quantity": ln.stock_quantity,
+                "unit": ln.unit.value,
+                "ordered_pieces": ln.quantity,
+                "unit_price_fen": ln.unit_price_fen,
+                "estimated_fen": ln.estimated_fen,
+                "substitution": ln.substitution.model_dump(mode="json"),
+            }
+            for ln in event.lines
+        ],
+    )
     await uow.fulfilment.add_parts(event.order_id, parts)
     for location_id, deadline in parts:
-        await uow.schedule(Deadline(ACCEPT_DEADLINE, accept_key(event.order_id, location_id), deadline,
-                                    {"order_id": event.order_id, "location_id": location_id}))
-    await uow.publish(StockReserved(
-        order_id=event.order_id, store_id=event.store_id, accept_deadline=earliest,
-        lines=[ReservedLine(line_no=r.line_no, product_id=r.product_id, location_id=r.location_id,
-                            quantity=r.quantity) for r in requests],
-        parts=[PartDeadline(location_id=loc, accept_deadline=deadline) for loc, deadline in parts]))
+        await uow.schedule(
+            Deadline(
+                ACCEPT_DEADLINE,
+                accept_key(event.order_id, location_id),
+                deadline,
+                {"order_id": event.order_id, "location_id": location_id},
+            )
+        )
+    await uow.publish(
+        StockReserved(
+            order_id=event.order_id,
+            store_id=event.store_id,
+            accept_deadline=earliest,
+            lines=[
+                ReservedLine(line_no=r.line_no, product_id=r.product_id, location_id=r.location_id, quantity=r.quantity)
+                for r in requests
+            ],
+            parts=[PartDeadline(location_id=loc, accept_deadline=deadline) for loc, deadline in parts],
+        )
+    )
     await check_low_stock(uow, levels)
 
 
@@ -161,8 +224,11 @@ async def on_order_cancelled(uow: UnitOfWork, event: OrderCancelled) -> None:
     PACKED), so every hold of every line goes back, whatever became of the line.
     """
     order = await uow.fulfilment.order(event.order_id, for_update=True)
-    if order is None or order["status"] in (ReservationStatus.RELEASED, ReservationStatus.COMMITTED,
-                                            ReservationStatus.RETURNED):
+    if order is None or order["status"] in (
+        ReservationStatus.RELEASED,
+        ReservationStatus.COMMITTED,
+        ReservationStatus.RETURNED,
+    ):
         return
     await release_everything(uow, order, event.reason or "cancelled", event.cancelled_by)
 
@@ -204,14 +270,14 @@ async def accept(uow: UnitOfWork, location_id: str, order_id: str, by: str) -> N
     for part in waiting:
         await uow.fulfilment.set_part(order_id, part["location_id"], PartStatus.ACCEPTED, decided_by=by, decided_at=at)
         await uow.cancel_deadline(ACCEPT_DEADLINE, accept_key(order_id, part["location_id"]))
-        await uow.publish(PartAccepted(order_id=order_id, store_id=order["store_id"],
-                                       location_id=part["location_id"], accepted_by=by))
+        await uow.publish(
+            PartAccepted(order_id=order_id, store_id=order["store_id"], location_id=part["location_id"], accepted_by=by)
+        )
     await uow.cancel_deadline(ACCEPT_DEADLINE, order_id)  # a deadline from before parts
     await _settle_acceptance(uow, order, by)
 
 
-async def drop_parts(uow: UnitOfWork, order: Any, parts: list[Any], reason: str, note: str | None,
-                     by: str) -> None:
+async def drop_parts(uow: UnitOfWork, order: Any, parts: list[Any], reason: str, note: str | None, by: str) -> None:
     """Refused or lapsed parts: their lines refunded, their stock released; the order goes on if anything remains."""
     order_id = order["order_id"]
     at = now()
@@ -223,21 +289,36 @@ async def drop_parts(uow: UnitOfWork, order: Any, parts: list[Any], reason: str,
         for line in lines:
             await uow.stock.release_line(order_id, line["line_no"], f"released: {reason}", by)
         await uow.fulfilment.set_lines_of_part(order_id, part["location_id"], LineState.REFUNDED)
-        await uow.fulfilment.set_part(order_id, part["location_id"], PartStatus.REJECTED, decided_by=by,
-                                      decided_at=at, reason=reason, note=note)
+        await uow.fulfilment.set_part(
+            order_id, part["location_id"], PartStatus.REJECTED, decided_by=by, decided_at=at, reason=reason, note=note
+        )
         await uow.cancel_deadline(ACCEPT_DEADLINE, accept_key(order_id, part["location_id"]))
-        dropped.append((part["location_id"], [ln["line_no"] for ln in lines], sum(ln["estimated_fen"]
-                                                                                    for ln in lines)))
+        dropped.append((part["location_id"], [ln["line_no"] for ln in lines], sum(ln["estimated_fen"] for ln in lines)))
         await check_low_stock(uow, [ln["product_id"] for ln in lines])
     if acceptance(await uow.fulfilment.part_states(order_id)) is Outcome.NOTHING_LEFT:
         await release_everything(uow, order, reason, by)
         await uow.publish(ShopRejected(order_id=order_id, store_id=order["store_id"], reason=reason, note=note))
         return
     for location_id, line_nos, refund in dropped:
-        await uow.publish(PartRejected(order_id=order_id, store_id=order["store_id"], location_id=location_id,
-                                       reason=reason, note=note, line_nos=line_nos, refund_fen=refund))
-    accepted_by = next((p["decided_by"] for p in await uow.fulfilment.parts(order_id)
-                        if p["status"] == PartStatus.ACCEPTED.value and p["decided_by"]), by)
+        await uow.publish(
+            PartRejected(
+                order_id=order_id,
+                store_id=order["store_id"],
+                location_id=location_id,
+                reason=reason,
+                note=note,
+                line_nos=line_nos,
+                refund_fen=refund,
+            )
+        )
+    accepted_by = next(
+        (
+            p["decided_by"]
+            for p in await uow.fulfilment.parts(order_id)
+            if p["status"] == PartStatus.ACCEPTED.value and p["decided_by"]
+        ),
+        by,
+    )
     await _settle_acceptance(uow, order, accepted_by)
 
 
@@ -256,10 +337,19 @@ async def on_accept_deadline(uow: UnitOfWork, deadline: Deadline) -> None:
     order = await uow.fulfilment.order(order_id, for_update=True)
     if order is None:
         return
-    lapsed = [p for p in await uow.fulfilment.parts(order_id)
-              if p["status"] == PartStatus.WAITING.value and location_id in (None, p["location_id"])]
+    lapsed = [
+        p
+        for p in await uow.fulfilment.parts(order_id)
+        if p["status"] == PartStatus.WAITING.value and location_id in (None, p["location_id"])
+    ]
     if not lapsed:
         return
     where = "the shop" if location_id in (None, order["store_id"]) else f"stall {location_id}"
-    await drop_parts(uow, order, lapsed, RejectReason.SHOP_TIMEOUT.value,
-                     f"{where} did not accept the order in time", "accept deadline")
+    await drop_parts(
+        uow,
+        order,
+        lapsed,
+        RejectReason.SHOP_TIMEOUT.value,
+        f"{where} did not accept the order in time",
+        "accept deadline",
+    )

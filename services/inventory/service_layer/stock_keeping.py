@@ -32,14 +32,27 @@ async def check_low_stock(uow: UnitOfWork, product_ids: Iterable[str]) -> None:
         level = level_to_publish(row["published_level"], row["available"], threshold)
         if level is not None:
             await uow.stock.set_published_level(row["id"], level.value)
-            await uow.publish(StockLevelChanged(product_id=row["id"], location_id=row["location_id"],
-                                                store_id=row["store_id"], level=level,
-                                                available=max(row["available"], 0)))
+            await uow.publish(
+                StockLevelChanged(
+                    product_id=row["id"],
+                    location_id=row["location_id"],
+                    store_id=row["store_id"],
+                    level=level,
+                    available=max(row["available"], 0),
+                )
+            )
         under = threshold is not None and row["available"] < threshold
         if under and not row["low_flagged"]:
             await uow.stock.set_low_flag(row["id"], True)
-            await uow.publish(LowStock(product_id=row["id"], location_id=row["location_id"], store_id=row["store_id"],
-                                       available=row["available"], threshold=threshold))
+            await uow.publish(
+                LowStock(
+                    product_id=row["id"],
+                    location_id=row["location_id"],
+                    store_id=row["store_id"],
+                    available=row["available"],
+                    threshold=threshold,
+                )
+            )
         elif not under and row["low_flagged"]:
             await uow.stock.set_low_flag(row["id"], False)
 
@@ -77,8 +90,10 @@ async def adjust(uow: UnitOfWork, product_id: str, delta: int, reason: str, acto
     await _product(uow, product_id)
     current = (await uow.stock.lock([product_id]))[product_id]
     if current["on_hand"] + delta < current["reserved"]:
-        raise BadRequest(f"{product_id}: on hand would be {current['on_hand'] + delta}, below the "
-                         f"{current['reserved']} reserved for orders")
+        raise BadRequest(
+            f"{product_id}: on hand would be {current['on_hand'] + delta}, below the "
+            f"{current['reserved']} reserved for orders"
+        )
     await uow.stock.change_on_hand(product_id, delta, f"adjusted: {reason}", actor)
     await check_low_stock(uow, [product_id])
     return await level(uow, product_id)

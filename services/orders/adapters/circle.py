@@ -26,7 +26,14 @@ class CircleReadModel:
             "VALUES ($1,$2,$3,$4,$5,$6::jsonb,$7) ON CONFLICT (site_id) DO UPDATE SET name = excluded.name, "
             "lat = excluded.lat, lon = excluded.lon, active = excluded.active, free = excluded.free, "
             "updated_at = excluded.updated_at WHERE circle_lockers.updated_at <= excluded.updated_at",
-            e.site_id, e.name, e.lat, e.lon, e.active, e.free, reported_at)
+            e.site_id,
+            e.name,
+            e.lat,
+            e.lon,
+            e.active,
+            e.free,
+            reported_at,
+        )
 
     async def record_promise(self, e: PromiseQuoted) -> None:
         await self.conn.execute(
@@ -35,7 +42,12 @@ class CircleReadModel:
             "ready_minutes = excluded.ready_minutes, rider_to_shop_minutes = excluded.rider_to_shop_minutes, "
             "riders_available = excluded.riders_available, quoted_at = excluded.quoted_at "
             "WHERE circle_promises.quoted_at <= excluded.quoted_at",
-            e.location_id, e.ready_minutes, e.rider_to_shop_minutes, e.riders_available, e.quoted_at)
+            e.location_id,
+            e.ready_minutes,
+            e.rider_to_shop_minutes,
+            e.riders_available,
+            e.quoted_at,
+        )
 
     async def locker_sites(self) -> list[LockerSite]:
         rows = await self.conn.fetch("SELECT * FROM circle_lockers WHERE active")
@@ -46,14 +58,19 @@ class CircleReadModel:
         return None if row is None else _site(row)
 
     async def quotes(self, location_ids: list[str]) -> dict[str, Quote]:
-        rows = await self.conn.fetch("SELECT * FROM circle_promises WHERE location_id = any($1::text[])",
-                                     location_ids)
-        return {r["location_id"]: Quote(r["ready_minutes"], r["rider_to_shop_minutes"], r["riders_available"],
-                                        r["quoted_at"]) for r in rows}
+        rows = await self.conn.fetch("SELECT * FROM circle_promises WHERE location_id = any($1::text[])", location_ids)
+        return {
+            r["location_id"]: Quote(
+                r["ready_minutes"], r["rider_to_shop_minutes"], r["riders_available"], r["quoted_at"]
+            )
+            for r in rows
+        }
 
     async def counts(self) -> dict[str, Any]:
-        row = await self.conn.fetchrow("SELECT (SELECT count(*) FROM circle_lockers) AS locker_sites, "
-                                       "(SELECT count(*) FROM circle_promises) AS promises")
+        row = await self.conn.fetchrow(
+            "SELECT (SELECT count(*) FROM circle_lockers) AS locker_sites, "
+            "(SELECT count(*) FROM circle_promises) AS promises"
+        )
         assert row is not None
         return {"locker_sites": row["locker_sites"], "promises": row["promises"]}
 
@@ -71,7 +88,10 @@ class ShopStanding:
     async def open_orders(self, store_ids: list[str]) -> dict[str, int]:
         rows = await self.conn.fetch(
             "SELECT store_id, count(*) AS n FROM orders WHERE store_id = any($1::text[]) "
-            "AND status = any($2::text[]) GROUP BY store_id", store_ids, list(OPEN_STATUSES))
+            "AND status = any($2::text[]) GROUP BY store_id",
+            store_ids,
+            list(OPEN_STATUSES),
+        )
         return {r["store_id"]: r["n"] for r in rows}
 
     async def ratings(self, store_ids: list[str]) -> dict[str, tuple[float, int]]:
@@ -79,5 +99,6 @@ class ShopStanding:
         rows = await self.conn.fetch(
             "SELECT store_id, round(avg(shop_stars)::numeric, 1)::float8 AS stars, count(shop_stars) AS n "
             "FROM order_ratings WHERE store_id = any($1::text[]) AND shop_stars IS NOT NULL GROUP BY store_id",
-            store_ids)
+            store_ids,
+        )
         return {r["store_id"]: (r["stars"], r["n"]) for r in rows}

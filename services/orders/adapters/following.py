@@ -29,7 +29,15 @@ class Ratings:
         added = await self.conn.fetchval(
             "INSERT INTO order_ratings (order_id, store_id, placed_for, shop_stars, rider_id, rider_stars, comment, "
             "rated_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT (order_id) DO NOTHING RETURNING true",
-            r.order_id, r.store_id, r.placed_for, r.shop_stars, r.rider_id, r.rider_stars, r.comment, r.rated_at)
+            r.order_id,
+            r.store_id,
+            r.placed_for,
+            r.shop_stars,
+            r.rider_id,
+            r.rider_stars,
+            r.comment,
+            r.rated_at,
+        )
         return bool(added)
 
     async def get(self, order_id: str) -> Rating | None:
@@ -43,6 +51,9 @@ async def catalog_availability(conn: asyncpg.Connection, product_ids: list[str])
     Read through to_jsonb so that a read model without the column answers "unknown" rather than
     failing the caller's transaction.
     """
-    rows = await conn.fetch("SELECT product_id, to_jsonb(p) ->> 'availability' AS availability "
-                            "FROM catalog_products p WHERE product_id = any($1::text[])", product_ids)
+    rows = await conn.fetch(
+        "SELECT product_id, to_jsonb(p) ->> 'availability' AS availability "
+        "FROM catalog_products p WHERE product_id = any($1::text[])",
+        product_ids,
+    )
     return {r["product_id"]: r["availability"] or "unknown" for r in rows}

@@ -23,49 +23,84 @@ class Ledger:
         """The holder's balance in fen (0 for someone never topped up); `for_update` locks it until commit."""
         if for_update:
             await self.conn.execute("INSERT INTO balances (holder) VALUES ($1) ON CONFLICT DO NOTHING", holder)
-        value = await self.conn.fetchval("SELECT balance_fen FROM balances WHERE holder = $1"
-                                         + (" FOR UPDATE" if for_update else ""), holder)
+        value = await self.conn.fetchval(
+            "SELECT balance_fen FROM balances WHERE holder = $1" + (" FOR UPDATE" if for_update else ""), holder
+        )
         return int(value or 0)
 
-    async def post(self, holder: str, order_id: str | None, postings: list[Posting], by: str,
-                   at: datetime) -> int | None:
+    async def post(
+        self, holder: str, order_id: str | None, postings: list[Posting], by: str, at: datetime
+    ) -> int | None:
         """Write the entries and move the balance by the balance-account ones; returns the new balance."""
         balance: int | None = None
         for p in postings:
             if p.account is Account.BALANCE:
-                balance = int(await self.conn.fetchval(
-                    "INSERT INTO balances (holder, balance_fen) VALUES ($1, $2) ON CONFLICT (holder) DO UPDATE "
-                    "SET balance_fen = balances.balance_fen + excluded.balance_fen, updated_at = now() "
-                    "RETURNING balance_fen", holder, p.amount_fen))
+                balance = int(
+                    await self.conn.fetchval(
+                        "INSERT INTO balances (holder, balance_fen) VALUES ($1, $2) ON CONFLICT (holder) DO UPDATE "
+                        "SET balance_fen = balances.balance_fen + excluded.balance_fen, updated_at = now() "
+                        "RETURNING balance_fen",
+                        holder,
+                        p.amount_fen,
+                    )
+                )
             await self.conn.execute(
                 "INSERT INTO ledger_entries (holder, order_id, kind, account, amount_fen, balance_after_fen, note, "
                 "by, at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)",
-                holder, order_id, p.kind.value, p.account.value, p.amount_fen,
-                balance if p.account is Account.BALANCE else None, p.note, by, at)
+                holder,
+                order_id,
+                p.kind.value,
+                p.account.value,
+                p.amount_fen,
+                balance if p.account is Account.BALANCE else None,
+                p.note,
+                by,
+                at,
+            )
         return balance
 
     async def for_order(self, order_id: str) -> list[Posting]:
-        rows = await self.conn.fetch("SELECT kind, amount_fen, account, note FROM ledger_entries "
-                                     "WHERE order_id = $1 ORDER BY id", order_id)
+        rows = await self.conn.fetch(
+            "SELECT kind, amount_fen, account, note FROM ledger_entries WHERE order_id = $1 ORDER BY id", order_id
+        )
         return [_posting(r) for r in rows]
 
-    async def entries(self, *, holder: str | None = None, order_id: str | None = None,
-                      limit: int = 100) -> list[dict[str, Any]]:
+    async def entries(
+        self, *, holder: str | None = None, order_id: str | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
         """Entries as the shopper reads them: of a holder newest first, or of an order oldest first."""
         if order_id is not None:
-            rows = await self.conn.fetch("SELECT * FROM ledger_entries WHERE order_id = $1 ORDER BY id LIMIT $2",
-                                         order_id, limit)
+            rows = await self.conn.fetch(
+                "SELECT * FROM ledger_entries WHERE order_id = $1 ORDER BY id LIMIT $2", order_id, limit
+            )
         else:
-            rows = await self.conn.fetch("SELECT * FROM ledger_entries WHERE holder = $1 ORDER BY id DESC LIMIT $2",
-                                         holder, limit)
-        return [{"id": r["id"], "holder": r["holder"], "order_id": r["order_id"], "kind": r["kind"],
-                 "account": r["account"], "amount_fen": r["amount_fen"], "balance_after_fen": r["balance_after_fen"],
-                 "note": r["note"], "by": r["by"], "at": r["at"].isoformat()} for r in rows]
+            rows = await self.conn.fetch(
+                "SELECT * FROM ledger_entries WHERE holder = $1 ORDER BY id DESC LIMIT $2", holder, limit
+            )
+        return [
+            {
+                "id": r["id"],
+                "holder": r["holder"],
+                "order_id": r["order_id"],
+                "kind": r["kind"],
+                "account": r["account"],
+                "amount_fen": r["amount_fen"],
+                "balance_after_fen": r["balance_after_fen"],
+                "note": r["note"],
+                "by": r["by"],
+                "at": r["at"].isoformat(),
+            }
+            for r in rows
+        ]
 
     async def entries_sum(self, holder: str) -> int:
         """What the holder's balance entries add up to: always equal to the balance."""
-        return int(await self.conn.fetchval("SELECT coalesce(sum(amount_fen), 0) FROM ledger_entries "
-                                            "WHERE holder = $1 AND account = 'balance'", holder))
+        return int(
+            await self.conn.fetchval(
+                "SELECT coalesce(sum(amount_fen), 0) FROM ledger_entries WHERE holder = $1 AND account = 'balance'",
+                holder,
+            )
+        )
 
 
 def _posting(r: asyncpg.Record) -> Posting:

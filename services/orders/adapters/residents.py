@@ -21,34 +21,56 @@ class Residents:
         row = await self.conn.fetchrow(
             "INSERT INTO residents (resident_id, helper, name, address, phone, call_before_delivery, "
             "pay_on_delivery, note) VALUES ($1,$2,$3,$4::jsonb,$5,$6,$7,$8) RETURNING *",
-            r.resident_id, r.helper, r.name, r.address, r.phone, r.call_before_delivery, r.pay_on_delivery, r.note)
+            r.resident_id,
+            r.helper,
+            r.name,
+            r.address,
+            r.phone,
+            r.call_before_delivery,
+            r.pay_on_delivery,
+            r.note,
+        )
         assert row is not None
         return _resident(row)
 
     async def get(self, resident_id: str, *, for_update: bool = False) -> Resident | None:
         row = await self.conn.fetchrow(
-            "SELECT * FROM residents WHERE resident_id = $1" + (" FOR UPDATE" if for_update else ""), resident_id)
+            "SELECT * FROM residents WHERE resident_id = $1" + (" FOR UPDATE" if for_update else ""), resident_id
+        )
         return _resident(row) if row else None
 
     async def save(self, r: Resident) -> None:
         await self.conn.execute(
             "UPDATE residents SET name = $2, address = $3::jsonb, phone = $4, call_before_delivery = $5, "
             "pay_on_delivery = $6, note = $7, updated_at = now() WHERE resident_id = $1",
-            r.resident_id, r.name, r.address, r.phone, r.call_before_delivery, r.pay_on_delivery, r.note)
+            r.resident_id,
+            r.name,
+            r.address,
+            r.phone,
+            r.call_before_delivery,
+            r.pay_on_delivery,
+            r.note,
+        )
 
     async def registered_by(self, helper: str) -> list[Resident]:
-        rows = await self.conn.fetch("SELECT * FROM residents WHERE helper = $1 ORDER BY created_at, resident_id",
-                                     helper)
+        rows = await self.conn.fetch(
+            "SELECT * FROM residents WHERE helper = $1 ORDER BY created_at, resident_id", helper
+        )
         return [_resident(r) for r in rows]
 
     async def helped_by(self, helper: str, holder: str) -> HelpedBy:
         """Whether `helper` helps `holder`, as a HelpedBy holding at most that one person."""
         row = await self.conn.fetchrow(
             "SELECT EXISTS (SELECT 1 FROM residents WHERE resident_id = $2 AND helper = $1) AS resident, "
-            "EXISTS (SELECT 1 FROM named_helpers WHERE shopper = $2 AND helper = $1) AS shopper", helper, holder)
+            "EXISTS (SELECT 1 FROM named_helpers WHERE shopper = $2 AND helper = $1) AS shopper",
+            helper,
+            holder,
+        )
         assert row is not None
-        return HelpedBy(frozenset({holder}) if row["resident"] else frozenset(),
-                        frozenset({holder}) if row["shopper"] else frozenset())
+        return HelpedBy(
+            frozenset({holder}) if row["resident"] else frozenset(),
+            frozenset({holder}) if row["shopper"] else frozenset(),
+        )
 
 
 class NamedHelpers:
@@ -59,18 +81,21 @@ class NamedHelpers:
 
     async def name(self, shopper: str, helper: str) -> bool:
         """True if newly named; naming twice is harmless."""
-        added = await self.conn.fetchval("INSERT INTO named_helpers (shopper, helper) VALUES ($1, $2) "
-                                         "ON CONFLICT DO NOTHING RETURNING true", shopper, helper)
+        added = await self.conn.fetchval(
+            "INSERT INTO named_helpers (shopper, helper) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING true",
+            shopper,
+            helper,
+        )
         return bool(added)
 
     async def unname(self, shopper: str, helper: str) -> bool:
-        done = await self.conn.execute("DELETE FROM named_helpers WHERE shopper = $1 AND helper = $2",
-                                       shopper, helper)
+        done = await self.conn.execute("DELETE FROM named_helpers WHERE shopper = $1 AND helper = $2", shopper, helper)
         return bool(done != "DELETE 0")
 
     async def of(self, shopper: str) -> list[dict[str, object]]:
-        rows = await self.conn.fetch("SELECT helper, named_at FROM named_helpers WHERE shopper = $1 "
-                                     "ORDER BY named_at, helper", shopper)
+        rows = await self.conn.fetch(
+            "SELECT helper, named_at FROM named_helpers WHERE shopper = $1 ORDER BY named_at, helper", shopper
+        )
         return [{"helper": r["helper"], "named_at": r["named_at"].isoformat()} for r in rows]
 
 
@@ -82,13 +107,18 @@ class SubstitutionMemory:
 
     async def recall(self, holder: str, product_ids: list[str] | None = None) -> dict[str, SubstitutionChoice]:
         if product_ids is None:
-            rows = await self.conn.fetch("SELECT * FROM substitution_prefs WHERE holder = $1 ORDER BY product_id",
-                                         holder)
+            rows = await self.conn.fetch(
+                "SELECT * FROM substitution_prefs WHERE holder = $1 ORDER BY product_id", holder
+            )
         else:
-            rows = await self.conn.fetch("SELECT * FROM substitution_prefs WHERE holder = $1 "
-                                         "AND product_id = any($2::text[])", holder, product_ids)
-        return {r["product_id"]: SubstitutionChoice(SubstitutionMode(r["mode"]), r["substitute_product_id"])
-                for r in rows}
+            rows = await self.conn.fetch(
+                "SELECT * FROM substitution_prefs WHERE holder = $1 AND product_id = any($2::text[])",
+                holder,
+                product_ids,
+            )
+        return {
+            r["product_id"]: SubstitutionChoice(SubstitutionMode(r["mode"]), r["substitute_product_id"]) for r in rows
+        }
 
     async def keep(self, holder: str, choices: dict[str, SubstitutionChoice]) -> None:
         if not choices:
@@ -97,10 +127,19 @@ class SubstitutionMemory:
             "INSERT INTO substitution_prefs (holder, product_id, mode, substitute_product_id) VALUES ($1,$2,$3,$4) "
             "ON CONFLICT (holder, product_id) DO UPDATE SET mode = excluded.mode, "
             "substitute_product_id = excluded.substitute_product_id, updated_at = now()",
-            [(holder, product_id, c.mode.value, c.product_id) for product_id, c in sorted(choices.items())])
+            [(holder, product_id, c.mode.value, c.product_id) for product_id, c in sorted(choices.items())],
+        )
 
 
 def _resident(row: asyncpg.Record) -> Resident:
-    return Resident(resident_id=row["resident_id"], helper=row["helper"], name=row["name"], address=row["address"],
-                    phone=row["phone"], call_before_delivery=row["call_before_delivery"],
-                    pay_on_delivery=row["pay_on_delivery"], note=row["note"], created_at=row["created_at"])
+    return Resident(
+        resident_id=row["resident_id"],
+        helper=row["helper"],
+        name=row["name"],
+        address=row["address"],
+        phone=row["phone"],
+        call_before_delivery=row["call_before_delivery"],
+        pay_on_delivery=row["pay_on_delivery"],
+        note=row["note"],
+        created_at=row["created_at"],
+    )

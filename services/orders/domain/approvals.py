@@ -29,19 +29,24 @@ def answer(order: Order, line_no: int, accept: bool, by: str, at: datetime) -> P
         raise NoSuchLine(f"order {order.id} has no line {line_no}")
     pending = line.pending
     if pending is None:
-        raise ApprovalRefused(f"line {line_no} has no question waiting for an answer "
-                              f"(it is {line.status.value})")
+        raise ApprovalRefused(f"line {line_no} has no question waiting for an answer (it is {line.status.value})")
     if pending.answer is not None:
         said = "accepted" if pending.answer else "declined"
-        raise ApprovalRefused(f"line {line_no} was already answered: {pending.answered_by} {said} it; "
-                              "the shop is settling it")
+        raise ApprovalRefused(
+            f"line {line_no} was already answered: {pending.answered_by} {said} it; the shop is settling it"
+        )
     if pending.deadline is not None and at > pending.deadline:
-        raise ApprovalRefused(f"the time to answer for line {line_no} ran out at {pending.deadline.isoformat()}; "
-                              "the shop applies the default")
+        raise ApprovalRefused(
+            f"the time to answer for line {line_no} ran out at {pending.deadline.isoformat()}; "
+            "the shop applies the default"
+        )
     answered = replace(pending, answer=accept, answered_by=by, answered_at=at)
     line.pending = answered
     order.changed_lines.add(line_no)
     what = {"weight": "the heavier weight", "substitution": "the substitute"}[pending.kind.value]
-    order.note_fact(at, f"line {line_no}: {what} {'accepted' if accept else 'declined'} by {by}",
-                    {"line_no": line_no, "kind": pending.kind.value, "accepted": accept, "by": by})
+    order.note_fact(
+        at,
+        f"line {line_no}: {what} {'accepted' if accept else 'declined'} by {by}",
+        {"line_no": line_no, "kind": pending.kind.value, "accepted": accept, "by": by},
+    )
     return answered

@@ -68,8 +68,9 @@ class BasketProblem(Exception):
         self.problems = problems
 
 
-def price_basket(store: CatalogLocation | None, store_id: str, wanted: list[Wanted],
-                 products: dict[str, CatalogProduct]) -> list[OrderLine]:
+def price_basket(
+    store: CatalogLocation | None, store_id: str, wanted: list[Wanted], products: dict[str, CatalogProduct]
+) -> list[OrderLine]:
     problems: list[str] = []
     if store is None:
         raise BasketProblem([f"store {store_id!r} is not a shop or market Linli knows; see GET /stores"])
@@ -81,8 +82,9 @@ def price_basket(store: CatalogLocation | None, store_id: str, wanted: list[Want
     lines: list[OrderLine] = []
     for no, item in enumerate(wanted, start=1):
         if item.product_id in seen:
-            problems.append(f"lines[{no - 1}]: product {item.product_id!r} is listed twice; list it once "
-                            "with the total quantity")
+            problems.append(
+                f"lines[{no - 1}]: product {item.product_id!r} is listed twice; list it once with the total quantity"
+            )
             continue
         seen.add(item.product_id)
         product = products.get(item.product_id)
@@ -90,8 +92,9 @@ def price_basket(store: CatalogLocation | None, store_id: str, wanted: list[Want
             problems.append(f"lines[{no - 1}]: unknown product {item.product_id!r}")
             continue
         if product.store_id != store_id:
-            problems.append(f"lines[{no - 1}]: product {item.product_id!r} is sold by {product.store_id!r}, "
-                            f"not {store_id!r}")
+            problems.append(
+                f"lines[{no - 1}]: product {item.product_id!r} is sold by {product.store_id!r}, not {store_id!r}"
+            )
             continue
         if not product.active:
             problems.append(f"lines[{no - 1}]: product {item.product_id!r} is no longer sold")
@@ -104,11 +107,21 @@ def price_basket(store: CatalogLocation | None, store_id: str, wanted: list[Want
             problems.append(f"lines[{no - 1}].substitution: {substitute_problem}")
             continue
         reserved = stock_quantity(product.unit, item.quantity, product.grams_per_piece)
-        lines.append(OrderLine(
-            line_no=no, product_id=product.product_id, location_id=product.location_id,
-            name_zh=product.name_zh, name_en=product.name_en, unit=product.unit.value, quantity=item.quantity,
-            stock_quantity=reserved, unit_price_fen=product.price_fen,
-            estimated_fen=line_price(product.unit, product.price_fen, reserved), substitution=item.choice))
+        lines.append(
+            OrderLine(
+                line_no=no,
+                product_id=product.product_id,
+                location_id=product.location_id,
+                name_zh=product.name_zh,
+                name_en=product.name_en,
+                unit=product.unit.value,
+                quantity=item.quantity,
+                stock_quantity=reserved,
+                unit_price_fen=product.price_fen,
+                estimated_fen=line_price(product.unit, product.price_fen, reserved),
+                substitution=item.choice,
+            )
+        )
     if problems:
         raise BasketProblem(problems)
     return lines

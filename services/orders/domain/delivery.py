@@ -36,16 +36,26 @@ def _detail(step: str, **values: Any) -> dict[str, Any]:
     return {"step": step, **values}
 
 
-def _fits(order: Order, what: str, step: str, at: datetime, detail: dict[str, Any],
-          statuses: frozenset[OrderStatus] | None = None) -> bool:
+def _fits(
+    order: Order,
+    what: str,
+    step: str,
+    at: datetime,
+    detail: dict[str, Any],
+    statuses: frozenset[OrderStatus] | None = None,
+) -> bool:
     """True when a dispatch fact still applies; otherwise it is kept on the timeline as a late fact."""
     if not order.dispatched:
-        order.note_fact(at, f"{what} arrived, but the order is for {order.fulfilment_mode} now; nothing changed",
-                        {**detail, "step": step})
+        order.note_fact(
+            at,
+            f"{what} arrived, but the order is for {order.fulfilment_mode} now; nothing changed",
+            {**detail, "step": step},
+        )
         return False
     if order.status in TERMINAL or (statuses is not None and order.status not in statuses):
-        order.note_fact(at, f"{what} arrived after the order was {order.status.value}; nothing changed",
-                        {**detail, "step": step})
+        order.note_fact(
+            at, f"{what} arrived after the order was {order.status.value}; nothing changed", {**detail, "step": step}
+        )
         return False
     return True
 
@@ -58,8 +68,9 @@ def _rider_name(order: Order, rider_id: str) -> str:
 def _catch_up(order: Order, at: datetime, step: str) -> None:
     """Dispatch's step after pickup overtook the shop's handover (another topic): the bag is with the rider."""
     if order.status is S.PACKED and order.dispatched:
-        order.move(S.OUT_FOR_DELIVERY, at, "picked up by the rider (the shop's handover is still on its way)",
-                   _detail(step))
+        order.move(
+            S.OUT_FOR_DELIVERY, at, "picked up by the rider (the shop's handover is still on its way)", _detail(step)
+        )
 
 
 def _late_risk(order: Order) -> bool:
@@ -68,6 +79,7 @@ def _late_risk(order: Order) -> bool:
 
 
 # The promise and the rider
+
 
 def delivery_promised(order: Order, promised_at: datetime, minutes: int, at: datetime) -> None:
     detail = {"promised_at": promised_at.isoformat(), "minutes": minutes}
@@ -79,21 +91,40 @@ def delivery_promised(order: Order, promised_at: datetime, minutes: int, at: dat
     order.note_fact(at, f"delivery promised in about {minutes} min", _detail("delivery_promised", **detail))
 
 
-def rider_assigned(order: Order, rider_id: str, rider_name: str, vehicle: str, eta_shop_at: datetime,
-                   eta_door_at: datetime, assigned_by: str, at: datetime) -> None:
-    detail = {"rider_id": rider_id, "rider_name": rider_name, "vehicle": vehicle,
-              "eta_shop_at": eta_shop_at.isoformat(), "eta_door_at": eta_door_at.isoformat(),
-              "assigned_by": assigned_by}
+def rider_assigned(
+    order: Order,
+    rider_id: str,
+    rider_name: str,
+    vehicle: str,
+    eta_shop_at: datetime,
+    eta_door_at: datetime,
+    assigned_by: str,
+    at: datetime,
+) -> None:
+    detail = {
+        "rider_id": rider_id,
+        "rider_name": rider_name,
+        "vehicle": vehicle,
+        "eta_shop_at": eta_shop_at.isoformat(),
+        "eta_door_at": eta_door_at.isoformat(),
+        "assigned_by": assigned_by,
+    }
     # OUT_FOR_DELIVERY too: the counter's handover (linli.inventory) may overtake the assignment.
     if not _fits(order, f"rider {rider_name} being assigned", "rider_assigned", at, detail, ETA_COUNTS):
         return
     t = order.tracking
-    t.rider = {"rider_id": rider_id, "name": rider_name, "vehicle": vehicle, "assigned_by": assigned_by,
-               "assigned_at": at.isoformat()}
+    t.rider = {
+        "rider_id": rider_id,
+        "name": rider_name,
+        "vehicle": vehicle,
+        "assigned_by": assigned_by,
+        "assigned_at": at.isoformat(),
+    }
     t.eta_shop_at, t.eta_door_at = eta_shop_at, eta_door_at
     t.late_risk = _late_risk(order)
-    order.note_fact(at, f"rider {rider_name} ({vehicle.replace('_', '-')}) assigned", _detail("rider_assigned",
-                                                                                           **detail))
+    order.note_fact(
+        at, f"rider {rider_name} ({vehicle.replace('_', '-')}) assigned", _detail("rider_assigned", **detail)
+    )
 
 
 def rider_unassigned(order: Order, rider_id: str, reason: str, at: datetime) -> None:
@@ -106,9 +137,12 @@ def rider_unassigned(order: Order, rider_id: str, reason: str, at: datetime) -> 
     if current:
         t.rider, t.eta_shop_at, t.eta_door_at = None, None, None
         t.late_risk = False
-    order.note_fact(at, f"rider {name} no longer carries the order: {reason}"
-                    + ("" if current else " (they were not the assigned rider)"),
-                    _detail("rider_unassigned", **detail))
+    order.note_fact(
+        at,
+        f"rider {name} no longer carries the order: {reason}"
+        + ("" if current else " (they were not the assigned rider)"),
+        _detail("rider_unassigned", **detail),
+    )
 
 
 def eta_updated(order: Order, eta_door_at: datetime, late_risk: bool, at: datetime) -> None:
@@ -116,19 +150,26 @@ def eta_updated(order: Order, eta_door_at: datetime, late_risk: bool, at: dateti
     if order.status not in ETA_COUNTS or not order.dispatched:
         if not order.dispatched or order.status in TERMINAL:
             return  # a last ETA overtaken by the end of the delivery is not worth a line
-        order.note_fact(at, f"an ETA update arrived after the order was {order.status.value}; nothing changed",
-                        _detail("eta_updated", eta_door_at=eta_door_at.isoformat()))
+        order.note_fact(
+            at,
+            f"an ETA update arrived after the order was {order.status.value}; nothing changed",
+            _detail("eta_updated", eta_door_at=eta_door_at.isoformat()),
+        )
         return
     t = order.tracking
     was_late = t.late_risk
     t.eta_door_at, t.late_risk = eta_door_at, late_risk
     if late_risk != was_late:
-        cause = "running late: the rider will arrive after the promised time" if late_risk else \
-            "back on time for the promised delivery"
+        cause = (
+            "running late: the rider will arrive after the promised time"
+            if late_risk
+            else "back on time for the promised delivery"
+        )
         order.note_fact(at, cause, _detail("eta_updated", eta_door_at=eta_door_at.isoformat(), late_risk=late_risk))
 
 
 # The rider's steps
+
 
 def rider_at_shop(order: Order, rider_id: str, at: datetime) -> None:
     name = _rider_name(order, rider_id)
@@ -140,8 +181,11 @@ def delivery_picked_up(order: Order, rider_id: str, at: datetime) -> None:
     """A fact only: OUT_FOR_DELIVERY comes from inventory's OrderHandedOver(to=rider). The code stays off."""
     name = _rider_name(order, rider_id)
     if _fits(order, f"pickup by rider {name}", "delivery_picked_up", at, {"rider_id": rider_id}):
-        order.note_fact(at, f"picked up by rider {name} with the shop's handover code",
-                        _detail("delivery_picked_up", rider_id=rider_id))
+        order.note_fact(
+            at,
+            f"picked up by rider {name} with the shop's handover code",
+            _detail("delivery_picked_up", rider_id=rider_id),
+        )
 
 
 def rider_at_door(order: Order, rider_id: str, at: datetime) -> None:
@@ -167,22 +211,34 @@ def delivery_failed(order: Order, rider_id: str, reason: str, at: datetime) -> N
     if not _fits(order, "a failed delivery", "delivery_failed", at, detail):
         return
     _catch_up(order, at, "delivery_failed")
-    if order.move_or_note(S.DELIVERY_FAILED, at, f"delivery failed ({reason}): the bag goes back to the shop",
-                          "a failed delivery", detail):
+    if order.move_or_note(
+        S.DELIVERY_FAILED, at, f"delivery failed ({reason}): the bag goes back to the shop", "a failed delivery", detail
+    ):
         order.tracking.failure_reason = reason
 
 
 # No rider: collect it yourself, or the order is cancelled
 
+
 def pickup_offered(order: Order, reason: str, answer_by: datetime, at: datetime) -> None:
     detail = {"reason": reason, "answer_by": answer_by.isoformat()}
     if not _fits(order, "a pickup offer", "pickup_offered", at, detail, BEFORE_PICKUP):
         return
-    order.tracking.pickup_offer = {"reason": reason, "answer_by": answer_by.isoformat(), "offered_at": at.isoformat(),
-                                   "answer": None, "answered_by": None, "answered_at": None}
+    order.tracking.pickup_offer = {
+        "reason": reason,
+        "answer_by": answer_by.isoformat(),
+        "offered_at": at.isoformat(),
+        "answer": None,
+        "answered_by": None,
+        "answered_at": None,
+    }
     minutes = max(0, round((answer_by - at).total_seconds() / 60))
-    order.note_fact(at, f"no rider has taken the order yet ({reason}): you may collect it at the shop instead; "
-                        f"answer within {minutes} min, or the order is cancelled", _detail("pickup_offered", **detail))
+    order.note_fact(
+        at,
+        f"no rider has taken the order yet ({reason}): you may collect it at the shop instead; "
+        f"answer within {minutes} min, or the order is cancelled",
+        _detail("pickup_offered", **detail),
+    )
 
 
 def open_pickup_offer(order: Order, at: datetime | None = None) -> dict[str, Any] | None:
@@ -206,8 +262,9 @@ def answer_pickup_offer(order: Order, accept: bool, by: str, at: datetime) -> No
         said = "accepted" if offer["answer"] else "declined"
         raise PickupOfferRefused(f"the pickup offer was already answered: {offer['answered_by']} {said} it")
     if not order.dispatched or order.status not in BEFORE_PICKUP:
-        raise PickupOfferRefused(f"the order is {order.status.value} ({order.fulfilment_mode}); "
-                                 "the pickup offer no longer applies")
+        raise PickupOfferRefused(
+            f"the order is {order.status.value} ({order.fulfilment_mode}); the pickup offer no longer applies"
+        )
     if at > datetime.fromisoformat(offer["answer_by"]):
         raise PickupOfferRefused(f"the time to answer the pickup offer ran out at {offer['answer_by']}")
     order.tracking.pickup_offer = {**offer, "answer": accept, "answered_by": by, "answered_at": at.isoformat()}
@@ -229,37 +286,58 @@ def delivery_abandoned(order: Order, reason: str, at: datetime) -> OrderStatus |
     if not _fits(order, f"abandoning the delivery ({reason})", "delivery_abandoned", at, detail):
         return None
     if not can_move(order.status, S.CANCELLED, system=True):
-        order.note_fact(at, f"abandoning the delivery ({reason}) arrived after the order was "
-                            f"{order.status.value}; nothing changed", _detail("delivery_abandoned", **detail))
+        order.note_fact(
+            at,
+            f"abandoning the delivery ({reason}) arrived after the order was {order.status.value}; nothing changed",
+            _detail("delivery_abandoned", **detail),
+        )
         return None
-    return order.cancel(at, "linli", reason, system=True,
-                        cause=f"cancelled by Linli: no rider could take the order ({reason}); the amount is refunded")
+    return order.cancel(
+        at,
+        "linli",
+        reason,
+        system=True,
+        cause=f"cancelled by Linli: no rider could take the order ({reason}); the amount is refunded",
+    )
 
 
 # Lockers
+
 
 def locker_reserved(order: Order, site_id: str, compartment_id: str, size: str, at: datetime) -> None:
     detail = {"site_id": site_id, "compartment_id": compartment_id, "size": size}
     if not _fits(order, "a locker reservation", "locker_reserved", at, detail, BEFORE_PICKUP):
         return
     order.tracking.locker = {"site_id": site_id, "compartment_id": compartment_id, "size": size}
-    order.note_fact(at, f"locker compartment {compartment_id} ({size}) reserved at {site_id}",
-                    _detail("locker_reserved", **detail))
+    order.note_fact(
+        at, f"locker compartment {compartment_id} ({size}) reserved at {site_id}", _detail("locker_reserved", **detail)
+    )
 
 
-def locker_deposited(order: Order, site_id: str, compartment_id: str, code: str, collect_by: datetime,
-                     at: datetime) -> None:
+def locker_deposited(
+    order: Order, site_id: str, compartment_id: str, code: str, collect_by: datetime, at: datetime
+) -> None:
     """IN_LOCKER; the compartment's code is kept for the orderer's eyes only, never on the timeline."""
-    detail = _detail("locker_deposited", site_id=site_id, compartment_id=compartment_id,
-                     collect_by=collect_by.isoformat())
+    detail = _detail(
+        "locker_deposited", site_id=site_id, compartment_id=compartment_id, collect_by=collect_by.isoformat()
+    )
     if not _fits(order, "a locker deposit", "locker_deposited", at, detail):
         return
     _catch_up(order, at, "locker_deposited")
-    if order.move_or_note(S.IN_LOCKER, at, f"in locker {site_id}, compartment {compartment_id}: open it with "
-                                           "the code shown on your order", "a locker deposit", detail):
-        order.tracking.locker = {**(order.tracking.locker or {}), "site_id": site_id,
-                                 "compartment_id": compartment_id, "code": code,
-                                 "collect_by": collect_by.isoformat()}
+    if order.move_or_note(
+        S.IN_LOCKER,
+        at,
+        f"in locker {site_id}, compartment {compartment_id}: open it with the code shown on your order",
+        "a locker deposit",
+        detail,
+    ):
+        order.tracking.locker = {
+            **(order.tracking.locker or {}),
+            "site_id": site_id,
+            "compartment_id": compartment_id,
+            "code": code,
+            "collect_by": collect_by.isoformat(),
+        }
 
 
 def locker_collected(order: Order, site_id: str, compartment_id: str, at: datetime) -> None:
@@ -274,5 +352,8 @@ def locker_expired(order: Order, site_id: str, compartment_id: str, at: datetime
     if not _fits(order, "a locker expiry", "locker_expired", at, detail, frozenset({S.IN_LOCKER})):
         return
     order.tracking.locker = {**(order.tracking.locker or {}), "expired": True}
-    order.note_fact(at, f"not collected from locker {site_id} in time: the bag goes back to the shop",
-                    _detail("locker_expired", **detail))
+    order.note_fact(
+        at,
+        f"not collected from locker {site_id} in time: the bag goes back to the shop",
+        _detail("locker_expired", **detail),
+    )

@@ -52,8 +52,11 @@ class Reach:
 
 def reach(shop: Storefront, door: geo.Point) -> Reach:
     street = geo.street_metres(shop.point, door)
-    return Reach(distance_m=round(street), walk_minutes=geo.walking_minutes(shop.point, door),
-                 delivers_here=street <= shop.location.delivery_radius_m)
+    return Reach(
+        distance_m=round(street),
+        walk_minutes=geo.walking_minutes(shop.point, door),
+        delivers_here=street <= shop.location.delivery_radius_m,
+    )
 
 
 class BusyLevel(StrEnum):
@@ -139,8 +142,15 @@ class Found:
     state: OpenState
 
 
-def serving(shops: list[Storefront], door: geo.Point, mode: Mode, at: datetime, timezone: str,
-            category: str | None = None, stalls_of: dict[str, list[Storefront]] | None = None) -> list[Found]:
+def serving(
+    shops: list[Storefront],
+    door: geo.Point,
+    mode: Mode,
+    at: datetime,
+    timezone: str,
+    category: str | None = None,
+    stalls_of: dict[str, list[Storefront]] | None = None,
+) -> list[Found]:
     """The active shops and markets that serve `door` in `mode`: open first, then nearest.
 
     A category matches the shop's own or, for a market, any of its stalls'.
@@ -149,8 +159,11 @@ def serving(shops: list[Storefront], door: geo.Point, mode: Mode, at: datetime, 
     for shop in shops:
         if not shop.location.active or shop.location.kind == "stall":
             continue
-        if category and shop.category != category and not any(
-                s.category == category for s in (stalls_of or {}).get(shop.location_id, [])):
+        if (
+            category
+            and shop.category != category
+            and not any(s.category == category for s in (stalls_of or {}).get(shop.location_id, []))
+        ):
             continue
         r = reach(shop, door)
         if r.serves(mode):
@@ -182,7 +195,11 @@ class NearbyLocker:
 
 def lockers_within_walk(sites: list[LockerSite], door: geo.Point) -> list[NearbyLocker]:
     """Active sites within the circle's walk, nearest first."""
-    near = [NearbyLocker(s, round(geo.street_metres(s.point, door)), geo.walking_minutes(s.point, door))
-            for s in sites if s.active]
-    return sorted((n for n in near if n.walk_minutes <= geo.CIRCLE_WALK_MINUTES),
-                  key=lambda n: (n.distance_m, n.site.site_id))
+    near = [
+        NearbyLocker(s, round(geo.street_metres(s.point, door)), geo.walking_minutes(s.point, door))
+        for s in sites
+        if s.active
+    ]
+    return sorted(
+        (n for n in near if n.walk_minutes <= geo.CIRCLE_WALK_MINUTES), key=lambda n: (n.distance_m, n.site.site_id)
+    )

@@ -29,13 +29,17 @@ AFTER_PICKUP = frozenset({S.OUT_FOR_DELIVERY, S.DELIVERED, S.DELIVERY_FAILED, S.
 def _line(order: Order, line_no: int, what: str, at: datetime) -> OrderLine | None:
     """The line a fact is about, marked changed; None (and a note) when the fact no longer fits."""
     if order.status not in LINES_OPEN:
-        order.note_fact(at, f"{what} for line {line_no} arrived after the order was {order.status.value}; "
-                            "nothing changed", {"line_no": line_no})
+        order.note_fact(
+            at,
+            f"{what} for line {line_no} arrived after the order was {order.status.value}; nothing changed",
+            {"line_no": line_no},
+        )
         return None
     line = order.line(line_no)
     if line is None:
-        order.note_fact(at, f"{what} for line {line_no}, which this order does not have; nothing changed",
-                        {"line_no": line_no})
+        order.note_fact(
+            at, f"{what} for line {line_no}, which this order does not have; nothing changed", {"line_no": line_no}
+        )
         return None
     order.changed_lines.add(line_no)
     return line
@@ -47,16 +51,21 @@ def _amount(line: OrderLine, quantity: int) -> str:
 
 # Accepting, per part and for the whole order
 
+
 def part_accepted(order: Order, location_id: str, by: str, at: datetime) -> None:
     order.note_fact(at, f"{location_id} accepted its part", {"location_id": location_id, "by": by})
 
 
-def part_rejected(order: Order, location_id: str, reason: str, note: str | None, line_nos: list[int],
-                  refund_fen: int, at: datetime) -> None:
+def part_rejected(
+    order: Order, location_id: str, reason: str, note: str | None, line_nos: list[int], refund_fen: int, at: datetime
+) -> None:
     """A stall said no (or let its time pass): its lines are refunded, the rest of the order goes on."""
     if order.status not in LINES_OPEN:
-        order.note_fact(at, f"{location_id} refusing its part arrived after the order was {order.status.value}; "
-                            "nothing changed", {"location_id": location_id, "reason": reason})
+        order.note_fact(
+            at,
+            f"{location_id} refusing its part arrived after the order was {order.status.value}; nothing changed",
+            {"location_id": location_id, "reason": reason},
+        )
         return
     refunded = []
     for line_no in line_nos:
@@ -66,11 +75,13 @@ def part_rejected(order: Order, location_id: str, reason: str, note: str | None,
         line.refund(LineStatus.REFUNDED)
         order.changed_lines.add(line_no)
         refunded.append(line_no)
-    order.note_fact(at, f"{location_id} refused its part ({reason}): "
-                        f"line{'s' if len(line_nos) != 1 else ''} {', '.join(map(str, line_nos))} refunded, "
-                        f"{format_yuan(refund_fen)}",
-                    {"location_id": location_id, "reason": reason, "note": note, "line_nos": line_nos,
-                     "refund_fen": refund_fen})
+    order.note_fact(
+        at,
+        f"{location_id} refused its part ({reason}): "
+        f"line{'s' if len(line_nos) != 1 else ''} {', '.join(map(str, line_nos))} refunded, "
+        f"{format_yuan(refund_fen)}",
+        {"location_id": location_id, "reason": reason, "note": note, "line_nos": line_nos, "refund_fen": refund_fen},
+    )
 
 
 def picking_started(order: Order, location_id: str, by: str, at: datetime) -> None:
@@ -84,18 +95,31 @@ def picking_started(order: Order, location_id: str, by: str, at: datetime) -> No
 
 # Picking, line by line
 
-def line_picked(order: Order, line_no: int, quantity: int, price_fen: int, estimated_fen: int, by: str,
-                at: datetime) -> None:
+
+def line_picked(
+    order: Order, line_no: int, quantity: int, price_fen: int, estimated_fen: int, by: str, at: datetime
+) -> None:
     line = _line(order, line_no, "picked", at)
     if line is None:
         return
     line.settle(LineStatus.PICKED, quantity, price_fen)
-    detail: dict[str, Any] = {"line_no": line_no, "product_id": line.product_id, "quantity": quantity,
-                              "unit": line.unit, "price_fen": price_fen, "estimated_fen": estimated_fen, "by": by}
+    detail: dict[str, Any] = {
+        "line_no": line_no,
+        "product_id": line.product_id,
+        "quantity": quantity,
+        "unit": line.unit,
+        "price_fen": price_fen,
+        "estimated_fen": estimated_fen,
+        "by": by,
+    }
     if line.unit == "g":
         detail["weight_g"] = quantity
-    order.note_fact(at, f"line {line_no} picked: {_amount(line, quantity)}, {format_yuan(price_fen)} "
-                        f"(shown {format_yuan(estimated_fen)})", detail)
+    order.note_fact(
+        at,
+        f"line {line_no} picked: {_amount(line, quantity)}, {format_yuan(price_fen)} "
+        f"(shown {format_yuan(estimated_fen)})",
+        detail,
+    )
 
 
 def line_out_of_stock(order: Order, line_no: int, refund_fen: int, by: str, at: datetime) -> None:
@@ -103,60 +127,96 @@ def line_out_of_stock(order: Order, line_no: int, refund_fen: int, by: str, at: 
     if line is None:
         return
     line.refund(LineStatus.OUT_OF_STOCK, refund_fen)
-    order.note_fact(at, f"line {line_no} out of stock: {format_yuan(refund_fen)} refunded",
-                    {"line_no": line_no, "product_id": line.product_id, "refund_fen": refund_fen, "by": by})
+    order.note_fact(
+        at,
+        f"line {line_no} out of stock: {format_yuan(refund_fen)} refunded",
+        {"line_no": line_no, "product_id": line.product_id, "refund_fen": refund_fen, "by": by},
+    )
 
 
-def weight_approval_requested(order: Order, line_no: int, *, estimated_quantity: int, actual_quantity: int,
-                              over_pct: float, estimated_fen: int, actual_fen: int, deadline: datetime,
-                              at: datetime) -> None:
+def weight_approval_requested(
+    order: Order,
+    line_no: int,
+    *,
+    estimated_quantity: int,
+    actual_quantity: int,
+    over_pct: float,
+    estimated_fen: int,
+    actual_fen: int,
+    deadline: datetime,
+    at: datetime,
+) -> None:
     line = _line(order, line_no, "a weight question", at)
     if line is None:
         return
-    numbers = {"estimated_g": estimated_quantity, "actual_g": actual_quantity, "over_pct": over_pct,
-               "estimated_fen": estimated_fen, "actual_fen": actual_fen}
+    numbers = {
+        "estimated_g": estimated_quantity,
+        "actual_g": actual_quantity,
+        "over_pct": over_pct,
+        "estimated_fen": estimated_fen,
+        "actual_fen": actual_fen,
+    }
     line.status = LineStatus.AWAITING_APPROVAL
     line.pending = PendingApproval(ApprovalKind.WEIGHT, deadline, numbers)
-    order.note_fact(at, f"line {line_no} weighs {actual_quantity} g instead of about {estimated_quantity} g "
-                        f"({format_yuan(actual_fen)} instead of {format_yuan(estimated_fen)}): "
-                        "waiting for the shopper's approval",
-                    {"line_no": line_no, **numbers, "deadline": deadline.isoformat()})
+    order.note_fact(
+        at,
+        f"line {line_no} weighs {actual_quantity} g instead of about {estimated_quantity} g "
+        f"({format_yuan(actual_fen)} instead of {format_yuan(estimated_fen)}): "
+        "waiting for the shopper's approval",
+        {"line_no": line_no, **numbers, "deadline": deadline.isoformat()},
+    )
 
 
-def weight_settled(order: Order, line_no: int, approved: bool, charged_fen: int, decided_by: str,
-                   at: datetime) -> None:
+def weight_settled(order: Order, line_no: int, approved: bool, charged_fen: int, decided_by: str, at: datetime) -> None:
     """Accepted: charged at the actual weight. No answer: charged at the estimate. Declined: picked again."""
     line = _line(order, line_no, "a weight decision", at)
     if line is None:
         return
     numbers = line.pending.numbers if line.pending else {}
     actual = numbers.get("actual_g", line.final_quantity)
-    detail: dict[str, Any] = {"line_no": line_no, "approved": approved, "charged_fen": charged_fen,
-                              "decided_by": decided_by}
+    detail: dict[str, Any] = {
+        "line_no": line_no,
+        "approved": approved,
+        "charged_fen": charged_fen,
+        "decided_by": decided_by,
+    }
     if approved:
         line.settle(LineStatus.PICKED, actual, charged_fen)
         cause = f"line {line_no}: the heavier weight ({actual} g) was accepted, {format_yuan(charged_fen)}"
     elif decided_by == "timeout":
         line.settle(LineStatus.PICKED, actual, charged_fen)
-        cause = (f"line {line_no}: no answer in time, so {actual} g is charged at the estimate, "
-                 f"{format_yuan(charged_fen)}")
+        cause = (
+            f"line {line_no}: no answer in time, so {actual} g is charged at the estimate, {format_yuan(charged_fen)}"
+        )
     else:
         line.back_to_picking()
         cause = f"line {line_no}: the heavier weight was declined; the shop picks it again"
     order.note_fact(at, cause, detail)
 
 
-def substitution_proposed(order: Order, line_no: int, substitute: Substitute, needs_approval: bool,
-                          deadline: datetime | None, by: str, at: datetime) -> None:
+def substitution_proposed(
+    order: Order,
+    line_no: int,
+    substitute: Substitute,
+    needs_approval: bool,
+    deadline: datetime | None,
+    by: str,
+    at: datetime,
+) -> None:
     line = _line(order, line_no, "a substitute", at)
     if line is None:
         return
     line.substitute = substitute
-    numbers = {"substitute": substitute.as_dict(), "estimated_fen": line.estimated_fen,
-               "substitute_fen": substitute.price_fen}
+    numbers = {
+        "substitute": substitute.as_dict(),
+        "estimated_fen": line.estimated_fen,
+        "substitute_fen": substitute.price_fen,
+    }
     detail: dict[str, Any] = {"line_no": line_no, **numbers, "needs_approval": needs_approval, "by": by}
-    what = f"line {line_no}: {substitute.name_en} ({substitute.quantity} {substitute.unit}, " \
-           f"{format_yuan(substitute.price_fen)}) offered instead of {line.name_en}"
+    what = (
+        f"line {line_no}: {substitute.name_en} ({substitute.quantity} {substitute.unit}, "
+        f"{format_yuan(substitute.price_fen)}) offered instead of {line.name_en}"
+    )
     if needs_approval:
         line.status = LineStatus.AWAITING_APPROVAL
         line.pending = PendingApproval(ApprovalKind.SUBSTITUTION, deadline, numbers)
@@ -165,13 +225,19 @@ def substitution_proposed(order: Order, line_no: int, substitute: Substitute, ne
     order.note_fact(at, what, detail)
 
 
-def substitution_settled(order: Order, line_no: int, accepted: bool, price_fen: int, refund_fen: int,
-                         decided_by: str, at: datetime) -> None:
+def substitution_settled(
+    order: Order, line_no: int, accepted: bool, price_fen: int, refund_fen: int, decided_by: str, at: datetime
+) -> None:
     line = _line(order, line_no, "a substitution decision", at)
     if line is None:
         return
-    detail: dict[str, Any] = {"line_no": line_no, "accepted": accepted, "price_fen": price_fen,
-                              "refund_fen": refund_fen, "decided_by": decided_by}
+    detail: dict[str, Any] = {
+        "line_no": line_no,
+        "accepted": accepted,
+        "price_fen": price_fen,
+        "refund_fen": refund_fen,
+        "decided_by": decided_by,
+    }
     sub = line.substitute
     name = sub.name_en if sub else "the substitute"
     if accepted:
@@ -186,26 +252,40 @@ def substitution_settled(order: Order, line_no: int, accepted: bool, price_fen: 
 
 
 def _decided(by: str) -> str:
-    return {"rule": "within the shopper's preference", "shopper": "the shopper decided",
-            "timeout": "no answer in time"}.get(by, f"decided by {by}")
+    return {
+        "rule": "within the shopper's preference",
+        "shopper": "the shopper decided",
+        "timeout": "no answer in time",
+    }.get(by, f"decided by {by}")
 
 
 # Packing and handing over
 
+
 def part_packed(order: Order, location_id: str, bags: int, weight_g: int, by: str, at: datetime) -> None:
-    order.note_fact(at, f"{location_id} packed its part: {bags} bag{'s' if bags != 1 else ''}, {weight_g} g",
-                    {"location_id": location_id, "bags": bags, "weight_g": weight_g, "by": by})
+    order.note_fact(
+        at,
+        f"{location_id} packed its part: {bags} bag{'s' if bags != 1 else ''}, {weight_g} g",
+        {"location_id": location_id, "bags": bags, "weight_g": weight_g, "by": by},
+    )
 
 
-def order_packed(order: Order, packed: Packed, shown_fen: int, outcomes: list[tuple[int, LineOutcome, int, int]],
-                 at: datetime) -> None:
+def order_packed(
+    order: Order, packed: Packed, shown_fen: int, outcomes: list[tuple[int, LineOutcome, int, int]], at: datetime
+) -> None:
     """PACKED with the final price; for pickup the bag then waits at the counter.
 
     `outcomes` are (line_no, outcome, quantity, price_fen) as packed: inventory's word is final.
     The handover code stays off the timeline, which the shop's staff can read too.
     """
-    detail = {"final_fen": packed.final_fen, "shown_fen": shown_fen, "difference_fen": packed.difference_fen,
-              "bags": packed.bags, "weight_g": packed.weight_g, "pickup_point": packed.pickup_point}
+    detail = {
+        "final_fen": packed.final_fen,
+        "shown_fen": shown_fen,
+        "difference_fen": packed.difference_fen,
+        "bags": packed.bags,
+        "weight_g": packed.weight_g,
+        "pickup_point": packed.pickup_point,
+    }
     cause = f"packed: final price {format_yuan(packed.final_fen)} (shown {format_yuan(shown_fen)})"
     if not order.move_or_note(S.PACKED, at, cause, "packing", detail):
         return
@@ -230,14 +310,12 @@ def handed_over(order: Order, to: str, by: str, at: datetime) -> None:
     if to == "shopper":
         if order.status is S.PACKED:  # a delivery order fetched at the counter after all
             order.move(S.READY_FOR_PICKUP, at, "ready at the counter", detail)
-        order.move_or_note(S.COLLECTED, at, "collected at the counter with the handover code", "a handover",
-                           detail)
+        order.move_or_note(S.COLLECTED, at, "collected at the counter with the handover code", "a handover", detail)
     elif order.status in AFTER_PICKUP and order.dispatched:
         # Dispatch's later step (on another topic) overtook this and already moved the order on.
         order.note_fact(at, "the shop confirmed the handover to the rider", detail)
     else:
-        order.move_or_note(S.OUT_FOR_DELIVERY, at, "handed to the rider with the handover code", "a handover",
-                           detail)
+        order.move_or_note(S.OUT_FOR_DELIVERY, at, "handed to the rider with the handover code", "a handover", detail)
 
 
 def bag_returned(order: Order, refund_fen: int, lines: list[dict[str, Any]], by: str, at: datetime) -> None:

@@ -69,8 +69,10 @@ class BalanceTooSmall(Exception):
     """A prepaid order costs more than the balance holds: nothing is stored (HTTP 402)."""
 
     def __init__(self, balance_fen: int, total_fen: int) -> None:
-        super().__init__(f"the balance is {format_yuan(balance_fen)} but this order costs {format_yuan(total_fen)}; "
-                         "top up or pay on delivery")
+        super().__init__(
+            f"the balance is {format_yuan(balance_fen)} but this order costs {format_yuan(total_fen)}; "
+            "top up or pay on delivery"
+        )
         self.balance_fen = balance_fen
         self.total_fen = total_fen
 
@@ -86,8 +88,10 @@ def delivery_fee_for(mode: str, store_fee_fen: int) -> int:
 
 def check_payment(payment: Payment, mode: str) -> None:
     if payment == "on_delivery" and mode != "delivery":
-        raise PaymentRefused(f"pay on delivery is for delivery to the door only, not {mode}; pay from the balance "
-                             "instead (top up at the service centre)")
+        raise PaymentRefused(
+            f"pay on delivery is for delivery to the door only, not {mode}; pay from the balance "
+            "instead (top up at the service centre)"
+        )
 
 
 def at_placing(payment: Payment, shown_fen: int, balance_fen: int) -> list[Posting]:
@@ -123,11 +127,20 @@ def settle(payment: Payment, postings: Iterable[Posting], final: int | None) -> 
         return []
     difference = net_charged(postings) - final
     if difference > 0:
-        return [Posting(Kind.REFUND, difference, note=f"{format_yuan(difference)} back: the order came to "
-                                                       f"{format_yuan(final)}")]
+        return [
+            Posting(
+                Kind.REFUND, difference, note=f"{format_yuan(difference)} back: the order came to {format_yuan(final)}"
+            )
+        ]
     if difference < 0:
-        return [Posting(Kind.EXTRA_CHARGE, difference, note=f"{format_yuan(-difference)} more: the order came to "
-                                                            f"{format_yuan(final)} (a heavier weight approved)")]
+        return [
+            Posting(
+                Kind.EXTRA_CHARGE,
+                difference,
+                note=f"{format_yuan(-difference)} more: the order came to "
+                f"{format_yuan(final)} (a heavier weight approved)",
+            )
+        ]
     return []
 
 
@@ -183,21 +196,42 @@ class Summary:
         return self.cash_collected_fen is None
 
     def as_dict(self) -> dict[str, object]:
-        return {"payment": self.payment, "shown_fen": self.shown_fen, "goods_shown_fen": self.goods_shown_fen,
-                "delivery_fee_fen": self.fees.delivery_fee_fen, "platform_fee_fen": self.fees.platform_fee_fen,
-                "paid_fen": self.paid_fen, "final_fen": self.final_fen, "refund_fen": self.refund_fen,
-                "extra_charged_fen": self.extra_charged_fen, "due_at_door_fen": self.due_at_door_fen,
-                "cash_collected_fen": self.cash_collected_fen, "settled": self.settled,
-                "reconciles": self.reconciles}
+        return {
+            "payment": self.payment,
+            "shown_fen": self.shown_fen,
+            "goods_shown_fen": self.goods_shown_fen,
+            "delivery_fee_fen": self.fees.delivery_fee_fen,
+            "platform_fee_fen": self.fees.platform_fee_fen,
+            "paid_fen": self.paid_fen,
+            "final_fen": self.final_fen,
+            "refund_fen": self.refund_fen,
+            "extra_charged_fen": self.extra_charged_fen,
+            "due_at_door_fen": self.due_at_door_fen,
+            "cash_collected_fen": self.cash_collected_fen,
+            "settled": self.settled,
+            "reconciles": self.reconciles,
+        }
 
 
-def summarize(payment: Payment, goods_shown_fen: int, fees: Fees, final: int | None, postings: Iterable[Posting],
-              *, delivered: bool) -> Summary:
+def summarize(
+    payment: Payment,
+    goods_shown_fen: int,
+    fees: Fees,
+    final: int | None,
+    postings: Iterable[Posting],
+    *,
+    delivered: bool,
+) -> Summary:
     postings = list(postings)
     cash = [p.amount_fen for p in postings if p.kind is Kind.CASH_COLLECTED]
     return Summary(
-        payment=payment, goods_shown_fen=goods_shown_fen, fees=fees, final_fen=final,
+        payment=payment,
+        goods_shown_fen=goods_shown_fen,
+        fees=fees,
+        final_fen=final,
         paid_fen=-sum(p.amount_fen for p in postings if p.kind is Kind.PAID),
         refund_fen=sum(p.amount_fen for p in postings if p.kind is Kind.REFUND),
         extra_charged_fen=-sum(p.amount_fen for p in postings if p.kind is Kind.EXTRA_CHARGE),
-        cash_collected_fen=sum(cash) if cash else None, delivered=delivered)
+        cash_collected_fen=sum(cash) if cash else None,
+        delivered=delivered,
+    )

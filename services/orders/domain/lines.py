@@ -78,15 +78,27 @@ class PendingApproval:
     answered_at: datetime | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind.value, "deadline": _iso(self.deadline), "numbers": self.numbers,
-                "answer": self.answer, "answered_by": self.answered_by, "answered_at": _iso(self.answered_at)}
+        return {
+            "kind": self.kind.value,
+            "deadline": _iso(self.deadline),
+            "numbers": self.numbers,
+            "answer": self.answer,
+            "answered_by": self.answered_by,
+            "answered_at": _iso(self.answered_at),
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> PendingApproval | None:
         if not data:
             return None
-        return cls(ApprovalKind(data["kind"]), _dt(data.get("deadline")), data.get("numbers") or {},
-                   data.get("answer"), data.get("answered_by"), _dt(data.get("answered_at")))
+        return cls(
+            ApprovalKind(data["kind"]),
+            _dt(data.get("deadline")),
+            data.get("numbers") or {},
+            data.get("answer"),
+            data.get("answered_by"),
+            _dt(data.get("answered_at")),
+        )
 
 
 @dataclass

@@ -62,21 +62,54 @@ class Order:
     changed_lines: set[int] = field(default_factory=set, repr=False)
 
     @classmethod
-    def place(cls, *, id: str, store_id: str, placed_by: str, placed_for: str, placed_by_role: str,
-              fulfilment: dict[str, Any], lines: list[OrderLine], at: datetime, contact_phone: str | None = None,
-              note: str | None = None, flags: dict[str, bool] | None = None,
-              delivery_code: str | None = None, payment: ledger.Payment = "balance",
-              fees: ledger.Fees = ledger.Fees(), slot: dict[str, str] | None = None,
-              release_at: datetime | None = None) -> Order:
+    def place(
+        cls,
+        *,
+        id: str,
+        store_id: str,
+        placed_by: str,
+        placed_for: str,
+        placed_by_role: str,
+        fulfilment: dict[str, Any],
+        lines: list[OrderLine],
+        at: datetime,
+        contact_phone: str | None = None,
+        note: str | None = None,
+        flags: dict[str, bool] | None = None,
+        delivery_code: str | None = None,
+        payment: ledger.Payment = "balance",
+        fees: ledger.Fees = ledger.Fees(),
+        slot: dict[str, str] | None = None,
+        release_at: datetime | None = None,
+    ) -> Order:
         if not lines:
             raise ValueError("an order needs at least one line")
-        order = cls(id=id, store_id=store_id, placed_by=placed_by, placed_for=placed_for,
-                    placed_by_role=placed_by_role, fulfilment=fulfilment, lines=lines,
-                    contact_phone=contact_phone, note=note, flags=dict(flags or {}), created_at=at,
-                    delivery_code=delivery_code, payment=payment, delivery_fee_fen=fees.delivery_fee_fen,
-                    platform_fee_fen=fees.platform_fee_fen, slot=slot, release_at=release_at)
-        detail: dict[str, Any] = {"by": placed_by, "for": placed_for, "total_fen": order.total_fen,
-                                  "shown_fen": order.shown_fen, "payment": payment}
+        order = cls(
+            id=id,
+            store_id=store_id,
+            placed_by=placed_by,
+            placed_for=placed_for,
+            placed_by_role=placed_by_role,
+            fulfilment=fulfilment,
+            lines=lines,
+            contact_phone=contact_phone,
+            note=note,
+            flags=dict(flags or {}),
+            created_at=at,
+            delivery_code=delivery_code,
+            payment=payment,
+            delivery_fee_fen=fees.delivery_fee_fen,
+            platform_fee_fen=fees.platform_fee_fen,
+            slot=slot,
+            release_at=release_at,
+        )
+        detail: dict[str, Any] = {
+            "by": placed_by,
+            "for": placed_for,
+            "total_fen": order.total_fen,
+            "shown_fen": order.shown_fen,
+            "payment": payment,
+        }
         if slot:
             detail["slot"] = slot
         order._record(TimelineEntry(at, "placed", OrderStatus.PLACED, detail))
@@ -99,12 +132,19 @@ class Order:
     @property
     def final_charge_fen(self) -> int | None:
         """What the order costs in the end, once packed or ended (goods as packed, plus fees)."""
-        return ledger.final_fen(self.status, self.packed.final_fen if self.packed else None, self.fees,
-                                carried=self.dispatched)
+        return ledger.final_fen(
+            self.status, self.packed.final_fen if self.packed else None, self.fees, carried=self.dispatched
+        )
 
     def money(self) -> ledger.Summary:
-        return ledger.summarize(self.payment, self.total_fen, self.fees, self.final_charge_fen, self.postings,
-                                delivered=self.status in ledger.DELIVERED)
+        return ledger.summarize(
+            self.payment,
+            self.total_fen,
+            self.fees,
+            self.final_charge_fen,
+            self.postings,
+            delivered=self.status in ledger.DELIVERED,
+        )
 
     @property
     def refund_fen(self) -> int:
@@ -127,8 +167,15 @@ class Order:
         self.timeline.append(entry)
         self.new_entries.append(entry)
 
-    def move(self, target: OrderStatus, at: datetime, cause: str, detail: dict[str, Any] | None = None, *,
-             system: bool = False) -> None:
+    def move(
+        self,
+        target: OrderStatus,
+        at: datetime,
+        cause: str,
+        detail: dict[str, Any] | None = None,
+        *,
+        system: bool = False,
+    ) -> None:
         check_move(self.status, target, system=system)
         self.status = target
         self.version += 1
@@ -137,8 +184,9 @@ class Order:
     def note_fact(self, at: datetime, cause: str, detail: dict[str, Any] | None = None) -> None:
         self._record(TimelineEntry(at, cause, None, detail or {}))
 
-    def move_or_note(self, target: OrderStatus, at: datetime, cause: str, what: str,
-                     detail: dict[str, Any] | None = None) -> bool:
+    def move_or_note(
+        self, target: OrderStatus, at: datetime, cause: str, what: str, detail: dict[str, Any] | None = None
+    ) -> bool:
         """Make the move if the order still can; otherwise keep the late fact on the timeline."""
         if can_move(self.status, target):
             self.move(target, at, cause, detail)
@@ -157,8 +205,9 @@ class Order:
     def accept(self, at: datetime, by: str) -> None:
         self.move(OrderStatus.ACCEPTED, at, "accepted by the shop", {"by": by})
 
-    def cancel(self, at: datetime, by: str, reason: str = "cancelled", *, system: bool = False,
-               cause: str = "cancelled") -> OrderStatus:
+    def cancel(
+        self, at: datetime, by: str, reason: str = "cancelled", *, system: bool = False, cause: str = "cancelled"
+    ) -> OrderStatus:
         """The orderer cancels (until picking starts); Linli itself may cancel later (`system`, e.g. no_rider)."""
         previous = self.status
         self.move(OrderStatus.CANCELLED, at, cause, {"by": by, "reason": reason}, system=system)
@@ -203,9 +252,14 @@ class Tracking:
 
     def as_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
-            "promised_minutes": self.promised_minutes, "late_risk": self.late_risk, "rider": self.rider,
-            "pickup_offer": self.pickup_offer, "locker": self.locker,
-            "cash_collected_fen": self.cash_collected_fen, "failure_reason": self.failure_reason}
+            "promised_minutes": self.promised_minutes,
+            "late_risk": self.late_risk,
+            "rider": self.rider,
+            "pickup_offer": self.pickup_offer,
+            "locker": self.locker,
+            "cash_collected_fen": self.cash_collected_fen,
+            "failure_reason": self.failure_reason,
+        }
         for name in self._TIMES:
             value = getattr(self, name)
             data[name] = value.isoformat() if value else None
@@ -215,7 +269,13 @@ class Tracking:
     def from_dict(cls, data: dict[str, Any] | None) -> Tracking:
         data = dict(data or {})
         times = {name: datetime.fromisoformat(data[name]) if data.get(name) else None for name in cls._TIMES}
-        return cls(promised_minutes=data.get("promised_minutes"), late_risk=bool(data.get("late_risk")),
-                   rider=data.get("rider"), pickup_offer=data.get("pickup_offer"), locker=data.get("locker"),
-                   cash_collected_fen=data.get("cash_collected_fen"), failure_reason=data.get("failure_reason"),
-                   **times)
+        return cls(
+            promised_minutes=data.get("promised_minutes"),
+            late_risk=bool(data.get("late_risk")),
+            rider=data.get("rider"),
+            pickup_offer=data.get("pickup_offer"),
+            locker=data.get("locker"),
+            cash_collected_fen=data.get("cash_collected_fen"),
+            failure_reason=data.get("failure_reason"),
+            **times,
+        )

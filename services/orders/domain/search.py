@@ -62,8 +62,10 @@ def matches(query: str, product: Searchable) -> bool:
     """
     if not query:
         return False
-    return any(query in field for field in (normalise(product.name_zh), normalise(product.name_en),
-                                            product.pinyin, product.pinyin_initials))
+    return any(
+        query in field
+        for field in (normalise(product.name_zh), normalise(product.name_en), product.pinyin, product.pinyin_initials)
+    )
 
 
 @dataclass(frozen=True)

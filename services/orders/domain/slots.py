@@ -74,8 +74,10 @@ def check_radius(shop: Point, door: Point, radius_m: int, shop_name: str) -> int
     """The street distance in metres, or OutsideDeliveryArea naming it, the radius and what to do instead."""
     distance = round(street_metres(shop, door))
     if distance > radius_m:
-        raise OutsideDeliveryArea(f"the address is {distance} m from {shop_name} by street, but it delivers only "
-                                  f"within {radius_m} m; choose pickup at the shop or a nearer shop")
+        raise OutsideDeliveryArea(
+            f"the address is {distance} m from {shop_name} by street, but it delivers only "
+            f"within {radius_m} m; choose pickup at the shop or a nearer shop"
+        )
     return distance
 
 
@@ -89,13 +91,16 @@ def closed_at(locations: Iterable[Opening], at: datetime, timezone: str) -> list
         what = "stall" if location.kind == "stall" else "shop"
         nxt = hours.next_opening(at)
         when = f"; it next opens {nxt:%a %Y-%m-%d %H:%M}" if nxt else ""
-        reasons.append(f"the {what} {location.name_en} ({location.location_id!r}) is closed at "
-                       f"{at.astimezone(ZoneInfo(timezone)):%a %H:%M}{when}")
+        reasons.append(
+            f"the {what} {location.name_en} ({location.location_id!r}) is closed at "
+            f"{at.astimezone(ZoneInfo(timezone)):%a %H:%M}{when}"
+        )
     return reasons
 
 
-def check_slot(slot: Slot, now: datetime, picking_minutes: int, ride: int, locations: Iterable[Opening],
-               timezone: str) -> datetime:
+def check_slot(
+    slot: Slot, now: datetime, picking_minutes: int, ride: int, locations: Iterable[Opening], timezone: str
+) -> datetime:
     """The slot's release time, or SlotProblem saying everything wrong with it."""
     problems = []
     length = slot.end - slot.start
@@ -104,8 +109,10 @@ def check_slot(slot: Slot, now: datetime, picking_minutes: int, ride: int, locat
     else:
         earliest = now + lead_time(picking_minutes, ride)
         if slot.start < earliest:
-            problems.append(f"the slot starts too soon: picking ({picking_minutes} min) and the ride ({ride} min) "
-                            f"need it to start at {earliest:%H:%M} or later")
+            problems.append(
+                f"the slot starts too soon: picking ({picking_minutes} min) and the ride ({ride} min) "
+                f"need it to start at {earliest:%H:%M} or later"
+            )
     if length < MIN_LENGTH:
         problems.append(f"the slot is {_minutes(length)} min long; it must be at least 15 minutes")
     elif length > MAX_LENGTH:
@@ -132,12 +139,17 @@ class Offered:
     why: str | None
 
     def as_dict(self) -> dict[str, object]:
-        return {**self.slot.as_dict(), "release_at": self.release_at.isoformat(), "available": self.available,
-                "why": self.why}
+        return {
+            **self.slot.as_dict(),
+            "release_at": self.release_at.isoformat(),
+            "available": self.available,
+            "why": self.why,
+        }
 
 
-def offered(now: datetime, picking_minutes: int, ride: int, locations: Iterable[Opening],
-            timezone: str) -> list[Offered]:
+def offered(
+    now: datetime, picking_minutes: int, ride: int, locations: Iterable[Opening], timezone: str
+) -> list[Offered]:
     """Every 30-minute window of the next two days, from the next half hour."""
     locations = list(locations)
     start = now.replace(second=0, microsecond=0) + timedelta(minutes=30 - now.minute % 30)

@@ -17,8 +17,12 @@ from shared.service import runtime_of
 
 router = APIRouter(tags=["following"])
 
-ERRORS: dict[type[Exception], int] = {ordering.NotFound: 404, ordering.Forbidden: 403,
-                                      ratings.RatingRefused: 409, ratings.RatingInvalid: 422}
+ERRORS: dict[type[Exception], int] = {
+    ordering.NotFound: 404,
+    ordering.Forbidden: 403,
+    ratings.RatingRefused: 409,
+    ratings.RatingInvalid: 422,
+}
 
 
 class RatingRequest(BaseModel):
@@ -29,8 +33,15 @@ class RatingRequest(BaseModel):
 
 
 def rating_view(r: Rating) -> dict[str, Any]:
-    return {"order_id": r.order_id, "store_id": r.store_id, "shop_stars": r.shop_stars, "rider_id": r.rider_id,
-            "rider_stars": r.rider_stars, "comment": r.comment, "rated_at": r.rated_at.isoformat()}
+    return {
+        "order_id": r.order_id,
+        "store_id": r.store_id,
+        "shop_stars": r.shop_stars,
+        "rider_id": r.rider_id,
+        "rider_stars": r.rider_stars,
+        "comment": r.comment,
+        "rated_at": r.rated_at.isoformat(),
+    }
 
 
 @router.get("/orders/{order_id}/reorder", responses={404: {"description": "no such order (that you can see)"}})
@@ -47,25 +58,46 @@ async def order_again(order_id: str, request: Request, principal: CurrentPrincip
             raise HTTPException(next(code for cls, code in ERRORS.items() if isinstance(e, cls)), str(e)) from e
 
 
-@router.post("/orders/{order_id}/rating", status_code=201,
-             responses={403: {"description": "only the orderer rates"},
-                        404: {"description": "no such order (that you can see)"},
-                        409: {"description": "not handed over yet, or rated already"},
-                        422: {"description": "no stars, or rider_stars for an order no rider carried"}})
-async def rate(order_id: str, body: RatingRequest, request: Request, principal: CurrentPrincipal,
-               idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None) -> JSONResponse:
+@router.post(
+    "/orders/{order_id}/rating",
+    status_code=201,
+    responses={
+        403: {"description": "only the orderer rates"},
+        404: {"description": "no such order (that you can see)"},
+        409: {"description": "not handed over yet, or rated already"},
+        422: {"description": "no stars, or rider_stars for an order no rider carried"},
+    },
+)
+async def rate(
+    order_id: str,
+    body: RatingRequest,
+    request: Request,
+    principal: CurrentPrincipal,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> JSONResponse:
     """Rate a delivered or collected order, once: the shop, the rider who carried it, a comment."""
     key = check_key(idempotency_key, required=False)
 
     async def rate_it(conn: Any) -> dict[str, Any]:
-        rating = await ratings.rate(UnitOfWork(conn, correlation_id=request.headers.get("x-correlation-id")),
-                                    principal, order_id, shop_stars=body.shop_stars, rider_stars=body.rider_stars,
-                                    comment=body.comment)
+        rating = await ratings.rate(
+            UnitOfWork(conn, correlation_id=request.headers.get("x-correlation-id")),
+            principal,
+            order_id,
+            shop_stars=body.shop_stars,
+            rider_stars=body.rider_stars,
+            comment=body.comment,
+        )
         return rating_view(rating)
 
-    status, response = await change_once(runtime_of(request).pool, principal.key, key,
-                                         request_hash("POST", f"/orders/{order_id}/rating",
-                                                      body.model_dump(mode="json")), rate_it, ERRORS, status=201)
+    status, response = await change_once(
+        runtime_of(request).pool,
+        principal.key,
+        key,
+        request_hash("POST", f"/orders/{order_id}/rating", body.model_dump(mode="json")),
+        rate_it,
+        ERRORS,
+        status=201,
+    )
     return JSONResponse(response, status_code=status)
 
 

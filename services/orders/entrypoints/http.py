@@ -62,8 +62,12 @@ class Locker(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     mode: Literal["locker"]
-    site_id: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
-                         description="a locker site, as dispatch names it")
+    site_id: str = Field(
+        min_length=1,
+        max_length=100,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+        description="a locker site, as dispatch names it",
+    )
     address: Address | None = Field(default=None, description="optional: the locker site is the drop point")
 
 
@@ -72,8 +76,9 @@ class SubstitutionRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     mode: Literal["none", "best_match", "product"] = "none"
-    product_id: str | None = Field(default=None, min_length=1, max_length=100,
-                                   description="for mode 'product': a product of the same store")
+    product_id: str | None = Field(
+        default=None, min_length=1, max_length=100, description="for mode 'product': a product of the same store"
+    )
 
     @model_validator(mode="after")
     def _product_only_for_product_mode(self) -> SubstitutionRequest:
@@ -92,8 +97,9 @@ class LineRequest(BaseModel):
     product_id: str = Field(min_length=1, max_length=100)
     quantity: int = Field(ge=1, le=999, description="pieces")
     substitution: SubstitutionRequest | None = Field(
-        default=None, description="omitted: the choice remembered for this product for the person ordered for, "
-                                  "else none")
+        default=None,
+        description="omitted: the choice remembered for this product for the person ordered for, else none",
+    )
 
 
 class Flags(BaseModel):
@@ -111,22 +117,33 @@ class PlaceOrder(BaseModel):
     fulfilment: Annotated[Delivery | Pickup | Locker, Field(discriminator="mode")]
     note: str | None = Field(None, max_length=500)
     contact_phone: str | None = Field(None, pattern=r"^\+?[0-9][0-9 -]{5,19}$")
-    on_behalf_of: str | None = Field(None, min_length=1, max_length=100,
-                                     description="helpers only: the resident the order is for")
+    on_behalf_of: str | None = Field(
+        None, min_length=1, max_length=100, description="helpers only: the resident the order is for"
+    )
     flags: Flags = Flags()
     payment: Literal["balance", "on_delivery"] | None = Field(
-        default=None, description="'balance' (prepaid, the default) or 'on_delivery' (cash at the door; delivery "
-                                  "only); a helped resident's preference may make on_delivery their default")
+        default=None,
+        description="'balance' (prepaid, the default) or 'on_delivery' (cash at the door; delivery "
+        "only); a helped resident's preference may make on_delivery their default",
+    )
 
     def checkout_args(self, settings: Settings) -> dict[str, Any]:
-        return {"store_id": self.store_id,
-                "wanted": [Wanted(ln.product_id, ln.quantity, ln.substitution.choice() if ln.substitution else None)
-                           for ln in self.lines],
-                "fulfilment": {k: v for k, v in self.fulfilment.model_dump(mode="json").items()
-                               if not (k == "slot" and v is None)},
-                "contact_phone": self.contact_phone, "on_behalf_of": self.on_behalf_of,
-                "flags": self.flags.model_dump(), "payment": self.payment,
-                "platform_fee_fen": settings.platform_fee_fen, "timezone": settings.timezone}
+        return {
+            "store_id": self.store_id,
+            "wanted": [
+                Wanted(ln.product_id, ln.quantity, ln.substitution.choice() if ln.substitution else None)
+                for ln in self.lines
+            ],
+            "fulfilment": {
+                k: v for k, v in self.fulfilment.model_dump(mode="json").items() if not (k == "slot" and v is None)
+            },
+            "contact_phone": self.contact_phone,
+            "on_behalf_of": self.on_behalf_of,
+            "flags": self.flags.model_dump(),
+            "payment": self.payment,
+            "platform_fee_fen": settings.platform_fee_fen,
+            "timezone": settings.timezone,
+        }
 
 
 class TopUp(BaseModel):
@@ -156,8 +173,11 @@ def may_see_handover_code(viewer: Principal | None, order: Order) -> bool:
 
 
 def is_orderer(viewer: Principal | None, order: Order) -> bool:
-    return (viewer is not None and viewer.role in (Role.SHOPPER, Role.HELPER)
-            and order.is_visible_to_orderer(viewer.subject))
+    return (
+        viewer is not None
+        and viewer.role in (Role.SHOPPER, Role.HELPER)
+        and order.is_visible_to_orderer(viewer.subject)
+    )
 
 
 def may_see_delivery(viewer: Principal | None, order: Order) -> bool:
@@ -168,66 +188,106 @@ def may_see_delivery(viewer: Principal | None, order: Order) -> bool:
 def delivery_view(order: Order, viewer: Principal | None) -> dict[str, Any]:
     """What dispatch told us, for those who may see it; codes for the orderer's eyes (the delivery code: admins too)."""
     view: dict[str, Any] = {
-        "delivery_code": order.delivery_code if order.delivery_code and may_see_handover_code(viewer, order)
-        else None,
-        "promised_at": None, "eta_door_at": None, "late_risk": None, "rider": None, "pickup_offer": None,
-        "locker": None, "cash_collected_fen": None, "delivery_failed_reason": None}
+        "delivery_code": order.delivery_code if order.delivery_code and may_see_handover_code(viewer, order) else None,
+        "promised_at": None,
+        "eta_door_at": None,
+        "late_risk": None,
+        "rider": None,
+        "pickup_offer": None,
+        "locker": None,
+        "cash_collected_fen": None,
+        "delivery_failed_reason": None,
+    }
     if not may_see_delivery(viewer, order):
         return view
     t = order.tracking
     locker = dict(t.locker) if t.locker else None
-    if locker is not None and "code" in locker and not (is_orderer(viewer, order)
-                                                        and order.status.value == "IN_LOCKER"):
+    if (
+        locker is not None
+        and "code" in locker
+        and not (is_orderer(viewer, order) and order.status.value == "IN_LOCKER")
+    ):
         locker.pop("code")  # opens the compartment: the orderer's, and only while the bag is inside
     offer = open_pickup_offer(order)
-    view.update({
-        "promised_at": t.promised_at.isoformat() if t.promised_at else None,
-        "eta_door_at": t.eta_door_at.isoformat() if t.eta_door_at else None,
-        "late_risk": t.late_risk if order.dispatched else None,
-        "rider": {k: t.rider.get(k) for k in ("rider_id", "name", "vehicle", "assigned_at")} if t.rider else None,
-        "pickup_offer": {k: offer.get(k) for k in ("reason", "answer_by", "offered_at")} if offer else None,
-        "locker": locker, "cash_collected_fen": t.cash_collected_fen, "delivery_failed_reason": t.failure_reason})
+    view.update(
+        {
+            "promised_at": t.promised_at.isoformat() if t.promised_at else None,
+            "eta_door_at": t.eta_door_at.isoformat() if t.eta_door_at else None,
+            "late_risk": t.late_risk if order.dispatched else None,
+            "rider": {k: t.rider.get(k) for k in ("rider_id", "name", "vehicle", "assigned_at")} if t.rider else None,
+            "pickup_offer": {k: offer.get(k) for k in ("reason", "answer_by", "offered_at")} if offer else None,
+            "locker": locker,
+            "cash_collected_fen": t.cash_collected_fen,
+            "delivery_failed_reason": t.failure_reason,
+        }
+    )
     return view
 
 
 def timeline_view(order: Order, viewer: Principal | None) -> list[dict[str, Any]]:
     """The timeline; dispatch's steps that moved nothing are left out for those who may not see the delivery."""
     hide_steps = not may_see_delivery(viewer, order)
-    return [{"at": e.at.isoformat(), "status": e.status.value if e.status else None, "cause": e.cause,
-             "detail": e.detail} for e in order.timeline
-            if not (hide_steps and e.status is None and "step" in e.detail)]
+    return [
+        {"at": e.at.isoformat(), "status": e.status.value if e.status else None, "cause": e.cause, "detail": e.detail}
+        for e in order.timeline
+        if not (hide_steps and e.status is None and "step" in e.detail)
+    ]
 
 
 def line_view(ln: OrderLine) -> dict[str, Any]:
-    return {"line_no": ln.line_no, "product_id": ln.product_id, "location_id": ln.location_id,
-            "name_zh": ln.name_zh, "name_en": ln.name_en, "unit": ln.unit, "quantity": ln.quantity,
-            "stock_quantity": ln.stock_quantity, "unit_price_fen": ln.unit_price_fen,
-            "estimated_fen": ln.estimated_fen, "substitution": ln.substitution.as_dict(),
-            "status": ln.status.value, "final_quantity": ln.final_quantity, "final_fen": ln.final_fen,
-            "refund_fen": ln.refund_fen, "substitute": ln.substitute.as_dict() if ln.substitute else None,
-            "pending_approval": ln.pending.as_dict() if ln.pending else None}
+    return {
+        "line_no": ln.line_no,
+        "product_id": ln.product_id,
+        "location_id": ln.location_id,
+        "name_zh": ln.name_zh,
+        "name_en": ln.name_en,
+        "unit": ln.unit,
+        "quantity": ln.quantity,
+        "stock_quantity": ln.stock_quantity,
+        "unit_price_fen": ln.unit_price_fen,
+        "estimated_fen": ln.estimated_fen,
+        "substitution": ln.substitution.as_dict(),
+        "status": ln.status.value,
+        "final_quantity": ln.final_quantity,
+        "final_fen": ln.final_fen,
+        "refund_fen": ln.refund_fen,
+        "substitute": ln.substitute.as_dict() if ln.substitute else None,
+        "pending_approval": ln.pending.as_dict() if ln.pending else None,
+    }
 
 
 def order_view(order: Order, viewer: Principal | None = None) -> dict[str, Any]:
     packed = order.packed
     money = order.money()
     return {
-        "id": order.id, "status": order.status.value, "store_id": order.store_id,
-        "placed_by": order.placed_by, "placed_for": order.placed_for, "contact_phone": order.contact_phone,
-        "fulfilment": order.fulfilment, "note": order.note, "flags": order.flags, "total_fen": order.total_fen,
-        "reject_reason": order.reject_reason, "reject_details": order.reject_details or None,
+        "id": order.id,
+        "status": order.status.value,
+        "store_id": order.store_id,
+        "placed_by": order.placed_by,
+        "placed_for": order.placed_for,
+        "contact_phone": order.contact_phone,
+        "fulfilment": order.fulfilment,
+        "note": order.note,
+        "flags": order.flags,
+        "total_fen": order.total_fen,
+        "reject_reason": order.reject_reason,
+        "reject_details": order.reject_details or None,
         "created_at": order.created_at.isoformat() if order.created_at else None,
         "final_fen": packed.final_fen if packed else None,
         "difference_fen": packed.difference_fen if packed else None,
         "refund_fen": order.refund_fen,
-        "bags": packed.bags if packed else None, "weight_g": packed.weight_g if packed else None,
+        "bags": packed.bags if packed else None,
+        "weight_g": packed.weight_g if packed else None,
         "pickup_point": packed.pickup_point if packed else None,
         "handover_code": packed.handover_code if packed and may_see_handover_code(viewer, order) else None,
         "pending_approvals": [{"line_no": ln.line_no, **ln.pending.as_dict()} for ln in order.lines if ln.pending],
         "cancel_reason": order.cancel_reason,
-        "payment": order.payment, "delivery_fee_fen": order.delivery_fee_fen,
-        "platform_fee_fen": order.platform_fee_fen, "shown_fen": order.shown_fen,
-        "slot": order.slot, "release_at": order.release_at.isoformat() if order.release_at else None,
+        "payment": order.payment,
+        "delivery_fee_fen": order.delivery_fee_fen,
+        "platform_fee_fen": order.platform_fee_fen,
+        "shown_fen": order.shown_fen,
+        "slot": order.slot,
+        "release_at": order.release_at.isoformat() if order.release_at else None,
         "ledger": {k: v for k, v in money.as_dict().items() if k in LEDGER_SUMMARY},
         **delivery_view(order, viewer),
         "lines": [line_view(ln) for ln in order.lines],
@@ -235,40 +295,76 @@ def order_view(order: Order, viewer: Principal | None = None) -> dict[str, Any]:
     }
 
 
-LEDGER_SUMMARY = ("shown_fen", "paid_fen", "final_fen", "refund_fen", "extra_charged_fen", "due_at_door_fen",
-                  "cash_collected_fen", "settled", "reconciles")
+LEDGER_SUMMARY = (
+    "shown_fen",
+    "paid_fen",
+    "final_fen",
+    "refund_fen",
+    "extra_charged_fen",
+    "due_at_door_fen",
+    "cash_collected_fen",
+    "settled",
+    "reconciles",
+)
 
-ORDER_ERRORS: dict[type[Exception], int] = {BasketProblem: 422, ordering.Forbidden: 403, ordering.NotFound: 404,
-                                            NoSuchLine: 404, ApprovalRefused: 409, PickupOfferRefused: 409,
-                                            BalanceTooSmall: 402, ordering.LockerFull: 409,
-                                            payments.NotAllowed: 403, payments.BadTopUp: 422}
+ORDER_ERRORS: dict[type[Exception], int] = {
+    BasketProblem: 422,
+    ordering.Forbidden: 403,
+    ordering.NotFound: 404,
+    NoSuchLine: 404,
+    ApprovalRefused: 409,
+    PickupOfferRefused: 409,
+    BalanceTooSmall: 402,
+    ordering.LockerFull: 409,
+    payments.NotAllowed: 403,
+    payments.BadTopUp: 422,
+}
 
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 
 
 @router.post("/orders", status_code=201, responses={409: {"description": "Idempotency-Key reused"}})
-async def place(body: PlaceOrder, request: Request, idempotency_key: IdempotencyKey = None,
-                principal: Principal = Depends(require(Role.SHOPPER, Role.HELPER))) -> JSONResponse:
+async def place(
+    body: PlaceOrder,
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+    principal: Principal = Depends(require(Role.SHOPPER, Role.HELPER)),
+) -> JSONResponse:
     """Place an order; send an Idempotency-Key so a retry returns this order instead of a second one."""
     key = check_key(idempotency_key, required=True)
 
     async def place_it(conn: Any) -> dict[str, Any]:
         order = await ordering.place_order(
-            UnitOfWork(conn, correlation_id=request.headers.get("x-correlation-id")), principal, note=body.note,
-            **body.checkout_args(runtime_of(request).settings))
+            UnitOfWork(conn, correlation_id=request.headers.get("x-correlation-id")),
+            principal,
+            note=body.note,
+            **body.checkout_args(runtime_of(request).settings),
+        )
         return order_view(order, principal)
 
-    status, response = await change_once(runtime_of(request).pool, principal.key, key,
-                                         request_hash("POST", "/orders", body.model_dump(mode="json")), place_it,
-                                         ORDER_ERRORS, status=201)
+    status, response = await change_once(
+        runtime_of(request).pool,
+        principal.key,
+        key,
+        request_hash("POST", "/orders", body.model_dump(mode="json")),
+        place_it,
+        ORDER_ERRORS,
+        status=201,
+    )
     return JSONResponse(response, status_code=status)
 
 
-@router.post("/orders/quote", responses={402: {"description": "prepaid, and the balance is too small"},
-                                        409: {"description": "the locker site has no free compartment"},
-                                        422: {"description": "what POST /orders would refuse"}})
-async def quote(body: PlaceOrder, request: Request,
-                principal: Principal = Depends(require(Role.SHOPPER, Role.HELPER))) -> dict[str, Any]:
+@router.post(
+    "/orders/quote",
+    responses={
+        402: {"description": "prepaid, and the balance is too small"},
+        409: {"description": "the locker site has no free compartment"},
+        422: {"description": "what POST /orders would refuse"},
+    },
+)
+async def quote(
+    body: PlaceOrder, request: Request, principal: Principal = Depends(require(Role.SHOPPER, Role.HELPER))
+) -> dict[str, Any]:
     """The checkout total before placing: lines (weighed goods are estimates), fees, total, balance; stores nothing."""
     async with runtime_of(request).pool.acquire() as conn, conn.transaction(readonly=True):
         try:
@@ -311,8 +407,11 @@ async def order_ledger(order_id: str, request: Request, principal: CurrentPrinci
 
 
 @router.get("/balance", tags=["money"], responses={403: {"description": "not a balance you may see"}})
-async def balance(request: Request, principal: CurrentPrincipal,
-                  resident: Annotated[str | None, Query(min_length=1, max_length=100)] = None) -> dict[str, Any]:
+async def balance(
+    request: Request,
+    principal: CurrentPrincipal,
+    resident: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+) -> dict[str, Any]:
     """The balance of the person ordered for and its entries, newest first (helpers: `?resident=`)."""
     async with runtime_of(request).pool.acquire() as conn:
         try:
@@ -321,27 +420,44 @@ async def balance(request: Request, principal: CurrentPrincipal,
             raise HTTPException(403, str(e)) from e
 
 
-@router.post("/balance/top-ups", tags=["money"], status_code=201,
-             responses={403: {"description": "only an admin, or a helper for someone they help"},
-                        409: {"description": "Idempotency-Key reused"}})
-async def top_up(body: TopUp, request: Request, principal: CurrentPrincipal,
-                 idempotency_key: IdempotencyKey = None) -> JSONResponse:
+@router.post(
+    "/balance/top-ups",
+    tags=["money"],
+    status_code=201,
+    responses={
+        403: {"description": "only an admin, or a helper for someone they help"},
+        409: {"description": "Idempotency-Key reused"},
+    },
+)
+async def top_up(
+    body: TopUp, request: Request, principal: CurrentPrincipal, idempotency_key: IdempotencyKey = None
+) -> JSONResponse:
     """Money in at the service centre's cash desk (admin), or by a helper for their resident."""
     key = check_key(idempotency_key, required=True)
 
     async def top_it_up(conn: Any) -> dict[str, Any]:
         return await payments.top_up(UnitOfWork(conn), principal, body.holder, body.amount_fen, body.note)
 
-    status, response = await change_once(runtime_of(request).pool, principal.key, key,
-                                         request_hash("POST", "/balance/top-ups", body.model_dump(mode="json")),
-                                         top_it_up, ORDER_ERRORS, status=201)
+    status, response = await change_once(
+        runtime_of(request).pool,
+        principal.key,
+        key,
+        request_hash("POST", "/balance/top-ups", body.model_dump(mode="json")),
+        top_it_up,
+        ORDER_ERRORS,
+        status=201,
+    )
     return JSONResponse(response, status_code=status)
 
 
 @router.get("/stores/{store_id}/slots", tags=["checkout"], responses={404: {"description": "no such shop"}})
-async def delivery_slots(store_id: str, request: Request, _: CurrentPrincipal,
-                         lat: Annotated[float, Query(ge=-90, le=90)], lon: Annotated[float, Query(ge=-180, le=180)],
-                         ) -> dict[str, Any]:
+async def delivery_slots(
+    store_id: str,
+    request: Request,
+    _: CurrentPrincipal,
+    lat: Annotated[float, Query(ge=-90, le=90)],
+    lon: Annotated[float, Query(ge=-180, le=180)],
+) -> dict[str, Any]:
     """30-minute delivery windows for the next two days, each with its release time and whether it can be chosen."""
     settings = runtime_of(request).settings
     async with runtime_of(request).pool.acquire() as conn:
@@ -352,25 +468,41 @@ async def delivery_slots(store_id: str, request: Request, _: CurrentPrincipal,
 
 
 @router.post("/orders/{order_id}/cancel")
-async def cancel(order_id: str, request: Request, principal: CurrentPrincipal,
-                 idempotency_key: IdempotencyKey = None) -> JSONResponse:
+async def cancel(
+    order_id: str, request: Request, principal: CurrentPrincipal, idempotency_key: IdempotencyKey = None
+) -> JSONResponse:
     """Cancel until the shop starts picking; the reservation is released by inventory."""
     key = check_key(idempotency_key, required=False)
 
     async def cancel_it(conn: Any) -> dict[str, Any]:
         return order_view(await ordering.cancel_order(UnitOfWork(conn), principal, order_id), principal)
 
-    status, response = await change_once(runtime_of(request).pool, principal.key, key,
-                                         request_hash("POST", f"/orders/{order_id}/cancel", None), cancel_it,
-                                         ORDER_ERRORS)
+    status, response = await change_once(
+        runtime_of(request).pool,
+        principal.key,
+        key,
+        request_hash("POST", f"/orders/{order_id}/cancel", None),
+        cancel_it,
+        ORDER_ERRORS,
+    )
     return JSONResponse(response, status_code=status)
 
 
-@router.post("/orders/{order_id}/lines/{line_no}/approval",
-             responses={404: {"description": "no such order (that you can see) or line"},
-                        409: {"description": "nothing waits for an answer on this line, or it was answered"}})
-async def approve(order_id: str, line_no: int, body: ApprovalAnswer, request: Request, principal: CurrentPrincipal,
-                  idempotency_key: IdempotencyKey = None) -> JSONResponse:
+@router.post(
+    "/orders/{order_id}/lines/{line_no}/approval",
+    responses={
+        404: {"description": "no such order (that you can see) or line"},
+        409: {"description": "nothing waits for an answer on this line, or it was answered"},
+    },
+)
+async def approve(
+    order_id: str,
+    line_no: int,
+    body: ApprovalAnswer,
+    request: Request,
+    principal: CurrentPrincipal,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
     """Answer the shop's question on a line (a heavier weight, a substitute): accept or decline.
 
     The answer goes to the shop as ApprovalGiven; the question stays on the line, marked
@@ -382,18 +514,32 @@ async def approve(order_id: str, line_no: int, body: ApprovalAnswer, request: Re
         order = await fulfilment.answer_approval(UnitOfWork(conn), principal, order_id, line_no, body.accept)
         return order_view(order, principal)
 
-    status, response = await change_once(runtime_of(request).pool, principal.key, key,
-                                         request_hash("POST", f"/orders/{order_id}/lines/{line_no}/approval",
-                                                      body.model_dump(mode="json")), answer_it, ORDER_ERRORS)
+    status, response = await change_once(
+        runtime_of(request).pool,
+        principal.key,
+        key,
+        request_hash("POST", f"/orders/{order_id}/lines/{line_no}/approval", body.model_dump(mode="json")),
+        answer_it,
+        ORDER_ERRORS,
+    )
     return JSONResponse(response, status_code=status)
 
 
-@router.post("/orders/{order_id}/pickup-offer",
-             responses={403: {"description": "only the orderer answers"},
-                        404: {"description": "no such order (that you can see)"},
-                        409: {"description": "no open pickup offer: none, answered, past answer_by, or moved on"}})
-async def answer_pickup_offer(order_id: str, body: PickupOfferAnswer, request: Request, principal: CurrentPrincipal,
-                              idempotency_key: IdempotencyKey = None) -> JSONResponse:
+@router.post(
+    "/orders/{order_id}/pickup-offer",
+    responses={
+        403: {"description": "only the orderer answers"},
+        404: {"description": "no such order (that you can see)"},
+        409: {"description": "no open pickup offer: none, answered, past answer_by, or moved on"},
+    },
+)
+async def answer_pickup_offer(
+    order_id: str,
+    body: PickupOfferAnswer,
+    request: Request,
+    principal: CurrentPrincipal,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
     """No rider took the order in time: collect it at the shop's counter instead (accept), or let it be cancelled.
 
     Accepted, the order becomes a pickup order (READY_FOR_PICKUP once packed; show the handover
@@ -405,9 +551,14 @@ async def answer_pickup_offer(order_id: str, body: PickupOfferAnswer, request: R
         order = await delivery.answer_pickup_offer(UnitOfWork(conn), principal, order_id, body.accept)
         return order_view(order, principal)
 
-    status, response = await change_once(runtime_of(request).pool, principal.key, key,
-                                         request_hash("POST", f"/orders/{order_id}/pickup-offer",
-                                                      body.model_dump(mode="json")), answer_it, ORDER_ERRORS)
+    status, response = await change_once(
+        runtime_of(request).pool,
+        principal.key,
+        key,
+        request_hash("POST", f"/orders/{order_id}/pickup-offer", body.model_dump(mode="json")),
+        answer_it,
+        ORDER_ERRORS,
+    )
     return JSONResponse(response, status_code=status)
 
 
@@ -419,6 +570,14 @@ async def catalog_product(product_id: str, request: Request, _: CurrentPrincipal
     product = products.get(product_id)
     if product is None:
         raise HTTPException(404, f"orders does not know product {product_id!r} (yet)")
-    return {"product_id": product.product_id, "store_id": product.store_id, "location_id": product.location_id,
-            "name_zh": product.name_zh, "name_en": product.name_en, "unit": product.unit.value,
-            "price_fen": product.price_fen, "grams_per_piece": product.grams_per_piece, "active": product.active}
+    return {
+        "product_id": product.product_id,
+        "store_id": product.store_id,
+        "location_id": product.location_id,
+        "name_zh": product.name_zh,
+        "name_en": product.name_en,
+        "unit": product.unit.value,
+        "price_fen": product.price_fen,
+        "grams_per_piece": product.grams_per_piece,
+        "active": product.active,
+    }

@@ -54,9 +54,17 @@ class ResidentChange(BaseModel):
 
 
 def resident_view(r: Resident) -> dict[str, Any]:
-    return {"resident_id": r.resident_id, "name": r.name, "address": r.address, "phone": r.phone,
-            "call_before_delivery": r.call_before_delivery, "pay_on_delivery": r.pay_on_delivery, "note": r.note,
-            "helper": r.helper, "created_at": r.created_at.isoformat() if r.created_at else None}
+    return {
+        "resident_id": r.resident_id,
+        "name": r.name,
+        "address": r.address,
+        "phone": r.phone,
+        "call_before_delivery": r.call_before_delivery,
+        "pay_on_delivery": r.pay_on_delivery,
+        "note": r.note,
+        "helper": r.helper,
+        "created_at": r.created_at.isoformat() if r.created_at else None,
+    }
 
 
 def _http(e: Exception) -> HTTPException:
@@ -71,8 +79,9 @@ USE_CASE_ERRORS = (ordering.NotFound, ordering.Forbidden, BasketProblem)
 
 
 @router.post("/residents", status_code=201)
-async def register(body: ResidentDetails, request: Request,
-                   principal: Principal = Depends(require(Role.HELPER))) -> dict[str, Any]:
+async def register(
+    body: ResidentDetails, request: Request, principal: Principal = Depends(require(Role.HELPER))
+) -> dict[str, Any]:
     """Register a resident you order for; their id (`res-…`) goes in `on_behalf_of` when you order."""
     async with runtime_of(request).pool.acquire() as conn:
         details = body.model_dump(mode="json")
@@ -80,16 +89,18 @@ async def register(body: ResidentDetails, request: Request,
 
 
 @router.get("/residents")
-async def list_residents(request: Request,
-                         principal: Principal = Depends(require(Role.HELPER))) -> list[dict[str, Any]]:
+async def list_residents(
+    request: Request, principal: Principal = Depends(require(Role.HELPER))
+) -> list[dict[str, Any]]:
     """The residents you registered, oldest first."""
     async with runtime_of(request).pool.acquire() as conn:
         return [resident_view(r) for r in await residents.residents_of(UnitOfWork(conn), principal)]
 
 
 @router.get("/residents/{resident_id}", responses={404: {"description": "not a resident you registered"}})
-async def get_resident(resident_id: str, request: Request,
-                       principal: Principal = Depends(require(Role.HELPER))) -> dict[str, Any]:
+async def get_resident(
+    resident_id: str, request: Request, principal: Principal = Depends(require(Role.HELPER))
+) -> dict[str, Any]:
     async with runtime_of(request).pool.acquire() as conn:
         try:
             return resident_view(await residents.resident(UnitOfWork(conn), principal, resident_id))
@@ -98,29 +109,33 @@ async def get_resident(resident_id: str, request: Request,
 
 
 @router.patch("/residents/{resident_id}", responses={404: {"description": "not a resident you registered"}})
-async def change_resident(resident_id: str, body: ResidentChange, request: Request,
-                          principal: Principal = Depends(require(Role.HELPER))) -> dict[str, Any]:
+async def change_resident(
+    resident_id: str, body: ResidentChange, request: Request, principal: Principal = Depends(require(Role.HELPER))
+) -> dict[str, Any]:
     """Change a resident's details; orders already placed keep what they were placed with."""
     async with runtime_of(request).pool.acquire() as conn, conn.transaction():
         try:
-            changed = await residents.change_resident(UnitOfWork(conn), principal, resident_id,
-                                                      body.model_dump(mode="json", exclude_unset=True))
+            changed = await residents.change_resident(
+                UnitOfWork(conn), principal, resident_id, body.model_dump(mode="json", exclude_unset=True)
+            )
         except USE_CASE_ERRORS as e:
             raise _http(e) from e
         return resident_view(changed)
 
 
 @router.get("/me/helpers")
-async def my_helpers(request: Request,
-                     principal: Principal = Depends(require(Role.SHOPPER))) -> list[dict[str, object]]:
+async def my_helpers(
+    request: Request, principal: Principal = Depends(require(Role.SHOPPER))
+) -> list[dict[str, object]]:
     """The helpers you named: each may order for you, follow and rate your orders."""
     async with runtime_of(request).pool.acquire() as conn:
         return await residents.helpers_of(UnitOfWork(conn), principal)
 
 
 @router.put("/me/helpers/{helper_subject}")
-async def name_helper(request: Request, helper_subject: str = SUBJECT,
-                      principal: Principal = Depends(require(Role.SHOPPER))) -> dict[str, Any]:
+async def name_helper(
+    request: Request, helper_subject: str = SUBJECT, principal: Principal = Depends(require(Role.SHOPPER))
+) -> dict[str, Any]:
     """Name a family member (their account) as your helper; naming them again changes nothing."""
     async with runtime_of(request).pool.acquire() as conn:
         try:
@@ -130,10 +145,12 @@ async def name_helper(request: Request, helper_subject: str = SUBJECT,
     return {"helper": helper_subject, "named": True, "new": added}
 
 
-@router.delete("/me/helpers/{helper_subject}", status_code=204,
-               responses={404: {"description": "not one of your helpers"}})
-async def unname_helper(request: Request, helper_subject: str = SUBJECT,
-                        principal: Principal = Depends(require(Role.SHOPPER))) -> None:
+@router.delete(
+    "/me/helpers/{helper_subject}", status_code=204, responses={404: {"description": "not one of your helpers"}}
+)
+async def unname_helper(
+    request: Request, helper_subject: str = SUBJECT, principal: Principal = Depends(require(Role.SHOPPER))
+) -> None:
     """Stop a helper ordering for you; orders they placed stay as they are."""
     async with runtime_of(request).pool.acquire() as conn:
         try:
@@ -142,13 +159,16 @@ async def unname_helper(request: Request, helper_subject: str = SUBJECT,
             raise _http(e) from e
 
 
-@router.get("/me/substitution-preferences",
-            responses={404: {"description": "not someone you help"},
-                       422: {"description": "a helper must name the resident"}})
+@router.get(
+    "/me/substitution-preferences",
+    responses={404: {"description": "not someone you help"}, 422: {"description": "a helper must name the resident"}},
+)
 async def substitution_preferences(
-        request: Request, principal: CurrentPrincipal,
-        resident: str | None = Query(None, min_length=1, max_length=100,
-                                     description="helpers: the resident (or the shopper who named you)"),
+    request: Request,
+    principal: CurrentPrincipal,
+    resident: str | None = Query(
+        None, min_length=1, max_length=100, description="helpers: the resident (or the shopper who named you)"
+    ),
 ) -> dict[str, Any]:
     """What the shop may do if a product runs out, as last chosen per product (used when a line omits it)."""
     if principal.role not in (Role.SHOPPER, Role.HELPER, Role.ADMIN):
@@ -161,5 +181,7 @@ async def substitution_preferences(
         if not await residents.may_act_for(uow, principal, holder):
             raise HTTPException(404, f"no one called {holder} whom you help; GET /residents lists yours")
         remembered = await preferences.all_remembered(uow, holder)
-    return {"holder": holder,
-            "preferences": [{"product_id": pid, "substitution": c.as_dict()} for pid, c in remembered.items()]}
+    return {
+        "holder": holder,
+        "preferences": [{"product_id": pid, "substitution": c.as_dict()} for pid, c in remembered.items()],
+    }

@@ -36,11 +36,18 @@ async def _read(runtime: Runtime, principal: Principal, order_id: str) -> dict[s
     return order_view(order, principal)
 
 
-@router.get("/orders/{order_id}/stream", response_class=StreamingResponse,
-            responses={200: {"content": {"text/event-stream": {}},
-                             "description": "`order` events with the full order view; `: heartbeat` comments"},
-                       404: {"description": "no such order (that you can see)"},
-                       503: {"description": "live updates are not running in this process"}})
+@router.get(
+    "/orders/{order_id}/stream",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {"text/event-stream": {}},
+            "description": "`order` events with the full order view; `: heartbeat` comments",
+        },
+        404: {"description": "no such order (that you can see)"},
+        503: {"description": "live updates are not running in this process"},
+    },
+)
 async def stream(order_id: str, request: Request, principal: CurrentPrincipal) -> StreamingResponse:
     """Follow an order: its view at once, then again after every change, until you close the stream."""
     runtime = runtime_of(request)
@@ -55,5 +62,6 @@ async def stream(order_id: str, request: Request, principal: CurrentPrincipal) -
         except HTTPException:
             return None
 
-    return StreamingResponse(follow(request, listener, order_id, "order", read), media_type="text/event-stream",
-                             headers=SSE_HEADERS)
+    return StreamingResponse(
+        follow(request, listener, order_id, "order", read), media_type="text/event-stream", headers=SSE_HEADERS
+    )

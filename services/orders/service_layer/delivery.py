@@ -44,8 +44,12 @@ async def on_delivery_promised(uow: UnitOfWork, e: DeliveryPromised) -> None:
 
 
 async def on_rider_assigned(uow: UnitOfWork, e: RiderAssigned) -> None:
-    await uow.apply(e.order_id, lambda o: dl.rider_assigned(o, e.rider_id, e.rider_name, e.vehicle, e.eta_shop_at,
-                                                              e.eta_door_at, e.assigned_by, now()))
+    await uow.apply(
+        e.order_id,
+        lambda o: dl.rider_assigned(
+            o, e.rider_id, e.rider_name, e.vehicle, e.eta_shop_at, e.eta_door_at, e.assigned_by, now()
+        ),
+    )
 
 
 async def on_rider_unassigned(uow: UnitOfWork, e: RiderUnassigned) -> None:
@@ -65,8 +69,7 @@ async def on_rider_at_door(uow: UnitOfWork, e: RiderAtDoor) -> None:
 
 
 async def on_delivery_completed(uow: UnitOfWork, e: DeliveryCompleted) -> None:
-    order = await uow.apply(e.order_id, lambda o: dl.delivery_completed(o, e.rider_id, e.cash_collected_fen,
-                                                                          now()))
+    order = await uow.apply(e.order_id, lambda o: dl.delivery_completed(o, e.rider_id, e.cash_collected_fen, now()))
     if order is not None:
         await payments.collect_cash(uow, order, e.cash_collected_fen, e.rider_id)
 
@@ -92,8 +95,15 @@ async def on_delivery_abandoned(uow: UnitOfWork, e: DeliveryAbandoned) -> None:
     await uow.orders.save(order)
     await payments.settle(uow, order)  # cancelled: everything paid comes back
     if previous is not None:
-        await uow.publish(OrderCancelled(order_id=order.id, store_id=order.store_id, cancelled_by=SYSTEM_ACTOR,
-                                         previous_status=previous, reason=e.reason))
+        await uow.publish(
+            OrderCancelled(
+                order_id=order.id,
+                store_id=order.store_id,
+                cancelled_by=SYSTEM_ACTOR,
+                previous_status=previous,
+                reason=e.reason,
+            )
+        )
 
 
 async def on_locker_reserved(uow: UnitOfWork, e: LockerReserved) -> None:
@@ -101,8 +111,9 @@ async def on_locker_reserved(uow: UnitOfWork, e: LockerReserved) -> None:
 
 
 async def on_locker_deposited(uow: UnitOfWork, e: LockerDeposited) -> None:
-    await uow.apply(e.order_id, lambda o: dl.locker_deposited(o, e.site_id, e.compartment_id, e.code,
-                                                                e.collect_by, now()))
+    await uow.apply(
+        e.order_id, lambda o: dl.locker_deposited(o, e.site_id, e.compartment_id, e.code, e.collect_by, now())
+    )
 
 
 async def on_locker_collected(uow: UnitOfWork, e: LockerCollected) -> None:
@@ -121,6 +132,7 @@ async def answer_pickup_offer(uow: UnitOfWork, principal: Principal, order_id: s
     dl.answer_pickup_offer(order, accept, principal.subject, now())
     await uow.orders.save(order)
     await payments.settle(uow, order)  # collected at the counter: no delivery fee, if already packed
-    await uow.publish(PickupChoiceMade(order_id=order.id, store_id=order.store_id, accepted=accept,
-                                       by=principal.subject))
+    await uow.publish(
+        PickupChoiceMade(order_id=order.id, store_id=order.store_id, accepted=accept, by=principal.subject)
+    )
     return order

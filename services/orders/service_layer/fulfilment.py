@@ -40,8 +40,9 @@ async def on_part_accepted(uow: UnitOfWork, e: PartAccepted) -> None:
 
 
 async def on_part_rejected(uow: UnitOfWork, e: PartRejected) -> None:
-    await uow.apply(e.order_id, lambda o: shop.part_rejected(o, e.location_id, e.reason, e.note, e.line_nos,
-                                                               e.refund_fen, now()))
+    await uow.apply(
+        e.order_id, lambda o: shop.part_rejected(o, e.location_id, e.reason, e.note, e.line_nos, e.refund_fen, now())
+    )
 
 
 async def on_picking_started(uow: UnitOfWork, e: PickingStarted) -> None:
@@ -49,8 +50,9 @@ async def on_picking_started(uow: UnitOfWork, e: PickingStarted) -> None:
 
 
 async def on_line_picked(uow: UnitOfWork, e: LinePicked) -> None:
-    await uow.apply(e.order_id, lambda o: shop.line_picked(o, e.line_no, e.quantity, e.price_fen,
-                                                             e.estimated_fen, e.by, now()))
+    await uow.apply(
+        e.order_id, lambda o: shop.line_picked(o, e.line_no, e.quantity, e.price_fen, e.estimated_fen, e.by, now())
+    )
 
 
 async def on_line_out_of_stock(uow: UnitOfWork, e: LineOutOfStock) -> None:
@@ -58,28 +60,44 @@ async def on_line_out_of_stock(uow: UnitOfWork, e: LineOutOfStock) -> None:
 
 
 async def on_weight_approval_requested(uow: UnitOfWork, e: WeightApprovalRequested) -> None:
-    await uow.apply(e.order_id, lambda o: shop.weight_approval_requested(
-        o, e.line_no, estimated_quantity=e.estimated_quantity, actual_quantity=e.actual_quantity,
-        over_pct=e.over_pct, estimated_fen=e.estimated_fen, actual_fen=e.actual_fen, deadline=e.deadline,
-        at=now()))
+    await uow.apply(
+        e.order_id,
+        lambda o: shop.weight_approval_requested(
+            o,
+            e.line_no,
+            estimated_quantity=e.estimated_quantity,
+            actual_quantity=e.actual_quantity,
+            over_pct=e.over_pct,
+            estimated_fen=e.estimated_fen,
+            actual_fen=e.actual_fen,
+            deadline=e.deadline,
+            at=now(),
+        ),
+    )
 
 
 async def on_weight_settled(uow: UnitOfWork, e: WeightSettled) -> None:
-    await uow.apply(e.order_id, lambda o: shop.weight_settled(o, e.line_no, e.approved, e.charged_fen,
-                                                                e.decided_by, now()))
+    await uow.apply(
+        e.order_id, lambda o: shop.weight_settled(o, e.line_no, e.approved, e.charged_fen, e.decided_by, now())
+    )
 
 
 async def on_substitution_proposed(uow: UnitOfWork, e: SubstitutionProposed) -> None:
     sub = e.substitute
-    substitute = Substitute(sub.product_id, sub.location_id, sub.name_zh, sub.name_en, sub.unit.value,
-                            sub.quantity, sub.price_fen)
-    await uow.apply(e.order_id, lambda o: shop.substitution_proposed(o, e.line_no, substitute, e.needs_approval,
-                                                                       e.deadline, e.by, now()))
+    substitute = Substitute(
+        sub.product_id, sub.location_id, sub.name_zh, sub.name_en, sub.unit.value, sub.quantity, sub.price_fen
+    )
+    await uow.apply(
+        e.order_id,
+        lambda o: shop.substitution_proposed(o, e.line_no, substitute, e.needs_approval, e.deadline, e.by, now()),
+    )
 
 
 async def on_substitution_settled(uow: UnitOfWork, e: SubstitutionSettled) -> None:
-    await uow.apply(e.order_id, lambda o: shop.substitution_settled(o, e.line_no, e.accepted, e.price_fen,
-                                                                      e.refund_fen, e.decided_by, now()))
+    await uow.apply(
+        e.order_id,
+        lambda o: shop.substitution_settled(o, e.line_no, e.accepted, e.price_fen, e.refund_fen, e.decided_by, now()),
+    )
 
 
 async def on_part_packed(uow: UnitOfWork, e: PartPacked) -> None:
@@ -87,8 +105,14 @@ async def on_part_packed(uow: UnitOfWork, e: PartPacked) -> None:
 
 
 async def on_order_packed(uow: UnitOfWork, e: OrderPacked) -> None:
-    packed = Packed(final_fen=e.final_fen, difference_fen=e.difference_fen, bags=e.bags, weight_g=e.weight_g,
-                    pickup_point=e.pickup_point.model_dump(mode="json"), handover_code=e.handover_code)
+    packed = Packed(
+        final_fen=e.final_fen,
+        difference_fen=e.difference_fen,
+        bags=e.bags,
+        weight_g=e.weight_g,
+        pickup_point=e.pickup_point.model_dump(mode="json"),
+        handover_code=e.handover_code,
+    )
     outcomes = [(ln.line_no, ln.outcome, ln.quantity, ln.price_fen) for ln in e.lines]
     order = await uow.apply(e.order_id, lambda o: shop.order_packed(o, packed, e.shown_fen, outcomes, now()))
     if order is not None:
@@ -108,15 +132,23 @@ async def on_bag_returned(uow: UnitOfWork, e: BagReturned) -> None:
         await payments.settle(uow, order)  # nothing reached the shopper: everything paid comes back
 
 
-async def answer_approval(uow: UnitOfWork, principal: Principal, order_id: str, line_no: int,
-                          accept: bool) -> Order:
+async def answer_approval(uow: UnitOfWork, principal: Principal, order_id: str, line_no: int, accept: bool) -> Order:
     """The orderer (or an admin) answers the shop's question; inventory settles it from ApprovalGiven."""
     order = await get_order(uow, principal, order_id, for_update=True)
     if principal.role is not Role.ADMIN and not (
-            principal.role in (Role.SHOPPER, Role.HELPER) and order.is_visible_to_orderer(principal.subject)):
+        principal.role in (Role.SHOPPER, Role.HELPER) and order.is_visible_to_orderer(principal.subject)
+    ):
         raise Forbidden("only the shopper who ordered (or their helper) answers the shop's questions")
     answered = approvals.answer(order, line_no, accept, principal.subject, now())
     await uow.orders.save(order)
-    await uow.publish(ApprovalGiven(order_id=order.id, store_id=order.store_id, line_no=line_no,
-                                    kind=answered.kind, accepted=accept, by=principal.subject))
+    await uow.publish(
+        ApprovalGiven(
+            order_id=order.id,
+            store_id=order.store_id,
+            line_no=line_no,
+            kind=answered.kind,
+            accepted=accept,
+            by=principal.subject,
+        )
+    )
     return order

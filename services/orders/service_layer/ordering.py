@@ -94,27 +94,53 @@ class Checkout:
     def view(self, balance_fen: int | None) -> dict[str, Any]:
         prepaid = self.payment == "balance"
         return {
-            "store_id": self.store.location_id, "placed_for": self.placed_for,
-            "lines": [{"line_no": ln.line_no, "product_id": ln.product_id, "name_zh": ln.name_zh,
-                       "name_en": ln.name_en, "unit": ln.unit, "quantity": ln.quantity,
-                       "unit_price_fen": ln.unit_price_fen, "estimated_fen": ln.estimated_fen,
-                       "estimate": ln.unit == StockUnit.GRAM.value, "substitution": ln.substitution.as_dict()}
-                      for ln in self.lines],
-            "goods_fen": self.goods_fen, "delivery_fee_fen": self.fees.delivery_fee_fen,
-            "platform_fee_fen": self.fees.platform_fee_fen, "total_fen": self.total_fen,
-            "payment": self.payment, "balance_fen": balance_fen,
+            "store_id": self.store.location_id,
+            "placed_for": self.placed_for,
+            "lines": [
+                {
+                    "line_no": ln.line_no,
+                    "product_id": ln.product_id,
+                    "name_zh": ln.name_zh,
+                    "name_en": ln.name_en,
+                    "unit": ln.unit,
+                    "quantity": ln.quantity,
+                    "unit_price_fen": ln.unit_price_fen,
+                    "estimated_fen": ln.estimated_fen,
+                    "estimate": ln.unit == StockUnit.GRAM.value,
+                    "substitution": ln.substitution.as_dict(),
+                }
+                for ln in self.lines
+            ],
+            "goods_fen": self.goods_fen,
+            "delivery_fee_fen": self.fees.delivery_fee_fen,
+            "platform_fee_fen": self.fees.platform_fee_fen,
+            "total_fen": self.total_fen,
+            "payment": self.payment,
+            "balance_fen": balance_fen,
             "balance_enough": (balance_fen is not None and balance_fen >= self.total_fen) if prepaid else None,
             "due_at_door_fen": None if prepaid else self.total_fen,
-            "fulfilment": self.fulfilment, "distance_m": self.distance_m,
+            "fulfilment": self.fulfilment,
+            "distance_m": self.distance_m,
             "slot": self.slot.as_dict() if self.slot else None,
-            "release_at": self.release_at.isoformat() if self.release_at else None}
+            "release_at": self.release_at.isoformat() if self.release_at else None,
+        }
 
 
-async def checkout(uow: UnitOfWork, principal: Principal, *, store_id: str, wanted: list[Wanted],
-                   fulfilment: dict[str, Any], contact_phone: str | None, on_behalf_of: str | None,
-                   flags: dict[str, bool] | None = None, payment: ledger.Payment | None = None,
-                   platform_fee_fen: int = 0, timezone: str = "Asia/Shanghai",
-                   at: datetime | None = None) -> Checkout:
+async def checkout(
+    uow: UnitOfWork,
+    principal: Principal,
+    *,
+    store_id: str,
+    wanted: list[Wanted],
+    fulfilment: dict[str, Any],
+    contact_phone: str | None,
+    on_behalf_of: str | None,
+    flags: dict[str, bool] | None = None,
+    payment: ledger.Payment | None = None,
+    platform_fee_fen: int = 0,
+    timezone: str = "Asia/Shanghai",
+    at: datetime | None = None,
+) -> Checkout:
     """Decide everything about an order without storing it; each refusal says what to do instead.
 
     A store or stall closed or paused now is refused, naming when it opens; a slot order is
@@ -130,10 +156,12 @@ async def checkout(uow: UnitOfWork, principal: Principal, *, store_id: str, want
             raise BasketProblem(["a delivery needs fulfilment.address (text, lat, lon), or choose pickup"])
         fulfilment["address"] = dict(orderer.address)
     given = {w.product_id for w in wanted if w.substitution is not None}
-    remembered = await preferences.remembered(uow, orderer.placed_for,
-                                              [w.product_id for w in wanted if w.substitution is None])
-    wanted = [w if w.substitution is not None else replace(w, substitution=remembered.get(w.product_id))
-              for w in wanted]
+    remembered = await preferences.remembered(
+        uow, orderer.placed_for, [w.product_id for w in wanted if w.substitution is None]
+    )
+    wanted = [
+        w if w.substitution is not None else replace(w, substitution=remembered.get(w.product_id)) for w in wanted
+    ]
     store = await uow.catalog.location(store_id)
     named = [w.choice.product_id for w in wanted if w.choice.product_id]
     products = await uow.catalog.products([w.product_id for w in wanted] + named)
@@ -141,20 +169,29 @@ async def checkout(uow: UnitOfWork, principal: Principal, *, store_id: str, want
     assert store is not None  # price_basket refuses an unknown store
     drawn_on = await uow.catalog.locations(sorted({store_id} | {ln.location_id for ln in lines}))
     asked = dict(flags or {})
-    chosen: ledger.Payment = payment or ("on_delivery" if asked.get("pay_on_delivery") or (
-        orderer.pay_on_delivery_default and mode == "delivery") else "balance")
+    chosen: ledger.Payment = payment or (
+        "on_delivery"
+        if asked.get("pay_on_delivery") or (orderer.pay_on_delivery_default and mode == "delivery")
+        else "balance"
+    )
     try:
         ledger.check_payment(chosen, mode)
     except ledger.PaymentRefused as e:
         raise BasketProblem([str(e)]) from e
     result = Checkout(
-        placed_for=orderer.placed_for, store=store, lines=lines, fulfilment=fulfilment, payment=chosen,
+        placed_for=orderer.placed_for,
+        store=store,
+        lines=lines,
+        fulfilment=fulfilment,
+        payment=chosen,
         fees=ledger.Fees(ledger.delivery_fee_for(mode, store.delivery_fee_fen), platform_fee_fen),
-        flags=HandlingFlags(call_before_delivery=bool(asked.get("call_before_delivery")
-                                                      or orderer.flags.get("call_before_delivery")),
-                            pay_on_delivery=chosen == "on_delivery").model_dump(),
+        flags=HandlingFlags(
+            call_before_delivery=bool(asked.get("call_before_delivery") or orderer.flags.get("call_before_delivery")),
+            pay_on_delivery=chosen == "on_delivery",
+        ).model_dump(),
         contact_phone=contact_phone or orderer.phone,
-        given=[ln.line_no for ln in lines if ln.product_id in given])
+        given=[ln.line_no for ln in lines if ln.product_id in given],
+    )
     if mode == "delivery":
         await _check_door(uow, result, drawn_on.values(), at, timezone)
     else:
@@ -174,8 +211,9 @@ async def _check_door(uow: UnitOfWork, result: Checkout, drawn_on: Any, at: date
     ride = 0
     if shop is not None:
         try:
-            result.distance_m = slots.check_radius(shop, door, result.store.delivery_radius_m,
-                                                   f"{result.store.name_en} ({result.store.name_zh})")
+            result.distance_m = slots.check_radius(
+                shop, door, result.store.delivery_radius_m, f"{result.store.name_en} ({result.store.name_zh})"
+            )
         except slots.OutsideDeliveryArea as e:
             raise BasketProblem([str(e)]) from e
         ride = slots.ride_minutes(shop, door)
@@ -205,50 +243,111 @@ async def _check_locker(uow: UnitOfWork, site_id: str) -> None:
         raise BasketProblem([f"no locker site {site_id}; GET /circle/lockers lists the sites near you"])
     if site.has_room:
         return
-    others = sorted((s for s in await circle.locker_sites() if s.has_room and s.site_id != site_id),
-                    key=lambda s: geo.street_metres(site.point, s.point))
-    instead = (f"; the nearest site with room is {others[0].name} ({others[0].site_id}), "
-               f"{round(geo.street_metres(site.point, others[0].point))} m away" if others
-               else "; no site has room now: choose delivery to the door or pickup")
+    others = sorted(
+        (s for s in await circle.locker_sites() if s.has_room and s.site_id != site_id),
+        key=lambda s: geo.street_metres(site.point, s.point),
+    )
+    instead = (
+        f"; the nearest site with room is {others[0].name} ({others[0].site_id}), "
+        f"{round(geo.street_metres(site.point, others[0].point))} m away"
+        if others
+        else "; no site has room now: choose delivery to the door or pickup"
+    )
     raise LockerFull(f"locker site {site.name} ({site_id}) has no free compartment{instead}")
 
 
-async def place_order(uow: UnitOfWork, principal: Principal, *, store_id: str, wanted: list[Wanted],
-                      fulfilment: dict[str, Any], note: str | None, contact_phone: str | None,
-                      on_behalf_of: str | None, flags: dict[str, bool] | None = None,
-                      payment: ledger.Payment | None = None, platform_fee_fen: int = 0,
-                      timezone: str = "Asia/Shanghai") -> Order:
+async def place_order(
+    uow: UnitOfWork,
+    principal: Principal,
+    *,
+    store_id: str,
+    wanted: list[Wanted],
+    fulfilment: dict[str, Any],
+    note: str | None,
+    contact_phone: str | None,
+    on_behalf_of: str | None,
+    flags: dict[str, bool] | None = None,
+    payment: ledger.Payment | None = None,
+    platform_fee_fen: int = 0,
+    timezone: str = "Asia/Shanghai",
+) -> Order:
     """Check out, pay (prepaid: from the balance, or 402), and record the order and OrderPlaced together."""
     at = now()
-    c = await checkout(uow, principal, store_id=store_id, wanted=wanted, fulfilment=fulfilment,
-                       contact_phone=contact_phone, on_behalf_of=on_behalf_of, flags=flags, payment=payment,
-                       platform_fee_fen=platform_fee_fen, timezone=timezone, at=at)
+    c = await checkout(
+        uow,
+        principal,
+        store_id=store_id,
+        wanted=wanted,
+        fulfilment=fulfilment,
+        contact_phone=contact_phone,
+        on_behalf_of=on_behalf_of,
+        flags=flags,
+        payment=payment,
+        platform_fee_fen=platform_fee_fen,
+        timezone=timezone,
+        at=at,
+    )
     balance = await payments.check_affordable(uow, c.placed_for, c.payment, c.total_fen)
     mode = str(c.fulfilment.get("mode", "delivery"))
-    order = Order.place(id=str(uuid.uuid4()), store_id=store_id, placed_by=principal.subject,
-                        placed_for=c.placed_for, placed_by_role=principal.role.value, fulfilment=c.fulfilment,
-                        lines=c.lines, at=at, contact_phone=c.contact_phone, note=note, flags=c.flags,
-                        delivery_code=new_delivery_code() if mode in DISPATCHED_MODES else None,
-                        payment=c.payment, fees=c.fees, slot=c.slot.as_dict() if c.slot else None,
-                        release_at=c.release_at)
+    order = Order.place(
+        id=str(uuid.uuid4()),
+        store_id=store_id,
+        placed_by=principal.subject,
+        placed_for=c.placed_for,
+        placed_by_role=principal.role.value,
+        fulfilment=c.fulfilment,
+        lines=c.lines,
+        at=at,
+        contact_phone=c.contact_phone,
+        note=note,
+        flags=c.flags,
+        delivery_code=new_delivery_code() if mode in DISPATCHED_MODES else None,
+        payment=c.payment,
+        fees=c.fees,
+        slot=c.slot.as_dict() if c.slot else None,
+        release_at=c.release_at,
+    )
     await uow.orders.add(order)
     await payments.pay_for(uow, order, balance)
     await preferences.remember(uow, c.placed_for, [ln for ln in c.lines if ln.line_no in c.given])
     address = c.fulfilment.get("address")
-    await uow.publish(OrderPlaced(
-        order_id=order.id, store_id=store_id, placed_by=order.placed_by, placed_for=order.placed_for,
-        fulfilment_mode=order.fulfilment_mode, total_fen=order.total_fen, flags=HandlingFlags(**order.flags),
-        note=order.note, address=DeliveryAddress.model_validate(address) if address else None,
-        contact_phone=order.contact_phone, delivery_code=order.delivery_code,
-        locker_site_id=c.fulfilment.get("site_id") if mode == "locker" else None,
-        slot=DeliverySlot(start=c.slot.start, end=c.slot.end) if c.slot else None, release_at=c.release_at,
-        delivery_fee_fen=c.fees.delivery_fee_fen, platform_fee_fen=c.fees.platform_fee_fen, payment=c.payment,
-        lines=[OrderedLine(line_no=ln.line_no, product_id=ln.product_id, location_id=ln.location_id,
-                           quantity=ln.quantity, unit=StockUnit(ln.unit), stock_quantity=ln.stock_quantity,
-                           unit_price_fen=ln.unit_price_fen, estimated_fen=ln.estimated_fen,
-                           substitution=SubstitutionPreference(mode=ln.substitution.mode,
-                                                               product_id=ln.substitution.product_id))
-               for ln in c.lines]))
+    await uow.publish(
+        OrderPlaced(
+            order_id=order.id,
+            store_id=store_id,
+            placed_by=order.placed_by,
+            placed_for=order.placed_for,
+            fulfilment_mode=order.fulfilment_mode,
+            total_fen=order.total_fen,
+            flags=HandlingFlags(**order.flags),
+            note=order.note,
+            address=DeliveryAddress.model_validate(address) if address else None,
+            contact_phone=order.contact_phone,
+            delivery_code=order.delivery_code,
+            locker_site_id=c.fulfilment.get("site_id") if mode == "locker" else None,
+            slot=DeliverySlot(start=c.slot.start, end=c.slot.end) if c.slot else None,
+            release_at=c.release_at,
+            delivery_fee_fen=c.fees.delivery_fee_fen,
+            platform_fee_fen=c.fees.platform_fee_fen,
+            payment=c.payment,
+            lines=[
+                OrderedLine(
+                    line_no=ln.line_no,
+                    product_id=ln.product_id,
+                    location_id=ln.location_id,
+                    quantity=ln.quantity,
+                    unit=StockUnit(ln.unit),
+                    stock_quantity=ln.stock_quantity,
+                    unit_price_fen=ln.unit_price_fen,
+                    estimated_fen=ln.estimated_fen,
+                    substitution=SubstitutionPreference(
+                        mode=ln.substitution.mode, product_id=ln.substitution.product_id
+                    ),
+                )
+                for ln in c.lines
+            ],
+        )
+    )
     return order
 
 
@@ -285,10 +384,22 @@ async def delivery_slots(uow: UnitOfWork, store_id: str, door: geo.Point, timezo
     delivers = distance is None or distance <= store.delivery_radius_m
     windows = slots.offered(now(), store.picking_minutes, ride, [store], timezone)
     if not delivers:
-        windows = [replace(w, available=False, why=f"the address is {distance} m away; {store.name_en} delivers "
-                                                   f"within {store.delivery_radius_m} m") for w in windows]
-    return {"store_id": store_id, "distance_m": distance, "delivers_here": delivers, "ride_minutes": ride,
-            "picking_minutes": store.picking_minutes, "slots": [w.as_dict() for w in windows]}
+        windows = [
+            replace(
+                w,
+                available=False,
+                why=f"the address is {distance} m away; {store.name_en} delivers within {store.delivery_radius_m} m",
+            )
+            for w in windows
+        ]
+    return {
+        "store_id": store_id,
+        "distance_m": distance,
+        "delivers_here": delivers,
+        "ride_minutes": ride,
+        "picking_minutes": store.picking_minutes,
+        "slots": [w.as_dict() for w in windows],
+    }
 
 
 def can_see(principal: Principal, order: Order) -> bool:
@@ -316,8 +427,15 @@ async def cancel_order(uow: UnitOfWork, principal: Principal, order_id: str) -> 
     previous = order.cancel(now(), principal.subject)
     await uow.orders.save(order)
     await payments.settle(uow, order, principal.subject)
-    await uow.publish(OrderCancelled(order_id=order.id, store_id=order.store_id, cancelled_by=principal.subject,
-                                     previous_status=previous, reason=order.cancel_reason or "cancelled"))
+    await uow.publish(
+        OrderCancelled(
+            order_id=order.id,
+            store_id=order.store_id,
+            cancelled_by=principal.subject,
+            previous_status=previous,
+            reason=order.cancel_reason or "cancelled",
+        )
+    )
     return order
 
 
@@ -354,8 +472,9 @@ async def on_stock_rejected(uow: UnitOfWork, event: StockRejected) -> None:
     order.reject(event.reason or RejectReason.OUT_OF_STOCK.value, now(), details)
     await uow.orders.save(order)
     await payments.settle(uow, order)
-    await uow.publish(OrderRejected(order_id=order.id, store_id=order.store_id, reason=order.reject_reason or "",
-                                    details=details))
+    await uow.publish(
+        OrderRejected(order_id=order.id, store_id=order.store_id, reason=order.reject_reason or "", details=details)
+    )
 
 
 async def on_stock_released(uow: UnitOfWork, event: StockReleased) -> None:
@@ -383,5 +502,4 @@ async def on_shop_rejected(uow: UnitOfWork, event: ShopRejected) -> None:
     order.reject(event.reason, now(), details)
     await uow.orders.save(order)
     await payments.settle(uow, order)
-    await uow.publish(OrderRejected(order_id=order.id, store_id=order.store_id, reason=event.reason,
-                                    details=details))
+    await uow.publish(OrderRejected(order_id=order.id, store_id=order.store_id, reason=event.reason, details=details))

@@ -84,19 +84,24 @@ async def balance_view(uow: UnitOfWork, principal: Principal, resident: str | No
     if principal.role is Role.HELPER and resident is None:
         raise NotAllowed("a helper reads a resident's balance: add ?resident=<their id>")
     if not await _may_see(uow, principal, holder):
-        raise NotAllowed(f"you may not see the balance of {holder}; a shopper sees their own, a helper those "
-                         "they help")
-    return {"holder": holder, "balance_fen": await uow.ledger.balance(holder),
-            "entries": await uow.ledger.entries(holder=holder, limit=limit)}
+        raise NotAllowed(f"you may not see the balance of {holder}; a shopper sees their own, a helper those they help")
+    return {
+        "holder": holder,
+        "balance_fen": await uow.ledger.balance(holder),
+        "entries": await uow.ledger.entries(holder=holder, limit=limit),
+    }
 
 
-async def top_up(uow: UnitOfWork, principal: Principal, holder: str, amount_fen: int,
-                 note: str | None) -> dict[str, Any]:
+async def top_up(
+    uow: UnitOfWork, principal: Principal, holder: str, amount_fen: int, note: str | None
+) -> dict[str, Any]:
     """Money in: an admin at the service centre's cash desk, or a helper for someone they help."""
     if principal.role is Role.HELPER:
         if holder == principal.subject or not await residents.may_act_for(uow, principal, holder):
-            raise NotAllowed(f"a helper tops up the balance of a resident they help, and {holder} is not one; "
-                             "GET /residents lists yours")
+            raise NotAllowed(
+                f"a helper tops up the balance of a resident they help, and {holder} is not one; "
+                "GET /residents lists yours"
+            )
     elif principal.role is not Role.ADMIN:
         raise NotAllowed("money comes in at the service centre's cash desk (an admin) or through your helper")
     if not 0 < amount_fen <= MAX_TOP_UP_FEN:
@@ -104,11 +109,14 @@ async def top_up(uow: UnitOfWork, principal: Principal, holder: str, amount_fen:
     posting = ledger.Posting(ledger.Kind.TOP_UP, amount_fen, note=note or f"top-up {format_yuan(amount_fen)}")
     await uow.ledger.balance(holder, for_update=True)
     balance = await uow.ledger.post(holder, None, [posting], principal.subject, _now())
-    return {"holder": holder, "balance_fen": balance, "amount_fen": amount_fen,
-            "entries": await uow.ledger.entries(holder=holder, limit=20)}
+    return {
+        "holder": holder,
+        "balance_fen": balance,
+        "amount_fen": amount_fen,
+        "entries": await uow.ledger.entries(holder=holder, limit=20),
+    }
 
 
 async def order_ledger(uow: UnitOfWork, order: Order) -> dict[str, Any]:
     """The order's money and every entry it made (the caller has checked the order is theirs to see)."""
-    return {"order_id": order.id, **order.money().as_dict(),
-            "entries": await uow.ledger.entries(order_id=order.id)}
+    return {"order_id": order.id, **order.money().as_dict(), "entries": await uow.ledger.entries(order_id=order.id)}

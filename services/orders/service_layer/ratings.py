@@ -48,8 +48,15 @@ def check_stars(order: Order, shop_stars: int | None, rider_stars: int | None) -
         raise RatingInvalid("no rider carried this order: leave out rider_stars")
 
 
-async def rate(uow: UnitOfWork, principal: Principal, order_id: str, *, shop_stars: int | None,
-               rider_stars: int | None, comment: str | None) -> Rating:
+async def rate(
+    uow: UnitOfWork,
+    principal: Principal,
+    order_id: str,
+    *,
+    shop_stars: int | None,
+    rider_stars: int | None,
+    comment: str | None,
+) -> Rating:
     order = await ordering.get_order(uow, principal, order_id, for_update=True)
     if principal.role not in (Role.SHOPPER, Role.HELPER) or not order.is_visible_to_orderer(principal.subject):
         raise ordering.Forbidden("only the person who ordered (or their helper) rates an order")
@@ -58,15 +65,32 @@ async def rate(uow: UnitOfWork, principal: Principal, order_id: str, *, shop_sta
         raise RatingRefused(why)
     check_stars(order, shop_stars, rider_stars)
     rider_id = str(order.tracking.rider["rider_id"]) if order.tracking.rider and rider_stars is not None else None
-    rating = Rating(order_id=order.id, store_id=order.store_id, placed_for=order.placed_for, shop_stars=shop_stars,
-                    rider_id=rider_id, rider_stars=rider_stars, comment=comment, rated_at=ordering.now())
+    rating = Rating(
+        order_id=order.id,
+        store_id=order.store_id,
+        placed_for=order.placed_for,
+        shop_stars=shop_stars,
+        rider_id=rider_id,
+        rider_stars=rider_stars,
+        comment=comment,
+        rated_at=ordering.now(),
+    )
     ratings = Ratings(uow.conn)
     if not await ratings.add(rating):
         earlier = await ratings.get(order.id)
         when = earlier.rated_at.isoformat(timespec="minutes") if earlier else "earlier"
         raise RatingRefused(f"this order was rated already ({when}); an order is rated once")
-    await uow.publish(OrderRated(order_id=order.id, store_id=order.store_id, shop_stars=shop_stars,
-                                 rider_id=rider_id, rider_stars=rider_stars, comment=comment, by=principal.subject))
+    await uow.publish(
+        OrderRated(
+            order_id=order.id,
+            store_id=order.store_id,
+            shop_stars=shop_stars,
+            rider_id=rider_id,
+            rider_stars=rider_stars,
+            comment=comment,
+            by=principal.subject,
+        )
+    )
     return rating
 
 

@@ -22,8 +22,14 @@ from shared.vocabulary.roles import Role
 FULFILMENT_KEEPS = ("mode", "address", "site_id")  # not the slot: its time has passed
 
 
-def reorder_body(order: Order, products: dict[str, CatalogProduct], availability: dict[str, str],
-                 memory: dict[str, SubstitutionChoice], *, on_behalf_of: str | None) -> dict[str, Any]:
+def reorder_body(
+    order: Order,
+    products: dict[str, CatalogProduct],
+    availability: dict[str, str],
+    memory: dict[str, SubstitutionChoice],
+    *,
+    on_behalf_of: str | None,
+) -> dict[str, Any]:
     """The checkout body and its `changes`, from the past order and today's catalog (pure)."""
     lines: list[dict[str, Any]] = []
     changes: list[dict[str, Any]] = []
@@ -31,30 +37,49 @@ def reorder_body(order: Order, products: dict[str, CatalogProduct], availability
         what = {"product_id": ln.product_id, "name_zh": ln.name_zh, "name_en": ln.name_en}
         product = products.get(ln.product_id)
         if product is None or not product.active or product.store_id != order.store_id:
-            changes.append({"kind": "gone", **what,
-                            "message": f"{ln.name_en} is no longer sold here; it is left out"})
+            changes.append({"kind": "gone", **what, "message": f"{ln.name_en} is no longer sold here; it is left out"})
             continue
         if availability.get(ln.product_id) == "out":
-            changes.append({"kind": "out_of_stock", **what,
-                            "message": f"{ln.name_en} is out of stock at the shop now; it is left out"})
+            changes.append(
+                {
+                    "kind": "out_of_stock",
+                    **what,
+                    "message": f"{ln.name_en} is out of stock at the shop now; it is left out",
+                }
+            )
             continue
         if product.price_fen != ln.unit_price_fen:
-            changes.append({"kind": "price_changed", **what, "was_fen": ln.unit_price_fen,
-                            "now_fen": product.price_fen, "unit": product.unit.value,
-                            "message": f"{ln.name_en} costs {product.price_fen} fen now (was {ln.unit_price_fen})"})
+            changes.append(
+                {
+                    "kind": "price_changed",
+                    **what,
+                    "was_fen": ln.unit_price_fen,
+                    "now_fen": product.price_fen,
+                    "unit": product.unit.value,
+                    "message": f"{ln.name_en} costs {product.price_fen} fen now (was {ln.unit_price_fen})",
+                }
+            )
         choice = memory.get(ln.product_id, ln.substitution)
         if choice.mode is SubstitutionMode.PRODUCT:
             substitute = products.get(choice.product_id or "")
             if substitute is None or not substitute.active or substitute.store_id != order.store_id:
-                changes.append({"kind": "substitute_gone", **what, "substitute_product_id": choice.product_id,
-                                "message": f"the substitute named for {ln.name_en} is no longer sold; "
-                                           "no substitute is set"})
+                changes.append(
+                    {
+                        "kind": "substitute_gone",
+                        **what,
+                        "substitute_product_id": choice.product_id,
+                        "message": f"the substitute named for {ln.name_en} is no longer sold; no substitute is set",
+                    }
+                )
                 choice = SubstitutionChoice()
         lines.append({"product_id": ln.product_id, "quantity": ln.quantity, "substitution": choice.as_dict()})
     body: dict[str, Any] = {
-        "store_id": order.store_id, "lines": lines,
+        "store_id": order.store_id,
+        "lines": lines,
         "fulfilment": {k: v for k, v in order.fulfilment.items() if k in FULFILMENT_KEEPS and v is not None},
-        "note": order.note, "payment": order.payment}
+        "note": order.note,
+        "payment": order.payment,
+    }
     if on_behalf_of:
         body["on_behalf_of"] = on_behalf_of
     return {**body, "changes": changes}

@@ -43,13 +43,19 @@ async def resolve_orderer(uow: UnitOfWork, principal: Principal, on_behalf_of: s
     residents = Residents(uow.conn)
     helped = await residents.helped_by(principal.subject, on_behalf_of)
     if on_behalf_of not in helped:
-        raise ordering.Forbidden(f"you do not help {on_behalf_of}: register them under /residents, "
-                                 "or ask them to name you")
+        raise ordering.Forbidden(
+            f"you do not help {on_behalf_of}: register them under /residents, or ask them to name you"
+        )
     if on_behalf_of in helped.residents:
         resident = await residents.get(on_behalf_of)
         assert resident is not None
-        return Orderer(placed_for=resident.resident_id, address=resident.address, flags=resident.flags,
-                       phone=resident.phone, pay_on_delivery_default=resident.pay_on_delivery)
+        return Orderer(
+            placed_for=resident.resident_id,
+            address=resident.address,
+            flags=resident.flags,
+            phone=resident.phone,
+            pay_on_delivery_default=resident.pay_on_delivery,
+        )
     return Orderer(placed_for=on_behalf_of)
 
 
@@ -63,8 +69,7 @@ async def may_act_for(uow: UnitOfWork, principal: Principal, holder: str) -> boo
 
 
 async def register(uow: UnitOfWork, principal: Principal, details: dict[str, Any]) -> Resident:
-    return await Residents(uow.conn).add(Resident(resident_id=new_resident_id(), helper=principal.subject,
-                                                  **details))
+    return await Residents(uow.conn).add(Resident(resident_id=new_resident_id(), helper=principal.subject, **details))
 
 
 async def residents_of(uow: UnitOfWork, principal: Principal) -> list[Resident]:
@@ -79,8 +84,7 @@ async def resident(uow: UnitOfWork, principal: Principal, resident_id: str, *, f
     return found
 
 
-async def change_resident(uow: UnitOfWork, principal: Principal, resident_id: str,
-                          changes: dict[str, Any]) -> Resident:
+async def change_resident(uow: UnitOfWork, principal: Principal, resident_id: str, changes: dict[str, Any]) -> Resident:
     found = await resident(uow, principal, resident_id, for_update=True)
     found.change(changes)
     await Residents(uow.conn).save(found)

@@ -17,8 +17,9 @@ SERVICE = "orders"
 
 
 class UnitOfWork:
-    def __init__(self, conn: asyncpg.Connection, cause: RawEnvelope | None = None,
-                 correlation_id: str | None = None) -> None:
+    def __init__(
+        self, conn: asyncpg.Connection, cause: RawEnvelope | None = None, correlation_id: str | None = None
+    ) -> None:
         self.conn = conn
         self.orders = OrderRepository(conn)
         self.catalog = CatalogReadModel(conn)

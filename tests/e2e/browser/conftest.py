@@ -19,9 +19,16 @@ from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 from shared.vocabulary.roles import Role
 from tests.e2e.conftest import System
 
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--disable-dev-shm-usage"]
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 SCREENSHOTS = Path(__file__).parents[3] / "docs" / "screenshots"
 
 
@@ -51,18 +58,31 @@ async def browser() -> AsyncIterator[Browser]:
 async def new_context(browser: Browser, *, mobile: bool = False, **options: object) -> BrowserContext:
     """A fresh browser profile (its own cookies), English text, as a phone when `mobile`."""
     size = {"width": 412, "height": 860} if mobile else {"width": 1366, "height": 900}
-    context = await browser.new_context(viewport=size, locale="en-GB", is_mobile=mobile, has_touch=mobile,
-                                        **options)  # type: ignore[arg-type]
+    context = await browser.new_context(viewport=size, locale="en-GB", is_mobile=mobile, has_touch=mobile, **options)  # type: ignore[arg-type]
     context.set_default_timeout(20_000)
     await context.add_init_script("localStorage.setItem('linli.lang', localStorage.getItem('linli.lang') || 'en')")
     return context
 
 
-async def signed_in_page(context: BrowserContext, system: System, service: str, role: Role, subject: str,
-                         store: str | None = None, path: str = "/app/") -> Page:
+async def signed_in_page(
+    context: BrowserContext,
+    system: System,
+    service: str,
+    role: Role,
+    subject: str,
+    store: str | None = None,
+    path: str = "/app/",
+) -> Page:
     """Open a console already signed in: the session cookie a sign-in would set, for this host."""
-    await context.add_cookies([{"name": system.settings.session_cookie, "value": system.token(role, subject, store),
-                                "url": system.url(service)}])
+    await context.add_cookies(
+        [
+            {
+                "name": system.settings.session_cookie,
+                "value": system.token(role, subject, store),
+                "url": system.url(service),
+            }
+        ]
+    )
     page = await context.new_page()
     page.on("pageerror", lambda error: print(f"[{service} page error] {error}"))
     await page.goto(system.url(service) + path)

@@ -77,8 +77,9 @@ async def test_a_dispatcher_assigns_reassigns_and_sees_the_order_delivered_live(
                 await screenshot(page, "dispatch-board")
 
                 await other.step(order_id, "at-shop")
-                await other.step(order_id, "picked-up", {"code": await told_by_the_counter(system, shop.store_id,
-                                                                                           order_id)})
+                await other.step(
+                    order_id, "picked-up", {"code": await told_by_the_counter(system, shop.store_id, order_id)}
+                )
                 await other.step(order_id, "at-door")
                 await other.step(order_id, "delivered", {"code": code})
                 await expect(row).to_have_count(0)

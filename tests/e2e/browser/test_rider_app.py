@@ -39,8 +39,10 @@ async def dispatchers_view(system: System, order_id: str) -> AsyncIterator[list[
     opened = asyncio.Event()
 
     async def follow() -> None:
-        async with system.client("dispatch", Role.DISPATCHER, "desk-rider-app") as desk, \
-                desk.stream("GET", f"/orders/{order_id}/live", timeout=httpx.Timeout(10, read=None)) as r:
+        async with (
+            system.client("dispatch", Role.DISPATCHER, "desk-rider-app") as desk,
+            desk.stream("GET", f"/orders/{order_id}/live", timeout=httpx.Timeout(10, read=None)) as r,
+        ):
             assert r.status_code == 200
             event = None
             async for line in r.aiter_lines():
@@ -62,15 +64,26 @@ async def dispatchers_view(system: System, order_id: str) -> AsyncIterator[list[
 
 
 async def test_a_rider_delivers_through_a_lost_connection_and_each_step_counts_once(
-        system: System, browser: Any, make_shop: Any) -> None:
+    system: System, browser: Any, make_shop: Any
+) -> None:
     rider_id = f"rider-{uuid.uuid4().hex[:6]}"
     now = datetime.now(UTC)
     async with system.client("dispatch", Role.DISPATCHER, "desk-1") as desk:
-        r = await desk.put(f"/riders/{rider_id}", json={"name": "骑手小李 Rider Li", "vehicle": "e_bike",
-                                                        "capacity": 3})
+        r = await desk.put(
+            f"/riders/{rider_id}", json={"name": "骑手小李 Rider Li", "vehicle": "e_bike", "capacity": 3}
+        )
         assert r.status_code in (200, 201), r.text
-        r = await desk.put(f"/riders/{rider_id}/shifts", json={"shifts": [
-            {"starts_at": (now - timedelta(hours=1)).isoformat(), "ends_at": (now + timedelta(hours=3)).isoformat()}]})
+        r = await desk.put(
+            f"/riders/{rider_id}/shifts",
+            json={
+                "shifts": [
+                    {
+                        "starts_at": (now - timedelta(hours=1)).isoformat(),
+                        "ends_at": (now + timedelta(hours=3)).isoformat(),
+                    }
+                ]
+            },
+        )
         assert r.status_code == 200, r.text
     shop = await make_shop({"water": 10}, accept_limit_s=600)
 
@@ -104,12 +117,14 @@ async def test_a_rider_delivers_through_a_lost_connection_and_each_step_counts_o
             await card.get_by_role("button", name="Picked up").click()
             await expect(card.get_by_role("alert")).to_contain_text("not this order's handover code")
             await card.get_by_label("Shop's handover code").fill(
-                await told_by_the_counter(system, shop.store_id, order_id))
+                await told_by_the_counter(system, shop.store_id, order_id)
+            )
             await card.get_by_role("button", name="Picked up").click()
             await expect(card).to_contain_text("On the way")
             await expect(card).to_contain_text(ADDRESS)
             await expect(card.get_by_role("link", name="Open in maps")).to_have_attribute(
-                "href", re.compile(rf"^geo:{HOME['lat']},{HOME['lon']}\?q="))
+                "href", re.compile(rf"^geo:{HOME['lat']},{HOME['lon']}\?q=")
+            )
             await screenshot(page, "rider-app")
 
             at_door_keys: list[str] = []
@@ -168,5 +183,7 @@ async def rider_is_near(system: System, rider_id: str, where: Geolocation) -> bo
     async with system.client("dispatch", Role.DISPATCHER, "desk-1") as desk:
         roster = (await desk.get("/riders")).json()
     position = next(r for r in roster if r["id"] == rider_id)["position"] or {}
-    return (abs(position.get("lat", 0) - where["latitude"]) < 1e-5
-            and abs(position.get("lon", 0) - where["longitude"]) < 1e-5)
+    return (
+        abs(position.get("lat", 0) - where["latitude"]) < 1e-5
+        and abs(position.get("lon", 0) - where["longitude"]) < 1e-5
+    )

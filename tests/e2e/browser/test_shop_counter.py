@@ -31,8 +31,11 @@ async def place_paid(me: httpx.AsyncClient, body: dict[str, Any]) -> str:
 
 
 def pickup(store_id: str, lines: dict[str, int]) -> dict[str, Any]:
-    return {"store_id": store_id, "fulfilment": {"mode": "pickup"},
-            "lines": [{"product_id": pid, "quantity": q} for pid, q in lines.items()]}
+    return {
+        "store_id": store_id,
+        "fulfilment": {"mode": "pickup"},
+        "lines": [{"product_id": pid, "quantity": q} for pid, q in lines.items()],
+    }
 
 
 async def counter_page(browser: Any, system: System, store: str) -> Page:
@@ -75,6 +78,7 @@ async def test_an_order_is_accepted_weighed_approved_live_packed_and_handed_over
 
         async def asked() -> list[Any]:
             return list((await me.get(f"/orders/{order_id}")).json()["pending_approvals"])
+
         line_no = (await eventually(asked))[0]["line_no"]
         approved = await me.post(f"/orders/{order_id}/lines/{line_no}/approval", json={"accept": True})
         assert approved.status_code == 200, approved.text
@@ -117,9 +121,11 @@ async def test_an_order_is_accepted_weighed_approved_live_packed_and_handed_over
 
 
 async def test_a_stallholder_sees_only_their_stall_and_the_market_sees_every_stall(
-        browser, system, make_market) -> None:
-    market = await make_market({"fish": {"carp": CARP, "crucian": CRUCIAN}, "veg": {"bokchoy": BOKCHOY}},
-                               accept_limit_s=600)
+    browser, system, make_market
+) -> None:
+    market = await make_market(
+        {"fish": {"carp": CARP, "crucian": CRUCIAN}, "veg": {"bokchoy": BOKCHOY}}, accept_limit_s=600
+    )
     carp, bokchoy = market.products["carp"], market.products["bokchoy"]
     fishmonger = await counter_page(browser, system, market.stalls["fish"])
     counter = await counter_page(browser, system, market.store_id)
@@ -162,6 +168,7 @@ async def test_a_stallholder_sees_only_their_stall_and_the_market_sees_every_sta
 
     async def asked() -> list[Any]:
         return list((await me.get(f"/orders/{order_id}")).json()["pending_approvals"])
+
     line_no = (await eventually(asked))[0]["line_no"]
     declined = await me.post(f"/orders/{order_id}/lines/{line_no}/approval", json={"accept": False})
     assert declined.status_code == 200, declined.text

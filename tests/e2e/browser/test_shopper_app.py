@@ -19,8 +19,14 @@ from tests.waiting import eventually
 pytestmark = pytest.mark.e2e
 
 HOME = {"text": "3 Lane 12, Gulou", "lat": 32.0412, "lon": 118.7911}  # ~150 m from the test shops
-FISH = {"name_zh": "新鲜草鱼", "name_en": "Fresh grass carp", "unit": "g", "grams_per_piece": 600,
-        "price_fen": 1800, "on_hand": 6000}
+FISH = {
+    "name_zh": "新鲜草鱼",
+    "name_en": "Fresh grass carp",
+    "unit": "g",
+    "grams_per_piece": 600,
+    "price_fen": 1800,
+    "on_hand": 6000,
+}
 WATER = {"name_zh": "矿泉水", "name_en": "Mineral water", "price_fen": 200, "on_hand": 50}
 
 
@@ -31,9 +37,14 @@ async def ok(response: httpx.Response, status: int = 200) -> Any:
 
 async def top_up(system: System, holder: str, amount_fen: int) -> None:
     async with system.client("orders", Role.ADMIN, "service-centre-desk") as desk:
-        await ok(await desk.post("/balance/top-ups", json={"holder": holder, "amount_fen": amount_fen,
-                                                           "note": "cash at the service centre"},
-                                 headers={"Idempotency-Key": str(uuid.uuid4())}), 201)
+        await ok(
+            await desk.post(
+                "/balance/top-ups",
+                json={"holder": holder, "amount_fen": amount_fen, "note": "cash at the service centre"},
+                headers={"Idempotency-Key": str(uuid.uuid4())},
+            ),
+            201,
+        )
 
 
 async def set_home(page: Page) -> None:
@@ -43,8 +54,9 @@ async def set_home(page: Page) -> None:
     await page.click("#save-home")
 
 
-async def test_a_shopper_finds_orders_follows_and_approves_in_the_app(system: System, browser: Browser,
-                                                                    make_shop: Any) -> None:
+async def test_a_shopper_finds_orders_follows_and_approves_in_the_app(
+    system: System, browser: Browser, make_shop: Any
+) -> None:
     shop = await make_shop(products={"carp": FISH, "water": WATER}, accept_limit_s=600)
     subject = f"app-shopper-{uuid.uuid4().hex[:6]}"
     await top_up(system, subject, 10_000)
@@ -98,11 +110,13 @@ async def test_a_shopper_finds_orders_follows_and_approves_in_the_app(system: Sy
         async def settled() -> bool:  # and the shop has settled it (ApprovalGiven reached inventory)
             async with system.client("orders", Role.SHOPPER, subject, balance_fen=0) as me:
                 return not (await ok(await me.get(f"/orders/{order_id}")))["pending_approvals"]
+
         await eventually(settled)
         await ok(await counter.post(f"{base}/packed", json={"bags": 1, "weight_g": 900}))
 
-    await expect(page.locator("#order [data-status='READY_FOR_PICKUP'], #order [data-status='PACKED']").first
-                 ).to_be_visible()
+    await expect(
+        page.locator("#order [data-status='READY_FOR_PICKUP'], #order [data-status='PACKED']").first
+    ).to_be_visible()
     # 690 g of carp is 12.42 yuan, plus 2 yuan water: 14.42 — 1.62 more than shown, charged from the balance.
     ledger = page.locator("#ledger")
     await expect(ledger.locator("[data-ledger='ledger.final']")).to_contain_text("¥14.42")
@@ -113,8 +127,9 @@ async def test_a_shopper_finds_orders_follows_and_approves_in_the_app(system: Sy
     await context.close()
 
 
-async def test_a_helper_registers_a_resident_and_orders_for_them_in_large_text(system: System, browser: Browser,
-                                                                              make_shop: Any) -> None:
+async def test_a_helper_registers_a_resident_and_orders_for_them_in_large_text(
+    system: System, browser: Browser, make_shop: Any
+) -> None:
     shop = await make_shop(products={"water": WATER}, accept_limit_s=600)
     helper = f"centre-{uuid.uuid4().hex[:6]}"
     context = await new_context(browser)

@@ -19,12 +19,19 @@ from tests.e2e.test_delivery import told_by_the_counter
 pytestmark = pytest.mark.e2e
 
 HOME = {"text": "2-301 Wenchang Lane", "lat": 32.0412, "lon": 118.7911}
-CARP = {"name_zh": "新鲜草鱼", "name_en": "Fresh grass carp", "unit": "g", "grams_per_piece": 600,
-        "price_fen": 1800, "on_hand": 6000}
+CARP = {
+    "name_zh": "新鲜草鱼",
+    "name_en": "Fresh grass carp",
+    "unit": "g",
+    "grams_per_piece": 600,
+    "price_fen": 1800,
+    "on_hand": 6000,
+}
 
 
 async def test_a_fish_from_phone_to_counter_to_rider_to_door_seen_live_on_every_console(
-        system: System, browser: Browser, make_shop: Any, dispatcher: Any, riders: Any) -> None:
+    system: System, browser: Browser, make_shop: Any, dispatcher: Any, riders: Any
+) -> None:
     shop = await make_shop(products={"carp": CARP}, accept_limit_s=600)
     carp = shop.products["carp"]
     resident = f"resident-{uuid.uuid4().hex[:6]}"
@@ -32,10 +39,12 @@ async def test_a_fish_from_phone_to_counter_to_rider_to_door_seen_live_on_every_
         pass
 
     phone = await signed_in_page(await new_context(browser, mobile=True), system, "orders", Role.SHOPPER, resident)
-    counter = await signed_in_page(await new_context(browser), system, "inventory", Role.STORE_STAFF,
-                                   f"staff-{shop.store_id}", store=shop.store_id)
-    board = await signed_in_page(await new_context(browser), system, "dispatch", Role.DISPATCHER, "desk-1",
-                                 path="/app/board/")
+    counter = await signed_in_page(
+        await new_context(browser), system, "inventory", Role.STORE_STAFF, f"staff-{shop.store_id}", store=shop.store_id
+    )
+    board = await signed_in_page(
+        await new_context(browser), system, "dispatch", Role.DISPATCHER, "desk-1", path="/app/board/"
+    )
     await expect(counter.locator("#live")).to_have_text("Live")
 
     # The resident orders on her phone: home, the shop, the fish, checkout, delivery now.
