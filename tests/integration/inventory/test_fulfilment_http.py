@@ -17,7 +17,7 @@ from shared.auth import issue_token
 from shared.service import Runtime, install_error_handlers
 from shared.settings import Settings
 from shared.vocabulary.roles import Role
-from tests.integration.test_fulfilment_support import POLICY, events, placed, run, seed, stock
+from tests.integration.inventory.support import POLICY, events, placed, run, seed, stock
 
 SETTINGS = Settings(service="inventory", weight_tolerance_pct=10)
 

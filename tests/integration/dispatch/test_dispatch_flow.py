@@ -9,7 +9,7 @@ from services.dispatch.domain.offers import OfferStatus
 from services.dispatch.service_layer import assigning, delivering, intake, riders
 from shared.events.contracts import HandoverTo, OrderCancelled, OrderHandedOver, PickupChoiceMade
 from shared.vocabulary.order_status import OrderStatus
-from tests.integration.test_dispatch_support import SHOP, Dispatch, accepted, dispatch, packed, placed
+from tests.integration.dispatch.support import SHOP, Dispatch, accepted, dispatch, packed, placed
 
 __all__ = ["dispatch"]
 

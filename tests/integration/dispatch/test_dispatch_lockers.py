@@ -8,7 +8,7 @@ import pytest
 
 from services.dispatch.domain.delivery import Forbidden, Refused, WrongCode
 from services.dispatch.service_layer import assigning, delivering, intake, lockers
-from tests.integration.test_dispatch_support import SHOP, Dispatch, accepted, dispatch, packed, placed
+from tests.integration.dispatch.support import SHOP, Dispatch, accepted, dispatch, packed, placed
 
 __all__ = ["dispatch"]
 

@@ -8,7 +8,7 @@ from services.dispatch.service_layer import assigning, intake
 from services.dispatch.service_layer.unit_of_work import UnitOfWork
 from services.dispatch.simulator import RiderSimulator, towards
 from shared.vocabulary.geo import Point, metres
-from tests.integration.test_dispatch_support import DOOR, SETTINGS, Dispatch, accepted, dispatch, packed, placed
+from tests.integration.dispatch.support import DOOR, SETTINGS, Dispatch, accepted, dispatch, packed, placed
 
 __all__ = ["dispatch"]
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from services.dispatch.adapters.live import LiveHub, LiveNote, append, follow
 from services.dispatch.service_layer import riders
-from tests.integration.test_dispatch_support import SHOP, Dispatch, dispatch
+from tests.integration.dispatch.support import SHOP, Dispatch, dispatch
 
 __all__ = ["dispatch"]
 

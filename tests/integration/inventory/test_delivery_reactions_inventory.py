@@ -26,7 +26,7 @@ from shared.inbox import Consumer, PermanentError
 from shared.service import Runtime
 from shared.settings import Settings
 from shared.vocabulary.order_status import OrderStatus
-from tests.integration.test_fulfilment_support import POLICY, check_books, events, placed, run, seed, stock, types
+from tests.integration.inventory.support import POLICY, check_books, events, placed, run, seed, stock, types
 
 
 @pytest.fixture

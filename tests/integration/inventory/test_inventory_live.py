@@ -27,7 +27,7 @@ from shared.service import Runtime, install_error_handlers
 from shared.settings import Settings
 from shared.stack import free_port
 from shared.vocabulary.roles import Role
-from tests.integration.test_fulfilment_support import POLICY, placed, run, seed
+from tests.integration.inventory.support import POLICY, placed, run, seed
 from tests.waiting import eventually
 
 

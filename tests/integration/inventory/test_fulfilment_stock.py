@@ -22,7 +22,7 @@ from shared.events.contracts import (
     SubstitutionPreference,
 )
 from shared.vocabulary.order_status import OrderStatus
-from tests.integration.test_fulfilment_support import POLICY, PRODUCTS, check_books, placed, run, seed
+from tests.integration.inventory.support import POLICY, PRODUCTS, check_books, placed, run, seed
 
 SHOP = ["water", "juice", "cola"]
 MARKET = ["carp", "crucian", "bokchoy", "tomato"]

@@ -13,7 +13,7 @@ from services.dispatch.domain.delivery import Missing, Refused, RiderState
 from services.dispatch.service_layer import assigning, delivering, intake, lockers, riders
 from services.dispatch.service_layer.quoting import MAX_PER_ROUND
 from shared.events.contracts import DeliverySlot, OrderPacked, OrderRated
-from tests.integration.test_dispatch_support import SHOP, Dispatch, accepted, dispatch, packed, placed
+from tests.integration.dispatch.support import SHOP, Dispatch, accepted, dispatch, packed, placed
 
 __all__ = ["dispatch"]
 

@@ -22,7 +22,7 @@ from shared.service import Runtime, install_error_handlers
 from shared.settings import Settings
 from shared.vocabulary.order_status import OrderStatus
 from shared.vocabulary.roles import Role
-from tests.integration.test_fulfilment_support import POLICY, check_books, events, placed, run, seed, stock
+from tests.integration.inventory.support import POLICY, check_books, events, placed, run, seed, stock
 from tests.waiting import eventually
 
 SETTINGS = Settings(service="inventory", weight_tolerance_pct=10)

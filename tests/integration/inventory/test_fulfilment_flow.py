@@ -20,7 +20,7 @@ from shared.events.contracts import (
     SubstitutionPreference,
 )
 from shared.vocabulary.order_status import OrderStatus
-from tests.integration.test_fulfilment_support import POLICY, check_books, events, placed, run, seed, stock, types
+from tests.integration.inventory.support import POLICY, check_books, events, placed, run, seed, stock, types
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import asyncpg
 from services.inventory.service_layer import reservations
 from shared import db
 from shared.deadlines import Deadline
-from tests.integration.test_fulfilment_support import MIGRATIONS, check_books, run, types
+from tests.integration.inventory.support import MIGRATIONS, check_books, run, types
 
 
 async def test_waiting_and_accepted_orders_from_before_parts_carry_over(pool: asyncpg.Pool, tmp_path: Path) -> None:
