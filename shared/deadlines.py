@@ -1,7 +1,7 @@
 """Persisted deadlines: "if nothing has happened by then, do this" that survive a restart.
 
 A deadline is a row (kind, key, due_at). The scheduler fires due rows in due order, each in a
-transaction with its handler's effects, so a fired deadline is never fired twice and a
+unit of work with its handler's effects, so a fired deadline is never fired twice and a
 deadline cancelled in the same transaction as the awaited action never fires. The clock is
 injected: tests move time by hand instead of sleeping.
 """
@@ -11,34 +11,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
 
 import asyncpg
 
 from shared.background import BackgroundLoop
+from shared.clock import Clock
+
+if TYPE_CHECKING:
+    from shared.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
-
-
-class Clock(Protocol):
-    def now(self) -> datetime: ...
-
-
-class SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-
-@dataclass
-class FakeClock:
-    current: datetime = field(default_factory=lambda: datetime(2026, 1, 1, 8, 0, tzinfo=UTC))
-
-    def now(self) -> datetime:
-        return self.current
-
-    def advance(self, seconds: float) -> None:
-        self.current += timedelta(seconds=seconds)
 
 
 @dataclass(frozen=True)
@@ -47,53 +31,35 @@ class Deadline:
     key: str
     due_at: datetime
     payload: Mapping[str, Any] = field(default_factory=dict)
+    id: int | None = None  # the stored row, once loaded
 
 
-class DeadlineStore(Protocol):
-    """Where deadlines live; `tx` is whatever transaction handle the store's handlers share."""
+class Deadlines(Protocol):
+    """The deadlines repository of one unit of work."""
 
-    async def schedule(self, tx: Any, deadline: Deadline) -> None: ...
-    async def cancel(self, tx: Any, kind: str, key: str) -> bool: ...
-    async def fire_due(self, now: datetime, limit: int, fire: Callable[[Any, Deadline], Awaitable[None]]) -> int: ...
+    async def schedule(self, deadline: Deadline) -> None: ...
+    async def cancel(self, kind: str, key: str) -> bool: ...
+    async def next_due(self, now: datetime) -> Deadline | None:
+        """The earliest due deadline no one else is firing, locked until the unit of work ends."""
+
+    async def mark_fired(self, deadline: Deadline, at: datetime) -> None: ...
 
 
-DeadlineHandler = Callable[[Any, Deadline], Awaitable[None]]
+DeadlineHandler = Callable[["UnitOfWork", Deadline], Awaitable[None]]
 
 
 class UnknownDeadline(Exception):
     pass
 
 
-class InMemoryDeadlineStore:
-    """The store for unit tests: same rules, no database."""
+class PostgresDeadlines:
+    """Deadlines in the service's own database, on the unit of work's connection."""
 
-    def __init__(self) -> None:
-        self.pending: dict[tuple[str, str], Deadline] = {}
-        self.fired: list[Deadline] = []
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
 
-    async def schedule(self, tx: Any, deadline: Deadline) -> None:
-        self.pending[(deadline.kind, deadline.key)] = deadline
-
-    async def cancel(self, tx: Any, kind: str, key: str) -> bool:
-        return self.pending.pop((kind, key), None) is not None
-
-    async def fire_due(self, now: datetime, limit: int, fire: DeadlineHandler) -> int:
-        due = sorted((d for d in self.pending.values() if d.due_at <= now), key=lambda d: d.due_at)[:limit]
-        for deadline in due:
-            await fire(None, deadline)
-            del self.pending[(deadline.kind, deadline.key)]
-            self.fired.append(deadline)
-        return len(due)
-
-
-class PostgresDeadlineStore:
-    """Deadlines in the service's own database; handlers get the asyncpg connection in a transaction."""
-
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self.pool = pool
-
-    async def schedule(self, tx: asyncpg.Connection, deadline: Deadline) -> None:
-        await tx.execute(
+    async def schedule(self, deadline: Deadline) -> None:
+        await self.conn.execute(
             "INSERT INTO deadlines (kind, key, due_at, payload) VALUES ($1, $2, $3, $4::jsonb) "
             "ON CONFLICT (kind, key) DO UPDATE SET due_at = excluded.due_at, payload = excluded.payload, "
             "fired_at = NULL, cancelled_at = NULL",
@@ -103,8 +69,8 @@ class PostgresDeadlineStore:
             dict(deadline.payload),
         )
 
-    async def cancel(self, tx: asyncpg.Connection, kind: str, key: str) -> bool:
-        result = await tx.execute(
+    async def cancel(self, kind: str, key: str) -> bool:
+        result = await self.conn.execute(
             "UPDATE deadlines SET cancelled_at = now() WHERE kind = $1 AND key = $2 "
             "AND fired_at IS NULL AND cancelled_at IS NULL",
             kind,
@@ -112,58 +78,64 @@ class PostgresDeadlineStore:
         )
         return bool(result.endswith(" 1"))
 
-    async def fire_due(self, now: datetime, limit: int, fire: DeadlineHandler) -> int:
-        fired = 0
-        async with self.pool.acquire() as conn:
-            for _ in range(limit):
-                async with conn.transaction():
-                    row = await conn.fetchrow(
-                        "SELECT id, kind, key, due_at, payload FROM deadlines WHERE due_at <= $1 "
-                        "AND fired_at IS NULL AND cancelled_at IS NULL ORDER BY due_at LIMIT 1 "
-                        "FOR UPDATE SKIP LOCKED",
-                        now,
-                    )
-                    if row is None:
-                        break
-                    await fire(conn, Deadline(row["kind"], row["key"], row["due_at"], row["payload"]))
-                    await conn.execute("UPDATE deadlines SET fired_at = $2 WHERE id = $1", row["id"], now)
-                    fired += 1
-        return fired
+    async def next_due(self, now: datetime) -> Deadline | None:
+        row = await self.conn.fetchrow(
+            "SELECT id, kind, key, due_at, payload FROM deadlines WHERE due_at <= $1 "
+            "AND fired_at IS NULL AND cancelled_at IS NULL ORDER BY due_at LIMIT 1 "
+            "FOR UPDATE SKIP LOCKED",
+            now,
+        )
+        if row is None:
+            return None
+        return Deadline(row["kind"], row["key"], row["due_at"], row["payload"], row["id"])
+
+    async def mark_fired(self, deadline: Deadline, at: datetime) -> None:
+        # By id: a handler that re-schedules the same (kind, key) reopens the row, and that new
+        # due time must survive; so only a row still due at the old time is marked.
+        await self.conn.execute(
+            "UPDATE deadlines SET fired_at = $2 WHERE id = $1 AND due_at = $3 AND fired_at IS NULL",
+            deadline.id,
+            at,
+            deadline.due_at,
+        )
 
 
 class DeadlineScheduler(BackgroundLoop):
-    """Polls the store and hands each due deadline to the handler registered for its kind."""
+    """Polls for due deadlines and hands each to the handler registered for its kind."""
 
     name = "deadline scheduler"
 
     def __init__(
         self,
-        store: DeadlineStore,
+        unit_of_work: Callable[[], UnitOfWork],
         handlers: Mapping[str, DeadlineHandler],
-        clock: Clock | None = None,
+        clock: Clock,
         poll_interval_s: float = 0.5,
-        batch: int = 100,
     ) -> None:
         super().__init__(poll_interval_s)
-        self.store = store
+        self.unit_of_work = unit_of_work
         self.handlers = dict(handlers)
-        self.clock = clock or SystemClock()
-        self.batch = batch
+        self.clock = clock
 
-    async def _fire(self, tx: Any, deadline: Deadline) -> None:
-        handler = self.handlers.get(deadline.kind)
-        if handler is None:
-            raise UnknownDeadline(f"no handler for deadlines of kind {deadline.kind!r}")
-        await handler(tx, deadline)
+    async def fire_next(self) -> bool:
+        """Fire the earliest due deadline, with its handler's effects, in one unit of work."""
+        async with self.unit_of_work() as uow:
+            deadline = await uow.deadlines.next_due(self.clock.now())
+            if deadline is None:
+                return False
+            handler = self.handlers.get(deadline.kind)
+            if handler is None:
+                raise UnknownDeadline(f"no handler for deadlines of kind {deadline.kind!r}")
+            await handler(uow, deadline)
+            await uow.deadlines.mark_fired(deadline, self.clock.now())
+        return True
 
     async def run_due(self) -> int:
         """Fire everything due now; returns how many fired."""
-        total = 0
-        while True:
-            fired = await self.store.fire_due(self.clock.now(), self.batch, self._fire)
-            total += fired
-            if fired < self.batch:
-                return total
+        fired = 0
+        while await self.fire_next():
+            fired += 1
+        return fired
 
     async def round(self) -> None:
         await self.run_due()

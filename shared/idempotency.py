@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
 import asyncpg
-from fastapi import HTTPException
 
-Action = Callable[[asyncpg.Connection], Awaitable[tuple[int, Any]]]
+from shared.errors import Conflict, Invalid
+
+if TYPE_CHECKING:
+    from shared.unit_of_work import UnitOfWork
 
 MAX_KEY_LENGTH = 200
 
@@ -29,73 +31,84 @@ def request_hash(method: str, path: str, body: Any) -> str:
 def check_key(key: str | None, required: bool) -> str | None:
     if key is None:
         if required:
-            raise HTTPException(
-                400, "send an Idempotency-Key header (for example a UUID) so that a retried request cannot act twice"
+            raise Invalid(
+                "send an Idempotency-Key header (for example a UUID) so that a retried request cannot act twice"
             )
         return None
     key = key.strip()
     if not key or len(key) > MAX_KEY_LENGTH:
-        raise HTTPException(400, f"the Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters")
+        raise Invalid(f"the Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters")
     return key
 
 
-async def run_once(
-    pool: asyncpg.Pool, principal: str, key: str | None, fingerprint: str, action: Action
-) -> tuple[int, Any]:
-    """Run `action` in a transaction at most once per (principal, key); replay its answer after."""
-    async with pool.acquire() as conn, conn.transaction():
-        if key is None:
-            return await action(conn)
-        claimed = await conn.fetchval(
+class IdempotencyKeys(Protocol):
+    async def claim(self, principal: str, key: str, fingerprint: str) -> bool: ...
+    async def answer(self, principal: str, key: str) -> tuple[str, int, Any]: ...
+    async def remember(self, principal: str, key: str, status: int, response: Any) -> None: ...
+
+
+class PostgresIdempotencyKeys:
+    """The keys repository of one unit of work."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def claim(self, principal: str, key: str, fingerprint: str) -> bool:
+        """Claim the key; a concurrent claimer waits here until the first one's transaction ends."""
+        claimed = await self.conn.fetchval(
             "INSERT INTO idempotency_keys (principal, key, request_hash) VALUES ($1, $2, $3) "
             "ON CONFLICT DO NOTHING RETURNING true",
             principal,
             key,
             fingerprint,
         )
-        if not claimed:
-            row = await conn.fetchrow(
-                "SELECT request_hash, status_code, response FROM idempotency_keys WHERE principal = $1 AND key = $2",
-                principal,
-                key,
-            )
-            assert row is not None
-            if row["request_hash"] != fingerprint:
-                raise HTTPException(
-                    409,
-                    "this Idempotency-Key was already used for a different request; use a new key for a new request",
-                )
-            return int(row["status_code"]), row["response"]
-        status, response = await action(conn)
-        await conn.execute(
+        return bool(claimed)
+
+    async def answer(self, principal: str, key: str) -> tuple[str, int, Any]:
+        row = await self.conn.fetchrow(
+            "SELECT request_hash, status_code, response FROM idempotency_keys WHERE principal = $1 AND key = $2",
+            principal,
+            key,
+        )
+        assert row is not None
+        return row["request_hash"], int(row["status_code"]), row["response"]
+
+    async def remember(self, principal: str, key: str, status: int, response: Any) -> None:
+        await self.conn.execute(
             "UPDATE idempotency_keys SET status_code = $3, response = $4::jsonb WHERE principal = $1 AND key = $2",
             principal,
             key,
             status,
             response,
         )
-        return status, response
 
 
-Change = Callable[[asyncpg.Connection], Awaitable[Any]]
+Change = Callable[[Any], Awaitable[Any]]
 
 
 async def change_once(
-    pool: asyncpg.Pool,
+    unit_of_work: Callable[[], UnitOfWork],
     principal: str,
     key: str | None,
     fingerprint: str,
     change: Change,
-    errors: Mapping[type[Exception], int],
     status: int = 200,
 ) -> tuple[int, Any]:
-    """`run_once` for a use case: its refusals become HTTP errors that roll back and free the key."""
+    """Run `change(uow)` at most once per (principal, key) and replay its JSON answer after.
 
-    async def action(conn: asyncpg.Connection) -> tuple[int, Any]:
-        try:
-            return status, await change(conn)
-        except tuple(errors) as e:
-            code = next(code for cls, code in errors.items() if isinstance(e, cls))
-            raise HTTPException(code, str(e)) from e
-
-    return await run_once(pool, principal, key, fingerprint, action)
+    The key is claimed in the change's own unit of work: a refusal (any exception) rolls the
+    claim back with the effects, so the key is free again for a corrected retry.
+    """
+    async with unit_of_work() as uow:
+        keys = uow.idempotency
+        if key is not None and not await keys.claim(principal, key, fingerprint):
+            first_hash, first_status, first_answer = await keys.answer(principal, key)
+            if first_hash != fingerprint:
+                raise Conflict(
+                    "this Idempotency-Key was already used for a different request; use a new key for a new request"
+                )
+            return first_status, first_answer
+        response = await change(uow)
+        if key is not None:
+            await keys.remember(principal, key, status, response)
+        return status, response

@@ -1,8 +1,8 @@
 """Consuming events exactly once in effect: inbox, retries in place, and dead letters.
 
-Kafka delivers at least once. A handler here runs inside a transaction that also records the
+Kafka delivers at least once. A handler here runs inside a unit of work that also records the
 event id in the `inbox` table; a redelivered event finds its id and changes nothing. The
-offset is committed only after that transaction commits.
+offset is committed only after that unit of work commits.
 
 Failures come in two kinds. A message that cannot be parsed or validated will never succeed,
 so it goes straight to `<topic>.dlq` with the error in its headers. Anything else (a lost
@@ -17,7 +17,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
@@ -27,9 +27,13 @@ from faststream.kafka import KafkaBroker, KafkaMessage
 from shared.events.envelope import Event, MalformedEvent, RawEnvelope, parse_envelope, validate_payload
 from shared.events.topics import Topic
 
+if TYPE_CHECKING:
+    from shared.unit_of_work import UnitOfWork
+
 log = logging.getLogger(__name__)
 
-Handler = Callable[[asyncpg.Connection, RawEnvelope, Any], Awaitable[None]]
+# A use case applied to one event: `handler(unit_of_work, event)`; the cause is `unit_of_work.cause`.
+Handler = Callable[[Any, Any], Awaitable[None]]
 
 
 class PermanentError(Exception):
@@ -52,17 +56,27 @@ class RetryPolicy:
         return pauses
 
 
-async def claim(conn: asyncpg.Connection, consumer: str, env: RawEnvelope, topic: str) -> bool:
-    """Record the event as applied by `consumer`; False means it already was."""
-    row = await conn.fetchval(
-        "INSERT INTO inbox (consumer, event_id, topic, event_type) VALUES ($1, $2, $3, $4) "
-        "ON CONFLICT DO NOTHING RETURNING true",
-        consumer,
-        env.event_id,
-        topic,
-        env.type,
-    )
-    return bool(row)
+class Inbox(Protocol):
+    """The inbox repository of one unit of work."""
+
+    async def claim(self, consumer: str, env: RawEnvelope, topic: str) -> bool:
+        """Record the event as applied by `consumer`; False means it already was."""
+
+
+class PostgresInbox:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def claim(self, consumer: str, env: RawEnvelope, topic: str) -> bool:
+        row = await self.conn.fetchval(
+            "INSERT INTO inbox (consumer, event_id, topic, event_type) VALUES ($1, $2, $3, $4) "
+            "ON CONFLICT DO NOTHING RETURNING true",
+            consumer,
+            env.event_id,
+            topic,
+            env.type,
+        )
+        return bool(row)
 
 
 @dataclass
@@ -98,7 +112,7 @@ class Consumer:
     name: str  # the consumer group, and the inbox's consumer column
     topic: Topic
     handlers: Mapping[type[Event], Handler]
-    pool_getter: Callable[[], asyncpg.Pool]
+    unit_of_work: Callable[[RawEnvelope], UnitOfWork]
     dead_letters_getter: Callable[[], DeadLetters]
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     applied: int = 0
@@ -145,11 +159,11 @@ class Consumer:
         return "dead-lettered"
 
     async def _apply(self, env: RawEnvelope, event: Event, handler: Handler) -> str:
-        async with self.pool_getter().acquire() as conn, conn.transaction():
-            if not await claim(conn, self.name, env, self.topic.name):
+        async with self.unit_of_work(env) as uow:
+            if not await uow.inbox.claim(self.name, env, self.topic.name):
                 self.duplicates += 1
                 return "duplicate"
-            await handler(conn, env, event)
+            await handler(uow, event)
         self.applied += 1
         return "applied"
 

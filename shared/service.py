@@ -1,9 +1,11 @@
 """One way to run a Linli service: FastAPI for HTTP, a FastStream KafkaBroker for events.
 
 Each service describes itself with a `ServiceSpec` (its migrations, routes, consumers, the
-events it publishes, its deadlines); `build_app` turns that into a FastAPI application whose
-lifespan starts the database pool, Redis, the outbox relay, the deadline scheduler and the
-broker, in that order, and stops them in reverse.
+events it publishes, its deadlines, its unit of work and its background loops); `build_app`
+turns that into a FastAPI application whose lifespan starts the database pool, Redis, the
+producer, the outbox relay, the deadline scheduler, the service's own loops and the broker.
+Every part is entered on one `AsyncExitStack`, so a failure half-way through start-up closes
+what was already open, and shutdown closes everything in reverse.
 """
 
 from __future__ import annotations
@@ -11,11 +13,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
 import prometheus_client
@@ -32,61 +34,67 @@ from faststream.specification import AsyncAPI
 
 from shared import db, outbox
 from shared.auth import session_router
-from shared.deadlines import DeadlineHandler, DeadlineScheduler, PostgresDeadlineStore, SystemClock
-from shared.events.envelope import Envelope, Event
+from shared.background import BackgroundLoop
+from shared.clock import Clock, SystemClock
+from shared.deadlines import DeadlineHandler, DeadlineScheduler
+from shared.errors import Refusal
+from shared.events.envelope import Envelope, Event, RawEnvelope
 from shared.events.topics import Topic
 from shared.inbox import Consumer, DeadLetters, Handler, RetryPolicy
 from shared.kafka_admin import ensure_topics
 from shared.retention import Housekeeper, Retention
 from shared.settings import Settings
-from shared.vocabulary.order_status import TransitionRefused
+from shared.unit_of_work import UnitOfWork
+from shared.version import VERSION
 from shared.web import mount_console
 
 log = logging.getLogger(__name__)
-VERSION = "0.1.0"
+
+
+class MakeUnitOfWork(Protocol):
+    """A service's unit of work for a running service: `make(runtime, cause=…, correlation_id=…, readonly=…)`."""
+
+    def __call__(
+        self, runtime: Runtime, *, cause: RawEnvelope | None, correlation_id: str | None, readonly: bool
+    ) -> UnitOfWork: ...
 
 
 @dataclass
 class Runtime:
-    """What a running service holds; routes reach it through `request.app.state.runtime`."""
+    """What a running service holds, every part started; routes reach it through `runtime_of(request)`."""
 
+    spec: ServiceSpec
     settings: Settings
-    pool: asyncpg.Pool = None  # type: ignore[assignment]
-    redis: aioredis.Redis = None  # type: ignore[assignment]
-    broker: KafkaBroker = None  # type: ignore[assignment]
-    relay: outbox.Relay = None  # type: ignore[assignment]
-    scheduler: DeadlineScheduler = None  # type: ignore[assignment]
-    dead_letters: DeadLetters = None  # type: ignore[assignment]
-    deadlines: PostgresDeadlineStore = None  # type: ignore[assignment]
-    consumers: list[Consumer] = field(default_factory=list)
+    clock: Clock
+    pool: asyncpg.Pool
+    redis: aioredis.Redis
+    broker: KafkaBroker
+    dead_letters: DeadLetters
+    consumers: list[Consumer]
+    loops: list[BackgroundLoop] = field(default_factory=list)
     started_at: float = field(default_factory=time.time)
 
-    async def publish(self, conn: asyncpg.Connection, env: Envelope[Any]) -> None:
-        """Record an event in the outbox, in the caller's transaction."""
-        await outbox.record(conn, env, self.settings.service)
+    def unit_of_work(
+        self, *, cause: RawEnvelope | None = None, correlation_id: str | None = None, readonly: bool = False
+    ) -> UnitOfWork:
+        return self.spec.unit_of_work(self, cause=cause, correlation_id=correlation_id, readonly=readonly)
+
+    def loop(self, kind: type[BackgroundLoop]) -> Any:
+        """The running loop of that kind (the relay, say), for health and tests."""
+        return next(loop for loop in self.loops if isinstance(loop, kind))
 
 
 @dataclass
 class Subscription:
-    """A consumer group on a topic and what it does with each event type it cares about."""
+    """A consumer group on a topic and the use case it applies to each event type it cares about."""
 
     group: str
     topic: Topic
-    handlers: dict[type[Event], Callable[[Runtime], Handler]]
+    handlers: Mapping[type[Event], Handler]
 
 
-def on_event(
-    make_uow: Callable[[Runtime, asyncpg.Connection, Any], Any], use_case: Callable[[Any, Any], Awaitable[None]]
-) -> Callable[[Runtime], Handler]:
-    """An event handler that runs `use_case(unit_of_work, event)` inside the consumer's inbox transaction."""
-
-    def make(runtime: Runtime) -> Handler:
-        async def handle(conn: asyncpg.Connection, env: Any, event: Any) -> None:
-            await use_case(make_uow(runtime, conn, env), event)
-
-        return handle
-
-    return make
+# A loop the service runs beside its routes for its whole life; None where settings turn it off.
+LoopFactory = Callable[[Runtime], BackgroundLoop | None]
 
 
 @dataclass
@@ -95,19 +103,35 @@ class ServiceSpec:
     title: str
     description: str
     migrations: Path
+    unit_of_work: MakeUnitOfWork
     routers: Sequence[APIRouter] = ()
     subscriptions: Sequence[Subscription] = ()
     publishes: Sequence[type[Event]] = ()
-    deadlines: Mapping[str, Callable[[Runtime], DeadlineHandler]] = field(default_factory=dict)
-    on_start: Callable[[Runtime], Awaitable[None]] | None = None
-    on_stop: Callable[[Runtime], Awaitable[None]] | None = None  # undoes on_start, before the relay stops
+    deadlines: Mapping[str, DeadlineHandler] = field(default_factory=dict)
+    background: Sequence[LoopFactory] = ()  # started after the relay and scheduler, stopped before them
+    on_start: Callable[[Runtime], Awaitable[None]] | None = None  # seeding and announcements, before the loops
     health_details: Callable[[Runtime], Awaitable[dict[str, Any]]] | None = None
     web: Path | None = None  # the service's console: static pages served under /app/
 
 
+class _Late:
+    """The runtime as seen by consumers declared before it exists: they only call it once it does."""
+
+    def __init__(self) -> None:
+        self.runtime: Runtime | None = None
+
+    def __call__(self) -> Runtime:
+        if self.runtime is None:
+            raise RuntimeError("the service has not started")
+        return self.runtime
+
+
 def declare_broker(
-    spec: ServiceSpec, settings: Settings, runtime: Runtime, registry: prometheus_client.CollectorRegistry | None = None
-) -> KafkaBroker:
+    spec: ServiceSpec,
+    settings: Settings,
+    runtime: Callable[[], Runtime],
+    registry: prometheus_client.CollectorRegistry | None = None,
+) -> tuple[KafkaBroker, list[Consumer]]:
     """The broker with every subscriber and (for the AsyncAPI document) every publisher declared."""
     middlewares = (KafkaPrometheusMiddleware(registry=registry, app_name=f"linli_{spec.name}"),) if registry else ()
     # Topics are declared by kafka_admin with their partitions; auto-creation would give one.
@@ -121,17 +145,18 @@ def declare_broker(
     retry = RetryPolicy(
         settings.consumer_retry_window_s, settings.consumer_retry_initial_s, settings.consumer_retry_max_s
     )
+    consumers = []
     for sub in spec.subscriptions:
         consumer = Consumer(
             name=sub.group,
             topic=sub.topic,
-            handlers={cls: make(runtime) for cls, make in sub.handlers.items()},
-            pool_getter=lambda: runtime.pool,
-            dead_letters_getter=lambda: runtime.dead_letters,
+            handlers=sub.handlers,
+            unit_of_work=lambda env: runtime().unit_of_work(cause=env),
+            dead_letters_getter=lambda: runtime().dead_letters,
             retry=retry,
         )
         consumer.subscribe(broker, fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms)
-        runtime.consumers.append(consumer)
+        consumers.append(consumer)
     for cls in spec.publishes:
         broker.publisher(
             cls.topic.name,
@@ -139,15 +164,16 @@ def declare_broker(
             schema=Envelope[cls],  # type: ignore[valid-type]
             description=(cls.__doc__ or cls.__name__).strip().splitlines()[0],
         )
-    return broker
+    return broker, consumers
 
 
 def asyncapi_app(spec: ServiceSpec) -> FastStream:
     """The event catalog of one service, for `faststream docs gen` and `linli docs`."""
     settings = Settings(service=spec.name, kafka_bootstrap_servers="kafka:9092")
-    broker = declare_broker(spec, settings, Runtime(settings))
+    broker, _ = declare_broker(spec, settings, _Late())
     return FastStream(
-        broker, specification=AsyncAPI(title=f"Linli {spec.title}", version=VERSION, description=spec.description)
+        broker,
+        specification=AsyncAPI(title=f"Linli {spec.title}", version=VERSION, description=spec.description),
     )
 
 
@@ -160,6 +186,12 @@ def _readable(errors: Sequence[Any]) -> str:
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    """The one mapping from refusals to HTTP for every service; anything else is a logged 500."""
+
+    @app.exception_handler(Refusal)
+    async def refused(_: Request, exc: Refusal) -> JSONResponse:
+        return JSONResponse(exc.body(), status_code=exc.status_code)
+
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [{k: v for k, v in e.items() if k in ("loc", "msg", "type")} for e in exc.errors()]
@@ -176,78 +208,92 @@ def install_error_handlers(app: FastAPI) -> None:
             detail = f"a value could not be stored: {exc}"
         return JSONResponse({"detail": detail}, status_code=422)
 
-    @app.exception_handler(TransitionRefused)
-    async def refused(_: Request, exc: TransitionRefused) -> JSONResponse:
-        return JSONResponse({"detail": exc.reason, "status": exc.current.value}, status_code=409)
+
+@asynccontextmanager
+async def _running(loop: BackgroundLoop) -> AsyncIterator[BackgroundLoop]:
+    await loop.start()
+    try:
+        yield loop
+    finally:
+        await loop.stop()
+
+
+async def start_runtime(
+    spec: ServiceSpec, settings: Settings, stack: AsyncExitStack, broker: KafkaBroker, consumers: list[Consumer]
+) -> Runtime:
+    """Start every part of a service on `stack`; whatever fails, what had started is closed by the stack."""
+    pool = await db.create_pool(settings.database_url, settings.db_pool_min, settings.db_pool_max)
+    stack.push_async_callback(pool.close)
+    async with pool.acquire() as conn:
+        applied = await db.migrate(conn, [db.SHARED_MIGRATIONS, spec.migrations])
+    if applied:
+        log.info("%s: applied migrations %s", spec.name, ", ".join(applied))
+    redis = aioredis.from_url(settings.redis_url, decode_responses=True)
+    stack.push_async_callback(redis.aclose)
+    await ensure_topics(settings.kafka_bootstrap_servers)
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all")
+    await producer.start()
+    stack.push_async_callback(producer.stop)
+    runtime = Runtime(
+        spec=spec,
+        settings=settings,
+        clock=SystemClock(),
+        pool=pool,
+        redis=redis,
+        broker=broker,
+        dead_letters=DeadLetters(producer),
+        consumers=consumers,
+    )
+    relay = outbox.Relay(
+        spec.name,
+        settings.database_url,
+        pool,
+        settings.kafka_bootstrap_servers,
+        batch_size=settings.relay_batch_size,
+        poll_interval_s=settings.relay_poll_interval_s,
+        retry_backoff_s=settings.relay_retry_backoff_s,
+        leader_retry_s=settings.relay_leader_retry_s,
+    )
+    scheduler = DeadlineScheduler(
+        runtime.unit_of_work, spec.deadlines, runtime.clock, settings.deadline_poll_interval_s
+    )
+    housekeeper = Housekeeper(
+        pool,
+        Retention(
+            settings.retention_outbox_h,
+            settings.retention_inbox_h,
+            settings.retention_deadlines_h,
+            settings.retention_idempotency_h,
+        ),
+        settings.housekeeping_interval_s,
+    )
+    if spec.on_start is not None:
+        await spec.on_start(runtime)
+    own = [loop for make in spec.background if (loop := make(runtime)) is not None]
+    for loop in [relay, scheduler, housekeeper, *own]:
+        runtime.loops.append(await stack.enter_async_context(_running(loop)))
+    await broker.start()
+    stack.push_async_callback(broker.stop)
+    return runtime
 
 
 def build_app(spec: ServiceSpec, settings: Settings) -> FastAPI:
-    runtime = Runtime(settings)
     registry = prometheus_client.CollectorRegistry()
-    broker = declare_broker(spec, settings, runtime, registry)
-    runtime.broker = broker
+    late = _Late()
+    broker, consumers = declare_broker(spec, settings, late, registry)
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
-        runtime.pool = await db.create_pool(settings.database_url, settings.db_pool_min, settings.db_pool_max)
-        async with runtime.pool.acquire() as conn:
-            applied = await db.migrate(conn, [db.SHARED_MIGRATIONS, spec.migrations])
-        if applied:
-            log.info("%s: applied migrations %s", spec.name, ", ".join(applied))
-        runtime.redis = aioredis.from_url(settings.redis_url, decode_responses=True)
-        await ensure_topics(settings.kafka_bootstrap_servers)
-        producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all")
-        await producer.start()
-        runtime.dead_letters = DeadLetters(producer)
-        runtime.deadlines = PostgresDeadlineStore(runtime.pool)
-        runtime.relay = outbox.Relay(
-            spec.name,
-            settings.database_url,
-            runtime.pool,
-            settings.kafka_bootstrap_servers,
-            batch_size=settings.relay_batch_size,
-            poll_interval_s=settings.relay_poll_interval_s,
-            retry_backoff_s=settings.relay_retry_backoff_s,
-            leader_retry_s=settings.relay_leader_retry_s,
-        )
-        runtime.scheduler = DeadlineScheduler(
-            runtime.deadlines,
-            {kind: make(runtime) for kind, make in spec.deadlines.items()},
-            SystemClock(),
-            settings.deadline_poll_interval_s,
-        )
-        if spec.on_start is not None:
-            await spec.on_start(runtime)
-        housekeeper = Housekeeper(
-            runtime.pool,
-            Retention(
-                settings.retention_outbox_h,
-                settings.retention_inbox_h,
-                settings.retention_deadlines_h,
-                settings.retention_idempotency_h,
-            ),
-            settings.housekeeping_interval_s,
-        )
-        await runtime.relay.start()
-        await runtime.scheduler.start()
-        await housekeeper.start()
-        await broker.start()
-        try:
-            yield
-        finally:
-            await broker.stop()
-            await housekeeper.stop()
-            if spec.on_stop is not None:
-                await spec.on_stop(runtime)
-            await runtime.scheduler.stop()
-            await runtime.relay.stop()
-            await producer.stop()
-            await runtime.redis.aclose()
-            await runtime.pool.close()
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            late.runtime = app.state.runtime = await start_runtime(spec, settings, stack, broker, consumers)
+            try:
+                yield
+            finally:
+                late.runtime = app.state.runtime = None
 
     app = FastAPI(title=f"Linli {spec.title}", description=spec.description, version=VERSION, lifespan=lifespan)
     app.state.settings = settings
-    app.state.runtime = runtime
+    app.state.runtime = None
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
@@ -263,42 +309,50 @@ def build_app(spec: ServiceSpec, settings: Settings) -> FastAPI:
     if spec.web is not None:
         mount_console(app, spec.web, settings)
 
-    @app.get("/health", tags=["operations"])
+    @app.get("/health", tags=["operations"], response_model=None)
     async def health() -> JSONResponse:
-        """Ready only when the database, Redis and the broker all answer; shows the outbox lag."""
-        checks: dict[str, Any] = {}
+        """Ready only when the database, Redis and the broker all answer; shows the outbox lag.
 
-        async def check(name: str, probe: Callable[[], Awaitable[Any]]) -> None:
-            try:
-                await asyncio.wait_for(probe(), 3.0)
-                checks[name] = "ok"
-            except Exception as e:
-                checks[name] = f"failing: {e!r}"
-
-        if runtime.pool is None:
+        Answers `application/json` in every case, 503 while starting or while a dependency fails.
+        """
+        runtime: Runtime | None = app.state.runtime
+        if runtime is None:
             return JSONResponse({"status": "starting", "service": spec.name}, status_code=503)
-        await check("database", lambda: runtime.pool.fetchval("SELECT 1"))
-        await check("redis", lambda: runtime.redis.ping())
-        await check("broker", _broker_probe(broker))
-        body: dict[str, Any] = {
-            "service": spec.name,
-            "checks": checks,
-            "uptime_s": round(time.time() - runtime.started_at, 1),
-        }
-        if checks["database"] == "ok":
-            body["outbox"] = (await outbox.lag(runtime.pool)).as_dict()
-            body["outbox"]["relay_leader"] = runtime.relay.is_leader if runtime.relay else False
-            if spec.health_details is not None:
-                body.update(await spec.health_details(runtime))
-        body["consumers"] = {
-            c.name: {"applied": c.applied, "duplicates": c.duplicates, "ignored": c.ignored} for c in runtime.consumers
-        }
-        body["dead_lettered"] = runtime.dead_letters.sent if runtime.dead_letters else 0
-        ready = all(v == "ok" for v in checks.values())
-        body["status"] = "ok" if ready else "unavailable"
-        return JSONResponse(body, status_code=200 if ready else 503)
+        return await _health(runtime)
 
     return app
+
+
+async def _health(runtime: Runtime) -> JSONResponse:
+    checks: dict[str, Any] = {}
+
+    async def check(name: str, probe: Callable[[], Awaitable[Any]]) -> None:
+        try:
+            await asyncio.wait_for(probe(), 3.0)
+            checks[name] = "ok"
+        except Exception as e:
+            checks[name] = f"failing: {e!r}"
+
+    await check("database", lambda: runtime.pool.fetchval("SELECT 1"))
+    await check("redis", lambda: runtime.redis.ping())
+    await check("broker", _broker_probe(runtime.broker))
+    body: dict[str, Any] = {
+        "service": runtime.spec.name,
+        "checks": checks,
+        "uptime_s": round(time.time() - runtime.started_at, 1),
+    }
+    if checks["database"] == "ok":
+        body["outbox"] = (await outbox.lag(runtime.pool)).as_dict()
+        body["outbox"]["relay_leader"] = runtime.loop(outbox.Relay).is_leader
+        if runtime.spec.health_details is not None:
+            body.update(await runtime.spec.health_details(runtime))
+    body["consumers"] = {
+        c.name: {"applied": c.applied, "duplicates": c.duplicates, "ignored": c.ignored} for c in runtime.consumers
+    }
+    body["dead_lettered"] = runtime.dead_letters.sent
+    ready = all(v == "ok" for v in checks.values())
+    body["status"] = "ok" if ready else "unavailable"
+    return JSONResponse(body, status_code=200 if ready else 503)
 
 
 def _broker_probe(broker: KafkaBroker) -> Callable[[], Awaitable[None]]:
@@ -310,5 +364,7 @@ def _broker_probe(broker: KafkaBroker) -> Callable[[], Awaitable[None]]:
 
 
 def runtime_of(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
+    runtime: Runtime | None = request.app.state.runtime
+    if runtime is None:
+        raise HTTPException(503, "the service is starting", headers={"Retry-After": "1"})
     return runtime

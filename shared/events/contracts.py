@@ -12,8 +12,9 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from shared.events.envelope import Event, register
+from shared.events.envelope import Event, event_types, register
 from shared.events.topics import CATALOG, CIRCLE, DISPATCH, INVENTORY, ORDERS, Topic
+from shared.vocabulary.fulfilment import FulfilmentMode
 from shared.vocabulary.locations import LocationKind
 from shared.vocabulary.opening_hours import Closure, Window
 from shared.vocabulary.order_status import OrderStatus
@@ -85,7 +86,7 @@ class OrderPlaced(_OrderEvent):
 
     placed_by: str
     placed_for: str
-    fulfilment_mode: str
+    fulfilment_mode: FulfilmentMode
     lines: list[OrderedLine] = Field(min_length=1)
     total_fen: int = Field(ge=0)
     flags: HandlingFlags = HandlingFlags()
@@ -644,6 +645,4 @@ class PromiseQuoted(_CircleEvent):
 
 
 def events_on(topic: Topic) -> list[type[Event]]:
-    from shared.events.envelope import event_types
-
     return [cls for cls in event_types().values() if cls.topic == topic]

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from shared.errors import Conflict
+
 
 class OrderStatus(StrEnum):
     PLACED = "PLACED"
@@ -63,11 +65,11 @@ class RejectReason(StrEnum):
     UNKNOWN_PRODUCT = "unknown_product"
 
 
-class TransitionRefused(Exception):
+class TransitionRefused(Conflict):
     """A move the table above does not allow; `reason` is what the person asking is told."""
 
     def __init__(self, current: OrderStatus, target: OrderStatus, reason: str) -> None:
-        super().__init__(reason)
+        super().__init__(reason, status=current.value)
         self.current = current
         self.target = target
         self.reason = reason

@@ -56,7 +56,8 @@ async def test_an_order_is_delivered_to_the_door_with_the_shoppers_code(system, 
         order_id = await place_delivery(me, shop.store_id, shop.products["water"])
         placed = await wait_status(me, order_id, "CONFIRMED")
         code = placed["delivery_code"]
-        assert code and len(code) == 6
+        assert code
+        assert len(code) == 6
         await shop_packs(system, shop.store_id, order_id)
         offer = await rider.offer_for(order_id)
         assert offer["bags"] == 1 and "address" not in offer, "no address before the rider carries it"

@@ -110,18 +110,21 @@ async def test_a_shopper_finds_the_shops_that_serve_her_door_and_a_fish_by_its_p
         shop = response.json()[0]
         assert shop["delivers_here"] is True
         assert (shop["delivery_fee_fen"], shop["distance_m"], shop["walk_minutes"]) == (300, 390, 6)
-        assert shop["open_now"] is True and shop["busy"] == {"open_orders": 0, "level": "quiet"}
+        assert shop["open_now"] is True
+        assert shop["busy"] == {"open_orders": 0, "level": "quiet"}
         assert shop["rating"] == {"stars": None, "count": 0}
 
         # On foot: the near shop (6 minutes) and the closed one (12), not the far one (19).
         response = await grandma.get("/circle/shops", params={"lat": door[0], "lon": door[1], "mode": "pickup"})
         walkable = {s["store_id"]: s for s in response.json()}
         assert list(walkable) == [near, shut]
-        assert walkable[shut]["open_now"] is False and walkable[shut]["opens_at"] is not None
+        assert walkable[shut]["open_now"] is False
+        assert walkable[shut]["opens_at"] is not None
 
         # Initials find only the fresh grass carp, with its shop.
         response = await grandma.get("/circle/search", params={"q": "XXCY", "lat": door[0], "lon": door[1]})
         assert [(r["product_id"], r["shop"]["store_id"]) for r in response.json()] == [(near_carp, near)]
 
         response = await grandma.get("/circle/search", params={"q": "caoyu", "lat": "200", "lon": door[1]})
-        assert response.status_code == 422 and "lat" in response.json()["detail"]
+        assert response.status_code == 422
+        assert "lat" in response.json()["detail"]

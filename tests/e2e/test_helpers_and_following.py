@@ -115,7 +115,8 @@ async def test_a_helper_orders_for_a_resident_who_pays_at_the_door_and_follows_i
     li, wang = clients["li"], clients["wang"]
     shop = await make_shop({"eggs": 10, "milk": 10}, accept_limit_s=600)
     refused = await li.post("/residents", json={"name": "Zhou Ayi", "address": HOME, "pets": "cat"})
-    assert refused.status_code == 422 and "pets" in refused.text
+    assert refused.status_code == 422
+    assert "pets" in refused.text
     async with shopper(system) as someone:
         assert (await someone.post("/residents", json={"name": "Zhou Ayi"})).status_code == 403
     zhou = await ok(
@@ -150,7 +151,8 @@ async def test_a_helper_orders_for_a_resident_who_pays_at_the_door_and_follows_i
             "lines": [{"product_id": shop.products["eggs"], "quantity": 1}],
         },
     )
-    assert stranger.status_code == 403 and "/residents" in stranger.json()["detail"]
+    assert stranger.status_code == 403
+    assert "/residents" in stranger.json()["detail"]
 
     # The order omits the address, the flags and the payment: the resident's record fills them in.
     placed = await ok(
@@ -186,7 +188,8 @@ async def test_a_helper_orders_for_a_resident_who_pays_at_the_door_and_follows_i
         assert "no-cache" in follower.headers["cache-control"]
         assert follower.headers["x-accel-buffering"] == "no"
         first = follower.views[0]
-        assert first["id"] == order_id and first["status"] in ("PLACED", "CONFIRMED")
+        assert first["id"] == order_id
+        assert first["status"] in ("PLACED", "CONFIRMED")
         await wait_status(li, order_id, "CONFIRMED")
         await eventually(lambda: follower.saw("CONFIRMED"))
         await staff_step(system, shop.store_id, order_id, "accept")
@@ -268,7 +271,8 @@ async def test_a_collected_order_is_rated_once_and_ordered_again_at_todays_price
         )
         order_id = placed["id"]
         too_soon = await me.post(f"/orders/{order_id}/rating", json={"shop_stars": 5})
-        assert too_soon.status_code == 409 and "once" in too_soon.json()["detail"]
+        assert too_soon.status_code == 409
+        assert "once" in too_soon.json()["detail"]
 
         await wait_status(me, order_id, "CONFIRMED")
         for step, body in (
@@ -287,14 +291,16 @@ async def test_a_collected_order_is_rated_once_and_ordered_again_at_todays_price
         # Rated once, by the orderer; no rider carried a pickup order.
         assert (await other.post(f"/orders/{order_id}/rating", json={"shop_stars": 1})).status_code == 404
         no_rider = await me.post(f"/orders/{order_id}/rating", json={"shop_stars": 5, "rider_stars": 4})
-        assert no_rider.status_code == 422 and "no rider" in no_rider.json()["detail"]
+        assert no_rider.status_code == 422
+        assert "no rider" in no_rider.json()["detail"]
         assert (await me.post(f"/orders/{order_id}/rating", json={"shop_stars": 6})).status_code == 422
         rated = await ok(
             await me.post(f"/orders/{order_id}/rating", json={"shop_stars": 5, "comment": "fresh and quick"}), 201
         )
         assert (rated["shop_stars"], rated["rider_id"]) == (5, None)
         again = await me.post(f"/orders/{order_id}/rating", json={"shop_stars": 1})
-        assert again.status_code == 409 and "rated already" in again.json()["detail"]
+        assert again.status_code == 409
+        assert "rated already" in again.json()["detail"]
         assert (await ok(await me.get(f"/orders/{order_id}/rating")))["shop_stars"] == 5
 
         # The shop changes its prices and stops selling buns; the reorder says so.
@@ -310,7 +316,8 @@ async def test_a_collected_order_is_rated_once_and_ordered_again_at_todays_price
         tea = next(c for c in again_body["changes"] if c["kind"] == "price_changed")
         assert (tea["product_id"], tea["was_fen"], tea["now_fen"]) == (shop.products["tea"], 800, 900)
         assert [c["product_id"] for c in again_body["changes"] if c["kind"] == "gone"] == [shop.products["buns"]]
-        assert again_body["store_id"] == shop.store_id and again_body["note"] == "no plastic bag"
+        assert again_body["store_id"] == shop.store_id
+        assert again_body["note"] == "no plastic bag"
         assert again_body["fulfilment"] == {"mode": "pickup"}
         lines = {ln["product_id"]: ln for ln in again_body["lines"]}
         assert set(lines) == {shop.products["tea"], shop.products["water"]}

@@ -64,7 +64,8 @@ async def test_a_shopper_follows_the_delivery_live_and_misses_nothing_on_reconne
             assert (await neighbour.get(f"/orders/{order_id}/live")).status_code == 404
             async with follow(mine, order_id) as live:
                 first = await live.next()
-                assert first["event"] == "status" and first["data"]["rider_visible"] is False
+                assert first["event"] == "status"
+                assert first["data"]["rider_visible"] is False
                 await shop_packs(system, shop.store_id, order_id)
                 offer = await rider.offer_for(order_id)
                 assert (await rider.client.post(f"/offers/{offer['id']}/accept")).status_code == 200
@@ -153,4 +154,5 @@ async def test_a_malformed_last_event_id_is_a_clear_422_not_a_broken_stream(syst
                 assert "reconnect without it" in response.json()["detail"]
         # Redis stores positions only within ±85.05° latitude: beyond is a clear 422, not a 500.
         beyond = await rider.post("/riders/me/location", json={"lat": 89.0, "lon": 0.0})
-        assert beyond.status_code == 422 and "85.05112878" in beyond.text
+        assert beyond.status_code == 422
+        assert "85.05112878" in beyond.text

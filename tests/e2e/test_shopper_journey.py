@@ -70,7 +70,9 @@ async def test_from_the_circle_to_the_door_over_two_stalls_with_the_money_settle
         where = {"lat": HOME["lat"], "lon": HOME["lon"]}
         shops = await ok(await me.get("/circle/shops", params={**where, "mode": "delivery"}))
         found = next(s for s in shops if s["store_id"] == market.store_id)
-        assert found["delivers_here"] and found["open_now"] and found["walk_minutes"] <= 15
+        assert found["delivers_here"]
+        assert found["open_now"]
+        assert found["walk_minutes"] <= 15
         assert {s["location_id"] for s in found["stalls"]} == set(market.stalls.values())
         hits = await ok(await me.get("/circle/search", params={**where, "q": "caoyu"}))
         assert p["carp"] in [h["product_id"] for h in hits], "pinyin finds 新鲜草鱼"
@@ -122,7 +124,8 @@ async def test_from_the_circle_to_the_door_over_two_stalls_with_the_money_settle
         ledger = await ok(await me.get(f"/orders/{order_id}/ledger"))
         assert (ledger["payment"], ledger["shown_fen"], ledger["paid_fen"]) == ("balance", 1380, 1380)
         assert (ledger["final_fen"], ledger["refund_fen"]) == (final, 1380 - final)
-        assert ledger["settled"] and ledger["reconciles"]
+        assert ledger["settled"]
+        assert ledger["reconciles"]
         balance = await ok(await me.get("/balance"))
         assert balance["balance_fen"] == SHOPPER_FLOAT_FEN - final
 
@@ -226,13 +229,16 @@ async def test_a_helper_orders_for_a_resident_who_pays_the_rider_in_cash(system,
         await shop_packs(system, shop.store_id, order_id)
 
         offer = await rider.offer_for(order_id)
-        assert offer["call_first"] and offer["pay_on_delivery"] and offer["due_at_door_fen"] == 5000
+        assert offer["call_first"]
+        assert offer["pay_on_delivery"]
+        assert offer["due_at_door_fen"] == 5000
         await ok(await rider.client.post(f"/offers/{offer['id']}/accept"))
         await rider.step(order_id, "at-shop")
         await rider.step(order_id, "picked-up", {"code": await told_by_the_counter(system, shop.store_id, order_id)})
         await rider.step(order_id, "at-door")
         no_cash = await rider.client.post(f"/deliveries/{order_id}/delivered", json={"code": code})
-        assert no_cash.status_code == 422 and "¥50.00" in no_cash.text
+        assert no_cash.status_code == 422
+        assert "¥50.00" in no_cash.text
         await rider.step(order_id, "delivered", {"code": code, "cash_collected_fen": 5000})
         await wait_status(centre, order_id, "DELIVERED")
 
@@ -242,7 +248,8 @@ async def test_a_helper_orders_for_a_resident_who_pays_the_rider_in_cash(system,
 
         ledger = await eventually(settled)
         assert (ledger["payment"], ledger["paid_fen"], ledger["due_at_door_fen"]) == ("on_delivery", 0, 5000)
-        assert ledger["cash_collected_fen"] == 5000 and ledger["reconciles"]
+        assert ledger["cash_collected_fen"] == 5000
+        assert ledger["reconciles"]
         balance = await ok(await centre.get("/balance", params={"resident": resident["resident_id"]}))
         assert balance["balance_fen"] == 0, "cash at the door never touches the balance"
 
@@ -270,6 +277,7 @@ async def test_a_cancel_is_refused_once_picking_has_started_and_says_why(system,
         await wait_status(me, order_id, "PICKING")
         refused = await me.post(f"/orders/{order_id}/cancel")
         assert refused.status_code == 409
-        assert "picking" in refused.json()["detail"] and "contact the shop" in refused.json()["detail"]
+        assert "picking" in refused.json()["detail"]
+        assert "contact the shop" in refused.json()["detail"]
         ledger = await ok(await me.get(f"/orders/{order_id}/ledger"))
         assert ledger["paid_fen"] == 500 and ledger["refund_fen"] == 0, "nothing moves on a refused cancel"

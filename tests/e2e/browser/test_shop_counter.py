@@ -93,8 +93,10 @@ async def test_an_order_is_accepted_weighed_approved_live_packed_and_handed_over
         await pack.get_by_label("Total weight (g)").fill("700")
         await pack.get_by_role("button", name="Packed").click()
         ready = await wait_status(me, order_id, "READY_FOR_PICKUP")
-        assert ready["final_fen"] == 1210 and ready["difference_fen"] == 1210 - shown
-        assert ready["bags"] == 1 and ready["weight_g"] == 700
+        assert ready["final_fen"] == 1210
+        assert ready["difference_fen"] == 1210 - shown
+        assert ready["bags"] == 1
+        assert ready["weight_g"] == 700
 
         # At the counter the shopper tells the code; the bag is theirs.
         await expect(page.get_by_role("heading", name="Packed, awaiting handover (1)")).to_be_visible()

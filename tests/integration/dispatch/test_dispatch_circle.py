@@ -61,7 +61,8 @@ async def test_every_change_to_a_locker_site_tells_the_circle_its_free_compartme
     before = len(await site_updates(d))
     await d.run(lambda uow: delivering.locker_deposit(uow, "o1", "r1"))
     after_deposit = await site_updates(d)
-    assert len(after_deposit) == before + 1 and after_deposit[-1] == {"S": 1, "M": 1, "L": 0}  # occupied now
+    assert len(after_deposit) == before + 1
+    assert after_deposit[-1] == {"S": 1, "M": 1, "L": 0}
 
     code = next(p for t, p in await d.events("o1") if t == "LockerDeposited")["code"]
     await d.run(lambda uow: lockers.open_compartment(uow, "site-1", code, "shopper-1", False))
@@ -162,7 +163,8 @@ async def test_a_slot_order_is_promised_by_the_end_of_its_slot(dispatch: Dispatc
     promised = next(p for t, p in await d.events("o1") if t == "DeliveryPromised")
     assert promised["minutes"] == 210
     row = await d.delivery("o1")
-    assert row["promised_at"] == slot.end and row["ready_at"] == release  # the test shop picks in 0 minutes
+    assert row["promised_at"] == slot.end
+    assert row["ready_at"] == release
     await d.run(lambda uow: intake.on_order_placed(uow, placed("o2")))
     assert await d.run(lambda uow: uow.repo.queued_at("shop", now)) == 1  # not yet in the shop's queue
 
@@ -187,10 +189,15 @@ async def test_cash_on_delivery_is_due_at_the_door_and_must_be_entered(dispatch:
     await d.run(lambda uow: intake.on_order_accepted(uow, accepted("o1")))
     await d.run(assigning.run_round)
     [offer] = await d.run(lambda uow: assigning.offers_for(uow, "r1"))
-    assert offer["pay_on_delivery"] is True and offer["due_at_door_fen"] is None  # not packed: not known yet
-    assert offer["pickup"]["kind"] == "counter" and offer["shop"]["name_en"] == "Shop"
-    assert offer["shop_to_door_m"] > 500 and offer["expires_at"] and "customer" not in offer
-    assert "3-201" not in repr(offer) and "13800000000" not in repr(offer)
+    assert offer["pay_on_delivery"] is True
+    assert offer["due_at_door_fen"] is None
+    assert offer["pickup"]["kind"] == "counter"
+    assert offer["shop"]["name_en"] == "Shop"
+    assert offer["shop_to_door_m"] > 500
+    assert offer["expires_at"]
+    assert "customer" not in offer
+    assert "3-201" not in repr(offer)
+    assert "13800000000" not in repr(offer)
     await d.run(lambda uow: assigning.accept_offer(uow, "r1", offer["offer_id"]))
 
     heavier: OrderPacked = packed("o1").model_copy(update={"final_fen": 1230, "bags": 2, "weight_g": 4200})
@@ -208,7 +215,8 @@ async def test_cash_on_delivery_is_due_at_the_door_and_must_be_entered(dispatch:
     completed = next(p for t, p in await d.events("o1") if t == "DeliveryCompleted")
     assert completed["cash_collected_fen"] == 1500  # recorded as given
     alert = await d.pool.fetchrow("SELECT kind, message FROM alerts WHERE order_id = 'o1'")
-    assert alert["kind"] == "cash_differs" and "¥15.80 was due" in alert["message"]
+    assert alert["kind"] == "cash_differs"
+    assert "¥15.80 was due" in alert["message"]
 
 
 async def test_thousands_of_shops_are_quoted_over_a_few_rounds_not_in_one(dispatch: Dispatch) -> None:

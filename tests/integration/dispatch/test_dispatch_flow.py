@@ -30,7 +30,8 @@ async def test_placing_promises_and_accepting_opens_with_the_no_rider_clock(disp
     promised = next(p for t, p in await d.events("o1") if t == "DeliveryPromised")
     assert promised["minutes"] >= 5  # the trip and the slack at the door
     row = await d.delivery("o1")
-    assert row["status"] == "open" and row["promised_at"] is not None
+    assert row["status"] == "open"
+    assert row["promised_at"] is not None
     due = await d.pool.fetchval("SELECT due_at FROM deadlines WHERE kind = 'no_rider' AND key = 'o1'")
     assert (due - d.clock.now()).total_seconds() == 600
 
@@ -44,7 +45,9 @@ async def test_a_round_offers_the_nearest_rider_and_a_decline_asks_the_next(disp
     counts = await d.run(assigning.run_round)
     assert counts["offers"] == 1
     [offer] = await offers(d, "near")
-    assert offer["order_id"] == "o1" and offer["seconds_left"] == 30 and offer["distance_to_shop_m"] < 200
+    assert offer["order_id"] == "o1"
+    assert offer["seconds_left"] == 30
+    assert offer["distance_to_shop_m"] < 200
     assert await offers(d, "far") == []
     assert (await d.run(assigning.run_round))["offers"] == 0  # one pending offer per order
 
@@ -57,9 +60,11 @@ async def test_a_round_offers_the_nearest_rider_and_a_decline_asks_the_next(disp
 
     await d.run(lambda uow: assigning.accept_offer(uow, "far", second["offer_id"]))
     row = await d.delivery("o1")
-    assert row["status"] == "assigned" and row["rider_id"] == "far"
+    assert row["status"] == "assigned"
+    assert row["rider_id"] == "far"
     assigned = next(p for t, p in await d.events("o1") if t == "RiderAssigned")
-    assert assigned["rider_id"] == "far" and assigned["assigned_by"] == "dispatch"
+    assert assigned["rider_id"] == "far"
+    assert assigned["assigned_by"] == "dispatch"
     assert await d.pool.fetchval("SELECT cancelled_at IS NOT NULL FROM deadlines WHERE kind = 'no_rider'")
     with pytest.raises(Refused, match="already accepted"):
         await d.run(lambda uow: assigning.accept_offer(uow, "far", second["offer_id"]))
@@ -78,7 +83,8 @@ async def test_an_unanswered_offer_lapses_and_goes_to_the_next_rider(dispatch: D
     with pytest.raises(Refused, match="lapsed"):
         await d.run(lambda uow: assigning.accept_offer(uow, "near", offer["offer_id"]))
     counts = await d.run(assigning.run_round)
-    assert counts["lapsed"] == 1 and counts["offers"] == 1
+    assert counts["lapsed"] == 1
+    assert counts["offers"] == 1
     assert (await offers(d, "far"))[0]["order_id"] == "o1"
     status = await d.pool.fetchval("SELECT status FROM offers WHERE id = $1::uuid", offer["offer_id"])
     assert status == OfferStatus.EXPIRED
@@ -104,7 +110,8 @@ async def test_the_steps_in_order_with_the_codes(dispatch: Dispatch) -> None:
         await d.run(lambda uow: delivering.picked_up(uow, "o1", "r1", "4321"))
     await d.run(lambda uow: intake.on_order_packed(uow, packed("o1"), d.clock.now()))
     me = await d.run(lambda uow: riders.me(uow, "r1"))
-    assert "handover_code" not in me["deliveries"][0] and "customer" not in me["deliveries"][0]
+    assert "handover_code" not in me["deliveries"][0]
+    assert "customer" not in me["deliveries"][0]
     with pytest.raises(WrongCode):
         await d.run(lambda uow: delivering.picked_up(uow, "o1", "r1", "0000"))
     view = await d.run(lambda uow: delivering.picked_up(uow, "o1", "r1", "4321"))
@@ -177,7 +184,8 @@ async def test_a_silent_rider_loses_the_order_before_pickup(dispatch: Dispatch) 
     counts = await d.run(assigning.run_round)
     assert counts["taken_back"] == 1
     unassigned = next(p for t, p in await d.events("o1") if t == "RiderUnassigned")
-    assert unassigned["rider_id"] == "r1" and unassigned["reason"] == "silent"
+    assert unassigned["rider_id"] == "r1"
+    assert unassigned["reason"] == "silent"
     assert (await offers(d, "r2"))[0]["order_id"] == "o1"
     assert await offers(d, "r1") == []
     assert {a["kind"] for a in await d.pool.fetch("SELECT kind FROM alerts")} == {"reassigned"}

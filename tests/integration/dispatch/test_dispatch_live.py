@@ -23,7 +23,8 @@ async def test_silent_riders_are_not_offered_work(dispatch: Dispatch) -> None:
     assert [v.rider_id for v in views] == ["talking"]
     assert abs(views[0].position.lat - (SHOP[0] + 0.001)) < 1e-4
     roster = {r["id"]: r for r in await d.run(riders.roster)}
-    assert roster["quiet"]["silent"] and not roster["talking"]["silent"]
+    assert roster["quiet"]["silent"]
+    assert not roster["talking"]["silent"]
     await d.run(lambda uow: riders.report_location(uow, "quiet", SHOP[0], SHOP[1]))
     assert {v.rider_id for v in await d.run(riders.rider_views)} == {"talking", "quiet"}
 

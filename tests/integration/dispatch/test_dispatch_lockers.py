@@ -41,7 +41,8 @@ async def test_concurrent_assignments_never_double_book_a_compartment(dispatch: 
     won = [o for o in await asyncio.gather(*(assign(i) for i in range(len(orders)))) if o]
     assert len(won) == 2
     rows = await d.pool.fetch("SELECT id, order_id, state FROM locker_compartments ORDER BY id")
-    assert {r["order_id"] for r in rows} == set(won) and {r["state"] for r in rows} == {"reserved"}
+    assert {r["order_id"] for r in rows} == set(won)
+    assert {r["state"] for r in rows} == {"reserved"}
     reserved = [p for t, p in await d.events() if t == "LockerReserved"]
     assert sorted(p["compartment_id"] for p in reserved) == ["A1", "A2"]
     listed = await d.run(lockers.sites)

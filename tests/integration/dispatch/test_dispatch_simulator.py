@@ -18,7 +18,9 @@ TICK_S = 5.0
 def test_towards_moves_along_the_line_and_stops_at_the_target() -> None:
     a, b = Point(32.0440, 118.7900), Point(32.0470, 118.7950)
     step, arrived = towards(a, b, 100)
-    assert not arrived and abs(metres(a, step) - 100) < 1 and metres(step, b) < metres(a, b) - 99
+    assert not arrived
+    assert abs(metres(a, step) - 100) < 1
+    assert metres(step, b) < metres(a, b) - 99
     assert towards(step, b, 10_000) == (b, True)
 
 
@@ -70,11 +72,13 @@ async def test_a_demo_order_is_delivered_without_anyone_playing_the_rider(dispat
     ]
     events = dict(await d.events("o1"))
     rider = events["RiderAssigned"]["rider_id"]
-    assert rider in {r.id for r, _, _ in DEMO_RIDERS} and rider != "rider-zhao"  # zhao is on a break
+    assert rider in {r.id for r, _, _ in DEMO_RIDERS}
+    assert rider != "rider-zhao"
     assert events["DeliveryPickedUp"]["handover_code"] == "4321"
     assert events["DeliveryCompleted"]["cash_collected_fen"] == 200
     # The rider rode there: their last reported position is the door, sent through the location use case.
     pos = (await RiderPositions(d.redis).positions([rider]))[rider]
-    assert pos is not None and metres(Point(pos["lat"], pos["lon"]), Point(*DOOR)) < 5
+    assert pos is not None
+    assert metres(Point(pos["lat"], pos["lon"]), Point(*DOOR)) < 5
     assert pos["seen_at"] == d.clock.now().timestamp()
     assert (await d.pool.fetchval("SELECT state FROM riders WHERE id = $1", rider)) == "available"

@@ -61,12 +61,14 @@ async def test_the_riders_pickup_commits_the_stock_once(inv: asyncpg.Pool) -> No
         await run(inv, lambda uow: fulfilment.on_delivery_picked_up(uow, picked_up("r1", wrong)))
     assert await stock(inv, "water") == (50, 3)
     await run(inv, lambda uow: fulfilment.on_delivery_picked_up(uow, picked_up("r1", code)))
-    assert await stock(inv, "water") == (47, 0) and await stock(inv, "juice") == (19, 0)
+    assert await stock(inv, "water") == (47, 0)
+    assert await stock(inv, "juice") == (19, 0)
     handed = [p for t, p in await events(inv, "r1") if t == "OrderHandedOver"]
     assert [(h["to"], h["by"]) for h in handed] == [("rider", "rider-7")]
     # The counter had entered the code too, or dispatch said it twice: nothing more happens.
     await run(inv, lambda uow: fulfilment.on_delivery_picked_up(uow, picked_up("r1", code)))
-    assert (await types(inv, "r1")).count("OrderHandedOver") == 1 and await stock(inv, "water") == (47, 0)
+    assert (await types(inv, "r1")).count("OrderHandedOver") == 1
+    assert await stock(inv, "water") == (47, 0)
     # The bag can come back as after any handover to a rider.
     await run(
         inv,
@@ -86,7 +88,8 @@ async def test_a_counter_handover_first_makes_the_riders_pickup_a_no_op(inv: asy
     code = await packed_delivery(inv, "r2", [("water", 2)])
     await run(inv, lambda uow: fulfilment.hand_over(uow, "shop", "r2", code, HandoverTo.RIDER, "keeper"))
     await run(inv, lambda uow: fulfilment.on_delivery_picked_up(uow, picked_up("r2", code)))
-    assert (await types(inv, "r2")).count("OrderHandedOver") == 1 and await stock(inv, "water") == (48, 0)
+    assert (await types(inv, "r2")).count("OrderHandedOver") == 1
+    assert await stock(inv, "water") == (48, 0)
 
 
 class Letters:
@@ -108,7 +111,8 @@ async def test_the_consumer_dead_letters_a_wrong_code_and_applies_the_right_one(
     wrong = to_json(envelope(picked_up("r3", "x" + code[1:])))
     assert await consumer.handle(wrong, b"r3", {}) == "dead-lettered"
     [(topic, error)] = letters.sent
-    assert topic == DISPATCH.name and error.startswith("refused: rider rider-7 picked up order r3 with a wrong")
+    assert topic == DISPATCH.name
+    assert error.startswith("refused: rider rider-7 picked up order r3 with a wrong")
     right = to_json(envelope(picked_up("r3", code)))
     assert await consumer.handle(right, b"r3", {}) == "applied"
     assert await consumer.handle(right, b"r3", {}) == "duplicate"
@@ -132,7 +136,8 @@ async def test_no_rider_while_picking_releases_picked_substituted_and_pending_li
         for r in await inv.fetch("SELECT line_no, state FROM reservation_lines WHERE order_id = 'n1'")
     }
     assert lines == {1: "picked", 2: "substituted", 3: "substitute_pending"}
-    assert await stock(inv, "cola") == (20, 1) and await stock(inv, "juice") == (20, 2)
+    assert await stock(inv, "cola") == (20, 1)
+    assert await stock(inv, "juice") == (20, 2)
 
     await run(inv, lambda uow: reservations.on_order_cancelled(uow, no_rider("n1", OrderStatus.PICKING)))
     for product, on_hand in (("water", 50), ("juice", 20), ("cola", 20)):
@@ -150,7 +155,8 @@ async def test_no_rider_when_packed_releases_the_bag_and_refuses_a_later_pickup(
     cancelled = no_rider("n2", OrderStatus.PACKED)
     await run(inv, lambda uow: reservations.on_order_cancelled(uow, cancelled))
     await run(inv, lambda uow: reservations.on_order_cancelled(uow, cancelled))  # a second time changes nothing
-    assert await stock(inv, "water") == (50, 0) and await stock(inv, "juice") == (20, 0)
+    assert await stock(inv, "water") == (50, 0)
+    assert await stock(inv, "juice") == (20, 0)
     assert (await types(inv, "n2")).count("StockReleased") == 1
     parts = {r["status"] for r in await inv.fetch("SELECT status FROM fulfilment_parts WHERE order_id = 'n2'")}
     assert parts == {"released"}
@@ -199,7 +205,8 @@ async def test_the_counter_sees_the_code_to_tell_a_rider_but_never_a_pickup_shop
     async with inv.acquire() as conn:
         uow = UnitOfWork(conn)
         queue = {part["order_id"]: part for part in await queries.queue(uow, await uow.inventory.location("shop"))}
-    assert queue["d1"]["handover_code"] and len(queue["d1"]["handover_code"]) == 6
+    assert queue["d1"]["handover_code"]
+    assert len(queue["d1"]["handover_code"]) == 6
     assert queue["p1"]["handover_code"] is None
 
 

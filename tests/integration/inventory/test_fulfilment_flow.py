@@ -65,11 +65,13 @@ async def test_a_market_order_is_split_into_parts_each_accepted_picked_and_packe
         await run(inv, lambda uow: fulfilment.pack_part(uow, "market", "o1", 1, 900, "counter"))
     await run(inv, lambda uow: fulfilment.pack_part(uow, "veg", "o1", 2, 900, "wang"))
     packed = await packed_payload(inv, "o1")
-    assert packed["shown_fen"] == 2160 + 900 and packed["final_fen"] == 2250 + 900
+    assert packed["shown_fen"] == 2160 + 900
+    assert packed["final_fen"] == 2250 + 900
     assert packed["difference_fen"] == 90
     assert (packed["bags"], packed["weight_g"]) == (3, 2200)
     assert packed["pickup_point"]["location_id"] == "market"
-    assert len(packed["handover_code"]) == 6 and packed["handover_code"].isdigit()
+    assert len(packed["handover_code"]) == 6
+    assert packed["handover_code"].isdigit()
 
     with pytest.raises(BadRequest, match="wrong handover code"):
         await run(
@@ -83,7 +85,8 @@ async def test_a_market_order_is_split_into_parts_each_accepted_picked_and_packe
         inv,
         lambda uow: fulfilment.hand_over(uow, "market", "o1", packed["handover_code"], HandoverTo.SHOPPER, "counter"),
     )
-    assert await stock(inv, "carp") == (4750, 0) and await stock(inv, "bokchoy") == (7, 0)
+    assert await stock(inv, "carp") == (4750, 0)
+    assert await stock(inv, "bokchoy") == (7, 0)
     assert (await types(inv, "o1"))[-1] == "OrderHandedOver"
     await check_books(inv)
 
@@ -190,7 +193,8 @@ async def test_substitutes_follow_the_shoppers_preference(
     await place(inv, "s", [("juice", 2, pref)])
     await run(inv, lambda uow: reservations.accept(uow, "shop", "s", "keeper"))
     await run(inv, lambda uow: fulfilment.substitute(uow, "shop", "s", 1, substitute, 2, "keeper", POLICY))
-    assert await stock(inv, "juice") == (20, 0) and (await stock(inv, substitute))[1] == 2
+    assert await stock(inv, "juice") == (20, 0)
+    assert (await stock(inv, substitute))[1] == 2
     proposed = next(p for t, p in await events(inv, "s") if t == "SubstitutionProposed")
     assert proposed["needs_approval"] is needs
     kinds = await types(inv, "s")
@@ -270,7 +274,8 @@ async def test_returns_restock_and_write_off_and_refund_everything(inv: asyncpg.
             "keeper",
         ),
     )
-    assert await stock(inv, "water") == (49, 0) and await stock(inv, "juice") == (20, 0)
+    assert await stock(inv, "water") == (49, 0)
+    assert await stock(inv, "juice") == (20, 0)
     returned = next(p for t, p in await events(inv, "r") if t == "BagReturned")
     assert returned["refund_fen"] == 1600
     await check_books(inv)
@@ -305,7 +310,8 @@ async def test_closed_or_paused_shops_reject_with_shop_closed(inv: asyncpg.Pool)
     await run(inv, lambda uow: reservations.on_order_placed(uow, placed("c2", [("bokchoy", 1)]), POLICY, monday_9))
     assert next(p for t, p in await events(inv, "c2") if t == "StockRejected")["reason"] == "shop_closed"
     upserted = [p for t, p in await events(inv) if t == "LocationUpserted" and p["location_id"] == "veg"]
-    assert upserted[-1]["paused"] is True and upserted[-2]["windows"][0]["opens"] == "06:00:00"
+    assert upserted[-1]["paused"] is True
+    assert upserted[-2]["windows"][0]["opens"] == "06:00:00"
     assert await stock(inv, "bokchoy") == (10, 0)
 
 

@@ -66,28 +66,33 @@ async def test_staff_act_only_where_they_work(client: httpx.AsyncClient, pool: a
     # The fish stall sees its own part; the market counter sees every stall's.
     mine = (await client.get("/stores/fish/queue", headers=FISH)).json()
     assert [(p["order_id"], p["location_id"], p["status"]) for p in mine] == [("o1", "fish", "waiting")]
-    assert mine[0]["seconds_left"] > 500 and mine[0]["lines"][0]["product_id"] == "carp"
+    assert mine[0]["seconds_left"] > 500
+    assert mine[0]["lines"][0]["product_id"] == "carp"
     market = (await client.get("/stores/market/queue", headers=MARKET)).json()
     assert sorted(p["location_id"] for p in market) == ["fish", "veg"]
 
     assert (await client.post("/stores/fish/orders/o1/accept", headers=FISH)).status_code == 200
     assert (await client.post("/stores/veg/orders/o1/accept", headers=MARKET)).status_code == 200
     picked = await client.post("/stores/fish/orders/o1/lines/1/picked", json={}, headers=FISH)
-    assert picked.status_code == 422 and "weight_g" in picked.json()["detail"]
+    assert picked.status_code == 422
+    assert "weight_g" in picked.json()["detail"]
     zero = await client.post("/stores/fish/orders/o1/lines/1/picked", json={"weight_g": 0}, headers=FISH)
     assert zero.status_code == 422
     assert (await client.post("/stores/fish/orders/o1/lines/2/picked", json={}, headers=FISH)).status_code == 404
     ok = await client.post("/stores/fish/orders/o1/lines/1/picked", json={"weight_g": 610}, headers=FISH)
-    assert ok.status_code == 200 and ok.json()["price_fen"] == 1098
+    assert ok.status_code == 200
+    assert ok.json()["price_fen"] == 1098
     again = await client.post("/stores/fish/orders/o1/lines/1/picked", json={"weight_g": 610}, headers=FISH)
     assert again.status_code == 409
 
     early = await client.post("/stores/veg/orders/o1/packed", json={"bags": 1, "weight_g": 500}, headers=VEG)
-    assert early.status_code == 409 and "line 2" in early.json()["detail"]
+    assert early.status_code == 409
+    assert "line 2" in early.json()["detail"]
     other_stall = await client.post(
         "/stores/veg/orders/o1/lines/2/substitute", json={"product_id": "carp", "quantity": 1}, headers=VEG
     )
-    assert other_stall.status_code == 422 and "veg" in other_stall.json()["detail"]
+    assert other_stall.status_code == 422
+    assert "veg" in other_stall.json()["detail"]
     negative = await client.post(
         "/stores/veg/orders/o1/lines/2/substitute", json={"product_id": "tomato", "quantity": -1}, headers=VEG
     )
@@ -99,7 +104,8 @@ async def test_staff_act_only_where_they_work(client: httpx.AsyncClient, pool: a
     replay = await client.post(
         "/stores/veg/orders/o1/lines/2/substitute", json={"product_id": "tomato", "quantity": 2}, headers=key
     )
-    assert first.status_code == replay.status_code == 200 and first.json() == replay.json()
+    assert first.status_code == replay.status_code == 200
+    assert first.json() == replay.json()
     assert first.json()["needs_approval"] is True  # the default preference is "none"
 
     pick_list = (await client.get("/stores/market/orders/o1/pick-list", headers=MARKET)).json()
@@ -116,7 +122,8 @@ async def test_staff_keep_their_location_and_products(client: httpx.AsyncClient,
     }
     changed = await client.patch("/locations/veg", json=hours, headers=MARKET)
     assert changed.status_code == 200, changed.text
-    assert changed.json()["paused"] is True and len(changed.json()["windows"]) == 2
+    assert changed.json()["paused"] is True
+    assert len(changed.json()["windows"]) == 2
     backwards = await client.patch(
         "/locations/veg", json={"windows": [{"day": 0, "opens": "12:00", "closes": "06:00"}]}, headers=VEG
     )
@@ -124,7 +131,8 @@ async def test_staff_keep_their_location_and_products(client: httpx.AsyncClient,
     assert (await client.patch("/locations/fish", json={"paused": True}, headers=VEG)).status_code == 403
     stores = (await client.get("/stores", headers=as_(Role.SHOPPER))).json()
     veg = next(s for m in stores if m["id"] == "market" for s in m["stalls"] if s["id"] == "veg")
-    assert veg["open_now"] is False and "busy" in veg["why_closed"]
+    assert veg["open_now"] is False
+    assert "busy" in veg["why_closed"]
 
     made = await client.post(
         "/locations/veg/products",

@@ -119,8 +119,11 @@ async def test_a_placed_order_and_its_acceptance_reach_the_stall_and_the_market_
         following(counter, "market", counter.headers(Role.STORE_STAFF, "market")) as market,
         following(counter, "shop", counter.headers(Role.ADMIN)) as shop,
     ):
-        assert fish.orders() == [] and market.orders() == [] and shop.orders() == []
-        assert fish.queues[0]["location_id"] == "fish" and fish.queues[0]["scheduled"] == []
+        assert fish.orders() == []
+        assert market.orders() == []
+        assert shop.orders() == []
+        assert fish.queues[0]["location_id"] == "fish"
+        assert fish.queues[0]["scheduled"] == []
 
         await run(
             pool, lambda uow: reservations.on_order_placed(uow, placed("o1", [("carp", 1), ("bokchoy", 2)]), POLICY)
@@ -151,7 +154,8 @@ async def test_a_placed_order_and_its_acceptance_reach_the_stall_and_the_market_
                 raise RuntimeError("undo")
         await run(pool, lambda uow: reservations.on_order_placed(uow, placed("o2", [("water", 1)]), POLICY))
         await eventually(lambda: asyncio.sleep(0, [o for o, *_ in shop.orders()] == ["o2"]))
-        assert len(fish.queues) == sent and fish.orders() == [("o1", "fish", "accepted")]
+        assert len(fish.queues) == sent
+        assert fish.orders() == [("o1", "fish", "accepted")]
 
 
 async def test_only_staff_of_the_place_or_its_market_and_admins_may_follow_it(counter: Counter) -> None:
@@ -168,7 +172,8 @@ async def test_only_staff_of_the_place_or_its_market_and_admins_may_follow_it(co
             assert "detail" in refused.json()
         assert (await client.get("/stores/shop/live")).status_code == 401
         missing = await client.get("/stores/no-such-shop/live", headers=counter.headers(Role.ADMIN))
-        assert missing.status_code == 404 and "no-such-shop" in missing.json()["detail"]
+        assert missing.status_code == 404
+        assert "no-such-shop" in missing.json()["detail"]
 
 
 async def test_a_quiet_stream_sends_heartbeats(counter: Counter, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -96,7 +96,8 @@ async def test_every_new_product_publishes_its_level_once(inv: asyncpg.Pool, cli
     assert made.status_code == 201, made.text
     assert await levels(inv, "vinegar") == [("out", 0)]  # nothing on the shelf yet
     catalog_event = next(p for t, p in await events(inv) if t == "StockLevelChanged" and p["product_id"] == "vinegar")
-    assert catalog_event["store_id"] == "shop" and catalog_event["location_id"] == "shop"
+    assert catalog_event["store_id"] == "shop"
+    assert catalog_event["location_id"] == "shop"
 
 
 async def test_the_level_is_published_when_it_changes_and_not_on_every_sale(inv: asyncpg.Pool) -> None:
@@ -177,7 +178,8 @@ async def test_a_location_delivery_fee_is_kept_shown_and_published(
     assert (await client.get("/locations/suguo", headers=staff)).json()["delivery_fee_fen"] == 300
 
     changed = await client.patch("/locations/suguo", json={"delivery_fee_fen": 250}, headers=staff)
-    assert changed.status_code == 200 and changed.json()["delivery_fee_fen"] == 250
+    assert changed.status_code == 200
+    assert changed.json()["delivery_fee_fen"] == 250
     body.pop("delivery_fee_fen")
     body["name_en"] = "Suguo Supermarket"  # an admin edit that leaves the fee out keeps it
     assert (await client.put("/admin/locations/suguo", json=body, headers=ADMIN)).status_code == 200
@@ -216,7 +218,8 @@ async def test_a_slot_order_is_held_at_once_and_queued_from_its_release(inv: asy
     deadline = release + timedelta(seconds=POLICY.accept_limit_s)
     assert datetime.fromisoformat(reserved["accept_deadline"]) == deadline
     assert [datetime.fromisoformat(p["accept_deadline"]) for p in reserved["parts"]] == [deadline]
-    assert await stock(inv, "water") == (50, 2) and await stock(inv, "juice") == (20, 1)  # promised at once
+    assert await stock(inv, "water") == (50, 2)
+    assert await stock(inv, "juice") == (20, 1)
     assert await inv.fetchval("SELECT due_at FROM deadlines WHERE kind = 'accept' AND key = 'slot:shop'") == deadline
     row = await inv.fetchrow(
         "SELECT accept_deadline, release_at, slot_start, slot_end FROM reservations WHERE order_id = 'slot'"
@@ -285,8 +288,11 @@ async def test_staff_see_a_slot_order_move_from_scheduled_to_the_queue(
     part = parts[0]
     # What the shop must know about this resident: call first, cash at the door, and their note.
     assert part["flags"] == {"call_before_delivery": True, "pay_on_delivery": True}
-    assert part["note"] == "楼下按门铃两次" and part["release_at"] == release.isoformat()
+    assert part["note"] == "楼下按门铃两次"
+    assert part["release_at"] == release.isoformat()
     assert (await client.get("/stores/market/queue/scheduled", headers=MARKET)).json() == []
     pick_list = (await client.get("/stores/market/orders/s1/pick-list", headers=MARKET)).json()
-    assert pick_list["flags"]["call_before_delivery"] and pick_list["flags"]["pay_on_delivery"]
-    assert pick_list["note"] == "楼下按门铃两次" and pick_list["slot"] is not None
+    assert pick_list["flags"]["call_before_delivery"]
+    assert pick_list["flags"]["pay_on_delivery"]
+    assert pick_list["note"] == "楼下按门铃两次"
+    assert pick_list["slot"] is not None

@@ -162,10 +162,12 @@ async def test_delivery_and_locker_orders_carry_what_dispatch_needs(orders_pool:
     by_id = {p["order_id"]: p for p in await outbox(orders_pool, "OrderPlaced")}
 
     to_door = by_id[delivered]
-    assert to_door["address"] == HOME and to_door["contact_phone"] == "+86 138 0000 0000"
+    assert to_door["address"] == HOME
+    assert to_door["contact_phone"] == "+86 138 0000 0000"
     assert to_door["locker_site_id"] is None
     code = to_door["delivery_code"]
-    assert len(code) == 6 and code.isdigit()
+    assert len(code) == 6
+    assert code.isdigit()
     assert (await view(orders_pool, delivered))["delivery_code"] == code
     assert (await view(orders_pool, delivered, ADMIN))["delivery_code"] == code
     assert (await view(orders_pool, delivered, STAFF))["delivery_code"] is None
@@ -177,7 +179,8 @@ async def test_delivery_and_locker_orders_carry_what_dispatch_needs(orders_pool:
         None,
     )
     assert len(to_locker["delivery_code"]) == 6
-    assert by_id[pickup]["delivery_code"] is None and by_id[pickup]["address"] is None
+    assert by_id[pickup]["delivery_code"] is None
+    assert by_id[pickup]["address"] is None
     assert (await view(orders_pool, pickup))["delivery_code"] is None
 
 
@@ -219,10 +222,12 @@ async def test_a_delivery_from_the_promise_to_the_door(orders_pool: asyncpg.Pool
     shown = await view(orders_pool, order_id)
     assert shown["status"] == "OUT_FOR_DELIVERY"
     assert shown["promised_at"] == promised.isoformat()
-    assert shown["eta_door_at"] == (promised + timedelta(minutes=4)).isoformat() and shown["late_risk"] is True
+    assert shown["eta_door_at"] == (promised + timedelta(minutes=4)).isoformat()
+    assert shown["late_risk"] is True
     assert (shown["rider"]["name"], shown["rider"]["vehicle"]) == ("Wang", "e_bike")
     staff = await view(orders_pool, order_id, STAFF)
-    assert staff["rider"] is None and staff["promised_at"] is None
+    assert staff["rider"] is None
+    assert staff["promised_at"] is None
     assert "at the shop" not in str(staff["timeline"])
 
     await handle(orders_pool, delivery.on_rider_at_door, RiderAtDoor(**base, rider_id="rider-7"))
@@ -230,7 +235,8 @@ async def test_a_delivery_from_the_promise_to_the_door(orders_pool: asyncpg.Pool
     await handle(orders_pool, delivery.on_delivery_completed, done)
     await handle(orders_pool, delivery.on_delivery_completed, done)  # a redelivery is a harmless late fact
     shown = await view(orders_pool, order_id)
-    assert shown["status"] == "DELIVERED" and shown["cash_collected_fen"] == 400
+    assert shown["status"] == "DELIVERED"
+    assert shown["cash_collected_fen"] == 400
     causes = " ".join(e["cause"] for e in shown["timeline"])
     for step in ("promised", "assigned", "at the shop", "picked up", "at the door", "running late", "delivered"):
         assert step in causes, step
@@ -262,7 +268,8 @@ async def test_no_rider_and_a_declined_offer_cancel_a_packed_order(orders_pool: 
         "offered_at": shown["pickup_offer"]["offered_at"],
     }
     _, declined = await answer(orders_pool, GRANDMA, order_id, False)
-    assert declined["pickup_offer"] is None and declined["status"] == "PACKED"
+    assert declined["pickup_offer"] is None
+    assert declined["status"] == "PACKED"
     [choice] = await outbox(orders_pool, "PickupChoiceMade")
     assert (choice["accepted"], choice["by"]) == (False, "grandma")
 
@@ -279,7 +286,8 @@ async def test_no_rider_and_a_declined_offer_cancel_a_packed_order(orders_pool: 
     )
     with pytest.raises(HTTPException) as too_late:
         await answer(orders_pool, GRANDMA, order_id, True)
-    assert too_late.value.status_code == 409 and "already answered" in too_late.value.detail
+    assert too_late.value.status_code == 409
+    assert "already answered" in too_late.value.detail
 
 
 async def test_an_accepted_offer_turns_the_order_into_a_pickup(orders_pool: asyncpg.Pool) -> None:
@@ -301,7 +309,8 @@ async def test_an_accepted_offer_turns_the_order_into_a_pickup(orders_pool: asyn
     assert await answer(orders_pool, GRANDMA, order_id, True, key) == first  # a retry, not a 409
     status, shown = first
     assert status == 200
-    assert shown["status"] == "READY_FOR_PICKUP" and shown["fulfilment"]["mode"] == "pickup"
+    assert shown["status"] == "READY_FOR_PICKUP"
+    assert shown["fulfilment"]["mode"] == "pickup"
     assert shown["handover_code"] == "135790"
     [choice] = await outbox(orders_pool, "PickupChoiceMade")
     assert choice["accepted"] is True
@@ -330,7 +339,8 @@ async def test_an_unanswered_offer_cancels_an_order_still_being_picked(orders_po
     )
     with pytest.raises(HTTPException) as expired:
         await answer(orders_pool, GRANDMA, order_id, True)
-    assert expired.value.status_code == 409 and "ran out" in expired.value.detail
+    assert expired.value.status_code == 409
+    assert "ran out" in expired.value.detail
     await handle(orders_pool, delivery.on_delivery_abandoned, DeliveryAbandoned(**base, reason="no_rider"))
     [cancelled] = await outbox(orders_pool, "OrderCancelled")
     assert (cancelled["reason"], cancelled["previous_status"]) == ("no_rider", "PICKING")
@@ -370,5 +380,7 @@ async def test_a_locker_order_deposited_expired_and_returned(orders_pool: asyncp
     )
     await handle(orders_pool, fulfilment.on_bag_returned, BagReturned(**base, lines=[], refund_fen=400, by="counter"))
     shown = await view(orders_pool, order_id)
-    assert shown["status"] == "RETURNED" and shown["refund_fen"] == 400
-    assert shown["locker"]["expired"] is True and "code" not in shown["locker"]
+    assert shown["status"] == "RETURNED"
+    assert shown["refund_fen"] == 400
+    assert shown["locker"]["expired"] is True
+    assert "code" not in shown["locker"]

@@ -241,7 +241,8 @@ async def test_search_finds_by_pinyin_in_shops_that_deliver_here_open_then_in_st
     assert [r["product_id"] for r in by_initials] == [r["product_id"] for r in found]
     assert {r["product_id"] for r in english} == {"carp-1", "carp-2", "carp-6", "carp-3", "carp-5"}
     first = found[0]
-    assert first["availability"] == "in_stock" and first["price_fen"] == 1200
+    assert first["availability"] == "in_stock"
+    assert first["price_fen"] == 1200
     assert first["shop"] == {
         "store_id": "supermarket",
         "location_id": "supermarket",
@@ -251,10 +252,13 @@ async def test_search_finds_by_pinyin_in_shops_that_deliver_here_open_then_in_st
         "open_now": True,
     }
     stall_hit = found[-1]["shop"]
-    assert stall_hit["store_id"] == "market" and stall_hit["location_id"] == "market-fish"
-    assert stall_hit["open_now"] is False and stall_hit["stall"]["name_zh"] == "market-fish"
+    assert stall_hit["store_id"] == "market"
+    assert stall_hit["location_id"] == "market-fish"
+    assert stall_hit["open_now"] is False
+    assert stall_hit["stall"]["name_zh"] == "market-fish"
     # On foot, the supermarket (910 street metres, 13 minutes) is in; the far shop never is.
-    assert "carp-4" not in {r["product_id"] for r in pickup} and "carp-2" in {r["product_id"] for r in pickup}
+    assert "carp-4" not in {r["product_id"] for r in pickup}
+    assert "carp-2" in {r["product_id"] for r in pickup}
     assert nothing == []
 
 
@@ -291,16 +295,22 @@ async def test_shops_show_fee_busy_rating_promise_and_stalls(orders_pool: asyncp
 
     assert [s["store_id"] for s in shops] == ["fishmonger", "market", "supermarket", "grocer"]
     fish = shops[0]
-    assert fish["delivery_fee_fen"] == 300 and fish["distance_m"] == 390 and fish["walk_minutes"] == 6
+    assert fish["delivery_fee_fen"] == 300
+    assert fish["distance_m"] == 390
+    assert fish["walk_minutes"] == 6
     assert fish["busy"] == {"open_orders": 3, "level": "busy"}
     assert fish["rating"] == {"stars": 4.5, "count": 2}
-    assert fish["promise_minutes"] == 12 + 2 + 5 and "no_rider" not in fish  # 390 m by e-bike: 2 minutes
-    assert fish["open_now"] and fish["closes_at"] is None
+    assert fish["promise_minutes"] == 12 + 2 + 5
+    assert "no_rider" not in fish
+    assert fish["open_now"]
+    assert fish["closes_at"] is None
     supermarket = shops[2]
-    assert supermarket["promise_minutes"] is None and supermarket["no_rider"] is True
+    assert supermarket["promise_minutes"] is None
+    assert supermarket["no_rider"] is True
     assert supermarket["rating"] == {"stars": None, "count": 0}
     grocer = shops[-1]
-    assert not grocer["open_now"] and grocer["opens_at"] is not None
+    assert not grocer["open_now"]
+    assert grocer["opens_at"] is not None
     assert shops[1]["stalls"] == [
         {
             "location_id": "market-fish",
@@ -345,17 +355,23 @@ async def test_the_routes_answer_any_signed_in_role_and_explain_bad_input(
     assert [s["store_id"] for s in pickup.json()] == ["fishmonger", "market", "supermarket", "grocer"]
     bad = {"lat": "91", "lon": "120"}
     response = await client.get("/circle/shops", params=bad, headers=shopper)
-    assert response.status_code == 422 and "lat" in response.json()["detail"]
+    assert response.status_code == 422
+    assert "lat" in response.json()["detail"]
     response = await client.get("/circle/lockers", params={"lat": "north", "lon": "120"}, headers=shopper)
-    assert response.status_code == 422 and "lat" in response.json()["detail"]
+    assert response.status_code == 422
+    assert "lat" in response.json()["detail"]
     response = await client.get("/circle/shops", params={**point, "mode": "drone"}, headers=shopper)
-    assert response.status_code == 422 and "mode" in response.json()["detail"]
+    assert response.status_code == 422
+    assert "mode" in response.json()["detail"]
     for q in ("", "x" * 51):
         response = await client.get("/circle/search", params={**point, "q": q}, headers=shopper)
-        assert response.status_code == 422 and "q" in response.json()["detail"]
+        assert response.status_code == 422
+        assert "q" in response.json()["detail"]
     response = await client.get("/circle/search", params={**point, "q": "   "}, headers=shopper)
-    assert response.status_code == 422 and "spaces" in response.json()["detail"]
+    assert response.status_code == 422
+    assert "spaces" in response.json()["detail"]
     assert (await client.get("/circle/search", params=point, headers=shopper)).status_code == 422
     # Wildcards are text, not patterns.
     response = await client.get("/circle/search", params={**point, "q": "%"}, headers=shopper)
-    assert response.status_code == 200 and response.json() == []
+    assert response.status_code == 200
+    assert response.json() == []

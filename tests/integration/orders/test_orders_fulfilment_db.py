@@ -201,7 +201,8 @@ async def test_from_placed_to_collected_with_a_refused_stall_and_a_heavy_fish(or
     assert await answer(GRANDMA, True, key) == first  # a retry gets the first answer, not a 409
     with pytest.raises(HTTPException) as twice:
         await answer(GRANDMA, False)
-    assert twice.value.status_code == 409 and "already answered" in twice.value.detail
+    assert twice.value.status_code == 409
+    assert "already answered" in twice.value.detail
     given = await orders_pool.fetch("SELECT envelope FROM outbox WHERE event_type = 'ApprovalGiven'")
     assert len(given) == 1
 

@@ -240,7 +240,8 @@ async def test_cancel_gives_everything_back_in_the_same_transaction(orders_pool:
 async def test_pay_on_delivery_never_touches_the_balance_and_records_the_cash(orders_pool: asyncpg.Pool) -> None:
     order_id = await place(orders_pool, payment="on_delivery")
     placed = await orders_pool.fetchval("SELECT envelope FROM outbox WHERE event_type = 'OrderPlaced'")
-    assert placed["payload"]["payment"] == "on_delivery" and placed["payload"]["flags"]["pay_on_delivery"]
+    assert placed["payload"]["payment"] == "on_delivery"
+    assert placed["payload"]["flags"]["pay_on_delivery"]
     assert placed["payload"]["delivery_fee_fen"] == 300
     await packed(orders_pool, order_id, final_goods_fen=2250, grams=1250)
     assert (await ledger_of(orders_pool, order_id))["due_at_door_fen"] == 2550
@@ -293,7 +294,8 @@ async def test_a_helper_tops_up_their_resident_who_pays_from_it(orders_pool: asy
         order = await ordering.get_order(UnitOfWork(conn), helper, order_id)
         seen = await payments.balance_view(UnitOfWork(conn), helper, resident.resident_id)
     assert order.fulfilment["address"] == HOME, "the resident's address fills in what the order omits"
-    assert seen["balance_fen"] == 3000 - 2460 and [e["kind"] for e in seen["entries"]] == ["paid", "top_up"]
+    assert seen["balance_fen"] == 3000 - 2460
+    assert [e["kind"] for e in seen["entries"]] == ["paid", "top_up"]
 
 
 async def test_address_outside_the_radius_and_lockers_without_room_are_refused(orders_pool: asyncpg.Pool) -> None:

@@ -28,7 +28,8 @@ async def test_each_due_deadline_fires_once_across_two_schedulers(pool) -> None:
     a = DeadlineScheduler(store, {"accept": fire}, clock, batch=4)
     b = DeadlineScheduler(store, {"accept": fire}, clock, batch=4)
     counts = await asyncio.gather(a.run_due(), b.run_due())
-    assert sum(counts) == 30 and sorted(fired) == sorted(f"order-{i}" for i in range(30))
+    assert sum(counts) == 30
+    assert sorted(fired) == sorted(f"order-{i}" for i in range(30))
     assert "later" not in fired
     clock.advance(180)
     assert await a.run_due() == 1
@@ -79,7 +80,8 @@ async def test_a_retried_request_is_answered_not_repeated(pool) -> None:
         return 201, {"id": order_id}
 
     answers = await asyncio.gather(*(run_once(pool, "shopper:li", "key-1", "hash-a", make_order) for _ in range(8)))
-    assert len({a[1]["id"] for a in answers}) == 1 and all(a[0] == 201 for a in answers)
+    assert len({a[1]["id"] for a in answers}) == 1
+    assert all(a[0] == 201 for a in answers)
     assert await pool.fetchval("SELECT count(*) FROM orders_made") == 1
     with pytest.raises(HTTPException) as conflict:
         await run_once(pool, "shopper:li", "key-1", "hash-b", make_order)

@@ -41,7 +41,8 @@ async def test_a_committed_change_wakes_the_readers_of_that_key_only(
             async with conn.transaction():
                 await notify(conn, CHANNEL, "order-1")
                 await notify(conn, CHANNEL, "order-1")
-        assert await one.wait(5) and await also_one.wait(5)
+        assert await one.wait(5)
+        assert await also_one.wait(5)
         assert not await one.wait(0.2)  # two notifications in one transaction: one wake-up
         assert not await two.wait(0.2)
     assert listener.readers == 0
@@ -68,6 +69,7 @@ async def _is_listening(listener: Notifications) -> bool:
 async def test_closing_ends_every_reader(listener: Notifications) -> None:
     async with listener.subscribe("order-1") as reader:
         listener.close_readers()
-        assert await reader.wait(1) and reader.closed
+        assert await reader.wait(1)
+        assert reader.closed
     async with listener.subscribe("order-2") as late:
         assert late.closed

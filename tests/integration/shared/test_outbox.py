@@ -103,7 +103,8 @@ async def test_only_one_relay_leads_and_another_takes_over(database_url, pool, b
     await eventually(lambda: _true(first.is_leader))
     await second.start()
     await asyncio.sleep(0.6)
-    assert first.is_leader and not second.is_leader
+    assert first.is_leader
+    assert not second.is_leader
     await first.stop()
     await eventually(lambda: _true(second.is_leader), within=5)
     async with pool.acquire() as conn, conn.transaction():
@@ -124,4 +125,6 @@ async def test_lag_shows_how_far_behind_the_relay_is(pool) -> None:
             await outbox.record(conn, envelope(ParcelNoted(parcel_id=f"lag-{i}")), SERVICE)
     await asyncio.sleep(0.2)
     lag = await outbox.lag(pool)
-    assert lag.pending == 3 and lag.oldest_age_s >= 0.2 and lag.failing == 0
+    assert lag.pending == 3
+    assert lag.oldest_age_s >= 0.2
+    assert lag.failing == 0

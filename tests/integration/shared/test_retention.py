@@ -24,7 +24,8 @@ async def test_sweep_keeps_pending_and_recent_rows(pool) -> None:
         uuid.uuid4(),
     )
     removed = await sweep(pool, Retention(outbox_h=72, inbox_h=24 * 14))
-    assert removed["outbox"] == 1 and removed["inbox"] == 1
+    assert removed["outbox"] == 1
+    assert removed["inbox"] == 1
     left = {r["key"] for r in await pool.fetch("SELECT key FROM outbox")}
     assert left == {"new-sent", "old-pending"}, "an unpublished event is never swept, however old"
     assert await pool.fetchval("SELECT count(*) FROM inbox") == 1

@@ -105,7 +105,8 @@ def test_one_trip_never_mixes_stores() -> None:
 def test_capacity_minus_carrying_is_respected() -> None:
     orders = [order(f"o{i}", north(300 + 100 * i)) for i in range(5)]
     proposals = plan_round(orders, [rider("r1", SHOP, capacity=3, carrying=1)], NOW)
-    assert len(proposals) == 1 and len(proposals[0].order_ids) <= 2
+    assert len(proposals) == 1
+    assert len(proposals[0].order_ids) <= 2
 
 
 def test_a_full_rider_gets_nothing() -> None:
@@ -116,7 +117,8 @@ def test_no_trip_is_larger_than_the_capacity() -> None:
     orders = [order(f"o{i}", north(300 + 80 * i)) for i in range(6)]
     proposals = plan_round(orders, [rider("r1", SHOP, capacity=3), rider("r2", SHOP, capacity=2)], NOW)
     sizes = {p.rider_id: len(p.order_ids) for p in proposals}
-    assert sizes.get("r1", 0) <= 3 and sizes.get("r2", 0) <= 2
+    assert sizes.get("r1", 0) <= 3
+    assert sizes.get("r2", 0) <= 2
 
 
 def test_excluded_riders_are_not_asked_again() -> None:
@@ -172,7 +174,8 @@ def test_no_batch_when_it_would_make_one_late() -> None:
 
 def test_with_one_rider_the_batch_beats_leaving_an_order_behind() -> None:
     proposals = plan_round([order("a", north(500)), order("b", north(800))], [rider("r1", SHOP)], NOW)
-    assert len(proposals) == 1 and sorted(proposals[0].order_ids) == ["a", "b"]
+    assert len(proposals) == 1
+    assert sorted(proposals[0].order_ids) == ["a", "b"]
 
 
 # --- timing ---------------------------------------------------------------------------------------
@@ -237,9 +240,11 @@ def test_proposals_carry_times_cost_and_route() -> None:
     proposals = plan_round([order("a", north(700), ready=30)], [rider("r1", east(300))], NOW)
     (p,) = proposals
     assert p.route == p.order_ids == ("a",)
-    assert p.leaves_at == NOW and p.eta_shop_at > NOW
+    assert p.leaves_at == NOW
+    assert p.eta_shop_at > NOW
     assert p.eta_door_at["a"] > max(p.eta_shop_at, at(30))
-    assert p.cost > 0 and p.wait_s >= 0
+    assert p.cost > 0
+    assert p.wait_s >= 0
 
 
 def test_the_round_is_deterministic_and_ignores_input_order() -> None:
@@ -252,7 +257,8 @@ def test_the_round_is_deterministic_and_ignores_input_order() -> None:
 def test_a_busy_round_is_fast() -> None:
     timing = heavy_round_ms(orders=50, riders=30, repeat=3)
     # The target is well under 100 ms; leave room for a shared, busy test machine.
-    assert timing["ms"]["p50"] is not None and timing["ms"]["p50"] < 400
+    assert timing["ms"]["p50"] is not None
+    assert timing["ms"]["p50"] < 400
     assert timing["orders_proposed"] > 0
 
 
@@ -261,7 +267,10 @@ def test_a_busy_round_is_fast() -> None:
 
 def test_the_interface_is_unchanged_for_callers() -> None:
     p = Proposal("r1", ("a",), NOW)
-    assert p.eta_door_at == {} and p.cost == 0.0 and p.route == () and p.leaves_at is None
+    assert p.eta_door_at == {}
+    assert p.cost == 0.0
+    assert p.route == ()
+    assert p.leaves_at is None
     o = order("a", north(500))
     r = rider("r1", SHOP)
     assert single_trip(r, o, NOW).order_ids == ("a",)

@@ -29,19 +29,26 @@ def test_small_moves_are_not_worth_an_event() -> None:
     eta = NOW + timedelta(minutes=20)
     assert eta_change(eta, eta + timedelta(seconds=30), NOW + timedelta(minutes=30), False) is None
     moved = eta_change(eta, eta + timedelta(seconds=90), NOW + timedelta(minutes=30), False)
-    assert moved is not None and not moved.late_risk
+    assert moved is not None
+    assert not moved.late_risk
     first = eta_change(None, eta, None, False)
-    assert first is not None and not first.late_risk
+    assert first is not None
+    assert not first.late_risk
 
 
 def test_late_risk_when_the_eta_passes_the_promise_once() -> None:
     promised = NOW + timedelta(minutes=20)
     late = eta_change(promised, promised + timedelta(seconds=10), promised, False)
-    assert late is not None and late.late_risk and late.newly_late  # flips, even if it moved little
+    assert late is not None
+    assert late.late_risk
+    assert late.newly_late
     still = eta_change(promised + timedelta(seconds=10), promised + timedelta(seconds=100), promised, True)
-    assert still is not None and still.late_risk and not still.newly_late
+    assert still is not None
+    assert still.late_risk
+    assert not still.newly_late
     back = eta_change(promised + timedelta(seconds=100), promised - timedelta(seconds=100), promised, True)
-    assert back is not None and not back.late_risk
+    assert back is not None
+    assert not back.late_risk
 
 
 def test_ready_at_counts_the_queue() -> None:

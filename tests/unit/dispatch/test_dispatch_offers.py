@@ -75,7 +75,8 @@ def test_locker_sizes_and_codes() -> None:
     assert size_for(4, 5000) == "L"
     assert sizes_from("M") == ["M", "L"]
     code = new_code()
-    assert len(code) == 6 and code.isdigit()
+    assert len(code) == 6
+    assert code.isdigit()
     with pytest.raises(WrongCode):
         check_open("occupied", "123456", "654321")
     with pytest.raises(Refused):

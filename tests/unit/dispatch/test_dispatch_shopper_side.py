@@ -53,8 +53,10 @@ def test_riders_coming_or_going_is_news_only_between_none_and_some() -> None:
 
 def test_minutes_are_rounded_up_for_the_event() -> None:
     q = Quote(ready_s=601.0, rider_to_shop_s=None, riders_available=0)
-    assert q.ready_minutes == 11 and q.rider_to_shop_minutes is None
-    assert Quote(600.0, 0.0, 1).ready_minutes == 10 and Quote(600.0, 0.0, 1).rider_to_shop_minutes == 0
+    assert q.ready_minutes == 11
+    assert q.rider_to_shop_minutes is None
+    assert Quote(600.0, 0.0, 1).ready_minutes == 10
+    assert Quote(600.0, 0.0, 1).rider_to_shop_minutes == 0
 
 
 def test_due_at_the_door_is_the_packed_goods_plus_the_fees() -> None:
@@ -82,7 +84,8 @@ def test_pay_on_delivery_needs_the_cash_naming_the_amount() -> None:
         check_delivery("123456", "123456", True, None, 1580)
     check_delivery("123456", "123456", True, 1500, 1580)  # a different amount is accepted as given
     assert cash_difference(1580, 1500) == -80
-    assert cash_difference(1580, 1580) is None and cash_difference(None, 1500) is None
+    assert cash_difference(1580, 1580) is None
+    assert cash_difference(None, 1500) is None
 
 
 def test_the_address_opens_in_the_phones_map_app() -> None:

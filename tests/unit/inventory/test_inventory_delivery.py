@@ -67,7 +67,8 @@ async def test_the_riders_pickup_commits_the_stock_and_tells_orders() -> None:
     uow = FakeUow()
     await fulfilment.on_delivery_picked_up(uow, picked_up())  # type: ignore[arg-type]
     assert uow.stock.committed == [1, 2]
-    assert uow.fulfilment.row is not None and uow.fulfilment.row["status"] == "committed"
+    assert uow.fulfilment.row is not None
+    assert uow.fulfilment.row["status"] == "committed"
     (event,) = uow.published
     assert isinstance(event, OrderHandedOver)
     assert (event.to, event.by, event.order_id) == (HandoverTo.RIDER, "rider-7", "o1")
@@ -77,13 +78,15 @@ async def test_a_wrong_code_is_dead_lettered_and_nothing_is_handed_over() -> Non
     uow = FakeUow()
     with pytest.raises(PermanentError, match="rider rider-7 picked up order o1 with a wrong handover code"):
         await fulfilment.on_delivery_picked_up(uow, picked_up("000000"))  # type: ignore[arg-type]
-    assert uow.stock.committed == [] and uow.published == []
+    assert uow.stock.committed == []
+    assert uow.published == []
 
 
 async def test_a_bag_already_with_a_rider_is_not_handed_over_twice() -> None:
     uow = FakeUow(status="committed", handed_over_to="rider")  # the counter entered the code first
     await fulfilment.on_delivery_picked_up(uow, picked_up())  # type: ignore[arg-type]
-    assert uow.stock.committed == [] and uow.published == []
+    assert uow.stock.committed == []
+    assert uow.published == []
 
 
 @pytest.mark.parametrize(
@@ -114,7 +117,8 @@ async def test_an_accepted_pickup_offer_makes_it_a_pickup_order() -> None:
             order_id="o1", store_id="shop", accepted=False, by="grandma"
         ),
     )
-    assert uow.fulfilment.row is not None and uow.fulfilment.row["fulfilment_mode"] == "delivery"
+    assert uow.fulfilment.row is not None
+    assert uow.fulfilment.row["fulfilment_mode"] == "delivery"
     await fulfilment.on_pickup_choice_made(
         uow,
         PickupChoiceMade(  # type: ignore[arg-type]

@@ -85,8 +85,10 @@ def test_substitutes_follow_the_shoppers_preference(
 def test_weight_within_tolerance_is_just_charged_and_over_it_needs_approval() -> None:
     assert check_weight(600, 660, 10).needs_approval is False  # exactly 10 % over
     heavy = check_weight(600, 661, 10)
-    assert heavy.needs_approval and heavy.over_pct == pytest.approx(10.17, abs=0.01)
-    assert check_weight(600, 500, 10) == check_weight(600, 500, 10) and not check_weight(600, 500, 10).needs_approval
+    assert heavy.needs_approval
+    assert heavy.over_pct == pytest.approx(10.17, abs=0.01)
+    assert check_weight(600, 500, 10) == check_weight(600, 500, 10)
+    assert not check_weight(600, 500, 10).needs_approval
     with pytest.raises(BadRequest):
         check_weight(600, 0, 10)
 
@@ -115,7 +117,8 @@ def test_final_amount_counts_resolved_lines_and_refunds_nothing() -> None:
 
 def test_the_handover_code_is_six_digits_and_must_match_exactly() -> None:
     codes = {new_handover_code() for _ in range(50)}
-    assert all(len(c) == 6 and c.isdigit() for c in codes) and len(codes) > 1
+    assert all(len(c) == 6 and c.isdigit() for c in codes)
+    assert len(codes) > 1
     assert code_matches("012345", " 012345 ")
     assert not code_matches("012345", "12345")
     assert not code_matches(None, "012345")
@@ -133,6 +136,7 @@ def test_a_closed_or_paused_location_is_named_with_its_next_opening() -> None:
     always = {"id": "kedi", "name_en": "Kedi", "windows": None, "closures": [], "paused": False}
     assert refusal([always], "Asia/Shanghai", monday_9) is None
     where, why = refusal([always, veg], "Asia/Shanghai", monday_9) or ("", "")
-    assert where == "veg" and "next opens Mon 2026-01-05 16:00" in why
+    assert where == "veg"
+    assert "next opens Mon 2026-01-05 16:00" in why
     assert "busy" in (refusal([{**always, "paused": True}], "Asia/Shanghai", monday_9) or ("", ""))[1]
     assert hours_of({**veg, "windows": []}, "Asia/Shanghai").is_open(monday_9)  # no windows: always open

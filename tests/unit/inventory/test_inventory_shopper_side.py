@@ -45,9 +45,11 @@ def test_a_slot_order_is_released_at_its_release_time_and_an_order_without_one_a
     tomorrow = NOW + timedelta(hours=11)
     assert release_time(tomorrow, NOW) == tomorrow
     assert clock_starts(tomorrow, NOW) == tomorrow
-    assert release_time(None, NOW) is None and clock_starts(None, NOW) == NOW
+    assert release_time(None, NOW) is None
+    assert clock_starts(None, NOW) == NOW
     past = NOW - timedelta(minutes=1)  # placed late, or the event waited: worked on now, as any order
-    assert release_time(past, NOW) is None and clock_starts(past, NOW) == NOW
+    assert release_time(past, NOW) is None
+    assert clock_starts(past, NOW) == NOW
     assert release_time(NOW, NOW) is None
 
 

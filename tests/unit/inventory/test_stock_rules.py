@@ -30,7 +30,8 @@ def test_one_short_line_reserves_nothing_and_names_the_shortfall() -> None:
     stock = levels(milk=5, eggs=1)
     short = reserve_all(stock, [LineRequest(1, "milk", "shop", 3), LineRequest(2, "eggs", "shop", 2)])
     assert [(s.product_id, s.requested, s.available) for s in short] == [("eggs", 2, 1)]
-    assert stock["milk"].reserved == 0 and stock["eggs"].reserved == 0
+    assert stock["milk"].reserved == 0
+    assert stock["eggs"].reserved == 0
 
 
 def test_unknown_product_is_a_shortfall_with_nothing_available() -> None:
@@ -41,7 +42,8 @@ def test_unknown_product_is_a_shortfall_with_nothing_available() -> None:
 def test_a_line_for_the_wrong_stall_is_refused() -> None:
     stock = {"fish": StockLevel("fish", "fish-stall", "g", 5000, 0)}
     short = reserve_all(stock, [LineRequest(1, "fish", "veg-stall", 600)])
-    assert short and stock["fish"].reserved == 0
+    assert short
+    assert stock["fish"].reserved == 0
 
 
 def test_releasing_more_than_reserved_is_refused() -> None:

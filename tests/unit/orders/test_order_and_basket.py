@@ -79,7 +79,8 @@ def test_the_timeline_records_each_move_with_its_cause() -> None:
 def test_a_rejection_keeps_its_reason_and_details() -> None:
     order = place()
     order.reject("out_of_stock", T0, {"short_lines": [{"product_id": "tofu", "requested": 1, "available": 0}]})
-    assert order.status is OrderStatus.REJECTED and order.reject_reason == "out_of_stock"
+    assert order.status is OrderStatus.REJECTED
+    assert order.reject_reason == "out_of_stock"
     assert order.timeline[-1].detail["reason"] == "out_of_stock"
 
 
@@ -95,5 +96,6 @@ def test_cancel_after_picking_is_refused_and_changes_nothing() -> None:
 
 def test_both_the_helper_and_the_resident_can_see_the_order() -> None:
     order = place()
-    assert order.is_visible_to_orderer("helper-1") and order.is_visible_to_orderer("grandma-zhou")
+    assert order.is_visible_to_orderer("helper-1")
+    assert order.is_visible_to_orderer("grandma-zhou")
     assert not order.is_visible_to_orderer("neighbour")

@@ -53,8 +53,10 @@ def test_a_paused_store_and_a_closure_day_are_refused() -> None:
             TZ,
         )
     store, stall = refused.value.problems
-    assert store.startswith("store Stall market") and "busy and not taking orders" in store
-    assert "fish" in stall and "next opens Mon 2026-11-23 00:00" in stall
+    assert store.startswith("store Stall market")
+    assert "busy and not taking orders" in store
+    assert "fish" in stall
+    assert "next opens Mon 2026-11-23 00:00" in stall
 
 
 PRODUCTS = {

@@ -78,13 +78,16 @@ def test_the_promise_the_rider_and_the_live_eta() -> None:
     dl.delivery_promised(o, T0 + timedelta(minutes=30), 30, T0)
     assign(o)
     assert o.tracking.promised_at == T0 + timedelta(minutes=30)
-    assert o.tracking.rider is not None and o.tracking.rider["name"] == "Rider rider-7"
+    assert o.tracking.rider is not None
+    assert o.tracking.rider["name"] == "Rider rider-7"
     assert o.tracking.late_risk is False
     entries = len(o.timeline)
     dl.eta_updated(o, T0 + timedelta(minutes=26), False, T0)  # no change of the flag: no line
-    assert len(o.timeline) == entries and o.tracking.eta_door_at == T0 + timedelta(minutes=26)
+    assert len(o.timeline) == entries
+    assert o.tracking.eta_door_at == T0 + timedelta(minutes=26)
     dl.eta_updated(o, T0 + timedelta(minutes=40), True, T0)
-    assert o.tracking.late_risk is True and "running late" in o.timeline[-1].cause
+    assert o.tracking.late_risk is True
+    assert "running late" in o.timeline[-1].cause
     dl.eta_updated(o, T0 + timedelta(minutes=29), False, T0)
     assert "back on time" in o.timeline[-1].cause
     assert all(e.detail.get("step") for e in o.timeline[entries - 2 :])
@@ -95,11 +98,13 @@ def test_an_unassigned_rider_leaves_the_reason_on_the_timeline() -> None:
     o = order()
     assign(o)
     dl.rider_unassigned(o, "rider-7", "silent", T0)
-    assert o.tracking.rider is None and o.tracking.eta_door_at is None
+    assert o.tracking.rider is None
+    assert o.tracking.eta_door_at is None
     assert "Rider rider-7 no longer carries the order: silent" in o.timeline[-1].cause
     assign(o, "rider-9")
     dl.rider_unassigned(o, "rider-7", "reassigned by desk", T0)  # a stale one: the new rider stays
-    assert o.tracking.rider is not None and o.tracking.rider["rider_id"] == "rider-9"
+    assert o.tracking.rider is not None
+    assert o.tracking.rider["rider_id"] == "rider-9"
     assert "not the assigned rider" in o.timeline[-1].cause
 
 
@@ -113,11 +118,13 @@ def test_from_the_shop_to_the_door_with_cash_on_delivery() -> None:
     assert o.status is S.OUT_FOR_DELIVERY
     dl.rider_at_door(o, "rider-7", T0)
     dl.delivery_completed(o, "rider-7", 400, T0)
-    assert o.status is S.DELIVERED and o.tracking.cash_collected_fen == 400
+    assert o.status is S.DELIVERED
+    assert o.tracking.cash_collected_fen == 400
     text = causes(o)
     for step in ("assigned", "at the shop", "picked up", "at the door", "delivered", "¥4.00 paid in cash"):
         assert step in text, step
-    assert "246810" not in text and "135790" not in text  # codes never reach the timeline
+    assert "246810" not in text
+    assert "135790" not in text
 
 
 def test_dispatch_overtaking_the_shops_handover_still_delivers() -> None:
@@ -132,9 +139,11 @@ def test_dispatch_overtaking_the_shops_handover_still_delivers() -> None:
 def test_a_failed_delivery_then_the_bag_back_at_the_shop() -> None:
     o = order(status=S.OUT_FOR_DELIVERY)
     dl.delivery_failed(o, "rider-7", "nobody home", T0)
-    assert o.status is S.DELIVERY_FAILED and o.tracking.failure_reason == "nobody home"
+    assert o.status is S.DELIVERY_FAILED
+    assert o.tracking.failure_reason == "nobody home"
     shop.bag_returned(o, 400, [], "counter", T0)
-    assert o.status is S.RETURNED and o.refund_fen == 400
+    assert o.status is S.RETURNED
+    assert o.refund_fen == 400
 
 
 def test_a_locker_order_in_the_locker_then_collected() -> None:
@@ -143,7 +152,8 @@ def test_a_locker_order_in_the_locker_then_collected() -> None:
     assert o.tracking.locker == {"site_id": "lane-lockers", "compartment_id": "A1", "size": "M"}
     shop.handed_over(o, "rider", "rider-7", T0)
     dl.locker_deposited(o, "lane-lockers", "A1", "864209", T0 + timedelta(days=1), T0)
-    assert o.status is S.IN_LOCKER and o.tracking.locker["code"] == "864209"
+    assert o.status is S.IN_LOCKER
+    assert o.tracking.locker["code"] == "864209"
     assert "864209" not in str([(e.cause, e.detail) for e in o.timeline])
     dl.locker_collected(o, "lane-lockers", "A1", T0)
     assert o.status is S.COLLECTED
@@ -153,7 +163,9 @@ def test_an_expired_locker_goes_back_to_the_shop() -> None:
     o = order("locker", S.OUT_FOR_DELIVERY)
     dl.locker_deposited(o, "lane-lockers", "A1", "864209", T0, T0)
     dl.locker_expired(o, "lane-lockers", "A1", T0)
-    assert o.status is S.IN_LOCKER and o.tracking.locker is not None and o.tracking.locker["expired"]
+    assert o.status is S.IN_LOCKER
+    assert o.tracking.locker is not None
+    assert o.tracking.locker["expired"]
     shop.bag_returned(o, 400, [], "counter", T0)
     assert o.status is S.RETURNED
 
@@ -166,14 +178,16 @@ def test_no_rider_is_a_system_cancel_even_after_picking_started(status: OrderSta
             o.cancel(T0, "grandma")  # the shopper still may not
     previous = dl.delivery_abandoned(o, "no_rider", T0)
     assert previous is status
-    assert o.status is S.CANCELLED and o.cancel_reason == "no_rider"
+    assert o.status is S.CANCELLED
+    assert o.cancel_reason == "no_rider"
     assert o.timeline[-1].detail == {"by": "linli", "reason": "no_rider"}
 
 
 def test_abandoning_an_order_already_on_its_way_changes_nothing() -> None:
     o = order(status=S.OUT_FOR_DELIVERY)
     assert dl.delivery_abandoned(o, "no_rider", T0) is None
-    assert o.status is S.OUT_FOR_DELIVERY and "nothing changed" in o.timeline[-1].cause
+    assert o.status is S.OUT_FOR_DELIVERY
+    assert "nothing changed" in o.timeline[-1].cause
 
 
 def test_late_facts_are_kept_and_change_nothing() -> None:
@@ -182,7 +196,9 @@ def test_late_facts_are_kept_and_change_nothing() -> None:
     assign(o)
     dl.delivery_completed(o, "rider-7", 400, T0)
     dl.locker_deposited(o, "lane-lockers", "A1", "864209", T0, T0)
-    assert o.status is S.CANCELLED and o.tracking.rider is None and o.tracking.locker is None
+    assert o.status is S.CANCELLED
+    assert o.tracking.rider is None
+    assert o.tracking.locker is None
     assert o.tracking.cash_collected_fen is None
     assert sum("nothing changed" in e.cause for e in o.timeline) == 3
     pickup = order("pickup")
@@ -196,8 +212,10 @@ def test_a_pickup_offer_accepted_when_packed_makes_it_ready_at_the_counter() -> 
     dl.pickup_offered(o, "no_rider", T0 + timedelta(minutes=5), T0)
     assert dl.open_pickup_offer(o, T0) is not None
     dl.answer_pickup_offer(o, True, "helper-1", T0 + timedelta(minutes=1))
-    assert o.status is S.READY_FOR_PICKUP and o.fulfilment_mode == "pickup"
-    assert o.fulfilment["switched_from"]["mode"] == "delivery" and o.tracking.rider is None
+    assert o.status is S.READY_FOR_PICKUP
+    assert o.fulfilment_mode == "pickup"
+    assert o.fulfilment["switched_from"]["mode"] == "delivery"
+    assert o.tracking.rider is None
     assert dl.open_pickup_offer(o) is None
     with pytest.raises(dl.PickupOfferRefused, match="already answered: helper-1 accepted"):
         dl.answer_pickup_offer(o, False, "grandma", T0)
@@ -211,7 +229,8 @@ def test_a_pickup_offer_accepted_while_picking_waits_for_the_bag() -> None:
     o = order(status=S.PICKING)
     dl.pickup_offered(o, "no_rider", T0 + timedelta(minutes=5), T0)
     dl.answer_pickup_offer(o, True, "grandma", T0)
-    assert o.status is S.PICKING and o.fulfilment_mode == "pickup"
+    assert o.status is S.PICKING
+    assert o.fulfilment_mode == "pickup"
     shop.order_packed(
         o, Packed(400, 0, 1, 1200, {"location_id": "shop"}, "135790"), 400, [(1, LineOutcome.PICKED, 2, 400)], T0
     )
@@ -227,11 +246,13 @@ def test_a_pickup_offer_can_be_answered_only_while_open() -> None:
         dl.answer_pickup_offer(o, True, "grandma", T0 + timedelta(minutes=6))
     assert dl.open_pickup_offer(o, T0 + timedelta(minutes=6)) is None
     dl.answer_pickup_offer(o, False, "grandma", T0 + timedelta(minutes=2))
-    assert o.fulfilment_mode == "delivery" and "declined" in o.timeline[-1].cause
+    assert o.fulfilment_mode == "delivery"
+    assert "declined" in o.timeline[-1].cause
     assert dl.delivery_abandoned(o, "no_rider", T0) is S.ACCEPTED
     late = order(status=S.OUT_FOR_DELIVERY)
     dl.pickup_offered(late, "no_rider", T0 + timedelta(minutes=5), T0)
-    assert late.tracking.pickup_offer is None and "nothing changed" in late.timeline[-1].cause
+    assert late.tracking.pickup_offer is None
+    assert "nothing changed" in late.timeline[-1].cause
 
 
 def test_tracking_survives_a_round_trip_through_json() -> None:
@@ -240,7 +261,8 @@ def test_tracking_survives_a_round_trip_through_json() -> None:
     assign(o, eta_door=T0 + timedelta(minutes=45))
     dl.pickup_offered(o, "no_rider", T0 + timedelta(minutes=5), T0)
     again = Tracking.from_dict(o.tracking.as_dict())
-    assert again == o.tracking and again.late_risk is True
+    assert again == o.tracking
+    assert again.late_risk is True
 
 
 def test_who_sees_codes_the_rider_and_dispatchs_steps() -> None:
@@ -250,16 +272,20 @@ def test_who_sees_codes_the_rider_and_dispatchs_steps() -> None:
     mine, helper, admin = order_view(o, ORDERER), order_view(o, HELPER), order_view(o, ADMIN)
     staff, desk = order_view(o, STAFF), order_view(o, DISPATCHER)
     assert mine["delivery_code"] == helper["delivery_code"] == admin["delivery_code"] == "246810"
-    assert staff["delivery_code"] is None and desk["delivery_code"] is None
+    assert staff["delivery_code"] is None
+    assert desk["delivery_code"] is None
     assert mine["locker"]["code"] == helper["locker"]["code"] == "864209"
-    assert "code" not in admin["locker"] and "code" not in desk["locker"]
+    assert "code" not in admin["locker"]
+    assert "code" not in desk["locker"]
     assert mine["rider"] == {
         "rider_id": "rider-7",
         "name": "Rider rider-7",
         "vehicle": "e_bike",
         "assigned_at": T0.isoformat(),
     }
-    assert staff["rider"] is None and staff["locker"] is None and desk["rider"] is not None
+    assert staff["rider"] is None
+    assert staff["locker"] is None
+    assert desk["rider"] is not None
     assert any(e["detail"].get("step") == "rider_assigned" for e in mine["timeline"])
     assert not any(e["detail"].get("step") == "rider_assigned" for e in staff["timeline"])
     assert staff["status"] == "IN_LOCKER"

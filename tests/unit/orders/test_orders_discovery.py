@@ -91,9 +91,11 @@ def test_open_shops_come_first_then_the_nearest() -> None:
     found = serving(shops, DOOR, Mode.DELIVERY, MONDAY_NOON, "Asia/Shanghai")
     assert ids(found) == ["near-open", "far-open", "nearest-paused", "near-closed"]
     closed = found[-1].state
-    assert not closed.open_now and closed.opens_at == datetime(2026, 11, 23, 17, 0, tzinfo=SH)
+    assert not closed.open_now
+    assert closed.opens_at == datetime(2026, 11, 23, 17, 0, tzinfo=SH)
     paused = found[2].state
-    assert paused.paused and not paused.open_now
+    assert paused.paused
+    assert not paused.open_now
 
 
 def test_stalls_and_inactive_shops_are_not_listed_and_category_matches_a_markets_stalls() -> None:
@@ -135,7 +137,8 @@ def test_an_open_shop_says_when_it_closes_following_windows_that_touch() -> None
         Window(day=0, opens=time(17), closes=time(19)),
     )
     state = open_state(Hours(split), datetime(2026, 11, 23, 7, tzinfo=SH))
-    assert state.open_now and state.closes_at == datetime(2026, 11, 23, 14, tzinfo=SH)
+    assert state.open_now
+    assert state.closes_at == datetime(2026, 11, 23, 14, tzinfo=SH)
     assert open_state(Hours(), MONDAY_NOON).closes_at is None  # always open never closes
     late = (Window(day=0, opens=time(20), closes=time(23, 59, 59)), Window(day=1, opens=time(0), closes=time(2)))
     assert open_state(Hours(late), datetime(2026, 11, 23, 22, tzinfo=SH)).closes_at == datetime(
@@ -152,5 +155,6 @@ def test_lockers_within_a_walk_nearest_first_inactive_left_out() -> None:
     ]
     near = lockers_within_walk(sites, DOOR)
     assert [n.site.site_id for n in near] == ["near", "mid"]
-    assert near[0].site.has_room and not near[1].site.has_room
+    assert near[0].site.has_room
+    assert not near[1].site.has_room
     assert near[0].walk_minutes == 2

@@ -62,7 +62,8 @@ def test_a_stall_refusing_refunds_its_lines_and_the_rest_goes_on() -> None:
     tofu = o.line(2)
     assert tofu is not None
     assert (tofu.status, tofu.final_fen, tofu.refund_fen) == (LineStatus.REFUNDED, 0, 900)
-    assert o.status is OrderStatus.CONFIRMED and o.refund_fen == 900
+    assert o.status is OrderStatus.CONFIRMED
+    assert o.refund_fen == 900
     assert "tofu-stall refused its part (shop_timeout): line 2 refunded" in o.timeline[-1].cause
     assert 2 in o.changed_lines
 
@@ -102,12 +103,15 @@ def test_a_heavy_line_waits_for_approval_then_is_charged_as_settled() -> None:
         at=T0,
     )
     carp = o.line(1)
-    assert carp is not None and carp.status is LineStatus.AWAITING_APPROVAL
-    assert carp.pending is not None and carp.pending.numbers["actual_g"] == 1400
+    assert carp is not None
+    assert carp.status is LineStatus.AWAITING_APPROVAL
+    assert carp.pending is not None
+    assert carp.pending.numbers["actual_g"] == 1400
     assert carp.pending.deadline == deadline
 
     approvals.answer(o, 1, True, "grandma", T0)
-    assert carp.pending is not None and carp.pending.answer is True  # still there until inventory settles it
+    assert carp.pending is not None
+    assert carp.pending.answer is True
     shop.weight_settled(o, 1, True, 2520, "shopper", T0)
     assert (carp.status, carp.final_quantity, carp.final_fen, carp.pending) == (LineStatus.PICKED, 1400, 2520, None)
     assert carp.refund_fen == 0  # dearer, not cheaper: nothing comes back
@@ -127,14 +131,16 @@ def test_no_answer_charges_the_estimate_and_a_decline_sends_the_line_back_to_pic
     shop.weight_approval_requested(o, 1, **ask)  # type: ignore[arg-type]
     shop.weight_settled(o, 1, False, 2160, "timeout", T0)
     carp = o.line(1)
-    assert carp is not None and (carp.status, carp.final_quantity, carp.final_fen) == (LineStatus.PICKED, 1400, 2160)
+    assert carp is not None
+    assert (carp.status, carp.final_quantity, carp.final_fen) == (LineStatus.PICKED, 1400, 2160)
     assert "no answer in time" in o.timeline[-1].cause
 
     o = order(status=OrderStatus.PICKING)
     shop.weight_approval_requested(o, 1, **ask)  # type: ignore[arg-type]
     shop.weight_settled(o, 1, False, 0, "shopper", T0)
     carp = o.line(1)
-    assert carp is not None and (carp.status, carp.final_fen, carp.pending) == (LineStatus.RESERVED, None, None)
+    assert carp is not None
+    assert (carp.status, carp.final_fen, carp.pending) == (LineStatus.RESERVED, None, None)
     shop.line_out_of_stock(o, 1, 2160, "staff", T0)  # no lighter piece
     assert (carp.status, carp.refund_fen) == (LineStatus.OUT_OF_STOCK, 2160)
 
@@ -146,11 +152,14 @@ def test_a_substitute_needing_approval_then_accepted_replaces_the_line_at_its_pr
     o = order(status=OrderStatus.PICKING)
     shop.substitution_proposed(o, 2, SILKEN, True, T0 + timedelta(minutes=5), "staff", T0)
     tofu = o.line(2)
-    assert tofu is not None and tofu.status is LineStatus.AWAITING_APPROVAL
-    assert tofu.pending is not None and tofu.pending.numbers["substitute"]["name_en"] == "Silken tofu"
+    assert tofu is not None
+    assert tofu.status is LineStatus.AWAITING_APPROVAL
+    assert tofu.pending is not None
+    assert tofu.pending.numbers["substitute"]["name_en"] == "Silken tofu"
     shop.substitution_settled(o, 2, True, 750, 0, "shopper", T0)
     assert (tofu.status, tofu.final_fen, tofu.refund_fen, tofu.pending) == (LineStatus.SUBSTITUTED, 750, 150, None)
-    assert tofu.substitute is not None and tofu.substitute.accepted is True
+    assert tofu.substitute is not None
+    assert tofu.substitute.accepted is True
 
 
 def test_a_declined_substitute_refunds_the_line() -> None:
@@ -158,8 +167,10 @@ def test_a_declined_substitute_refunds_the_line() -> None:
     shop.substitution_proposed(o, 2, SILKEN, True, T0 + timedelta(minutes=5), "staff", T0)
     shop.substitution_settled(o, 2, False, 0, 900, "timeout", T0)
     tofu = o.line(2)
-    assert tofu is not None and (tofu.status, tofu.refund_fen) == (LineStatus.REFUNDED, 900)
-    assert tofu.substitute is not None and tofu.substitute.accepted is False
+    assert tofu is not None
+    assert (tofu.status, tofu.refund_fen) == (LineStatus.REFUNDED, 900)
+    assert tofu.substitute is not None
+    assert tofu.substitute.accepted is False
     assert "no answer in time" in o.timeline[-1].cause
 
 
@@ -167,7 +178,9 @@ def test_a_substitute_within_the_preference_needs_no_question() -> None:
     o = order(status=OrderStatus.PICKING)
     shop.substitution_proposed(o, 2, SILKEN, False, None, "staff", T0)
     tofu = o.line(2)
-    assert tofu is not None and tofu.pending is None and tofu.status is LineStatus.RESERVED
+    assert tofu is not None
+    assert tofu.pending is None
+    assert tofu.status is LineStatus.RESERVED
     shop.substitution_settled(o, 2, True, 750, 0, "rule", T0)
     assert tofu.status is LineStatus.SUBSTITUTED
     assert "within the shopper's preference" in o.timeline[-1].cause
@@ -200,7 +213,8 @@ def test_packing_a_pickup_order_makes_it_ready_with_the_final_price_and_refund()
     assert o.status is OrderStatus.READY_FOR_PICKUP
     assert [e.status for e in o.timeline if e.status][-2:] == [OrderStatus.PACKED, OrderStatus.READY_FOR_PICKUP]
     assert o.timeline[-1].cause == "ready at the counter"
-    assert o.packed is not None and o.packed.final_fen == 1980
+    assert o.packed is not None
+    assert o.packed.final_fen == 1980
     assert o.refund_fen == 180 + 900  # the lighter fish and the missing tofu
     assert all("123456" not in str(e.detail) for e in o.timeline), "the handover code stays off the timeline"
 
@@ -230,7 +244,9 @@ def test_late_and_foreign_facts_are_noted_and_change_nothing() -> None:
     shop.handed_over(o, "rider", "staff", T0)
     assert o.status is OrderStatus.CANCELLED
     line = o.line(1)
-    assert line is not None and line.status is LineStatus.RESERVED and o.packed is None
+    assert line is not None
+    assert line.status is LineStatus.RESERVED
+    assert o.packed is None
     assert all("nothing changed" in e.cause for e in o.timeline[-4:])
 
     o = order(status=OrderStatus.PICKING)

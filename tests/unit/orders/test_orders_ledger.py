@@ -331,7 +331,8 @@ async def run(s: dict[str, Any]) -> tuple[FakeUnitOfWork, Order | None]:
     before = uow.ledger.balances.get("grandma", 0)
     order = await place(uow, s)
     if order is None:
-        assert s["payment"] == "balance" and s["top_up"] < order_shown(s)
+        assert s["payment"] == "balance"
+        assert s["top_up"] < order_shown(s)
         assert uow.ledger.balances.get("grandma", 0) == before, "a refused order takes nothing"
         return uow, None
     base = {"order_id": order.id, "store_id": "shop"}
@@ -436,7 +437,8 @@ def test_every_generated_order_reconciles_and_no_balance_moves_without_an_entry(
     if s["payment"] == "balance":
         assert money.paid_fen == order_shown(s), "debited the shown total when placed"
         if money.final_fen is not None:
-            assert money.settled and sum(p.amount_fen for p in entries) == -money.final_fen
+            assert money.settled
+            assert sum(p.amount_fen for p in entries) == -money.final_fen
         else:
             assert sum(p.amount_fen for p in entries) == -order_shown(s)
         assert uow.ledger.balances["grandma"] == s["top_up"] + sum(p.amount_fen for p in entries)

@@ -52,7 +52,8 @@ def test_a_residents_call_first_cannot_be_switched_off_by_an_order() -> None:
 
 def test_resident_ids_are_recognisable_and_distinct() -> None:
     ids = {new_resident_id() for _ in range(50)}
-    assert len(ids) == 50 and all(is_resident_id(i) for i in ids)
+    assert len(ids) == 50
+    assert all(is_resident_id(i) for i in ids)
     assert not is_resident_id("shopper-7")
 
 
@@ -128,7 +129,9 @@ def test_reorder_offers_todays_prices_and_says_what_changed() -> None:
         "soy": product("soy", 500, active=False),
     }
     body = reorder_body(past_order(), today, {"carp": "out"}, {}, on_behalf_of="res-zhou")
-    assert body["store_id"] == "shop" and body["on_behalf_of"] == "res-zhou" and body["note"] == "knock loudly"
+    assert body["store_id"] == "shop"
+    assert body["on_behalf_of"] == "res-zhou"
+    assert body["note"] == "knock loudly"
     assert body["fulfilment"] == {"mode": "delivery", "address": {"text": "3-2-401", "lat": 32.0, "lon": 118.0}}
     assert [(ln["product_id"], ln["quantity"]) for ln in body["lines"]] == [("tofu", 2), ("milk", 1)]
     # the named substitute is no longer sold, so no substitute is set rather than a refused basket
@@ -145,7 +148,8 @@ def test_reorder_uses_the_remembered_substitution_over_the_past_lines() -> None:
     subs = {ln["product_id"]: ln["substitution"] for ln in body["lines"]}
     assert subs["milk"] == {"mode": "best_match", "product_id": None}
     assert subs["tofu"] == {"mode": "product", "product_id": "soy"}
-    assert body["changes"] == [] and "on_behalf_of" not in body
+    assert body["changes"] == []
+    assert "on_behalf_of" not in body
 
 
 # --- rating --------------------------------------------------------------------------------

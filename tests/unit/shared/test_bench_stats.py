@@ -83,15 +83,18 @@ def order(*entries: tuple[float, str | None]) -> dict[str, object]:
 def test_timing_from_the_orders_own_timeline() -> None:
     timing = timing_of(order((0, "PLACED"), (5, None), (120, "CONFIRMED"), (900, "ACCEPTED")))
     assert timing == Timing(at(0), at(120), "CONFIRMED")
-    assert timing is not None and timing.latency_ms == pytest.approx(120)
+    assert timing is not None
+    assert timing.latency_ms == pytest.approx(120)
 
 
 def test_timing_of_a_rejected_or_undecided_order() -> None:
     rejected = timing_of(order((0, "PLACED"), (40, "REJECTED")))
-    assert rejected is not None and rejected.outcome == "REJECTED"
+    assert rejected is not None
+    assert rejected.outcome == "REJECTED"
     undecided = timing_of(order((0, "PLACED")))
     assert undecided == Timing(at(0), None, "PLACED")
-    assert undecided is not None and undecided.latency_ms is None
+    assert undecided is not None
+    assert undecided.latency_ms is None
     assert timing_of({"timeline": []}) is None
 
 

@@ -26,7 +26,9 @@ def test_round_trip_keeps_payload_key_and_type() -> None:
     env = envelope(placed)
     raw_env, event = parse(to_json(env))
     assert event == placed
-    assert raw_env.key == "o1" and raw_env.type == "OrderPlaced" and raw_env.event_id == env.event_id
+    assert raw_env.key == "o1"
+    assert raw_env.type == "OrderPlaced"
+    assert raw_env.event_id == env.event_id
 
 
 def test_caused_events_share_the_correlation_id_and_name_their_cause() -> None:
@@ -90,7 +92,8 @@ def test_an_unknown_event_type_is_not_malformed_just_not_ours() -> None:
         }
     ).encode()
     env, event = parse(raw)
-    assert event is None and env.type == "SomethingNew"
+    assert event is None
+    assert env.type == "SomethingNew"
 
 
 def test_every_event_lives_on_a_declared_topic_with_a_dlq() -> None:
@@ -98,5 +101,6 @@ def test_every_event_lives_on_a_declared_topic_with_a_dlq() -> None:
     for cls in event_types().values():
         if not cls.__module__.startswith("shared."):
             continue  # test-only events on private topics
-        assert cls.topic.name in names and cls.topic.dlq.name in names
+        assert cls.topic.name in names
+        assert cls.topic.dlq.name in names
     assert ORDERS.partitions > 1, "one partition would serialise every order"

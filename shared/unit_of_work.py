@@ -1,0 +1,158 @@
+"""The unit of work every service's use cases run in: one transaction, one clock, one cause.
+
+A use case never touches a connection. It asks its unit of work for repositories, publishes
+events (recorded in the outbox in the same transaction) and schedules deadlines; the unit of
+work commits all of it when the `async with` block ends cleanly and rolls all of it back when
+it raises. The consumer's inbox claim and the scheduler's fired mark go through the same
+transaction, so an event or a deadline is applied exactly once in effect.
+
+Each service subclasses `PostgresUnitOfWork` and builds its repositories in `_bind()`; unit
+tests subclass `UnitOfWork` with in-memory repositories instead (tests/fakes.py).
+"""
+
+from __future__ import annotations
+
+import abc
+from datetime import datetime
+from types import TracebackType
+from typing import Any, ClassVar, Protocol, Self
+
+import asyncpg
+
+from shared import outbox
+from shared.clock import Clock
+from shared.deadlines import Deadline, Deadlines, PostgresDeadlines
+from shared.events.envelope import Envelope, Event, RawEnvelope, envelope
+from shared.idempotency import IdempotencyKeys, PostgresIdempotencyKeys
+from shared.inbox import Inbox, PostgresInbox
+
+
+class UnitOfWork(abc.ABC):
+    """What the service layer sees; subclasses say where the transaction and the repositories live."""
+
+    inbox: Inbox
+    deadlines: Deadlines
+    idempotency: IdempotencyKeys
+
+    def __init__(self, *, clock: Clock, cause: RawEnvelope | None = None, correlation_id: str | None = None) -> None:
+        self.clock = clock
+        self.cause = cause
+        self.correlation_id = correlation_id
+        self.published: list[Envelope[Any]] = []
+        self._now: datetime | None = None
+
+    def now(self) -> datetime:
+        """One instant for the whole unit of work, so every row and event it writes agrees on the time."""
+        if self._now is None:
+            self._now = self.clock.now()
+        return self._now
+
+    async def __aenter__(self) -> Self:
+        self._now = self.clock.now()
+        self.published = []
+        await self._begin()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc_type is None:
+            await self._commit()
+        else:
+            await self._rollback()
+
+    async def publish(self, event: Event) -> Envelope[Any]:
+        """Announce a fact; it leaves the service only if this unit of work commits."""
+        env = envelope(event, causation=self.cause, correlation_id=self.correlation_id, occurred_at=self.now())
+        await self._record(env)
+        self.published.append(env)
+        return env
+
+    async def schedule(self, kind: str, key: str, due_at: datetime, payload: dict[str, Any] | None = None) -> None:
+        """If nothing cancels it first, the handler for `kind` runs at `due_at` (once, in its own unit of work)."""
+        await self.deadlines.schedule(Deadline(kind, key, due_at, payload or {}))
+
+    async def cancel_deadline(self, kind: str, key: str) -> bool:
+        return await self.deadlines.cancel(kind, key)
+
+    @abc.abstractmethod
+    async def _begin(self) -> None: ...
+
+    @abc.abstractmethod
+    async def _commit(self) -> None: ...
+
+    @abc.abstractmethod
+    async def _rollback(self) -> None: ...
+
+    @abc.abstractmethod
+    async def _record(self, env: Envelope[Any]) -> None: ...
+
+
+class PostgresUnitOfWork(UnitOfWork):
+    """A transaction on a connection of the service's pool, opened on enter and released on exit."""
+
+    service: ClassVar[str]
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        *,
+        clock: Clock,
+        cause: RawEnvelope | None = None,
+        correlation_id: str | None = None,
+        readonly: bool = False,
+    ) -> None:
+        super().__init__(clock=clock, cause=cause, correlation_id=correlation_id)
+        self._pool = pool
+        self._readonly = readonly
+        self._conn: asyncpg.Connection | None = None
+        self._tx: Any = None
+
+    @abc.abstractmethod
+    def _bind(self, conn: asyncpg.Connection) -> None:
+        """Build this service's repositories on the transaction's connection."""
+
+    async def _begin(self) -> None:
+        conn = await self._pool.acquire()
+        try:
+            tx = conn.transaction(readonly=self._readonly)
+            await tx.start()
+        except BaseException:
+            await self._pool.release(conn)
+            raise
+        self._conn, self._tx = conn, tx
+        self.inbox = PostgresInbox(conn)
+        self.deadlines = PostgresDeadlines(conn)
+        self.idempotency = PostgresIdempotencyKeys(conn)
+        self._bind(conn)
+
+    async def _end(self, commit: bool) -> None:
+        conn, tx = self._conn, self._tx
+        self._conn = self._tx = None
+        if conn is None:
+            return
+        try:
+            if commit:
+                await tx.commit()
+            else:
+                await tx.rollback()
+        finally:
+            await self._pool.release(conn)
+
+    async def _commit(self) -> None:
+        await self._end(commit=True)
+
+    async def _rollback(self) -> None:
+        await self._end(commit=False)
+
+    async def _record(self, env: Envelope[Any]) -> None:
+        assert self._conn is not None, "publish() outside `async with unit_of_work`"
+        await outbox.record(self._conn, env, self.service)
+
+
+class UnitOfWorkFactory(Protocol):
+    """How the runtime, consumers and the deadline scheduler make a service's unit of work."""
+
+    def __call__(
+        self, *, cause: RawEnvelope | None = None, correlation_id: str | None = None, readonly: bool = False
+    ) -> UnitOfWork: ...

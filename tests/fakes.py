@@ -1,0 +1,107 @@
+"""In-memory stand-ins for the shared mechanisms, so service-layer tests need no PostgreSQL.
+
+A service's fake unit of work subclasses `FakeUnitOfWork` and gives itself in-memory
+repositories in `_bind()`; everything it publishes is in `published`, `committed` says
+whether the block ended cleanly, and a rolled-back unit of work keeps none of its events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from shared.deadlines import Deadline
+from shared.events.envelope import Envelope, RawEnvelope
+from shared.unit_of_work import UnitOfWork
+
+
+@dataclass
+class FakeClock:
+    current: datetime = field(default_factory=lambda: datetime(2026, 1, 1, 8, 0, tzinfo=UTC))
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, seconds: float) -> None:
+        self.current += timedelta(seconds=seconds)
+
+
+class InMemoryInbox:
+    def __init__(self) -> None:
+        self.claimed: set[tuple[str, str]] = set()
+
+    async def claim(self, consumer: str, env: RawEnvelope, topic: str) -> bool:
+        key = (consumer, str(env.event_id))
+        if key in self.claimed:
+            return False
+        self.claimed.add(key)
+        return True
+
+
+class InMemoryDeadlines:
+    """Same rules as the PostgreSQL store: one pending deadline per (kind, key), fired in due order."""
+
+    def __init__(self) -> None:
+        self.pending: dict[tuple[str, str], Deadline] = {}
+        self.fired: list[Deadline] = []
+
+    async def schedule(self, deadline: Deadline) -> None:
+        self.pending[(deadline.kind, deadline.key)] = deadline
+
+    async def cancel(self, kind: str, key: str) -> bool:
+        return self.pending.pop((kind, key), None) is not None
+
+    async def next_due(self, now: datetime) -> Deadline | None:
+        due = sorted((d for d in self.pending.values() if d.due_at <= now), key=lambda d: d.due_at)
+        return due[0] if due else None
+
+    async def mark_fired(self, deadline: Deadline, at: datetime) -> None:
+        if self.pending.get((deadline.kind, deadline.key)) == deadline:
+            del self.pending[(deadline.kind, deadline.key)]
+        self.fired.append(deadline)
+
+
+class FakeUnitOfWork(UnitOfWork):
+    """Shares its repositories across units of work (like one database), keeps events only on commit."""
+
+    def __init__(self, *, clock: Any = None, cause: RawEnvelope | None = None, correlation_id: str | None = None):
+        super().__init__(clock=clock or FakeClock(), cause=cause, correlation_id=correlation_id)
+        self.inbox = InMemoryInbox()
+        self.deadlines = InMemoryDeadlines()
+        self.idempotency = InMemoryIdempotencyKeys()
+        self.events: list[Envelope[Any]] = []  # every committed event, across units of work
+        self.committed = False
+        self._pending: list[Envelope[Any]] = []
+
+    async def _begin(self) -> None:
+        self.committed = False
+        self._pending = []
+
+    async def _commit(self) -> None:
+        self.events.extend(self._pending)
+        self.committed = True
+
+    async def _rollback(self) -> None:
+        self._pending = []
+
+    async def _record(self, env: Envelope[Any]) -> None:
+        self._pending.append(env)
+
+
+class InMemoryIdempotencyKeys:
+    def __init__(self) -> None:
+        self.keys: dict[tuple[str, str], list[Any]] = {}
+
+    async def claim(self, principal: str, key: str, fingerprint: str) -> bool:
+        if (principal, key) in self.keys:
+            return False
+        self.keys[(principal, key)] = [fingerprint, None, None]
+        return True
+
+    async def answer(self, principal: str, key: str) -> tuple[str, int, Any]:
+        fingerprint, status, response = self.keys[(principal, key)]
+        return fingerprint, status, response
+
+    async def remember(self, principal: str, key: str, status: int, response: Any) -> None:
+        self.keys[(principal, key)][1:] = [status, response]
