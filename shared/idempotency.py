@@ -23,6 +23,12 @@ if TYPE_CHECKING:
 MAX_KEY_LENGTH = 200
 
 
+class BadIdempotencyKey(Invalid):
+    """A missing or unusable Idempotency-Key header: a request-level mistake, answered 400."""
+
+    status_code = 400
+
+
 def request_hash(method: str, path: str, body: Any) -> str:
     canonical = json.dumps({"m": method, "p": path, "b": body}, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
@@ -31,13 +37,13 @@ def request_hash(method: str, path: str, body: Any) -> str:
 def check_key(key: str | None, required: bool) -> str | None:
     if key is None:
         if required:
-            raise Invalid(
+            raise BadIdempotencyKey(
                 "send an Idempotency-Key header (for example a UUID) so that a retried request cannot act twice"
             )
         return None
     key = key.strip()
     if not key or len(key) > MAX_KEY_LENGTH:
-        raise Invalid(f"the Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters")
+        raise BadIdempotencyKey(f"the Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters")
     return key
 
 

@@ -27,7 +27,7 @@ class RecordedDeadLetters:
         self.raw.append(raw)
 
 
-def test_runtime(
+def runtime_for(
     spec: ServiceSpec,
     settings: Settings,
     pool: asyncpg.Pool,
@@ -58,7 +58,8 @@ def test_runtime(
     return runtime
 
 
-test_runtime.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test
+runtime_for.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test
+test_runtime = runtime_for  # the name the service tests know it by
 
 
 def consumer_for(runtime: Runtime, topic: Topic) -> Consumer:

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
+import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
@@ -15,6 +16,7 @@ from shared.events.envelope import Event, register
 from shared.events.topics import Topic
 from shared.kafka_admin import ensure_topics
 from shared.stack import Infrastructure
+from shared.unit_of_work import PostgresUnitOfWork
 
 PARCEL_TOPIC = Topic(f"test.parcels.{uuid.uuid4().hex[:8]}", 3)
 
@@ -29,6 +31,29 @@ class ParcelNoted(Event):
 
     def key(self) -> str:
         return self.parcel_id
+
+
+class Effects:
+    """A test table of parcel ids, standing for a use case's effects."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def note(self, parcel_id: str) -> None:
+        await self.conn.execute("INSERT INTO effects (parcel_id) VALUES ($1)", parcel_id)
+
+    async def pause(self, seconds: float) -> None:
+        await self.conn.execute("SELECT pg_sleep($1)", seconds)
+
+
+class ParcelUnitOfWork(PostgresUnitOfWork):
+    """The shared mechanisms' own unit of work in tests: the effects table and the outbox."""
+
+    service = "itest"
+    effects: Effects
+
+    def _bind(self, conn: asyncpg.Connection) -> None:
+        self.effects = Effects(conn)
 
 
 @pytest.fixture

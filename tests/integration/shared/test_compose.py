@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 LINLI_SERVICES = ("orders", "inventory", "dispatch")
 INFRASTRUCTURE = ("kafka", "postgres", "redis")

@@ -17,7 +17,8 @@ from shared import dead_letters
 from shared.events.envelope import envelope, to_json
 from shared.events.topics import Topic
 from shared.inbox import Consumer, DeadLetters, PermanentError, RetryPolicy
-from tests.integration.conftest import ParcelNoted, read_topic
+from tests.fakes import FakeClock
+from tests.integration.conftest import ParcelNoted, ParcelUnitOfWork, read_topic
 from tests.waiting import eventually
 
 
@@ -42,21 +43,21 @@ async def harness(
     async def start(retry: RetryPolicy | None = None) -> Harness:
         failures: dict[str, int] = {}
 
-        async def note(conn: asyncpg.Connection, env: Any, event: Any) -> None:
+        async def note(uow: ParcelUnitOfWork, event: Any) -> None:
             left = failures.get(event.parcel_id, 0)
             if left == -1:
                 raise PermanentError("this parcel can never be noted")
             if left > 0:
                 failures[event.parcel_id] = left - 1
                 raise ConnectionError("database went away for a moment")
-            await conn.execute("INSERT INTO effects (parcel_id) VALUES ($1)", event.parcel_id)
+            await uow.effects.note(event.parcel_id)
 
         letters = DeadLetters(producer)
         consumer = Consumer(
             f"itest-{private_topic.name}",
             private_topic,
             {ParcelNoted: note},
-            lambda: pool,
+            lambda env: ParcelUnitOfWork(pool, clock=FakeClock(), cause=env),
             lambda: letters,
             retry or RetryPolicy(2.0, 0.05, 0.5),
         )

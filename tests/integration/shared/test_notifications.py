@@ -33,10 +33,14 @@ async def test_a_committed_change_wakes_the_readers_of_that_key_only(
         listener.subscribe("order-2") as two,
     ):
         async with pool.acquire() as conn:
-            with pytest.raises(RuntimeError):
+
+            async def change_then_fail() -> None:
                 async with conn.transaction():
                     await notify(conn, CHANNEL, "order-1")
                     raise RuntimeError("rolled back")
+
+            with pytest.raises(RuntimeError):
+                await change_then_fail()
             assert not await one.wait(0.3)  # a change that did not happen wakes nobody
             async with conn.transaction():
                 await notify(conn, CHANNEL, "order-1")

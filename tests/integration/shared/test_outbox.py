@@ -7,11 +7,13 @@ import asyncio
 import json
 
 import asyncpg
+import pytest
 
 from shared import outbox
+from shared.clock import SystemClock
 from shared.events.envelope import envelope
 from shared.events.topics import Topic
-from tests.integration.conftest import ParcelNoted, read_topic
+from tests.integration.conftest import ParcelNoted, ParcelUnitOfWork, read_topic
 from tests.waiting import eventually
 
 SERVICE = "itest"
@@ -53,14 +55,27 @@ async def _pending_is(pool: asyncpg.Pool, n: int) -> bool:
     return (await outbox.lag(pool)).pending == n
 
 
-async def test_a_rolled_back_change_publishes_nothing(database_url, pool, bootstrap, parcel_topic) -> None:
-    try:
-        async with pool.acquire() as conn, conn.transaction():
-            await outbox.record(conn, envelope(ParcelNoted(parcel_id="rolled-back")), SERVICE)
+async def test_a_rolled_back_unit_of_work_publishes_nothing(database_url, pool, bootstrap, parcel_topic) -> None:
+    async def change_then_fail() -> None:
+        async with ParcelUnitOfWork(pool, clock=SystemClock()) as uow:
+            await uow.publish(ParcelNoted(parcel_id="rolled-back"))
             raise RuntimeError("the state change failed")
-    except RuntimeError:
-        pass
+
+    with pytest.raises(RuntimeError):
+        await change_then_fail()
     assert (await outbox.lag(pool)).pending == 0
+
+
+async def test_a_committed_unit_of_work_publishes_its_events_with_one_time_and_cause(pool) -> None:
+    cause = envelope(ParcelNoted(parcel_id="cause"))
+    async with ParcelUnitOfWork(pool, clock=SystemClock(), cause=cause) as uow:  # type: ignore[arg-type]
+        first = await uow.publish(ParcelNoted(parcel_id="a", seq=1))
+        second = await uow.publish(ParcelNoted(parcel_id="a", seq=2))
+    assert first.occurred_at == second.occurred_at == uow.now()
+    assert first.correlation_id == cause.correlation_id
+    assert first.causation_id == str(cause.event_id)
+    rows = await pool.fetch("SELECT envelope FROM outbox ORDER BY id")
+    assert [r["envelope"]["payload"]["seq"] for r in rows] == [1, 2]
 
 
 async def test_a_publish_never_marked_sent_is_sent_again(database_url, pool, bootstrap, parcel_topic) -> None:

@@ -1,9 +1,8 @@
 """Consumer rules without a broker: retry schedule, idempotency fingerprints."""
 
 import pytest
-from fastapi import HTTPException
 
-from shared.idempotency import check_key, request_hash
+from shared.idempotency import BadIdempotencyKey, check_key, request_hash
 from shared.inbox import RetryPolicy
 
 
@@ -26,10 +25,10 @@ def test_the_fingerprint_ignores_key_order_but_not_values() -> None:
 
 
 def test_idempotency_keys_are_checked() -> None:
-    with pytest.raises(HTTPException) as missing:
+    with pytest.raises(BadIdempotencyKey) as missing:
         check_key(None, required=True)
     assert missing.value.status_code == 400
     assert check_key(None, required=False) is None
-    with pytest.raises(HTTPException):
+    with pytest.raises(BadIdempotencyKey):
         check_key("x" * 201, required=False)
     assert check_key(" abc ", required=True) == "abc"

@@ -42,7 +42,7 @@ def test_caused_events_share_the_correlation_id_and_name_their_cause() -> None:
 
 
 @pytest.mark.parametrize(
-    "raw, says",
+    ("raw", "says"),
     [
         (b"\xff\xfe not json", "not JSON"),
         (b'{"hello": "world"}', "not an envelope"),

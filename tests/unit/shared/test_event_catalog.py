@@ -4,7 +4,7 @@ from pathlib import Path
 
 from shared.asyncapi_docs import render_all
 
-DOCS = Path(__file__).parents[2] / "docs" / "asyncapi"
+DOCS = Path(__file__).parents[3] / "docs" / "asyncapi"
 
 
 def test_committed_asyncapi_documents_match_the_code() -> None:

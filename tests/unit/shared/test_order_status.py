@@ -48,7 +48,7 @@ def test_cancel_after_picking_is_refused_with_a_reason(status: OrderStatus) -> N
 
 
 def test_terminal_states_go_nowhere() -> None:
-    assert TERMINAL == {S.DELIVERED, S.COLLECTED, S.RETURNED, S.REJECTED, S.CANCELLED}
+    assert {S.DELIVERED, S.COLLECTED, S.RETURNED, S.REJECTED, S.CANCELLED} == TERMINAL
     for status in TERMINAL:
         for target in S:
             assert not can_move(status, target)
