@@ -334,7 +334,7 @@ async def _health(runtime: Runtime) -> JSONResponse:
             checks[name] = f"failing: {e!r}"
 
     await check("database", lambda: runtime.pool.fetchval("SELECT 1"))
-    await check("redis", lambda: runtime.redis.ping())
+    await check("redis", runtime.redis.ping)
     await check("broker", _broker_probe(runtime.broker))
     body: dict[str, Any] = {
         "service": runtime.spec.name,

@@ -51,10 +51,3 @@ ALL_TOPICS: tuple[Topic, ...] = (ORDERS, INVENTORY, CATALOG, DISPATCH, CIRCLE)
 def declared_topics() -> list[Topic]:
     """The topics and their dead-letter topics that must exist before any service runs."""
     return [t for topic in ALL_TOPICS for t in (topic, topic.dlq)]
-
-
-def by_name(name: str) -> Topic:
-    for topic in declared_topics():
-        if topic.name == name:
-            return topic
-    raise KeyError(f"no topic named {name!r}; known: {', '.join(t.name for t in declared_topics())}")

@@ -5,7 +5,16 @@ import json
 import pytest
 
 from shared.events.contracts import OrderCancelled, OrderConfirmed, OrderedLine, OrderPlaced
-from shared.events.envelope import MalformedEvent, envelope, event_types, parse, to_json
+from shared.events.envelope import (
+    Event,
+    MalformedEvent,
+    RawEnvelope,
+    envelope,
+    event_types,
+    parse_envelope,
+    to_json,
+    validate_payload,
+)
 from shared.events.topics import ORDERS, declared_topics
 from shared.vocabulary.order_status import OrderStatus
 from shared.vocabulary.units import StockUnit
@@ -29,6 +38,13 @@ def test_round_trip_keeps_payload_key_and_type() -> None:
     assert raw_env.key == "o1"
     assert raw_env.type == "OrderPlaced"
     assert raw_env.event_id == env.event_id
+
+
+def parse(raw: bytes) -> tuple[RawEnvelope, Event | None]:
+    """What a consumer does: the envelope first, then the payload if the type is one it knows."""
+    env = parse_envelope(raw)
+    cls = event_types().get(env.type)
+    return env, validate_payload(env, cls) if cls else None
 
 
 def test_caused_events_share_the_correlation_id_and_name_their_cause() -> None:
