@@ -272,8 +272,8 @@ async def start_runtime(
     own = [loop for make in spec.background if (loop := make(runtime)) is not None]
     for loop in [relay, scheduler, housekeeper, *own]:
         runtime.loops.append(await stack.enter_async_context(_running(loop)))
+    stack.push_async_callback(broker.stop)  # before start: a start that fails half-way is stopped too
     await broker.start()
-    stack.push_async_callback(broker.stop)
     return runtime
 
 
