@@ -8,11 +8,10 @@ before it is read for a decision, so two orders placed at once cannot both spend
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import asyncpg
 
-from services.orders.domain.ledger import Account, Kind, Posting
+from services.orders.domain.ledger import Account, Entry, Kind, Posting
 
 
 class Ledger:
@@ -65,9 +64,7 @@ class Ledger:
         )
         return [_posting(r) for r in rows]
 
-    async def entries(
-        self, *, holder: str | None = None, order_id: str | None = None, limit: int = 100
-    ) -> list[dict[str, Any]]:
+    async def entries(self, *, holder: str | None = None, order_id: str | None = None, limit: int = 100) -> list[Entry]:
         """Entries as the shopper reads them: of a holder newest first, or of an order oldest first."""
         if order_id is not None:
             rows = await self.conn.fetch(
@@ -78,29 +75,20 @@ class Ledger:
                 "SELECT * FROM ledger_entries WHERE holder = $1 ORDER BY id DESC LIMIT $2", holder, limit
             )
         return [
-            {
-                "id": r["id"],
-                "holder": r["holder"],
-                "order_id": r["order_id"],
-                "kind": r["kind"],
-                "account": r["account"],
-                "amount_fen": r["amount_fen"],
-                "balance_after_fen": r["balance_after_fen"],
-                "note": r["note"],
-                "by": r["by"],
-                "at": r["at"].isoformat(),
-            }
+            Entry(
+                id=r["id"],
+                holder=r["holder"],
+                order_id=r["order_id"],
+                kind=Kind(r["kind"]),
+                account=Account(r["account"]),
+                amount_fen=r["amount_fen"],
+                balance_after_fen=r["balance_after_fen"],
+                note=r["note"],
+                by=r["by"],
+                at=r["at"],
+            )
             for r in rows
         ]
-
-    async def entries_sum(self, holder: str) -> int:
-        """What the holder's balance entries add up to: always equal to the balance."""
-        return int(
-            await self.conn.fetchval(
-                "SELECT coalesce(sum(amount_fen), 0) FROM ledger_entries WHERE holder = $1 AND account = 'balance'",
-                holder,
-            )
-        )
 
 
 def _posting(r: asyncpg.Record) -> Posting:

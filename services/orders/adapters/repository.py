@@ -10,6 +10,7 @@ import asyncpg
 from services.orders.adapters.ledger import Ledger
 from services.orders.domain.basket import CatalogLocation, CatalogProduct
 from services.orders.domain.discovery import Storefront
+from services.orders.domain.fulfilment_choice import Fulfilment
 from services.orders.domain.lines import LineStatus, PendingApproval, Substitute, SubstitutionChoice
 from services.orders.domain.order import Order, OrderLine, Packed, TimelineEntry, Tracking
 from services.orders.domain.search import AVAILABILITY_ORDER, Hit, pinyin_of
@@ -37,7 +38,7 @@ class OrderRepository:
             order.placed_by_role,
             order.placed_for,
             order.contact_phone,
-            order.fulfilment,
+            order.fulfilment.as_dict(),
             order.note,
             order.status.value,
             order.total_fen,
@@ -98,7 +99,7 @@ class OrderRepository:
             packed.pickup_point if packed else None,
             packed.handover_code if packed else None,
             order.return_refund_fen,
-            order.fulfilment,
+            order.fulfilment.as_dict(),
             order.cancel_reason,
             order.tracking.as_dict(),
         )
@@ -179,7 +180,7 @@ def _order(row: asyncpg.Record, lines: list[asyncpg.Record], timeline: list[asyn
         placed_by=row["placed_by"],
         placed_for=row["placed_for"],
         placed_by_role=row["placed_by_role"],
-        fulfilment=row["fulfilment"],
+        fulfilment=Fulfilment.from_dict(row["fulfilment"]),
         contact_phone=row["contact_phone"],
         note=row["note"],
         flags=row["flags"],
@@ -445,6 +446,19 @@ class CatalogReadModel:
             )
             for r in rows
         }
+
+    async def availability(self, product_ids: list[str]) -> dict[str, str]:
+        """Each product's availability in the read model ('in_stock', 'low', 'out', 'unknown').
+
+        Read through to_jsonb so that a read model without the column answers "unknown" rather than
+        failing the caller's transaction.
+        """
+        rows = await self.conn.fetch(
+            "SELECT product_id, to_jsonb(p) ->> 'availability' AS availability "
+            "FROM catalog_products p WHERE product_id = any($1::text[])",
+            product_ids,
+        )
+        return {r["product_id"]: r["availability"] or "unknown" for r in rows}
 
     async def counts(self) -> dict[str, Any]:
         row = await self.conn.fetchrow(

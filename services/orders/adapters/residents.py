@@ -1,14 +1,13 @@
 """Residents, the helpers shoppers named, and remembered substitution choices, in PostgreSQL.
 
-Each class works on the caller's connection, so it joins the caller's transaction (a unit of
-work passes `uow.conn`).
+Each class works on the unit of work's connection, so it joins its transaction.
 """
 
 from __future__ import annotations
 
 import asyncpg
 
-from services.orders.domain.helpers import HelpedBy, Resident
+from services.orders.domain.helpers import HelpedBy, NamedHelper, Resident
 from services.orders.domain.lines import SubstitutionChoice
 from shared.events.contracts import SubstitutionMode
 
@@ -92,11 +91,11 @@ class NamedHelpers:
         done = await self.conn.execute("DELETE FROM named_helpers WHERE shopper = $1 AND helper = $2", shopper, helper)
         return bool(done != "DELETE 0")
 
-    async def of(self, shopper: str) -> list[dict[str, object]]:
+    async def of(self, shopper: str) -> list[NamedHelper]:
         rows = await self.conn.fetch(
             "SELECT helper, named_at FROM named_helpers WHERE shopper = $1 ORDER BY named_at, helper", shopper
         )
-        return [{"helper": r["helper"], "named_at": r["named_at"].isoformat()} for r in rows]
+        return [NamedHelper(r["helper"], r["named_at"]) for r in rows]
 
 
 class SubstitutionMemory:

@@ -12,13 +12,14 @@ from datetime import datetime
 
 from services.orders.domain.lines import PendingApproval
 from services.orders.domain.order import Order
+from shared.errors import Conflict, NotFound
 
 
-class NoSuchLine(Exception):
+class NoSuchLine(NotFound):
     """The order has no line with that number."""
 
 
-class ApprovalRefused(Exception):
+class ApprovalRefused(Conflict):
     """There is nothing (any more) to answer on that line; the message says why."""
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from services.orders.domain.lines import OrderLine, SubstitutionChoice, SubstitutionMode
+from shared.errors import Invalid
 from shared.vocabulary.geo import Point
 from shared.vocabulary.opening_hours import ALWAYS_OPEN, Closure, Hours, Window
 from shared.vocabulary.units import StockUnit, line_price, stock_quantity
@@ -62,7 +63,9 @@ class Wanted:
         return self.substitution or SubstitutionChoice()
 
 
-class BasketProblem(Exception):
+class BasketProblem(Invalid):
+    """Everything wrong with a basket (or a checkout), each problem saying what to do instead."""
+
     def __init__(self, problems: list[str]) -> None:
         super().__init__("; ".join(problems))
         self.problems = problems

@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from services.orders.domain.order import Order
+from shared.errors import Conflict
 from shared.vocabulary.money import format_yuan
 from shared.vocabulary.order_status import TERMINAL, OrderStatus, can_move
 
@@ -28,7 +29,7 @@ BEFORE_PICKUP = frozenset({S.PLACED, S.CONFIRMED, S.ACCEPTED, S.PICKING, S.PACKE
 ETA_COUNTS = BEFORE_PICKUP | {S.OUT_FOR_DELIVERY}
 
 
-class PickupOfferRefused(Exception):
+class PickupOfferRefused(Conflict):
     """There is no open pickup offer to answer (none, answered, expired, or the order moved on): HTTP 409."""
 
 
@@ -98,6 +99,7 @@ def rider_assigned(
     vehicle: str,
     eta_shop_at: datetime,
     eta_door_at: datetime,
+    *,
     assigned_by: str,
     at: datetime,
 ) -> None:
@@ -272,7 +274,7 @@ def answer_pickup_offer(order: Order, accept: bool, by: str, at: datetime) -> No
     if not accept:
         order.note_fact(at, f"pickup declined by {by}: without a rider the order will be cancelled", detail)
         return
-    order.fulfilment = {"mode": "pickup", "switched_from": order.fulfilment}
+    order.fulfilment = order.fulfilment.switched_to_pickup()
     t = order.tracking
     t.rider, t.eta_shop_at, t.eta_door_at, t.late_risk = None, None, None, False
     order.note_fact(at, f"pickup accepted by {by}: collect the order at the counter with the handover code", detail)

@@ -148,6 +148,7 @@ def serving(
     mode: Mode,
     at: datetime,
     timezone: str,
+    *,
     category: str | None = None,
     stalls_of: dict[str, list[Storefront]] | None = None,
 ) -> list[Found]:

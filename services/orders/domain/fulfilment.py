@@ -16,6 +16,7 @@ from typing import Any
 from services.orders.domain.lines import REFUNDED, LineStatus, OrderLine, PendingApproval, Substitute
 from services.orders.domain.order import Order, Packed
 from shared.events.contracts import ApprovalKind, LineOutcome
+from shared.vocabulary.fulfilment import FulfilmentMode
 from shared.vocabulary.money import format_yuan
 from shared.vocabulary.order_status import OrderStatus, can_move
 
@@ -57,7 +58,14 @@ def part_accepted(order: Order, location_id: str, by: str, at: datetime) -> None
 
 
 def part_rejected(
-    order: Order, location_id: str, reason: str, note: str | None, line_nos: list[int], refund_fen: int, at: datetime
+    order: Order,
+    location_id: str,
+    reason: str,
+    note: str | None,
+    line_nos: list[int],
+    refund_fen: int,
+    *,
+    at: datetime,
 ) -> None:
     """A stall said no (or let its time pass): its lines are refunded, the rest of the order goes on."""
     if order.status not in LINES_OPEN:
@@ -97,7 +105,7 @@ def picking_started(order: Order, location_id: str, by: str, at: datetime) -> No
 
 
 def line_picked(
-    order: Order, line_no: int, quantity: int, price_fen: int, estimated_fen: int, by: str, at: datetime
+    order: Order, line_no: int, quantity: int, price_fen: int, estimated_fen: int, *, by: str, at: datetime
 ) -> None:
     line = _line(order, line_no, "picked", at)
     if line is None:
@@ -134,7 +142,7 @@ def line_out_of_stock(order: Order, line_no: int, refund_fen: int, by: str, at: 
     )
 
 
-def weight_approval_requested(
+def weight_approval_requested(  # noqa: PLR0913 (the question's figures, each by name)
     order: Order,
     line_no: int,
     *,
@@ -200,6 +208,7 @@ def substitution_proposed(
     substitute: Substitute,
     needs_approval: bool,
     deadline: datetime | None,
+    *,
     by: str,
     at: datetime,
 ) -> None:
@@ -226,7 +235,7 @@ def substitution_proposed(
 
 
 def substitution_settled(
-    order: Order, line_no: int, accepted: bool, price_fen: int, refund_fen: int, decided_by: str, at: datetime
+    order: Order, line_no: int, accepted: bool, price_fen: int, refund_fen: int, *, decided_by: str, at: datetime
 ) -> None:
     line = _line(order, line_no, "a substitution decision", at)
     if line is None:
@@ -301,7 +310,7 @@ def order_packed(
         else:
             status = LineStatus.SUBSTITUTED if outcome is LineOutcome.SUBSTITUTED else LineStatus.PICKED
             line.settle(status, quantity, price_fen)
-    if order.fulfilment_mode == "pickup":
+    if order.fulfilment_mode is FulfilmentMode.PICKUP:
         order.move(S.READY_FOR_PICKUP, at, "ready at the counter", {"pickup_point": packed.pickup_point})
 
 

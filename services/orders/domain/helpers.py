@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from shared.errors import Invalid
 from shared.vocabulary.roles import Role
 
 RESIDENT_PREFIX = "res-"
@@ -20,10 +21,6 @@ FLAG_NAMES = ("call_before_delivery", "pay_on_delivery")
 
 def new_resident_id() -> str:
     return f"{RESIDENT_PREFIX}{secrets.token_hex(6)}"
-
-
-def is_resident_id(holder: str) -> bool:
-    return holder.startswith(RESIDENT_PREFIX)
 
 
 @dataclass
@@ -48,11 +45,19 @@ class Resident:
         """Apply a partial update; only the fields a helper may edit."""
         for name, value in changes.items():
             if name not in EDITABLE:
-                raise ValueError(f"{name} cannot be changed")
+                raise Invalid(f"{name} cannot be changed")
             setattr(self, name, value)
 
 
 EDITABLE = frozenset({"name", "address", "phone", "call_before_delivery", "pay_on_delivery", "note"})
+
+
+@dataclass(frozen=True)
+class NamedHelper:
+    """A helper a shopper named (a family member's account), and since when."""
+
+    helper: str
+    named_at: datetime
 
 
 @dataclass(frozen=True)

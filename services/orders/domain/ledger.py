@@ -16,9 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
+from shared.errors import Invalid, PaymentRequired
+from shared.vocabulary.fulfilment import FulfilmentMode
 from shared.vocabulary.money import format_yuan
 from shared.vocabulary.order_status import OrderStatus
 
@@ -56,6 +59,22 @@ class Posting:
 
 
 @dataclass(frozen=True)
+class Entry:
+    """A stored posting as the shopper reads it: whose, for which order, by whom and when."""
+
+    id: int
+    holder: str
+    order_id: str | None
+    kind: Kind
+    account: Account
+    amount_fen: int
+    balance_after_fen: int | None
+    note: str
+    by: str
+    at: datetime
+
+
+@dataclass(frozen=True)
 class Fees:
     delivery_fee_fen: int = 0
     platform_fee_fen: int = 0
@@ -65,7 +84,7 @@ class Fees:
         return self.delivery_fee_fen + self.platform_fee_fen
 
 
-class BalanceTooSmall(Exception):
+class BalanceTooSmall(PaymentRequired):
     """A prepaid order costs more than the balance holds: nothing is stored (HTTP 402)."""
 
     def __init__(self, balance_fen: int, total_fen: int) -> None:
@@ -77,17 +96,17 @@ class BalanceTooSmall(Exception):
         self.total_fen = total_fen
 
 
-class PaymentRefused(Exception):
+class PaymentRefused(Invalid):
     """A payment method that does not fit the fulfilment (HTTP 422)."""
 
 
-def delivery_fee_for(mode: str, store_fee_fen: int) -> int:
+def delivery_fee_for(mode: FulfilmentMode, store_fee_fen: int) -> int:
     """The shop's delivery fee applies when a rider carries the bag: to the door or to a locker."""
-    return store_fee_fen if mode in ("delivery", "locker") else 0
+    return store_fee_fen if mode.dispatched else 0
 
 
-def check_payment(payment: Payment, mode: str) -> None:
-    if payment == "on_delivery" and mode != "delivery":
+def check_payment(payment: Payment, mode: FulfilmentMode) -> None:
+    if payment == "on_delivery" and mode is not FulfilmentMode.DELIVERY:
         raise PaymentRefused(
             f"pay on delivery is for delivery to the door only, not {mode}; pay from the balance "
             "instead (top up at the service centre)"

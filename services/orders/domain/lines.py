@@ -16,6 +16,16 @@ from typing import Any
 
 from shared.events.contracts import ApprovalKind, SubstitutionMode
 
+__all__ = [
+    "REFUNDED",
+    "LineStatus",
+    "OrderLine",
+    "PendingApproval",
+    "Substitute",
+    "SubstitutionChoice",
+    "SubstitutionMode",
+]
+
 
 class LineStatus(StrEnum):
     RESERVED = "reserved"  # held for the order, not picked yet

@@ -12,13 +12,13 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from services.orders.domain import ledger
+from services.orders.domain.fulfilment_choice import Fulfilment
 from services.orders.domain.lines import OrderLine
+from shared.errors import Invalid
+from shared.vocabulary.fulfilment import FulfilmentMode
 from shared.vocabulary.order_status import OrderStatus, can_move, check_move
 
-__all__ = ["Order", "OrderLine", "TimelineEntry", "Tracking"]
-
-# Fulfilment modes a rider carries (dispatch keeps a delivery for these).
-DISPATCHED_MODES = frozenset({"delivery", "locker"})
+__all__ = ["Fulfilment", "Order", "OrderLine", "TimelineEntry", "Tracking"]
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,69 @@ class TimelineEntry:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Packed:
+    """The bag as the shop packed it: the final price and what it takes to hand it over."""
+
+    final_fen: int
+    difference_fen: int
+    bags: int
+    weight_g: int
+    pickup_point: dict[str, Any]
+    handover_code: str
+
+
+@dataclass
+class Tracking:
+    """What dispatch has told us about the delivery: the promise, the live ETA, the rider, offers, the locker.
+
+    `rider`, `pickup_offer` and `locker` are small JSON-ready dicts; times in them are ISO strings.
+    """
+
+    promised_at: datetime | None = None
+    promised_minutes: int | None = None
+    eta_shop_at: datetime | None = None
+    eta_door_at: datetime | None = None
+    late_risk: bool = False
+    rider: dict[str, Any] | None = None  # rider_id, name, vehicle, assigned_by, assigned_at
+    pickup_offer: dict[str, Any] | None = None  # reason, answer_by, offered_at, answer, answered_by, answered_at
+    locker: dict[str, Any] | None = None  # site_id, compartment_id, size, code, collect_by, expired, collected
+    cash_collected_fen: int | None = None
+    failure_reason: str | None = None
+
+    _TIMES: ClassVar[tuple[str, ...]] = ("promised_at", "eta_shop_at", "eta_door_at")
+
+    def as_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "promised_minutes": self.promised_minutes,
+            "late_risk": self.late_risk,
+            "rider": self.rider,
+            "pickup_offer": self.pickup_offer,
+            "locker": self.locker,
+            "cash_collected_fen": self.cash_collected_fen,
+            "failure_reason": self.failure_reason,
+        }
+        for name in self._TIMES:
+            value = getattr(self, name)
+            data[name] = value.isoformat() if value else None
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Tracking:
+        data = dict(data or {})
+        times = {name: datetime.fromisoformat(data[name]) if data.get(name) else None for name in cls._TIMES}
+        return cls(
+            promised_minutes=data.get("promised_minutes"),
+            late_risk=bool(data.get("late_risk")),
+            rider=data.get("rider"),
+            pickup_offer=data.get("pickup_offer"),
+            locker=data.get("locker"),
+            cash_collected_fen=data.get("cash_collected_fen"),
+            failure_reason=data.get("failure_reason"),
+            **times,
+        )
+
+
 @dataclass
 class Order:
     id: str
@@ -36,7 +99,7 @@ class Order:
     placed_by: str
     placed_for: str
     placed_by_role: str
-    fulfilment: dict[str, Any]
+    fulfilment: Fulfilment
     lines: list[OrderLine]
     status: OrderStatus = OrderStatus.PLACED
     contact_phone: str | None = None
@@ -48,7 +111,7 @@ class Order:
     reject_details: dict[str, Any] = field(default_factory=dict)
     delivery_code: str | None = None  # the shopper gives it to the rider at the door; orderer only
     cancel_reason: str | None = None  # 'cancelled' by the orderer, or e.g. 'no_rider' by Linli
-    tracking: Tracking = field(default_factory=lambda: Tracking())
+    tracking: Tracking = field(default_factory=Tracking)
     timeline: list[TimelineEntry] = field(default_factory=list)
     created_at: datetime | None = None
     payment: ledger.Payment = "balance"
@@ -62,7 +125,7 @@ class Order:
     changed_lines: set[int] = field(default_factory=set, repr=False)
 
     @classmethod
-    def place(
+    def place(  # noqa: PLR0913 (an order is born with all of these, each by name)
         cls,
         *,
         id: str,
@@ -70,7 +133,7 @@ class Order:
         placed_by: str,
         placed_for: str,
         placed_by_role: str,
-        fulfilment: dict[str, Any],
+        fulfilment: Fulfilment,
         lines: list[OrderLine],
         at: datetime,
         contact_phone: str | None = None,
@@ -83,7 +146,7 @@ class Order:
         release_at: datetime | None = None,
     ) -> Order:
         if not lines:
-            raise ValueError("an order needs at least one line")
+            raise Invalid("an order needs at least one line")
         order = cls(
             id=id,
             store_id=store_id,
@@ -155,13 +218,13 @@ class Order:
         return next((ln for ln in self.lines if ln.line_no == line_no), None)
 
     @property
-    def fulfilment_mode(self) -> str:
-        return str(self.fulfilment.get("mode", "delivery"))
+    def fulfilment_mode(self) -> FulfilmentMode:
+        return self.fulfilment.mode
 
     @property
     def dispatched(self) -> bool:
         """A rider carries it (delivery to the door, or to a locker), so dispatch follows it."""
-        return self.fulfilment_mode in DISPATCHED_MODES
+        return self.fulfilment.dispatched
 
     def _record(self, entry: TimelineEntry) -> None:
         self.timeline.append(entry)
@@ -216,66 +279,3 @@ class Order:
 
     def is_visible_to_orderer(self, subject: str) -> bool:
         return subject in (self.placed_by, self.placed_for)
-
-
-@dataclass(frozen=True)
-class Packed:
-    """The bag as the shop packed it: the final price and what it takes to hand it over."""
-
-    final_fen: int
-    difference_fen: int
-    bags: int
-    weight_g: int
-    pickup_point: dict[str, Any]
-    handover_code: str
-
-
-@dataclass
-class Tracking:
-    """What dispatch has told us about the delivery: the promise, the live ETA, the rider, offers, the locker.
-
-    `rider`, `pickup_offer` and `locker` are small JSON-ready dicts; times in them are ISO strings.
-    """
-
-    promised_at: datetime | None = None
-    promised_minutes: int | None = None
-    eta_shop_at: datetime | None = None
-    eta_door_at: datetime | None = None
-    late_risk: bool = False
-    rider: dict[str, Any] | None = None  # rider_id, name, vehicle, assigned_by, assigned_at
-    pickup_offer: dict[str, Any] | None = None  # reason, answer_by, offered_at, answer, answered_by, answered_at
-    locker: dict[str, Any] | None = None  # site_id, compartment_id, size, code, collect_by, expired, collected
-    cash_collected_fen: int | None = None
-    failure_reason: str | None = None
-
-    _TIMES: ClassVar[tuple[str, ...]] = ("promised_at", "eta_shop_at", "eta_door_at")
-
-    def as_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "promised_minutes": self.promised_minutes,
-            "late_risk": self.late_risk,
-            "rider": self.rider,
-            "pickup_offer": self.pickup_offer,
-            "locker": self.locker,
-            "cash_collected_fen": self.cash_collected_fen,
-            "failure_reason": self.failure_reason,
-        }
-        for name in self._TIMES:
-            value = getattr(self, name)
-            data[name] = value.isoformat() if value else None
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any] | None) -> Tracking:
-        data = dict(data or {})
-        times = {name: datetime.fromisoformat(data[name]) if data.get(name) else None for name in cls._TIMES}
-        return cls(
-            promised_minutes=data.get("promised_minutes"),
-            late_risk=bool(data.get("late_risk")),
-            rider=data.get("rider"),
-            pickup_offer=data.get("pickup_offer"),
-            locker=data.get("locker"),
-            cash_collected_fen=data.get("cash_collected_fen"),
-            failure_reason=data.get("failure_reason"),
-            **times,
-        )

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from shared.errors import Invalid
 from shared.vocabulary.geo import Point, street_metres, travel_s
 from shared.vocabulary.opening_hours import Hours
 
@@ -25,11 +26,11 @@ WINDOW = timedelta(minutes=30)  # the windows GET /stores/{id}/slots offers
 HORIZON = timedelta(days=2)
 
 
-class SlotProblem(Exception):
+class SlotProblem(Invalid):
     """A slot that cannot be kept (HTTP 422), saying what to choose instead."""
 
 
-class OutsideDeliveryArea(Exception):
+class OutsideDeliveryArea(Invalid):
     """The door is farther from the shop (by street) than it delivers (HTTP 422)."""
 
 

@@ -6,12 +6,11 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from services.orders.adapters.repository import CatalogReadModel
 from services.orders.entrypoints import discovery_http, following_http, residents_http, stream
 from services.orders.entrypoints.consumers import SUBSCRIPTIONS
 from services.orders.entrypoints.http import router
 from services.orders.service_layer import payments
-from services.orders.service_layer.unit_of_work import UnitOfWork
+from services.orders.service_layer.unit_of_work import OrdersUnitOfWork, PostgresOrdersUnitOfWork
 from shared.auth import Principal
 from shared.events.contracts import (
     ApprovalGiven,
@@ -23,6 +22,7 @@ from shared.events.contracts import (
     OrderRejected,
     PickupChoiceMade,
 )
+from shared.events.envelope import RawEnvelope
 from shared.service import Runtime, ServiceSpec, asyncapi_app, build_app
 from shared.settings import Settings
 from shared.vocabulary.roles import Role
@@ -34,26 +34,37 @@ log = logging.getLogger(__name__)
 DEMO_BALANCES = {"resident-li": 200_00, "resident-wang": 200_00}
 
 
+def make_uow(
+    runtime: Runtime, *, cause: RawEnvelope | None, correlation_id: str | None, readonly: bool
+) -> PostgresOrdersUnitOfWork:
+    return PostgresOrdersUnitOfWork(
+        runtime.pool, clock=runtime.clock, cause=cause, correlation_id=correlation_id, readonly=readonly
+    )
+
+
+def _unit_of_work(runtime: Runtime, *, readonly: bool = False) -> OrdersUnitOfWork:
+    uow = runtime.unit_of_work(readonly=readonly)
+    assert isinstance(uow, OrdersUnitOfWork)
+    return uow
+
+
 async def _health(runtime: Runtime) -> dict[str, Any]:
-    async with runtime.pool.acquire() as conn:
-        return {"catalog": await CatalogReadModel(conn).counts()}
+    async with _unit_of_work(runtime, readonly=True) as uow:
+        return {"catalog": await uow.catalog.counts()}
 
 
 async def seed_demo(runtime: Runtime) -> None:
     desk = Principal("demo-cash-desk", Role.ADMIN)
-    async with runtime.pool.acquire() as conn, conn.transaction():
-        uow = UnitOfWork(conn)
+    async with _unit_of_work(runtime) as uow:
         for holder, amount in DEMO_BALANCES.items():
             if not await uow.ledger.entries(holder=holder, limit=1):
                 await payments.top_up(uow, desk, holder, amount, "demo: opening balance")
 
 
 async def on_start(runtime: Runtime) -> None:
-    """Listen for order changes (the live streams); give products stored before search had pinyin
-    their pinyin; seed the demo residents' balances."""
-    await stream.start_listening(runtime)
-    async with runtime.pool.acquire() as conn:
-        filled = await CatalogReadModel(conn).fill_missing_pinyin()
+    """Give products stored before search had pinyin their pinyin; seed the demo residents' balances."""
+    async with _unit_of_work(runtime) as uow:
+        filled = await uow.catalog.fill_missing_pinyin()
     if filled:
         log.info("pinyin filled in for %d products", filled)
     if runtime.settings.demo_seed:
@@ -65,6 +76,7 @@ SPEC = ServiceSpec(
     title="orders",
     description="Shoppers and helpers place orders; the order's life is tracked from placed to handed over.",
     migrations=Path(__file__).parents[1] / "migrations",
+    unit_of_work=make_uow,
     web=Path(__file__).parents[1] / "web",
     routers=[router, residents_http.router, following_http.router, stream.router, discovery_http.router],
     subscriptions=SUBSCRIPTIONS,
@@ -78,9 +90,9 @@ SPEC = ServiceSpec(
         PickupChoiceMade,
         OrderRated,
     ],
+    background=[stream.OrderNotifications],
     health_details=_health,
     on_start=on_start,
-    on_stop=stream.stop_listening,
 )
 
 

@@ -5,15 +5,17 @@ Any signed-in user may ask; the answer depends only on the point, not on who ask
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Query, Request
 
 from services.orders.domain.discovery import Mode
 from services.orders.domain.search import MAX_QUERY_CHARS, normalise
+from services.orders.entrypoints.answers import LockerAnswer, ProductAnswer, ShopAnswer
+from services.orders.entrypoints.http import unit_of_work
 from services.orders.service_layer import discovery
 from shared.auth import CurrentPrincipal
+from shared.errors import Invalid
 from shared.service import runtime_of
 from shared.vocabulary.geo import Point
 
@@ -34,13 +36,12 @@ async def circle_shops(
     lon: Lon,
     mode: ModeQuery = Mode.DELIVERY,
     category: Annotated[str | None, Query(min_length=1, max_length=50)] = None,
-) -> list[dict[str, Any]]:
+) -> list[ShopAnswer]:
     """Shops and markets that serve the point, open first, then nearest."""
-    runtime = runtime_of(request)
-    async with runtime.pool.acquire() as conn:
-        return await discovery.shops(
-            conn, Point(lat, lon), mode, category, datetime.now(UTC), runtime.settings.timezone
-        )
+    timezone = runtime_of(request).settings.timezone
+    async with unit_of_work(request, readonly=True) as uow:
+        found = await discovery.shops(uow, Point(lat, lon), mode, category, uow.now(), timezone)
+    return [ShopAnswer.of(s) for s in found]
 
 
 @router.get("/search")
@@ -54,17 +55,18 @@ async def circle_search(
         Query(min_length=1, max_length=MAX_QUERY_CHARS, description="Chinese, English or pinyin (whole or initials)"),
     ],
     mode: ModeQuery = Mode.DELIVERY,
-) -> list[dict[str, Any]]:
+) -> list[ProductAnswer]:
     """Products in the shops that serve the point: open first, then in stock, then nearest."""
     if not normalise(q):
-        raise HTTPException(422, "q is only spaces: type part of a product's name, in Chinese, English or pinyin")
-    runtime = runtime_of(request)
-    async with runtime.pool.acquire() as conn:
-        return await discovery.search(conn, q, Point(lat, lon), mode, datetime.now(UTC), runtime.settings.timezone)
+        raise Invalid("q is only spaces: type part of a product's name, in Chinese, English or pinyin")
+    timezone = runtime_of(request).settings.timezone
+    async with unit_of_work(request, readonly=True) as uow:
+        found = await discovery.search(uow, q, Point(lat, lon), mode, uow.now(), timezone)
+    return [ProductAnswer.of(p) for p in found]
 
 
 @router.get("/lockers")
-async def circle_lockers(request: Request, _: CurrentPrincipal, lat: Lat, lon: Lon) -> list[dict[str, Any]]:
+async def circle_lockers(request: Request, _: CurrentPrincipal, lat: Lat, lon: Lon) -> list[LockerAnswer]:
     """Locker sites within a 15-minute walk, with their free compartments by size, nearest first."""
-    async with runtime_of(request).pool.acquire() as conn:
-        return await discovery.lockers(conn, Point(lat, lon))
+    async with unit_of_work(request, readonly=True) as uow:
+        return [LockerAnswer.of(n) for n in await discovery.lockers(uow, Point(lat, lon))]

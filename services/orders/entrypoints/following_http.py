@@ -2,27 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Header, HTTPException, Request
+from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.orders.adapters.following import Rating
-from services.orders.service_layer import ordering, ratings, reorder
-from services.orders.service_layer.unit_of_work import UnitOfWork
+from services.orders.entrypoints.answers import JSON, RatingAnswer, ReorderAnswer
+from services.orders.entrypoints.http import changed_once, unit_of_work
+from services.orders.service_layer import ratings, reorder
+from services.orders.service_layer.unit_of_work import OrdersUnitOfWork
 from shared.auth import CurrentPrincipal
-from shared.idempotency import change_once, check_key, request_hash
-from shared.service import runtime_of
+from shared.idempotency import check_key, request_hash
 
 router = APIRouter(tags=["following"])
-
-ERRORS: dict[type[Exception], int] = {
-    ordering.NotFound: 404,
-    ordering.Forbidden: 403,
-    ratings.RatingRefused: 409,
-    ratings.RatingInvalid: 422,
-}
 
 
 class RatingRequest(BaseModel):
@@ -32,35 +25,21 @@ class RatingRequest(BaseModel):
     comment: str | None = Field(None, max_length=500)
 
 
-def rating_view(r: Rating) -> dict[str, Any]:
-    return {
-        "order_id": r.order_id,
-        "store_id": r.store_id,
-        "shop_stars": r.shop_stars,
-        "rider_id": r.rider_id,
-        "rider_stars": r.rider_stars,
-        "comment": r.comment,
-        "rated_at": r.rated_at.isoformat(),
-    }
-
-
 @router.get("/orders/{order_id}/reorder", responses={404: {"description": "no such order (that you can see)"}})
-async def order_again(order_id: str, request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
+async def order_again(order_id: str, request: Request, principal: CurrentPrincipal) -> ReorderAnswer:
     """A past order as a checkout body at today's prices and remembered preferences.
 
     `changes` lists what differs (price changed, product gone or out of stock, substitute gone);
     drop it and send the rest to `POST /orders/quote` or `POST /orders`.
     """
-    async with runtime_of(request).pool.acquire() as conn:
-        try:
-            return await reorder.reorder(UnitOfWork(conn), principal, order_id)
-        except tuple(ERRORS) as e:
-            raise HTTPException(next(code for cls, code in ERRORS.items() if isinstance(e, cls)), str(e)) from e
+    async with unit_of_work(request, readonly=True) as uow:
+        return ReorderAnswer.of(await reorder.reorder(uow, principal, order_id))
 
 
 @router.post(
     "/orders/{order_id}/rating",
     status_code=201,
+    response_model=RatingAnswer,
     responses={
         403: {"description": "only the orderer rates"},
         404: {"description": "no such order (that you can see)"},
@@ -78,36 +57,22 @@ async def rate(
     """Rate a delivered or collected order, once: the shop, the rider who carried it, a comment."""
     key = check_key(idempotency_key, required=False)
 
-    async def rate_it(conn: Any) -> dict[str, Any]:
+    async def rate_it(uow: OrdersUnitOfWork) -> JSON:
         rating = await ratings.rate(
-            UnitOfWork(conn, correlation_id=request.headers.get("x-correlation-id")),
+            uow,
             principal,
             order_id,
             shop_stars=body.shop_stars,
             rider_stars=body.rider_stars,
             comment=body.comment,
         )
-        return rating_view(rating)
+        return RatingAnswer.of(rating).model_dump(mode="json")
 
-    status, response = await change_once(
-        runtime_of(request).pool,
-        principal.key,
-        key,
-        request_hash("POST", f"/orders/{order_id}/rating", body.model_dump(mode="json")),
-        rate_it,
-        ERRORS,
-        status=201,
-    )
-    return JSONResponse(response, status_code=status)
+    fingerprint = request_hash("POST", f"/orders/{order_id}/rating", body.model_dump(mode="json"))
+    return await changed_once(request, principal, key, fingerprint, rate_it, status=201)
 
 
 @router.get("/orders/{order_id}/rating", responses={404: {"description": "no such order, or not rated yet"}})
-async def get_rating(order_id: str, request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
-    async with runtime_of(request).pool.acquire() as conn:
-        try:
-            rating = await ratings.rating_of(UnitOfWork(conn), principal, order_id)
-        except ordering.NotFound as e:
-            raise HTTPException(404, str(e)) from e
-    if rating is None:
-        raise HTTPException(404, f"order {order_id} is not rated yet; POST /orders/{order_id}/rating to rate it")
-    return rating_view(rating)
+async def get_rating(order_id: str, request: Request, principal: CurrentPrincipal) -> RatingAnswer:
+    async with unit_of_work(request, readonly=True) as uow:
+        return RatingAnswer.of(await ratings.rating_of(uow, principal, order_id))

@@ -2,22 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from services.orders.domain.approvals import ApprovalRefused, NoSuchLine
-from services.orders.domain.basket import BasketProblem, Wanted
-from services.orders.domain.delivery import PickupOfferRefused, open_pickup_offer
-from services.orders.domain.ledger import BalanceTooSmall
-from services.orders.domain.lines import OrderLine, SubstitutionChoice, SubstitutionMode
-from services.orders.domain.order import Order
+from services.orders.domain.basket import Wanted
+from services.orders.domain.fulfilment_choice import Fulfilment
+from services.orders.domain.lines import SubstitutionChoice, SubstitutionMode
+from services.orders.entrypoints.answers import (
+    JSON,
+    BalanceAnswer,
+    CatalogProductAnswer,
+    OrderAnswer,
+    OrderLedgerAnswer,
+    QuoteAnswer,
+    SlotsAnswer,
+    TopUpAnswer,
+    order_answer,
+    order_json,
+)
 from services.orders.service_layer import delivery, fulfilment, ordering, payments
-from services.orders.service_layer.unit_of_work import UnitOfWork
+from services.orders.service_layer.reading import get_order
+from services.orders.service_layer.unit_of_work import OrdersUnitOfWork
 from shared.auth import CurrentPrincipal, Principal, require
+from shared.errors import Forbidden, NotFound
 from shared.idempotency import change_once, check_key, request_hash
 from shared.service import runtime_of
 from shared.settings import Settings
@@ -134,9 +146,7 @@ class PlaceOrder(BaseModel):
                 Wanted(ln.product_id, ln.quantity, ln.substitution.choice() if ln.substitution else None)
                 for ln in self.lines
             ],
-            "fulfilment": {
-                k: v for k, v in self.fulfilment.model_dump(mode="json").items() if not (k == "slot" and v is None)
-            },
+            "fulfilment": Fulfilment.from_dict(self.fulfilment.model_dump(mode="json")),
             "contact_phone": self.contact_phone,
             "on_behalf_of": self.on_behalf_of,
             "flags": self.flags.model_dump(),
@@ -163,167 +173,37 @@ class PickupOfferAnswer(BaseModel):
     accept: bool = Field(description="true: collect the order at the shop's counter; false: cancel it")
 
 
-def may_see_handover_code(viewer: Principal | None, order: Order) -> bool:
-    """The code takes the bag: only the orderer and an admin see it, never the shop's staff or others."""
-    if viewer is None:
-        return False
-    if viewer.role is Role.ADMIN:
-        return True
-    return viewer.role in (Role.SHOPPER, Role.HELPER) and order.is_visible_to_orderer(viewer.subject)
+def unit_of_work(request: Request, *, readonly: bool = False) -> OrdersUnitOfWork:
+    """The orders unit of work for one request, carrying the caller's correlation id into its events."""
+    uow = runtime_of(request).unit_of_work(correlation_id=request.headers.get("x-correlation-id"), readonly=readonly)
+    assert isinstance(uow, OrdersUnitOfWork)
+    return uow
 
 
-def is_orderer(viewer: Principal | None, order: Order) -> bool:
-    return (
-        viewer is not None
-        and viewer.role in (Role.SHOPPER, Role.HELPER)
-        and order.is_visible_to_orderer(viewer.subject)
+async def changed_once(
+    request: Request,
+    principal: Principal,
+    key: str | None,
+    fingerprint: str,
+    change: Callable[[OrdersUnitOfWork], Awaitable[JSON]],
+    status: int = 200,
+) -> JSONResponse:
+    """Run an order-changing use case at most once per Idempotency-Key; a retry gets the first answer."""
+    answered_status, answer = await change_once(
+        lambda: unit_of_work(request), principal.key, key, fingerprint, change, status=status
     )
+    return JSONResponse(answer, status_code=answered_status)
 
-
-def may_see_delivery(viewer: Principal | None, order: Order) -> bool:
-    """The rider, the promise and dispatch's steps: the orderer, admins and dispatchers; not the shop's staff."""
-    return viewer is not None and (viewer.role in (Role.ADMIN, Role.DISPATCHER) or is_orderer(viewer, order))
-
-
-def delivery_view(order: Order, viewer: Principal | None) -> dict[str, Any]:
-    """What dispatch told us, for those who may see it; codes for the orderer's eyes (the delivery code: admins too)."""
-    view: dict[str, Any] = {
-        "delivery_code": order.delivery_code if order.delivery_code and may_see_handover_code(viewer, order) else None,
-        "promised_at": None,
-        "eta_door_at": None,
-        "late_risk": None,
-        "rider": None,
-        "pickup_offer": None,
-        "locker": None,
-        "cash_collected_fen": None,
-        "delivery_failed_reason": None,
-    }
-    if not may_see_delivery(viewer, order):
-        return view
-    t = order.tracking
-    locker = dict(t.locker) if t.locker else None
-    if (
-        locker is not None
-        and "code" in locker
-        and not (is_orderer(viewer, order) and order.status.value == "IN_LOCKER")
-    ):
-        locker.pop("code")  # opens the compartment: the orderer's, and only while the bag is inside
-    offer = open_pickup_offer(order)
-    view.update(
-        {
-            "promised_at": t.promised_at.isoformat() if t.promised_at else None,
-            "eta_door_at": t.eta_door_at.isoformat() if t.eta_door_at else None,
-            "late_risk": t.late_risk if order.dispatched else None,
-            "rider": {k: t.rider.get(k) for k in ("rider_id", "name", "vehicle", "assigned_at")} if t.rider else None,
-            "pickup_offer": {k: offer.get(k) for k in ("reason", "answer_by", "offered_at")} if offer else None,
-            "locker": locker,
-            "cash_collected_fen": t.cash_collected_fen,
-            "delivery_failed_reason": t.failure_reason,
-        }
-    )
-    return view
-
-
-def timeline_view(order: Order, viewer: Principal | None) -> list[dict[str, Any]]:
-    """The timeline; dispatch's steps that moved nothing are left out for those who may not see the delivery."""
-    hide_steps = not may_see_delivery(viewer, order)
-    return [
-        {"at": e.at.isoformat(), "status": e.status.value if e.status else None, "cause": e.cause, "detail": e.detail}
-        for e in order.timeline
-        if not (hide_steps and e.status is None and "step" in e.detail)
-    ]
-
-
-def line_view(ln: OrderLine) -> dict[str, Any]:
-    return {
-        "line_no": ln.line_no,
-        "product_id": ln.product_id,
-        "location_id": ln.location_id,
-        "name_zh": ln.name_zh,
-        "name_en": ln.name_en,
-        "unit": ln.unit,
-        "quantity": ln.quantity,
-        "stock_quantity": ln.stock_quantity,
-        "unit_price_fen": ln.unit_price_fen,
-        "estimated_fen": ln.estimated_fen,
-        "substitution": ln.substitution.as_dict(),
-        "status": ln.status.value,
-        "final_quantity": ln.final_quantity,
-        "final_fen": ln.final_fen,
-        "refund_fen": ln.refund_fen,
-        "substitute": ln.substitute.as_dict() if ln.substitute else None,
-        "pending_approval": ln.pending.as_dict() if ln.pending else None,
-    }
-
-
-def order_view(order: Order, viewer: Principal | None = None) -> dict[str, Any]:
-    packed = order.packed
-    money = order.money()
-    return {
-        "id": order.id,
-        "status": order.status.value,
-        "store_id": order.store_id,
-        "placed_by": order.placed_by,
-        "placed_for": order.placed_for,
-        "contact_phone": order.contact_phone,
-        "fulfilment": order.fulfilment,
-        "note": order.note,
-        "flags": order.flags,
-        "total_fen": order.total_fen,
-        "reject_reason": order.reject_reason,
-        "reject_details": order.reject_details or None,
-        "created_at": order.created_at.isoformat() if order.created_at else None,
-        "final_fen": packed.final_fen if packed else None,
-        "difference_fen": packed.difference_fen if packed else None,
-        "refund_fen": order.refund_fen,
-        "bags": packed.bags if packed else None,
-        "weight_g": packed.weight_g if packed else None,
-        "pickup_point": packed.pickup_point if packed else None,
-        "handover_code": packed.handover_code if packed and may_see_handover_code(viewer, order) else None,
-        "pending_approvals": [{"line_no": ln.line_no, **ln.pending.as_dict()} for ln in order.lines if ln.pending],
-        "cancel_reason": order.cancel_reason,
-        "payment": order.payment,
-        "delivery_fee_fen": order.delivery_fee_fen,
-        "platform_fee_fen": order.platform_fee_fen,
-        "shown_fen": order.shown_fen,
-        "slot": order.slot,
-        "release_at": order.release_at.isoformat() if order.release_at else None,
-        "ledger": {k: v for k, v in money.as_dict().items() if k in LEDGER_SUMMARY},
-        **delivery_view(order, viewer),
-        "lines": [line_view(ln) for ln in order.lines],
-        "timeline": timeline_view(order, viewer),
-    }
-
-
-LEDGER_SUMMARY = (
-    "shown_fen",
-    "paid_fen",
-    "final_fen",
-    "refund_fen",
-    "extra_charged_fen",
-    "due_at_door_fen",
-    "cash_collected_fen",
-    "settled",
-    "reconciles",
-)
-
-ORDER_ERRORS: dict[type[Exception], int] = {
-    BasketProblem: 422,
-    ordering.Forbidden: 403,
-    ordering.NotFound: 404,
-    NoSuchLine: 404,
-    ApprovalRefused: 409,
-    PickupOfferRefused: 409,
-    BalanceTooSmall: 402,
-    ordering.LockerFull: 409,
-    payments.NotAllowed: 403,
-    payments.BadTopUp: 422,
-}
 
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 
 
-@router.post("/orders", status_code=201, responses={409: {"description": "Idempotency-Key reused"}})
+@router.post(
+    "/orders",
+    status_code=201,
+    response_model=OrderAnswer,
+    responses={409: {"description": "Idempotency-Key reused"}},
+)
 async def place(
     body: PlaceOrder,
     request: Request,
@@ -332,26 +212,14 @@ async def place(
 ) -> JSONResponse:
     """Place an order; send an Idempotency-Key so a retry returns this order instead of a second one."""
     key = check_key(idempotency_key, required=True)
+    settings = runtime_of(request).settings
 
-    async def place_it(conn: Any) -> dict[str, Any]:
-        order = await ordering.place_order(
-            UnitOfWork(conn, correlation_id=request.headers.get("x-correlation-id")),
-            principal,
-            note=body.note,
-            **body.checkout_args(runtime_of(request).settings),
-        )
-        return order_view(order, principal)
+    async def place_it(uow: OrdersUnitOfWork) -> JSON:
+        order = await ordering.place_order(uow, principal, note=body.note, **body.checkout_args(settings))
+        return order_json(order, principal)
 
-    status, response = await change_once(
-        runtime_of(request).pool,
-        principal.key,
-        key,
-        request_hash("POST", "/orders", body.model_dump(mode="json")),
-        place_it,
-        ORDER_ERRORS,
-        status=201,
-    )
-    return JSONResponse(response, status_code=status)
+    fingerprint = request_hash("POST", "/orders", body.model_dump(mode="json"))
+    return await changed_once(request, principal, key, fingerprint, place_it, status=201)
 
 
 @router.post(
@@ -364,46 +232,37 @@ async def place(
 )
 async def quote(
     body: PlaceOrder, request: Request, principal: Principal = Depends(require(Role.SHOPPER, Role.HELPER))
-) -> dict[str, Any]:
+) -> QuoteAnswer:
     """The checkout total before placing: lines (weighed goods are estimates), fees, total, balance; stores nothing."""
-    async with runtime_of(request).pool.acquire() as conn, conn.transaction(readonly=True):
-        try:
-            return await ordering.quote(UnitOfWork(conn), principal, **body.checkout_args(runtime_of(request).settings))
-        except tuple(ORDER_ERRORS) as e:
-            code = next(code for cls, code in ORDER_ERRORS.items() if isinstance(e, cls))
-            raise HTTPException(code, str(e)) from e
+    async with unit_of_work(request, readonly=True) as uow:
+        quoted = await ordering.quote(uow, principal, **body.checkout_args(runtime_of(request).settings))
+    return QuoteAnswer.of(quoted)
 
 
 @router.get("/orders")
-async def list_orders(request: Request, principal: CurrentPrincipal, limit: int = 50) -> list[dict[str, Any]]:
+async def list_orders(request: Request, principal: CurrentPrincipal, limit: int = 50) -> list[OrderAnswer]:
     """The caller's own orders, newest first (for a helper: the orders they placed)."""
     if principal.role not in (Role.SHOPPER, Role.HELPER, Role.ADMIN):
-        raise HTTPException(403, "only shoppers and helpers have orders of their own to list")
-    async with runtime_of(request).pool.acquire() as conn:
-        orders = await UnitOfWork(conn).orders.list_for(principal.subject, max(1, min(limit, 200)))
-    return [order_view(o, principal) for o in orders]
+        raise Forbidden("only shoppers and helpers have orders of their own to list")
+    async with unit_of_work(request, readonly=True) as uow:
+        orders = await uow.orders.list_for(principal.subject, max(1, min(limit, 200)))
+    return [order_answer(o, principal) for o in orders]
 
 
-@router.get("/orders/{order_id}")
-async def get(order_id: str, request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
-    async with runtime_of(request).pool.acquire() as conn:
-        try:
-            order = await ordering.get_order(UnitOfWork(conn), principal, order_id)
-        except ordering.NotFound as e:
-            raise HTTPException(404, str(e)) from e
-    return order_view(order, principal)
+@router.get("/orders/{order_id}", responses={404: {"description": "no such order (that you can see)"}})
+async def get(order_id: str, request: Request, principal: CurrentPrincipal) -> OrderAnswer:
+    async with unit_of_work(request, readonly=True) as uow:
+        order = await get_order(uow, principal, order_id)
+    return order_answer(order, principal)
 
 
 @router.get("/orders/{order_id}/ledger", responses={404: {"description": "no such order (that you can see)"}})
-async def order_ledger(order_id: str, request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
+async def order_ledger(order_id: str, request: Request, principal: CurrentPrincipal) -> OrderLedgerAnswer:
     """The order's money: shown, paid, final, refunded or charged extra, due and collected at the door, entries."""
-    async with runtime_of(request).pool.acquire() as conn:
-        uow = UnitOfWork(conn)
-        try:
-            order = await ordering.get_order(uow, principal, order_id)
-        except ordering.NotFound as e:
-            raise HTTPException(404, str(e)) from e
-        return await payments.order_ledger(uow, order)
+    async with unit_of_work(request, readonly=True) as uow:
+        order = await get_order(uow, principal, order_id)
+        money = await payments.order_ledger(uow, order)
+    return OrderLedgerAnswer.of(money)
 
 
 @router.get("/balance", tags=["money"], responses={403: {"description": "not a balance you may see"}})
@@ -411,19 +270,17 @@ async def balance(
     request: Request,
     principal: CurrentPrincipal,
     resident: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
-) -> dict[str, Any]:
+) -> BalanceAnswer:
     """The balance of the person ordered for and its entries, newest first (helpers: `?resident=`)."""
-    async with runtime_of(request).pool.acquire() as conn:
-        try:
-            return await payments.balance_view(UnitOfWork(conn), principal, resident)
-        except payments.NotAllowed as e:
-            raise HTTPException(403, str(e)) from e
+    async with unit_of_work(request, readonly=True) as uow:
+        return BalanceAnswer.of(await payments.balance_of(uow, principal, resident))
 
 
 @router.post(
     "/balance/top-ups",
     tags=["money"],
     status_code=201,
+    response_model=TopUpAnswer,
     responses={
         403: {"description": "only an admin, or a helper for someone they help"},
         409: {"description": "Idempotency-Key reused"},
@@ -435,19 +292,12 @@ async def top_up(
     """Money in at the service centre's cash desk (admin), or by a helper for their resident."""
     key = check_key(idempotency_key, required=True)
 
-    async def top_it_up(conn: Any) -> dict[str, Any]:
-        return await payments.top_up(UnitOfWork(conn), principal, body.holder, body.amount_fen, body.note)
+    async def top_it_up(uow: OrdersUnitOfWork) -> JSON:
+        topped = await payments.top_up(uow, principal, body.holder, body.amount_fen, body.note)
+        return TopUpAnswer.of(topped).model_dump(mode="json")
 
-    status, response = await change_once(
-        runtime_of(request).pool,
-        principal.key,
-        key,
-        request_hash("POST", "/balance/top-ups", body.model_dump(mode="json")),
-        top_it_up,
-        ORDER_ERRORS,
-        status=201,
-    )
-    return JSONResponse(response, status_code=status)
+    fingerprint = request_hash("POST", "/balance/top-ups", body.model_dump(mode="json"))
+    return await changed_once(request, principal, key, fingerprint, top_it_up, status=201)
 
 
 @router.get("/stores/{store_id}/slots", tags=["checkout"], responses={404: {"description": "no such shop"}})
@@ -457,39 +307,30 @@ async def delivery_slots(
     _: CurrentPrincipal,
     lat: Annotated[float, Query(ge=-90, le=90)],
     lon: Annotated[float, Query(ge=-180, le=180)],
-) -> dict[str, Any]:
+) -> SlotsAnswer:
     """30-minute delivery windows for the next two days, each with its release time and whether it can be chosen."""
-    settings = runtime_of(request).settings
-    async with runtime_of(request).pool.acquire() as conn:
-        try:
-            return await ordering.delivery_slots(UnitOfWork(conn), store_id, geo.Point(lat, lon), settings.timezone)
-        except ordering.NotFound as e:
-            raise HTTPException(404, str(e)) from e
+    timezone = runtime_of(request).settings.timezone
+    async with unit_of_work(request, readonly=True) as uow:
+        return SlotsAnswer.of(await ordering.delivery_slots(uow, store_id, geo.Point(lat, lon), timezone))
 
 
-@router.post("/orders/{order_id}/cancel")
+@router.post("/orders/{order_id}/cancel", response_model=OrderAnswer)
 async def cancel(
     order_id: str, request: Request, principal: CurrentPrincipal, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
     """Cancel until the shop starts picking; the reservation is released by inventory."""
     key = check_key(idempotency_key, required=False)
 
-    async def cancel_it(conn: Any) -> dict[str, Any]:
-        return order_view(await ordering.cancel_order(UnitOfWork(conn), principal, order_id), principal)
+    async def cancel_it(uow: OrdersUnitOfWork) -> JSON:
+        return order_json(await ordering.cancel_order(uow, principal, order_id), principal)
 
-    status, response = await change_once(
-        runtime_of(request).pool,
-        principal.key,
-        key,
-        request_hash("POST", f"/orders/{order_id}/cancel", None),
-        cancel_it,
-        ORDER_ERRORS,
-    )
-    return JSONResponse(response, status_code=status)
+    fingerprint = request_hash("POST", f"/orders/{order_id}/cancel", None)
+    return await changed_once(request, principal, key, fingerprint, cancel_it)
 
 
 @router.post(
     "/orders/{order_id}/lines/{line_no}/approval",
+    response_model=OrderAnswer,
     responses={
         404: {"description": "no such order (that you can see) or line"},
         409: {"description": "nothing waits for an answer on this line, or it was answered"},
@@ -510,23 +351,17 @@ async def approve(
     """
     key = check_key(idempotency_key, required=False)
 
-    async def answer_it(conn: Any) -> dict[str, Any]:
-        order = await fulfilment.answer_approval(UnitOfWork(conn), principal, order_id, line_no, body.accept)
-        return order_view(order, principal)
+    async def answer_it(uow: OrdersUnitOfWork) -> JSON:
+        order = await fulfilment.answer_approval(uow, principal, order_id, line_no, body.accept)
+        return order_json(order, principal)
 
-    status, response = await change_once(
-        runtime_of(request).pool,
-        principal.key,
-        key,
-        request_hash("POST", f"/orders/{order_id}/lines/{line_no}/approval", body.model_dump(mode="json")),
-        answer_it,
-        ORDER_ERRORS,
-    )
-    return JSONResponse(response, status_code=status)
+    fingerprint = request_hash("POST", f"/orders/{order_id}/lines/{line_no}/approval", body.model_dump(mode="json"))
+    return await changed_once(request, principal, key, fingerprint, answer_it)
 
 
 @router.post(
     "/orders/{order_id}/pickup-offer",
+    response_model=OrderAnswer,
     responses={
         403: {"description": "only the orderer answers"},
         404: {"description": "no such order (that you can see)"},
@@ -547,37 +382,30 @@ async def answer_pickup_offer(
     """
     key = check_key(idempotency_key, required=False)
 
-    async def answer_it(conn: Any) -> dict[str, Any]:
-        order = await delivery.answer_pickup_offer(UnitOfWork(conn), principal, order_id, body.accept)
-        return order_view(order, principal)
+    async def answer_it(uow: OrdersUnitOfWork) -> JSON:
+        order = await delivery.answer_pickup_offer(uow, principal, order_id, body.accept)
+        return order_json(order, principal)
 
-    status, response = await change_once(
-        runtime_of(request).pool,
-        principal.key,
-        key,
-        request_hash("POST", f"/orders/{order_id}/pickup-offer", body.model_dump(mode="json")),
-        answer_it,
-        ORDER_ERRORS,
-    )
-    return JSONResponse(response, status_code=status)
+    fingerprint = request_hash("POST", f"/orders/{order_id}/pickup-offer", body.model_dump(mode="json"))
+    return await changed_once(request, principal, key, fingerprint, answer_it)
 
 
-@router.get("/catalog/products/{product_id}", tags=["catalog"])
-async def catalog_product(product_id: str, request: Request, _: CurrentPrincipal) -> dict[str, Any]:
+@router.get("/catalog/products/{product_id}", tags=["catalog"], responses={404: {"description": "not known (yet)"}})
+async def catalog_product(product_id: str, request: Request, _: CurrentPrincipal) -> CatalogProductAnswer:
     """A product as the orders service knows it (its read model of inventory's catalog)."""
-    async with runtime_of(request).pool.acquire() as conn:
-        products = await UnitOfWork(conn).catalog.products([product_id])
+    async with unit_of_work(request, readonly=True) as uow:
+        products = await uow.catalog.products([product_id])
     product = products.get(product_id)
     if product is None:
-        raise HTTPException(404, f"orders does not know product {product_id!r} (yet)")
-    return {
-        "product_id": product.product_id,
-        "store_id": product.store_id,
-        "location_id": product.location_id,
-        "name_zh": product.name_zh,
-        "name_en": product.name_en,
-        "unit": product.unit.value,
-        "price_fen": product.price_fen,
-        "grams_per_piece": product.grams_per_piece,
-        "active": product.active,
-    }
+        raise NotFound(f"orders does not know product {product_id!r} (yet)")
+    return CatalogProductAnswer(
+        product_id=product.product_id,
+        store_id=product.store_id,
+        location_id=product.location_id,
+        name_zh=product.name_zh,
+        name_en=product.name_en,
+        unit=product.unit.value,
+        price_fen=product.price_fen,
+        grams_per_piece=product.grams_per_piece,
+        active=product.active,
+    )

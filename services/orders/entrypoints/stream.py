@@ -13,27 +13,45 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import StreamingResponse
 
-from services.orders.entrypoints.http import order_view
-from services.orders.service_layer import ordering
-from services.orders.service_layer.unit_of_work import UnitOfWork
+from services.orders.entrypoints.answers import order_json
+from services.orders.service_layer.reading import get_order
+from services.orders.service_layer.unit_of_work import OrdersUnitOfWork
 from shared.auth import CurrentPrincipal, Principal
+from shared.background import BackgroundLoop
+from shared.errors import NotFound
 from shared.service import Runtime, runtime_of
 from shared.sse import SSE_HEADERS, Listeners, follow
 
 CHANNEL = "linli_order"
 LISTENERS = Listeners(CHANNEL)
-start_listening, stop_listening = LISTENERS.start, LISTENERS.stop
+
+
+class OrderNotifications(BackgroundLoop):
+    """The process's NOTIFY listener on `linli_order`, started and stopped with the service."""
+
+    name = "order notifications"
+
+    def __init__(self, runtime: Runtime) -> None:
+        super().__init__(pause_s=0)
+        self.runtime = runtime
+
+    async def start(self) -> None:
+        await LISTENERS.start(self.runtime)
+
+    async def stop(self) -> None:
+        await LISTENERS.stop(self.runtime)
+
 
 router = APIRouter(tags=["following"])
 
 
 async def _read(runtime: Runtime, principal: Principal, order_id: str) -> dict[str, Any]:
-    async with runtime.pool.acquire() as conn:
-        try:
-            order = await ordering.get_order(UnitOfWork(conn), principal, order_id)
-        except ordering.NotFound as e:
-            raise HTTPException(404, str(e)) from e
-    return order_view(order, principal)
+    """The order's JSON as GET /orders/{id} answers it; NotFound (404) if the asker may not see it."""
+    uow = runtime.unit_of_work(readonly=True)
+    assert isinstance(uow, OrdersUnitOfWork)
+    async with uow:
+        order = await get_order(uow, principal, order_id)
+    return order_json(order, principal)
 
 
 @router.get(
@@ -49,7 +67,11 @@ async def _read(runtime: Runtime, principal: Principal, order_id: str) -> dict[s
     },
 )
 async def stream(order_id: str, request: Request, principal: CurrentPrincipal) -> StreamingResponse:
-    """Follow an order: its view at once, then again after every change, until you close the stream."""
+    """Follow an order: its view at once, then again after every change, until you close the stream.
+
+    Answers `text/event-stream` (server-sent events), not JSON: each `order` event's data is the
+    order as GET /orders/{id} shows it.
+    """
     runtime = runtime_of(request)
     listener = LISTENERS.of(runtime)
     if listener is None:
@@ -59,7 +81,7 @@ async def stream(order_id: str, request: Request, principal: CurrentPrincipal) -
     async def read() -> dict[str, Any] | None:
         try:
             return await _read(runtime, principal, order_id)
-        except HTTPException:
+        except NotFound:
             return None
 
     return StreamingResponse(

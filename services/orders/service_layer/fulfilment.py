@@ -13,8 +13,8 @@ from services.orders.domain import fulfilment as shop
 from services.orders.domain.lines import Substitute
 from services.orders.domain.order import Order, Packed
 from services.orders.service_layer import payments
-from services.orders.service_layer.ordering import Forbidden, get_order, now
-from services.orders.service_layer.unit_of_work import UnitOfWork
+from services.orders.service_layer.reading import get_order, orderers_order
+from services.orders.service_layer.unit_of_work import OrdersUnitOfWork
 from shared.auth import Principal
 from shared.events.contracts import (
     ApprovalGiven,
@@ -35,31 +35,33 @@ from shared.events.contracts import (
 from shared.vocabulary.roles import Role
 
 
-async def on_part_accepted(uow: UnitOfWork, e: PartAccepted) -> None:
-    await uow.apply(e.order_id, lambda o: shop.part_accepted(o, e.location_id, e.accepted_by, now()))
+async def on_part_accepted(uow: OrdersUnitOfWork, e: PartAccepted) -> None:
+    await uow.apply(e.order_id, lambda o: shop.part_accepted(o, e.location_id, e.accepted_by, uow.now()))
 
 
-async def on_part_rejected(uow: UnitOfWork, e: PartRejected) -> None:
+async def on_part_rejected(uow: OrdersUnitOfWork, e: PartRejected) -> None:
     await uow.apply(
-        e.order_id, lambda o: shop.part_rejected(o, e.location_id, e.reason, e.note, e.line_nos, e.refund_fen, now())
+        e.order_id,
+        lambda o: shop.part_rejected(o, e.location_id, e.reason, e.note, e.line_nos, e.refund_fen, at=uow.now()),
     )
 
 
-async def on_picking_started(uow: UnitOfWork, e: PickingStarted) -> None:
-    await uow.apply(e.order_id, lambda o: shop.picking_started(o, e.location_id, e.by, now()))
+async def on_picking_started(uow: OrdersUnitOfWork, e: PickingStarted) -> None:
+    await uow.apply(e.order_id, lambda o: shop.picking_started(o, e.location_id, e.by, uow.now()))
 
 
-async def on_line_picked(uow: UnitOfWork, e: LinePicked) -> None:
+async def on_line_picked(uow: OrdersUnitOfWork, e: LinePicked) -> None:
     await uow.apply(
-        e.order_id, lambda o: shop.line_picked(o, e.line_no, e.quantity, e.price_fen, e.estimated_fen, e.by, now())
+        e.order_id,
+        lambda o: shop.line_picked(o, e.line_no, e.quantity, e.price_fen, e.estimated_fen, by=e.by, at=uow.now()),
     )
 
 
-async def on_line_out_of_stock(uow: UnitOfWork, e: LineOutOfStock) -> None:
-    await uow.apply(e.order_id, lambda o: shop.line_out_of_stock(o, e.line_no, e.refund_fen, e.by, now()))
+async def on_line_out_of_stock(uow: OrdersUnitOfWork, e: LineOutOfStock) -> None:
+    await uow.apply(e.order_id, lambda o: shop.line_out_of_stock(o, e.line_no, e.refund_fen, e.by, uow.now()))
 
 
-async def on_weight_approval_requested(uow: UnitOfWork, e: WeightApprovalRequested) -> None:
+async def on_weight_approval_requested(uow: OrdersUnitOfWork, e: WeightApprovalRequested) -> None:
     await uow.apply(
         e.order_id,
         lambda o: shop.weight_approval_requested(
@@ -71,40 +73,44 @@ async def on_weight_approval_requested(uow: UnitOfWork, e: WeightApprovalRequest
             estimated_fen=e.estimated_fen,
             actual_fen=e.actual_fen,
             deadline=e.deadline,
-            at=now(),
+            at=uow.now(),
         ),
     )
 
 
-async def on_weight_settled(uow: UnitOfWork, e: WeightSettled) -> None:
+async def on_weight_settled(uow: OrdersUnitOfWork, e: WeightSettled) -> None:
     await uow.apply(
-        e.order_id, lambda o: shop.weight_settled(o, e.line_no, e.approved, e.charged_fen, e.decided_by, now())
+        e.order_id, lambda o: shop.weight_settled(o, e.line_no, e.approved, e.charged_fen, e.decided_by, uow.now())
     )
 
 
-async def on_substitution_proposed(uow: UnitOfWork, e: SubstitutionProposed) -> None:
+async def on_substitution_proposed(uow: OrdersUnitOfWork, e: SubstitutionProposed) -> None:
     sub = e.substitute
     substitute = Substitute(
         sub.product_id, sub.location_id, sub.name_zh, sub.name_en, sub.unit.value, sub.quantity, sub.price_fen
     )
     await uow.apply(
         e.order_id,
-        lambda o: shop.substitution_proposed(o, e.line_no, substitute, e.needs_approval, e.deadline, e.by, now()),
+        lambda o: shop.substitution_proposed(
+            o, e.line_no, substitute, e.needs_approval, e.deadline, by=e.by, at=uow.now()
+        ),
     )
 
 
-async def on_substitution_settled(uow: UnitOfWork, e: SubstitutionSettled) -> None:
+async def on_substitution_settled(uow: OrdersUnitOfWork, e: SubstitutionSettled) -> None:
     await uow.apply(
         e.order_id,
-        lambda o: shop.substitution_settled(o, e.line_no, e.accepted, e.price_fen, e.refund_fen, e.decided_by, now()),
+        lambda o: shop.substitution_settled(
+            o, e.line_no, e.accepted, e.price_fen, e.refund_fen, decided_by=e.decided_by, at=uow.now()
+        ),
     )
 
 
-async def on_part_packed(uow: UnitOfWork, e: PartPacked) -> None:
-    await uow.apply(e.order_id, lambda o: shop.part_packed(o, e.location_id, e.bags, e.weight_g, e.by, now()))
+async def on_part_packed(uow: OrdersUnitOfWork, e: PartPacked) -> None:
+    await uow.apply(e.order_id, lambda o: shop.part_packed(o, e.location_id, e.bags, e.weight_g, e.by, uow.now()))
 
 
-async def on_order_packed(uow: UnitOfWork, e: OrderPacked) -> None:
+async def on_order_packed(uow: OrdersUnitOfWork, e: OrderPacked) -> None:
     packed = Packed(
         final_fen=e.final_fen,
         difference_fen=e.difference_fen,
@@ -114,32 +120,35 @@ async def on_order_packed(uow: UnitOfWork, e: OrderPacked) -> None:
         handover_code=e.handover_code,
     )
     outcomes = [(ln.line_no, ln.outcome, ln.quantity, ln.price_fen) for ln in e.lines]
-    order = await uow.apply(e.order_id, lambda o: shop.order_packed(o, packed, e.shown_fen, outcomes, now()))
+    order = await uow.apply(e.order_id, lambda o: shop.order_packed(o, packed, e.shown_fen, outcomes, uow.now()))
     if order is not None:
         await payments.settle(uow, order)  # the final price is known: refund the difference (or charge it)
 
 
-async def on_order_handed_over(uow: UnitOfWork, e: OrderHandedOver) -> None:
-    order = await uow.apply(e.order_id, lambda o: shop.handed_over(o, e.to.value, e.by, now()))
+async def on_order_handed_over(uow: OrdersUnitOfWork, e: OrderHandedOver) -> None:
+    order = await uow.apply(e.order_id, lambda o: shop.handed_over(o, e.to.value, e.by, uow.now()))
     if order is not None and e.cash_collected_fen is not None:
         await payments.collect_cash(uow, order, e.cash_collected_fen, e.by)  # paid at the counter, not the door
 
 
-async def on_bag_returned(uow: UnitOfWork, e: BagReturned) -> None:
+async def on_bag_returned(uow: OrdersUnitOfWork, e: BagReturned) -> None:
     lines = [ln.model_dump(mode="json") for ln in e.lines]
-    order = await uow.apply(e.order_id, lambda o: shop.bag_returned(o, e.refund_fen, lines, e.by, now()))
+    order = await uow.apply(e.order_id, lambda o: shop.bag_returned(o, e.refund_fen, lines, e.by, uow.now()))
     if order is not None:
         await payments.settle(uow, order)  # nothing reached the shopper: everything paid comes back
 
 
-async def answer_approval(uow: UnitOfWork, principal: Principal, order_id: str, line_no: int, accept: bool) -> Order:
+async def answer_approval(
+    uow: OrdersUnitOfWork, principal: Principal, order_id: str, line_no: int, accept: bool
+) -> Order:
     """The orderer (or an admin) answers the shop's question; inventory settles it from ApprovalGiven."""
-    order = await get_order(uow, principal, order_id, for_update=True)
-    if principal.role is not Role.ADMIN and not (
-        principal.role in (Role.SHOPPER, Role.HELPER) and order.is_visible_to_orderer(principal.subject)
-    ):
-        raise Forbidden("only the shopper who ordered (or their helper) answers the shop's questions")
-    answered = approvals.answer(order, line_no, accept, principal.subject, now())
+    if principal.role is Role.ADMIN:
+        order = await get_order(uow, principal, order_id, for_update=True)
+    else:
+        order = await orderers_order(
+            uow, principal, order_id, "only the shopper who ordered (or their helper) answers the shop's questions"
+        )
+    answered = approvals.answer(order, line_no, accept, principal.subject, uow.now())
     await uow.orders.save(order)
     await uow.publish(
         ApprovalGiven(

@@ -8,14 +8,14 @@ so calling it again, or for a fact that changed nothing, posts nothing.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
+from dataclasses import dataclass
 
 from services.orders.domain import ledger
 from services.orders.domain.order import Order
 from services.orders.service_layer import residents
-from services.orders.service_layer.unit_of_work import UnitOfWork
+from services.orders.service_layer.unit_of_work import OrdersUnitOfWork
 from shared.auth import Principal
+from shared.errors import Forbidden, Invalid
 from shared.vocabulary.money import format_yuan
 from shared.vocabulary.roles import Role
 
@@ -23,19 +23,33 @@ SYSTEM_ACTOR = "linli"
 MAX_TOP_UP_FEN = 1_000_000  # ¥10,000 at once: more is a typo at the cash desk
 
 
-class NotAllowed(Exception):
-    """The caller may not see or move this balance (HTTP 403)."""
+@dataclass(frozen=True)
+class Balance:
+    """A holder's balance and their latest entries, newest first."""
+
+    holder: str
+    balance_fen: int
+    entries: list[ledger.Entry]
 
 
-class BadTopUp(Exception):
-    """A top-up amount that cannot be right (HTTP 422)."""
+@dataclass(frozen=True)
+class TopUp:
+    holder: str
+    balance_fen: int | None
+    amount_fen: int
+    entries: list[ledger.Entry]
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
+@dataclass(frozen=True)
+class OrderLedger:
+    """An order's money and every entry it made, oldest first."""
+
+    order_id: str
+    money: ledger.Summary
+    entries: list[ledger.Entry]
 
 
-async def check_affordable(uow: UnitOfWork, holder: str, payment: ledger.Payment, shown_fen: int) -> int | None:
+async def check_affordable(uow: OrdersUnitOfWork, holder: str, payment: ledger.Payment, shown_fen: int) -> int | None:
     """Lock the holder's balance and refuse (402) a prepaid order it cannot cover; returns the balance."""
     if payment != "balance":
         return None
@@ -44,7 +58,7 @@ async def check_affordable(uow: UnitOfWork, holder: str, payment: ledger.Payment
     return balance
 
 
-async def pay_for(uow: UnitOfWork, order: Order, balance_fen: int | None) -> None:
+async def pay_for(uow: OrdersUnitOfWork, order: Order, balance_fen: int | None) -> None:
     """Debit a prepaid order's shown total in the placing transaction, once its row exists.
 
     `balance_fen` is what `check_affordable` read: its row stays locked until commit, so it is
@@ -54,69 +68,58 @@ async def pay_for(uow: UnitOfWork, order: Order, balance_fen: int | None) -> Non
         await _post(uow, order, ledger.at_placing(order.payment, order.shown_fen, balance_fen), order.placed_by)
 
 
-async def settle(uow: UnitOfWork, order: Order, by: str = SYSTEM_ACTOR) -> None:
+async def settle(uow: OrdersUnitOfWork, order: Order, by: str = SYSTEM_ACTOR) -> None:
     """Bring the order's charge to its final price, if that is known by now."""
     await _post(uow, order, ledger.settle(order.payment, order.postings, order.final_charge_fen), by)
 
 
-async def collect_cash(uow: UnitOfWork, order: Order, cash_fen: int | None, by: str) -> None:
+async def collect_cash(uow: OrdersUnitOfWork, order: Order, cash_fen: int | None, by: str) -> None:
     """Pay on delivery: record the rider's cash on the order's ledger, once it is delivered."""
     if order.status in ledger.DELIVERED:
         await _post(uow, order, ledger.collect_cash(order.payment, order.postings, cash_fen), by)
 
 
-async def _post(uow: UnitOfWork, order: Order, postings: list[ledger.Posting], by: str) -> None:
+async def _post(uow: OrdersUnitOfWork, order: Order, postings: list[ledger.Posting], by: str) -> None:
     if not postings:
         return
-    await uow.ledger.post(order.placed_for, order.id, postings, by, _now())
+    await uow.ledger.post(order.placed_for, order.id, postings, by, uow.now())
     order.postings.extend(postings)
 
 
-async def _may_see(uow: UnitOfWork, principal: Principal, holder: str) -> bool:
+async def _may_see(uow: OrdersUnitOfWork, principal: Principal, holder: str) -> bool:
     if principal.role is Role.ADMIN or holder == principal.subject:
         return principal.role in (Role.ADMIN, Role.SHOPPER, Role.HELPER)
     return principal.role is Role.HELPER and await residents.may_act_for(uow, principal, holder)
 
 
-async def balance_view(uow: UnitOfWork, principal: Principal, resident: str | None, limit: int = 100) -> dict[str, Any]:
+async def balance_of(uow: OrdersUnitOfWork, principal: Principal, resident: str | None, limit: int = 100) -> Balance:
     """A shopper's own balance; a helper's for someone they help (`resident`); an admin's for anyone."""
     holder = resident or principal.subject
     if principal.role is Role.HELPER and resident is None:
-        raise NotAllowed("a helper reads a resident's balance: add ?resident=<their id>")
+        raise Forbidden("a helper reads a resident's balance: add ?resident=<their id>")
     if not await _may_see(uow, principal, holder):
-        raise NotAllowed(f"you may not see the balance of {holder}; a shopper sees their own, a helper those they help")
-    return {
-        "holder": holder,
-        "balance_fen": await uow.ledger.balance(holder),
-        "entries": await uow.ledger.entries(holder=holder, limit=limit),
-    }
+        raise Forbidden(f"you may not see the balance of {holder}; a shopper sees their own, a helper those they help")
+    return Balance(holder, await uow.ledger.balance(holder), await uow.ledger.entries(holder=holder, limit=limit))
 
 
-async def top_up(
-    uow: UnitOfWork, principal: Principal, holder: str, amount_fen: int, note: str | None
-) -> dict[str, Any]:
+async def top_up(uow: OrdersUnitOfWork, principal: Principal, holder: str, amount_fen: int, note: str | None) -> TopUp:
     """Money in: an admin at the service centre's cash desk, or a helper for someone they help."""
     if principal.role is Role.HELPER:
         if holder == principal.subject or not await residents.may_act_for(uow, principal, holder):
-            raise NotAllowed(
+            raise Forbidden(
                 f"a helper tops up the balance of a resident they help, and {holder} is not one; "
                 "GET /residents lists yours"
             )
     elif principal.role is not Role.ADMIN:
-        raise NotAllowed("money comes in at the service centre's cash desk (an admin) or through your helper")
+        raise Forbidden("money comes in at the service centre's cash desk (an admin) or through your helper")
     if not 0 < amount_fen <= MAX_TOP_UP_FEN:
-        raise BadTopUp(f"a top-up is between ¥0.01 and {format_yuan(MAX_TOP_UP_FEN)}; got {amount_fen} fen")
+        raise Invalid(f"a top-up is between ¥0.01 and {format_yuan(MAX_TOP_UP_FEN)}; got {amount_fen} fen")
     posting = ledger.Posting(ledger.Kind.TOP_UP, amount_fen, note=note or f"top-up {format_yuan(amount_fen)}")
     await uow.ledger.balance(holder, for_update=True)
-    balance = await uow.ledger.post(holder, None, [posting], principal.subject, _now())
-    return {
-        "holder": holder,
-        "balance_fen": balance,
-        "amount_fen": amount_fen,
-        "entries": await uow.ledger.entries(holder=holder, limit=20),
-    }
+    balance = await uow.ledger.post(holder, None, [posting], principal.subject, uow.now())
+    return TopUp(holder, balance, amount_fen, await uow.ledger.entries(holder=holder, limit=20))
 
 
-async def order_ledger(uow: UnitOfWork, order: Order) -> dict[str, Any]:
+async def order_ledger(uow: OrdersUnitOfWork, order: Order) -> OrderLedger:
     """The order's money and every entry it made (the caller has checked the order is theirs to see)."""
-    return {"order_id": order.id, **order.money().as_dict(), "entries": await uow.ledger.entries(order_id=order.id)}
+    return OrderLedger(order.id, order.money(), await uow.ledger.entries(order_id=order.id))

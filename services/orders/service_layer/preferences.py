@@ -6,22 +6,21 @@ one's wishes apart, and a line that omits its choice gets the one given last tim
 
 from __future__ import annotations
 
-from services.orders.adapters.residents import SubstitutionMemory
 from services.orders.domain.lines import OrderLine, SubstitutionChoice
-from services.orders.service_layer.unit_of_work import UnitOfWork
+from services.orders.service_layer.unit_of_work import OrdersUnitOfWork
 
 
-async def remembered(uow: UnitOfWork, placed_for: str, product_ids: list[str]) -> dict[str, SubstitutionChoice]:
+async def remembered(uow: OrdersUnitOfWork, placed_for: str, product_ids: list[str]) -> dict[str, SubstitutionChoice]:
     """The last choice given for each of these products; products never chosen for are absent."""
     if not product_ids:
         return {}
-    return await SubstitutionMemory(uow.conn).recall(placed_for, sorted(set(product_ids)))
+    return await uow.substitutions.recall(placed_for, sorted(set(product_ids)))
 
 
-async def remember(uow: UnitOfWork, placed_for: str, lines: list[OrderLine]) -> None:
+async def remember(uow: OrdersUnitOfWork, placed_for: str, lines: list[OrderLine]) -> None:
     """Keep each line's choice as this person's choice for that product (pass the lines whose choice was given)."""
-    await SubstitutionMemory(uow.conn).keep(placed_for, {ln.product_id: ln.substitution for ln in lines})
+    await uow.substitutions.keep(placed_for, {ln.product_id: ln.substitution for ln in lines})
 
 
-async def all_remembered(uow: UnitOfWork, placed_for: str) -> dict[str, SubstitutionChoice]:
-    return await SubstitutionMemory(uow.conn).recall(placed_for)
+async def all_remembered(uow: OrdersUnitOfWork, placed_for: str) -> dict[str, SubstitutionChoice]:
+    return await uow.substitutions.recall(placed_for)

@@ -8,18 +8,53 @@ wins over the one on the past line, and a named substitute no longer sold falls 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from services.orders.adapters.following import catalog_availability
 from services.orders.domain.basket import CatalogProduct
-from services.orders.domain.lines import SubstitutionChoice, SubstitutionMode
+from services.orders.domain.ledger import Payment
+from services.orders.domain.lines import OrderLine, SubstitutionChoice, SubstitutionMode
 from services.orders.domain.order import Order
-from services.orders.service_layer import ordering, preferences
-from services.orders.service_layer.unit_of_work import UnitOfWork
+from services.orders.service_layer import preferences
+from services.orders.service_layer.reading import get_order
+from services.orders.service_layer.unit_of_work import OrdersUnitOfWork
 from shared.auth import Principal
+from shared.errors import Forbidden
 from shared.vocabulary.roles import Role
 
-FULFILMENT_KEEPS = ("mode", "address", "site_id")  # not the slot: its time has passed
+
+@dataclass(frozen=True)
+class ReorderLine:
+    product_id: str
+    quantity: int
+    substitution: SubstitutionChoice
+
+
+@dataclass(frozen=True)
+class Change:
+    """What differs from the past order, in words (`message`) and in figures for the kind."""
+
+    kind: str  # gone, out_of_stock, price_changed, substitute_gone
+    product_id: str
+    name_zh: str
+    name_en: str
+    message: str
+    figures: dict[str, Any]  # price_changed: was_fen, now_fen, unit; substitute_gone: substitute_product_id
+
+
+@dataclass(frozen=True)
+class Reorder:
+    store_id: str
+    lines: list[ReorderLine]
+    fulfilment: dict[str, Any]
+    note: str | None
+    payment: Payment
+    on_behalf_of: str | None
+    changes: list[Change]
+
+
+def _change(line: OrderLine, kind: str, message: str, **figures: Any) -> Change:
+    return Change(kind, line.product_id, line.name_zh, line.name_en, message, figures)
 
 
 def reorder_body(
@@ -29,72 +64,64 @@ def reorder_body(
     memory: dict[str, SubstitutionChoice],
     *,
     on_behalf_of: str | None,
-) -> dict[str, Any]:
+) -> Reorder:
     """The checkout body and its `changes`, from the past order and today's catalog (pure)."""
-    lines: list[dict[str, Any]] = []
-    changes: list[dict[str, Any]] = []
+    lines: list[ReorderLine] = []
+    changes: list[Change] = []
     for ln in order.lines:
-        what = {"product_id": ln.product_id, "name_zh": ln.name_zh, "name_en": ln.name_en}
         product = products.get(ln.product_id)
         if product is None or not product.active or product.store_id != order.store_id:
-            changes.append({"kind": "gone", **what, "message": f"{ln.name_en} is no longer sold here; it is left out"})
+            changes.append(_change(ln, "gone", f"{ln.name_en} is no longer sold here; it is left out"))
             continue
         if availability.get(ln.product_id) == "out":
-            changes.append(
-                {
-                    "kind": "out_of_stock",
-                    **what,
-                    "message": f"{ln.name_en} is out of stock at the shop now; it is left out",
-                }
-            )
+            changes.append(_change(ln, "out_of_stock", f"{ln.name_en} is out of stock at the shop now; it is left out"))
             continue
         if product.price_fen != ln.unit_price_fen:
             changes.append(
-                {
-                    "kind": "price_changed",
-                    **what,
-                    "was_fen": ln.unit_price_fen,
-                    "now_fen": product.price_fen,
-                    "unit": product.unit.value,
-                    "message": f"{ln.name_en} costs {product.price_fen} fen now (was {ln.unit_price_fen})",
-                }
+                _change(
+                    ln,
+                    "price_changed",
+                    f"{ln.name_en} costs {product.price_fen} fen now (was {ln.unit_price_fen})",
+                    was_fen=ln.unit_price_fen,
+                    now_fen=product.price_fen,
+                    unit=product.unit.value,
+                )
             )
         choice = memory.get(ln.product_id, ln.substitution)
         if choice.mode is SubstitutionMode.PRODUCT:
             substitute = products.get(choice.product_id or "")
             if substitute is None or not substitute.active or substitute.store_id != order.store_id:
                 changes.append(
-                    {
-                        "kind": "substitute_gone",
-                        **what,
-                        "substitute_product_id": choice.product_id,
-                        "message": f"the substitute named for {ln.name_en} is no longer sold; no substitute is set",
-                    }
+                    _change(
+                        ln,
+                        "substitute_gone",
+                        f"the substitute named for {ln.name_en} is no longer sold; no substitute is set",
+                        substitute_product_id=choice.product_id,
+                    )
                 )
                 choice = SubstitutionChoice()
-        lines.append({"product_id": ln.product_id, "quantity": ln.quantity, "substitution": choice.as_dict()})
-    body: dict[str, Any] = {
-        "store_id": order.store_id,
-        "lines": lines,
-        "fulfilment": {k: v for k, v in order.fulfilment.items() if k in FULFILMENT_KEEPS and v is not None},
-        "note": order.note,
-        "payment": order.payment,
-    }
-    if on_behalf_of:
-        body["on_behalf_of"] = on_behalf_of
-    return {**body, "changes": changes}
+        lines.append(ReorderLine(ln.product_id, ln.quantity, choice))
+    return Reorder(
+        store_id=order.store_id,
+        lines=lines,
+        fulfilment=order.fulfilment.kept_for_reorder(),
+        note=order.note,
+        payment=order.payment,
+        on_behalf_of=on_behalf_of or None,
+        changes=changes,
+    )
 
 
-async def reorder(uow: UnitOfWork, principal: Principal, order_id: str) -> dict[str, Any]:
+async def reorder(uow: OrdersUnitOfWork, principal: Principal, order_id: str) -> Reorder:
     """For the orderer (or their helper, or an admin): the past order ready to place again."""
-    order = await ordering.get_order(uow, principal, order_id)
+    order = await get_order(uow, principal, order_id)
     if principal.role not in (Role.SHOPPER, Role.HELPER, Role.ADMIN):
-        raise ordering.Forbidden(f"a {principal.role.value} does not order; only the orderer can order this again")
+        raise Forbidden(f"a {principal.role.value} does not order; only the orderer can order this again")
     named = [ln.substitution.product_id for ln in order.lines if ln.substitution.product_id]
     memory = await preferences.remembered(uow, order.placed_for, [ln.product_id for ln in order.lines])
     named += [c.product_id for c in memory.values() if c.product_id]
     ids = sorted({ln.product_id for ln in order.lines} | set(named))
     products = await uow.catalog.products(ids)
-    availability = await catalog_availability(uow.conn, ids)
+    availability = await uow.catalog.availability(ids)
     acting_for = order.placed_for if principal.role is Role.HELPER and order.placed_for != principal.subject else None
     return reorder_body(order, products, availability, memory, on_behalf_of=acting_for)

@@ -1,7 +1,7 @@
 """Who an order is for, and who may act for whom: shoppers for themselves, helpers for those they help.
 
-`resolve_orderer` is what `place_order` asks before anything else: it settles `placed_for`
-and hands back the resident's address, phone and flags to fill in what the order omits.
+`resolve_orderer` is what placing asks before anything else: it settles `placed_for` and hands
+back the resident's address, phone and flags to fill in what the order omits.
 """
 
 from __future__ import annotations
@@ -9,15 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from services.orders.adapters.residents import NamedHelpers, Residents
 from services.orders.domain import helpers
 from services.orders.domain.basket import BasketProblem
-from services.orders.domain.helpers import Resident, new_resident_id
-
-# A module import, not names: ordering imports this module too (place_order resolves its orderer).
-from services.orders.service_layer import ordering
-from services.orders.service_layer.unit_of_work import UnitOfWork
+from services.orders.domain.helpers import NamedHelper, Resident, new_resident_id
+from services.orders.domain.lines import SubstitutionChoice
+from services.orders.service_layer.unit_of_work import OrdersUnitOfWork
 from shared.auth import Principal
+from shared.errors import Forbidden, Invalid, NotFound
 from shared.vocabulary.roles import Role
 
 
@@ -32,22 +30,19 @@ class Orderer:
     pay_on_delivery_default: bool = False
 
 
-async def resolve_orderer(uow: UnitOfWork, principal: Principal, on_behalf_of: str | None) -> Orderer:
+async def resolve_orderer(uow: OrdersUnitOfWork, principal: Principal, on_behalf_of: str | None) -> Orderer:
     """Settle whom an order is for; raises BasketProblem (422) or Forbidden (403)."""
     if principal.role is not Role.HELPER:
         if on_behalf_of and on_behalf_of != principal.subject:
-            raise ordering.Forbidden("only a helper may order on behalf of someone else")
+            raise Forbidden("only a helper may order on behalf of someone else")
         return Orderer(placed_for=principal.subject)
     if not on_behalf_of:
         raise BasketProblem(["a helper orders for a resident: set on_behalf_of to the resident's id"])
-    residents = Residents(uow.conn)
-    helped = await residents.helped_by(principal.subject, on_behalf_of)
+    helped = await uow.residents.helped_by(principal.subject, on_behalf_of)
     if on_behalf_of not in helped:
-        raise ordering.Forbidden(
-            f"you do not help {on_behalf_of}: register them under /residents, or ask them to name you"
-        )
+        raise Forbidden(f"you do not help {on_behalf_of}: register them under /residents, or ask them to name you")
     if on_behalf_of in helped.residents:
-        resident = await residents.get(on_behalf_of)
+        resident = await uow.residents.get(on_behalf_of)
         assert resident is not None
         return Orderer(
             placed_for=resident.resident_id,
@@ -59,48 +54,66 @@ async def resolve_orderer(uow: UnitOfWork, principal: Principal, on_behalf_of: s
     return Orderer(placed_for=on_behalf_of)
 
 
-async def may_act_for(uow: UnitOfWork, principal: Principal, holder: str) -> bool:
+async def may_act_for(uow: OrdersUnitOfWork, principal: Principal, holder: str) -> bool:
     """Admins for anyone; anyone for themselves; a helper for a resident they registered or a shopper who named them."""
     if principal.role is Role.HELPER and principal.subject != holder:
-        helped = await Residents(uow.conn).helped_by(principal.subject, holder)
+        helped = await uow.residents.helped_by(principal.subject, holder)
     else:
         helped = helpers.HelpedBy()
     return helpers.may_act_for(principal.role, principal.subject, holder, helped)
 
 
-async def register(uow: UnitOfWork, principal: Principal, details: dict[str, Any]) -> Resident:
-    return await Residents(uow.conn).add(Resident(resident_id=new_resident_id(), helper=principal.subject, **details))
+async def register(uow: OrdersUnitOfWork, principal: Principal, details: dict[str, Any]) -> Resident:
+    return await uow.residents.add(Resident(resident_id=new_resident_id(), helper=principal.subject, **details))
 
 
-async def residents_of(uow: UnitOfWork, principal: Principal) -> list[Resident]:
-    return await Residents(uow.conn).registered_by(principal.subject)
+async def residents_of(uow: OrdersUnitOfWork, principal: Principal) -> list[Resident]:
+    return await uow.residents.registered_by(principal.subject)
 
 
-async def resident(uow: UnitOfWork, principal: Principal, resident_id: str, *, for_update: bool = False) -> Resident:
+async def resident(
+    uow: OrdersUnitOfWork, principal: Principal, resident_id: str, *, for_update: bool = False
+) -> Resident:
     """One of the caller's residents; anyone else's is "not found" (an admin sees all)."""
-    found = await Residents(uow.conn).get(resident_id, for_update=for_update)
+    found = await uow.residents.get(resident_id, for_update=for_update)
     if found is None or (principal.role is not Role.ADMIN and found.helper != principal.subject):
-        raise ordering.NotFound(f"no resident {resident_id} registered by you; GET /residents lists yours")
+        raise NotFound(f"no resident {resident_id} registered by you; GET /residents lists yours")
     return found
 
 
-async def change_resident(uow: UnitOfWork, principal: Principal, resident_id: str, changes: dict[str, Any]) -> Resident:
+async def change_resident(
+    uow: OrdersUnitOfWork, principal: Principal, resident_id: str, changes: dict[str, Any]
+) -> Resident:
     found = await resident(uow, principal, resident_id, for_update=True)
     found.change(changes)
-    await Residents(uow.conn).save(found)
+    await uow.residents.save(found)
     return found
 
 
-async def name_helper(uow: UnitOfWork, principal: Principal, helper: str) -> bool:
+async def name_helper(uow: OrdersUnitOfWork, principal: Principal, helper: str) -> bool:
     if helper == principal.subject:
         raise BasketProblem(["you cannot name yourself as your helper; name a family member's account"])
-    return await NamedHelpers(uow.conn).name(principal.subject, helper)
+    return await uow.named_helpers.name(principal.subject, helper)
 
 
-async def unname_helper(uow: UnitOfWork, principal: Principal, helper: str) -> None:
-    if not await NamedHelpers(uow.conn).unname(principal.subject, helper):
-        raise ordering.NotFound(f"{helper} is not one of your helpers; GET /me/helpers lists them")
+async def unname_helper(uow: OrdersUnitOfWork, principal: Principal, helper: str) -> None:
+    if not await uow.named_helpers.unname(principal.subject, helper):
+        raise NotFound(f"{helper} is not one of your helpers; GET /me/helpers lists them")
 
 
-async def helpers_of(uow: UnitOfWork, principal: Principal) -> list[dict[str, object]]:
-    return await NamedHelpers(uow.conn).of(principal.subject)
+async def helpers_of(uow: OrdersUnitOfWork, principal: Principal) -> list[NamedHelper]:
+    return await uow.named_helpers.of(principal.subject)
+
+
+async def substitution_preferences(
+    uow: OrdersUnitOfWork, principal: Principal, resident_id: str | None
+) -> tuple[str, dict[str, SubstitutionChoice]]:
+    """Whose remembered choices the caller asked for, and the choices (GET /me/substitution-preferences)."""
+    if principal.role not in (Role.SHOPPER, Role.HELPER, Role.ADMIN):
+        raise Forbidden(f"a {principal.role.value} has no substitution preferences")
+    if principal.role is Role.HELPER and not resident_id:
+        raise Invalid("a helper names whose preferences: add ?resident=<resident id>")
+    holder = resident_id or principal.subject
+    if not await may_act_for(uow, principal, holder):
+        raise NotFound(f"no one called {holder} whom you help; GET /residents lists yours")
+    return holder, await uow.substitutions.recall(holder)

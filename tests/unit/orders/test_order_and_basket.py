@@ -5,7 +5,9 @@ from datetime import UTC, datetime
 import pytest
 
 from services.orders.domain.basket import BasketProblem, CatalogLocation, CatalogProduct, Wanted, price_basket
+from services.orders.domain.fulfilment_choice import Fulfilment
 from services.orders.domain.order import Order
+from shared.vocabulary.fulfilment import FulfilmentMode
 from shared.vocabulary.order_status import OrderStatus, TransitionRefused
 from shared.vocabulary.units import StockUnit
 
@@ -58,7 +60,7 @@ def place() -> Order:
         placed_by="helper-1",
         placed_for="grandma-zhou",
         placed_by_role="helper",
-        fulfilment={"mode": "pickup"},
+        fulfilment=Fulfilment(FulfilmentMode.PICKUP),
         lines=lines,
         at=T0,
     )

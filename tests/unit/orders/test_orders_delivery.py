@@ -10,9 +10,11 @@ from pydantic import ValidationError
 from services.orders.domain import delivery as dl
 from services.orders.domain import fulfilment as shop
 from services.orders.domain.basket import CatalogLocation, CatalogProduct, Wanted, price_basket
+from services.orders.domain.fulfilment_choice import Fulfilment
 from services.orders.domain.order import Order, Packed, Tracking
+from services.orders.entrypoints.answers import order_json
 from services.orders.entrypoints.consumers import SUBSCRIPTIONS
-from services.orders.entrypoints.http import PlaceOrder, order_view
+from services.orders.entrypoints.http import PlaceOrder
 from shared.auth import Principal
 from shared.events.contracts import LineOutcome, events_on
 from shared.events.topics import DISPATCH
@@ -46,7 +48,7 @@ def order(mode: str = "delivery", status: OrderStatus = S.ACCEPTED) -> Order:
         placed_by="helper-1",
         placed_for="grandma",
         placed_by_role="helper",
-        fulfilment=fulfilment,
+        fulfilment=Fulfilment.from_dict(fulfilment),
         lines=price_basket(SHOP, "shop", [Wanted("water", 2)], PRODUCTS),
         at=T0,
         delivery_code="246810" if mode != "pickup" else None,
@@ -66,7 +68,9 @@ def order(mode: str = "delivery", status: OrderStatus = S.ACCEPTED) -> Order:
 
 
 def assign(o: Order, rider_id: str = "rider-7", eta_door: datetime = T0 + timedelta(minutes=25)) -> None:
-    dl.rider_assigned(o, rider_id, f"Rider {rider_id}", "e_bike", T0 + timedelta(minutes=8), eta_door, "dispatch", T0)
+    dl.rider_assigned(
+        o, rider_id, f"Rider {rider_id}", "e_bike", T0 + timedelta(minutes=8), eta_door, assigned_by="dispatch", at=T0
+    )
 
 
 def causes(o: Order) -> str:
@@ -214,7 +218,9 @@ def test_a_pickup_offer_accepted_when_packed_makes_it_ready_at_the_counter() -> 
     dl.answer_pickup_offer(o, True, "helper-1", T0 + timedelta(minutes=1))
     assert o.status is S.READY_FOR_PICKUP
     assert o.fulfilment_mode == "pickup"
-    assert o.fulfilment["switched_from"]["mode"] == "delivery"
+    assert o.fulfilment.switched_from is not None
+    assert o.fulfilment.switched_from.mode == "delivery"
+    assert o.fulfilment.as_dict()["switched_from"]["mode"] == "delivery"
     assert o.tracking.rider is None
     assert dl.open_pickup_offer(o) is None
     with pytest.raises(dl.PickupOfferRefused, match="already answered: helper-1 accepted"):
@@ -269,8 +275,8 @@ def test_who_sees_codes_the_rider_and_dispatchs_steps() -> None:
     o = order("locker", S.OUT_FOR_DELIVERY)
     assign(o)
     dl.locker_deposited(o, "lane-lockers", "A1", "864209", T0 + timedelta(days=1), T0)
-    mine, helper, admin = order_view(o, ORDERER), order_view(o, HELPER), order_view(o, ADMIN)
-    staff, desk = order_view(o, STAFF), order_view(o, DISPATCHER)
+    mine, helper, admin = order_json(o, ORDERER), order_json(o, HELPER), order_json(o, ADMIN)
+    staff, desk = order_json(o, STAFF), order_json(o, DISPATCHER)
     assert mine["delivery_code"] == helper["delivery_code"] == admin["delivery_code"] == "246810"
     assert staff["delivery_code"] is None
     assert desk["delivery_code"] is None

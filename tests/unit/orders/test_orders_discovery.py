@@ -105,9 +105,11 @@ def test_stalls_and_inactive_shops_are_not_listed_and_category_matches_a_markets
     bakery = shop("bakery", 300, category="bakery")
     everything = [market, fish, gone, bakery]
     assert ids(serving(everything, DOOR, Mode.PICKUP, MONDAY_NOON, "Asia/Shanghai")) == ["market", "bakery"]
-    by_fish = serving(everything, DOOR, Mode.PICKUP, MONDAY_NOON, "Asia/Shanghai", "fish", {"market": [fish]})
+    by_fish = serving(
+        everything, DOOR, Mode.PICKUP, MONDAY_NOON, "Asia/Shanghai", category="fish", stalls_of={"market": [fish]}
+    )
     assert ids(by_fish) == ["market"]
-    assert ids(serving(everything, DOOR, Mode.PICKUP, MONDAY_NOON, "Asia/Shanghai", "bakery")) == ["bakery"]
+    assert ids(serving(everything, DOOR, Mode.PICKUP, MONDAY_NOON, "Asia/Shanghai", category="bakery")) == ["bakery"]
 
 
 def test_busy_levels_follow_the_open_order_count() -> None:

@@ -9,9 +9,11 @@ import pytest
 from services.orders.domain import approvals
 from services.orders.domain import fulfilment as shop
 from services.orders.domain.basket import CatalogLocation, CatalogProduct, Wanted, price_basket
+from services.orders.domain.fulfilment_choice import Fulfilment
 from services.orders.domain.lines import LineStatus, Substitute
 from services.orders.domain.order import Order, Packed
 from shared.events.contracts import LineOutcome
+from shared.vocabulary.fulfilment import FulfilmentMode
 from shared.vocabulary.order_status import OrderStatus, TransitionRefused
 from shared.vocabulary.units import StockUnit
 
@@ -33,7 +35,7 @@ def order(mode: str = "pickup", status: OrderStatus = OrderStatus.ACCEPTED) -> O
         placed_by="helper-1",
         placed_for="grandma",
         placed_by_role="helper",
-        fulfilment={"mode": mode},
+        fulfilment=Fulfilment(FulfilmentMode(mode)),
         lines=lines,
         at=T0,
     )
@@ -58,7 +60,7 @@ def packed(final_fen: int, shown_fen: int = 3060) -> Packed:
 
 def test_a_stall_refusing_refunds_its_lines_and_the_rest_goes_on() -> None:
     o = order(status=OrderStatus.CONFIRMED)
-    shop.part_rejected(o, "tofu-stall", "shop_timeout", None, [2], 900, T0)
+    shop.part_rejected(o, "tofu-stall", "shop_timeout", None, [2], 900, at=T0)
     tofu = o.line(2)
     assert tofu is not None
     assert (tofu.status, tofu.final_fen, tofu.refund_fen) == (LineStatus.REFUNDED, 0, 900)
@@ -80,7 +82,7 @@ def test_picking_starts_once_and_later_stalls_are_facts() -> None:
 
 def test_a_weighed_line_is_priced_at_its_weight_and_the_timeline_says_how_heavy() -> None:
     o = order(status=OrderStatus.PICKING)
-    shop.line_picked(o, 1, 1100, 1980, 2160, "staff", T0)
+    shop.line_picked(o, 1, 1100, 1980, 2160, by="staff", at=T0)
     carp = o.line(1)
     assert carp is not None
     assert (carp.status, carp.final_quantity, carp.final_fen, carp.refund_fen) == (LineStatus.PICKED, 1100, 1980, 180)
@@ -150,13 +152,13 @@ SILKEN = Substitute("silken", "tofu-stall", "嫩豆腐", "Silken tofu", "piece",
 
 def test_a_substitute_needing_approval_then_accepted_replaces_the_line_at_its_price() -> None:
     o = order(status=OrderStatus.PICKING)
-    shop.substitution_proposed(o, 2, SILKEN, True, T0 + timedelta(minutes=5), "staff", T0)
+    shop.substitution_proposed(o, 2, SILKEN, True, T0 + timedelta(minutes=5), by="staff", at=T0)
     tofu = o.line(2)
     assert tofu is not None
     assert tofu.status is LineStatus.AWAITING_APPROVAL
     assert tofu.pending is not None
     assert tofu.pending.numbers["substitute"]["name_en"] == "Silken tofu"
-    shop.substitution_settled(o, 2, True, 750, 0, "shopper", T0)
+    shop.substitution_settled(o, 2, True, 750, 0, decided_by="shopper", at=T0)
     assert (tofu.status, tofu.final_fen, tofu.refund_fen, tofu.pending) == (LineStatus.SUBSTITUTED, 750, 150, None)
     assert tofu.substitute is not None
     assert tofu.substitute.accepted is True
@@ -164,8 +166,8 @@ def test_a_substitute_needing_approval_then_accepted_replaces_the_line_at_its_pr
 
 def test_a_declined_substitute_refunds_the_line() -> None:
     o = order(status=OrderStatus.PICKING)
-    shop.substitution_proposed(o, 2, SILKEN, True, T0 + timedelta(minutes=5), "staff", T0)
-    shop.substitution_settled(o, 2, False, 0, 900, "timeout", T0)
+    shop.substitution_proposed(o, 2, SILKEN, True, T0 + timedelta(minutes=5), by="staff", at=T0)
+    shop.substitution_settled(o, 2, False, 0, 900, decided_by="timeout", at=T0)
     tofu = o.line(2)
     assert tofu is not None
     assert (tofu.status, tofu.refund_fen) == (LineStatus.REFUNDED, 900)
@@ -176,12 +178,12 @@ def test_a_declined_substitute_refunds_the_line() -> None:
 
 def test_a_substitute_within_the_preference_needs_no_question() -> None:
     o = order(status=OrderStatus.PICKING)
-    shop.substitution_proposed(o, 2, SILKEN, False, None, "staff", T0)
+    shop.substitution_proposed(o, 2, SILKEN, False, None, by="staff", at=T0)
     tofu = o.line(2)
     assert tofu is not None
     assert tofu.pending is None
     assert tofu.status is LineStatus.RESERVED
-    shop.substitution_settled(o, 2, True, 750, 0, "rule", T0)
+    shop.substitution_settled(o, 2, True, 750, 0, decided_by="rule", at=T0)
     assert tofu.status is LineStatus.SUBSTITUTED
     assert "within the shopper's preference" in o.timeline[-1].cause
 
@@ -192,7 +194,7 @@ def test_approval_rules() -> None:
         approvals.answer(o, 9, True, "grandma", T0)
     with pytest.raises(approvals.ApprovalRefused, match="no question waiting"):
         approvals.answer(o, 1, True, "grandma", T0)
-    shop.substitution_proposed(o, 2, SILKEN, True, T0 + timedelta(minutes=5), "staff", T0)
+    shop.substitution_proposed(o, 2, SILKEN, True, T0 + timedelta(minutes=5), by="staff", at=T0)
     with pytest.raises(approvals.ApprovalRefused, match="ran out"):
         approvals.answer(o, 2, True, "grandma", T0 + timedelta(minutes=6))
     answered = approvals.answer(o, 2, False, "helper-1", T0)
@@ -204,7 +206,7 @@ def test_approval_rules() -> None:
 
 def test_packing_a_pickup_order_makes_it_ready_with_the_final_price_and_refund() -> None:
     o = order(status=OrderStatus.PICKING)
-    shop.line_picked(o, 1, 1100, 1980, 2160, "staff", T0)
+    shop.line_picked(o, 1, 1100, 1980, 2160, by="staff", at=T0)
     shop.line_out_of_stock(o, 2, 900, "staff", T0)
     shop.part_packed(o, "fish-stall", 1, 1100, "staff", T0)
     shop.order_packed(
@@ -238,7 +240,7 @@ def test_a_delivery_goes_out_with_the_rider_and_a_returned_bag_fails_then_return
 def test_late_and_foreign_facts_are_noted_and_change_nothing() -> None:
     o = order(status=OrderStatus.CONFIRMED)
     o.cancel(T0, "helper-1")
-    shop.line_picked(o, 1, 1100, 1980, 2160, "staff", T0)
+    shop.line_picked(o, 1, 1100, 1980, 2160, by="staff", at=T0)
     shop.picking_started(o, "fish-stall", "staff", T0)
     shop.order_packed(o, packed(1980), 3060, [], T0)
     shop.handed_over(o, "rider", "staff", T0)
@@ -250,5 +252,5 @@ def test_late_and_foreign_facts_are_noted_and_change_nothing() -> None:
     assert all("nothing changed" in e.cause for e in o.timeline[-4:])
 
     o = order(status=OrderStatus.PICKING)
-    shop.line_picked(o, 7, 1, 100, 100, "staff", T0)
+    shop.line_picked(o, 7, 1, 100, 100, by="staff", at=T0)
     assert "line 7, which this order does not have" in o.timeline[-1].cause

@@ -9,7 +9,6 @@ balance, and no balance ever changes without an entry.
 from __future__ import annotations
 
 import asyncio
-import copy
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,18 +18,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from services.orders.domain import ledger
+from services.orders.domain.fulfilment_choice import Fulfilment
 from services.orders.domain.ledger import Account, BalanceTooSmall, Fees, Kind, Posting
 from services.orders.domain.lines import OrderLine
 from services.orders.domain.order import Order
 from services.orders.service_layer import delivery, fulfilment, ordering, payments
-from services.orders.service_layer.unit_of_work import UnitOfWork
 from shared.auth import Principal
 from shared.events.contracts import (
     BagReturned,
     DeliveryAbandoned,
     DeliveryCompleted,
     DeliveryFailed,
-    Event,
     HandoverTo,
     LineOutcome,
     LockerCollected,
@@ -47,8 +45,10 @@ from shared.events.contracts import (
     StockRejected,
     StockReserved,
 )
+from shared.vocabulary.fulfilment import FulfilmentMode
 from shared.vocabulary.order_status import OrderStatus
 from shared.vocabulary.roles import Role
+from tests.unit.orders.fakes import FakeOrdersUnitOfWork
 
 S = OrderStatus
 GRANDMA = Principal("grandma", Role.SHOPPER)
@@ -70,10 +70,10 @@ def test_prepaid_order_is_debited_its_shown_total_or_refused_with_what_to_do() -
 
 
 def test_pay_on_delivery_is_for_the_door_only() -> None:
-    ledger.check_payment("on_delivery", "delivery")
+    ledger.check_payment("on_delivery", FulfilmentMode.DELIVERY)
     for mode in ("pickup", "locker"):
         with pytest.raises(ledger.PaymentRefused, match=f"not {mode}"):
-            ledger.check_payment("on_delivery", mode)
+            ledger.check_payment("on_delivery", FulfilmentMode(mode))
 
 
 def test_settling_posts_the_difference_once() -> None:
@@ -125,64 +125,6 @@ def test_cash_at_the_door_must_equal_what_was_due() -> None:
 
 
 # The property: many orders, every way they can go
-
-
-class FakeLedger:
-    def __init__(self) -> None:
-        self.balances: dict[str, int] = {}
-        self.rows: list[tuple[str, str | None, Posting]] = []
-
-    async def balance(self, holder: str, *, for_update: bool = False) -> int:
-        return self.balances.get(holder, 0)
-
-    async def post(
-        self, holder: str, order_id: str | None, postings: list[Posting], by: str, at: datetime
-    ) -> int | None:
-        for p in postings:
-            if p.account is Account.BALANCE:
-                self.balances[holder] = self.balances.get(holder, 0) + p.amount_fen
-            self.rows.append((holder, order_id, p))
-        return self.balances.get(holder, 0)
-
-    async def entries(self, **_: Any) -> list[dict[str, Any]]:
-        return []
-
-    def of_order(self, order_id: str) -> list[Posting]:
-        return [p for _, oid, p in self.rows if oid == order_id]
-
-    def entries_sum(self, holder: str) -> int:
-        return sum(p.amount_fen for h, _, p in self.rows if h == holder and p.account is Account.BALANCE)
-
-
-class FakeOrders:
-    """Stores copies, as the database does: a change counts only once saved."""
-
-    def __init__(self, book: FakeLedger) -> None:
-        self.book, self.rows = book, {}  # type: dict[str, Order]
-
-    async def add(self, order: Order) -> None:
-        order.new_entries.clear()
-        self.rows[order.id] = copy.deepcopy(order)
-
-    async def get(self, order_id: str, *, for_update: bool = False) -> Order | None:
-        found = copy.deepcopy(self.rows.get(order_id))
-        if found is not None:
-            found.postings = self.book.of_order(order_id)
-        return found
-
-    async def save(self, order: Order) -> None:
-        order.new_entries.clear()
-        self.rows[order.id] = copy.deepcopy(order)
-
-
-class FakeUnitOfWork(UnitOfWork):
-    def __init__(self) -> None:  # no connection: the repositories are in memory
-        self.ledger = FakeLedger()  # type: ignore[assignment]
-        self.orders = FakeOrders(self.ledger)  # type: ignore[assignment]
-        self.published: list[Event] = []
-
-    async def publish(self, event: Event) -> Any:
-        self.published.append(event)
 
 
 @dataclass
@@ -254,7 +196,7 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
     }
 
 
-async def place(uow: FakeUnitOfWork, s: dict[str, Any]) -> Order | None:
+async def place(uow: FakeOrdersUnitOfWork, s: dict[str, Any]) -> Order | None:
     """The money part of ordering.place_order: lock, check, store, debit."""
     order_lines = [
         OrderLine(
@@ -282,7 +224,7 @@ async def place(uow: FakeUnitOfWork, s: dict[str, Any]) -> Order | None:
         placed_by="grandma",
         placed_for="grandma",
         placed_by_role="shopper",
-        fulfilment=fulfil,
+        fulfilment=Fulfilment.from_dict(fulfil),
         lines=order_lines,
         at=T0,
         payment=s["payment"],
@@ -323,8 +265,8 @@ def packed_event(s: dict[str, Any], base: dict[str, Any]) -> OrderPacked:
     )
 
 
-async def run(s: dict[str, Any]) -> tuple[FakeUnitOfWork, Order | None]:
-    uow = FakeUnitOfWork()
+async def run(s: dict[str, Any]) -> tuple[FakeOrdersUnitOfWork, Order | None]:
+    uow = FakeOrdersUnitOfWork()
     await payments.top_up(uow, Principal("cash-desk", Role.ADMIN), "grandma", s["top_up"], None) if s[
         "top_up"
     ] else None

@@ -1,22 +1,26 @@
 """Help, reorder and rating rules without a database: who may act for whom, what a reorder offers."""
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
 from services.orders.domain.basket import CatalogLocation, CatalogProduct, Wanted, price_basket
+from services.orders.domain.fulfilment_choice import Fulfilment
 from services.orders.domain.helpers import (
+    RESIDENT_PREFIX,
     HelpedBy,
     Resident,
-    is_resident_id,
     may_act_for,
     merged_flags,
     new_resident_id,
 )
 from services.orders.domain.lines import SubstitutionChoice, SubstitutionMode
 from services.orders.domain.order import Order
-from services.orders.service_layer.ratings import RatingInvalid, check_stars, why_not_rateable
-from services.orders.service_layer.reorder import reorder_body
+from services.orders.domain.rating import RatingInvalid, check_stars, why_not_rateable
+from services.orders.entrypoints.answers import ReorderAnswer
+from services.orders.service_layer.reorder import Reorder, reorder_body
+from shared.errors import Invalid
 from shared.vocabulary.order_status import OrderStatus
 from shared.vocabulary.roles import Role
 from shared.vocabulary.units import StockUnit
@@ -53,19 +57,24 @@ def test_a_residents_call_first_cannot_be_switched_off_by_an_order() -> None:
 def test_resident_ids_are_recognisable_and_distinct() -> None:
     ids = {new_resident_id() for _ in range(50)}
     assert len(ids) == 50
-    assert all(is_resident_id(i) for i in ids)
-    assert not is_resident_id("shopper-7")
+    assert all(i.startswith(RESIDENT_PREFIX) for i in ids)
 
 
 def test_a_resident_changes_only_editable_fields() -> None:
     zhou = Resident("res-zhou", "li", "Zhou Ayi")
     zhou.change({"phone": "+86 139 0000 0000", "call_before_delivery": True})
     assert zhou.flags == {"call_before_delivery": True, "pay_on_delivery": False}
-    with pytest.raises(ValueError, match="helper cannot be changed"):
+    with pytest.raises(Invalid, match="helper cannot be changed"):
         zhou.change({"helper": "someone-else"})
 
 
 # --- reorder -------------------------------------------------------------------------------
+
+
+def reordered(r: Reorder) -> dict[str, Any]:
+    """The reorder as GET /orders/{id}/reorder answers it."""
+    return ReorderAnswer.of(r).model_dump(mode="json")
+
 
 SHOP = CatalogLocation("shop", "shop", None, "小店", "Shop", True)
 
@@ -108,11 +117,13 @@ def past_order() -> Order:
         placed_by="li",
         placed_for="res-zhou",
         placed_by_role="helper",
-        fulfilment={
-            "mode": "delivery",
-            "address": {"text": "3-2-401", "lat": 32.0, "lon": 118.0},
-            "slot": {"start": "2026-11-22T09:00:00+08:00", "end": "2026-11-22T09:30:00+08:00"},
-        },
+        fulfilment=Fulfilment.from_dict(
+            {
+                "mode": "delivery",
+                "address": {"text": "3-2-401", "lat": 32.0, "lon": 118.0},
+                "slot": {"start": "2026-11-22T09:00:00+08:00", "end": "2026-11-22T09:30:00+08:00"},
+            }
+        ),
         lines=lines,
         at=T0,
         note="knock loudly",
@@ -128,7 +139,7 @@ def test_reorder_offers_todays_prices_and_says_what_changed() -> None:
         "eggs": product("eggs", 1200, active=False),
         "soy": product("soy", 500, active=False),
     }
-    body = reorder_body(past_order(), today, {"carp": "out"}, {}, on_behalf_of="res-zhou")
+    body = reordered(reorder_body(past_order(), today, {"carp": "out"}, {}, on_behalf_of="res-zhou"))
     assert body["store_id"] == "shop"
     assert body["on_behalf_of"] == "res-zhou"
     assert body["note"] == "knock loudly"
@@ -144,7 +155,7 @@ def test_reorder_offers_todays_prices_and_says_what_changed() -> None:
 
 def test_reorder_uses_the_remembered_substitution_over_the_past_lines() -> None:
     memory = {"milk": SubstitutionChoice(SubstitutionMode.BEST_MATCH)}
-    body = reorder_body(past_order(), THEN, {}, memory, on_behalf_of=None)
+    body = reordered(reorder_body(past_order(), THEN, {}, memory, on_behalf_of=None))
     subs = {ln["product_id"]: ln["substitution"] for ln in body["lines"]}
     assert subs["milk"] == {"mode": "best_match", "product_id": None}
     assert subs["tofu"] == {"mode": "product", "product_id": "soy"}
