@@ -113,7 +113,8 @@ LOCATIONS: list[dict[str, Any]] = [
     },
 ]
 
-# (id, location, zh, en, category, unit, price_fen, grams_per_piece, on_hand)
+# Each product: its id, location, Chinese and English names, category, unit, price in fen,
+# grams per piece (weighed goods) and the stock on hand.
 _PRODUCTS: list[tuple[str, str, str, str, str, str, int, int | None, int]] = [
     ("suguo-rice-5kg", "suguo-daxinggong", "东北大米 5kg", "Northeast rice 5 kg", "grain", "piece", 4590, None, 40),
     ("suguo-oil-1l8", "suguo-daxinggong", "花生油 1.8L", "Peanut oil 1.8 L", "grocery", "piece", 3990, None, 30),

@@ -7,28 +7,37 @@ constraints of `stock` stay the last line of defence: reserved never exceeds on-
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import asyncpg
 
+from services.inventory.domain.availability import Watched
+from services.inventory.domain.stock import Hold, Shortage, StockLevel
+from shared.errors import Invalid
 
-class Shortage(Exception):
-    """Not enough available stock for what was asked (HTTP 409)."""
+
+def _hold(r: asyncpg.Record) -> Hold:
+    return Hold(r["order_id"], r["line_no"], r["product_id"], r["quantity"])
 
 
 class StockRepository:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
 
-    async def lock(self, product_ids: list[str]) -> dict[str, asyncpg.Record]:
-        """Lock the stock rows in id order, as every other writer does, so none deadlock."""
+    async def lock(self, product_ids: Iterable[str]) -> dict[str, StockLevel]:
+        """Lock the stock rows in id order, as every other writer does, so two baskets sharing products
+        cannot deadlock."""
         rows = await self.conn.fetch(
-            "SELECT s.product_id, s.on_hand, s.reserved, s.on_hand - s.reserved AS available, p.unit "
-            "FROM stock s JOIN products p ON p.id = s.product_id WHERE s.product_id = any($1::text[]) "
+            "SELECT s.product_id, p.location_id, p.unit, s.on_hand, s.reserved FROM stock s "
+            "JOIN products p ON p.id = s.product_id WHERE s.product_id = any($1::text[]) "
             "ORDER BY s.product_id FOR UPDATE OF s",
             sorted(set(product_ids)),
         )
-        return {r["product_id"]: r for r in rows}
+        return {
+            r["product_id"]: StockLevel(r["product_id"], r["location_id"], r["unit"], r["on_hand"], r["reserved"])
+            for r in rows
+        }
 
     async def _move(
         self, product_id: str, on_hand_delta: int, reserved_delta: int, reason: str, order_id: str | None, actor: str
@@ -60,16 +69,16 @@ class StockRepository:
             actor,
         )
 
-    async def holds(self, order_id: str, line_no: int | None = None) -> list[asyncpg.Record]:
+    async def holds(self, order_id: str, line_no: int | None = None) -> list[Hold]:
         if line_no is None:
-            return list(
-                await self.conn.fetch("SELECT * FROM holds WHERE order_id = $1 ORDER BY line_no, product_id", order_id)
+            rows = await self.conn.fetch(
+                "SELECT * FROM holds WHERE order_id = $1 ORDER BY line_no, product_id", order_id
             )
-        return list(
-            await self.conn.fetch(
+        else:
+            rows = await self.conn.fetch(
                 "SELECT * FROM holds WHERE order_id = $1 AND line_no = $2 ORDER BY product_id", order_id, line_no
             )
-        )
+        return [_hold(r) for r in rows]
 
     async def add_holds(self, order_id: str, holds: list[tuple[int, str, int]]) -> None:
         """Record holds whose stock.reserved was already raised (the whole-basket reservation)."""
@@ -115,23 +124,23 @@ class StockRepository:
 
     async def release_line(self, order_id: str, line_no: int, reason: str, actor: str) -> None:
         for hold in await self.holds(order_id, line_no):
-            await self.set_hold(order_id, line_no, hold["product_id"], 0, reason, actor)
+            await self.set_hold(order_id, line_no, hold.product_id, 0, reason, actor)
 
     async def commit_line(
         self, order_id: str, line_no: int, reason: str, actor: str, quantity: int | None = None
     ) -> None:
         """The goods left the shop: on-hand and reserved both go down by what the line holds."""
         for hold in await self.holds(order_id, line_no):
-            qty = hold["quantity"] if quantity is None else min(quantity, hold["quantity"])
+            qty = hold.quantity if quantity is None else min(quantity, hold.quantity)
             if qty <= 0:
                 continue
-            await self._move(hold["product_id"], -qty, -qty, reason, order_id, actor)
-            if qty == hold["quantity"]:
+            await self._move(hold.product_id, -qty, -qty, reason, order_id, actor)
+            if qty == hold.quantity:
                 await self.conn.execute(
                     "DELETE FROM holds WHERE order_id = $1 AND line_no = $2 AND product_id = $3",
                     order_id,
                     line_no,
-                    hold["product_id"],
+                    hold.product_id,
                 )
             else:
                 await self.conn.execute(
@@ -139,7 +148,7 @@ class StockRepository:
                     "AND line_no = $2 AND product_id = $3",
                     order_id,
                     line_no,
-                    hold["product_id"],
+                    hold.product_id,
                     qty,
                 )
 
@@ -158,17 +167,27 @@ class StockRepository:
             actor,
         )
 
-    async def low_stock_candidates(self, product_ids: list[str]) -> list[asyncpg.Record]:
+    async def watched(self, product_ids: Iterable[str]) -> list[Watched]:
         """The products' levels and what was last published about them; the stock rows are locked (in id
         order, as every writer locks them) so two transactions cannot both publish the same change."""
-        return list(
-            await self.conn.fetch(
-                "SELECT p.id, p.location_id, p.store_id, p.low_stock_threshold, s.on_hand - s.reserved AS available, "
-                "s.low_flagged, s.published_level FROM products p JOIN stock s ON s.product_id = p.id "
-                "WHERE p.id = any($1::text[]) ORDER BY p.id FOR UPDATE OF s",
-                sorted(set(product_ids)),
-            )
+        rows = await self.conn.fetch(
+            "SELECT p.id, p.location_id, p.store_id, p.low_stock_threshold, s.on_hand - s.reserved AS available, "
+            "s.low_flagged, s.published_level FROM products p JOIN stock s ON s.product_id = p.id "
+            "WHERE p.id = any($1::text[]) ORDER BY p.id FOR UPDATE OF s",
+            sorted(set(product_ids)),
         )
+        return [
+            Watched(
+                r["id"],
+                r["location_id"],
+                r["store_id"],
+                r["low_stock_threshold"],
+                r["available"],
+                r["low_flagged"],
+                r["published_level"],
+            )
+            for r in rows
+        ]
 
     async def set_low_flag(self, product_id: str, flagged: bool) -> None:
         await self.conn.execute("UPDATE stock SET low_flagged = $2 WHERE product_id = $1", product_id, flagged)
@@ -184,11 +203,67 @@ class StockRepository:
     async def set_published_level(self, product_id: str, level: str) -> None:
         await self.conn.execute("UPDATE stock SET published_level = $2 WHERE product_id = $1", product_id, level)
 
-    async def level(self, product_id: str) -> asyncpg.Record | None:
-        return await self.conn.fetchrow(
-            "SELECT on_hand, reserved, on_hand - reserved AS available FROM stock WHERE product_id = $1", product_id
+    async def level(self, product_id: str) -> StockLevel | None:
+        found = await self.levels([product_id])
+        return found.get(product_id)
+
+    async def levels(self, product_ids: Iterable[str]) -> dict[str, StockLevel]:
+        rows = await self.conn.fetch(
+            "SELECT s.product_id, p.location_id, p.unit, s.on_hand, s.reserved FROM stock s "
+            "JOIN products p ON p.id = s.product_id WHERE s.product_id = any($1::text[])",
+            sorted(set(product_ids)),
         )
+        return {
+            r["product_id"]: StockLevel(r["product_id"], r["location_id"], r["unit"], r["on_hand"], r["reserved"])
+            for r in rows
+        }
 
     async def movements(self, product_id: str) -> list[dict[str, Any]]:
         rows = await self.conn.fetch("SELECT * FROM stock_movements WHERE product_id = $1 ORDER BY at, id", product_id)
         return [dict(r) for r in rows]
+
+    async def save_levels(
+        self, before: dict[str, int], levels: dict[str, StockLevel], reason: str, order_id: str | None, actor: str
+    ) -> None:
+        changed = [
+            (lvl.product_id, lvl.reserved, lvl.reserved - before[lvl.product_id])
+            for lvl in levels.values()
+            if lvl.reserved != before[lvl.product_id]
+        ]
+        if not changed:
+            return
+        await self.conn.executemany(
+            "UPDATE stock SET reserved = $2 WHERE product_id = $1", [(pid, reserved) for pid, reserved, _ in changed]
+        )
+        await self.conn.executemany(
+            "INSERT INTO stock_movements (product_id, reserved_delta, reason, order_id, actor) "
+            "VALUES ($1, $2, $3, $4, $5)",
+            [(pid, delta, reason, order_id, actor) for pid, _, delta in changed],
+        )
+
+    async def set_on_hand(self, product_id: str, on_hand: int, reason: str, actor: str) -> None:
+        """Count the shelf: never below what is already promised to orders."""
+        row = await self.conn.fetchrow(
+            "SELECT on_hand, reserved FROM stock WHERE product_id = $1 FOR UPDATE", product_id
+        )
+        if row is None:
+            await self.conn.execute("INSERT INTO stock (product_id, on_hand) VALUES ($1, $2)", product_id, on_hand)
+            delta = on_hand
+        else:
+            if on_hand < row["reserved"]:
+                raise Invalid(f"on_hand {on_hand} is below the {row['reserved']} already reserved for orders")
+            await self.conn.execute("UPDATE stock SET on_hand = $2 WHERE product_id = $1", product_id, on_hand)
+            delta = on_hand - row["on_hand"]
+        if delta:
+            await self.conn.execute(
+                "INSERT INTO stock_movements (product_id, on_hand_delta, reason, actor) VALUES ($1, $2, $3, $4)",
+                product_id,
+                delta,
+                reason,
+                actor,
+            )
+
+    async def ensure_row(self, product_id: str) -> None:
+        await self.conn.execute(
+            "INSERT INTO stock (product_id, on_hand) VALUES ($1, 0) ON CONFLICT DO NOTHING", product_id
+        )

@@ -6,6 +6,8 @@ more about a shop's trade than a neighbour needs to know. The level changes rare
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from shared.events.contracts import StockLevel
 
 
@@ -22,3 +24,20 @@ def level_to_publish(last_published: str | None, available: int, low_stock_thres
     """The level to publish now, or None when it is the one already published."""
     level = level_of(available, low_stock_threshold)
     return None if last_published == level.value else level
+
+
+@dataclass(frozen=True)
+class Watched:
+    """A product's available stock beside what was last said about it (the low-stock flag, the level)."""
+
+    product_id: str
+    location_id: str
+    store_id: str
+    threshold: int | None
+    available: int
+    low_flagged: bool
+    published_level: str | None
+
+    @property
+    def under_threshold(self) -> bool:
+        return self.threshold is not None and self.available < self.threshold

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
+
+from shared.errors import Conflict
 
 
 class PartStatus(StrEnum):
@@ -24,25 +27,93 @@ class PartStatus(StrEnum):
     RELEASED = "released"  # the whole order was cancelled or rejected
 
 
-LIVE_PARTS = frozenset({PartStatus.WAITING, PartStatus.ACCEPTED, PartStatus.PICKING, PartStatus.PACKED})
+P = PartStatus
+
+# docs/fulfilment.md: a part is accepted (or refused, or lapses), picked, then packed; a
+# cancelled or rejected order releases every part that was not refused already.
+MOVES: Mapping[PartStatus, frozenset[PartStatus]] = {
+    P.WAITING: frozenset({P.ACCEPTED, P.REJECTED, P.RELEASED}),
+    P.ACCEPTED: frozenset({P.PICKING, P.RELEASED}),
+    P.PICKING: frozenset({P.PACKED, P.RELEASED}),
+    P.PACKED: frozenset({P.RELEASED}),
+    P.REJECTED: frozenset(),
+    P.RELEASED: frozenset(),
+}
+
+LIVE_PARTS = frozenset({P.WAITING, P.ACCEPTED, P.PICKING, P.PACKED})
+BEING_WORKED = frozenset({P.ACCEPTED, P.PICKING})  # its lines can be picked
 
 
-class FulfilmentRefused(Exception):
-    """An action the order's or part's state does not allow now (HTTP 409)."""
+def can_move(current: PartStatus, target: PartStatus) -> bool:
+    return target in MOVES[current]
 
 
-class NotFound(Exception):
-    """No such order, part or line where the caller looked (HTTP 404)."""
-
-
-class BadRequest(ValueError):
-    """The request itself is wrong, whatever the state (HTTP 422)."""
-
-
-@dataclass(frozen=True)
+@dataclass
 class Part:
+    """A shop's or a stall's share of an order: accepted, picked and packed by that location's staff."""
+
+    order_id: str
     location_id: str
     status: PartStatus
+    accept_deadline: datetime
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    reason: str | None = None
+    note: str | None = None
+    bags: int | None = None
+    weight_g: int | None = None
+    packed_by: str | None = None
+    packed_at: datetime | None = None
+    created_at: datetime | None = None
+    version: int = 0  # as loaded; a save of an older version than the stored one is refused
+
+    def move(self, target: PartStatus) -> None:
+        if not can_move(self.status, target):
+            raise Conflict(
+                f"{self.location_id}'s part of order {self.order_id} is {self.status.value}; "
+                f"it cannot become {target.value}"
+            )
+        self.status = target
+
+    @property
+    def live(self) -> bool:
+        return self.status in LIVE_PARTS
+
+    def accept(self, by: str, at: datetime) -> None:
+        self.move(P.ACCEPTED)
+        self.decided_by, self.decided_at = by, at
+
+    def reject(self, reason: str, note: str | None, by: str, at: datetime) -> None:
+        self.move(P.REJECTED)
+        self.decided_by, self.decided_at, self.reason, self.note = by, at, reason, note
+
+    def start_picking(self) -> bool:
+        if self.status is not P.ACCEPTED:
+            return False
+        self.move(P.PICKING)
+        return True
+
+    def check_workable(self, line_no: int) -> None:
+        if self.status not in BEING_WORKED:
+            raise Conflict(f"line {line_no} belongs to {self.location_id}'s part, which is {self.status.value}")
+
+    def check_packable(self) -> None:
+        if self.status is P.PACKED:
+            raise Conflict(f"{self.location_id}'s part of order {self.order_id} is already packed")
+        if self.status not in BEING_WORKED:
+            raise Conflict(
+                f"{self.location_id}'s part of order {self.order_id} is {self.status.value}; it cannot be packed"
+            )
+
+    def pack(self, bags: int, weight_g: int, by: str, at: datetime) -> None:
+        self.check_packable()
+        self.move(P.PACKED)
+        self.bags, self.weight_g, self.packed_by, self.packed_at = bags, weight_g, by, at
+
+    def release(self) -> None:
+        """The whole order ends: every part not refused already is released."""
+        if self.status not in (P.REJECTED, P.RELEASED):
+            self.move(P.RELEASED)
 
 
 def parts_of(lines: Iterable[tuple[int, str]]) -> dict[str, list[int]]:
@@ -61,7 +132,7 @@ class Outcome(StrEnum):
 
 def acceptance(parts: Sequence[Part]) -> Outcome:
     """Where the order stands once its parts have answered (or not)."""
-    remaining = [p for p in parts if p.status in LIVE_PARTS]
+    remaining = [p for p in parts if p.live]
     if not remaining:
         return Outcome.NOTHING_LEFT
     if any(p.status is PartStatus.WAITING for p in remaining):
@@ -70,7 +141,7 @@ def acceptance(parts: Sequence[Part]) -> Outcome:
 
 
 def all_packed(parts: Sequence[Part]) -> bool:
-    remaining = [p for p in parts if p.status in LIVE_PARTS]
+    remaining = [p for p in parts if p.live]
     return bool(remaining) and all(p.status is PartStatus.PACKED for p in remaining)
 
 

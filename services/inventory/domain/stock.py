@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
+
+from shared.errors import Conflict, Invalid
 
 
 @dataclass
@@ -42,20 +43,8 @@ class Shortfall:
     unit: str | None
 
 
-class ReservationStatus(StrEnum):
-    """The order as inventory sees it; each part (shop or stall) has its own status too."""
-
-    HELD = "held"  # some part still waits for its shop or stall to accept; parts lapse at their deadlines
-    ACCEPTED = "accepted"  # every remaining part accepted; holds until handover commits it or a release
-    PICKING = "picking"  # a part started picking: the shopper can no longer cancel
-    PACKED = "packed"  # every remaining part packed; waits for the handover code
-    RELEASED = "released"
-    COMMITTED = "committed"  # handed over: the stock left the shop
-    RETURNED = "returned"  # the bag came back
-
-
-class ReservationRefused(Exception):
-    pass
+class Shortage(Conflict):
+    """Not enough available stock for what was asked (HTTP 409)."""
 
 
 def shortfalls(levels: Mapping[str, StockLevel], requests: Sequence[LineRequest]) -> list[Shortfall]:
@@ -63,7 +52,7 @@ def shortfalls(levels: Mapping[str, StockLevel], requests: Sequence[LineRequest]
     wanted: dict[str, int] = {}
     for req in requests:
         if req.quantity <= 0:
-            raise ValueError(f"line {req.line_no}: quantity must be positive")
+            raise Invalid(f"line {req.line_no}: quantity must be positive")
         wanted[req.product_id] = wanted.get(req.product_id, 0) + req.quantity
     short: list[Shortfall] = []
     for req in requests:
@@ -87,27 +76,11 @@ def reserve_all(levels: Mapping[str, StockLevel], requests: Sequence[LineRequest
     return []
 
 
-def release(levels: Mapping[str, StockLevel], requests: Sequence[LineRequest]) -> None:
-    for req in requests:
-        level = levels[req.product_id]
-        if req.quantity > level.reserved:
-            raise ReservationRefused(
-                f"cannot release {req.quantity} of {req.product_id}: only {level.reserved} reserved"
-            )
-        level.reserved -= req.quantity
+@dataclass(frozen=True)
+class Hold:
+    """Stock promised to one order line: `stock.reserved` is always the sum of the live holds."""
 
-
-def check_transition(current: ReservationStatus, target: ReservationStatus) -> None:
-    allowed = {
-        ReservationStatus.HELD: {ReservationStatus.ACCEPTED, ReservationStatus.RELEASED},
-        ReservationStatus.ACCEPTED: {
-            ReservationStatus.PICKING,
-            ReservationStatus.RELEASED,
-            ReservationStatus.COMMITTED,
-        },
-        ReservationStatus.PICKING: {ReservationStatus.PACKED, ReservationStatus.RELEASED},
-        ReservationStatus.PACKED: {ReservationStatus.COMMITTED, ReservationStatus.RETURNED, ReservationStatus.RELEASED},
-        ReservationStatus.COMMITTED: {ReservationStatus.RETURNED},
-    }
-    if target not in allowed.get(current, set()):
-        raise ReservationRefused(f"the reservation is {current.value} and cannot become {target.value}")
+    order_id: str
+    line_no: int
+    product_id: str
+    quantity: int

@@ -6,13 +6,12 @@ not the other exists, before any order or product of it is looked at.
 
 from __future__ import annotations
 
-from typing import Any
+import asyncpg
+from fastapi import Request
 
-from fastapi import HTTPException, Request
-
-from services.inventory.service_layer.unit_of_work import UnitOfWork
+from services.inventory.entrypoints.changes import unit_of_work
 from shared.auth import Principal
-from shared.service import runtime_of
+from shared.errors import Forbidden, NotFound
 from shared.vocabulary.roles import Role
 
 
@@ -26,29 +25,28 @@ def may_act(principal: Principal, location_id: str, parent_id: str | None) -> bo
     )
 
 
-async def location_for(request: Request, principal: Principal, location_id: str) -> Any:
+async def location_for(request: Request, principal: Principal, location_id: str) -> asyncpg.Record:
     """The location, once the caller may act on it (403 otherwise; 404 when it does not exist)."""
-    async with runtime_of(request).pool.acquire() as conn:
-        location = await UnitOfWork(conn).inventory.location(location_id)
+    async with unit_of_work(request, readonly=True) as uow:
+        location = await uow.locations.get(location_id)
     if principal.role is not Role.ADMIN and not may_act(
         principal, location_id, location["parent_id"] if location else None
     ):
-        raise HTTPException(403, f"you work for {principal.store}, not {location_id}")
+        raise Forbidden(f"you work for {principal.store}, not {location_id}")
     if location is None:
-        raise HTTPException(404, f"no shop, market or stall {location_id!r}")
+        raise NotFound(f"no shop, market or stall {location_id!r}")
     return location
 
 
-async def product_for(request: Request, principal: Principal, product_id: str) -> Any:
+async def product_for(request: Request, principal: Principal, product_id: str) -> asyncpg.Record:
     """The product, once the caller may act on its shop or stall."""
-    async with runtime_of(request).pool.acquire() as conn:
-        uow = UnitOfWork(conn)
-        product = await uow.inventory.product(product_id)
-        location = await uow.inventory.location(product["location_id"]) if product else None
+    async with unit_of_work(request, readonly=True) as uow:
+        product = await uow.products.get(product_id)
+        location = await uow.locations.get(product["location_id"]) if product else None
     if product is None or location is None:
         if principal.role is Role.ADMIN or principal.role is Role.STORE_STAFF:
-            raise HTTPException(404, f"no product {product_id!r}")
-        raise HTTPException(403, f"a {principal.role.value} may not do this")
+            raise NotFound(f"no product {product_id!r}")
+        raise Forbidden(f"a {principal.role.value} may not do this")
     if not may_act(principal, location["id"], location["parent_id"]):
-        raise HTTPException(403, f"you work for {principal.store}, not {location['id']} (which sells {product_id})")
+        raise Forbidden(f"you work for {principal.store}, not {location['id']} (which sells {product_id})")
     return product

@@ -10,11 +10,12 @@ from services.inventory.adapters import demo_neighbourhood
 from services.inventory.entrypoints.catalog_http import router as catalog_router
 from services.inventory.entrypoints.consumers import DEADLINES, SUBSCRIPTIONS
 from services.inventory.entrypoints.http import router
+from services.inventory.entrypoints.live_http import QueueNotifications
 from services.inventory.entrypoints.live_http import router as live_router
-from services.inventory.entrypoints.live_http import start_listening, stop_listening
 from services.inventory.entrypoints.staff_http import router as staff_router
 from services.inventory.service_layer import catalog, stock_keeping
-from services.inventory.service_layer.unit_of_work import UnitOfWork
+from services.inventory.service_layer.policy import Policy
+from services.inventory.service_layer.unit_of_work import InventoryUnitOfWork
 from shared.events.contracts import (
     BagReturned,
     LineOutOfStock,
@@ -39,10 +40,24 @@ from shared.events.contracts import (
     WeightApprovalRequested,
     WeightSettled,
 )
+from shared.events.envelope import RawEnvelope
 from shared.service import Runtime, ServiceSpec, asyncapi_app, build_app
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+def make_uow(
+    runtime: Runtime, *, cause: RawEnvelope | None, correlation_id: str | None, readonly: bool
+) -> InventoryUnitOfWork:
+    return InventoryUnitOfWork(
+        runtime.pool,
+        clock=runtime.clock,
+        policy=Policy.from_settings(runtime.settings),
+        cause=cause,
+        correlation_id=correlation_id,
+        readonly=readonly,
+    )
 
 
 async def seed_demo(runtime: Runtime) -> None:
@@ -50,17 +65,16 @@ async def seed_demo(runtime: Runtime) -> None:
     if not runtime.settings.demo_seed:
         return
     always_open = runtime.settings.demo_always_open
-    async with runtime.pool.acquire() as conn, conn.transaction():
-        uow = UnitOfWork(conn)
+    async with make_uow(runtime, cause=None, correlation_id=None, readonly=False) as uow:
         for location in demo_neighbourhood.LOCATIONS:
             values = dict(location)
-            if await uow.inventory.location(location["id"]) is None:
+            if await uow.locations.get(location["id"]) is None:
                 values["delivery_fee_fen"] = demo_neighbourhood.DELIVERY_FEES_FEN.get(location["id"], 0)
                 if not always_open:
                     values["windows"] = demo_neighbourhood.HOURS.get(location["id"])
             await catalog.upsert_location(uow, values)
         for product in demo_neighbourhood.PRODUCTS:
-            exists = await conn.fetchval("SELECT 1 FROM products WHERE id = $1", product["id"])
+            exists = await uow.products.exists(product["id"])
             values = dict(product) if not exists else {**product, "on_hand": None}
             await catalog.upsert_product(uow, values, "demo-seed")
     log.info(
@@ -72,8 +86,8 @@ async def seed_demo(runtime: Runtime) -> None:
 
 async def publish_missing_levels(runtime: Runtime) -> None:
     """Search learns the level of every product, also of those from before levels were published."""
-    async with runtime.pool.acquire() as conn, conn.transaction():
-        published = await stock_keeping.publish_missing_levels(UnitOfWork(conn))
+    async with make_uow(runtime, cause=None, correlation_id=None, readonly=False) as uow:
+        published = await stock_keeping.publish_missing_levels(uow)
     if published:
         log.info("stock levels published for %d products that had none", published)
 
@@ -81,7 +95,6 @@ async def publish_missing_levels(runtime: Runtime) -> None:
 async def on_start(runtime: Runtime) -> None:
     await publish_missing_levels(runtime)
     await seed_demo(runtime)
-    await start_listening(runtime)
 
 
 SPEC = ServiceSpec(
@@ -89,6 +102,7 @@ SPEC = ServiceSpec(
     title="inventory",
     description="Shops, markets and stalls, their products and stock; reserves stock for orders so none is oversold.",
     migrations=Path(__file__).parents[1] / "migrations",
+    unit_of_work=make_uow,
     web=Path(__file__).parents[1] / "web",
     routers=[router, catalog_router, staff_router, live_router],
     subscriptions=SUBSCRIPTIONS,
@@ -118,7 +132,7 @@ SPEC = ServiceSpec(
     ],
     deadlines=DEADLINES,
     on_start=on_start,
-    on_stop=stop_listening,
+    background=[QueueNotifications],
 )
 
 

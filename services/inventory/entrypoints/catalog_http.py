@@ -6,17 +6,33 @@ Every change is recorded with who made it (GET /products/{id}/history).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Request
+import asyncpg
+from fastapi import APIRouter, Depends, Header, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.inventory.domain.stock import StockLevel
 from services.inventory.entrypoints.access import location_for, product_for
-from services.inventory.entrypoints.changes import run_change
+from services.inventory.entrypoints.answers import (
+    HistoryAnswer,
+    LevelAnswer,
+    LocationAnswer,
+    ProductAnswer,
+    StockRow,
+    history_answer,
+    level_answer,
+    location_answer,
+    product_answer,
+    stock_row,
+)
+from services.inventory.entrypoints.changes import run_change, unit_of_work
 from services.inventory.service_layer import catalog, queries, stock_keeping
-from services.inventory.service_layer.unit_of_work import UnitOfWork
+from services.inventory.service_layer.unit_of_work import InventoryUnitOfWork
 from shared.auth import Principal, require
-from shared.service import runtime_of
+from shared.errors import Invalid
 from shared.vocabulary.opening_hours import Closure, Window
 from shared.vocabulary.roles import Role
 
@@ -82,6 +98,14 @@ class Adjustment(BaseModel):
     reason: str = Field(min_length=1, max_length=200)
 
 
+async def _product(found: Awaitable[asyncpg.Record]) -> ProductAnswer:
+    return product_answer(await found)
+
+
+async def _level(found: Awaitable[StockLevel]) -> LevelAnswer:
+    return level_answer(await found)
+
+
 def _sent(body: BaseModel) -> dict[str, Any]:
     """The fields the caller actually sent; null means "clear" only where clearing makes sense."""
     values = body.model_dump(mode="json", include=body.model_fields_set)
@@ -99,71 +123,51 @@ def _sent(body: BaseModel) -> dict[str, Any]:
         "delivery_fee_fen",
     ):
         if name in values and values[name] is None:
-            raise HTTPException(422, f"{name} cannot be null; leave it out to keep it")
+            raise Invalid(f"{name} cannot be null; leave it out to keep it")
     return values
 
 
 @router.get("/locations/{location_id}")
-async def get_location(location_id: str, request: Request, principal: Principal = Staff) -> dict[str, Any]:
-    return catalog.location_view(await location_for(request, principal, location_id))
+async def get_location(location_id: str, request: Request, principal: Principal = Staff) -> LocationAnswer:
+    return location_answer(await location_for(request, principal, location_id))
 
 
-@router.patch("/locations/{location_id}")
+@router.patch("/locations/{location_id}", response_model=LocationAnswer)
 async def patch_location(
     location_id: str,
     body: LocationChanges,
     request: Request,
     principal: Principal = Staff,
     idempotency_key: str | None = IdempotencyKey,
-) -> Any:
+) -> JSONResponse:
     """Hours, closures, pause switch, radius, picking time, accept limit, weight tolerance, delivery fee."""
     await location_for(request, principal, location_id)
     changes = _sent(body)
-    return await run_change(
-        request, principal, idempotency_key, changes, lambda uow: catalog.update_location(uow, location_id, changes)
-    )
+
+    async def change(uow: InventoryUnitOfWork) -> LocationAnswer:
+        return location_answer(await catalog.update_location(uow, location_id, changes))
+
+    return await run_change(request, principal, idempotency_key, changes, change)
 
 
 @router.get("/locations/{location_id}/stock")
-async def location_stock(location_id: str, request: Request, principal: Principal = Staff) -> list[dict[str, Any]]:
+async def location_stock(location_id: str, request: Request, principal: Principal = Staff) -> list[StockRow]:
     """Every product here (a market: of all its stalls) with on-hand, reserved, available and its threshold."""
     location = await location_for(request, principal, location_id)
-    async with runtime_of(request).pool.acquire() as conn:
-        uow = UnitOfWork(conn)
-        ids = [location_id] + [s["id"] for s in await uow.inventory.stalls_of(location_id)]
-        rows = await uow.inventory.stock_of(ids if location["kind"] == "market" else [location_id])
-    return [
-        {
-            k: r[k]
-            for k in (
-                "id",
-                "location_id",
-                "name_zh",
-                "name_en",
-                "category",
-                "unit",
-                "price_fen",
-                "grams_per_piece",
-                "barcode",
-                "active",
-                "low_stock_threshold",
-                "on_hand",
-                "reserved",
-                "available",
-            )
-        }
-        for r in rows
-    ]
+    async with unit_of_work(request, readonly=True) as uow:
+        ids = [location_id] + [s["id"] for s in await uow.locations.stalls_of(location_id)]
+        rows = await uow.products.stock_of(ids if location["kind"] == "market" else [location_id])
+    return [stock_row(r) for r in rows]
 
 
-@router.post("/locations/{location_id}/products", status_code=201)
+@router.post("/locations/{location_id}/products", status_code=201, response_model=ProductAnswer)
 async def create_product(
     location_id: str,
     body: NewProduct,
     request: Request,
     principal: Principal = Staff,
     idempotency_key: str | None = IdempotencyKey,
-) -> Any:
+) -> JSONResponse:
     """A new product at this shop or stall (not a market: its stalls sell)."""
     await location_for(request, principal, location_id)
     values = body.model_dump()
@@ -172,19 +176,19 @@ async def create_product(
         principal,
         idempotency_key,
         body.model_dump(),
-        lambda uow: catalog.create_product(uow, location_id, dict(values), principal.key),
+        lambda uow: _product(catalog.create_product(uow, location_id, dict(values), principal.key)),
         status=201,
     )
 
 
-@router.patch("/products/{product_id}")
+@router.patch("/products/{product_id}", response_model=ProductAnswer)
 async def patch_product(
     product_id: str,
     body: ProductChanges,
     request: Request,
     principal: Principal = Staff,
     idempotency_key: str | None = IdempotencyKey,
-) -> Any:
+) -> JSONResponse:
     """Change names, category, price, grams per piece, barcode, active or the low-stock threshold."""
     await product_for(request, principal, product_id)
     changes = _sent(body)
@@ -193,36 +197,36 @@ async def patch_product(
         principal,
         idempotency_key,
         changes,
-        lambda uow: catalog.update_product(uow, product_id, changes, principal.key),
+        lambda uow: _product(catalog.update_product(uow, product_id, changes, principal.key)),
     )
 
 
-@router.post("/products/{product_id}/restock")
+@router.post("/products/{product_id}/restock", response_model=LevelAnswer)
 async def restock(
     product_id: str,
     body: Restock,
     request: Request,
     principal: Principal = Staff,
     idempotency_key: str | None = IdempotencyKey,
-) -> Any:
+) -> JSONResponse:
     await product_for(request, principal, product_id)
     return await run_change(
         request,
         principal,
         idempotency_key,
         body.model_dump(),
-        lambda uow: stock_keeping.restock(uow, product_id, body.quantity, body.reason, principal.key),
+        lambda uow: _level(stock_keeping.restock(uow, product_id, body.quantity, body.reason, principal.key)),
     )
 
 
-@router.post("/products/{product_id}/adjust")
+@router.post("/products/{product_id}/adjust", response_model=LevelAnswer)
 async def adjust(
     product_id: str,
     body: Adjustment,
     request: Request,
     principal: Principal = Staff,
     idempotency_key: str | None = IdempotencyKey,
-) -> Any:
+) -> JSONResponse:
     """A correction with a reason (spoiled, broken, miscounted); never below what orders have reserved."""
     await product_for(request, principal, product_id)
     return await run_change(
@@ -230,13 +234,13 @@ async def adjust(
         principal,
         idempotency_key,
         body.model_dump(),
-        lambda uow: stock_keeping.adjust(uow, product_id, body.delta, body.reason, principal.key),
+        lambda uow: _level(stock_keeping.adjust(uow, product_id, body.delta, body.reason, principal.key)),
     )
 
 
 @router.get("/products/{product_id}/history")
-async def history(product_id: str, request: Request, principal: Principal = Staff) -> list[dict[str, Any]]:
+async def history(product_id: str, request: Request, principal: Principal = Staff) -> list[HistoryAnswer]:
     """Every catalog change and stock movement, oldest first: who, when, what."""
     await product_for(request, principal, product_id)
-    async with runtime_of(request).pool.acquire() as conn:
-        return await queries.product_history(UnitOfWork(conn), product_id)
+    async with unit_of_work(request, readonly=True) as uow:
+        return [history_answer(e) for e in await queries.product_history(uow, product_id)]

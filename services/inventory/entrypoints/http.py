@@ -4,19 +4,31 @@ and let a shop accept or reject the orders waiting for it."""
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from datetime import datetime
+from typing import Literal
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Request
+import asyncpg
+from fastapi import APIRouter, Depends, Header, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.inventory.domain.shop_hours import hours_of
 from services.inventory.entrypoints.access import location_for
-from services.inventory.entrypoints.changes import run_change
+from services.inventory.entrypoints.answers import (
+    STORE_FIELDS,
+    Ok,
+    ProductListing,
+    StallAnswer,
+    StoreAnswer,
+    hours_answer,
+    product_listing,
+)
+from services.inventory.entrypoints.changes import run_change, unit_of_work
 from services.inventory.service_layer import catalog, reservations
-from services.inventory.service_layer.policy import now
-from services.inventory.service_layer.unit_of_work import UnitOfWork
 from shared.auth import CurrentPrincipal, Principal, require
+from shared.errors import Invalid, NotFound
 from shared.service import runtime_of
+from shared.vocabulary.locations import LocationKind
 from shared.vocabulary.opening_hours import Closure, Window
 from shared.vocabulary.roles import Role
 
@@ -27,7 +39,7 @@ ID_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,100}")
 
 def _check_id(value: str, what: str) -> None:
     if not ID_PATTERN.fullmatch(value):
-        raise HTTPException(422, f"{what} ids are 1 to 100 letters, digits, '.', '_' or '-'; got {value!r}")
+        raise Invalid(f"{what} ids are 1 to 100 letters, digits, '.', '_' or '-'; got {value!r}")
 
 
 class LocationBody(BaseModel):
@@ -70,94 +82,55 @@ class RejectBody(BaseModel):
     note: str | None = Field(None, max_length=300)
 
 
-def _hours_view(row: Any, timezone: str) -> dict[str, Any]:
-    hours = hours_of(row, timezone)
-    at = now()
-    nxt = hours.next_opening(at)
-    return {
-        "windows": row["windows"],
-        "closures": row["closures"],
-        "paused": row["paused"],
-        "open_now": hours.taking_orders(at),
-        "why_closed": hours.why_not(at),
-        "next_opening": nxt.isoformat() if nxt else None,
-    }
-
-
-def _store_view(row: Any, stalls: list[Any], timezone: str) -> dict[str, Any]:
-    view = {
-        k: row[k]
-        for k in (
-            "id",
-            "kind",
-            "category",
-            "name_zh",
-            "name_en",
-            "lat",
-            "lon",
-            "active",
-            "delivery_radius_m",
-            "picking_minutes",
-            "accept_limit_s",
-            "delivery_fee_fen",
-        )
-    }
-    view.update(_hours_view(row, timezone))
-    if row["kind"] == "market":
-        view["stalls"] = [
-            {**{k: s[k] for k in ("id", "category", "name_zh", "name_en", "active")}, **_hours_view(s, timezone)}
+def _store_answer(row: asyncpg.Record, stalls: list[asyncpg.Record], timezone: str, at: datetime) -> StoreAnswer:
+    answer = StoreAnswer(**{k: row[k] for k in STORE_FIELDS}, **hours_answer(row, hours_of(row, timezone), at))
+    if row["kind"] == LocationKind.MARKET.value:
+        answer.stalls = [
+            StallAnswer(
+                **{k: s[k] for k in ("id", "category", "name_zh", "name_en", "active")},
+                **hours_answer(s, hours_of(s, timezone), at),
+            )
             for s in stalls
         ]
-    return view
+    return answer
 
 
-@router.get("/stores")
-async def list_stores(request: Request, _: CurrentPrincipal) -> list[dict[str, Any]]:
+@router.get("/stores", response_model=list[StoreAnswer], response_model_exclude_unset=True)
+async def list_stores(request: Request, _: CurrentPrincipal) -> list[StoreAnswer]:
     """Shops and markets (with their stalls) that take orders."""
-    async with runtime_of(request).pool.acquire() as conn:
-        rows = await UnitOfWork(conn).inventory.stores()
-    stalls: dict[str, list[Any]] = {}
+    async with unit_of_work(request, readonly=True) as uow:
+        rows = await uow.locations.stores()
+    stalls: dict[str, list[asyncpg.Record]] = {}
     for r in rows:
-        if r["kind"] == "stall":
+        if r["kind"] == LocationKind.STALL.value:
             stalls.setdefault(r["parent_id"], []).append(r)
-    timezone = runtime_of(request).settings.timezone
-    return [_store_view(r, stalls.get(r["id"], []), timezone) for r in rows if r["kind"] != "stall"]
-
-
-@router.get("/stores/{store_id}/products")
-async def list_products(store_id: str, request: Request, _: CurrentPrincipal) -> list[dict[str, Any]]:
-    async with runtime_of(request).pool.acquire() as conn:
-        uow = UnitOfWork(conn)
-        store = await uow.inventory.location(store_id)
-        if store is None or store["kind"] == "stall":
-            raise HTTPException(404, f"no shop or market {store_id!r}; see GET /stores")
-        rows = await uow.inventory.products_of(store_id)
+    runtime = runtime_of(request)
+    at = runtime.clock.now()
     return [
-        {
-            "id": r["id"],
-            "name_zh": r["name_zh"],
-            "name_en": r["name_en"],
-            "category": r["category"],
-            "unit": r["unit"],
-            "price": r["price_fen"],
-            "grams_per_piece": r["grams_per_piece"],
-            "available": r["available"],
-            "location_id": r["location_id"],
-            "active": r["active"],
-        }
+        _store_answer(r, stalls.get(r["id"], []), runtime.settings.timezone, at)
         for r in rows
-        if r["active"]
+        if r["kind"] != LocationKind.STALL.value
     ]
 
 
-@router.put("/admin/locations/{location_id}")
+@router.get("/stores/{store_id}/products")
+async def list_products(store_id: str, request: Request, _: CurrentPrincipal) -> list[ProductListing]:
+    async with unit_of_work(request, readonly=True) as uow:
+        store = await uow.locations.get(store_id)
+        if store is None or store["kind"] == LocationKind.STALL.value:
+            raise NotFound(f"no shop or market {store_id!r}; see GET /stores")
+        rows = await uow.products.products_of(store_id)
+    return [product_listing(r) for r in rows if r["active"]]
+
+
+@router.put("/admin/locations/{location_id}", response_model=Ok)
 async def put_location(
     location_id: str,
     body: LocationBody,
     request: Request,
     principal: Principal = Depends(require(Role.ADMIN)),
     idempotency_key: str | None = Header(None, alias="Idempotency-Key"),
-) -> Any:
+) -> JSONResponse:
     """Create or update a shop, market or stall (admins); operating fields left out keep their value."""
     _check_id(location_id, "location")
     sent = body.model_dump(mode="json")
@@ -168,14 +141,14 @@ async def put_location(
     return await run_change(request, principal, idempotency_key, sent, lambda uow: catalog.upsert_location(uow, values))
 
 
-@router.put("/admin/products/{product_id}")
+@router.put("/admin/products/{product_id}", response_model=Ok)
 async def put_product(
     product_id: str,
     body: ProductBody,
     request: Request,
     principal: Principal = Depends(require(Role.ADMIN)),
     idempotency_key: str | None = Header(None, alias="Idempotency-Key"),
-) -> Any:
+) -> JSONResponse:
     """Create or update a product, optionally setting its stock on hand (admins)."""
     _check_id(product_id, "product")
     values = {"id": product_id, **body.model_dump()}
@@ -188,14 +161,14 @@ async def put_product(
     )
 
 
-@router.post("/stores/{store_id}/orders/{order_id}/accept")
+@router.post("/stores/{store_id}/orders/{order_id}/accept", response_model=Ok)
 async def accept_order(
     store_id: str,
     order_id: str,
     request: Request,
     principal: Principal = Depends(require(Role.STORE_STAFF)),
     idempotency_key: str | None = Header(None, alias="Idempotency-Key"),
-) -> Any:
+) -> JSONResponse:
     """The shop or stall takes its part on (at the shop or market: every waiting part); the reservation holds."""
     await location_for(request, principal, store_id)
     return await run_change(
@@ -207,7 +180,7 @@ async def accept_order(
     )
 
 
-@router.post("/stores/{store_id}/orders/{order_id}/reject")
+@router.post("/stores/{store_id}/orders/{order_id}/reject", response_model=Ok)
 async def reject_order(
     store_id: str,
     order_id: str,
@@ -215,7 +188,7 @@ async def reject_order(
     body: RejectBody | None = None,
     principal: Principal = Depends(require(Role.STORE_STAFF)),
     idempotency_key: str | None = Header(None, alias="Idempotency-Key"),
-) -> Any:
+) -> JSONResponse:
     """The shop or stall cannot take its part: its stock goes back on sale, the rest of the order goes on."""
     await location_for(request, principal, store_id)
     note = body.note if body else None

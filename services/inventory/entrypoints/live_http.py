@@ -12,18 +12,22 @@ announce it.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
+import asyncpg
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import StreamingResponse
 
 from services.inventory.adapters.fulfilment_repository import QUEUE_CHANNEL
 from services.inventory.entrypoints.access import location_for
+from services.inventory.entrypoints.answers import LiveQueueAnswer, queued_answer, scheduled_answer
 from services.inventory.service_layer import queries
-from services.inventory.service_layer.unit_of_work import UnitOfWork
+from services.inventory.service_layer.unit_of_work import InventoryUnitOfWork
 from shared.auth import Principal, require
+from shared.background import BackgroundLoop
+from shared.notifications import Notifications
 from shared.service import Runtime, runtime_of
-from shared.sse import SSE_HEADERS, Listeners, follow
+from shared.sse import SSE_HEADERS, follow
 from shared.vocabulary.roles import Role
 
 # Counted down by the console itself: leaving them out of the comparison keeps a quiet queue quiet.
@@ -32,19 +36,38 @@ TICKING = ("seconds_left", "seconds_to_release")
 router = APIRouter(tags=["fulfilment"])
 Staff = Depends(require(Role.STORE_STAFF))
 
-LISTENERS = Listeners(QUEUE_CHANNEL)
-start_listening, stop_listening = LISTENERS.start, LISTENERS.stop
+
+class QueueNotifications(BackgroundLoop):
+    """This process's one LISTEN connection on `linli_queue`, started and stopped with the service."""
+
+    name = "queue notifications"
+
+    def __init__(self, runtime: Runtime) -> None:
+        super().__init__(pause_s=0)
+        self.listener = Notifications(runtime.settings.database_url, QUEUE_CHANNEL)
+
+    async def start(self) -> None:
+        await self.listener.start()
+        self.listener.end_on_signal()
+
+    async def stop(self) -> None:
+        await self.listener.stop()
 
 
-async def queue_view(runtime: Runtime, location: Any) -> dict[str, Any]:
+def _listener(runtime: Runtime) -> Notifications | None:
+    loop = next((loop for loop in runtime.loops if isinstance(loop, QueueNotifications)), None)
+    return loop.listener if loop is not None else None
+
+
+async def queue_view(runtime: Runtime, location: asyncpg.Record) -> LiveQueueAnswer:
     """What the counter shows: the live queue and the slot orders not released yet."""
-    async with runtime.pool.acquire() as conn:
-        uow = UnitOfWork(conn)
-        return {
-            "location_id": location["id"],
-            "queue": await queries.queue(uow, location),
-            "scheduled": await queries.scheduled(uow, location),
-        }
+    uow = cast(InventoryUnitOfWork, runtime.unit_of_work(readonly=True))
+    async with uow:
+        return LiveQueueAnswer(
+            location_id=location["id"],
+            queue=[queued_answer(q) for q in await queries.queue(uow, location)],
+            scheduled=[scheduled_answer(q) for q in await queries.scheduled(uow, location)],
+        )
 
 
 def _settled(view: dict[str, Any]) -> str:
@@ -68,15 +91,19 @@ def _settled(view: dict[str, Any]) -> str:
     },
 )
 async def live(location_id: str, request: Request, principal: Principal = Staff) -> StreamingResponse:
-    """The queue of a shop, stall or market (with every stall's parts) at once, then again after every change."""
+    """The queue of a shop, stall or market (with every stall's parts) at once, then again after every change.
+
+    Answers `text/event-stream` (server-sent events), not JSON: each `queue` event's data is a
+    `LiveQueueAnswer`.
+    """
     location = await location_for(request, principal, location_id)
     runtime = runtime_of(request)
-    listener = LISTENERS.of(runtime)
+    listener = _listener(runtime)
     if listener is None:
         raise HTTPException(503, f"live updates are not running here; poll GET /stores/{location_id}/queue instead")
 
     async def read() -> dict[str, Any]:
-        return await queue_view(runtime, location)
+        return (await queue_view(runtime, location)).model_dump(mode="json")
 
     return StreamingResponse(
         follow(request, listener, location_id, "queue", read, _settled),

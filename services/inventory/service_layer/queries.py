@@ -2,167 +2,140 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from services.inventory.domain.fulfilment import NotFound
+import asyncpg
+
+from services.inventory.domain.fulfilment import Part, PartStatus
+from services.inventory.domain.picking import Line
+from services.inventory.domain.reservation import Reservation
 from services.inventory.domain.slots import is_scheduled
-from services.inventory.service_layer.policy import now
-from services.inventory.service_layer.unit_of_work import UnitOfWork
+from services.inventory.service_layer.unit_of_work import InventoryUnitOfWork
+from shared.errors import NotFound
+from shared.vocabulary.locations import LocationKind
 
 
-async def _names(uow: UnitOfWork, product_ids: list[str]) -> dict[str, Any]:
-    rows = await uow.conn.fetch(
-        "SELECT id, name_zh, name_en, category, barcode FROM products WHERE id = any($1::text[])", product_ids
-    )
-    return {r["id"]: r for r in rows}
+@dataclass(frozen=True)
+class LineToPick:
+    """A line with what staff need to find it on the shelf (None for a product no longer listed)."""
+
+    line: Line
+    product: asyncpg.Record | None
 
 
-def _line_view(line: Any, product: Any) -> dict[str, Any]:
-    return {
-        "line_no": line["line_no"],
-        "product_id": line["product_id"],
-        "location_id": line["location_id"],
-        "name_zh": product["name_zh"] if product else None,
-        "name_en": product["name_en"] if product else None,
-        "category": product["category"] if product else None,
-        "barcode": product["barcode"] if product else None,
-        "pieces": line["ordered_pieces"],
-        "quantity": line["quantity"],
-        "unit": line["unit"],
-        "estimated_fen": line["estimated_fen"],
-        "substitution": line["substitution"],
-        "state": line["state"],
-        "picked_quantity": line["picked_quantity"],
-        "pending_quantity": line["pending_quantity"],
-        "charged_fen": line["charged_fen"],
-        "substitute": line["substitute"],
-    }
+@dataclass(frozen=True)
+class QueuedPart:
+    part: Part
+    order: Reservation
+    lines: list[LineToPick]
+    seconds_left: int | None = None  # until the accept deadline, while the part waits
+    seconds_to_release: int | None = None  # a slot order not released yet
 
 
-def _slot(row: Any) -> dict[str, str] | None:
-    if row["slot_start"] is None:
-        return None
-    return {"start": row["slot_start"].isoformat(), "end": row["slot_end"].isoformat()}
+@dataclass(frozen=True)
+class PickList:
+    order: Reservation
+    stalls: dict[str, dict[str, list[LineToPick]]]  # location -> category -> lines
+    history: list[dict[str, Any]] = field(default_factory=list)
 
 
-async def _parts_at(uow: UnitOfWork, location: Any) -> list[Any]:
+@dataclass(frozen=True)
+class HistoryEntry:
+    at: datetime
+    actor: str
+    kind: str  # "catalog" or "stock"
+    change: str
+    details: Mapping[str, Any]
+
+
+async def _lines_to_pick(uow: InventoryUnitOfWork, lines: list[Line]) -> list[LineToPick]:
+    names = await uow.products.names(sorted({ln.product_id for ln in lines}))
+    return [LineToPick(ln, names.get(ln.product_id)) for ln in lines]
+
+
+async def _parts_at(uow: InventoryUnitOfWork, location: asyncpg.Record) -> list[QueuedPart]:
+    """The live parts of a shop or stall (a market: of all its stalls), each with its order and lines."""
     ids = [location["id"]]
-    if location["kind"] == "market":
-        ids = [s["id"] for s in await uow.inventory.stalls_of(location["id"])]
-    return await uow.fulfilment.queue(ids)
+    if location["kind"] == LocationKind.MARKET.value:
+        ids = [s["id"] for s in await uow.locations.stalls_of(location["id"])]
+    parts = await uow.parts.queue(ids)
+    order_ids = [p.order_id for p in parts]
+    orders = await uow.reservations.get_many(order_ids)
+    lines = await _lines_to_pick(uow, await uow.lines.get_many(order_ids))
+    return [
+        QueuedPart(
+            p,
+            orders[p.order_id],
+            [ln for ln in lines if (ln.line.order_id, ln.line.location_id) == (p.order_id, p.location_id)],
+        )
+        for p in parts
+    ]
 
 
-async def _part_view(uow: UnitOfWork, part: Any) -> dict[str, Any]:
-    lines = await uow.fulfilment.lines(part["order_id"], part["location_id"])
-    names = await _names(uow, [ln["product_id"] for ln in lines])
-    return {
-        "order_id": part["order_id"],
-        "store_id": part["store_id"],
-        "location_id": part["location_id"],
-        "status": part["status"],
-        "order_status": part["order_status"],
-        "fulfilment_mode": part["fulfilment_mode"],
-        "flags": part["flags"],
-        "note": part["note"],
-        "slot": _slot(part),
-        "release_at": part["release_at"].isoformat() if part["release_at"] else None,
-        # A rider proves they took the bag by entering the code the counter tells them, so
-        # staff see it for delivery and locker orders. For pickup the shopper's code is the
-        # proof of who collects: staff must ask for it, never read it.
-        "handover_code": part["handover_code"]
-        if part["order_status"] == "packed" and part["fulfilment_mode"] in ("delivery", "locker")
-        else None,
-        "accept_deadline": part["accept_deadline"].isoformat(),
-        "lines": [_line_view(ln, names.get(ln["product_id"])) for ln in lines],
-    }
-
-
-async def queue(uow: UnitOfWork, location: Any, at: datetime | None = None) -> list[dict[str, Any]]:
+async def queue(uow: InventoryUnitOfWork, location: asyncpg.Record) -> list[QueuedPart]:
     """Parts waiting, accepted, being picked or packed at a shop or stall (a market: all its stalls).
 
     Slot orders not released yet are left out (see `scheduled`): nobody should start on a bag
     due tomorrow morning, and their accept countdown has not started.
     """
-    at = at or now()
-    result = []
-    for part in await _parts_at(uow, location):
-        if is_scheduled(part["release_at"], at):
-            continue
-        view = await _part_view(uow, part)
-        view["seconds_left"] = (
-            max(0, int((part["accept_deadline"] - at).total_seconds())) if part["status"] == "waiting" else None
+    at = uow.now()
+    return [
+        QueuedPart(
+            q.part,
+            q.order,
+            q.lines,
+            seconds_left=max(0, int((q.part.accept_deadline - at).total_seconds()))
+            if q.part.status is PartStatus.WAITING
+            else None,
         )
-        result.append(view)
-    return result
+        for q in await _parts_at(uow, location)
+        if not is_scheduled(q.order.release_at, at)
+    ]
 
 
-async def scheduled(uow: UnitOfWork, location: Any, at: datetime | None = None) -> list[dict[str, Any]]:
+async def scheduled(uow: InventoryUnitOfWork, location: asyncpg.Record) -> list[QueuedPart]:
     """Slot orders held here that enter the live queue later, soonest release first."""
-    at = at or now()
-    result = []
-    for part in await _parts_at(uow, location):
-        if not is_scheduled(part["release_at"], at):
-            continue
-        view = await _part_view(uow, part)
-        view["seconds_to_release"] = int((part["release_at"] - at).total_seconds())
-        result.append(view)
-    result.sort(key=lambda v: (v["release_at"], v["order_id"], v["location_id"]))
-    return result
+    at = uow.now()
+    waiting = [
+        QueuedPart(q.part, q.order, q.lines, seconds_to_release=int((q.order.release_at - at).total_seconds()))
+        for q in await _parts_at(uow, location)
+        if q.order.release_at is not None and is_scheduled(q.order.release_at, at)
+    ]
+    return sorted(waiting, key=lambda q: (q.order.release_at or at, q.part.order_id, q.part.location_id))
 
 
-async def pick_list(uow: UnitOfWork, location_id: str, order_id: str) -> dict[str, Any]:
+async def pick_list(uow: InventoryUnitOfWork, location_id: str, order_id: str) -> PickList:
     """The order's lines at this shop or stall (at the market: every stall), by stall, then by category."""
-    order = await uow.fulfilment.order(order_id)
+    order = await uow.reservations.get(order_id)
     if order is None:
         raise NotFound(f"no order {order_id} at {location_id}")
-    lines = [ln for ln in await uow.fulfilment.lines(order_id) if location_id in (order["store_id"], ln["location_id"])]
+    lines = [ln for ln in await uow.lines.of_order(order_id) if location_id in (order.store_id, ln.location_id)]
     if not lines:
         raise NotFound(f"no order {order_id} at {location_id}")
-    names = await _names(uow, [ln["product_id"] for ln in lines])
-    stalls: dict[str, dict[str, list[dict[str, Any]]]] = {}
-    for ln in lines:
-        view = _line_view(ln, names.get(ln["product_id"]))
-        stalls.setdefault(ln["location_id"], {}).setdefault(view["category"] or "", []).append(view)
-    return {
-        "order_id": order_id,
-        "store_id": order["store_id"],
-        "status": order["status"],
-        "fulfilment_mode": order["fulfilment_mode"],
-        "flags": order["flags"],
-        "note": order["note"],
-        "slot": _slot(order),
-        "release_at": order["release_at"].isoformat() if order["release_at"] else None,
-        "stalls": [
-            {
-                "location_id": loc,
-                "categories": [{"category": cat, "lines": views} for cat, views in sorted(cats.items())],
-            }
-            for loc, cats in sorted(stalls.items())
-        ],
-        "history": await uow.fulfilment.history(order_id),
-    }
+    stalls: dict[str, dict[str, list[LineToPick]]] = {}
+    for item in await _lines_to_pick(uow, lines):
+        category = (item.product["category"] if item.product else None) or ""
+        stalls.setdefault(item.line.location_id, {}).setdefault(category, []).append(item)
+    return PickList(order, stalls, await uow.lines.history(order_id))
 
 
-async def product_history(uow: UnitOfWork, product_id: str) -> list[dict[str, Any]]:
+async def product_history(uow: InventoryUnitOfWork, product_id: str) -> list[HistoryEntry]:
     """Every catalog change and every stock movement of a product, oldest first, with who and when."""
     entries = [
-        {"at": c["at"], "actor": c["actor"], "kind": "catalog", "change": c["change"], "details": c["details"]}
-        for c in await uow.inventory.product_changes(product_id)
+        HistoryEntry(c["at"], c["actor"], "catalog", c["change"], c["details"])
+        for c in await uow.products.changes(product_id)
     ]
     entries += [
-        {
-            "at": m["at"],
-            "actor": m["actor"],
-            "kind": "stock",
-            "change": m["reason"],
-            "details": {
-                "on_hand_delta": m["on_hand_delta"],
-                "reserved_delta": m["reserved_delta"],
-                "order_id": m["order_id"],
-            },
-        }
+        HistoryEntry(
+            m["at"],
+            m["actor"],
+            "stock",
+            m["reason"],
+            {"on_hand_delta": m["on_hand_delta"], "reserved_delta": m["reserved_delta"], "order_id": m["order_id"]},
+        )
         for m in await uow.stock.movements(product_id)
     ]
-    entries.sort(key=lambda e: e["at"])
-    return [{**e, "at": e["at"].isoformat()} for e in entries]
+    return sorted(entries, key=lambda e: e.at)

@@ -13,12 +13,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from services.inventory.domain.availability import level_to_publish
-from services.inventory.domain.fulfilment import BadRequest, NotFound
-from services.inventory.service_layer.unit_of_work import UnitOfWork
+from services.inventory.domain.stock import StockLevel
+from services.inventory.service_layer.unit_of_work import InventoryUnitOfWork
+from shared.errors import Invalid, NotFound
 from shared.events.contracts import LowStock, StockLevelChanged
 
 
-async def check_low_stock(uow: UnitOfWork, product_ids: Iterable[str]) -> None:
+async def check_low_stock(uow: InventoryUnitOfWork, product_ids: Iterable[str]) -> None:
     """After any change of these products' stock or threshold: LowStock on a crossing, and the level if it moved.
 
     Every use case that changes stock calls this in its own transaction, so an event is never
@@ -27,37 +28,35 @@ async def check_low_stock(uow: UnitOfWork, product_ids: Iterable[str]) -> None:
     ids = list(product_ids)
     if not ids:
         return
-    for row in await uow.stock.low_stock_candidates(ids):
-        threshold = row["low_stock_threshold"]
-        level = level_to_publish(row["published_level"], row["available"], threshold)
+    for watched in await uow.stock.watched(ids):
+        level = level_to_publish(watched.published_level, watched.available, watched.threshold)
         if level is not None:
-            await uow.stock.set_published_level(row["id"], level.value)
+            await uow.stock.set_published_level(watched.product_id, level.value)
             await uow.publish(
                 StockLevelChanged(
-                    product_id=row["id"],
-                    location_id=row["location_id"],
-                    store_id=row["store_id"],
+                    product_id=watched.product_id,
+                    location_id=watched.location_id,
+                    store_id=watched.store_id,
                     level=level,
-                    available=max(row["available"], 0),
+                    available=max(watched.available, 0),
                 )
             )
-        under = threshold is not None and row["available"] < threshold
-        if under and not row["low_flagged"]:
-            await uow.stock.set_low_flag(row["id"], True)
+        if watched.threshold is not None and watched.under_threshold and not watched.low_flagged:
+            await uow.stock.set_low_flag(watched.product_id, True)
             await uow.publish(
                 LowStock(
-                    product_id=row["id"],
-                    location_id=row["location_id"],
-                    store_id=row["store_id"],
-                    available=row["available"],
-                    threshold=threshold,
+                    product_id=watched.product_id,
+                    location_id=watched.location_id,
+                    store_id=watched.store_id,
+                    available=watched.available,
+                    threshold=watched.threshold,
                 )
             )
-        elif not under and row["low_flagged"]:
-            await uow.stock.set_low_flag(row["id"], False)
+        elif not watched.under_threshold and watched.low_flagged:
+            await uow.stock.set_low_flag(watched.product_id, False)
 
 
-async def publish_missing_levels(uow: UnitOfWork) -> int:
+async def publish_missing_levels(uow: InventoryUnitOfWork) -> int:
     """Publish the level of every product that never had one published (products from before levels existed),
     so search knows them all without waiting for their next sale; returns how many."""
     ids = await uow.stock.never_published()
@@ -65,15 +64,15 @@ async def publish_missing_levels(uow: UnitOfWork) -> int:
     return len(ids)
 
 
-async def _product(uow: UnitOfWork, product_id: str) -> None:
-    if await uow.inventory.product(product_id) is None:
+async def _product(uow: InventoryUnitOfWork, product_id: str) -> None:
+    if not await uow.products.exists(product_id):
         raise NotFound(f"no product {product_id!r}")
 
 
-async def restock(uow: UnitOfWork, product_id: str, quantity: int, reason: str, actor: str) -> dict[str, int]:
+async def restock(uow: InventoryUnitOfWork, product_id: str, quantity: int, reason: str, actor: str) -> StockLevel:
     """Goods arrived: on-hand goes up by `quantity` (in the product's unit)."""
     if quantity <= 0:
-        raise BadRequest("a restock quantity must be at least 1")
+        raise Invalid("a restock quantity must be at least 1")
     await _product(uow, product_id)
     await uow.stock.lock([product_id])
     await uow.stock.change_on_hand(product_id, quantity, f"restocked: {reason}" if reason else "restocked", actor)
@@ -81,25 +80,25 @@ async def restock(uow: UnitOfWork, product_id: str, quantity: int, reason: str, 
     return await level(uow, product_id)
 
 
-async def adjust(uow: UnitOfWork, product_id: str, delta: int, reason: str, actor: str) -> dict[str, int]:
+async def adjust(uow: InventoryUnitOfWork, product_id: str, delta: int, reason: str, actor: str) -> StockLevel:
     """A correction (spoiled, miscounted, broken): never below what is reserved for orders."""
     if delta == 0:
-        raise BadRequest("an adjustment must change the stock: send a non-zero delta")
+        raise Invalid("an adjustment must change the stock: send a non-zero delta")
     if not reason.strip():
-        raise BadRequest("say why the stock is adjusted: reason is required")
+        raise Invalid("say why the stock is adjusted: reason is required")
     await _product(uow, product_id)
     current = (await uow.stock.lock([product_id]))[product_id]
-    if current["on_hand"] + delta < current["reserved"]:
-        raise BadRequest(
-            f"{product_id}: on hand would be {current['on_hand'] + delta}, below the "
-            f"{current['reserved']} reserved for orders"
+    if current.on_hand + delta < current.reserved:
+        raise Invalid(
+            f"{product_id}: on hand would be {current.on_hand + delta}, below the "
+            f"{current.reserved} reserved for orders"
         )
     await uow.stock.change_on_hand(product_id, delta, f"adjusted: {reason}", actor)
     await check_low_stock(uow, [product_id])
     return await level(uow, product_id)
 
 
-async def level(uow: UnitOfWork, product_id: str) -> dict[str, int]:
-    row = await uow.stock.level(product_id)
-    assert row is not None
-    return {"on_hand": row["on_hand"], "reserved": row["reserved"], "available": row["available"]}
+async def level(uow: InventoryUnitOfWork, product_id: str) -> StockLevel:
+    found = await uow.stock.level(product_id)
+    assert found is not None
+    return found

@@ -1,37 +1,48 @@
-"""A unit of work: the inventory repositories, deadlines and the outbox on one transaction."""
+"""Inventory's unit of work: its repositories, deadlines and the outbox on one transaction."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import ClassVar
 
 import asyncpg
 
-from services.inventory.adapters.fulfilment_repository import FulfilmentRepository
-from services.inventory.adapters.repository import InventoryRepository
+from services.inventory.adapters.catalog_repository import LocationRepository, ProductRepository
+from services.inventory.adapters.fulfilment_repository import LineRepository, PartRepository, ReservationRepository
 from services.inventory.adapters.stock_repository import StockRepository
-from shared import outbox
-from shared.deadlines import Deadline, PostgresDeadlineStore
-from shared.events.envelope import Envelope, Event, RawEnvelope, envelope
+from services.inventory.service_layer.policy import Policy
+from shared.clock import Clock
+from shared.events.envelope import RawEnvelope
+from shared.unit_of_work import PostgresUnitOfWork
 
-SERVICE = "inventory"
 
+class InventoryUnitOfWork(PostgresUnitOfWork):
+    """What every inventory use case runs in; `policy` is the settings its rules need."""
 
-class UnitOfWork:
-    def __init__(self, conn: asyncpg.Connection, cause: RawEnvelope | None = None) -> None:
-        self.conn = conn
-        self.inventory = InventoryRepository(conn)
+    service: ClassVar[str] = "inventory"
+    locations: LocationRepository
+    products: ProductRepository
+    stock: StockRepository
+    reservations: ReservationRepository
+    parts: PartRepository
+    lines: LineRepository
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        *,
+        clock: Clock,
+        policy: Policy,
+        cause: RawEnvelope | None = None,
+        correlation_id: str | None = None,
+        readonly: bool = False,
+    ) -> None:
+        super().__init__(pool, clock=clock, cause=cause, correlation_id=correlation_id, readonly=readonly)
+        self.policy = policy
+
+    def _bind(self, conn: asyncpg.Connection) -> None:
+        self.locations = LocationRepository(conn)
+        self.products = ProductRepository(conn)
         self.stock = StockRepository(conn)
-        self.fulfilment = FulfilmentRepository(conn)
-        self.cause = cause
-        self._deadlines = PostgresDeadlineStore(pool=None)  # type: ignore[arg-type]
-
-    async def publish(self, event: Event) -> Envelope[Any]:
-        env = envelope(event, causation=self.cause)
-        await outbox.record(self.conn, env, SERVICE)
-        return env
-
-    async def schedule(self, deadline: Deadline) -> None:
-        await self._deadlines.schedule(self.conn, deadline)
-
-    async def cancel_deadline(self, kind: str, key: str) -> bool:
-        return await self._deadlines.cancel(self.conn, kind, key)
+        self.reservations = ReservationRepository(conn)
+        self.parts = PartRepository(conn)
+        self.lines = LineRepository(conn)

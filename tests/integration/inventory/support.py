@@ -1,5 +1,6 @@
-"""Support for the fulfilment tests (no tests here): a migrated inventory database with a shop and a
-two-stall market, and ways to drive its use cases."""
+"""Plain helpers for inventory's integration tests (no fixtures here: they are in conftest.py):
+seeding a shop and a two-stall market, placing orders, running a use case in its own unit of
+work, and reading the outbox and the stock books back."""
 
 from __future__ import annotations
 
@@ -11,13 +12,29 @@ import asyncpg
 
 from services.inventory.service_layer import catalog
 from services.inventory.service_layer.policy import Policy
-from services.inventory.service_layer.unit_of_work import UnitOfWork
+from services.inventory.service_layer.unit_of_work import InventoryUnitOfWork
 from shared import db
+from shared.auth import issue_token
+from shared.clock import Clock, SystemClock
 from shared.events.contracts import OrderedLine, OrderPlaced, SubstitutionPreference
+from shared.settings import Settings
+from shared.vocabulary.fulfilment import FulfilmentMode
+from shared.vocabulary.roles import Role
 from shared.vocabulary.units import StockUnit, line_price
 
-MIGRATIONS = Path(__file__).parents[2] / "services" / "inventory" / "migrations"
-POLICY = Policy(accept_limit_s=600, approval_limit_s=300, weight_tolerance_pct=10)
+MIGRATIONS = Path(__file__).parents[3] / "services" / "inventory" / "migrations"
+SETTINGS = Settings(service="inventory", accept_limit_s=600, approval_limit_s=300, weight_tolerance_pct=10)
+POLICY = Policy.from_settings(SETTINGS)
+
+
+def as_(role: Role, store: str | None = None) -> dict[str, str]:
+    """The Authorization header of someone with that role (at that store)."""
+    return {"Authorization": f"Bearer {issue_token(SETTINGS, role, 'someone', store)}"}
+
+
+def unit_of_work(pool: asyncpg.Pool, clock: Clock | None = None) -> InventoryUnitOfWork:
+    return InventoryUnitOfWork(pool, clock=clock or SystemClock(), policy=POLICY)
+
 
 # id -> (location, unit, price_fen, grams_per_piece, on_hand)
 PRODUCTS: dict[str, tuple[str, str, int, int | None, int]] = {
@@ -34,43 +51,42 @@ PRODUCTS: dict[str, tuple[str, str, int, int | None, int]] = {
 async def seed(pool: asyncpg.Pool) -> None:
     async with pool.acquire() as conn:
         await db.migrate(conn, [MIGRATIONS])
-        async with conn.transaction():
-            uow = UnitOfWork(conn)
-            for loc, kind, parent in (
-                ("shop", "shop", None),
-                ("market", "market", None),
-                ("fish", "stall", "market"),
-                ("veg", "stall", "market"),
-            ):
-                await catalog.upsert_location(
-                    uow,
-                    {
-                        "id": loc,
-                        "kind": kind,
-                        "parent_id": parent,
-                        "category": "c",
-                        "name_zh": loc,
-                        "name_en": loc.title(),
-                        "lat": 32.0,
-                        "lon": 118.0,
-                    },
-                )
-            for pid, (loc, unit, price, gpp, on_hand) in PRODUCTS.items():
-                await catalog.upsert_product(
-                    uow,
-                    {
-                        "id": pid,
-                        "location_id": loc,
-                        "name_zh": pid,
-                        "name_en": pid,
-                        "category": "fish" if unit == "g" else "c",
-                        "unit": unit,
-                        "price_fen": price,
-                        "grams_per_piece": gpp,
-                        "on_hand": on_hand,
-                    },
-                    "test",
-                )
+    async with unit_of_work(pool) as uow:
+        for loc, kind, parent in (
+            ("shop", "shop", None),
+            ("market", "market", None),
+            ("fish", "stall", "market"),
+            ("veg", "stall", "market"),
+        ):
+            await catalog.upsert_location(
+                uow,
+                {
+                    "id": loc,
+                    "kind": kind,
+                    "parent_id": parent,
+                    "category": "c",
+                    "name_zh": loc,
+                    "name_en": loc.title(),
+                    "lat": 32.0,
+                    "lon": 118.0,
+                },
+            )
+        for pid, (loc, unit, price, gpp, on_hand) in PRODUCTS.items():
+            await catalog.upsert_product(
+                uow,
+                {
+                    "id": pid,
+                    "location_id": loc,
+                    "name_zh": pid,
+                    "name_en": pid,
+                    "category": "fish" if unit == "g" else "c",
+                    "unit": unit,
+                    "price_fen": price,
+                    "grams_per_piece": gpp,
+                    "on_hand": on_hand,
+                },
+                "test",
+            )
 
 
 def placed(
@@ -78,7 +94,7 @@ def placed(
     lines: list[tuple[str, int]] | list[tuple[str, int, SubstitutionPreference]],
     *,
     store: str | None = None,
-    mode: str = "pickup",
+    mode: FulfilmentMode = FulfilmentMode.PICKUP,
 ) -> OrderPlaced:
     ordered = []
     for n, spec in enumerate(lines, 1):
@@ -111,9 +127,12 @@ def placed(
     )
 
 
-async def run(pool: asyncpg.Pool, use_case: Callable[[UnitOfWork], Awaitable[Any]]) -> Any:
-    async with pool.acquire() as conn, conn.transaction():
-        return await use_case(UnitOfWork(conn))
+async def run(
+    pool: asyncpg.Pool, use_case: Callable[[InventoryUnitOfWork], Awaitable[Any]], clock: Clock | None = None
+) -> Any:
+    """Run one use case in its own unit of work (committed unless it raises)."""
+    async with unit_of_work(pool, clock) as uow:
+        return await use_case(uow)
 
 
 async def events(pool: asyncpg.Pool, order_id: str | None = None) -> list[tuple[str, dict[str, Any]]]:

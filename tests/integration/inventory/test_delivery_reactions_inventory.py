@@ -8,9 +8,8 @@ from typing import Any
 import asyncpg
 import pytest
 
-from services.inventory.domain.fulfilment import BadRequest
-from services.inventory.entrypoints.consumers import SUBSCRIPTIONS
-from services.inventory.service_layer import fulfilment, reservations
+from services.inventory.service_layer import fulfilment, queries, reservations
+from shared.errors import Invalid
 from shared.events.contracts import (
     DeliveryPickedUp,
     HandoverTo,
@@ -21,25 +20,19 @@ from shared.events.contracts import (
     SubstitutionPreference,
 )
 from shared.events.envelope import envelope, to_json
-from shared.events.topics import DISPATCH, Topic
-from shared.inbox import Consumer, PermanentError
+from shared.events.topics import DISPATCH
+from shared.inbox import PermanentError
 from shared.service import Runtime
-from shared.settings import Settings
 from shared.vocabulary.order_status import OrderStatus
-from tests.integration.inventory.support import POLICY, check_books, events, placed, run, seed, stock, types
-
-
-@pytest.fixture
-async def inv(pool: asyncpg.Pool) -> asyncpg.Pool:
-    await seed(pool)
-    return pool
+from tests.integration.inventory.support import check_books, events, placed, run, stock, types, unit_of_work
+from tests.runtime import consumer_for
 
 
 async def packed_delivery(pool: asyncpg.Pool, order_id: str, lines: list[Any]) -> str:
-    await run(pool, lambda uow: reservations.on_order_placed(uow, placed(order_id, lines, mode="delivery"), POLICY))
+    await run(pool, lambda uow: reservations.on_order_placed(uow, placed(order_id, lines, mode="delivery")))
     await run(pool, lambda uow: reservations.accept(uow, "shop", order_id, "keeper"))
     for n in range(1, len(lines) + 1):
-        await run(pool, lambda uow, n=n: fulfilment.pick_line(uow, "shop", order_id, n, None, "keeper", POLICY))
+        await run(pool, lambda uow, n=n: fulfilment.pick_line(uow, "shop", order_id, n, None, "keeper"))
     await run(pool, lambda uow: fulfilment.pack_part(uow, "shop", order_id, 1, 1500, "keeper"))
     return str(next(p for t, p in await events(pool, order_id) if t == "OrderPacked")["handover_code"])
 
@@ -92,26 +85,15 @@ async def test_a_counter_handover_first_makes_the_riders_pickup_a_no_op(inv: asy
     assert await stock(inv, "water") == (48, 0)
 
 
-class Letters:
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, str]] = []
-
-    async def send(self, topic: Topic, raw: bytes, key: bytes | None, headers: Any, error: str) -> None:
-        self.sent.append((topic.name, error))
-
-
-async def test_the_consumer_dead_letters_a_wrong_code_and_applies_the_right_one(inv: asyncpg.Pool) -> None:
+async def test_the_consumer_dead_letters_a_wrong_code_and_applies_the_right_one(
+    inv: asyncpg.Pool, runtime: Runtime
+) -> None:
     code = await packed_delivery(inv, "r3", [("water", 2)])
-    sub = next(s for s in SUBSCRIPTIONS if s.topic == DISPATCH)
-    letters = Letters()
-    runtime = Runtime(Settings(service="inventory"))
-    consumer = Consumer(
-        sub.group, DISPATCH, {cls: make(runtime) for cls, make in sub.handlers.items()}, lambda: inv, lambda: letters
-    )  # type: ignore[arg-type, return-value]
+    consumer = consumer_for(runtime, DISPATCH)
+    letters = runtime.dead_letters
     wrong = to_json(envelope(picked_up("r3", "x" + code[1:])))
     assert await consumer.handle(wrong, b"r3", {}) == "dead-lettered"
-    [(topic, error)] = letters.sent
-    assert topic == DISPATCH.name
+    [error] = letters.sent  # type: ignore[attr-defined]
     assert error.startswith("refused: rider rider-7 picked up order r3 with a wrong")
     right = to_json(envelope(picked_up("r3", code)))
     assert await consumer.handle(right, b"r3", {}) == "applied"
@@ -124,13 +106,13 @@ async def test_no_rider_while_picking_releases_picked_substituted_and_pending_li
     await run(
         inv,
         lambda uow: reservations.on_order_placed(
-            uow, placed("n1", [("water", 3), ("juice", 1, best), ("cola", 2)], mode="delivery"), POLICY
+            uow, placed("n1", [("water", 3), ("juice", 1, best), ("cola", 2)], mode="delivery")
         ),
     )
     await run(inv, lambda uow: reservations.accept(uow, "shop", "n1", "keeper"))
-    await run(inv, lambda uow: fulfilment.pick_line(uow, "shop", "n1", 1, None, "keeper", POLICY))
-    await run(inv, lambda uow: fulfilment.substitute(uow, "shop", "n1", 2, "cola", 1, "keeper", POLICY))
-    await run(inv, lambda uow: fulfilment.substitute(uow, "shop", "n1", 3, "juice", 2, "keeper", POLICY))
+    await run(inv, lambda uow: fulfilment.pick_line(uow, "shop", "n1", 1, None, "keeper"))
+    await run(inv, lambda uow: fulfilment.substitute(uow, "shop", "n1", 2, "cola", 1, by="keeper"))
+    await run(inv, lambda uow: fulfilment.substitute(uow, "shop", "n1", 3, "juice", 2, by="keeper"))
     lines = {
         r["line_no"]: r["state"]
         for r in await inv.fetch("SELECT line_no, state FROM reservation_lines WHERE order_id = 'n1'")
@@ -194,33 +176,32 @@ async def test_an_accepted_pickup_offer_lets_the_shop_return_an_uncollected_bag(
 async def test_the_counter_sees_the_code_to_tell_a_rider_but_never_a_pickup_shoppers(inv: asyncpg.Pool) -> None:
     """A rider proves they took the bag with the code the counter tells them; a shopper proves
     who they are with the code only they hold, so staff must never be able to read it."""
-    from services.inventory.service_layer import queries
-    from services.inventory.service_layer.unit_of_work import UnitOfWork
-
     await packed_delivery(inv, "d1", [("water", 1)])
-    await run(inv, lambda uow: reservations.on_order_placed(uow, placed("p1", [("water", 1)]), POLICY))
+    await run(inv, lambda uow: reservations.on_order_placed(uow, placed("p1", [("water", 1)])))
     await run(inv, lambda uow: reservations.accept(uow, "shop", "p1", "keeper"))
-    await run(inv, lambda uow: fulfilment.pick_line(uow, "shop", "p1", 1, None, "keeper", POLICY))
+    await run(inv, lambda uow: fulfilment.pick_line(uow, "shop", "p1", 1, None, "keeper"))
     await run(inv, lambda uow: fulfilment.pack_part(uow, "shop", "p1", 1, 500, "keeper"))
-    async with inv.acquire() as conn:
-        uow = UnitOfWork(conn)
-        queue = {part["order_id"]: part for part in await queries.queue(uow, await uow.inventory.location("shop"))}
-    assert queue["d1"]["handover_code"]
-    assert len(queue["d1"]["handover_code"]) == 6
-    assert queue["p1"]["handover_code"] is None
+    async with unit_of_work(inv) as uow:
+        queue = {q.part.order_id: q.order for q in await queries.queue(uow, await uow.locations.get("shop"))}
+    assert queue["d1"].code_for_staff()
+    assert len(queue["d1"].code_for_staff() or "") == 6
+    assert queue["p1"].code_for_staff() is None
 
 
 async def test_a_cash_order_collected_at_the_counter_needs_the_cash_taken(inv: asyncpg.Pool) -> None:
     """No rider came and the shopper collects a pay-on-delivery order: the counter takes the money."""
     event = placed("r9", [("water", 2)], mode="delivery").model_copy(update={"payment": "on_delivery"})
-    await run(inv, lambda uow: reservations.on_order_placed(uow, event, POLICY))
+    await run(inv, lambda uow: reservations.on_order_placed(uow, event))
     await run(inv, lambda uow: reservations.accept(uow, "shop", "r9", "keeper"))
-    await run(inv, lambda uow: fulfilment.pick_line(uow, "shop", "r9", 1, None, "keeper", POLICY))
+    await run(inv, lambda uow: fulfilment.pick_line(uow, "shop", "r9", 1, None, "keeper"))
     await run(inv, lambda uow: fulfilment.pack_part(uow, "shop", "r9", 1, 1500, "keeper"))
     code = str(next(p for t, p in await events(inv, "r9") if t == "OrderPacked")["handover_code"])
-    with pytest.raises(BadRequest, match="paid in cash when it is collected"):
+    with pytest.raises(Invalid, match="paid in cash when it is collected"):
         await run(inv, lambda uow: fulfilment.hand_over(uow, "shop", "r9", code, HandoverTo.SHOPPER, "keeper"))
     assert await stock(inv, "water") == (50, 2), "nothing left the shop"
-    await run(inv, lambda uow: fulfilment.hand_over(uow, "shop", "r9", code, HandoverTo.SHOPPER, "keeper", 600))
+    await run(
+        inv,
+        lambda uow: fulfilment.hand_over(uow, "shop", "r9", code, HandoverTo.SHOPPER, "keeper", cash_collected_fen=600),
+    )
     handed = [p for t, p in await events(inv, "r9") if t == "OrderHandedOver"]
     assert [(h["to"], h["cash_collected_fen"]) for h in handed] == [("shopper", 600)]

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, time
 import asyncpg
 import pytest
 
-from services.inventory.domain.fulfilment import BadRequest, FulfilmentRefused, NotFound
 from services.inventory.service_layer import catalog, fulfilment, reservations, stock_keeping
 from shared.deadlines import Deadline
+from shared.errors import Conflict, Invalid, NotFound
 from shared.events.contracts import (
     ApprovalGiven,
     ApprovalKind,
@@ -20,17 +20,12 @@ from shared.events.contracts import (
     SubstitutionPreference,
 )
 from shared.vocabulary.order_status import OrderStatus
-from tests.integration.inventory.support import POLICY, check_books, events, placed, run, seed, stock, types
-
-
-@pytest.fixture
-async def inv(pool: asyncpg.Pool) -> asyncpg.Pool:
-    await seed(pool)
-    return pool
+from tests.fakes import FakeClock
+from tests.integration.inventory.support import check_books, events, placed, run, stock, types
 
 
 async def place(pool: asyncpg.Pool, order_id: str, lines: list, **kw: object) -> None:
-    await run(pool, lambda uow: reservations.on_order_placed(uow, placed(order_id, lines, **kw), POLICY))
+    await run(pool, lambda uow: reservations.on_order_placed(uow, placed(order_id, lines, **kw)))
 
 
 async def packed_payload(pool: asyncpg.Pool, order_id: str) -> dict:
@@ -46,22 +41,22 @@ async def test_a_market_order_is_split_into_parts_each_accepted_picked_and_packe
 
     await run(inv, lambda uow: reservations.accept(uow, "fish", "o1", "li"))
     assert "ShopAccepted" not in await types(inv, "o1")  # the veg stall has not answered
-    with pytest.raises(FulfilmentRefused, match="not accepted yet"):
-        await run(inv, lambda uow: fulfilment.pick_line(uow, "fish", "o1", 1, 1200, "li", POLICY))
+    with pytest.raises(Conflict, match="not accepted yet"):
+        await run(inv, lambda uow: fulfilment.pick_line(uow, "fish", "o1", 1, 1200, "li"))
     await run(inv, lambda uow: reservations.accept(uow, "veg", "o1", "wang"))
     assert (await types(inv, "o1"))[-3:] == ["PartAccepted", "PartAccepted", "ShopAccepted"]
 
     # A stallholder cannot act on the neighbour's line.
     with pytest.raises(NotFound):
-        await run(inv, lambda uow: fulfilment.pick_line(uow, "veg", "o1", 1, 1200, "wang", POLICY))
-    await run(inv, lambda uow: fulfilment.pick_line(uow, "fish", "o1", 1, 1250, "li", POLICY))  # 4% over
-    await run(inv, lambda uow: fulfilment.pick_line(uow, "market", "o1", 2, None, "counter", POLICY))
+        await run(inv, lambda uow: fulfilment.pick_line(uow, "veg", "o1", 1, 1200, "wang"))
+    await run(inv, lambda uow: fulfilment.pick_line(uow, "fish", "o1", 1, 1250, "li"))  # 4% over
+    await run(inv, lambda uow: fulfilment.pick_line(uow, "market", "o1", 2, None, "counter"))
     assert (await types(inv, "o1")).count("PickingStarted") == 1
     assert await stock(inv, "carp") == (6000, 1250)  # the hold follows the actual weight
 
     await run(inv, lambda uow: fulfilment.pack_part(uow, "fish", "o1", 1, 1300, "li"))
     assert "OrderPacked" not in await types(inv, "o1")
-    with pytest.raises(BadRequest, match="stall by stall"):
+    with pytest.raises(Invalid, match="stall by stall"):
         await run(inv, lambda uow: fulfilment.pack_part(uow, "market", "o1", 1, 900, "counter"))
     await run(inv, lambda uow: fulfilment.pack_part(uow, "veg", "o1", 2, 900, "wang"))
     packed = await packed_payload(inv, "o1")
@@ -73,7 +68,7 @@ async def test_a_market_order_is_split_into_parts_each_accepted_picked_and_packe
     assert len(packed["handover_code"]) == 6
     assert packed["handover_code"].isdigit()
 
-    with pytest.raises(BadRequest, match="wrong handover code"):
+    with pytest.raises(Invalid, match="wrong handover code"):
         await run(
             inv,
             lambda uow: fulfilment.hand_over(
@@ -120,17 +115,17 @@ async def test_market_level_accept_takes_every_waiting_part(inv: asyncpg.Pool) -
     await place(inv, "o4", [("carp", 1), ("bokchoy", 1)])
     await run(inv, lambda uow: reservations.accept(uow, "market", "o4", "counter"))
     assert (await types(inv, "o4"))[-1] == "ShopAccepted"
-    with pytest.raises(FulfilmentRefused, match="accepted"):
+    with pytest.raises(Conflict, match="accepted"):
         await run(inv, lambda uow: reservations.accept(uow, "market", "o4", "counter"))
 
 
 async def test_heavy_weight_waits_for_the_shopper_and_each_answer_settles_it(inv: asyncpg.Pool) -> None:
     await place(inv, "w", [("carp", 1), ("crucian", 1), ("bokchoy", 1)])
     await run(inv, lambda uow: reservations.accept(uow, "market", "w", "counter"))
-    await run(inv, lambda uow: fulfilment.pick_line(uow, "fish", "w", 1, 800, "li", POLICY))  # 33% over 600 g
+    await run(inv, lambda uow: fulfilment.pick_line(uow, "fish", "w", 1, 800, "li"))  # 33% over 600 g
     asked = next(p for t, p in await events(inv, "w") if t == "WeightApprovalRequested")
     assert (asked["estimated_quantity"], asked["actual_quantity"], asked["actual_fen"]) == (600, 800, 1440)
-    with pytest.raises(FulfilmentRefused, match="line 1 waits for the shopper"):
+    with pytest.raises(Conflict, match="line 1 waits for the shopper"):
         await run(inv, lambda uow: fulfilment.pack_part(uow, "fish", "w", 1, 1000, "li"))
 
     # Declined: back to be picked again, the hold back to the estimate.
@@ -143,13 +138,13 @@ async def test_heavy_weight_waits_for_the_shopper_and_each_answer_settles_it(inv
     assert [p["approved"] for t, p in await events(inv, "w") if t == "WeightSettled"] == [False]  # late: ignored
 
     # Heavy again, then the deadline passes: charged at the estimate, the heavy piece committed.
-    await run(inv, lambda uow: fulfilment.pick_line(uow, "fish", "w", 1, 900, "li", POLICY))
+    await run(inv, lambda uow: fulfilment.pick_line(uow, "fish", "w", 1, 900, "li"))
     await run(inv, lambda uow: fulfilment.on_approval_deadline(uow, Deadline("approval", "w:1", datetime.now(UTC))))
     settled = [p for t, p in await events(inv, "w") if t == "WeightSettled"][-1]
     assert (settled["decided_by"], settled["charged_fen"]) == ("timeout", 1080)
 
     # Line 2 heavy and accepted by the shopper: charged the actual weight.
-    await run(inv, lambda uow: fulfilment.pick_line(uow, "fish", "w", 2, 400, "li", POLICY))
+    await run(inv, lambda uow: fulfilment.pick_line(uow, "fish", "w", 2, 400, "li"))
     await run(
         inv,
         lambda uow: fulfilment.on_approval_given(
@@ -192,7 +187,7 @@ async def test_substitutes_follow_the_shoppers_preference(
 ) -> None:
     await place(inv, "s", [("juice", 2, pref)])
     await run(inv, lambda uow: reservations.accept(uow, "shop", "s", "keeper"))
-    await run(inv, lambda uow: fulfilment.substitute(uow, "shop", "s", 1, substitute, 2, "keeper", POLICY))
+    await run(inv, lambda uow: fulfilment.substitute(uow, "shop", "s", 1, substitute, 2, by="keeper"))
     assert await stock(inv, "juice") == (20, 0)
     assert (await stock(inv, substitute))[1] == 2
     proposed = next(p for t, p in await events(inv, "s") if t == "SubstitutionProposed")
@@ -205,11 +200,11 @@ async def test_substitutes_follow_the_shoppers_preference(
 async def test_a_declined_substitute_is_released_and_the_line_refunded(inv: asyncpg.Pool) -> None:
     await place(inv, "d", [("juice", 1), ("water", 1)])
     await run(inv, lambda uow: reservations.accept(uow, "shop", "d", "keeper"))
-    await run(inv, lambda uow: fulfilment.substitute(uow, "shop", "d", 1, "cola", 1, "keeper", POLICY))
-    with pytest.raises(BadRequest, match="shop or stall that fulfils"):
-        await run(inv, lambda uow: fulfilment.substitute(uow, "shop", "d", 2, "bokchoy", 1, "keeper", POLICY))
-    with pytest.raises(BadRequest, match="unknown product"):
-        await run(inv, lambda uow: fulfilment.substitute(uow, "shop", "d", 2, "caviar", 1, "keeper", POLICY))
+    await run(inv, lambda uow: fulfilment.substitute(uow, "shop", "d", 1, "cola", 1, by="keeper"))
+    with pytest.raises(Invalid, match="shop or stall that fulfils"):
+        await run(inv, lambda uow: fulfilment.substitute(uow, "shop", "d", 2, "bokchoy", 1, by="keeper"))
+    with pytest.raises(Invalid, match="unknown product"):
+        await run(inv, lambda uow: fulfilment.substitute(uow, "shop", "d", 2, "caviar", 1, by="keeper"))
     await run(
         inv,
         lambda uow: fulfilment.on_approval_given(
@@ -222,7 +217,7 @@ async def test_a_declined_substitute_is_released_and_the_line_refunded(inv: asyn
     settled = next(p for t, p in await events(inv, "d") if t == "SubstitutionSettled")
     assert (settled["accepted"], settled["refund_fen"], settled["decided_by"]) == (False, 500, "shopper")
     assert await stock(inv, "cola") == (20, 0)
-    await run(inv, lambda uow: fulfilment.pick_line(uow, "shop", "d", 2, None, "keeper", POLICY))
+    await run(inv, lambda uow: fulfilment.pick_line(uow, "shop", "d", 2, None, "keeper"))
     await run(inv, lambda uow: fulfilment.pack_part(uow, "shop", "d", 1, 600, "keeper"))
     packed = await packed_payload(inv, "d")
     assert (packed["shown_fen"], packed["final_fen"], packed["difference_fen"]) == (700, 200, -500)
@@ -233,14 +228,14 @@ async def test_returns_restock_and_write_off_and_refund_everything(inv: asyncpg.
     await place(inv, "r", [("water", 3), ("juice", 2)], mode="delivery")
     await run(inv, lambda uow: reservations.accept(uow, "shop", "r", "keeper"))
     for n in (1, 2):
-        await run(inv, lambda uow, n=n: fulfilment.pick_line(uow, "shop", "r", n, None, "keeper", POLICY))
-    with pytest.raises(FulfilmentRefused, match="returned after handover to a rider"):
+        await run(inv, lambda uow, n=n: fulfilment.pick_line(uow, "shop", "r", n, None, "keeper"))
+    with pytest.raises(Conflict, match="returned after handover to a rider"):
         await run(inv, lambda uow: fulfilment.return_bag(uow, "shop", "r", [], "keeper"))
     await run(inv, lambda uow: fulfilment.pack_part(uow, "shop", "r", 1, 2000, "keeper"))
     code = (await packed_payload(inv, "r"))["handover_code"]
     await run(inv, lambda uow: fulfilment.hand_over(uow, "shop", "r", code, HandoverTo.RIDER, "keeper"))
     assert await stock(inv, "water") == (47, 0)
-    with pytest.raises(BadRequest, match="must equal"):
+    with pytest.raises(Invalid, match="must equal"):
         await run(
             inv,
             lambda uow: fulfilment.return_bag(
@@ -254,7 +249,7 @@ async def test_returns_restock_and_write_off_and_refund_everything(inv: asyncpg.
                 "keeper",
             ),
         )
-    with pytest.raises(BadRequest, match="missing"):
+    with pytest.raises(Invalid, match="missing"):
         await run(
             inv,
             lambda uow: fulfilment.return_bag(
@@ -284,10 +279,10 @@ async def test_returns_restock_and_write_off_and_refund_everything(inv: asyncpg.
 async def test_an_uncollected_pickup_bag_is_returned_from_its_holds(inv: asyncpg.Pool) -> None:
     await place(inv, "u", [("water", 2)])
     await run(inv, lambda uow: reservations.accept(uow, "shop", "u", "keeper"))
-    await run(inv, lambda uow: fulfilment.pick_line(uow, "shop", "u", 1, None, "keeper", POLICY))
+    await run(inv, lambda uow: fulfilment.pick_line(uow, "shop", "u", 1, None, "keeper"))
     await run(inv, lambda uow: fulfilment.pack_part(uow, "shop", "u", 1, 1100, "keeper"))
     code = (await packed_payload(inv, "u"))["handover_code"]
-    with pytest.raises(BadRequest, match="pickup"):
+    with pytest.raises(Invalid, match="pickup"):
         await run(inv, lambda uow: fulfilment.hand_over(uow, "shop", "u", code, HandoverTo.RIDER, "keeper"))
     await run(
         inv,
@@ -303,11 +298,11 @@ async def test_closed_or_paused_shops_reject_with_shop_closed(inv: asyncpg.Pool)
     monday_9 = datetime(2026, 1, 5, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai, a Monday
     windows = [{"day": 0, "opens": time(6).isoformat(), "closes": time(8).isoformat()}]
     await run(inv, lambda uow: catalog.update_location(uow, "veg", {"windows": windows}))
-    await run(inv, lambda uow: reservations.on_order_placed(uow, placed("c1", [("bokchoy", 1)]), POLICY, monday_9))
+    await run(inv, lambda uow: reservations.on_order_placed(uow, placed("c1", [("bokchoy", 1)])), FakeClock(monday_9))
     rejected = next(p for t, p in await events(inv, "c1") if t == "StockRejected")
     assert (rejected["reason"], rejected["short_lines"]) == ("shop_closed", [])
     await run(inv, lambda uow: catalog.update_location(uow, "veg", {"windows": None, "paused": True}))
-    await run(inv, lambda uow: reservations.on_order_placed(uow, placed("c2", [("bokchoy", 1)]), POLICY, monday_9))
+    await run(inv, lambda uow: reservations.on_order_placed(uow, placed("c2", [("bokchoy", 1)])), FakeClock(monday_9))
     assert next(p for t, p in await events(inv, "c2") if t == "StockRejected")["reason"] == "shop_closed"
     upserted = [p for t, p in await events(inv) if t == "LocationUpserted" and p["location_id"] == "veg"]
     assert upserted[-1]["paused"] is True
@@ -318,7 +313,7 @@ async def test_closed_or_paused_shops_reject_with_shop_closed(inv: asyncpg.Pool)
 async def test_cancelling_while_a_substitute_waits_releases_everything(inv: asyncpg.Pool) -> None:
     await place(inv, "x", [("juice", 1)])
     await run(inv, lambda uow: reservations.accept(uow, "shop", "x", "keeper"))
-    await run(inv, lambda uow: fulfilment.substitute(uow, "shop", "x", 1, "cola", 1, "keeper", POLICY))
+    await run(inv, lambda uow: fulfilment.substitute(uow, "shop", "x", 1, "cola", 1, by="keeper"))
     await run(
         inv,
         lambda uow: reservations.on_order_cancelled(
@@ -342,12 +337,12 @@ async def test_products_are_kept_with_their_history_and_low_stock_fires_once(inv
     await run(inv, lambda uow: stock_keeping.restock(uow, "tomato", 10, "morning delivery", "staff:wang"))
     await run(inv, lambda uow: stock_keeping.adjust(uow, "tomato", -12, "squashed", "staff:wang"))
     assert len([t for t, _ in await events(inv) if t == "LowStock"]) == 2  # crossed again after re-arming
-    with pytest.raises(BadRequest, match="below"):
+    with pytest.raises(Invalid, match="below"):
         await run(inv, lambda uow: stock_keeping.adjust(uow, "tomato", -5, "gone", "staff:wang"))
     from services.inventory.service_layer.queries import product_history
 
     history = await run(inv, lambda uow: product_history(uow, "tomato"))
-    changes = [(h["kind"], h["change"], h["actor"]) for h in history]
+    changes = [(h.kind, h.change, h.actor) for h in history]
     assert ("catalog", "updated", "staff:wang") in changes
     assert ("stock", "restocked: morning delivery", "staff:wang") in changes
     assert ("stock", "adjusted: squashed", "staff:wang") in changes

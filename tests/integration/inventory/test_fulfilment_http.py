@@ -2,49 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import asyncpg
 import httpx
-import pytest
-from fastapi import FastAPI
 
-from services.inventory.entrypoints.catalog_http import router as catalog_router
-from services.inventory.entrypoints.http import router
-from services.inventory.entrypoints.staff_http import router as staff_router
 from services.inventory.service_layer import reservations
-from shared.auth import issue_token
-from shared.service import Runtime, install_error_handlers
-from shared.settings import Settings
 from shared.vocabulary.roles import Role
-from tests.integration.inventory.support import POLICY, events, placed, run, seed, stock
-
-SETTINGS = Settings(service="inventory", weight_tolerance_pct=10)
-
-
-@pytest.fixture
-async def app(pool: asyncpg.Pool) -> FastAPI:
-    await seed(pool)
-    runtime = Runtime(SETTINGS)
-    runtime.pool = pool
-    application = FastAPI()
-    application.state.settings = SETTINGS
-    application.state.runtime = runtime
-    install_error_handlers(application)
-    for r in (router, catalog_router, staff_router):
-        application.include_router(r)
-    return application
-
-
-@pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://inventory") as c:
-        yield c
-
-
-def as_(role: Role, store: str | None = None) -> dict[str, str]:
-    return {"Authorization": f"Bearer {issue_token(SETTINGS, role, 'someone', store)}"}
-
+from tests.integration.inventory.support import as_, events, placed, run, stock
 
 FISH, VEG, MARKET, SHOP = (
     as_(Role.STORE_STAFF, "fish"),
@@ -55,7 +18,7 @@ FISH, VEG, MARKET, SHOP = (
 
 
 async def test_staff_act_only_where_they_work(client: httpx.AsyncClient, pool: asyncpg.Pool) -> None:
-    await run(pool, lambda uow: reservations.on_order_placed(uow, placed("o1", [("carp", 1), ("bokchoy", 2)]), POLICY))
+    await run(pool, lambda uow: reservations.on_order_placed(uow, placed("o1", [("carp", 1), ("bokchoy", 2)])))
     # A stallholder cannot touch the neighbour's part, nor the market's whole order, nor another shop.
     assert (await client.post("/stores/veg/orders/o1/accept", headers=FISH)).status_code == 403
     assert (await client.post("/stores/market/orders/o1/accept", headers=FISH)).status_code == 403

@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 
 import asyncpg
 
-from services.inventory.adapters.stock_repository import Shortage
-from services.inventory.domain.fulfilment import FulfilmentRefused
+from services.inventory.domain.stock import Shortage
 from services.inventory.service_layer import fulfilment, reservations, stock_keeping
 from shared.deadlines import Deadline
+from shared.errors import Conflict
 from shared.events.contracts import (
     ApprovalGiven,
     ApprovalKind,
@@ -22,7 +22,7 @@ from shared.events.contracts import (
     SubstitutionPreference,
 )
 from shared.vocabulary.order_status import OrderStatus
-from tests.integration.inventory.support import POLICY, PRODUCTS, check_books, placed, run, seed
+from tests.integration.inventory.support import PRODUCTS, check_books, placed, run, seed
 
 SHOP = ["water", "juice", "cola"]
 MARKET = ["carp", "crucian", "bokchoy", "tomato"]
@@ -41,13 +41,13 @@ async def _work_line(pool: asyncpg.Pool, rng: random.Random, store: str, order_i
             others = [p for p, spec in PRODUCTS.items() if spec[0] == loc and p != line["product_id"]]
             sub = rng.choice(others)
             qty = rng.randint(1, 3) * (PRODUCTS[sub][3] or 1)
-            await run(pool, lambda uow: fulfilment.substitute(uow, loc, order_id, line_no, sub, qty, "staff", POLICY))
+            await run(pool, lambda uow: fulfilment.substitute(uow, loc, order_id, line_no, sub, qty, by="staff"))
             return
     except Shortage:
         pass  # nothing to substitute with: pick the original instead
     weight = int(line["quantity"] * rng.uniform(0.8, 1.3)) if line["unit"] == "g" else None
     try:
-        await run(pool, lambda uow: fulfilment.pick_line(uow, loc, order_id, line_no, weight, "staff", POLICY))
+        await run(pool, lambda uow: fulfilment.pick_line(uow, loc, order_id, line_no, weight, "staff"))
     except Shortage:
         await run(pool, lambda uow: fulfilment.out_of_stock(uow, loc, order_id, line_no, "staff"))
         return
@@ -90,7 +90,7 @@ async def _life_of_an_order(pool: asyncpg.Pool, n: int, rng: random.Random) -> s
     at_market = n % 3 == 0
     names = MARKET if at_market else SHOP
     basket = [(pid, rng.randint(1, 4), BEST) for pid in rng.sample(names, rng.randint(1, 2))]
-    await run(pool, lambda uow: reservations.on_order_placed(uow, placed(order_id, basket), POLICY))
+    await run(pool, lambda uow: reservations.on_order_placed(uow, placed(order_id, basket)))
     await asyncio.sleep(0)
     order = await pool.fetchrow("SELECT store_id FROM reservations WHERE order_id = $1", order_id)
     if order is None:
@@ -165,7 +165,7 @@ async def test_interleaved_orders_restocks_cancellations_and_expiries_never_over
     async def life(n: int) -> str:
         try:
             return await _life_of_an_order(pool, n, random.Random(seeds[n]))
-        except FulfilmentRefused as e:  # e.g. every line refunded by a lapsed part: still a valid end
+        except Conflict as e:  # e.g. every line refunded by a lapsed part: still a valid end
             return f"refused: {e}"
 
     outcomes = await asyncio.gather(*(life(n) for n in range(80)), _restocks(pool, random.Random(7), restocked))

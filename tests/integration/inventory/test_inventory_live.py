@@ -18,16 +18,18 @@ import uvicorn
 from fastapi import FastAPI
 
 from services.inventory.entrypoints import live_http
+from services.inventory.entrypoints.app import SPEC
 from services.inventory.entrypoints.http import router
 from services.inventory.entrypoints.staff_http import router as staff_router
 from services.inventory.service_layer import reservations
 from shared import sse
 from shared.auth import issue_token
-from shared.service import Runtime, install_error_handlers
+from shared.service import install_error_handlers
 from shared.settings import Settings
 from shared.stack import free_port
 from shared.vocabulary.roles import Role
-from tests.integration.inventory.support import POLICY, placed, run, seed
+from tests.integration.inventory.support import SETTINGS, placed, run
+from tests.runtime import test_runtime
 from tests.waiting import eventually
 
 
@@ -53,19 +55,19 @@ class Stream:
 
 
 @pytest.fixture
-async def counter(pool: asyncpg.Pool, database_url: str) -> AsyncIterator[Counter]:
+async def counter(inv: asyncpg.Pool, database_url: str) -> AsyncIterator[Counter]:
     """The inventory routes and the live stream on a real server (streams need real HTTP)."""
-    await seed(pool)
-    settings = Settings(service="inventory", database_url=database_url)
-    runtime = Runtime(settings)
-    runtime.pool = pool
+    settings = SETTINGS.model_copy(update={"database_url": database_url})
+    runtime = test_runtime(SPEC, settings, inv)
     app = FastAPI()
     app.state.settings = settings
     app.state.runtime = runtime
     install_error_handlers(app)
     for r in (router, staff_router, live_http.router):
         app.include_router(r)
-    await live_http.start_listening(runtime)
+    listening = live_http.QueueNotifications(runtime)
+    await listening.start()
+    runtime.loops.append(listening)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
     serving = asyncio.create_task(server.serve())
@@ -73,7 +75,7 @@ async def counter(pool: asyncpg.Pool, database_url: str) -> AsyncIterator[Counte
     try:
         yield Counter(f"http://127.0.0.1:{port}", settings)
     finally:
-        await live_http.stop_listening(runtime)  # ends the open streams, so the server can stop
+        await listening.stop()  # ends the open streams, so the server can stop
         server.should_exit = True
         await serving
 
@@ -125,9 +127,7 @@ async def test_a_placed_order_and_its_acceptance_reach_the_stall_and_the_market_
         assert fish.queues[0]["location_id"] == "fish"
         assert fish.queues[0]["scheduled"] == []
 
-        await run(
-            pool, lambda uow: reservations.on_order_placed(uow, placed("o1", [("carp", 1), ("bokchoy", 2)]), POLICY)
-        )
+        await run(pool, lambda uow: reservations.on_order_placed(uow, placed("o1", [("carp", 1), ("bokchoy", 2)])))
         await eventually(lambda: asyncio.sleep(0, fish.orders() == [("o1", "fish", "waiting")]))
         await eventually(
             lambda: asyncio.sleep(0, market.orders() == [("o1", "fish", "waiting"), ("o1", "veg", "waiting")])
@@ -152,7 +152,7 @@ async def test_a_placed_order_and_its_acceptance_reach_the_stall_and_the_market_
                 await conn.execute("UPDATE fulfilment_parts SET status = 'picking' WHERE order_id = 'o1'")
                 await conn.execute("SELECT pg_notify('linli_queue', 'fish')")
                 raise RuntimeError("undo")
-        await run(pool, lambda uow: reservations.on_order_placed(uow, placed("o2", [("water", 1)]), POLICY))
+        await run(pool, lambda uow: reservations.on_order_placed(uow, placed("o2", [("water", 1)])))
         await eventually(lambda: asyncio.sleep(0, [o for o, *_ in shop.orders()] == ["o2"]))
         assert len(fish.queues) == sent
         assert fish.orders() == [("o1", "fish", "accepted")]

@@ -3,55 +3,24 @@ fees in the catalog, and slot orders held at once but queued from their release 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
 import httpx
-import pytest
-from fastapi import FastAPI
 
-from services.inventory.entrypoints.catalog_http import router as catalog_router
-from services.inventory.entrypoints.http import router
-from services.inventory.entrypoints.staff_http import router as staff_router
+from services.inventory.entrypoints.answers import queued_answer, scheduled_answer
 from services.inventory.service_layer import catalog, fulfilment, queries, reservations, stock_keeping
-from shared.auth import issue_token
 from shared.events.contracts import DeliverySlot, HandlingFlags, OrderCancelled, OrderPlaced
-from shared.service import Runtime, install_error_handlers
-from shared.settings import Settings
+from shared.vocabulary.fulfilment import FulfilmentMode
 from shared.vocabulary.order_status import OrderStatus
 from shared.vocabulary.roles import Role
-from tests.integration.inventory.support import POLICY, check_books, events, placed, run, seed, stock
+from tests.fakes import FakeClock
+from tests.integration.inventory.support import POLICY, as_, check_books, events, placed, run, stock
 from tests.waiting import eventually
 
-SETTINGS = Settings(service="inventory", weight_tolerance_pct=10)
 # Monday 23 November 2026, 21:00 in Nanjing: the shops below close at 20:00 and open at 08:00.
 EVENING = datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def inv(pool: asyncpg.Pool) -> asyncpg.Pool:
-    await seed(pool)
-    return pool
-
-
-@pytest.fixture
-async def client(inv: asyncpg.Pool) -> AsyncIterator[httpx.AsyncClient]:
-    runtime = Runtime(SETTINGS)
-    runtime.pool = inv
-    application = FastAPI()
-    application.state.settings = SETTINGS
-    application.state.runtime = runtime
-    install_error_handlers(application)
-    for r in (router, catalog_router, staff_router):
-        application.include_router(r)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=application), base_url="http://inventory") as c:
-        yield c
-
-
-def as_(role: Role, store: str | None = None) -> dict[str, str]:
-    return {"Authorization": f"Bearer {issue_token(SETTINGS, role, 'someone', store)}"}
 
 
 ADMIN, SHOP, MARKET = as_(Role.ADMIN), as_(Role.STORE_STAFF, "shop"), as_(Role.STORE_STAFF, "market")
@@ -67,12 +36,23 @@ async def levels(pool: asyncpg.Pool, product_id: str) -> list[tuple[str, int]]:
 
 
 async def place(pool: asyncpg.Pool, event: OrderPlaced, at: datetime | None = None) -> None:
-    await run(pool, lambda uow: reservations.on_order_placed(uow, event, POLICY, at))
+    await run(pool, lambda uow: reservations.on_order_placed(uow, event), FakeClock(at) if at else None)
+
+
+async def queue_at(pool: asyncpg.Pool, location: asyncpg.Record, at: datetime) -> list[dict[str, Any]]:
+    """The queue as GET /stores/{id}/queue answers it, at that time."""
+    parts = await run(pool, lambda uow: queries.queue(uow, location), FakeClock(at))
+    return [queued_answer(q).model_dump(mode="json") for q in parts]
+
+
+async def scheduled_at(pool: asyncpg.Pool, location: asyncpg.Record, at: datetime) -> list[dict[str, Any]]:
+    parts = await run(pool, lambda uow: queries.scheduled(uow, location), FakeClock(at))
+    return [scheduled_answer(q).model_dump(mode="json") for q in parts]
 
 
 def for_slot(event: OrderPlaced, release_at: datetime, **changes: Any) -> OrderPlaced:
     slot = DeliverySlot(start=release_at + timedelta(minutes=25), end=release_at + timedelta(minutes=55))
-    return event.model_copy(update={"fulfilment_mode": "delivery", "slot": slot, "release_at": release_at, **changes})
+    return event.model_copy(update={"fulfilment_mode": FulfilmentMode.DELIVERY, "slot": slot, "release_at": release_at, **changes})
 
 
 # Availability for search
@@ -132,7 +112,7 @@ async def test_the_level_is_published_when_it_changes_and_not_on_every_sale(inv:
 
     # Picking and a returned bag move it too: picked as ordered keeps it, a shelf back restocks it.
     await run(inv, lambda uow: reservations.accept(uow, "shop", "b", "boss"))
-    await run(inv, lambda uow: fulfilment.pick_line(uow, "shop", "b", 1, None, "boss", POLICY))
+    await run(inv, lambda uow: fulfilment.pick_line(uow, "shop", "b", 1, None, "boss"))
     assert len(await levels(inv, "water")) == 5
     await run(inv, lambda uow: reservations.reject(uow, "shop", "c", "boss", None))  # 6 back: 12, in stock
     assert (await levels(inv, "water"))[-1] == ("in_stock", 12)
@@ -153,7 +133,7 @@ async def test_a_weighed_line_heavier_than_reserved_can_empty_the_shelf(inv: asy
     await place(inv, placed("fish", [("carp", 9)]))  # 5400 g of 6000 reserved
     assert await levels(inv, "carp") == [("in_stock", 6000)]
     await run(inv, lambda uow: reservations.accept(uow, "fish", "fish", "li"))
-    await run(inv, lambda uow: fulfilment.pick_line(uow, "fish", "fish", 1, 6000, "li", POLICY))  # 11% heavier
+    await run(inv, lambda uow: fulfilment.pick_line(uow, "fish", "fish", 1, 6000, "li"))  # 11% heavier
     assert await levels(inv, "carp") == [("in_stock", 6000), ("out", 0)]
     assert await stock(inv, "carp") == (6000, 6000)
 
@@ -228,9 +208,9 @@ async def test_a_slot_order_is_held_at_once_and_queued_from_its_release(inv: asy
     assert row["slot_start"] == release + timedelta(minutes=25)
 
     location = await inv.fetchrow("SELECT * FROM locations WHERE id = 'shop'")
-    at_night = await run(inv, lambda uow: queries.queue(uow, location, EVENING))
+    at_night = await queue_at(inv, location, EVENING)
     assert at_night == []
-    waiting = await run(inv, lambda uow: queries.scheduled(uow, location, EVENING))
+    waiting = await scheduled_at(inv, location, EVENING)
     assert [(w["order_id"], w["release_at"]) for w in waiting] == [("slot", release.isoformat())]
     assert waiting[0]["slot"] == {
         "start": (release + timedelta(minutes=25)).isoformat(),
@@ -238,11 +218,11 @@ async def test_a_slot_order_is_held_at_once_and_queued_from_its_release(inv: asy
     }
     assert waiting[0]["seconds_to_release"] == 11 * 3600 + 30 * 60
 
-    released = await run(inv, lambda uow: queries.queue(uow, location, release + timedelta(seconds=60)))
+    released = await queue_at(inv, location, release + timedelta(seconds=60))
     assert [(p["order_id"], p["status"], p["seconds_left"]) for p in released] == [
         ("slot", "waiting", POLICY.accept_limit_s - 60)
     ]
-    assert await run(inv, lambda uow: queries.scheduled(uow, location, release)) == []
+    assert await scheduled_at(inv, location, release) == []
 
 
 async def test_an_order_without_a_slot_or_released_already_is_worked_on_at_once(inv: asyncpg.Pool) -> None:
@@ -254,7 +234,7 @@ async def test_an_order_without_a_slot_or_released_already_is_worked_on_at_once(
         reserved = next(p for t, p in await events(inv, order_id) if t == "StockReserved")
         assert datetime.fromisoformat(reserved["accept_deadline"]) == at + timedelta(seconds=POLICY.accept_limit_s)
     location = await inv.fetchrow("SELECT * FROM locations WHERE id = 'shop'")
-    assert [p["order_id"] for p in await run(inv, lambda uow: queries.queue(uow, location, at))] == ["late", "plain"]
+    assert [p["order_id"] for p in await queue_at(inv, location, at)] == ["late", "plain"]
 
 
 async def test_staff_see_a_slot_order_move_from_scheduled_to_the_queue(

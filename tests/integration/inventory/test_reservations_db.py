@@ -3,57 +3,53 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 import asyncpg
 import pytest
 
 from services.inventory.service_layer import catalog, reservations
-from services.inventory.service_layer.unit_of_work import UnitOfWork
 from shared import db
 from shared.events.contracts import OrderedLine, OrderPlaced
 from shared.vocabulary.units import StockUnit
-
-MIGRATIONS = Path(__file__).parents[2] / "services" / "inventory" / "migrations"
+from tests.integration.inventory.support import MIGRATIONS, run, unit_of_work
 
 
 @pytest.fixture
 async def inventory_pool(pool: asyncpg.Pool) -> asyncpg.Pool:
     async with pool.acquire() as conn:
         await db.migrate(conn, [MIGRATIONS])
-        async with conn.transaction():
-            uow = UnitOfWork(conn)
-            await catalog.upsert_location(
+    async with unit_of_work(pool) as uow:
+        await catalog.upsert_location(
+            uow,
+            {
+                "id": "shop",
+                "kind": "shop",
+                "category": "convenience",
+                "name_zh": "店",
+                "name_en": "Shop",
+                "lat": 32.0,
+                "lon": 118.0,
+            },
+        )
+        for pid, on_hand in (("water", 50), ("noodles", 30)):
+            await catalog.upsert_product(
                 uow,
                 {
-                    "id": "shop",
-                    "kind": "shop",
-                    "category": "convenience",
-                    "name_zh": "店",
-                    "name_en": "Shop",
-                    "lat": 32.0,
-                    "lon": 118.0,
+                    "id": pid,
+                    "location_id": "shop",
+                    "name_zh": pid,
+                    "name_en": pid,
+                    "category": "c",
+                    "unit": "piece",
+                    "price_fen": 200,
+                    "on_hand": on_hand,
                 },
+                "test",
             )
-            for pid, on_hand in (("water", 50), ("noodles", 30)):
-                await catalog.upsert_product(
-                    uow,
-                    {
-                        "id": pid,
-                        "location_id": "shop",
-                        "name_zh": pid,
-                        "name_en": pid,
-                        "category": "c",
-                        "unit": "piece",
-                        "price_fen": 200,
-                        "on_hand": on_hand,
-                    },
-                    "test",
-                )
     return pool
 
 
-def placed(order_id: str, lines: list[tuple[str, int]]) -> OrderPlaced:
+def basket(order_id: str, lines: list[tuple[str, int]]) -> OrderPlaced:
     return OrderPlaced(
         order_id=order_id,
         store_id="shop",
@@ -72,8 +68,10 @@ async def test_two_hundred_concurrent_baskets_never_oversell(inventory_pool: asy
     async def place(i: int) -> None:
         # Baskets overlap in both products, in both orders, to invite deadlocks.
         lines = [("water", 1), ("noodles", 1)] if i % 2 else [("noodles", 1), ("water", 1)]
-        async with inventory_pool.acquire() as conn, conn.transaction():
-            await reservations.on_order_placed(UnitOfWork(conn), placed(f"o{i}", lines if i % 3 else lines[:1]), 600)
+        await run(
+            inventory_pool,
+            lambda uow: reservations.on_order_placed(uow, basket(f"o{i}", lines if i % 3 else lines[:1])),
+        )
 
     await asyncio.gather(*(place(i) for i in range(200)))
     stock = {r["product_id"]: (r["on_hand"], r["reserved"]) for r in await inventory_pool.fetch("SELECT * FROM stock")}
@@ -94,15 +92,14 @@ async def test_cancel_releases_exactly_what_was_reserved(inventory_pool: asyncpg
     from shared.events.contracts import OrderCancelled
     from shared.vocabulary.order_status import OrderStatus
 
-    async with inventory_pool.acquire() as conn, conn.transaction():
-        await reservations.on_order_placed(UnitOfWork(conn), placed("o1", [("water", 7)]), 600)
-    async with inventory_pool.acquire() as conn, conn.transaction():
+    await run(inventory_pool, lambda uow: reservations.on_order_placed(uow, basket("o1", [("water", 7)])))
+    async with unit_of_work(inventory_pool) as uow:
         await reservations.on_order_cancelled(
-            UnitOfWork(conn),
+            uow,
             OrderCancelled(order_id="o1", store_id="shop", cancelled_by="u", previous_status=OrderStatus.CONFIRMED),
         )
         await reservations.on_order_cancelled(
-            UnitOfWork(conn),
+            uow,
             OrderCancelled(order_id="o1", store_id="shop", cancelled_by="u", previous_status=OrderStatus.CONFIRMED),
         )
     assert await inventory_pool.fetchval("SELECT reserved FROM stock WHERE product_id = 'water'") == 0

@@ -1,0 +1,43 @@
+"""Inventory's integration fixtures, once: a seeded database, its runtime, and the routes over HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import asyncpg
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from services.inventory.entrypoints.app import SPEC
+from services.inventory.entrypoints.catalog_http import router as catalog_router
+from services.inventory.entrypoints.http import router
+from services.inventory.entrypoints.staff_http import router as staff_router
+from shared.service import Runtime, install_error_handlers
+from tests.integration.inventory.support import SETTINGS, seed
+from tests.runtime import test_runtime
+
+
+@pytest.fixture
+async def inv(pool: asyncpg.Pool) -> asyncpg.Pool:
+    """A migrated inventory database with a shop and a market of two stalls, and their products."""
+    await seed(pool)
+    return pool
+
+
+@pytest.fixture
+async def runtime(inv: asyncpg.Pool) -> Runtime:
+    return test_runtime(SPEC, SETTINGS, inv)
+
+
+@pytest.fixture
+async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
+    """Inventory's JSON routes in process (no broker, no lifespan)."""
+    application = FastAPI()
+    application.state.settings = SETTINGS
+    application.state.runtime = runtime
+    install_error_handlers(application)
+    for r in (router, catalog_router, staff_router):
+        application.include_router(r)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=application), base_url="http://inventory") as c:
+        yield c
