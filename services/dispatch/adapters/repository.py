@@ -1,26 +1,153 @@
-"""Riders, tracked orders and the order log in PostgreSQL; rider positions in Redis GEO."""
+"""Riders, their shifts and the orders dispatch follows in PostgreSQL; rider positions in Redis GEO."""
 
 from __future__ import annotations
 
 import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 import redis.asyncio as aioredis
 
-from services.dispatch.domain.delivery import Rider
+from services.dispatch.adapters.deliveries import Stale
+from services.dispatch.domain.riders import Position, Rider, RiderState, Shift, Vehicle
+from shared.errors import Conflict
+from shared.vocabulary.fulfilment import FulfilmentMode
 
 POSITIONS = "dispatch:riders:geo"
 LAST_SEEN = "dispatch:riders:seen"
 
 
-class DispatchRepository:
+def _rider(row: asyncpg.Record) -> Rider:
+    return Rider(
+        row["id"], row["name"], Vehicle(row["vehicle"]), row["capacity"], RiderState(row["state"]),
+        row["rating_sum"], row["rating_count"], row["version"],
+    )  # fmt: skip
+
+
+class RiderRepository:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
 
-    async def log(
-        self, event_id: Any, order_id: str, event_type: str, occurred_at: datetime, payload: dict[str, Any]
+    async def get(self, rider_id: str, *, lock: bool = False) -> Rider | None:
+        row = await self.conn.fetchrow("SELECT * FROM riders WHERE id = $1" + (" FOR UPDATE" if lock else ""), rider_id)
+        return _rider(row) if row else None
+
+    async def all(self) -> list[Rider]:
+        return [_rider(r) for r in await self.conn.fetch("SELECT * FROM riders ORDER BY id")]
+
+    async def get_many(self, rider_ids: Sequence[str]) -> dict[str, Rider]:
+        rows = await self.conn.fetch("SELECT * FROM riders WHERE id = any($1::text[])", list(rider_ids))
+        return {r["id"]: _rider(r) for r in rows}
+
+    async def put(self, rider: Rider) -> None:
+        """A new rider, or a new profile (name, vehicle, capacity) for one; the state is kept."""
+        await self.conn.execute(
+            "INSERT INTO riders (id, name, vehicle, capacity, state) VALUES ($1, $2, $3, $4, $5) "
+            "ON CONFLICT (id) DO UPDATE SET name = excluded.name, vehicle = excluded.vehicle, "
+            "capacity = excluded.capacity, version = riders.version + 1",
+            rider.id,
+            rider.name,
+            rider.vehicle.value,
+            rider.capacity,
+            rider.state.value,
+        )
+
+    async def save(self, rider: Rider) -> None:
+        """The rider's state, if nobody saved the rider since it was loaded (else Stale)."""
+        saved = await self.conn.fetchval(
+            "UPDATE riders SET state = $3, state_at = now(), version = version + 1 "
+            "WHERE id = $1 AND version = $2 RETURNING true",
+            rider.id,
+            rider.version,
+            rider.state.value,
+        )
+        if not saved:
+            raise Stale(f"rider {rider.id} changed while this was being decided: try again")
+        rider.version += 1
+
+    async def rate(self, order_id: str, rider_id: str, stars: int, at: datetime) -> bool:
+        """Count one order's rating once (a counter, added in place); False when it was already counted."""
+        added = await self.conn.fetchval(
+            "INSERT INTO rider_ratings (order_id, rider_id, stars, rated_at) VALUES ($1, $2, $3, $4) "
+            "ON CONFLICT (order_id) DO NOTHING RETURNING true",
+            order_id,
+            rider_id,
+            stars,
+            at,
+        )
+        if added:
+            await self.conn.execute(
+                "UPDATE riders SET rating_sum = rating_sum + $2, rating_count = rating_count + 1 WHERE id = $1",
+                rider_id,
+                stars,
+            )
+        return bool(added)
+
+
+class ShiftRepository:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def between(self, rider_ids: list[str], start: datetime, end: datetime) -> dict[str, list[Shift]]:
+        rows = await self.conn.fetch(
+            "SELECT * FROM rider_shifts WHERE rider_id = any($1) AND starts_at < $3 "
+            "AND ends_at > $2 ORDER BY starts_at",
+            rider_ids,
+            start,
+            end,
+        )
+        found: dict[str, list[Shift]] = {}
+        for r in rows:
+            found.setdefault(r["rider_id"], []).append(Shift(r["starts_at"], r["ends_at"]))
+        return found
+
+    async def replace(self, rider_id: str, shifts: list[Shift], window: tuple[datetime, datetime] | None) -> None:
+        """All the rider's shifts, or with `window` only those touching it."""
+        if window is None:
+            await self.conn.execute("DELETE FROM rider_shifts WHERE rider_id = $1", rider_id)
+        else:
+            await self.conn.execute(
+                "DELETE FROM rider_shifts WHERE rider_id = $1 AND starts_at < $3 AND ends_at > $2", rider_id, *window
+            )
+        try:
+            await self.conn.executemany(
+                "INSERT INTO rider_shifts (rider_id, starts_at, ends_at) VALUES ($1, $2, $3)",
+                [(rider_id, s.starts_at, s.ends_at) for s in shifts],
+            )
+        except asyncpg.exceptions.UniqueViolationError as e:
+            raise Conflict("a shift starts when one of the rider's other days' shifts does: edit that day too") from e
+
+
+@dataclass(frozen=True)
+class TrackedOrder:
+    order_id: str
+    store_id: str
+    fulfilment_mode: FulfilmentMode | None
+    status: str
+    awaits_rider: bool
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class LoggedEvent:
+    type: str
+    occurred_at: datetime
+    received_at: datetime
+    payload: dict[str, Any]
+
+
+class OrderLog:
+    """Every order event dispatch received, and the latest status of each order it follows."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def record(
+        self, event_id: uuid.UUID, order_id: str, event_type: str, occurred_at: datetime, payload: dict[str, Any]
     ) -> None:
         await self.conn.execute(
             "INSERT INTO order_log (event_id, order_id, event_type, occurred_at, payload) "
@@ -32,7 +159,9 @@ class DispatchRepository:
             payload,
         )
 
-    async def track(self, order_id: str, store_id: str, mode: str | None, status: str, awaits_rider: bool) -> None:
+    async def track(
+        self, order_id: str, store_id: str, mode: FulfilmentMode | None, status: str, awaits_rider: bool
+    ) -> None:
         await self.conn.execute(
             "INSERT INTO tracked_orders (order_id, store_id, fulfilment_mode, status, awaits_rider) "
             "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (order_id) DO UPDATE SET status = excluded.status, "
@@ -40,46 +169,35 @@ class DispatchRepository:
             "awaits_rider = excluded.awaits_rider, updated_at = now()",
             order_id,
             store_id,
-            mode,
+            mode.value if mode else None,
             status,
             awaits_rider,
         )
 
-    async def tracked(self, order_id: str) -> asyncpg.Record | None:
-        return await self.conn.fetchrow("SELECT * FROM tracked_orders WHERE order_id = $1", order_id)
+    async def tracked(self, order_id: str) -> TrackedOrder | None:
+        row = await self.conn.fetchrow("SELECT * FROM tracked_orders WHERE order_id = $1", order_id)
+        return _tracked(row) if row else None
 
-    async def open_orders(self, limit: int = 200) -> list[asyncpg.Record]:
-        return list(
-            await self.conn.fetch(
-                "SELECT * FROM tracked_orders WHERE status NOT IN ('REJECTED', 'CANCELLED', 'DELIVERED', 'COLLECTED', "
-                "'RETURNED') ORDER BY updated_at DESC LIMIT $1",
-                limit,
-            )
+    async def open_orders(self, limit: int = 200) -> list[TrackedOrder]:
+        rows = await self.conn.fetch(
+            "SELECT * FROM tracked_orders WHERE status NOT IN ('REJECTED', 'CANCELLED', 'DELIVERED', 'COLLECTED', "
+            "'RETURNED') ORDER BY updated_at DESC LIMIT $1",
+            limit,
         )
+        return [_tracked(r) for r in rows]
 
-    async def history(self, order_id: str) -> list[asyncpg.Record]:
-        return list(
-            await self.conn.fetch(
-                "SELECT event_type, occurred_at, received_at, payload FROM order_log "
-                "WHERE order_id = $1 ORDER BY occurred_at, received_at",
-                order_id,
-            )
+    async def history(self, order_id: str) -> list[LoggedEvent]:
+        rows = await self.conn.fetch(
+            "SELECT event_type, occurred_at, received_at, payload FROM order_log "
+            "WHERE order_id = $1 ORDER BY occurred_at, received_at",
+            order_id,
         )
+        return [LoggedEvent(r["event_type"], r["occurred_at"], r["received_at"], r["payload"]) for r in rows]
 
-    async def upsert_rider(self, rider: Rider) -> None:
-        await self.conn.execute(
-            "INSERT INTO riders (id, name, vehicle, capacity, state) VALUES ($1, $2, $3, $4, $5) "
-            "ON CONFLICT (id) DO UPDATE SET name = excluded.name, vehicle = excluded.vehicle, "
-            "capacity = excluded.capacity",
-            rider.id,
-            rider.name,
-            rider.vehicle.value,
-            rider.capacity,
-            rider.state.value,
-        )
 
-    async def riders(self) -> list[asyncpg.Record]:
-        return list(await self.conn.fetch("SELECT * FROM riders ORDER BY id"))
+def _tracked(row: asyncpg.Record) -> TrackedOrder:
+    mode = FulfilmentMode(row["fulfilment_mode"]) if row["fulfilment_mode"] else None
+    return TrackedOrder(row["order_id"], row["store_id"], mode, row["status"], row["awaits_rider"], row["updated_at"])
 
 
 class RiderPositions:
@@ -94,17 +212,12 @@ class RiderPositions:
             pipe.zadd(LAST_SEEN, {rider_id: at if at is not None else time.time()})
             await pipe.execute()
 
-    async def positions(self, rider_ids: list[str]) -> dict[str, dict[str, float] | None]:
+    async def positions(self, rider_ids: list[str]) -> dict[str, Position | None]:
         if not rider_ids:
             return {}
         coords = await self.redis.geopos(POSITIONS, *rider_ids)
         seen = await self.redis.zmscore(LAST_SEEN, rider_ids)
-        result: dict[str, dict[str, float] | None] = {}
+        result: dict[str, Position | None] = {}
         for rider_id, pos, last in zip(rider_ids, coords, seen, strict=True):
-            result[rider_id] = None if pos is None else {"lon": pos[0], "lat": pos[1], "seen_at": last or 0.0}
+            result[rider_id] = None if pos is None else Position(lat=pos[1], lon=pos[0], seen_at=last or 0.0)
         return result
-
-    async def seen(self) -> dict[str, float]:
-        """Every rider's last-seen time (epoch seconds)."""
-        found: Any = await self.redis.zrange(LAST_SEEN, 0, -1, withscores=True)
-        return {str(rider): float(score) for rider, score in found}

@@ -273,6 +273,64 @@ def _along_one_route(pickup: Point, route: Sequence[_Order], w: CostWeights, dis
     return True
 
 
+def _partners(group: list[_Order], pickup: Point, w: CostWeights, dist: _Distances) -> list[list[int]]:
+    """Each order's batch_partners nearest eligible partners (drop to drop), so the number of
+    pairs and triples grows linearly with the orders of a store, not with their square."""
+    partners: list[list[int]] = [[] for _ in group]
+    for i, j in itertools.combinations(range(len(group)), 2):
+        a, b = group[i], group[j]
+        if abs(b.ready - a.ready) > w.batch_ready_gap_s:
+            continue
+        if _along_one_route(pickup, (a, b), w, dist) or _along_one_route(pickup, (b, a), w, dist):
+            partners[i].append(j)
+            partners[j].append(i)
+    for i, near in enumerate(partners):
+        here = group[i].o.drop
+        near.sort(key=lambda j: (dist(here, group[j].o.drop), j))
+        del near[w.batch_partners :]
+    return partners
+
+
+def _triples(
+    group: list[_Order],
+    pickup: Point,
+    partners: list[list[int]],
+    pairs: set[tuple[int, int]],
+    w: CostWeights,
+    dist: _Distances,
+) -> list[tuple[_Order, ...]]:
+    """Triples whose three pairs all qualify and whose drops lie along one route in some order."""
+    found: list[tuple[_Order, ...]] = []
+    triples: set[tuple[int, ...]] = set()
+    for i, j in sorted(pairs):
+        for k in (*partners[i], *partners[j]):
+            trio = tuple(sorted((i, j, k)))
+            if k in (i, j) or trio in triples:
+                continue
+            if not {(trio[0], trio[1]), (trio[0], trio[2]), (trio[1], trio[2])} <= pairs:
+                continue
+            members = tuple(group[x] for x in trio)
+            if any(_along_one_route(pickup, p, w, dist) for p in itertools.permutations(members)):
+                triples.add(trio)
+                found.append(members)
+    return found
+
+
+def _store_batches(store_id: str, group: list[_Order], w: CostWeights, dist: _Distances) -> list[_Batch]:
+    """Same-store pairs (and triples) of one store's orders."""
+    group.sort(key=lambda m: (m.ready, m.o.order_id))
+    pickup = group[0].o.pickup
+    partners = _partners(group, pickup, w, dist)
+    pairs = {(min(i, j), max(i, j)) for i, near in enumerate(partners) for j in near}
+    out = [
+        _Batch(store_id, pickup, (group[i], group[j]), max(group[i].ready, group[j].ready)) for i, j in sorted(pairs)
+    ]
+    if w.max_batch >= 3:
+        for members in _triples(group, pickup, partners, pairs, w, dist):
+            out.append(_Batch(store_id, pickup, members, max(m.ready for m in members)))
+    return out
+
+
 def _batches(orders: Sequence[_Order], w: CostWeights, dist: _Distances) -> list[_Batch]:
     """Single orders, and same-store pairs and triples whose drops lie along one route (in some order)."""
     singles = [_Batch(m.o.store_id, m.o.pickup, (m,), m.ready) for m in orders]
@@ -283,40 +341,8 @@ def _batches(orders: Sequence[_Order], w: CostWeights, dist: _Distances) -> list
         by_store.setdefault(m.o.store_id, []).append(m)
     out = list(singles)
     for store_id, group in by_store.items():
-        if len(group) < 2:
-            continue
-        group.sort(key=lambda m: (m.ready, m.o.order_id))
-        pickup = group[0].o.pickup
-        # Each order keeps its batch_partners nearest eligible partners (drop to drop): the number
-        # of pairs and triples grows linearly with the orders of a store, not with their square.
-        partners: list[list[int]] = [[] for _ in group]
-        for i, j in itertools.combinations(range(len(group)), 2):
-            a, b = group[i], group[j]
-            if abs(b.ready - a.ready) > w.batch_ready_gap_s:
-                continue
-            if _along_one_route(pickup, (a, b), w, dist) or _along_one_route(pickup, (b, a), w, dist):
-                partners[i].append(j)
-                partners[j].append(i)
-        for i, near in enumerate(partners):
-            here = group[i].o.drop
-            near.sort(key=lambda j: (dist(here, group[j].o.drop), j))
-            del near[w.batch_partners :]
-        pairs = {(min(i, j), max(i, j)) for i, near in enumerate(partners) for j in near}
-        for i, j in sorted(pairs):
-            out.append(_Batch(store_id, pickup, (group[i], group[j]), max(group[i].ready, group[j].ready)))
-        if w.max_batch < 3:
-            continue
-        triples: set[tuple[int, ...]] = set()
-        for i, j in sorted(pairs):
-            for k in (*partners[i], *partners[j]):
-                trio = tuple(sorted((i, j, k)))
-                if k in (i, j) or trio in triples:
-                    continue
-                if (trio[0], trio[1]) in pairs and (trio[0], trio[2]) in pairs and (trio[1], trio[2]) in pairs:
-                    members = tuple(group[x] for x in trio)
-                    if any(_along_one_route(pickup, p, w, dist) for p in itertools.permutations(members)):
-                        triples.add(trio)
-                        out.append(_Batch(store_id, pickup, members, max(m.ready for m in members)))
+        if len(group) >= 2:
+            out.extend(_store_batches(store_id, group, w, dist))
     return out
 
 
@@ -343,6 +369,71 @@ def _cost(rider: _Rider, batch: _Batch, to_shop: float, w: CostWeights) -> _Opti
     return _Option(rider, batch, cost, 0.0, due, leave, arrive, wait, tuple(doors), route)
 
 
+def _crew(riders: Sequence[RiderView], now: datetime, w: CostWeights) -> list[_Rider]:
+    ts = now.timestamp()
+    crew: list[_Rider] = []
+    for r in riders:
+        slots = min(r.capacity - r.carrying, w.max_batch)
+        if slots <= 0:
+            continue
+        origin, leaving = _start(r, now)
+        crew.append(_Rider(r, origin, leaving.timestamp() - ts, speed_mps(r.vehicle), slots))
+    return crew
+
+
+def _route_batches(batches: list[_Batch], vehicles: set[str], w: CostWeights, dist: _Distances) -> None:
+    """Each batch's best drop order for each vehicle in the crew."""
+    for batch in batches:
+        for vehicle in vehicles:
+            if len(batch.members) == 1:
+                offsets, riding = _drop_offsets(batch.pickup, batch.members, speed_mps(vehicle), w.door_s, dist)
+                batch.routes[vehicle] = (batch.members, offsets, riding)
+            else:
+                batch.routes[vehicle] = _best_route(batch, speed_mps(vehicle), w, dist)
+
+
+def _options(batches: list[_Batch], crew: list[_Rider], w: CostWeights) -> list[_Option]:
+    """Every (rider, batch) worth costing: any rider for a single order, the first to reach the shop for a batch."""
+    pickups = {b.store_id: b.pickup for b in batches}
+    # Riding time to each store, once per rider and store.
+    to_shop = {(c.r.rider_id, sid): street_metres(c.origin, p) / c.speed for c in crew for sid, p in pickups.items()}
+    reach_order = {
+        sid: sorted(crew, key=lambda c: (c.start + to_shop[c.r.rider_id, sid], c.r.rider_id)) for sid in pickups
+    }
+    options: list[_Option] = []
+    for batch in batches:
+        size = len(batch.members)
+        excluded = frozenset().union(*(m.o.excluded_riders for m in batch.members))
+        pool = crew if size == 1 else reach_order[batch.store_id]
+        taken = 0
+        for c in pool:
+            if c.slots < size or c.r.rider_id in excluded:
+                continue
+            options.append(_cost(c, batch, to_shop[c.r.rider_id, batch.store_id], w))
+            taken += 1
+            if size > 1 and taken >= w.batch_riders:
+                break
+    return options
+
+
+def _ranked(options: list[_Option], members: list[_Order]) -> dict[str, list[_Option]]:
+    """Per order, its options by score: how much each costs beyond the members' cheapest single trips."""
+    base: dict[str, float] = {}
+    for opt in options:
+        if len(opt.batch.members) == 1:
+            oid = opt.batch.members[0].o.order_id
+            base[oid] = min(base.get(oid, opt.cost), opt.cost)
+    per_order: dict[str, list[_Option]] = {m.o.order_id: [] for m in members}
+    for opt in options:
+        ids = [m.o.order_id for m in opt.batch.members]
+        opt.score = (opt.cost - sum(base.get(i, opt.cost / len(ids)) for i in ids)) / len(ids)
+        for i in ids:
+            per_order[i].append(opt)
+    for lst in per_order.values():
+        lst.sort(key=lambda o: (o.score, o.cost, o.rider.r.rider_id))
+    return per_order
+
+
 def plan_round(
     orders: Sequence[OpenOrder], riders: Sequence[RiderView], now: datetime, weights: CostWeights | None = None
 ) -> list[Proposal]:
@@ -360,62 +451,13 @@ def plan_round(
         _Order(o, o.ready_at.timestamp() - ts, o.promised_at.timestamp() - ts, max(0.0, o.ready_at.timestamp() - ts))
         for o in orders
     ]
-    crew: list[_Rider] = []
-    for r in riders:
-        slots = min(r.capacity - r.carrying, w.max_batch)
-        if slots <= 0:
-            continue
-        origin, leaving = _start(r, now)
-        crew.append(_Rider(r, origin, leaving.timestamp() - ts, speed_mps(r.vehicle), slots))
+    crew = _crew(riders, now, w)
     if not crew:
         return []
     dist = _Distances()
     batches = _batches(members, w, dist)
-    vehicles = {c.r.vehicle for c in crew}
-    for batch in batches:
-        for vehicle in vehicles:
-            if len(batch.members) == 1:
-                offsets, riding = _drop_offsets(batch.pickup, batch.members, speed_mps(vehicle), w.door_s, dist)
-                batch.routes[vehicle] = (batch.members, offsets, riding)
-            else:
-                batch.routes[vehicle] = _best_route(batch, speed_mps(vehicle), w, dist)
-
-    # Riding time to each store, once per rider and store.
-    pickups = {b.store_id: b.pickup for b in batches}
-    to_shop = {(c.r.rider_id, sid): street_metres(c.origin, p) / c.speed for c in crew for sid, p in pickups.items()}
-    reach_order = {
-        sid: sorted(crew, key=lambda c: (c.start + to_shop[c.r.rider_id, sid], c.r.rider_id)) for sid in pickups
-    }
-
-    options: list[_Option] = []
-    for batch in batches:
-        size = len(batch.members)
-        excluded = frozenset().union(*(m.o.excluded_riders for m in batch.members))
-        pool = crew if size == 1 else reach_order[batch.store_id]
-        taken = 0
-        for c in pool:
-            if c.slots < size or c.r.rider_id in excluded:
-                continue
-            options.append(_cost(c, batch, to_shop[c.r.rider_id, batch.store_id], w))
-            taken += 1
-            if size > 1 and taken >= w.batch_riders:
-                break
-
-    # Score: per order, how much the trip costs beyond each member's cheapest single trip.
-    base: dict[str, float] = {}
-    for opt in options:
-        if len(opt.batch.members) == 1:
-            oid = opt.batch.members[0].o.order_id
-            base[oid] = min(base.get(oid, opt.cost), opt.cost)
-    per_order: dict[str, list[_Option]] = {m.o.order_id: [] for m in members}
-    for opt in options:
-        ids = [m.o.order_id for m in opt.batch.members]
-        opt.score = (opt.cost - sum(base.get(i, opt.cost / len(ids)) for i in ids)) / len(ids)
-        for i in ids:
-            per_order[i].append(opt)
-    for lst in per_order.values():
-        lst.sort(key=lambda o: (o.score, o.cost, o.rider.r.rider_id))
-
+    _route_batches(batches, {c.r.vehicle for c in crew}, w, dist)
+    per_order = _ranked(_options(batches, crew, w), members)
     return [_proposal(opt, now) for opt in _regret_select(per_order, w)]
 
 

@@ -24,6 +24,7 @@ def live_eta(
     shop: Point | None,
     door: Point,
     ready_at: datetime | None,
+    *,
     picked_up: bool,
 ) -> datetime:
     """From where the rider is now: to the shop (and wait for the bag) then the door, or straight to the door."""

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from services.dispatch.domain.delivery import Refused, WrongCode
+from shared.errors import Conflict, Invalid, WrongCode
+from shared.vocabulary.geo import Point
 
 SIZES = ("S", "M", "L")
 
@@ -43,6 +45,36 @@ def collect_by(now: datetime, limit_s: float) -> datetime:
 
 def check_open(state: str | None, expected_code: str | None, code: str) -> None:
     if state != CompartmentState.OCCUPIED or expected_code is None:
-        raise Refused("there is nothing to collect in that compartment")
+        raise Conflict("there is nothing to collect in that compartment")
     if not secrets.compare_digest(code.strip(), expected_code):
         raise WrongCode("that code does not open any compartment here")
+
+
+@dataclass(frozen=True)
+class Compartment:
+    site_id: str
+    id: str
+    size: str
+    state: CompartmentState
+    order_id: str | None = None
+    code: str | None = None
+    collect_by: datetime | None = None
+
+
+@dataclass(frozen=True)
+class LockerSite:
+    id: str
+    name: str
+    lat: float
+    lon: float
+    free: dict[str, int]  # free compartments by size, every size named
+
+    @property
+    def point(self) -> Point:
+        return Point(self.lat, self.lon)
+
+
+def check_sizes(sizes: list[str]) -> None:
+    for size in sizes:
+        if size not in SIZES:
+            raise Invalid(f"compartment sizes are {', '.join(SIZES)}")

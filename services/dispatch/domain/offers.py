@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from services.dispatch.domain.delivery import Forbidden, NotFound, Refused
+from shared.errors import Conflict, NotFound
 
 
 class OfferStatus(StrEnum):
@@ -17,25 +18,65 @@ class OfferStatus(StrEnum):
     WITHDRAWN = "withdrawn"
 
 
-@dataclass(frozen=True)
+# The one table of an offer's moves: only a pending offer is answered, once.
+TRANSITIONS: Mapping[OfferStatus, frozenset[OfferStatus]] = {
+    OfferStatus.PENDING: frozenset(
+        {OfferStatus.ACCEPTED, OfferStatus.DECLINED, OfferStatus.EXPIRED, OfferStatus.WITHDRAWN}
+    ),
+}
+
+
+@dataclass
 class Offer:
     id: str
     order_id: str
     rider_id: str
     status: OfferStatus
     expires_at: datetime
+    eta_shop_at: datetime | None = None
+    eta_door_at: datetime | None = None
+    created_at: datetime | None = None
+    answered_at: datetime | None = None
+    reason: str | None = None
+    version: int = 0
+
+    def check_answer(self, rider_id: str, now: datetime) -> None:
+        """A rider may answer only their own pending offer, before it lapses."""
+        if self.rider_id != rider_id:
+            raise NotFound("no such offer")  # someone else's offer is not even shown to exist
+        if self.status is not OfferStatus.PENDING:
+            raise Conflict(f"this offer is already {self.status.value}")
+        if now >= self.expires_at:
+            raise Conflict("this offer has lapsed; the order will be offered again")
+
+    def _answer(self, status: OfferStatus, at: datetime, reason: str | None = None) -> None:
+        if status not in TRANSITIONS.get(self.status, frozenset()):
+            raise Conflict(f"this offer is already {self.status.value}")
+        self.status, self.answered_at, self.reason = status, at, reason
+
+    def accept(self, rider_id: str, at: datetime) -> None:
+        self.check_answer(rider_id, at)
+        self._answer(OfferStatus.ACCEPTED, at)
+
+    def decline(self, rider_id: str, at: datetime) -> None:
+        self.check_answer(rider_id, at)
+        self._answer(OfferStatus.DECLINED, at)
+
+    def lapse(self, at: datetime) -> None:
+        self._answer(OfferStatus.EXPIRED, at, "no answer in time")
+
+    def withdraw(self, at: datetime, reason: str) -> None:
+        self._answer(OfferStatus.WITHDRAWN, at, reason)
+
+    def seconds_left(self, now: datetime) -> int:
+        return seconds_left(self.expires_at, now)
 
 
-def check_answer(offer: Offer | None, rider_id: str, now: datetime) -> None:
-    """A rider may answer only their own pending offer, before it lapses."""
+def check_answer(offer: Offer | None, rider_id: str, now: datetime) -> Offer:
     if offer is None:
         raise NotFound("no such offer")
-    if offer.rider_id != rider_id:
-        raise NotFound("no such offer")  # someone else's offer is not even shown to exist
-    if offer.status is not OfferStatus.PENDING:
-        raise Refused(f"this offer is already {offer.status.value}")
-    if now >= offer.expires_at:
-        raise Refused("this offer has lapsed; the order will be offered again")
+    offer.check_answer(rider_id, now)
+    return offer
 
 
 def seconds_left(expires_at: datetime, now: datetime) -> int:
@@ -50,8 +91,3 @@ def is_silent(seen_at: float | None, now: datetime, silent_s: float) -> bool:
 def is_behind(eta_shop_at: datetime | None, now: datetime, behind_s: float) -> bool:
     """Still not at the shop this long after they should have been."""
     return eta_shop_at is not None and now - eta_shop_at > timedelta(seconds=behind_s)
-
-
-def check_rider_for(rider_id: str, assigned_rider: str | None) -> None:
-    if assigned_rider != rider_id:
-        raise Forbidden("only the rider assigned to this order can do that")

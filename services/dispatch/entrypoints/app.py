@@ -6,8 +6,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from services.dispatch.adapters.repository import DispatchRepository, RiderPositions
-from services.dispatch.domain.delivery import Rider, RiderState, Vehicle
+from services.dispatch.adapters.repository import RiderPositions
+from services.dispatch.domain.riders import Rider, RiderState, Vehicle
 from services.dispatch.entrypoints.consumers import DEADLINES, SUBSCRIPTIONS
 from services.dispatch.entrypoints.dispatcher_http import router as dispatcher_router
 from services.dispatch.entrypoints.http import router
@@ -16,7 +16,7 @@ from services.dispatch.entrypoints.lockers_http import router as lockers_router
 from services.dispatch.entrypoints.rider_http import router as rider_router
 from services.dispatch.service_layer import lockers
 from services.dispatch.service_layer.rounds import AssignmentRounds
-from services.dispatch.service_layer.unit_of_work import UnitOfWork
+from services.dispatch.service_layer.unit_of_work import DispatchUnitOfWork, PostgresDispatchUnitOfWork
 from services.dispatch.simulator import RiderSimulator
 from shared.events.contracts import (
     DeliveryAbandoned,
@@ -37,6 +37,7 @@ from shared.events.contracts import (
     RiderAtShop,
     RiderUnassigned,
 )
+from shared.events.envelope import RawEnvelope
 from shared.events.topics import CIRCLE
 from shared.service import Runtime, ServiceSpec, asyncapi_app, build_app
 from shared.settings import Settings
@@ -58,18 +59,33 @@ DEMO_LOCKER = (
 )
 
 log = logging.getLogger(__name__)
-_LOOPS: dict[int, list[Any]] = {}  # the background loops each runtime started
+
+
+def make_uow(
+    runtime: Runtime, *, cause: RawEnvelope | None, correlation_id: str | None, readonly: bool
+) -> PostgresDispatchUnitOfWork:
+    return PostgresDispatchUnitOfWork(
+        runtime.pool,
+        runtime.redis,
+        runtime.settings,
+        clock=runtime.clock,
+        cause=cause,
+        correlation_id=correlation_id,
+        readonly=readonly,
+    )
+
+
+def _uow(runtime: Runtime) -> DispatchUnitOfWork:
+    return make_uow(runtime, cause=None, correlation_id=None, readonly=False)
 
 
 async def seed_demo(runtime: Runtime) -> None:
     if not runtime.settings.demo_seed:
         return
-    async with runtime.pool.acquire() as conn, conn.transaction():
-        repo = DispatchRepository(conn)
+    async with _uow(runtime) as uow:
         for rider, _, _ in DEMO_RIDERS:
-            await repo.upsert_rider(rider)
-        uow = UnitOfWork(conn, runtime.settings)
-        if await uow.repo.site(DEMO_LOCKER[0]) is None:
+            await uow.riders.put(rider)
+        if await uow.lockers.site(DEMO_LOCKER[0]) is None:
             site_id, name, lat, lon, comps = DEMO_LOCKER
             await lockers.put_site(uow, site_id, name, lat, lon, comps)
     positions = RiderPositions(runtime.redis)
@@ -79,33 +95,25 @@ async def seed_demo(runtime: Runtime) -> None:
 
 async def announce_lockers(runtime: Runtime) -> None:
     """Every locker site once at start: a reader new to the compacted circle topic learns them all."""
-    async with runtime.pool.acquire() as conn, conn.transaction():
-        n = await lockers.announce_all(UnitOfWork(conn, runtime.settings))
+    async with _uow(runtime) as uow:
+        n = await lockers.announce_all(uow)
     log.info("announced %d locker sites on %s", n, CIRCLE.name)
 
 
 async def on_start(runtime: Runtime) -> None:
     await seed_demo(runtime)
     await announce_lockers(runtime)
-    loops: list[Any] = [AssignmentRounds(runtime.pool, runtime.redis, runtime.settings)]
-    if runtime.settings.rider_simulator:
-        log.info("rider simulator on: the demo riders take offers and deliver by themselves")
-        loops.append(
-            RiderSimulator(
-                runtime.pool,
-                runtime.redis,
-                runtime.settings,
-                [(rider.id, Point(lat, lon)) for rider, lat, lon in DEMO_RIDERS],
-            )
-        )
-    for loop in loops:
-        await loop.start()
-    _LOOPS[id(runtime)] = loops
 
 
-async def on_stop(runtime: Runtime) -> None:
-    for loop in reversed(_LOOPS.pop(id(runtime), [])):
-        await loop.stop()
+def rounds(runtime: Runtime) -> AssignmentRounds:
+    return AssignmentRounds(lambda: _uow(runtime), runtime.settings.round_interval_s)
+
+
+def simulator(runtime: Runtime) -> RiderSimulator | None:
+    if not runtime.settings.rider_simulator:
+        return None
+    log.info("rider simulator on: the demo riders take offers and deliver by themselves")
+    return RiderSimulator(lambda: _uow(runtime), [(rider.id, Point(lat, lon)) for rider, lat, lon in DEMO_RIDERS])
 
 
 SPEC = ServiceSpec(
@@ -136,8 +144,9 @@ SPEC = ServiceSpec(
         PromiseQuoted,
     ],
     deadlines=DEADLINES,
+    unit_of_work=make_uow,
     on_start=on_start,
-    on_stop=on_stop,
+    background=[rounds, simulator],
 )
 
 

@@ -1,68 +1,61 @@
-"""Running dispatch use cases from HTTP: once per Idempotency-Key, in one transaction with their
-events; refusals become 4xx answers; live notes go to the Redis streams after the commit."""
+"""Running dispatch use cases from HTTP: a change once per Idempotency-Key, in one unit of work with
+its events (live notes follow the commit); a read in a read-only one. Refusals are mapped to HTTP by
+build_app's one handler."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar, cast
 
-import asyncpg
-from fastapi import HTTPException, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
-from services.dispatch.adapters.live import LiveNote, append
-from services.dispatch.adapters.repository import RiderPositions
-from services.dispatch.domain.delivery import Forbidden, Missing, NotFound, Refused, WrongCode
-from services.dispatch.service_layer.unit_of_work import UnitOfWork
+from services.dispatch.service_layer.unit_of_work import DispatchUnitOfWork
 from shared.auth import Principal
 from shared.idempotency import change_once, check_key, request_hash
 from shared.service import runtime_of
 
-ERRORS: dict[type[Exception], int] = {
-    NotFound: 404,
-    Forbidden: 403,
-    Refused: 409,
-    WrongCode: 422,
-    Missing: 422,
-    ValueError: 422,
-    asyncpg.exceptions.UniqueViolationError: 409,
-}
-
-UseCase = Callable[[UnitOfWork], Awaitable[Any]]
+T = TypeVar("T")
+A = TypeVar("A", bound=BaseModel)
+Answer = BaseModel | list[BaseModel]
 
 
-def uow_for(request: Request, conn: asyncpg.Connection) -> UnitOfWork:
-    runtime = runtime_of(request)
-    return UnitOfWork(conn, runtime.settings, positions=RiderPositions(runtime.redis))
+def _json(answer: Answer) -> Any:
+    if isinstance(answer, list):
+        return [a.model_dump(mode="json") for a in answer]
+    return answer.model_dump(mode="json")
 
 
-async def run_change(
-    request: Request, principal: Principal, key: str | None, body: Any, use_case: UseCase, status: int = 200
+async def run_change(  # the request, who asks, their key and body, the change
+    request: Request,
+    principal: Principal,
+    key: str | None,
+    body: Any,
+    change: Callable[[DispatchUnitOfWork], Awaitable[Answer]],
+    status: int = 200,
 ) -> JSONResponse:
-    notes: list[LiveNote] = []
+    runtime = runtime_of(request)
 
-    async def change(conn: asyncpg.Connection) -> Any:
-        uow = uow_for(request, conn)
-        result = await use_case(uow)
-        notes.extend(uow.live)
-        return result if result is not None else {"ok": True}
+    async def once(uow: Any) -> Any:
+        return _json(await change(cast(DispatchUnitOfWork, uow)))
 
     code, response = await change_once(
-        runtime_of(request).pool,
+        runtime.unit_of_work,
         principal.key,
         check_key(key, required=False),
         request_hash(request.method, request.url.path, body),
-        change,
-        ERRORS,
+        once,
         status,
     )
-    await append(runtime_of(request).redis, notes)
     return JSONResponse(response, status_code=code)
 
 
-async def read(request: Request, use_case: UseCase) -> Any:
-    async with runtime_of(request).pool.acquire() as conn:
-        try:
-            return await use_case(uow_for(request, conn))
-        except tuple(ERRORS) as e:
-            raise HTTPException(next(c for cls, c in ERRORS.items() if isinstance(e, cls)), str(e)) from e
+async def read(request: Request, use_case: Callable[[DispatchUnitOfWork], Awaitable[T]]) -> T:
+    async with runtime_of(request).unit_of_work(readonly=True) as uow:
+        return await use_case(cast(DispatchUnitOfWork, uow))
+
+
+async def then(result: Awaitable[T], shape: Callable[[T], A]) -> A:
+    """The use case's result shaped into its answer."""
+    return shape(await result)

@@ -4,15 +4,25 @@ and alerts. Store staff, riders and shoppers get 403 here."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
 
 from fastapi import APIRouter, Depends, Header, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.dispatch.domain.delivery import FINISHED, RiderState, Vehicle
-from services.dispatch.entrypoints.changes import read, run_change
+from services.dispatch.domain.delivery import FINISHED, DeliveryStatus
+from services.dispatch.domain.riders import RiderState, Shift, Vehicle
+from services.dispatch.entrypoints import answers
+from services.dispatch.entrypoints.answers import (
+    AlertAnswer,
+    AssignedAnswer,
+    DispatcherDeliveryAnswer,
+    ProfileAnswer,
+    RosterAnswer,
+    ShiftsAnswer,
+)
+from services.dispatch.entrypoints.changes import read, run_change, then
 from services.dispatch.service_layer import assigning, riders
-from services.dispatch.service_layer.unit_of_work import UnitOfWork
+from services.dispatch.service_layer.unit_of_work import DispatchUnitOfWork
 from shared.auth import Principal, require
 from shared.vocabulary.roles import Role
 
@@ -52,89 +62,88 @@ class AssignBody(BaseModel):
 
 
 @router.get("/riders")
-async def roster(request: Request, _: Principal = Dispatcher) -> Any:
+async def roster(request: Request, _: Principal = Dispatcher) -> list[RosterAnswer]:
     """Every rider with position, state, today's shift, load and whether they went silent."""
-    return await read(request, riders.roster)
+    return [answers.roster_entry(e) for e in await read(request, riders.roster)]
 
 
-@router.put("/riders/{rider_id}")
+@router.put("/riders/{rider_id}", response_model=ProfileAnswer)
 async def put_rider(
     rider_id: str,
     body: ProfileBody,
     request: Request,
     principal: Principal = Dispatcher,
     idempotency_key: str | None = IdempotencyKey,
-) -> Any:
+) -> JSONResponse:
     return await run_change(
         request,
         principal,
         idempotency_key,
         body.model_dump(mode="json"),
-        lambda uow: riders.put_profile(uow, rider_id, body.name, body.vehicle, body.capacity, body.state),
+        lambda uow: then(
+            riders.put_profile(uow, rider_id, body.name, body.vehicle, body.capacity, body.state), answers.profile
+        ),
     )
 
 
-@router.put("/riders/{rider_id}/shifts")
+@router.put("/riders/{rider_id}/shifts", response_model=ShiftsAnswer)
 async def put_shifts(
     rider_id: str,
     body: ShiftsBody,
     request: Request,
     principal: Principal = Dispatcher,
     idempotency_key: str | None = IdempotencyKey,
-) -> Any:
-    shifts = [(s.starts_at, s.ends_at) for s in body.shifts]
+) -> JSONResponse:
+    """Replace the rider's shifts, or with `day` only that local day's (what the board edits)."""
+    shifts = [Shift(s.starts_at, s.ends_at) for s in body.shifts]
+
+    async def put(uow: DispatchUnitOfWork) -> ShiftsAnswer:
+        saved = await riders.put_shifts(uow, rider_id, shifts, body.day)
+        return ShiftsAnswer(rider_id=rider_id, shifts=[answers.shift(s) for s in saved])
+
     return await run_change(
         request,
         principal,
         idempotency_key,
         body.model_dump(mode="json"),
-        lambda uow: riders.put_shifts(uow, rider_id, shifts, body.day),
+        put,
     )
 
 
-@router.post("/orders/{order_id}/assign")
+@router.post("/orders/{order_id}/assign", response_model=AssignedAnswer)
 async def assign(
     order_id: str,
     body: AssignBody,
     request: Request,
     principal: Principal = Dispatcher,
     idempotency_key: str | None = IdempotencyKey,
-) -> Any:
+) -> JSONResponse:
     """Assign, or reassign (the previous rider gets RiderUnassigned 'reassigned by <you>')."""
     return await run_change(
         request,
         principal,
         idempotency_key,
         body.model_dump(),
-        lambda uow: assigning.assign_by_hand(uow, order_id, body.rider_id, principal.subject),
+        lambda uow: then(assigning.assign_by_hand(uow, order_id, body.rider_id, principal.subject), answers.assigned),
     )
 
 
-def delivery_for_dispatcher(d: Any) -> dict[str, Any]:
-    hidden = {"delivery_code", "handover_code"}
-    return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in dict(d).items() if k not in hidden}
-
-
-async def _deliveries(uow: UnitOfWork) -> list[dict[str, Any]]:
-    from services.dispatch.domain.delivery import DeliveryStatus
-
-    active = [s.value for s in DeliveryStatus if s not in FINISHED]
-    return [delivery_for_dispatcher(d) for d in await uow.repo.in_status(active)]
+async def active_deliveries(uow: DispatchUnitOfWork) -> list[DispatcherDeliveryAnswer]:
+    active = [s for s in DeliveryStatus if s not in FINISHED]
+    return [answers.delivery_for_dispatcher(d) for d in await uow.deliveries.in_status(active)]
 
 
 @router.get("/deliveries")
-async def deliveries(request: Request, _: Principal = Dispatcher) -> Any:
+async def deliveries(request: Request, _: Principal = Dispatcher) -> list[DispatcherDeliveryAnswer]:
     """Deliveries not finished: waiting, open, with a rider, in a locker, offered for pickup."""
-    return await read(request, _deliveries)
+    return await read(request, active_deliveries)
 
 
-async def _alerts(uow: UnitOfWork) -> list[dict[str, Any]]:
-    return [
-        {**dict(a), "created_at": a["created_at"].isoformat(), "resolved_at": None} for a in await uow.repo.alerts()
-    ]
+async def open_alerts(uow: DispatchUnitOfWork) -> list[AlertAnswer]:
+    return [answers.alert(a) for a in await uow.alerts.open()]
 
 
 @router.get("/alerts")
-async def alerts(request: Request, _: Principal = Dispatcher) -> Any:
+async def alerts(request: Request, _: Principal = Dispatcher) -> list[AlertAnswer]:
     """Late risks, orders no rider took, riders taken off orders (silent, behind)."""
-    return await read(request, _alerts)
+    return await read(request, open_alerts)

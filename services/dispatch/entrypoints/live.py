@@ -10,16 +10,26 @@ import re
 from collections.abc import AsyncIterable
 from typing import Any
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Request
+from fastapi import APIRouter, Depends, Header, Request
 from fastapi.sse import EventSourceResponse, ServerSentEvent
+from pydantic import BaseModel
 
 from services.dispatch.adapters.live import DISPATCHERS, ORDERS, follow, hub_for
-from services.dispatch.domain.delivery import CARRYING, DeliveryStatus
+from services.dispatch.domain.visibility import VISIBILITY
+from services.dispatch.entrypoints import answers
+from services.dispatch.entrypoints.answers import (
+    AlertAnswer,
+    BoardOfferAnswer,
+    DispatcherDeliveryAnswer,
+    OrderStatusAnswer,
+    RosterAnswer,
+)
 from services.dispatch.entrypoints.changes import read
-from services.dispatch.entrypoints.dispatcher_http import _alerts, _deliveries
+from services.dispatch.entrypoints.dispatcher_http import active_deliveries, open_alerts
 from services.dispatch.service_layer import riders
-from services.dispatch.service_layer.unit_of_work import UnitOfWork
+from services.dispatch.service_layer.unit_of_work import DispatchUnitOfWork
 from shared.auth import CurrentPrincipal, Principal, require
+from shared.errors import Forbidden, Invalid, NotFound
 from shared.service import runtime_of
 from shared.vocabulary.roles import Role
 
@@ -31,10 +41,9 @@ STREAM_ID = re.compile(r"\d{1,20}-\d{1,20}")
 def last_event_id(value: str | None = Header(None, alias="Last-Event-ID")) -> str | None:
     """Where a reconnecting client left off: an id this stream sent (Redis `ms-seq`), or nothing."""
     if value is not None and not (STREAM_ID.fullmatch(value) and all(int(n) < 2**64 for n in value.split("-"))):
-        raise HTTPException(
-            422,
+        raise Invalid(
             f"Last-Event-ID {value[:40]!r} is not an id this stream sent (like 1795400000000-0); "
-            "reconnect without it to start from now",
+            "reconnect without it to start from now"
         )
     return value
 
@@ -42,29 +51,38 @@ def last_event_id(value: str | None = Header(None, alias="Last-Event-ID")) -> st
 LastEventId = Depends(last_event_id)
 
 
-async def _board(uow: UnitOfWork) -> dict[str, Any]:
-    offers = [
-        {
-            "offer_id": str(o["id"]),
-            "order_id": o["order_id"],
-            "rider_id": o["rider_id"],
-            "expires_at": o["expires_at"].isoformat(),
-        }
-        for o in await uow.repo.pending_offers()
-    ]
-    return {
-        "riders": await riders.roster(uow),
-        "deliveries": await _deliveries(uow),
-        "offers": offers,
-        "alerts": await _alerts(uow),
-    }
+class BoardSnapshot(BaseModel):
+    """The board's first event: everything it shows, before the changes follow."""
+
+    riders: list[RosterAnswer]
+    deliveries: list[DispatcherDeliveryAnswer]
+    offers: list[BoardOfferAnswer]
+    alerts: list[AlertAnswer]
 
 
-@router.get("/live", response_class=EventSourceResponse)
+async def _board(uow: DispatchUnitOfWork) -> dict[str, Any]:
+    snapshot = BoardSnapshot(
+        riders=[answers.roster_entry(e) for e in await riders.roster(uow)],
+        deliveries=await active_deliveries(uow),
+        offers=[answers.board_offer(o) for o in await uow.offers.pending()],
+        alerts=await open_alerts(uow),
+    )
+    return snapshot.model_dump(mode="json")
+
+
+SSE: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/event-stream": {}}, "description": "server-sent events (text/event-stream)"}
+}
+
+
+@router.get("/live", response_class=EventSourceResponse, responses=SSE)
 async def board(
     request: Request, _: Principal = Dispatcher, last_event_id: str | None = LastEventId
 ) -> AsyncIterable[ServerSentEvent]:
-    """Riders' positions and states, open deliveries, offers and alerts, as they change."""
+    """Riders' positions and states, open deliveries, offers and alerts, as they change.
+
+    A `text/event-stream`: first a `snapshot` event (a BoardSnapshot), then one event per change.
+    """
     if not last_event_id:
         yield ServerSentEvent(event="snapshot", data=await read(request, _board))
     hub = hub_for(runtime_of(request).redis)
@@ -72,13 +90,14 @@ async def board(
         yield ServerSentEvent(id=entry_id, event=entry["kind"], data=entry)
 
 
-@router.get("/riders/me/live", response_class=EventSourceResponse)
+@router.get("/riders/me/live", response_class=EventSourceResponse, responses=SSE)
 async def rider_live(
     request: Request, principal: Principal = Depends(require(Role.RIDER)), last_event_id: str | None = LastEventId
 ) -> AsyncIterable[ServerSentEvent]:
     """What concerns this rider, as it happens: offers made, lapsed or withdrawn, their deliveries
     assigned, moved or taken away, their state. Each arrives as a `change` event naming its kind;
-    the rider app then reads its offers and deliveries again, so nothing here needs to be complete."""
+    the rider app then reads its offers and deliveries again, so nothing here needs to be complete.
+    A `text/event-stream`, opened by a `hello` event."""
     if not last_event_id:
         yield ServerSentEvent(event="hello", data={"rider_id": principal.subject})
 
@@ -91,47 +110,29 @@ async def rider_live(
         yield ServerSentEvent(id=entry_id, event="change", data=entry)
 
 
-def order_status(d: Any) -> dict[str, Any]:
-    status = DeliveryStatus(d["status"])
-    return {
-        "order_id": d["order_id"],
-        "status": status.value,
-        "rider_id": d["rider_id"],
-        "promised_at": d["promised_at"].isoformat() if d["promised_at"] else None,
-        "eta_door_at": d["eta_door_at"].isoformat() if d["eta_door_at"] else None,
-        "late_risk": d["late_risk"],
-        "rider_visible": status in CARRYING,
-    }
-
-
-async def orderer_of(order_id: str, request: Request, principal: CurrentPrincipal) -> dict[str, Any]:
+async def orderer_of(order_id: str, request: Request, principal: CurrentPrincipal) -> OrderStatusAnswer:
     """The order's delivery, for the one who placed it or for whom (dispatchers too); 404 for anyone else."""
-
-    async def load(uow: UnitOfWork) -> Any:
-        return await uow.repo.get(order_id)
-
-    if principal.role not in (Role.SHOPPER, Role.HELPER, Role.DISPATCHER, Role.ADMIN):
-        raise HTTPException(403, f"a {principal.role.value} may not follow an order's delivery")
-    d = await read(request, load)
-    if d is None or not (_is_orderer(principal, d) or principal.role in (Role.DISPATCHER, Role.ADMIN)):
-        raise HTTPException(404, f"no delivery for order {order_id} that you can follow")
-    return order_status(d)
+    if not VISIBILITY.may_follow_at_all(principal.role):
+        raise Forbidden(f"a {principal.role.value} may not follow an order's delivery")
+    d = await read(request, lambda uow: uow.deliveries.get(order_id))
+    if d is None or not VISIBILITY.may_follow(principal.role, principal.subject, d):
+        raise NotFound(f"no delivery for order {order_id} that you can follow")
+    return answers.order_status(d)
 
 
-def _is_orderer(principal: Principal, d: Any) -> bool:
-    return principal.role in (Role.SHOPPER, Role.HELPER) and principal.subject in (d["placed_by"], d["placed_for"])
-
-
-@router.get("/orders/{order_id}/live", response_class=EventSourceResponse)
+@router.get("/orders/{order_id}/live", response_class=EventSourceResponse, responses=SSE)
 async def order_live(
     order_id: str,
     request: Request,
-    status: dict[str, Any] = Depends(orderer_of),
+    status: OrderStatusAnswer = Depends(orderer_of),
     last_event_id: str | None = LastEventId,
 ) -> AsyncIterable[ServerSentEvent]:
-    """The order's dispatch status; the rider's position only between pickup and delivery."""
+    """The order's dispatch status; the rider's position only between pickup and delivery.
+
+    A `text/event-stream`: first a `status` event (an OrderStatusAnswer), then the order's changes.
+    """
     if not last_event_id:
-        yield ServerSentEvent(event="status", data=status)
+        yield ServerSentEvent(event="status", data=status.model_dump(mode="json"))
 
     def mine(entry: dict[str, Any]) -> dict[str, Any] | None:
         return entry if entry["order_id"] == order_id else None

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Depends, Header, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.dispatch.entrypoints.changes import read, run_change
+from services.dispatch.entrypoints import answers
+from services.dispatch.entrypoints.answers import OpenedAnswer, SiteAnswer, SiteDetailAnswer
+from services.dispatch.entrypoints.changes import read, run_change, then
 from services.dispatch.service_layer import lockers
 from shared.auth import Principal, require
 from shared.vocabulary.roles import Role
@@ -38,43 +39,46 @@ class OpenBody(BaseModel):
     code: str = Field(min_length=1, max_length=20)
 
 
-@router.put("/lockers/{site_id}")
+@router.put("/lockers/{site_id}", response_model=SiteDetailAnswer)
 async def put_site(
     site_id: str,
     body: SiteBody,
     request: Request,
     principal: Principal = Admin,
     idempotency_key: str | None = IdempotencyKey,
-) -> Any:
+) -> JSONResponse:
     comps = [(c.id, c.size) for c in body.compartments]
     return await run_change(
         request,
         principal,
         idempotency_key,
         body.model_dump(),
-        lambda uow: lockers.put_site(uow, site_id, body.name, body.lat, body.lon, comps),
+        lambda uow: then(lockers.put_site(uow, site_id, body.name, body.lat, body.lon, comps), answers.site_detail),
     )
 
 
 @router.get("/lockers")
-async def sites(request: Request, _: Principal = SignedIn) -> Any:
+async def sites(request: Request, _: Principal = SignedIn) -> list[SiteAnswer]:
     """Sites with their free compartments by size."""
-    return await read(request, lockers.sites)
+    return [answers.site(s) for s in await read(request, lockers.sites)]
 
 
-@router.post("/lockers/{site_id}/open")
+@router.post("/lockers/{site_id}/open", response_model=OpenedAnswer)
 async def open_compartment(
     site_id: str,
     body: OpenBody,
     request: Request,
     principal: Principal = Orderer,
     idempotency_key: str | None = IdempotencyKey,
-) -> Any:
+) -> JSONResponse:
     """The orderer opens their compartment with the code from LockerDeposited."""
     return await run_change(
         request,
         principal,
         idempotency_key,
         body.model_dump(),
-        lambda uow: lockers.open_compartment(uow, site_id, body.code, principal.subject, principal.role is Role.ADMIN),
+        lambda uow: then(
+            lockers.open_compartment(uow, site_id, body.code, principal.subject, principal.role is Role.ADMIN),
+            answers.opened,
+        ),
     )

@@ -3,19 +3,33 @@ The token's subject is the rider id; a rider acts only on their own offers and d
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable
 
 from fastapi import APIRouter, Depends, Header, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.dispatch.domain.delivery import RiderState
-from services.dispatch.entrypoints.changes import read, run_change
+from services.dispatch.domain.riders import Rider, RiderState
+from services.dispatch.entrypoints import answers
+from services.dispatch.entrypoints.answers import (
+    AcceptedAnswer,
+    DeclinedAnswer,
+    DepositedAnswer,
+    OfferAnswer,
+    OkAnswer,
+    PaidAtDoorAnswer,
+    ProfileAnswer,
+    RiderDeliveryAnswer,
+    RiderPageAnswer,
+    StepAnswer,
+)
+from services.dispatch.entrypoints.changes import read, run_change, then
 from services.dispatch.service_layer import assigning, delivering, riders
 from shared.auth import Principal, require
 from shared.vocabulary.roles import Role
 
 router = APIRouter(tags=["riders"])
-Rider = Depends(require(Role.RIDER))
+AsRider = Depends(require(Role.RIDER))
 IdempotencyKey = Header(None, alias="Idempotency-Key")
 
 
@@ -40,153 +54,182 @@ class DeliveredBody(CodeBody):
     cash_collected_fen: int | None = Field(None, ge=0, le=100_000_000)
 
 
+async def _profile(rider: Awaitable[Rider]) -> ProfileAnswer:
+    return answers.profile(await rider)
+
+
+async def _ok(done: Awaitable[None]) -> OkAnswer:
+    await done
+    return OkAnswer()
+
+
 class FailedBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     reason: str = Field(min_length=1, max_length=500)
 
 
 @router.get("/riders/me")
-async def me(request: Request, principal: Principal = Rider) -> Any:
+async def me(request: Request, principal: Principal = AsRider) -> RiderPageAnswer:
     """Profile, state, today's shift, position, and the deliveries in hand."""
-    return await read(request, lambda uow: riders.me(uow, principal.subject))
+    return answers.rider_page(await read(request, lambda uow: riders.me(uow, principal.subject)))
 
 
-@router.post("/riders/me/state")
+@router.post("/riders/me/state", response_model=ProfileAnswer)
 async def set_state(
-    body: StateBody, request: Request, principal: Principal = Rider, idempotency_key: str | None = IdempotencyKey
-) -> Any:
+    body: StateBody, request: Request, principal: Principal = AsRider, idempotency_key: str | None = IdempotencyKey
+) -> JSONResponse:
     """offline, available or on_break (busy follows from the load)."""
     return await run_change(
         request,
         principal,
         idempotency_key,
         body.model_dump(mode="json"),
-        lambda uow: riders.set_state(uow, principal.subject, body.state),
+        lambda uow: _profile(riders.set_state(uow, principal.subject, body.state)),
     )
 
 
-@router.post("/riders/me/location")
-async def location(body: LocationBody, request: Request, principal: Principal = Rider) -> Any:
+@router.post("/riders/me/location", response_model=OkAnswer)
+async def location(body: LocationBody, request: Request, principal: Principal = AsRider) -> JSONResponse:
     """Where the rider is now; sent every few seconds (silence means no work)."""
     return await run_change(
         request,
         principal,
         None,
         body.model_dump(),
-        lambda uow: riders.report_location(uow, principal.subject, body.lat, body.lon),
+        lambda uow: _ok(riders.report_location(uow, principal.subject, body.lat, body.lon)),
     )
 
 
 @router.get("/riders/me/offers")
-async def my_offers(request: Request, principal: Principal = Rider) -> Any:
+async def my_offers(request: Request, principal: Principal = AsRider) -> list[OfferAnswer]:
     """Pending offers with their countdown, the shop, the distance and what is in the bag."""
-    return await read(request, lambda uow: assigning.offers_for(uow, principal.subject))
+    found = await read(request, lambda uow: assigning.offers_for(uow, principal.subject))
+    return [answers.offer_for_rider(o) for o in found]
 
 
 @router.get("/riders/me/deliveries")
-async def my_deliveries(request: Request, principal: Principal = Rider) -> Any:
-    result: dict[str, Any] = await read(request, lambda uow: riders.me(uow, principal.subject))
-    return result["deliveries"]
+async def my_deliveries(request: Request, principal: Principal = AsRider) -> list[RiderDeliveryAnswer]:
+    """The deliveries in hand (as in /riders/me)."""
+    return answers.rider_page(await read(request, lambda uow: riders.me(uow, principal.subject))).deliveries
 
 
-@router.post("/offers/{offer_id}/accept")
+@router.post("/offers/{offer_id}/accept", response_model=AcceptedAnswer)
 async def accept(
-    offer_id: str, request: Request, principal: Principal = Rider, idempotency_key: str | None = IdempotencyKey
-) -> Any:
+    offer_id: str, request: Request, principal: Principal = AsRider, idempotency_key: str | None = IdempotencyKey
+) -> JSONResponse:
     return await run_change(
-        request, principal, idempotency_key, None, lambda uow: assigning.accept_offer(uow, principal.subject, offer_id)
+        request,
+        principal,
+        idempotency_key,
+        None,
+        lambda uow: then(assigning.accept_offer(uow, principal.subject, offer_id), answers.accepted),
     )
 
 
-@router.post("/offers/{offer_id}/decline")
+@router.post("/offers/{offer_id}/decline", response_model=DeclinedAnswer)
 async def decline(
-    offer_id: str, request: Request, principal: Principal = Rider, idempotency_key: str | None = IdempotencyKey
-) -> Any:
+    offer_id: str, request: Request, principal: Principal = AsRider, idempotency_key: str | None = IdempotencyKey
+) -> JSONResponse:
     return await run_change(
-        request, principal, idempotency_key, None, lambda uow: assigning.decline_offer(uow, principal.subject, offer_id)
+        request,
+        principal,
+        idempotency_key,
+        None,
+        lambda uow: then(assigning.decline_offer(uow, principal.subject, offer_id), answers.declined),
     )
 
 
-@router.post("/deliveries/{order_id}/at-shop")
+@router.post("/deliveries/{order_id}/at-shop", response_model=RiderDeliveryAnswer)
 async def at_shop(
-    order_id: str, request: Request, principal: Principal = Rider, idempotency_key: str | None = IdempotencyKey
-) -> Any:
+    order_id: str, request: Request, principal: Principal = AsRider, idempotency_key: str | None = IdempotencyKey
+) -> JSONResponse:
     return await run_change(
-        request, principal, idempotency_key, None, lambda uow: delivering.at_shop(uow, order_id, principal.subject)
+        request,
+        principal,
+        idempotency_key,
+        None,
+        lambda uow: then(delivering.at_shop(uow, order_id, principal.subject), answers.delivery_for_rider),
     )
 
 
-@router.post("/deliveries/{order_id}/picked-up")
+@router.post("/deliveries/{order_id}/picked-up", response_model=RiderDeliveryAnswer)
 async def picked_up(
     order_id: str,
     body: CodeBody,
     request: Request,
-    principal: Principal = Rider,
+    principal: Principal = AsRider,
     idempotency_key: str | None = IdempotencyKey,
-) -> Any:
+) -> JSONResponse:
     """With the shop's handover code (422 if wrong, 409 if the bag is not packed yet)."""
     return await run_change(
         request,
         principal,
         idempotency_key,
         body.model_dump(),
-        lambda uow: delivering.picked_up(uow, order_id, principal.subject, body.code),
+        lambda uow: then(delivering.picked_up(uow, order_id, principal.subject, body.code), answers.delivery_for_rider),
     )
 
 
-@router.post("/deliveries/{order_id}/at-door")
+@router.post("/deliveries/{order_id}/at-door", response_model=RiderDeliveryAnswer)
 async def at_door(
-    order_id: str, request: Request, principal: Principal = Rider, idempotency_key: str | None = IdempotencyKey
-) -> Any:
+    order_id: str, request: Request, principal: Principal = AsRider, idempotency_key: str | None = IdempotencyKey
+) -> JSONResponse:
     return await run_change(
-        request, principal, idempotency_key, None, lambda uow: delivering.at_door(uow, order_id, principal.subject)
+        request,
+        principal,
+        idempotency_key,
+        None,
+        lambda uow: then(delivering.at_door(uow, order_id, principal.subject), answers.delivery_for_rider),
     )
 
 
-@router.post("/deliveries/{order_id}/delivered")
+@router.post("/deliveries/{order_id}/delivered", response_model=PaidAtDoorAnswer | StepAnswer)
 async def delivered(
     order_id: str,
     body: DeliveredBody,
     request: Request,
-    principal: Principal = Rider,
+    principal: Principal = AsRider,
     idempotency_key: str | None = IdempotencyKey,
-) -> Any:
+) -> JSONResponse:
     """With the shopper's delivery code; pay-on-delivery orders need cash_collected_fen."""
     return await run_change(
         request,
         principal,
         idempotency_key,
         body.model_dump(),
-        lambda uow: delivering.delivered(uow, order_id, principal.subject, body.code, body.cash_collected_fen),
+        lambda uow: then(
+            delivering.delivered(uow, order_id, principal.subject, body.code, body.cash_collected_fen),
+            answers.delivered,
+        ),
     )
 
 
-@router.post("/deliveries/{order_id}/failed")
+@router.post("/deliveries/{order_id}/failed", response_model=StepAnswer)
 async def failed(
     order_id: str,
     body: FailedBody,
     request: Request,
-    principal: Principal = Rider,
+    principal: Principal = AsRider,
     idempotency_key: str | None = IdempotencyKey,
-) -> Any:
+) -> JSONResponse:
     """Only after waiting door_wait_s at the door."""
     return await run_change(
         request,
         principal,
         idempotency_key,
         body.model_dump(),
-        lambda uow: delivering.failed(uow, order_id, principal.subject, body.reason),
+        lambda uow: then(delivering.failed(uow, order_id, principal.subject, body.reason), answers.step_done),
     )
 
 
-@router.post("/deliveries/{order_id}/locker-deposit")
+@router.post("/deliveries/{order_id}/locker-deposit", response_model=DepositedAnswer)
 async def locker_deposit(
-    order_id: str, request: Request, principal: Principal = Rider, idempotency_key: str | None = IdempotencyKey
-) -> Any:
+    order_id: str, request: Request, principal: Principal = AsRider, idempotency_key: str | None = IdempotencyKey
+) -> JSONResponse:
     return await run_change(
         request,
         principal,
         idempotency_key,
         None,
-        lambda uow: delivering.locker_deposit(uow, order_id, principal.subject),
+        lambda uow: then(delivering.locker_deposit(uow, order_id, principal.subject), answers.deposited),
     )

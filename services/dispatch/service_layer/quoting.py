@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from services.dispatch.domain.assignment import RiderView
 from services.dispatch.domain.promises import Quote, shop_ready_s, should_requote
-from services.dispatch.service_layer.unit_of_work import UnitOfWork
+from services.dispatch.service_layer.unit_of_work import DispatchUnitOfWork
 from shared.events.contracts import PromiseQuoted
 from shared.vocabulary.geo import DETOUR, speed_mps
 
@@ -21,22 +21,20 @@ MAX_PER_ROUND = 200
 _NEVER = timedelta.max  # "would it be re-quoted if age did not matter?"
 
 
-async def quote_promises(uow: UnitOfWork, riders: Sequence[RiderView]) -> int:
+async def quote_promises(uow: DispatchUnitOfWork, riders: Sequence[RiderView]) -> int:
     """Publish PromiseQuoted for the shops whose quote changed; returns how many were published."""
     now = uow.now()
     free = [(v.position.lat, v.position.lon, speed_mps(v.vehicle) / DETOUR) for v in riders]
     due: list[tuple[bool, str, Quote]] = []
-    for row in await uow.repo.quote_inputs(free, now):
-        new = Quote(shop_ready_s(row["picking_minutes"], row["queued"], now), row["rider_to_shop_s"], len(free))
-        last, last_at = None, row["last_quoted_at"]
-        if last_at is not None:
-            last = Quote(row["last_ready_s"], row["last_rider_to_shop_s"], row["last_riders_available"])
-        if should_requote(last, last_at, new, now):
-            due.append((not should_requote(last, last_at, new, now, every=_NEVER), row["location_id"], new))
+    for shop in await uow.shops.quote_inputs(free, now):
+        new = Quote(shop_ready_s(shop.picking_minutes, shop.queued, now), shop.rider_to_shop_s, len(free))
+        if should_requote(shop.last, shop.last_quoted_at, new, now):
+            changed = should_requote(shop.last, shop.last_quoted_at, new, now, every=_NEVER)
+            due.append((not changed, shop.location_id, new))
     due.sort(key=lambda item: item[0])  # changes first, refreshes after (stable: by location id)
-    saved: list[tuple[str, float, float | None, int, datetime]] = []
+    saved: list[tuple[str, Quote, datetime]] = []
     for _, location_id, quote in due[:MAX_PER_ROUND]:
-        saved.append((location_id, quote.ready_s, quote.rider_to_shop_s, quote.riders_available, now))
+        saved.append((location_id, quote, now))
         await uow.publish(
             PromiseQuoted(
                 location_id=location_id,
@@ -47,5 +45,5 @@ async def quote_promises(uow: UnitOfWork, riders: Sequence[RiderView]) -> int:
             )
         )
     if saved:
-        await uow.repo.save_quotes(saved)
+        await uow.shops.save_quotes(saved)
     return len(saved)

@@ -3,33 +3,28 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
-import asyncpg
-import redis.asyncio as aioredis
-
-from services.dispatch.adapters.live import append
-from services.dispatch.adapters.repository import RiderPositions
 from services.dispatch.service_layer.assigning import run_round
-from services.dispatch.service_layer.unit_of_work import UnitOfWork
+from services.dispatch.service_layer.unit_of_work import DispatchUnitOfWork
 from shared.background import BackgroundLoop
-from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
 class AssignmentRounds(BackgroundLoop):
+    """A round that meets a concurrent change (a stale save) rolls back whole; the next one runs on fresh rows."""
+
     name = "assignment rounds"
 
-    def __init__(self, pool: asyncpg.Pool, redis: aioredis.Redis, settings: Settings) -> None:
-        super().__init__(settings.round_interval_s)
-        self.pool, self.redis, self.settings = pool, redis, settings
+    def __init__(self, unit_of_work: Callable[[], DispatchUnitOfWork], interval_s: float) -> None:
+        super().__init__(interval_s)
+        self.unit_of_work = unit_of_work
         self.rounds = 0
 
     async def round(self) -> None:
-        async with self.pool.acquire() as conn, conn.transaction():
-            uow = UnitOfWork(conn, self.settings, positions=RiderPositions(self.redis))
+        async with self.unit_of_work() as uow:
             counts = await run_round(uow)
-        await append(self.redis, uow.live)
         self.rounds += 1
-        if any(v for k, v in counts.items() if k != "skipped"):
+        if counts.any():
             log.info("assignment round: %s", counts)

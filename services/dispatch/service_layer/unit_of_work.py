@@ -1,65 +1,98 @@
-"""A unit of work: dispatch's repositories, deadlines, the outbox and live notes on one transaction."""
+"""Dispatch's unit of work: its repositories on the shared transaction, rider positions, live notes.
+
+Live notes (what the board, the rider app and the orderer's page see as it happens) are kept
+with the unit of work and appended to the Redis streams only after the commit, as before:
+a change that rolled back is never shown, and a viewer who sees a note finds its effect.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 import asyncpg
+import redis.asyncio as aioredis
 
-from services.dispatch.adapters.deliveries import DeliveryRepository
-from services.dispatch.adapters.live import DISPATCHERS, ORDERS, LiveNote
-from services.dispatch.adapters.repository import DispatchRepository, RiderPositions
-from shared import outbox
-from shared.deadlines import Clock, Deadline, PostgresDeadlineStore, SystemClock
-from shared.events.envelope import Envelope, Event, RawEnvelope, envelope
+from services.dispatch.adapters.deliveries import DeliveryRepository, OfferRepository
+from services.dispatch.adapters.live import DISPATCHERS, ORDERS, LiveNote, append
+from services.dispatch.adapters.places import AlertRepository, LockerRepository, ShopRepository
+from services.dispatch.adapters.repository import OrderLog, RiderPositions, RiderRepository, ShiftRepository
+from services.dispatch.domain.visibility import VISIBILITY
+from shared.clock import Clock
+from shared.events.envelope import Envelope, Event, RawEnvelope
 from shared.settings import Settings
-
-SERVICE = "dispatch"
-SECRET = ("handover_code", "delivery_code", "contact_phone")
+from shared.unit_of_work import PostgresUnitOfWork, UnitOfWork
 
 
-class UnitOfWork:
-    def __init__(
-        self,
-        conn: asyncpg.Connection,
-        settings: Settings,
-        *,
-        cause: RawEnvelope | None = None,
-        positions: RiderPositions | None = None,
-        clock: Clock | None = None,
-    ) -> None:
-        self.conn = conn
-        self.settings = settings
-        self.cause = cause
-        self.positions = positions
-        self.clock = clock or SystemClock()
-        self.log = DispatchRepository(conn)
-        self.repo = DeliveryRepository(conn)
-        self.live: list[LiveNote] = []
-        self._deadlines = PostgresDeadlineStore(pool=None)  # type: ignore[arg-type]
-        self._now = self.clock.now()
+class DispatchUnitOfWork(UnitOfWork):
+    """What dispatch's use cases see: named repositories, rider positions, live notes, the settings."""
 
-    def now(self) -> Any:
-        """One time for the whole unit of work."""
-        return self._now
-
-    async def publish(self, event: Event) -> Envelope[Any]:
-        env = envelope(event, causation=self.cause, occurred_at=self._now)
-        await outbox.record(self.conn, env, SERVICE)
-        data = {k: v for k, v in event.model_dump(mode="json").items() if k not in SECRET}
-        order_id = getattr(event, "order_id", None)
-        self.live.append(LiveNote(DISPATCHERS, env.type, {k: v for k, v in data.items() if k != "code"}, order_id))
-        if order_id:
-            self.live.append(LiveNote(ORDERS, env.type, data, order_id))
-        return env
+    deliveries: DeliveryRepository
+    offers: OfferRepository
+    riders: RiderRepository
+    shifts: ShiftRepository
+    shops: ShopRepository
+    lockers: LockerRepository
+    alerts: AlertRepository
+    orders: OrderLog
+    positions: RiderPositions
+    settings: Settings  # the durations dispatch decides by ("Dispatch" in shared/settings.py)
+    live: list[LiveNote]
 
     def note(self, kind: str, data: dict[str, Any], order_id: str | None = None, *, to_order: bool = False) -> None:
+        """A live note for the dispatchers (and riders') stream, and with `to_order` the orderer's too."""
         self.live.append(LiveNote(DISPATCHERS, kind, data, order_id))
         if to_order and order_id:
             self.live.append(LiveNote(ORDERS, kind, data, order_id))
 
-    async def schedule(self, kind: str, key: str, due_at: Any, payload: dict[str, Any] | None = None) -> None:
-        await self._deadlines.schedule(self.conn, Deadline(kind, key, due_at, payload or {}))
+    def _note_event(self, env: Envelope[Any], event: Event) -> None:
+        data = event.model_dump(mode="json")
+        order_id = getattr(event, "order_id", None)
+        self.live.append(LiveNote(DISPATCHERS, env.type, VISIBILITY.for_dispatchers_stream(data), order_id))
+        if order_id:
+            self.live.append(LiveNote(ORDERS, env.type, VISIBILITY.for_orders_stream(data), order_id))
 
-    async def cancel_deadline(self, kind: str, key: str) -> bool:
-        return await self._deadlines.cancel(self.conn, kind, key)
+
+class PostgresDispatchUnitOfWork(PostgresUnitOfWork, DispatchUnitOfWork):
+    service = "dispatch"
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        redis: aioredis.Redis,
+        settings: Settings,
+        *,
+        clock: Clock,
+        cause: RawEnvelope | None = None,
+        correlation_id: str | None = None,
+        readonly: bool = False,
+    ) -> None:
+        super().__init__(pool, clock=clock, cause=cause, correlation_id=correlation_id, readonly=readonly)
+        self._redis = redis
+        self.positions = RiderPositions(redis)
+        self.settings = settings
+        self.live = []
+
+    def _bind(self, conn: asyncpg.Connection) -> None:
+        self.live = []
+        self.deliveries = DeliveryRepository(conn)
+        self.offers = OfferRepository(conn)
+        self.riders = RiderRepository(conn)
+        self.shifts = ShiftRepository(conn)
+        self.shops = ShopRepository(conn)
+        self.lockers = LockerRepository(conn)
+        self.alerts = AlertRepository(conn)
+        self.orders = OrderLog(conn)
+
+    async def publish(self, event: Event) -> Envelope[Any]:
+        env = await super().publish(event)
+        self._note_event(env, event)
+        return env
+
+    async def _commit(self) -> None:
+        await super()._commit()
+        notes, self.live = self.live, []
+        await append(self._redis, notes)
+
+    async def _rollback(self) -> None:
+        self.live = []
+        await super()._rollback()

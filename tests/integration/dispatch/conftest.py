@@ -1,5 +1,7 @@
-"""Support for the dispatch integration tests (no tests here): a migrated dispatch database, Redis keys
-of its own, a clock moved by hand, and ways to drive dispatch's use cases."""
+"""The dispatch integration tests' fixtures, once: a migrated dispatch database, Redis keys of its own,
+a clock moved by hand, and a `Dispatch` harness that runs use cases in dispatch's real unit of work.
+
+Plain helpers (the event builders, `answer`) live in helpers.py beside this file."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import pytest
@@ -15,25 +17,21 @@ import redis.asyncio as aioredis
 
 from services.dispatch.adapters import repository
 from services.dispatch.adapters.repository import RiderPositions
-from services.dispatch.domain.delivery import Rider, RiderState, Vehicle
-from services.dispatch.service_layer.unit_of_work import UnitOfWork
+from services.dispatch.domain.riders import Rider, RiderState, Vehicle
+from services.dispatch.entrypoints.app import SPEC, make_uow
+from services.dispatch.service_layer import intake
+from services.dispatch.service_layer.unit_of_work import DispatchUnitOfWork
 from shared import db
-from shared.deadlines import FakeClock
-from shared.events.contracts import (
-    DeliveryAddress,
-    HandlingFlags,
-    LocationUpserted,
-    OrderAccepted,
-    OrderedLine,
-    OrderPacked,
-    OrderPlaced,
-    PickupPoint,
-)
+from shared.events.contracts import LocationUpserted
 from shared.settings import Settings
 from shared.vocabulary.locations import LocationKind
-from shared.vocabulary.units import StockUnit
+from tests.fakes import FakeClock
+from tests.integration.dispatch.helpers import SHOP
+from tests.runtime import test_runtime
 
-MIGRATIONS = Path(__file__).parents[2] / "services" / "dispatch" / "migrations"
+T = TypeVar("T")
+
+MIGRATIONS = Path(__file__).parents[3] / "services" / "dispatch" / "migrations"
 SETTINGS = Settings(
     service="dispatch",
     offer_limit_s=30,
@@ -44,8 +42,6 @@ SETTINGS = Settings(
     door_wait_s=120,
     locker_collect_limit_s=3600,
 )
-SHOP = (32.0440, 118.7900)
-DOOR = (32.0470, 118.7950)
 
 
 @dataclass
@@ -53,10 +49,12 @@ class Dispatch:
     pool: asyncpg.Pool
     redis: aioredis.Redis
     clock: FakeClock
+    unit_of_work: Callable[[], DispatchUnitOfWork]
 
-    async def run(self, use_case: Callable[[UnitOfWork], Awaitable[Any]]) -> Any:
-        async with self.pool.acquire() as conn, conn.transaction():
-            return await use_case(UnitOfWork(conn, SETTINGS, positions=RiderPositions(self.redis), clock=self.clock))
+    async def run(self, use_case: Callable[[DispatchUnitOfWork], Awaitable[T]]) -> T:
+        """The use case in one unit of work of its own, committed (or rolled back if it raises)."""
+        async with self.unit_of_work() as uow:
+            return await use_case(uow)
 
     async def events(self, order_id: str | None = None) -> list[tuple[str, dict[str, Any]]]:
         rows = await self.pool.fetch("SELECT event_type, envelope FROM outbox ORDER BY id")
@@ -77,9 +75,12 @@ class Dispatch:
     async def rider(
         self, rider_id: str, lat: float, lon: float, *, vehicle: Vehicle = Vehicle.E_BIKE, capacity: int = 3
     ) -> None:
-        async def add(uow: UnitOfWork) -> None:
-            await uow.log.upsert_rider(Rider(rider_id, rider_id, vehicle, capacity, RiderState.AVAILABLE))
-            await uow.repo.set_rider_state(rider_id, "available")
+        async def add(uow: DispatchUnitOfWork) -> None:
+            await uow.riders.put(Rider(rider_id, rider_id, vehicle, capacity, RiderState.AVAILABLE))
+            rider = await uow.riders.get(rider_id)
+            assert rider is not None
+            rider.state = RiderState.AVAILABLE
+            await uow.riders.save(rider)
 
         await self.run(add)
         await self.seen(rider_id, lat, lon)
@@ -96,79 +97,21 @@ async def dispatch(pool: asyncpg.Pool, infra: Any, monkeypatch: pytest.MonkeyPat
     async with pool.acquire() as conn:
         await db.migrate(conn, [MIGRATIONS])
     client = aioredis.from_url(infra.redis_url, decode_responses=True)
-    d = Dispatch(pool, client, FakeClock())
-    from services.dispatch.service_layer import intake
-
-    await d.run(
-        lambda uow: intake.on_location(
-            uow,
-            LocationUpserted(
-                location_id="shop",
-                kind=LocationKind.SHOP,
-                category="grocery",
-                name_zh="店",
-                name_en="Shop",
-                lat=SHOP[0],
-                lon=SHOP[1],
-                picking_minutes=0,
-            ),
-        )
+    clock = FakeClock()
+    runtime = test_runtime(SPEC, SETTINGS, pool, client, clock)
+    d = Dispatch(pool, client, clock, lambda: make_uow(runtime, cause=None, correlation_id=None, readonly=False))
+    shop = LocationUpserted(
+        location_id="shop",
+        kind=LocationKind.SHOP,
+        category="grocery",
+        name_zh="店",
+        name_en="Shop",
+        lat=SHOP[0],
+        lon=SHOP[1],
+        picking_minutes=0,
     )
+    await d.run(lambda uow: intake.on_location(uow, shop))
     try:
         yield d
     finally:
         await client.aclose()
-
-
-def placed(
-    order_id: str,
-    *,
-    mode: str = "delivery",
-    pay_on_delivery: bool = False,
-    site: str | None = None,
-    by: str = "shopper-1",
-) -> OrderPlaced:
-    line = OrderedLine(
-        line_no=1,
-        product_id="water",
-        location_id="shop",
-        quantity=1,
-        unit=StockUnit.PIECE,
-        stock_quantity=1,
-        unit_price_fen=200,
-        estimated_fen=200,
-    )
-    return OrderPlaced(
-        order_id=order_id,
-        store_id="shop",
-        placed_by=by,
-        placed_for=by,
-        fulfilment_mode=mode,
-        lines=[line],
-        total_fen=200,
-        flags=HandlingFlags(pay_on_delivery=pay_on_delivery),
-        address=DeliveryAddress(text="3-201 Lane 5", lat=DOOR[0], lon=DOOR[1]),
-        contact_phone="13800000000",
-        delivery_code="123456",
-        locker_site_id=site,
-        note="ring twice",
-    )
-
-
-def accepted(order_id: str) -> OrderAccepted:
-    return OrderAccepted(order_id=order_id, store_id="shop")
-
-
-def packed(order_id: str, code: str = "4321", bags: int = 1, weight_g: int = 900) -> OrderPacked:
-    return OrderPacked(
-        order_id=order_id,
-        store_id="shop",
-        shown_fen=200,
-        final_fen=200,
-        difference_fen=0,
-        lines=[],
-        bags=bags,
-        weight_g=weight_g,
-        pickup_point=PickupPoint(location_id="shop", name_zh="店", name_en="Shop"),
-        handover_code=code,
-    )

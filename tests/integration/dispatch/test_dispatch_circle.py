@@ -9,13 +9,23 @@ from typing import Any
 
 import pytest
 
-from services.dispatch.domain.delivery import Missing, Refused, RiderState
+from services.dispatch.domain.riders import RiderState
 from services.dispatch.service_layer import assigning, delivering, intake, lockers, riders
 from services.dispatch.service_layer.quoting import MAX_PER_ROUND
+from shared.errors import Conflict, Invalid
 from shared.events.contracts import DeliverySlot, OrderPacked, OrderRated
-from tests.integration.dispatch.support import SHOP, Dispatch, accepted, dispatch, packed, placed
-
-__all__ = ["dispatch"]
+from shared.vocabulary.fulfilment import FulfilmentMode
+from tests.integration.dispatch.conftest import Dispatch
+from tests.integration.dispatch.helpers import (
+    SHOP,
+    accepted,
+    me_json,
+    offers_json,
+    packed,
+    placed,
+    rider_view,
+    roster_json,
+)
 
 
 async def published(d: Dispatch, event_type: str) -> list[dict[str, Any]]:
@@ -24,7 +34,7 @@ async def published(d: Dispatch, event_type: str) -> list[dict[str, Any]]:
 
 async def open_locker_order(d: Dispatch, order_id: str, rider_id: str) -> None:
     await d.rider(rider_id, SHOP[0], SHOP[1])
-    await d.run(lambda uow: intake.on_order_placed(uow, placed(order_id, mode="locker", site="site-1")))
+    await d.run(lambda uow: intake.on_order_placed(uow, placed(order_id, mode=FulfilmentMode.LOCKER, site="site-1")))
     await d.run(lambda uow: intake.on_order_accepted(uow, accepted(order_id)))
 
 
@@ -50,12 +60,12 @@ async def test_every_change_to_a_locker_site_tells_the_circle_its_free_compartme
     assert await site_updates(d) == [{"S": 2, "M": 1, "L": 0}]
 
     await d.rider("r1", SHOP[0], SHOP[1])
-    await d.run(lambda uow: intake.on_order_placed(uow, placed("o1", mode="locker", site="site-1")))
+    await d.run(lambda uow: intake.on_order_placed(uow, placed("o1", mode=FulfilmentMode.LOCKER, site="site-1")))
     await d.run(lambda uow: intake.on_order_accepted(uow, accepted("o1")))
     await d.run(lambda uow: assigning.assign_by_hand(uow, "o1", "r1", "dispatcher-1"))
     assert (await site_updates(d))[-1] == {"S": 1, "M": 1, "L": 0}  # reserved
 
-    await d.run(lambda uow: intake.on_order_packed(uow, packed("o1"), d.clock.now()))
+    await d.run(lambda uow: intake.on_order_packed(uow, packed("o1")))
     await d.run(lambda uow: delivering.at_shop(uow, "o1", "r1"))
     await d.run(lambda uow: delivering.picked_up(uow, "o1", "r1", "4321"))
     before = len(await site_updates(d))
@@ -81,7 +91,7 @@ async def test_a_refused_reservation_publishes_nothing(dispatch: Dispatch) -> No
     for order_id, rider_id in (("o1", "r1"), ("o2", "r2")):
         await open_locker_order(d, order_id, rider_id)
     await d.run(lambda uow: assigning.assign_by_hand(uow, "o1", "r1", "dispatcher-1"))
-    with pytest.raises(Refused, match="no free compartment"):
+    with pytest.raises(Conflict, match="no free compartment"):
         await d.run(lambda uow: assigning.assign_by_hand(uow, "o2", "r2", "dispatcher-1"))
     assert await site_updates(d) == [{"S": 1, "M": 0, "L": 0}, {"S": 0, "M": 0, "L": 0}]
     await d.run(lambda uow: intake.drop(uow, "o1", "order cancelled (cancelled)"))
@@ -101,7 +111,7 @@ async def test_concurrent_reservations_end_with_the_true_count(dispatch: Dispatc
     async def assign(i: int) -> None:
         try:
             await d.run(lambda uow: assigning.assign_by_hand(uow, f"o{i}", f"r{i}", "dispatcher-1"))
-        except Refused:
+        except Conflict:
             pass
 
     await asyncio.gather(*(assign(i) for i in range(6)))
@@ -128,7 +138,7 @@ async def test_a_shops_promise_is_quoted_when_it_changes_and_only_then(dispatch:
     await d.rider("near", SHOP[0] + 0.005, SHOP[1])  # ~720 m along the streets: 3 minutes by e-bike
     counts = await d.run(assigning.run_round)
     [first] = await quotes(d)
-    assert counts["quotes"] == 1
+    assert counts.quotes == 1
     assert first == {**first, "ready_minutes": 0, "rider_to_shop_minutes": 3, "riders_available": 1}
 
     d.clock.advance(30)
@@ -166,7 +176,7 @@ async def test_a_slot_order_is_promised_by_the_end_of_its_slot(dispatch: Dispatc
     assert row["promised_at"] == slot.end
     assert row["ready_at"] == release
     await d.run(lambda uow: intake.on_order_placed(uow, placed("o2")))
-    assert await d.run(lambda uow: uow.repo.queued_at("shop", now)) == 1  # not yet in the shop's queue
+    assert await d.run(lambda uow: uow.deliveries.queued_at("shop", now)) == 1  # not yet in the shop's queue
 
 
 async def test_ratings_make_the_riders_average(dispatch: Dispatch) -> None:
@@ -175,9 +185,9 @@ async def test_ratings_make_the_riders_average(dispatch: Dispatch) -> None:
     for order_id, stars in (("o1", 5), ("o2", 4), ("o2", 1)):  # o2 delivered twice by the broker: counted once
         await rate(d, OrderRated(order_id=order_id, store_id="shop", rider_id="r1", rider_stars=stars, by="shopper-1"))
     await rate(d, OrderRated(order_id="o3", store_id="shop", shop_stars=2, by="shopper-1"))  # the shop only
-    [row] = await d.run(riders.roster)
+    [row] = await d.run(roster_json)
     assert row["rating"] == {"stars": 4.5, "count": 2}
-    me = await d.run(lambda uow: riders.me(uow, "r1"))
+    me = await d.run(lambda uow: me_json(uow, "r1"))
     assert me["rating"] == {"stars": 4.5, "count": 2}
 
 
@@ -188,7 +198,7 @@ async def test_cash_on_delivery_is_due_at_the_door_and_must_be_entered(dispatch:
     await d.run(lambda uow: intake.on_order_placed(uow, order))
     await d.run(lambda uow: intake.on_order_accepted(uow, accepted("o1")))
     await d.run(assigning.run_round)
-    [offer] = await d.run(lambda uow: assigning.offers_for(uow, "r1"))
+    [offer] = await d.run(lambda uow: offers_json(uow, "r1"))
     assert offer["pay_on_delivery"] is True
     assert offer["due_at_door_fen"] is None
     assert offer["pickup"]["kind"] == "counter"
@@ -201,17 +211,17 @@ async def test_cash_on_delivery_is_due_at_the_door_and_must_be_entered(dispatch:
     await d.run(lambda uow: assigning.accept_offer(uow, "r1", offer["offer_id"]))
 
     heavier: OrderPacked = packed("o1").model_copy(update={"final_fen": 1230, "bags": 2, "weight_g": 4200})
-    await d.run(lambda uow: intake.on_order_packed(uow, heavier, d.clock.now()))
-    [mine] = (await d.run(lambda uow: riders.me(uow, "r1")))["deliveries"]
+    await d.run(lambda uow: intake.on_order_packed(uow, heavier))
+    [mine] = (await d.run(lambda uow: me_json(uow, "r1")))["deliveries"]
     assert (mine["due_at_door_fen"], mine["bags"], mine["weight_g"]) == (1580, 2, 4200)
     await d.run(lambda uow: delivering.at_shop(uow, "o1", "r1"))
-    view = await d.run(lambda uow: delivering.picked_up(uow, "o1", "r1", "4321"))
+    view = rider_view(await d.run(lambda uow: delivering.picked_up(uow, "o1", "r1", "4321")))
     assert view["customer"]["maps_url"].startswith(f"geo:{order.address.lat},{order.address.lon}?q=")  # type: ignore[union-attr]
     await d.run(lambda uow: delivering.at_door(uow, "o1", "r1"))
-    with pytest.raises(Missing, match=r"collect ¥15\.80 in cash and enter it"):
+    with pytest.raises(Invalid, match=r"collect ¥15\.80 in cash and enter it"):
         await d.run(lambda uow: delivering.delivered(uow, "o1", "r1", "123456", None))
     done = await d.run(lambda uow: delivering.delivered(uow, "o1", "r1", "123456", 1500))
-    assert done["cash_difference_fen"] == -80
+    assert done.cash_difference_fen == -80
     completed = next(p for t, p in await d.events("o1") if t == "DeliveryCompleted")
     assert completed["cash_collected_fen"] == 1500  # recorded as given
     alert = await d.pool.fetchrow("SELECT kind, message FROM alerts WHERE order_id = 'o1'")
@@ -226,7 +236,7 @@ async def test_thousands_of_shops_are_quoted_over_a_few_rounds_not_in_one(dispat
         [(f"s{i:03d}", SHOP[0] + i * 1e-4, SHOP[1]) for i in range(MAX_PER_ROUND + 50)],
     )
     await d.rider("r1", SHOP[0], SHOP[1])
-    first = (await d.run(assigning.run_round))["quotes"]
-    second = (await d.run(assigning.run_round))["quotes"]
+    first = (await d.run(assigning.run_round)).quotes
+    second = (await d.run(assigning.run_round)).quotes
     assert (first, second) == (MAX_PER_ROUND, 51)  # 250 new shops and the fixture's shop
-    assert (await d.run(assigning.run_round))["quotes"] == 0
+    assert (await d.run(assigning.run_round)).quotes == 0

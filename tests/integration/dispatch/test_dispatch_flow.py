@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from services.dispatch.domain.delivery import Forbidden, Missing, NotFound, Refused, WrongCode
 from services.dispatch.domain.offers import OfferStatus
-from services.dispatch.service_layer import assigning, delivering, intake, riders
+from services.dispatch.service_layer import assigning, delivering, intake
+from services.dispatch.service_layer.assigning import NO_RIDER, PICKUP_ANSWER
+from shared.errors import Conflict, Forbidden, Invalid, NotFound, WrongCode
 from shared.events.contracts import HandoverTo, OrderCancelled, OrderHandedOver, PickupChoiceMade
 from shared.vocabulary.order_status import OrderStatus
-from tests.integration.dispatch.support import SHOP, Dispatch, accepted, dispatch, packed, placed
-
-__all__ = ["dispatch"]
+from tests.integration.dispatch.conftest import Dispatch
+from tests.integration.dispatch.helpers import SHOP, accepted, due, me_json, offers_json, packed, placed, rider_view
 
 
 async def open_order(d: Dispatch, order_id: str, **kw: object) -> None:
@@ -20,7 +20,7 @@ async def open_order(d: Dispatch, order_id: str, **kw: object) -> None:
 
 
 async def offers(d: Dispatch, rider_id: str) -> list[dict]:
-    return await d.run(lambda uow: assigning.offers_for(uow, rider_id))  # type: ignore[no-any-return]
+    return await d.run(lambda uow: offers_json(uow, rider_id))
 
 
 async def test_placing_promises_and_accepting_opens_with_the_no_rider_clock(dispatch: Dispatch) -> None:
@@ -43,13 +43,13 @@ async def test_a_round_offers_the_nearest_rider_and_a_decline_asks_the_next(disp
     await open_order(d, "o1")
 
     counts = await d.run(assigning.run_round)
-    assert counts["offers"] == 1
+    assert counts.offers == 1
     [offer] = await offers(d, "near")
     assert offer["order_id"] == "o1"
     assert offer["seconds_left"] == 30
     assert offer["distance_to_shop_m"] < 200
     assert await offers(d, "far") == []
-    assert (await d.run(assigning.run_round))["offers"] == 0  # one pending offer per order
+    assert (await d.run(assigning.run_round)).offers == 0  # one pending offer per order
 
     with pytest.raises(NotFound):  # not yours: it does not exist for you
         await d.run(lambda uow: assigning.accept_offer(uow, "far", offer["offer_id"]))
@@ -66,7 +66,7 @@ async def test_a_round_offers_the_nearest_rider_and_a_decline_asks_the_next(disp
     assert assigned["rider_id"] == "far"
     assert assigned["assigned_by"] == "dispatch"
     assert await d.pool.fetchval("SELECT cancelled_at IS NOT NULL FROM deadlines WHERE kind = 'no_rider'")
-    with pytest.raises(Refused, match="already accepted"):
+    with pytest.raises(Conflict, match="already accepted"):
         await d.run(lambda uow: assigning.accept_offer(uow, "far", second["offer_id"]))
 
 
@@ -80,11 +80,11 @@ async def test_an_unanswered_offer_lapses_and_goes_to_the_next_rider(dispatch: D
     d.clock.advance(31)
     await d.seen("near", SHOP[0] + 0.001, SHOP[1])
     await d.seen("far", SHOP[0] + 0.010, SHOP[1])
-    with pytest.raises(Refused, match="lapsed"):
+    with pytest.raises(Conflict, match="lapsed"):
         await d.run(lambda uow: assigning.accept_offer(uow, "near", offer["offer_id"]))
     counts = await d.run(assigning.run_round)
-    assert counts["lapsed"] == 1
-    assert counts["offers"] == 1
+    assert counts.lapsed == 1
+    assert counts.offers == 1
     assert (await offers(d, "far"))[0]["order_id"] == "o1"
     status = await d.pool.fetchval("SELECT status FROM offers WHERE id = $1::uuid", offer["offer_id"])
     assert status == OfferStatus.EXPIRED
@@ -101,29 +101,29 @@ async def test_the_steps_in_order_with_the_codes(dispatch: Dispatch) -> None:
     await assigned_to(d, "r1", "o1", pay_on_delivery=True)
     await d.rider("r2", SHOP[0], SHOP[1])
 
-    with pytest.raises(Refused, match="next step is 'at-shop'"):
+    with pytest.raises(Conflict, match="next step is 'at-shop'"):
         await d.run(lambda uow: delivering.picked_up(uow, "o1", "r1", "4321"))
     with pytest.raises(Forbidden):
         await d.run(lambda uow: delivering.at_shop(uow, "o1", "r2"))
     await d.run(lambda uow: delivering.at_shop(uow, "o1", "r1"))
-    with pytest.raises(Refused, match="not packed"):
+    with pytest.raises(Conflict, match="not packed"):
         await d.run(lambda uow: delivering.picked_up(uow, "o1", "r1", "4321"))
-    await d.run(lambda uow: intake.on_order_packed(uow, packed("o1"), d.clock.now()))
-    me = await d.run(lambda uow: riders.me(uow, "r1"))
+    await d.run(lambda uow: intake.on_order_packed(uow, packed("o1")))
+    me = await d.run(lambda uow: me_json(uow, "r1"))
     assert "handover_code" not in me["deliveries"][0]
     assert "customer" not in me["deliveries"][0]
     with pytest.raises(WrongCode):
         await d.run(lambda uow: delivering.picked_up(uow, "o1", "r1", "0000"))
-    view = await d.run(lambda uow: delivering.picked_up(uow, "o1", "r1", "4321"))
+    view = rider_view(await d.run(lambda uow: delivering.picked_up(uow, "o1", "r1", "4321")))
     assert view["customer"]["contact_phone"] == "13800000000"  # now carrying it: the customer is shown
-    with pytest.raises(Refused, match="next step is 'at-door'"):
+    with pytest.raises(Conflict, match="next step is 'at-door'"):
         await d.run(lambda uow: delivering.delivered(uow, "o1", "r1", "123456", 200))
     await d.run(lambda uow: delivering.at_door(uow, "o1", "r1"))
-    with pytest.raises(Refused, match="wait at the door"):
+    with pytest.raises(Conflict, match="wait at the door"):
         await d.run(lambda uow: delivering.failed(uow, "o1", "r1", "nobody home"))
     with pytest.raises(WrongCode):
         await d.run(lambda uow: delivering.delivered(uow, "o1", "r1", "999999", 200))
-    with pytest.raises(Missing):
+    with pytest.raises(Invalid):
         await d.run(lambda uow: delivering.delivered(uow, "o1", "r1", "123456", None))
     await d.run(lambda uow: delivering.delivered(uow, "o1", "r1", "123456", 200))
     assert (await d.types("o1"))[-5:] == [
@@ -137,14 +137,14 @@ async def test_the_steps_in_order_with_the_codes(dispatch: Dispatch) -> None:
     assert picked["handover_code"] == "4321"
     done = next(p for t, p in await d.events("o1") if t == "DeliveryCompleted")
     assert done["cash_collected_fen"] == 200
-    me = await d.run(lambda uow: riders.me(uow, "r1"))
+    me = await d.run(lambda uow: me_json(uow, "r1"))
     assert me["deliveries"] == []
 
 
 async def test_a_failed_delivery_after_waiting(dispatch: Dispatch) -> None:
     d = dispatch
     await assigned_to(d, "r1", "o1")
-    await d.run(lambda uow: intake.on_order_packed(uow, packed("o1"), d.clock.now()))
+    await d.run(lambda uow: intake.on_order_packed(uow, packed("o1")))
     await d.run(lambda uow: delivering.at_shop(uow, "o1", "r1"))
     await d.run(lambda uow: delivering.picked_up(uow, "o1", "r1", "4321"))
     await d.run(lambda uow: delivering.at_door(uow, "o1", "r1"))
@@ -182,7 +182,7 @@ async def test_a_silent_rider_loses_the_order_before_pickup(dispatch: Dispatch) 
     d.clock.advance(61)
     await d.seen("r2", SHOP[0], SHOP[1])  # r2 keeps sending positions, r1 went quiet
     counts = await d.run(assigning.run_round)
-    assert counts["taken_back"] == 1
+    assert counts.taken_back == 1
     unassigned = next(p for t, p in await d.events("o1") if t == "RiderUnassigned")
     assert unassigned["rider_id"] == "r1"
     assert unassigned["reason"] == "silent"
@@ -205,11 +205,11 @@ async def test_a_rider_far_behind_their_eta_to_the_shop_is_reassigned(dispatch: 
 async def test_no_rider_in_time_offers_pickup_then_abandons(dispatch: Dispatch) -> None:
     d = dispatch
     await open_order(d, "o1")
-    await d.run(lambda uow: intake.on_no_rider_deadline(uow, "o1"))
+    await d.run(lambda uow: intake.on_no_rider_deadline(uow, due(NO_RIDER, "o1")))
     offered = next(p for t, p in await d.events("o1") if t == "PickupOffered")
     assert offered["reason"] == "no_rider"
     assert (await d.delivery("o1"))["status"] == "pickup_offered"
-    await d.run(lambda uow: intake.on_pickup_answer_deadline(uow, "o1"))
+    await d.run(lambda uow: intake.on_pickup_answer_deadline(uow, due(PICKUP_ANSWER, "o1")))
     assert (await d.types("o1"))[-1] == "DeliveryAbandoned"
     assert (await d.delivery("o1"))["status"] == "abandoned"
 
@@ -218,7 +218,7 @@ async def test_the_shoppers_pickup_choice(dispatch: Dispatch) -> None:
     d = dispatch
     for order_id in ("yes", "no"):
         await open_order(d, order_id)
-        await d.run(lambda uow, o=order_id: intake.on_no_rider_deadline(uow, o))
+        await d.run(lambda uow, o=order_id: intake.on_no_rider_deadline(uow, due(NO_RIDER, o)))
     await d.run(
         lambda uow: intake.on_pickup_choice(
             uow, PickupChoiceMade(order_id="yes", store_id="shop", accepted=True, by="u")
@@ -247,6 +247,6 @@ async def test_a_cancelled_order_frees_its_rider(dispatch: Dispatch) -> None:
     await d.run(lambda uow: intake.drop(uow, "o1", "order cancelled (cancelled)"))
     assert (await d.delivery("o1"))["status"] == "dropped"
     assert (await d.types("o1"))[-1] == "RiderUnassigned"
-    me = await d.run(lambda uow: riders.me(uow, "r1"))
+    me = await d.run(lambda uow: me_json(uow, "r1"))
     assert me["deliveries"] == []
     OrderCancelled(order_id="o1", store_id="shop", cancelled_by="u", previous_status=OrderStatus.ACCEPTED)

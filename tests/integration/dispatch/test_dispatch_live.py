@@ -8,9 +8,8 @@ from collections.abc import Callable
 
 from services.dispatch.adapters.live import LiveHub, LiveNote, append, follow
 from services.dispatch.service_layer import riders
-from tests.integration.dispatch.support import SHOP, Dispatch, dispatch
-
-__all__ = ["dispatch"]
+from tests.integration.dispatch.conftest import Dispatch
+from tests.integration.dispatch.helpers import SHOP, roster_json
 
 
 async def test_silent_riders_are_not_offered_work(dispatch: Dispatch) -> None:
@@ -22,7 +21,7 @@ async def test_silent_riders_are_not_offered_work(dispatch: Dispatch) -> None:
     views = await d.run(riders.rider_views)
     assert [v.rider_id for v in views] == ["talking"]
     assert abs(views[0].position.lat - (SHOP[0] + 0.001)) < 1e-4
-    roster = {r["id"]: r for r in await d.run(riders.roster)}
+    roster = {r["id"]: r for r in await d.run(roster_json)}
     assert roster["quiet"]["silent"]
     assert not roster["talking"]["silent"]
     await d.run(lambda uow: riders.report_location(uow, "quiet", SHOP[0], SHOP[1]))

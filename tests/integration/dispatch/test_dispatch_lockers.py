@@ -6,11 +6,11 @@ import asyncio
 
 import pytest
 
-from services.dispatch.domain.delivery import Forbidden, Refused, WrongCode
 from services.dispatch.service_layer import assigning, delivering, intake, lockers
-from tests.integration.dispatch.support import SHOP, Dispatch, accepted, dispatch, packed, placed
-
-__all__ = ["dispatch"]
+from shared.errors import Conflict, Forbidden, WrongCode
+from shared.vocabulary.fulfilment import FulfilmentMode
+from tests.integration.dispatch.conftest import Dispatch
+from tests.integration.dispatch.helpers import SHOP, accepted, due, packed, placed
 
 
 async def site(d: Dispatch, compartments: list[tuple[str, str]]) -> None:
@@ -18,7 +18,7 @@ async def site(d: Dispatch, compartments: list[tuple[str, str]]) -> None:
 
 
 async def locker_order(d: Dispatch, order_id: str) -> None:
-    await d.run(lambda uow: intake.on_order_placed(uow, placed(order_id, mode="locker", site="site-1")))
+    await d.run(lambda uow: intake.on_order_placed(uow, placed(order_id, mode=FulfilmentMode.LOCKER, site="site-1")))
     await d.run(lambda uow: intake.on_order_accepted(uow, accepted(order_id)))
 
 
@@ -33,7 +33,7 @@ async def test_concurrent_assignments_never_double_book_a_compartment(dispatch: 
     async def assign(i: int) -> str | None:
         try:
             await d.run(lambda uow: assigning.assign_by_hand(uow, orders[i], f"r{i}", "dispatcher-1"))
-        except Refused as e:
+        except Conflict as e:
             assert "no free compartment" in str(e)
             return None
         return orders[i]
@@ -46,7 +46,7 @@ async def test_concurrent_assignments_never_double_book_a_compartment(dispatch: 
     reserved = [p for t, p in await d.events() if t == "LockerReserved"]
     assert sorted(p["compartment_id"] for p in reserved) == ["A1", "A2"]
     listed = await d.run(lockers.sites)
-    assert listed[0]["free"] == {"S": 0, "M": 0, "L": 0}
+    assert listed[0].free == {"S": 0, "M": 0, "L": 0}
     losers = [o for o in orders if o not in won]
     assert {(await d.delivery(o))["status"] for o in losers} == {"open"}  # rolled back, still needs a rider
 
@@ -55,10 +55,10 @@ async def carried_to_locker(d: Dispatch, order_id: str) -> str:
     await d.rider("r1", SHOP[0], SHOP[1])
     await locker_order(d, order_id)
     await d.run(lambda uow: assigning.assign_by_hand(uow, order_id, "r1", "dispatcher-1"))
-    await d.run(lambda uow: intake.on_order_packed(uow, packed(order_id), d.clock.now()))
+    await d.run(lambda uow: intake.on_order_packed(uow, packed(order_id)))
     await d.run(lambda uow: delivering.at_shop(uow, order_id, "r1"))
     await d.run(lambda uow: delivering.picked_up(uow, order_id, "r1", "4321"))
-    with pytest.raises(Refused, match="locker-deposit"):
+    with pytest.raises(Conflict, match="locker-deposit"):
         await d.run(lambda uow: delivering.at_door(uow, order_id, "r1"))
     await d.run(lambda uow: delivering.locker_deposit(uow, order_id, "r1"))
     deposited = next(p for t, p in await d.events(order_id) if t == "LockerDeposited")
@@ -86,7 +86,7 @@ async def test_uncollected_expires_and_frees_the_compartment(dispatch: Dispatch)
     d = dispatch
     await site(d, [("A1", "S")])
     await carried_to_locker(d, "o1")
-    await d.run(lambda uow: lockers.on_collect_deadline(uow, "o1"))
+    await d.run(lambda uow: lockers.on_collect_deadline(uow, due(lockers.COLLECT, "o1")))
     expired = next(p for t, p in await d.events("o1") if t == "LockerExpired")
     assert expired["compartment_id"] == "A1"
     assert await d.pool.fetchval("SELECT state FROM locker_compartments") == "free"
@@ -109,5 +109,5 @@ async def test_compartments_in_use_cannot_be_removed(dispatch: Dispatch) -> None
     await d.rider("r1", SHOP[0], SHOP[1])
     await locker_order(d, "o1")
     await d.run(lambda uow: assigning.assign_by_hand(uow, "o1", "r1", "dispatcher-1"))
-    with pytest.raises(Refused, match="in use"):
+    with pytest.raises(Conflict, match="in use"):
         await site(d, [("B1", "L")])

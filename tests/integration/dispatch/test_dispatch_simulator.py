@@ -5,12 +5,11 @@ from __future__ import annotations
 from services.dispatch.adapters.repository import RiderPositions
 from services.dispatch.entrypoints.app import DEMO_RIDERS
 from services.dispatch.service_layer import assigning, intake
-from services.dispatch.service_layer.unit_of_work import UnitOfWork
+from services.dispatch.service_layer.unit_of_work import DispatchUnitOfWork
 from services.dispatch.simulator import RiderSimulator, towards
 from shared.vocabulary.geo import Point, metres
-from tests.integration.dispatch.support import DOOR, SETTINGS, Dispatch, accepted, dispatch, packed, placed
-
-__all__ = ["dispatch"]
+from tests.integration.dispatch.conftest import Dispatch
+from tests.integration.dispatch.helpers import DOOR, accepted, packed, placed
 
 TICK_S = 5.0
 
@@ -25,10 +24,9 @@ def test_towards_moves_along_the_line_and_stops_at_the_target() -> None:
 
 
 async def seed_demo_riders(d: Dispatch) -> None:
-    async def add(uow: UnitOfWork) -> None:
+    async def add(uow: DispatchUnitOfWork) -> None:
         for rider, _, _ in DEMO_RIDERS:
-            await uow.log.upsert_rider(rider)
-            await uow.repo.set_rider_state(rider.id, rider.state.value)
+            await uow.riders.put(rider)
 
     await d.run(add)
     for rider, lat, lon in DEMO_RIDERS:
@@ -38,9 +36,7 @@ async def seed_demo_riders(d: Dispatch) -> None:
 async def test_a_demo_order_is_delivered_without_anyone_playing_the_rider(dispatch: Dispatch) -> None:
     d = dispatch
     await seed_demo_riders(d)
-    sim = RiderSimulator(
-        d.pool, d.redis, SETTINGS, [(r.id, Point(lat, lon)) for r, lat, lon in DEMO_RIDERS], clock=d.clock
-    )
+    sim = RiderSimulator(d.unit_of_work, [(r.id, Point(lat, lon)) for r, lat, lon in DEMO_RIDERS])
     await d.run(lambda uow: intake.on_order_placed(uow, placed("o1", pay_on_delivery=True)))
     await d.run(lambda uow: intake.on_order_accepted(uow, accepted("o1")))
 
@@ -53,7 +49,7 @@ async def test_a_demo_order_is_delivered_without_anyone_playing_the_rider(dispat
         seen.append(row["status"])
         if row["status"] == "at_shop" and seen.count("at_shop") == 3:
             # The rider waited at the counter until now: the bag is packed only after they arrived.
-            await d.run(lambda uow: intake.on_order_packed(uow, packed("o1"), d.clock.now()))
+            await d.run(lambda uow: intake.on_order_packed(uow, packed("o1")))
         if row["status"] == "delivered":
             break
 
@@ -79,6 +75,6 @@ async def test_a_demo_order_is_delivered_without_anyone_playing_the_rider(dispat
     # The rider rode there: their last reported position is the door, sent through the location use case.
     pos = (await RiderPositions(d.redis).positions([rider]))[rider]
     assert pos is not None
-    assert metres(Point(pos["lat"], pos["lon"]), Point(*DOOR)) < 5
-    assert pos["seen_at"] == d.clock.now().timestamp()
+    assert metres(Point(pos.lat, pos.lon), Point(*DOOR)) < 5
+    assert pos.seen_at == d.clock.now().timestamp()
     assert (await d.pool.fetchval("SELECT state FROM riders WHERE id = $1", rider)) == "available"

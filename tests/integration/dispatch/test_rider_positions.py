@@ -22,8 +22,8 @@ async def test_positions_are_stored_and_read_back(infra, monkeypatch) -> None:
         assert found["rider-nobody"] is None
         a = found["rider-a"]
         assert a is not None
-        assert abs(a["lat"] - 32.0440) < 1e-4
-        assert abs(a["lon"] - 118.79) < 1e-4
-        assert a["seen_at"] == 1000.0
+        assert abs(a.lat - 32.0440) < 1e-4
+        assert abs(a.lon - 118.79) < 1e-4
+        assert a.seen_at == 1000.0
     finally:
         await client.aclose()

@@ -1,0 +1,281 @@
+"""Shops (the catalog's read model) with their promise quotes, locker sites, and alerts in PostgreSQL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+from services.dispatch.domain.delivery import DeliveryStatus
+from services.dispatch.domain.lockers import SIZES, Compartment, CompartmentState, LockerSite
+from services.dispatch.domain.promises import Quote
+from shared.vocabulary.locations import LocationKind
+
+_QUEUED = [
+    s.value for s in (DeliveryStatus.PENDING, DeliveryStatus.OPEN, DeliveryStatus.ASSIGNED, DeliveryStatus.AT_SHOP)
+]
+
+
+@dataclass(frozen=True)
+class Shop:
+    location_id: str
+    parent_id: str | None
+    name_zh: str
+    name_en: str
+    lat: float
+    lon: float
+    picking_minutes: int = 10
+    no_rider_limit_s: float | None = None
+    kind: LocationKind | None = None
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class QuoteInputs:
+    """One shop's inputs to a promise quote, and the quote last published for it."""
+
+    location_id: str
+    picking_minutes: int
+    queued: int
+    rider_to_shop_s: float | None
+    last: Quote | None
+    last_quoted_at: datetime | None
+
+
+class ShopRepository:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def put(self, shop: Shop) -> None:
+        await self.conn.execute(
+            "INSERT INTO shops (location_id, parent_id, name_zh, name_en, lat, lon, picking_minutes, no_rider_limit_s, "
+            "kind, active) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (location_id) DO UPDATE SET "
+            "parent_id = excluded.parent_id, name_zh = excluded.name_zh, name_en = excluded.name_en, "
+            "lat = excluded.lat, lon = excluded.lon, picking_minutes = excluded.picking_minutes, "
+            "no_rider_limit_s = excluded.no_rider_limit_s, kind = excluded.kind, active = excluded.active, "
+            "updated_at = now()",
+            shop.location_id,
+            shop.parent_id,
+            shop.name_zh,
+            shop.name_en,
+            shop.lat,
+            shop.lon,
+            shop.picking_minutes,
+            shop.no_rider_limit_s,
+            shop.kind.value if shop.kind else None,
+            shop.active,
+        )
+
+    async def get(self, location_id: str) -> Shop | None:
+        row = await self.conn.fetchrow("SELECT * FROM shops WHERE location_id = $1", location_id)
+        if row is None:
+            return None
+        return Shop(
+            row["location_id"], row["parent_id"], row["name_zh"], row["name_en"], row["lat"], row["lon"],
+            row["picking_minutes"], row["no_rider_limit_s"], LocationKind(row["kind"]) if row["kind"] else None,
+            row["active"],
+        )  # fmt: skip
+
+    async def quote_inputs(self, riders: list[tuple[float, float, float]], now: datetime) -> list[QuoteInputs]:
+        """Per active shop or market, in one query: picking time, queue, the nearest free rider's ride in
+        seconds (`riders`: lat, lon, straight-line metres per second, i.e. speed / DETOUR), and the last
+        quote published."""
+        lats, lons, speeds = ([r[i] for r in riders] for i in range(3))
+        rows = await self.conn.fetch(
+            "WITH r AS (SELECT * FROM unnest($1::float8[], $2::float8[], $3::float8[]) AS r(lat, lon, speed)), "
+            "q AS (SELECT store_id, count(*) AS n FROM deliveries WHERE packed_at IS NULL "
+            "AND status = any($4::text[]) AND (release_at IS NULL OR release_at <= $5) GROUP BY store_id) "
+            "SELECT s.location_id, s.picking_minutes, coalesce(q.n, 0) AS queued, "
+            # equirectangular metres: within a few metres of the great circle at a neighbourhood's scale,
+            # and one square root per rider instead of five trigonometric functions
+            "(SELECT min(sqrt(power(r.lat - s.lat, 2) "
+            "+ power(cos(radians(s.lat)) * (r.lon - s.lon), 2)) / r.speed) "
+            "* radians(6371000.0) FROM r) AS rider_to_shop_s, "
+            "p.ready_s AS last_ready_s, p.rider_to_shop_s AS last_rider_to_shop_s, "
+            "p.riders_available AS last_riders_available, p.quoted_at AS last_quoted_at "
+            "FROM shops s LEFT JOIN q ON q.store_id = s.location_id "
+            "LEFT JOIN promise_quotes p ON p.location_id = s.location_id "
+            "WHERE s.parent_id IS NULL AND s.active ORDER BY s.location_id",
+            lats,
+            lons,
+            speeds,
+            _QUEUED,
+            now,
+        )
+        return [
+            QuoteInputs(
+                r["location_id"],
+                r["picking_minutes"],
+                r["queued"],
+                r["rider_to_shop_s"],
+                Quote(r["last_ready_s"], r["last_rider_to_shop_s"], r["last_riders_available"])
+                if r["last_quoted_at"] is not None
+                else None,
+                r["last_quoted_at"],
+            )
+            for r in rows
+        ]
+
+    async def save_quotes(self, quotes: list[tuple[str, Quote, datetime]]) -> None:
+        await self.conn.executemany(
+            "INSERT INTO promise_quotes (location_id, ready_s, rider_to_shop_s, riders_available, quoted_at) "
+            "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (location_id) DO UPDATE SET ready_s = excluded.ready_s, "
+            "rider_to_shop_s = excluded.rider_to_shop_s, riders_available = excluded.riders_available, "
+            "quoted_at = excluded.quoted_at",
+            [(loc, q.ready_s, q.rider_to_shop_s, q.riders_available, at) for loc, q, at in quotes],
+        )
+
+
+def _compartment(row: asyncpg.Record) -> Compartment:
+    return Compartment(
+        row["site_id"], row["id"], row["size"], CompartmentState(row["state"]), row["order_id"], row["code"],
+        row["collect_by"],
+    )  # fmt: skip
+
+
+class LockerRepository:
+    """Locker sites and compartments. Lock order everywhere: delivery, then site, then compartment."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def put_site(self, site_id: str, name: str, lat: float, lon: float) -> None:
+        await self.conn.execute(
+            "INSERT INTO locker_sites (id, name, lat, lon) VALUES ($1, $2, $3, $4) "
+            "ON CONFLICT (id) DO UPDATE SET name = excluded.name, lat = excluded.lat, "
+            "lon = excluded.lon",
+            site_id,
+            name,
+            lat,
+            lon,
+        )
+
+    async def compartments(self, site_id: str, *, lock: bool = False) -> list[Compartment]:
+        rows = await self.conn.fetch(
+            "SELECT * FROM locker_compartments WHERE site_id = $1 ORDER BY id" + (" FOR UPDATE" if lock else ""),
+            site_id,
+        )
+        return [_compartment(r) for r in rows]
+
+    async def put_compartment(self, site_id: str, compartment_id: str, size: str) -> None:
+        await self.conn.execute(
+            "INSERT INTO locker_compartments (site_id, id, size) VALUES ($1, $2, $3) "
+            "ON CONFLICT (site_id, id) DO UPDATE SET size = excluded.size",
+            site_id,
+            compartment_id,
+            size,
+        )
+
+    async def remove_compartment(self, site_id: str, compartment_id: str) -> None:
+        await self.conn.execute(
+            "DELETE FROM locker_compartments WHERE site_id = $1 AND id = $2", site_id, compartment_id
+        )
+
+    async def sites(self, site_id: str | None = None) -> list[LockerSite]:
+        """Sites (all, or one) with their free compartments by size."""
+        rows = await self.conn.fetch(
+            "SELECT s.id, s.name, s.lat, s.lon, "
+            "coalesce(jsonb_object_agg(c.size, c.n) FILTER (WHERE c.size IS NOT NULL), '{}'::jsonb) AS free "
+            "FROM locker_sites s LEFT JOIN (SELECT site_id, size, count(*) AS n FROM locker_compartments "
+            "WHERE state = 'free' AND ($1::text IS NULL OR site_id = $1) GROUP BY site_id, size) c "
+            "ON c.site_id = s.id WHERE $1::text IS NULL OR s.id = $1 GROUP BY s.id ORDER BY s.id",
+            site_id,
+        )
+        return [
+            LockerSite(r["id"], r["name"], r["lat"], r["lon"], {size: int(r["free"].get(size, 0)) for size in SIZES})
+            for r in rows
+        ]
+
+    async def site(self, site_id: str) -> LockerSite | None:
+        found = await self.sites(site_id)
+        return found[0] if found else None
+
+    async def lock_site(self, site_id: str) -> bool:
+        """Changes to one site's compartments queue here, so each counts the free ones after the last commit.
+
+        NO KEY UPDATE leaves compartments' foreign keys (KEY SHARE) unblocked.
+        """
+        return bool(await self.conn.fetchval("SELECT true FROM locker_sites WHERE id = $1 FOR NO KEY UPDATE", site_id))
+
+    async def reserve(self, site_id: str, sizes: list[str], order_id: str) -> Compartment | None:
+        """A free compartment of the first size that has one, locked so no one else books it."""
+        row = await self.conn.fetchrow(
+            "SELECT * FROM locker_compartments WHERE site_id = $1 AND state = 'free' AND size = any($2::text[]) "
+            "ORDER BY array_position($2::text[], size), id LIMIT 1 FOR UPDATE SKIP LOCKED",
+            site_id,
+            sizes,
+        )
+        if row is None:
+            return None
+        await self.conn.execute(
+            "UPDATE locker_compartments SET state = 'reserved', order_id = $3 WHERE site_id = $1 AND id = $2",
+            site_id,
+            row["id"],
+            order_id,
+        )
+        return _compartment(row)
+
+    async def of_order(self, order_id: str, *, lock: bool = False) -> Compartment | None:
+        row = await self.conn.fetchrow(
+            "SELECT * FROM locker_compartments WHERE order_id = $1" + (" FOR UPDATE" if lock else ""), order_id
+        )
+        return _compartment(row) if row else None
+
+    async def by_code(self, site_id: str, code: str, *, lock: bool = False) -> Compartment | None:
+        row = await self.conn.fetchrow(
+            "SELECT * FROM locker_compartments WHERE site_id = $1 AND code = $2 "
+            "AND state = 'occupied'" + (" FOR UPDATE" if lock else ""),
+            site_id,
+            code,
+        )
+        return _compartment(row) if row else None
+
+    async def occupy(self, site_id: str, compartment_id: str, code: str, collect_by: datetime) -> None:
+        await self.conn.execute(
+            "UPDATE locker_compartments SET state = 'occupied', code = $3, collect_by = $4 "
+            "WHERE site_id = $1 AND id = $2",
+            site_id,
+            compartment_id,
+            code,
+            collect_by,
+        )
+
+    async def free(self, order_id: str) -> tuple[str, str] | None:
+        """Empty the order's compartment; (site, compartment) when it had one."""
+        row = await self.conn.fetchrow(
+            "UPDATE locker_compartments SET state = 'free', order_id = NULL, code = NULL, collect_by = NULL "
+            "WHERE order_id = $1 RETURNING site_id, id",
+            order_id,
+        )
+        return (row["site_id"], row["id"]) if row else None
+
+
+@dataclass(frozen=True)
+class Alert:
+    id: int
+    order_id: str | None
+    rider_id: str | None
+    kind: str
+    message: str
+    created_at: datetime
+
+
+class AlertRepository:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def raise_(self, kind: str, message: str, order_id: str | None = None, rider_id: str | None = None) -> None:
+        await self.conn.execute(
+            "INSERT INTO alerts (order_id, rider_id, kind, message) VALUES ($1, $2, $3, $4)",
+            order_id,
+            rider_id,
+            kind,
+            message,
+        )
+
+    async def open(self, limit: int = 100) -> list[Alert]:
+        rows = await self.conn.fetch(
+            "SELECT * FROM alerts WHERE resolved_at IS NULL ORDER BY created_at DESC LIMIT $1", limit
+        )
+        return [Alert(r["id"], r["order_id"], r["rider_id"], r["kind"], r["message"], r["created_at"]) for r in rows]

@@ -1,0 +1,60 @@
+"""Who sees what of a delivery (docs/dispatch.md, "Who sees what"), in one place.
+
+- The rider sees the customer (address, phone, note) only while carrying the bag.
+- The rider app never shows the shop's handover code: the counter tells it to the rider with the
+  bag, so entering it proves the bag left the shop with this rider.
+- The orderer sees their own order's rider only between pickup and delivery.
+- Live notes never carry the codes or the phone; dispatchers' notes not the locker code either
+  (the orderer needs it to open the compartment).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from services.dispatch.domain.delivery import CARRYING, Delivery
+from shared.vocabulary.roles import Role
+
+SECRET = frozenset({"handover_code", "delivery_code", "contact_phone"})
+NOT_FOR_DISPATCHERS = frozenset({"code"})  # the locker code is the orderer's
+HIDDEN_FROM_DISPATCHERS = frozenset({"delivery_code", "handover_code"})  # on the board's deliveries
+NEVER_SHOWN_TO_RIDERS = frozenset({"handover_code"})
+ORDERER_ROLES = frozenset({Role.SHOPPER, Role.HELPER})
+FOLLOWERS = ORDERER_ROLES | {Role.DISPATCHER, Role.ADMIN}
+
+
+class Visibility:
+    """The rules as questions a view asks before it shows something."""
+
+    @staticmethod
+    def rider_sees_customer(delivery: Delivery) -> bool:
+        return delivery.status in CARRYING
+
+    @staticmethod
+    def orderer_sees_rider(delivery: Delivery) -> bool:
+        return delivery.status in CARRYING
+
+    @staticmethod
+    def is_orderer(role: Role, subject: str, delivery: Delivery) -> bool:
+        return role in ORDERER_ROLES and subject in (delivery.placed_by, delivery.placed_for)
+
+    @staticmethod
+    def may_follow_at_all(role: Role) -> bool:
+        """Riders and store staff never follow an order's delivery, whoever's it is."""
+        return role in FOLLOWERS
+
+    @classmethod
+    def may_follow(cls, role: Role, subject: str, delivery: Delivery) -> bool:
+        return cls.is_orderer(role, subject, delivery) or role in (Role.DISPATCHER, Role.ADMIN)
+
+    @staticmethod
+    def for_orders_stream(data: Mapping[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in data.items() if k not in SECRET}
+
+    @staticmethod
+    def for_dispatchers_stream(data: Mapping[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in data.items() if k not in SECRET and k not in NOT_FOR_DISPATCHERS}
+
+
+VISIBILITY = Visibility()
