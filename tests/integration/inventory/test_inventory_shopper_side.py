@@ -52,7 +52,8 @@ async def scheduled_at(pool: asyncpg.Pool, location: asyncpg.Record, at: datetim
 
 def for_slot(event: OrderPlaced, release_at: datetime, **changes: Any) -> OrderPlaced:
     slot = DeliverySlot(start=release_at + timedelta(minutes=25), end=release_at + timedelta(minutes=55))
-    return event.model_copy(update={"fulfilment_mode": FulfilmentMode.DELIVERY, "slot": slot, "release_at": release_at, **changes})
+    update = {"fulfilment_mode": FulfilmentMode.DELIVERY, "slot": slot, "release_at": release_at, **changes}
+    return event.model_copy(update=update)
 
 
 # Availability for search

@@ -20,7 +20,6 @@ from services.inventory.domain.fulfilment import (
     parts_of,
 )
 from services.inventory.domain.picking import (
-    BadRequest,
     LineState,
     check_weight,
     first_unresolved,
@@ -28,14 +27,17 @@ from services.inventory.domain.picking import (
     substitute_needs_approval,
 )
 from services.inventory.domain.shop_hours import hours_of, refusal
+from shared.errors import Invalid
 from shared.events.contracts import SubstitutionMode
+from shared.settings import Settings
 from shared.vocabulary.units import StockUnit
 
+TIMEZONE = Settings(service="inventory").timezone
 W, A, P, K, R = PartStatus.WAITING, PartStatus.ACCEPTED, PartStatus.PICKING, PartStatus.PACKED, PartStatus.REJECTED
 
 
 def parts(*statuses: PartStatus) -> list[Part]:
-    return [Part(f"stall-{i}", s) for i, s in enumerate(statuses)]
+    return [Part("o1", f"stall-{i}", s, datetime(2026, 1, 5, tzinfo=UTC)) for i, s in enumerate(statuses)]
 
 
 def test_lines_are_grouped_into_one_part_per_location_in_order() -> None:
@@ -89,16 +91,16 @@ def test_weight_within_tolerance_is_just_charged_and_over_it_needs_approval() ->
     assert heavy.over_pct == pytest.approx(10.17, abs=0.01)
     assert check_weight(600, 500, 10) == check_weight(600, 500, 10)
     assert not check_weight(600, 500, 10).needs_approval
-    with pytest.raises(BadRequest):
+    with pytest.raises(Invalid):
         check_weight(600, 0, 10)
 
 
 def test_weighed_lines_need_their_weight_and_counted_lines_refuse_one() -> None:
     assert picked_quantity(StockUnit.GRAM, 600, 640, 1) == 640
     assert picked_quantity(StockUnit.PIECE, 3, None, 2) == 3
-    with pytest.raises(BadRequest, match="weight_g"):
+    with pytest.raises(Invalid, match="weight_g"):
         picked_quantity(StockUnit.GRAM, 600, None, 1)
-    with pytest.raises(BadRequest, match="pieces"):
+    with pytest.raises(Invalid, match="pieces"):
         picked_quantity(StockUnit.PIECE, 3, 500, 2)
 
 
@@ -134,9 +136,9 @@ def test_a_closed_or_paused_location_is_named_with_its_next_opening() -> None:
         "paused": False,
     }
     always = {"id": "kedi", "name_en": "Kedi", "windows": None, "closures": [], "paused": False}
-    assert refusal([always], "Asia/Shanghai", monday_9) is None
-    where, why = refusal([always, veg], "Asia/Shanghai", monday_9) or ("", "")
+    assert refusal([always], TIMEZONE, monday_9) is None
+    where, why = refusal([always, veg], TIMEZONE, monday_9) or ("", "")
     assert where == "veg"
     assert "next opens Mon 2026-01-05 16:00" in why
-    assert "busy" in (refusal([{**always, "paused": True}], "Asia/Shanghai", monday_9) or ("", ""))[1]
-    assert hours_of({**veg, "windows": []}, "Asia/Shanghai").is_open(monday_9)  # no windows: always open
+    assert "busy" in (refusal([{**always, "paused": True}], TIMEZONE, monday_9) or ("", ""))[1]
+    assert hours_of({**veg, "windows": []}, TIMEZONE).is_open(monday_9)  # no windows: always open
