@@ -5,20 +5,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
-from fastapi import HTTPException
 
-from services.orders.adapters.circle import CircleReadModel
 from services.orders.domain.basket import Wanted
-from services.orders.entrypoints.http import ORDER_ERRORS, order_view
 from services.orders.service_layer import delivery, fulfilment, ordering, payments
-from services.orders.service_layer.unit_of_work import UnitOfWork
-from shared import db
 from shared.auth import Principal
+from shared.errors import Refusal
 from shared.events.contracts import (
     BagReturned,
     DeliveryAbandoned,
@@ -46,85 +41,47 @@ from shared.events.contracts import (
     ShopAccepted,
     StockReserved,
 )
-from shared.idempotency import change_once
 from shared.vocabulary.locations import LocationKind
 from shared.vocabulary.roles import Role
 from shared.vocabulary.units import StockUnit
+from tests.integration.orders.conftest import GRANDMA, changed_once, handle, outbox, place, run, seed, view
 
-MIGRATIONS = Path(__file__).parents[2] / "services" / "orders" / "migrations"
-GRANDMA = Principal("grandma", Role.SHOPPER)
 ADMIN = Principal("ops", Role.ADMIN)
 STAFF = Principal("counter", Role.STORE_STAFF, store="shop")
 HOME = {"text": "3-201 Wenchang Lane", "lat": 32.0425, "lon": 118.787}
 
 
-@pytest.fixture
-async def orders_pool(pool: asyncpg.Pool) -> asyncpg.Pool:
-    async with pool.acquire() as conn:
-        await db.migrate(conn, [MIGRATIONS])
-        async with conn.transaction():
-            catalog = UnitOfWork(conn).catalog
-            await catalog.upsert_location(
-                LocationUpserted(
-                    location_id="shop",
-                    kind=LocationKind.SHOP,
-                    category="convenience",
-                    name_zh="小店",
-                    name_en="Corner shop",
-                    lat=32.04,
-                    lon=118.78,
-                )
-            )
-            await catalog.upsert_product(
-                ProductUpserted(
-                    product_id="water",
-                    location_id="shop",
-                    store_id="shop",
-                    name_zh="水",
-                    name_en="Water",
-                    category="drinks",
-                    unit=StockUnit.PIECE,
-                    price_fen=200,
-                )
-            )
-            await CircleReadModel(conn).upsert_locker_site(
-                LockerSiteUpdated(
-                    site_id="lane-lockers", name="Lane lockers", lat=32.0427, lon=118.7872, free={"M": 2}
-                ),
-                datetime.now(UTC),
-            )
-    return pool
-
-
-async def place(pool: asyncpg.Pool, fulfilment_: dict[str, Any], phone: str | None = "+86 138 0000 0000") -> str:
-    async with pool.acquire() as conn, conn.transaction():
-        await payments.top_up(UnitOfWork(conn), ADMIN, GRANDMA.subject, 10_000, "prepaid at the service centre")
-        order = await ordering.place_order(
-            UnitOfWork(conn),
-            GRANDMA,
+@pytest.fixture(autouse=True)
+async def corner_shop(orders_pool: asyncpg.Pool) -> None:
+    await seed(
+        orders_pool,
+        LocationUpserted(
+            location_id="shop",
+            kind=LocationKind.SHOP,
+            category="convenience",
+            name_zh="小店",
+            name_en="Corner shop",
+            lat=32.04,
+            lon=118.78,
+        ),
+        ProductUpserted(
+            product_id="water",
+            location_id="shop",
             store_id="shop",
-            wanted=[Wanted("water", 2)],
-            fulfilment=fulfilment_,
-            note=None,
-            contact_phone=phone,
-            on_behalf_of=None,
-        )
+            name_zh="水",
+            name_en="Water",
+            category="drinks",
+            unit=StockUnit.PIECE,
+            price_fen=200,
+        ),
+        LockerSiteUpdated(site_id="lane-lockers", name="Lane lockers", lat=32.0427, lon=118.7872, free={"M": 2}),
+    )
+
+
+async def place_water(pool: asyncpg.Pool, fulfilment_: dict[str, Any], phone: str | None = "+86 138 0000 0000") -> str:
+    await run(pool, payments.top_up, ADMIN, GRANDMA.subject, 10_000, "prepaid at the service centre")
+    order = await place(pool, fulfilment_, store_id="shop", wanted=[Wanted("water", 2)], contact_phone=phone)
     return order.id
-
-
-async def handle(pool: asyncpg.Pool, handler: Any, event: Any) -> None:
-    async with pool.acquire() as conn, conn.transaction():
-        await handler(UnitOfWork(conn), event)
-
-
-async def view(pool: asyncpg.Pool, order_id: str, viewer: Principal = GRANDMA) -> dict[str, Any]:
-    async with pool.acquire() as conn:
-        return order_view(await ordering.get_order(UnitOfWork(conn), viewer, order_id), viewer)
-
-
-async def outbox(pool: asyncpg.Pool, event_type: str) -> list[dict[str, Any]]:
-    rows = await pool.fetch("SELECT envelope FROM outbox WHERE event_type = $1 ORDER BY id", event_type)
-    return [r["envelope"]["payload"] for r in rows]
 
 
 async def packed(pool: asyncpg.Pool, order_id: str) -> dict[str, Any]:
@@ -156,9 +113,9 @@ async def packed(pool: asyncpg.Pool, order_id: str) -> dict[str, Any]:
 
 
 async def test_delivery_and_locker_orders_carry_what_dispatch_needs(orders_pool: asyncpg.Pool) -> None:
-    delivered = await place(orders_pool, {"mode": "delivery", "address": HOME})
-    locker = await place(orders_pool, {"mode": "locker", "site_id": "lane-lockers", "address": None}, phone=None)
-    pickup = await place(orders_pool, {"mode": "pickup"})
+    delivered = await place_water(orders_pool, {"mode": "delivery", "address": HOME})
+    locker = await place_water(orders_pool, {"mode": "locker", "site_id": "lane-lockers", "address": None}, phone=None)
+    pickup = await place_water(orders_pool, {"mode": "pickup"})
     by_id = {p["order_id"]: p for p in await outbox(orders_pool, "OrderPlaced")}
 
     to_door = by_id[delivered]
@@ -185,7 +142,7 @@ async def test_delivery_and_locker_orders_carry_what_dispatch_needs(orders_pool:
 
 
 async def test_a_delivery_from_the_promise_to_the_door(orders_pool: asyncpg.Pool) -> None:
-    order_id = await place(orders_pool, {"mode": "delivery", "address": HOME})
+    order_id = await place_water(orders_pool, {"mode": "delivery", "address": HOME})
     base = {"order_id": order_id, "store_id": "shop"}
     promised = datetime.now(UTC) + timedelta(minutes=30)
     await handle(orders_pool, delivery.on_delivery_promised, DeliveryPromised(**base, promised_at=promised, minutes=30))
@@ -247,16 +204,14 @@ async def test_a_delivery_from_the_promise_to_the_door(orders_pool: asyncpg.Pool
 async def answer(
     pool: asyncpg.Pool, principal: Principal, order_id: str, accept: bool, key: str | None = None
 ) -> tuple[int, Any]:
-    async def change(conn: asyncpg.Connection) -> dict[str, Any]:
-        return order_view(await delivery.answer_pickup_offer(UnitOfWork(conn), principal, order_id, accept), principal)
-
-    return await change_once(pool, principal.key, key, f"pickup-offer-{order_id}-{accept}", change, ORDER_ERRORS)
+    fingerprint = f"pickup-offer-{order_id}-{accept}"
+    return await changed_once(pool, principal, key, fingerprint, delivery.answer_pickup_offer, order_id, accept)
 
 
 async def test_no_rider_and_a_declined_offer_cancel_a_packed_order(orders_pool: asyncpg.Pool) -> None:
-    order_id = await place(orders_pool, {"mode": "delivery", "address": HOME})
+    order_id = await place_water(orders_pool, {"mode": "delivery", "address": HOME})
     base = await packed(orders_pool, order_id)
-    with pytest.raises(HTTPException) as nothing_offered:
+    with pytest.raises(Refusal) as nothing_offered:
         await answer(orders_pool, GRANDMA, order_id, True)
     assert nothing_offered.value.status_code == 409
     answer_by = datetime.now(UTC) + timedelta(minutes=5)
@@ -284,24 +239,24 @@ async def test_no_rider_and_a_declined_offer_cancel_a_packed_order(orders_pool: 
         "linli",
         "PACKED",
     )
-    with pytest.raises(HTTPException) as too_late:
+    with pytest.raises(Refusal) as too_late:
         await answer(orders_pool, GRANDMA, order_id, True)
     assert too_late.value.status_code == 409
-    assert "already answered" in too_late.value.detail
+    assert "already answered" in too_late.value.message
 
 
 async def test_an_accepted_offer_turns_the_order_into_a_pickup(orders_pool: asyncpg.Pool) -> None:
-    order_id = await place(orders_pool, {"mode": "delivery", "address": HOME})
+    order_id = await place_water(orders_pool, {"mode": "delivery", "address": HOME})
     base = await packed(orders_pool, order_id)
     await handle(
         orders_pool,
         delivery.on_pickup_offered,
         PickupOffered(**base, reason="no_rider", answer_by=datetime.now(UTC) + timedelta(minutes=5)),
     )
-    with pytest.raises(HTTPException) as admin:
+    with pytest.raises(Refusal) as admin:
         await answer(orders_pool, ADMIN, order_id, True)
     assert admin.value.status_code == 403
-    with pytest.raises(HTTPException) as stranger:
+    with pytest.raises(Refusal) as stranger:
         await answer(orders_pool, Principal("neighbour", Role.SHOPPER), order_id, True)
     assert stranger.value.status_code == 404
     key = str(uuid.uuid4())
@@ -323,7 +278,7 @@ async def test_an_accepted_offer_turns_the_order_into_a_pickup(orders_pool: asyn
 
 
 async def test_an_unanswered_offer_cancels_an_order_still_being_picked(orders_pool: asyncpg.Pool) -> None:
-    order_id = await place(orders_pool, {"mode": "delivery", "address": HOME})
+    order_id = await place_water(orders_pool, {"mode": "delivery", "address": HOME})
     base = {"order_id": order_id, "store_id": "shop"}
     await handle(
         orders_pool,
@@ -337,10 +292,10 @@ async def test_an_unanswered_offer_cancels_an_order_still_being_picked(orders_po
         delivery.on_pickup_offered,
         PickupOffered(**base, reason="no_rider", answer_by=datetime.now(UTC) - timedelta(seconds=1)),
     )
-    with pytest.raises(HTTPException) as expired:
+    with pytest.raises(Refusal) as expired:
         await answer(orders_pool, GRANDMA, order_id, True)
     assert expired.value.status_code == 409
-    assert "ran out" in expired.value.detail
+    assert "ran out" in expired.value.message
     await handle(orders_pool, delivery.on_delivery_abandoned, DeliveryAbandoned(**base, reason="no_rider"))
     [cancelled] = await outbox(orders_pool, "OrderCancelled")
     assert (cancelled["reason"], cancelled["previous_status"]) == ("no_rider", "PICKING")
@@ -348,7 +303,7 @@ async def test_an_unanswered_offer_cancels_an_order_still_being_picked(orders_po
 
 
 async def test_a_locker_order_deposited_expired_and_returned(orders_pool: asyncpg.Pool) -> None:
-    order_id = await place(orders_pool, {"mode": "locker", "site_id": "lane-lockers", "address": None})
+    order_id = await place_water(orders_pool, {"mode": "locker", "site_id": "lane-lockers", "address": None})
     base = await packed(orders_pool, order_id)
     await handle(
         orders_pool,

@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, time, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,12 +14,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from services.orders.adapters.repository import CatalogReadModel
 from services.orders.domain.discovery import Mode
-from services.orders.entrypoints.consumers import SUBSCRIPTIONS
+from services.orders.entrypoints.answers import LockerAnswer, ProductAnswer, ShopAnswer
+from services.orders.entrypoints.app import SPEC
 from services.orders.entrypoints.discovery_http import router
 from services.orders.service_layer import discovery
-from shared import db
 from shared.auth import issue_token
 from shared.events.contracts import (
     LocationUpserted,
@@ -32,18 +30,15 @@ from shared.events.contracts import (
 )
 from shared.events.envelope import Event, envelope, to_json
 from shared.events.topics import CATALOG, CIRCLE, Topic
-from shared.inbox import Consumer
 from shared.service import Runtime, install_error_handlers
-from shared.settings import Settings
 from shared.vocabulary.geo import Point
 from shared.vocabulary.locations import LocationKind
 from shared.vocabulary.opening_hours import Window
 from shared.vocabulary.roles import Role
 from shared.vocabulary.units import StockUnit
+from tests.integration.orders.conftest import SETTINGS, TZ, unit_of_work
+from tests.runtime import consumer_for, test_runtime
 
-MIGRATIONS = Path(__file__).parents[2] / "services" / "orders" / "migrations"
-SETTINGS = Settings(service="orders")
-TZ = SETTINGS.timezone
 DOOR = Point(30.0, 120.0)
 M_PER_DEG_LAT = 111_195.0
 
@@ -52,46 +47,33 @@ def north(metres: float) -> tuple[float, float]:
     return DOOR.lat + metres / M_PER_DEG_LAT, DOOR.lon
 
 
-class Letters:
-    def __init__(self) -> None:
-        self.sent: list[str] = []
-
-    async def send(self, topic: Topic, raw: bytes, key: bytes | None, headers: Any, error: str) -> None:
-        self.sent.append(error)
-
-
 class Feed:
     """The orders service's catalog and circle consumers, as Kafka would drive them."""
 
     def __init__(self, pool: asyncpg.Pool) -> None:
-        self.letters = Letters()
-        runtime = Runtime(SETTINGS)
-        self.consumers = {
-            sub.topic.name: Consumer(
-                sub.group,
-                sub.topic,
-                {cls: make(runtime) for cls, make in sub.handlers.items()},
-                lambda: pool,
-                lambda: self.letters,
-            )  # type: ignore[arg-type, return-value]
-            for sub in SUBSCRIPTIONS
-            if sub.topic in (CATALOG, CIRCLE)
-        }
+        self.runtime = test_runtime(SPEC, SETTINGS, pool)
 
     async def send(self, event: Event, occurred_at: datetime | None = None) -> bytes:
         raw = to_json(envelope(event, occurred_at=occurred_at))
-        assert await self.deliver(event.topic, raw) == "applied", self.letters.sent
+        assert await self.deliver(event.topic, raw) == "applied", self.runtime.dead_letters.sent  # type: ignore[attr-defined]
         return raw
 
     async def deliver(self, topic: Topic, raw: bytes) -> str:
-        return await self.consumers[topic.name].handle(raw, None, {})
+        return await consumer_for(self.runtime, topic).handle(raw, None, {})
 
 
-@pytest.fixture
-async def orders_pool(pool: asyncpg.Pool) -> asyncpg.Pool:
-    async with pool.acquire() as conn:
-        await db.migrate(conn, [MIGRATIONS])
-    return pool
+async def shops(pool: asyncpg.Pool, mode: Mode, category: str | None, now: datetime) -> list[dict[str, Any]]:
+    """GET /circle/shops at DOOR, as JSON."""
+    async with unit_of_work(pool, readonly=True) as uow:
+        found = await discovery.shops(uow, DOOR, mode, category, now, TZ)
+    return [ShopAnswer.of(s).model_dump(mode="json") for s in found]
+
+
+async def search(pool: asyncpg.Pool, query: str, mode: Mode) -> list[dict[str, Any]]:
+    """GET /circle/search at DOOR, as JSON."""
+    async with unit_of_work(pool, readonly=True) as uow:
+        found = await discovery.search(uow, query, DOOR, mode, datetime.now(UTC), TZ)
+    return [ProductAnswer.of(p).model_dump(mode="json") for p in found]
 
 
 def location(location_id: str, metres: float, kind: LocationKind = LocationKind.SHOP, **extra: Any) -> LocationUpserted:
@@ -158,9 +140,9 @@ async def test_products_stored_before_pinyin_was_kept_get_it_at_start_up(orders_
     feed = Feed(orders_pool)
     await feed.send(product("beans", "grocer", "绿豆", "Mung beans"))
     await orders_pool.execute("UPDATE catalog_products SET pinyin = NULL, pinyin_initials = NULL")
-    async with orders_pool.acquire() as conn:
-        assert await CatalogReadModel(conn).fill_missing_pinyin() == 1
-        assert await CatalogReadModel(conn).fill_missing_pinyin() == 0
+    async with unit_of_work(orders_pool) as uow:
+        assert await uow.catalog.fill_missing_pinyin() == 1
+        assert await uow.catalog.fill_missing_pinyin() == 0
     row = await orders_pool.fetchrow("SELECT pinyin, pinyin_initials FROM catalog_products")
     assert tuple(row) == ("lvdou", "ld")
 
@@ -195,8 +177,8 @@ async def test_circle_events_keep_the_latest_site_and_promise_even_when_an_old_o
     row = await orders_pool.fetchrow("SELECT ready_minutes, rider_to_shop_minutes FROM circle_promises")
     assert tuple(row) == (12, 4)
 
-    async with orders_pool.acquire() as conn:
-        lockers = await discovery.lockers(conn, DOOR)
+    async with unit_of_work(orders_pool, readonly=True) as uow:
+        lockers = [LockerAnswer.of(n).model_dump(mode="json") for n in await discovery.lockers(uow, DOOR)]
     assert [(s["site_id"], s["free"], s["has_room"], s["distance_m"]) for s in lockers] == [
         ("gate-3", {"S": 2, "M": 1}, True, 260)
     ]
@@ -229,12 +211,11 @@ async def test_search_finds_by_pinyin_in_shops_that_deliver_here_open_then_in_st
 ) -> None:
     feed = Feed(orders_pool)
     await seed_circle(feed)
-    async with orders_pool.acquire() as conn:
-        found = await discovery.search(conn, "caoyu", DOOR, Mode.DELIVERY, datetime.now(UTC), TZ)
-        by_initials = await discovery.search(conn, "C Y", DOOR, Mode.DELIVERY, datetime.now(UTC), TZ)
-        english = await discovery.search(conn, "GRASS carp", DOOR, Mode.DELIVERY, datetime.now(UTC), TZ)
-        pickup = await discovery.search(conn, "草鱼", DOOR, Mode.PICKUP, datetime.now(UTC), TZ)
-        nothing = await discovery.search(conn, "xxxx", DOOR, Mode.DELIVERY, datetime.now(UTC), TZ)
+    found = await search(orders_pool, "caoyu", Mode.DELIVERY)
+    by_initials = await search(orders_pool, "C Y", Mode.DELIVERY)
+    english = await search(orders_pool, "GRASS carp", Mode.DELIVERY)
+    pickup = await search(orders_pool, "草鱼", Mode.PICKUP)
+    nothing = await search(orders_pool, "xxxx", Mode.DELIVERY)
     # Open shops first: the in-stock supermarket beats the nearer fishmonger whose stock is unknown;
     # the out-of-stock carp comes after; the closed grocer and the paused stall come last.
     assert [r["product_id"] for r in found] == ["carp-2", "carp-1", "carp-6", "carp-3", "carp-5"]
@@ -290,11 +271,11 @@ async def test_shops_show_fee_busy_rating_promise_and_stalls(orders_pool: asyncp
             "VALUES ($1, 'fishmonger', 'p', $2, now())",
             [("o-3", 5), ("o-4", 4)],
         )
-        shops = await discovery.shops(conn, DOOR, Mode.DELIVERY, None, now, TZ)
-        fish_only = await discovery.shops(conn, DOOR, Mode.DELIVERY, "fish", now, TZ)
+    serving = await shops(orders_pool, Mode.DELIVERY, None, now)
+    fish_only = await shops(orders_pool, Mode.DELIVERY, "fish", now)
 
-    assert [s["store_id"] for s in shops] == ["fishmonger", "market", "supermarket", "grocer"]
-    fish = shops[0]
+    assert [s["store_id"] for s in serving] == ["fishmonger", "market", "supermarket", "grocer"]
+    fish = serving[0]
     assert fish["delivery_fee_fen"] == 300
     assert fish["distance_m"] == 390
     assert fish["walk_minutes"] == 6
@@ -304,14 +285,14 @@ async def test_shops_show_fee_busy_rating_promise_and_stalls(orders_pool: asyncp
     assert "no_rider" not in fish
     assert fish["open_now"]
     assert fish["closes_at"] is None
-    supermarket = shops[2]
+    supermarket = serving[2]
     assert supermarket["promise_minutes"] is None
     assert supermarket["no_rider"] is True
     assert supermarket["rating"] == {"stars": None, "count": 0}
-    grocer = shops[-1]
+    grocer = serving[-1]
     assert not grocer["open_now"]
     assert grocer["opens_at"] is not None
-    assert shops[1]["stalls"] == [
+    assert serving[1]["stalls"] == [
         {
             "location_id": "market-fish",
             "name_zh": "market-fish",
@@ -324,9 +305,8 @@ async def test_shops_show_fee_busy_rating_promise_and_stalls(orders_pool: asyncp
 
 
 @pytest.fixture
-async def client(orders_pool: asyncpg.Pool) -> AsyncIterator[httpx.AsyncClient]:
-    runtime = Runtime(SETTINGS)
-    runtime.pool = orders_pool
+async def client(orders_runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
+    runtime = orders_runtime
     app = FastAPI()
     app.state.settings = SETTINGS
     app.state.runtime = runtime

@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, time, timedelta
-from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
-from fastapi import HTTPException
 
 from services.orders.domain.basket import BasketProblem, Wanted
 from services.orders.domain.lines import SubstitutionChoice, SubstitutionMode
-from services.orders.entrypoints.http import ORDER_ERRORS, order_view
 from services.orders.service_layer import fulfilment, ordering, payments
-from services.orders.service_layer.unit_of_work import UnitOfWork
-from shared import db
 from shared.auth import Principal
+from shared.errors import Refusal
 from shared.events.contracts import (
     LineOutcome,
     LinePicked,
@@ -35,14 +31,12 @@ from shared.events.contracts import (
     WeightApprovalRequested,
     WeightSettled,
 )
-from shared.idempotency import change_once
 from shared.vocabulary.locations import LocationKind
 from shared.vocabulary.opening_hours import Window
 from shared.vocabulary.roles import Role
 from shared.vocabulary.units import StockUnit
+from tests.integration.orders.conftest import GRANDMA, changed_once, handle, place, run, seed, view
 
-MIGRATIONS = Path(__file__).parents[2] / "services" / "orders" / "migrations"
-GRANDMA = Principal("grandma", Role.SHOPPER)
 ADMIN = Principal("cash-desk", Role.ADMIN)
 STAFF = Principal("fishmonger", Role.STORE_STAFF, store="fish")
 
@@ -61,65 +55,49 @@ def location(location_id: str, kind: LocationKind, **extra: Any) -> LocationUpse
     )
 
 
-@pytest.fixture
-async def orders_pool(pool: asyncpg.Pool) -> asyncpg.Pool:
-    async with pool.acquire() as conn:
-        await db.migrate(conn, [MIGRATIONS])
-        async with conn.transaction():
-            catalog = UnitOfWork(conn).catalog
-            await catalog.upsert_location(location("market", LocationKind.MARKET))
-            await catalog.upsert_location(location("fish", LocationKind.STALL))
-            await catalog.upsert_location(location("veg", LocationKind.STALL))
+@pytest.fixture(autouse=True)
+async def market(orders_pool: asyncpg.Pool) -> None:
+    await seed(
+        orders_pool,
+        location("market", LocationKind.MARKET),
+        location("fish", LocationKind.STALL),
+        location("veg", LocationKind.STALL),
+        *(
+            ProductUpserted(
+                product_id=pid,
+                location_id=stall,
+                store_id="market",
+                name_zh=pid,
+                name_en=pid.title(),
+                category="c",
+                unit=unit,
+                price_fen=price,
+                grams_per_piece=grams,
+            )
             for pid, stall, unit, price, grams in (
                 ("carp", "fish", StockUnit.GRAM, 1800, 600),
                 ("bokchoy", "veg", StockUnit.PIECE, 300, None),
                 ("spinach", "veg", StockUnit.PIECE, 400, None),
-            ):
-                await catalog.upsert_product(
-                    ProductUpserted(
-                        product_id=pid,
-                        location_id=stall,
-                        store_id="market",
-                        name_zh=pid,
-                        name_en=pid.title(),
-                        category="c",
-                        unit=unit,
-                        price_fen=price,
-                        grams_per_piece=grams,
-                    )
-                )
-    return pool
+            )
+        ),
+    )
 
 
-async def place(pool: asyncpg.Pool) -> str:
-    async with pool.acquire() as conn, conn.transaction():
-        await payments.top_up(UnitOfWork(conn), ADMIN, GRANDMA.subject, 10_000, "prepaid at the service centre")
-        order = await ordering.place_order(
-            UnitOfWork(conn),
-            GRANDMA,
-            store_id="market",
-            fulfilment={"mode": "pickup"},
-            note="no plastic",
-            contact_phone=None,
-            on_behalf_of=None,
-            flags={"call_before_delivery": True},
-            wanted=[Wanted("carp", 2), Wanted("bokchoy", 2, SubstitutionChoice(SubstitutionMode.PRODUCT, "spinach"))],
-        )
+async def place_market_order(pool: asyncpg.Pool) -> str:
+    await run(pool, payments.top_up, ADMIN, GRANDMA.subject, 10_000, "prepaid at the service centre")
+    order = await place(
+        pool,
+        {"mode": "pickup"},
+        store_id="market",
+        note="no plastic",
+        flags={"call_before_delivery": True},
+        wanted=[Wanted("carp", 2), Wanted("bokchoy", 2, SubstitutionChoice(SubstitutionMode.PRODUCT, "spinach"))],
+    )
     return order.id
 
 
-async def handle(pool: asyncpg.Pool, handler: Any, event: Any) -> None:
-    async with pool.acquire() as conn, conn.transaction():
-        await handler(UnitOfWork(conn), event)
-
-
-async def view(pool: asyncpg.Pool, order_id: str, viewer: Principal = GRANDMA) -> dict[str, Any]:
-    async with pool.acquire() as conn:
-        return order_view(await ordering.get_order(UnitOfWork(conn), viewer, order_id), viewer)
-
-
 async def test_order_placed_carries_prices_preferences_flags_and_note(orders_pool: asyncpg.Pool) -> None:
-    order_id = await place(orders_pool)
+    order_id = await place_market_order(orders_pool)
     placed = await orders_pool.fetchval("SELECT envelope FROM outbox WHERE event_type = 'OrderPlaced'")
     payload = placed["payload"]
     assert payload["flags"] == {"call_before_delivery": True, "pay_on_delivery": False}
@@ -135,19 +113,17 @@ async def test_order_placed_carries_prices_preferences_flags_and_note(orders_poo
 async def test_a_closed_stall_refuses_the_basket_naming_when_it_opens(orders_pool: asyncpg.Pool) -> None:
     now = datetime.now(UTC)
     closed_today = [Window(day=(now.weekday() + 3) % 7, opens=time(6), closes=time(7))]
-    async with orders_pool.acquire() as conn, conn.transaction():
-        await UnitOfWork(conn).catalog.upsert_location(location("fish", LocationKind.STALL, windows=closed_today))
+    await seed(orders_pool, location("fish", LocationKind.STALL, windows=closed_today))
     with pytest.raises(BasketProblem, match=r"stall Fish .* is closed; it next opens"):
-        await place(orders_pool)
-    async with orders_pool.acquire() as conn, conn.transaction():
-        await UnitOfWork(conn).catalog.upsert_location(location("fish", LocationKind.STALL, paused=True))
+        await place_market_order(orders_pool)
+    await seed(orders_pool, location("fish", LocationKind.STALL, paused=True))
     with pytest.raises(BasketProblem, match="busy"):
-        await place(orders_pool)
+        await place_market_order(orders_pool)
     assert await orders_pool.fetchval("SELECT count(*) FROM orders") == 0
 
 
 async def test_from_placed_to_collected_with_a_refused_stall_and_a_heavy_fish(orders_pool: asyncpg.Pool) -> None:
-    order_id = await place(orders_pool)
+    order_id = await place_market_order(orders_pool)
     base = {"order_id": order_id, "store_id": "market"}
     soon = datetime.now(UTC) + timedelta(minutes=3)
     await handle(orders_pool, ordering.on_stock_reserved, StockReserved(**base, lines=[], accept_deadline=soon))
@@ -183,26 +159,23 @@ async def test_from_placed_to_collected_with_a_refused_stall_and_a_heavy_fish(or
     assert (pending["line_no"], pending["kind"], pending["numbers"]["actual_g"]) == (1, "weight", 1450)
 
     async def answer(principal: Principal, accept: bool, key: str | None = None) -> tuple[int, Any]:
-        async def change(conn: asyncpg.Connection) -> dict[str, Any]:
-            return order_view(
-                await fulfilment.answer_approval(UnitOfWork(conn), principal, order_id, 1, accept), principal
-            )
+        return await changed_once(
+            orders_pool, principal, key, f"approval-{accept}", fulfilment.answer_approval, order_id, 1, accept
+        )
 
-        return await change_once(orders_pool, principal.key, key, f"approval-{accept}", change, ORDER_ERRORS)
-
-    with pytest.raises(HTTPException) as staff_answer:
+    with pytest.raises(Refusal) as staff_answer:
         await answer(STAFF, True)
     assert staff_answer.value.status_code == 403
-    with pytest.raises(HTTPException) as stranger:
+    with pytest.raises(Refusal) as stranger:
         await answer(Principal("neighbour", Role.SHOPPER), True)
     assert stranger.value.status_code == 404
     key = str(uuid.uuid4())
     first = await answer(GRANDMA, True, key)
     assert await answer(GRANDMA, True, key) == first  # a retry gets the first answer, not a 409
-    with pytest.raises(HTTPException) as twice:
+    with pytest.raises(Refusal) as twice:
         await answer(GRANDMA, False)
     assert twice.value.status_code == 409
-    assert "already answered" in twice.value.detail
+    assert "already answered" in twice.value.message
     given = await orders_pool.fetch("SELECT envelope FROM outbox WHERE event_type = 'ApprovalGiven'")
     assert len(given) == 1
 

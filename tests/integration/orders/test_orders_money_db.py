@@ -4,23 +4,21 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import asyncpg
 import pytest
-from fastapi import HTTPException
 
-from services.orders.adapters.circle import CircleReadModel
 from services.orders.domain.basket import Wanted
-from services.orders.domain.ledger import BalanceTooSmall
+from services.orders.domain.fulfilment_choice import Fulfilment
+from services.orders.domain.ledger import Account, BalanceTooSmall
+from services.orders.entrypoints.answers import BalanceAnswer, OrderLedgerAnswer, QuoteAnswer
 from services.orders.entrypoints.app import DEMO_BALANCES, seed_demo
-from services.orders.entrypoints.http import ORDER_ERRORS, order_view
 from services.orders.service_layer import delivery, fulfilment, ordering, payments, residents
-from services.orders.service_layer.unit_of_work import UnitOfWork
-from shared import db
+from services.orders.service_layer.reading import get_order
+from services.orders.service_layer.unit_of_work import PostgresOrdersUnitOfWork
 from shared.auth import Principal
+from shared.errors import Forbidden, Refusal
 from shared.events.contracts import (
     DeliveryCompleted,
     HandoverTo,
@@ -38,71 +36,58 @@ from shared.events.contracts import (
     StockReserved,
 )
 from shared.idempotency import change_once
+from shared.service import Runtime
 from shared.vocabulary.locations import LocationKind
 from shared.vocabulary.roles import Role
 from shared.vocabulary.units import StockUnit
+from tests.integration.orders.conftest import GRANDMA, TZ, place, run, seed, unit_of_work, view
 
-MIGRATIONS = Path(__file__).parents[2] / "services" / "orders" / "migrations"
-GRANDMA = Principal("grandma", Role.SHOPPER)
 DESK = Principal("cash-desk", Role.ADMIN)
 HOME = {"text": "3-201 Wenchang Lane", "lat": 32.0425, "lon": 118.787}
 FAR = {"text": "across the river", "lat": 32.10, "lon": 118.70}
 
 
-@pytest.fixture
-async def orders_pool(pool: asyncpg.Pool) -> asyncpg.Pool:
-    async with pool.acquire() as conn:
-        await db.migrate(conn, [MIGRATIONS])
-        async with conn.transaction():
-            catalog = UnitOfWork(conn).catalog
-            await catalog.upsert_location(
-                LocationUpserted(
-                    location_id="shop",
-                    kind=LocationKind.SHOP,
-                    category="convenience",
-                    name_zh="小店",
-                    name_en="Corner shop",
-                    lat=32.04,
-                    lon=118.79,
-                    delivery_fee_fen=300,
-                )
-            )
-            await catalog.upsert_product(
-                ProductUpserted(
-                    product_id="carp",
-                    location_id="shop",
-                    store_id="shop",
-                    name_zh="草鱼",
-                    name_en="Carp",
-                    category="fish",
-                    unit=StockUnit.GRAM,
-                    price_fen=1800,
-                    grams_per_piece=600,
-                )
-            )
-            circle = CircleReadModel(conn)
+@pytest.fixture(autouse=True)
+async def corner_shop(orders_pool: asyncpg.Pool) -> None:
+    await seed(
+        orders_pool,
+        LocationUpserted(
+            location_id="shop",
+            kind=LocationKind.SHOP,
+            category="convenience",
+            name_zh="小店",
+            name_en="Corner shop",
+            lat=32.04,
+            lon=118.79,
+            delivery_fee_fen=300,
+        ),
+        ProductUpserted(
+            product_id="carp",
+            location_id="shop",
+            store_id="shop",
+            name_zh="草鱼",
+            name_en="Carp",
+            category="fish",
+            unit=StockUnit.GRAM,
+            price_fen=1800,
+            grams_per_piece=600,
+        ),
+        *(
+            LockerSiteUpdated(site_id=site, name=f"{site.title()} lockers", lat=lat, lon=118.7872, free=free)
             for site, lat, free in (
                 ("lane", 32.0427, {"M": 0}),
                 ("gate", 32.0430, {"M": 2}),
                 ("park", 32.0600, {"S": 1}),
-            ):
-                await circle.upsert_locker_site(
-                    LockerSiteUpdated(site_id=site, name=f"{site.title()} lockers", lat=lat, lon=118.7872, free=free),
-                    datetime.now(UTC),
-                )
-    return pool
+            )
+        ),
+    )
 
 
-async def run(pool: asyncpg.Pool, use_case: Any, *args: Any, **kwargs: Any) -> Any:
-    async with pool.acquire() as conn, conn.transaction():
-        return await use_case(UnitOfWork(conn), *args, **kwargs)
+async def top_up(pool: asyncpg.Pool, holder: str, fen: int, by: Principal = DESK) -> None:
+    await run(pool, payments.top_up, by, holder, fen, "cash at the desk")
 
 
-async def top_up(pool: asyncpg.Pool, holder: str, fen: int, by: Principal = DESK) -> dict[str, Any]:
-    return await run(pool, payments.top_up, by, holder, fen, "cash at the desk")  # type: ignore[no-any-return]
-
-
-async def place(
+async def place_carp(
     pool: asyncpg.Pool,
     fulfilment_: dict[str, Any] | None = None,
     *,
@@ -110,32 +95,25 @@ async def place(
     on_behalf_of: str | None = None,
     **extra: Any,
 ) -> str:
-    order = await run(
-        pool,
-        ordering.place_order,
-        by,
-        store_id="shop",
-        wanted=[Wanted("carp", 2)],
-        fulfilment=fulfilment_ or {"mode": "delivery", "address": HOME},
-        note=None,
-        contact_phone=None,
-        on_behalf_of=on_behalf_of,
-        **extra,
+    fulfilment_ = fulfilment_ or {"mode": "delivery", "address": HOME}
+    order = await place(
+        pool, fulfilment_, store_id="shop", wanted=[Wanted("carp", 2)], by=by, on_behalf_of=on_behalf_of, **extra
     )
-    return str(order.id)
+    return order.id
 
 
 async def balance(pool: asyncpg.Pool, holder: str = "grandma") -> tuple[int, int]:
     """The balance and what its entries add up to: always the same."""
-    async with pool.acquire() as conn:
-        uow = UnitOfWork(conn)
-        return await uow.ledger.balance(holder), await uow.ledger.entries_sum(holder)
+    async with unit_of_work(pool, readonly=True) as uow:
+        entries = await uow.ledger.entries(holder=holder, limit=10_000)
+        return await uow.ledger.balance(holder), sum(e.amount_fen for e in entries if e.account is Account.BALANCE)
 
 
 async def ledger_of(pool: asyncpg.Pool, order_id: str) -> dict[str, Any]:
-    async with pool.acquire() as conn:
-        uow = UnitOfWork(conn)
-        return await payments.order_ledger(uow, await ordering.get_order(uow, GRANDMA, order_id))
+    """The order's money as GET /orders/{id}/ledger answers it."""
+    async with unit_of_work(pool, readonly=True) as uow:
+        money = await payments.order_ledger(uow, await get_order(uow, GRANDMA, order_id))
+    return OrderLedgerAnswer.of(money).model_dump(mode="json")
 
 
 async def packed(pool: asyncpg.Pool, order_id: str, final_goods_fen: int, grams: int) -> None:
@@ -172,7 +150,7 @@ async def test_a_prepaid_order_is_debited_when_placed_and_refunded_the_differenc
     orders_pool: asyncpg.Pool,
 ) -> None:
     await top_up(orders_pool, "grandma", 5000)
-    order_id = await place(orders_pool, platform_fee_fen=20)
+    order_id = await place_carp(orders_pool, platform_fee_fen=20)
     assert await balance(orders_pool) == (5000 - 2480, 5000 - 2480), "goods 21.60 + delivery 3.00 + platform 0.20"
 
     await packed(orders_pool, order_id, final_goods_fen=1980, grams=1100)
@@ -192,30 +170,31 @@ async def test_a_prepaid_order_is_debited_when_placed_and_refunded_the_differenc
     assert [e["kind"] for e in money["entries"]] == ["paid", "refund"]
     assert await balance(orders_pool) == (5000 - 2300, 5000 - 2300)
 
-    async with orders_pool.acquire() as conn:
-        shown = order_view(await ordering.get_order(UnitOfWork(conn), GRANDMA, order_id), GRANDMA)
+    shown = await view(orders_pool, order_id)
     assert (shown["payment"], shown["delivery_fee_fen"], shown["ledger"]["refund_fen"]) == ("balance", 300, 180)
 
 
 async def test_too_small_a_balance_is_402_and_stores_nothing(orders_pool: asyncpg.Pool) -> None:
     await top_up(orders_pool, "grandma", 1000)
 
-    async def place_it(conn: asyncpg.Connection) -> Any:
+    async def place_it(uow: PostgresOrdersUnitOfWork) -> Any:
         return await ordering.place_order(
-            UnitOfWork(conn),
+            uow,
             GRANDMA,
             store_id="shop",
             wanted=[Wanted("carp", 2)],
-            fulfilment={"mode": "delivery", "address": HOME},
+            fulfilment=Fulfilment.from_dict({"mode": "delivery", "address": HOME}),
             note=None,
             contact_phone=None,
             on_behalf_of=None,
+            timezone=TZ,
         )
 
-    with pytest.raises(HTTPException) as refused:
-        await change_once(orders_pool, GRANDMA.key, "k1", "h", place_it, ORDER_ERRORS)
+    with pytest.raises(Refusal) as refused:
+        await change_once(lambda: unit_of_work(orders_pool), GRANDMA.key, "k1", "h", place_it)
     assert refused.value.status_code == 402
-    assert "balance is ¥10.00 but this order costs ¥24.60; top up or pay on delivery" in refused.value.detail
+    assert "balance is ¥10.00 but this order costs ¥24.60; top up or pay on delivery" in refused.value.message
+    assert await orders_pool.fetchval("SELECT count(*) FROM idempotency_keys") == 0, "the key is free again"
     assert await orders_pool.fetchval("SELECT count(*) FROM orders") == 0
     assert await orders_pool.fetchval("SELECT count(*) FROM outbox WHERE event_type = 'OrderPlaced'") == 0
     assert await balance(orders_pool) == (1000, 1000)
@@ -223,14 +202,14 @@ async def test_too_small_a_balance_is_402_and_stores_nothing(orders_pool: asyncp
 
 async def test_two_orders_at_once_cannot_spend_the_same_money(orders_pool: asyncpg.Pool) -> None:
     await top_up(orders_pool, "grandma", 4000)  # enough for one order of 24.60, not two
-    outcomes = await asyncio.gather(place(orders_pool), place(orders_pool), return_exceptions=True)
+    outcomes = await asyncio.gather(place_carp(orders_pool), place_carp(orders_pool), return_exceptions=True)
     assert sorted(type(o).__name__ for o in outcomes) == ["BalanceTooSmall", "str"]
     assert await balance(orders_pool) == (4000 - 2460, 4000 - 2460)
 
 
 async def test_cancel_gives_everything_back_in_the_same_transaction(orders_pool: asyncpg.Pool) -> None:
     await top_up(orders_pool, "grandma", 3000)
-    order_id = await place(orders_pool)
+    order_id = await place_carp(orders_pool)
     await run(orders_pool, ordering.cancel_order, GRANDMA, order_id)
     money = await ledger_of(orders_pool, order_id)
     assert (money["final_fen"], money["refund_fen"], money["settled"], money["reconciles"]) == (0, 2460, True, True)
@@ -238,7 +217,7 @@ async def test_cancel_gives_everything_back_in_the_same_transaction(orders_pool:
 
 
 async def test_pay_on_delivery_never_touches_the_balance_and_records_the_cash(orders_pool: asyncpg.Pool) -> None:
-    order_id = await place(orders_pool, payment="on_delivery")
+    order_id = await place_carp(orders_pool, payment="on_delivery")
     placed = await orders_pool.fetchval("SELECT envelope FROM outbox WHERE event_type = 'OrderPlaced'")
     assert placed["payload"]["payment"] == "on_delivery"
     assert placed["payload"]["flags"]["pay_on_delivery"]
@@ -254,12 +233,12 @@ async def test_pay_on_delivery_never_touches_the_balance_and_records_the_cash(or
     assert (money["cash_collected_fen"], money["settled"], money["reconciles"]) == (2550, True, True)
     assert await balance(orders_pool) == (0, 0)
     with pytest.raises(Exception, match="pay on delivery is for delivery to the door only, not pickup"):
-        await place(orders_pool, {"mode": "pickup"}, payment="on_delivery")
+        await place_carp(orders_pool, {"mode": "pickup"}, payment="on_delivery")
 
 
 async def test_pay_on_delivery_collected_at_the_counter_records_the_shops_cash(orders_pool: asyncpg.Pool) -> None:
     """No rider came, the shopper took the pickup offer: the counter takes the cash, and the ledger closes."""
-    order_id = await place(orders_pool, payment="on_delivery")
+    order_id = await place_carp(orders_pool, payment="on_delivery")
     await packed(orders_pool, order_id, final_goods_fen=2250, grams=1250)
     await run(
         orders_pool,
@@ -286,14 +265,14 @@ async def test_pay_on_delivery_collected_at_the_counter_records_the_shops_cash(o
 async def test_a_helper_tops_up_their_resident_who_pays_from_it(orders_pool: asyncpg.Pool) -> None:
     helper = Principal("centre-staff", Role.HELPER)
     resident = await run(orders_pool, residents.register, helper, {"name": "Mrs Wang", "address": HOME})
-    with pytest.raises(payments.NotAllowed):
+    with pytest.raises(Forbidden, match="is not one"):
         await top_up(orders_pool, resident.resident_id, 3000, by=Principal("someone-else", Role.HELPER))
     await top_up(orders_pool, resident.resident_id, 3000, by=helper)
-    order_id = await place(orders_pool, {"mode": "delivery"}, by=helper, on_behalf_of=resident.resident_id)
-    async with orders_pool.acquire() as conn:
-        order = await ordering.get_order(UnitOfWork(conn), helper, order_id)
-        seen = await payments.balance_view(UnitOfWork(conn), helper, resident.resident_id)
-    assert order.fulfilment["address"] == HOME, "the resident's address fills in what the order omits"
+    order_id = await place_carp(orders_pool, {"mode": "delivery"}, by=helper, on_behalf_of=resident.resident_id)
+    async with unit_of_work(orders_pool, readonly=True) as uow:
+        order = await get_order(uow, helper, order_id)
+        seen = BalanceAnswer.of(await payments.balance_of(uow, helper, resident.resident_id)).model_dump(mode="json")
+    assert order.fulfilment.address == HOME, "the resident's address fills in what the order omits"
     assert seen["balance_fen"] == 3000 - 2460
     assert [e["kind"] for e in seen["entries"]] == ["paid", "top_up"]
 
@@ -301,16 +280,16 @@ async def test_a_helper_tops_up_their_resident_who_pays_from_it(orders_pool: asy
 async def test_address_outside_the_radius_and_lockers_without_room_are_refused(orders_pool: asyncpg.Pool) -> None:
     await top_up(orders_pool, "grandma", 10_000)
     with pytest.raises(Exception, match=r"m from Corner shop \(小店\) by street, but it delivers only within 1500 m"):
-        await place(orders_pool, {"mode": "delivery", "address": FAR})
+        await place_carp(orders_pool, {"mode": "delivery", "address": FAR})
     with pytest.raises(
         ordering.LockerFull,
         match=r"Lane lockers \(lane\) has no free compartment; the nearest "
         r"site with room is Gate lockers \(gate\)",
     ):
-        await place(orders_pool, {"mode": "locker", "site_id": "lane"})
+        await place_carp(orders_pool, {"mode": "locker", "site_id": "lane"})
     with pytest.raises(Exception, match="no locker site nowhere"):
-        await place(orders_pool, {"mode": "locker", "site_id": "nowhere"})
-    assert await place(orders_pool, {"mode": "locker", "site_id": "gate"})
+        await place_carp(orders_pool, {"mode": "locker", "site_id": "nowhere"})
+    assert await place_carp(orders_pool, {"mode": "locker", "site_id": "gate"})
 
 
 async def test_every_change_to_an_order_notifies_its_followers(orders_pool: asyncpg.Pool, database_url: str) -> None:
@@ -319,7 +298,7 @@ async def test_every_change_to_an_order_notifies_its_followers(orders_pool: asyn
     try:
         await listener.add_listener("linli_order", lambda *args: heard.put_nowait(args[3]))
         await top_up(orders_pool, "grandma", 3000)
-        order_id = await place(orders_pool)
+        order_id = await place_carp(orders_pool)
         assert await asyncio.wait_for(heard.get(), 5) == order_id
         await run(orders_pool, ordering.cancel_order, GRANDMA, order_id)
         assert await asyncio.wait_for(heard.get(), 5) == order_id
@@ -334,9 +313,10 @@ async def test_a_quote_stores_nothing_and_refuses_what_placing_refuses(orders_po
         "wanted": [Wanted("carp", 2)],
         "contact_phone": None,
         "on_behalf_of": None,
-        "fulfilment": {"mode": "delivery", "address": HOME},
+        "fulfilment": Fulfilment.from_dict({"mode": "delivery", "address": HOME}),
+        "timezone": TZ,
     }
-    quoted = await run(orders_pool, ordering.quote, GRANDMA, **args)
+    quoted = QuoteAnswer.of(await run(orders_pool, ordering.quote, GRANDMA, **args)).model_dump(mode="json")
     assert (
         quoted["goods_fen"],
         quoted["delivery_fee_fen"],
@@ -351,9 +331,10 @@ async def test_a_quote_stores_nothing_and_refuses_what_placing_refuses(orders_po
         await run(orders_pool, ordering.quote, GRANDMA, **{**args, "platform_fee_fen": 100})
 
 
-async def test_the_demo_residents_get_their_opening_balance_once(orders_pool: asyncpg.Pool) -> None:
-    runtime: Any = SimpleNamespace(pool=orders_pool)
-    await seed_demo(runtime)
-    await seed_demo(runtime)  # a restart with --keep seeds nothing twice
+async def test_the_demo_residents_get_their_opening_balance_once(
+    orders_pool: asyncpg.Pool, orders_runtime: Runtime
+) -> None:
+    await seed_demo(orders_runtime)
+    await seed_demo(orders_runtime)  # a restart with --keep seeds nothing twice
     for holder, amount in DEMO_BALANCES.items():
         assert await balance(orders_pool, holder) == (amount, amount)

@@ -4,22 +4,23 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 
 import asyncpg
 import pytest
 
 from services.orders.domain.basket import BasketProblem
+from services.orders.domain.fulfilment_choice import Fulfilment
 from services.orders.domain.lines import OrderLine, SubstitutionChoice, SubstitutionMode
 from services.orders.domain.order import Order
-from services.orders.service_layer import ordering, preferences, ratings, residents
-from services.orders.service_layer.unit_of_work import UnitOfWork
-from shared import db
+from services.orders.domain.rating import Rating, RatingInvalid, RatingRefused
+from services.orders.service_layer import preferences, ratings, residents
 from shared.auth import Principal
+from shared.errors import Forbidden, NotFound
+from shared.vocabulary.fulfilment import FulfilmentMode
 from shared.vocabulary.order_status import OrderStatus
 from shared.vocabulary.roles import Role
+from tests.integration.orders.conftest import run, unit_of_work
 
-MIGRATIONS = Path(__file__).parents[2] / "services" / "orders" / "migrations"
 LI = Principal("helper-li", Role.HELPER)
 WANG = Principal("helper-wang", Role.HELPER)
 DAD = Principal("dad", Role.SHOPPER)
@@ -27,17 +28,10 @@ DESK = Principal("desk", Role.ADMIN)
 ADDRESS = {"text": "Building 3, 2-401", "lat": 32.04, "lon": 118.79}
 
 
-@pytest.fixture
-async def orders_pool(pool: asyncpg.Pool) -> asyncpg.Pool:
-    async with pool.acquire() as conn:
-        await db.migrate(conn, [MIGRATIONS])
-    return pool
-
-
 async def register_zhou(pool: asyncpg.Pool) -> str:
-    async with pool.acquire() as conn:
+    async with unit_of_work(pool) as uow:
         zhou = await residents.register(
-            UnitOfWork(conn),
+            uow,
             LI,
             {
                 "name": "Zhou Ayi",
@@ -53,8 +47,7 @@ async def register_zhou(pool: asyncpg.Pool) -> str:
 
 async def test_a_helper_orders_for_their_resident_with_the_residents_door_and_flags(orders_pool: asyncpg.Pool) -> None:
     zhou = await register_zhou(orders_pool)
-    async with orders_pool.acquire() as conn:
-        uow = UnitOfWork(conn)
+    async with unit_of_work(orders_pool) as uow:
         orderer = await residents.resolve_orderer(uow, LI, zhou)
         assert orderer == residents.Orderer(
             placed_for=zhou,
@@ -63,7 +56,7 @@ async def test_a_helper_orders_for_their_resident_with_the_residents_door_and_fl
             phone="+86 139 0000 0000",
             pay_on_delivery_default=True,
         )
-        with pytest.raises(ordering.Forbidden, match=f"you do not help {zhou}"):
+        with pytest.raises(Forbidden, match=f"you do not help {zhou}"):
             await residents.resolve_orderer(uow, WANG, zhou)
         with pytest.raises(BasketProblem, match="set on_behalf_of"):
             await residents.resolve_orderer(uow, LI, None)
@@ -71,29 +64,27 @@ async def test_a_helper_orders_for_their_resident_with_the_residents_door_and_fl
 
 async def test_a_shopper_orders_for_themselves_or_is_refused(orders_pool: asyncpg.Pool) -> None:
     zhou = await register_zhou(orders_pool)
-    async with orders_pool.acquire() as conn:
-        uow = UnitOfWork(conn)
+    async with unit_of_work(orders_pool) as uow:
         assert (await residents.resolve_orderer(uow, DAD, None)).placed_for == "dad"
         assert (await residents.resolve_orderer(uow, DAD, "dad")) == residents.Orderer(placed_for="dad")
-        with pytest.raises(ordering.Forbidden):
+        with pytest.raises(Forbidden):
             await residents.resolve_orderer(uow, DAD, zhou)
 
 
 async def test_naming_a_helper_lets_them_act_until_the_shopper_stops_it(orders_pool: asyncpg.Pool) -> None:
     zhou = await register_zhou(orders_pool)
-    async with orders_pool.acquire() as conn:
-        uow = UnitOfWork(conn)
+    async with unit_of_work(orders_pool) as uow:
         assert not await residents.may_act_for(uow, WANG, "dad")
-        with pytest.raises(ordering.Forbidden):
+        with pytest.raises(Forbidden):
             await residents.resolve_orderer(uow, WANG, "dad")
         assert await residents.name_helper(uow, DAD, WANG.subject)
         assert not await residents.name_helper(uow, DAD, WANG.subject)  # again: nothing new
         assert await residents.may_act_for(uow, WANG, "dad")
         assert (await residents.resolve_orderer(uow, WANG, "dad")) == residents.Orderer(placed_for="dad")
-        assert [h["helper"] for h in await residents.helpers_of(uow, DAD)] == [WANG.subject]
+        assert [h.helper for h in await residents.helpers_of(uow, DAD)] == [WANG.subject]
         await residents.unname_helper(uow, DAD, WANG.subject)
         assert not await residents.may_act_for(uow, WANG, "dad")
-        with pytest.raises(ordering.NotFound):
+        with pytest.raises(NotFound):
             await residents.unname_helper(uow, DAD, WANG.subject)
         # the others: a helper for their own resident, an admin for anyone, nobody for a stranger's resident
         assert await residents.may_act_for(uow, LI, zhou)
@@ -104,11 +95,10 @@ async def test_naming_a_helper_lets_them_act_until_the_shopper_stops_it(orders_p
 
 async def test_another_helpers_resident_is_not_found(orders_pool: asyncpg.Pool) -> None:
     zhou = await register_zhou(orders_pool)
-    async with orders_pool.acquire() as conn:
-        uow = UnitOfWork(conn)
-        with pytest.raises(ordering.NotFound):
+    async with unit_of_work(orders_pool) as uow:
+        with pytest.raises(NotFound):
             await residents.resident(uow, WANG, zhou)
-        with pytest.raises(ordering.NotFound):
+        with pytest.raises(NotFound):
             await residents.change_resident(uow, WANG, zhou, {"phone": None})
         assert await residents.residents_of(uow, WANG) == []
         changed = await residents.change_resident(uow, LI, zhou, {"pay_on_delivery": False})
@@ -122,8 +112,7 @@ def line(no: int, product_id: str, choice: SubstitutionChoice) -> OrderLine:
 
 async def test_substitution_choices_are_remembered_per_person_and_product(orders_pool: asyncpg.Pool) -> None:
     swap = SubstitutionChoice(SubstitutionMode.PRODUCT, "soy-milk")
-    async with orders_pool.acquire() as conn:
-        uow = UnitOfWork(conn)
+    async with unit_of_work(orders_pool) as uow:
         await preferences.remember(uow, "res-a", [line(1, "milk", swap), line(2, "tofu", SubstitutionChoice())])
         await preferences.remember(uow, "res-b", [line(1, "milk", SubstitutionChoice(SubstitutionMode.BEST_MATCH))])
         assert await preferences.remembered(uow, "res-a", ["milk", "tofu", "eggs"]) == {
@@ -145,25 +134,24 @@ async def add_order(pool: asyncpg.Pool, status: OrderStatus, *, rider: bool = Tr
         placed_by=LI.subject,
         placed_for="res-a",
         placed_by_role="helper",
-        fulfilment={"mode": "delivery", "address": ADDRESS},
+        fulfilment=Fulfilment(FulfilmentMode.DELIVERY, address=ADDRESS),
         lines=[line(1, "milk", SubstitutionChoice())],
         at=datetime.now(UTC),
     )
-    async with pool.acquire() as conn, conn.transaction():
-        await UnitOfWork(conn).orders.add(order)
-        await conn.execute(
-            "UPDATE orders SET status = $2, delivery = $3::jsonb WHERE id = $1",
-            order.id,
-            status.value,
-            {"rider": {"rider_id": "rider-9", "name": "Xiao Ma"}} if rider else {},
-        )
+    await run(pool, lambda uow: uow.orders.add(order))
+    await pool.execute(
+        "UPDATE orders SET status = $2, delivery = $3::jsonb WHERE id = $1",
+        order.id,
+        status.value,
+        {"rider": {"rider_id": "rider-9", "name": "Xiao Ma"}} if rider else {},
+    )
     return order.id
 
 
-async def rate(pool: asyncpg.Pool, principal: Principal, order_id: str, **stars: int | None) -> ratings.Rating:
-    async with pool.acquire() as conn, conn.transaction():
+async def rate(pool: asyncpg.Pool, principal: Principal, order_id: str, **stars: int | None) -> Rating:
+    async with unit_of_work(pool) as uow:
         return await ratings.rate(
-            UnitOfWork(conn),
+            uow,
             principal,
             order_id,
             shop_stars=stars.get("shop"),
@@ -176,7 +164,7 @@ async def test_an_order_is_rated_once_after_delivery_and_the_rating_is_published
     order_id = await add_order(orders_pool, OrderStatus.DELIVERED)
     rating = await rate(orders_pool, LI, order_id, shop=5, rider=4)
     assert (rating.store_id, rating.placed_for, rating.rider_id) == ("shop-1", "res-a", "rider-9")
-    with pytest.raises(ratings.RatingRefused, match="rated already"):
+    with pytest.raises(RatingRefused, match="rated already"):
         await rate(orders_pool, LI, order_id, shop=1)
     async with orders_pool.acquire() as conn:
         stored = await conn.fetch("SELECT shop_stars, rider_id, rider_stars FROM order_ratings")
@@ -188,13 +176,13 @@ async def test_an_order_is_rated_once_after_delivery_and_the_rating_is_published
 
 async def test_an_order_not_handed_over_or_not_yours_cannot_be_rated(orders_pool: asyncpg.Pool) -> None:
     on_the_way = await add_order(orders_pool, OrderStatus.OUT_FOR_DELIVERY)
-    with pytest.raises(ratings.RatingRefused, match="once it is delivered or collected"):
+    with pytest.raises(RatingRefused, match="once it is delivered or collected"):
         await rate(orders_pool, LI, on_the_way, shop=5)
     collected = await add_order(orders_pool, OrderStatus.COLLECTED, rider=False)
-    with pytest.raises(ordering.NotFound):
+    with pytest.raises(NotFound):
         await rate(orders_pool, WANG, collected, shop=5)
-    with pytest.raises(ordering.Forbidden):
+    with pytest.raises(Forbidden):
         await rate(orders_pool, DESK, collected, shop=5)
-    with pytest.raises(ratings.RatingInvalid, match="no rider carried"):
+    with pytest.raises(RatingInvalid, match="no rider carried"):
         await rate(orders_pool, LI, collected, shop=5, rider=5)
     assert (await rate(orders_pool, LI, collected, shop=3)).rider_id is None
