@@ -119,36 +119,38 @@ class ReservationRepository:
     async def save_many(self, reservations: Sequence[Reservation]) -> None:
         if not reservations:
             return
-        saved = await self.conn.fetch(
-            "UPDATE reservations r SET status = u.status, release_reason = u.release_reason, "
-            "fulfilment_mode = u.fulfilment_mode, final_fen = u.final_fen, handover_code = u.handover_code, "
-            "bags = u.bags, weight_g = u.weight_g, packed_at = u.packed_at, handed_over_to = u.handed_over_to, "
-            "handed_over_by = u.handed_over_by, handed_over_at = u.handed_over_at, returned_at = u.returned_at, "
-            "version = r.version + 1, updated_at = now() "
-            "FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], "
-            "$8::int[], $9::bigint[], $10::timestamptz[], $11::text[], $12::text[], $13::timestamptz[], "
-            "$14::timestamptz[]) AS u(order_id, version, status, release_reason, fulfilment_mode, final_fen, "
-            "handover_code, bags, weight_g, packed_at, handed_over_to, handed_over_by, handed_over_at, returned_at) "
-            "WHERE r.order_id = u.order_id AND r.version = u.version RETURNING r.order_id",
-            [x.order_id for x in reservations],
-            [x.version for x in reservations],
-            [x.status.value for x in reservations],
-            [x.release_reason for x in reservations],
-            [x.fulfilment_mode.value for x in reservations],
-            [x.final_fen for x in reservations],
-            [x.handover_code for x in reservations],
-            [x.bags for x in reservations],
-            [x.weight_g for x in reservations],
-            [x.packed_at for x in reservations],
-            [x.handed_over_to.value if x.handed_over_to else None for x in reservations],
-            [x.handed_over_by for x in reservations],
-            [x.handed_over_at for x in reservations],
-            [x.returned_at for x in reservations],
-        )
-        done = {r["order_id"] for r in saved}
-        stale = sorted({x.order_id for x in reservations} - done)
-        if stale:
-            raise StaleVersion(f"order(s) {', '.join(stale)} changed meanwhile; nothing was saved: try again")
+        async with self.conn.transaction():  # a savepoint: a stale batch leaves no row changed
+            saved = await self.conn.fetch(
+                "UPDATE reservations r SET status = u.status, release_reason = u.release_reason, "
+                "fulfilment_mode = u.fulfilment_mode, final_fen = u.final_fen, handover_code = u.handover_code, "
+                "bags = u.bags, weight_g = u.weight_g, packed_at = u.packed_at, handed_over_to = u.handed_over_to, "
+                "handed_over_by = u.handed_over_by, handed_over_at = u.handed_over_at, returned_at = u.returned_at, "
+                "version = r.version + 1, updated_at = now() "
+                "FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], "
+                "$8::int[], $9::bigint[], $10::timestamptz[], $11::text[], $12::text[], $13::timestamptz[], "
+                "$14::timestamptz[]) AS u(order_id, version, status, release_reason, fulfilment_mode, final_fen, "
+                "handover_code, bags, weight_g, packed_at, handed_over_to, handed_over_by, handed_over_at, "
+                "returned_at) "
+                "WHERE r.order_id = u.order_id AND r.version = u.version RETURNING r.order_id",
+                [x.order_id for x in reservations],
+                [x.version for x in reservations],
+                [x.status.value for x in reservations],
+                [x.release_reason for x in reservations],
+                [x.fulfilment_mode.value for x in reservations],
+                [x.final_fen for x in reservations],
+                [x.handover_code for x in reservations],
+                [x.bags for x in reservations],
+                [x.weight_g for x in reservations],
+                [x.packed_at for x in reservations],
+                [x.handed_over_to.value if x.handed_over_to else None for x in reservations],
+                [x.handed_over_by for x in reservations],
+                [x.handed_over_at for x in reservations],
+                [x.returned_at for x in reservations],
+            )
+            done = {r["order_id"] for r in saved}
+            stale = sorted({x.order_id for x in reservations} - done)
+            if stale:
+                raise StaleVersion(f"order(s) {', '.join(stale)} changed meanwhile; nothing was saved: try again")
         for x in reservations:
             x.version += 1
         await _queue_changed(self.conn, done)
@@ -205,34 +207,36 @@ class PartRepository:
     async def save_many(self, parts: Sequence[Part]) -> None:
         if not parts:
             return
-        saved = await self.conn.fetch(
-            "UPDATE fulfilment_parts p SET status = u.status, decided_by = u.decided_by, decided_at = u.decided_at, "
-            "reason = u.reason, note = u.note, bags = u.bags, weight_g = u.weight_g, packed_by = u.packed_by, "
-            "packed_at = u.packed_at, version = p.version + 1 "
-            "FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::timestamptz[], $7::text[], "
-            "$8::text[], $9::int[], $10::bigint[], $11::text[], $12::timestamptz[]) "
-            "AS u(order_id, location_id, version, status, decided_by, decided_at, reason, note, bags, weight_g, "
-            "packed_by, packed_at) "
-            "WHERE p.order_id = u.order_id AND p.location_id = u.location_id AND p.version = u.version "
-            "RETURNING p.order_id, p.location_id",
-            [p.order_id for p in parts],
-            [p.location_id for p in parts],
-            [p.version for p in parts],
-            [p.status.value for p in parts],
-            [p.decided_by for p in parts],
-            [p.decided_at for p in parts],
-            [p.reason for p in parts],
-            [p.note for p in parts],
-            [p.bags for p in parts],
-            [p.weight_g for p in parts],
-            [p.packed_by for p in parts],
-            [p.packed_at for p in parts],
-        )
-        done = {(r["order_id"], r["location_id"]) for r in saved}
-        stale = sorted({(p.order_id, p.location_id) for p in parts} - done)
-        if stale:
-            names = ", ".join(f"{loc}'s part of order {order}" for order, loc in stale)
-            raise StaleVersion(f"{names} changed meanwhile; nothing was saved: try again")
+        async with self.conn.transaction():  # a savepoint: a stale batch leaves no row changed
+            saved = await self.conn.fetch(
+                "UPDATE fulfilment_parts p SET status = u.status, decided_by = u.decided_by, "
+                "decided_at = u.decided_at, "
+                "reason = u.reason, note = u.note, bags = u.bags, weight_g = u.weight_g, packed_by = u.packed_by, "
+                "packed_at = u.packed_at, version = p.version + 1 "
+                "FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::timestamptz[], $7::text[], "
+                "$8::text[], $9::int[], $10::bigint[], $11::text[], $12::timestamptz[]) "
+                "AS u(order_id, location_id, version, status, decided_by, decided_at, reason, note, bags, weight_g, "
+                "packed_by, packed_at) "
+                "WHERE p.order_id = u.order_id AND p.location_id = u.location_id AND p.version = u.version "
+                "RETURNING p.order_id, p.location_id",
+                [p.order_id for p in parts],
+                [p.location_id for p in parts],
+                [p.version for p in parts],
+                [p.status.value for p in parts],
+                [p.decided_by for p in parts],
+                [p.decided_at for p in parts],
+                [p.reason for p in parts],
+                [p.note for p in parts],
+                [p.bags for p in parts],
+                [p.weight_g for p in parts],
+                [p.packed_by for p in parts],
+                [p.packed_at for p in parts],
+            )
+            done = {(r["order_id"], r["location_id"]) for r in saved}
+            stale = sorted({(p.order_id, p.location_id) for p in parts} - done)
+            if stale:
+                names = ", ".join(f"{loc}'s part of order {order}" for order, loc in stale)
+                raise StaleVersion(f"{names} changed meanwhile; nothing was saved: try again")
         for p in parts:
             p.version += 1
         await _queue_changed(self.conn, (p.order_id for p in parts))
