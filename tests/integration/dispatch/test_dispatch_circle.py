@@ -4,6 +4,7 @@ go out through the outbox with the change that caused them; ratings reach the ri
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import timedelta
 from typing import Any
 
@@ -109,10 +110,8 @@ async def test_concurrent_reservations_end_with_the_true_count(dispatch: Dispatc
         await open_locker_order(d, f"o{i}", f"r{i}")
 
     async def assign(i: int) -> None:
-        try:
+        with contextlib.suppress(Conflict):
             await d.run(lambda uow: assigning.assign_by_hand(uow, f"o{i}", f"r{i}", "dispatcher-1"))
-        except Conflict:
-            pass
 
     await asyncio.gather(*(assign(i) for i in range(6)))
     updates = await site_updates(d)

@@ -34,12 +34,15 @@ async def test_concurrent_assignments_never_double_book_a_compartment(dispatch: 
         try:
             await d.run(lambda uow: assigning.assign_by_hand(uow, orders[i], f"r{i}", "dispatcher-1"))
         except Conflict as e:
-            assert "no free compartment" in str(e)
+            refusals.append(e.message)
             return None
         return orders[i]
 
+    refusals: list[str] = []
     won = [o for o in await asyncio.gather(*(assign(i) for i in range(len(orders)))) if o]
     assert len(won) == 2
+    assert all("no free compartment" in r for r in refusals)
+    assert len(refusals) == len(orders) - 2
     rows = await d.pool.fetch("SELECT id, order_id, state FROM locker_compartments ORDER BY id")
     assert {r["order_id"] for r in rows} == set(won)
     assert {r["state"] for r in rows} == {"reserved"}

@@ -16,13 +16,15 @@ def test_before_pickup_the_eta_goes_through_the_shop_and_waits_for_the_bag() -> 
     to_shop = travel_s(RIDER, SHOP, "e_bike")
     assert quick == NOW + timedelta(seconds=to_shop + travel_s(SHOP, DOOR, "e_bike"))
     late_bag = NOW + timedelta(minutes=30)
-    assert live_eta(RIDER, "e_bike", NOW, SHOP, DOOR, late_bag, False) == late_bag + timedelta(
+    assert live_eta(RIDER, "e_bike", NOW, SHOP, DOOR, late_bag, picked_up=False) == late_bag + timedelta(
         seconds=travel_s(SHOP, DOOR, "e_bike")
     )
 
 
 def test_after_pickup_straight_to_the_door() -> None:
-    assert live_eta(SHOP, "foot", NOW, SHOP, DOOR, None, True) == NOW + timedelta(seconds=travel_s(SHOP, DOOR, "foot"))
+    assert live_eta(SHOP, "foot", NOW, SHOP, DOOR, None, picked_up=True) == NOW + timedelta(
+        seconds=travel_s(SHOP, DOOR, "foot")
+    )
 
 
 def test_small_moves_are_not_worth_an_event() -> None:

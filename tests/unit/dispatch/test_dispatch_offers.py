@@ -6,17 +6,18 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.dispatch.domain.delivery import Forbidden, NotFound, Refused, WrongCode
+from services.dispatch.domain.delivery import Delivery, DeliveryStatus
 from services.dispatch.domain.lockers import check_open, new_code, size_for, sizes_from
 from services.dispatch.domain.offers import (
     Offer,
     OfferStatus,
     check_answer,
-    check_rider_for,
     is_behind,
     is_silent,
     seconds_left,
 )
+from shared.errors import Conflict, Forbidden, NotFound, WrongCode
+from shared.vocabulary.fulfilment import FulfilmentMode
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -37,9 +38,9 @@ def test_someone_elses_offer_does_not_exist_for_you() -> None:
 
 
 def test_answered_or_lapsed_offers_cannot_be_answered() -> None:
-    with pytest.raises(Refused, match="already declined"):
+    with pytest.raises(Conflict, match="already declined"):
         check_answer(offer(OfferStatus.DECLINED), "r1", NOW)
-    with pytest.raises(Refused, match="lapsed"):
+    with pytest.raises(Conflict, match="lapsed"):
         check_answer(offer(left_s=0), "r1", NOW)
 
 
@@ -61,11 +62,15 @@ def test_behind_their_eta_to_the_shop() -> None:
 
 
 def test_only_the_assigned_rider_acts() -> None:
-    check_rider_for("r1", "r1")
+    def delivery(rider_id: str | None) -> Delivery:
+        status = DeliveryStatus.ASSIGNED if rider_id else DeliveryStatus.OPEN
+        return Delivery("o1", "shop", FulfilmentMode.DELIVERY, "s", "s", status=status, rider_id=rider_id)
+
+    delivery("r1").arrive_at_shop("r1", NOW)
     with pytest.raises(Forbidden):
-        check_rider_for("r2", "r1")
+        delivery("r1").arrive_at_shop("r2", NOW)
     with pytest.raises(Forbidden):
-        check_rider_for("r2", None)
+        delivery(None).arrive_at_shop("r2", NOW)
 
 
 def test_locker_sizes_and_codes() -> None:
@@ -79,6 +84,6 @@ def test_locker_sizes_and_codes() -> None:
     assert code.isdigit()
     with pytest.raises(WrongCode):
         check_open("occupied", "123456", "654321")
-    with pytest.raises(Refused):
+    with pytest.raises(Conflict):
         check_open("reserved", None, "123456")
     check_open("occupied", "123456", "123456")

@@ -8,13 +8,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from services.dispatch.domain.delivery import (
-    Missing,
     cash_difference,
     check_delivery,
     maps_url,
     pickup_kind,
 )
 from services.dispatch.domain.promises import Quote, promised_minutes, should_requote, slot_times
+from shared.errors import Invalid
 from shared.vocabulary.money import due_at_door
 
 NOW = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
@@ -62,7 +62,7 @@ def test_minutes_are_rounded_up_for_the_event() -> None:
 def test_due_at_the_door_is_the_packed_goods_plus_the_fees() -> None:
     assert due_at_door(1230, 300, 50) == 1580
     assert due_at_door(0, 300, 0) == 300  # everything refused: the fees are still due
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="never negative"):
         due_at_door(-1, 0, 0)
 
 
@@ -80,7 +80,7 @@ def test_a_slot_order_released_already_is_picked_from_now() -> None:
 
 
 def test_pay_on_delivery_needs_the_cash_naming_the_amount() -> None:
-    with pytest.raises(Missing, match=r"collect ¥15\.80 in cash and enter it"):
+    with pytest.raises(Invalid, match=r"collect ¥15\.80 in cash and enter it"):
         check_delivery("123456", "123456", True, None, 1580)
     check_delivery("123456", "123456", True, 1500, 1580)  # a different amount is accepted as given
     assert cash_difference(1580, 1500) == -80

@@ -8,39 +8,38 @@ import pytest
 
 from services.dispatch.domain.delivery import (
     DeliveryStatus,
-    Missing,
-    Refused,
-    RiderState,
     Step,
-    WrongCode,
     check_delivery,
     check_failure_allowed,
     check_handover,
     check_step,
     next_step,
-    rider_state_after,
 )
+from services.dispatch.domain.riders import RiderState, rider_state_after
+from shared.errors import Conflict, Invalid, WrongCode
+from shared.vocabulary.fulfilment import FulfilmentMode
 
 S = DeliveryStatus
+DELIVERY, LOCKER = FulfilmentMode.DELIVERY, FulfilmentMode.LOCKER
 
 
 def test_a_delivery_goes_shop_pickup_door_delivered() -> None:
     status = S.ASSIGNED
     for step in (Step.AT_SHOP, Step.PICKED_UP, Step.AT_DOOR, Step.DELIVERED):
-        assert next_step(status, "delivery") is step
-        status = check_step(status, "delivery", step)
+        assert next_step(status, DELIVERY) is step
+        status = check_step(status, DELIVERY, step)
     assert status is S.DELIVERED
-    assert next_step(status, "delivery") is None
+    assert next_step(status, DELIVERY) is None
 
 
 def test_a_locker_order_ends_in_the_locker() -> None:
-    status = check_step(S.PICKED_UP, "locker", Step.LOCKER_DEPOSIT)
+    status = check_step(S.PICKED_UP, LOCKER, Step.LOCKER_DEPOSIT)
     assert status is S.IN_LOCKER
-    assert next_step(S.PICKED_UP, "locker") is Step.LOCKER_DEPOSIT
-    with pytest.raises(Refused, match="locker-deposit"):
-        check_step(S.PICKED_UP, "locker", Step.AT_DOOR)
-    with pytest.raises(Refused, match="only locker orders"):
-        check_step(S.PICKED_UP, "delivery", Step.LOCKER_DEPOSIT)
+    assert next_step(S.PICKED_UP, LOCKER) is Step.LOCKER_DEPOSIT
+    with pytest.raises(Conflict, match="locker-deposit"):
+        check_step(S.PICKED_UP, LOCKER, Step.AT_DOOR)
+    with pytest.raises(Conflict, match="only locker orders"):
+        check_step(S.PICKED_UP, DELIVERY, Step.LOCKER_DEPOSIT)
 
 
 @pytest.mark.parametrize(
@@ -55,19 +54,19 @@ def test_a_locker_order_ends_in_the_locker() -> None:
     ],
 )
 def test_a_step_out_of_order_names_the_next(status: DeliveryStatus, step: Step, next_: str) -> None:
-    with pytest.raises(Refused, match=f"next step is '{next_}'"):
-        check_step(status, "delivery", step)
+    with pytest.raises(Conflict, match=f"next step is '{next_}'"):
+        check_step(status, DELIVERY, step)
 
 
 def test_no_step_on_a_finished_or_unassigned_delivery() -> None:
-    with pytest.raises(Refused, match="delivery is delivered"):
-        check_step(S.DELIVERED, "delivery", Step.AT_DOOR)
-    with pytest.raises(Refused, match="delivery is open"):
-        check_step(S.OPEN, "delivery", Step.AT_SHOP)
+    with pytest.raises(Conflict, match="delivery is delivered"):
+        check_step(S.DELIVERED, DELIVERY, Step.AT_DOOR)
+    with pytest.raises(Conflict, match="delivery is open"):
+        check_step(S.OPEN, DELIVERY, Step.AT_SHOP)
 
 
 def test_handover_needs_a_packed_bag_and_its_code() -> None:
-    with pytest.raises(Refused, match="not packed"):
+    with pytest.raises(Conflict, match="not packed"):
         check_handover(False, None, "1234")
     with pytest.raises(WrongCode):
         check_handover(True, "4321", "1234")
@@ -77,7 +76,7 @@ def test_handover_needs_a_packed_bag_and_its_code() -> None:
 def test_delivery_needs_the_code_and_cash_when_paid_at_the_door() -> None:
     with pytest.raises(WrongCode):
         check_delivery("123456", "000000", False, None)
-    with pytest.raises(Missing, match="cash_collected_fen"):
+    with pytest.raises(Invalid, match="cash_collected_fen"):
         check_delivery("123456", "123456", True, None)
     check_delivery("123456", "123456", True, 2500)
     check_delivery("123456", "123456", False, None)
@@ -85,7 +84,7 @@ def test_delivery_needs_the_code_and_cash_when_paid_at_the_door() -> None:
 
 def test_failure_only_after_waiting_at_the_door() -> None:
     at_door = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
-    with pytest.raises(Refused, match="wait at the door"):
+    with pytest.raises(Conflict, match="wait at the door"):
         check_failure_allowed(at_door, at_door + timedelta(seconds=119), 120)
     check_failure_allowed(at_door, at_door + timedelta(seconds=120), 120)
 
