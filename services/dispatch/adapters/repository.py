@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -38,10 +37,6 @@ class RiderRepository:
 
     async def all(self) -> list[Rider]:
         return [_rider(r) for r in await self.conn.fetch("SELECT * FROM riders ORDER BY id")]
-
-    async def get_many(self, rider_ids: Sequence[str]) -> dict[str, Rider]:
-        rows = await self.conn.fetch("SELECT * FROM riders WHERE id = any($1::text[])", list(rider_ids))
-        return {r["id"]: _rider(r) for r in rows}
 
     async def put(self, rider: Rider) -> None:
         """A new rider, or a new profile (name, vehicle, capacity) for one; the state is kept."""

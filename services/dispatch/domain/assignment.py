@@ -130,13 +130,6 @@ def eta_route(
     return RouteEta(shop_at, door_at, t)
 
 
-def eta_door(
-    position: Point, vehicle: str, now: datetime, stops: Sequence[Stop], weights: CostWeights = DEFAULT_WEIGHTS
-) -> dict[str, datetime]:
-    """Order id -> when the rider reaches its door, from where the rider is now (see `eta_route`)."""
-    return eta_route(position, vehicle, now, stops, weights).door_at
-
-
 def _start(rider: RiderView, now: datetime) -> tuple[Point, datetime]:
     if rider.free_at and rider.free_at > now and rider.route_end:
         return rider.route_end, rider.free_at

@@ -103,7 +103,6 @@ CARRYING = frozenset({S.PICKED_UP, S.AT_DOOR})
 BEFORE_PICKUP = frozenset({S.ASSIGNED, S.AT_SHOP})
 WITH_RIDER = BEFORE_PICKUP | CARRYING
 FINISHED = frozenset({S.DELIVERED, S.FAILED, S.COLLECTED, S.EXPIRED, S.DROPPED, S.ABANDONED})
-DROPPABLE = frozenset(s for s, moves in TRANSITIONS.items() if H.DROPPED in moves)
 ASSIGNABLE = frozenset(s for s, moves in TRANSITIONS.items() if H.ASSIGNED in moves) | BEFORE_PICKUP
 _DOOR_STEPS = frozenset({Step.AT_DOOR, Step.DELIVERED, Step.FAILED})
 
@@ -281,10 +280,6 @@ class Delivery:
     @property
     def carrying(self) -> bool:
         return self.status in CARRYING
-
-    @property
-    def before_pickup(self) -> bool:
-        return self.status in BEFORE_PICKUP
 
     @property
     def packed(self) -> bool:

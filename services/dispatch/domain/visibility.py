@@ -18,8 +18,6 @@ from shared.vocabulary.roles import Role
 
 SECRET = frozenset({"handover_code", "delivery_code", "contact_phone"})
 NOT_FOR_DISPATCHERS = frozenset({"code"})  # the locker code is the orderer's
-HIDDEN_FROM_DISPATCHERS = frozenset({"delivery_code", "handover_code"})  # on the board's deliveries
-NEVER_SHOWN_TO_RIDERS = frozenset({"handover_code"})
 ORDERER_ROLES = frozenset({Role.SHOPPER, Role.HELPER})
 FOLLOWERS = ORDERER_ROLES | {Role.DISPATCHER, Role.ADMIN}
 

@@ -14,7 +14,6 @@ from services.dispatch.domain.assignment import (
     Proposal,
     RiderView,
     Stop,
-    eta_door,
     eta_route,
     nearest_available,
     plan_round,
@@ -295,19 +294,18 @@ def test_eta_of_a_rider_waiting_at_the_shop() -> None:
         eta.door_at["a"] + timedelta(seconds=W.door_s) + timedelta(seconds=travel_s(north(500), north(900), "e_bike"))
     )
     assert eta.ends_at == eta.door_at["b"] + timedelta(seconds=W.door_s)
-    assert eta_door(SHOP, "e_bike", NOW, stops) == eta.door_at
 
 
 def test_eta_when_the_bag_is_ready_before_the_rider_arrives() -> None:
     stops = [Stop("pickup", SHOP, ("a",), at(-60)), Stop("drop", north(500), ("a",))]
     where = east(1000)
     to_shop = travel_s(where, SHOP, "bicycle")
-    eta = eta_door(where, "bicycle", NOW, stops)
+    eta = eta_route(where, "bicycle", NOW, stops).door_at
     assert eta["a"] == at(to_shop + W.pickup_s + travel_s(SHOP, north(500), "bicycle"))
 
 
 def test_eta_after_pickup_only_drops_remain() -> None:
-    eta = eta_door(north(200), "foot", NOW, [Stop("drop", north(500), ("a",))])
+    eta = eta_route(north(200), "foot", NOW, [Stop("drop", north(500), ("a",))]).door_at
     assert eta["a"] == at(travel_s(north(200), north(500), "foot"))
 
 
