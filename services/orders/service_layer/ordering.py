@@ -46,8 +46,6 @@ from shared.vocabulary.order_status import OrderStatus, RejectReason, can_move
 from shared.vocabulary.roles import Role
 from shared.vocabulary.units import StockUnit
 
-__all__ = ["get_order"]
-
 
 def new_delivery_code() -> str:
     """Six random digits the shopper gives the rider at the door (or that dispatch checks for a locker)."""

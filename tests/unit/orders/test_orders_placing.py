@@ -8,6 +8,7 @@ from services.orders.domain.basket import BasketProblem, Wanted
 from services.orders.domain.discovery import LockerSite
 from services.orders.domain.fulfilment_choice import Fulfilment
 from services.orders.domain.ledger import BalanceTooSmall, Kind
+from services.orders.domain.order import Order
 from services.orders.service_layer import ordering, payments
 from shared.auth import Principal
 from shared.errors import Conflict, Forbidden, Invalid, NotFound, PaymentRequired
@@ -31,7 +32,7 @@ async def top_up(uow: FakeOrdersUnitOfWork, fen: int) -> None:
         await payments.top_up(uow, DESK, GRANDMA.subject, fen, None)
 
 
-async def place(uow: FakeOrdersUnitOfWork, fulfilment: Fulfilment = DOOR, **extra: object) -> ordering.Order:
+async def place(uow: FakeOrdersUnitOfWork, fulfilment: Fulfilment = DOOR, **extra: object) -> Order:
     async with uow:
         return await ordering.place_order(
             uow,
