@@ -31,6 +31,7 @@ from faststream import FastStream
 from faststream.kafka import KafkaBroker
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.specification import AsyncAPI
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared import db, outbox
 from shared.auth import session_router
@@ -112,6 +113,20 @@ class ServiceSpec:
     on_start: Callable[[Runtime], Awaitable[None]] | None = None  # seeding and announcements, before the loops
     health_details: Callable[[Runtime], Awaitable[dict[str, Any]]] | None = None
     web: Path | None = None  # the service's console: static pages served under /app/
+
+
+class HealthAnswer(BaseModel):
+    """What /health says: each dependency's check, the outbox lag, what the consumers applied."""
+
+    model_config = ConfigDict(extra="allow")  # a service adds its own details (ServiceSpec.health_details)
+
+    status: str = Field(description="ok, unavailable (a dependency fails) or starting")
+    service: str
+    checks: dict[str, str] | None = Field(default=None, description='"ok" or "failing: …" per dependency')
+    uptime_s: float | None = None
+    outbox: dict[str, float | int | bool] | None = None
+    consumers: dict[str, dict[str, int]] | None = None
+    dead_lettered: int | None = None
 
 
 class _Late:
@@ -309,7 +324,12 @@ def build_app(spec: ServiceSpec, settings: Settings) -> FastAPI:
     if spec.web is not None:
         mount_console(app, spec.web, settings)
 
-    @app.get("/health", tags=["operations"], response_model=None)
+    @app.get(
+        "/health",
+        tags=["operations"],
+        response_model=None,
+        responses={200: {"model": HealthAnswer}, 503: {"model": HealthAnswer}},
+    )
     async def health() -> JSONResponse:
         """Ready only when the database, Redis and the broker all answer; shows the outbox lag.
 
