@@ -14,6 +14,7 @@ from typing import Any
 
 from fastapi import Request
 
+from shared.background import BackgroundLoop
 from shared.notifications import Notifications
 from shared.service import Runtime
 
@@ -25,30 +26,39 @@ def sse_event(name: str, data: dict[str, Any]) -> str:
     return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False, separators=(',', ':'), default=str)}\n\n"
 
 
-class Listeners:
-    """The NOTIFY listener of each running app on one channel.
+class LiveListener(BackgroundLoop):
+    """This process's one LISTEN connection on a channel, opened and closed with the service.
 
-    Kept by runtime, since a Runtime has no room for one service's extras; `start` and `stop`
-    are the service's on_start/on_stop.
+    Declare it as `LiveListener.on(CHANNEL)` in `ServiceSpec.background`; a stream route finds
+    it with `listener_of(runtime, CHANNEL)`. It runs no rounds: `Notifications` keeps its own
+    connection alive and re-establishes it.
     """
 
-    def __init__(self, channel: str) -> None:
+    name = "live listener"
+
+    def __init__(self, dsn: str, channel: str) -> None:
+        super().__init__(pause_s=0)
         self.channel = channel
-        self._by_runtime: dict[int, Notifications] = {}
+        self.notifications = Notifications(dsn, channel)
 
-    async def start(self, runtime: Runtime) -> None:
-        listener = Notifications(runtime.settings.database_url, self.channel)
-        await listener.start()
-        listener.end_on_signal()
-        self._by_runtime[id(runtime)] = listener
+    @classmethod
+    def on(cls, channel: str) -> Callable[[Runtime], LiveListener]:
+        return lambda runtime: cls(runtime.settings.database_url, channel)
 
-    async def stop(self, runtime: Runtime) -> None:
-        listener = self._by_runtime.pop(id(runtime), None)
-        if listener is not None:
-            await listener.stop()
+    async def start(self) -> None:
+        await self.notifications.start()
+        self.notifications.end_on_signal()
 
-    def of(self, runtime: Runtime) -> Notifications | None:
-        return self._by_runtime.get(id(runtime))
+    async def stop(self) -> None:
+        await self.notifications.stop()
+
+
+def listener_of(runtime: Runtime, channel: str) -> Notifications | None:
+    """The running listener on `channel`, or None where this service does not declare one."""
+    for loop in runtime.loops:
+        if isinstance(loop, LiveListener) and loop.channel == channel:
+            return loop.notifications
+    return None
 
 
 def _as_sent(view: dict[str, Any]) -> str:

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from services.inventory.adapters import demo_neighbourhood
+from services.inventory.adapters.fulfilment_repository import QUEUE_CHANNEL
 from services.inventory.entrypoints.catalog_http import router as catalog_router
 from services.inventory.entrypoints.consumers import DEADLINES, SUBSCRIPTIONS
 from services.inventory.entrypoints.http import router
-from services.inventory.entrypoints.live_http import QueueNotifications
 from services.inventory.entrypoints.live_http import router as live_router
 from services.inventory.entrypoints.staff_http import router as staff_router
 from services.inventory.service_layer import catalog, stock_keeping
@@ -43,6 +43,7 @@ from shared.events.contracts import (
 from shared.events.envelope import RawEnvelope
 from shared.service import Runtime, ServiceSpec, asyncapi_app, build_app
 from shared.settings import Settings
+from shared.sse import LiveListener
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +133,7 @@ SPEC = ServiceSpec(
     ],
     deadlines=DEADLINES,
     on_start=on_start,
-    background=[QueueNotifications],
+    background=[LiveListener.on(QUEUE_CHANNEL)],
 )
 
 

@@ -24,10 +24,8 @@ from services.inventory.entrypoints.answers import LiveQueueAnswer, queued_answe
 from services.inventory.service_layer import queries
 from services.inventory.service_layer.unit_of_work import InventoryUnitOfWork
 from shared.auth import Principal, require
-from shared.background import BackgroundLoop
-from shared.notifications import Notifications
 from shared.service import Runtime, runtime_of
-from shared.sse import SSE_HEADERS, follow
+from shared.sse import SSE_HEADERS, follow, listener_of
 from shared.vocabulary.roles import Role
 
 # Counted down by the console itself: leaving them out of the comparison keeps a quiet queue quiet.
@@ -35,28 +33,6 @@ TICKING = ("seconds_left", "seconds_to_release")
 
 router = APIRouter(tags=["fulfilment"])
 Staff = Depends(require(Role.STORE_STAFF))
-
-
-class QueueNotifications(BackgroundLoop):
-    """This process's one LISTEN connection on `linli_queue`, started and stopped with the service."""
-
-    name = "queue notifications"
-
-    def __init__(self, runtime: Runtime) -> None:
-        super().__init__(pause_s=0)
-        self.listener = Notifications(runtime.settings.database_url, QUEUE_CHANNEL)
-
-    async def start(self) -> None:
-        await self.listener.start()
-        self.listener.end_on_signal()
-
-    async def stop(self) -> None:
-        await self.listener.stop()
-
-
-def _listener(runtime: Runtime) -> Notifications | None:
-    loop = next((loop for loop in runtime.loops if isinstance(loop, QueueNotifications)), None)
-    return loop.listener if loop is not None else None
 
 
 async def queue_view(runtime: Runtime, location: asyncpg.Record) -> LiveQueueAnswer:
@@ -98,7 +74,7 @@ async def live(location_id: str, request: Request, principal: Principal = Staff)
     """
     location = await location_for(request, principal, location_id)
     runtime = runtime_of(request)
-    listener = _listener(runtime)
+    listener = listener_of(runtime, QUEUE_CHANNEL)
     if listener is None:
         raise HTTPException(503, f"live updates are not running here; poll GET /stores/{location_id}/queue instead")
 

@@ -25,6 +25,7 @@ from shared.events.contracts import (
 from shared.events.envelope import RawEnvelope
 from shared.service import Runtime, ServiceSpec, asyncapi_app, build_app
 from shared.settings import Settings
+from shared.sse import LiveListener
 from shared.vocabulary.roles import Role
 
 log = logging.getLogger(__name__)
@@ -90,7 +91,7 @@ SPEC = ServiceSpec(
         PickupChoiceMade,
         OrderRated,
     ],
-    background=[stream.OrderNotifications],
+    background=[LiveListener.on(stream.CHANNEL)],
     health_details=_health,
     on_start=on_start,
 )

@@ -17,31 +17,11 @@ from services.orders.entrypoints.answers import order_json
 from services.orders.service_layer.reading import get_order
 from services.orders.service_layer.unit_of_work import OrdersUnitOfWork
 from shared.auth import CurrentPrincipal, Principal
-from shared.background import BackgroundLoop
 from shared.errors import NotFound
 from shared.service import Runtime, runtime_of
-from shared.sse import SSE_HEADERS, Listeners, follow
+from shared.sse import SSE_HEADERS, follow, listener_of
 
 CHANNEL = "linli_order"
-LISTENERS = Listeners(CHANNEL)
-
-
-class OrderNotifications(BackgroundLoop):
-    """The process's NOTIFY listener on `linli_order`, started and stopped with the service."""
-
-    name = "order notifications"
-
-    def __init__(self, runtime: Runtime) -> None:
-        super().__init__(pause_s=0)
-        self.runtime = runtime
-
-    async def start(self) -> None:
-        await LISTENERS.start(self.runtime)
-
-    async def stop(self) -> None:
-        await LISTENERS.stop(self.runtime)
-
-
 router = APIRouter(tags=["following"])
 
 
@@ -73,7 +53,7 @@ async def stream(order_id: str, request: Request, principal: CurrentPrincipal) -
     order as GET /orders/{id} shows it.
     """
     runtime = runtime_of(request)
-    listener = LISTENERS.of(runtime)
+    listener = listener_of(runtime, CHANNEL)
     if listener is None:
         raise HTTPException(503, "live updates are not running here; poll GET /orders/{id} instead")
     await _read(runtime, principal, order_id)  # a 404 before the stream starts, not inside it

@@ -17,6 +17,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
+from services.inventory.adapters.fulfilment_repository import QUEUE_CHANNEL
 from services.inventory.entrypoints import live_http
 from services.inventory.entrypoints.app import SPEC
 from services.inventory.entrypoints.http import router
@@ -26,6 +27,7 @@ from shared import sse
 from shared.auth import issue_token
 from shared.service import install_error_handlers
 from shared.settings import Settings
+from shared.sse import LiveListener
 from shared.stack import free_port
 from shared.vocabulary.roles import Role
 from tests.integration.inventory.support import SETTINGS, placed, run
@@ -65,7 +67,7 @@ async def counter(inv: asyncpg.Pool, database_url: str) -> AsyncIterator[Counter
     install_error_handlers(app)
     for r in (router, staff_router, live_http.router):
         app.include_router(r)
-    listening = live_http.QueueNotifications(runtime)
+    listening = LiveListener.on(QUEUE_CHANNEL)(runtime)
     await listening.start()
     runtime.loops.append(listening)
     port = free_port()
