@@ -157,14 +157,3 @@ async def follow(
                 yield entry_id, seen
     finally:
         hub.unsubscribe(stream, queue)
-
-
-_HUBS: dict[int, LiveHub] = {}
-
-
-def hub_for(redis: aioredis.Redis) -> LiveHub:
-    """One hub per Redis client, that is per process."""
-    hub = _HUBS.get(id(redis))
-    if hub is None:
-        hub = _HUBS[id(redis)] = LiveHub(redis)
-    return hub

@@ -11,6 +11,7 @@ from services.dispatch.domain.riders import Rider, RiderState, Vehicle
 from services.dispatch.entrypoints.consumers import DEADLINES, SUBSCRIPTIONS
 from services.dispatch.entrypoints.dispatcher_http import router as dispatcher_router
 from services.dispatch.entrypoints.http import router
+from services.dispatch.entrypoints.live import LiveFeeds
 from services.dispatch.entrypoints.live import router as live_router
 from services.dispatch.entrypoints.lockers_http import router as lockers_router
 from services.dispatch.entrypoints.rider_http import router as rider_router
@@ -146,7 +147,7 @@ SPEC = ServiceSpec(
     deadlines=DEADLINES,
     unit_of_work=make_uow,
     on_start=on_start,
-    background=[rounds, simulator],
+    background=[LiveFeeds, rounds, simulator],
 )
 
 

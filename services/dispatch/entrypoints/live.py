@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Header, Request
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel
 
-from services.dispatch.adapters.live import DISPATCHERS, ORDERS, follow, hub_for
+from services.dispatch.adapters.live import DISPATCHERS, ORDERS, LiveHub, follow
 from services.dispatch.domain.visibility import VISIBILITY
 from services.dispatch.entrypoints import answers
 from services.dispatch.entrypoints.answers import (
@@ -29,9 +29,35 @@ from services.dispatch.entrypoints.dispatcher_http import active_deliveries, ope
 from services.dispatch.service_layer import riders
 from services.dispatch.service_layer.unit_of_work import DispatchUnitOfWork
 from shared.auth import CurrentPrincipal, Principal, require
+from shared.background import BackgroundLoop
 from shared.errors import Forbidden, Invalid, NotFound
-from shared.service import runtime_of
+from shared.service import Runtime, runtime_of
 from shared.vocabulary.roles import Role
+
+
+class LiveFeeds(BackgroundLoop):
+    """This process's readers of the live streams in Redis, one per stream for every open client.
+
+    Declared in the service's background so the readers stop with the service.
+    """
+
+    name = "live feeds"
+
+    def __init__(self, runtime: Runtime) -> None:
+        super().__init__(pause_s=0)
+        self.hub = LiveHub(runtime.redis)
+
+    async def start(self) -> None:
+        """Readers start with their first client (`LiveHub.subscribe`)."""
+
+    async def stop(self) -> None:
+        await self.hub.close()
+
+
+def hub_of(request: Request) -> LiveHub:
+    feeds: LiveFeeds = runtime_of(request).loop(LiveFeeds)
+    return feeds.hub
+
 
 router = APIRouter(tags=["live"])
 Dispatcher = Depends(require(Role.DISPATCHER))
@@ -85,7 +111,7 @@ async def board(
     """
     if not last_event_id:
         yield ServerSentEvent(event="snapshot", data=await read(request, _board))
-    hub = hub_for(runtime_of(request).redis)
+    hub = hub_of(request)
     async for entry_id, entry in follow(hub, DISPATCHERS, last_event_id, lambda e: e):
         yield ServerSentEvent(id=entry_id, event=entry["kind"], data=entry)
 
@@ -106,7 +132,7 @@ async def rider_live(
             return None  # the rider's own pings: the phone knows where it is
         return entry if (entry.get("data") or {}).get("rider_id") == principal.subject else None
 
-    async for entry_id, entry in follow(hub_for(runtime_of(request).redis), DISPATCHERS, last_event_id, mine):
+    async for entry_id, entry in follow(hub_of(request), DISPATCHERS, last_event_id, mine):
         yield ServerSentEvent(id=entry_id, event="change", data=entry)
 
 
@@ -137,5 +163,5 @@ async def order_live(
     def mine(entry: dict[str, Any]) -> dict[str, Any] | None:
         return entry if entry["order_id"] == order_id else None
 
-    async for entry_id, entry in follow(hub_for(runtime_of(request).redis), ORDERS, last_event_id, mine):
+    async for entry_id, entry in follow(hub_of(request), ORDERS, last_event_id, mine):
         yield ServerSentEvent(id=entry_id, event=entry["kind"], data=entry["data"])
