@@ -60,7 +60,8 @@ async def test_an_order_is_delivered_to_the_door_with_the_shoppers_code(system, 
         assert len(code) == 6
         await shop_packs(system, shop.store_id, order_id)
         offer = await rider.offer_for(order_id)
-        assert offer["bags"] == 1 and "address" not in offer, "no address before the rider carries it"
+        assert offer["bags"] == 1
+        assert "address" not in offer, "no address before the rider carries it"
         r = await rider.client.post(f"/offers/{offer['id']}/accept")
         assert r.status_code == 200, r.text
         assigned = await eventually(lambda: _rider_named(me, order_id))

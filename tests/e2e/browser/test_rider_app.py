@@ -153,7 +153,9 @@ async def test_a_rider_delivers_through_a_lost_connection_and_each_step_counts_o
             await expect(page.locator("#outbox li")).to_have_count(1)
             await expect(card).to_contain_text("At the door")
             await expect(card).not_to_contain_text("waiting to send")
-            assert at_door_keys and len(set(at_door_keys)) == 1 and at_door_keys[0], at_door_keys
+            assert at_door_keys, at_door_keys
+            assert len(set(at_door_keys)) == 1, at_door_keys
+            assert at_door_keys[0], at_door_keys
             await refused.get_by_role("button", name="Dismiss").click()
             await expect(page.locator("#outbox")).to_be_hidden()
 
