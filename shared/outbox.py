@@ -103,9 +103,6 @@ class Relay(BackgroundLoop):
         self._wake = asyncio.Event()
         self._producer: AIOKafkaProducer | None = None
 
-    def wake(self) -> None:
-        self._wake.set()
-
     def on_failure(self) -> None:
         self.is_leader = False
 

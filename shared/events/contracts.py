@@ -12,7 +12,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from shared.events.envelope import Event, event_types, register
+from shared.events.envelope import Event, register
 from shared.events.topics import CATALOG, CIRCLE, DISPATCH, INVENTORY, ORDERS, Topic
 from shared.vocabulary.fulfilment import FulfilmentMode
 from shared.vocabulary.locations import LocationKind
@@ -642,7 +642,3 @@ class PromiseQuoted(_CircleEvent):
 
     def key(self) -> str:
         return f"promise:{self.location_id}"
-
-
-def events_on(topic: Topic) -> list[type[Event]]:
-    return [cls for cls in event_types().values() if cls.topic == topic]

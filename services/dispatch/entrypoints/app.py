@@ -117,6 +117,12 @@ def simulator(runtime: Runtime) -> RiderSimulator | None:
     return RiderSimulator(lambda: _uow(runtime), [(rider.id, Point(lat, lon)) for rider, lat, lon in DEMO_RIDERS])
 
 
+async def _health(runtime: Runtime) -> dict[str, Any]:
+    """How many Redis streams this process is reading for its open live clients."""
+    feeds: LiveFeeds = runtime.loop(LiveFeeds)
+    return {"live_readers": feeds.hub.readers()}
+
+
 SPEC = ServiceSpec(
     name="dispatch",
     title="dispatch",
@@ -148,6 +154,7 @@ SPEC = ServiceSpec(
     unit_of_work=make_uow,
     on_start=on_start,
     background=[LiveFeeds, rounds, simulator],
+    health_details=_health,
 )
 
 

@@ -46,29 +46,6 @@ def pinyin_of(name_zh: str) -> Pinyin:
 
 
 @dataclass(frozen=True)
-class Searchable:
-    """What a product is matched on; the same columns the search query reads."""
-
-    name_zh: str
-    name_en: str
-    pinyin: str
-    pinyin_initials: str
-
-
-def matches(query: str, product: Searchable) -> bool:
-    """A substring of the Chinese or English name, or of the pinyin whole or by initials.
-
-    `query` is already normalised. This is the rule the catalog read model's SQL applies.
-    """
-    if not query:
-        return False
-    return any(
-        query in field
-        for field in (normalise(product.name_zh), normalise(product.name_en), product.pinyin, product.pinyin_initials)
-    )
-
-
-@dataclass(frozen=True)
 class Hit:
     """A product found in a shop that serves the shopper, as the search returns it."""
 

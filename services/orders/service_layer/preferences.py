@@ -20,7 +20,3 @@ async def remembered(uow: OrdersUnitOfWork, placed_for: str, product_ids: list[s
 async def remember(uow: OrdersUnitOfWork, placed_for: str, lines: list[OrderLine]) -> None:
     """Keep each line's choice as this person's choice for that product (pass the lines whose choice was given)."""
     await uow.substitutions.keep(placed_for, {ln.product_id: ln.substitution for ln in lines})
-
-
-async def all_remembered(uow: OrdersUnitOfWork, placed_for: str) -> dict[str, SubstitutionChoice]:
-    return await uow.substitutions.recall(placed_for)

@@ -355,3 +355,41 @@ async def test_the_routes_answer_any_signed_in_role_and_explain_bad_input(
     response = await client.get("/circle/search", params={**point, "q": "%"}, headers=shopper)
     assert response.status_code == 200
     assert response.json() == []
+
+
+# The matching rule, as the read model's SQL applies it: a substring of the Chinese or English
+# name (case and spaces ignored), or of the pinyin, whole or by initials (ü typed as v).
+FOUND, NOT_FOUND = True, False
+
+
+@pytest.mark.parametrize(
+    ("query", "product_name", "found"),
+    [
+        ("草鱼", "新鲜草鱼", FOUND),
+        ("新鲜", "新鲜草鱼", FOUND),
+        ("鲤鱼", "新鲜草鱼", NOT_FOUND),
+        ("caoyu", "新鲜草鱼", FOUND),
+        ("xinxiancaoyu", "新鲜草鱼", FOUND),
+        ("xxcy", "新鲜草鱼", FOUND),
+        ("cy", "新鲜草鱼", FOUND),
+        ("Cao Yu", "新鲜草鱼", FOUND),
+        (" XXCY ", "新鲜草鱼", FOUND),
+        ("liyu", "新鲜草鱼", NOT_FOUND),
+        ("lvdou", "绿豆", FOUND),
+        ("ld", "绿豆", FOUND),
+        ("grass carp", "新鲜草鱼", FOUND),
+        ("GRASSCARP", "新鲜草鱼", FOUND),
+        ("carp", "新鲜草鱼", FOUND),
+        ("salmon", "新鲜草鱼", NOT_FOUND),
+        ("   ", "新鲜草鱼", NOT_FOUND),
+    ],
+)
+async def test_a_product_is_found_the_way_shoppers_type(
+    orders_pool: asyncpg.Pool, query: str, product_name: str, found: bool
+) -> None:
+    feed = Feed(orders_pool)
+    await feed.send(location("fishmonger", 200, category="fish"))
+    english = {"新鲜草鱼": "Fresh Grass Carp", "绿豆": "Mung beans"}[product_name]
+    await feed.send(product("p1", "fishmonger", product_name, english))
+    hits = [r["product_id"] for r in await search(orders_pool, query, Mode.PICKUP)]
+    assert hits == (["p1"] if found else [])

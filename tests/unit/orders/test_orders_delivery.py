@@ -16,7 +16,8 @@ from services.orders.entrypoints.answers import order_json
 from services.orders.entrypoints.consumers import SUBSCRIPTIONS
 from services.orders.entrypoints.http import PlaceOrder
 from shared.auth import Principal
-from shared.events.contracts import LineOutcome, events_on
+from shared.events.contracts import LineOutcome
+from shared.events.envelope import event_types
 from shared.events.topics import DISPATCH
 from shared.vocabulary.order_status import OrderStatus, TransitionRefused
 from shared.vocabulary.roles import Role
@@ -300,7 +301,7 @@ def test_who_sees_codes_the_rider_and_dispatchs_steps() -> None:
 def test_orders_applies_every_dispatch_event_in_its_own_group() -> None:
     sub = next(s for s in SUBSCRIPTIONS if s.topic == DISPATCH)
     assert sub.group == "orders-dispatch"
-    assert set(sub.handlers) == set(events_on(DISPATCH))
+    assert set(sub.handlers) == {cls for cls in event_types().values() if cls.topic == DISPATCH}
 
 
 def test_a_locker_order_names_a_well_formed_site_and_may_leave_out_the_address() -> None:
