@@ -15,7 +15,7 @@ from __future__ import annotations
 import abc
 from datetime import datetime
 from types import TracebackType
-from typing import Any, ClassVar, Protocol, Self
+from typing import Any, ClassVar, Self
 
 import asyncpg
 
@@ -148,11 +148,3 @@ class PostgresUnitOfWork(UnitOfWork):
     async def _record(self, env: Envelope[Any]) -> None:
         assert self._conn is not None, "publish() outside `async with unit_of_work`"
         await outbox.record(self._conn, env, self.service)
-
-
-class UnitOfWorkFactory(Protocol):
-    """How the runtime, consumers and the deadline scheduler make a service's unit of work."""
-
-    def __call__(
-        self, *, cause: RawEnvelope | None = None, correlation_id: str | None = None, readonly: bool = False
-    ) -> UnitOfWork: ...

@@ -16,6 +16,11 @@ from shared.events.envelope import Envelope, RawEnvelope
 from shared.unit_of_work import UnitOfWork
 
 
+def to_json(env: Envelope[Any]) -> bytes:
+    """An event as the relay puts it on the wire, for tests that hand bytes to a consumer."""
+    return env.model_dump_json().encode()
+
+
 @dataclass
 class FakeClock:
     current: datetime = field(default_factory=lambda: datetime(2026, 1, 1, 8, 0, tzinfo=UTC))

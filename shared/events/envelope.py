@@ -112,7 +112,3 @@ def validate_payload(env: RawEnvelope, cls: type[Event]) -> Event:
 
 def _errors(e: ValidationError) -> str:
     return "; ".join(f"{'.'.join(str(p) for p in err['loc']) or '(root)'}: {err['msg']}" for err in e.errors())
-
-
-def to_json(env: Envelope[Any]) -> bytes:
-    return env.model_dump_json().encode()

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from shared.errors import Invalid
+
 
 class LocationKind(StrEnum):
     SHOP = "shop"
@@ -15,21 +17,10 @@ class LocationKind(StrEnum):
     STALL = "stall"
 
 
-class ShopCategory(StrEnum):
-    SUPERMARKET = "supermarket"
-    FRESH_STORE = "fresh_store"
-    CONVENIENCE = "convenience"
-    WET_MARKET = "wet_market"
-    PHARMACY = "pharmacy"
-    BAKERY = "bakery"
-    BREAKFAST = "breakfast"
-    STALL = "stall"
-
-
 def store_of(kind: LocationKind, location_id: str, parent_id: str | None) -> str:
     """The orderable store a location belongs to: a stall answers for its market."""
     if kind is LocationKind.STALL:
         if not parent_id:
-            raise ValueError(f"stall {location_id} has no market")
+            raise Invalid(f"stall {location_id} has no market: name its market as parent_id")
         return parent_id
     return location_id

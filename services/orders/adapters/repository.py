@@ -15,10 +15,13 @@ from services.orders.domain.lines import LineStatus, PendingApproval, Substitute
 from services.orders.domain.order import Order, OrderLine, Packed, TimelineEntry, Tracking
 from services.orders.domain.search import AVAILABILITY_ORDER, Hit, pinyin_of
 from shared.events.contracts import LocationUpserted, ProductUpserted, StockLevelChanged
+from shared.notifications import notify
 from shared.vocabulary.geo import Point
 from shared.vocabulary.opening_hours import Closure, Window
 from shared.vocabulary.order_status import OrderStatus
 from shared.vocabulary.units import StockUnit
+
+ORDER_CHANNEL = "linli_order"  # NOTIFY on every saved order: GET /orders/{id}/stream follows it
 
 
 class OrderRepository:
@@ -111,7 +114,7 @@ class OrderRepository:
 
     async def _notify(self, order: Order) -> None:
         """Followers of the order (GET /orders/{id}/stream) hear of it when this transaction commits."""
-        await self.conn.execute("SELECT pg_notify('linli_order', $1)", order.id)
+        await notify(self.conn, ORDER_CHANNEL, order.id)
 
     async def _flush_lines(self, order: Order) -> None:
         changed = [ln for ln in order.lines if ln.line_no in order.changed_lines]

@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from services.orders.adapters.repository import ORDER_CHANNEL
 from services.orders.entrypoints import discovery_http, following_http, residents_http, stream
 from services.orders.entrypoints.consumers import SUBSCRIPTIONS
 from services.orders.entrypoints.http import router
@@ -91,7 +92,7 @@ SPEC = ServiceSpec(
         PickupChoiceMade,
         OrderRated,
     ],
-    background=[LiveListener.on(stream.CHANNEL)],
+    background=[LiveListener.on(ORDER_CHANNEL)],
     health_details=_health,
     on_start=on_start,
 )

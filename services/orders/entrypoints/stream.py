@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import StreamingResponse
 
+from services.orders.adapters.repository import ORDER_CHANNEL
 from services.orders.entrypoints.answers import order_json
 from services.orders.service_layer.reading import get_order
 from services.orders.service_layer.unit_of_work import OrdersUnitOfWork
@@ -21,7 +22,6 @@ from shared.errors import NotFound
 from shared.service import Runtime, runtime_of
 from shared.sse import SSE_HEADERS, follow, listener_of
 
-CHANNEL = "linli_order"
 router = APIRouter(tags=["following"])
 
 
@@ -53,7 +53,7 @@ async def stream(order_id: str, request: Request, principal: CurrentPrincipal) -
     order as GET /orders/{id} shows it.
     """
     runtime = runtime_of(request)
-    listener = listener_of(runtime, CHANNEL)
+    listener = listener_of(runtime, ORDER_CHANNEL)
     if listener is None:
         raise HTTPException(503, "live updates are not running here; poll GET /orders/{id} instead")
     await _read(runtime, principal, order_id)  # a 404 before the stream starts, not inside it

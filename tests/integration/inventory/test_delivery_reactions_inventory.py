@@ -19,11 +19,12 @@ from shared.events.contracts import (
     SubstitutionMode,
     SubstitutionPreference,
 )
-from shared.events.envelope import envelope, to_json
+from shared.events.envelope import envelope
 from shared.events.topics import DISPATCH
 from shared.inbox import PermanentError
 from shared.service import Runtime
 from shared.vocabulary.order_status import OrderStatus
+from tests.fakes import to_json
 from tests.integration.inventory.support import check_books, events, placed, run, stock, types, unit_of_work
 from tests.runtime import consumer_for
 

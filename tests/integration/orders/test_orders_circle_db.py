@@ -28,7 +28,7 @@ from shared.events.contracts import (
     StockLevel,
     StockLevelChanged,
 )
-from shared.events.envelope import Event, envelope, to_json
+from shared.events.envelope import Event, envelope
 from shared.events.topics import CATALOG, CIRCLE, Topic
 from shared.service import Runtime, install_error_handlers
 from shared.vocabulary.geo import Point
@@ -36,6 +36,7 @@ from shared.vocabulary.locations import LocationKind
 from shared.vocabulary.opening_hours import Window
 from shared.vocabulary.roles import Role
 from shared.vocabulary.units import StockUnit
+from tests.fakes import to_json
 from tests.integration.orders.conftest import SETTINGS, TZ, unit_of_work
 from tests.runtime import consumer_for, test_runtime
 

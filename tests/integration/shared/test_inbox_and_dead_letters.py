@@ -14,10 +14,10 @@ from aiokafka import AIOKafkaProducer
 from faststream.kafka import KafkaBroker
 
 from shared import dead_letters
-from shared.events.envelope import envelope, to_json
+from shared.events.envelope import envelope
 from shared.events.topics import Topic
 from shared.inbox import Consumer, DeadLetters, PermanentError, RetryPolicy
-from tests.fakes import FakeClock
+from tests.fakes import FakeClock, to_json
 from tests.integration.conftest import ParcelNoted, ParcelUnitOfWork, read_topic
 from tests.waiting import eventually
 

@@ -12,12 +12,12 @@ from shared.events.envelope import (
     envelope,
     event_types,
     parse_envelope,
-    to_json,
     validate_payload,
 )
 from shared.events.topics import ORDERS, declared_topics
 from shared.vocabulary.order_status import OrderStatus
 from shared.vocabulary.units import StockUnit
+from tests.fakes import to_json
 
 
 def test_round_trip_keeps_payload_key_and_type() -> None:
