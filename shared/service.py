@@ -38,6 +38,7 @@ from shared.auth import session_router
 from shared.background import BackgroundLoop
 from shared.clock import Clock, SystemClock
 from shared.deadlines import DeadlineHandler, DeadlineScheduler
+from shared.dependencies import DEPENDENCY_FAILURES, Unavailable, away
 from shared.errors import Refusal
 from shared.events.envelope import Envelope, Event, RawEnvelope
 from shared.events.topics import Topic
@@ -206,6 +207,23 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Refusal)
     async def refused(_: Request, exc: Refusal) -> JSONResponse:
         return JSONResponse(exc.body(), status_code=exc.status_code)
+
+    async def dependency_away(_: Request, exc: Exception) -> JSONResponse:
+        dependency = away(exc)
+        if dependency is None:  # an OSError or asyncpg error of our own making: a bug, not an outage
+            log.error("unexpected failure", exc_info=exc)
+            return JSONResponse({"detail": "internal error"}, status_code=500)
+        retry_after = exc.retry_after_s if isinstance(exc, Unavailable) else 2
+        detail = str(exc) if isinstance(exc, Unavailable) else f"the {dependency} is unavailable; try again shortly"
+        log.warning("answering 503: the %s is unavailable (%r)", dependency, exc)
+        return JSONResponse(
+            {"detail": detail, "unavailable": dependency},
+            status_code=503,
+            headers={"Retry-After": str(retry_after)},
+        )
+
+    for away_class in DEPENDENCY_FAILURES:
+        app.add_exception_handler(away_class, dependency_away)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

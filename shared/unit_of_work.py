@@ -22,6 +22,7 @@ import asyncpg
 from shared import outbox
 from shared.clock import Clock
 from shared.deadlines import Deadline, Deadlines, PostgresDeadlines
+from shared.dependencies import DATABASE, Unavailable
 from shared.events.envelope import Envelope, Event, RawEnvelope, envelope
 from shared.idempotency import IdempotencyKeys, PostgresIdempotencyKeys
 from shared.inbox import Inbox, PostgresInbox
@@ -101,10 +102,12 @@ class PostgresUnitOfWork(UnitOfWork):
         cause: RawEnvelope | None = None,
         correlation_id: str | None = None,
         readonly: bool = False,
+        acquire_timeout_s: float = 10.0,
     ) -> None:
         super().__init__(clock=clock, cause=cause, correlation_id=correlation_id)
         self._pool = pool
         self._readonly = readonly
+        self._acquire_timeout_s = acquire_timeout_s
         self._conn: asyncpg.Connection | None = None
         self._tx: Any = None
 
@@ -113,7 +116,12 @@ class PostgresUnitOfWork(UnitOfWork):
         """Build this service's repositories on the transaction's connection."""
 
     async def _begin(self) -> None:
-        conn = await self._pool.acquire()
+        try:
+            conn = await self._pool.acquire(timeout=self._acquire_timeout_s)
+        except TimeoutError as e:
+            raise Unavailable(
+                DATABASE, f"no database connection came free within {self._acquire_timeout_s:g}s; try again shortly"
+            ) from e
         try:
             tx = conn.transaction(readonly=self._readonly)
             await tx.start()
