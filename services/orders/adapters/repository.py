@@ -14,7 +14,7 @@ from services.orders.domain.fulfilment_choice import Fulfilment
 from services.orders.domain.lines import LineStatus, PendingApproval, Substitute, SubstitutionChoice
 from services.orders.domain.order import Order, OrderLine, Packed, TimelineEntry, Tracking
 from services.orders.domain.search import AVAILABILITY_ORDER, Hit, pinyin_of
-from shared.events.contracts import LocationUpserted, ProductUpserted, StockLevelChanged
+from shared.events.contracts import HandlingFlags, LocationUpserted, ProductUpserted, StockLevelChanged
 from shared.notifications import notify
 from shared.vocabulary.geo import Point
 from shared.vocabulary.opening_hours import Closure, Window
@@ -47,7 +47,7 @@ class OrderRepository:
             order.total_fen,
             order.version,
             order.created_at,
-            order.flags,
+            order.flags.model_dump(),
             order.delivery_code,
             order.tracking.as_dict(),
             order.payment,
@@ -186,7 +186,7 @@ def _order(row: asyncpg.Record, lines: list[asyncpg.Record], timeline: list[asyn
         fulfilment=Fulfilment.from_dict(row["fulfilment"]),
         contact_phone=row["contact_phone"],
         note=row["note"],
-        flags=row["flags"],
+        flags=HandlingFlags.model_validate(row["flags"] or {}),
         status=OrderStatus(row["status"]),
         reject_reason=row["reject_reason"],
         reject_details=row["reject_details"],

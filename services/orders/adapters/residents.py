@@ -9,7 +9,7 @@ import asyncpg
 
 from services.orders.domain.helpers import HelpedBy, NamedHelper, Resident
 from services.orders.domain.lines import SubstitutionChoice
-from shared.events.contracts import SubstitutionMode
+from shared.events.contracts import DeliveryAddress, SubstitutionMode
 
 
 class Residents:
@@ -23,7 +23,7 @@ class Residents:
             r.resident_id,
             r.helper,
             r.name,
-            r.address,
+            _json(r.address),
             r.phone,
             r.call_before_delivery,
             r.pay_on_delivery,
@@ -44,7 +44,7 @@ class Residents:
             "pay_on_delivery = $6, note = $7, updated_at = now() WHERE resident_id = $1",
             r.resident_id,
             r.name,
-            r.address,
+            _json(r.address),
             r.phone,
             r.call_before_delivery,
             r.pay_on_delivery,
@@ -135,10 +135,14 @@ def _resident(row: asyncpg.Record) -> Resident:
         resident_id=row["resident_id"],
         helper=row["helper"],
         name=row["name"],
-        address=row["address"],
+        address=DeliveryAddress.model_validate(row["address"]) if row["address"] else None,
         phone=row["phone"],
         call_before_delivery=row["call_before_delivery"],
         pay_on_delivery=row["pay_on_delivery"],
         note=row["note"],
         created_at=row["created_at"],
     )
+
+
+def _json(address: DeliveryAddress | None) -> dict[str, object] | None:
+    return address.model_dump(mode="json") if address is not None else None

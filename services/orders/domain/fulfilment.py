@@ -13,7 +13,15 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from services.orders.domain.lines import REFUNDED, LineStatus, OrderLine, PendingApproval, Substitute
+from services.orders.domain.lines import (
+    REFUNDED,
+    LineStatus,
+    OrderLine,
+    PendingApproval,
+    Substitute,
+    SubstituteNumbers,
+    WeightNumbers,
+)
 from services.orders.domain.order import Order, Packed
 from shared.events.contracts import ApprovalKind, LineOutcome
 from shared.vocabulary.fulfilment import FulfilmentMode
@@ -157,13 +165,7 @@ def weight_approval_requested(  # noqa: PLR0913 (the question's figures, each by
     line = _line(order, line_no, "a weight question", at)
     if line is None:
         return
-    numbers = {
-        "estimated_g": estimated_quantity,
-        "actual_g": actual_quantity,
-        "over_pct": over_pct,
-        "estimated_fen": estimated_fen,
-        "actual_fen": actual_fen,
-    }
+    numbers = WeightNumbers(estimated_quantity, actual_quantity, over_pct, estimated_fen, actual_fen)
     line.status = LineStatus.AWAITING_APPROVAL
     line.pending = PendingApproval(ApprovalKind.WEIGHT, deadline, numbers)
     order.note_fact(
@@ -171,7 +173,7 @@ def weight_approval_requested(  # noqa: PLR0913 (the question's figures, each by
         f"line {line_no} weighs {actual_quantity} g instead of about {estimated_quantity} g "
         f"({format_yuan(actual_fen)} instead of {format_yuan(estimated_fen)}): "
         "waiting for the shopper's approval",
-        {"line_no": line_no, **numbers, "deadline": deadline.isoformat()},
+        {"line_no": line_no, **numbers.as_dict(), "deadline": deadline.isoformat()},
     )
 
 
@@ -180,8 +182,8 @@ def weight_settled(order: Order, line_no: int, approved: bool, charged_fen: int,
     line = _line(order, line_no, "a weight decision", at)
     if line is None:
         return
-    numbers = line.pending.numbers if line.pending else {}
-    actual = numbers.get("actual_g", line.final_quantity)
+    numbers = line.pending.numbers if line.pending else None
+    actual = numbers.actual_g if isinstance(numbers, WeightNumbers) else line.final_quantity
     detail: dict[str, Any] = {
         "line_no": line_no,
         "approved": approved,
@@ -216,12 +218,8 @@ def substitution_proposed(
     if line is None:
         return
     line.substitute = substitute
-    numbers = {
-        "substitute": substitute.as_dict(),
-        "estimated_fen": line.estimated_fen,
-        "substitute_fen": substitute.price_fen,
-    }
-    detail: dict[str, Any] = {"line_no": line_no, **numbers, "needs_approval": needs_approval, "by": by}
+    numbers = SubstituteNumbers(substitute, line.estimated_fen, substitute.price_fen)
+    detail: dict[str, Any] = {"line_no": line_no, **numbers.as_dict(), "needs_approval": needs_approval, "by": by}
     what = (
         f"line {line_no}: {substitute.name_en} ({substitute.quantity} {substitute.unit}, "
         f"{format_yuan(substitute.price_fen)}) offered instead of {line.name_en}"

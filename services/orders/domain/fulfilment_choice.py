@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from shared.events.contracts import DeliveryAddress
 from shared.vocabulary.fulfilment import FulfilmentMode
 from shared.vocabulary.geo import Point
 
@@ -18,7 +19,7 @@ from shared.vocabulary.geo import Point
 @dataclass(frozen=True)
 class Fulfilment:
     mode: FulfilmentMode = FulfilmentMode.DELIVERY
-    address: Mapping[str, Any] | None = None  # {"text", "lat", "lon"}: the door, or a locker order's note of it
+    address: DeliveryAddress | None = None  # the door, or a locker order's note of it
     slot: Mapping[str, str] | None = None  # {"start", "end"} as ISO strings: a chosen delivery window
     site_id: str | None = None  # a locker site, as dispatch names it
     switched_from: Fulfilment | None = None  # what a pickup order was before the shopper took the pickup offer
@@ -32,10 +33,10 @@ class Fulfilment:
     def door(self) -> Point | None:
         if self.address is None:
             return None
-        return Point(float(self.address["lat"]), float(self.address["lon"]))
+        return Point(self.address.lat, self.address.lon)
 
-    def with_address(self, address: Mapping[str, Any]) -> Fulfilment:
-        return replace(self, address=dict(address))
+    def with_address(self, address: DeliveryAddress) -> Fulfilment:
+        return replace(self, address=address)
 
     def with_slot(self, slot: Mapping[str, str]) -> Fulfilment:
         return replace(self, slot=dict(slot))
@@ -43,16 +44,20 @@ class Fulfilment:
     def switched_to_pickup(self) -> Fulfilment:
         return Fulfilment(FulfilmentMode.PICKUP, switched_from=self)
 
-    def kept_for_reorder(self) -> dict[str, Any]:
+    def kept_for_reorder(self) -> Fulfilment:
         """What ordering again keeps: the mode, the door and the site (not the slot: its time has passed)."""
-        return {k: v for k, v in self.as_dict().items() if k in ("mode", "address", "site_id") and v is not None}
+        return Fulfilment(
+            self.mode,
+            address=self.address if self.mode is not FulfilmentMode.PICKUP else None,
+            site_id=self.site_id if self.mode is FulfilmentMode.LOCKER else None,
+        )
 
     def as_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"mode": self.mode.value}
         if self.mode is FulfilmentMode.LOCKER:
             data["site_id"] = self.site_id
         if self.mode is not FulfilmentMode.PICKUP:
-            data["address"] = dict(self.address) if self.address is not None else None
+            data["address"] = self.address.model_dump(mode="json") if self.address is not None else None
         if self.slot is not None:
             data["slot"] = dict(self.slot)
         if self.switched_from is not None:
@@ -63,9 +68,10 @@ class Fulfilment:
     def from_dict(cls, data: Mapping[str, Any] | None) -> Fulfilment:
         data = data or {}
         switched = data.get("switched_from")
+        address = data.get("address")
         return cls(
             mode=FulfilmentMode(data.get("mode") or FulfilmentMode.DELIVERY.value),
-            address=data.get("address"),
+            address=DeliveryAddress.model_validate(address) if address else None,
             slot=data.get("slot"),
             site_id=data.get("site_id"),
             switched_from=cls.from_dict(switched) if switched else None,

@@ -13,10 +13,10 @@ from datetime import datetime
 from typing import Any
 
 from shared.errors import Invalid
+from shared.events.contracts import DeliveryAddress, HandlingFlags
 from shared.vocabulary.roles import Role
 
 RESIDENT_PREFIX = "res-"
-FLAG_NAMES = ("call_before_delivery", "pay_on_delivery")
 
 
 def new_resident_id() -> str:
@@ -30,23 +30,33 @@ class Resident:
     resident_id: str
     helper: str  # the subject of the helper who registered them
     name: str
-    address: dict[str, Any] | None = None  # {"text", "lat", "lon"}
+    address: DeliveryAddress | None = None
     phone: str | None = None
     call_before_delivery: bool = False
     pay_on_delivery: bool = False
     note: str | None = None
     created_at: datetime | None = None
 
+    @classmethod
+    def registered(cls, helper: str, details: dict[str, Any]) -> Resident:
+        """A new resident from a helper's form: the editable fields, an address as its JSON."""
+        resident = cls(new_resident_id(), helper, str(details["name"]))
+        resident.change(details)
+        return resident
+
     @property
-    def flags(self) -> dict[str, bool]:
-        return {"call_before_delivery": self.call_before_delivery, "pay_on_delivery": self.pay_on_delivery}
+    def flags(self) -> HandlingFlags:
+        return HandlingFlags(call_before_delivery=self.call_before_delivery, pay_on_delivery=self.pay_on_delivery)
 
     def change(self, changes: dict[str, Any]) -> None:
-        """Apply a partial update; only the fields a helper may edit."""
+        """Apply a partial update; only the fields a helper may edit (an address as its JSON, or None)."""
         for name, value in changes.items():
             if name not in EDITABLE:
                 raise Invalid(f"{name} cannot be changed")
-            setattr(self, name, value)
+            if name == "address" and value is not None:
+                setattr(self, name, DeliveryAddress.model_validate(value))
+            else:
+                setattr(self, name, value)
 
 
 EDITABLE = frozenset({"name", "address", "phone", "call_before_delivery", "pay_on_delivery", "note"})
@@ -81,8 +91,9 @@ def may_act_for(role: Role, subject: str, holder: str, helped: HelpedBy) -> bool
     return role is Role.HELPER and holder in helped
 
 
-def merged_flags(asked: dict[str, bool] | None, resident: dict[str, bool] | None) -> dict[str, bool]:
+def merged_flags(asked: HandlingFlags, resident: HandlingFlags) -> HandlingFlags:
     """OR the order's flags with the resident's: a resident's "call first" cannot be switched off by accident."""
-    asked = asked or {}
-    resident = resident or {}
-    return {name: bool(asked.get(name)) or bool(resident.get(name)) for name in FLAG_NAMES}
+    return HandlingFlags(
+        call_before_delivery=asked.call_before_delivery or resident.call_before_delivery,
+        pay_on_delivery=asked.pay_on_delivery or resident.pay_on_delivery,
+    )

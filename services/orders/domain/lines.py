@@ -9,7 +9,7 @@ inventory decides whose answer (or the deadline) won.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -22,8 +22,10 @@ __all__ = [
     "OrderLine",
     "PendingApproval",
     "Substitute",
+    "SubstituteNumbers",
     "SubstitutionChoice",
     "SubstitutionMode",
+    "WeightNumbers",
 ]
 
 
@@ -77,12 +79,42 @@ class Substitute:
 
 
 @dataclass(frozen=True)
+class WeightNumbers:
+    """A weighed line over the shop's tolerance: the estimate against what the scale said."""
+
+    estimated_g: int
+    actual_g: int
+    over_pct: float
+    estimated_fen: int
+    actual_fen: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class SubstituteNumbers:
+    """A substitute outside the shopper's preference: what it is, against the line's shown price."""
+
+    substitute: Substitute
+    estimated_fen: int
+    substitute_fen: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "substitute": self.substitute.as_dict(),
+            "estimated_fen": self.estimated_fen,
+            "substitute_fen": self.substitute_fen,
+        }
+
+
+@dataclass(frozen=True)
 class PendingApproval:
     """A question to the shopper; `numbers` are what they decide on (grams, prices, the substitute)."""
 
     kind: ApprovalKind
     deadline: datetime | None
-    numbers: dict[str, Any] = field(default_factory=dict)
+    numbers: WeightNumbers | SubstituteNumbers
     answer: bool | None = None  # the shopper's answer, before inventory settles it
     answered_by: str | None = None
     answered_at: datetime | None = None
@@ -91,7 +123,7 @@ class PendingApproval:
         return {
             "kind": self.kind.value,
             "deadline": _iso(self.deadline),
-            "numbers": self.numbers,
+            "numbers": self.numbers.as_dict(),
             "answer": self.answer,
             "answered_by": self.answered_by,
             "answered_at": _iso(self.answered_at),
@@ -101,10 +133,16 @@ class PendingApproval:
     def from_dict(cls, data: dict[str, Any] | None) -> PendingApproval | None:
         if not data:
             return None
+        kind = ApprovalKind(data["kind"])
+        numbers = dict(data["numbers"])
         return cls(
-            ApprovalKind(data["kind"]),
+            kind,
             _dt(data.get("deadline")),
-            data.get("numbers") or {},
+            WeightNumbers(**numbers)
+            if kind is ApprovalKind.WEIGHT
+            else SubstituteNumbers(
+                Substitute(**numbers["substitute"]), numbers["estimated_fen"], numbers["substitute_fen"]
+            ),
             data.get("answer"),
             data.get("answered_by"),
             _dt(data.get("answered_at")),

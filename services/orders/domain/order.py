@@ -15,6 +15,7 @@ from services.orders.domain import ledger
 from services.orders.domain.fulfilment_choice import Fulfilment
 from services.orders.domain.lines import OrderLine
 from shared.errors import Invalid
+from shared.events.contracts import HandlingFlags
 from shared.vocabulary.fulfilment import FulfilmentMode
 from shared.vocabulary.order_status import OrderStatus, can_move, check_move
 
@@ -104,7 +105,7 @@ class Order:
     status: OrderStatus = OrderStatus.PLACED
     contact_phone: str | None = None
     note: str | None = None
-    flags: dict[str, bool] = field(default_factory=dict)
+    flags: HandlingFlags = field(default_factory=HandlingFlags)
     packed: Packed | None = None
     return_refund_fen: int | None = None  # the whole final amount, when the bag came back
     reject_reason: str | None = None
@@ -138,7 +139,7 @@ class Order:
         at: datetime,
         contact_phone: str | None = None,
         note: str | None = None,
-        flags: dict[str, bool] | None = None,
+        flags: HandlingFlags = HandlingFlags(),
         delivery_code: str | None = None,
         payment: ledger.Payment = "balance",
         fees: ledger.Fees = ledger.Fees(),
@@ -157,7 +158,7 @@ class Order:
             lines=lines,
             contact_phone=contact_phone,
             note=note,
-            flags=dict(flags or {}),
+            flags=flags,
             created_at=at,
             delivery_code=delivery_code,
             payment=payment,

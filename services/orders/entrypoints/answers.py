@@ -77,7 +77,7 @@ class Question(Answer):
         return {
             "kind": pending.kind.value,
             "deadline": _iso(pending.deadline),
-            "numbers": pending.numbers,
+            "numbers": pending.numbers.as_dict(),
             "answer": pending.answer,
             "answered_by": pending.answered_by,
             "answered_at": _iso(pending.answered_at),
@@ -275,7 +275,7 @@ def order_answer(order: Order, viewer: Viewer | None = None) -> OrderAnswer:
         contact_phone=order.contact_phone,
         fulfilment=order.fulfilment.as_dict(),
         note=order.note,
-        flags=order.flags,
+        flags=order.flags.model_dump(),
         total_fen=order.total_fen,
         reject_reason=order.reject_reason,
         reject_details=order.reject_details or None,
@@ -579,7 +579,15 @@ class ChangeAnswer(Answer):
     @classmethod
     def of(cls, c: Change) -> ChangeAnswer:
         return cls(
-            kind=c.kind, product_id=c.product_id, name_zh=c.name_zh, name_en=c.name_en, message=c.message, **c.figures
+            kind=c.kind,
+            product_id=c.product_id,
+            name_zh=c.name_zh,
+            name_en=c.name_en,
+            was_fen=c.was_fen,
+            now_fen=c.now_fen,
+            unit=c.unit,
+            substitute_product_id=c.substitute_product_id,
+            message=c.message,
         )
 
 
@@ -606,7 +614,7 @@ class ReorderAnswer(Answer):
                 )
                 for ln in r.lines
             ],
-            fulfilment=r.fulfilment,
+            fulfilment={k: v for k, v in r.fulfilment.as_dict().items() if v is not None},
             note=r.note,
             payment=r.payment,
             on_behalf_of=r.on_behalf_of,
@@ -633,7 +641,7 @@ class ResidentAnswer(Answer):
         return cls(
             resident_id=r.resident_id,
             name=r.name,
-            address=r.address,
+            address=r.address.model_dump(mode="json") if r.address is not None else None,
             phone=r.phone,
             call_before_delivery=r.call_before_delivery,
             pay_on_delivery=r.pay_on_delivery,

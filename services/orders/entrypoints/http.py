@@ -30,6 +30,7 @@ from services.orders.service_layer.reading import get_order
 from services.orders.service_layer.unit_of_work import OrdersUnitOfWork
 from shared.auth import CurrentPrincipal, Principal, require
 from shared.errors import Forbidden, NotFound
+from shared.events.contracts import HandlingFlags
 from shared.idempotency import change_once, check_key, request_hash
 from shared.service import runtime_of
 from shared.settings import Settings
@@ -149,7 +150,7 @@ class PlaceOrder(BaseModel):
             "fulfilment": Fulfilment.from_dict(self.fulfilment.model_dump(mode="json")),
             "contact_phone": self.contact_phone,
             "on_behalf_of": self.on_behalf_of,
-            "flags": self.flags.model_dump(),
+            "flags": HandlingFlags(**self.flags.model_dump()),
             "payment": self.payment,
             "platform_fee_fen": settings.platform_fee_fen,
             "timezone": settings.timezone,

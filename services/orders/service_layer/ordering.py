@@ -24,7 +24,6 @@ from services.orders.service_layer.unit_of_work import OrdersUnitOfWork
 from shared.auth import Principal
 from shared.errors import Conflict, Forbidden, NotFound
 from shared.events.contracts import (
-    DeliveryAddress,
     DeliverySlot,
     HandlingFlags,
     OrderAccepted,
@@ -66,7 +65,7 @@ class Checkout:
     fulfilment: Fulfilment
     payment: ledger.Payment
     fees: ledger.Fees
-    flags: dict[str, bool]
+    flags: HandlingFlags
     contact_phone: str | None
     slot: slots.Slot | None = None
     release_at: datetime | None = None
@@ -127,7 +126,7 @@ async def checkout(  # noqa: PLR0913 (a checkout request, each part by name)
     contact_phone: str | None,
     on_behalf_of: str | None,
     timezone: str,
-    flags: dict[str, bool] | None = None,
+    flags: HandlingFlags = HandlingFlags(),
     payment: ledger.Payment | None = None,
     platform_fee_fen: int = 0,
 ) -> Checkout:
@@ -157,10 +156,9 @@ async def checkout(  # noqa: PLR0913 (a checkout request, each part by name)
     lines = price_basket(store, store_id, wanted, products)
     assert store is not None  # price_basket refuses an unknown store
     drawn_on = await uow.catalog.locations(sorted({store_id} | {ln.location_id for ln in lines}))
-    asked = dict(flags or {})
     chosen: ledger.Payment = payment or (
         "on_delivery"
-        if asked.get("pay_on_delivery") or (orderer.pay_on_delivery_default and mode is FulfilmentMode.DELIVERY)
+        if flags.pay_on_delivery or (orderer.pay_on_delivery_default and mode is FulfilmentMode.DELIVERY)
         else "balance"
     )
     try:
@@ -168,7 +166,9 @@ async def checkout(  # noqa: PLR0913 (a checkout request, each part by name)
     except ledger.PaymentRefused as e:
         raise BasketProblem([str(e)]) from e
     # A resident's "call first" cannot be switched off by accident; paying at the door is the payment chosen.
-    handling = {**helpers.merged_flags(asked, orderer.flags), "pay_on_delivery": chosen == "on_delivery"}
+    handling = helpers.merged_flags(flags, orderer.flags).model_copy(
+        update={"pay_on_delivery": chosen == "on_delivery"}
+    )
     result = Checkout(
         placed_for=orderer.placed_for,
         store=store,
@@ -176,7 +176,7 @@ async def checkout(  # noqa: PLR0913 (a checkout request, each part by name)
         fulfilment=fulfilment,
         payment=chosen,
         fees=ledger.Fees(ledger.delivery_fee_for(mode, store.delivery_fee_fen), platform_fee_fen),
-        flags=HandlingFlags(**handling).model_dump(),
+        flags=handling,
         contact_phone=contact_phone or orderer.phone,
         given=[ln.line_no for ln in lines if ln.product_id in given],
     )
@@ -248,7 +248,7 @@ async def place_order(  # noqa: PLR0913 (a checkout request and its note, each p
     contact_phone: str | None,
     on_behalf_of: str | None,
     timezone: str,
-    flags: dict[str, bool] | None = None,
+    flags: HandlingFlags = HandlingFlags(),
     payment: ledger.Payment | None = None,
     platform_fee_fen: int = 0,
 ) -> Order:
@@ -293,7 +293,6 @@ async def place_order(  # noqa: PLR0913 (a checkout request and its note, each p
 
 
 def _placed(order: Order, c: Checkout) -> OrderPlaced:
-    address = c.fulfilment.address
     return OrderPlaced(
         order_id=order.id,
         store_id=order.store_id,
@@ -301,9 +300,9 @@ def _placed(order: Order, c: Checkout) -> OrderPlaced:
         placed_for=order.placed_for,
         fulfilment_mode=order.fulfilment_mode,
         total_fen=order.total_fen,
-        flags=HandlingFlags(**order.flags),
+        flags=order.flags,
         note=order.note,
-        address=DeliveryAddress.model_validate(address) if address else None,
+        address=c.fulfilment.address,
         contact_phone=order.contact_phone,
         delivery_code=order.delivery_code,
         locker_site_id=c.fulfilment.site_id if c.fulfilment.mode is FulfilmentMode.LOCKER else None,

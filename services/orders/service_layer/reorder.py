@@ -9,9 +9,9 @@ wins over the one on the past line, and a named substitute no longer sold falls 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from services.orders.domain.basket import CatalogProduct
+from services.orders.domain.fulfilment_choice import Fulfilment
 from services.orders.domain.ledger import Payment
 from services.orders.domain.lines import OrderLine, SubstitutionChoice, SubstitutionMode
 from services.orders.domain.order import Order
@@ -39,22 +39,36 @@ class Change:
     name_zh: str
     name_en: str
     message: str
-    figures: dict[str, Any]  # price_changed: was_fen, now_fen, unit; substitute_gone: substitute_product_id
+    was_fen: int | None = None  # price_changed: the price then and now, per its unit
+    now_fen: int | None = None
+    unit: str | None = None
+    substitute_product_id: str | None = None  # substitute_gone: the one no longer sold
 
 
 @dataclass(frozen=True)
 class Reorder:
     store_id: str
     lines: list[ReorderLine]
-    fulfilment: dict[str, Any]
+    fulfilment: Fulfilment  # the mode, the door and the site: a slot's time has passed
     note: str | None
     payment: Payment
     on_behalf_of: str | None
     changes: list[Change]
 
 
-def _change(line: OrderLine, kind: str, message: str, **figures: Any) -> Change:
-    return Change(kind, line.product_id, line.name_zh, line.name_en, message, figures)
+def _change(
+    line: OrderLine,
+    kind: str,
+    message: str,
+    *,
+    was_fen: int | None = None,
+    now_fen: int | None = None,
+    unit: str | None = None,
+    substitute_product_id: str | None = None,
+) -> Change:
+    return Change(
+        kind, line.product_id, line.name_zh, line.name_en, message, was_fen, now_fen, unit, substitute_product_id
+    )
 
 
 def reorder_body(

@@ -11,11 +11,12 @@ from typing import Any
 
 from services.orders.domain import helpers
 from services.orders.domain.basket import BasketProblem
-from services.orders.domain.helpers import NamedHelper, Resident, new_resident_id
+from services.orders.domain.helpers import NamedHelper, Resident
 from services.orders.domain.lines import SubstitutionChoice
 from services.orders.service_layer.unit_of_work import OrdersUnitOfWork
 from shared.auth import Principal
 from shared.errors import Forbidden, Invalid, NotFound
+from shared.events.contracts import DeliveryAddress, HandlingFlags
 from shared.vocabulary.roles import Role
 
 
@@ -24,8 +25,8 @@ class Orderer:
     """The person an order is placed for, and what their record fills in."""
 
     placed_for: str
-    address: dict[str, Any] | None = None  # {"text", "lat", "lon"}: a resident's door
-    flags: dict[str, bool] = field(default_factory=dict)  # OR these with the order's own flags
+    address: DeliveryAddress | None = None  # a resident's door
+    flags: HandlingFlags = field(default_factory=HandlingFlags)  # OR these with the order's own flags
     phone: str | None = None
     pay_on_delivery_default: bool = False
 
@@ -64,7 +65,7 @@ async def may_act_for(uow: OrdersUnitOfWork, principal: Principal, holder: str) 
 
 
 async def register(uow: OrdersUnitOfWork, principal: Principal, details: dict[str, Any]) -> Resident:
-    return await uow.residents.add(Resident(resident_id=new_resident_id(), helper=principal.subject, **details))
+    return await uow.residents.add(Resident.registered(principal.subject, details))
 
 
 async def residents_of(uow: OrdersUnitOfWork, principal: Principal) -> list[Resident]:

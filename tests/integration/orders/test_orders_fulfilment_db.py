@@ -15,6 +15,7 @@ from services.orders.service_layer import fulfilment, ordering, payments
 from shared.auth import Principal
 from shared.errors import Refusal
 from shared.events.contracts import (
+    HandlingFlags,
     LineOutcome,
     LinePicked,
     LocationUpserted,
@@ -90,7 +91,7 @@ async def place_market_order(pool: asyncpg.Pool) -> str:
         {"mode": "pickup"},
         store_id="market",
         note="no plastic",
-        flags={"call_before_delivery": True},
+        flags=HandlingFlags(call_before_delivery=True),
         wanted=[Wanted("carp", 2), Wanted("bokchoy", 2, SubstitutionChoice(SubstitutionMode.PRODUCT, "spinach"))],
     )
     return order.id

@@ -20,6 +20,7 @@ from services.orders.service_layer.unit_of_work import PostgresOrdersUnitOfWork
 from shared.auth import Principal
 from shared.errors import Forbidden, Refusal
 from shared.events.contracts import (
+    DeliveryAddress,
     DeliveryCompleted,
     HandoverTo,
     LineOutcome,
@@ -272,7 +273,7 @@ async def test_a_helper_tops_up_their_resident_who_pays_from_it(orders_pool: asy
     async with unit_of_work(orders_pool, readonly=True) as uow:
         order = await get_order(uow, helper, order_id)
         seen = BalanceAnswer.of(await payments.balance_of(uow, helper, resident.resident_id)).model_dump(mode="json")
-    assert order.fulfilment.address == HOME, "the resident's address fills in what the order omits"
+    assert order.fulfilment.address == DeliveryAddress(**HOME), "the resident's address fills in what the order omits"
     assert seen["balance_fen"] == 3000 - 2460
     assert [e["kind"] for e in seen["entries"]] == ["paid", "top_up"]
 

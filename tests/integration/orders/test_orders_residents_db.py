@@ -16,6 +16,7 @@ from services.orders.domain.rating import Rating, RatingInvalid, RatingRefused
 from services.orders.service_layer import preferences, ratings, residents
 from shared.auth import Principal
 from shared.errors import Forbidden, NotFound
+from shared.events.contracts import DeliveryAddress, HandlingFlags
 from shared.vocabulary.fulfilment import FulfilmentMode
 from shared.vocabulary.order_status import OrderStatus
 from shared.vocabulary.roles import Role
@@ -51,8 +52,8 @@ async def test_a_helper_orders_for_their_resident_with_the_residents_door_and_fl
         orderer = await residents.resolve_orderer(uow, LI, zhou)
         assert orderer == residents.Orderer(
             placed_for=zhou,
-            address=ADDRESS,
-            flags={"call_before_delivery": True, "pay_on_delivery": True},
+            address=DeliveryAddress(**ADDRESS),
+            flags=HandlingFlags(call_before_delivery=True, pay_on_delivery=True),
             phone="+86 139 0000 0000",
             pay_on_delivery_default=True,
         )
@@ -134,7 +135,7 @@ async def add_order(pool: asyncpg.Pool, status: OrderStatus, *, rider: bool = Tr
         placed_by=LI.subject,
         placed_for="res-a",
         placed_by_role="helper",
-        fulfilment=Fulfilment(FulfilmentMode.DELIVERY, address=ADDRESS),
+        fulfilment=Fulfilment(FulfilmentMode.DELIVERY, address=DeliveryAddress(**ADDRESS)),
         lines=[line(1, "milk", SubstitutionChoice())],
         at=datetime.now(UTC),
     )

@@ -10,7 +10,7 @@ from services.orders.domain import approvals
 from services.orders.domain import fulfilment as shop
 from services.orders.domain.basket import CatalogLocation, CatalogProduct, Wanted, price_basket
 from services.orders.domain.fulfilment_choice import Fulfilment
-from services.orders.domain.lines import LineStatus, Substitute
+from services.orders.domain.lines import LineStatus, Substitute, SubstituteNumbers, WeightNumbers
 from services.orders.domain.order import Order, Packed
 from shared.events.contracts import LineOutcome
 from shared.vocabulary.fulfilment import FulfilmentMode
@@ -108,7 +108,8 @@ def test_a_heavy_line_waits_for_approval_then_is_charged_as_settled() -> None:
     assert carp is not None
     assert carp.status is LineStatus.AWAITING_APPROVAL
     assert carp.pending is not None
-    assert carp.pending.numbers["actual_g"] == 1400
+    assert isinstance(carp.pending.numbers, WeightNumbers)
+    assert carp.pending.numbers.actual_g == 1400
     assert carp.pending.deadline == deadline
 
     approvals.answer(o, 1, True, "grandma", T0)
@@ -157,7 +158,8 @@ def test_a_substitute_needing_approval_then_accepted_replaces_the_line_at_its_pr
     assert tofu is not None
     assert tofu.status is LineStatus.AWAITING_APPROVAL
     assert tofu.pending is not None
-    assert tofu.pending.numbers["substitute"]["name_en"] == "Silken tofu"
+    assert isinstance(tofu.pending.numbers, SubstituteNumbers)
+    assert tofu.pending.numbers.substitute.name_en == "Silken tofu"
     shop.substitution_settled(o, 2, True, 750, 0, decided_by="shopper", at=T0)
     assert (tofu.status, tofu.final_fen, tofu.refund_fen, tofu.pending) == (LineStatus.SUBSTITUTED, 750, 150, None)
     assert tofu.substitute is not None

@@ -12,7 +12,7 @@ from services.orders.domain.order import Order
 from services.orders.service_layer import ordering, payments
 from shared.auth import Principal
 from shared.errors import Conflict, Forbidden, Invalid, NotFound, PaymentRequired
-from shared.events.contracts import OrderCancelled, OrderPlaced
+from shared.events.contracts import DeliveryAddress, OrderCancelled, OrderPlaced
 from shared.vocabulary.fulfilment import FulfilmentMode
 from shared.vocabulary.geo import Point
 from shared.vocabulary.order_status import OrderStatus
@@ -24,7 +24,7 @@ GRANDMA = Principal("grandma", Role.SHOPPER)
 NEIGHBOUR = Principal("neighbour", Role.SHOPPER)
 DESK = Principal("cash-desk", Role.ADMIN)
 STAFF = Principal("counter", Role.STORE_STAFF, store="shop")
-DOOR = Fulfilment(FulfilmentMode.DELIVERY, address=HOME)
+DOOR = Fulfilment(FulfilmentMode.DELIVERY, address=DeliveryAddress(**HOME))
 
 
 async def top_up(uow: FakeOrdersUnitOfWork, fen: int) -> None:
@@ -92,7 +92,7 @@ async def test_pay_on_delivery_is_refused_for_a_pickup_in_words(uow: FakeOrdersU
 
 
 async def test_a_door_outside_the_radius_is_invalid(uow: FakeOrdersUnitOfWork) -> None:
-    far = Fulfilment(FulfilmentMode.DELIVERY, address={"text": "across the river", "lat": 32.10, "lon": 118.70})
+    far = Fulfilment(FulfilmentMode.DELIVERY, address=DeliveryAddress(text="across the river", lat=32.10, lon=118.70))
     with pytest.raises(Invalid, match="delivers only within 1500 m; choose pickup"):
         await place(uow, far)
 

@@ -21,6 +21,7 @@ from services.orders.domain.rating import RatingInvalid, check_stars, why_not_ra
 from services.orders.entrypoints.answers import ReorderAnswer
 from services.orders.service_layer.reorder import Reorder, reorder_body
 from shared.errors import Invalid
+from shared.events.contracts import HandlingFlags
 from shared.vocabulary.order_status import OrderStatus
 from shared.vocabulary.roles import Role
 from shared.vocabulary.units import StockUnit
@@ -47,11 +48,13 @@ def test_who_may_act_for_whom(role: Role, subject: str, holder: str, helped: Hel
 
 def test_a_residents_call_first_cannot_be_switched_off_by_an_order() -> None:
     flags = merged_flags(
-        {"call_before_delivery": False, "pay_on_delivery": False},
-        {"call_before_delivery": True, "pay_on_delivery": False},
+        HandlingFlags(call_before_delivery=False, pay_on_delivery=False),
+        HandlingFlags(call_before_delivery=True, pay_on_delivery=False),
     )
-    assert flags == {"call_before_delivery": True, "pay_on_delivery": False}
-    assert merged_flags({"pay_on_delivery": True}, None) == {"call_before_delivery": False, "pay_on_delivery": True}
+    assert flags == HandlingFlags(call_before_delivery=True, pay_on_delivery=False)
+    assert merged_flags(HandlingFlags(pay_on_delivery=True), HandlingFlags()) == HandlingFlags(
+        call_before_delivery=False, pay_on_delivery=True
+    )
 
 
 def test_resident_ids_are_recognisable_and_distinct() -> None:
@@ -63,7 +66,7 @@ def test_resident_ids_are_recognisable_and_distinct() -> None:
 def test_a_resident_changes_only_editable_fields() -> None:
     zhou = Resident("res-zhou", "li", "Zhou Ayi")
     zhou.change({"phone": "+86 139 0000 0000", "call_before_delivery": True})
-    assert zhou.flags == {"call_before_delivery": True, "pay_on_delivery": False}
+    assert zhou.flags == HandlingFlags(call_before_delivery=True, pay_on_delivery=False)
     with pytest.raises(Invalid, match="helper cannot be changed"):
         zhou.change({"helper": "someone-else"})
 
