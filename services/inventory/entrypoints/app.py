@@ -15,7 +15,7 @@ from services.inventory.entrypoints.live_http import router as live_router
 from services.inventory.entrypoints.staff_http import router as staff_router
 from services.inventory.service_layer import catalog, stock_keeping
 from services.inventory.service_layer.policy import Policy
-from services.inventory.service_layer.unit_of_work import InventoryUnitOfWork
+from services.inventory.service_layer.unit_of_work import PostgresInventoryUnitOfWork
 from shared.events.contracts import (
     BagReturned,
     LineOutOfStock,
@@ -50,8 +50,8 @@ log = logging.getLogger(__name__)
 
 def make_uow(
     runtime: Runtime, *, cause: RawEnvelope | None, correlation_id: str | None, readonly: bool
-) -> InventoryUnitOfWork:
-    return InventoryUnitOfWork(
+) -> PostgresInventoryUnitOfWork:
+    return PostgresInventoryUnitOfWork(
         runtime.pool,
         clock=runtime.clock,
         policy=Policy.from_settings(runtime.settings),

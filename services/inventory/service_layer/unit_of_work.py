@@ -12,19 +12,24 @@ from services.inventory.adapters.stock_repository import StockRepository
 from services.inventory.service_layer.policy import Policy
 from shared.clock import Clock
 from shared.events.envelope import RawEnvelope
-from shared.unit_of_work import PostgresUnitOfWork
+from shared.unit_of_work import PostgresUnitOfWork, UnitOfWork
 
 
-class InventoryUnitOfWork(PostgresUnitOfWork):
-    """What every inventory use case runs in; `policy` is the settings its rules need."""
+class InventoryUnitOfWork(UnitOfWork):
+    """What every inventory use case runs in: PostgreSQL in production, dictionaries in unit tests;
+    `policy` is the settings its rules need."""
 
-    service: ClassVar[str] = "inventory"
+    policy: Policy
     locations: LocationRepository
     products: ProductRepository
     stock: StockRepository
     reservations: ReservationRepository
     parts: PartRepository
     lines: LineRepository
+
+
+class PostgresInventoryUnitOfWork(PostgresUnitOfWork, InventoryUnitOfWork):
+    service: ClassVar[str] = "inventory"
 
     def __init__(
         self,

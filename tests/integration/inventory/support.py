@@ -12,7 +12,7 @@ import asyncpg
 
 from services.inventory.service_layer import catalog
 from services.inventory.service_layer.policy import Policy
-from services.inventory.service_layer.unit_of_work import InventoryUnitOfWork
+from services.inventory.service_layer.unit_of_work import InventoryUnitOfWork, PostgresInventoryUnitOfWork
 from shared import db
 from shared.auth import issue_token
 from shared.clock import Clock, SystemClock
@@ -32,8 +32,8 @@ def as_(role: Role, store: str | None = None) -> dict[str, str]:
     return {"Authorization": f"Bearer {issue_token(SETTINGS, role, 'someone', store)}"}
 
 
-def unit_of_work(pool: asyncpg.Pool, clock: Clock | None = None) -> InventoryUnitOfWork:
-    return InventoryUnitOfWork(pool, clock=clock or SystemClock(), policy=POLICY)
+def unit_of_work(pool: asyncpg.Pool, clock: Clock | None = None) -> PostgresInventoryUnitOfWork:
+    return PostgresInventoryUnitOfWork(pool, clock=clock or SystemClock(), policy=POLICY)
 
 
 # id -> (location, unit, price_fen, grams_per_piece, on_hand)

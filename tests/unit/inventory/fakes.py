@@ -11,6 +11,7 @@ from services.inventory.domain.picking import Line
 from services.inventory.domain.reservation import Reservation
 from services.inventory.domain.stock import Hold, StockLevel
 from services.inventory.service_layer.policy import Policy
+from services.inventory.service_layer.unit_of_work import InventoryUnitOfWork
 from shared.settings import Settings
 from tests.fakes import FakeUnitOfWork
 
@@ -161,15 +162,15 @@ class InMemoryStock:
         return []  # no thresholds and no levels to publish in these tests
 
 
-class InventoryFakeUnitOfWork(FakeUnitOfWork):
+class InventoryFakeUnitOfWork(FakeUnitOfWork, InventoryUnitOfWork):
     """One in-memory database shared by every unit of work made from it."""
 
     def __init__(self, *, policy: Policy = POLICY, **kw: Any) -> None:
         super().__init__(**kw)
         self.policy = policy
-        self.locations = InMemoryLocations()
-        self.products = InMemoryProducts()
-        self.stock = InMemoryStock()
-        self.reservations = InMemoryReservations()
-        self.parts = InMemoryParts()
-        self.lines = InMemoryLines()
+        self.locations = InMemoryLocations()  # type: ignore[assignment]
+        self.products = InMemoryProducts()  # type: ignore[assignment]
+        self.stock = InMemoryStock()  # type: ignore[assignment]
+        self.reservations = InMemoryReservations()  # type: ignore[assignment]
+        self.parts = InMemoryParts()  # type: ignore[assignment]
+        self.lines = InMemoryLines()  # type: ignore[assignment]
