@@ -17,6 +17,7 @@ import asyncpg
 from services.dispatch.domain.delivery import WITH_RIDER, Delivery, DeliveryStatus, Place
 from services.dispatch.domain.offers import Offer, OfferStatus
 from shared.errors import Conflict
+from shared.events.contracts import DeliveryAddress
 from shared.vocabulary.fulfilment import FulfilmentMode
 
 
@@ -87,11 +88,17 @@ def _delivery(row: asyncpg.Record) -> Delivery:
     values = {c: row[c] for c in (*_COLUMNS, "created_at", "updated_at", "version")}
     values["mode"] = FulfilmentMode(values["mode"])
     values["status"] = DeliveryStatus(values["status"])
+    values["address"] = DeliveryAddress.model_validate(values["address"]) if values["address"] else None
     place = Place(
         row["shop_lat"], row["shop_lon"], row["shop_name_zh"], row["shop_name_en"], row["store_name_zh"],
         row["store_name_en"],
     )  # fmt: skip
     return Delivery(**values, place=place)
+
+
+def _column(delivery: Delivery, name: str) -> object:
+    value = getattr(delivery, name)
+    return value.model_dump(mode="json") if isinstance(value, DeliveryAddress) else value
 
 
 class DeliveryRepository:
@@ -104,7 +111,7 @@ class DeliveryRepository:
         done = await self.conn.fetchval(
             f"INSERT INTO deliveries ({', '.join(_COLUMNS)}) VALUES ({placeholders}) "
             "ON CONFLICT (order_id) DO NOTHING RETURNING true",
-            *(getattr(delivery, c) for c in _COLUMNS),
+            *(_column(delivery, c) for c in _COLUMNS),
         )
         return bool(done)
 

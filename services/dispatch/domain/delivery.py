@@ -12,10 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 from urllib.parse import quote
 
 from shared.errors import Conflict, Forbidden, Invalid, WrongCode
+from shared.events.contracts import DeliveryAddress
 from shared.vocabulary.fulfilment import FulfilmentMode
 from shared.vocabulary.geo import Point
 from shared.vocabulary.money import format_yuan
@@ -225,7 +225,7 @@ class Delivery:
     placed_by: str
     placed_for: str
     status: DeliveryStatus = DeliveryStatus.PENDING
-    address: dict[str, Any] | None = None
+    address: DeliveryAddress | None = None
     contact_phone: str | None = None
     note: str | None = None
     delivery_code: str | None = None
@@ -271,7 +271,7 @@ class Delivery:
     # -- what it is ---------------------------------------------------------------------------------
     @property
     def door(self) -> Point | None:
-        return Point(self.address["lat"], self.address["lon"]) if self.address else None
+        return Point(self.address.lat, self.address.lon) if self.address else None
 
     @property
     def shop(self) -> Point | None:

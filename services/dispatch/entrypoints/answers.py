@@ -20,6 +20,7 @@ from services.dispatch.service_layer.assigning import OfferForRider
 from services.dispatch.service_layer.delivering import Delivered
 from services.dispatch.service_layer.lockers import Opened, SiteDetail
 from services.dispatch.service_layer.riders import RiderPage, RosterEntry
+from shared.events.contracts import DeliveryAddress
 from shared.vocabulary.geo import Point, street_metres
 
 
@@ -146,8 +147,18 @@ class SlotAnswer(BaseModel):
     end: str | None
 
 
+class AddressAnswer(BaseModel):
+    text: str
+    lat: float
+    lon: float
+
+    @classmethod
+    def of(cls, address: DeliveryAddress | None) -> AddressAnswer | None:
+        return cls(text=address.text, lat=address.lat, lon=address.lon) if address else None
+
+
 class CustomerAnswer(BaseModel):
-    address: dict[str, Any] | None
+    address: AddressAnswer | None
     contact_phone: str | None
     note: str | None
     maps_url: str | None
@@ -223,8 +234,8 @@ def _customer(d: Delivery) -> CustomerAnswer | None:
     if not VISIBILITY.rider_sees_customer(d):
         return None
     address = d.address
-    link = maps_url(address["lat"], address["lon"], address.get("text") or d.order_id) if address else None
-    return CustomerAnswer(address=address, contact_phone=d.contact_phone, note=d.note, maps_url=link)
+    link = maps_url(address.lat, address.lon, address.text or d.order_id) if address else None
+    return CustomerAnswer(address=AddressAnswer.of(address), contact_phone=d.contact_phone, note=d.note, maps_url=link)
 
 
 def delivery_for_rider(d: Delivery, here: Point | None = None) -> RiderDeliveryAnswer:
@@ -338,7 +349,7 @@ class DispatcherDeliveryAnswer(BaseModel):
     status: str
     placed_by: str
     placed_for: str
-    address: dict[str, Any] | None
+    address: AddressAnswer | None
     contact_phone: str | None
     note: str | None
     locker_site_id: str | None
@@ -383,11 +394,13 @@ class DispatcherDeliveryAnswer(BaseModel):
 def delivery_for_dispatcher(d: Delivery) -> DispatcherDeliveryAnswer:
     values: dict[str, Any] = {}
     for name in DispatcherDeliveryAnswer.model_fields:
-        if name in ("shop_lat", "shop_lon"):
+        if name in ("shop_lat", "shop_lon", "address"):
             continue
         value = getattr(d, name)
         values[name] = value.isoformat() if isinstance(value, datetime) else value
-    return DispatcherDeliveryAnswer(**values, shop_lat=d.place.lat, shop_lon=d.place.lon)
+    return DispatcherDeliveryAnswer(
+        **values, address=AddressAnswer.of(d.address), shop_lat=d.place.lat, shop_lon=d.place.lon
+    )
 
 
 class AlertAnswer(BaseModel):

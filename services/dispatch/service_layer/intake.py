@@ -20,6 +20,7 @@ from services.dispatch.service_layer.unit_of_work import DispatchUnitOfWork
 from shared.deadlines import Deadline
 from shared.events.contracts import (
     DeliveryAbandoned,
+    DeliveryAddress,
     DeliveryPromised,
     HandoverTo,
     LocationUpserted,
@@ -50,16 +51,16 @@ async def on_order_placed(uow: DispatchUnitOfWork, event: OrderPlaced) -> None:
     shop = await uow.shops.get(event.store_id)
     picking = shop.picking_minutes if shop else 10
     site = await uow.lockers.site(event.locker_site_id) if event.locker_site_id else None
-    address = event.address.model_dump() if event.address else None
+    address = event.address
     if address is None and site is not None:
-        address = {"text": site.name, "lat": site.lat, "lon": site.lon}
+        address = DeliveryAddress(text=site.name, lat=site.lat, lon=site.lon)
     if event.slot is not None and event.release_at is not None:
         times = slot_times(event.release_at, event.slot.end, picking, now)
         ready, promised = times.ready_at, times.promised_at
     else:
         ready = ready_at(now, picking, await uow.deliveries.queued_at(event.store_id, now))
         pickup = Point(shop.lat, shop.lon) if shop else None
-        door = Point(address["lat"], address["lon"]) if address else None
+        door = Point(address.lat, address.lon) if address else None
         pickup, door = pickup or door, door or pickup
         if pickup is None or door is None:
             promised = ready + timedelta(minutes=30)

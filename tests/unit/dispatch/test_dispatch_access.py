@@ -14,6 +14,7 @@ from services.dispatch.domain.visibility import VISIBILITY
 from services.dispatch.entrypoints.answers import delivery_for_rider
 from services.dispatch.entrypoints.app import SPEC
 from shared.auth import issue_token
+from shared.events.contracts import DeliveryAddress
 from shared.service import install_error_handlers
 from shared.settings import Settings
 from shared.vocabulary.fulfilment import FulfilmentMode
@@ -116,7 +117,7 @@ def _delivery(status: str) -> Delivery:
         call_first=True,
         total_fen=1200,
         handover_code="4321",
-        address={"text": "3-201 Lane 5", "lat": 32.0, "lon": 118.0},
+        address=DeliveryAddress(text="3-201 Lane 5", lat=32.0, lon=118.0),
         contact_phone="138",
         note="ring twice",
     )
