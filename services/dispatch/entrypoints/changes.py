@@ -5,16 +5,18 @@ build_app's one handler."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
-from fastapi import Request
+from fastapi import Depends, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from services.dispatch.service_layer.unit_of_work import DispatchUnitOfWork
-from shared.auth import Principal
+from shared.auth import Principal, require
 from shared.idempotency import change_once, check_key, request_hash
 from shared.service import runtime_of
+from shared.vocabulary.roles import Role
 
 T = TypeVar("T")
 A = TypeVar("A", bound=BaseModel)
@@ -35,13 +37,11 @@ async def run_change(  # the request, who asks, their key and body, the change
     change: Callable[[DispatchUnitOfWork], Awaitable[Answer]],
     status: int = 200,
 ) -> JSONResponse:
-    runtime = runtime_of(request)
-
     async def once(uow: Any) -> Any:
         return _json(await change(cast(DispatchUnitOfWork, uow)))
 
     code, response = await change_once(
-        runtime.unit_of_work,
+        lambda: unit_of_work(request),
         principal.key,
         check_key(key, required=False),
         request_hash(request.method, request.url.path, body),
@@ -51,11 +51,50 @@ async def run_change(  # the request, who asks, their key and body, the change
     return JSONResponse(response, status_code=code)
 
 
+def unit_of_work(request: Request, *, readonly: bool = False) -> DispatchUnitOfWork:
+    """The dispatch unit of work for one request, carrying the caller's correlation id into its events."""
+    uow = runtime_of(request).unit_of_work(correlation_id=request.headers.get("x-correlation-id"), readonly=readonly)
+    return cast(DispatchUnitOfWork, uow)
+
+
 async def read(request: Request, use_case: Callable[[DispatchUnitOfWork], Awaitable[T]]) -> T:
-    async with runtime_of(request).unit_of_work(readonly=True) as uow:
-        return await use_case(cast(DispatchUnitOfWork, uow))
+    async with unit_of_work(request, readonly=True) as uow:
+        return await use_case(uow)
 
 
 async def then(result: Awaitable[T], shape: Callable[[T], A]) -> A:
     """The use case's result shaped into its answer."""
     return shape(await result)
+
+
+@dataclass(frozen=True)
+class Asked:
+    """A change someone asked for: the request, who asks, and their Idempotency-Key."""
+
+    request: Request
+    principal: Principal
+    idempotency_key: str | None
+
+    @property
+    def subject(self) -> str:
+        return self.principal.subject
+
+    async def change(
+        self, body: Any, change: Callable[[DispatchUnitOfWork], Awaitable[Answer]], status: int = 200
+    ) -> JSONResponse:
+        """Run the change once per Idempotency-Key; `body` is what a retry must send again."""
+        return await run_change(self.request, self.principal, self.idempotency_key, body, change, status)
+
+
+def asked_by(*roles: Role) -> Any:
+    """A route's dependency: the roles that may ask (admins always may), with the Idempotency-Key header."""
+    allowed = Depends(require(*roles))
+
+    def asked(
+        request: Request,
+        principal: Principal = allowed,
+        idempotency_key: str | None = Header(None, alias="Idempotency-Key"),
+    ) -> Asked:
+        return Asked(request, principal, idempotency_key)
+
+    return Depends(asked)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -20,7 +20,7 @@ from services.dispatch.entrypoints.answers import (
     RosterAnswer,
     ShiftsAnswer,
 )
-from services.dispatch.entrypoints.changes import read, run_change, then
+from services.dispatch.entrypoints.changes import Asked, asked_by, read, then
 from services.dispatch.service_layer import assigning, riders
 from services.dispatch.service_layer.unit_of_work import DispatchUnitOfWork
 from shared.auth import Principal, require
@@ -28,7 +28,7 @@ from shared.vocabulary.roles import Role
 
 router = APIRouter(tags=["dispatchers"])
 Dispatcher = Depends(require(Role.DISPATCHER))
-IdempotencyKey = Header(None, alias="Idempotency-Key")
+AskedByDispatcher = asked_by(Role.DISPATCHER)
 RiderId = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$")
 
 
@@ -68,17 +68,8 @@ async def roster(request: Request, _: Principal = Dispatcher) -> list[RosterAnsw
 
 
 @router.put("/riders/{rider_id}", response_model=ProfileAnswer)
-async def put_rider(
-    rider_id: str,
-    body: ProfileBody,
-    request: Request,
-    principal: Principal = Dispatcher,
-    idempotency_key: str | None = IdempotencyKey,
-) -> JSONResponse:
-    return await run_change(
-        request,
-        principal,
-        idempotency_key,
+async def put_rider(rider_id: str, body: ProfileBody, asked: Asked = AskedByDispatcher) -> JSONResponse:
+    return await asked.change(
         body.model_dump(mode="json"),
         lambda uow: then(
             riders.put_profile(uow, rider_id, body.name, body.vehicle, body.capacity, body.state), answers.profile
@@ -87,13 +78,7 @@ async def put_rider(
 
 
 @router.put("/riders/{rider_id}/shifts", response_model=ShiftsAnswer)
-async def put_shifts(
-    rider_id: str,
-    body: ShiftsBody,
-    request: Request,
-    principal: Principal = Dispatcher,
-    idempotency_key: str | None = IdempotencyKey,
-) -> JSONResponse:
+async def put_shifts(rider_id: str, body: ShiftsBody, asked: Asked = AskedByDispatcher) -> JSONResponse:
     """Replace the rider's shifts, or with `day` only that local day's (what the board edits)."""
     shifts = [Shift(s.starts_at, s.ends_at) for s in body.shifts]
 
@@ -101,30 +86,15 @@ async def put_shifts(
         saved = await riders.put_shifts(uow, rider_id, shifts, body.day)
         return ShiftsAnswer(rider_id=rider_id, shifts=[answers.shift(s) for s in saved])
 
-    return await run_change(
-        request,
-        principal,
-        idempotency_key,
-        body.model_dump(mode="json"),
-        put,
-    )
+    return await asked.change(body.model_dump(mode="json"), put)
 
 
 @router.post("/orders/{order_id}/assign", response_model=AssignedAnswer)
-async def assign(
-    order_id: str,
-    body: AssignBody,
-    request: Request,
-    principal: Principal = Dispatcher,
-    idempotency_key: str | None = IdempotencyKey,
-) -> JSONResponse:
+async def assign(order_id: str, body: AssignBody, asked: Asked = AskedByDispatcher) -> JSONResponse:
     """Assign, or reassign (the previous rider gets RiderUnassigned 'reassigned by <you>')."""
-    return await run_change(
-        request,
-        principal,
-        idempotency_key,
+    return await asked.change(
         body.model_dump(),
-        lambda uow: then(assigning.assign_by_hand(uow, order_id, body.rider_id, principal.subject), answers.assigned),
+        lambda uow: then(assigning.assign_by_hand(uow, order_id, body.rider_id, asked.subject), answers.assigned),
     )
 
 

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.dispatch.entrypoints import answers
 from services.dispatch.entrypoints.answers import OpenedAnswer, SiteAnswer, SiteDetailAnswer
-from services.dispatch.entrypoints.changes import read, run_change, then
+from services.dispatch.entrypoints.changes import Asked, asked_by, read, then
 from services.dispatch.service_layer import lockers
 from shared.auth import Principal, require
 from shared.vocabulary.roles import Role
 
 router = APIRouter(tags=["lockers"])
-Admin = Depends(require())
+AskedByAdmin = asked_by()
 SignedIn = Depends(require(Role.SHOPPER, Role.HELPER, Role.RIDER, Role.DISPATCHER))
-Orderer = Depends(require(Role.SHOPPER, Role.HELPER))
-IdempotencyKey = Header(None, alias="Idempotency-Key")
+AskedByOrderer = asked_by(Role.SHOPPER, Role.HELPER)
 
 
 class CompartmentBody(BaseModel):
@@ -40,18 +39,9 @@ class OpenBody(BaseModel):
 
 
 @router.put("/lockers/{site_id}", response_model=SiteDetailAnswer)
-async def put_site(
-    site_id: str,
-    body: SiteBody,
-    request: Request,
-    principal: Principal = Admin,
-    idempotency_key: str | None = IdempotencyKey,
-) -> JSONResponse:
+async def put_site(site_id: str, body: SiteBody, asked: Asked = AskedByAdmin) -> JSONResponse:
     comps = [(c.id, c.size) for c in body.compartments]
-    return await run_change(
-        request,
-        principal,
-        idempotency_key,
+    return await asked.change(
         body.model_dump(),
         lambda uow: then(lockers.put_site(uow, site_id, body.name, body.lat, body.lon, comps), answers.site_detail),
     )
@@ -64,21 +54,10 @@ async def sites(request: Request, _: Principal = SignedIn) -> list[SiteAnswer]:
 
 
 @router.post("/lockers/{site_id}/open", response_model=OpenedAnswer)
-async def open_compartment(
-    site_id: str,
-    body: OpenBody,
-    request: Request,
-    principal: Principal = Orderer,
-    idempotency_key: str | None = IdempotencyKey,
-) -> JSONResponse:
+async def open_compartment(site_id: str, body: OpenBody, asked: Asked = AskedByOrderer) -> JSONResponse:
     """The orderer opens their compartment with the code from LockerDeposited."""
-    return await run_change(
-        request,
-        principal,
-        idempotency_key,
+    by_admin = asked.principal.role is Role.ADMIN
+    return await asked.change(
         body.model_dump(),
-        lambda uow: then(
-            lockers.open_compartment(uow, site_id, body.code, principal.subject, principal.role is Role.ADMIN),
-            answers.opened,
-        ),
+        lambda uow: then(lockers.open_compartment(uow, site_id, body.code, asked.subject, by_admin), answers.opened),
     )

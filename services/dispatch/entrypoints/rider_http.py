@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -23,14 +23,14 @@ from services.dispatch.entrypoints.answers import (
     RiderPageAnswer,
     StepAnswer,
 )
-from services.dispatch.entrypoints.changes import read, run_change, then
+from services.dispatch.entrypoints.changes import Asked, asked_by, read, run_change, then
 from services.dispatch.service_layer import assigning, delivering, riders
 from shared.auth import Principal, require
 from shared.vocabulary.roles import Role
 
 router = APIRouter(tags=["riders"])
 AsRider = Depends(require(Role.RIDER))
-IdempotencyKey = Header(None, alias="Idempotency-Key")
+AskedByRider = asked_by(Role.RIDER)
 
 
 class StateBody(BaseModel):
@@ -75,16 +75,10 @@ async def me(request: Request, principal: Principal = AsRider) -> RiderPageAnswe
 
 
 @router.post("/riders/me/state", response_model=ProfileAnswer)
-async def set_state(
-    body: StateBody, request: Request, principal: Principal = AsRider, idempotency_key: str | None = IdempotencyKey
-) -> JSONResponse:
+async def set_state(body: StateBody, asked: Asked = AskedByRider) -> JSONResponse:
     """offline, available or on_break (busy follows from the load)."""
-    return await run_change(
-        request,
-        principal,
-        idempotency_key,
-        body.model_dump(mode="json"),
-        lambda uow: _profile(riders.set_state(uow, principal.subject, body.state)),
+    return await asked.change(
+        body.model_dump(mode="json"), lambda uow: _profile(riders.set_state(uow, asked.subject, body.state))
     )
 
 
@@ -114,122 +108,64 @@ async def my_deliveries(request: Request, principal: Principal = AsRider) -> lis
 
 
 @router.post("/offers/{offer_id}/accept", response_model=AcceptedAnswer)
-async def accept(
-    offer_id: str, request: Request, principal: Principal = AsRider, idempotency_key: str | None = IdempotencyKey
-) -> JSONResponse:
-    return await run_change(
-        request,
-        principal,
-        idempotency_key,
-        None,
-        lambda uow: then(assigning.accept_offer(uow, principal.subject, offer_id), answers.accepted),
+async def accept(offer_id: str, asked: Asked = AskedByRider) -> JSONResponse:
+    return await asked.change(
+        None, lambda uow: then(assigning.accept_offer(uow, asked.subject, offer_id), answers.accepted)
     )
 
 
 @router.post("/offers/{offer_id}/decline", response_model=DeclinedAnswer)
-async def decline(
-    offer_id: str, request: Request, principal: Principal = AsRider, idempotency_key: str | None = IdempotencyKey
-) -> JSONResponse:
-    return await run_change(
-        request,
-        principal,
-        idempotency_key,
-        None,
-        lambda uow: then(assigning.decline_offer(uow, principal.subject, offer_id), answers.declined),
+async def decline(offer_id: str, asked: Asked = AskedByRider) -> JSONResponse:
+    return await asked.change(
+        None, lambda uow: then(assigning.decline_offer(uow, asked.subject, offer_id), answers.declined)
     )
 
 
 @router.post("/deliveries/{order_id}/at-shop", response_model=RiderDeliveryAnswer)
-async def at_shop(
-    order_id: str, request: Request, principal: Principal = AsRider, idempotency_key: str | None = IdempotencyKey
-) -> JSONResponse:
-    return await run_change(
-        request,
-        principal,
-        idempotency_key,
-        None,
-        lambda uow: then(delivering.at_shop(uow, order_id, principal.subject), answers.delivery_for_rider),
+async def at_shop(order_id: str, asked: Asked = AskedByRider) -> JSONResponse:
+    return await asked.change(
+        None, lambda uow: then(delivering.at_shop(uow, order_id, asked.subject), answers.delivery_for_rider)
     )
 
 
 @router.post("/deliveries/{order_id}/picked-up", response_model=RiderDeliveryAnswer)
-async def picked_up(
-    order_id: str,
-    body: CodeBody,
-    request: Request,
-    principal: Principal = AsRider,
-    idempotency_key: str | None = IdempotencyKey,
-) -> JSONResponse:
+async def picked_up(order_id: str, body: CodeBody, asked: Asked = AskedByRider) -> JSONResponse:
     """With the shop's handover code (422 if wrong, 409 if the bag is not packed yet)."""
-    return await run_change(
-        request,
-        principal,
-        idempotency_key,
+    return await asked.change(
         body.model_dump(),
-        lambda uow: then(delivering.picked_up(uow, order_id, principal.subject, body.code), answers.delivery_for_rider),
+        lambda uow: then(delivering.picked_up(uow, order_id, asked.subject, body.code), answers.delivery_for_rider),
     )
 
 
 @router.post("/deliveries/{order_id}/at-door", response_model=RiderDeliveryAnswer)
-async def at_door(
-    order_id: str, request: Request, principal: Principal = AsRider, idempotency_key: str | None = IdempotencyKey
-) -> JSONResponse:
-    return await run_change(
-        request,
-        principal,
-        idempotency_key,
-        None,
-        lambda uow: then(delivering.at_door(uow, order_id, principal.subject), answers.delivery_for_rider),
+async def at_door(order_id: str, asked: Asked = AskedByRider) -> JSONResponse:
+    return await asked.change(
+        None, lambda uow: then(delivering.at_door(uow, order_id, asked.subject), answers.delivery_for_rider)
     )
 
 
 @router.post("/deliveries/{order_id}/delivered", response_model=PaidAtDoorAnswer | StepAnswer)
-async def delivered(
-    order_id: str,
-    body: DeliveredBody,
-    request: Request,
-    principal: Principal = AsRider,
-    idempotency_key: str | None = IdempotencyKey,
-) -> JSONResponse:
+async def delivered(order_id: str, body: DeliveredBody, asked: Asked = AskedByRider) -> JSONResponse:
     """With the shopper's delivery code; pay-on-delivery orders need cash_collected_fen."""
-    return await run_change(
-        request,
-        principal,
-        idempotency_key,
+    return await asked.change(
         body.model_dump(),
         lambda uow: then(
-            delivering.delivered(uow, order_id, principal.subject, body.code, body.cash_collected_fen),
-            answers.delivered,
+            delivering.delivered(uow, order_id, asked.subject, body.code, body.cash_collected_fen), answers.delivered
         ),
     )
 
 
 @router.post("/deliveries/{order_id}/failed", response_model=StepAnswer)
-async def failed(
-    order_id: str,
-    body: FailedBody,
-    request: Request,
-    principal: Principal = AsRider,
-    idempotency_key: str | None = IdempotencyKey,
-) -> JSONResponse:
+async def failed(order_id: str, body: FailedBody, asked: Asked = AskedByRider) -> JSONResponse:
     """Only after waiting door_wait_s at the door."""
-    return await run_change(
-        request,
-        principal,
-        idempotency_key,
+    return await asked.change(
         body.model_dump(),
-        lambda uow: then(delivering.failed(uow, order_id, principal.subject, body.reason), answers.step_done),
+        lambda uow: then(delivering.failed(uow, order_id, asked.subject, body.reason), answers.step_done),
     )
 
 
 @router.post("/deliveries/{order_id}/locker-deposit", response_model=DepositedAnswer)
-async def locker_deposit(
-    order_id: str, request: Request, principal: Principal = AsRider, idempotency_key: str | None = IdempotencyKey
-) -> JSONResponse:
-    return await run_change(
-        request,
-        principal,
-        idempotency_key,
-        None,
-        lambda uow: then(delivering.locker_deposit(uow, order_id, principal.subject), answers.deposited),
+async def locker_deposit(order_id: str, asked: Asked = AskedByRider) -> JSONResponse:
+    return await asked.change(
+        None, lambda uow: then(delivering.locker_deposit(uow, order_id, asked.subject), answers.deposited)
     )

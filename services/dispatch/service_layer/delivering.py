@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from services.dispatch.domain.delivery import Delivery
 from services.dispatch.service_layer import lockers
@@ -32,12 +34,23 @@ async def _get(uow: DispatchUnitOfWork, order_id: str) -> Delivery:
     return d
 
 
-async def at_shop(uow: DispatchUnitOfWork, order_id: str, rider_id: str) -> Delivery:
+async def _arrive(
+    uow: DispatchUnitOfWork,
+    order_id: str,
+    rider_id: str,
+    arrive: Callable[[Delivery, str, datetime], None],
+    arrived: type[RiderAtShop | RiderAtDoor],
+) -> Delivery:
+    """The rider says where they are (at the shop, at the door); orders hears it as `arrived`."""
     d = await _get(uow, order_id)
-    d.arrive_at_shop(rider_id, uow.now())
+    arrive(d, rider_id, uow.now())
     await uow.deliveries.save(d)
-    await uow.publish(RiderAtShop(order_id=order_id, store_id=d.store_id, rider_id=rider_id))
+    await uow.publish(arrived(order_id=order_id, store_id=d.store_id, rider_id=rider_id))
     return d
+
+
+async def at_shop(uow: DispatchUnitOfWork, order_id: str, rider_id: str) -> Delivery:
+    return await _arrive(uow, order_id, rider_id, Delivery.arrive_at_shop, RiderAtShop)
 
 
 async def picked_up(uow: DispatchUnitOfWork, order_id: str, rider_id: str, code: str) -> Delivery:
@@ -53,11 +66,7 @@ async def picked_up(uow: DispatchUnitOfWork, order_id: str, rider_id: str, code:
 
 
 async def at_door(uow: DispatchUnitOfWork, order_id: str, rider_id: str) -> Delivery:
-    d = await _get(uow, order_id)
-    d.arrive_at_door(rider_id, uow.now())
-    await uow.deliveries.save(d)
-    await uow.publish(RiderAtDoor(order_id=order_id, store_id=d.store_id, rider_id=rider_id))
-    return d
+    return await _arrive(uow, order_id, rider_id, Delivery.arrive_at_door, RiderAtDoor)
 
 
 async def delivered(
