@@ -29,13 +29,16 @@ from shared.events.envelope import Event
 from shared.idempotency import change_once
 from shared.service import Runtime
 from shared.settings import Settings
+from shared.vocabulary.locations import LocationKind
 from shared.vocabulary.roles import Role
+from shared.vocabulary.units import StockUnit
 from tests.runtime import test_runtime
 
 MIGRATIONS = Path(__file__).parents[3] / "services" / "orders" / "migrations"
 SETTINGS = Settings(service="orders")
 TZ = SETTINGS.timezone
 GRANDMA = Principal("grandma", Role.SHOPPER)
+HOME = {"text": "3-201 Wenchang Lane", "lat": 32.0425, "lon": 118.787}  # a few hundred metres from the corner shop
 
 
 @pytest.fixture
@@ -88,6 +91,43 @@ async def seed(pool: asyncpg.Pool, *facts: LocationUpserted | ProductUpserted | 
                 await uow.catalog.upsert_product(fact)
             else:
                 await uow.circle.upsert_locker_site(fact, uow.now())
+
+
+def corner_shop(lon: float = 118.78, **extra: Any) -> LocationUpserted:
+    """The convenience store ("shop") most tests order from, near HOME."""
+    return LocationUpserted(
+        location_id="shop",
+        kind=LocationKind.SHOP,
+        category="convenience",
+        name_zh="小店",
+        name_en="Corner shop",
+        lat=32.04,
+        lon=lon,
+        **extra,
+    )
+
+
+def shop_product(
+    product_id: str,
+    name_zh: str,
+    name_en: str,
+    category: str,
+    price_fen: int,
+    unit: StockUnit = StockUnit.PIECE,
+    **extra: Any,
+) -> ProductUpserted:
+    """A product the corner shop sells."""
+    return ProductUpserted(
+        product_id=product_id,
+        location_id="shop",
+        store_id="shop",
+        name_zh=name_zh,
+        name_en=name_en,
+        category=category,
+        unit=unit,
+        price_fen=price_fen,
+        **extra,
+    )
 
 
 async def place(

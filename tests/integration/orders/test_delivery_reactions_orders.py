@@ -23,7 +23,6 @@ from shared.events.contracts import (
     EtaUpdated,
     HandoverTo,
     LineOutcome,
-    LocationUpserted,
     LockerDeposited,
     LockerExpired,
     LockerReserved,
@@ -34,46 +33,37 @@ from shared.events.contracts import (
     PickingStarted,
     PickupOffered,
     PickupPoint,
-    ProductUpserted,
     RiderAssigned,
     RiderAtDoor,
     RiderAtShop,
     ShopAccepted,
     StockReserved,
 )
-from shared.vocabulary.locations import LocationKind
 from shared.vocabulary.roles import Role
-from shared.vocabulary.units import StockUnit
-from tests.integration.orders.conftest import GRANDMA, changed_once, handle, outbox, place, run, seed, view
+from tests.integration.orders.conftest import (
+    GRANDMA,
+    HOME,
+    changed_once,
+    corner_shop,
+    handle,
+    outbox,
+    place,
+    run,
+    seed,
+    shop_product,
+    view,
+)
 
 ADMIN = Principal("ops", Role.ADMIN)
 STAFF = Principal("counter", Role.STORE_STAFF, store="shop")
-HOME = {"text": "3-201 Wenchang Lane", "lat": 32.0425, "lon": 118.787}
 
 
 @pytest.fixture(autouse=True)
-async def corner_shop(orders_pool: asyncpg.Pool) -> None:
+async def the_corner_shop(orders_pool: asyncpg.Pool) -> None:
     await seed(
         orders_pool,
-        LocationUpserted(
-            location_id="shop",
-            kind=LocationKind.SHOP,
-            category="convenience",
-            name_zh="小店",
-            name_en="Corner shop",
-            lat=32.04,
-            lon=118.78,
-        ),
-        ProductUpserted(
-            product_id="water",
-            location_id="shop",
-            store_id="shop",
-            name_zh="水",
-            name_en="Water",
-            category="drinks",
-            unit=StockUnit.PIECE,
-            price_fen=200,
-        ),
+        corner_shop(),
+        shop_product("water", "水", "Water", "drinks", 200),
         LockerSiteUpdated(site_id="lane-lockers", name="Lane lockers", lat=32.0427, lon=118.7872, free={"M": 2}),
     )
 

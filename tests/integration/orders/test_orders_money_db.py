@@ -24,7 +24,6 @@ from shared.events.contracts import (
     DeliveryCompleted,
     HandoverTo,
     LineOutcome,
-    LocationUpserted,
     LockerSiteUpdated,
     OrderHandedOver,
     OrderPacked,
@@ -32,47 +31,36 @@ from shared.events.contracts import (
     PickingStarted,
     PickupOffered,
     PickupPoint,
-    ProductUpserted,
     ShopAccepted,
     StockReserved,
 )
 from shared.idempotency import change_once
 from shared.service import Runtime
-from shared.vocabulary.locations import LocationKind
 from shared.vocabulary.roles import Role
 from shared.vocabulary.units import StockUnit
-from tests.integration.orders.conftest import GRANDMA, TZ, place, run, seed, unit_of_work, view
+from tests.integration.orders.conftest import (
+    GRANDMA,
+    HOME,
+    TZ,
+    corner_shop,
+    place,
+    run,
+    seed,
+    shop_product,
+    unit_of_work,
+    view,
+)
 
 DESK = Principal("cash-desk", Role.ADMIN)
-HOME = {"text": "3-201 Wenchang Lane", "lat": 32.0425, "lon": 118.787}
 FAR = {"text": "across the river", "lat": 32.10, "lon": 118.70}
 
 
 @pytest.fixture(autouse=True)
-async def corner_shop(orders_pool: asyncpg.Pool) -> None:
+async def the_corner_shop(orders_pool: asyncpg.Pool) -> None:
     await seed(
         orders_pool,
-        LocationUpserted(
-            location_id="shop",
-            kind=LocationKind.SHOP,
-            category="convenience",
-            name_zh="小店",
-            name_en="Corner shop",
-            lat=32.04,
-            lon=118.79,
-            delivery_fee_fen=300,
-        ),
-        ProductUpserted(
-            product_id="carp",
-            location_id="shop",
-            store_id="shop",
-            name_zh="草鱼",
-            name_en="Carp",
-            category="fish",
-            unit=StockUnit.GRAM,
-            price_fen=1800,
-            grams_per_piece=600,
-        ),
+        corner_shop(lon=118.79, delivery_fee_fen=300),
+        shop_product("carp", "草鱼", "Carp", "fish", 1800, StockUnit.GRAM, grams_per_piece=600),
         *(
             LockerSiteUpdated(site_id=site, name=f"{site.title()} lockers", lat=lat, lon=118.7872, free=free)
             for site, lat, free in (

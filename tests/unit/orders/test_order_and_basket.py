@@ -1,7 +1,5 @@
 """The order aggregate and basket pricing: what the shopper is told, and what the shop is asked."""
 
-from datetime import UTC, datetime
-
 import pytest
 
 from services.orders.domain.basket import BasketProblem, CatalogLocation, CatalogProduct, Wanted, price_basket
@@ -10,8 +8,8 @@ from services.orders.domain.order import Order
 from shared.vocabulary.fulfilment import FulfilmentMode
 from shared.vocabulary.order_status import OrderStatus, TransitionRefused
 from shared.vocabulary.units import StockUnit
+from tests.unit.orders.conftest import T0, placed
 
-T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 MARKET = CatalogLocation("market", "market", None, "菜场", "Market", True)
 PRODUCTS = {
     "carp": CatalogProduct("carp", "fish-stall", "market", "新鲜草鱼", "Grass carp", StockUnit.GRAM, 1800, 600, True),
@@ -54,15 +52,10 @@ def test_unknown_store_and_stall_as_store_are_refused() -> None:
 
 def place() -> Order:
     lines = price_basket(MARKET, "market", [Wanted("tofu", 1)], PRODUCTS)
-    return Order.place(
-        id="o1",
-        store_id="market",
-        placed_by="helper-1",
+    return placed(
         placed_for="grandma-zhou",
-        placed_by_role="helper",
         fulfilment=Fulfilment(FulfilmentMode.PICKUP),
         lines=lines,
-        at=T0,
     )
 
 

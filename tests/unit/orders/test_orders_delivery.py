@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from pydantic import ValidationError
@@ -22,9 +22,9 @@ from shared.events.topics import DISPATCH
 from shared.vocabulary.order_status import OrderStatus, TransitionRefused
 from shared.vocabulary.roles import Role
 from shared.vocabulary.units import StockUnit
+from tests.unit.orders.conftest import T0, placed
 
 S = OrderStatus
-T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 SHOP = CatalogLocation("shop", "shop", None, "小店", "Corner shop", True)
 PRODUCTS = {"water": CatalogProduct("water", "shop", "shop", "水", "Water", StockUnit.PIECE, 200, None, True)}
 HOME = {"text": "3-201 Wenchang Lane", "lat": 32.04, "lon": 118.78}
@@ -43,15 +43,10 @@ def order(mode: str = "delivery", status: OrderStatus = S.ACCEPTED) -> Order:
         if mode == "locker"
         else {"mode": mode}
     )
-    o = Order.place(
-        id="o1",
+    o = placed(
         store_id="shop",
-        placed_by="helper-1",
-        placed_for="grandma",
-        placed_by_role="helper",
         fulfilment=Fulfilment.from_dict(fulfilment),
         lines=price_basket(SHOP, "shop", [Wanted("water", 2)], PRODUCTS),
-        at=T0,
         delivery_code="246810" if mode != "pickup" else None,
     )
     o.confirm(T0)

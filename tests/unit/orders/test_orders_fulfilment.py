@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -16,8 +16,8 @@ from shared.events.contracts import LineOutcome
 from shared.vocabulary.fulfilment import FulfilmentMode
 from shared.vocabulary.order_status import OrderStatus, TransitionRefused
 from shared.vocabulary.units import StockUnit
+from tests.unit.orders.conftest import T0, placed
 
-T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 MARKET = CatalogLocation("market", "market", None, "菜场", "Market", True)
 PRODUCTS = {
     "carp": CatalogProduct("carp", "fish-stall", "market", "草鱼", "Grass carp", StockUnit.GRAM, 1800, 600, True),
@@ -29,15 +29,9 @@ PICKUP_POINT = {"location_id": "market", "name_zh": "菜场", "name_en": "Market
 def order(mode: str = "pickup", status: OrderStatus = OrderStatus.ACCEPTED) -> Order:
     """carp: 2 pieces ≈ 1200 g, ¥21.60 at fish-stall; tofu: 3 pieces, ¥9.00 at tofu-stall."""
     lines = price_basket(MARKET, "market", [Wanted("carp", 2), Wanted("tofu", 3)], PRODUCTS)
-    o = Order.place(
-        id="o1",
-        store_id="market",
-        placed_by="helper-1",
-        placed_for="grandma",
-        placed_by_role="helper",
+    o = placed(
         fulfilment=Fulfilment(FulfilmentMode(mode)),
         lines=lines,
-        at=T0,
     )
     o.confirm(T0)
     if status is not OrderStatus.CONFIRMED:

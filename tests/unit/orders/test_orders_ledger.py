@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -48,11 +48,11 @@ from shared.events.contracts import (
 from shared.vocabulary.fulfilment import FulfilmentMode
 from shared.vocabulary.order_status import OrderStatus
 from shared.vocabulary.roles import Role
+from tests.unit.orders.conftest import T0, placed
 from tests.unit.orders.fakes import FakeOrdersUnitOfWork
 
 S = OrderStatus
 GRANDMA = Principal("grandma", Role.SHOPPER)
-T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 
 
 # The rules, one at a time
@@ -218,15 +218,12 @@ async def place(uow: FakeOrdersUnitOfWork, s: dict[str, Any]) -> Order | None:
         if s["mode"] != "pickup"
         else {"mode": "pickup"}
     )
-    order = Order.place(
-        id="o1",
+    order = placed(
         store_id="shop",
         placed_by="grandma",
-        placed_for="grandma",
         placed_by_role="shopper",
         fulfilment=Fulfilment.from_dict(fulfil),
         lines=order_lines,
-        at=T0,
         payment=s["payment"],
         fees=s["fees"],
     )

@@ -1,6 +1,5 @@
 """Help, reorder and rating rules without a database: who may act for whom, what a reorder offers."""
 
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -25,8 +24,8 @@ from shared.events.contracts import HandlingFlags
 from shared.vocabulary.order_status import OrderStatus
 from shared.vocabulary.roles import Role
 from shared.vocabulary.units import StockUnit
+from tests.unit.orders.conftest import placed
 
-T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 HELPS_ZHOU = HelpedBy(residents=frozenset({"res-zhou"}), shoppers=frozenset({"dad"}))
 
 
@@ -114,12 +113,10 @@ def past_order() -> Order:
         Wanted("carp", 1),
     ]
     lines = price_basket(SHOP, "shop", wanted, THEN)
-    order = Order.place(
-        id="o1",
+    order = placed(
         store_id="shop",
         placed_by="li",
         placed_for="res-zhou",
-        placed_by_role="helper",
         fulfilment=Fulfilment.from_dict(
             {
                 "mode": "delivery",
@@ -128,7 +125,6 @@ def past_order() -> Order:
             }
         ),
         lines=lines,
-        at=T0,
         note="knock loudly",
     )
     order.status = OrderStatus.DELIVERED

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
 
 from services.orders.domain.basket import CatalogLocation, CatalogProduct, Wanted, price_basket
@@ -15,8 +13,8 @@ from shared.vocabulary.fulfilment import FulfilmentMode
 from shared.vocabulary.order_status import OrderStatus
 from shared.vocabulary.roles import Role
 from shared.vocabulary.units import StockUnit
+from tests.unit.orders.conftest import T0, placed
 
-T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 SHOP = CatalogLocation("market", "market", None, "市场", "Market", True)
 PRODUCTS = {"carp": CatalogProduct("carp", "fish-stall", "market", "鱼", "Carp", StockUnit.PIECE, 900, None, True)}
 
@@ -33,15 +31,9 @@ RIDER = Principal("rider-7", Role.RIDER)
 
 
 def order(status: OrderStatus = OrderStatus.ACCEPTED) -> Order:
-    o = Order.place(
-        id="o1",
-        store_id="market",
-        placed_by="helper-1",
-        placed_for="grandma",
-        placed_by_role="helper",
+    o = placed(
         fulfilment=Fulfilment(FulfilmentMode.LOCKER, site_id="lane"),
         lines=price_basket(SHOP, "market", [Wanted("carp", 1)], PRODUCTS),
-        at=T0,
     )
     o.status = status
     return o
