@@ -54,10 +54,15 @@ async def test_concurrent_assignments_never_double_book_a_compartment(dispatch: 
     assert {(await d.delivery(o))["status"] for o in losers} == {"open"}  # rolled back, still needs a rider
 
 
-async def carried_to_locker(d: Dispatch, order_id: str) -> str:
+async def assigned_locker_order(d: Dispatch, order_id: str) -> None:
+    """A locker order that rider r1 (at the shop) was given by hand: a compartment is reserved for it."""
     await d.rider("r1", SHOP[0], SHOP[1])
     await locker_order(d, order_id)
     await d.run(lambda uow: assigning.assign_by_hand(uow, order_id, "r1", "dispatcher-1"))
+
+
+async def carried_to_locker(d: Dispatch, order_id: str) -> str:
+    await assigned_locker_order(d, order_id)
     await d.run(lambda uow: intake.on_order_packed(uow, packed(order_id)))
     await d.run(lambda uow: delivering.at_shop(uow, order_id, "r1"))
     await d.run(lambda uow: delivering.picked_up(uow, order_id, "r1", "4321"))
@@ -98,9 +103,7 @@ async def test_uncollected_expires_and_frees_the_compartment(dispatch: Dispatch)
 async def test_a_cancelled_locker_order_frees_its_compartment(dispatch: Dispatch) -> None:
     d = dispatch
     await site(d, [("A1", "S")])
-    await d.rider("r1", SHOP[0], SHOP[1])
-    await locker_order(d, "o1")
-    await d.run(lambda uow: assigning.assign_by_hand(uow, "o1", "r1", "dispatcher-1"))
+    await assigned_locker_order(d, "o1")
     assert await d.pool.fetchval("SELECT state FROM locker_compartments") == "reserved"
     await d.run(lambda uow: intake.drop(uow, "o1", "order cancelled (cancelled)"))
     assert await d.pool.fetchval("SELECT state FROM locker_compartments") == "free"
@@ -109,8 +112,6 @@ async def test_a_cancelled_locker_order_frees_its_compartment(dispatch: Dispatch
 async def test_compartments_in_use_cannot_be_removed(dispatch: Dispatch) -> None:
     d = dispatch
     await site(d, [("A1", "S")])
-    await d.rider("r1", SHOP[0], SHOP[1])
-    await locker_order(d, "o1")
-    await d.run(lambda uow: assigning.assign_by_hand(uow, "o1", "r1", "dispatcher-1"))
+    await assigned_locker_order(d, "o1")
     with pytest.raises(Conflict, match="in use"):
         await site(d, [("B1", "L")])
