@@ -50,42 +50,29 @@ async def three_stall_market(make_market: Any) -> Any:
 async def test_a_market_order_over_three_stalls_is_packed_priced_and_collected(system, make_market) -> None:
     market = await three_stall_market(make_market)
     p = market.products
+
+    def basket(tofu: int) -> dict:
+        """Carp, bok choy and `tofu` pieces of tofu (soy milk instead), collected at the counter."""
+        return {
+            "store_id": market.store_id,
+            "fulfilment": {"mode": "pickup"},
+            "lines": [
+                {"product_id": p["carp"], "quantity": 1},
+                {"product_id": p["bokchoy"], "quantity": 1},
+                {
+                    "product_id": p["tofu"],
+                    "quantity": tofu,
+                    "substitution": {"mode": "product", "product_id": p["soymilk"]},
+                },
+            ],
+        }
+
     async with shopper(system) as me:
-        order_id = await place(
-            me,
-            {
-                "store_id": market.store_id,
-                "fulfilment": {"mode": "pickup"},
-                "lines": [
-                    {"product_id": p["carp"], "quantity": 1},
-                    {"product_id": p["bokchoy"], "quantity": 1},
-                    {
-                        "product_id": p["tofu"],
-                        "quantity": 2,
-                        "substitution": {"mode": "product", "product_id": p["soymilk"]},
-                    },
-                ],
-            },
-        )
+        order_id = await place(me, basket(2))
         order = await wait_status(me, order_id, "REJECTED")
         # Only one tofu is on the shelf: the basket is all or nothing, so order one.
         assert order["reject_reason"] == "out_of_stock"
-        order_id = await place(
-            me,
-            {
-                "store_id": market.store_id,
-                "fulfilment": {"mode": "pickup"},
-                "lines": [
-                    {"product_id": p["carp"], "quantity": 1},
-                    {"product_id": p["bokchoy"], "quantity": 1},
-                    {
-                        "product_id": p["tofu"],
-                        "quantity": 1,
-                        "substitution": {"mode": "product", "product_id": p["soymilk"]},
-                    },
-                ],
-            },
-        )
+        order_id = await place(me, basket(1))
         order = await wait_status(me, order_id, "CONFIRMED")
         shown = order["total_fen"]
         assert shown == 1080 + 300 + 300  # 600 g of carp, 500 g of bok choy, one tofu
