@@ -167,7 +167,15 @@ class Consumer:
         self.applied += 1
         return "applied"
 
-    def subscribe(self, broker: KafkaBroker, *, description: str | None = None, fetch_max_wait_ms: int = 500) -> None:
+    def subscribe(
+        self,
+        broker: KafkaBroker,
+        *,
+        description: str | None = None,
+        fetch_max_wait_ms: int = 500,
+        instance_id: str | None = None,
+        session_timeout_ms: int = 10_000,
+    ) -> None:
         """Register on the broker with manual acks: the offset moves only after our commit."""
 
         applies = ", ".join(c.__name__ for c in self.handlers)
@@ -181,6 +189,11 @@ class Consumer:
             description=description or f"{self.name} applies {applies}",
             decoder=_undecoded,
             fetch_max_wait_ms=fetch_max_wait_ms,
+            # Static membership: a restarted instance takes its old place in the group at once
+            # instead of waiting for the dead member's session to expire.
+            group_instance_id=f"{self.name}-{instance_id}" if instance_id else None,
+            session_timeout_ms=session_timeout_ms,
+            heartbeat_interval_ms=max(500, session_timeout_ms // 4),
         )
         async def on_message(body: bytes, msg: KafkaMessage) -> None:
             raw = msg.raw_message

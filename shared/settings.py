@@ -76,6 +76,12 @@ class Settings(BaseSettings):
     # How long a fetch may wait for data. Kafka answers as soon as a message arrives; tansu waits
     # the whole time, so the aiokafka default (500 ms) put ~110 ms on every hop (bench/README.md).
     consumer_fetch_max_wait_ms: int = 50
+    # A stable name for this instance of the service (say "orders-1"): with it, a restarted
+    # instance rejoins its consumer groups at once (static membership). Two running instances
+    # must never share one.
+    instance_id: str | None = None
+    # Kafka's smallest allowed session (group.min.session.timeout.ms); heartbeats go every quarter of it.
+    consumer_session_timeout_ms: int = 6_000
 
     # Housekeeping: how long rows stay in the outbox (once published), inbox, deadlines, idempotency
     retention_outbox_h: float = 72

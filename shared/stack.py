@@ -336,6 +336,8 @@ def service_env(infra: Infrastructure, service: str, extra: dict[str, str] | Non
     env.update(
         {
             "LINLI_SERVICE": service,
+            # One instance of each service here, so one stable name: a restart rejoins at once.
+            "LINLI_INSTANCE_ID": f"{service}-0",
             "DATABASE_URL": infra.service_database_url(service),
             "REDIS_URL": infra.redis_url,
             "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap_servers,
