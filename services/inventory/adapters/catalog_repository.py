@@ -3,9 +3,37 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
+
+from services.inventory.domain.catalog import Location, Product, Stocked
+from services.inventory.domain.shop_hours import closures_of, windows_of
+from shared.vocabulary.locations import LocationKind
+from shared.vocabulary.units import StockUnit
+
+
+def _location(r: asyncpg.Record) -> Location:
+    return Location(
+        id=r["id"],
+        kind=LocationKind(r["kind"]),
+        parent_id=r["parent_id"],
+        category=r["category"],
+        name_zh=r["name_zh"],
+        name_en=r["name_en"],
+        lat=r["lat"],
+        lon=r["lon"],
+        active=r["active"],
+        accept_limit_s=r["accept_limit_s"],
+        windows=windows_of(r["windows"]),
+        closures=closures_of(r["closures"]),
+        paused=r["paused"],
+        delivery_radius_m=r["delivery_radius_m"],
+        picking_minutes=r["picking_minutes"],
+        weight_tolerance_pct=r["weight_tolerance_pct"],
+        delivery_fee_fen=r["delivery_fee_fen"],
+    )
 
 
 class LocationRepository:
@@ -14,14 +42,20 @@ class LocationRepository:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
 
-    async def get(self, location_id: str) -> asyncpg.Record | None:
-        return await self.conn.fetchrow("SELECT * FROM locations WHERE id = $1", location_id)
+    async def get(self, location_id: str) -> Location | None:
+        row = await self.conn.fetchrow("SELECT * FROM locations WHERE id = $1", location_id)
+        return _location(row) if row is not None else None
 
-    async def stores(self) -> list[asyncpg.Record]:
-        return list(await self.conn.fetch("SELECT * FROM locations ORDER BY kind = 'stall', id"))
+    async def stores(self) -> list[Location]:
+        """Every location, shops and markets before stalls."""
+        return [_location(r) for r in await self.conn.fetch("SELECT * FROM locations ORDER BY kind = 'stall', id")]
 
-    async def upsert(self, values: dict[str, Any]) -> None:
-        """Insert or replace a location; the operating fields (hours, pause, ...) are written in full."""
+    async def stalls_of(self, market_id: str) -> list[Location]:
+        rows = await self.conn.fetch("SELECT * FROM locations WHERE parent_id = $1 ORDER BY id", market_id)
+        return [_location(r) for r in rows]
+
+    async def save(self, location: Location) -> None:
+        """Insert or replace the location (a PUT of the same location twice is one location)."""
         await self.conn.execute(
             "INSERT INTO locations (id, kind, parent_id, category, name_zh, name_en, lat, lon, active, accept_limit_s, "
             "windows, closures, paused, delivery_radius_m, picking_minutes, weight_tolerance_pct, delivery_fee_fen) "
@@ -33,82 +67,121 @@ class LocationRepository:
             "paused = excluded.paused, delivery_radius_m = excluded.delivery_radius_m, "
             "picking_minutes = excluded.picking_minutes, weight_tolerance_pct = excluded.weight_tolerance_pct, "
             "delivery_fee_fen = excluded.delivery_fee_fen",
-            values["id"],
-            values["kind"],
-            values.get("parent_id"),
-            values["category"],
-            values["name_zh"],
-            values["name_en"],
-            values["lat"],
-            values["lon"],
-            values.get("active", True),
-            values.get("accept_limit_s"),
-            values.get("windows"),
-            values.get("closures") or [],
-            bool(values.get("paused", False)),
-            values.get("delivery_radius_m", 1500),
-            values.get("picking_minutes", 10),
-            values.get("weight_tolerance_pct"),
-            values.get("delivery_fee_fen") or 0,
+            location.id,
+            location.kind.value,
+            location.parent_id,
+            location.category,
+            location.name_zh,
+            location.name_en,
+            location.lat,
+            location.lon,
+            location.active,
+            location.accept_limit_s,
+            [w.model_dump(mode="json") for w in location.windows] if location.windows else None,
+            [c.model_dump(mode="json") for c in location.closures],
+            location.paused,
+            location.delivery_radius_m,
+            location.picking_minutes,
+            location.weight_tolerance_pct,
+            location.delivery_fee_fen,
         )
 
-    async def stalls_of(self, market_id: str) -> list[asyncpg.Record]:
-        return list(await self.conn.fetch("SELECT * FROM locations WHERE parent_id = $1 ORDER BY id", market_id))
+
+def _product(r: asyncpg.Record) -> Product:
+    return Product(
+        id=r["id"],
+        location_id=r["location_id"],
+        store_id=r["store_id"],
+        name_zh=r["name_zh"],
+        name_en=r["name_en"],
+        category=r["category"],
+        unit=StockUnit(r["unit"]),
+        price_fen=r["price_fen"],
+        grams_per_piece=r["grams_per_piece"],
+        active=r["active"],
+        barcode=r["barcode"],
+        low_stock_threshold=r["low_stock_threshold"],
+    )
+
+
+def _stocked(r: asyncpg.Record) -> Stocked:
+    return Stocked(_product(r), r["on_hand"], r["reserved"])
+
+
+STOCKED = "SELECT p.*, s.on_hand, s.reserved FROM products p JOIN stock s ON s.product_id = p.id "
+PRODUCT_COLUMNS = (
+    "id, location_id, store_id, name_zh, name_en, category, unit, price_fen, grams_per_piece, active, barcode, "
+    "low_stock_threshold"
+)
+
+
+def _product_values(p: Product) -> tuple[Any, ...]:
+    return (
+        p.id,
+        p.location_id,
+        p.store_id,
+        p.name_zh,
+        p.name_en,
+        p.category,
+        p.unit.value,
+        p.price_fen,
+        p.grams_per_piece,
+        p.active,
+        p.barcode,
+        p.low_stock_threshold,
+    )
 
 
 class ProductRepository:
-    """Products with their stock numbers, and every change of a product's catalog fields."""
+    """Products (with their stock numbers when read for people), and every change of a product's catalog fields."""
 
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
 
-    async def get(self, product_id: str, *, for_update: bool = False) -> asyncpg.Record | None:
-        return await self.conn.fetchrow(
-            "SELECT p.*, s.on_hand, s.reserved, s.on_hand - s.reserved AS available FROM products p "
-            "LEFT JOIN stock s ON s.product_id = p.id WHERE p.id = $1" + (" FOR UPDATE OF p" if for_update else ""),
-            product_id,
+    async def get(self, product_id: str, *, for_update: bool = False) -> Product | None:
+        row = await self.conn.fetchrow(
+            "SELECT * FROM products WHERE id = $1" + (" FOR UPDATE" if for_update else ""), product_id
         )
+        return _product(row) if row is not None else None
 
-    async def products_of(self, store_id: str) -> list[asyncpg.Record]:
-        return list(
-            await self.conn.fetch(
-                "SELECT p.*, s.on_hand, s.reserved, s.on_hand - s.reserved AS available FROM products p "
-                "JOIN stock s ON s.product_id = p.id WHERE p.store_id = $1 ORDER BY p.location_id, p.id",
-                store_id,
-            )
+    async def get_many(self, product_ids: Sequence[str]) -> dict[str, Product]:
+        rows = await self.conn.fetch("SELECT * FROM products WHERE id = any($1::text[])", list(product_ids))
+        return {r["id"]: _product(r) for r in rows}
+
+    async def stocked(self, product_id: str) -> Stocked | None:
+        row = await self.conn.fetchrow(STOCKED + "WHERE p.id = $1", product_id)
+        return _stocked(row) if row is not None else None
+
+    async def products_of(self, store_id: str) -> list[Stocked]:
+        """Everything a shop or market (all its stalls) sells."""
+        rows = await self.conn.fetch(STOCKED + "WHERE p.store_id = $1 ORDER BY p.location_id, p.id", store_id)
+        return [_stocked(r) for r in rows]
+
+    async def stock_of(self, location_ids: Sequence[str]) -> list[Stocked]:
+        rows = await self.conn.fetch(
+            STOCKED + "WHERE p.location_id = any($1::text[]) ORDER BY p.location_id, p.id", list(location_ids)
         )
+        return [_stocked(r) for r in rows]
 
-    async def stock_of(self, location_ids: list[str]) -> list[asyncpg.Record]:
-        return list(
-            await self.conn.fetch(
-                "SELECT p.*, s.on_hand, s.reserved, s.on_hand - s.reserved AS available FROM products p "
-                "JOIN stock s ON s.product_id = p.id WHERE p.location_id = any($1::text[]) "
-                "ORDER BY p.location_id, p.id",
-                location_ids,
-            )
+    async def add(self, product: Product) -> bool:
+        """A new product; False (and nothing written) when one with its id exists, even one added meanwhile."""
+        added = await self.conn.fetchval(
+            f"INSERT INTO products ({PRODUCT_COLUMNS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12) "
+            "ON CONFLICT (id) DO NOTHING RETURNING true",
+            *_product_values(product),
         )
+        return bool(added)
 
-    async def upsert(self, values: dict[str, Any]) -> None:
+    async def save(self, product: Product) -> None:
+        """Insert or replace the product."""
         await self.conn.execute(
-            "INSERT INTO products (id, location_id, store_id, name_zh, name_en, category, unit, price_fen, "
-            "grams_per_piece, active, barcode, low_stock_threshold) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12) "
+            f"INSERT INTO products ({PRODUCT_COLUMNS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12) "
             "ON CONFLICT (id) DO UPDATE SET "
             "location_id = excluded.location_id, store_id = excluded.store_id, name_zh = excluded.name_zh, "
             "name_en = excluded.name_en, category = excluded.category, unit = excluded.unit, "
             "price_fen = excluded.price_fen, grams_per_piece = excluded.grams_per_piece, active = excluded.active, "
             "barcode = excluded.barcode, low_stock_threshold = excluded.low_stock_threshold",
-            values["id"],
-            values["location_id"],
-            values["store_id"],
-            values["name_zh"],
-            values["name_en"],
-            values["category"],
-            values["unit"],
-            values["price_fen"],
-            values.get("grams_per_piece"),
-            values.get("active", True),
-            values.get("barcode"),
-            values.get("low_stock_threshold"),
+            *_product_values(product),
         )
 
     async def record_change(self, product_id: str, actor: str, change: str, details: dict[str, Any]) -> None:
@@ -125,13 +198,6 @@ class ProductRepository:
             "SELECT actor, at, change, details FROM product_changes WHERE product_id = $1 ORDER BY at, id", product_id
         )
         return [dict(r) for r in rows]
-
-    async def names(self, product_ids: list[str]) -> dict[str, asyncpg.Record]:
-        """What staff read on a pick list, for many products at once."""
-        rows = await self.conn.fetch(
-            "SELECT id, name_zh, name_en, category, barcode FROM products WHERE id = any($1::text[])", product_ids
-        )
-        return {r["id"]: r for r in rows}
 
     async def exists(self, product_id: str) -> bool:
         return bool(await self.conn.fetchval("SELECT true FROM products WHERE id = $1", product_id))

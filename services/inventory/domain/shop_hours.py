@@ -1,12 +1,13 @@
-"""A location's opening hours as stored, turned into the shared rules of `opening_hours`."""
+"""A location's opening hours as stored, and whether an order's locations are all taking orders."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from shared.vocabulary.opening_hours import ALWAYS_OPEN, Closure, Hours, Window
+from services.inventory.domain.catalog import Location
+from shared.vocabulary.opening_hours import Closure, Window
 
 
 def windows_of(raw: Any) -> list[Window] | None:
@@ -20,20 +21,10 @@ def closures_of(raw: Any) -> list[Closure]:
     return [Closure.model_validate(c) for c in raw or []]
 
 
-def hours_of(location: Mapping[str, Any], timezone: str) -> Hours:
-    windows = windows_of(location.get("windows"))
-    return Hours(
-        windows=tuple(windows) if windows else ALWAYS_OPEN,
-        closures=tuple(closures_of(location.get("closures"))),
-        paused=bool(location.get("paused")),
-        timezone=timezone,
-    )
-
-
-def refusal(locations: list[Mapping[str, Any]], timezone: str, at: datetime) -> tuple[str, str] | None:
+def refusal(locations: Sequence[Location], timezone: str, at: datetime) -> tuple[str, str] | None:
     """The first location not taking orders at `at`, and why (with when it next opens); None if all are."""
     for location in locations:
-        why = hours_of(location, timezone).why_not(at)
+        why = location.hours(timezone).why_not(at)
         if why is not None:
-            return str(location["id"]), f"{location['name_en']} ({location['id']}) {why}"
+            return location.id, f"{location.name_en} ({location.id}) {why}"
     return None

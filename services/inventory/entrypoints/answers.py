@@ -11,9 +11,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import asyncpg
 from pydantic import BaseModel
 
+from services.inventory.domain.catalog import Location, Stocked
 from services.inventory.domain.fulfilment import PartStatus
 from services.inventory.domain.picking import LineState
 from services.inventory.domain.reservation import Reservation, ReservationStatus
@@ -22,7 +22,7 @@ from services.inventory.service_layer import fulfilment
 from services.inventory.service_layer.queries import HistoryEntry, LineToPick, PickList, QueuedPart
 from shared.events.contracts import HandoverTo
 from shared.vocabulary.fulfilment import FulfilmentMode
-from shared.vocabulary.opening_hours import Hours
+from shared.vocabulary.locations import LocationKind
 
 
 def _iso(at: datetime | None) -> str | None:
@@ -71,32 +71,57 @@ class StoreAnswer(HoursAnswer):
     stalls: list[StallAnswer] | None = None
 
 
-def hours_answer(row: asyncpg.Record, hours: Hours, at: datetime) -> dict[str, Any]:
-    nxt = hours.next_opening(at)
+def _windows(location: Location) -> list[dict[str, Any]] | None:
+    return [w.model_dump(mode="json") for w in location.windows] if location.windows else None
+
+
+def _closures(location: Location) -> list[dict[str, Any]]:
+    return [c.model_dump(mode="json") for c in location.closures]
+
+
+def _hours(location: Location, timezone: str, at: datetime) -> dict[str, Any]:
+    hours = location.hours(timezone)
     return {
-        "windows": row["windows"],
-        "closures": row["closures"],
-        "paused": row["paused"],
+        "windows": _windows(location),
+        "closures": _closures(location),
+        "paused": location.paused,
         "open_now": hours.taking_orders(at),
         "why_closed": hours.why_not(at),
-        "next_opening": _iso(nxt),
+        "next_opening": _iso(hours.next_opening(at)),
     }
 
 
-STORE_FIELDS = (
-    "id",
-    "kind",
-    "category",
-    "name_zh",
-    "name_en",
-    "lat",
-    "lon",
-    "active",
-    "delivery_radius_m",
-    "picking_minutes",
-    "accept_limit_s",
-    "delivery_fee_fen",
-)
+def stall_answer(stall: Location, timezone: str, at: datetime) -> StallAnswer:
+    return StallAnswer(
+        id=stall.id,
+        category=stall.category,
+        name_zh=stall.name_zh,
+        name_en=stall.name_en,
+        active=stall.active,
+        **_hours(stall, timezone, at),
+    )
+
+
+def store_answer(store: Location, stalls: list[Location], timezone: str, at: datetime) -> StoreAnswer:
+    """A shop, or a market with its stalls."""
+    answer = StoreAnswer(
+        id=store.id,
+        kind=store.kind.value,
+        category=store.category,
+        name_zh=store.name_zh,
+        name_en=store.name_en,
+        lat=store.lat,
+        lon=store.lon,
+        active=store.active,
+        delivery_radius_m=store.delivery_radius_m,
+        picking_minutes=store.picking_minutes,
+        accept_limit_s=store.accept_limit_s,
+        delivery_fee_fen=store.delivery_fee_fen,
+        **_hours(store, timezone, at),
+    )
+    if store.kind is LocationKind.MARKET:
+        answer.stalls = [stall_answer(s, timezone, at) for s in stalls]
+    return answer
 
 
 class ProductListing(BaseModel):
@@ -114,18 +139,19 @@ class ProductListing(BaseModel):
     active: bool
 
 
-def product_listing(r: asyncpg.Record) -> ProductListing:
+def product_listing(stocked: Stocked) -> ProductListing:
+    p = stocked.product
     return ProductListing(
-        id=r["id"],
-        name_zh=r["name_zh"],
-        name_en=r["name_en"],
-        category=r["category"],
-        unit=r["unit"],
-        price=r["price_fen"],
-        grams_per_piece=r["grams_per_piece"],
-        available=r["available"],
-        location_id=r["location_id"],
-        active=r["active"],
+        id=p.id,
+        name_zh=p.name_zh,
+        name_en=p.name_en,
+        category=p.category,
+        unit=p.unit.value,
+        price=p.price_fen,
+        grams_per_piece=p.grams_per_piece,
+        available=stocked.available,
+        location_id=p.location_id,
+        active=p.active,
     )
 
 
@@ -149,8 +175,26 @@ class LocationAnswer(BaseModel):
     delivery_fee_fen: int
 
 
-def location_answer(row: asyncpg.Record) -> LocationAnswer:
-    return LocationAnswer.model_validate({k: row[k] for k in LocationAnswer.model_fields})
+def location_answer(location: Location) -> LocationAnswer:
+    return LocationAnswer(
+        id=location.id,
+        kind=location.kind.value,
+        parent_id=location.parent_id,
+        category=location.category,
+        name_zh=location.name_zh,
+        name_en=location.name_en,
+        lat=location.lat,
+        lon=location.lon,
+        active=location.active,
+        accept_limit_s=location.accept_limit_s,
+        windows=_windows(location),
+        closures=_closures(location),
+        paused=location.paused,
+        delivery_radius_m=location.delivery_radius_m,
+        picking_minutes=location.picking_minutes,
+        weight_tolerance_pct=location.weight_tolerance_pct,
+        delivery_fee_fen=location.delivery_fee_fen,
+    )
 
 
 class StockRow(BaseModel):
@@ -170,8 +214,30 @@ class StockRow(BaseModel):
     available: int
 
 
-def stock_row(row: asyncpg.Record) -> StockRow:
-    return StockRow.model_validate({k: row[k] for k in StockRow.model_fields})
+def _product_fields(stocked: Stocked) -> dict[str, Any]:
+    """A product with its stock, field by field, as its answers name them."""
+    p = stocked.product
+    return {
+        "id": p.id,
+        "location_id": p.location_id,
+        "store_id": p.store_id,
+        "name_zh": p.name_zh,
+        "name_en": p.name_en,
+        "category": p.category,
+        "unit": p.unit.value,
+        "price_fen": p.price_fen,
+        "grams_per_piece": p.grams_per_piece,
+        "active": p.active,
+        "barcode": p.barcode,
+        "low_stock_threshold": p.low_stock_threshold,
+        "on_hand": stocked.on_hand,
+        "reserved": stocked.reserved,
+        "available": stocked.available,
+    }
+
+
+def stock_row(stocked: Stocked) -> StockRow:
+    return StockRow.model_validate(_product_fields(stocked))
 
 
 class ProductAnswer(BaseModel):
@@ -192,8 +258,8 @@ class ProductAnswer(BaseModel):
     available: int | None
 
 
-def product_answer(row: asyncpg.Record) -> ProductAnswer:
-    return ProductAnswer.model_validate({k: row[k] for k in ProductAnswer.model_fields})
+def product_answer(stocked: Stocked) -> ProductAnswer:
+    return ProductAnswer.model_validate(_product_fields(stocked))
 
 
 class LevelAnswer(BaseModel):
@@ -260,10 +326,10 @@ def line_answer(item: LineToPick) -> LineAnswer:
         line_no=ln.line_no,
         product_id=ln.product_id,
         location_id=ln.location_id,
-        name_zh=product["name_zh"] if product else None,
-        name_en=product["name_en"] if product else None,
-        category=product["category"] if product else None,
-        barcode=product["barcode"] if product else None,
+        name_zh=product.name_zh if product else None,
+        name_en=product.name_en if product else None,
+        category=product.category if product else None,
+        barcode=product.barcode if product else None,
         pieces=ln.ordered_pieces,
         quantity=ln.quantity,
         unit=ln.unit.value,

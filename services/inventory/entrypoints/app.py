@@ -8,6 +8,8 @@ from typing import Any
 
 from services.inventory.adapters import demo_neighbourhood
 from services.inventory.adapters.fulfilment_repository import QUEUE_CHANNEL
+from services.inventory.domain.catalog import LocationChanges, ProductChanges
+from services.inventory.domain.shop_hours import windows_of
 from services.inventory.entrypoints.catalog_http import router as catalog_router
 from services.inventory.entrypoints.consumers import DEADLINES, SUBSCRIPTIONS
 from services.inventory.entrypoints.http import router
@@ -15,7 +17,7 @@ from services.inventory.entrypoints.live_http import router as live_router
 from services.inventory.entrypoints.staff_http import router as staff_router
 from services.inventory.service_layer import catalog, stock_keeping
 from services.inventory.service_layer.policy import Policy
-from services.inventory.service_layer.unit_of_work import PostgresInventoryUnitOfWork
+from services.inventory.service_layer.unit_of_work import InventoryUnitOfWork, PostgresInventoryUnitOfWork
 from shared.events.contracts import (
     BagReturned,
     LineOutOfStock,
@@ -44,6 +46,8 @@ from shared.events.envelope import RawEnvelope
 from shared.service import Runtime, ServiceSpec, asyncapi_app, build_app
 from shared.settings import Settings
 from shared.sse import LiveListener
+from shared.vocabulary.locations import LocationKind
+from shared.vocabulary.units import StockUnit
 
 log = logging.getLogger(__name__)
 
@@ -61,23 +65,48 @@ def make_uow(
     )
 
 
+async def _seed_locations(uow: InventoryUnitOfWork, always_open: bool) -> None:
+    for location in demo_neighbourhood.LOCATIONS:
+        lid = location["id"]
+        operating: dict[str, Any] = {}  # set once: later seeds keep what staff changed
+        if await uow.locations.get(lid) is None:
+            operating["delivery_fee_fen"] = demo_neighbourhood.DELIVERY_FEES_FEN.get(lid, 0)
+            if not always_open:
+                operating["windows"] = windows_of(demo_neighbourhood.HOURS.get(lid))
+        changes = LocationChanges(
+            parent_id=location.get("parent_id"),
+            category=location["category"],
+            name_zh=location["name_zh"],
+            name_en=location["name_en"],
+            lat=location["lat"],
+            lon=location["lon"],
+            active=True,
+            accept_limit_s=None,
+            **operating,
+        )
+        await catalog.upsert_location(uow, lid, LocationKind(location["kind"]), changes)
+
+
+async def _seed_products(uow: InventoryUnitOfWork) -> None:
+    for product in demo_neighbourhood.PRODUCTS:
+        pid = product["id"]
+        on_hand = None if await uow.products.exists(pid) else product["on_hand"]  # stock counted once
+        changes = ProductChanges(
+            **{k: v for k, v in product.items() if k not in ("id", "on_hand", "unit")},
+            unit=StockUnit(product["unit"]),
+            active=True,
+            barcode=None,
+        )
+        await catalog.upsert_product(uow, pid, changes, "demo-seed", on_hand=on_hand)
+
+
 async def seed_demo(runtime: Runtime) -> None:
     """Put the demo neighbourhood in place; products already there keep their stock, locations their hours and fees."""
     if not runtime.settings.demo_seed:
         return
-    always_open = runtime.settings.demo_always_open
     async with make_uow(runtime, cause=None, correlation_id=None, readonly=False) as uow:
-        for location in demo_neighbourhood.LOCATIONS:
-            values = dict(location)
-            if await uow.locations.get(location["id"]) is None:
-                values["delivery_fee_fen"] = demo_neighbourhood.DELIVERY_FEES_FEN.get(location["id"], 0)
-                if not always_open:
-                    values["windows"] = demo_neighbourhood.HOURS.get(location["id"])
-            await catalog.upsert_location(uow, values)
-        for product in demo_neighbourhood.PRODUCTS:
-            exists = await uow.products.exists(product["id"])
-            values = dict(product) if not exists else {**product, "on_hand": None}
-            await catalog.upsert_product(uow, values, "demo-seed")
+        await _seed_locations(uow, runtime.settings.demo_always_open)
+        await _seed_products(uow)
     log.info(
         "demo neighbourhood seeded: %d locations, %d products",
         len(demo_neighbourhood.LOCATIONS),

@@ -7,13 +7,13 @@ Every change is recorded with who made it (GET /products/{id}/history).
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from typing import Any, Literal
+from typing import Literal
 
-import asyncpg
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.inventory.domain.catalog import Stocked
 from services.inventory.domain.stock import StockLevel
 from services.inventory.entrypoints.access import location_for, product_for
 from services.inventory.entrypoints.answers import (
@@ -28,11 +28,11 @@ from services.inventory.entrypoints.answers import (
     product_answer,
     stock_row,
 )
-from services.inventory.entrypoints.changes import run_change, unit_of_work
+from services.inventory.entrypoints.changes import location_changes, product_changes, run_change, unit_of_work
 from services.inventory.service_layer import catalog, queries, stock_keeping
 from services.inventory.service_layer.unit_of_work import InventoryUnitOfWork
 from shared.auth import Principal, require
-from shared.errors import Invalid
+from shared.vocabulary.locations import LocationKind
 from shared.vocabulary.opening_hours import Closure, Window
 from shared.vocabulary.roles import Role
 
@@ -98,7 +98,7 @@ class Adjustment(BaseModel):
     reason: str = Field(min_length=1, max_length=200)
 
 
-async def _product(found: Awaitable[asyncpg.Record]) -> ProductAnswer:
+async def _product(found: Awaitable[Stocked]) -> ProductAnswer:
     return product_answer(await found)
 
 
@@ -106,25 +106,9 @@ async def _level(found: Awaitable[StockLevel]) -> LevelAnswer:
     return level_answer(await found)
 
 
-def _sent(body: BaseModel) -> dict[str, Any]:
-    """The fields the caller actually sent; null means "clear" only where clearing makes sense."""
-    values = body.model_dump(mode="json", include=body.model_fields_set)
-    for name in (
-        "category",
-        "name_zh",
-        "name_en",
-        "paused",
-        "delivery_radius_m",
-        "picking_minutes",
-        "price_fen",
-        "unit",
-        "active",
-        "closures",
-        "delivery_fee_fen",
-    ):
-        if name in values and values[name] is None:
-            raise Invalid(f"{name} cannot be null; leave it out to keep it")
-    return values
+def _sent(body: BaseModel) -> dict[str, object]:
+    """The fields the caller actually sent, as the request's fingerprint for its Idempotency-Key."""
+    return body.model_dump(mode="json", include=body.model_fields_set)
 
 
 @router.get("/locations/{location_id}")
@@ -142,12 +126,12 @@ async def patch_location(
 ) -> JSONResponse:
     """Hours, closures, pause switch, radius, picking time, accept limit, weight tolerance, delivery fee."""
     await location_for(request, principal, location_id)
-    changes = _sent(body)
+    changes = location_changes(body, body.model_fields_set)
 
     async def change(uow: InventoryUnitOfWork) -> LocationAnswer:
         return location_answer(await catalog.update_location(uow, location_id, changes))
 
-    return await run_change(request, principal, idempotency_key, changes, change)
+    return await run_change(request, principal, idempotency_key, _sent(body), change)
 
 
 @router.get("/locations/{location_id}/stock")
@@ -155,9 +139,9 @@ async def location_stock(location_id: str, request: Request, principal: Principa
     """Every product here (a market: of all its stalls) with on-hand, reserved, available and its threshold."""
     location = await location_for(request, principal, location_id)
     async with unit_of_work(request, readonly=True) as uow:
-        ids = [location_id] + [s["id"] for s in await uow.locations.stalls_of(location_id)]
-        rows = await uow.products.stock_of(ids if location["kind"] == "market" else [location_id])
-    return [stock_row(r) for r in rows]
+        ids = [location_id] + [s.id for s in await uow.locations.stalls_of(location_id)]
+        products = await uow.products.stock_of(ids if location.kind is LocationKind.MARKET else [location_id])
+    return [stock_row(p) for p in products]
 
 
 @router.post("/locations/{location_id}/products", status_code=201, response_model=ProductAnswer)
@@ -170,13 +154,15 @@ async def create_product(
 ) -> JSONResponse:
     """A new product at this shop or stall (not a market: its stalls sell)."""
     await location_for(request, principal, location_id)
-    values = body.model_dump()
+    changes = product_changes(body, NewProduct.model_fields.keys() - {"id", "on_hand"})
     return await run_change(
         request,
         principal,
         idempotency_key,
         body.model_dump(),
-        lambda uow: _product(catalog.create_product(uow, location_id, dict(values), principal.key)),
+        lambda uow: _product(
+            catalog.create_product(uow, location_id, changes, principal.key, product_id=body.id, on_hand=body.on_hand)
+        ),
         status=201,
     )
 
@@ -191,12 +177,12 @@ async def patch_product(
 ) -> JSONResponse:
     """Change names, category, price, grams per piece, barcode, active or the low-stock threshold."""
     await product_for(request, principal, product_id)
-    changes = _sent(body)
+    changes = product_changes(body, body.model_fields_set)
     return await run_change(
         request,
         principal,
         idempotency_key,
-        changes,
+        _sent(body),
         lambda uow: _product(catalog.update_product(uow, product_id, changes, principal.key)),
     )
 

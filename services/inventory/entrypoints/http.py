@@ -4,26 +4,29 @@ and let a shop accept or reject the orders waiting for it."""
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from dataclasses import fields
 from typing import Literal
 
-import asyncpg
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.inventory.domain.shop_hours import hours_of
+from services.inventory.domain.catalog import OPERATING, Location, LocationChanges
 from services.inventory.entrypoints.access import location_for
 from services.inventory.entrypoints.answers import (
-    STORE_FIELDS,
     Ok,
     ProductListing,
-    StallAnswer,
     StoreAnswer,
-    hours_answer,
     product_listing,
+    store_answer,
 )
-from services.inventory.entrypoints.changes import run_change, unit_of_work
+from services.inventory.entrypoints.changes import (
+    answered_ok,
+    location_changes,
+    product_changes,
+    run_change,
+    unit_of_work,
+)
 from services.inventory.service_layer import catalog, reservations
 from shared.auth import CurrentPrincipal, Principal, require
 from shared.errors import Invalid, NotFound
@@ -34,6 +37,7 @@ from shared.vocabulary.roles import Role
 
 router = APIRouter(tags=["inventory"])
 
+LOCATION_FIELDS = [f.name for f in fields(LocationChanges)]
 ID_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,100}")
 
 
@@ -82,34 +86,21 @@ class RejectBody(BaseModel):
     note: str | None = Field(None, max_length=300)
 
 
-def _store_answer(row: asyncpg.Record, stalls: list[asyncpg.Record], timezone: str, at: datetime) -> StoreAnswer:
-    answer = StoreAnswer(**{k: row[k] for k in STORE_FIELDS}, **hours_answer(row, hours_of(row, timezone), at))
-    if row["kind"] == LocationKind.MARKET.value:
-        answer.stalls = [
-            StallAnswer(
-                **{k: s[k] for k in ("id", "category", "name_zh", "name_en", "active")},
-                **hours_answer(s, hours_of(s, timezone), at),
-            )
-            for s in stalls
-        ]
-    return answer
-
-
 @router.get("/stores", response_model=list[StoreAnswer], response_model_exclude_unset=True)
 async def list_stores(request: Request, _: CurrentPrincipal) -> list[StoreAnswer]:
     """Shops and markets (with their stalls) that take orders."""
     async with unit_of_work(request, readonly=True) as uow:
-        rows = await uow.locations.stores()
-    stalls: dict[str, list[asyncpg.Record]] = {}
-    for r in rows:
-        if r["kind"] == LocationKind.STALL.value:
-            stalls.setdefault(r["parent_id"], []).append(r)
+        locations = await uow.locations.stores()
+    stalls: dict[str, list[Location]] = {}
+    for loc in locations:
+        if loc.kind is LocationKind.STALL:
+            stalls.setdefault(loc.store_id, []).append(loc)
     runtime = runtime_of(request)
     at = runtime.clock.now()
     return [
-        _store_answer(r, stalls.get(r["id"], []), runtime.settings.timezone, at)
-        for r in rows
-        if r["kind"] != LocationKind.STALL.value
+        store_answer(loc, stalls.get(loc.id, []), runtime.settings.timezone, at)
+        for loc in locations
+        if loc.kind is not LocationKind.STALL
     ]
 
 
@@ -117,10 +108,10 @@ async def list_stores(request: Request, _: CurrentPrincipal) -> list[StoreAnswer
 async def list_products(store_id: str, request: Request, _: CurrentPrincipal) -> list[ProductListing]:
     async with unit_of_work(request, readonly=True) as uow:
         store = await uow.locations.get(store_id)
-        if store is None or store["kind"] == LocationKind.STALL.value:
+        if store is None or store.kind is LocationKind.STALL:
             raise NotFound(f"no shop or market {store_id!r}; see GET /stores")
-        rows = await uow.products.products_of(store_id)
-    return [product_listing(r) for r in rows if r["active"]]
+        products = await uow.products.products_of(store_id)
+    return [product_listing(p) for p in products if p.product.active]
 
 
 @router.put("/admin/locations/{location_id}", response_model=Ok)
@@ -133,12 +124,18 @@ async def put_location(
 ) -> JSONResponse:
     """Create or update a shop, market or stall (admins); operating fields left out keep their value."""
     _check_id(location_id, "location")
-    sent = body.model_dump(mode="json")
-    values = {
-        "id": location_id,
-        **{k: v for k, v in sent.items() if k not in catalog.OPERATING or k in body.model_fields_set},
-    }
-    return await run_change(request, principal, idempotency_key, sent, lambda uow: catalog.upsert_location(uow, values))
+    # What the location is is always written; how it works only where sent (else it stays as it was).
+    changes = location_changes(
+        body,
+        [name for name in LOCATION_FIELDS if name not in OPERATING or name in body.model_fields_set],
+    )
+    return await run_change(
+        request,
+        principal,
+        idempotency_key,
+        body.model_dump(mode="json"),
+        lambda uow: answered_ok(catalog.upsert_location(uow, location_id, LocationKind(body.kind), changes)),
+    )
 
 
 @router.put("/admin/products/{product_id}", response_model=Ok)
@@ -151,13 +148,13 @@ async def put_product(
 ) -> JSONResponse:
     """Create or update a product, optionally setting its stock on hand (admins)."""
     _check_id(product_id, "product")
-    values = {"id": product_id, **body.model_dump()}
+    changes = product_changes(body, ProductBody.model_fields.keys() - {"on_hand"})
     return await run_change(
         request,
         principal,
         idempotency_key,
         body.model_dump(),
-        lambda uow: catalog.upsert_product(uow, values, principal.key),
+        lambda uow: answered_ok(catalog.upsert_product(uow, product_id, changes, principal.key, on_hand=body.on_hand)),
     )
 
 

@@ -14,11 +14,11 @@ from __future__ import annotations
 import json
 from typing import Any, cast
 
-import asyncpg
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import StreamingResponse
 
 from services.inventory.adapters.fulfilment_repository import QUEUE_CHANNEL
+from services.inventory.domain.catalog import Location
 from services.inventory.entrypoints.access import location_for
 from services.inventory.entrypoints.answers import LiveQueueAnswer, queued_answer, scheduled_answer
 from services.inventory.service_layer import queries
@@ -35,12 +35,12 @@ router = APIRouter(tags=["fulfilment"])
 Staff = Depends(require(Role.STORE_STAFF))
 
 
-async def queue_view(runtime: Runtime, location: asyncpg.Record) -> LiveQueueAnswer:
+async def queue_view(runtime: Runtime, location: Location) -> LiveQueueAnswer:
     """What the counter shows: the live queue and the slot orders not released yet."""
     uow = cast(InventoryUnitOfWork, runtime.unit_of_work(readonly=True))
     async with uow:
         return LiveQueueAnswer(
-            location_id=location["id"],
+            location_id=location.id,
             queue=[queued_answer(q) for q in await queries.queue(uow, location)],
             scheduled=[scheduled_answer(q) for q in await queries.scheduled(uow, location)],
         )

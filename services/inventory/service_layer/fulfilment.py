@@ -174,7 +174,7 @@ async def _line(
 
 async def _tolerance(uow: InventoryUnitOfWork, location_id: str) -> float:
     location = await uow.locations.get(location_id)
-    pct = location["weight_tolerance_pct"] if location is not None else None
+    pct = location.weight_tolerance_pct if location is not None else None
     return float(pct) if pct is not None else uow.policy.weight_tolerance_pct
 
 
@@ -274,22 +274,21 @@ async def _substitute_item(uow: InventoryUnitOfWork, line: Line, product_id: str
         raise Invalid(f"unknown product {product_id!r}")
     if product_id == line.product_id:
         raise Invalid(f"{product_id} is the product ordered: record it as picked instead")
-    if product["location_id"] != line.location_id:
+    if product.location_id != line.location_id:
         raise Invalid(
             f"a substitute must come from the shop or stall that fulfils the line "
-            f"({line.location_id}); {product_id} is sold by {product['location_id']}"
+            f"({line.location_id}); {product_id} is sold by {product.location_id}"
         )
-    if not product["active"]:
+    if not product.active:
         raise Invalid(f"{product_id} is not on sale (inactive)")
-    unit = StockUnit(product["unit"])
     return SubstituteItem(
         product_id=product_id,
-        location_id=product["location_id"],
-        name_zh=product["name_zh"],
-        name_en=product["name_en"],
-        unit=unit,
+        location_id=product.location_id,
+        name_zh=product.name_zh,
+        name_en=product.name_en,
+        unit=product.unit,
         quantity=quantity,
-        price_fen=line_price(unit, product["price_fen"], quantity),
+        price_fen=line_price(product.unit, product.price_fen, quantity),
     )
 
 
@@ -446,7 +445,7 @@ async def on_approval_deadline(uow: InventoryUnitOfWork, deadline: Deadline) -> 
 async def _pickup_point(uow: InventoryUnitOfWork, store_id: str) -> PickupPoint:
     store = await uow.locations.get(store_id)
     assert store is not None
-    return PickupPoint(location_id=store_id, name_zh=store["name_zh"], name_en=store["name_en"])
+    return PickupPoint(location_id=store_id, name_zh=store.name_zh, name_en=store.name_en)
 
 
 async def pack_part(
@@ -456,7 +455,7 @@ async def pack_part(
         raise Invalid("bags and weight_g cannot be negative")
     order = await _order(uow, location_id, order_id)
     location = await uow.locations.get(location_id)
-    if location is not None and location["kind"] == LocationKind.MARKET.value:
+    if location is not None and location.kind is LocationKind.MARKET:
         raise Invalid(
             "a market order is packed stall by stall: POST /stores/{stall}/orders/{order}/packed for each stall's part"
         )

@@ -7,8 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import asyncpg
-
+from services.inventory.domain.catalog import Location, Product
 from services.inventory.domain.fulfilment import Part, PartStatus
 from services.inventory.domain.picking import Line
 from services.inventory.domain.reservation import Reservation
@@ -23,7 +22,7 @@ class LineToPick:
     """A line with what staff need to find it on the shelf (None for a product no longer listed)."""
 
     line: Line
-    product: asyncpg.Record | None
+    product: Product | None
 
 
 @dataclass(frozen=True)
@@ -52,15 +51,15 @@ class HistoryEntry:
 
 
 async def _lines_to_pick(uow: InventoryUnitOfWork, lines: list[Line]) -> list[LineToPick]:
-    names = await uow.products.names(sorted({ln.product_id for ln in lines}))
+    names = await uow.products.get_many(sorted({ln.product_id for ln in lines}))
     return [LineToPick(ln, names.get(ln.product_id)) for ln in lines]
 
 
-async def _parts_at(uow: InventoryUnitOfWork, location: asyncpg.Record) -> list[QueuedPart]:
+async def _parts_at(uow: InventoryUnitOfWork, location: Location) -> list[QueuedPart]:
     """The live parts of a shop or stall (a market: of all its stalls), each with its order and lines."""
-    ids = [location["id"]]
-    if location["kind"] == LocationKind.MARKET.value:
-        ids = [s["id"] for s in await uow.locations.stalls_of(location["id"])]
+    ids = [location.id]
+    if location.kind is LocationKind.MARKET:
+        ids = [s.id for s in await uow.locations.stalls_of(location.id)]
     parts = await uow.parts.queue(ids)
     order_ids = [p.order_id for p in parts]
     orders = await uow.reservations.get_many(order_ids)
@@ -75,7 +74,7 @@ async def _parts_at(uow: InventoryUnitOfWork, location: asyncpg.Record) -> list[
     ]
 
 
-async def queue(uow: InventoryUnitOfWork, location: asyncpg.Record) -> list[QueuedPart]:
+async def queue(uow: InventoryUnitOfWork, location: Location) -> list[QueuedPart]:
     """Parts waiting, accepted, being picked or packed at a shop or stall (a market: all its stalls).
 
     Slot orders not released yet are left out (see `scheduled`): nobody should start on a bag
@@ -96,7 +95,7 @@ async def queue(uow: InventoryUnitOfWork, location: asyncpg.Record) -> list[Queu
     ]
 
 
-async def scheduled(uow: InventoryUnitOfWork, location: asyncpg.Record) -> list[QueuedPart]:
+async def scheduled(uow: InventoryUnitOfWork, location: Location) -> list[QueuedPart]:
     """Slot orders held here that enter the live queue later, soonest release first."""
     at = uow.now()
     waiting = [
@@ -117,7 +116,7 @@ async def pick_list(uow: InventoryUnitOfWork, location_id: str, order_id: str) -
         raise NotFound(f"no order {order_id} at {location_id}")
     stalls: dict[str, dict[str, list[LineToPick]]] = {}
     for item in await _lines_to_pick(uow, lines):
-        category = (item.product["category"] if item.product else None) or ""
+        category = item.product.category if item.product else ""
         stalls.setdefault(item.line.location_id, {}).setdefault(category, []).append(item)
     return PickList(order, stalls, await uow.lines.history(order_id))
 

@@ -15,8 +15,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-import asyncpg
-
+from services.inventory.domain.catalog import Location
 from services.inventory.domain.fulfilment import (
     Outcome,
     Part,
@@ -59,14 +58,14 @@ ACCEPT_DEADLINE = "accept"
 APPROVAL_DEADLINE = "approval"
 
 
-async def _accept_limit_s(uow: InventoryUnitOfWork, location: asyncpg.Record) -> float:
+async def _accept_limit_s(uow: InventoryUnitOfWork, location: Location) -> float:
     """The stall's own limit, else its market's, else the setting."""
-    if location["accept_limit_s"]:
-        return float(location["accept_limit_s"])
-    if location["parent_id"]:
-        parent = await uow.locations.get(location["parent_id"])
-        if parent is not None and parent["accept_limit_s"]:
-            return float(parent["accept_limit_s"])
+    if location.accept_limit_s:
+        return float(location.accept_limit_s)
+    if location.parent_id:
+        parent = await uow.locations.get(location.parent_id)
+        if parent is not None and parent.accept_limit_s:
+            return float(parent.accept_limit_s)
     return uow.policy.accept_limit_s
 
 
@@ -91,7 +90,7 @@ async def on_order_placed(uow: InventoryUnitOfWork, event: OrderPlaced) -> None:
     starts = clock_starts(event.release_at, uow.now())  # a slot order is worked on (so must be open) from its release
     location_ids = list(dict.fromkeys([event.store_id, *(ln.location_id for ln in event.lines)]))
     locations = {lid: await uow.locations.get(lid) for lid in location_ids}
-    closed = refusal([row for row in locations.values() if row is not None], uow.policy.timezone, starts)
+    closed = refusal([loc for loc in locations.values() if loc is not None], uow.policy.timezone, starts)
     if closed is not None:
         await _reject_closed(uow, event, closed[1])
         return

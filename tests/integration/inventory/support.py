@@ -10,6 +10,7 @@ from typing import Any
 
 import asyncpg
 
+from services.inventory.domain.catalog import LocationChanges, ProductChanges
 from services.inventory.service_layer import catalog
 from services.inventory.service_layer.policy import Policy
 from services.inventory.service_layer.unit_of_work import InventoryUnitOfWork, PostgresInventoryUnitOfWork
@@ -19,6 +20,7 @@ from shared.clock import Clock, SystemClock
 from shared.events.contracts import OrderedLine, OrderPlaced, SubstitutionPreference
 from shared.settings import Settings
 from shared.vocabulary.fulfilment import FulfilmentMode
+from shared.vocabulary.locations import LocationKind
 from shared.vocabulary.roles import Role
 from shared.vocabulary.units import StockUnit, line_price
 
@@ -48,44 +50,65 @@ PRODUCTS: dict[str, tuple[str, str, int, int | None, int]] = {
 }
 
 
-async def seed(pool: asyncpg.Pool) -> None:
+async def add_location(
+    uow: InventoryUnitOfWork, location_id: str, kind: LocationKind, parent_id: str | None = None, **more: Any
+) -> None:
+    """A location named after its id, through the use case admins use."""
+    changes = LocationChanges(
+        parent_id=parent_id, category="c", name_zh=location_id, name_en=location_id.title(), lat=32.0, lon=118.0, **more
+    )
+    await catalog.upsert_location(uow, location_id, kind, changes)
+
+
+async def add_product(
+    uow: InventoryUnitOfWork,
+    product_id: str,
+    location_id: str,
+    on_hand: int,
+    *,
+    unit: StockUnit = StockUnit.PIECE,
+    price_fen: int = 200,
+    grams_per_piece: int | None = None,
+    category: str = "c",
+) -> None:
+    """A product named after its id with that much on the shelf, through the use case admins use."""
+    changes = ProductChanges(
+        location_id=location_id,
+        name_zh=product_id,
+        name_en=product_id,
+        category=category,
+        unit=unit,
+        price_fen=price_fen,
+        grams_per_piece=grams_per_piece,
+    )
+    await catalog.upsert_product(uow, product_id, changes, "test", on_hand=on_hand)
+
+
+async def migrate(pool: asyncpg.Pool) -> None:
     async with pool.acquire() as conn:
         await db.migrate(conn, [MIGRATIONS])
+
+
+async def seed(pool: asyncpg.Pool) -> None:
+    await migrate(pool)
     async with unit_of_work(pool) as uow:
         for loc, kind, parent in (
-            ("shop", "shop", None),
-            ("market", "market", None),
-            ("fish", "stall", "market"),
-            ("veg", "stall", "market"),
+            ("shop", LocationKind.SHOP, None),
+            ("market", LocationKind.MARKET, None),
+            ("fish", LocationKind.STALL, "market"),
+            ("veg", LocationKind.STALL, "market"),
         ):
-            await catalog.upsert_location(
-                uow,
-                {
-                    "id": loc,
-                    "kind": kind,
-                    "parent_id": parent,
-                    "category": "c",
-                    "name_zh": loc,
-                    "name_en": loc.title(),
-                    "lat": 32.0,
-                    "lon": 118.0,
-                },
-            )
+            await add_location(uow, loc, kind, parent)
         for pid, (loc, unit, price, gpp, on_hand) in PRODUCTS.items():
-            await catalog.upsert_product(
+            await add_product(
                 uow,
-                {
-                    "id": pid,
-                    "location_id": loc,
-                    "name_zh": pid,
-                    "name_en": pid,
-                    "category": "fish" if unit == "g" else "c",
-                    "unit": unit,
-                    "price_fen": price,
-                    "grams_per_piece": gpp,
-                    "on_hand": on_hand,
-                },
-                "test",
+                pid,
+                loc,
+                on_hand,
+                unit=StockUnit(unit),
+                price_fen=price,
+                grams_per_piece=gpp,
+                category="fish" if unit == "g" else "c",
             )
 
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, time
 import asyncpg
 import pytest
 
+from services.inventory.domain.catalog import LocationChanges, ProductChanges
 from services.inventory.service_layer import catalog, fulfilment, reservations, stock_keeping
 from shared.deadlines import Deadline
 from shared.errors import Conflict, Invalid, NotFound
@@ -19,6 +20,7 @@ from shared.events.contracts import (
     SubstitutionMode,
     SubstitutionPreference,
 )
+from shared.vocabulary.opening_hours import Window
 from shared.vocabulary.order_status import OrderStatus
 from tests.fakes import FakeClock
 from tests.integration.inventory.support import check_books, events, placed, run, stock, types
@@ -296,12 +298,12 @@ async def test_an_uncollected_pickup_bag_is_returned_from_its_holds(inv: asyncpg
 
 async def test_closed_or_paused_shops_reject_with_shop_closed(inv: asyncpg.Pool) -> None:
     monday_9 = datetime(2026, 1, 5, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai, a Monday
-    windows = [{"day": 0, "opens": time(6).isoformat(), "closes": time(8).isoformat()}]
-    await run(inv, lambda uow: catalog.update_location(uow, "veg", {"windows": windows}))
+    windows = [Window(day=0, opens=time(6), closes=time(8))]
+    await run(inv, lambda uow: catalog.update_location(uow, "veg", LocationChanges(windows=windows)))
     await run(inv, lambda uow: reservations.on_order_placed(uow, placed("c1", [("bokchoy", 1)])), FakeClock(monday_9))
     rejected = next(p for t, p in await events(inv, "c1") if t == "StockRejected")
     assert (rejected["reason"], rejected["short_lines"]) == ("shop_closed", [])
-    await run(inv, lambda uow: catalog.update_location(uow, "veg", {"windows": None, "paused": True}))
+    await run(inv, lambda uow: catalog.update_location(uow, "veg", LocationChanges(windows=None, paused=True)))
     await run(inv, lambda uow: reservations.on_order_placed(uow, placed("c2", [("bokchoy", 1)])), FakeClock(monday_9))
     assert next(p for t, p in await events(inv, "c2") if t == "StockRejected")["reason"] == "shop_closed"
     upserted = [p for t, p in await events(inv) if t == "LocationUpserted" and p["location_id"] == "veg"]
@@ -328,7 +330,9 @@ async def test_cancelling_while_a_substitute_waits_releases_everything(inv: asyn
 async def test_products_are_kept_with_their_history_and_low_stock_fires_once(inv: asyncpg.Pool) -> None:
     await run(
         inv,
-        lambda uow: catalog.update_product(uow, "tomato", {"price_fen": 180, "low_stock_threshold": 8}, "staff:wang"),
+        lambda uow: catalog.update_product(
+            uow, "tomato", ProductChanges(price_fen=180, low_stock_threshold=8), "staff:wang"
+        ),
     )
     await place(inv, "l1", [("tomato", 3)])
     await place(inv, "l2", [("tomato", 1)])

@@ -3,16 +3,18 @@ fees in the catalog, and slot orders held at once but queued from their release 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import asyncpg
 import httpx
 
+from services.inventory.domain.catalog import Location, LocationChanges, ProductChanges
 from services.inventory.entrypoints.answers import queued_answer, scheduled_answer
 from services.inventory.service_layer import catalog, fulfilment, queries, reservations, stock_keeping
 from shared.events.contracts import DeliverySlot, HandlingFlags, OrderCancelled, OrderPlaced
 from shared.vocabulary.fulfilment import FulfilmentMode
+from shared.vocabulary.opening_hours import Window
 from shared.vocabulary.order_status import OrderStatus
 from shared.vocabulary.roles import Role
 from tests.fakes import FakeClock
@@ -39,13 +41,13 @@ async def place(pool: asyncpg.Pool, event: OrderPlaced, at: datetime | None = No
     await run(pool, lambda uow: reservations.on_order_placed(uow, event), FakeClock(at) if at else None)
 
 
-async def queue_at(pool: asyncpg.Pool, location: asyncpg.Record, at: datetime) -> list[dict[str, Any]]:
+async def queue_at(pool: asyncpg.Pool, location: Location, at: datetime) -> list[dict[str, Any]]:
     """The queue as GET /stores/{id}/queue answers it, at that time."""
     parts = await run(pool, lambda uow: queries.queue(uow, location), FakeClock(at))
     return [queued_answer(q).model_dump(mode="json") for q in parts]
 
 
-async def scheduled_at(pool: asyncpg.Pool, location: asyncpg.Record, at: datetime) -> list[dict[str, Any]]:
+async def scheduled_at(pool: asyncpg.Pool, location: Location, at: datetime) -> list[dict[str, Any]]:
     parts = await run(pool, lambda uow: queries.scheduled(uow, location), FakeClock(at))
     return [scheduled_answer(q).model_dump(mode="json") for q in parts]
 
@@ -82,7 +84,7 @@ async def test_every_new_product_publishes_its_level_once(inv: asyncpg.Pool, cli
 
 
 async def test_the_level_is_published_when_it_changes_and_not_on_every_sale(inv: asyncpg.Pool) -> None:
-    await run(inv, lambda uow: catalog.update_product(uow, "water", {"low_stock_threshold": 10}, "boss"))
+    await run(inv, lambda uow: catalog.update_product(uow, "water", ProductChanges(low_stock_threshold=10), "boss"))
     assert await levels(inv, "water") == [("in_stock", 50)]  # 50 is not low: nothing new
 
     await place(inv, placed("a", [("water", 30)]))  # 20 left: still in stock
@@ -187,7 +189,7 @@ async def test_a_slot_order_is_held_at_once_and_queued_from_its_release(inv: asy
     await run(
         inv,
         lambda uow: catalog.update_location(
-            uow, "shop", {"windows": [{"day": d, "opens": "08:00", "closes": "20:00"} for d in range(7)]}
+            uow, "shop", LocationChanges(windows=[Window(day=d, opens=time(8), closes=time(20)) for d in range(7)])
         ),
     )
     # Ordered now, for now: the shop is closed.
@@ -208,7 +210,7 @@ async def test_a_slot_order_is_held_at_once_and_queued_from_its_release(inv: asy
     assert (row["accept_deadline"], row["release_at"]) == (deadline, release)
     assert row["slot_start"] == release + timedelta(minutes=25)
 
-    location = await inv.fetchrow("SELECT * FROM locations WHERE id = 'shop'")
+    location = await run(inv, lambda uow: uow.locations.get("shop"))
     at_night = await queue_at(inv, location, EVENING)
     assert at_night == []
     waiting = await scheduled_at(inv, location, EVENING)
@@ -234,7 +236,7 @@ async def test_an_order_without_a_slot_or_released_already_is_worked_on_at_once(
     for order_id in ("plain", "late"):
         reserved = next(p for t, p in await events(inv, order_id) if t == "StockReserved")
         assert datetime.fromisoformat(reserved["accept_deadline"]) == at + timedelta(seconds=POLICY.accept_limit_s)
-    location = await inv.fetchrow("SELECT * FROM locations WHERE id = 'shop'")
+    location = await run(inv, lambda uow: uow.locations.get("shop"))
     assert [p["order_id"] for p in await queue_at(inv, location, at)] == ["late", "plain"]
 
 

@@ -7,45 +7,20 @@ import asyncio
 import asyncpg
 import pytest
 
-from services.inventory.service_layer import catalog, reservations
-from shared import db
+from services.inventory.service_layer import reservations
 from shared.events.contracts import OrderedLine, OrderPlaced
+from shared.vocabulary.locations import LocationKind
 from shared.vocabulary.units import StockUnit
-from tests.integration.inventory.support import MIGRATIONS, run, unit_of_work
+from tests.integration.inventory.support import add_location, add_product, migrate, run, unit_of_work
 
 
 @pytest.fixture
 async def inventory_pool(pool: asyncpg.Pool) -> asyncpg.Pool:
-    async with pool.acquire() as conn:
-        await db.migrate(conn, [MIGRATIONS])
+    await migrate(pool)
     async with unit_of_work(pool) as uow:
-        await catalog.upsert_location(
-            uow,
-            {
-                "id": "shop",
-                "kind": "shop",
-                "category": "convenience",
-                "name_zh": "店",
-                "name_en": "Shop",
-                "lat": 32.0,
-                "lon": 118.0,
-            },
-        )
+        await add_location(uow, "shop", LocationKind.SHOP)
         for pid, on_hand in (("water", 50), ("noodles", 30)):
-            await catalog.upsert_product(
-                uow,
-                {
-                    "id": pid,
-                    "location_id": "shop",
-                    "name_zh": pid,
-                    "name_en": pid,
-                    "category": "c",
-                    "unit": "piece",
-                    "price_fen": 200,
-                    "on_hand": on_hand,
-                },
-                "test",
-            )
+            await add_product(uow, pid, "shop", on_hand)
     return pool
 
 

@@ -4,32 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from tests.unit.inventory.fakes import InMemoryLocations, InventoryFakeUnitOfWork
-
-
-def _location(id: str, kind: str, parent_id: str | None = None) -> dict[str, object]:
-    return {
-        "id": id,
-        "kind": kind,
-        "parent_id": parent_id,
-        "name_zh": id,
-        "name_en": id.title(),
-        "windows": None,
-        "closures": [],
-        "paused": False,
-        "accept_limit_s": None,
-        "weight_tolerance_pct": None,
-    }
+from shared.vocabulary.locations import LocationKind
+from tests.unit.inventory.fakes import InMemoryLocations, InventoryFakeUnitOfWork, location
 
 
 @pytest.fixture
 def uow() -> InventoryFakeUnitOfWork:
     fake = InventoryFakeUnitOfWork()
-    fake.locations = InMemoryLocations(
-        _location("shop", "shop"),
-        _location("market", "market"),
-        _location("fish", "stall", "market"),
-        _location("veg", "stall", "market"),
+    fake.locations = InMemoryLocations(  # type: ignore[assignment]
+        location("shop", LocationKind.SHOP),
+        location("market", LocationKind.MARKET),
+        location("fish", LocationKind.STALL, "market"),
+        location("veg", LocationKind.STALL, "market"),
     )
     for pid, loc, on_hand in (("water", "shop", 50), ("juice", "shop", 20), ("carp", "fish", 10), ("leek", "veg", 10)):
         fake.stock.shelve(pid, loc, on_hand)

@@ -6,6 +6,7 @@ import copy
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from services.inventory.domain.catalog import Location, Product, Stocked
 from services.inventory.domain.fulfilment import Part
 from services.inventory.domain.picking import Line
 from services.inventory.domain.reservation import Reservation
@@ -13,25 +14,62 @@ from services.inventory.domain.stock import Hold, StockLevel
 from services.inventory.service_layer.policy import Policy
 from services.inventory.service_layer.unit_of_work import InventoryUnitOfWork
 from shared.settings import Settings
+from shared.vocabulary.locations import LocationKind
 from tests.fakes import FakeUnitOfWork
 
 POLICY = Policy.from_settings(Settings(service="inventory", accept_limit_s=600))
 
 
-class InMemoryLocations:
-    def __init__(self, *locations: dict[str, Any]) -> None:
-        self.rows = {loc["id"]: loc for loc in locations}
+def location(location_id: str, kind: LocationKind, parent_id: str | None = None, **more: object) -> Location:
+    """A location named after its id, always open."""
+    return Location(location_id, kind, "c", location_id, location_id.title(), 32.0, 118.0, parent_id=parent_id, **more)  # type: ignore[arg-type]
 
-    async def get(self, location_id: str) -> dict[str, Any] | None:
-        return self.rows.get(location_id)
+
+class InMemoryLocations:
+    def __init__(self, *locations: Location) -> None:
+        self.rows = {loc.id: copy.deepcopy(loc) for loc in locations}
+
+    async def get(self, location_id: str) -> Location | None:
+        found = self.rows.get(location_id)
+        return copy.deepcopy(found) if found is not None else None
+
+    async def save(self, location: Location) -> None:
+        self.rows[location.id] = copy.deepcopy(location)
 
 
 class InMemoryProducts:
-    def __init__(self) -> None:
-        self.rows: dict[str, dict[str, Any]] = {}
+    """Products, each with its stock row in `InMemoryStock` (as the tables are), and their history."""
 
-    async def get(self, product_id: str) -> dict[str, Any] | None:
-        return self.rows.get(product_id)
+    def __init__(self, stock: InMemoryStock) -> None:
+        self.rows: dict[str, Product] = {}
+        self.stock = stock
+        self.history: list[tuple[str, str, str, dict[str, Any]]] = []
+
+    async def get(self, product_id: str, *, for_update: bool = False) -> Product | None:
+        found = self.rows.get(product_id)
+        return copy.deepcopy(found) if found is not None else None
+
+    async def exists(self, product_id: str) -> bool:
+        return product_id in self.rows
+
+    async def add(self, product: Product) -> bool:
+        if product.id in self.rows:
+            return False
+        await self.save(product)
+        return True
+
+    async def save(self, product: Product) -> None:
+        self.rows[product.id] = copy.deepcopy(product)
+        level = self.stock.levels.get(product.id)
+        if level is not None:
+            level.location_id, level.unit = product.location_id, product.unit.value
+
+    async def stocked(self, product_id: str) -> Stocked | None:
+        product, level = self.rows.get(product_id), self.stock.levels.get(product_id)
+        return Stocked(copy.deepcopy(product), level.on_hand, level.reserved) if product and level else None
+
+    async def record_change(self, product_id: str, actor: str, change: str, details: dict[str, Any]) -> None:
+        self.history.append((product_id, actor, change, details))
 
 
 class InMemoryReservations:
@@ -161,6 +199,15 @@ class InMemoryStock:
     async def watched(self, product_ids: Iterable[str]) -> list[Any]:
         return []  # no thresholds and no levels to publish in these tests
 
+    async def level(self, product_id: str) -> StockLevel | None:
+        return self.levels.get(product_id)
+
+    async def ensure_row(self, product_id: str) -> None:
+        self.levels.setdefault(product_id, StockLevel(product_id, "", "piece", 0, 0))
+
+    async def set_on_hand(self, product_id: str, on_hand: int, reason: str, actor: str) -> None:
+        self.levels[product_id].on_hand = on_hand
+
 
 class InventoryFakeUnitOfWork(FakeUnitOfWork, InventoryUnitOfWork):
     """One in-memory database shared by every unit of work made from it."""
@@ -169,8 +216,8 @@ class InventoryFakeUnitOfWork(FakeUnitOfWork, InventoryUnitOfWork):
         super().__init__(**kw)
         self.policy = policy
         self.locations = InMemoryLocations()  # type: ignore[assignment]
-        self.products = InMemoryProducts()  # type: ignore[assignment]
         self.stock = InMemoryStock()  # type: ignore[assignment]
+        self.products = InMemoryProducts(self.stock)  # type: ignore[assignment]
         self.reservations = InMemoryReservations()  # type: ignore[assignment]
         self.parts = InMemoryParts()  # type: ignore[assignment]
         self.lines = InMemoryLines()  # type: ignore[assignment]

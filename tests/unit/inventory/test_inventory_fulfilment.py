@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, time
 
 import pytest
 
@@ -26,11 +27,14 @@ from services.inventory.domain.picking import (
     picked_quantity,
     substitute_needs_approval,
 )
-from services.inventory.domain.shop_hours import hours_of, refusal
+from services.inventory.domain.shop_hours import refusal
 from shared.errors import Invalid
 from shared.events.contracts import SubstitutionMode
 from shared.settings import Settings
+from shared.vocabulary.locations import LocationKind
+from shared.vocabulary.opening_hours import Window
 from shared.vocabulary.units import StockUnit
+from tests.unit.inventory.fakes import location
 
 TIMEZONE = Settings(service="inventory").timezone
 W, A, P, K, R = PartStatus.WAITING, PartStatus.ACCEPTED, PartStatus.PICKING, PartStatus.PACKED, PartStatus.REJECTED
@@ -128,17 +132,11 @@ def test_the_handover_code_is_six_digits_and_must_match_exactly() -> None:
 
 def test_a_closed_or_paused_location_is_named_with_its_next_opening() -> None:
     monday_9 = datetime(2026, 1, 5, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
-    veg = {
-        "id": "veg",
-        "name_en": "Veg",
-        "windows": [{"day": 0, "opens": "16:00", "closes": "19:00"}],
-        "closures": [],
-        "paused": False,
-    }
-    always = {"id": "kedi", "name_en": "Kedi", "windows": None, "closures": [], "paused": False}
+    veg = location("veg", LocationKind.STALL, "market", windows=[Window(day=0, opens=time(16), closes=time(19))])
+    always = location("kedi", LocationKind.SHOP)
     assert refusal([always], TIMEZONE, monday_9) is None
     where, why = refusal([always, veg], TIMEZONE, monday_9) or ("", "")
     assert where == "veg"
     assert "next opens Mon 2026-01-05 16:00" in why
-    assert "busy" in (refusal([{**always, "paused": True}], TIMEZONE, monday_9) or ("", ""))[1]
-    assert hours_of({**veg, "windows": []}, TIMEZONE).is_open(monday_9)  # no windows: always open
+    assert "busy" in (refusal([replace(always, paused=True)], TIMEZONE, monday_9) or ("", ""))[1]
+    assert replace(veg, windows=[]).hours(TIMEZONE).is_open(monday_9)  # no windows: always open
