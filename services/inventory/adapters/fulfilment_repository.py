@@ -11,8 +11,8 @@ if the transaction commits). Many aggregates load and save in one statement each
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Protocol
 
 import asyncpg
 
@@ -43,6 +43,32 @@ async def _queue_changed(conn: asyncpg.Connection, order_ids: Iterable[str]) -> 
         ids,
         QUEUE_CHANNEL,
     )
+
+
+class _Versioned(Protocol):
+    order_id: str
+    version: int
+
+
+async def _save_versioned(
+    conn: asyncpg.Connection,
+    saved: Sequence[_Versioned],
+    key: Callable[[Any], tuple[str, ...]],
+    update: str,
+    columns: Sequence[Sequence[Any]],
+    stale: Callable[[list[tuple[str, ...]]], str],
+) -> None:
+    """Run one versioned UPDATE for many aggregates (it RETURNs the keys it changed) in a savepoint: a stale
+    aggregate in the batch leaves no row changed and raises StaleVersion (`stale` says which); otherwise each
+    version goes up by one and the consoles hear of the changed queues."""
+    async with conn.transaction():
+        done = {tuple(r.values()) for r in await conn.fetch(update, *columns)}
+        behind = sorted({key(x) for x in saved} - done)
+        if behind:
+            raise StaleVersion(stale(behind))
+    for x in saved:
+        x.version += 1
+    await _queue_changed(conn, (x.order_id for x in saved))
 
 
 def _reservation(r: asyncpg.Record) -> Reservation:
@@ -119,19 +145,22 @@ class ReservationRepository:
     async def save_many(self, reservations: Sequence[Reservation]) -> None:
         if not reservations:
             return
-        async with self.conn.transaction():  # a savepoint: a stale batch leaves no row changed
-            saved = await self.conn.fetch(
-                "UPDATE reservations r SET status = u.status, release_reason = u.release_reason, "
-                "fulfilment_mode = u.fulfilment_mode, final_fen = u.final_fen, handover_code = u.handover_code, "
-                "bags = u.bags, weight_g = u.weight_g, packed_at = u.packed_at, handed_over_to = u.handed_over_to, "
-                "handed_over_by = u.handed_over_by, handed_over_at = u.handed_over_at, returned_at = u.returned_at, "
-                "version = r.version + 1, updated_at = now() "
-                "FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], "
-                "$8::int[], $9::bigint[], $10::timestamptz[], $11::text[], $12::text[], $13::timestamptz[], "
-                "$14::timestamptz[]) AS u(order_id, version, status, release_reason, fulfilment_mode, final_fen, "
-                "handover_code, bags, weight_g, packed_at, handed_over_to, handed_over_by, handed_over_at, "
-                "returned_at) "
-                "WHERE r.order_id = u.order_id AND r.version = u.version RETURNING r.order_id",
+        await _save_versioned(
+            self.conn,
+            reservations,
+            lambda x: (x.order_id,),
+            "UPDATE reservations r SET status = u.status, release_reason = u.release_reason, "
+            "fulfilment_mode = u.fulfilment_mode, final_fen = u.final_fen, handover_code = u.handover_code, "
+            "bags = u.bags, weight_g = u.weight_g, packed_at = u.packed_at, handed_over_to = u.handed_over_to, "
+            "handed_over_by = u.handed_over_by, handed_over_at = u.handed_over_at, returned_at = u.returned_at, "
+            "version = r.version + 1, updated_at = now() "
+            "FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], "
+            "$8::int[], $9::bigint[], $10::timestamptz[], $11::text[], $12::text[], $13::timestamptz[], "
+            "$14::timestamptz[]) AS u(order_id, version, status, release_reason, fulfilment_mode, final_fen, "
+            "handover_code, bags, weight_g, packed_at, handed_over_to, handed_over_by, handed_over_at, "
+            "returned_at) "
+            "WHERE r.order_id = u.order_id AND r.version = u.version RETURNING r.order_id",
+            [
                 [x.order_id for x in reservations],
                 [x.version for x in reservations],
                 [x.status.value for x in reservations],
@@ -146,14 +175,9 @@ class ReservationRepository:
                 [x.handed_over_by for x in reservations],
                 [x.handed_over_at for x in reservations],
                 [x.returned_at for x in reservations],
-            )
-            done = {r["order_id"] for r in saved}
-            stale = sorted({x.order_id for x in reservations} - done)
-            if stale:
-                raise StaleVersion(f"order(s) {', '.join(stale)} changed meanwhile; nothing was saved: try again")
-        for x in reservations:
-            x.version += 1
-        await _queue_changed(self.conn, done)
+            ],
+            lambda stale: f"order(s) {', '.join(k[0] for k in stale)} changed meanwhile; nothing was saved: try again",
+        )
 
 
 def _part(r: asyncpg.Record) -> Part:
@@ -207,18 +231,21 @@ class PartRepository:
     async def save_many(self, parts: Sequence[Part]) -> None:
         if not parts:
             return
-        async with self.conn.transaction():  # a savepoint: a stale batch leaves no row changed
-            saved = await self.conn.fetch(
-                "UPDATE fulfilment_parts p SET status = u.status, decided_by = u.decided_by, "
-                "decided_at = u.decided_at, "
-                "reason = u.reason, note = u.note, bags = u.bags, weight_g = u.weight_g, packed_by = u.packed_by, "
-                "packed_at = u.packed_at, version = p.version + 1 "
-                "FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::timestamptz[], $7::text[], "
-                "$8::text[], $9::int[], $10::bigint[], $11::text[], $12::timestamptz[]) "
-                "AS u(order_id, location_id, version, status, decided_by, decided_at, reason, note, bags, weight_g, "
-                "packed_by, packed_at) "
-                "WHERE p.order_id = u.order_id AND p.location_id = u.location_id AND p.version = u.version "
-                "RETURNING p.order_id, p.location_id",
+        await _save_versioned(
+            self.conn,
+            parts,
+            lambda p: (p.order_id, p.location_id),
+            "UPDATE fulfilment_parts p SET status = u.status, decided_by = u.decided_by, "
+            "decided_at = u.decided_at, "
+            "reason = u.reason, note = u.note, bags = u.bags, weight_g = u.weight_g, packed_by = u.packed_by, "
+            "packed_at = u.packed_at, version = p.version + 1 "
+            "FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::timestamptz[], $7::text[], "
+            "$8::text[], $9::int[], $10::bigint[], $11::text[], $12::timestamptz[]) "
+            "AS u(order_id, location_id, version, status, decided_by, decided_at, reason, note, bags, weight_g, "
+            "packed_by, packed_at) "
+            "WHERE p.order_id = u.order_id AND p.location_id = u.location_id AND p.version = u.version "
+            "RETURNING p.order_id, p.location_id",
+            [
                 [p.order_id for p in parts],
                 [p.location_id for p in parts],
                 [p.version for p in parts],
@@ -231,15 +258,12 @@ class PartRepository:
                 [p.weight_g for p in parts],
                 [p.packed_by for p in parts],
                 [p.packed_at for p in parts],
-            )
-            done = {(r["order_id"], r["location_id"]) for r in saved}
-            stale = sorted({(p.order_id, p.location_id) for p in parts} - done)
-            if stale:
-                names = ", ".join(f"{loc}'s part of order {order}" for order, loc in stale)
-                raise StaleVersion(f"{names} changed meanwhile; nothing was saved: try again")
-        for p in parts:
-            p.version += 1
-        await _queue_changed(self.conn, (p.order_id for p in parts))
+            ],
+            lambda stale: (
+                ", ".join(f"{loc}'s part of order {order}" for order, loc in stale)
+                + " changed meanwhile; nothing was saved: try again"
+            ),
+        )
 
     async def queue(self, location_ids: Sequence[str]) -> list[Part]:
         """The live parts at these locations of orders still at the shop, soonest accept deadline first."""

@@ -197,7 +197,9 @@ def location_answer(location: Location) -> LocationAnswer:
     )
 
 
-class StockRow(BaseModel):
+class _ProductBasics(BaseModel):
+    """What every answer about a product (with its stock) starts with."""
+
     id: str
     location_id: str
     name_zh: str
@@ -206,6 +208,9 @@ class StockRow(BaseModel):
     unit: str
     price_fen: int
     grams_per_piece: int | None
+
+
+class StockRow(_ProductBasics):
     barcode: str | None
     active: bool
     low_stock_threshold: int | None
@@ -240,15 +245,7 @@ def stock_row(stocked: Stocked) -> StockRow:
     return StockRow.model_validate(_product_fields(stocked))
 
 
-class ProductAnswer(BaseModel):
-    id: str
-    location_id: str
-    name_zh: str
-    name_en: str
-    category: str
-    unit: str
-    price_fen: int
-    grams_per_piece: int | None
+class ProductAnswer(_ProductBasics):
     active: bool
     barcode: str | None
     low_stock_threshold: int | None

@@ -226,6 +226,11 @@ async def test_a_declined_substitute_is_released_and_the_line_refunded(inv: asyn
     await check_books(inv)
 
 
+async def return_bag(pool: asyncpg.Pool, order_id: str, *lines: ReturnedLine) -> None:
+    """The shop's keeper takes the bag back with what became of each line."""
+    await run(pool, lambda uow: fulfilment.return_bag(uow, "shop", order_id, list(lines), "keeper"))
+
+
 async def test_returns_restock_and_write_off_and_refund_everything(inv: asyncpg.Pool) -> None:
     await place(inv, "r", [("water", 3), ("juice", 2)], mode="delivery")
     await run(inv, lambda uow: reservations.accept(uow, "shop", "r", "keeper"))
@@ -238,38 +243,19 @@ async def test_returns_restock_and_write_off_and_refund_everything(inv: asyncpg.
     await run(inv, lambda uow: fulfilment.hand_over(uow, "shop", "r", code, HandoverTo.RIDER, "keeper"))
     assert await stock(inv, "water") == (47, 0)
     with pytest.raises(Invalid, match="must equal"):
-        await run(
+        await return_bag(
             inv,
-            lambda uow: fulfilment.return_bag(
-                uow,
-                "shop",
-                "r",
-                [
-                    ReturnedLine(line_no=1, restocked=1, written_off=1, reason="x"),
-                    ReturnedLine(line_no=2, restocked=2, written_off=0),
-                ],
-                "keeper",
-            ),
+            "r",
+            ReturnedLine(line_no=1, restocked=1, written_off=1, reason="x"),
+            ReturnedLine(line_no=2, restocked=2, written_off=0),
         )
     with pytest.raises(Invalid, match="missing"):
-        await run(
-            inv,
-            lambda uow: fulfilment.return_bag(
-                uow, "shop", "r", [ReturnedLine(line_no=1, restocked=3, written_off=0)], "keeper"
-            ),
-        )
-    await run(
+        await return_bag(inv, "r", ReturnedLine(line_no=1, restocked=3, written_off=0))
+    await return_bag(
         inv,
-        lambda uow: fulfilment.return_bag(
-            uow,
-            "shop",
-            "r",
-            [
-                ReturnedLine(line_no=1, restocked=2, written_off=1, reason="bottle cracked"),
-                ReturnedLine(line_no=2, restocked=2, written_off=0),
-            ],
-            "keeper",
-        ),
+        "r",
+        ReturnedLine(line_no=1, restocked=2, written_off=1, reason="bottle cracked"),
+        ReturnedLine(line_no=2, restocked=2, written_off=0),
     )
     assert await stock(inv, "water") == (49, 0)
     assert await stock(inv, "juice") == (20, 0)
@@ -286,12 +272,7 @@ async def test_an_uncollected_pickup_bag_is_returned_from_its_holds(inv: asyncpg
     code = (await packed_payload(inv, "u"))["handover_code"]
     with pytest.raises(Invalid, match="pickup"):
         await run(inv, lambda uow: fulfilment.hand_over(uow, "shop", "u", code, HandoverTo.RIDER, "keeper"))
-    await run(
-        inv,
-        lambda uow: fulfilment.return_bag(
-            uow, "shop", "u", [ReturnedLine(line_no=1, restocked=1, written_off=1, reason="left in the sun")], "keeper"
-        ),
-    )
+    await return_bag(inv, "u", ReturnedLine(line_no=1, restocked=1, written_off=1, reason="left in the sun"))
     assert await stock(inv, "water") == (49, 0)
     await check_books(inv)
 

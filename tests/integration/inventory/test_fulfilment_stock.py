@@ -84,6 +84,11 @@ async def _work_line(pool: asyncpg.Pool, rng: random.Random, store: str, order_i
             await run(pool, lambda uow: fulfilment.out_of_stock(uow, loc, order_id, line_no, "staff"))
 
 
+async def _cancel(pool: asyncpg.Pool, order_id: str, store: str, previous: OrderStatus) -> None:
+    cancelled = OrderCancelled(order_id=order_id, store_id=store, cancelled_by="u", previous_status=previous)
+    await run(pool, lambda uow: reservations.on_order_cancelled(uow, cancelled))
+
+
 async def _life_of_an_order(pool: asyncpg.Pool, n: int, rng: random.Random) -> str:
     """One order from placement to wherever its dice take it; returns how it ended."""
     order_id = f"o{n}"
@@ -98,15 +103,7 @@ async def _life_of_an_order(pool: asyncpg.Pool, n: int, rng: random.Random) -> s
     store = order["store_id"]
     fate = rng.random()
     if fate < 0.15:
-        await run(
-            pool,
-            lambda uow: reservations.on_order_cancelled(
-                uow,
-                OrderCancelled(
-                    order_id=order_id, store_id=store, cancelled_by="u", previous_status=OrderStatus.CONFIRMED
-                ),
-            ),
-        )
+        await _cancel(pool, order_id, store, OrderStatus.CONFIRMED)
         return "cancelled"
     if fate < 0.3:
         parts = await pool.fetch("SELECT location_id FROM fulfilment_parts WHERE order_id = $1", order_id)
@@ -127,15 +124,7 @@ async def _life_of_an_order(pool: asyncpg.Pool, n: int, rng: random.Random) -> s
     for line in lines:
         await _work_line(pool, rng, store, order_id, line)
     if rng.random() < 0.1:
-        await run(
-            pool,
-            lambda uow: reservations.on_order_cancelled(
-                uow,
-                OrderCancelled(
-                    order_id=order_id, store_id=store, cancelled_by="u", previous_status=OrderStatus.PICKING
-                ),
-            ),
-        )
+        await _cancel(pool, order_id, store, OrderStatus.PICKING)
         return "cancelled while picking"
     for loc in {line["location_id"] for line in lines}:
         await run(pool, lambda uow, loc=loc: fulfilment.pack_part(uow, loc, order_id, 1, 100, "staff"))
