@@ -15,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -34,6 +35,9 @@ log = logging.getLogger(__name__)
 
 # A use case applied to one event: `handler(unit_of_work, event)`; the cause is `unit_of_work.cause`.
 Handler = Callable[[Any, Any], Awaitable[None]]
+# A use case applied to a run of events of one type, in offset order, in one unit of work:
+# `handler(unit_of_work, [(envelope, event), ...])`; it sets `unit_of_work.cause` per event it answers.
+BatchHandler = Callable[[Any, Sequence[tuple[RawEnvelope, Any]]], Awaitable[None]]
 
 
 class PermanentError(Exception):
@@ -62,6 +66,9 @@ class Inbox(Protocol):
     async def claim(self, consumer: str, env: RawEnvelope, topic: str) -> bool:
         """Record the event as applied by `consumer`; False means it already was."""
 
+    async def claim_many(self, consumer: str, envs: Sequence[RawEnvelope], topic: str) -> set[uuid.UUID]:
+        """Record many events in one statement; returns the ids not applied before."""
+
 
 class PostgresInbox:
     def __init__(self, conn: asyncpg.Connection) -> None:
@@ -77,6 +84,18 @@ class PostgresInbox:
             env.type,
         )
         return bool(row)
+
+    async def claim_many(self, consumer: str, envs: Sequence[RawEnvelope], topic: str) -> set[uuid.UUID]:
+        rows = await self.conn.fetch(
+            "INSERT INTO inbox (consumer, event_id, topic, event_type) "
+            "SELECT $1, e.id, $3, e.type FROM unnest($2::uuid[], $4::text[]) AS e(id, type) "
+            "ON CONFLICT DO NOTHING RETURNING event_id",
+            consumer,
+            [env.event_id for env in envs],
+            topic,
+            [env.type for env in envs],
+        )
+        return {row["event_id"] for row in rows}
 
 
 @dataclass
@@ -105,9 +124,36 @@ class DeadLetters:
         self.sent += 1
 
 
+@dataclass(frozen=True)
+class Record:
+    """One message as fetched: its bytes, key, headers, and where it sits in its partition."""
+
+    raw: bytes
+    key: bytes | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    partition: int = 0
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    record: Record
+    env: RawEnvelope
+    event: Event
+
+
 @dataclass
 class Consumer:
-    """One consumer group's handling of one topic, with the inbox and dead-letter rules above."""
+    """One consumer group's handling of one topic, with the inbox and dead-letter rules above.
+
+    Messages arrive in batches. A partition's messages are applied in offset order, different
+    partitions at once, each partition's run in one unit of work: one inbox statement claims
+    them all (a duplicate, even inside the batch, has no effect) and every effect commits with
+    it. Runs of one event type go to its batch handler where the subscription has one. If the
+    unit of work fails it is tried again whole; if it fails again, the run is applied one
+    message at a time, so a message that cannot be applied goes to the dead-letter topic alone
+    and its neighbours are applied. The offsets are committed only after all of that.
+    """
 
     name: str  # the consumer group, and the inbox's consumer column
     topic: Topic
@@ -115,9 +161,13 @@ class Consumer:
     unit_of_work: Callable[[RawEnvelope], UnitOfWork]
     dead_letters_getter: Callable[[], DeadLetters]
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    batch_handlers: Mapping[type[Event], BatchHandler] = field(default_factory=dict)
+    whole_batch_attempts: int = 2
     applied: int = 0
     duplicates: int = 0
     ignored: int = 0
+    batches: int = 0  # runs applied together in one unit of work
+    split: int = 0  # runs applied one at a time after their unit of work failed
 
     @property
     def _types(self) -> dict[str, type[Event]]:
@@ -125,23 +175,81 @@ class Consumer:
 
     async def handle(self, raw: bytes, key: bytes | None, headers: Mapping[str, str]) -> str:
         """Apply one message; returns what happened: applied, duplicate, ignored or dead-lettered."""
+        parsed = await self._parse(Record(raw, key, headers))
+        if isinstance(parsed, str):
+            return parsed
+        return await self._apply_alone(parsed)
+
+    async def handle_batch(self, records: Sequence[Record]) -> None:
+        """Apply what one fetch handed over: partitions at once, each in offset order."""
+        by_partition: dict[int, list[_Parsed]] = {}
+        for record in sorted(records, key=lambda r: (r.partition, r.offset)):
+            parsed = await self._parse(record)
+            if not isinstance(parsed, str):
+                by_partition.setdefault(record.partition, []).append(parsed)
+        await asyncio.gather(*(self._apply_run(run) for run in by_partition.values()))
+
+    async def _parse(self, record: Record) -> _Parsed | str:
         try:
-            env = parse_envelope(raw)
+            env = parse_envelope(record.raw)
             wanted = self._types.get(env.type)
             if wanted is None:  # not ours: other groups on this topic judge it for themselves
                 self.ignored += 1
                 return "ignored"
-            event = validate_payload(env, wanted)
+            return _Parsed(record, env, validate_payload(env, wanted))
         except MalformedEvent as e:
             log.warning("%s: malformed message on %s sent to DLQ: %s", self.name, self.topic.name, e)
-            await self.dead_letters_getter().send(self.topic, raw, key, headers, f"malformed: {e}")
+            await self._dead_letter(record, f"malformed: {e}")
             return "dead-lettered"
-        handler = self.handlers[wanted]
+
+    async def _apply_run(self, run: list[_Parsed]) -> None:
+        for attempt in range(1, self.whole_batch_attempts + 1):
+            try:
+                await self._apply_together(run)
+                return
+            except Exception as e:
+                log.warning(
+                    "%s: a run of %d messages on %s failed (%r, attempt %d)",
+                    self.name,
+                    len(run),
+                    self.topic.name,
+                    e,
+                    attempt,
+                )
+                if isinstance(e, PermanentError):
+                    break
+                if attempt < self.whole_batch_attempts:
+                    await asyncio.sleep(self.retry.initial_s)
+        self.split += 1
+        for parsed in run:
+            await self._apply_alone(parsed)
+
+    async def _apply_together(self, run: list[_Parsed]) -> None:
+        first_of: dict[uuid.UUID, _Parsed] = {}
+        for parsed in run:
+            first_of.setdefault(parsed.env.event_id, parsed)
+        async with self.unit_of_work(run[0].env) as uow:
+            fresh = await uow.inbox.claim_many(self.name, [p.env for p in first_of.values()], self.topic.name)
+            todo = [p for p in first_of.values() if p.env.event_id in fresh]
+            for same_type in _runs_of_one_type(todo):
+                batch = self.batch_handlers.get(type(same_type[0].event))
+                if batch is not None and len(same_type) > 1:
+                    await batch(uow, [(p.env, p.event) for p in same_type])
+                    continue
+                for parsed in same_type:
+                    uow.cause = parsed.env
+                    await self.handlers[type(parsed.event)](uow, parsed.event)
+        self.batches += 1
+        self.applied += len(todo)
+        self.duplicates += len(run) - len(todo)
+
+    async def _apply_alone(self, parsed: _Parsed) -> str:
+        handler = self.handlers[type(parsed.event)]
         pauses = self.retry.pauses()
         attempt = 0
         while True:
             try:
-                return await self._apply(env, event, handler)
+                return await self._apply(parsed.env, parsed.event, handler)
             except PermanentError as e:
                 error = f"refused: {e}"
                 break
@@ -150,13 +258,21 @@ class Consumer:
                     error = f"failed after {attempt + 1} attempts: {e!r}"
                     break
                 log.warning(
-                    "%s: %s %s failed (%r); retrying in %.2fs", self.name, env.type, env.event_id, e, pauses[attempt]
+                    "%s: %s %s failed (%r); retrying in %.2fs",
+                    self.name,
+                    parsed.env.type,
+                    parsed.env.event_id,
+                    e,
+                    pauses[attempt],
                 )
                 await asyncio.sleep(pauses[attempt])
                 attempt += 1
-        log.error("%s: %s %s sent to DLQ: %s", self.name, env.type, env.event_id, error)
-        await self.dead_letters_getter().send(self.topic, raw, key, headers, error)
+        log.error("%s: %s %s sent to DLQ: %s", self.name, parsed.env.type, parsed.env.event_id, error)
+        await self._dead_letter(parsed.record, error)
         return "dead-lettered"
+
+    async def _dead_letter(self, record: Record, error: str) -> None:
+        await self.dead_letters_getter().send(self.topic, record.raw, record.key, record.headers, error)
 
     async def _apply(self, env: RawEnvelope, event: Event, handler: Handler) -> str:
         async with self.unit_of_work(env) as uow:
@@ -175,8 +291,10 @@ class Consumer:
         fetch_max_wait_ms: int = 500,
         instance_id: str | None = None,
         session_timeout_ms: int = 10_000,
+        max_batch: int = 500,
+        batch_timeout_ms: int = 20,
     ) -> None:
-        """Register on the broker with manual acks: the offset moves only after our commit."""
+        """Register on the broker for batches with manual acks: the offsets move only after our commits."""
 
         applies = ", ".join(c.__name__ for c in self.handlers)
 
@@ -189,27 +307,52 @@ class Consumer:
             description=description or f"{self.name} applies {applies}",
             decoder=_undecoded,
             fetch_max_wait_ms=fetch_max_wait_ms,
+            batch=True,
+            max_records=max_batch,
+            batch_timeout_ms=batch_timeout_ms,
             # Static membership: a restarted instance takes its old place in the group at once
             # instead of waiting for the dead member's session to expire.
             group_instance_id=f"{self.name}-{instance_id}" if instance_id else None,
             session_timeout_ms=session_timeout_ms,
             heartbeat_interval_ms=max(500, session_timeout_ms // 4),
         )
-        async def on_message(body: bytes, msg: KafkaMessage) -> None:
+        async def on_batch(body: list[bytes], msg: KafkaMessage) -> None:
             raw = msg.raw_message
-            record = raw[0] if isinstance(raw, tuple) else raw
-            headers = {k: v.decode(errors="replace") for k, v in (record.headers or ())}
-            try:
-                await self.handle(record.value or b"", record.key, headers)
-            except Exception as e:
-                # Never skip silently: whatever escaped the rules above is a dead letter too.
-                log.exception("%s: unexpected failure on %s", self.name, self.topic.name)
-                await self.dead_letters_getter().send(
-                    self.topic, record.value or b"", record.key, headers, f"unexpected: {e!r}"
+            fetched = raw if isinstance(raw, tuple) else (raw,)
+            records = [
+                Record(
+                    r.value or b"",
+                    r.key,
+                    {k: v.decode(errors="replace") for k, v in (r.headers or ())},
+                    r.partition,
+                    r.offset,
                 )
+                for r in fetched
+            ]
+            try:
+                await self.handle_batch(records)
+            except Exception:
+                # Never skip silently: nothing above should escape, but if it did the batch is
+                # fetched again rather than committed unapplied.
+                log.exception(
+                    "%s: unexpected failure on a batch from %s; it will be fetched again", self.name, self.topic.name
+                )
+                await msg.nack()
+                return
             await msg.ack()
 
 
-async def _undecoded(msg: Any) -> bytes:
+def _runs_of_one_type(items: list[_Parsed]) -> list[list[_Parsed]]:
+    """Consecutive messages of one event type, so a batch handler never reorders two types."""
+    runs: list[list[_Parsed]] = []
+    for item in items:
+        if runs and type(runs[-1][0].event) is type(item.event):
+            runs[-1].append(item)
+        else:
+            runs.append([item])
+    return runs
+
+
+async def _undecoded(msg: Any) -> Any:
     """Hand the handler the raw bytes: parsing and validation are ours, so failures can be dead-lettered."""
-    return bytes(msg.body)
+    return msg.body

@@ -42,7 +42,7 @@ from shared.dependencies import DEPENDENCY_FAILURES, Unavailable, away
 from shared.errors import Refusal
 from shared.events.envelope import Envelope, Event, RawEnvelope
 from shared.events.topics import Topic
-from shared.inbox import Consumer, DeadLetters, Handler, RetryPolicy
+from shared.inbox import BatchHandler, Consumer, DeadLetters, Handler, RetryPolicy
 from shared.kafka_admin import ensure_topics
 from shared.retention import Housekeeper, Retention
 from shared.settings import Settings
@@ -94,6 +94,8 @@ class Subscription:
     group: str
     topic: Topic
     handlers: Mapping[type[Event], Handler]
+    # Optional set-based use cases for runs of one event type; `handlers` still applies each alone.
+    batch_handlers: Mapping[type[Event], BatchHandler] = field(default_factory=dict)
 
 
 # A loop the service runs beside its routes for its whole life; None where settings turn it off.
@@ -172,12 +174,15 @@ def declare_broker(
             unit_of_work=lambda env: runtime().unit_of_work(cause=env),
             dead_letters_getter=lambda: runtime().dead_letters,
             retry=retry,
+            batch_handlers=sub.batch_handlers,
         )
         consumer.subscribe(
             broker,
             fetch_max_wait_ms=settings.consumer_fetch_max_wait_ms,
             instance_id=settings.instance_id,
             session_timeout_ms=settings.consumer_session_timeout_ms,
+            max_batch=settings.consumer_max_batch,
+            batch_timeout_ms=settings.consumer_batch_timeout_ms,
         )
         consumers.append(consumer)
     for cls in spec.publishes:

@@ -82,6 +82,10 @@ class Settings(BaseSettings):
     instance_id: str | None = None
     # Kafka's smallest allowed session (group.min.session.timeout.ms); heartbeats go every quarter of it.
     consumer_session_timeout_ms: int = 6_000
+    # A fetch hands over up to this many messages, applied a partition's run per transaction.
+    consumer_max_batch: int = 500
+    # How long a fetch waits for the first message before trying again.
+    consumer_batch_timeout_ms: int = 20
 
     # Housekeeping: how long rows stay in the outbox (once published), inbox, deadlines, idempotency
     retention_outbox_h: float = 72

@@ -7,6 +7,8 @@ whether the block ended cleanly, and a rolled-back unit of work keeps none of it
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -42,6 +44,9 @@ class InMemoryInbox:
             return False
         self.claimed.add(key)
         return True
+
+    async def claim_many(self, consumer: str, envs: Sequence[RawEnvelope], topic: str) -> set[uuid.UUID]:
+        return {env.event_id for env in envs if await self.claim(consumer, env, topic)}
 
 
 class InMemoryDeadlines:

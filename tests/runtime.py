@@ -52,6 +52,7 @@ def runtime_for(
             unit_of_work=lambda env: runtime.unit_of_work(cause=env),
             dead_letters_getter=lambda: runtime.dead_letters,
             retry=RetryPolicy(window_s=0.0),
+            batch_handlers=sub.batch_handlers,
         )
         for sub in spec.subscriptions
     ]
