@@ -13,9 +13,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from services.dispatch.service_layer.unit_of_work import DispatchUnitOfWork
+from shared import requests
 from shared.auth import Principal, require
-from shared.idempotency import change_once, check_key, request_hash
-from shared.service import runtime_of
+from shared.requests import changed_once
 from shared.vocabulary.roles import Role
 
 T = TypeVar("T")
@@ -23,38 +23,9 @@ A = TypeVar("A", bound=BaseModel)
 Answer = BaseModel | list[BaseModel]
 
 
-def _json(answer: Answer) -> Any:
-    if isinstance(answer, list):
-        return [a.model_dump(mode="json") for a in answer]
-    return answer.model_dump(mode="json")
-
-
-async def run_change(  # the request, who asks, their key and body, the change
-    request: Request,
-    principal: Principal,
-    key: str | None,
-    body: Any,
-    change: Callable[[DispatchUnitOfWork], Awaitable[Answer]],
-    status: int = 200,
-) -> JSONResponse:
-    async def once(uow: Any) -> Any:
-        return _json(await change(cast(DispatchUnitOfWork, uow)))
-
-    code, response = await change_once(
-        lambda: unit_of_work(request),
-        principal.key,
-        check_key(key, required=False),
-        request_hash(request.method, request.url.path, body),
-        once,
-        status,
-    )
-    return JSONResponse(response, status_code=code)
-
-
 def unit_of_work(request: Request, *, readonly: bool = False) -> DispatchUnitOfWork:
     """The dispatch unit of work for one request, carrying the caller's correlation id into its events."""
-    uow = runtime_of(request).unit_of_work(correlation_id=request.headers.get("x-correlation-id"), readonly=readonly)
-    return cast(DispatchUnitOfWork, uow)
+    return cast(DispatchUnitOfWork, requests.unit_of_work(request, readonly=readonly))
 
 
 async def read(request: Request, use_case: Callable[[DispatchUnitOfWork], Awaitable[T]]) -> T:
@@ -83,7 +54,7 @@ class Asked:
         self, body: Any, change: Callable[[DispatchUnitOfWork], Awaitable[Answer]], status: int = 200
     ) -> JSONResponse:
         """Run the change once per Idempotency-Key; `body` is what a retry must send again."""
-        return await run_change(self.request, self.principal, self.idempotency_key, body, change, status)
+        return await changed_once(self.request, self.principal, self.idempotency_key, body, change, status)
 
 
 def asked_by(*roles: Role) -> Any:

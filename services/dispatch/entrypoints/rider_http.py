@@ -23,9 +23,10 @@ from services.dispatch.entrypoints.answers import (
     RiderPageAnswer,
     StepAnswer,
 )
-from services.dispatch.entrypoints.changes import Asked, asked_by, read, run_change, then
+from services.dispatch.entrypoints.changes import Asked, asked_by, read, then
 from services.dispatch.service_layer import assigning, delivering, riders
 from shared.auth import Principal, require
+from shared.requests import changed_once
 from shared.vocabulary.roles import Role
 
 router = APIRouter(tags=["riders"])
@@ -85,7 +86,7 @@ async def set_state(body: StateBody, asked: Asked = AskedByRider) -> JSONRespons
 @router.post("/riders/me/location", response_model=OkAnswer)
 async def location(body: LocationBody, request: Request, principal: Principal = AsRider) -> JSONResponse:
     """Where the rider is now; sent every few seconds (silence means no work)."""
-    return await run_change(
+    return await changed_once(
         request,
         principal,
         None,

@@ -28,10 +28,11 @@ from services.inventory.entrypoints.answers import (
     product_answer,
     stock_row,
 )
-from services.inventory.entrypoints.changes import location_changes, product_changes, run_change, unit_of_work
+from services.inventory.entrypoints.changes import location_changes, product_changes, unit_of_work
 from services.inventory.service_layer import catalog, queries, stock_keeping
 from services.inventory.service_layer.unit_of_work import InventoryUnitOfWork
 from shared.auth import Principal, require
+from shared.requests import changed_once
 from shared.vocabulary.locations import LocationKind
 from shared.vocabulary.opening_hours import Closure, Window
 from shared.vocabulary.roles import Role
@@ -131,7 +132,7 @@ async def patch_location(
     async def change(uow: InventoryUnitOfWork) -> LocationAnswer:
         return location_answer(await catalog.update_location(uow, location_id, changes))
 
-    return await run_change(request, principal, idempotency_key, _sent(body), change)
+    return await changed_once(request, principal, idempotency_key, _sent(body), change)
 
 
 @router.get("/locations/{location_id}/stock")
@@ -155,7 +156,7 @@ async def create_product(
     """A new product at this shop or stall (not a market: its stalls sell)."""
     await location_for(request, principal, location_id)
     changes = product_changes(body, NewProduct.model_fields.keys() - {"id", "on_hand"})
-    return await run_change(
+    return await changed_once(
         request,
         principal,
         idempotency_key,
@@ -178,7 +179,7 @@ async def patch_product(
     """Change names, category, price, grams per piece, barcode, active or the low-stock threshold."""
     await product_for(request, principal, product_id)
     changes = product_changes(body, body.model_fields_set)
-    return await run_change(
+    return await changed_once(
         request,
         principal,
         idempotency_key,
@@ -196,7 +197,7 @@ async def restock(
     idempotency_key: str | None = IdempotencyKey,
 ) -> JSONResponse:
     await product_for(request, principal, product_id)
-    return await run_change(
+    return await changed_once(
         request,
         principal,
         idempotency_key,
@@ -215,7 +216,7 @@ async def adjust(
 ) -> JSONResponse:
     """A correction with a reason (spoiled, broken, miscounted); never below what orders have reserved."""
     await product_for(request, principal, product_id)
-    return await run_change(
+    return await changed_once(
         request,
         principal,
         idempotency_key,

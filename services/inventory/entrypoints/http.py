@@ -24,12 +24,12 @@ from services.inventory.entrypoints.changes import (
     answered_ok,
     location_changes,
     product_changes,
-    run_change,
     unit_of_work,
 )
 from services.inventory.service_layer import catalog, reservations
 from shared.auth import CurrentPrincipal, Principal, require
 from shared.errors import Invalid, NotFound
+from shared.requests import changed_once
 from shared.service import runtime_of
 from shared.vocabulary.locations import LocationKind
 from shared.vocabulary.opening_hours import Closure, Window
@@ -129,7 +129,7 @@ async def put_location(
         body,
         [name for name in LOCATION_FIELDS if name not in OPERATING or name in body.model_fields_set],
     )
-    return await run_change(
+    return await changed_once(
         request,
         principal,
         idempotency_key,
@@ -149,7 +149,7 @@ async def put_product(
     """Create or update a product, optionally setting its stock on hand (admins)."""
     _check_id(product_id, "product")
     changes = product_changes(body, ProductBody.model_fields.keys() - {"on_hand"})
-    return await run_change(
+    return await changed_once(
         request,
         principal,
         idempotency_key,
@@ -168,7 +168,7 @@ async def accept_order(
 ) -> JSONResponse:
     """The shop or stall takes its part on (at the shop or market: every waiting part); the reservation holds."""
     await location_for(request, principal, store_id)
-    return await run_change(
+    return await changed_once(
         request,
         principal,
         idempotency_key,
@@ -189,7 +189,7 @@ async def reject_order(
     """The shop or stall cannot take its part: its stock goes back on sale, the rest of the order goes on."""
     await location_for(request, principal, store_id)
     note = body.note if body else None
-    return await run_change(
+    return await changed_once(
         request,
         principal,
         idempotency_key,

@@ -31,10 +31,11 @@ from services.inventory.entrypoints.answers import (
     queued_answer,
     scheduled_answer,
 )
-from services.inventory.entrypoints.changes import run_change, unit_of_work
+from services.inventory.entrypoints.changes import unit_of_work
 from services.inventory.service_layer import fulfilment, queries
 from shared.auth import Principal, require
 from shared.events.contracts import HandoverTo, ReturnedLine
+from shared.requests import changed_once
 from shared.vocabulary.roles import Role
 
 router = APIRouter(tags=["fulfilment"])
@@ -147,7 +148,7 @@ async def start_picking(
 ) -> JSONResponse:
     """Start picking an accepted part (the first start makes the order PICKING: no more cancelling)."""
     await location_for(request, principal, location_id)
-    return await run_change(
+    return await changed_once(
         request,
         principal,
         idempotency_key,
@@ -173,7 +174,7 @@ async def line_picked(
     """In the bag as ordered; a weighed line needs weight_g, and is priced by it."""
     await location_for(request, principal, location_id)
     weight = body.weight_g if body else None
-    return await run_change(
+    return await changed_once(
         request,
         principal,
         idempotency_key,
@@ -193,7 +194,7 @@ async def line_out_of_stock(
 ) -> JSONResponse:
     """The line cannot be picked: it is refunded and its reservation released."""
     await location_for(request, principal, location_id)
-    return await run_change(
+    return await changed_once(
         request,
         principal,
         idempotency_key,
@@ -215,7 +216,7 @@ async def line_substitute(
 ) -> JSONResponse:
     """Offer a substitute from the same shop or stall; the shopper's preference says whether they must approve."""
     await location_for(request, principal, location_id)
-    return await run_change(
+    return await changed_once(
         request,
         principal,
         idempotency_key,
@@ -237,7 +238,7 @@ async def packed(
 ) -> JSONResponse:
     """This shop's or stall's part is packed; when every remaining part is, the order is (with its handover code)."""
     await location_for(request, principal, location_id)
-    return await run_change(
+    return await changed_once(
         request,
         principal,
         idempotency_key,
@@ -257,7 +258,7 @@ async def handover(
 ) -> JSONResponse:
     """The bag leaves with the rider or the shopper against the order's handover code; its stock is committed."""
     await location_for(request, principal, store_id)
-    return await run_change(
+    return await changed_once(
         request,
         principal,
         idempotency_key,
@@ -281,7 +282,7 @@ async def return_bag(
 ) -> JSONResponse:
     """A bag came back: each line restocked or written off with a reason; the whole final amount is refunded."""
     await location_for(request, principal, store_id)
-    return await run_change(
+    return await changed_once(
         request,
         principal,
         idempotency_key,

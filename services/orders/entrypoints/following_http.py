@@ -9,11 +9,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.orders.entrypoints.answers import JSON, RatingAnswer, ReorderAnswer
-from services.orders.entrypoints.http import changed_once, unit_of_work
+from services.orders.entrypoints.http import unit_of_work
 from services.orders.service_layer import ratings, reorder
 from services.orders.service_layer.unit_of_work import OrdersUnitOfWork
 from shared.auth import CurrentPrincipal
-from shared.idempotency import check_key, request_hash
+from shared.requests import changed_once
 
 router = APIRouter(tags=["following"])
 
@@ -55,7 +55,6 @@ async def rate(
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> JSONResponse:
     """Rate a delivered or collected order, once: the shop, the rider who carried it, a comment."""
-    key = check_key(idempotency_key, required=False)
 
     async def rate_it(uow: OrdersUnitOfWork) -> JSON:
         rating = await ratings.rate(
@@ -68,8 +67,7 @@ async def rate(
         )
         return RatingAnswer.of(rating).model_dump(mode="json")
 
-    fingerprint = request_hash("POST", f"/orders/{order_id}/rating", body.model_dump(mode="json"))
-    return await changed_once(request, principal, key, fingerprint, rate_it, status=201)
+    return await changed_once(request, principal, idempotency_key, body.model_dump(mode="json"), rate_it, status=201)
 
 
 @router.get("/orders/{order_id}/rating", responses={404: {"description": "no such order, or not rated yet"}})

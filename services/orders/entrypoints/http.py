@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -28,10 +27,11 @@ from services.orders.entrypoints.answers import (
 from services.orders.service_layer import delivery, fulfilment, ordering, payments
 from services.orders.service_layer.reading import get_order
 from services.orders.service_layer.unit_of_work import OrdersUnitOfWork
+from shared import requests
 from shared.auth import CurrentPrincipal, Principal, require
 from shared.errors import Forbidden, NotFound
 from shared.events.contracts import HandlingFlags
-from shared.idempotency import change_once, check_key, request_hash
+from shared.requests import changed_once
 from shared.service import runtime_of
 from shared.settings import Settings
 from shared.vocabulary import geo
@@ -176,24 +176,9 @@ class PickupOfferAnswer(BaseModel):
 
 def unit_of_work(request: Request, *, readonly: bool = False) -> OrdersUnitOfWork:
     """The orders unit of work for one request, carrying the caller's correlation id into its events."""
-    uow = runtime_of(request).unit_of_work(correlation_id=request.headers.get("x-correlation-id"), readonly=readonly)
+    uow = requests.unit_of_work(request, readonly=readonly)
     assert isinstance(uow, OrdersUnitOfWork)
     return uow
-
-
-async def changed_once(
-    request: Request,
-    principal: Principal,
-    key: str | None,
-    fingerprint: str,
-    change: Callable[[OrdersUnitOfWork], Awaitable[JSON]],
-    status: int = 200,
-) -> JSONResponse:
-    """Run an order-changing use case at most once per Idempotency-Key; a retry gets the first answer."""
-    answered_status, answer = await change_once(
-        lambda: unit_of_work(request), principal.key, key, fingerprint, change, status=status
-    )
-    return JSONResponse(answer, status_code=answered_status)
 
 
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
@@ -212,15 +197,15 @@ async def place(
     principal: Principal = Depends(require(Role.SHOPPER, Role.HELPER)),
 ) -> JSONResponse:
     """Place an order; send an Idempotency-Key so a retry returns this order instead of a second one."""
-    key = check_key(idempotency_key, required=True)
     settings = runtime_of(request).settings
 
     async def place_it(uow: OrdersUnitOfWork) -> JSON:
         order = await ordering.place_order(uow, principal, note=body.note, **body.checkout_args(settings))
         return order_json(order, principal)
 
-    fingerprint = request_hash("POST", "/orders", body.model_dump(mode="json"))
-    return await changed_once(request, principal, key, fingerprint, place_it, status=201)
+    return await changed_once(
+        request, principal, idempotency_key, body.model_dump(mode="json"), place_it, status=201, key_required=True
+    )
 
 
 @router.post(
@@ -291,14 +276,14 @@ async def top_up(
     body: TopUp, request: Request, principal: CurrentPrincipal, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
     """Money in at the service centre's cash desk (admin), or by a helper for their resident."""
-    key = check_key(idempotency_key, required=True)
 
     async def top_it_up(uow: OrdersUnitOfWork) -> JSON:
         topped = await payments.top_up(uow, principal, body.holder, body.amount_fen, body.note)
         return TopUpAnswer.of(topped).model_dump(mode="json")
 
-    fingerprint = request_hash("POST", "/balance/top-ups", body.model_dump(mode="json"))
-    return await changed_once(request, principal, key, fingerprint, top_it_up, status=201)
+    return await changed_once(
+        request, principal, idempotency_key, body.model_dump(mode="json"), top_it_up, status=201, key_required=True
+    )
 
 
 @router.get("/stores/{store_id}/slots", tags=["checkout"], responses={404: {"description": "no such shop"}})
@@ -320,13 +305,11 @@ async def cancel(
     order_id: str, request: Request, principal: CurrentPrincipal, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
     """Cancel until the shop starts picking; the reservation is released by inventory."""
-    key = check_key(idempotency_key, required=False)
 
     async def cancel_it(uow: OrdersUnitOfWork) -> JSON:
         return order_json(await ordering.cancel_order(uow, principal, order_id), principal)
 
-    fingerprint = request_hash("POST", f"/orders/{order_id}/cancel", None)
-    return await changed_once(request, principal, key, fingerprint, cancel_it)
+    return await changed_once(request, principal, idempotency_key, None, cancel_it)
 
 
 @router.post(
@@ -350,14 +333,12 @@ async def approve(
     The answer goes to the shop as ApprovalGiven; the question stays on the line, marked
     answered, until the shop settles it.
     """
-    key = check_key(idempotency_key, required=False)
 
     async def answer_it(uow: OrdersUnitOfWork) -> JSON:
         order = await fulfilment.answer_approval(uow, principal, order_id, line_no, body.accept)
         return order_json(order, principal)
 
-    fingerprint = request_hash("POST", f"/orders/{order_id}/lines/{line_no}/approval", body.model_dump(mode="json"))
-    return await changed_once(request, principal, key, fingerprint, answer_it)
+    return await changed_once(request, principal, idempotency_key, body.model_dump(mode="json"), answer_it)
 
 
 @router.post(
@@ -381,14 +362,12 @@ async def answer_pickup_offer(
     Accepted, the order becomes a pickup order (READY_FOR_PICKUP once packed; show the handover
     code at the counter). Declined, dispatch abandons the delivery and the order is cancelled.
     """
-    key = check_key(idempotency_key, required=False)
 
     async def answer_it(uow: OrdersUnitOfWork) -> JSON:
         order = await delivery.answer_pickup_offer(uow, principal, order_id, body.accept)
         return order_json(order, principal)
 
-    fingerprint = request_hash("POST", f"/orders/{order_id}/pickup-offer", body.model_dump(mode="json"))
-    return await changed_once(request, principal, key, fingerprint, answer_it)
+    return await changed_once(request, principal, idempotency_key, body.model_dump(mode="json"), answer_it)
 
 
 @router.get("/catalog/products/{product_id}", tags=["catalog"], responses={404: {"description": "not known (yet)"}})
