@@ -51,6 +51,7 @@ from shared.version import VERSION
 from shared.web import mount_console
 
 log = logging.getLogger(__name__)
+ON_START_LOCK = 7_351_002  # next to db.MIGRATION_LOCK: one instance of a service runs on_start at a time
 
 
 class MakeUnitOfWork(Protocol):
@@ -348,7 +349,14 @@ async def start_runtime(
         settings.housekeeping_interval_s,
     )
     if spec.on_start is not None:
-        await spec.on_start(runtime)
+        # Replicas starting together take turns: seeding and announcements check what exists and
+        # add what is missing, which is only safe one instance at a time.
+        async with pool.acquire() as conn:
+            await conn.execute("SELECT pg_advisory_lock($1)", ON_START_LOCK)
+            try:
+                await spec.on_start(runtime)
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock($1)", ON_START_LOCK)
     phases.done("on_start")
     own = [loop for make in spec.background if (loop := make(runtime)) is not None]
     for loop in [relay, scheduler, housekeeper, *own]:

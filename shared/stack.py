@@ -331,13 +331,15 @@ def create_service_databases(server_url: str, drop: bool = False) -> None:
 DEFAULT_PORTS = {"orders": 8001, "inventory": 8002, "dispatch": 8003}
 
 
-def service_env(infra: Infrastructure, service: str, extra: dict[str, str] | None = None) -> dict[str, str]:
+def service_env(
+    infra: Infrastructure, service: str, extra: dict[str, str] | None = None, instance: int = 0
+) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         {
             "LINLI_SERVICE": service,
-            # One instance of each service here, so one stable name: a restart rejoins at once.
-            "LINLI_INSTANCE_ID": f"{service}-0",
+            # A stable name per instance: a restarted instance rejoins its consumer groups at once.
+            "LINLI_INSTANCE_ID": f"{service}-{instance}",
             "DATABASE_URL": infra.service_database_url(service),
             "REDIS_URL": infra.redis_url,
             "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap_servers,
@@ -352,47 +354,72 @@ def browser_env(ports: dict[str, int]) -> dict[str, str]:
     import json
 
     origins = [f"http://{host}:{port}" for port in ports.values() for host in ("127.0.0.1", "localhost")]
+    firsts = {name: port for name, port in ports.items() if name in SERVICES}
     return {
         "LINLI_CORS_ORIGINS": json.dumps(origins),
-        **{f"LINLI_{name.upper()}_URL": f"http://127.0.0.1:{port}" for name, port in ports.items()},
+        **{f"LINLI_{name.upper()}_URL": f"http://127.0.0.1:{port}" for name, port in firsts.items()},
     }
 
 
+def instance_name(service: str, instance: int) -> str:
+    """`orders` for the first instance of a service, `orders-1`, `orders-2`… for the others."""
+    return service if instance == 0 else f"{service}-{instance}"
+
+
+def instance_ports(base: dict[str, int], instances: int, step: int = 100) -> dict[str, int]:
+    """Each instance on its own port: the first on the service's port, the next `step` above, and so on."""
+    return {instance_name(s, i): port + i * step for s, port in base.items() for i in range(instances)}
+
+
 def start_services(
-    infra: Infrastructure, home: Path, ports: dict[str, int] | None = None, extra_env: dict[str, str] | None = None
+    infra: Infrastructure,
+    home: Path,
+    ports: dict[str, int] | None = None,
+    extra_env: dict[str, str] | None = None,
+    instances: int = 1,
 ) -> dict[str, Process]:
-    """Run each service as its own uvicorn process, as in production, each with its own database."""
+    """Run each service as its own uvicorn process, as in production, each with its own database.
+
+    With `instances` > 1, every service runs that many times on ports of its own (`ports` then
+    names each instance, as `instance_ports` does): they share the service's database and consumer
+    groups, one relay leads, and only the first seeds the demo data.
+    """
     import sys
 
-    ports = ports or DEFAULT_PORTS
+    ports = ports or (instance_ports(DEFAULT_PORTS, instances) if instances > 1 else DEFAULT_PORTS)
     extra_env = {**browser_env(ports), **(extra_env or {})}
     started: dict[str, Process] = {}
     for service in SERVICES:
-        process = Process(
-            service,
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                f"services.{service}.entrypoints.app:app",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(ports[service]),
-                "--no-access-log",
-                "--timeout-graceful-shutdown",
-                "10",
-                # longer than clients keep idle connections (httpx: 5 s), so a reused
-                # connection is never closed under a request already on its way
-                "--timeout-keep-alive",
-                "75",
-            ],
-            home / "logs" / f"{service}.log",
-            env=service_env(infra, service, extra_env),
-        )
-        process.start()
-        started[service] = process
-        infra.processes.append(process)
+        for instance in range(instances):
+            name = instance_name(service, instance)
+            env = service_env(infra, service, extra_env, instance)
+            if instance > 0:
+                env["LINLI_DEMO_SEED"] = "false"  # the first instance seeds; the others share its data
+            process = Process(
+                name,
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    f"services.{service}.entrypoints.app:app",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(ports[name]),
+                    "--no-access-log",
+                    "--timeout-graceful-shutdown",
+                    "10",
+                    # longer than clients keep idle connections (httpx: 5 s), so a reused
+                    # connection is never closed under a request already on its way
+                    "--timeout-keep-alive",
+                    "75",
+                ],
+                home / "logs" / f"{name}.log",
+                env=env,
+            )
+            process.start()
+            started[name] = process
+            infra.processes.append(process)
     return started
 
 

@@ -40,16 +40,28 @@ def up(
         bool, typer.Option("--riders/--no-riders", help="let the demo riders take offers and deliver by themselves")
     ] = True,
     home: Annotated[Path, typer.Option(help="where data and logs go")] = HOME,
+    instances: Annotated[
+        int, typer.Option("--instances", min=1, max=9, help="run this many instances of each service (ports +100 each)")
+    ] = 1,
 ) -> None:
     """Start PostgreSQL, Redis, the broker and the three services; Ctrl-C stops them all."""
-    from shared.stack import DEFAULT_PORTS, StackError, start_infrastructure, start_services, wait_healthy
+    from shared.stack import (
+        DEFAULT_PORTS,
+        StackError,
+        instance_ports,
+        start_infrastructure,
+        start_services,
+        wait_healthy,
+    )
+
+    ports = instance_ports(DEFAULT_PORTS, instances)
 
     if keep and not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
         console.print(
             "[yellow]--keep keeps the database, but the embedded broker keeps nothing: events not yet "
             "consumed are re-sent from the outbox only if still pending.[/yellow]"
         )
-    busy = [f"{port} ({name})" for name, port in DEFAULT_PORTS.items() if _in_use(port)]
+    busy = [f"{port} ({name})" for name, port in ports.items() if _in_use(port)]
     if busy:
         console.print(
             f"[red]port {', '.join(busy)} is already in use: is Linli already running? Stop it "
@@ -75,16 +87,17 @@ def up(
             processes = start_services(
                 infra,
                 home,
-                DEFAULT_PORTS,
+                ports,
                 {
                     "LINLI_DEMO_SEED": "true" if seed else "false",
                     "LINLI_DEMO_ALWAYS_OPEN": "true" if always_open else "false",
                     "LINLI_RIDER_SIMULATOR": "true" if simulate_riders else "false",
                     "LINLI_ALLOW_DEV_SIGN_IN": "true",
                 },
+                instances=instances,
             )
-            wait_healthy(processes, DEFAULT_PORTS, timeout=90)
-        _welcome(infra, time.monotonic() - started, seed)
+            wait_healthy(processes, ports, timeout=90)
+        _welcome(infra, time.monotonic() - started, seed, ports)
         while not stop_requested:
             for name, process in processes.items():
                 if not process.alive():
@@ -110,13 +123,13 @@ def _in_use(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _welcome(infra: object, seconds: float, seeded: bool) -> None:
+def _welcome(infra: object, seconds: float, seeded: bool, ports: dict[str, int]) -> None:
     settings = Settings()
     table = Table(title=f"Linli is running (started in {seconds:.1f}s)")
     table.add_column("service")
     table.add_column("API")
     table.add_column("docs")
-    for name, port in (("orders", 8001), ("inventory", 8002), ("dispatch", 8003)):
+    for name, port in sorted(ports.items(), key=lambda item: item[1]):
         table.add_row(name, f"http://127.0.0.1:{port}", f"http://127.0.0.1:{port}/docs")
     console.print(table)
     console.print(
