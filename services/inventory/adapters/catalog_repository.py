@@ -46,6 +46,15 @@ class LocationRepository:
         row = await self.conn.fetchrow("SELECT * FROM locations WHERE id = $1", location_id)
         return _location(row) if row is not None else None
 
+    async def get_many(self, location_ids: Sequence[str]) -> dict[str, Location]:
+        """These locations and the markets of the stalls among them, in one statement."""
+        rows = await self.conn.fetch(
+            "SELECT * FROM locations WHERE id = any($1::text[]) "
+            "OR id IN (SELECT parent_id FROM locations WHERE id = any($1::text[]))",
+            sorted(set(location_ids)),
+        )
+        return {r["id"]: _location(r) for r in rows}
+
     async def stores(self) -> list[Location]:
         """Every location, shops and markets before stalls."""
         return [_location(r) for r in await self.conn.fetch("SELECT * FROM locations ORDER BY kind = 'stall', id")]

@@ -120,23 +120,34 @@ class ReservationRepository:
         return {r["order_id"]: _reservation(r) for r in rows}
 
     async def add(self, res: Reservation) -> None:
+        await self.add_many([res])
+
+    async def add_many(self, reservations: Sequence[Reservation]) -> None:
+        """New reservations, in one statement however many."""
+        if not reservations:
+            return
         await self.conn.execute(
             "INSERT INTO reservations (order_id, store_id, status, accept_deadline, placed_by, placed_for, "
             "fulfilment_mode, flags, shown_fen, note, slot_start, slot_end, release_at) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12, $13)",
-            res.order_id,
-            res.store_id,
-            res.status.value,
-            res.accept_deadline,
-            res.placed_by,
-            res.placed_for,
-            res.fulfilment_mode.value,
-            res.flags,
-            res.shown_fen,
-            res.note,
-            res.slot_start,
-            res.slot_end,
-            res.release_at,
+            "SELECT r.order_id, r.store_id, r.status, r.accept_deadline, r.placed_by, r.placed_for, "
+            "r.fulfilment_mode, r.flags::jsonb, r.shown_fen, r.note, r.slot_start, r.slot_end, r.release_at "
+            "FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], "
+            "$8::text[], $9::bigint[], $10::text[], $11::timestamptz[], $12::timestamptz[], $13::timestamptz[]) "
+            "AS r(order_id, store_id, status, accept_deadline, placed_by, placed_for, fulfilment_mode, flags, "
+            "shown_fen, note, slot_start, slot_end, release_at)",
+            [x.order_id for x in reservations],
+            [x.store_id for x in reservations],
+            [x.status.value for x in reservations],
+            [x.accept_deadline for x in reservations],
+            [x.placed_by for x in reservations],
+            [x.placed_for for x in reservations],
+            [x.fulfilment_mode.value for x in reservations],
+            [json.dumps(x.flags) for x in reservations],
+            [x.shown_fen for x in reservations],
+            [x.note for x in reservations],
+            [x.slot_start for x in reservations],
+            [x.slot_end for x in reservations],
+            [x.release_at for x in reservations],
         )
 
     async def save(self, res: Reservation) -> None:
@@ -219,6 +230,8 @@ class PartRepository:
         return [_part(r) for r in rows]
 
     async def add_many(self, parts: Sequence[Part]) -> None:
+        if not parts:
+            return
         await self.conn.executemany(
             "INSERT INTO fulfilment_parts (order_id, location_id, status, accept_deadline) VALUES ($1, $2, $3, $4)",
             [(p.order_id, p.location_id, p.status.value, p.accept_deadline) for p in parts],
@@ -322,6 +335,8 @@ class LineRepository:
         return _line(row) if row is not None else None
 
     async def add_many(self, lines: Sequence[Line]) -> None:
+        if not lines:
+            return
         await self.conn.executemany(
             "INSERT INTO reservation_lines (order_id, line_no, product_id, location_id, quantity, unit, "
             "ordered_pieces, unit_price_fen, estimated_fen, substitution) "

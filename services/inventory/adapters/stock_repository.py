@@ -7,13 +7,13 @@ constraints of `stock` stay the last line of defence: reserved never exceeds on-
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import asyncpg
 
 from services.inventory.domain.availability import Watched
-from services.inventory.domain.stock import Hold, Shortage, StockLevel
+from services.inventory.domain.stock import Hold, Movement, Shortage, StockLevel
 from shared.errors import Invalid
 
 
@@ -38,6 +38,77 @@ class StockRepository:
             r["product_id"]: StockLevel(r["product_id"], r["location_id"], r["unit"], r["on_hand"], r["reserved"])
             for r in rows
         }
+
+    async def lock_for_orders(self, product_ids: Iterable[str]) -> tuple[dict[str, StockLevel], dict[str, Watched]]:
+        """Lock the stock rows of every product of a run of orders in one statement, in id order as every
+        writer locks them: their levels, and what was last published about each (`check_low_stock`'s view)."""
+        rows = await self.conn.fetch(
+            "SELECT s.product_id, p.location_id, p.store_id, p.unit, p.low_stock_threshold, s.on_hand, s.reserved, "
+            "s.low_flagged, s.published_level FROM stock s JOIN products p ON p.id = s.product_id "
+            "WHERE s.product_id = any($1::text[]) ORDER BY s.product_id FOR UPDATE OF s",
+            sorted(set(product_ids)),
+        )
+        levels = {
+            r["product_id"]: StockLevel(r["product_id"], r["location_id"], r["unit"], r["on_hand"], r["reserved"])
+            for r in rows
+        }
+        watched = {
+            r["product_id"]: Watched(
+                r["product_id"],
+                r["location_id"],
+                r["store_id"],
+                r["low_stock_threshold"],
+                r["on_hand"] - r["reserved"],
+                r["low_flagged"],
+                r["published_level"],
+            )
+            for r in rows
+        }
+        return levels, watched
+
+    async def save_reserved(
+        self,
+        levels: Sequence[StockLevel],
+        watched: Mapping[str, Watched],
+        movements: Sequence[Movement],
+        holds: Sequence[Hold],
+        actor: str,
+    ) -> None:
+        """Whole baskets reserved (their rows locked by `lock_for_orders`): the new reserved numbers with what was
+        published about them, one movement per order and product, and the holds; three statements for any run."""
+        if levels:
+            known = [watched.get(lvl.product_id) for lvl in levels]
+            await self.conn.execute(
+                "UPDATE stock s SET reserved = u.reserved, published_level = coalesce(u.published_level, "
+                "s.published_level), low_flagged = coalesce(u.low_flagged, s.low_flagged) "
+                "FROM unnest($1::text[], $2::bigint[], $3::text[], $4::boolean[]) "
+                "AS u(product_id, reserved, published_level, low_flagged) WHERE s.product_id = u.product_id",
+                [lvl.product_id for lvl in levels],
+                [lvl.reserved for lvl in levels],
+                [w.published_level if w else None for w in known],
+                [w.low_flagged if w else None for w in known],
+            )
+        if movements:
+            await self.conn.execute(
+                "INSERT INTO stock_movements (product_id, reserved_delta, reason, order_id, actor) "
+                "SELECT m.product_id, m.reserved_delta, m.reason, m.order_id, $5 "
+                "FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[]) WITH ORDINALITY "
+                "AS m(product_id, reserved_delta, reason, order_id, n) ORDER BY m.n",
+                [m.product_id for m in movements],
+                [m.reserved_delta for m in movements],
+                [m.reason for m in movements],
+                [m.order_id for m in movements],
+                actor,
+            )
+        if holds:
+            await self.conn.execute(
+                "INSERT INTO holds (order_id, line_no, product_id, quantity) "
+                "SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::bigint[])",
+                [h.order_id for h in holds],
+                [h.line_no for h in holds],
+                [h.product_id for h in holds],
+                [h.quantity for h in holds],
+            )
 
     async def _move(
         self, product_id: str, on_hand_delta: int, reserved_delta: int, reason: str, order_id: str | None, actor: str
@@ -79,13 +150,6 @@ class StockRepository:
                 "SELECT * FROM holds WHERE order_id = $1 AND line_no = $2 ORDER BY product_id", order_id, line_no
             )
         return [_hold(r) for r in rows]
-
-    async def add_holds(self, order_id: str, holds: list[tuple[int, str, int]]) -> None:
-        """Record holds whose stock.reserved was already raised (the whole-basket reservation)."""
-        await self.conn.executemany(
-            "INSERT INTO holds (order_id, line_no, product_id, quantity) VALUES ($1, $2, $3, $4)",
-            [(order_id, line_no, pid, qty) for line_no, pid, qty in holds],
-        )
 
     async def set_hold(
         self, order_id: str, line_no: int, product_id: str, quantity: int, reason: str, actor: str
@@ -221,25 +285,6 @@ class StockRepository:
     async def movements(self, product_id: str) -> list[dict[str, Any]]:
         rows = await self.conn.fetch("SELECT * FROM stock_movements WHERE product_id = $1 ORDER BY at, id", product_id)
         return [dict(r) for r in rows]
-
-    async def save_levels(
-        self, before: dict[str, int], levels: dict[str, StockLevel], reason: str, order_id: str | None, actor: str
-    ) -> None:
-        changed = [
-            (lvl.product_id, lvl.reserved, lvl.reserved - before[lvl.product_id])
-            for lvl in levels.values()
-            if lvl.reserved != before[lvl.product_id]
-        ]
-        if not changed:
-            return
-        await self.conn.executemany(
-            "UPDATE stock SET reserved = $2 WHERE product_id = $1", [(pid, reserved) for pid, reserved, _ in changed]
-        )
-        await self.conn.executemany(
-            "INSERT INTO stock_movements (product_id, reserved_delta, reason, order_id, actor) "
-            "VALUES ($1, $2, $3, $4, $5)",
-            [(pid, delta, reason, order_id, actor) for pid, _, delta in changed],
-        )
 
     async def set_on_hand(self, product_id: str, on_hand: int, reason: str, actor: str) -> None:
         """Count the shelf: never below what is already promised to orders."""

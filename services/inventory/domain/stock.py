@@ -84,3 +84,13 @@ class Hold:
     line_no: int
     product_id: str
     quantity: int
+
+
+@dataclass(frozen=True)
+class Movement:
+    """A change of a product's reserved stock for one order, as the stock books record it."""
+
+    product_id: str
+    reserved_delta: int
+    reason: str
+    order_id: str | None

@@ -22,6 +22,7 @@ SUBSCRIPTIONS = [
             ApprovalGiven: fulfilment.on_approval_given,
             PickupChoiceMade: fulfilment.on_pickup_choice_made,
         },
+        batch_handlers={OrderPlaced: reservations.on_orders_placed},
     ),
     Subscription("inventory-dispatch", DISPATCH, {DeliveryPickedUp: fulfilment.on_delivery_picked_up}),
 ]

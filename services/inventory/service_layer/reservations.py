@@ -13,9 +13,8 @@ wait out of the shop's live queue until its release time; their accept deadlines
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from collections.abc import Sequence
 
-from services.inventory.domain.catalog import Location
 from services.inventory.domain.fulfilment import (
     Outcome,
     Part,
@@ -24,13 +23,10 @@ from services.inventory.domain.fulfilment import (
     acceptance,
     approval_key,
     parse_accept_key,
-    parts_of,
 )
-from services.inventory.domain.picking import AWAITING_SHOPPER, Line
+from services.inventory.domain.picking import AWAITING_SHOPPER
+from services.inventory.domain.placing import Placing, involved
 from services.inventory.domain.reservation import Reservation, ReservationStatus
-from services.inventory.domain.shop_hours import refusal
-from services.inventory.domain.slots import clock_starts
-from services.inventory.domain.stock import LineRequest, reserve_all
 from services.inventory.service_layer.stock_keeping import check_low_stock
 from services.inventory.service_layer.unit_of_work import InventoryUnitOfWork
 from shared.deadlines import Deadline
@@ -39,18 +35,14 @@ from shared.events.contracts import (
     OrderCancelled,
     OrderPlaced,
     PartAccepted,
-    PartDeadline,
     PartRejected,
-    ReservedLine,
     ShopAccepted,
     ShopRejected,
-    ShortLine,
     StockRejected,
     StockReleased,
-    StockReserved,
 )
+from shared.events.envelope import RawEnvelope
 from shared.vocabulary.order_status import RejectReason
-from shared.vocabulary.units import StockUnit
 
 log = logging.getLogger(__name__)
 
@@ -58,135 +50,50 @@ ACCEPT_DEADLINE = "accept"
 APPROVAL_DEADLINE = "approval"
 
 
-async def _accept_limit_s(uow: InventoryUnitOfWork, location: Location) -> float:
-    """The stall's own limit, else its market's, else the setting."""
-    if location.accept_limit_s:
-        return float(location.accept_limit_s)
-    if location.parent_id:
-        parent = await uow.locations.get(location.parent_id)
-        if parent is not None and parent.accept_limit_s:
-            return float(parent.accept_limit_s)
-    return uow.policy.accept_limit_s
-
-
-async def _reject_closed(uow: InventoryUnitOfWork, event: OrderPlaced, why: str) -> None:
-    # Orders checked the hours at POST /orders; a change was in flight. Say when it opens.
-    log.info("order %s rejected shop_closed: %s", event.order_id, why)
-    await uow.publish(
-        StockRejected(
-            order_id=event.order_id,
-            store_id=event.store_id,
-            reason=RejectReason.SHOP_CLOSED.value,
-            short_lines=[],
-            note=why,
-        )
-    )
-
-
 async def on_order_placed(uow: InventoryUnitOfWork, event: OrderPlaced) -> None:
     """Hold the whole basket (or nothing), split it into parts and start each part's accept countdown."""
-    if await uow.reservations.get(event.order_id) is not None:
-        return  # already decided; the inbox normally prevents getting here at all
-    starts = clock_starts(event.release_at, uow.now())  # a slot order is worked on (so must be open) from its release
-    location_ids = list(dict.fromkeys([event.store_id, *(ln.location_id for ln in event.lines)]))
-    locations = {lid: await uow.locations.get(lid) for lid in location_ids}
-    closed = refusal([loc for loc in locations.values() if loc is not None], uow.policy.timezone, starts)
-    if closed is not None:
-        await _reject_closed(uow, event, closed[1])
-        return
-    requests = [LineRequest(ln.line_no, ln.product_id, ln.location_id, ln.stock_quantity) for ln in event.lines]
-    levels = await uow.stock.lock(r.product_id for r in requests)
-    before = {pid: lvl.reserved for pid, lvl in levels.items()}
-    short = reserve_all(levels, requests)
-    if short:
-        await uow.publish(
-            StockRejected(
-                order_id=event.order_id,
-                store_id=event.store_id,
-                reason=RejectReason.OUT_OF_STOCK.value
-                if all(s.unit for s in short)
-                else RejectReason.UNKNOWN_PRODUCT.value,
-                short_lines=[
-                    ShortLine(
-                        product_id=s.product_id,
-                        location_id=s.location_id,
-                        requested=s.requested,
-                        available=s.available,
-                        unit=StockUnit(s.unit) if s.unit else None,
-                    )
-                    for s in short
-                ],
-            )
-        )
-        return
-    await uow.stock.save_levels(before, levels, "reserved", event.order_id, "order")
-    await uow.stock.add_holds(event.order_id, [(r.line_no, r.product_id, r.quantity) for r in requests])
+    await _place(uow, [(uow.cause, event)])
 
-    parts: list[Part] = []
-    for location_id in parts_of((ln.line_no, ln.location_id) for ln in event.lines):
-        location = locations[location_id]
-        assert location is not None  # reserve_all refused lines of unknown locations
-        deadline = starts + timedelta(seconds=await _accept_limit_s(uow, location))
-        parts.append(Part(event.order_id, location_id, PartStatus.WAITING, deadline))
-    earliest = min(p.accept_deadline for p in parts)
-    flags = event.flags.model_copy(
-        update={"pay_on_delivery": event.flags.pay_on_delivery or event.payment == "on_delivery"}
-    )  # the rider collects: staff must know
-    await uow.reservations.add(
-        Reservation(
-            order_id=event.order_id,
-            store_id=event.store_id,
-            status=ReservationStatus.HELD,
-            accept_deadline=earliest,
-            fulfilment_mode=event.fulfilment_mode,
-            placed_by=event.placed_by,
-            placed_for=event.placed_for,
-            flags=flags.model_dump(mode="json"),
-            shown_fen=sum(ln.estimated_fen for ln in event.lines),
-            note=event.note,
-            slot_start=event.slot.start if event.slot else None,
-            slot_end=event.slot.end if event.slot else None,
-            release_at=event.release_at,
-        )
+
+async def on_orders_placed(uow: InventoryUnitOfWork, items: Sequence[tuple[RawEnvelope, OrderPlaced]]) -> None:
+    """A consumer's run of placed orders in a few statements, with the effects `on_order_placed` has applied
+    to each in turn: an order earlier in the run takes stock a later one then cannot have."""
+    await _place(uow, items)
+
+
+async def _place(uow: InventoryUnitOfWork, items: Sequence[tuple[RawEnvelope | None, OrderPlaced]]) -> None:
+    """Load every location and lock every stock row the orders involve (one statement each; the rows in product
+    id order, as every writer locks them), decide each order in turn, then write what they came to in bulk."""
+    orders = [event for _, event in items]
+    held = set(await uow.reservations.get_many([e.order_id for e in orders]))  # decided before: nothing to do
+    locations = await uow.locations.get_many([lid for e in orders for lid in involved(e)])
+    levels, watched = await uow.stock.lock_for_orders(ln.product_id for e in orders for ln in e.lines)
+    run: Placing[RawEnvelope | None] = Placing(
+        locations, levels, watched, uow.policy.timezone, uow.policy.accept_limit_s
     )
-    await uow.lines.add_many(
+    for cause, event in items:
+        if event.order_id not in held and run.place(cause, event, uow.now()):
+            held.add(event.order_id)
+    for _, said in run.said:
+        if isinstance(said, StockRejected) and said.reason == RejectReason.SHOP_CLOSED.value:
+            log.info("order %s rejected shop_closed: %s", said.order_id, said.note)
+    changed = sorted({m.product_id for m in run.movements})
+    await uow.stock.save_reserved([levels[pid] for pid in changed], run.watched, run.movements, run.holds, "order")
+    await uow.reservations.add_many(run.reservations)
+    await uow.lines.add_many(run.lines)
+    await uow.parts.add_many(run.parts)
+    await uow.schedule_many(
         [
-            Line(
-                order_id=event.order_id,
-                line_no=ln.line_no,
-                product_id=ln.product_id,
-                location_id=ln.location_id,
-                quantity=ln.stock_quantity,
-                unit=ln.unit,
-                ordered_pieces=ln.quantity,
-                unit_price_fen=ln.unit_price_fen,
-                estimated_fen=ln.estimated_fen,
-                substitution=ln.substitution.model_dump(mode="json"),
+            Deadline(
+                ACCEPT_DEADLINE,
+                accept_key(p.order_id, p.location_id),
+                p.accept_deadline,
+                {"order_id": p.order_id, "location_id": p.location_id},
             )
-            for ln in event.lines
+            for p in run.parts
         ]
     )
-    await uow.parts.add_many(parts)
-    for part in parts:
-        await uow.schedule(
-            ACCEPT_DEADLINE,
-            accept_key(event.order_id, part.location_id),
-            part.accept_deadline,
-            {"order_id": event.order_id, "location_id": part.location_id},
-        )
-    await uow.publish(
-        StockReserved(
-            order_id=event.order_id,
-            store_id=event.store_id,
-            accept_deadline=earliest,
-            lines=[
-                ReservedLine(line_no=r.line_no, product_id=r.product_id, location_id=r.location_id, quantity=r.quantity)
-                for r in requests
-            ],
-            parts=[PartDeadline(location_id=p.location_id, accept_deadline=p.accept_deadline) for p in parts],
-        )
-    )
-    await check_low_stock(uow, levels)
+    await uow.publish_many(run.said)
 
 
 async def release_everything(uow: InventoryUnitOfWork, order: Reservation, reason: str, actor: str) -> None:

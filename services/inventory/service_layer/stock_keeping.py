@@ -12,11 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from services.inventory.domain.availability import level_to_publish
+from services.inventory.domain.availability import announcements, notice
 from services.inventory.domain.stock import StockLevel
 from services.inventory.service_layer.unit_of_work import InventoryUnitOfWork
 from shared.errors import Invalid, NotFound
-from shared.events.contracts import LowStock, StockLevelChanged
 
 
 async def check_low_stock(uow: InventoryUnitOfWork, product_ids: Iterable[str]) -> None:
@@ -29,31 +28,13 @@ async def check_low_stock(uow: InventoryUnitOfWork, product_ids: Iterable[str]) 
     if not ids:
         return
     for watched in await uow.stock.watched(ids):
-        level = level_to_publish(watched.published_level, watched.available, watched.threshold)
-        if level is not None:
-            await uow.stock.set_published_level(watched.product_id, level.value)
-            await uow.publish(
-                StockLevelChanged(
-                    product_id=watched.product_id,
-                    location_id=watched.location_id,
-                    store_id=watched.store_id,
-                    level=level,
-                    available=max(watched.available, 0),
-                )
-            )
-        if watched.threshold is not None and watched.under_threshold and not watched.low_flagged:
-            await uow.stock.set_low_flag(watched.product_id, True)
-            await uow.publish(
-                LowStock(
-                    product_id=watched.product_id,
-                    location_id=watched.location_id,
-                    store_id=watched.store_id,
-                    available=watched.available,
-                    threshold=watched.threshold,
-                )
-            )
-        elif not watched.under_threshold and watched.low_flagged:
-            await uow.stock.set_low_flag(watched.product_id, False)
+        noticed = notice(watched)
+        if noticed.level is not None:
+            await uow.stock.set_published_level(watched.product_id, noticed.level.value)
+        if noticed.after.low_flagged != watched.low_flagged:
+            await uow.stock.set_low_flag(watched.product_id, noticed.after.low_flagged)
+        for event in announcements(watched, noticed):
+            await uow.publish(event)
 
 
 async def publish_missing_levels(uow: InventoryUnitOfWork) -> int:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from services.inventory.domain.availability import Watched
 from services.inventory.domain.catalog import Location, Product, Stocked
 from services.inventory.domain.fulfilment import Part
 from services.inventory.domain.picking import Line
 from services.inventory.domain.reservation import Reservation
-from services.inventory.domain.stock import Hold, StockLevel
+from services.inventory.domain.stock import Hold, Movement, StockLevel
 from services.inventory.service_layer.policy import Policy
 from services.inventory.service_layer.unit_of_work import InventoryUnitOfWork
 from shared.settings import Settings
@@ -32,6 +33,11 @@ class InMemoryLocations:
     async def get(self, location_id: str) -> Location | None:
         found = self.rows.get(location_id)
         return copy.deepcopy(found) if found is not None else None
+
+    async def get_many(self, location_ids: Sequence[str]) -> dict[str, Location]:
+        wanted = set(location_ids)
+        wanted |= {loc.parent_id for lid, loc in self.rows.items() if lid in wanted and loc.parent_id}
+        return {lid: copy.deepcopy(loc) for lid, loc in self.rows.items() if lid in wanted}
 
     async def save(self, location: Location) -> None:
         self.rows[location.id] = copy.deepcopy(location)
@@ -87,6 +93,10 @@ class InMemoryReservations:
 
     async def add(self, res: Reservation) -> None:
         self.rows[res.order_id] = copy.deepcopy(res)
+
+    async def add_many(self, reservations: Sequence[Reservation]) -> None:
+        for res in reservations:
+            await self.add(res)
 
     async def save(self, res: Reservation) -> None:
         await self.save_many([res])
@@ -172,13 +182,19 @@ class InMemoryStock:
     async def lock(self, product_ids: Iterable[str]) -> dict[str, StockLevel]:
         return {pid: self.levels[pid] for pid in sorted(set(product_ids)) if pid in self.levels}
 
-    async def save_levels(
-        self, before: dict[str, int], levels: dict[str, StockLevel], reason: str, order_id: str | None, actor: str
-    ) -> None:
-        self.levels.update(levels)
+    async def lock_for_orders(self, product_ids: Iterable[str]) -> tuple[dict[str, StockLevel], dict[str, Watched]]:
+        return await self.lock(product_ids), {}  # no thresholds and no levels to publish in these tests
 
-    async def add_holds(self, order_id: str, holds: list[tuple[int, str, int]]) -> None:
-        self.held += [Hold(order_id, line_no, pid, qty) for line_no, pid, qty in holds]
+    async def save_reserved(
+        self,
+        levels: Sequence[StockLevel],
+        watched: Mapping[str, Watched],
+        movements: Sequence[Movement],
+        holds: Sequence[Hold],
+        actor: str,
+    ) -> None:
+        self.levels.update({lvl.product_id: lvl for lvl in levels})
+        self.held += holds
 
     async def holds(self, order_id: str, line_no: int | None = None) -> list[Hold]:
         return [h for h in self.held if h.order_id == order_id and line_no in (None, h.line_no)]
