@@ -233,6 +233,28 @@ def cpu_ms_per_order(before: dict[str, float], after: dict[str, float], orders: 
     return {"system": round(1000 * sum(used.values()) / orders, 1), "bench": round(1000 * bench / orders, 1)}
 
 
+def cpu_ms_by_process(before: dict[str, float], after: dict[str, float], orders: int) -> dict[str, Any] | None:
+    """CPU milliseconds per order for each process tree; `system` sums all but the load generator (`bench`)."""
+    if orders <= 0 or not after:
+        return None
+    used = {name: max(0.0, after[name] - before.get(name, 0.0)) for name in after if name not in (MACHINE, STALLED)}
+    generator = used.pop("bench", 0.0)
+    per = {name: round(1000 * v / orders, 2) for name, v in sorted(used.items())}
+    return {
+        "per_process": per,
+        "system": round(1000 * sum(used.values()) / orders, 2),
+        "load_generator": round(1000 * generator / orders, 2),
+    }
+
+
+HOT_GENERATOR_CORES = 0.5
+
+
+def generator_load(cores: float | None, hot_above: float = HOT_GENERATOR_CORES) -> dict[str, Any]:
+    """The load generator's share of the CPU, and whether it ran hot enough to be what limits the figure."""
+    return {"cores": cores, "hot": cores is not None and cores > hot_above, "hot_above_cores": hot_above}
+
+
 # --- the run ---------------------------------------------------------------------------------------
 
 
@@ -253,6 +275,9 @@ class Options:
     baseline_s: float
     baseline_connections: int
     embedded: bool
+    kafka: str | None = None  # the broker: confirmations are read from linli.orders; without it, polled
+    shoppers: int | None = None  # shoppers orders rotate over; None: one per order
+    on_hand: int | None = None  # stock per product; None: enough for `orders`
     pids: dict[str, int] = field(default_factory=dict)  # CPU accounting, for the stack --start started
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
 
@@ -299,7 +324,7 @@ async def _make_shop(opts: Options) -> tuple[str, list[str]]:
                         "category": "bench",
                         "unit": "piece",
                         "price_fen": 500,
-                        "on_hand": opts.orders + 10,
+                        "on_hand": opts.on_hand or opts.orders + 10,
                     },
                 )
             ).raise_for_status()
@@ -307,20 +332,41 @@ async def _make_shop(opts: Options) -> tuple[str, list[str]]:
     return store_id, product_ids
 
 
-async def _fund_shoppers(opts: Options) -> None:
-    """Orders are prepaid: each bench shopper gets one order's worth at the cash desk first (not timed)."""
-    import httpx
+def shopper_pool(orders: int, pool: int | None) -> tuple[int, int]:
+    """(shoppers, orders each must afford): one per order unless a smaller pool is asked for."""
+    count = max(1, min(orders, pool or orders))
+    return count, math.ceil(orders / count)
 
+
+async def _fund_shoppers(opts: Options, price_fen: int = 500) -> None:
+    """Orders are prepaid: each bench shopper gets its orders' worth at the cash desk first (not timed)."""
+    from bench.lean import LeanHTTP
+
+    shoppers, each = shopper_pool(opts.orders, opts.shoppers)
     headers = {"Authorization": f"Bearer {_token('admin', 'bench-cash-desk')}"}
-    async with httpx.AsyncClient(base_url=opts.orders_url, headers=headers, timeout=30.0) as desk:
-        for i in range(opts.orders):
-            (
-                await desk.post(
+    desk = LeanHTTP(opts.orders_url, max_connections=16)
+    slots = asyncio.Semaphore(16)
+    maximum = 1_000_000  # the cash desk's largest top-up
+
+    async def fund(i: int) -> None:
+        left, part = each * price_fen, 0
+        while left > 0:
+            amount = min(left, maximum)
+            async with slots:
+                status, body = await desk.request(
+                    "POST",
                     "/balance/top-ups",
-                    json={"holder": f"bench-{opts.run_id}-{i}", "amount_fen": 500},
-                    headers={"Idempotency-Key": f"bench-{opts.run_id}-{i}"},
+                    {"holder": f"bench-{opts.run_id}-{i}", "amount_fen": amount},
+                    {**headers, "Idempotency-Key": f"bench-{opts.run_id}-{i}-{part}"},
                 )
-            ).raise_for_status()
+            if status >= 300:
+                raise RuntimeError(f"top-up for shopper {i} answered {status}: {body[:300]!r}")
+            left, part = left - amount, part + 1
+
+    try:
+        await asyncio.gather(*(fund(i) for i in range(shoppers)))
+    finally:
+        await desk.close()
 
 
 async def _wait_for_catalog(opts: Options, product_ids: list[str], timeout_s: float = 60.0) -> None:
@@ -337,23 +383,30 @@ async def _wait_for_catalog(opts: Options, product_ids: list[str], timeout_s: fl
                 await asyncio.sleep(0.1)
 
 
-async def _send_all(opts: Options, store_id: str, product_ids: list[str]) -> list[Sent]:
-    """Send every order at its scheduled time, without waiting for earlier answers; what happened."""
-    import httpx
+async def _send_all(
+    opts: Options, store_id: str, product_ids: list[str], first: int = 0, tokens: list[str] | None = None
+) -> list[Sent]:
+    """Send every order at its scheduled time, without waiting for earlier answers; what happened.
+    `first` numbers the orders of a later step of a sweep on; `tokens` are the shoppers' (one per order
+    by default), orders rotate over them."""
+    from bench.lean import HTTPFailure, LeanHTTP
 
     bodies = [
-        {
-            "store_id": store_id,
-            "fulfilment": {"mode": "pickup"},
-            "lines": [{"product_id": product_ids[i % len(product_ids)], "quantity": 1}],
-        }
+        json.dumps(
+            {
+                "store_id": store_id,
+                "fulfilment": {"mode": "pickup"},
+                "lines": [{"product_id": product_ids[(first + i) % len(product_ids)], "quantity": 1}],
+            }
+        ).encode()
         for i in range(opts.orders)
     ]
-    tokens = [_token("shopper", f"bench-{opts.run_id}-{i}") for i in range(opts.orders)]
+    if tokens is None:
+        tokens = shopper_tokens(opts)
     sent = [Sent(i, offset) for i, offset in enumerate(schedule(opts.orders, opts.rate))]
     slots = asyncio.Semaphore(opts.concurrency)
-    limits = httpx.Limits(max_connections=opts.concurrency, max_keepalive_connections=opts.concurrency)
-    async with httpx.AsyncClient(base_url=opts.orders_url, timeout=30.0, limits=limits) as client:
+    client = LeanHTTP(opts.orders_url, max_connections=opts.concurrency, timeout_s=30.0)
+    try:
         loop = asyncio.get_running_loop()
         t0 = loop.time()
 
@@ -361,18 +414,22 @@ async def _send_all(opts: Options, store_id: str, product_ids: list[str]) -> lis
             async with slots:
                 s.started_s = loop.time() - t0
                 try:
-                    response = await client.post(
+                    status, answer = await client.request(
+                        "POST",
                         "/orders",
-                        json=bodies[s.index],
-                        headers={"Authorization": f"Bearer {tokens[s.index]}", "Idempotency-Key": str(uuid.uuid4())},
+                        bodies[s.index],
+                        {
+                            "Authorization": f"Bearer {tokens[(first + s.index) % len(tokens)]}",
+                            "Idempotency-Key": str(uuid.uuid4()),
+                        },
                     )
-                    s.status = response.status_code
-                    if response.status_code == 201:
-                        s.order_id = response.json()["id"]
-                except httpx.TimeoutException:
+                    s.status = status
+                    if status == 201:
+                        s.order_id = json.loads(answer)["id"]
+                except TimeoutError:
                     s.error = "timeout"
-                except httpx.HTTPError as e:
-                    s.error = type(e).__name__
+                except HTTPFailure as e:
+                    s.error = e.kind
                 s.finished_s = loop.time() - t0
 
         tasks = []
@@ -382,7 +439,14 @@ async def _send_all(opts: Options, store_id: str, product_ids: list[str]) -> lis
                 await asyncio.sleep(delay)
             tasks.append(asyncio.create_task(send(s)))
         await asyncio.gather(*tasks)
+    finally:
+        await client.close()
     return sent
+
+
+def shopper_tokens(opts: Options) -> list[str]:
+    shoppers, _ = shopper_pool(opts.orders, opts.shoppers)
+    return [_token("shopper", f"bench-{opts.run_id}-{i}") for i in range(shoppers)]
 
 
 async def _collect(opts: Options, order_ids: list[str]) -> tuple[dict[str, Timing], int]:
@@ -614,41 +678,47 @@ def _conditions(opts: Options) -> dict[str, Any]:
     }
 
 
-async def run(opts: Options) -> dict[str, Any]:
-    started = datetime.now(UTC)
-    conditions = _conditions(opts)
-    conditions["load_average_before"] = [round(x, 2) for x in os.getloadavg()]
-    if opts.database_url:
-        conditions["postgres"] = await _server_facts(opts.database_url)
+@dataclass
+class Placement:
+    """One measured batch of orders: the report's sections, and what the write count needs."""
 
-    log(f"creating the bench shop with {opts.products} products at {opts.inventory_url}")
-    store_id, product_ids = await _make_shop(opts)
-    conditions["shop"] = store_id
-    await _wait_for_catalog(opts, product_ids)
-    await _fund_shoppers(opts)
+    report: dict[str, Any]
+    placed: int
+    counted_s: float
+    rate: float | None  # confirmed per second
 
-    idle_writes_per_s: float | None = None
-    xid_before = None
-    if opts.database_url:
-        # Background work that writes while idle would be counted too: measure it, to subtract it.
-        first = await _next_xid(opts.database_url)
-        await asyncio.sleep(IDLE_WINDOW_S)
-        xid_before = await _next_xid(opts.database_url)
-        idle_writes_per_s = (xid_before - first) / IDLE_WINDOW_S
+
+async def measure_placement(
+    opts: Options,
+    store_id: str,
+    product_ids: list[str],
+    tokens: list[str] | None = None,
+    watcher: Any = None,
+    first: int = 0,
+    before_end: Any = None,
+) -> Placement:
+    """Send `opts.orders` at `opts.rate`, wait for them to be decided (read from the broker by `watcher`,
+    else polled), and report placed->confirmed, POST latency, errors and CPU. `before_end` is awaited
+    just before the window closes (the write count)."""
     counted_from = time.monotonic()
     cpu_before = cpu_seconds(opts.pids)
     log(f"sending {opts.orders} orders at {opts.rate:g}/s to {opts.orders_url}")
-    sent = await _send_all(opts, store_id, product_ids)
+    sent = await _send_all(opts, store_id, product_ids, first, tokens)
     sent_s = time.monotonic() - counted_from
     cpu_sent = cpu_seconds(opts.pids)
     send_window = max((s.started_s or 0) for s in sent) if sent else 0.0
     order_ids = [s.order_id for s in sent if s.order_id]
     log(f"{len(order_ids)} placed; waiting up to {opts.timeout_s:g}s for them to be confirmed")
-    timings, gets = await _collect(opts, order_ids)
-    xid_after = await _next_xid(opts.database_url) if opts.database_url else None
+    gets = 0
+    if watcher is not None:
+        await watcher.wait_decided(order_ids, opts.timeout_s)
+        timings = {o: t for o in order_ids if (t := watcher.timing(o)) is not None}
+    else:
+        timings, gets = await _collect(opts, order_ids)
+    if before_end is not None:
+        await before_end()
     counted_s = time.monotonic() - counted_from
     cpu_after = cpu_seconds(opts.pids)
-    conditions["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
 
     confirmed = [t for t in timings.values() if t.outcome == "CONFIRMED"]
     rate, window = throughput(timings.values())
@@ -660,10 +730,7 @@ async def run(opts: Options) -> dict[str, Any]:
     errors["total"] = (len(sent) - len(order_ids)) + sum(rejected.values()) + undecided
 
     created = [s for s in sent if s.status == 201]
-    result: dict[str, Any] = {
-        "benchmark": "place_orders",
-        "started_at": started.isoformat(timespec="seconds"),
-        "conditions": conditions,
+    report: dict[str, Any] = {
         "placed_to_confirmed": {
             "confirmed": len(confirmed),
             "orders_per_s": rounded(rate),
@@ -682,24 +749,78 @@ async def run(opts: Options) -> dict[str, Any]:
         },
         "errors": errors,
         "polling": {"get_requests": gets},
+        "confirmations": "read from the broker (linli.orders events, group-less consumer)"
+        if watcher is not None
+        else "polled with GET /orders/{id}",
     }
     if opts.pids and cpu_after:
-        result["cpu"] = {
-            "what": "average cores busy per process tree (the bench is the load generator and poller), "
-            "everything else on the machine, and % of time some task waited for a CPU",
-            "while_sending": cpu_used(cpu_before, cpu_sent, sent_s),
+        sending = cpu_used(cpu_before, cpu_sent, sent_s)
+        report["cpu"] = {
+            "what": "average cores busy per process tree (the bench is the load generator and its confirmation "
+            "reader), everything else on the machine, and % of time some task waited for a CPU",
+            "while_sending": sending,
             "until_all_decided": cpu_used(cpu_before, cpu_after, counted_s),
             "ms_per_placed_order": cpu_ms_per_order(cpu_before, cpu_after, len(order_ids)),
+            "ms_per_placed_order_by_process": cpu_ms_by_process(cpu_before, cpu_after, len(order_ids)),
+            "load_generator": generator_load(sending.get("cores_busy", {}).get("bench")),
         }
+        if report["cpu"]["load_generator"]["hot"]:
+            log(f"warning: the load generator itself ran hot ({report['cpu']['load_generator']['cores']} cores)")
+    return Placement(report, len(order_ids), counted_s, rate)
+
+
+async def run(opts: Options) -> dict[str, Any]:
+    started = datetime.now(UTC)
+    conditions = _conditions(opts)
+    conditions["load_average_before"] = [round(x, 2) for x in os.getloadavg()]
+    if opts.database_url:
+        conditions["postgres"] = await _server_facts(opts.database_url)
+
+    log(f"creating the bench shop with {opts.products} products at {opts.inventory_url}")
+    store_id, product_ids = await _make_shop(opts)
+    conditions["shop"] = store_id
+    await _wait_for_catalog(opts, product_ids)
+    await _fund_shoppers(opts)
+    tokens = shopper_tokens(opts)
+
+    watcher = await start_watcher(opts)
+    try:
+        idle_writes_per_s: float | None = None
+        xid_before = None
+        if opts.database_url:
+            # Background work that writes while idle would be counted too: measure it, to subtract it.
+            first = await _next_xid(opts.database_url)
+            await asyncio.sleep(IDLE_WINDOW_S)
+            xid_before = await _next_xid(opts.database_url)
+            idle_writes_per_s = (xid_before - first) / IDLE_WINDOW_S
+        xid_after: int | None = None
+
+        async def count_writes() -> None:
+            nonlocal xid_after
+            if opts.database_url:
+                xid_after = await _next_xid(opts.database_url)
+
+        placement = await measure_placement(opts, store_id, product_ids, tokens, watcher, before_end=count_writes)
+    finally:
+        if watcher is not None:
+            await watcher.stop()
+    conditions["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+    rate = placement.rate
+    result: dict[str, Any] = {
+        "benchmark": "place_orders",
+        "started_at": started.isoformat(timespec="seconds"),
+        "conditions": conditions,
+        **placement.report,
+    }
     if xid_before is not None and xid_after is not None and idle_writes_per_s is not None:
         result["db_write_transactions"] = {
             "what": "transaction ids the server assigned while the orders went through (one per writing "
             "transaction, in every database), less the idle rate, per placed order",
             "counted": xid_after - xid_before,
-            "over_s": round(counted_s, 1),
+            "over_s": round(placement.counted_s, 1),
             "idle_per_s": round(idle_writes_per_s, 1),
             "per_placed_order": rounded(
-                writes_per_order(xid_before, xid_after, counted_s, idle_writes_per_s, len(order_ids)), 2
+                writes_per_order(xid_before, xid_after, placement.counted_s, idle_writes_per_s, placement.placed), 2
             ),
         }
     if opts.database_url and opts.baseline_s > 0:
@@ -715,7 +836,25 @@ async def run(opts: Options) -> dict[str, Any]:
     return result
 
 
-def _start_stack(home: Path) -> tuple[Any, dict[str, int]]:
+async def start_watcher(opts: Options) -> Any:
+    """The confirmation reader on the broker, or None (then orders are polled)."""
+    if not opts.kafka:
+        return None
+    from bench.lean import OrderWatcher
+    from shared.events.topics import ORDERS
+    from shared.settings import get_settings
+
+    watcher = OrderWatcher(opts.kafka, ORDERS.name, get_settings().consumer_fetch_max_wait_ms)
+    await watcher.start()
+    return watcher
+
+
+DEMO_OFF = {"LINLI_DEMO_SEED": "false"}
+# What `make run` (linli up) gives a user: the demo neighbourhood and its riders moving by themselves.
+DEMO_ON = {"LINLI_DEMO_SEED": "true", "LINLI_RIDER_SIMULATOR": "true", "LINLI_ALLOW_DEV_SIGN_IN": "true"}
+
+
+def _start_stack(home: Path, env: dict[str, str] | None = None) -> tuple[Any, dict[str, int]]:
     from shared.stack import free_port, start_infrastructure, start_services, wait_healthy
 
     log("starting PostgreSQL, Redis and the broker (embedded)")
@@ -723,7 +862,7 @@ def _start_stack(home: Path) -> tuple[Any, dict[str, int]]:
     try:
         ports = {name: free_port() for name in ("orders", "inventory", "dispatch")}
         log(f"starting orders, inventory and dispatch on {ports}")
-        processes = start_services(infra, home, ports, {"LINLI_DEMO_SEED": "false"})
+        processes = start_services(infra, home, ports, env or DEMO_OFF)
         wait_healthy(processes, ports, timeout=120)
     except BaseException:
         infra.stop()
@@ -752,6 +891,10 @@ def main(
     database_url: Annotated[
         str | None, typer.Option(envvar="DATABASE_URL", help="PostgreSQL server for the baseline (and write counts)")
     ] = None,
+    kafka: Annotated[
+        str | None,
+        typer.Option(envvar="KAFKA_BOOTSTRAP_SERVERS", help="the broker: confirmations are read from it, else polled"),
+    ] = None,
     start: Annotated[bool, typer.Option(help="start an embedded stack on free ports, stop it afterwards")] = False,
     timeout: Annotated[float, typer.Option(help="seconds to wait for confirmations after sending")] = 120.0,
     baseline_seconds: Annotated[float, typer.Option(help="baseline duration; 0 skips it")] = 5.0,
@@ -772,6 +915,7 @@ def main(
         baseline_s=baseline_seconds,
         baseline_connections=baseline_connections,
         embedded=start,
+        kafka=kafka,
     )
     infra = None
     home = tempfile.TemporaryDirectory(prefix="linli-bench-") if start else None
@@ -781,6 +925,7 @@ def main(
             opts.orders_url = f"http://127.0.0.1:{ports['orders']}"
             opts.inventory_url = f"http://127.0.0.1:{ports['inventory']}"
             opts.database_url = infra.database_url
+            opts.kafka = infra.kafka_bootstrap_servers
             opts.pids = _stack_pids(infra)
         result = asyncio.run(run(opts))
     except BaseException:
