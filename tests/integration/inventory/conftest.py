@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -13,7 +14,9 @@ from services.inventory.entrypoints.app import SPEC
 from services.inventory.entrypoints.catalog_http import router as catalog_router
 from services.inventory.entrypoints.http import router
 from services.inventory.entrypoints.staff_http import router as staff_router
+from shared import db
 from shared.service import Runtime, install_error_handlers
+from shared.stack import Infrastructure
 from tests.integration.inventory.support import SETTINGS, seed
 from tests.runtime import test_runtime
 
@@ -23,6 +26,26 @@ async def inv(pool: asyncpg.Pool) -> asyncpg.Pool:
     """A migrated inventory database with a shop and a market of two stalls, and their products."""
     await seed(pool)
     return pool
+
+
+@pytest.fixture
+async def twin(infra: Infrastructure) -> AsyncIterator[asyncpg.Pool]:
+    """A second database seeded as `inv` is, to apply the same events another way and compare the two."""
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(infra.database_url)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = f"{infra.database_url.rsplit('/', 1)[0]}/{name}"
+    conn = await db.connect(url)
+    await db.migrate(conn, [db.SHARED_MIGRATIONS])
+    await conn.close()
+    pool = await db.create_pool(url, 1, 10)
+    try:
+        await seed(pool)
+        yield pool
+    finally:
+        await pool.close()
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
 
 
 @pytest.fixture
