@@ -7,10 +7,12 @@ and the unit of work rolls back. See `Stale` for why that is not retried here.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import fields
 from datetime import datetime
+from enum import Enum
 
 import asyncpg
 
@@ -96,6 +98,17 @@ def _delivery(row: asyncpg.Record) -> Delivery:
     return Delivery(**values, place=place)
 
 
+def _json(value: object) -> object:
+    """A column's value as jsonb_populate_recordset reads it."""
+    if isinstance(value, DeliveryAddress):
+        return value.model_dump(mode="json")
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    return value
+
+
 def _column(delivery: Delivery, name: str) -> object:
     value = getattr(delivery, name)
     return value.model_dump(mode="json") if isinstance(value, DeliveryAddress) else value
@@ -105,15 +118,25 @@ class DeliveryRepository:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
 
-    async def add(self, delivery: Delivery) -> bool:
-        """False when the order already has a delivery (a redelivered OrderPlaced)."""
-        placeholders = ", ".join(f"${i}{'::jsonb' if c == 'address' else ''}" for i, c in enumerate(_COLUMNS, 1))
-        done = await self.conn.fetchval(
-            f"INSERT INTO deliveries ({', '.join(_COLUMNS)}) VALUES ({placeholders}) "
-            "ON CONFLICT (order_id) DO NOTHING RETURNING true",
-            *(_column(delivery, c) for c in _COLUMNS),
+    async def add_many(self, deliveries: Sequence[Delivery]) -> set[str]:
+        """Add many in one statement; returns the order ids added (not those that already had a delivery)."""
+        if not deliveries:
+            return set()
+        rows = json.dumps([{c: _json(getattr(d, c)) for c in _COLUMNS} for d in deliveries])
+        added = await self.conn.fetch(
+            f"INSERT INTO deliveries ({', '.join(_COLUMNS)}) SELECT {', '.join(_COLUMNS)} "
+            "FROM jsonb_populate_recordset(null::deliveries, ($1::text)::jsonb) "
+            "ON CONFLICT (order_id) DO NOTHING RETURNING order_id",
+            rows,
         )
-        return bool(done)
+        return {r["order_id"] for r in added}
+
+    async def known(self, order_ids: Sequence[str]) -> set[str]:
+        """Which of these orders already have a delivery."""
+        rows = await self.conn.fetch(
+            "SELECT order_id FROM deliveries WHERE order_id = any($1::text[])", list(order_ids)
+        )
+        return {r["order_id"] for r in rows}
 
     async def get(self, order_id: str, *, lock: bool = False) -> Delivery | None:
         row = await self.conn.fetchrow(f"{_SELECT} WHERE d.order_id = $1{' FOR UPDATE OF d' if lock else ''}", order_id)
@@ -168,17 +191,16 @@ class DeliveryRepository:
         )
         return {r["rider_id"]: r["n"] for r in rows}
 
-    async def queued_at(self, store_id: str, now: datetime) -> int:
-        """Bags the shop still has to pack; slot orders count only once released into its queue."""
-        return int(
-            await self.conn.fetchval(
-                "SELECT count(*) FROM deliveries WHERE store_id = $1 AND packed_at IS NULL "
-                "AND status = any($2::text[]) AND (release_at IS NULL OR release_at <= $3)",
-                store_id,
-                _QUEUED,
-                now,
-            )
+    async def queued_many(self, store_ids: Sequence[str], now: datetime) -> dict[str, int]:
+        """`queued_at` for many shops in one query (a shop with nothing queued is left out)."""
+        rows = await self.conn.fetch(
+            "SELECT store_id, count(*) AS n FROM deliveries WHERE store_id = any($1::text[]) AND packed_at IS NULL "
+            "AND status = any($2::text[]) AND (release_at IS NULL OR release_at <= $3) GROUP BY store_id",
+            list(store_ids),
+            _QUEUED,
+            now,
         )
+        return {r["store_id"]: int(r["n"]) for r in rows}
 
     async def try_round_lock(self, key: int) -> bool:
         """One assignment round at a time across dispatch processes, for this transaction."""

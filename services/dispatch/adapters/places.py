@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -43,6 +44,14 @@ class QuoteInputs:
     last_quoted_at: datetime | None
 
 
+def _shop(row: asyncpg.Record) -> Shop:
+    return Shop(
+        row["location_id"], row["parent_id"], row["name_zh"], row["name_en"], row["lat"], row["lon"],
+        row["picking_minutes"], row["no_rider_limit_s"], LocationKind(row["kind"]) if row["kind"] else None,
+        row["active"],
+    )  # fmt: skip
+
+
 class ShopRepository:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
@@ -69,13 +78,12 @@ class ShopRepository:
 
     async def get(self, location_id: str) -> Shop | None:
         row = await self.conn.fetchrow("SELECT * FROM shops WHERE location_id = $1", location_id)
-        if row is None:
-            return None
-        return Shop(
-            row["location_id"], row["parent_id"], row["name_zh"], row["name_en"], row["lat"], row["lon"],
-            row["picking_minutes"], row["no_rider_limit_s"], LocationKind(row["kind"]) if row["kind"] else None,
-            row["active"],
-        )  # fmt: skip
+        return _shop(row) if row else None
+
+    async def get_many(self, location_ids: Sequence[str]) -> dict[str, Shop]:
+        """The shops known among `location_ids`, by id, in one query."""
+        rows = await self.conn.fetch("SELECT * FROM shops WHERE location_id = any($1::text[])", list(location_ids))
+        return {r["location_id"]: _shop(r) for r in rows}
 
     async def quote_inputs(self, riders: list[tuple[float, float, float]], now: datetime) -> list[QuoteInputs]:
         """Per active shop or market, in one query: picking time, queue, the nearest free rider's ride in

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -135,43 +136,57 @@ class LoggedEvent:
     payload: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class TrackedRow:
+    """What the order log keeps of an order after an event: its shop, mode (None: as known), status."""
+
+    order_id: str
+    store_id: str
+    fulfilment_mode: FulfilmentMode | None
+    status: str
+    awaits_rider: bool
+
+
+LogRow = tuple[uuid.UUID, str, str, datetime, dict[str, Any]]  # event id, order id, type, occurred at, payload
+
+
 class OrderLog:
     """Every order event dispatch received, and the latest status of each order it follows."""
 
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
 
-    async def record(
-        self, event_id: uuid.UUID, order_id: str, event_type: str, occurred_at: datetime, payload: dict[str, Any]
-    ) -> None:
+    async def record_many(self, rows: Sequence[LogRow]) -> None:
+        """Log many events in one statement (an event already logged is left as it is)."""
+        if not rows:
+            return
         await self.conn.execute(
             "INSERT INTO order_log (event_id, order_id, event_type, occurred_at, payload) "
-            "VALUES ($1, $2, $3, $4, $5::jsonb) ON CONFLICT DO NOTHING",
-            event_id,
-            order_id,
-            event_type,
-            occurred_at,
-            payload,
+            "SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::jsonb[]) "
+            "ON CONFLICT DO NOTHING",
+            *([r[i] for r in rows] for i in range(5)),
         )
 
-    async def track(
-        self, order_id: str, store_id: str, mode: FulfilmentMode | None, status: str, awaits_rider: bool
-    ) -> None:
+    async def track_many(self, rows: Sequence[TrackedRow]) -> None:
+        """Each order's latest status in one statement; one row per order (the caller keeps the last)."""
+        if not rows:
+            return
         await self.conn.execute(
             "INSERT INTO tracked_orders (order_id, store_id, fulfilment_mode, status, awaits_rider) "
-            "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (order_id) DO UPDATE SET status = excluded.status, "
+            "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::boolean[]) "
+            "ON CONFLICT (order_id) DO UPDATE SET status = excluded.status, "
             "fulfilment_mode = coalesce(excluded.fulfilment_mode, tracked_orders.fulfilment_mode), "
             "awaits_rider = excluded.awaits_rider, updated_at = now()",
-            order_id,
-            store_id,
-            mode.value if mode else None,
-            status,
-            awaits_rider,
+            [r.order_id for r in rows],
+            [r.store_id for r in rows],
+            [r.fulfilment_mode.value if r.fulfilment_mode else None for r in rows],
+            [r.status for r in rows],
+            [r.awaits_rider for r in rows],
         )
 
-    async def tracked(self, order_id: str) -> TrackedOrder | None:
-        row = await self.conn.fetchrow("SELECT * FROM tracked_orders WHERE order_id = $1", order_id)
-        return _tracked(row) if row else None
+    async def tracked_many(self, order_ids: Sequence[str]) -> list[TrackedOrder]:
+        rows = await self.conn.fetch("SELECT * FROM tracked_orders WHERE order_id = any($1::text[])", list(order_ids))
+        return [_tracked(r) for r in rows]
 
     async def open_orders(self, limit: int = 200) -> list[TrackedOrder]:
         rows = await self.conn.fetch(

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 from services.dispatch.service_layer import intake, lockers
 from services.dispatch.service_layer.assigning import NO_RIDER, PICKUP_ANSWER
-from services.dispatch.service_layer.tracking import logged
+from services.dispatch.service_layer.tracking import logged, logged_many
 from shared.deadlines import DeadlineHandler
 from shared.events.contracts import (
     LocationUpserted,
@@ -40,9 +40,20 @@ SUBSCRIPTIONS = [
             PickupChoiceMade: intake.on_pickup_choice,
             OrderRated: intake.on_order_rated,
         },
+        # The hot path, set-based: a run of one type is logged in a few statements whatever its length.
+        batch_handlers={
+            OrderPlaced: logged_many(intake.on_order_placed, intake.on_orders_placed),
+            OrderConfirmed: logged_many(intake.on_order_confirmed),  # nothing to plan: logging is all
+            OrderAccepted: logged_many(intake.on_order_accepted, intake.on_orders_accepted),
+            OrderRejected: logged_many(intake.on_order_rejected),
+            OrderCancelled: logged_many(intake.on_order_cancelled),
+        },
     ),
     Subscription(
-        "dispatch-inventory", INVENTORY, {OrderPacked: intake.on_order_packed, OrderHandedOver: intake.on_handed_over}
+        "dispatch-inventory",
+        INVENTORY,
+        {OrderPacked: intake.on_order_packed, OrderHandedOver: intake.on_handed_over},
+        batch_handlers={OrderPacked: intake.on_orders_packed},
     ),
     Subscription("dispatch-catalog", CATALOG, {LocationUpserted: intake.on_location}),
 ]

@@ -6,15 +6,17 @@ of work around it. Events that come late (the delivery already moved on) change 
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import TypeVar
 
 from services.dispatch.adapters.places import Shop
-from services.dispatch.domain.assignment import promise
+from services.dispatch.domain.assignment import RiderView, promise
 from services.dispatch.domain.delivery import BEFORE_PICKUP, Delivery, DeliveryStatus, Happening, Packing
 from services.dispatch.domain.eta import ready_at
 from services.dispatch.domain.promises import promised_minutes, slot_times
 from services.dispatch.service_layer import lockers
-from services.dispatch.service_layer.assigning import NO_RIDER, PICKUP_ANSWER, follow_load, no_rider_limit_s
+from services.dispatch.service_layer.assigning import NO_RIDER, PICKUP_ANSWER, follow_load
 from services.dispatch.service_layer.riders import rider_views, withdraw_offers
 from services.dispatch.service_layer.unit_of_work import DispatchUnitOfWork
 from shared.deadlines import Deadline
@@ -36,8 +38,12 @@ from shared.events.contracts import (
     PickupOffered,
     RiderUnassigned,
 )
+from shared.events.envelope import Event, RawEnvelope
 from shared.vocabulary.geo import Point
 from shared.vocabulary.money import due_at_door
+
+E = TypeVar("E", bound=Event)
+Run = Sequence[tuple[RawEnvelope | None, E]]  # events in offset order; no envelope when a test calls alone
 
 
 async def on_order_placed(uow: DispatchUnitOfWork, event: OrderPlaced) -> None:
@@ -45,28 +51,71 @@ async def on_order_placed(uow: DispatchUnitOfWork, event: OrderPlaced) -> None:
 
     A slot order is promised by the end of its slot and will be packed from its release, not from now.
     """
-    if not event.fulfilment_mode.dispatched:
+    await on_orders_placed(uow, [(uow.cause, event)])
+
+
+async def on_orders_placed(uow: DispatchUnitOfWork, items: Run[OrderPlaced]) -> None:
+    """OrderPlaced for a run of orders, set-based: the shops, the queues, the riders and the orders
+    already known are read once, the new deliveries written in one statement. Each order is promised
+    as if the run's earlier ones had been placed before it (they join the shop's queue)."""
+    run = [(env, e) for env, e in items if e.fulfilment_mode.dispatched]
+    if not run:
         return
     now = uow.now()
-    shop = await uow.shops.get(event.store_id)
-    picking = shop.picking_minutes if shop else 10
-    site = await uow.lockers.site(event.locker_site_id) if event.locker_site_id else None
-    address = event.address
-    if address is None and site is not None:
-        address = DeliveryAddress(text=site.name, lat=site.lat, lon=site.lon)
-    if event.slot is not None and event.release_at is not None:
-        times = slot_times(event.release_at, event.slot.end, picking, now)
-        ready, promised = times.ready_at, times.promised_at
-    else:
-        ready = ready_at(now, picking, await uow.deliveries.queued_at(event.store_id, now))
-        pickup = Point(shop.lat, shop.lon) if shop else None
-        door = Point(address.lat, address.lon) if address else None
-        pickup, door = pickup or door, door or pickup
-        if pickup is None or door is None:
-            promised = ready + timedelta(minutes=30)
+    store_ids = sorted({e.store_id for _, e in run})
+    shops = await uow.shops.get_many(store_ids)
+    site_ids = sorted({e.locker_site_id for _, e in run if e.locker_site_id})
+    sites = {i: s for i in site_ids if (s := await uow.lockers.site(i)) is not None}
+    known = await uow.deliveries.known([e.order_id for _, e in run])
+    queued = await uow.deliveries.queued_many(store_ids, now)
+    views: list[RiderView] | None = None
+    new: list[tuple[RawEnvelope | None, Delivery]] = []
+    for env, event in run:
+        shop = shops.get(event.store_id)
+        picking = shop.picking_minutes if shop else 10
+        site = sites.get(event.locker_site_id) if event.locker_site_id else None
+        address = event.address
+        if address is None and site is not None:
+            address = DeliveryAddress(text=site.name, lat=site.lat, lon=site.lon)
+        if event.slot is not None and event.release_at is not None:
+            times = slot_times(event.release_at, event.slot.end, picking, now)
+            ready, promised = times.ready_at, times.promised_at
         else:
-            promised = promise(pickup, door, ready, await rider_views(uow), now)
-    delivery = Delivery(
+            ready = ready_at(now, picking, queued.get(event.store_id, 0))
+            pickup = Point(shop.lat, shop.lon) if shop else None
+            door = Point(address.lat, address.lon) if address else None
+            pickup, door = pickup or door, door or pickup
+            if pickup is None or door is None:
+                promised = ready + timedelta(minutes=30)
+            else:
+                views = await rider_views(uow) if views is None else views  # a new delivery has no rider
+                promised = promise(pickup, door, ready, views, now)
+        if event.order_id in known:
+            continue  # a redelivered OrderPlaced: the order has its delivery
+        known.add(event.order_id)
+        delivery = _delivery(event, address, ready, promised)
+        if delivery.release_at is None or delivery.release_at <= now:
+            queued[event.store_id] = queued.get(event.store_id, 0) + 1
+        new.append((env, delivery))
+    added = await uow.deliveries.add_many([d for _, d in new])
+    for env, d in new:
+        if d.order_id not in added:
+            continue
+        if env is not None:
+            uow.cause = env
+        assert d.promised_at is not None
+        await uow.publish(
+            DeliveryPromised(
+                order_id=d.order_id,
+                store_id=d.store_id,
+                promised_at=d.promised_at,
+                minutes=promised_minutes(d.promised_at, now),
+            )
+        )
+
+
+def _delivery(event: OrderPlaced, address: DeliveryAddress | None, ready: datetime, promised: datetime) -> Delivery:
+    return Delivery(
         order_id=event.order_id,
         store_id=event.store_id,
         mode=event.fulfilment_mode,
@@ -89,16 +138,6 @@ async def on_order_placed(uow: DispatchUnitOfWork, event: OrderPlaced) -> None:
         slot_start=event.slot.start if event.slot else None,
         slot_end=event.slot.end if event.slot else None,
     )
-    if not await uow.deliveries.add(delivery):
-        return
-    await uow.publish(
-        DeliveryPromised(
-            order_id=event.order_id,
-            store_id=event.store_id,
-            promised_at=promised,
-            minutes=promised_minutes(promised, now),
-        )
-    )
 
 
 async def on_order_confirmed(uow: DispatchUnitOfWork, event: OrderConfirmed) -> None:
@@ -107,14 +146,31 @@ async def on_order_confirmed(uow: DispatchUnitOfWork, event: OrderConfirmed) -> 
 
 async def on_order_accepted(uow: DispatchUnitOfWork, event: OrderAccepted) -> None:
     """The delivery needs a rider now; the no-rider clock starts."""
-    d = await uow.deliveries.get(event.order_id, lock=True)
-    if d is None or not d.can(Happening.ACCEPTED):
-        return
-    d.open(uow.now())
-    await uow.deliveries.save(d)
-    limit = await no_rider_limit_s(uow, event.store_id)
-    await uow.schedule(NO_RIDER, event.order_id, uow.now() + timedelta(seconds=limit))
-    uow.note("delivery_open", {"store_id": event.store_id}, event.order_id, to_order=True)
+    await on_orders_accepted(uow, [(uow.cause, event)])
+
+
+async def on_orders_accepted(uow: DispatchUnitOfWork, items: Run[OrderAccepted]) -> None:
+    """OrderAccepted for a run: the deliveries loaded (and locked) in one statement, saved in one."""
+    found = {d.order_id: d for d in await uow.deliveries.get_many([e.order_id for _, e in items], lock=True)}
+    shops = await uow.shops.get_many(sorted({e.store_id for _, e in items}))
+    opened: dict[str, Delivery] = {}
+    for _, event in items:
+        d = found.get(event.order_id)
+        if d is None or not d.can(Happening.ACCEPTED):
+            continue
+        d.open(uow.now())
+        opened[d.order_id] = d
+        shop = shops.get(event.store_id)
+        limit = _no_rider_limit(uow, shop)
+        await uow.schedule(NO_RIDER, event.order_id, uow.now() + timedelta(seconds=limit))
+        uow.note("delivery_open", {"store_id": event.store_id}, event.order_id, to_order=True)
+    await uow.deliveries.save_many(list(opened.values()))
+
+
+def _no_rider_limit(uow: DispatchUnitOfWork, shop: Shop | None) -> float:
+    if shop is not None and shop.no_rider_limit_s is not None:
+        return float(shop.no_rider_limit_s)
+    return uow.settings.no_rider_limit_s
 
 
 async def on_order_cancelled(uow: DispatchUnitOfWork, event: OrderCancelled) -> None:
@@ -193,31 +249,39 @@ async def on_pickup_answer_deadline(uow: DispatchUnitOfWork, deadline: Deadline)
 
 async def on_order_packed(uow: DispatchUnitOfWork, event: OrderPacked) -> None:
     """The bag's size, where to take it, and for pay on delivery the cash due at the door."""
-    d = await uow.deliveries.get(event.order_id, lock=True)
-    if d is None:
-        return
-    pickup = event.pickup_point.location_id
-    known = await uow.shops.get(pickup) is not None
-    pay_on_delivery = d.pay_on_delivery or event.flags.pay_on_delivery
-    due = due_at_door(event.final_fen, d.delivery_fee_fen, d.platform_fee_fen) if pay_on_delivery else None
-    packed_at = uow.cause.occurred_at if uow.cause is not None else uow.now()
-    d.pack(
-        Packing(
-            bags=event.bags,
-            weight_g=event.weight_g,
-            call_first=event.flags.call_before_delivery,
-            pay_on_delivery=pay_on_delivery,
-            final_fen=event.final_fen,
-            due_at_door_fen=due,
-            handover_code=event.handover_code,
-            packed_at=packed_at,
-            pickup_location=pickup if known else None,
-            pickup_name_zh=event.pickup_point.name_zh,
-            pickup_name_en=event.pickup_point.name_en,
+    await on_orders_packed(uow, [(uow.cause, event)])
+
+
+async def on_orders_packed(uow: DispatchUnitOfWork, items: Run[OrderPacked]) -> None:
+    """OrderPacked for a run: deliveries and pickup points read in one statement each, saved in one."""
+    found = {d.order_id: d for d in await uow.deliveries.get_many([e.order_id for _, e in items], lock=True)}
+    points = await uow.shops.get_many(sorted({e.pickup_point.location_id for _, e in items}))
+    packed: dict[str, Delivery] = {}
+    for env, event in items:
+        d = found.get(event.order_id)
+        if d is None:
+            continue
+        pickup = event.pickup_point.location_id
+        pay_on_delivery = d.pay_on_delivery or event.flags.pay_on_delivery
+        due = due_at_door(event.final_fen, d.delivery_fee_fen, d.platform_fee_fen) if pay_on_delivery else None
+        d.pack(
+            Packing(
+                bags=event.bags,
+                weight_g=event.weight_g,
+                call_first=event.flags.call_before_delivery,
+                pay_on_delivery=pay_on_delivery,
+                final_fen=event.final_fen,
+                due_at_door_fen=due,
+                handover_code=event.handover_code,
+                packed_at=env.occurred_at if env is not None else uow.now(),
+                pickup_location=pickup if pickup in points else None,
+                pickup_name_zh=event.pickup_point.name_zh,
+                pickup_name_en=event.pickup_point.name_en,
+            )
         )
-    )
-    await uow.deliveries.save(d)
-    uow.note("packed", {"bags": event.bags, "weight_g": event.weight_g}, event.order_id, to_order=True)
+        packed[d.order_id] = d
+        uow.note("packed", {"bags": event.bags, "weight_g": event.weight_g}, event.order_id, to_order=True)
+    await uow.deliveries.save_many(list(packed.values()))
 
 
 async def on_handed_over(uow: DispatchUnitOfWork, event: OrderHandedOver) -> None:

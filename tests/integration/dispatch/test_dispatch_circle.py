@@ -175,7 +175,7 @@ async def test_a_slot_order_is_promised_by_the_end_of_its_slot(dispatch: Dispatc
     assert row["promised_at"] == slot.end
     assert row["ready_at"] == release
     await d.run(lambda uow: intake.on_order_placed(uow, placed("o2")))
-    assert await d.run(lambda uow: uow.deliveries.queued_at("shop", now)) == 1  # not yet in the shop's queue
+    assert await d.run(lambda uow: uow.deliveries.queued_many(["shop"], now)) == {"shop": 1}  # o1 not yet in the queue
 
 
 async def test_ratings_make_the_riders_average(dispatch: Dispatch) -> None:
