@@ -3,6 +3,7 @@ orders itself knows about each shop's standing: its open orders and its shoppers
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -51,11 +52,11 @@ class CircleReadModel:
 
     async def locker_sites(self) -> list[LockerSite]:
         rows = await self.conn.fetch("SELECT * FROM circle_lockers WHERE active")
-        return [_site(r) for r in rows]
+        return [locker_site_of(r) for r in rows]
 
     async def locker_site(self, site_id: str) -> LockerSite | None:
         row = await self.conn.fetchrow("SELECT * FROM circle_lockers WHERE site_id = $1", site_id)
-        return None if row is None else _site(row)
+        return None if row is None else locker_site_of(row)
 
     async def quotes(self, location_ids: list[str]) -> dict[str, Quote]:
         rows = await self.conn.fetch("SELECT * FROM circle_promises WHERE location_id = any($1::text[])", location_ids)
@@ -75,7 +76,8 @@ class CircleReadModel:
         return {"locker_sites": row["locker_sites"], "promises": row["promises"]}
 
 
-def _site(r: asyncpg.Record) -> LockerSite:
+def locker_site_of(r: Mapping[str, Any]) -> LockerSite:
+    """A circle_lockers row (a record, or its JSON)."""
     return LockerSite(r["site_id"], r["name"], Point(r["lat"], r["lon"]), r["active"], dict(r["free"]))
 
 

@@ -58,12 +58,6 @@ class Ledger:
             )
         return balance
 
-    async def for_order(self, order_id: str) -> list[Posting]:
-        rows = await self.conn.fetch(
-            "SELECT kind, amount_fen, account, note FROM ledger_entries WHERE order_id = $1 ORDER BY id", order_id
-        )
-        return [_posting(r) for r in rows]
-
     async def entries(self, *, holder: str | None = None, order_id: str | None = None, limit: int = 100) -> list[Entry]:
         """Entries as the shopper reads them: of a holder newest first, or of an order oldest first."""
         if order_id is not None:
@@ -89,7 +83,3 @@ class Ledger:
             )
             for r in rows
         ]
-
-
-def _posting(r: asyncpg.Record) -> Posting:
-    return Posting(Kind(r["kind"]), int(r["amount_fen"]), Account(r["account"]), r["note"])

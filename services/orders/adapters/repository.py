@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 
-from services.orders.adapters.ledger import Ledger
 from services.orders.domain.basket import CatalogLocation, CatalogProduct
 from services.orders.domain.discovery import Storefront
 from services.orders.domain.fulfilment_choice import Fulfilment
+from services.orders.domain.ledger import Account, Kind, Posting
 from services.orders.domain.lines import LineStatus, PendingApproval, Substitute, SubstitutionChoice
 from services.orders.domain.order import Order, OrderLine, Packed, TimelineEntry, Tracking
 from services.orders.domain.search import AVAILABILITY_ORDER, Hit, pinyin_of
 from shared.events.contracts import HandlingFlags, LocationUpserted, ProductUpserted, StockLevelChanged
-from shared.notifications import notify
 from shared.vocabulary.geo import Point
 from shared.vocabulary.opening_hours import Closure, Window
 from shared.vocabulary.order_status import OrderStatus
@@ -24,139 +24,96 @@ from shared.vocabulary.units import StockUnit
 ORDER_CHANNEL = "linli_order"  # NOTIFY on every saved order: GET /orders/{id}/stream follows it
 
 
+# The orders with their lines, timeline and ledger postings, in one statement. Locked (FOR
+# UPDATE), a row that another transaction changed while we waited for it comes back in its
+# new version, but what the subqueries read is still what the statement's snapshot saw:
+# `fresh` says whether the row is the one the snapshot saw, and the children of a row that is
+# not are read again (a new statement, with the lock held). Every change to an order's lines,
+# timeline or ledger entries is saved together with its row (save() always updates it), so a
+# fresh row means fresh children.
+LOAD = """
+SELECT o.*, o.xmin = (SELECT s.xmin FROM orders s WHERE s.id = o.id) AS fresh,
+    (SELECT jsonb_agg(to_jsonb(l) ORDER BY l.line_no) FROM order_lines l WHERE l.order_id = o.id) AS lines_,
+    (SELECT jsonb_agg(jsonb_build_object('at', t.at, 'status', t.status, 'cause', t.cause, 'detail', t.detail)
+        ORDER BY t.seq) FROM order_timeline t WHERE t.order_id = o.id) AS timeline_,
+    (SELECT jsonb_agg(jsonb_build_object('kind', e.kind, 'amount_fen', e.amount_fen, 'account', e.account,
+        'note', e.note) ORDER BY e.id) FROM ledger_entries e WHERE e.order_id = o.id) AS postings_
+FROM orders o WHERE o.id = any($1::text[]) ORDER BY o.id
+"""
+LOAD_LOCKED = LOAD + " FOR UPDATE OF o"
+
+# Many orders' changes at once: each row only if its version is still the one read, then the
+# changed lines, the new timeline entries, and the followers' NOTIFY of each row updated.
+SAVE = """
+WITH moved AS (
+    UPDATE orders o SET status = t.status, reject_reason = t.reject_reason, reject_details = t.reject_details,
+        version = t.version, final_fen = t.final_fen, difference_fen = t.difference_fen, bags = t.bags,
+        weight_g = t.weight_g, pickup_point = t.pickup_point, handover_code = t.handover_code,
+        return_refund_fen = t.return_refund_fen, fulfilment = t.fulfilment, cancel_reason = t.cancel_reason,
+        delivery = t.delivery, updated_at = now()
+    FROM jsonb_to_recordset($1::jsonb) AS t(id text, read_version int, status text, reject_reason text,
+        reject_details jsonb, version int, final_fen bigint, difference_fen bigint, bags int, weight_g int,
+        pickup_point jsonb, handover_code text, return_refund_fen bigint, fulfilment jsonb, cancel_reason text,
+        delivery jsonb)
+    WHERE o.id = t.id AND o.version = t.read_version
+    RETURNING o.id
+), lines AS (
+    UPDATE order_lines l SET status = t.status, final_quantity = t.final_quantity, final_fen = t.final_fen,
+        refund_fen = t.refund_fen, substitute = t.substitute, pending = t.pending
+    FROM jsonb_to_recordset($2::jsonb) AS t(order_id text, line_no int, status text, final_quantity int,
+        final_fen bigint, refund_fen bigint, substitute jsonb, pending jsonb)
+    WHERE l.order_id = t.order_id AND l.line_no = t.line_no
+), timeline AS (
+    INSERT INTO order_timeline (order_id, at, status, cause, detail)
+    SELECT order_id, at, status, cause, detail
+    FROM jsonb_to_recordset($3::jsonb) AS t(n int, order_id text, at timestamptz, status text, cause text, detail jsonb)
+    ORDER BY n
+)
+SELECT id, pg_notify($4, id) FROM moved
+"""
+
+
 class OrderRepository:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
 
-    async def add(self, order: Order) -> None:
-        await self.conn.execute(
-            "INSERT INTO orders (id, store_id, placed_by, placed_by_role, placed_for, contact_phone, fulfilment, "
-            "note, status, total_fen, version, created_at, flags, delivery_code, delivery, payment, delivery_fee_fen, "
-            "platform_fee_fen, slot, release_at) "
-            "VALUES ($1,$2,$3,$4,$5,$6,$7::jsonb,$8,$9,$10,$11,$12,$13::jsonb,$14,$15::jsonb,$16,$17,$18,"
-            "$19::jsonb,$20)",
-            order.id,
-            order.store_id,
-            order.placed_by,
-            order.placed_by_role,
-            order.placed_for,
-            order.contact_phone,
-            order.fulfilment.as_dict(),
-            order.note,
-            order.status.value,
-            order.total_fen,
-            order.version,
-            order.created_at,
-            order.flags.model_dump(),
-            order.delivery_code,
-            order.tracking.as_dict(),
-            order.payment,
-            order.delivery_fee_fen,
-            order.platform_fee_fen,
-            order.slot,
-            order.release_at,
-        )
-        await self.conn.executemany(
-            "INSERT INTO order_lines (order_id, line_no, product_id, location_id, name_zh, name_en, unit, quantity, "
-            "stock_quantity, unit_price_fen, estimated_fen, substitution) "
-            "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12::jsonb)",
-            [
-                (
-                    order.id,
-                    ln.line_no,
-                    ln.product_id,
-                    ln.location_id,
-                    ln.name_zh,
-                    ln.name_en,
-                    ln.unit,
-                    ln.quantity,
-                    ln.stock_quantity,
-                    ln.unit_price_fen,
-                    ln.estimated_fen,
-                    ln.substitution.as_dict(),
-                )
-                for ln in order.lines
-            ],
-        )
-        await self._flush_timeline(order)
-        await self._notify(order)
+    async def get(self, order_id: str, *, for_update: bool = False) -> Order | None:
+        return (await self.get_many([order_id], for_update=for_update)).get(order_id)
+
+    async def get_many(self, order_ids: list[str], *, for_update: bool = False) -> dict[str, Order]:
+        """The orders that exist of `order_ids`, by id; `for_update` locks them (in id order) until commit."""
+        ids = sorted(set(order_ids))
+        if not ids:
+            return {}
+        rows = await self.conn.fetch(LOAD_LOCKED if for_update else LOAD, ids)
+        stale = [r["id"] for r in rows if for_update and not r["fresh"]]
+        again = {r["id"]: r for r in await self.conn.fetch(LOAD, stale)} if stale else {}
+        return {r["id"]: _order(again.get(r["id"], r)) for r in rows}
 
     async def save(self, order: Order) -> None:
         """Write changes, refusing if someone else changed the order since we read it."""
-        packed = order.packed
-        result = await self.conn.execute(
-            "UPDATE orders SET status = $2, reject_reason = $3, reject_details = $4::jsonb, version = $5, "
-            "final_fen = $7, difference_fen = $8, bags = $9, weight_g = $10, pickup_point = $11::jsonb, "
-            "handover_code = $12, return_refund_fen = $13, fulfilment = $14::jsonb, cancel_reason = $15, "
-            "delivery = $16::jsonb, updated_at = now() WHERE id = $1 AND version = $6",
-            order.id,
-            order.status.value,
-            order.reject_reason,
-            order.reject_details,
-            order.version,
-            order.version - _moves(order),
-            packed.final_fen if packed else None,
-            packed.difference_fen if packed else None,
-            packed.bags if packed else None,
-            packed.weight_g if packed else None,
-            packed.pickup_point if packed else None,
-            packed.handover_code if packed else None,
-            order.return_refund_fen,
-            order.fulfilment.as_dict(),
-            order.cancel_reason,
-            order.tracking.as_dict(),
+        await self.save_many([order])
+
+    async def save_many(self, orders: list[Order]) -> None:
+        """Write every order's changes in one statement; ConcurrentUpdate if any changed since it was read."""
+        if not orders:
+            return
+        timeline: list[dict[str, Any]] = []
+        for order in orders:
+            timeline += timeline_rows(order.id, order.new_entries, len(timeline))
+        saved = await self.conn.fetch(
+            SAVE,
+            [_changes(order) for order in orders],
+            [_line_changes(order, ln) for order in orders for ln in order.lines if ln.line_no in order.changed_lines],
+            timeline,
+            ORDER_CHANNEL,
         )
-        if result != "UPDATE 1":
-            raise ConcurrentUpdate(f"order {order.id} changed while we were updating it")
-        await self._flush_lines(order)
-        await self._flush_timeline(order)
-        await self._notify(order)
-
-    async def _notify(self, order: Order) -> None:
-        """Followers of the order (GET /orders/{id}/stream) hear of it when this transaction commits."""
-        await notify(self.conn, ORDER_CHANNEL, order.id)
-
-    async def _flush_lines(self, order: Order) -> None:
-        changed = [ln for ln in order.lines if ln.line_no in order.changed_lines]
-        if changed:
-            await self.conn.executemany(
-                "UPDATE order_lines SET status = $3, final_quantity = $4, final_fen = $5, refund_fen = $6, "
-                "substitute = $7::jsonb, pending = $8::jsonb WHERE order_id = $1 AND line_no = $2",
-                [
-                    (
-                        order.id,
-                        ln.line_no,
-                        ln.status.value,
-                        ln.final_quantity,
-                        ln.final_fen,
-                        ln.refund_fen,
-                        ln.substitute.as_dict() if ln.substitute else None,
-                        ln.pending.as_dict() if ln.pending else None,
-                    )
-                    for ln in changed
-                ],
-            )
-            order.changed_lines.clear()
-
-    async def _flush_timeline(self, order: Order) -> None:
-        if order.new_entries:
-            await self.conn.executemany(
-                "INSERT INTO order_timeline (order_id, at, status, cause, detail) VALUES ($1,$2,$3,$4,$5::jsonb)",
-                [(order.id, e.at, e.status.value if e.status else None, e.cause, e.detail) for e in order.new_entries],
-            )
+        if len(saved) != len({o.id for o in orders}):
+            missed = sorted({o.id for o in orders} - {r["id"] for r in saved})
+            raise ConcurrentUpdate(f"order {', '.join(missed)} changed while we were updating it")
+        for order in orders:
             order.new_entries.clear()
-
-    async def get(self, order_id: str, *, for_update: bool = False) -> Order | None:
-        row = await self.conn.fetchrow(
-            "SELECT * FROM orders WHERE id = $1" + (" FOR UPDATE" if for_update else ""), order_id
-        )
-        if row is None:
-            return None
-        lines = await self.conn.fetch("SELECT * FROM order_lines WHERE order_id = $1 ORDER BY line_no", order_id)
-        timeline = await self.conn.fetch("SELECT * FROM order_timeline WHERE order_id = $1 ORDER BY seq", order_id)
-        order = _order(row, lines, timeline)
-        order.postings = await Ledger(self.conn).for_order(order_id)
-        return order
+            order.changed_lines.clear()
 
     async def list_for(self, subject: str, limit: int = 50) -> list[Order]:
         rows = await self.conn.fetch(
@@ -164,8 +121,58 @@ class OrderRepository:
             subject,
             limit,
         )
-        orders = [await self.get(r["id"]) for r in rows]
-        return [o for o in orders if o is not None]
+        found = await self.get_many([r["id"] for r in rows])
+        return [found[r["id"]] for r in rows if r["id"] in found]
+
+
+def _changes(order: Order) -> dict[str, Any]:
+    packed = order.packed
+    return {
+        "id": order.id,
+        "read_version": order.version - _moves(order),
+        "status": order.status.value,
+        "reject_reason": order.reject_reason,
+        "reject_details": order.reject_details,
+        "version": order.version,
+        "final_fen": packed.final_fen if packed else None,
+        "difference_fen": packed.difference_fen if packed else None,
+        "bags": packed.bags if packed else None,
+        "weight_g": packed.weight_g if packed else None,
+        "pickup_point": packed.pickup_point if packed else None,
+        "handover_code": packed.handover_code if packed else None,
+        "return_refund_fen": order.return_refund_fen,
+        "fulfilment": order.fulfilment.as_dict(),
+        "cancel_reason": order.cancel_reason,
+        "delivery": order.tracking.as_dict(),
+    }
+
+
+def _line_changes(order: Order, ln: OrderLine) -> dict[str, Any]:
+    return {
+        "order_id": order.id,
+        "line_no": ln.line_no,
+        "status": ln.status.value,
+        "final_quantity": ln.final_quantity,
+        "final_fen": ln.final_fen,
+        "refund_fen": ln.refund_fen,
+        "substitute": ln.substitute.as_dict() if ln.substitute else None,
+        "pending": ln.pending.as_dict() if ln.pending else None,
+    }
+
+
+def timeline_rows(order_id: str, entries: list[TimelineEntry], start: int = 0) -> list[dict[str, Any]]:
+    """New timeline entries as rows, numbered from `start` so that they keep their order."""
+    return [
+        {
+            "n": start + i,
+            "order_id": order_id,
+            "at": e.at.isoformat(),
+            "status": e.status.value if e.status else None,
+            "cause": e.cause,
+            "detail": e.detail,
+        }
+        for i, e in enumerate(entries)
+    ]
 
 
 class ConcurrentUpdate(Exception):
@@ -176,7 +183,8 @@ def _moves(order: Order) -> int:
     return sum(1 for e in order.new_entries if e.status is not None)
 
 
-def _order(row: asyncpg.Record, lines: list[asyncpg.Record], timeline: list[asyncpg.Record]) -> Order:
+def _order(row: asyncpg.Record) -> Order:
+    """An order from its LOAD row: its columns and its children as JSON."""
     return Order(
         id=row["id"],
         store_id=row["store_id"],
@@ -202,20 +210,24 @@ def _order(row: asyncpg.Record, lines: list[asyncpg.Record], timeline: list[asyn
         platform_fee_fen=row["platform_fee_fen"],
         slot=row["slot"],
         release_at=row["release_at"],
-        lines=[_line(r) for r in lines],
+        lines=[_line(r) for r in row["lines_"] or []],
         timeline=[
             TimelineEntry(
-                at=r["at"],
+                at=datetime.fromisoformat(r["at"]).astimezone(UTC),
                 cause=r["cause"],
                 detail=r["detail"],
                 status=OrderStatus(r["status"]) if r["status"] else None,
             )
-            for r in timeline
+            for r in row["timeline_"] or []
+        ],
+        postings=[
+            Posting(Kind(r["kind"]), int(r["amount_fen"]), Account(r["account"]), r["note"])
+            for r in row["postings_"] or []
         ],
     )
 
 
-def _line(r: asyncpg.Record) -> OrderLine:
+def _line(r: Mapping[str, Any]) -> OrderLine:
     return OrderLine(
         line_no=r["line_no"],
         product_id=r["product_id"],
@@ -351,26 +363,7 @@ class CatalogReadModel:
         rows = await self.conn.fetch(
             "SELECT * FROM catalog_locations WHERE location_id = any($1::text[])", location_ids
         )
-        return {r["location_id"]: self._location(r) for r in rows}
-
-    @staticmethod
-    def _location(r: asyncpg.Record) -> CatalogLocation:
-        return CatalogLocation(
-            r["location_id"],
-            r["kind"],
-            r["parent_id"],
-            r["name_zh"],
-            r["name_en"],
-            r["active"],
-            windows=None if r["windows"] is None else tuple(Window.model_validate(w) for w in r["windows"]),
-            closures=tuple(Closure.model_validate(c) for c in r["closures"]),
-            paused=r["paused"],
-            delivery_radius_m=r["delivery_radius_m"],
-            picking_minutes=r["picking_minutes"],
-            accept_limit_s=r["accept_limit_s"],
-            delivery_fee_fen=r["delivery_fee_fen"],
-            point=Point(r["lat"], r["lon"]),
-        )
+        return {r["location_id"]: catalog_location(r) for r in rows}
 
     async def storefronts(self) -> list[Storefront]:
         """Every active shop, market and stall with where it is.
@@ -379,7 +372,7 @@ class CatalogReadModel:
         products (thousands) are only ever filtered in SQL.
         """
         rows = await self.conn.fetch("SELECT * FROM catalog_locations WHERE active")
-        return [Storefront(self._location(r), r["category"], Point(r["lat"], r["lon"])) for r in rows]
+        return [Storefront(catalog_location(r), r["category"], Point(r["lat"], r["lon"])) for r in rows]
 
     async def search(
         self, query: str, stores: list[tuple[str, bool, int]], locations: list[tuple[str, bool]], limit: int
@@ -435,20 +428,7 @@ class CatalogReadModel:
 
     async def products(self, product_ids: list[str]) -> dict[str, CatalogProduct]:
         rows = await self.conn.fetch("SELECT * FROM catalog_products WHERE product_id = any($1::text[])", product_ids)
-        return {
-            r["product_id"]: CatalogProduct(
-                r["product_id"],
-                r["location_id"],
-                r["store_id"],
-                r["name_zh"],
-                r["name_en"],
-                StockUnit(r["unit"]),
-                r["price_fen"],
-                r["grams_per_piece"],
-                r["active"],
-            )
-            for r in rows
-        }
+        return {r["product_id"]: catalog_product(r) for r in rows}
 
     async def availability(self, product_ids: list[str]) -> dict[str, str]:
         """Each product's availability in the read model ('in_stock', 'low', 'out', 'unknown').
@@ -471,3 +451,38 @@ class CatalogReadModel:
         )
         assert row is not None
         return {"locations": row["locations"], "products": row["products"], "stock_levels": row["stock_levels"]}
+
+
+def catalog_location(r: Mapping[str, Any]) -> CatalogLocation:
+    """A catalog_locations row (a record, or its JSON)."""
+    return CatalogLocation(
+        r["location_id"],
+        r["kind"],
+        r["parent_id"],
+        r["name_zh"],
+        r["name_en"],
+        r["active"],
+        windows=None if r["windows"] is None else tuple(Window.model_validate(w) for w in r["windows"]),
+        closures=tuple(Closure.model_validate(c) for c in r["closures"]),
+        paused=r["paused"],
+        delivery_radius_m=r["delivery_radius_m"],
+        picking_minutes=r["picking_minutes"],
+        accept_limit_s=r["accept_limit_s"],
+        delivery_fee_fen=r["delivery_fee_fen"],
+        point=Point(r["lat"], r["lon"]),
+    )
+
+
+def catalog_product(r: Mapping[str, Any]) -> CatalogProduct:
+    """A catalog_products row (a record, or its JSON)."""
+    return CatalogProduct(
+        r["product_id"],
+        r["location_id"],
+        r["store_id"],
+        r["name_zh"],
+        r["name_en"],
+        StockUnit(r["unit"]),
+        r["price_fen"],
+        r["grams_per_piece"],
+        r["active"],
+    )

@@ -5,6 +5,10 @@ Each class works on the unit of work's connection, so it joins its transaction.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
 import asyncpg
 
 from services.orders.domain.helpers import HelpedBy, NamedHelper, Resident
@@ -30,13 +34,13 @@ class Residents:
             r.note,
         )
         assert row is not None
-        return _resident(row)
+        return resident_of(row)
 
     async def get(self, resident_id: str, *, for_update: bool = False) -> Resident | None:
         row = await self.conn.fetchrow(
             "SELECT * FROM residents WHERE resident_id = $1" + (" FOR UPDATE" if for_update else ""), resident_id
         )
-        return _resident(row) if row else None
+        return resident_of(row) if row else None
 
     async def save(self, r: Resident) -> None:
         await self.conn.execute(
@@ -55,7 +59,7 @@ class Residents:
         rows = await self.conn.fetch(
             "SELECT * FROM residents WHERE helper = $1 ORDER BY created_at, resident_id", helper
         )
-        return [_resident(r) for r in rows]
+        return [resident_of(r) for r in rows]
 
     async def helped_by(self, helper: str, holder: str) -> HelpedBy:
         """Whether `helper` helps `holder`, as a HelpedBy holding at most that one person."""
@@ -119,18 +123,10 @@ class SubstitutionMemory:
             r["product_id"]: SubstitutionChoice(SubstitutionMode(r["mode"]), r["substitute_product_id"]) for r in rows
         }
 
-    async def keep(self, holder: str, choices: dict[str, SubstitutionChoice]) -> None:
-        if not choices:
-            return
-        await self.conn.executemany(
-            "INSERT INTO substitution_prefs (holder, product_id, mode, substitute_product_id) VALUES ($1,$2,$3,$4) "
-            "ON CONFLICT (holder, product_id) DO UPDATE SET mode = excluded.mode, "
-            "substitute_product_id = excluded.substitute_product_id, updated_at = now()",
-            [(holder, product_id, c.mode.value, c.product_id) for product_id, c in sorted(choices.items())],
-        )
 
-
-def _resident(row: asyncpg.Record) -> Resident:
+def resident_of(row: Mapping[str, Any]) -> Resident:
+    """A residents row: a record, or its JSON (where the time is ISO text)."""
+    created_at = row["created_at"]
     return Resident(
         resident_id=row["resident_id"],
         helper=row["helper"],
@@ -140,7 +136,7 @@ def _resident(row: asyncpg.Record) -> Resident:
         call_before_delivery=row["call_before_delivery"],
         pay_on_delivery=row["pay_on_delivery"],
         note=row["note"],
-        created_at=row["created_at"],
+        created_at=datetime.fromisoformat(created_at).astimezone(UTC) if isinstance(created_at, str) else created_at,
     )
 
 

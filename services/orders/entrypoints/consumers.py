@@ -100,6 +100,7 @@ SUBSCRIPTIONS = [
             OrderHandedOver: fulfilment.on_order_handed_over,
             BagReturned: fulfilment.on_bag_returned,
         },
+        batch_handlers={StockReserved: ordering.on_stock_reserved_many},
     ),
     Subscription(
         "orders-dispatch",

@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from services.orders.domain import discovery, helpers, ledger, slots
 from services.orders.domain.basket import BasketProblem, CatalogLocation, Wanted, check_open, price_basket
+from services.orders.domain.discovery import LockerSite
 from services.orders.domain.fulfilment_choice import Fulfilment
 from services.orders.domain.lines import OrderLine
 from services.orders.domain.order import Order
-from services.orders.service_layer import payments, preferences, residents
+from services.orders.domain.placing import Placement, PlacingAsk, PlacingNeeds
+from services.orders.service_layer import payments, residents
 from services.orders.service_layer.reading import get_order
 from services.orders.service_layer.unit_of_work import OrdersUnitOfWork
 from shared.auth import Principal
@@ -39,6 +41,7 @@ from shared.events.contracts import (
     StockReserved,
     SubstitutionPreference,
 )
+from shared.events.envelope import RawEnvelope
 from shared.vocabulary import geo
 from shared.vocabulary.fulfilment import FulfilmentMode
 from shared.vocabulary.order_status import OrderStatus, RejectReason, can_move
@@ -129,33 +132,46 @@ async def checkout(  # noqa: PLR0913 (a checkout request, each part by name)
     flags: HandlingFlags = HandlingFlags(),
     payment: ledger.Payment | None = None,
     platform_fee_fen: int = 0,
-) -> Checkout:
+    placing: bool = False,
+) -> tuple[Checkout, PlacingNeeds]:
     """Decide everything about an order without storing it; each refusal says what to do instead.
 
-    A store or stall closed or paused now is refused, naming when it opens; a slot order is
-    checked against the hours at its release time instead. Inventory and dispatch check again
-    when the order reaches them, since a change may still be on its way to us.
+    Everything it decides on is read in one go (`uow.placing.needs`), the balance locked until
+    commit when `placing` an order that may be prepaid. A store or stall closed or paused now is
+    refused, naming when it opens; a slot order is checked against the hours at its release
+    time instead. Inventory and dispatch check again when the order reaches them, since a change
+    may still be on its way to us.
     """
     at = uow.now()
-    orderer = await residents.resolve_orderer(uow, principal, on_behalf_of)
+    holder = residents.placed_for(principal, on_behalf_of)
     mode = fulfilment.mode
+    named = [w.substitution.product_id for w in wanted if w.substitution is not None and w.substitution.product_id]
+    needs = await uow.placing.needs(
+        PlacingAsk(
+            placed_for=holder,
+            store_id=store_id,
+            product_ids=[w.product_id for w in wanted] + named,
+            open_ids=[w.product_id for w in wanted if w.substitution is None],
+            helper=principal.subject if principal.role is Role.HELPER else None,
+            locker_site_id=str(fulfilment.site_id) if mode is FulfilmentMode.LOCKER else None,
+            lock_balance=placing and (payment == "balance" or (payment is None and not flags.pay_on_delivery)),
+        )
+    )
+    orderer = residents.orderer(principal, holder, needs)
     if mode is FulfilmentMode.DELIVERY and not fulfilment.address:
         if not orderer.address:
             raise BasketProblem(["a delivery needs fulfilment.address (text, lat, lon), or choose pickup"])
         fulfilment = fulfilment.with_address(orderer.address)
     given = {w.product_id for w in wanted if w.substitution is not None}
-    remembered = await preferences.remembered(
-        uow, orderer.placed_for, [w.product_id for w in wanted if w.substitution is None]
-    )
     wanted = [
-        w if w.substitution is not None else replace(w, substitution=remembered.get(w.product_id)) for w in wanted
+        w if w.substitution is not None else replace(w, substitution=needs.remembered.get(w.product_id)) for w in wanted
     ]
-    store = await uow.catalog.location(store_id)
-    named = [w.choice.product_id for w in wanted if w.choice.product_id]
-    products = await uow.catalog.products([w.product_id for w in wanted] + named)
-    lines = price_basket(store, store_id, wanted, products)
+    store = needs.locations.get(store_id)
+    lines = price_basket(store, store_id, wanted, needs.products)
     assert store is not None  # price_basket refuses an unknown store
-    drawn_on = await uow.catalog.locations(sorted({store_id} | {ln.location_id for ln in lines}))
+    drawn_on = [
+        needs.locations[i] for i in sorted({store_id} | {ln.location_id for ln in lines}) if i in needs.locations
+    ]
     chosen: ledger.Payment = payment or (
         "on_delivery"
         if flags.pay_on_delivery or (orderer.pay_on_delivery_default and mode is FulfilmentMode.DELIVERY)
@@ -181,14 +197,14 @@ async def checkout(  # noqa: PLR0913 (a checkout request, each part by name)
         given=[ln.line_no for ln in lines if ln.product_id in given],
     )
     if mode is FulfilmentMode.DELIVERY:
-        _check_door(result, drawn_on.values(), at, timezone)
+        _check_door(result, drawn_on, at, timezone)
     else:
         if fulfilment.slot:
             raise BasketProblem([f"a slot is for delivery to the door, not {mode}"])
-        check_open(drawn_on.values(), at, timezone)
+        check_open(drawn_on, at, timezone)
     if mode is FulfilmentMode.LOCKER:
-        await _check_locker(uow, str(fulfilment.site_id))
-    return result
+        _check_locker(str(fulfilment.site_id), needs.locker_sites)
+    return result, needs
 
 
 def _check_door(result: Checkout, drawn_on: Iterable[CatalogLocation], at: datetime, timezone: str) -> None:
@@ -217,15 +233,15 @@ def _aware(value: Any) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-async def _check_locker(uow: OrdersUnitOfWork, site_id: str) -> None:
+def _check_locker(site_id: str, sites: dict[str, LockerSite]) -> None:
     """Known to the read model and with a free compartment, else the nearest site that has room."""
-    site = await uow.circle.locker_site(site_id)
+    site = sites.get(site_id)
     if site is None or not site.active:
         raise BasketProblem([f"no locker site {site_id}; GET /circle/lockers lists the sites near you"])
     if site.has_room:
         return
     others = sorted(
-        (s for s in await uow.circle.locker_sites() if s.has_room and s.site_id != site_id),
+        (s for s in sites.values() if s.active and s.has_room and s.site_id != site_id),
         key=lambda s: geo.street_metres(site.point, s.point),
     )
     instead = (
@@ -252,8 +268,12 @@ async def place_order(  # noqa: PLR0913 (a checkout request and its note, each p
     payment: ledger.Payment | None = None,
     platform_fee_fen: int = 0,
 ) -> Order:
-    """Check out, pay (prepaid: from the balance, or 402), and record the order and OrderPlaced together."""
-    c = await checkout(
+    """Check out, pay (prepaid: from the balance, or 402), and record the order and OrderPlaced together.
+
+    Two statements: what placing needs is read in one, and the order with its lines, timeline,
+    payment, remembered choices and OrderPlaced is written in one as the unit of work commits.
+    """
+    c, needs = await checkout(
         uow,
         principal,
         store_id=store_id,
@@ -265,8 +285,9 @@ async def place_order(  # noqa: PLR0913 (a checkout request and its note, each p
         payment=payment,
         platform_fee_fen=platform_fee_fen,
         timezone=timezone,
+        placing=True,
     )
-    balance = await payments.check_affordable(uow, c.placed_for, c.payment, c.total_fen)
+    paid = ledger.at_placing(c.payment, c.total_fen, needs.balance_fen)  # prepaid: the debit, or 402
     order = Order.place(
         id=str(uuid.uuid4()),
         store_id=store_id,
@@ -285,9 +306,9 @@ async def place_order(  # noqa: PLR0913 (a checkout request and its note, each p
         slot=c.slot.as_dict() if c.slot else None,
         release_at=c.release_at,
     )
-    await uow.orders.add(order)
-    await payments.pay_for(uow, order, balance)
-    await preferences.remember(uow, c.placed_for, [ln for ln in c.lines if ln.line_no in c.given])
+    order.postings.extend(paid)
+    remember = {ln.product_id: ln.substitution for ln in c.lines if ln.line_no in c.given}
+    await uow.placing.save(Placement(order, paid, principal.subject, remember))
     await uow.publish(_placed(order, c))
     return order
 
@@ -330,8 +351,8 @@ def _placed(order: Order, c: Checkout) -> OrderPlaced:
 
 async def quote(uow: OrdersUnitOfWork, principal: Principal, **checkout_args: Any) -> Quote:
     """The checkout breakdown, storing nothing; refuses (402) what placing would refuse."""
-    c = await checkout(uow, principal, **checkout_args)
-    balance = await uow.ledger.balance(c.placed_for) if c.prepaid else None
+    c, needs = await checkout(uow, principal, **checkout_args)
+    balance = needs.balance_fen if c.prepaid else None
     if balance is not None:
         ledger.at_placing(c.payment, c.total_fen, balance)
     return Quote(c, balance, await _promise_now(uow, c))
@@ -404,14 +425,44 @@ async def _move_or_note(uow: OrdersUnitOfWork, order: Order, target: OrderStatus
     return False
 
 
+def _reserved(order: Order, event: StockReserved, at: datetime) -> OrderConfirmed | None:
+    """Confirm the order, or keep a late reservation on its timeline; the event to publish, if any."""
+    if not can_move(order.status, OrderStatus.CONFIRMED):
+        order.note_fact(at, f"stock reservation arrived after the order was {order.status.value}; nothing changed")
+        return None
+    order.confirm(at)
+    order.note_fact(at, "waiting for the shop to accept", {"accept_deadline": event.accept_deadline.isoformat()})
+    return OrderConfirmed(order_id=order.id, store_id=order.store_id)
+
+
 async def on_stock_reserved(uow: OrdersUnitOfWork, event: StockReserved) -> None:
     order = await _order_for_event(uow, event.order_id)
-    if order is None or not await _move_or_note(uow, order, OrderStatus.CONFIRMED, "stock reservation"):
+    if order is None:
         return
-    order.confirm(uow.now())
-    order.note_fact(uow.now(), "waiting for the shop to accept", {"accept_deadline": event.accept_deadline.isoformat()})
+    confirmed = _reserved(order, event, uow.now())
     await uow.orders.save(order)
-    await uow.publish(OrderConfirmed(order_id=order.id, store_id=order.store_id))
+    if confirmed is not None:
+        await uow.publish(confirmed)
+
+
+async def on_stock_reserved_many(uow: OrdersUnitOfWork, items: Sequence[tuple[RawEnvelope, StockReserved]]) -> None:
+    """A run of reservations at once, with the effects of `on_stock_reserved` for each in turn.
+
+    The run's orders are read (and locked) in one statement and saved in one, however many
+    there are; each OrderConfirmed names the reservation that caused it.
+    """
+    orders = await uow.orders.get_many([event.order_id for _, event in items], for_update=True)
+    touched: dict[str, Order] = {}
+    for env, event in items:
+        order = orders.get(event.order_id)
+        if order is None:
+            continue
+        uow.cause = env
+        touched[order.id] = order
+        confirmed = _reserved(order, event, uow.now())
+        if confirmed is not None:
+            await uow.publish(confirmed)
+    await uow.orders.save_many(list(touched.values()))
 
 
 async def on_stock_rejected(uow: OrdersUnitOfWork, event: StockRejected) -> None:

@@ -49,25 +49,6 @@ class OrderLedger:
     entries: list[ledger.Entry]
 
 
-async def check_affordable(uow: OrdersUnitOfWork, holder: str, payment: ledger.Payment, shown_fen: int) -> int | None:
-    """Lock the holder's balance and refuse (402) a prepaid order it cannot cover; returns the balance."""
-    if payment != "balance":
-        return None
-    balance = await uow.ledger.balance(holder, for_update=True)
-    ledger.at_placing(payment, shown_fen, balance)
-    return balance
-
-
-async def pay_for(uow: OrdersUnitOfWork, order: Order, balance_fen: int | None) -> None:
-    """Debit a prepaid order's shown total in the placing transaction, once its row exists.
-
-    `balance_fen` is what `check_affordable` read: its row stays locked until commit, so it is
-    still the balance now. None (pay on delivery) debits nothing.
-    """
-    if balance_fen is not None:
-        await _post(uow, order, ledger.at_placing(order.payment, order.shown_fen, balance_fen), order.placed_by)
-
-
 async def settle(uow: OrdersUnitOfWork, order: Order, by: str = SYSTEM_ACTOR) -> None:
     """Bring the order's charge to its final price, if that is known by now."""
     await _post(uow, order, ledger.settle(order.payment, order.postings, order.final_charge_fen), by)

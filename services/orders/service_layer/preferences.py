@@ -1,12 +1,13 @@
 """Remembered substitution choices: a person says once what the shop may do if fish runs out.
 
 Kept per (person ordered for, product), so a helper ordering for two residents keeps each
-one's wishes apart, and a line that omits its choice gets the one given last time.
+one's wishes apart, and a line that omits its choice gets the one given last time. Placing
+stores the choices a request gives with the order (domain/placing.py's Placement).
 """
 
 from __future__ import annotations
 
-from services.orders.domain.lines import OrderLine, SubstitutionChoice
+from services.orders.domain.lines import SubstitutionChoice
 from services.orders.service_layer.unit_of_work import OrdersUnitOfWork
 
 
@@ -15,8 +16,3 @@ async def remembered(uow: OrdersUnitOfWork, placed_for: str, product_ids: list[s
     if not product_ids:
         return {}
     return await uow.substitutions.recall(placed_for, sorted(set(product_ids)))
-
-
-async def remember(uow: OrdersUnitOfWork, placed_for: str, lines: list[OrderLine]) -> None:
-    """Keep each line's choice as this person's choice for that product (pass the lines whose choice was given)."""
-    await uow.substitutions.keep(placed_for, {ln.product_id: ln.substitution for ln in lines})

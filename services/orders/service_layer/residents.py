@@ -1,7 +1,8 @@
 """Who an order is for, and who may act for whom: shoppers for themselves, helpers for those they help.
 
-`resolve_orderer` is what placing asks before anything else: it settles `placed_for` and hands
-back the resident's address, phone and flags to fill in what the order omits.
+`placed_for` and `orderer` are what placing asks before anything else: they settle whom the
+order is for and hand back the resident's address, phone and flags to fill in what the order
+omits.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from services.orders.domain import helpers
 from services.orders.domain.basket import BasketProblem
 from services.orders.domain.helpers import NamedHelper, Resident
 from services.orders.domain.lines import SubstitutionChoice
+from services.orders.domain.placing import PlacingNeeds
 from services.orders.service_layer.unit_of_work import OrdersUnitOfWork
 from shared.auth import Principal
 from shared.errors import Forbidden, Invalid, NotFound
@@ -31,20 +33,26 @@ class Orderer:
     pay_on_delivery_default: bool = False
 
 
-async def resolve_orderer(uow: OrdersUnitOfWork, principal: Principal, on_behalf_of: str | None) -> Orderer:
-    """Settle whom an order is for; raises BasketProblem (422) or Forbidden (403)."""
+def placed_for(principal: Principal, on_behalf_of: str | None) -> str:
+    """Whom an order is for, as far as the request says; raises BasketProblem (422) or Forbidden (403)."""
     if principal.role is not Role.HELPER:
         if on_behalf_of and on_behalf_of != principal.subject:
             raise Forbidden("only a helper may order on behalf of someone else")
-        return Orderer(placed_for=principal.subject)
+        return principal.subject
     if not on_behalf_of:
         raise BasketProblem(["a helper orders for a resident: set on_behalf_of to the resident's id"])
-    helped = await uow.residents.helped_by(principal.subject, on_behalf_of)
-    if on_behalf_of not in helped:
-        raise Forbidden(f"you do not help {on_behalf_of}: register them under /residents, or ask them to name you")
-    if on_behalf_of in helped.residents:
-        resident = await uow.residents.get(on_behalf_of)
-        assert resident is not None
+    return on_behalf_of
+
+
+def orderer(principal: Principal, holder: str, needs: PlacingNeeds) -> Orderer:
+    """The person `placed_for` settled on, with what their record fills in; Forbidden (403) if a helper
+    does not help them (they registered them as a resident, or the shopper named them)."""
+    if principal.role is not Role.HELPER:
+        return Orderer(placed_for=holder)
+    if holder not in needs.helped:
+        raise Forbidden(f"you do not help {holder}: register them under /residents, or ask them to name you")
+    resident = needs.resident
+    if holder in needs.helped.residents and resident is not None:
         return Orderer(
             placed_for=resident.resident_id,
             address=resident.address,
@@ -52,7 +60,7 @@ async def resolve_orderer(uow: OrdersUnitOfWork, principal: Principal, on_behalf
             phone=resident.phone,
             pay_on_delivery_default=resident.pay_on_delivery,
         )
-    return Orderer(placed_for=on_behalf_of)
+    return Orderer(placed_for=holder)
 
 
 async def may_act_for(uow: OrdersUnitOfWork, principal: Principal, holder: str) -> bool:

@@ -1,18 +1,25 @@
-"""The orders unit of work: every repository a use case needs, on one transaction it owns."""
+"""The orders unit of work: every repository a use case needs, on one transaction it owns.
+
+In PostgreSQL the last writes of a change (a placed order, the events published, the
+Idempotency-Key's answer) wait for the commit and go in one statement just before it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import asyncpg
 
 from services.orders.adapters.circle import CircleReadModel, ShopStanding
+from services.orders.adapters.commit import AnswersAtCommit, AtCommit
 from services.orders.adapters.following import Ratings
 from services.orders.adapters.ledger import Ledger
+from services.orders.adapters.placing import PlacingStore
 from services.orders.adapters.repository import CatalogReadModel, OrderRepository
 from services.orders.adapters.residents import NamedHelpers, Residents, SubstitutionMemory
 from services.orders.domain.order import Order
+from shared.events.envelope import Envelope
 from shared.unit_of_work import PostgresUnitOfWork, UnitOfWork
 
 
@@ -20,6 +27,7 @@ class OrdersUnitOfWork(UnitOfWork):
     """What the orders use cases see: PostgreSQL in production, dictionaries in unit tests."""
 
     orders: OrderRepository
+    placing: PlacingStore  # what placing reads in one go, and the placed order it stores
     catalog: CatalogReadModel  # inventory's shops and products, as orders has heard of them
     ledger: Ledger  # balances and the entries that moved them
     circle: CircleReadModel  # dispatch's locker sites and promises
@@ -42,7 +50,16 @@ class OrdersUnitOfWork(UnitOfWork):
 class PostgresOrdersUnitOfWork(PostgresUnitOfWork, OrdersUnitOfWork):
     service: ClassVar[str] = "orders"
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._at_commit = AtCommit(self.service)
+        self._bound: asyncpg.Connection | None = None
+
     def _bind(self, conn: asyncpg.Connection) -> None:
+        self._at_commit.clear()
+        self._bound = conn
+        self.idempotency = AnswersAtCommit(conn, self._at_commit)
+        self.placing = PlacingStore(conn, self._at_commit)
         self.orders = OrderRepository(conn)
         self.catalog = CatalogReadModel(conn)
         self.ledger = Ledger(conn)
@@ -52,3 +69,23 @@ class PostgresOrdersUnitOfWork(PostgresUnitOfWork, OrdersUnitOfWork):
         self.named_helpers = NamedHelpers(conn)
         self.substitutions = SubstitutionMemory(conn)
         self.ratings = Ratings(conn)
+
+    async def _record(self, env: Envelope[Any]) -> None:
+        """The outbox row waits for the commit, to go with the change's other last writes."""
+        assert self._bound is not None, "publish() outside `async with unit_of_work`"
+        self._at_commit.events.append(env)
+
+    async def _commit(self) -> None:
+        conn, self._bound = self._bound, None
+        try:
+            if conn is not None:
+                await self._at_commit.write(conn)
+        except BaseException:
+            await self._rollback()
+            raise
+        await super()._commit()
+
+    async def _rollback(self) -> None:
+        self._bound = None
+        self._at_commit.clear()
+        await super()._rollback()

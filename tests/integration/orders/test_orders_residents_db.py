@@ -12,8 +12,11 @@ from services.orders.domain.basket import BasketProblem
 from services.orders.domain.fulfilment_choice import Fulfilment
 from services.orders.domain.lines import OrderLine, SubstitutionChoice, SubstitutionMode
 from services.orders.domain.order import Order
+from services.orders.domain.placing import Placement, PlacingAsk
 from services.orders.domain.rating import Rating, RatingInvalid, RatingRefused
 from services.orders.service_layer import preferences, ratings, residents
+from services.orders.service_layer.residents import Orderer
+from services.orders.service_layer.unit_of_work import PostgresOrdersUnitOfWork
 from shared.auth import Principal
 from shared.errors import Forbidden, NotFound
 from shared.events.contracts import DeliveryAddress, HandlingFlags
@@ -27,6 +30,14 @@ WANG = Principal("helper-wang", Role.HELPER)
 DAD = Principal("dad", Role.SHOPPER)
 DESK = Principal("desk", Role.ADMIN)
 ADDRESS = {"text": "Building 3, 2-401", "lat": 32.04, "lon": 118.79}
+
+
+async def resolve_orderer(uow: PostgresOrdersUnitOfWork, principal: Principal, on_behalf_of: str | None) -> Orderer:
+    """Whom placing orders for, from what its one read finds (as checkout asks it)."""
+    holder = residents.placed_for(principal, on_behalf_of)
+    helper = principal.subject if principal.role is Role.HELPER else None
+    needs = await uow.placing.needs(PlacingAsk(holder, "shop", [], [], helper=helper))
+    return residents.orderer(principal, holder, needs)
 
 
 async def register_zhou(pool: asyncpg.Pool) -> str:
@@ -49,8 +60,8 @@ async def register_zhou(pool: asyncpg.Pool) -> str:
 async def test_a_helper_orders_for_their_resident_with_the_residents_door_and_flags(orders_pool: asyncpg.Pool) -> None:
     zhou = await register_zhou(orders_pool)
     async with unit_of_work(orders_pool) as uow:
-        orderer = await residents.resolve_orderer(uow, LI, zhou)
-        assert orderer == residents.Orderer(
+        orderer = await resolve_orderer(uow, LI, zhou)
+        assert orderer == Orderer(
             placed_for=zhou,
             address=DeliveryAddress(**ADDRESS),
             flags=HandlingFlags(call_before_delivery=True, pay_on_delivery=True),
@@ -58,18 +69,18 @@ async def test_a_helper_orders_for_their_resident_with_the_residents_door_and_fl
             pay_on_delivery_default=True,
         )
         with pytest.raises(Forbidden, match=f"you do not help {zhou}"):
-            await residents.resolve_orderer(uow, WANG, zhou)
+            await resolve_orderer(uow, WANG, zhou)
         with pytest.raises(BasketProblem, match="set on_behalf_of"):
-            await residents.resolve_orderer(uow, LI, None)
+            await resolve_orderer(uow, LI, None)
 
 
 async def test_a_shopper_orders_for_themselves_or_is_refused(orders_pool: asyncpg.Pool) -> None:
     zhou = await register_zhou(orders_pool)
     async with unit_of_work(orders_pool) as uow:
-        assert (await residents.resolve_orderer(uow, DAD, None)).placed_for == "dad"
-        assert (await residents.resolve_orderer(uow, DAD, "dad")) == residents.Orderer(placed_for="dad")
+        assert (await resolve_orderer(uow, DAD, None)).placed_for == "dad"
+        assert (await resolve_orderer(uow, DAD, "dad")) == Orderer(placed_for="dad")
         with pytest.raises(Forbidden):
-            await residents.resolve_orderer(uow, DAD, zhou)
+            await resolve_orderer(uow, DAD, zhou)
 
 
 async def test_naming_a_helper_lets_them_act_until_the_shopper_stops_it(orders_pool: asyncpg.Pool) -> None:
@@ -77,11 +88,11 @@ async def test_naming_a_helper_lets_them_act_until_the_shopper_stops_it(orders_p
     async with unit_of_work(orders_pool) as uow:
         assert not await residents.may_act_for(uow, WANG, "dad")
         with pytest.raises(Forbidden):
-            await residents.resolve_orderer(uow, WANG, "dad")
+            await resolve_orderer(uow, WANG, "dad")
         assert await residents.name_helper(uow, DAD, WANG.subject)
         assert not await residents.name_helper(uow, DAD, WANG.subject)  # again: nothing new
         assert await residents.may_act_for(uow, WANG, "dad")
-        assert (await residents.resolve_orderer(uow, WANG, "dad")) == residents.Orderer(placed_for="dad")
+        assert (await resolve_orderer(uow, WANG, "dad")) == Orderer(placed_for="dad")
         assert [h.helper for h in await residents.helpers_of(uow, DAD)] == [WANG.subject]
         await residents.unname_helper(uow, DAD, WANG.subject)
         assert not await residents.may_act_for(uow, WANG, "dad")
@@ -104,24 +115,44 @@ async def test_another_helpers_resident_is_not_found(orders_pool: asyncpg.Pool) 
         assert await residents.residents_of(uow, WANG) == []
         changed = await residents.change_resident(uow, LI, zhou, {"pay_on_delivery": False})
         assert (changed.pay_on_delivery, changed.call_before_delivery) == (False, True)
-        assert not (await residents.resolve_orderer(uow, LI, zhou)).pay_on_delivery_default
+        assert not (await resolve_orderer(uow, LI, zhou)).pay_on_delivery_default
 
 
 def line(no: int, product_id: str, choice: SubstitutionChoice) -> OrderLine:
     return OrderLine(no, product_id, "shop", product_id, product_id, "piece", 1, 1, 100, 100, choice)
 
 
+def an_order(placed_for: str, lines: list[OrderLine]) -> Order:
+    return Order.place(
+        id=str(uuid.uuid4()),
+        store_id="shop-1",
+        placed_by=LI.subject,
+        placed_for=placed_for,
+        placed_by_role="helper",
+        fulfilment=Fulfilment(FulfilmentMode.DELIVERY, address=DeliveryAddress(**ADDRESS)),
+        lines=lines,
+        at=datetime.now(UTC),
+    )
+
+
+async def remember(pool: asyncpg.Pool, placed_for: str, lines: list[OrderLine]) -> None:
+    """Place an order whose request gave these lines' choices: placing remembers them."""
+    placement = Placement(an_order(placed_for, lines), remember={ln.product_id: ln.substitution for ln in lines})
+    await run(pool, lambda uow: uow.placing.save(placement))
+
+
 async def test_substitution_choices_are_remembered_per_person_and_product(orders_pool: asyncpg.Pool) -> None:
     swap = SubstitutionChoice(SubstitutionMode.PRODUCT, "soy-milk")
+    await remember(orders_pool, "res-a", [line(1, "milk", swap), line(2, "tofu", SubstitutionChoice())])
+    await remember(orders_pool, "res-b", [line(1, "milk", SubstitutionChoice(SubstitutionMode.BEST_MATCH))])
     async with unit_of_work(orders_pool) as uow:
-        await preferences.remember(uow, "res-a", [line(1, "milk", swap), line(2, "tofu", SubstitutionChoice())])
-        await preferences.remember(uow, "res-b", [line(1, "milk", SubstitutionChoice(SubstitutionMode.BEST_MATCH))])
         assert await preferences.remembered(uow, "res-a", ["milk", "tofu", "eggs"]) == {
             "milk": swap,
             "tofu": SubstitutionChoice(),
         }
-        # the latest choice wins, and another person's choice is theirs alone
-        await preferences.remember(uow, "res-a", [line(1, "milk", SubstitutionChoice(SubstitutionMode.NONE))])
+    # the latest choice wins, and another person's choice is theirs alone
+    await remember(orders_pool, "res-a", [line(1, "milk", SubstitutionChoice(SubstitutionMode.NONE))])
+    async with unit_of_work(orders_pool) as uow:
         assert (await preferences.remembered(uow, "res-a", ["milk"]))["milk"].mode is SubstitutionMode.NONE
         assert (await preferences.remembered(uow, "res-b", ["milk"]))["milk"].mode is SubstitutionMode.BEST_MATCH
         assert await preferences.remembered(uow, "res-c", ["milk"]) == {}
@@ -129,17 +160,8 @@ async def test_substitution_choices_are_remembered_per_person_and_product(orders
 
 
 async def add_order(pool: asyncpg.Pool, status: OrderStatus, *, rider: bool = True) -> str:
-    order = Order.place(
-        id=str(uuid.uuid4()),
-        store_id="shop-1",
-        placed_by=LI.subject,
-        placed_for="res-a",
-        placed_by_role="helper",
-        fulfilment=Fulfilment(FulfilmentMode.DELIVERY, address=DeliveryAddress(**ADDRESS)),
-        lines=[line(1, "milk", SubstitutionChoice())],
-        at=datetime.now(UTC),
-    )
-    await run(pool, lambda uow: uow.orders.add(order))
+    order = an_order("res-a", [line(1, "milk", SubstitutionChoice())])
+    await run(pool, lambda uow: uow.placing.save(Placement(order)))
     await pool.execute(
         "UPDATE orders SET status = $2, delivery = $3::jsonb WHERE id = $1",
         order.id,

@@ -16,6 +16,7 @@ from services.orders.domain.helpers import HelpedBy, Resident
 from services.orders.domain.ledger import Account, Entry, Posting
 from services.orders.domain.lines import SubstitutionChoice
 from services.orders.domain.order import Order
+from services.orders.domain.placing import Placement, PlacingAsk, PlacingNeeds
 from services.orders.service_layer.unit_of_work import OrdersUnitOfWork
 from tests.fakes import FakeUnitOfWork
 
@@ -71,9 +72,18 @@ class InMemoryOrders:
             found.postings = self.book.of_order(order_id)
         return found
 
+    async def get_many(self, order_ids: list[str], *, for_update: bool = False) -> dict[str, Order]:
+        found = {i: await self.get(i) for i in sorted(set(order_ids))}
+        return {i: o for i, o in found.items() if o is not None}
+
     async def save(self, order: Order) -> None:
         order.new_entries.clear()
+        order.changed_lines.clear()
         self.rows[order.id] = copy.deepcopy(order)
+
+    async def save_many(self, orders: list[Order]) -> None:
+        for order in orders:
+            await self.save(order)
 
     async def list_for(self, subject: str, limit: int = 50) -> list[Order]:
         mine = [o for o in self.rows.values() if subject in (o.placed_by, o.placed_for)]
@@ -146,6 +156,40 @@ class InMemorySubstitutions:
             self.kept[(holder, pid)] = c
 
 
+class InMemoryPlacing:
+    """Placing's one read and one write, over the other in-memory repositories."""
+
+    def __init__(self, uow: FakeOrdersUnitOfWork) -> None:
+        self.uow = uow
+
+    async def needs(self, ask: PlacingAsk) -> PlacingNeeds:
+        uow = self.uow
+        remembered = await uow.substitutions.recall(ask.placed_for, ask.open_ids)
+        substitutes = [c.product_id for c in remembered.values() if c.product_id]
+        products = await uow.catalog.products([*ask.product_ids, *substitutes])
+        sites = {}
+        if ask.locker_site_id is not None:
+            chosen = await uow.circle.locker_site(ask.locker_site_id)
+            sites = {s.site_id: s for s in [*([chosen] if chosen else []), *await uow.circle.locker_sites()]}
+        helped = await uow.residents.helped_by(ask.helper, ask.placed_for) if ask.helper else HelpedBy()
+        return PlacingNeeds(
+            helped=helped,
+            resident=await uow.residents.get(ask.placed_for) if ask.placed_for in helped.residents else None,
+            remembered=remembered,
+            products=products,
+            locations=await uow.catalog.locations([ask.store_id, *(p.location_id for p in products.values())]),
+            locker_sites=sites,
+            balance_fen=await uow.ledger.balance(ask.placed_for),
+        )
+
+    async def save(self, placement: Placement) -> None:
+        order = placement.order
+        await self.uow.orders.add(order)
+        if placement.paid:
+            await self.uow.ledger.post(order.placed_for, order.id, placement.paid, placement.paid_by, order.created_at)
+        await self.uow.substitutions.keep(order.placed_for, placement.remember)
+
+
 class FakeOrdersUnitOfWork(FakeUnitOfWork, OrdersUnitOfWork):
     """The orders unit of work over dictionaries; repositories a test does not need are absent."""
 
@@ -157,3 +201,4 @@ class FakeOrdersUnitOfWork(FakeUnitOfWork, OrdersUnitOfWork):
         self.circle = InMemoryCircle()  # type: ignore[assignment]
         self.residents = InMemoryResidents()  # type: ignore[assignment]
         self.substitutions = InMemorySubstitutions()  # type: ignore[assignment]
+        self.placing = InMemoryPlacing(self)  # type: ignore[assignment]

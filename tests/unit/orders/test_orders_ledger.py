@@ -22,6 +22,7 @@ from services.orders.domain.fulfilment_choice import Fulfilment
 from services.orders.domain.ledger import Account, BalanceTooSmall, Fees, Kind, Posting
 from services.orders.domain.lines import OrderLine
 from services.orders.domain.order import Order
+from services.orders.domain.placing import Placement
 from services.orders.service_layer import delivery, fulfilment, ordering, payments
 from shared.auth import Principal
 from shared.events.contracts import (
@@ -228,11 +229,11 @@ async def place(uow: FakeOrdersUnitOfWork, s: dict[str, Any]) -> Order | None:
         fees=s["fees"],
     )
     try:
-        balance = await payments.check_affordable(uow, order.placed_for, order.payment, order.shown_fen)
+        paid = ledger.at_placing(order.payment, order.shown_fen, await uow.ledger.balance(order.placed_for))
     except BalanceTooSmall:
         return None
-    await uow.orders.add(order)
-    await payments.pay_for(uow, order, balance)
+    order.postings.extend(paid)
+    await uow.placing.save(Placement(order, paid, order.placed_by))
     return order
 
 
