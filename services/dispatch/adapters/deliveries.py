@@ -182,6 +182,15 @@ class DeliveryRepository:
         )
         return [_delivery(r) for r in rows]
 
+    async def of_riders(self, rider_ids: Sequence[str]) -> list[Delivery]:
+        """The deliveries with any of these riders, in the order each was given."""
+        rows = await self.conn.fetch(
+            f"{_SELECT} WHERE d.rider_id = any($1::text[]) AND d.status = any($2::text[]) ORDER BY d.assigned_at",
+            list(rider_ids),
+            _WITH_RIDER,
+        )
+        return [_delivery(r) for r in rows]
+
     async def carrying(self) -> dict[str, int]:
         """Per rider, the orders with them (assigned and not yet delivered)."""
         rows = await self.conn.fetch(

@@ -66,6 +66,8 @@ def later(a: str, b: str) -> bool:
 
 @dataclass
 class LiveHub:
+    """One reader task per stream while it has clients; none at all while nobody watches."""
+
     redis: aioredis.Redis
     block_ms: int = 100  # pause between polls when nothing is new
     _clients: dict[str, set[asyncio.Queue[Entry]]] = field(default_factory=dict)
@@ -84,7 +86,14 @@ class LiveHub:
         return queue
 
     def unsubscribe(self, stream: str, queue: asyncio.Queue[Entry]) -> None:
-        self._clients.get(stream, set()).discard(queue)
+        """The last client of a stream gone, its reader stops: nobody connected, nothing polls Redis."""
+        clients = self._clients.get(stream, set())
+        clients.discard(queue)
+        if not clients:
+            self._clients.pop(stream, None)
+            reader = self._readers.pop(stream, None)
+            if reader is not None:
+                reader.cancel()
 
     def readers(self) -> int:
         return sum(1 for t in self._readers.values() if not t.done())

@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from services.dispatch.adapters.leader import Leadership
 from services.dispatch.adapters.repository import RiderPositions
 from services.dispatch.domain.riders import Rider, RiderState, Vehicle
 from services.dispatch.entrypoints.consumers import DEADLINES, SUBSCRIPTIONS
@@ -60,6 +61,7 @@ DEMO_LOCKER = (
 )
 
 log = logging.getLogger(__name__)
+SIMULATOR_LEADER = "dispatch-rider-simulator"  # one simulator across every dispatch instance on a database
 
 
 def make_uow(
@@ -113,8 +115,12 @@ def rounds(runtime: Runtime) -> AssignmentRounds:
 def simulator(runtime: Runtime) -> RiderSimulator | None:
     if not runtime.settings.rider_simulator:
         return None
-    log.info("rider simulator on: the demo riders take offers and deliver by themselves")
-    return RiderSimulator(lambda: _uow(runtime), [(rider.id, Point(lat, lon)) for rider, lat, lon in DEMO_RIDERS])
+    log.info("rider simulator on: the demo riders take offers and deliver by themselves (in the leading instance)")
+    return RiderSimulator(
+        lambda: _uow(runtime),
+        [(rider.id, Point(lat, lon)) for rider, lat, lon in DEMO_RIDERS],
+        leadership=Leadership(runtime.settings.database_url, SIMULATOR_LEADER),
+    )
 
 
 async def _health(runtime: Runtime) -> dict[str, Any]:

@@ -90,3 +90,30 @@ async def test_one_reader_per_stream_fans_out_to_every_client(dispatch: Dispatch
         for task in tasks:
             task.cancel()
         await hub.close()
+
+
+async def test_a_stream_is_read_only_while_someone_watches(dispatch: Dispatch) -> None:
+    stream = f"test:live:{uuid.uuid4().hex[:8]}"
+    hub = LiveHub(dispatch.redis, block_ms=50)
+    got: list[int] = []
+
+    async def client() -> None:
+        async for _, entry in follow(hub, stream, None, lambda e: e):
+            got.append(entry["data"]["n"])
+
+    try:
+        first = asyncio.create_task(client())
+        await until(lambda: hub.readers() == 1, 10)
+        first.cancel()
+        await asyncio.gather(first, return_exceptions=True)
+        await until(lambda: hub.readers() == 0, 10)  # the last client left: Redis is not polled for nobody
+        await append(dispatch.redis, [LiveNote(stream, "x", {"n": 1})])
+        second = asyncio.create_task(client())  # a new client starts a new reader, from the stream's end
+        await until(lambda: hub.readers() == 1, 10)
+        await append(dispatch.redis, [LiveNote(stream, "x", {"n": 2})])
+        await until(lambda: got == [2], 10)
+        second.cancel()
+        await asyncio.gather(second, return_exceptions=True)
+        await until(lambda: hub.readers() == 0, 10)
+    finally:
+        await hub.close()
