@@ -44,7 +44,7 @@ lint: install
 	$(VENV)/bin/ruff format --check shared services bench tests
 	$(VENV)/bin/mypy shared services bench
 
-bench: install
+bench: install  # no ARGS: the sweep (demo off and on); ARGS="--start --orders N --rate R": one fixed run
 	$(PY) -m bench.place_orders $(ARGS)
 
 bench-dispatch: install

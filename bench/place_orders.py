@@ -142,6 +142,7 @@ class Sent:
     status: int | None = None
     error: str | None = None  # "timeout" or a transport error's class name
     order_id: str | None = None
+    answer: str | None = None  # the start of a refusal's body
 
     @property
     def latency_ms(self) -> float | None:
@@ -173,6 +174,7 @@ def post_errors(sent: Sequence[Sent]) -> dict[str, Any]:
                 "after_ms": rounded(s.latency_ms),
                 "status": s.status,
                 "error": s.error,
+                "answer": s.answer,
             }
             for s in failed[:5]
         ],
@@ -426,6 +428,8 @@ async def _send_all(
                     s.status = status
                     if status == 201:
                         s.order_id = json.loads(answer)["id"]
+                    else:
+                        s.answer = answer[:300].decode(errors="replace")
                 except TimeoutError:
                     s.error = "timeout"
                 except HTTPFailure as e:
@@ -686,6 +690,7 @@ class Placement:
     placed: int
     counted_s: float
     rate: float | None  # confirmed per second
+    order_ids: list[str] = field(default_factory=list)
 
 
 async def measure_placement(
@@ -766,7 +771,7 @@ async def measure_placement(
         }
         if report["cpu"]["load_generator"]["hot"]:
             log(f"warning: the load generator itself ran hot ({report['cpu']['load_generator']['cores']} cores)")
-    return Placement(report, len(order_ids), counted_s, rate)
+    return Placement(report, len(order_ids), counted_s, rate, order_ids)
 
 
 async def run(opts: Options) -> dict[str, Any]:
@@ -882,9 +887,15 @@ app = typer.Typer(add_completion=False)
 
 @app.command()
 def main(
-    orders: Annotated[int, typer.Option(min=1, help="how many orders to place")] = 500,
-    rate: Annotated[float, typer.Option(min=0.1, help="target orders per second (open loop)")] = 100.0,
-    concurrency: Annotated[int, typer.Option(min=1, help="most POSTs in flight at once")] = 64,
+    orders: Annotated[
+        int | None, typer.Option(min=1, help="a fixed run: how many orders to place (default 500)")
+    ] = None,
+    rate: Annotated[
+        float | None, typer.Option(min=0.1, help="a fixed run: target orders per second, open loop (default 100)")
+    ] = None,
+    concurrency: Annotated[
+        int | None, typer.Option(min=1, help="most POSTs in flight at once (fixed run 64, sweep 256)")
+    ] = None,
     products: Annotated[int, typer.Option(min=1, help="products in the bench shop; orders rotate over them")] = 10,
     orders_url: Annotated[str, typer.Option(help="the orders service")] = "http://127.0.0.1:8001",
     inventory_url: Annotated[str, typer.Option(help="the inventory service")] = "http://127.0.0.1:8002",
@@ -900,13 +911,53 @@ def main(
     baseline_seconds: Annotated[float, typer.Option(help="baseline duration; 0 skips it")] = 5.0,
     baseline_connections: Annotated[int, typer.Option(min=1, help="baseline connections")] = 4,
     results_dir: Annotated[Path, typer.Option(help="where the JSON goes")] = RESULTS_DIR,
+    demo: Annotated[
+        str, typer.Option(help="demo neighbourhood and rider simulator: off, on, or both (sweep only)")
+    ] = "both",
+    budget: Annotated[float, typer.Option(help="sweep: bound on the whole run, in seconds")] = 480.0,
+    step_seconds: Annotated[float, typer.Option(min=1, help="sweep: each step's length")] = 20.0,
+    first_rate: Annotated[float, typer.Option(min=0.1, help="sweep: the first step's rate")] = 50.0,
+    precision: Annotated[float, typer.Option(min=0.01, help="sweep: bisect until within this share")] = 0.10,
 ) -> None:
-    """Place orders at a fixed rate and report placed->confirmed throughput and latency, with a baseline."""
+    """Without --orders or --rate: find the highest sustained rate (a sweep on embedded stacks, demo off and on).
+    With them: place orders at that fixed rate and report placed->confirmed throughput and latency."""
+    if demo not in ("off", "on", "both"):
+        raise typer.BadParameter("--demo is off, on or both")
+    if orders is None and rate is None:
+        from bench.sweep import Search, SweepOptions, run_sweep, summary_text
+
+        template = Options(
+            orders=0,
+            rate=1.0,
+            concurrency=concurrency or 256,
+            products=products,
+            orders_url="",
+            inventory_url="",
+            database_url=None,
+            timeout_s=timeout,
+            baseline_s=baseline_seconds,
+            baseline_connections=baseline_connections,
+            embedded=True,
+        )
+        sweep = SweepOptions(
+            modes={"off": ["demo_off"], "on": ["demo_on"], "both": ["demo_off", "demo_on"]}[demo],
+            budget_s=budget,
+            step_s=step_seconds,
+            concurrency=concurrency or 256,
+            products=products,
+            baseline_s=baseline_seconds,
+            baseline_connections=baseline_connections,
+            search=Search(first=first_rate, precision=precision),
+        )
+        result, path = run_sweep(template, sweep, results_dir)
+        print(summary_text(result))
+        print(f"\nall figures: {path}")
+        return
     started = datetime.now(UTC)
     opts = Options(
-        orders=orders,
-        rate=rate,
-        concurrency=concurrency,
+        orders=orders or 500,
+        rate=rate or 100.0,
+        concurrency=concurrency or 64,
         products=products,
         orders_url=orders_url,
         inventory_url=inventory_url,
@@ -921,7 +972,7 @@ def main(
     home = tempfile.TemporaryDirectory(prefix="linli-bench-") if start else None
     try:
         if home is not None:
-            infra, ports = _start_stack(Path(home.name))
+            infra, ports = _start_stack(Path(home.name), DEMO_ON if demo == "on" else DEMO_OFF)
             opts.orders_url = f"http://127.0.0.1:{ports['orders']}"
             opts.inventory_url = f"http://127.0.0.1:{ports['inventory']}"
             opts.database_url = infra.database_url

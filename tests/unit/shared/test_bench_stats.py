@@ -10,20 +10,24 @@ import pytest
 from bench.place_orders import (
     Sent,
     Timing,
+    cpu_ms_by_process,
     cpu_ms_per_order,
     cpu_used,
     database_url_named,
+    generator_load,
     parse_time,
     percentile,
     post_errors,
     rate_of,
     result_path,
     schedule,
+    shopper_pool,
     summarize,
     throughput,
     timing_of,
     writes_per_order,
 )
+from bench.sweep import Rule, Search, bracket, converged, next_rate, nice, orders_for, ratio, sustained
 
 T0 = datetime(2025, 5, 1, 8, 0, tzinfo=UTC)
 
@@ -141,6 +145,7 @@ def test_post_errors_by_kind() -> None:
         "after_ms": None,
         "status": None,
         "error": "timeout",
+        "answer": None,
     }
     assert post_errors([Sent(0, 0, status=201)])["first_failures"] == []
 
@@ -194,3 +199,117 @@ def test_cpu_per_order_keeps_the_bench_apart() -> None:
     after = {"orders": 3.0, "postgres": 2.0, "bench": 0.5, "_machine": 9.0}
     assert cpu_ms_per_order(before, after, 100) == {"system": 30.0, "bench": 5.0}
     assert cpu_ms_per_order(before, after, 0) is None
+
+
+# --- the sweep (bench/sweep.py) and the per-process CPU -------------------------------------------------
+
+
+def test_cpu_per_order_for_each_process_with_the_generator_apart() -> None:
+    before = {"orders": 1.0, "postgres": 1.0, "bench": 0.0, "_machine": 5.0, "_stalled": 1.0}
+    after = {"orders": 3.0, "postgres": 2.0, "broker": 0.5, "bench": 0.25, "_machine": 9.0, "_stalled": 2.0}
+    assert cpu_ms_by_process(before, after, 100) == {
+        "per_process": {"broker": 5.0, "orders": 20.0, "postgres": 10.0},
+        "system": 35.0,
+        "load_generator": 2.5,
+    }
+    assert cpu_ms_by_process(before, after, 0) is None
+    assert cpu_ms_by_process(before, {}, 10) is None
+
+
+def test_the_generator_is_hot_above_half_a_core() -> None:
+    assert generator_load(0.2) == {"cores": 0.2, "hot": False, "hot_above_cores": 0.5}
+    assert generator_load(0.5)["hot"] is False
+    assert generator_load(0.51)["hot"] is True
+    assert generator_load(None)["hot"] is False
+
+
+def test_shopper_pool_is_one_per_order_unless_smaller() -> None:
+    assert shopper_pool(500, None) == (500, 1)
+    assert shopper_pool(500, 1000) == (500, 1)
+    assert shopper_pool(2_000_000, 1000) == (1000, 2000)
+    assert shopper_pool(1001, 1000) == (1000, 2)
+
+
+def test_a_step_is_sustained_when_confirmed_share_p99_and_sending_hold() -> None:
+    assert sustained(1000, 950, 1000.0, 50.0, 50) == (True, [])
+    ok, why = sustained(1000, 949, 200.0, 50.0, 50)
+    assert not ok
+    assert why == ["confirmed 94.9% of the offered < 95%"]
+    ok, why = sustained(1000, 1000, 1000.1, 50.0, 50)
+    assert not ok
+    assert why == ["p99 1000 ms > 1000 ms"]
+    assert sustained(1000, 0, None, 50.0, 50)[1] == ["confirmed 0.0% of the offered < 95%", "no order was confirmed"]
+    # the generator (or the in-flight limit) could not send at the rate: the step says nothing of the system
+    assert sustained(1000, 1000, 10.0, 47.0, 50) == (False, ["sent at only 47.0/s of 50/s"])
+    assert sustained(1000, 1000, 10.0, None, 50) == (True, [])
+    assert sustained(0, 0, None, None, 50) == (False, ["nothing was offered"])
+    strict = Rule(min_confirmed_share=0.99, max_p99_ms=250)
+    assert sustained(100, 98, 300.0, 10.0, 10, strict)[1] == [
+        "confirmed 98.0% of the offered < 99%",
+        "p99 300 ms > 250 ms",
+    ]
+
+
+def play(capacity: float, search: Search = Search()) -> list[tuple[float, bool]]:
+    """Run the search against a system that sustains every rate up to `capacity`."""
+    history: list[tuple[float, bool]] = []
+    while (rate := next_rate(history, search)) is not None:
+        history.append((rate, rate <= capacity))
+        assert len(history) < 40
+    return history
+
+
+def test_the_search_steps_up_by_doubling_then_bisects_to_within_ten_percent() -> None:
+    history = play(130)
+    assert [r for r, _ in history] == [50, 100, 200, 150, 125, 138, 132]
+    low, high = bracket(history)
+    assert (low, high) == (125, 132)
+    assert high <= low * 1.1
+    assert converged(history)
+
+
+def test_the_search_goes_down_when_the_first_step_fails() -> None:
+    history = play(30)
+    assert [r for r, _ in history][:2] == [50, 25]
+    low, high = bracket(history)
+    assert low is not None
+    assert high is not None
+    assert low <= 30 < high <= low * 1.1
+    assert converged(history)
+
+
+def test_the_search_finds_nothing_when_nothing_holds_and_stops_at_the_top() -> None:
+    nothing = play(0)
+    assert bracket(nothing) == (None, nothing[-1][0])
+    assert nothing[-1][0] < Search().lowest * Search().factor
+    assert converged(nothing)
+    capped = Search(highest=400)
+    top = play(10_000, capped)
+    assert [r for r, _ in top] == [50, 100, 200, 400]
+    assert bracket(top) == (400, None)
+    assert converged(top, capped)
+
+
+def test_the_search_bisects_between_the_best_held_and_the_lowest_failure_above_it() -> None:
+    # a noisy machine: 100 failed once but 150 held later; the bracket is (150, 200)
+    history = [(50.0, True), (100.0, False), (75.0, True), (200.0, False), (150.0, True)]
+    assert bracket(history) == (150, 200)
+    assert next_rate(history) == 175
+    assert not converged(history)
+    assert not converged([(50.0, True)])
+    assert next_rate([], Search(first=80)) == 80
+
+
+def test_rates_are_whole_above_ten() -> None:
+    assert nice(137.5) == 138
+    assert nice(9.375) == 9.4
+    assert orders_for(137, 20) == 2740
+    assert orders_for(0.5, 20) == 20
+
+
+def test_ratios_to_the_references() -> None:
+    assert ratio(300, 500) == 0.6
+    assert ratio(125, 2350.0) == 0.053
+    assert ratio(None, 500) is None
+    assert ratio(300, None) is None
+    assert ratio(300, 0) is None
