@@ -211,6 +211,16 @@ class DeliveryRepository:
         )
         return {r["store_id"]: int(r["n"]) for r in rows}
 
+    async def in_play(self, statuses: Iterable[DeliveryStatus]) -> bool:
+        """Is any delivery in one of these statuses, or any offer pending? (One indexed probe.)"""
+        return bool(
+            await self.conn.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM deliveries WHERE status = any($1::text[])) "
+                "OR EXISTS (SELECT 1 FROM offers WHERE status = 'pending')",
+                [s.value for s in statuses],
+            )
+        )
+
     async def try_round_lock(self, key: int) -> bool:
         """One assignment round at a time across dispatch processes, for this transaction."""
         return bool(await self.conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", key))

@@ -21,6 +21,7 @@ from shared.events.contracts import EtaUpdated, RiderAssigned, RiderUnassigned
 from shared.vocabulary.fulfilment import FulfilmentMode
 from shared.vocabulary.geo import Point
 
+OPEN_OR_WITH_RIDER = frozenset({DeliveryStatus.OPEN}) | BEFORE_PICKUP | CARRYING
 ROUND_LOCK = 0x6469737061  # one round at a time across dispatch processes
 NO_RIDER = "no_rider"
 PICKUP_ANSWER = "pickup_answer"
@@ -57,13 +58,16 @@ async def run_round(uow: DispatchUnitOfWork) -> RoundCounts:
     if not await uow.deliveries.try_round_lock(ROUND_LOCK):
         return RoundCounts(skipped=1)
     counts = RoundCounts()
-    counts.lapsed = await _lapse_offers(uow)
     riders = await uow.riders.all()
     found = await uow.positions.positions([r.id for r in riders])
-    counts.taken_back = await _take_back(uow, riders, found)
-    views = await rider_views(uow, riders)
-    counts.offers = await _offer_open(uow, views)
-    counts.eta_updates = await refresh_etas(uow, riders, found)
+    views = await rider_views(uow, riders, found)
+    if await uow.deliveries.in_play(OPEN_OR_WITH_RIDER):  # else no offer to lapse, order to offer or follow
+        counts.lapsed = await _lapse_offers(uow)
+        counts.taken_back = await _take_back(uow, riders, found)
+        if counts.lapsed or counts.taken_back:
+            views = await rider_views(uow, riders, found)  # riders freed of an order or offer
+        counts.offers = await _offer_open(uow, views)
+        counts.eta_updates = await refresh_etas(uow, riders, found)
     counts.quotes = await quote_promises(uow, views)
     return counts
 

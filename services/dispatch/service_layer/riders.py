@@ -50,10 +50,12 @@ class RosterEntry:
     silent: bool
 
 
-async def rider_views(uow: DispatchUnitOfWork, riders: list[Rider] | None = None) -> list[RiderView]:
+async def rider_views(
+    uow: DispatchUnitOfWork, riders: list[Rider] | None = None, found: dict[str, Position | None] | None = None
+) -> list[RiderView]:
     """Riders who may be offered work: available (or busy below capacity), heard from lately, placed."""
     riders = await uow.riders.all() if riders is None else riders
-    found = await uow.positions.positions([r.id for r in riders])
+    found = await uow.positions.positions([r.id for r in riders]) if found is None else found
     carrying = await uow.deliveries.carrying()
     views = []
     for r in riders:
