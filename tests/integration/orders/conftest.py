@@ -7,11 +7,14 @@ seeds its own catalog with `seed(...)` in a fixture of its own.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
+from asyncpg.connection import LoggedQuery
 
 from services.orders.domain.basket import Wanted
 from services.orders.domain.fulfilment_choice import Fulfilment
@@ -53,6 +56,47 @@ async def orders_pool(pool: asyncpg.Pool) -> asyncpg.Pool:
 def orders_runtime(orders_pool: asyncpg.Pool) -> Runtime:
     """The orders service's runtime on the test database: its consumers, an unstarted broker."""
     return test_runtime(SPEC, SETTINGS, orders_pool)
+
+
+@dataclass
+class Conversation:
+    """Every statement the one connection of `one_connection` sent, in order."""
+
+    sent: list[str] = field(default_factory=list)
+
+    def log(self, query: LoggedQuery) -> None:
+        self.sent.append(" ".join(query.query.split()))
+
+    def transactions(self) -> list[list[str]]:
+        """The statements of each transaction since the last `clear()`, from BEGIN to COMMIT or ROLLBACK."""
+        found: list[list[str]] = []
+        inside = False
+        for statement in self.sent:
+            if statement.startswith("BEGIN"):
+                found.append([])
+                inside = True
+            if inside:
+                found[-1].append(statement)
+                inside = statement not in ("COMMIT;", "ROLLBACK;")
+        return found
+
+    def clear(self) -> None:
+        self.sent.clear()
+
+
+@pytest.fixture
+async def one_connection(
+    database_url: str, orders_pool: asyncpg.Pool
+) -> AsyncIterator[tuple[asyncpg.Pool, Conversation]]:
+    """A pool of one connection to the orders database whose every statement is logged (asyncpg's query logger)."""
+    pool = await db.create_pool(database_url, 1, 1)
+    conversation = Conversation()
+    try:
+        async with pool.acquire() as conn:
+            conn.add_query_logger(conversation.log)
+        yield pool, conversation
+    finally:
+        await pool.close()
 
 
 def unit_of_work(pool: asyncpg.Pool, **kwargs: Any) -> PostgresOrdersUnitOfWork:
