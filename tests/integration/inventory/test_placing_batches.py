@@ -204,3 +204,22 @@ async def test_a_run_costs_the_same_few_statements_however_long(inv: asyncpg.Poo
     assert await stock(inv, "water") == (50, 20), "and the orders after it held no water either"
     assert await stock(inv, "bokchoy") == (10, 5)
     await check_books(inv)
+
+
+async def test_partitions_applied_at_once_never_oversell(inv: asyncpg.Pool) -> None:
+    await inv.execute("UPDATE stock SET on_hand = 5 WHERE product_id = 'water'")
+    orders = [
+        placed(f"p{i}", [("water", 1), ("juice", 1)] if i % 2 else [("juice", 1), ("water", 1)]) for i in range(24)
+    ]
+    records = [
+        Record(to_json(envelope(order, occurred_at=AT)), partition=i % 3, offset=i // 3)
+        for i, order in enumerate(orders)
+    ]
+    applying = consumer(inv)
+    await applying.handle_batch(records)  # three runs, each its own transaction, at the same time
+    assert (applying.batches, applying.applied) == (3, 24)
+    assert await stock(inv, "water") == (5, 5)
+    assert await stock(inv, "juice") == (20, 5), "no juice held for an order that got no water"
+    decided = await inv.fetch("SELECT event_type, count(*) AS n FROM outbox WHERE key ~ '^p[0-9]+$' GROUP BY 1")
+    assert {r["event_type"]: r["n"] for r in decided} == {"StockReserved": 5, "StockRejected": 19}
+    await check_books(inv)
