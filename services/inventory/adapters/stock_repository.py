@@ -75,40 +75,37 @@ class StockRepository:
         actor: str,
     ) -> None:
         """Whole baskets reserved (their rows locked by `lock_for_orders`): the new reserved numbers with what was
-        published about them, one movement per order and product, and the holds; three statements for any run."""
-        if levels:
-            known = [watched.get(lvl.product_id) for lvl in levels]
-            await self.conn.execute(
-                "UPDATE stock s SET reserved = u.reserved, published_level = coalesce(u.published_level, "
-                "s.published_level), low_flagged = coalesce(u.low_flagged, s.low_flagged) "
-                "FROM unnest($1::text[], $2::bigint[], $3::text[], $4::boolean[]) "
-                "AS u(product_id, reserved, published_level, low_flagged) WHERE s.product_id = u.product_id",
-                [lvl.product_id for lvl in levels],
-                [lvl.reserved for lvl in levels],
-                [w.published_level if w else None for w in known],
-                [w.low_flagged if w else None for w in known],
-            )
-        if movements:
-            await self.conn.execute(
-                "INSERT INTO stock_movements (product_id, reserved_delta, reason, order_id, actor) "
-                "SELECT m.product_id, m.reserved_delta, m.reason, m.order_id, $5 "
-                "FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[]) WITH ORDINALITY "
-                "AS m(product_id, reserved_delta, reason, order_id, n) ORDER BY m.n",
-                [m.product_id for m in movements],
-                [m.reserved_delta for m in movements],
-                [m.reason for m in movements],
-                [m.order_id for m in movements],
-                actor,
-            )
-        if holds:
-            await self.conn.execute(
-                "INSERT INTO holds (order_id, line_no, product_id, quantity) "
-                "SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::bigint[])",
-                [h.order_id for h in holds],
-                [h.line_no for h in holds],
-                [h.product_id for h in holds],
-                [h.quantity for h in holds],
-            )
+        published about them, one movement per order and product, and the holds; one statement for any run."""
+        if not (levels or movements or holds):
+            return
+        known = [watched.get(lvl.product_id) for lvl in levels]
+        await self.conn.execute(
+            "WITH levels AS (UPDATE stock s SET reserved = u.reserved, "
+            "published_level = coalesce(u.published_level, s.published_level), "
+            "low_flagged = coalesce(u.low_flagged, s.low_flagged) "
+            "FROM unnest($1::text[], $2::bigint[], $3::text[], $4::boolean[]) "
+            "AS u(product_id, reserved, published_level, low_flagged) WHERE s.product_id = u.product_id RETURNING 1), "
+            "moved AS (INSERT INTO stock_movements (product_id, reserved_delta, reason, order_id, actor) "
+            "SELECT m.product_id, m.reserved_delta, m.reason, m.order_id, $9 "
+            "FROM unnest($5::text[], $6::bigint[], $7::text[], $8::text[]) WITH ORDINALITY "
+            "AS m(product_id, reserved_delta, reason, order_id, n) ORDER BY m.n RETURNING 1), "
+            "held AS (INSERT INTO holds (order_id, line_no, product_id, quantity) "
+            "SELECT * FROM unnest($10::text[], $11::int[], $12::text[], $13::bigint[]) RETURNING 1) "
+            "SELECT (SELECT count(*) FROM levels), (SELECT count(*) FROM moved), (SELECT count(*) FROM held)",
+            [lvl.product_id for lvl in levels],
+            [lvl.reserved for lvl in levels],
+            [w.published_level if w else None for w in known],
+            [w.low_flagged if w else None for w in known],
+            [m.product_id for m in movements],
+            [m.reserved_delta for m in movements],
+            [m.reason for m in movements],
+            [m.order_id for m in movements],
+            actor,
+            [h.order_id for h in holds],
+            [h.line_no for h in holds],
+            [h.product_id for h in holds],
+            [h.quantity for h in holds],
+        )
 
     async def _move(
         self, product_id: str, on_hand_delta: int, reserved_delta: int, reason: str, order_id: str | None, actor: str

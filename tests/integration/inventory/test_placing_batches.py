@@ -1,6 +1,7 @@
 """A run of placed orders handed over in one batch reserves exactly what applying them one by one would:
 the same stock, holds, movements, reservations, lines, parts, deadlines and events, in the same
-order; refusals keep their reasons; and the run costs the same few statements however long it is."""
+order; refusals keep their reasons; runs of several partitions at once never oversell; and a run costs the
+same few statements however long it is."""
 
 from __future__ import annotations
 
@@ -199,7 +200,7 @@ async def test_a_run_costs_the_same_few_statements_however_long(inv: asyncpg.Poo
         + [placed(f"k{i}", [("carp", 1), ("bokchoy", 1)]) for i in range(5)],
     )
     assert len(few) == len(many), (few, many)
-    assert len(many) <= 12, many
+    assert len(many) <= 10, many
     assert await stock(inv, "juice") == (20, 20), "the juice ran out at the 17th order of the long run"
     assert await stock(inv, "water") == (50, 20), "and the orders after it held no water either"
     assert await stock(inv, "bokchoy") == (10, 5)
