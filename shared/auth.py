@@ -8,7 +8,7 @@ accepted from an HttpOnly session cookie set by `POST /auth/session`.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -107,7 +107,7 @@ def _token_from(request: Request, settings: Settings) -> str | None:
     return request.cookies.get(settings.session_cookie)
 
 
-def current_principal(request: Request) -> Principal:
+async def current_principal(request: Request) -> Principal:  # async: inline, not in a thread
     settings: Settings = getattr(request.app.state, "settings", None) or get_settings()
     token = _token_from(request, settings)
     if token is None:
@@ -125,11 +125,11 @@ def current_principal(request: Request) -> Principal:
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
-def require(*roles: Role) -> Callable[[Principal], Principal]:
+def require(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency that admits only the given roles (admin is always admitted)."""
     allowed = frozenset(roles) | {Role.ADMIN}
 
-    def check(principal: CurrentPrincipal) -> Principal:
+    async def check(principal: CurrentPrincipal) -> Principal:  # async: FastAPI runs it inline, not in a thread
         if principal.role not in allowed:
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN,

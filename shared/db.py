@@ -17,8 +17,20 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         await conn.set_type_codec(kind, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
+async def _keep_as_is(conn: asyncpg.Connection) -> None:
+    """Nothing to reset when a connection goes back to the pool (asyncpg's default costs a round trip).
+
+    Linli leaves no session state on pooled connections: transactions end with their unit of
+    work, session advisory locks taken on a pooled connection are released before it is given
+    back (migrations, on_start), and what holds a lock or a LISTEN for long has a connection of
+    its own (the relay, the live listeners, the simulator's leadership).
+    """
+
+
 async def create_pool(url: str, min_size: int = 2, max_size: int = 20) -> asyncpg.Pool:
-    pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size, init=_init_connection)
+    pool = await asyncpg.create_pool(
+        url, min_size=min_size, max_size=max_size, init=_init_connection, reset=_keep_as_is
+    )
     assert pool is not None
     return pool
 

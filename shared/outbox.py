@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,20 +34,33 @@ def channel(service: str) -> str:
 
 async def record(conn: asyncpg.Connection, env: Envelope[Any], service: str) -> None:
     """Add an event to the outbox inside the caller's open transaction."""
-    payload = env.payload
-    topic = type(payload).topic.name if isinstance(payload, Event) else None
-    if topic is None:
-        raise TypeError("only registered Event payloads can be recorded in the outbox")
+    await record_many(conn, [env], service)
+
+
+async def record_many(conn: asyncpg.Connection, envs: Sequence[Envelope[Any]], service: str) -> None:
+    """Add events to the outbox in this order (the relay sends them in id order), in one statement.
+
+    The relay is woken once; a NOTIFY is delivered on commit only, which is exactly when the rows
+    become visible.
+    """
+    if not envs:
+        return
+    for env in envs:
+        if not isinstance(env.payload, Event):
+            raise TypeError("only registered Event payloads can be recorded in the outbox")
     await conn.execute(
-        "INSERT INTO outbox (event_id, topic, key, event_type, envelope) VALUES ($1, $2, $3, $4, $5::jsonb)",
-        env.event_id,
-        topic,
-        env.key,
-        env.type,
-        env.model_dump(mode="json"),
+        "WITH added AS (INSERT INTO outbox (event_id, topic, key, event_type, envelope) "
+        "SELECT e.event_id, e.topic, e.key, e.event_type, e.envelope::jsonb "
+        "FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY "
+        "AS e(event_id, topic, key, event_type, envelope, n) ORDER BY e.n RETURNING 1) "
+        "SELECT pg_notify($6, '') FROM (SELECT count(*) FROM added) AS done",
+        [env.event_id for env in envs],
+        [type(env.payload).topic.name for env in envs],
+        [env.key for env in envs],
+        [env.type for env in envs],
+        [env.model_dump_json() for env in envs],
+        channel(service),
     )
-    # NOTIFY is delivered on commit only, which is exactly when the row becomes visible.
-    await conn.execute("SELECT pg_notify($1, '')", channel(service))
 
 
 @dataclass

@@ -110,6 +110,7 @@ class PostgresUnitOfWork(UnitOfWork):
         self._acquire_timeout_s = acquire_timeout_s
         self._conn: asyncpg.Connection | None = None
         self._tx: Any = None
+        self._outbox: list[Envelope[Any]] = []  # written in one statement just before COMMIT
 
     @abc.abstractmethod
     def _bind(self, conn: asyncpg.Connection) -> None:
@@ -136,11 +137,17 @@ class PostgresUnitOfWork(UnitOfWork):
 
     async def _end(self, commit: bool) -> None:
         conn, tx = self._conn, self._tx
+        events, self._outbox = self._outbox, []
         self._conn = self._tx = None
         if conn is None:
             return
         try:
             if commit:
+                try:
+                    await outbox.record_many(conn, events, self.service)
+                except BaseException:
+                    await tx.rollback()
+                    raise
                 await tx.commit()
             else:
                 await tx.rollback()
@@ -154,5 +161,6 @@ class PostgresUnitOfWork(UnitOfWork):
         await self._end(commit=False)
 
     async def _record(self, env: Envelope[Any]) -> None:
+        """Kept until the commit: a unit of work's events cost one statement however many there are."""
         assert self._conn is not None, "publish() outside `async with unit_of_work`"
-        await outbox.record(self._conn, env, self.service)
+        self._outbox.append(env)
