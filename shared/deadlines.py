@@ -8,8 +8,9 @@ injected: tests move time by hand instead of sleeping.
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -38,6 +39,7 @@ class Deadlines(Protocol):
     """The deadlines repository of one unit of work."""
 
     async def schedule(self, deadline: Deadline) -> None: ...
+    async def schedule_many(self, deadlines: Sequence[Deadline]) -> None: ...
     async def cancel(self, kind: str, key: str) -> bool: ...
     async def next_due(self, now: datetime) -> Deadline | None:
         """The earliest due deadline no one else is firing, locked until the unit of work ends."""
@@ -67,6 +69,23 @@ class PostgresDeadlines:
             deadline.key,
             deadline.due_at,
             dict(deadline.payload),
+        )
+
+    async def schedule_many(self, deadlines: Sequence[Deadline]) -> None:
+        """`schedule` for many in one statement; of two with one kind and key the last wins, as one after the other."""
+        rows = list({(d.kind, d.key): d for d in deadlines}.values())
+        if not rows:
+            return
+        await self.conn.execute(
+            "INSERT INTO deadlines (kind, key, due_at, payload) "
+            "SELECT d.kind, d.key, d.due_at, d.payload::jsonb "
+            "FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[]) AS d(kind, key, due_at, payload) "
+            "ON CONFLICT (kind, key) DO UPDATE SET due_at = excluded.due_at, payload = excluded.payload, "
+            "fired_at = NULL, cancelled_at = NULL",
+            [d.kind for d in rows],
+            [d.key for d in rows],
+            [d.due_at for d in rows],
+            [json.dumps(dict(d.payload)) for d in rows],
         )
 
     async def cancel(self, kind: str, key: str) -> bool:

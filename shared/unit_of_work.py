@@ -13,6 +13,7 @@ tests subclass `UnitOfWork` with in-memory repositories instead (tests/fakes.py)
 from __future__ import annotations
 
 import abc
+from collections.abc import Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, ClassVar, Self
@@ -68,6 +69,16 @@ class UnitOfWork(abc.ABC):
         await self._record(env)
         self.published.append(env)
         return env
+
+    async def publish_many(self, items: Sequence[tuple[RawEnvelope | None, Event]]) -> None:
+        """Publish each event, in order, as the answer to its own cause (a batch answers many)."""
+        for cause, event in items:
+            self.cause = cause
+            await self.publish(event)
+
+    async def schedule_many(self, deadlines: Sequence[Deadline]) -> None:
+        """Schedule (or move) each deadline; of two with one kind and key, the last wins."""
+        await self.deadlines.schedule_many(deadlines)
 
     async def schedule(self, kind: str, key: str, due_at: datetime, payload: dict[str, Any] | None = None) -> None:
         """If nothing cancels it first, the handler for `kind` runs at `due_at` (once, in its own unit of work)."""

@@ -59,6 +59,10 @@ class InMemoryDeadlines:
     async def schedule(self, deadline: Deadline) -> None:
         self.pending[(deadline.kind, deadline.key)] = deadline
 
+    async def schedule_many(self, deadlines: Sequence[Deadline]) -> None:
+        for deadline in deadlines:
+            await self.schedule(deadline)
+
     async def cancel(self, kind: str, key: str) -> bool:
         return self.pending.pop((kind, key), None) is not None
 

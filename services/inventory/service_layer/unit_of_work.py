@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import asyncpg
 
-from services.inventory.adapters.batch_writes import DeadlineRows, OutboxRows
 from services.inventory.adapters.catalog_repository import LocationRepository, ProductRepository
 from services.inventory.adapters.fulfilment_repository import LineRepository, PartRepository, ReservationRepository
 from services.inventory.adapters.stock_repository import StockRepository
 from services.inventory.service_layer.policy import Policy
 from shared.clock import Clock
-from shared.deadlines import Deadline
-from shared.events.envelope import Envelope, Event, RawEnvelope, envelope
+from shared.events.envelope import RawEnvelope
 from shared.unit_of_work import PostgresUnitOfWork, UnitOfWork
 
 
@@ -29,17 +26,6 @@ class InventoryUnitOfWork(UnitOfWork):
     reservations: ReservationRepository
     parts: PartRepository
     lines: LineRepository
-
-    async def publish_many(self, items: Sequence[tuple[RawEnvelope | None, Event]]) -> None:
-        """Publish each event, in order, as the answer to its cause (a run's events answer different ones)."""
-        for cause, event in items:
-            self.cause = cause
-            await self.publish(event)
-
-    async def schedule_many(self, deadlines: Sequence[Deadline]) -> None:
-        """Schedule each deadline, as `schedule` does one."""
-        for deadline in deadlines:
-            await self.deadlines.schedule(deadline)
 
 
 class PostgresInventoryUnitOfWork(PostgresUnitOfWork, InventoryUnitOfWork):
@@ -65,20 +51,3 @@ class PostgresInventoryUnitOfWork(PostgresUnitOfWork, InventoryUnitOfWork):
         self.reservations = ReservationRepository(conn)
         self.parts = PartRepository(conn)
         self.lines = LineRepository(conn)
-        self._outbox_rows = OutboxRows(conn)
-        self._deadline_rows = DeadlineRows(conn)
-
-    async def publish_many(self, items: Sequence[tuple[RawEnvelope | None, Event]]) -> None:
-        """As the base class does, in one statement for them all."""
-        published: list[Envelope[Any]] = []
-        for cause, event in items:
-            self.cause = cause
-            published.append(
-                envelope(event, causation=cause, correlation_id=self.correlation_id, occurred_at=self.now())
-            )
-        await self._outbox_rows.record_many(published, self.service)
-        self.published.extend(published)
-
-    async def schedule_many(self, deadlines: Sequence[Deadline]) -> None:
-        """As the base class does, in one statement for them all."""
-        await self._deadline_rows.schedule_many(deadlines)
