@@ -44,6 +44,7 @@ from shared.events.envelope import Envelope, Event, RawEnvelope
 from shared.events.topics import Topic
 from shared.inbox import BatchHandler, Consumer, DeadLetters, Handler, RetryPolicy
 from shared.kafka_admin import ensure_topics
+from shared.overload import InFlightLimit
 from shared.retention import Housekeeper, Retention
 from shared.settings import Settings
 from shared.unit_of_work import UnitOfWork
@@ -391,6 +392,8 @@ def build_app(spec: ServiceSpec, settings: Settings) -> FastAPI:
     app = FastAPI(title=f"Linli {spec.title}", description=spec.description, version=VERSION, lifespan=lifespan)
     app.state.settings = settings
     app.state.runtime = None
+    # Added first, so it runs inside CORS: a refusal still carries the headers a browser needs.
+    app.add_middleware(InFlightLimit, limit=settings.max_in_flight)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,

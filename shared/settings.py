@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     )
     db_pool_min: int = 2
     db_pool_max: int = 20
+    # Requests served at once before a new one is refused with 503 and Retry-After (0: no bound);
+    # live streams are not counted.
+    max_in_flight: int = 256
 
     # Tokens: development signs with a local key; production verifies an identity provider's
     # tokens with its public key and never signs anything itself.
