@@ -297,9 +297,15 @@ class CatalogReadModel:
             e.delivery_fee_fen,
         )
 
+    async def _serialise_product(self, product_id: str) -> None:
+        """A product and its stock level travel on different partitions, applied side by side: each
+        takes this lock first, so whichever commits second sees the other (the level is never lost)."""
+        await self.conn.execute("SELECT pg_advisory_xact_lock(hashtext('catalog-product:' || $1))", product_id)
+
     async def upsert_product(self, e: ProductUpserted) -> None:
         """Pinyin is computed here, once per change of the product, so a search only compares text."""
         spelled = pinyin_of(e.name_zh)
+        await self._serialise_product(e.product_id)
         await self.conn.execute(
             "INSERT INTO catalog_products (product_id, location_id, store_id, name_zh, name_en, category, unit, "
             "price_fen, grams_per_piece, active, pinyin, pinyin_initials, availability) "
@@ -326,6 +332,7 @@ class CatalogReadModel:
 
     async def record_stock_level(self, e: StockLevelChanged, changed_at: datetime) -> None:
         """Kept by product even before the product arrives; an older report never overwrites a newer one."""
+        await self._serialise_product(e.product_id)
         changed = await self.conn.fetchval(
             "INSERT INTO catalog_stock_levels (product_id, level, available, changed_at) VALUES ($1,$2,$3,$4) "
             "ON CONFLICT (product_id) DO UPDATE SET level = excluded.level, available = excluded.available, "
