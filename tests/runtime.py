@@ -60,7 +60,6 @@ def runtime_for(
 
 
 runtime_for.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test
-test_runtime = runtime_for  # the name the service tests know it by
 
 
 def consumer_for(runtime: Runtime, topic: Topic) -> Consumer:

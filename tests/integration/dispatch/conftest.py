@@ -27,7 +27,7 @@ from shared.settings import Settings
 from shared.vocabulary.locations import LocationKind
 from tests.fakes import FakeClock
 from tests.integration.dispatch.helpers import SHOP
-from tests.runtime import test_runtime
+from tests.runtime import runtime_for
 
 T = TypeVar("T")
 
@@ -98,7 +98,7 @@ async def dispatch(pool: asyncpg.Pool, infra: Any, monkeypatch: pytest.MonkeyPat
         await db.migrate(conn, [MIGRATIONS])
     client = aioredis.from_url(infra.redis_url, decode_responses=True)
     clock = FakeClock()
-    runtime = test_runtime(SPEC, SETTINGS, pool, client, clock)
+    runtime = runtime_for(SPEC, SETTINGS, pool, client, clock)
     d = Dispatch(pool, client, clock, lambda: make_uow(runtime, cause=None, correlation_id=None, readonly=False))
     shop = LocationUpserted(
         location_id="shop",

@@ -15,7 +15,7 @@ from shared.vocabulary.fulfilment import FulfilmentMode
 from tests.fakes import to_json
 from tests.integration.dispatch.conftest import SETTINGS, Dispatch
 from tests.integration.dispatch.helpers import accepted, packed, placed
-from tests.runtime import consumer_for, test_runtime
+from tests.runtime import consumer_for, runtime_for
 
 TABLES = ("offers", "deliveries", "outbox", "order_log", "tracked_orders", "deadlines", "inbox")
 
@@ -68,7 +68,7 @@ async def snapshot(d: Dispatch) -> dict[str, list[Any]]:
 async def test_a_run_of_order_events_has_the_effects_of_each_alone(dispatch: Dispatch) -> None:
     d = dispatch
     await d.pool.execute("UPDATE shops SET picking_minutes = 7")  # each order waits for those before it
-    runtime = test_runtime(SPEC, SETTINGS, d.pool, d.redis, d.clock)
+    runtime = runtime_for(SPEC, SETTINGS, d.pool, d.redis, d.clock)
     sent = messages()
 
     for topic, raw in sent:

@@ -18,7 +18,7 @@ from shared import db
 from shared.service import Runtime, install_error_handlers
 from shared.stack import Infrastructure
 from tests.integration.inventory.support import SETTINGS, seed
-from tests.runtime import test_runtime
+from tests.runtime import runtime_for
 
 
 @pytest.fixture
@@ -50,7 +50,7 @@ async def twin(infra: Infrastructure) -> AsyncIterator[asyncpg.Pool]:
 
 @pytest.fixture
 async def runtime(inv: asyncpg.Pool) -> Runtime:
-    return test_runtime(SPEC, SETTINGS, inv)
+    return runtime_for(SPEC, SETTINGS, inv)
 
 
 @pytest.fixture

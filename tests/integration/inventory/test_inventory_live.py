@@ -31,7 +31,7 @@ from shared.sse import LiveListener
 from shared.stack import free_port
 from shared.vocabulary.roles import Role
 from tests.integration.inventory.support import SETTINGS, placed, run
-from tests.runtime import test_runtime
+from tests.runtime import runtime_for
 from tests.waiting import eventually
 
 
@@ -60,7 +60,7 @@ class Stream:
 async def counter(inv: asyncpg.Pool, database_url: str) -> AsyncIterator[Counter]:
     """The inventory routes and the live stream on a real server (streams need real HTTP)."""
     settings = SETTINGS.model_copy(update={"database_url": database_url})
-    runtime = test_runtime(SPEC, settings, inv)
+    runtime = runtime_for(SPEC, settings, inv)
     app = FastAPI()
     app.state.settings = settings
     app.state.runtime = runtime

@@ -21,13 +21,13 @@ from shared.inbox import Consumer, Record
 from shared.vocabulary.units import StockUnit
 from tests.fakes import FakeClock, to_json
 from tests.integration.inventory.support import SETTINGS, check_books, placed, stock, unit_of_work
-from tests.runtime import consumer_for, test_runtime
+from tests.runtime import consumer_for, runtime_for
 
 AT = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)  # every location of the seed is always open
 
 
 def consumer(pool: asyncpg.Pool) -> Consumer:
-    return consumer_for(test_runtime(SPEC, SETTINGS, pool, clock=FakeClock(AT)), ORDERS)
+    return consumer_for(runtime_for(SPEC, SETTINGS, pool, clock=FakeClock(AT)), ORDERS)
 
 
 async def in_one_batch(pool: asyncpg.Pool, envs: Sequence[Envelope[Any]]) -> None:

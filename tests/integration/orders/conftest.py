@@ -35,7 +35,7 @@ from shared.settings import Settings
 from shared.vocabulary.locations import LocationKind
 from shared.vocabulary.roles import Role
 from shared.vocabulary.units import StockUnit
-from tests.runtime import test_runtime
+from tests.runtime import runtime_for
 
 MIGRATIONS = Path(__file__).parents[3] / "services" / "orders" / "migrations"
 SETTINGS = Settings(service="orders")
@@ -55,7 +55,7 @@ async def orders_pool(pool: asyncpg.Pool) -> asyncpg.Pool:
 @pytest.fixture
 def orders_runtime(orders_pool: asyncpg.Pool) -> Runtime:
     """The orders service's runtime on the test database: its consumers, an unstarted broker."""
-    return test_runtime(SPEC, SETTINGS, orders_pool)
+    return runtime_for(SPEC, SETTINGS, orders_pool)
 
 
 @dataclass

@@ -36,7 +36,7 @@ from tests.integration.orders.conftest import (
     shop_product,
     unit_of_work,
 )
-from tests.runtime import consumer_for, test_runtime
+from tests.runtime import consumer_for, runtime_for
 
 DESK = Principal("cash-desk", Role.ADMIN)
 DEADLINE = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -129,7 +129,7 @@ async def test_a_run_of_reservations_does_what_they_do_one_at_a_time(
 
 async def reservation_statements(pool: asyncpg.Pool, conversation: Conversation, count: int) -> list[str]:
     """The statements one run of `count` reservations sends in its transaction (BEGIN and COMMIT aside)."""
-    consumer = consumer_for(test_runtime(SPEC, SETTINGS, pool), INVENTORY)
+    consumer = consumer_for(runtime_for(SPEC, SETTINGS, pool), INVENTORY)
     envs = [reserved(i) for i in await placed(pool, count)]
     await asyncio.sleep(0.05)  # the query logger reports on the next turns of the loop
     conversation.clear()

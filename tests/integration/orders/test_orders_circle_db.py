@@ -38,7 +38,7 @@ from shared.vocabulary.roles import Role
 from shared.vocabulary.units import StockUnit
 from tests.fakes import to_json
 from tests.integration.orders.conftest import SETTINGS, TZ, unit_of_work
-from tests.runtime import consumer_for, test_runtime
+from tests.runtime import consumer_for, runtime_for
 
 DOOR = Point(30.0, 120.0)
 M_PER_DEG_LAT = 111_195.0
@@ -52,7 +52,7 @@ class Feed:
     """The orders service's catalog and circle consumers, as Kafka would drive them."""
 
     def __init__(self, pool: asyncpg.Pool) -> None:
-        self.runtime = test_runtime(SPEC, SETTINGS, pool)
+        self.runtime = runtime_for(SPEC, SETTINGS, pool)
 
     async def send(self, event: Event, occurred_at: datetime | None = None) -> bytes:
         raw = to_json(envelope(event, occurred_at=occurred_at))

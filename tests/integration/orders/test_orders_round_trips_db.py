@@ -40,7 +40,7 @@ from tests.integration.orders.conftest import (
     shop_product,
     unit_of_work,
 )
-from tests.runtime import test_runtime
+from tests.runtime import runtime_for
 
 DESK = Principal("cash-desk", Role.ADMIN)
 LI = Principal("helper-li", Role.HELPER)
@@ -64,7 +64,7 @@ async def client(one_connection: tuple[asyncpg.Pool, Conversation]) -> AsyncIter
     pool, _ = one_connection
     app = FastAPI()
     app.state.settings = SETTINGS
-    app.state.runtime = test_runtime(SPEC, SETTINGS, pool)
+    app.state.runtime = runtime_for(SPEC, SETTINGS, pool)
     install_error_handlers(app)
     app.include_router(router)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://orders") as c:
