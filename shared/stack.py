@@ -11,6 +11,7 @@ import os
 import pwd
 import shutil
 import socket
+import stat
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -76,18 +77,35 @@ def _ensure_system_user() -> str | None:
     return PG_SYSTEM_USER
 
 
-def _open_path_for(user: str | None, path: Path) -> None:
-    """Let the postgres system user traverse the folders above its data directory."""
+def _prepare_data_dir(user: str | None, path: Path) -> None:
+    """Make `path` a data directory PostgreSQL accepts: owned by the user it runs as, mode 0700.
+
+    PostgreSQL refuses a data directory that others may read (anything wider than 0750). As
+    root the server runs as `user`, which must own the directory and be able to traverse the
+    folders above it: those get only the traverse bit for others, never read, and the data
+    directory itself is never widened (an earlier version added r-x to it on every start, so
+    `linli up --keep` as root found a 0755 directory and PostgreSQL would not start).
+    """
     if user is None:
-        return
-    for parent in [path, *path.parents]:
-        mode = parent.stat().st_mode
-        parent.chmod(mode | 0o055)
-    entry = pwd.getpwnam(user)
-    for root, dirs, files in os.walk(path):
-        os.chown(root, entry.pw_uid, entry.pw_gid)
-        for name in dirs + files:
-            os.chown(os.path.join(root, name), entry.pw_uid, entry.pw_gid)
+        owner = path.stat().st_uid
+        if owner != os.geteuid():
+            raise StackError(
+                f"{path} belongs to uid {owner}, not to you (uid {os.geteuid()}): it was made by another "
+                "user (root runs PostgreSQL as the system user "
+                f"{PG_SYSTEM_USER}); start without --keep or use that user"
+            )
+    else:
+        for parent in path.parents:
+            mode = parent.stat().st_mode
+            if not mode & 0o001:
+                parent.chmod(stat.S_IMODE(mode) | 0o001)
+        entry = pwd.getpwnam(user)
+        if path.stat().st_uid != entry.pw_uid:
+            for root, dirs, files in os.walk(path):
+                os.chown(root, entry.pw_uid, entry.pw_gid)
+                for name in dirs + files:
+                    os.lchown(os.path.join(root, name), entry.pw_uid, entry.pw_gid)
+    path.chmod(0o700)
 
 
 @dataclass
@@ -108,7 +126,7 @@ class EmbeddedPostgres:
         if self.data_dir.exists() and not keep:
             shutil.rmtree(self.data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        _open_path_for(self.user, self.data_dir)
+        _prepare_data_dir(self.user, self.data_dir)
         if not (self.data_dir / "PG_VERSION").exists():
             subprocess.run(
                 [
