@@ -6,6 +6,7 @@ import {
   ApiError, act, api, boot, countdown, fen, h, lang, named, showWho, signInForm, stream, t, timeOf, toast, translate,
   uuid,
 } from "/app/common/linli.js";
+import { scanButton } from "/app/common/codes.js";
 
 const POSITION_EVERY_MS = 3000;  // the server calls a rider silent after a few quiet seconds
 const OFFERS_EVERY_MS = 1000;  // while the live stream is down: offers last only seconds
@@ -495,6 +496,14 @@ function stepForm(d, step) {
     code = draft(d.order_id, step, h("input", { id: id(step), name: "code", inputmode: "numeric",
       autocomplete: "one-time-code", maxlength: 20, required: true }));
     fields.push(h("label", { for: id(step) }, t(label)), code);
+    // A scanned QR code (the counter's screen or bag label, the shopper's phone) fills the code
+    // in and is sent exactly as a typed one.
+    fields.push(scanButton({ id: id(`scan-${step}`), order: d.order_id, kinds: [step === "picked-up" ? "pickup" : "delivery"],
+      onCode: (found) => {
+        const input = document.getElementById(id(step)) || code;  // the card may have been redrawn meanwhile
+        input.value = found.code;
+        input.form.requestSubmit();
+      } }));
   }
   if (step === "delivered" && d.pay_on_delivery) {
     const due = dueOf(d);

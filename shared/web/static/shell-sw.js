@@ -1,0 +1,55 @@
+// The service worker of an installable app (the shopper app, the rider app), imported by the
+// app's own sw.js: it keeps the app shell, and the few answers the app needs to draw itself, so
+// the app reopens without a network. Network first, so an online app always gets today's files;
+// the copy is used only when the network fails. Nothing marked no-store (the codes' QR images)
+// is kept, and nothing but GETs of this origin is touched: steps, streams and other services
+// pass straight through (the rider app's own queue resends its steps).
+/* eslint-env serviceworker */
+self.linliShell = function linliShell({ cache, shell, answers = [] }) {
+  const shellPaths = new Set(shell.map((path) => new URL(path, self.location.origin).pathname));
+
+  self.addEventListener("install", (event) => {
+    event.waitUntil(caches.open(cache).then((c) => c.addAll(shell)).then(() => self.skipWaiting()));
+  });
+
+  self.addEventListener("activate", (event) => {
+    const mine = cache.split(":")[0];
+    event.waitUntil(caches.keys()
+      .then((keys) => Promise.all(keys.filter((k) => k.startsWith(`${mine}:`) && k !== cache).map((k) => caches.delete(k))))
+      .then(() => self.clients.claim()));
+  });
+
+  self.addEventListener("fetch", (event) => {
+    const request = event.request;
+    const url = new URL(request.url);
+    if (url.origin !== self.location.origin) return;
+    if (request.method === "DELETE" && url.pathname === "/auth/session") {
+      // Signing out forgets the kept answers: the next person on this phone must not see them.
+      event.respondWith(fetch(request).then(async (response) => { await forgetAnswers(); return response; }));
+      return;
+    }
+    if (request.method !== "GET" || (request.headers.get("accept") || "").includes("text/event-stream")) return;
+    const kept = request.mode === "navigate" || shellPaths.has(url.pathname) || answers.includes(url.pathname);
+    if (kept) event.respondWith(networkFirst(request));
+  });
+
+  async function networkFirst(request) {
+    const store = await caches.open(cache);
+    try {
+      const response = await fetch(request);
+      if (response.ok && !/no-store/.test(response.headers.get("cache-control") || "")) {
+        await store.put(request, response.clone());
+      }
+      return response;
+    } catch (error) {
+      const copy = await store.match(request, { ignoreSearch: true });
+      if (copy) return copy;
+      throw error;
+    }
+  }
+
+  async function forgetAnswers() {
+    const store = await caches.open(cache);
+    for (const path of answers) await store.delete(new URL(path, self.location.origin).href, { ignoreSearch: true });
+  }
+};
