@@ -11,6 +11,7 @@ from services.inventory.adapters.fulfilment_repository import QUEUE_CHANNEL
 from services.inventory.domain.catalog import LocationChanges, ProductChanges
 from services.inventory.domain.shop_hours import windows_of
 from services.inventory.entrypoints.catalog_http import router as catalog_router
+from services.inventory.entrypoints.codes_http import router as codes_router
 from services.inventory.entrypoints.consumers import DEADLINES, SUBSCRIPTIONS
 from services.inventory.entrypoints.http import router
 from services.inventory.entrypoints.live_http import router as live_router
@@ -134,7 +135,7 @@ SPEC = ServiceSpec(
     migrations=Path(__file__).parents[1] / "migrations",
     unit_of_work=make_uow,
     web=Path(__file__).parents[1] / "web",
-    routers=[router, catalog_router, staff_router, live_router],
+    routers=[router, catalog_router, staff_router, live_router, codes_router],
     subscriptions=SUBSCRIPTIONS,
     publishes=[
         StockReserved,

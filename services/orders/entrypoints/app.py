@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from services.orders.adapters.repository import ORDER_CHANNEL
-from services.orders.entrypoints import discovery_http, following_http, residents_http, stream
+from services.orders.entrypoints import codes_http, discovery_http, following_http, residents_http, stream
 from services.orders.entrypoints.consumers import SUBSCRIPTIONS
 from services.orders.entrypoints.http import router
 from services.orders.service_layer import payments
@@ -80,7 +80,14 @@ SPEC = ServiceSpec(
     migrations=Path(__file__).parents[1] / "migrations",
     unit_of_work=make_uow,
     web=Path(__file__).parents[1] / "web",
-    routers=[router, residents_http.router, following_http.router, stream.router, discovery_http.router],
+    routers=[
+        router,
+        residents_http.router,
+        following_http.router,
+        stream.router,
+        discovery_http.router,
+        codes_http.router,
+    ],
     subscriptions=SUBSCRIPTIONS,
     publishes=[
         OrderPlaced,
