@@ -106,6 +106,11 @@ class OrderPlaced(_OrderEvent):
     payment: PaymentMethod = Field(
         default="balance", description="'balance' (prepaid) or 'on_delivery' (cash at the door)"
     )
+    promised_at: datetime | None = Field(
+        default=None,
+        description="a delivery now: the promise the checkout showed (from the shop's latest PromiseQuoted); "
+        "dispatch keeps it, or moves it with a reason (DeliveryPromised.reason). None: no promise was shown",
+    )
 
 
 @register
@@ -421,10 +426,13 @@ class _DispatchEvent(_OrderEvent):
 
 @register
 class DeliveryPromised(_DispatchEvent):
-    """When the door will ring, promised at placing (from distance, shop load and riders free)."""
+    """When the door will ring: the promise the order was placed with, adopted by dispatch; or set or
+    moved by dispatch, with `reason` (no promise at checkout, the load rose since the quote, a slot)."""
 
     promised_at: datetime
     minutes: int = Field(ge=0)
+    reason: str | None = Field(default=None, description="why dispatch set or moved it; None: the checkout's")
+    previous_promised_at: datetime | None = Field(default=None, description="the promise it replaces, if moved")
 
 
 @register
@@ -623,22 +631,33 @@ class LockerSiteUpdated(_CircleEvent):
         return f"locker:{self.site_id}"
 
 
+class QuotedPickup(Event):
+    vehicle: str
+    at_shop_minutes: int = Field(ge=0)
+
+
 @register
 class PromiseQuoted(_CircleEvent):
     """What dispatch would promise for a delivery from this shop now, without the last leg to the door.
 
-    Door time = now + max(ready_minutes, rider_to_shop_minutes) + the ride from the shop to the
-    door + HANDOVER_MINUTES (shared/vocabulary/geo.py). Re-published when it changes by a minute
-    or more, or when riders come or go.
+    Load-aware: `pickups` are, per vehicle, the earliest a rider on shift (now or within 30 minutes)
+    reaches the shop after the open orders ahead. Door time = now + `door_minutes` of
+    shared/vocabulary/promise.py: the best pickup's max(ready, at shop) + the ride to the door +
+    the handovers + `slack_minutes`. An older quote without `pickups`: max(ready_minutes,
+    rider_to_shop_minutes) + the e-bike ride + HANDOVER_MINUTES. Re-published when it changes by a
+    minute or more, or when riders come or go.
     """
 
     location_id: str
     ready_minutes: int = Field(ge=0, description="picking plus the shop's current queue")
     rider_to_shop_minutes: int | None = Field(
-        default=None, ge=0, description="the nearest free rider's ride to the shop; None: no rider"
+        default=None, ge=0, description="the earliest rider at the shop after the orders ahead; None: no rider"
     )
-    riders_available: int = Field(ge=0)
+    riders_available: int = Field(ge=0, description="riders on shift now or within 30 minutes")
     quoted_at: datetime
+    pickups: list[QuotedPickup] = Field(default_factory=list, description="per vehicle, the earliest rider at the shop")
+    slack_minutes: int = Field(default=0, ge=0, description="added to every promise from this quote")
+    orders_ahead: int = Field(default=0, ge=0, description="open orders without a rider when quoted")
 
     def key(self) -> str:
         return f"promise:{self.location_id}"

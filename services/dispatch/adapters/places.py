@@ -9,10 +9,13 @@ from datetime import datetime
 import asyncpg
 
 from services.dispatch.domain.delivery import DeliveryStatus
+from services.dispatch.domain.eta import PER_QUEUED_MINUTES
 from services.dispatch.domain.lockers import SIZES, Compartment, CompartmentState, LockerSite
-from services.dispatch.domain.promises import Quote
+from services.dispatch.domain.promises import Free, LoadQuote
+from shared.vocabulary.geo import DETOUR
 from shared.vocabulary.locations import LocationKind
 
+_FOREVER_S = 1e12  # a rider with no shift end known
 _QUEUED = [
     s.value for s in (DeliveryStatus.PENDING, DeliveryStatus.OPEN, DeliveryStatus.ASSIGNED, DeliveryStatus.AT_SHOP)
 ]
@@ -39,8 +42,8 @@ class QuoteInputs:
     location_id: str
     picking_minutes: int
     queued: int
-    rider_to_shop_s: float | None
-    last: Quote | None
+    pickups: dict[str, float]  # vehicle -> seconds until its earliest rider is at the shop
+    last: LoadQuote | None
     last_quoted_at: datetime | None
 
 
@@ -85,39 +88,53 @@ class ShopRepository:
         rows = await self.conn.fetch("SELECT * FROM shops WHERE location_id = any($1::text[])", list(location_ids))
         return {r["location_id"]: _shop(r) for r in rows}
 
-    async def quote_inputs(self, riders: list[tuple[float, float, float]], now: datetime) -> list[QuoteInputs]:
-        """Per active shop or market, in one query: picking time, queue, the nearest free rider's ride in
-        seconds (`riders`: lat, lon, straight-line metres per second, i.e. speed / DETOUR), and the last
-        quote published."""
-        lats, lons, speeds = ([r[i] for r in riders] for i in range(3))
+    async def quote_inputs(self, free: Sequence[Free], now: datetime) -> list[QuoteInputs]:
+        """Per active shop or market, in one query: picking time, queue, per vehicle the earliest rider of
+        the forecast (`free`: after the orders ahead) at the shop, and the last quote published.
+
+        The same rule as domain/promises.py `quote_shop`: a rider free at `at_s` rides from where they
+        are free, and counts only if the bag could be picked up before their shift ends."""
         rows = await self.conn.fetch(
-            "WITH r AS (SELECT * FROM unnest($1::float8[], $2::float8[], $3::float8[]) AS r(lat, lon, speed)), "
+            "WITH r AS (SELECT * FROM unnest($1::float8[], $2::float8[], $3::float8[], $4::float8[], "
+            "$5::float8[], $6::text[]) AS r(lat, lon, speed, at_s, ends_s, vehicle)), "
             "q AS (SELECT store_id, count(*) AS n FROM deliveries WHERE packed_at IS NULL "
-            "AND status = any($4::text[]) AND (release_at IS NULL OR release_at <= $5) GROUP BY store_id) "
-            "SELECT s.location_id, s.picking_minutes, coalesce(q.n, 0) AS queued, "
+            "AND status = any($7::text[]) AND (release_at IS NULL OR release_at <= $8) GROUP BY store_id), "
+            "s AS (SELECT s.*, coalesce(q.n, 0) AS queued, (s.picking_minutes + $9 * coalesce(q.n, 0)) * 60.0 "
+            "AS ready_s FROM shops s LEFT JOIN q ON q.store_id = s.location_id "
+            "WHERE s.parent_id IS NULL AND s.active) "
+            "SELECT s.location_id, s.picking_minutes, s.queued, "
+            "(SELECT jsonb_object_agg(v.vehicle, v.t) FROM (SELECT r.vehicle, min(x.t) AS t FROM r "
             # equirectangular metres: within a few metres of the great circle at a neighbourhood's scale,
             # and one square root per rider instead of five trigonometric functions
-            "(SELECT min(sqrt(power(r.lat - s.lat, 2) "
-            "+ power(cos(radians(s.lat)) * (r.lon - s.lon), 2)) / r.speed) "
-            "* radians(6371000.0) FROM r) AS rider_to_shop_s, "
-            "p.ready_s AS last_ready_s, p.rider_to_shop_s AS last_rider_to_shop_s, "
-            "p.riders_available AS last_riders_available, p.quoted_at AS last_quoted_at "
-            "FROM shops s LEFT JOIN q ON q.store_id = s.location_id "
-            "LEFT JOIN promise_quotes p ON p.location_id = s.location_id "
-            "WHERE s.parent_id IS NULL AND s.active ORDER BY s.location_id",
-            lats,
-            lons,
-            speeds,
+            "CROSS JOIN LATERAL (SELECT r.at_s + sqrt(power(r.lat - s.lat, 2) "
+            "+ power(cos(radians(s.lat)) * (r.lon - s.lon), 2)) / r.speed * radians(6371000.0) AS t) x "
+            "WHERE greatest(x.t, s.ready_s) <= r.ends_s GROUP BY r.vehicle) v) AS pickups, "
+            "p.ready_s AS last_ready_s, p.pickups AS last_pickups, p.slack_s AS last_slack_s, "
+            "p.riders_available AS last_riders, p.orders_ahead AS last_ahead, p.quoted_at AS last_quoted_at "
+            "FROM s LEFT JOIN promise_quotes p ON p.location_id = s.location_id ORDER BY s.location_id",
+            [f.place.lat for f in free],
+            [f.place.lon for f in free],
+            [f.speed / DETOUR for f in free],
+            [f.at_s for f in free],
+            [min(f.ends_s, _FOREVER_S) for f in free],
+            [f.vehicle for f in free],
             _QUEUED,
             now,
+            PER_QUEUED_MINUTES,
         )
         return [
             QuoteInputs(
                 r["location_id"],
                 r["picking_minutes"],
                 r["queued"],
-                r["rider_to_shop_s"],
-                Quote(r["last_ready_s"], r["last_rider_to_shop_s"], r["last_riders_available"])
+                {k: float(v) for k, v in (r["pickups"] or {}).items()},
+                LoadQuote(
+                    r["last_ready_s"],
+                    tuple(sorted((k, float(v)) for k, v in (r["last_pickups"] or {}).items())),
+                    r["last_riders"],
+                    r["last_ahead"],
+                    r["last_slack_s"],
+                )
                 if r["last_quoted_at"] is not None
                 else None,
                 r["last_quoted_at"],
@@ -125,13 +142,18 @@ class ShopRepository:
             for r in rows
         ]
 
-    async def save_quotes(self, quotes: list[tuple[str, Quote, datetime]]) -> None:
+    async def save_quotes(self, quotes: list[tuple[str, LoadQuote, datetime]]) -> None:
         await self.conn.executemany(
-            "INSERT INTO promise_quotes (location_id, ready_s, rider_to_shop_s, riders_available, quoted_at) "
-            "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (location_id) DO UPDATE SET ready_s = excluded.ready_s, "
+            "INSERT INTO promise_quotes (location_id, ready_s, rider_to_shop_s, riders_available, quoted_at, "
+            "pickups, slack_s, orders_ahead) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8) "
+            "ON CONFLICT (location_id) DO UPDATE SET ready_s = excluded.ready_s, "
             "rider_to_shop_s = excluded.rider_to_shop_s, riders_available = excluded.riders_available, "
-            "quoted_at = excluded.quoted_at",
-            [(loc, q.ready_s, q.rider_to_shop_s, q.riders_available, at) for loc, q, at in quotes],
+            "quoted_at = excluded.quoted_at, pickups = excluded.pickups, slack_s = excluded.slack_s, "
+            "orders_ahead = excluded.orders_ahead",
+            [
+                (loc, q.ready_s, q.rider_to_shop_s, q.riders, at, dict(q.pickups), q.slack_s, q.ahead)
+                for loc, q, at in quotes
+            ],
         )
 
 

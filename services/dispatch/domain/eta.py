@@ -44,6 +44,11 @@ def eta_change(previous: datetime | None, new: datetime, promised: datetime | No
     return EtaChange(new, late, late and not was_late)
 
 
-def ready_at(now: datetime, picking_minutes: int, queued: int, per_order_minutes: float = 2.0) -> datetime:
+PER_QUEUED_MINUTES = 2.0  # each order ahead in the shop's queue adds this to the picking time
+
+
+def ready_at(
+    now: datetime, picking_minutes: int, queued: int, per_order_minutes: float = PER_QUEUED_MINUTES
+) -> datetime:
     """When the bag should be packed: the shop's picking time plus its queue."""
     return now + timedelta(minutes=picking_minutes + queued * per_order_minutes)

@@ -1,30 +1,117 @@
-"""What dispatch promises: a slot order's times, and when a shop's quoted promise is worth re-publishing.
+"""What dispatch promises: one load-aware promise per shop, a slot order's times, and when to re-quote.
 
-`PromiseQuoted` tells the orders service what a shop could promise now, so discovery can show it
-without asking dispatch. It is published when it moves by a minute or more, when a shop gains its
-first free rider or loses its last, and at least every `REQUOTE_EVERY` so a reader never trusts an
-old quote for long. Everything here is pure.
+One promise, computed here and nowhere else. Every round dispatch forecasts, from the riders on
+shift now or within `horizon_s` (30 minutes) and the open orders ahead of a new one, when each
+rider will next be free and where (`forecast`), and from that what each shop could promise a
+new order now (`quote_shop`): when its bag would be packed, and per vehicle the earliest a rider
+reaches the shop. `PromiseQuoted` carries that quote to orders; the checkout adds the last leg to
+the shopper's door with `shared/vocabulary/promise.py` (`door_minutes`, the same rule both
+services use), shows it, and records it on the order; dispatch adopts the order's promise.
+`promise_for` is the whole path in one pure call, in the same whole minutes the checkout shows,
+for the benchmark and for tests.
+
+The forecast is a greedy list schedule: the orders ahead, oldest bag first, each to the rider
+(among the `candidates` free soonest) who would bring it to its door first, joining a trip that
+already leaves the same shop when the bag is ready by then and the rider has room. It knows
+shifts: no pickup after a shift's end, no route ending more than `shift_grace_s` past it, and a
+rider starting within the horizon is free from the shift's start. The slack covers what the
+forecast cannot know (picking running long, a round, an offer's answer, a rider taken by an
+older order): `slack_s` plus `slack_share` of the time until a rider leaves the shop.
+
+`PromiseQuoted` is published when the quote moves by a minute or more, when a shop gains its
+first rider or loses its last, and at least every `REQUOTE_EVERY`. Everything here is pure.
 """
 
 from __future__ import annotations
 
+import heapq
 import math
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from services.dispatch.domain.eta import ready_at
+from shared.vocabulary.geo import Point, speed_mps, street_metres
+from shared.vocabulary.promise import PickupChance, door_minutes
 
 REQUOTE_EVERY = timedelta(minutes=10)
 MEANINGFUL_S = 60.0  # a quote that moved less than a minute is not news
 
 
 @dataclass(frozen=True)
-class Quote:
-    """A shop's quote in seconds; the event carries whole minutes, rounded up."""
+class PromiseWeights:
+    """The knobs of the forecast and the promise's slack (docs/dispatch.md, "The promise")."""
 
-    ready_s: float  # picking plus the shop's queue
-    rider_to_shop_s: float | None  # the nearest free rider's ride to the shop; None: no free rider
-    riders_available: int
+    horizon_s: float = 1800.0  # riders on shift now or starting within this count
+    pickup_s: float = 60.0  # handover at the shop, once per trip
+    door_s: float = 60.0  # handover at each door
+    join_gap_s: float = 300.0  # an order ahead joins a trip leaving its shop within this of its bag
+    shift_grace_s: float = 600.0  # a route may end at most this long after its rider's shift
+    candidates: int = 8  # an order ahead is costed for the riders free soonest, not for all
+    slack_s: float = 120.0  # on top of every promise
+    slack_share: float = 0.15  # ... and this share of the time until a rider leaves the shop
+
+
+DEFAULT_PROMISE = PromiseWeights()
+
+
+@dataclass(frozen=True)
+class Courier:
+    """A rider who may carry orders within the horizon: where and when they are next free, their shift."""
+
+    rider_id: str
+    vehicle: str
+    position: Point
+    capacity: int = 1
+    free_at: datetime | None = None  # when the route in hand ends (None: free now)
+    route_end: Point | None = None  # where it ends
+    starts_at: datetime | None = None  # the shift's start, when later than now
+    ends_at: datetime | None = None  # the shift's end (None: no shift known, on until they go offline)
+
+
+@dataclass(frozen=True)
+class Ahead:
+    """An open order no rider has yet: it will take a rider before a new one does."""
+
+    store_id: str
+    pickup: Point
+    drop: Point
+    ready_at: datetime
+
+
+@dataclass
+class Free:
+    """A rider in the forecast: free from `at_s` (seconds from now) at `place`, until `ends_s`."""
+
+    rider_id: str
+    vehicle: str
+    place: Point
+    at_s: float
+    ends_s: float = math.inf  # the shift's end, seconds from now
+    capacity: int = 1
+    trip_store: str | None = None  # the shop of the last trip planned, while it has room
+    trip_leaves_s: float = 0.0
+    trip_orders: int = 0
+    trip_last_drop: Point | None = None
+    speed: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.speed = speed_mps(self.vehicle)
+
+
+@dataclass(frozen=True)
+class LoadQuote:
+    """What a shop could promise a new order now, in seconds from now (the event carries whole minutes)."""
+
+    ready_s: float  # the bag packed: picking plus the shop's queue
+    pickups: tuple[tuple[str, float], ...]  # per vehicle, the earliest a rider of it reaches the shop
+    riders: int  # riders on shift now or within the horizon
+    ahead: int  # open orders without a rider, across the circle
+    slack_s: float
+
+    @property
+    def rider_to_shop_s(self) -> float | None:
+        return min((s for _, s in self.pickups), default=None)
 
     @property
     def ready_minutes(self) -> int:
@@ -32,15 +119,168 @@ class Quote:
 
     @property
     def rider_to_shop_minutes(self) -> int | None:
-        return None if self.rider_to_shop_s is None else minutes_up(self.rider_to_shop_s)
+        s = self.rider_to_shop_s
+        return None if s is None else minutes_up(s)
+
+    @property
+    def slack_minutes(self) -> int:
+        return minutes_up(self.slack_s)
+
+    @property
+    def chances(self) -> tuple[PickupChance, ...]:
+        return tuple(PickupChance(v, minutes_up(s)) for v, s in self.pickups)
+
+    def door_minutes(self, shop: Point, door: Point) -> int | None:
+        """Minutes from now to the door, exactly as the checkout computes them from PromiseQuoted."""
+        return door_minutes(self.ready_minutes, self.chances, self.slack_minutes, shop, door)
 
 
 def minutes_up(seconds: float) -> int:
     return max(0, math.ceil(seconds / 60 - 1e-9))
 
 
+def _secs(at: datetime | None, now: datetime) -> float:
+    return 0.0 if at is None else (at - now).total_seconds()
+
+
+def on_shift(c: Courier, now: datetime, w: PromiseWeights = DEFAULT_PROMISE) -> bool:
+    """On shift now or starting within the horizon, and not already past the shift's end."""
+    if c.ends_at is not None and c.ends_at <= now:
+        return False
+    return c.starts_at is None or _secs(c.starts_at, now) <= w.horizon_s
+
+
+def _free(c: Courier, now: datetime) -> Free:
+    at_s = max(0.0, _secs(c.free_at, now), _secs(c.starts_at, now))
+    place = c.route_end if c.free_at is not None and c.free_at > now and c.route_end is not None else c.position
+    ends = math.inf if c.ends_at is None else _secs(c.ends_at, now)
+    return Free(c.rider_id, c.vehicle, place, at_s, ends, max(1, c.capacity))
+
+
+def _ride(a: Point, b: Point, speed: float) -> float:
+    return street_metres(a, b) / speed
+
+
+def _join(f: Free, o: Ahead, ready_s: float, w: PromiseWeights) -> float | None:
+    """The door time if `o` joins the trip `f` last planned at its shop (same shop, room, bag ready by then)."""
+    if f.trip_store != o.store_id or f.trip_orders >= f.capacity or f.trip_last_drop is None:
+        return None
+    if ready_s > f.trip_leaves_s + w.join_gap_s:
+        return None
+    door = f.at_s + _ride(f.trip_last_drop, o.drop, f.speed)  # f.at_s is after the last door's handover
+    return door if door <= f.ends_s + w.shift_grace_s else None
+
+
+def _send(f: Free, o: Ahead, ready_s: float, w: PromiseWeights) -> tuple[float, float] | None:
+    """(leaves the shop, at the door) if `f` sets off for `o` on a trip of its own, within the shift."""
+    at_shop = f.at_s + _ride(f.place, o.pickup, f.speed)
+    if max(at_shop, ready_s) > f.ends_s:
+        return None  # no pickup after the shift's end
+    leaves = max(at_shop, ready_s) + w.pickup_s
+    door = leaves + _ride(o.pickup, o.drop, f.speed)
+    return (leaves, door) if door <= f.ends_s + w.shift_grace_s else None
+
+
+def forecast(
+    couriers: Sequence[Courier], ahead: Sequence[Ahead], now: datetime, w: PromiseWeights = DEFAULT_PROMISE
+) -> list[Free]:
+    """Where and when each rider on shift within the horizon is free after carrying the orders ahead."""
+    crew = [_free(c, now) for c in couriers if on_shift(c, now, w)]
+    if not crew:
+        return []
+    heap = [(f.at_s, i) for i, f in enumerate(crew)]
+    heapq.heapify(heap)
+    for o in sorted(ahead, key=lambda a: (a.ready_at, a.store_id)):
+        ready_s = _secs(o.ready_at, now)
+        picked: list[tuple[float, int]] = []
+        while heap and len(picked) < w.candidates:
+            picked.append(heapq.heappop(heap))
+        best: tuple[float, int, float | None] | None = None  # door, crew index, leaves (None: joins)
+        for _, i in picked:
+            f = crew[i]
+            joined = _join(f, o, ready_s, w)
+            if joined is not None and (best is None or joined < best[0]):
+                best = (joined, i, None)
+            sent = _send(f, o, ready_s, w)
+            if sent is not None and (best is None or sent[1] < best[0]):
+                best = (sent[1], i, sent[0])
+        if best is not None:
+            door, i, leaves = best
+            f = crew[i]
+            if leaves is None:
+                f.trip_orders += 1
+            else:
+                f.trip_store, f.trip_leaves_s, f.trip_orders = o.store_id, leaves, 1
+            f.trip_last_drop, f.place, f.at_s = o.drop, o.drop, door + w.door_s
+        for _, i in picked:
+            heapq.heappush(heap, (crew[i].at_s, i))
+        # an order no rider can carry in time keeps nobody busy: it will be late, or go to pickup
+    return crew
+
+
+def quote_shop(
+    store_id: str,
+    shop: Point,
+    ready_s: float,
+    free: Sequence[Free],
+    *,
+    riders: int | None = None,
+    ahead: int = 0,
+    w: PromiseWeights = DEFAULT_PROMISE,
+) -> LoadQuote:
+    """A new order's quote at this shop: per vehicle the earliest rider there after the orders ahead,
+    and the slack for what the forecast cannot know. `store_id` is kept for the reader of the quote."""
+    best: dict[str, float] = {}
+    for f in free:
+        at_shop = f.at_s + _ride(f.place, shop, f.speed)
+        if max(at_shop, ready_s) > f.ends_s:
+            continue  # the shift ends before the bag could be picked up
+        if at_shop < best.get(f.vehicle, math.inf):
+            best[f.vehicle] = at_shop
+    return quote_from(ready_s, best, len(free) if riders is None else riders, ahead, w)
+
+
+def quote_from(
+    ready_s: float, pickups: dict[str, float], riders: int, ahead: int, w: PromiseWeights = DEFAULT_PROMISE
+) -> LoadQuote:
+    """The quote from the earliest rider at the shop per vehicle (`quote_shop` finds them; dispatch's
+    quoting finds them for every shop in one query, with the same rule)."""
+    leaves = max(ready_s, min(pickups.values(), default=ready_s))
+    slack = w.slack_s + w.slack_share * max(0.0, leaves)
+    return LoadQuote(ready_s, tuple(sorted(pickups.items())), riders, ahead, slack)
+
+
+def shop_ready_s(picking_minutes: int, queued: int, now: datetime) -> float:
+    """Seconds until a bag ordered now would be packed: the same rule as a placed order's ready_at."""
+    return (ready_at(now, picking_minutes, queued) - now).total_seconds()
+
+
+def promise_for(
+    *,
+    store_id: str,
+    shop: Point,
+    door: Point,
+    ready_at: datetime,
+    couriers: Sequence[Courier],
+    ahead: Sequence[Ahead],
+    now: datetime,
+    w: PromiseWeights = DEFAULT_PROMISE,
+) -> datetime | None:
+    """The promise a new order from `shop` to `door` gets now: the whole path the checkout takes
+    (forecast, the shop's quote in whole minutes, the last leg), in one pure call. None: no rider
+    on shift within the horizon could carry it (the checkout then shows no delivery time)."""
+    free = forecast(couriers, ahead, now, w)
+    quote = quote_shop(store_id, shop, _secs(ready_at, now), free, ahead=len(ahead), w=w)
+    minutes = quote.door_minutes(shop, door)
+    return None if minutes is None else now + timedelta(minutes=minutes)
+
+
 def should_requote(
-    last: Quote | None, last_at: datetime | None, new: Quote, now: datetime, every: timedelta = REQUOTE_EVERY
+    last: LoadQuote | None,
+    last_at: datetime | None,
+    new: LoadQuote,
+    now: datetime,
+    every: timedelta = REQUOTE_EVERY,
 ) -> bool:
     """Publish again when never published, when old, when riders come or go, or when a time moved a minute.
 
@@ -48,22 +288,16 @@ def should_requote(
     """
     if last is None or last_at is None or now - last_at >= every:
         return True
-    if (last.riders_available > 0) != (new.riders_available > 0):
+    if (last.riders > 0) != (new.riders > 0):
         return True
     if (last.rider_to_shop_s is None) != (new.rider_to_shop_s is None):
         return True
-    if abs(new.ready_s - last.ready_s) >= MEANINGFUL_S:
+    if abs(new.ready_s - last.ready_s) >= MEANINGFUL_S or abs(new.slack_s - last.slack_s) >= MEANINGFUL_S:
         return True
-    return (
-        new.rider_to_shop_s is not None
-        and last.rider_to_shop_s is not None
-        and abs(new.rider_to_shop_s - last.rider_to_shop_s) >= MEANINGFUL_S
-    )
-
-
-def shop_ready_s(picking_minutes: int, queued: int, now: datetime) -> float:
-    """Seconds until a bag ordered now would be packed: the same rule as a placed order's ready_at."""
-    return (ready_at(now, picking_minutes, queued) - now).total_seconds()
+    before, after = dict(last.pickups), dict(new.pickups)
+    if before.keys() != after.keys():
+        return True
+    return any(abs(after[v] - before[v]) >= MEANINGFUL_S for v in after)
 
 
 @dataclass(frozen=True)
@@ -83,3 +317,25 @@ def slot_times(release_at: datetime, slot_end: datetime, picking_minutes: int, n
 def promised_minutes(promised_at: datetime, now: datetime) -> int:
     """DeliveryPromised.minutes: from now to the promise, rounded up."""
     return minutes_up((promised_at - now).total_seconds())
+
+
+@dataclass(frozen=True)
+class PromiseMove:
+    promised_at: datetime
+    reason: str
+
+
+def adopt(
+    quoted_at: datetime | None, forecast_at: datetime | None, now: datetime, tolerance: timedelta = timedelta(minutes=5)
+) -> PromiseMove | None:
+    """Dispatch keeps the promise the order was placed with, unless it cannot be kept by more than
+    `tolerance` (the load rose between the quote and the order's arrival): then it moves, with why.
+    With no quoted promise (no rider was free at checkout, or an older client) dispatch sets its own."""
+    if quoted_at is None:
+        if forecast_at is None:
+            return None
+        return PromiseMove(forecast_at, "no promise at checkout: dispatch's forecast when the order arrived")
+    if forecast_at is not None and forecast_at - quoted_at > tolerance:
+        late = math.ceil((forecast_at - quoted_at).total_seconds() / 60)
+        return PromiseMove(forecast_at, f"more orders ahead than when it was quoted: {late} min later")
+    return None

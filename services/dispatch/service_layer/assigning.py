@@ -68,7 +68,7 @@ async def run_round(uow: DispatchUnitOfWork) -> RoundCounts:
             views = await rider_views(uow, riders, found)  # riders freed of an order or offer
         counts.offers = await _offer_open(uow, views)
         counts.eta_updates = await refresh_etas(uow, riders, found)
-    counts.quotes = await quote_promises(uow, views)
+    counts.quotes = await quote_promises(uow, riders, found)
     return counts
 
 

@@ -11,13 +11,13 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 from services.dispatch.adapters.places import Shop
-from services.dispatch.domain.assignment import RiderView, promise
 from services.dispatch.domain.delivery import BEFORE_PICKUP, Delivery, DeliveryStatus, Happening, Packing
 from services.dispatch.domain.eta import ready_at
-from services.dispatch.domain.promises import promised_minutes, slot_times
-from services.dispatch.service_layer import lockers
+from services.dispatch.domain.promises import Ahead, Free, PromiseMove, adopt, promised_minutes, quote_shop, slot_times
+from services.dispatch.service_layer import lockers, quoting
 from services.dispatch.service_layer.assigning import NO_RIDER, PICKUP_ANSWER, follow_load
-from services.dispatch.service_layer.riders import rider_views, withdraw_offers
+from services.dispatch.service_layer.quoting import Load
+from services.dispatch.service_layer.riders import withdraw_offers
 from services.dispatch.service_layer.unit_of_work import DispatchUnitOfWork
 from shared.deadlines import Deadline
 from shared.events.contracts import (
@@ -68,8 +68,8 @@ async def on_orders_placed(uow: DispatchUnitOfWork, items: Run[OrderPlaced]) -> 
     sites = {i: s for i in site_ids if (s := await uow.lockers.site(i)) is not None}
     known = await uow.deliveries.known([e.order_id for _, e in run])
     queued = await uow.deliveries.queued_many(store_ids, now)
-    views: list[RiderView] | None = None
-    new: list[tuple[RawEnvelope | None, Delivery]] = []
+    promiser = _Promiser(uow)
+    new: list[tuple[RawEnvelope | None, Delivery, PromiseMove | None]] = []
     for env, event in run:
         shop = shops.get(event.store_id)
         picking = shop.picking_minutes if shop else 10
@@ -77,6 +77,7 @@ async def on_orders_placed(uow: DispatchUnitOfWork, items: Run[OrderPlaced]) -> 
         address = event.address
         if address is None and site is not None:
             address = DeliveryAddress(text=site.name, lat=site.lat, lon=site.lon)
+        move: PromiseMove | None = None
         if event.slot is not None and event.release_at is not None:
             times = slot_times(event.release_at, event.slot.end, picking, now)
             ready, promised = times.ready_at, times.promised_at
@@ -85,33 +86,66 @@ async def on_orders_placed(uow: DispatchUnitOfWork, items: Run[OrderPlaced]) -> 
             pickup = Point(shop.lat, shop.lon) if shop else None
             door = Point(address.lat, address.lon) if address else None
             pickup, door = pickup or door, door or pickup
-            if pickup is None or door is None:
-                promised = ready + timedelta(minutes=30)
-            else:
-                views = await rider_views(uow) if views is None else views  # a new delivery has no rider
-                promised = promise(pickup, door, ready, views, now)
+            move = await promiser.promise(event, pickup, door, ready)
+            promised = move.promised_at if move else (event.promised_at or ready + timedelta(minutes=30))
         if event.order_id in known:
             continue  # a redelivered OrderPlaced: the order has its delivery
         known.add(event.order_id)
         delivery = _delivery(event, address, ready, promised)
         if delivery.release_at is None or delivery.release_at <= now:
             queued[event.store_id] = queued.get(event.store_id, 0) + 1
-        new.append((env, delivery))
-    added = await uow.deliveries.add_many([d for _, d in new])
-    for env, d in new:
+        new.append((env, delivery, move))
+    added = await uow.deliveries.add_many([d for _, d, _ in new])
+    for env, d, move in new:
         if d.order_id not in added:
             continue
         if env is not None:
             uow.cause = env
         assert d.promised_at is not None
+        placed_with = next((e.promised_at for _, e in run if e.order_id == d.order_id), None)
+        if move is not None:
+            uow.note("promise_moved", {"promised_at": d.promised_at.isoformat(), "reason": move.reason}, d.order_id)
         await uow.publish(
             DeliveryPromised(
                 order_id=d.order_id,
                 store_id=d.store_id,
                 promised_at=d.promised_at,
                 minutes=promised_minutes(d.promised_at, now),
+                reason=move.reason if move else None,
+                previous_promised_at=placed_with if move else None,
             )
         )
+
+
+class _Promiser:
+    """A run's promises: the load read once, each order ahead of the run's next ones (they join it)."""
+
+    def __init__(self, uow: DispatchUnitOfWork) -> None:
+        self.uow = uow
+        self.current: Load | None = None
+        self.free: list[Free] | None = None
+
+    async def promise(
+        self, event: OrderPlaced, pickup: Point | None, door: Point | None, ready: datetime
+    ) -> PromiseMove | None:
+        """None: the order keeps the promise it was placed with; else the promise dispatch sets, and why."""
+        now = self.uow.now()
+        forecast_at: datetime | None = None
+        if pickup is not None and door is not None:
+            if self.current is None:
+                self.current = await quoting.load(self.uow)
+            if self.free is None:
+                self.free = self.current.forecast(now)
+            ahead = len(self.current.ahead)
+            quote = quote_shop(event.store_id, pickup, (ready - now).total_seconds(), self.free, ahead=ahead)
+            minutes = quote.door_minutes(pickup, door)
+            forecast_at = None if minutes is None else now + timedelta(minutes=minutes)
+            self.current.ahead.append(Ahead(event.store_id, pickup, door, ready))
+            self.free = None  # the run's next order has this one ahead of it
+        move = adopt(event.promised_at, forecast_at, now)
+        if move is None and event.promised_at is None:  # no rider on shift within the horizon
+            move = PromiseMove(ready + timedelta(minutes=30), "no rider on shift now: a slow promise")
+        return move
 
 
 def _delivery(event: OrderPlaced, address: DeliveryAddress | None, ready: datetime, promised: datetime) -> Delivery:

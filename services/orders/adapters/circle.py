@@ -9,7 +9,7 @@ from typing import Any
 
 import asyncpg
 
-from services.orders.domain.discovery import OPEN_STATUSES, LockerSite, Quote
+from services.orders.domain.discovery import OPEN_STATUSES, LockerSite, Quote, quote_of
 from shared.events.contracts import LockerSiteUpdated, PromiseQuoted
 from shared.vocabulary.geo import Point
 
@@ -39,15 +39,20 @@ class CircleReadModel:
     async def record_promise(self, e: PromiseQuoted) -> None:
         await self.conn.execute(
             "INSERT INTO circle_promises (location_id, ready_minutes, rider_to_shop_minutes, riders_available, "
-            "quoted_at) VALUES ($1,$2,$3,$4,$5) ON CONFLICT (location_id) DO UPDATE SET "
+            "quoted_at, pickups, slack_minutes, orders_ahead) VALUES ($1,$2,$3,$4,$5,$6::jsonb,$7,$8) "
+            "ON CONFLICT (location_id) DO UPDATE SET "
             "ready_minutes = excluded.ready_minutes, rider_to_shop_minutes = excluded.rider_to_shop_minutes, "
-            "riders_available = excluded.riders_available, quoted_at = excluded.quoted_at "
+            "riders_available = excluded.riders_available, quoted_at = excluded.quoted_at, "
+            "pickups = excluded.pickups, slack_minutes = excluded.slack_minutes, orders_ahead = excluded.orders_ahead "
             "WHERE circle_promises.quoted_at <= excluded.quoted_at",
             e.location_id,
             e.ready_minutes,
             e.rider_to_shop_minutes,
             e.riders_available,
             e.quoted_at,
+            [p.model_dump() for p in e.pickups],
+            e.slack_minutes,
+            e.orders_ahead,
         )
 
     async def locker_sites(self) -> list[LockerSite]:
@@ -60,12 +65,7 @@ class CircleReadModel:
 
     async def quotes(self, location_ids: list[str]) -> dict[str, Quote]:
         rows = await self.conn.fetch("SELECT * FROM circle_promises WHERE location_id = any($1::text[])", location_ids)
-        return {
-            r["location_id"]: Quote(
-                r["ready_minutes"], r["rider_to_shop_minutes"], r["riders_available"], r["quoted_at"]
-            )
-            for r in rows
-        }
+        return {r["location_id"]: quote_of(r) for r in rows}
 
     async def counts(self) -> dict[str, Any]:
         row = await self.conn.fetchrow(

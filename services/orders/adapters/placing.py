@@ -3,8 +3,9 @@
 `needs()` reads the helper's standing with the person ordered for (and their resident
 record), that person's remembered substitution choices, the products (asked, named as
 substitutes, and remembered substitutes), the store and every location those products come
-from, the locker sites (for a locker order) and the balance, which stays locked until commit
-when the order may be prepaid, so two orders cannot both spend the same money.
+from, the locker sites (for a locker order), dispatch's latest promise quote for the store, and
+the balance, which stays locked until commit when the order may be prepaid, so two orders cannot
+both spend the same money.
 
 `save()` keeps the placement for the unit of work's commit, which writes it together with
 the events and the Idempotency-Key's answer (adapters/commit.py).
@@ -20,6 +21,7 @@ from services.orders.adapters.circle import locker_site_of
 from services.orders.adapters.commit import AtCommit
 from services.orders.adapters.repository import catalog_location, catalog_product
 from services.orders.adapters.residents import resident_of
+from services.orders.domain.discovery import quote_of
 from services.orders.domain.helpers import HelpedBy
 from services.orders.domain.lines import SubstitutionChoice
 from services.orders.domain.placing import Placement, PlacingAsk, PlacingNeeds
@@ -42,6 +44,7 @@ SELECT
         WHERE l.location_id = $5 OR l.location_id IN (SELECT location_id FROM products)) AS locations,
     (SELECT jsonb_agg(to_jsonb(c)) FROM circle_lockers c
         WHERE c.site_id = $6::text OR ($6::text IS NOT NULL AND c.active)) AS lockers,
+    (SELECT to_jsonb(q) FROM circle_promises q WHERE q.location_id = $5) AS quote,
     (SELECT balance_fen FROM balances WHERE holder = $2{lock}) AS balance
 """
 NEEDS_LOCKED = NEEDS.format(lock=" FOR UPDATE")
@@ -77,6 +80,7 @@ class PlacingStore:
             locations={r["location_id"]: catalog_location(r) for r in _rows(row["locations"])},
             locker_sites={r["site_id"]: locker_site_of(r) for r in _rows(row["lockers"])},
             balance_fen=int(row["balance"] or 0),
+            quote=quote_of(row["quote"]) if row["quote"] else None,
         )
 
     async def save(self, placement: Placement) -> None:

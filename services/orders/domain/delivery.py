@@ -82,14 +82,36 @@ def _late_risk(order: Order) -> bool:
 # The promise and the rider
 
 
-def delivery_promised(order: Order, promised_at: datetime, minutes: int, at: datetime) -> None:
-    detail = {"promised_at": promised_at.isoformat(), "minutes": minutes}
-    if not _fits(order, "a delivery promise", "delivery_promised", at, detail):
-        return
+def promise_placed(order: Order, promised_at: datetime, minutes: int, at: datetime) -> None:
+    """The promise the checkout showed, recorded on the order as it is placed (dispatch adopts it)."""
     order.tracking.promised_at = promised_at
     order.tracking.promised_minutes = minutes
-    order.tracking.late_risk = _late_risk(order)
+    detail = {"promised_at": promised_at.isoformat(), "minutes": minutes, "by": "checkout"}
     order.note_fact(at, f"delivery promised in about {minutes} min", _detail("delivery_promised", **detail))
+
+
+def delivery_promised(
+    order: Order, promised_at: datetime, minutes: int, at: datetime, reason: str | None = None
+) -> None:
+    """Dispatch's promise: the checkout's kept (nothing new to say), or set or moved, with why."""
+    detail: dict[str, Any] = {"promised_at": promised_at.isoformat(), "minutes": minutes}
+    if reason:
+        detail["reason"] = reason
+    if not _fits(order, "a delivery promise", "delivery_promised", at, detail):
+        return
+    t = order.tracking
+    if t.promised_at == promised_at:
+        return  # dispatch kept the promise the order was placed with
+    before = t.promised_at
+    t.promised_at = promised_at
+    t.promised_minutes = minutes
+    t.late_risk = _late_risk(order)
+    if before is None:
+        cause = f"delivery promised in about {minutes} min"
+    else:
+        detail["previous_promised_at"] = before.isoformat()
+        cause = f"promise moved to {promised_at:%H:%M} (about {minutes} min)"
+    order.note_fact(at, f"{cause}: {reason}" if reason else cause, _detail("delivery_promised", **detail))
 
 
 def rider_assigned(

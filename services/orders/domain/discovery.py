@@ -8,14 +8,17 @@ line × DETOUR, as riders ride); a shopper collects from any shop within the cir
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from services.orders.domain.basket import CatalogLocation
 from shared.vocabulary import geo
 from shared.vocabulary.opening_hours import Hours
+from shared.vocabulary.promise import PickupChance, door_minutes
 
 
 class Mode(StrEnum):
@@ -83,20 +86,39 @@ class Quote:
     """Dispatch's latest PromiseQuoted for a shop, without the last leg to the door."""
 
     ready_minutes: int
-    rider_to_shop_minutes: int | None  # None: no free rider
+    rider_to_shop_minutes: int | None  # None: no rider
     riders_available: int
     quoted_at: datetime
+    pickups: tuple[PickupChance, ...] = ()  # per vehicle, the earliest rider at the shop after the orders ahead
+    slack_minutes: int = 0
 
 
 def promise_minutes(quote: Quote | None, shop: geo.Point, door: geo.Point) -> int | None:
-    """Minutes to the door: max(ready, rider to shop) + the e-bike ride + the handover.
+    """Minutes to the door, by dispatch's rule (shared/vocabulary/promise.py `door_minutes`): the best
+    rider's max(ready, at the shop) + their ride + the handovers + the quote's slack. A quote from
+    before load-aware quoting: max(ready, rider to shop) + the e-bike ride + the handover.
 
-    None when dispatch has not quoted the shop yet or reports no free rider.
+    None when dispatch has not quoted the shop yet or reports no rider.
     """
     if quote is None or quote.rider_to_shop_minutes is None:
         return None
+    if quote.pickups:
+        return door_minutes(quote.ready_minutes, quote.pickups, quote.slack_minutes, shop, door)
     ride = math.ceil(geo.travel_s(shop, door, "e_bike") / 60)
     return max(quote.ready_minutes, quote.rider_to_shop_minutes) + ride + geo.HANDOVER_MINUTES
+
+
+def quote_of(r: Mapping[str, Any]) -> Quote:
+    """A circle_promises row (a record, or its JSON)."""
+    quoted_at = r["quoted_at"]
+    return Quote(
+        r["ready_minutes"],
+        r["rider_to_shop_minutes"],
+        r["riders_available"],
+        quoted_at if isinstance(quoted_at, datetime) else datetime.fromisoformat(quoted_at),
+        tuple(PickupChance(p["vehicle"], p["at_shop_minutes"]) for p in r.get("pickups") or ()),
+        r.get("slack_minutes") or 0,
+    )
 
 
 @dataclass(frozen=True)

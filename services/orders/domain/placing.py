@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from services.orders.domain import ledger
 from services.orders.domain.basket import CatalogLocation, CatalogProduct
-from services.orders.domain.discovery import LockerSite
+from services.orders.domain.discovery import LockerSite, Quote
 from services.orders.domain.helpers import HelpedBy, Resident
 from services.orders.domain.lines import SubstitutionChoice
 from services.orders.domain.order import Order
@@ -44,6 +44,7 @@ class PlacingNeeds:
     locations: dict[str, CatalogLocation] = field(default_factory=dict)  # the store and every product's location
     locker_sites: dict[str, LockerSite] = field(default_factory=dict)  # the chosen site and every active one
     balance_fen: int = 0  # of `placed_for`; 0 for someone never topped up
+    quote: Quote | None = None  # dispatch's latest PromiseQuoted for the store: the promise the checkout shows
 
 
 @dataclass

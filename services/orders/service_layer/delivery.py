@@ -39,7 +39,7 @@ SYSTEM_ACTOR = "linli"
 
 
 async def on_delivery_promised(uow: OrdersUnitOfWork, e: DeliveryPromised) -> None:
-    await uow.apply(e.order_id, lambda o: dl.delivery_promised(o, e.promised_at, e.minutes, uow.now()))
+    await uow.apply(e.order_id, lambda o: dl.delivery_promised(o, e.promised_at, e.minutes, uow.now(), e.reason))
 
 
 async def on_rider_assigned(uow: OrdersUnitOfWork, e: RiderAssigned) -> None:

@@ -10,11 +10,12 @@ import secrets
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from services.orders.domain import discovery, helpers, ledger, slots
 from services.orders.domain.basket import BasketProblem, CatalogLocation, Wanted, check_open, price_basket
+from services.orders.domain.delivery import promise_placed
 from services.orders.domain.discovery import LockerSite
 from services.orders.domain.fulfilment_choice import Fulfilment
 from services.orders.domain.lines import OrderLine
@@ -307,6 +308,10 @@ async def place_order(  # noqa: PLR0913 (a checkout request and its note, each p
         release_at=c.release_at,
     )
     order.postings.extend(paid)
+    minutes = promise_now(c, needs.quote)
+    if minutes is not None:  # the promise the checkout showed is the order's: dispatch adopts it
+        placed_at = uow.now()
+        promise_placed(order, placed_at + timedelta(minutes=minutes), minutes, placed_at)
     remember = {ln.product_id: ln.substitution for ln in c.lines if ln.line_no in c.given}
     await uow.placing.save(Placement(order, paid, principal.subject, remember))
     await uow.publish(_placed(order, c))
@@ -332,6 +337,7 @@ def _placed(order: Order, c: Checkout) -> OrderPlaced:
         delivery_fee_fen=c.fees.delivery_fee_fen,
         platform_fee_fen=c.fees.platform_fee_fen,
         payment=c.payment,
+        promised_at=order.tracking.promised_at,
         lines=[
             OrderedLine(
                 line_no=ln.line_no,
@@ -355,20 +361,19 @@ async def quote(uow: OrdersUnitOfWork, principal: Principal, **checkout_args: An
     balance = needs.balance_fen if c.prepaid else None
     if balance is not None:
         ledger.at_placing(c.payment, c.total_fen, balance)
-    return Quote(c, balance, await _promise_now(uow, c))
+    return Quote(c, balance, promise_now(c, needs.quote))
 
 
-async def _promise_now(uow: OrdersUnitOfWork, c: Checkout) -> int | None:
-    """What Linli would promise for a delivery now, as discovery shows it; None for slots, pickup,
-    lockers, or when dispatch reports no free rider."""
+def promise_now(c: Checkout, quote: discovery.Quote | None) -> int | None:
+    """What Linli promises for a delivery now, as discovery shows it, from dispatch's latest quote
+    for the store; None for slots, pickup, lockers, or when dispatch reports no rider."""
     door = c.fulfilment.door
     if c.slot is not None or c.fulfilment.mode is not FulfilmentMode.DELIVERY or door is None:
         return None
     shop = c.store.point
     if shop is None:
         return None
-    quotes = await uow.circle.quotes([c.store.location_id])
-    return discovery.promise_minutes(quotes.get(c.store.location_id), shop, door)
+    return discovery.promise_minutes(quote, shop, door)
 
 
 async def delivery_slots(uow: OrdersUnitOfWork, store_id: str, door: geo.Point, timezone: str) -> DeliverySlots:

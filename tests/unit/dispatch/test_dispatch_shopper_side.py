@@ -13,11 +13,19 @@ from services.dispatch.domain.delivery import (
     maps_url,
     pickup_kind,
 )
-from services.dispatch.domain.promises import Quote, promised_minutes, should_requote, slot_times
+from services.dispatch.domain.promises import LoadQuote, promised_minutes, should_requote, slot_times
 from shared.errors import Invalid
 from shared.vocabulary.money import due_at_door
 
 NOW = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
+
+
+def Quote(ready_s: float, rider_to_shop_s: float | None, riders_available: int) -> LoadQuote:
+    """A quote with one e-bike rider `rider_to_shop_s` from the shop (None: no rider)."""
+    pickups = () if rider_to_shop_s is None else (("e_bike", rider_to_shop_s),)
+    return LoadQuote(ready_s, pickups, riders_available, 0, 120.0)
+
+
 LAST = Quote(ready_s=600.0, rider_to_shop_s=300.0, riders_available=2)
 
 

@@ -180,6 +180,7 @@ class InMemoryPlacing:
             locations=await uow.catalog.locations([ask.store_id, *(p.location_id for p in products.values())]),
             locker_sites=sites,
             balance_fen=await uow.ledger.balance(ask.placed_for),
+            quote=(await uow.circle.quotes([ask.store_id])).get(ask.store_id),
         )
 
     async def save(self, placement: Placement) -> None:
