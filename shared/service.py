@@ -42,6 +42,7 @@ from shared.dependencies import DEPENDENCY_FAILURES, Unavailable, away
 from shared.errors import Refusal
 from shared.events.envelope import Envelope, Event, RawEnvelope
 from shared.events.topics import Topic
+from shared.fetch_pacing import FetchPacer, FetchPacing
 from shared.inbox import BatchHandler, Consumer, DeadLetters, Handler, RetryPolicy
 from shared.kafka_admin import ensure_topics
 from shared.overload import InFlightLimit
@@ -185,6 +186,11 @@ def declare_broker(
             session_timeout_ms=settings.consumer_session_timeout_ms,
             max_batch=settings.consumer_max_batch,
             batch_timeout_ms=settings.consumer_batch_timeout_ms,
+            pacing=FetchPacing(
+                settings.consumer_fetch_max_wait_ms,
+                max(settings.consumer_fetch_max_wait_ms, settings.consumer_idle_fetch_max_wait_ms),
+                settings.consumer_idle_after_s,
+            ),
         )
         consumers.append(consumer)
     for cls in spec.publishes:
@@ -360,7 +366,8 @@ async def start_runtime(
                 await conn.execute("SELECT pg_advisory_unlock($1)", ON_START_LOCK)
     phases.done("on_start")
     own = [loop for make in spec.background if (loop := make(runtime)) is not None]
-    for loop in [relay, scheduler, housekeeper, *own]:
+    pacer = FetchPacer([c.paced for c in consumers if c.paced is not None])
+    for loop in [relay, scheduler, housekeeper, pacer, *own]:
         runtime.loops.append(await stack.enter_async_context(_running(loop)))
     phases.done("loops")
     stack.push_async_callback(broker.stop)  # before start: a start that fails half-way is stopped too

@@ -79,6 +79,10 @@ class Settings(BaseSettings):
     # How long a fetch may wait for data. Kafka answers as soon as a message arrives; tansu waits
     # the whole time, so the aiokafka default (500 ms) put ~110 ms on every hop (bench/README.md).
     consumer_fetch_max_wait_ms: int = 50
+    # A consumer group quiet this long fetches at the idle wait until its next batch
+    # (shared/fetch_pacing.py): an idle stack then barely asks the broker anything.
+    consumer_idle_after_s: float = 2.0
+    consumer_idle_fetch_max_wait_ms: int = 250
     # A stable name for this instance of the service (say "orders-1"): with it, a restarted
     # instance rejoins its consumer groups at once (static membership). Two running instances
     # must never share one.
@@ -87,8 +91,9 @@ class Settings(BaseSettings):
     consumer_session_timeout_ms: int = 6_000
     # A fetch hands over up to this many messages, applied a partition's run per transaction.
     consumer_max_batch: int = 500
-    # How long a fetch waits for the first message before trying again.
-    consumer_batch_timeout_ms: int = 20
+    # How long the consumer loop waits for a fetched message before asking again; it is handed
+    # over the moment one arrives (shared/fetch_pacing.py), so this only sets the idle wake-ups.
+    consumer_batch_timeout_ms: int = 200
 
     # Housekeeping: how long rows stay in the outbox (once published), inbox, deadlines, idempotency
     retention_outbox_h: float = 72

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from shared.vocabulary.geo import Point, travel_s
 
-HANDOVER_S = 120.0  # a minute at the counter and a minute at the door
+HANDOVER_S = 60.0  # the handover at the counter (the promise is the rider at the door)
 
 
 @dataclass(frozen=True)

@@ -48,8 +48,9 @@ class PromiseWeights:
     join_gap_s: float = 300.0  # an order ahead joins a trip leaving its shop within this of its bag
     shift_grace_s: float = 600.0  # a route may end at most this long after its rider's shift
     candidates: int = 8  # an order ahead is costed for the riders free soonest, not for all
-    slack_s: float = 120.0  # on top of every promise
-    slack_share: float = 0.15  # ... and this share of the time until a rider leaves the shop
+    slack_s: float = 0.0  # on top of every promise (the whole minutes already round up by about 2)
+    ready_share: float = 0.35  # ... this share of the picking time: a bag takes 0.6-1.5 times its estimate
+    wait_share: float = 0.1  # ... and this share of the wait for a rider beyond the bag
 
 
 DEFAULT_PROMISE = PromiseWeights()
@@ -181,6 +182,22 @@ def _send(f: Free, o: Ahead, ready_s: float, w: PromiseWeights) -> tuple[float, 
     return (leaves, door) if door <= f.ends_s + w.shift_grace_s else None
 
 
+def _best(
+    crew: list[Free], o: Ahead, ready_s: float, joinable: set[int], sendable: list[int], w: PromiseWeights
+) -> tuple[float, int, float | None] | None:
+    """(door, crew index, leaves the shop; None: joins a trip) of the rider who brings `o` soonest."""
+    best: tuple[float, int, float | None] | None = None
+    for i in joinable:
+        joined = _join(crew[i], o, ready_s, w)
+        if joined is not None and (best is None or joined < best[0]):
+            best = (joined, i, None)
+    for i in sendable:
+        sent = _send(crew[i], o, ready_s, w)
+        if sent is not None and (best is None or sent[1] < best[0]):
+            best = (sent[1], i, sent[0])
+    return best
+
+
 def forecast(
     couriers: Sequence[Courier], ahead: Sequence[Ahead], now: datetime, w: PromiseWeights = DEFAULT_PROMISE
 ) -> list[Free]:
@@ -190,30 +207,30 @@ def forecast(
         return []
     heap = [(f.at_s, i) for i, f in enumerate(crew)]
     heapq.heapify(heap)
+    trips: dict[str, set[int]] = {}  # per shop, the riders whose last planned trip leaves it (may have room)
     for o in sorted(ahead, key=lambda a: (a.ready_at, a.store_id)):
         ready_s = _secs(o.ready_at, now)
         picked: list[tuple[float, int]] = []
         while heap and len(picked) < w.candidates:
-            picked.append(heapq.heappop(heap))
-        best: tuple[float, int, float | None] | None = None  # door, crew index, leaves (None: joins)
-        for _, i in picked:
-            f = crew[i]
-            joined = _join(f, o, ready_s, w)
-            if joined is not None and (best is None or joined < best[0]):
-                best = (joined, i, None)
-            sent = _send(f, o, ready_s, w)
-            if sent is not None and (best is None or sent[1] < best[0]):
-                best = (sent[1], i, sent[0])
-        if best is not None:
-            door, i, leaves = best
-            f = crew[i]
-            if leaves is None:
-                f.trip_orders += 1
-            else:
-                f.trip_store, f.trip_leaves_s, f.trip_orders = o.store_id, leaves, 1
-            f.trip_last_drop, f.place, f.at_s = o.drop, o.drop, door + w.door_s
-        for _, i in picked:
-            heapq.heappush(heap, (crew[i].at_s, i))
+            at_s, i = heapq.heappop(heap)
+            if at_s == crew[i].at_s:  # else stale: the rider took a trip since (its new entry is in the heap)
+                picked.append((at_s, i))
+        best = _best(crew, o, ready_s, trips.get(o.store_id, set()), [i for _, i in picked], w)
+        for entry in picked:
+            heapq.heappush(heap, entry)
+        if best is None:
+            continue  # no rider can carry it in time: it keeps nobody busy (it will be late, or go to pickup)
+        door, i, leaves = best
+        f = crew[i]
+        if leaves is None:
+            f.trip_orders += 1
+        else:
+            if f.trip_store is not None:
+                trips[f.trip_store].discard(i)
+            f.trip_store, f.trip_leaves_s, f.trip_orders = o.store_id, leaves, 1
+            trips.setdefault(o.store_id, set()).add(i)
+        f.trip_last_drop, f.place, f.at_s = o.drop, o.drop, door + w.door_s
+        heapq.heappush(heap, (f.at_s, i))  # its old entry goes stale
         # an order no rider can carry in time keeps nobody busy: it will be late, or go to pickup
     return crew
 
@@ -245,8 +262,9 @@ def quote_from(
 ) -> LoadQuote:
     """The quote from the earliest rider at the shop per vehicle (`quote_shop` finds them; dispatch's
     quoting finds them for every shop in one query, with the same rule)."""
-    leaves = max(ready_s, min(pickups.values(), default=ready_s))
-    slack = w.slack_s + w.slack_share * max(0.0, leaves)
+    ready = max(0.0, ready_s)
+    wait = max(0.0, min(pickups.values(), default=ready) - ready)
+    slack = w.slack_s + w.ready_share * ready + w.wait_share * wait
     return LoadQuote(ready_s, tuple(sorted(pickups.items())), riders, ahead, slack)
 
 

@@ -1,0 +1,247 @@
+"""The one promise (domain/promises.py): what a new order is promised under a given load, pure.
+
+The load is the riders on shift now or within 30 minutes (where and when each is next free, their
+shift's end) and the open orders no rider has yet. The last two tests run simulated days with a
+dispatcher of their own (not the forecast's), picking that takes 0.8-1.25 times its estimate:
+on a steady day the promise meets the issue's targets (at least 95 % of orders within it, the
+median promise at most 5 minutes above the median placed -> door); on an under-staffed day it
+follows the queue.
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from services.dispatch.domain.promises import (
+    Ahead,
+    Courier,
+    LoadQuote,
+    forecast,
+    promise_for,
+    quote_shop,
+    should_requote,
+)
+from services.orders.domain.discovery import Quote, promise_minutes
+from shared.vocabulary.geo import Point, speed_mps, street_metres
+from shared.vocabulary.promise import PickupChance
+
+NOW = datetime(2026, 12, 1, 11, 0, tzinfo=UTC)
+SHOP = Point(32.0432, 118.7926)
+OTHER_SHOP = Point(32.0500, 118.8000)
+
+
+def at(minutes: float) -> datetime:
+    return NOW + timedelta(minutes=minutes)
+
+
+def north(m: float, of: Point = SHOP) -> Point:
+    return Point(of.lat + m / 111_195.0, of.lon)
+
+
+def promised_minutes(
+    couriers: list[Courier],
+    ahead: list[Ahead] = (),
+    *,
+    ready: float = 10,
+    door: Point | None = None,  # type: ignore[assignment]
+) -> float | None:
+    due = promise_for(
+        store_id="shop", shop=SHOP, door=door or north(800), ready_at=at(ready), couriers=couriers,
+        ahead=list(ahead), now=NOW,
+    )  # fmt: skip
+    return None if due is None else (due - NOW).total_seconds() / 60
+
+
+def e_bike(rid: str, where: Point = SHOP, **kw: object) -> Courier:
+    return Courier(rid, "e_bike", where, 1, **kw)  # type: ignore[arg-type]
+
+
+def backlog(n: int) -> list[Ahead]:
+    return [Ahead("shop", SHOP, north(600 + 50 * i), at(1)) for i in range(n)]
+
+
+def test_an_idle_rider_at_the_shop_means_the_bag_the_ride_and_a_little_slack() -> None:
+    minutes = promised_minutes([e_bike("r1")])
+    assert minutes is not None
+    ride = street_metres(SHOP, north(800)) / speed_mps("e_bike") / 60  # ~3.5 min
+    assert 10 + ride + 2 <= minutes <= 10 + ride + 2 + 6  # handovers, whole minutes and the slack
+
+
+def test_orders_ahead_push_the_promise_later_and_more_riders_pull_it_back() -> None:
+    two = [e_bike("r1"), e_bike("r2")]
+    quiet, busy, very = (promised_minutes(two, backlog(n)) for n in (0, 6, 12))
+    assert quiet is not None
+    assert busy is not None
+    assert very is not None
+    assert quiet < busy < very
+    assert very - quiet >= 30  # twelve trips of ~8 minutes on two riders: the best free rider's trip would not see it
+    six = [e_bike(f"r{i}") for i in range(6)]
+    staffed = promised_minutes(six, backlog(12))
+    assert staffed is not None
+    assert staffed < very - 20
+
+
+def test_orders_of_the_same_shop_ride_together_when_the_rider_has_room() -> None:
+    alone = promised_minutes([e_bike("r1")], backlog(3))
+    roomy = promised_minutes([Courier("r1", "e_bike", SHOP, 4)], backlog(3))
+    assert alone is not None
+    assert roomy is not None
+    assert roomy < alone
+
+
+def test_a_rider_on_a_route_counts_from_where_and_when_it_ends() -> None:
+    free_far = [e_bike("r1", north(3000))]
+    busy_near = [e_bike("r1", north(3000), free_at=at(20), route_end=SHOP)]
+    a, b = promised_minutes(free_far), promised_minutes(busy_near)
+    assert a is not None
+    assert b is not None
+    assert b > a  # waits for the route to end at 20 min, although it ends at the shop
+    assert b >= 20 + 3
+
+
+def test_shifts_bound_who_counts() -> None:
+    ending = [e_bike("r1", ends_at=at(5))]  # gone before the bag is ready at 10
+    assert promised_minutes(ending) is None
+    starting = [e_bike("r1", starts_at=at(20), ends_at=at(240))]
+    soon = promised_minutes(starting)
+    assert soon is not None
+    assert soon >= 20
+    later = [e_bike("r1", starts_at=at(45), ends_at=at(240))]
+    assert promised_minutes(later) is None  # beyond the 30-minute horizon
+    over = [e_bike("r1", ends_at=NOW - timedelta(minutes=1))]
+    assert forecast(over, [], NOW) == []
+
+
+def test_the_checkout_computes_the_same_minutes_from_the_event() -> None:
+    """Orders reads PromiseQuoted's whole minutes; it must land on the minute dispatch promises."""
+    free = forecast([e_bike("r1", north(900)), Courier("w1", "foot", north(100), 1)], backlog(2), NOW)
+    quote = quote_shop("shop", SHOP, 600.0, free, ahead=2)
+    door = north(1200)
+    ours = quote.door_minutes(SHOP, door)
+    theirs = promise_minutes(
+        Quote(
+            quote.ready_minutes,
+            quote.rider_to_shop_minutes,
+            quote.riders,
+            NOW,
+            tuple(PickupChance(c.vehicle, c.at_shop_minutes) for c in quote.chances),
+            quote.slack_minutes,
+        ),
+        SHOP,
+        door,
+    )
+    assert ours is not None
+    assert ours == theirs
+    assert {v for v, _ in quote.pickups} == {"e_bike", "foot"}
+
+
+def test_a_moved_pickup_is_news_and_a_steady_one_is_not() -> None:
+    last = LoadQuote(600.0, (("e_bike", 300.0),), 2, 0, 200.0)
+    assert not should_requote(last, NOW, LoadQuote(600.0, (("e_bike", 330.0),), 2, 0, 200.0), at(0.1))
+    assert should_requote(last, NOW, LoadQuote(600.0, (("e_bike", 400.0),), 2, 0, 200.0), at(0.1))
+    assert should_requote(last, NOW, LoadQuote(600.0, (("e_bike", 300.0), ("foot", 60.0)), 2, 0, 200.0), at(0.1))
+
+
+# --- simulated days --------------------------------------------------------------------------------
+
+
+@dataclass
+class _Rider:
+    rid: str
+    vehicle: str
+    place: Point
+    free_s: float = 0.0
+
+
+@dataclass
+class _Order:
+    store: str
+    shop: Point
+    drop: Point
+    placed_s: float
+    ready_est_s: float
+    packed_s: float
+    promised_s: float = 0.0
+    door_s: float | None = None
+
+
+def _day(seed: int, riders: int, per_hour: float, hours: float = 3.0) -> list[float]:
+    """Run a day with an independent dispatcher (oldest order first, to the free rider at its door
+    first, one bag a trip, decided every 15 s), promising each order at placing; the promises'
+    on-time share and the medians (minutes) of promise and actual."""
+    rng = random.Random(seed)
+    shops = {"a": SHOP, "b": OTHER_SHOP, "c": north(700)}
+    crew = [_Rider(f"r{i}", ("e_bike", "bicycle")[i % 2], rng.choice(list(shops.values()))) for i in range(riders)]
+    t, step, end = 0.0, 15.0, hours * 3600
+    arrivals: list[float] = []
+    while True:
+        t += rng.expovariate(per_hour / 3600)
+        if t >= end:
+            break
+        arrivals.append(t)
+    orders: list[_Order] = []
+    waiting: list[_Order] = []
+    t, nxt = 0.0, 0
+    while nxt < len(arrivals) or waiting or any(r.free_s > t for r in crew):
+        now = NOW + timedelta(seconds=t)
+        while nxt < len(arrivals) and arrivals[nxt] <= t:
+            store = rng.choice("aab c".replace(" ", ""))
+            shop = shops[store]
+            queued = sum(1 for o in orders if o.store == store and o.packed_s > t)
+            est = t + 600 + 120 * queued
+            packed = t + (est - t) * rng.uniform(0.8, 1.25)
+            drop = Point(shop.lat + rng.uniform(-0.012, 0.012), shop.lon + rng.uniform(-0.012, 0.012))
+            o = _Order(store, shop, drop, t, est, packed)
+            couriers = [
+                Courier(r.rid, r.vehicle, r.place, 1, NOW + timedelta(seconds=r.free_s) if r.free_s > t else None,
+                        r.place if r.free_s > t else None)
+                for r in crew
+            ]  # fmt: skip
+            ahead = [Ahead(w.store, w.shop, w.drop, NOW + timedelta(seconds=max(w.ready_est_s, t))) for w in waiting]
+            due = promise_for(
+                store_id=store, shop=shop, door=drop, ready_at=NOW + timedelta(seconds=est), couriers=couriers,
+                ahead=ahead, now=now,
+            )  # fmt: skip
+            assert due is not None
+            o.promised_s = (due - NOW).total_seconds()
+            orders.append(o)
+            waiting.append(o)
+            nxt += 1
+        for o in list(waiting):
+            free = [r for r in crew if r.free_s <= t]
+            if not free:
+                break
+
+            def door(r: _Rider, o: _Order = o, t: float = t) -> float:
+                at_shop = t + street_metres(r.place, o.shop) / speed_mps(r.vehicle)
+                return max(at_shop, o.packed_s) + 60 + street_metres(o.shop, o.drop) / speed_mps(r.vehicle)
+
+            best = min(free, key=door)
+            o.door_s = door(best)
+            best.free_s, best.place = o.door_s + 60, o.drop
+            waiting.remove(o)
+        t += step
+    on_time = sum(1 for o in orders if o.door_s is not None and o.door_s <= o.promised_s) / len(orders)
+    promise = statistics.median((o.promised_s - o.placed_s) / 60 for o in orders)
+    actual = statistics.median((o.door_s - o.placed_s) / 60 for o in orders if o.door_s is not None)
+    return [on_time, promise, actual]
+
+
+def test_on_a_steady_day_the_promise_is_kept_and_not_padded() -> None:
+    for seed in (1, 2, 3):
+        on_time, promise, actual = _day(seed, riders=6, per_hour=20)
+        assert on_time >= 0.95, (seed, on_time)
+        assert promise - actual <= 5, (seed, promise, actual)
+
+
+def test_on_an_under_staffed_day_the_promise_follows_the_queue() -> None:
+    """Three riders for twenty orders an hour: the queue grows all day. The promise keeps up with it
+    (kept for at least 93 %), but its spread needs more slack than 5 minutes: see docs/dispatch.md."""
+    for seed in (1, 2, 3):
+        on_time, promise, actual = _day(seed, riders=3, per_hour=20)
+        assert actual >= 25, (seed, actual)  # riders are scarce: the queue, not the ride, sets the time
+        assert on_time >= 0.93, (seed, on_time)
+        assert promise - actual <= max(5.0, 0.2 * actual), (seed, promise, actual)
