@@ -13,6 +13,7 @@ then dead-lettered too, so that one bad message never blocks its partition for g
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 import uuid
@@ -27,6 +28,7 @@ from faststream.kafka import KafkaBroker, KafkaMessage
 
 from shared.events.envelope import Event, MalformedEvent, RawEnvelope, parse_envelope, validate_payload
 from shared.events.topics import Topic
+from shared.fetch_pacing import FetchPacing, PacedFetches, without_empty_nap
 
 if TYPE_CHECKING:
     from shared.unit_of_work import UnitOfWork
@@ -168,8 +170,9 @@ class Consumer:
     ignored: int = 0
     batches: int = 0  # runs applied together in one unit of work
     split: int = 0  # runs applied one at a time after their unit of work failed
+    paced: PacedFetches | None = None  # set by subscribe(pacing=...)
 
-    @property
+    @functools.cached_property
     def _types(self) -> dict[str, type[Event]]:
         return {cls.__name__: cls for cls in self.handlers}
 
@@ -293,12 +296,19 @@ class Consumer:
         session_timeout_ms: int = 10_000,
         max_batch: int = 500,
         batch_timeout_ms: int = 20,
+        pacing: FetchPacing | None = None,
     ) -> None:
-        """Register on the broker for batches with manual acks: the offsets move only after our commits."""
+        """Register on the broker for batches with manual acks: the offsets move only after our commits.
+
+        With `pacing`, the fetch wait starts at its busy value and slows while the group is quiet.
+        """
 
         applies = ", ".join(c.__name__ for c in self.handlers)
+        if pacing is not None:
+            self.paced = PacedFetches(pacing)
+            fetch_max_wait_ms = pacing.busy_wait_ms
 
-        @broker.subscriber(
+        subscriber = broker.subscriber(
             self.topic.name,
             group_id=self.name,
             ack_policy=AckPolicy.MANUAL,
@@ -316,7 +326,14 @@ class Consumer:
             session_timeout_ms=session_timeout_ms,
             heartbeat_interval_ms=max(500, session_timeout_ms // 4),
         )
+        without_empty_nap(subscriber)
+        if self.paced is not None:
+            self.paced.subscriber = subscriber
+
+        @subscriber
         async def on_batch(body: list[bytes], msg: KafkaMessage) -> None:
+            if self.paced is not None:
+                self.paced.busy()
             raw = msg.raw_message
             fetched = raw if isinstance(raw, tuple) else (raw,)
             records = [

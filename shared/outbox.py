@@ -130,7 +130,7 @@ class Relay(BackgroundLoop):
             self.is_leader = True
             await conn.add_listener(channel(self.service), lambda *_: self._wake.set())
             producer = AIOKafkaProducer(
-                bootstrap_servers=self.bootstrap_servers, acks="all", linger_ms=2, request_timeout_ms=15000
+                bootstrap_servers=self.bootstrap_servers, acks="all", linger_ms=0, request_timeout_ms=15000
             )
             await producer.start()
             self._producer = producer

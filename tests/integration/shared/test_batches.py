@@ -15,6 +15,7 @@ from faststream.kafka import KafkaBroker
 
 from shared.events.envelope import Event, RawEnvelope, envelope, register
 from shared.events.topics import Topic
+from shared.fetch_pacing import FetchPacer, FetchPacing
 from shared.inbox import Consumer, PermanentError, Record, RetryPolicy
 from tests.fakes import FakeClock, to_json
 from tests.integration.conftest import PARCEL_TOPIC, ParcelNoted, ParcelUnitOfWork
@@ -163,3 +164,32 @@ async def test_through_the_broker_a_burst_is_applied_in_few_transactions(
 
 async def _count_is(pool: asyncpg.Pool, n: int) -> bool:
     return bool(await pool.fetchval("SELECT count(*) FROM effects") == n)
+
+
+async def test_a_quiet_group_fetches_at_the_idle_wait_and_wakes_on_its_next_message(
+    pool: asyncpg.Pool, bootstrap: str, private_topic: Topic, producer: AIOKafkaProducer
+) -> None:
+    await pool.execute("CREATE TABLE effects (id serial PRIMARY KEY, parcel_id text NOT NULL)")
+    world = World(pool, private_topic)
+    broker = KafkaBroker(bootstrap)
+    world.consumer.subscribe(broker, pacing=FetchPacing(busy_wait_ms=20, idle_wait_ms=300, idle_after_s=0.5))
+    pacer = FetchPacer([world.consumer.paced] if world.consumer.paced else [], pause_s=0.05)
+    await broker.start()
+    await pacer.start()
+    try:
+        paced = world.consumer.paced
+        assert paced is not None
+        await eventually(lambda: _async(paced.wait_ms == 300), within=10)
+        env = envelope(ParcelNoted(parcel_id="after-the-quiet"))
+        raw = to_json(env).replace(PARCEL_TOPIC.name.encode(), private_topic.name.encode())
+        await producer.send_and_wait(private_topic.name, raw, key=b"k")
+        await eventually(lambda: _count_is(pool, 1), within=10)
+        assert paced.wait_ms == 20, "a batch puts the group back to the busy wait"
+    finally:
+        await pacer.stop()
+        await broker.stop()
+    assert await world.effects() == ["noted:after-the-quiet"]
+
+
+async def _async(value: bool) -> bool:
+    return value
