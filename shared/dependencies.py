@@ -24,7 +24,8 @@ _DATABASE_AWAY: tuple[type[Exception], ...] = (
     asyncpg.exceptions.CrashShutdownError,
     asyncpg.exceptions.TooManyConnectionsError,
 )
-_REDIS_AWAY: tuple[type[Exception], ...] = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+# What redis-py raises when Redis is unreachable or too slow (adapters that degrade catch exactly these).
+REDIS_AWAY: tuple[type[Exception], ...] = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 _BROKER_AWAY: tuple[type[Exception], ...] = (KafkaConnectionError, KafkaTimeoutError)
 
 
@@ -41,7 +42,7 @@ def away(exc: BaseException) -> str | None:
     """The dependency whose absence `exc` shows, or None when it is something else."""
     if isinstance(exc, Unavailable):
         return exc.dependency
-    if isinstance(exc, _REDIS_AWAY):
+    if isinstance(exc, REDIS_AWAY):
         return REDIS
     if isinstance(exc, _BROKER_AWAY):
         return BROKER
@@ -58,7 +59,7 @@ def away(exc: BaseException) -> str | None:
 DEPENDENCY_FAILURES: tuple[type[Exception], ...] = (
     Unavailable,
     *_DATABASE_AWAY,  # refused, lost, starting, stopping, full
-    *_REDIS_AWAY,
+    *REDIS_AWAY,
     *_BROKER_AWAY,
     asyncpg.InterfaceError,
     ConnectionError,

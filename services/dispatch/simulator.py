@@ -24,6 +24,7 @@ from services.dispatch.domain.riders import Rider, RiderState
 from services.dispatch.service_layer import assigning, delivering, riders
 from services.dispatch.service_layer.unit_of_work import DispatchUnitOfWork
 from shared.background import BackgroundLoop
+from shared.dependencies import Unavailable
 from shared.vocabulary.fulfilment import FulfilmentMode
 from shared.vocabulary.geo import DETOUR, Point, metres, speed_mps
 
@@ -100,6 +101,8 @@ class RiderSimulator(BackgroundLoop):
         for rider_id in self.home:
             try:
                 await self._rider_tick(rider_id, look, dt_s)
+            except Unavailable as e:  # Redis away: the position is not taken; the watch has said so once
+                log.debug("rider simulator: %s could not report: %s", rider_id, e)
             except Exception:
                 log.exception("rider simulator: %s stumbled; carrying on", rider_id)
 

@@ -1,8 +1,8 @@
-"""Riders, their shifts and the orders dispatch follows in PostgreSQL; rider positions in Redis GEO."""
+"""Riders, their shifts and the orders dispatch follows in PostgreSQL; rider positions in Redis GEO
+(and, at a low rate, in PostgreSQL for when Redis is away)."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -13,12 +13,16 @@ import asyncpg
 import redis.asyncio as aioredis
 
 from services.dispatch.adapters.deliveries import Stale
+from services.dispatch.adapters.redis_watch import ALIVE, RedisWatch
 from services.dispatch.domain.riders import Position, Rider, RiderState, Shift, Vehicle
+from shared.clock import Clock, SystemClock
+from shared.dependencies import REDIS, REDIS_AWAY, Unavailable
 from shared.errors import Conflict
 from shared.vocabulary.fulfilment import FulfilmentMode
 
 POSITIONS = "dispatch:riders:geo"
 LAST_SEEN = "dispatch:riders:seen"
+KEEP_EVERY_S = 30.0  # a rider's position goes to PostgreSQL at most this often
 
 
 def _rider(row: asyncpg.Record) -> Rider:
@@ -211,22 +215,115 @@ def _tracked(row: asyncpg.Record) -> TrackedOrder:
 
 
 class RiderPositions:
-    """Where riders are: fast and disposable, so Redis; a lost position is resent in seconds."""
+    """Where riders are: live in Redis (GEO and a last-seen time), kept in PostgreSQL at a low rate.
 
-    def __init__(self, redis: aioredis.Redis) -> None:
+    `live()` is Redis's answer or `Unavailable` (the roster, the board: what shows where riders
+    are now). `positions()` is what the rounds plan from: Redis's answer, or while Redis is away
+    (and, for a rider it lost, shortly after it restarted empty) the last position kept in
+    PostgreSQL, its silence not counting the time Redis was away.
+    """
+
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        conn: asyncpg.Connection | None = None,
+        *,
+        clock: Clock | None = None,
+        keep_every_s: float = KEEP_EVERY_S,
+        silent_s: float = 60.0,
+    ) -> None:
         self.redis = redis
+        self.conn = conn
+        self.clock = clock or SystemClock()
+        self.keep_every_s = keep_every_s
+        self.silent_s = silent_s
+        self.watch = RedisWatch.of(redis)
+
+    def _now(self) -> float:
+        return self.clock.now().timestamp()
 
     async def update(self, rider_id: str, lat: float, lon: float, at: float | None = None) -> None:
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.geoadd(POSITIONS, [lon, lat, rider_id])
-            pipe.zadd(LAST_SEEN, {rider_id: at if at is not None else time.time()})
-            await pipe.execute()
+        """Live in Redis (or `Unavailable`: a position is only worth something now); kept now and then."""
+        at = at if at is not None else self._now()
+        try:
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.geoadd(POSITIONS, [lon, lat, rider_id])
+                pipe.zadd(LAST_SEEN, {rider_id: at})
+                await pipe.execute()
+        except REDIS_AWAY as e:
+            self.watch.failed(self._now(), repr(e))
+            raise Unavailable(
+                REDIS, "rider positions are unavailable while Redis is away; send it again shortly"
+            ) from e
+        self.watch.answered(self._now())
+        if self.conn is not None and self.watch.keep_due(rider_id, at, self.keep_every_s):
+            await self.conn.execute(
+                "INSERT INTO rider_positions (rider_id, lat, lon, seen_at) VALUES ($1, $2, $3, to_timestamp($4)) "
+                "ON CONFLICT (rider_id) DO UPDATE SET lat = EXCLUDED.lat, lon = EXCLUDED.lon, "
+                "seen_at = EXCLUDED.seen_at "
+                "WHERE rider_positions.seen_at < EXCLUDED.seen_at",
+                rider_id,
+                lat,
+                lon,
+                at,
+            )
+
+    async def live(self, rider_ids: list[str]) -> dict[str, Position | None]:
+        """Redis's positions, or `Unavailable` while it is away."""
+        try:
+            return await self._from_redis(rider_ids)
+        except REDIS_AWAY as e:
+            self.watch.failed(self._now(), repr(e))
+            raise Unavailable(
+                REDIS, "live rider positions are unavailable while Redis is away; try again shortly"
+            ) from e
 
     async def positions(self, rider_ids: list[str]) -> dict[str, Position | None]:
+        """Live where Redis answers; else (and for riders Redis lost) the last kept in PostgreSQL."""
         if not rider_ids:
             return {}
-        coords = await self.redis.geopos(POSITIONS, *rider_ids)
-        seen = await self.redis.zmscore(LAST_SEEN, rider_ids)
+        try:
+            found = await self._from_redis(rider_ids)
+        except REDIS_AWAY as e:
+            self.watch.failed(self._now(), repr(e))
+            if self.conn is None:
+                raise Unavailable(REDIS, "rider positions are unavailable while Redis is away") from e
+            return await self.kept(rider_ids)
+        missing = [rider_id for rider_id, pos in found.items() if pos is None]
+        if missing and self.conn is not None and self.watch.back_within(self._now(), self.silent_s + self.keep_every_s):
+            found.update({k: v for k, v in (await self.kept(missing)).items() if v is not None})
+        return found
+
+    async def kept(self, rider_ids: list[str]) -> dict[str, Position | None]:
+        """The positions kept in PostgreSQL; the time Redis was away does not count towards silence, and a
+        kept position may be up to `keep_every_s` older than the rider's last report."""
+        assert self.conn is not None
+        rows = await self.conn.fetch(
+            "SELECT rider_id, lat, lon, extract(epoch FROM seen_at)::float8 AS seen_at FROM rider_positions "
+            "WHERE rider_id = any($1::text[])",
+            rider_ids,
+        )
+        now = self._now()
+        found: dict[str, Position | None] = dict.fromkeys(rider_ids)
+        for r in rows:
+            seen = float(r["seen_at"])
+            credited = min(now, seen + self.watch.away_between(seen, now) + self.keep_every_s)
+            found[r["rider_id"]] = Position(lat=r["lat"], lon=r["lon"], seen_at=credited)
+        return found
+
+    async def _from_redis(self, rider_ids: list[str]) -> dict[str, Position | None]:
+        if not rider_ids:
+            return {}
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.geopos(POSITIONS, *rider_ids)
+            pipe.zmscore(LAST_SEEN, rider_ids)
+            pipe.set(ALIVE, "1", nx=True)
+            coords, seen, fresh = await pipe.execute()
+        now = self._now()
+        if fresh:
+            self.watch.lost_data(now)
+        else:
+            self.watch.answered(now)
         result: dict[str, Position | None] = {}
         for rider_id, pos, last in zip(rider_ids, coords, seen, strict=True):
             result[rider_id] = None if pos is None else Position(lat=pos[1], lon=pos[0], seen_at=last or 0.0)

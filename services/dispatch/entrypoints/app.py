@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from services.dispatch.adapters.leader import Leadership
+from services.dispatch.adapters.redis_watch import RedisWatch
 from services.dispatch.adapters.repository import RiderPositions
 from services.dispatch.domain.riders import Rider, RiderState, Vehicle
 from services.dispatch.entrypoints.consumers import DEADLINES, SUBSCRIPTIONS
@@ -20,6 +21,7 @@ from services.dispatch.service_layer import lockers
 from services.dispatch.service_layer.rounds import AssignmentRounds
 from services.dispatch.service_layer.unit_of_work import DispatchUnitOfWork, PostgresDispatchUnitOfWork
 from services.dispatch.simulator import RiderSimulator
+from shared.dependencies import Unavailable
 from shared.events.contracts import (
     DeliveryAbandoned,
     DeliveryCompleted,
@@ -92,8 +94,11 @@ async def seed_demo(runtime: Runtime) -> None:
             site_id, name, lat, lon, comps = DEMO_LOCKER
             await lockers.put_site(uow, site_id, name, lat, lon, comps)
     positions = RiderPositions(runtime.redis)
-    for rider, lat, lon in DEMO_RIDERS:
-        await positions.update(rider.id, lat, lon)
+    try:
+        for rider, lat, lon in DEMO_RIDERS:
+            await positions.update(rider.id, lat, lon)
+    except Unavailable:
+        log.warning("demo riders not placed: Redis is away (they are placed when they next report)")
 
 
 async def announce_lockers(runtime: Runtime) -> None:
@@ -124,9 +129,10 @@ def simulator(runtime: Runtime) -> RiderSimulator | None:
 
 
 async def _health(runtime: Runtime) -> dict[str, Any]:
-    """How many Redis streams this process is reading for its open live clients."""
+    """How many Redis streams this process is reading for its open live clients, and where the rounds'
+    rider positions come from (Redis, or while it is away the last ones kept in PostgreSQL)."""
     feeds: LiveFeeds = runtime.loop(LiveFeeds)
-    return {"live_readers": feeds.hub.readers()}
+    return {"live_readers": feeds.hub.readers(), "riders": RedisWatch.of(runtime.redis).as_dict()}
 
 
 SPEC = ServiceSpec(

@@ -2,7 +2,9 @@
 orderer's view of their order.
 
 Each connection first gets a snapshot (unless it resumes with Last-Event-ID), then every entry
-of the process's single reader on the Redis stream that it may see."""
+of the process's single reader on the Redis stream that it may see. While Redis is away a new
+stream is refused 503 with Retry-After; an open one waits (keep-alive pings) and, once Redis is
+back, gets a fresh snapshot (`resync`) before the changes carry on."""
 
 from __future__ import annotations
 
@@ -14,7 +16,8 @@ from fastapi import APIRouter, Depends, Header, Request
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from pydantic import BaseModel
 
-from services.dispatch.adapters.live import DISPATCHERS, ORDERS, LiveHub, follow
+from services.dispatch.adapters.live import DISPATCHERS, ORDERS, RESYNC, LiveHub, append, follow
+from services.dispatch.adapters.redis_watch import RedisWatch
 from services.dispatch.domain.visibility import VISIBILITY
 from services.dispatch.entrypoints import answers
 from services.dispatch.entrypoints.answers import (
@@ -38,25 +41,35 @@ from shared.vocabulary.roles import Role
 class LiveFeeds(BackgroundLoop):
     """This process's readers of the live streams in Redis, one per stream for every open client.
 
-    Declared in the service's background so the readers stop with the service.
+    Declared in the service's background so the readers stop with the service. Its rounds only
+    matter after notes were lost while Redis was away: once it answers, each stream gets a
+    `resync` entry even if nothing else is written (otherwise they touch nothing).
     """
 
     name = "live feeds"
 
     def __init__(self, runtime: Runtime) -> None:
-        super().__init__(pause_s=0)
+        super().__init__(pause_s=2.0)
+        self.redis = runtime.redis
         self.hub = LiveHub(runtime.redis)
 
-    async def start(self) -> None:
-        """Readers start with their first client (`LiveHub.subscribe`)."""
+    async def round(self) -> None:
+        if RedisWatch.of(self.redis).notes_lost:
+            await append(self.redis, [])
 
     async def stop(self) -> None:
+        await super().stop()
         await self.hub.close()
 
 
-def hub_of(request: Request) -> LiveHub:
+async def hub_of(request: Request) -> LiveHub:
+    """The process's hub, once Redis answers (else 503 with Retry-After, before the stream opens)."""
     feeds: LiveFeeds = runtime_of(request).loop(LiveFeeds)
+    await feeds.hub.available()
     return feeds.hub
+
+
+Hub = Depends(hub_of)
 
 
 router = APIRouter(tags=["live"])
@@ -103,27 +116,36 @@ SSE: dict[int | str, dict[str, Any]] = {
 
 @router.get("/live", response_class=EventSourceResponse, responses=SSE)
 async def board(
-    request: Request, _: Principal = Dispatcher, last_event_id: str | None = LastEventId
+    request: Request,
+    _: Principal = Dispatcher,
+    last_event_id: str | None = LastEventId,
+    hub: LiveHub = Hub,
 ) -> AsyncIterable[ServerSentEvent]:
     """Riders' positions and states, open deliveries, offers and alerts, as they change.
 
-    A `text/event-stream`: first a `snapshot` event (a BoardSnapshot), then one event per change.
+    A `text/event-stream`: first a `snapshot` event (a BoardSnapshot), then one event per change;
+    another `snapshot` whenever changes may have been missed (Redis was away, or the stream no
+    longer holds the Last-Event-ID it resumed from).
     """
     if not last_event_id:
         yield ServerSentEvent(event="snapshot", data=await read(request, _board))
-    hub = hub_of(request)
     async for entry_id, entry in follow(hub, DISPATCHERS, last_event_id, lambda e: e):
-        yield ServerSentEvent(id=entry_id, event=entry["kind"], data=entry)
+        if entry["kind"] == RESYNC:
+            yield ServerSentEvent(id=entry_id, event="snapshot", data=await read(request, _board))
+        else:
+            yield ServerSentEvent(id=entry_id, event=entry["kind"], data=entry)
 
 
 @router.get("/riders/me/live", response_class=EventSourceResponse, responses=SSE)
 async def rider_live(
-    request: Request, principal: Principal = Depends(require(Role.RIDER)), last_event_id: str | None = LastEventId
+    principal: Principal = Depends(require(Role.RIDER)),
+    last_event_id: str | None = LastEventId,
+    hub: LiveHub = Hub,
 ) -> AsyncIterable[ServerSentEvent]:
     """What concerns this rider, as it happens: offers made, lapsed or withdrawn, their deliveries
     assigned, moved or taken away, their state. Each arrives as a `change` event naming its kind;
-    the rider app then reads its offers and deliveries again, so nothing here needs to be complete.
-    A `text/event-stream`, opened by a `hello` event."""
+    the rider app then reads its offers and deliveries again, so nothing here needs to be complete
+    (a `resync` change says changes may have been missed). A `text/event-stream`, opened by a `hello` event."""
     if not last_event_id:
         yield ServerSentEvent(event="hello", data={"rider_id": principal.subject})
 
@@ -132,7 +154,7 @@ async def rider_live(
             return None  # the rider's own pings: the phone knows where it is
         return entry if (entry.get("data") or {}).get("rider_id") == principal.subject else None
 
-    async for entry_id, entry in follow(hub_of(request), DISPATCHERS, last_event_id, mine):
+    async for entry_id, entry in follow(hub, DISPATCHERS, last_event_id, mine):
         yield ServerSentEvent(id=entry_id, event="change", data=entry)
 
 
@@ -152,10 +174,13 @@ async def order_live(
     request: Request,
     status: OrderStatusAnswer = Depends(orderer_of),
     last_event_id: str | None = LastEventId,
+    hub: LiveHub = Hub,
 ) -> AsyncIterable[ServerSentEvent]:
     """The order's dispatch status; the rider's position only between pickup and delivery.
 
-    A `text/event-stream`: first a `status` event (an OrderStatusAnswer), then the order's changes.
+    A `text/event-stream`: first a `status` event (an OrderStatusAnswer), then the order's changes;
+    another `status` whenever changes may have been missed (Redis was away, or the stream no longer
+    holds the Last-Event-ID it resumed from).
     """
     if not last_event_id:
         yield ServerSentEvent(event="status", data=status.model_dump(mode="json"))
@@ -163,5 +188,11 @@ async def order_live(
     def mine(entry: dict[str, Any]) -> dict[str, Any] | None:
         return entry if entry["order_id"] == order_id else None
 
-    async for entry_id, entry in follow(hub_of(request), ORDERS, last_event_id, mine):
-        yield ServerSentEvent(id=entry_id, event=entry["kind"], data=entry["data"])
+    async for entry_id, entry in follow(hub, ORDERS, last_event_id, mine):
+        if entry["kind"] == RESYNC:
+            d = await read(request, lambda uow: uow.deliveries.get(order_id))
+            if d is None:
+                return
+            yield ServerSentEvent(id=entry_id, event="status", data=answers.order_status(d).model_dump(mode="json"))
+        else:
+            yield ServerSentEvent(id=entry_id, event=entry["kind"], data=entry["data"])

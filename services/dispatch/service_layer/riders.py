@@ -139,9 +139,10 @@ async def report_location(uow: DispatchUnitOfWork, rider_id: str, lat: float, lo
 
 
 async def roster(uow: DispatchUnitOfWork) -> list[RosterEntry]:
+    """Every rider with where they are now: live positions only (503 while Redis is away)."""
     riders = await uow.riders.all()
     ids = [r.id for r in riders]
-    found = await uow.positions.positions(ids)
+    found = await uow.positions.live(ids)
     start, end = _day(uow.now(), uow.settings.timezone)
     shifts = await uow.shifts.between(ids, start, end)
     carrying = await uow.deliveries.carrying()

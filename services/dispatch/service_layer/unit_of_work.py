@@ -3,6 +3,8 @@
 Live notes (what the board, the rider app and the orderer's page see as it happens) are kept
 with the unit of work and appended to the Redis streams only after the commit, as before:
 a change that rolled back is never shown, and a viewer who sees a note finds its effect.
+With Redis away the commit still stands: its notes are lost, and the streams' clients are told
+to read afresh once Redis is back (`adapters.live`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from services.dispatch.adapters.live import DISPATCHERS, ORDERS, LiveNote, appen
 from services.dispatch.adapters.places import AlertRepository, LockerRepository, ShopRepository
 from services.dispatch.adapters.repository import OrderLog, RiderPositions, RiderRepository, ShiftRepository
 from services.dispatch.domain.visibility import VISIBILITY
+from shared.attempts import CodeTriesRepository, PostgresCodeTries
 from shared.clock import Clock
 from shared.events.envelope import Envelope, Event, RawEnvelope
 from shared.settings import Settings
@@ -35,6 +38,7 @@ class DispatchUnitOfWork(UnitOfWork):
     alerts: AlertRepository
     orders: OrderLog
     positions: RiderPositions
+    code_tries: CodeTriesRepository
     settings: Settings  # the durations dispatch decides by ("Dispatch" in shared/settings.py)
     live: list[LiveNote]
 
@@ -68,12 +72,16 @@ class PostgresDispatchUnitOfWork(PostgresUnitOfWork, DispatchUnitOfWork):
     ) -> None:
         super().__init__(pool, clock=clock, cause=cause, correlation_id=correlation_id, readonly=readonly)
         self._redis = redis
-        self.positions = RiderPositions(redis)
         self.settings = settings
+        self.positions = self._positions(None)
         self.live = []
+
+    def _positions(self, conn: asyncpg.Connection | None) -> RiderPositions:
+        return RiderPositions(self._redis, conn, clock=self.clock, silent_s=self.settings.rider_silent_s)
 
     def _bind(self, conn: asyncpg.Connection) -> None:
         self.live = []
+        self.positions = self._positions(conn)
         self.deliveries = DeliveryRepository(conn)
         self.offers = OfferRepository(conn)
         self.riders = RiderRepository(conn)
@@ -82,6 +90,7 @@ class PostgresDispatchUnitOfWork(PostgresUnitOfWork, DispatchUnitOfWork):
         self.lockers = LockerRepository(conn)
         self.alerts = AlertRepository(conn)
         self.orders = OrderLog(conn)
+        self.code_tries = PostgresCodeTries(conn)
 
     async def publish(self, event: Event) -> Envelope[Any]:
         env = await super().publish(event)
@@ -91,7 +100,7 @@ class PostgresDispatchUnitOfWork(PostgresUnitOfWork, DispatchUnitOfWork):
     async def _commit(self) -> None:
         await super()._commit()
         notes, self.live = self.live, []
-        await append(self._redis, notes)
+        await append(self._redis, notes)  # with Redis away, the notes are lost and the streams resync later
 
     async def _rollback(self) -> None:
         self.live = []

@@ -128,6 +128,8 @@ class InMemoryPositions:
     async def positions(self, rider_ids: list[str]) -> dict[str, Position | None]:
         return {r: self.at.get(r) for r in rider_ids}
 
+    live = positions
+
 
 class FakeDispatchUnitOfWork(FakeUnitOfWork, DispatchUnitOfWork):
     """Dispatch's unit of work over in-memory repositories shared across units of work, like one database.
