@@ -127,7 +127,10 @@ class HealthAnswer(BaseModel):
 
     model_config = ConfigDict(extra="allow")  # a service adds its own details (ServiceSpec.health_details)
 
-    status: str = Field(description="ok, unavailable (a dependency fails) or starting")
+    status: str = Field(
+        description="ok, degraded (Redis fails: only what needs it answers 503), unavailable (the database "
+        "or the broker fails) or starting"
+    )
     service: str
     checks: dict[str, str] | None = Field(default=None, description='"ok" or "failing: …" per dependency')
     uptime_s: float | None = None
@@ -463,8 +466,8 @@ async def _health(runtime: Runtime) -> JSONResponse:
         c.name: {"applied": c.applied, "duplicates": c.duplicates, "ignored": c.ignored} for c in runtime.consumers
     }
     body["dead_lettered"] = runtime.dead_letters.sent
-    ready = all(v == "ok" for v in checks.values())
-    body["status"] = "ok" if ready else "unavailable"
+    ready = all(v == "ok" for k, v in checks.items() if k != "redis")  # without Redis, only live views stop
+    body["status"] = ("ok" if checks["redis"] == "ok" else "degraded") if ready else "unavailable"
     return JSONResponse(body, status_code=200 if ready else 503)
 
 

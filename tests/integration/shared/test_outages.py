@@ -115,8 +115,10 @@ async def test_a_redis_outage_is_a_503_for_what_needs_redis_only(service) -> Non
     assert answer.json()["unavailable"] == "redis"
     assert "Retry-After" in answer.headers
     assert (await client.get("/count")).status_code == 200, "the database side keeps working"
-    health = (await client.get("/health")).json()
-    assert health["checks"]["redis"].startswith("failing")
+    health = await client.get("/health")
+    assert health.json()["checks"]["redis"].startswith("failing")
+    assert health.status_code == 200, "still ready: only what needs Redis is refused"
+    assert health.json()["status"] == "degraded"
     await rd.restore()
     assert (await client.get("/position")).status_code == 200
 
