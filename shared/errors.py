@@ -7,7 +7,9 @@ that escapes a route (a stray `ValueError` included) is a bug: it is logged and 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, ClassVar
 
 
@@ -20,9 +22,16 @@ class Refusal(Exception):
         super().__init__(message)
         self.message = message
         self.extra: Mapping[str, Any] = extra
+        # True: the unit of work it leaves still commits what was written before it (a wrong code's
+        # counted try), and an Idempotency-Key keeps this answer. Most refusals roll everything back.
+        self.commits = False
 
     def body(self) -> dict[str, Any]:
         return {"detail": self.message, **self.extra}
+
+    def headers(self) -> dict[str, str]:
+        """HTTP headers the answer carries besides its JSON body (none, for most refusals)."""
+        return {}
 
 
 class NotFound(Refusal):
@@ -51,6 +60,22 @@ class Invalid(Refusal):
 
 class WrongCode(Invalid):
     """A handover, delivery or locker code that does not match: callers count these apart."""
+
+
+class TooManyTries(Refusal):
+    """Too many tries (wrong codes for one order, or code routes for one subject): wait until `retry_at`.
+
+    The body says when (`retry_at`, ISO 8601, and `retry_after_s`); so does the Retry-After header.
+    """
+
+    status_code = 429
+
+    def __init__(self, message: str, retry_at: datetime, now: datetime, **extra: Any) -> None:
+        self.retry_after_s = max(1, math.ceil((retry_at - now).total_seconds()))
+        super().__init__(message, retry_at=retry_at.isoformat(), retry_after_s=self.retry_after_s, **extra)
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after_s)}
 
 
 class PaymentRequired(Refusal):

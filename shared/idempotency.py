@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import asyncpg
 
-from shared.errors import Conflict, Invalid
+from shared.errors import Conflict, Invalid, Refusal
 
 if TYPE_CHECKING:
     from shared.unit_of_work import UnitOfWork
@@ -103,7 +103,8 @@ async def change_once(
     """Run `change(uow)` at most once per (principal, key) and replay its JSON answer after.
 
     The key is claimed in the change's own unit of work: a refusal (any exception) rolls the
-    claim back with the effects, so the key is free again for a corrected retry.
+    claim back with the effects, so the key is free again for a corrected retry. A refusal that
+    `commits` (a wrong code, counted) is kept as the key's answer instead.
     """
     async with unit_of_work() as uow:
         keys = uow.idempotency
@@ -114,7 +115,12 @@ async def change_once(
                     "this Idempotency-Key was already used for a different request; use a new key for a new request"
                 )
             return first_status, first_answer
-        response = await change(uow)
+        try:
+            response = await change(uow)
+        except Refusal as refusal:
+            if refusal.commits and key is not None:
+                await keys.remember(principal, key, refusal.status_code, refusal.body())
+            raise
         if key is not None:
             await keys.remember(principal, key, status, response)
         return status, response

@@ -121,6 +121,12 @@ class Settings(BaseSettings):
     pickup_offer_answer_s: float = 300.0  # how long the shopper has to take the pickup offer
     door_wait_s: float = 120.0  # how long a rider waits at the door (after calling) before a delivery can fail
     locker_collect_limit_s: float = 86400.0  # uncollected this long, a locker bag goes back to the shop
+
+    # Codes resist guessing (shared/attempts.py): this many wrong codes for one order lock its code
+    # this long; a subject may try this many codes a minute on one service's code routes together.
+    code_wrong_tries_limit: int = 5
+    code_lockout_s: float = 900.0
+    code_tries_per_subject_per_min: int = 30
     rider_simulator: bool = False  # move the demo riders and let them take offers (linli up turns it on)
 
     demo_seed: bool = False

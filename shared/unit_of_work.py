@@ -3,7 +3,8 @@
 A use case never touches a connection. It asks its unit of work for repositories, publishes
 events (recorded in the outbox in the same transaction) and schedules deadlines; the unit of
 work commits all of it when the `async with` block ends cleanly and rolls all of it back when
-it raises. The consumer's inbox claim and the scheduler's fired mark go through the same
+it raises, except for a refusal that `commits` (a wrong code's counted try must stand). The
+consumer's inbox claim and the scheduler's fired mark go through the same
 transaction, so an event or a deadline is applied exactly once in effect.
 
 Each service subclasses `PostgresUnitOfWork` and builds its repositories in `_bind()`; unit
@@ -24,6 +25,7 @@ from shared import outbox
 from shared.clock import Clock
 from shared.deadlines import Deadline, Deadlines, PostgresDeadlines
 from shared.dependencies import DATABASE, Unavailable
+from shared.errors import Refusal
 from shared.events.envelope import Envelope, Event, RawEnvelope, envelope
 from shared.idempotency import IdempotencyKeys, PostgresIdempotencyKeys
 from shared.inbox import Inbox, PostgresInbox
@@ -58,7 +60,7 @@ class UnitOfWork(abc.ABC):
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if exc_type is None:
+        if exc_type is None or (isinstance(exc, Refusal) and exc.commits):
             await self._commit()
         else:
             await self._rollback()

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from shared.attempts import CodeTries
 from shared.deadlines import Deadline
 from shared.events.envelope import Envelope, RawEnvelope
 from shared.unit_of_work import UnitOfWork
@@ -84,6 +85,7 @@ class FakeUnitOfWork(UnitOfWork):
         self.inbox = InMemoryInbox()
         self.deadlines = InMemoryDeadlines()
         self.idempotency = InMemoryIdempotencyKeys()
+        self.code_tries = InMemoryCodeTries()
         self.events: list[Envelope[Any]] = []  # every committed event, across units of work
         self.committed = False
         self._pending: list[Envelope[Any]] = []
@@ -101,6 +103,27 @@ class FakeUnitOfWork(UnitOfWork):
 
     async def _record(self, env: Envelope[Any]) -> None:
         self._pending.append(env)
+
+
+class InMemoryCodeTries:
+    """Wrong code tries and subjects' windows, as `shared.attempts.PostgresCodeTries` keeps them."""
+
+    def __init__(self) -> None:
+        self.tries: dict[tuple[str, str], CodeTries] = {}
+        self.windows: dict[tuple[str, datetime], int] = {}
+
+    async def lock(self, kind: str, key: str) -> CodeTries:
+        return self.tries.setdefault((kind, key), CodeTries())
+
+    async def save(self, kind: str, key: str, tries: CodeTries, now: datetime) -> None:
+        if tries == CodeTries():
+            self.tries.pop((kind, key), None)
+        else:
+            self.tries[(kind, key)] = tries
+
+    async def count_subject(self, subject: str, window_start: datetime) -> int:
+        self.windows[(subject, window_start)] = self.windows.get((subject, window_start), 0) + 1
+        return self.windows[(subject, window_start)]
 
 
 class InMemoryIdempotencyKeys:

@@ -406,6 +406,15 @@ class BagReturned(_InventoryEvent):
 
 
 @register
+class HandoverCodeLockedOut(_InventoryEvent):
+    """Too many wrong handover codes at the counter for this order: the counter refuses it until `until`."""
+
+    by: str = Field(description="who entered the wrong codes (the staff member's token)")
+    wrong_tries: int = Field(ge=1)
+    until: datetime
+
+
+@register
 class LowStock(Event):
     """Available stock fell under the product's threshold."""
 
@@ -539,6 +548,16 @@ class LockerExpired(_DispatchEvent):
 
     site_id: str
     compartment_id: str
+
+
+@register
+class CodeLockedOut(_DispatchEvent):
+    """Too many wrong codes for this order: dispatch refuses that code until `until`."""
+
+    code: str = Field(description="'handover' (the rider's pickup), 'delivery' (at the door) or 'locker'")
+    by: str = Field(description="who entered the wrong codes")
+    wrong_tries: int = Field(ge=1)
+    until: datetime
 
 
 class _CatalogEvent(Event):

@@ -252,6 +252,16 @@ class LockerRepository:
         )
         return _compartment(row) if row else None
 
+    async def waiting_for(self, site_id: str, orderer: str) -> list[tuple[str, str]]:
+        """(order id, store id) of the bags in this site's compartments that `orderer` may collect."""
+        rows = await self.conn.fetch(
+            "SELECT d.order_id, d.store_id FROM locker_compartments c JOIN deliveries d ON d.order_id = c.order_id "
+            "WHERE c.site_id = $1 AND c.state = 'occupied' AND $2 IN (d.placed_by, d.placed_for) ORDER BY d.order_id",
+            site_id,
+            orderer,
+        )
+        return [(r["order_id"], r["store_id"]) for r in rows]
+
     async def by_code(self, site_id: str, code: str, *, lock: bool = False) -> Compartment | None:
         row = await self.conn.fetchrow(
             "SELECT * FROM locker_compartments WHERE site_id = $1 AND code = $2 "

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from services.dispatch.service_layer import intake, lockers
+from services.dispatch.service_layer import codes, intake, lockers
 from services.dispatch.service_layer.assigning import NO_RIDER, PICKUP_ANSWER
 from services.dispatch.service_layer.tracking import logged, logged_many
 from shared.deadlines import DeadlineHandler
 from shared.events.contracts import (
+    HandoverCodeLockedOut,
     LocationUpserted,
     OrderAccepted,
     OrderCancelled,
@@ -52,7 +53,11 @@ SUBSCRIPTIONS = [
     Subscription(
         "dispatch-inventory",
         INVENTORY,
-        {OrderPacked: intake.on_order_packed, OrderHandedOver: intake.on_handed_over},
+        {
+            OrderPacked: intake.on_order_packed,
+            OrderHandedOver: intake.on_handed_over,
+            HandoverCodeLockedOut: codes.on_counter_code_locked_out,
+        },
         batch_handlers={OrderPacked: intake.on_orders_packed},
     ),
     Subscription("dispatch-catalog", CATALOG, {LocationUpserted: intake.on_location}),

@@ -9,6 +9,7 @@ from datetime import datetime
 from services.dispatch.domain.delivery import Delivery
 from services.dispatch.service_layer import lockers
 from services.dispatch.service_layer.assigning import follow_load
+from services.dispatch.service_layer.codes import guarded
 from services.dispatch.service_layer.unit_of_work import DispatchUnitOfWork
 from shared.errors import NotFound
 from shared.events.contracts import (
@@ -55,7 +56,8 @@ async def at_shop(uow: DispatchUnitOfWork, order_id: str, rider_id: str) -> Deli
 
 async def picked_up(uow: DispatchUnitOfWork, order_id: str, rider_id: str, code: str) -> Delivery:
     d = await _get(uow, order_id)
-    d.pick_up(rider_id, code, uow.now())
+    async with guarded(uow, "handover", order_id, rider_id, [(order_id, d.store_id)], f"order {order_id}"):
+        d.pick_up(rider_id, code, uow.now())
     await uow.deliveries.save(d)
     await uow.publish(
         DeliveryPickedUp(
@@ -78,7 +80,8 @@ async def delivered(
     to the dispatchers as an alert; orders sees the amount in DeliveryCompleted and reconciles it.
     """
     d = await _get(uow, order_id)
-    difference = d.deliver(rider_id, code, cash_collected_fen, uow.now())
+    async with guarded(uow, "delivery", order_id, rider_id, [(order_id, d.store_id)], f"order {order_id}"):
+        difference = d.deliver(rider_id, code, cash_collected_fen, uow.now())
     await uow.deliveries.save(d)
     cash, due = d.cash_collected_fen, d.due_at_door_fen
     await uow.publish(

@@ -16,6 +16,7 @@ from services.dispatch.domain.lockers import (
     size_for,
     sizes_from,
 )
+from services.dispatch.service_layer import codes
 from services.dispatch.service_layer.unit_of_work import DispatchUnitOfWork
 from shared.deadlines import Deadline
 from shared.errors import Conflict, Forbidden, NotFound, WrongCode
@@ -161,13 +162,17 @@ async def deposit(uow: DispatchUnitOfWork, d: Delivery, rider_id: str) -> Delive
 async def open_compartment(uow: DispatchUnitOfWork, site_id: str, code: str, subject: str, is_admin: bool) -> Opened:
     if await uow.lockers.site(site_id) is None:
         raise NotFound(f"no locker site {site_id}")
-    found = await uow.lockers.by_code(site_id, code.strip())
-    if found is None or found.order_id is None:
-        raise WrongCode("that code does not open any compartment here")
-    d = await uow.deliveries.get(found.order_id, lock=True)
-    await uow.lockers.lock_site(site_id)
-    comp = await uow.lockers.by_code(site_id, code.strip(), lock=True)  # again, now that it is ours
-    check_open(comp.state if comp else None, comp.code if comp else None, code)
+    # A wrong code names no order: the tries count for the asker at this site, and a lockout
+    # goes on the timeline of every bag here that they may collect.
+    waiting = await uow.lockers.waiting_for(site_id, subject)
+    async with codes.guarded(uow, "locker", f"{site_id}:{subject}", subject, waiting, f"locker site {site_id}"):
+        found = await uow.lockers.by_code(site_id, code.strip())
+        if found is None or found.order_id is None:
+            raise WrongCode("that code does not open any compartment here")
+        d = await uow.deliveries.get(found.order_id, lock=True)
+        await uow.lockers.lock_site(site_id)
+        comp = await uow.lockers.by_code(site_id, code.strip(), lock=True)  # again, now that it is ours
+        check_open(comp.state if comp else None, comp.code if comp else None, code)
     assert comp is not None
     assert d is not None
     if not is_admin and subject not in (d.placed_by, d.placed_for):

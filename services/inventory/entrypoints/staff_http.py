@@ -264,7 +264,7 @@ async def handover(
         idempotency_key,
         body.model_dump(mode="json"),
         lambda uow: _handed_over(
-            fulfilment.hand_over(
+            fulfilment.hand_over_at_counter(
                 uow, store_id, order_id, body.code, body.to, principal.key, cash_collected_fen=body.cash_collected_fen
             )
         ),

@@ -35,6 +35,7 @@ from services.inventory.domain.reservation import Reservation, ReservationStatus
 from services.inventory.service_layer.reservations import APPROVAL_DEADLINE
 from services.inventory.service_layer.stock_keeping import check_low_stock
 from services.inventory.service_layer.unit_of_work import InventoryUnitOfWork
+from shared.attempts import Lockout, code_guard
 from shared.deadlines import Deadline
 from shared.errors import Conflict, Invalid, NotFound, WrongCode
 from shared.events.contracts import (
@@ -42,6 +43,7 @@ from shared.events.contracts import (
     ApprovalKind,
     BagReturned,
     DeliveryPickedUp,
+    HandoverCodeLockedOut,
     HandoverTo,
     LineOutOfStock,
     LinePicked,
@@ -559,6 +561,33 @@ async def hand_over(
         )
     )
     return HandedOver(order_id, to)
+
+
+async def hand_over_at_counter(
+    uow: InventoryUnitOfWork,
+    store_id: str,
+    order_id: str,
+    code: str,
+    to: HandoverTo,
+    by: str,
+    *,
+    cash_collected_fen: int | None = None,
+) -> HandedOver:
+    """The counter enters the code the shopper or rider shows, under the guessing limits
+    (shared/attempts.py): a lockout goes to orders' timeline and dispatch's board."""
+
+    async def locked_out(lock: Lockout) -> None:
+        await uow.publish(
+            HandoverCodeLockedOut(
+                order_id=order_id, store_id=store_id, by=by, wrong_tries=lock.wrong_tries, until=lock.until
+            )
+        )
+
+    guard = code_guard(
+        uow, uow.policy.code_limits, "handover", order_id, subject=by, what=f"order {order_id}", on_lockout=locked_out
+    )
+    async with guard:
+        return await hand_over(uow, store_id, order_id, code, to, by, cash_collected_fen=cash_collected_fen)
 
 
 def _check_returned_lines(bag: dict[int, tuple[str, int]], returned: list[ReturnedLine]) -> None:

@@ -10,6 +10,7 @@ from services.inventory.adapters.catalog_repository import LocationRepository, P
 from services.inventory.adapters.fulfilment_repository import LineRepository, PartRepository, ReservationRepository
 from services.inventory.adapters.stock_repository import StockRepository
 from services.inventory.service_layer.policy import Policy
+from shared.attempts import CodeTriesRepository, PostgresCodeTries
 from shared.clock import Clock
 from shared.events.envelope import RawEnvelope
 from shared.unit_of_work import PostgresUnitOfWork, UnitOfWork
@@ -26,6 +27,7 @@ class InventoryUnitOfWork(UnitOfWork):
     reservations: ReservationRepository
     parts: PartRepository
     lines: LineRepository
+    code_tries: CodeTriesRepository
 
 
 class PostgresInventoryUnitOfWork(PostgresUnitOfWork, InventoryUnitOfWork):
@@ -51,3 +53,4 @@ class PostgresInventoryUnitOfWork(PostgresUnitOfWork, InventoryUnitOfWork):
         self.reservations = ReservationRepository(conn)
         self.parts = PartRepository(conn)
         self.lines = LineRepository(conn)
+        self.code_tries = PostgresCodeTries(conn)

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from services.orders.service_layer import delivery, fulfilment, ordering
+from services.orders.service_layer import codes, delivery, fulfilment, ordering
 from services.orders.service_layer.unit_of_work import OrdersUnitOfWork
 from shared.events.contracts import (
     BagReturned,
+    CodeLockedOut,
     DeliveryAbandoned,
     DeliveryCompleted,
     DeliveryFailed,
     DeliveryPickedUp,
     DeliveryPromised,
     EtaUpdated,
+    HandoverCodeLockedOut,
     LineOutOfStock,
     LinePicked,
     LocationUpserted,
@@ -99,6 +101,7 @@ SUBSCRIPTIONS = [
             OrderPacked: fulfilment.on_order_packed,
             OrderHandedOver: fulfilment.on_order_handed_over,
             BagReturned: fulfilment.on_bag_returned,
+            HandoverCodeLockedOut: codes.on_handover_code_locked_out,
         },
         batch_handlers={StockReserved: ordering.on_stock_reserved_many},
     ),
@@ -121,6 +124,7 @@ SUBSCRIPTIONS = [
             LockerDeposited: delivery.on_locker_deposited,
             LockerCollected: delivery.on_locker_collected,
             LockerExpired: delivery.on_locker_expired,
+            CodeLockedOut: codes.on_code_locked_out,
         },
     ),
     Subscription(
