@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -25,7 +26,7 @@ from services.orders.entrypoints.http import router
 from services.orders.service_layer import ordering, payments, residents
 from shared import db, outbox
 from shared.auth import Principal, issue_token
-from shared.events.contracts import LockerSiteUpdated
+from shared.events.contracts import LockerSiteUpdated, PromiseQuoted, QuotedPickup
 from shared.service import install_error_handlers
 from shared.vocabulary.roles import Role
 from tests.integration.orders.conftest import (
@@ -57,6 +58,13 @@ async def the_corner_shop(orders_pool: asyncpg.Pool) -> None:
         LockerSiteUpdated(site_id="lane", name="Lane lockers", lat=32.0425, lon=118.787, free={"S": 2, "M": 1}),
     )
     await run(orders_pool, payments.top_up, DESK, GRANDMA.subject, 5000, None)
+    async with unit_of_work(orders_pool) as uow:  # a delivery now is promised from dispatch's quote, read with the rest
+        await uow.circle.record_promise(
+            PromiseQuoted(
+                location_id="shop", ready_minutes=8, rider_to_shop_minutes=3, riders_available=2,
+                quoted_at=datetime.now(UTC), pickups=[QuotedPickup(vehicle="e_bike", at_shop_minutes=3)],
+            )
+        )  # fmt: skip
 
 
 @pytest.fixture
@@ -132,6 +140,7 @@ async def test_placing_is_the_keys_claim_one_read_and_one_write_whatever_the_ord
         assert statements[0].startswith("INSERT INTO idempotency_keys"), "the key is claimed first"
     answered = response.json()
     assert (answered["placed_for"], answered["payment"]) == (zhou.resident_id, "on_delivery")
+    assert answered["promised_at"] is not None, "the quote was read with the rest, not after"
     assert answered["flags"]["call_before_delivery"], "the resident's record filled in the flags"
     remembered = await orders_pool.fetchval(
         "SELECT substitution FROM order_lines l JOIN orders o ON o.id = l.order_id "
