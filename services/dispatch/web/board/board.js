@@ -15,7 +15,7 @@ const STRINGS = {
     "map.title": "地图", "map.label": "地图：骑手、店铺、自提柜与待完成订单的路线",
     "alerts.title": "提醒", "alerts.none": "暂无提醒",
     "alert.late_risk": "可能迟到", "alert.no_rider": "无骑手", "alert.silent": "骑手失联", "alert.behind": "骑手落后",
-    "alert.unassigned": "已撤单", "alert.other": "提醒",
+    "alert.unassigned": "已撤单", "alert.code_locked": "验证码已锁定", "alert.other": "提醒",
     "orders.title": "待完成订单", "orders.order": "订单", "orders.shop": "店铺", "orders.status": "状态",
     "orders.times": "承诺 · 实时预计", "orders.promise": "承诺 {time}", "orders.eta": "预计 {time}", "orders.rider": "骑手", "orders.assign": "指派 / 改派",
     "orders.empty": "暂无待完成订单。", "orders.late": "可能迟到", "orders.choose": "选择骑手",
@@ -47,7 +47,8 @@ const STRINGS = {
     "map.title": "Map", "map.label": "Map of riders, shops, lockers and the routes of open orders",
     "alerts.title": "Alerts", "alerts.none": "No alerts",
     "alert.late_risk": "Late risk", "alert.no_rider": "No rider", "alert.silent": "Rider silent",
-    "alert.behind": "Rider behind", "alert.unassigned": "Taken off", "alert.other": "Alert",
+    "alert.behind": "Rider behind", "alert.unassigned": "Taken off", "alert.code_locked": "Code locked",
+    "alert.other": "Alert",
     "orders.title": "Open orders", "orders.order": "Order", "orders.shop": "Shop", "orders.status": "Status",
     "orders.times": "Promised · live ETA", "orders.promise": "Promised {time}", "orders.eta": "ETA {time}", "orders.rider": "Rider", "orders.assign": "Assign / reassign",
     "orders.empty": "No open orders.", "orders.late": "Late risk", "orders.choose": "Choose a rider",
@@ -483,7 +484,7 @@ function renderAlerts() {
   const alerts = [...board.alerts].sort((a, b) => (b.created_at || "").localeCompare(a.created_at || "")).slice(0, 50);
   if (!alerts.length) { list.replaceChildren(h("li", { class: "muted" }, t("alerts.none"))); return; }
   list.replaceChildren(...alerts.map((a) => {
-    const known = ["late_risk", "no_rider", "silent", "behind", "unassigned"].includes(a.kind);
+    const known = ["late_risk", "no_rider", "silent", "behind", "unassigned", "code_locked"].includes(a.kind);
     return h("li", { class: `alert ${a.kind}`, "data-order-id": a.order_id || "" },
       h("span", { class: `badge ${a.kind === "late_risk" || a.kind === "no_rider" ? "bad" : "warn"}` },
         known ? t(`alert.${a.kind}`) : (a.kind || t("alert.other"))),
