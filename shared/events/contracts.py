@@ -454,6 +454,9 @@ class RiderAssigned(_DispatchEvent):
     eta_shop_at: datetime
     eta_door_at: datetime
     assigned_by: str = Field(description="'dispatch' for the rounds, or the dispatcher's id")
+    override: str | None = Field(
+        default=None, description="a dispatcher's override of a rule, and who made it (e.g. a rider off shift)"
+    )
 
 
 @register

@@ -83,6 +83,17 @@ class ShopRepository:
         row = await self.conn.fetchrow("SELECT * FROM shops WHERE location_id = $1", location_id)
         return _shop(row) if row else None
 
+    async def nearest(self, lat: float, lon: float) -> tuple[Shop, float] | None:
+        """The active shop or market nearest to a point, with its straight-line metres (None: no shop known)."""
+        row = await self.conn.fetchrow(
+            "SELECT *, 2 * 6371000.0 * asin(sqrt(power(sin(radians(lat - $1) / 2), 2) "
+            "+ cos(radians($1)) * cos(radians(lat)) * power(sin(radians(lon - $2) / 2), 2))) AS metres "
+            "FROM shops WHERE active AND parent_id IS NULL ORDER BY metres LIMIT 1",
+            lat,
+            lon,
+        )
+        return (_shop(row), float(row["metres"])) if row else None
+
     async def get_many(self, location_ids: Sequence[str]) -> dict[str, Shop]:
         """The shops known among `location_ids`, by id, in one query."""
         rows = await self.conn.fetch("SELECT * FROM shops WHERE location_id = any($1::text[])", list(location_ids))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from enum import StrEnum
 
 from shared.errors import Conflict, Invalid
@@ -98,6 +98,32 @@ class Shift:
 def current_shift(shifts: list[Shift], now: datetime) -> Shift | None:
     """The shift going on now, else today's next one."""
     return next((s for s in shifts if s.ends_at > now), None)
+
+
+FAR_FROM_THE_CIRCLE_M = 50_000.0  # a position this far from every shop is a phone's mistake, not a rider
+
+
+def check_position(lat: float, lon: float, nearest: tuple[str, float] | None) -> None:
+    """Refuse a position more than 50 km from every shop of the circle, saying how far and from what."""
+    if nearest is None:
+        return  # no shop known yet: nothing to measure against
+    name, metres = nearest
+    if metres > FAR_FROM_THE_CIRCLE_M:
+        raise Invalid(
+            f"position {lat:.5f}, {lon:.5f} is {metres / 1000:.0f} km from the nearest shop of the circle ({name}); "
+            f"positions more than {FAR_FROM_THE_CIRCLE_M / 1000:.0f} km away are refused: check the phone's location"
+        )
+
+
+def off_shift(shifts: list[Shift], now: datetime, zone: tzinfo | None = None) -> str | None:
+    """Why a rider with shifts today is not on one now (None: on shift, or no shifts to go by);
+    times in the neighbourhood's `zone`."""
+    if not shifts or any(s.starts_at <= now < s.ends_at for s in shifts):
+        return None
+    ended = [s for s in shifts if s.ends_at <= now]
+    if ended:
+        return f"their shift ended at {max(s.ends_at for s in ended).astimezone(zone):%H:%M}"
+    return f"their shift starts at {min(s.starts_at for s in shifts).astimezone(zone):%H:%M}"
 
 
 def check_shifts(shifts: list[Shift], window: tuple[datetime, datetime] | None, day: object = None) -> None:

@@ -15,6 +15,7 @@ from services.dispatch.domain.riders import (
     RiderState,
     Shift,
     Vehicle,
+    check_position,
     check_shifts,
     current_shift,
 )
@@ -130,7 +131,10 @@ async def withdraw_offers(
 
 
 async def report_location(uow: DispatchUnitOfWork, rider_id: str, lat: float, lon: float) -> None:
+    """Where the rider is now; a point more than 50 km from every shop of the circle is refused (422)."""
     await _rider(uow, rider_id)
+    near = await uow.shops.nearest(lat, lon)
+    check_position(lat, lon, (near[0].name_en or near[0].location_id, near[1]) if near else None)
     await uow.positions.update(rider_id, lat, lon, at=uow.now().timestamp())
     uow.note("rider_position", {"rider_id": rider_id, "lat": lat, "lon": lon})
     for d in await uow.deliveries.of_rider(rider_id, CARRYING):

@@ -114,7 +114,7 @@ def delivery_promised(
     order.note_fact(at, f"{cause}: {reason}" if reason else cause, _detail("delivery_promised", **detail))
 
 
-def rider_assigned(
+def rider_assigned(  # noqa: PLR0913 (what RiderAssigned says, each by name)
     order: Order,
     rider_id: str,
     rider_name: str,
@@ -124,6 +124,7 @@ def rider_assigned(
     *,
     assigned_by: str,
     at: datetime,
+    override: str | None = None,
 ) -> None:
     detail = {
         "rider_id": rider_id,
@@ -133,6 +134,8 @@ def rider_assigned(
         "eta_door_at": eta_door_at.isoformat(),
         "assigned_by": assigned_by,
     }
+    if override:
+        detail["override"] = override
     # OUT_FOR_DELIVERY too: the counter's handover (linli.inventory) may overtake the assignment.
     if not _fits(order, f"rider {rider_name} being assigned", "rider_assigned", at, detail, ETA_COUNTS):
         return
@@ -146,9 +149,8 @@ def rider_assigned(
     }
     t.eta_shop_at, t.eta_door_at = eta_shop_at, eta_door_at
     t.late_risk = _late_risk(order)
-    order.note_fact(
-        at, f"rider {rider_name} ({vehicle.replace('_', '-')}) assigned", _detail("rider_assigned", **detail)
-    )
+    cause = f"rider {rider_name} ({vehicle.replace('_', '-')}) assigned"
+    order.note_fact(at, f"{cause}, {override}" if override else cause, _detail("rider_assigned", **detail))
 
 
 def rider_unassigned(order: Order, rider_id: str, reason: str, at: datetime) -> None:

@@ -54,6 +54,7 @@ async def on_rider_assigned(uow: OrdersUnitOfWork, e: RiderAssigned) -> None:
             e.eta_door_at,
             assigned_by=e.assigned_by,
             at=uow.now(),
+            override=e.override,
         ),
     )
 
