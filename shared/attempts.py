@@ -29,6 +29,12 @@ import asyncpg
 from shared.errors import TooManyTries, WrongCode
 from shared.settings import Settings
 
+# What a code route may answer besides its answer, for its OpenAPI description.
+CODE_RESPONSES: dict[int | str, dict[str, object]] = {
+    422: {"description": "a wrong code: `tries_left` says how many remain before the code locks"},
+    429: {"description": "too many wrong codes for this order, or too many code tries by you: Retry-After"},
+}
+
 
 @dataclass(frozen=True)
 class CodeTries:

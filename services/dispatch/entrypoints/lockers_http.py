@@ -10,6 +10,7 @@ from services.dispatch.entrypoints import answers
 from services.dispatch.entrypoints.answers import OpenedAnswer, SiteAnswer, SiteDetailAnswer
 from services.dispatch.entrypoints.changes import Asked, asked_by, read, then
 from services.dispatch.service_layer import lockers
+from shared.attempts import CODE_RESPONSES
 from shared.auth import Principal, require
 from shared.vocabulary.roles import Role
 
@@ -53,7 +54,7 @@ async def sites(request: Request, _: Principal = SignedIn) -> list[SiteAnswer]:
     return [answers.site(s) for s in await read(request, lockers.sites)]
 
 
-@router.post("/lockers/{site_id}/open", response_model=OpenedAnswer)
+@router.post("/lockers/{site_id}/open", response_model=OpenedAnswer, responses=CODE_RESPONSES)
 async def open_compartment(site_id: str, body: OpenBody, asked: Asked = AskedByOrderer) -> JSONResponse:
     """The orderer opens their compartment with the code from LockerDeposited."""
     by_admin = asked.principal.role is Role.ADMIN

@@ -25,6 +25,7 @@ from services.dispatch.entrypoints.answers import (
 )
 from services.dispatch.entrypoints.changes import Asked, asked_by, read, then
 from services.dispatch.service_layer import assigning, delivering, riders
+from shared.attempts import CODE_RESPONSES
 from shared.auth import Principal, require
 from shared.requests import changed_once
 from shared.vocabulary.roles import Role
@@ -129,7 +130,7 @@ async def at_shop(order_id: str, asked: Asked = AskedByRider) -> JSONResponse:
     )
 
 
-@router.post("/deliveries/{order_id}/picked-up", response_model=RiderDeliveryAnswer)
+@router.post("/deliveries/{order_id}/picked-up", response_model=RiderDeliveryAnswer, responses=CODE_RESPONSES)
 async def picked_up(order_id: str, body: CodeBody, asked: Asked = AskedByRider) -> JSONResponse:
     """With the shop's handover code (422 if wrong, 409 if the bag is not packed yet)."""
     return await asked.change(
@@ -145,7 +146,7 @@ async def at_door(order_id: str, asked: Asked = AskedByRider) -> JSONResponse:
     )
 
 
-@router.post("/deliveries/{order_id}/delivered", response_model=PaidAtDoorAnswer | StepAnswer)
+@router.post("/deliveries/{order_id}/delivered", response_model=PaidAtDoorAnswer | StepAnswer, responses=CODE_RESPONSES)
 async def delivered(order_id: str, body: DeliveredBody, asked: Asked = AskedByRider) -> JSONResponse:
     """With the shopper's delivery code; pay-on-delivery orders need cash_collected_fen."""
     return await asked.change(

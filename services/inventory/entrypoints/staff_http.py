@@ -33,6 +33,7 @@ from services.inventory.entrypoints.answers import (
 )
 from services.inventory.entrypoints.changes import unit_of_work
 from services.inventory.service_layer import fulfilment, queries
+from shared.attempts import CODE_RESPONSES
 from shared.auth import Principal, require
 from shared.events.contracts import HandoverTo, ReturnedLine
 from shared.requests import changed_once
@@ -247,7 +248,7 @@ async def packed(
     )
 
 
-@router.post("/stores/{store_id}/orders/{order_id}/handover", response_model=HandedOverAnswer)
+@router.post("/stores/{store_id}/orders/{order_id}/handover", response_model=HandedOverAnswer, responses=CODE_RESPONSES)
 async def handover(
     store_id: str,
     order_id: str,
