@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install run test unit integration e2e browser screenshots lint bench bench-dispatch bench-search docs clean
+.PHONY: install run test unit integration e2e browser screenshots lint bench bench-dispatch bench-dispatch-day bench-search docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,7 +47,10 @@ lint: install
 bench: install  # no ARGS: the sweep (demo off and on); ARGS="--start --orders N --rate R": one fixed run
 	$(PY) -m bench.place_orders $(ARGS)
 
-bench-dispatch: install
+bench-dispatch: install  # every scenario x 10 seeds, both policies; JSON + PNG in bench/results
+	$(PY) -m bench.dispatch_scenarios $(ARGS)
+
+bench-dispatch-day: install  # one simulated day, both policies (ARGS="--riders 6 --seed 7")
 	$(PY) -m bench.dispatch_day $(ARGS)
 
 bench-search: install

@@ -20,6 +20,7 @@ rider nearest its shop), and the JSON puts the two side by side.
 from __future__ import annotations
 
 import bisect
+import itertools
 import json
 import math
 import platform
@@ -35,15 +36,18 @@ from typing import Annotated, Any
 import typer
 
 from bench.place_orders import _git_commit, percentile
+from services.dispatch.domain import promises as _promises
 from services.dispatch.domain.assignment import (
     DEFAULT_WEIGHTS,
     CostWeights,
     OpenOrder,
     Proposal,
     RiderView,
+    RoundPlan,
     Stop,
     eta_route,
     nearest_available,
+    plan,
     plan_round,
     promise,
 )
@@ -117,6 +121,8 @@ class DayOrder:
     accepted: float  # the shop accepted: dispatch starts planning it
     est_ready: float  # the packing estimate dispatch is given
     packed: float  # when the bag is really packed
+    bags: int = 1
+    weight_g: int = 2000
 
 
 @dataclass(frozen=True)
@@ -125,6 +131,8 @@ class RiderSpec:
     vehicle: str
     capacity: int
     start: Point
+    on: float = 0.0  # the shift, seconds after the day's start ...
+    off: float | None = None  # ... None: no shift known (on until every order is delivered)
 
 
 @dataclass(frozen=True)
@@ -136,6 +144,7 @@ class Day:
     orders: tuple[DayOrder, ...]
     riders: tuple[RiderSpec, ...]
     homes: int
+    speed_factor: float = 1.0  # real speeds = the model's x this (dispatch plans with the model's)
 
     def at(self, seconds: float) -> datetime:
         return self.start + timedelta(seconds=seconds)
@@ -198,14 +207,15 @@ class _Leg:
 @dataclass
 class _Rider:
     spec: RiderSpec
+    speed_factor: float = 1.0
     times: list[float] = field(default_factory=list)  # waypoints for the position at any time
     points: list[Point] = field(default_factory=list)
     legs: list[_Leg] = field(default_factory=list)
     busy_until: float = 0.0
-    metres: float = 0.0
     wait_s: float = 0.0
     busy_s: float = 0.0
     trips: int = 0
+    trip_start: float = 0.0
 
     def position(self, t: float) -> Point:
         i = bisect.bisect_right(self.times, t)
@@ -226,14 +236,29 @@ class _Rider:
             self.times.append(t)
             self.points.append(self.end())
         metres = street_metres(self.end(), to)
-        self.metres += metres
-        self.times.append(self.times[-1] + metres / speed_mps(self.spec.vehicle))
+        self.times.append(self.times[-1] + metres / (speed_mps(self.spec.vehicle) * self.speed_factor))
         self.points.append(to)
 
     def stay(self, until: float) -> None:
         if until > self.times[-1]:
             self.times.append(until)
             self.points.append(self.end())
+
+    def cut(self, t: float) -> None:
+        """Forget the plan after t (an addition re-plans the trip): the rider is where they are at t."""
+        here = self.position(t)
+        i = bisect.bisect_right(self.times, t)
+        del self.times[i:], self.points[i:]
+        self.times.append(t)
+        self.points.append(here)
+        self.legs = [leg for leg in self.legs if leg.leave <= t]
+
+    @property
+    def metres(self) -> float:
+        return sum(street_metres(a, b) for a, b in itertools.pairwise(self.points) if a != b)
+
+    def on_shift(self, t: float) -> bool:
+        return self.spec.on <= t and (self.spec.off is None or t < self.spec.off)
 
 
 @dataclass
@@ -251,73 +276,141 @@ def _known_ready(o: DayOrder, t: float) -> float:
     return o.packed if o.packed <= t else max(o.est_ready, t + 60.0)
 
 
+def _promise(
+    day: Day, o: DayOrder, views: list[RiderView], open_orders: list[DayOrder], t: float, mode: str, minutes: float
+) -> tuple[float, str]:
+    """The promise the order gets when the shop accepts it, and which rule gave it."""
+    if mode == "fixed":
+        return o.placed + minutes * 60, "fixed"
+    now = day.at(t)
+    if mode == "load" and _PROMISE_FOR is not None:
+        try:
+            couriers = [_courier(day, v, t) for v in views]
+            ahead = [_Ahead(a.shop_id, a.pickup, a.drop, day.at(_known_ready(a, t))) for a in open_orders]
+            due = _PROMISE_FOR(
+                store_id=o.shop_id,
+                shop=o.pickup,
+                door=o.drop,
+                ready_at=day.at(o.est_ready),
+                couriers=couriers,
+                ahead=ahead,
+                now=now,
+            )
+            if due is not None:
+                return (due - day.start).total_seconds(), "load"
+        except Exception:  # the promise is another module's, and may change under the bench: fall back
+            pass
+    due = promise(o.pickup, o.drop, day.at(o.est_ready), views, now)
+    return (due - day.start).total_seconds(), "computed"
+
+
+def _courier(day: Day, v: RiderView, t: float) -> Any:
+    return _Courier(
+        v.rider_id,
+        v.vehicle,
+        v.position,
+        v.capacity,
+        v.free_at,
+        v.route_end,
+        None,
+        v.shift_ends_at,
+    )
+
+
+# The load-aware promise of services/dispatch/domain/promises.py (another module's: it may change
+# under the bench, so it is looked up by name and any failure falls back to assignment.promise).
+_PROMISE_FOR: Any = getattr(_promises, "promise_for", None)
+_Courier: Any = getattr(_promises, "Courier", None)
+_Ahead: Any = getattr(_promises, "Ahead", None)
+if _Courier is None or _Ahead is None:  # pragma: no cover - depends on the promise's module
+    _PROMISE_FOR = None
+
+
 def simulate(
     day: Day,
-    planner: Planner,
+    planner: Callable[..., Any],
     *,
     round_s: float = 15.0,
     promise_mode: str = "fixed",
     promise_min: float = 30.0,
     weights: CostWeights = DEFAULT_WEIGHTS,
 ) -> dict[str, Any]:
-    """Dispatch the day with `planner`; return the figures (see bench/README.md)."""
-    riders = {s.rider_id: _Rider(s) for s in day.riders}
+    """Dispatch the day with `planner` (a list of proposals, or `plan`'s RoundPlan); return the figures.
+
+    Riders accept every offer at once. Only riders on shift are offered work (both policies); a
+    rider whose shift ends finishes the route in hand. An order no rider has taken by the end of
+    the simulation (the day plus four hours) is undelivered.
+    """
+    riders = {s.rider_id: _Rider(s, day.speed_factor) for s in day.riders}
     by_id = {o.order_id: o for o in day.orders}
     outcomes: dict[str, _Outcome] = {}
-    pending = list(day.orders)  # by acceptance time below
-    pending.sort(key=lambda o: (o.accepted, o.order_id))
+    pending = sorted(day.orders, key=lambda o: (o.accepted, o.order_id))
     nxt = 0
     open_ids: list[str] = []
+    held_since: dict[str, float] = {}
     round_ms: list[float] = []
     round_sizes: list[int] = []
+    rules: dict[str, int] = {}
     t = 0.0
-    horizon = day.hours * 3600 + 4 * 3600  # after the shift, riders finish what is left
+    horizon = day.hours * 3600 + 4 * 3600
     while t <= horizon:
         now = day.at(t)
-        views = [_view(r, t, day, by_id, weights) for r in riders.values()]
+        views = [_view(r, t, day, by_id, weights) for r in riders.values() if r.on_shift(t)]
         while nxt < len(pending) and pending[nxt].accepted <= t:
             o = pending[nxt]
             nxt += 1
-            if promise_mode == "computed":
-                due = promise(o.pickup, o.drop, day.at(o.est_ready), views, now)
-                promised = (due - day.start).total_seconds()
-            else:
-                promised = o.placed + promise_min * 60
+            ahead = [by_id[i] for i in open_ids]
+            promised, rule = _promise(day, o, views, ahead, t, promise_mode, promise_min)
+            rules[rule] = rules.get(rule, 0) + 1
             outcomes[o.order_id] = _Outcome(o, promised)
             open_ids.append(o.order_id)
-        if open_ids:
-            open_orders = [
-                OpenOrder(
-                    oid,
-                    by_id[oid].shop_id,
-                    by_id[oid].pickup,
-                    by_id[oid].drop,
-                    day.at(_known_ready(by_id[oid], t)),
-                    day.at(outcomes[oid].promised),
-                )
-                for oid in open_ids
-            ]
+        if open_ids and views:
+            open_orders = [_open(by_id[oid], outcomes[oid], t, day, held_since.get(oid)) for oid in open_ids]
             started = time.perf_counter()
-            proposals = planner(open_orders, views, now)
+            answer = planner(open_orders, views, now)
             round_ms.append((time.perf_counter() - started) * 1000)
             round_sizes.append(len(open_orders))
+            proposals = answer.proposals if isinstance(answer, RoundPlan) else answer
+            if isinstance(answer, RoundPlan):
+                busy = {h.order_id for h in answer.holds if h.reason == "rider_busy"}
+                held_since = {oid: held_since.get(oid, t) for oid in busy}
             taken: set[str] = set()
             for p in proposals:
-                _commit(riders[p.rider_id], p, t, by_id, outcomes, day.shops)
+                _commit(riders[p.rider_id], p, t, by_id, outcomes, weights)
                 taken.update(p.order_ids)
             open_ids = [oid for oid in open_ids if oid not in taken]
-        elif nxt == len(pending) and all(r.busy_until <= t for r in riders.values()):
+        elif not open_ids and nxt == len(pending) and all(r.busy_until <= t for r in riders.values()):
             break
         t += round_s
-    return _figures(day, riders, outcomes, round_ms, round_sizes)
+    figures = _figures(day, riders, outcomes, round_ms, round_sizes)
+    figures["promise_rule"] = rules
+    return figures
+
+
+def _open(o: DayOrder, out: _Outcome, t: float, day: Day, held: float | None) -> OpenOrder:
+    packed = o.packed <= t
+    return OpenOrder(
+        o.order_id,
+        o.shop_id,
+        o.pickup,
+        o.drop,
+        day.at(_known_ready(o, t)),
+        day.at(out.promised),
+        bags=o.bags if packed else None,
+        weight_g=o.weight_g if packed else None,
+        placed_at=day.at(o.placed),
+        held_since=None if held is None else day.at(held),
+    )
 
 
 def _view(r: _Rider, t: float, day: Day, by_id: dict[str, DayOrder], w: CostWeights) -> RiderView:
-    """The rider as dispatch sees them: where they are, what they carry, and when (it estimates) they are free."""
+    """The rider as dispatch sees them: where they are, what they carry, when (it estimates) they
+    are free, their shift, and the trip accepted and not yet picked up (an addition may join it)."""
     here = r.position(t)
+    ends = None if r.spec.off is None else day.at(r.spec.off)
     left = [leg for leg in r.legs if leg.leave > t]
     if not left:
-        return RiderView(r.spec.rider_id, r.spec.vehicle, here, r.spec.capacity)
+        return RiderView(r.spec.rider_id, r.spec.vehicle, here, r.spec.capacity, shift_ends_at=ends)
     carrying = sum(len(leg.order_ids) for leg in left if leg.kind == "drop")
     stops = [
         Stop(
@@ -329,7 +422,37 @@ def _view(r: _Rider, t: float, day: Day, by_id: dict[str, DayOrder], w: CostWeig
         for leg in left
     ]
     eta = eta_route(here, r.spec.vehicle, day.at(t), stops, w)
-    return RiderView(r.spec.rider_id, r.spec.vehicle, here, r.spec.capacity, carrying, eta.ends_at, left[-1].point)
+    planned: tuple[OpenOrder, ...] = ()
+    pickups = [leg for leg in left if leg.kind == "pickup"]
+    if len(pickups) == 1 and left[0] is pickups[0] and left[0].arrive > t:  # on the way to the shop
+        ids = pickups[0].order_ids
+        if len(ids) == carrying:
+            planned = tuple(
+                OpenOrder(
+                    i,
+                    by_id[i].shop_id,
+                    by_id[i].pickup,
+                    by_id[i].drop,
+                    day.at(_known_ready(by_id[i], t)),
+                    day.at(by_id[i].placed + 3600),
+                )
+                for i in ids
+            )
+    bags = sum(by_id[i].bags for leg in left if leg.kind == "drop" for i in leg.order_ids)
+    kg = sum(by_id[i].weight_g for leg in left if leg.kind == "drop" for i in leg.order_ids) / 1000
+    return RiderView(
+        r.spec.rider_id,
+        r.spec.vehicle,
+        here,
+        r.spec.capacity,
+        carrying,
+        eta.ends_at,
+        left[-1].point,
+        ends,
+        planned,
+        bags,
+        kg,
+    )
 
 
 def _commit(
@@ -338,31 +461,50 @@ def _commit(
     t: float,
     by_id: dict[str, DayOrder],
     outcomes: dict[str, _Outcome],
-    shops: Sequence[Shop],
     w: CostWeights = DEFAULT_WEIGHTS,
 ) -> None:
-    """The rider accepts at once: rides to the shop, waits for the real bags, delivers in the proposal's order."""
+    """The rider accepts at once: rides to the shops, waits for the real bags, delivers in the proposal's order.
+
+    An addition re-plans the trip in hand from where the rider is: the same shop (or its
+    neighbour), all the bags, then every drop in the new order.
+    """
     route = p.route or p.order_ids
     orders = [by_id[oid] for oid in route]
-    start = max(t, r.busy_until)
-    shop = orders[0].pickup
-    r.go(start, shop)
-    arrive = r.times[-1]
-    ready = max(o.packed for o in orders)
-    r.wait_s += max(0.0, ready - arrive)
-    leave = max(arrive, ready) + w.pickup_s
-    r.stay(leave)
-    r.legs.append(_Leg("pickup", shop, tuple(route), arrive, leave))
+    if p.adds_to:
+        r.cut(t)
+        start = t
+    else:
+        start = max(t, r.busy_until)
+    if not p.adds_to or r.trips == 0:
+        r.trip_start = start
+    pickups: dict[Point, list[DayOrder]] = {}
+    for o in orders:
+        pickups.setdefault(o.pickup, []).append(o)
+    shops = sorted(pickups, key=lambda pt: max(o.packed for o in pickups[pt]))
+    at = start
+    for shop in shops:
+        r.go(at, shop)
+        arrive = r.times[-1]
+        ready = max(o.packed for o in pickups[shop])
+        r.wait_s += max(0.0, ready - arrive)
+        leave = max(arrive, ready) + w.pickup_s
+        r.stay(leave)
+        r.legs.append(_Leg("pickup", shop, tuple(o.order_id for o in pickups[shop]), arrive, leave))
+        at = leave
     for o in orders:
         r.go(r.times[-1], o.drop)
         door = r.times[-1]
         r.stay(door + w.door_s)
         r.legs.append(_Leg("drop", o.drop, (o.order_id,), door, door + w.door_s))
         out = outcomes[o.order_id]
-        out.rider_id, out.assigned, out.at_door, out.trip_size = r.spec.rider_id, t, door, len(orders)
-    r.busy_s += r.times[-1] - start
+        out.rider_id, out.at_door, out.trip_size = r.spec.rider_id, door, len(orders)
+        out.assigned = out.assigned if out.assigned is not None else t
+    if p.adds_to:
+        r.busy_s += r.times[-1] - r.busy_until if r.times[-1] > r.busy_until else 0.0
+    else:
+        r.busy_s += r.times[-1] - start
+        r.trips += 1
     r.busy_until = r.times[-1]
-    r.trips += 1
 
 
 # --- figures --------------------------------------------------------------------------------------
@@ -385,6 +527,13 @@ def stats(values: Sequence[float], digits: int = 1) -> dict[str, float | int | N
 
 
 PEAKS = ((11.0, 13.0), (17.0, 19.5))  # local hours
+UNDELIVERED_MIN = 90.0  # an undelivered order counts as this many minutes placed -> door
+
+
+def _shift_h(day: Day, spec: RiderSpec) -> float:
+    """The rider's hours on shift (all day when no shift is known)."""
+    off = day.hours * 3600 if spec.off is None else spec.off
+    return max(0.0, off - spec.on) / 3600
 
 
 def _figures(
@@ -404,13 +553,21 @@ def _figures(
     peak = [o for o in outcomes.values() if in_peak(o)]
     peak_on_time = [o for o in peak if o.at_door is not None and o.at_door <= o.promised]
     km = sum(r.metres for r in riders.values()) / 1000
-    shift_h = day.hours * len(riders)
+    shift_h = sum(_shift_h(day, r.spec) for r in riders.values())
     busy_h = sum(r.busy_s for r in riders.values()) / 3600
     trips = sum(r.trips for r in riders.values())
     n = len(outcomes)
+    counted = [
+        (o.at_door - o.order.placed) / 60 if o.at_door is not None else UNDELIVERED_MIN for o in outcomes.values()
+    ]
     return {
         "orders": {"placed": len(day.orders), "planned": n, "delivered": len(done), "undelivered": n - len(done)},
         "on_time_rate": round(len(on_time) / n, 4) if n else None,
+        "late_share": round(1 - len(on_time) / n, 4) if n else None,
+        "undelivered_share": round((n - len(done)) / n, 4) if n else None,
+        "placed_to_door_counted_min": stats(counted),
+        "promised_min": stats([(o.promised - o.order.placed) / 60 for o in outcomes.values()]),
+        "delivered_within_promise": round(len(on_time) / len(done), 4) if done else None,
         "late": {"count": len(done) - len(on_time), "minutes_late": stats(late_min)},
         "peak_on_time_rate": round(len(peak_on_time) / len(peak), 4) if peak else None,
         "order_to_door_min": stats(to_door),
@@ -506,7 +663,7 @@ def run(
     """Both policies on the same day; the whole JSON except timestamps and machine facts."""
     day = make_day(seed, orders, riders, first_hour=first_hour, last_hour=last_hour)
     kwargs: dict[str, Any] = {"round_s": round_s, "promise_mode": promise_mode, "promise_min": promise_min}
-    optimiser = simulate(day, plan_round, **kwargs)
+    optimiser = simulate(day, plan, **kwargs)
     baseline = simulate(day, nearest_available, **kwargs)
     return {
         "day": {

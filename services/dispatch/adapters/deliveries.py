@@ -237,6 +237,7 @@ def _offer(row: asyncpg.Record) -> Offer:
     return Offer(
         str(row["id"]), row["order_id"], row["rider_id"], OfferStatus(row["status"]), row["expires_at"],
         row["eta_shop_at"], row["eta_door_at"], row["created_at"], row["answered_at"], row["reason"], row["version"],
+        tuple(row["adds_to"] or ()),
     )  # fmt: skip
 
 
@@ -248,8 +249,8 @@ class OfferRepository:
 
     async def add(self, offer: Offer) -> None:
         await self.conn.execute(
-            "INSERT INTO offers (id, order_id, rider_id, eta_shop_at, eta_door_at, created_at, expires_at) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO offers (id, order_id, rider_id, eta_shop_at, eta_door_at, created_at, expires_at, adds_to) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             uuid.UUID(offer.id),
             offer.order_id,
             offer.rider_id,
@@ -257,6 +258,7 @@ class OfferRepository:
             offer.eta_door_at,
             offer.created_at,
             offer.expires_at,
+            list(offer.adds_to),
         )
 
     async def get(self, offer_id: str, *, lock: bool = False) -> Offer | None:

@@ -154,6 +154,9 @@ class CostWeights:
     scarcity: float = 1.5  # trip cost * (1 + scarcity * (pressure - 1)) when pressure > 1, up to max_pressure
     max_pressure: float = 4.0
     lead_s: float = 90.0  # commit a trip only when its rider has to set off within this (covers rounds and offers)
+    idle_lead_s: float = (
+        240.0  # ... and up to this much earlier when riders are idle (pressure 0): bags are often early
+    )
     pickup_s: float = 60.0  # handover at the shop, once per pickup
     door_s: float = 60.0  # handover at each door before riding on
     max_batch: int = 6  # at most this many orders in one trip (and the rider's capacity, bags and kilograms)
@@ -166,7 +169,7 @@ class CostWeights:
     batch_partners: int = 4  # an order is batched only with its nearest eligible partners (keeps rounds fast)
     option_budget: int = 12_000  # a big round costs about this many (rider, trip) pairs: fewer riders per trip
     rescue_after_s: float = 600.0  # an order that would be later than this goes first (see _select)
-    age_after_s: float = 900.0  # an order open longer than this gains priority ...
+    age_after_s: float = 600.0  # an order open longer than this (or held for a busy rider at all) gains priority ...
     age: float = 2.0  # ... this much per second (no order waits behind younger ones for long)
     max_hold_s: float = 180.0  # never held for a busy rider longer while a free one reaches the shop in time
     shift_grace_s: float = 600.0  # a route may end at most this long after the rider's shift
@@ -351,12 +354,14 @@ def _trip_times(
     return arrive, waited, depart, doors
 
 
-def _cost(rider: _Rider, batch: _Batch, to_shop: float, w: CostWeights, trip: float) -> _Option | None:
+def _cost(
+    rider: _Rider, batch: _Batch, to_shop: float, w: CostWeights, trip: float, early_s: float = 0.0
+) -> _Option | None:
     if batch.legs:
         ideal_leave = batch.ready - to_shop - (w.pickup_s * len(batch.legs) + batch.pickup_legs / rider.speed)
     else:
         ideal_leave = batch.ready - to_shop
-    due = max(rider.start, ideal_leave) <= w.lead_s
+    due = rider.start <= w.lead_s and ideal_leave <= w.lead_s + early_s
     leave = rider.start if due else max(rider.start, ideal_leave)
     if batch.legs:
         arrive, waited, depart, doors = _trip_times(rider, batch, to_shop, leave, w)
@@ -618,8 +623,10 @@ class _Reach:
 
 
 def _pressure(members: list[_Order], crew: list[_Rider]) -> float:
-    free = sum(1 for c in crew if c.start <= 600) or 0
-    return len(members) / max(1, free)
+    """Bags packed within 10 minutes per rider free within 10 minutes: above 1, riders are scarce."""
+    due = sum(1 for m in members if m.ready <= 600)
+    free = sum(1 for c in crew if c.start <= 600)
+    return due / max(1, free)
 
 
 def plan(
@@ -649,6 +656,7 @@ def plan(
 def _candidates(members: list[_Order], crew: list[_Rider], pressure: float, w: CostWeights) -> list[_Option]:
     """Every (rider, trip) worth costing: a trip's k riders who reach its first shop soonest."""
     trip = w.trip * (1 + w.scarcity * max(0.0, pressure - 1))
+    early = w.idle_lead_s * max(0.0, 1 - pressure)
     relaxed = _relax(w, pressure) if pressure > 1 else w  # scarce riders: bundle more, a little farther off
     _clusters(members, w)
     by_cluster: dict[int, list[_Order]] = {}
@@ -680,7 +688,7 @@ def _candidates(members: list[_Order], crew: list[_Rider], pressure: float, w: C
         for to_shop, c in reach.nearest(batch.pickups[0], k):
             if c.slots < size or c.bags < batch.bags or c.kg < batch.kg or c.r.rider_id in batch.excluded:
                 continue
-            opt = _cost(c, batch, to_shop, w, trip)
+            opt = _cost(c, batch, to_shop, w, trip, early)
             if opt is not None:
                 options.append(opt)
                 taken += 1
@@ -812,13 +820,18 @@ class _Selection:
     def live(self, opt: _Option) -> bool:
         return opt.rider.r.rider_id not in self.used and not any(m.o.order_id in self.settled for m in opt.offered)
 
+    def held_for(self, m: _Order) -> float:
+        return 0.0 if m.o.held_since is None else max(0.0, self.ts - m.o.held_since.timestamp())
+
     def hold_banned(self, m: _Order, rest: list[_Option]) -> bool:
-        """Held for a busy rider max_hold_s already, while a free rider reaches the shop before the bag."""
-        held = m.o.held_since
-        if held is None or self.ts - held.timestamp() < self.w.max_hold_s:
+        """Held for a busy rider max_hold_s already while a free rider reaches the shop before the bag
+        is ready; or twice that long while any free rider can go: a hold's rider may be taken by others."""
+        held = self.held_for(m)
+        if held < self.w.max_hold_s:
             return False
         ready = max(m.ready, 0.0) + self.w.lead_s
-        return any(o.due and o.rider.start <= 0 and o.arrive <= ready and self.live(o) for o in rest)
+        free = [o for o in rest if o.due and o.rider.start <= 0 and self.live(o)]
+        return any(o.arrive <= ready for o in free) or (held >= 2 * self.w.max_hold_s and bool(free))
 
     def best_of(self, oid: str) -> tuple[float, _Option] | None:
         w, lst = self.w, self.per_order[oid]
@@ -834,7 +847,7 @@ class _Selection:
         regret = next((o.score - best.score for o in lst[i + 1 :] if o.rider is not best.rider and self.live(o)), 1e9)
         door = best.doors[next(k for k, x in enumerate(best.batch.members) if x is m)]
         prio = regret + w.late * max(0.0, door - (m.promised + w.rescue_after_s))
-        prio += w.age * max(0.0, m.age - w.age_after_s)
+        prio += w.age * (max(0.0, m.age - w.age_after_s) + self.held_for(m))  # held: first for its rider
         if door > m.promised + w.undeliverable_after_s:
             prio += w.undeliverable
         return prio, best

@@ -28,6 +28,12 @@ TRANSITIONS: Mapping[OfferStatus, frozenset[OfferStatus]] = {
 
 @dataclass
 class Offer:
+    """An order put to one rider. An *addition* (`adds_to` not empty) puts the order to a rider on
+    top of the orders `adds_to` the rider accepted and has not picked up yet: one shop (or shops
+    within 300 m), one trip. Accepting it assigns the order like any offer (the rider's trip then
+    carries both); declining it leaves the accepted trip as it was, and the rider is not asked for
+    the order again."""
+
     id: str
     order_id: str
     rider_id: str
@@ -39,6 +45,11 @@ class Offer:
     answered_at: datetime | None = None
     reason: str | None = None
     version: int = 0
+    adds_to: tuple[str, ...] = ()  # an addition: the accepted, not yet picked-up orders it joins
+
+    @property
+    def is_addition(self) -> bool:
+        return bool(self.adds_to)
 
     def check_answer(self, rider_id: str, now: datetime) -> None:
         """A rider may answer only their own pending offer, before it lapses."""

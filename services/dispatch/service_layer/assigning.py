@@ -7,12 +7,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from services.dispatch.domain.assignment import OpenOrder, Proposal, RiderView, plan_round, single_trip
+from services.dispatch.domain.assignment import OpenOrder, Proposal, RiderView, single_trip
 from services.dispatch.domain.delivery import BEFORE_PICKUP, CARRYING, Delivery, DeliveryStatus
 from services.dispatch.domain.eta import eta_change, live_eta
 from services.dispatch.domain.offers import Offer, OfferStatus, check_answer, is_behind, is_silent
 from services.dispatch.domain.riders import Position, Rider
-from services.dispatch.service_layer import lockers
+from services.dispatch.service_layer import lockers, planning
 from services.dispatch.service_layer.quoting import quote_promises
 from services.dispatch.service_layer.riders import rider_views, withdraw_offers
 from services.dispatch.service_layer.unit_of_work import DispatchUnitOfWork
@@ -110,23 +110,9 @@ def _open_order(d: Delivery, excluded: frozenset[str], now: datetime) -> OpenOrd
 
 
 async def _offer_open(uow: DispatchUnitOfWork, views: list[RiderView]) -> int:
-    """Offer the open deliveries that have no pending offer to the riders free of one, as plan_round proposes."""
-    now = uow.now()
-    pending = {o.order_id: o.rider_id for o in await uow.offers.pending()}
-    waiting = [d for d in await uow.deliveries.in_status([DeliveryStatus.OPEN]) if d.order_id not in pending]
-    excluded = await uow.offers.exclusions([d.order_id for d in waiting])
-    orders = [o for d in waiting if (o := _open_order(d, excluded.get(d.order_id, frozenset()), now)) is not None]
-    free = [v for v in views if v.rider_id not in set(pending.values())]
-    if not orders or not free:
-        return 0
-    made = 0
-    for proposal in plan_round(orders, free, now):
-        for order_id in proposal.order_ids:
-            if order_id not in pending:
-                await _make_offer(uow, proposal, order_id)
-                pending[order_id] = proposal.rider_id
-                made += 1
-    return made
+    """Offer the open deliveries that have no pending offer to the riders free of one, as the planner
+    proposes, within the riders' shifts, with additions, holds and undeliverable alerts (planning.py)."""
+    return await planning.plan_and_offer(uow, views)
 
 
 async def _make_offer(uow: DispatchUnitOfWork, proposal: Proposal, order_id: str) -> None:
