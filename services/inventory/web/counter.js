@@ -2,8 +2,10 @@
 // products and stock, opening hours and the pause switch. What a tablet at the counter needs;
 // the API decides what this member of staff may see and do.
 import {
-  act, api, boot, countdown, fen, h, liveBadge, named, showWho, signInForm, stream, t, timeOf, toast, translate,
+  act, api, boot, config, countdown, fen, h, liveBadge, named, showWho, signInForm, stream, t, timeOf, toast, translate,
 } from "/app/common/linli.js";
+import { qrImage, scanButton } from "/app/common/codes.js";
+import { labelsSheet, pickListSheet, preview } from "./print.js";
 import { STRINGS } from "./strings.js";
 
 const me0 = await boot({ title: "counter.title", strings: STRINGS });
@@ -154,7 +156,9 @@ function byOrder(parts) {
 const RANK = { waiting: 0, accepted: 1, picking: 1, packed: 2 };
 
 function drawOrders(panel) {
-  panel.replaceChildren(h("div", { class: "counter" },
+  const scan = scanButton({ id: "scan-code", kinds: ["pickup"], label: t("scan.counter"), onCode: handOverScanned });
+  panel.replaceChildren(scan ? h("div", { class: "row scan-row" }, scan, h("span", { class: "muted" }, t("scan.counter.help"))) : "",
+    h("div", { class: "counter" },
     h("div", { id: "queue", "aria-live": "polite" }), h("aside", { id: "pick", class: "pick", "aria-live": "polite" })));
   redrawOrders();
   drawPick();
@@ -218,7 +222,10 @@ function orderCard(parts) {
     t("open.pick"));
   open.addEventListener("click", () => loadPick(first.order_id));
   if (parts.some((p) => p.status !== "waiting")) card.append(h("div", { class: "row" }, open));
-  if (first.handover_code) card.append(h("p", { class: "code" }, t("rider.code", { code: first.handover_code })));
+  if (first.handover_code) {
+    card.append(h("div", { class: "code-row" }, h("p", { class: "code" }, t("rider.code", { code: first.handover_code })),
+      qrImage(handoverQr(first.order_id), "pickup", first.handover_code, 120)));
+  }
   if (first.order_status === "packed" && mayHandOver(first)) card.append(handoverForm(first));
   return card;
 }
@@ -288,6 +295,20 @@ function scheduledCard(parts) {
 }
 
 const mayHandOver = (part) => state.here.id === part.store_id;
+const handoverQr = (orderId) =>
+  `${config.urls.inventory || ""}/stores/${encodeURIComponent(state.here.id)}/orders/${encodeURIComponent(orderId)}/handover-code.svg`;
+
+/** A scanned pickup QR names its order: fill that order's handover form and send it as if typed. */
+function handOverScanned(found) {
+  const input = found.order ? document.getElementById(`code-${found.order}`) : null;
+  if (!input) {
+    toast(found.order ? t("scan.not_here", { id: short(found.order) }) : t("scan.need_order"), "error");
+    return;
+  }
+  input.value = found.code;
+  input.closest("article")?.scrollIntoView({ block: "center" });
+  input.form.requestSubmit();
+}
 
 function handoverForm(part) {
   const id = `code-${part.order_id}`;
@@ -360,8 +381,14 @@ function drawPickIn(el) {
   if (!pick) { el.replaceChildren(h("p", { class: "muted" }, t("pick.none"))); return; }
   const close = h("button", { type: "button", class: "ghost dark" }, t("pick.close"));
   close.addEventListener("click", () => { state.open = null; state.pick = null; drawPick(); redrawOrders(); });
+  const print = h("button", { type: "button", id: "print-list" }, t("print.list"));
+  print.addEventListener("click", () => printList(pick, null));
+  const packedHere = pick.stalls.some((s) => partOf(pick.order_id, s.location_id)?.status === "packed");
+  const labels = packedHere ? h("button", { type: "button", id: "print-labels" }, t("print.labels")) : null;
+  if (labels) labels.addEventListener("click", () => act(labels, () => printLabels(pick.order_id)));
   fill(el,
     h("div", { class: "spread" }, h("h2", { id: "pick-title" }, t("pick.title", { id: short(pick.order_id) })), close),
+    h("div", { class: "row print-row" }, print, labels),
     h("div", { class: "row" }, ...flagsOf(pick)),
     pick.note ? h("p", { class: "note" }, t("note", { note: pick.note })) : null,
     ...pick.stalls.map((stall) => stallBlock(pick, stall)),
@@ -371,13 +398,35 @@ function drawPickIn(el) {
 function stallBlock(pick, stall) {
   const part = partOf(pick.order_id, stall.location_id);
   const picking = part && part.status === "picking";
+  let printPart = null;
+  if (pick.stalls.length > 1) {
+    printPart = h("button", { type: "button", class: "small", "data-print-part": stall.location_id }, t("print.part"));
+    printPart.addEventListener("click", () => printList(pick, stall.location_id));
+  }
   return h("section", { class: "stall", "aria-label": placeName(stall.location_id) },
-    stall.location_id !== state.here.id || pick.stalls.length > 1 ? h("h3", {}, placeName(stall.location_id)) : null,
+    stall.location_id !== state.here.id || pick.stalls.length > 1
+      ? h("div", { class: "spread" }, h("h3", {}, placeName(stall.location_id)), printPart) : null,
     ...stall.categories.map((cat) => h("div", {},
       cat.category ? h("h4", { class: "muted" }, cat.category) : null,
       h("ul", { class: "pick-lines" }, cat.lines.map((ln) => lineRow(pick, ln, picking))))),
     part && part.status === "picking" ? packForm(pick, stall) : null,
     part && part.status === "packed" ? h("p", { class: "badge good" }, t("packed.done")) : null);
+}
+
+// ------------------------------------------------------------------ printing
+const printNames = {
+  place: placeName, product: (ln) => named(ln), quantity: (ln) => quantityText(ln), short, qr: (id) => handoverQr(id),
+};
+
+function printList(pick, only) {
+  const title = only ? `${t("print.list.title", { id: short(pick.order_id) })} · ${placeName(only)}`
+    : t("print.list.title", { id: short(pick.order_id) });
+  preview("list", title, pickListSheet(pick, only, printNames));
+}
+
+async function printLabels(orderId) {
+  const answer = await api("inventory", `/stores/${encodeURIComponent(state.here.id)}/orders/${encodeURIComponent(orderId)}/labels`);
+  preview("labels", t("print.labels.title", { id: short(orderId) }), labelsSheet(answer, printNames));
 }
 
 function lineState(ln) {
