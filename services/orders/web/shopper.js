@@ -4,6 +4,7 @@ import {
   act, addStrings, api, boot, config, drawMap, fen, h, lang, named, showWho, signInForm, stream, t,
   timeOf, toast, translate, uuid,
 } from "/app/common/linli.js";
+import { qrImage } from "/app/common/codes.js";
 
 addStrings({
   zh: {
@@ -465,9 +466,14 @@ function orderParts(o, ledger) {
     parts.push(h("p", { id: "when" }, when, o.late_risk ? h("span", { class: "badge warn" }, t("order.late")) : null));
   }
   if (o.rider) parts.push(h("p", {}, t("order.rider", { name: o.rider.name || o.rider.rider_id })));
-  const codes = [["order.delivery_code", o.delivery_code, "delivery-code"], ["order.handover_code", o.handover_code, "handover-code"],
-    ["order.locker_code", o.locker?.code, "locker-code"]].filter(([, v]) => v);
-  for (const [k, v, id] of codes) parts.push(h("div", { class: "card" }, h("div", { class: "muted" }, t(k)), h("div", { class: "code", id }, v)));
+  const codes = [["order.delivery_code", o.delivery_code, "delivery-code", "delivery"],
+    ["order.handover_code", o.handover_code, "handover-code", "pickup"],
+    ["order.locker_code", o.locker?.code, "locker-code", "locker"]].filter(([, v]) => v);
+  // Each code also as a QR code to hold up to the counter's, the rider's or the locker's camera.
+  for (const [k, v, id, kind] of codes) {
+    parts.push(h("div", { class: "card code-card" }, h("div", {}, h("div", { class: "muted" }, t(k)), h("div", { class: "code", id }, v)),
+      qrImage(`${config.urls.orders || ""}/orders/${encodeURIComponent(o.id)}/codes/${kind}.svg`, kind, v)));
+  }
   for (const ln of o.lines.filter((l) => l.pending_approval && l.pending_approval.answer === null)) parts.push(approvalCard(o, ln));
   if (o.pickup_offer && ["PICKING", "PACKED", "ACCEPTED"].includes(o.status)) parts.push(pickupOfferCard(o));
   parts.push(h("h3", {}, t("order.timeline")), h("ol", { class: "timeline", id: "timeline" }, ...o.timeline.map((e) =>
