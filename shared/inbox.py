@@ -8,6 +8,12 @@ Failures come in two kinds. A message that cannot be parsed or validated will ne
 so it goes straight to `<topic>.dlq` with the error in its headers. Anything else (a lost
 database connection, a deadlock) is retried in place with growing pauses for a bounded time,
 then dead-lettered too, so that one bad message never blocks its partition for good.
+
+A dependency that is away is not a bad message. When a failure shows PostgreSQL, Redis or the
+broker missing (shared/dependencies.py) and a probe confirms it does not answer, the consumer
+pauses instead: it holds its batch, fetches nothing more, keeps its offset, and tries again
+with capped backoff for as long as the outage lasts, saying so on /health and in the logs. The
+retry window only counts failures that happen while the dependencies answer.
 """
 
 from __future__ import annotations
@@ -19,13 +25,15 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 
+from shared.dependencies import away
 from shared.events.envelope import Event, MalformedEvent, RawEnvelope, parse_envelope, validate_payload
 from shared.events.topics import Topic
 from shared.fetch_pacing import FetchPacing, PacedFetches, without_empty_nap
@@ -44,6 +52,35 @@ BatchHandler = Callable[[Any, Sequence[tuple[RawEnvelope, Any]]], Awaitable[None
 
 class PermanentError(Exception):
     """A well-formed event that this consumer can never apply: retrying would only delay the DLQ."""
+
+
+T = TypeVar("T")
+
+# Whether a named dependency ("database", "redis", "broker") answers right now.
+Probe = Callable[[str], Awaitable[bool]]
+
+
+async def _assume_it_answers(_: str) -> bool:
+    return True  # without a probe every failure counts against the message, as before outages paused
+
+
+@dataclass
+class Outage:
+    """What a paused consumer waits for, since when, and the failure that showed it."""
+
+    dependency: str
+    since: float  # time.time()
+    error: str
+    attempts: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "waiting_for": self.dependency,
+            "since": datetime.fromtimestamp(self.since, UTC).isoformat(),
+            "for_s": round(time.time() - self.since, 1),
+            "attempts": self.attempts,
+            "error": self.error[:300],
+        }
 
 
 @dataclass
@@ -171,6 +208,9 @@ class Consumer:
     batches: int = 0  # runs applied together in one unit of work
     split: int = 0  # runs applied one at a time after their unit of work failed
     paced: PacedFetches | None = None  # set by subscribe(pacing=...)
+    probe: Probe = _assume_it_answers
+    outage: Outage | None = None  # set while paused for a missing dependency
+    outages: int = 0  # how many times it paused
 
     @functools.cached_property
     def _types(self) -> dict[str, type[Event]]:
@@ -205,10 +245,64 @@ class Consumer:
             await self._dead_letter(record, f"malformed: {e}")
             return "dead-lettered"
 
+    async def _through_outages(self, attempt: Callable[[], Awaitable[T]]) -> T:
+        """Run `attempt`; while it fails because a dependency is away, wait for it and run it again.
+
+        A failure counts against the message (and is raised) only when the dependency it points
+        at answers the probe: a dropped connection to a database that is back is an ordinary retry.
+        """
+        pause = self.retry.initial_s
+        while True:
+            try:
+                result = await attempt()
+            except Exception as e:
+                dependency = away(e)
+                if dependency is None or await self._answers(dependency):
+                    self._resume()
+                    raise
+                self._pause(dependency, e)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, self.retry.max_s)
+                continue
+            self._resume()
+            return result
+
+    async def _answers(self, dependency: str) -> bool:
+        try:
+            return await asyncio.wait_for(self.probe(dependency), 3.0)
+        except Exception:
+            return False
+
+    def _pause(self, dependency: str, error: Exception) -> None:
+        if self.outage is None or self.outage.dependency != dependency:
+            self.outage = Outage(dependency, time.time(), repr(error))
+            self.outages += 1
+            log.warning(
+                "%s: paused, %s is away (%r); holding the offset and retrying until it answers",
+                self.name,
+                dependency,
+                error,
+            )
+        self.outage.attempts += 1
+        if self.outage.attempts % 20 == 0:
+            log.warning(
+                "%s: still paused after %.0fs, %s is away", self.name, time.time() - self.outage.since, dependency
+            )
+
+    def _resume(self) -> None:
+        if self.outage is not None:
+            log.warning(
+                "%s: %s answers again after %.1fs; resumed",
+                self.name,
+                self.outage.dependency,
+                time.time() - self.outage.since,
+            )
+            self.outage = None
+
     async def _apply_run(self, run: list[_Parsed]) -> None:
         for attempt in range(1, self.whole_batch_attempts + 1):
             try:
-                await self._apply_together(run)
+                await self._through_outages(lambda: self._apply_together(run))
                 return
             except Exception as e:
                 log.warning(
@@ -252,7 +346,7 @@ class Consumer:
         attempt = 0
         while True:
             try:
-                return await self._apply(parsed.env, parsed.event, handler)
+                return await self._through_outages(lambda: self._apply(parsed.env, parsed.event, handler))
             except PermanentError as e:
                 error = f"refused: {e}"
                 break

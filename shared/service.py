@@ -38,7 +38,7 @@ from shared.auth import session_router
 from shared.background import BackgroundLoop
 from shared.clock import Clock, SystemClock
 from shared.deadlines import DeadlineHandler, DeadlineScheduler
-from shared.dependencies import DEPENDENCY_FAILURES, Unavailable, away
+from shared.dependencies import BROKER, DATABASE, DEPENDENCY_FAILURES, REDIS, Unavailable, away
 from shared.errors import Refusal
 from shared.events.envelope import Envelope, Event, RawEnvelope
 from shared.events.topics import Topic
@@ -89,6 +89,19 @@ class Runtime:
         """The running loop of that kind (the relay, say), for health and tests."""
         return next(loop for loop in self.loops if isinstance(loop, kind))
 
+    async def answers(self, dependency: str) -> bool:
+        """Whether `dependency` (database, redis, broker) answers now: a paused consumer's probe."""
+        try:
+            if dependency == DATABASE:
+                await asyncio.wait_for(self.pool.fetchval("SELECT 1"), 2.0)
+            elif dependency == REDIS:
+                await asyncio.wait_for(self.redis.ping(), 2.0)
+            elif dependency == BROKER:
+                return bool(await self.broker.ping(timeout=2.0))
+        except Exception:
+            return False
+        return True
+
 
 @dataclass
 class Subscription:
@@ -136,7 +149,11 @@ class HealthAnswer(BaseModel):
     uptime_s: float | None = None
     startup_s: dict[str, float] | None = Field(default=None, description="seconds each start-up phase took")
     outbox: dict[str, float | int | bool] | None = None
-    consumers: dict[str, dict[str, int]] | None = None
+    consumers: dict[str, dict[str, Any]] | None = Field(
+        default=None,
+        description="per consumer group: applied, duplicates, ignored, outages, and `paused` (what it waits "
+        "for, since when) while a dependency is away and its offset is held",
+    )
     dead_lettered: int | None = None
 
 
@@ -179,6 +196,7 @@ def declare_broker(
             handlers=sub.handlers,
             unit_of_work=lambda env: runtime().unit_of_work(cause=env),
             dead_letters_getter=lambda: runtime().dead_letters,
+            probe=lambda dependency: runtime().answers(dependency),
             retry=retry,
             batch_handlers=sub.batch_handlers,
         )
@@ -462,13 +480,23 @@ async def _health(runtime: Runtime) -> JSONResponse:
         body["outbox"]["relay_leader"] = runtime.loop(outbox.Relay).is_leader
         if runtime.spec.health_details is not None:
             body.update(await runtime.spec.health_details(runtime))
-    body["consumers"] = {
-        c.name: {"applied": c.applied, "duplicates": c.duplicates, "ignored": c.ignored} for c in runtime.consumers
-    }
+    body["consumers"] = {c.name: _consumer_health(c) for c in runtime.consumers}
     body["dead_lettered"] = runtime.dead_letters.sent
     ready = all(v == "ok" for k, v in checks.items() if k != "redis")  # without Redis, only live views stop
     body["status"] = ("ok" if checks["redis"] == "ok" else "degraded") if ready else "unavailable"
     return JSONResponse(body, status_code=200 if ready else 503)
+
+
+def _consumer_health(consumer: Consumer) -> dict[str, Any]:
+    health: dict[str, Any] = {
+        "applied": consumer.applied,
+        "duplicates": consumer.duplicates,
+        "ignored": consumer.ignored,
+        "outages": consumer.outages,
+    }
+    if consumer.outage is not None:
+        health["paused"] = consumer.outage.as_dict()  # waiting for a dependency, its offset held
+    return health
 
 
 def _broker_probe(broker: KafkaBroker) -> Callable[[], Awaitable[None]]:

@@ -82,7 +82,7 @@ async def test_declared_loops_run_with_the_service_and_stop_with_it(settings: Se
         await asyncio.sleep(0.1)
         assert loop.rounds > 0
         assert runtime.loop(Counting) is loop, "a loop turned off by settings (None) is simply absent"
-        assert len(runtime.loops) == 4, "relay, scheduler, housekeeper and the service's own loop"
+        assert len(runtime.loops) == 5, "relay, scheduler, housekeeper, fetch pacer and the service's own loop"
     stopped_at = loop.rounds
     await asyncio.sleep(0.05)
     assert loop.rounds == stopped_at
