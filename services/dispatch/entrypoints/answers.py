@@ -4,6 +4,7 @@ writes them, because the board and the rider app (and the e2e tests) read them a
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Any
 
@@ -11,12 +12,13 @@ from pydantic import BaseModel, Field
 
 from services.dispatch.adapters.places import Alert
 from services.dispatch.adapters.repository import LoggedEvent, TrackedOrder
+from services.dispatch.domain.assignment import Hold
 from services.dispatch.domain.delivery import Delivery, maps_url, pickup_kind
 from services.dispatch.domain.lockers import LockerSite
 from services.dispatch.domain.offers import Offer
 from services.dispatch.domain.riders import Position, Rider, Shift
 from services.dispatch.domain.visibility import VISIBILITY
-from services.dispatch.service_layer.assigning import OfferForRider
+from services.dispatch.service_layer.assigning import BoardPlan, OfferForRider
 from services.dispatch.service_layer.delivering import Delivered
 from services.dispatch.service_layer.lockers import Opened, SiteDetail
 from services.dispatch.service_layer.riders import RiderPage, RosterEntry
@@ -140,6 +142,10 @@ class OfferAnswer(JobAnswer):
     expires_at: str
     eta_shop_at: str | None
     eta_door_at: str | None
+    adds_to: list[str] = Field(
+        default_factory=list,
+        description="an addition: the orders of the accepted trip (not picked up) it joins; empty for a new trip",
+    )
 
 
 class SlotAnswer(BaseModel):
@@ -227,6 +233,7 @@ def offer_for_rider(o: OfferForRider) -> OfferAnswer:
         **_job(d, o.here),
         eta_shop_at=_iso(offer.eta_shop_at),
         eta_door_at=_iso(offer.eta_door_at),
+        adds_to=list(o.adds_to),
     )
 
 
@@ -540,3 +547,105 @@ def site(s: LockerSite) -> SiteAnswer:
 
 def opened(o: Opened) -> OpenedAnswer:
     return OpenedAnswer(order_id=o.order_id, compartment_id=o.compartment_id, opened=True)
+
+
+# -- the board's view of the rounds -----------------------------------------------------------------
+class HoldAnswer(BaseModel):
+    order_id: str
+    reason: str = Field(description="'timing': the bag is far from ready; 'rider_busy': waiting for a rider costs less")
+    why: str
+    rider_id: str = Field(description="the rider it is held for")
+    leaves_at: str
+    eta_door_at: str
+    hold_cost: float
+    send_now_rider: str | None
+    send_now_cost: float | None
+
+
+class UndeliverableAnswer(BaseModel):
+    order_id: str
+    reason: str
+    best_door_at: str | None
+
+
+class BundleAnswer(BaseModel):
+    rider_id: str
+    order_ids: list[str]
+    offered: bool = Field(description="True: offered together, not yet answered; False: accepted, not picked up")
+
+
+class AdditionAnswer(BaseModel):
+    rider_id: str
+    order_id: str
+    adds_to: list[str]
+    offer_id: str | None = Field(description="None: planned by the round, not offered yet")
+    eta_door_at: str | None
+
+
+class ShiftEndAnswer(BaseModel):
+    rider_id: str
+    name: str
+    ends_at: str
+    in_hand: list[str]
+
+
+class BoardPlanAnswer(BaseModel):
+    planned_at: str
+    pressure: float = Field(description="open orders per rider free within 10 minutes (> 1: riders are scarce)")
+    held: list[HoldAnswer]
+    undeliverable: list[UndeliverableAnswer]
+    bundles: list[BundleAnswer]
+    additions: list[AdditionAnswer]
+    shift_ends: list[ShiftEndAnswer]
+
+
+def _why_held(h: Hold) -> str:
+    if h.reason == "timing":
+        return f"the bag is not ready yet: {h.rider_id} sets off at {h.leaves_at:%H:%M} to arrive as it is packed"
+    if h.send_now_rider is None:
+        return f"held for {h.rider_id}, free at {h.leaves_at:%H:%M}: nobody free now can take it"
+    return (
+        f"held for {h.rider_id}, free at {h.leaves_at:%H:%M}: waiting costs {h.hold_cost:.0f}, "
+        f"sending {h.send_now_rider} now {h.send_now_cost or 0:.0f}"
+    )
+
+
+def board_plan(b: BoardPlan) -> BoardPlanAnswer:
+    pressure = b.pressure if math.isfinite(b.pressure) else 999.0
+    return BoardPlanAnswer(
+        planned_at=b.planned_at.isoformat(),
+        pressure=round(pressure, 2),
+        held=[
+            HoldAnswer(
+                order_id=h.order_id,
+                reason=h.reason,
+                why=_why_held(h),
+                rider_id=h.rider_id,
+                leaves_at=h.leaves_at.isoformat(),
+                eta_door_at=h.eta_door_at.isoformat(),
+                hold_cost=round(h.hold_cost, 1),
+                send_now_rider=h.send_now_rider,
+                send_now_cost=None if h.send_now_cost is None else round(h.send_now_cost, 1),
+            )
+            for h in b.holds
+        ],
+        undeliverable=[
+            UndeliverableAnswer(order_id=u.order_id, reason=u.reason, best_door_at=_iso(u.best_door_at))
+            for u in b.undeliverable
+        ],
+        bundles=[BundleAnswer(rider_id=x.rider_id, order_ids=list(x.order_ids), offered=x.offered) for x in b.bundles],
+        additions=[
+            AdditionAnswer(
+                rider_id=a.rider_id,
+                order_id=a.order_id,
+                adds_to=list(a.adds_to),
+                offer_id=a.offer_id,
+                eta_door_at=_iso(a.eta_door_at),
+            )
+            for a in b.additions
+        ],
+        shift_ends=[
+            ShiftEndAnswer(rider_id=e.rider_id, name=e.name, ends_at=e.ends_at.isoformat(), in_hand=list(e.in_hand))
+            for e in b.shift_ends
+        ],
+    )

@@ -15,6 +15,7 @@ from services.dispatch.entrypoints import answers
 from services.dispatch.entrypoints.answers import (
     AlertAnswer,
     AssignedAnswer,
+    BoardPlanAnswer,
     DispatcherDeliveryAnswer,
     ProfileAnswer,
     RosterAnswer,
@@ -59,6 +60,9 @@ class ShiftsBody(BaseModel):
 class AssignBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     rider_id: str = RiderId
+    override_shift: bool = Field(
+        default=False, description="send a rider who is off shift anyway (without it: 409 saying why)"
+    )
 
 
 @router.get("/riders")
@@ -91,10 +95,15 @@ async def put_shifts(rider_id: str, body: ShiftsBody, asked: Asked = AskedByDisp
 
 @router.post("/orders/{order_id}/assign", response_model=AssignedAnswer)
 async def assign(order_id: str, body: AssignBody, asked: Asked = AskedByDispatcher) -> JSONResponse:
-    """Assign, or reassign (the previous rider gets RiderUnassigned 'reassigned by <you>')."""
+    """Assign, or reassign (the previous rider gets RiderUnassigned 'reassigned by <you>'). A rider
+    off shift is refused (409, saying when their shift ended) unless `override_shift`, which the
+    order's timeline then records with your id."""
     return await asked.change(
         body.model_dump(),
-        lambda uow: then(assigning.assign_by_hand(uow, order_id, body.rider_id, asked.subject), answers.assigned),
+        lambda uow: then(
+            assigning.assign_by_hand(uow, order_id, body.rider_id, asked.subject, override_shift=body.override_shift),
+            answers.assigned,
+        ),
     )
 
 
@@ -117,3 +126,14 @@ async def open_alerts(uow: DispatchUnitOfWork) -> list[AlertAnswer]:
 async def alerts(request: Request, _: Principal = Dispatcher) -> list[AlertAnswer]:
     """Late risks, orders no rider took, riders taken off orders (silent, behind)."""
     return await read(request, open_alerts)
+
+
+async def _board_plan(uow: DispatchUnitOfWork) -> BoardPlanAnswer:
+    return answers.board_plan(await assigning.board_plan(uow))
+
+
+@router.get("/board/plan")
+async def board_plan(request: Request, _: Principal = Dispatcher) -> BoardPlanAnswer:
+    """What the rounds would do now, read-only: held orders (why, for whom, the comparison), orders
+    no plan carries in time, bundles, additions to accepted trips, and shifts ending within the hour."""
+    return await read(request, _board_plan)

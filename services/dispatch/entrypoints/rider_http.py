@@ -98,7 +98,8 @@ async def location(body: LocationBody, request: Request, principal: Principal = 
 
 @router.get("/riders/me/offers")
 async def my_offers(request: Request, principal: Principal = AsRider) -> list[OfferAnswer]:
-    """Pending offers with their countdown, the shop, the distance and what is in the bag."""
+    """Pending offers with their countdown, the shop, the distance and what is in the bag. An offer
+    with `adds_to` is an addition to the trip of those accepted orders (not picked up yet)."""
     found = await read(request, lambda uow: assigning.offers_for(uow, principal.subject))
     return [answers.offer_for_rider(o) for o in found]
 
@@ -111,6 +112,7 @@ async def my_deliveries(request: Request, principal: Principal = AsRider) -> lis
 
 @router.post("/offers/{offer_id}/accept", response_model=AcceptedAnswer)
 async def accept(offer_id: str, asked: Asked = AskedByRider) -> JSONResponse:
+    """Take the offer; an addition joins the accepted trip (the rider then carries both)."""
     return await asked.change(
         None, lambda uow: then(assigning.accept_offer(uow, asked.subject, offer_id), answers.accepted)
     )
@@ -118,6 +120,7 @@ async def accept(offer_id: str, asked: Asked = AskedByRider) -> JSONResponse:
 
 @router.post("/offers/{offer_id}/decline", response_model=DeclinedAnswer)
 async def decline(offer_id: str, asked: Asked = AskedByRider) -> JSONResponse:
+    """Pass on the offer (not asked for that order again); declining an addition keeps the accepted trip."""
     return await asked.change(
         None, lambda uow: then(assigning.decline_offer(uow, asked.subject, offer_id), answers.declined)
     )

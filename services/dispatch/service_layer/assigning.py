@@ -6,12 +6,21 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
-from services.dispatch.domain.assignment import OpenOrder, Proposal, RiderView, single_trip
+from services.dispatch.domain.assignment import (
+    Hold,
+    OpenOrder,
+    Proposal,
+    RiderView,
+    Undeliverable,
+    plan,
+    single_trip,
+)
 from services.dispatch.domain.delivery import BEFORE_PICKUP, CARRYING, Delivery, DeliveryStatus
 from services.dispatch.domain.eta import eta_change, live_eta
 from services.dispatch.domain.offers import Offer, OfferStatus, check_answer, is_behind, is_silent
-from services.dispatch.domain.riders import Position, Rider
+from services.dispatch.domain.riders import Position, Rider, off_shift
 from services.dispatch.service_layer import lockers, planning
 from services.dispatch.service_layer.quoting import quote_promises
 from services.dispatch.service_layer.riders import rider_views, withdraw_offers
@@ -25,6 +34,10 @@ OPEN_OR_WITH_RIDER = frozenset({DeliveryStatus.OPEN}) | BEFORE_PICKUP | CARRYING
 ROUND_LOCK = 0x6469737061  # one round at a time across dispatch processes
 NO_RIDER = "no_rider"
 PICKUP_ANSWER = "pickup_answer"
+
+
+class OffShift(Conflict):
+    """Assigning by hand a rider who is off shift needs the dispatcher's explicit override: HTTP 409."""
 
 
 @dataclass
@@ -44,12 +57,61 @@ class RoundCounts:
 
 @dataclass(frozen=True)
 class OfferForRider:
-    """A pending offer as its rider sees it: the job and the countdown, no customer."""
+    """A pending offer as its rider sees it: the job and the countdown, no customer.
+
+    `adds_to` (the offer's): not empty, the offer is an addition to the trip of these accepted orders
+    the rider has not picked up yet, which the rider accepts or declines like any offer (declining
+    keeps the trip).
+    """
 
     offer: Offer
     delivery: Delivery
     here: Point | None
     seconds_left: int
+    adds_to: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """Several orders with one rider: accepted and not picked up yet, or offered together."""
+
+    rider_id: str
+    order_ids: tuple[str, ...]
+    offered: bool  # True: offers still to answer; False: accepted
+
+
+@dataclass(frozen=True)
+class Addition:
+    """An order offered (or planned) on top of a trip the rider accepted and has not picked up."""
+
+    rider_id: str
+    order_id: str
+    adds_to: tuple[str, ...]
+    offer_id: str | None  # None: planned this round, not offered yet
+    eta_door_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ShiftEnd:
+    """A rider whose shift ends within the hour (or ended), with what they still have in hand."""
+
+    rider_id: str
+    name: str
+    ends_at: datetime
+    in_hand: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class BoardPlan:
+    """What the board shows of the rounds: the plan over everything open now, and who is on it."""
+
+    planned_at: datetime
+    pressure: float
+    holds: list[Hold]
+    undeliverable: list[Undeliverable]
+    bundles: list[Bundle]
+    additions: list[Addition]
+    shift_ends: list[ShiftEnd]
 
 
 async def run_round(uow: DispatchUnitOfWork) -> RoundCounts:
@@ -176,8 +238,71 @@ async def offers_for(uow: DispatchUnitOfWork, rider_id: str) -> list[OfferForRid
     offers = [o for o in await uow.offers.pending(rider_id=rider_id) if o.expires_at > now]
     deliveries = {d.order_id: d for d in await uow.deliveries.get_many([o.order_id for o in offers])}
     return [
-        OfferForRider(o, deliveries[o.order_id], here, o.seconds_left(now)) for o in offers if o.order_id in deliveries
+        OfferForRider(o, deliveries[o.order_id], here, o.seconds_left(now), o.adds_to)
+        for o in offers
+        if o.order_id in deliveries
     ]
+
+
+async def board_plan(uow: DispatchUnitOfWork, horizon: timedelta = timedelta(hours=1)) -> BoardPlan:
+    """The plan the rounds would make now over the same riders and orders, computed read-only for
+    the board: held orders with the comparison that held them, orders no plan carries in time,
+    bundles and additions (offered or accepted, and planned), and the shifts ending within `horizon`."""
+    now = uow.now()
+    riders = await uow.riders.all()
+    found = await uow.positions.positions([r.id for r in riders])
+    on_shift, _ = await planning.planning_views(uow, await rider_views(uow, riders, found))
+    pending = await uow.offers.pending()
+    offered_to = {o.order_id: o.rider_id for o in pending}
+    waiting = [d for d in await uow.deliveries.in_status([DeliveryStatus.OPEN]) if d.order_id not in offered_to]
+    excluded = await uow.offers.exclusions([d.order_id for d in waiting]) if waiting else {}
+    held_since = planning.MEMORY.held_since
+    orders = [
+        item
+        for d in waiting
+        if (item := planning.order_for_plan(d, excluded.get(d.order_id, frozenset()), now, held_since.get(d.order_id)))
+        is not None
+    ]
+    free = [v for v in on_shift if v.rider_id not in set(offered_to.values())]
+    planned = plan(orders, free, now) if orders and (free or not on_shift) else None
+    undeliverable = planned.undeliverable if planned else []
+    in_hand = await uow.deliveries.in_status(BEFORE_PICKUP | CARRYING)
+    accepted: dict[str, list[str]] = {}
+    for d in in_hand:
+        if d.rider_id and d.status in BEFORE_PICKUP:
+            accepted.setdefault(d.rider_id, []).append(d.order_id)
+    offered: dict[str, list[str]] = {}
+    for o in pending:
+        offered.setdefault(o.rider_id, []).append(o.order_id)
+    bundles = [Bundle(r, tuple(ids), False) for r, ids in sorted(accepted.items()) if len(ids) > 1]
+    bundles += [Bundle(r, tuple(ids), True) for r, ids in sorted(offered.items()) if len(ids) > 1]
+    additions = [Addition(o.rider_id, o.order_id, o.adds_to, o.id, o.eta_door_at) for o in pending if o.adds_to]
+    for p in planned.additions if planned else []:
+        additions += [Addition(p.rider_id, oid, p.adds_to, None, p.eta_door_at.get(oid)) for oid in p.order_ids]
+    start = now.astimezone(ZoneInfo(uow.settings.timezone)).replace(hour=0, minute=0, second=0, microsecond=0)
+    shifts = await uow.shifts.between([r.id for r in riders], start, start + timedelta(days=1))
+    hand: dict[str, list[str]] = {}
+    for d in in_hand:
+        if d.rider_id:
+            hand.setdefault(d.rider_id, []).append(d.order_id)
+    ends: list[ShiftEnd] = []
+    for r in riders:
+        current = next((s for s in shifts.get(r.id, []) if s.starts_at <= now < s.ends_at), None)
+        ended = [s for s in shifts.get(r.id, []) if s.ends_at <= now]
+        if current and current.ends_at - now <= horizon:
+            ends.append(ShiftEnd(r.id, r.name, current.ends_at, tuple(hand.get(r.id, []))))
+        elif current is None and ended and hand.get(r.id):  # past the shift's end with orders in hand
+            ends.append(ShiftEnd(r.id, r.name, max(s.ends_at for s in ended), tuple(hand[r.id])))
+    ends.sort(key=lambda e: (e.ends_at, e.rider_id))
+    return BoardPlan(
+        now,
+        planned.pressure if planned else 0.0,
+        planned.holds if planned else [],
+        undeliverable,
+        bundles,
+        additions,
+        ends,
+    )
 
 
 async def accept_offer(uow: DispatchUnitOfWork, rider_id: str, offer_id: str) -> Delivery:
@@ -205,7 +330,11 @@ async def decline_offer(uow: DispatchUnitOfWork, rider_id: str, offer_id: str) -
     return offer
 
 
-async def assign_by_hand(uow: DispatchUnitOfWork, order_id: str, rider_id: str, by: str) -> Delivery:
+async def assign_by_hand(
+    uow: DispatchUnitOfWork, order_id: str, rider_id: str, by: str, *, override_shift: bool = False
+) -> Delivery:
+    """A dispatcher's choice. A rider off shift (today's shifts ended, or not begun) needs
+    `override_shift`; the override goes on the order's timeline with who made it (RiderAssigned.override)."""
     d = await uow.deliveries.get(order_id, lock=True)
     if d is None:
         raise NotFound(f"dispatch has no delivery for order {order_id}")
@@ -213,10 +342,20 @@ async def assign_by_hand(uow: DispatchUnitOfWork, order_id: str, rider_id: str, 
     rider = await uow.riders.get(rider_id, lock=True)
     if rider is None:
         raise NotFound(f"no rider {rider_id}")
+    now = uow.now()
+    zone = ZoneInfo(uow.settings.timezone)
+    local = now.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
+    today = await uow.shifts.between([rider_id], local, local + timedelta(days=1))
+    why = off_shift(today.get(rider_id, []), now, zone)
+    if why and not override_shift:
+        raise OffShift(
+            f"{rider.name} ({rider_id}) is off shift: {why}; assign with override_shift to send them anyway",
+            needs="override_shift",
+        )
+    override = f"assigned off shift ({why}) by {by}" if why else None
     if d.rider_id:
         await unassign(uow, d, f"reassigned by {by}", exclude=False)
     pos = (await uow.positions.positions([rider_id])).get(rider_id)
-    now = uow.now()
     shop_at = await uow.shops.get(d.pickup_location or d.store_id)
     shop, door = (Point(shop_at.lat, shop_at.lon) if shop_at else None), d.door
     if pos and shop and door:
@@ -226,12 +365,21 @@ async def assign_by_hand(uow: DispatchUnitOfWork, order_id: str, rider_id: str, 
         eta_shop, eta_door = trip.eta_shop_at, trip.eta_door_at[order_id]
     else:
         eta_shop, eta_door = now + timedelta(minutes=10), now + timedelta(minutes=25)
-    await _assign(uow, d, rider, eta_shop, eta_door, by)
+    await _assign(uow, d, rider, eta_shop, eta_door, by, override=override)
+    if override:
+        uow.note("override", {"rider_id": rider_id, "by": by, "why": why}, order_id)
     return d
 
 
 async def _assign(
-    uow: DispatchUnitOfWork, d: Delivery, rider: Rider, eta_shop: datetime, eta_door: datetime, by: str
+    uow: DispatchUnitOfWork,
+    d: Delivery,
+    rider: Rider,
+    eta_shop: datetime,
+    eta_door: datetime,
+    by: str,
+    *,
+    override: str | None = None,
 ) -> None:
     now = uow.now()
     if d.mode is FulfilmentMode.LOCKER and not d.compartment_id:
@@ -251,6 +399,7 @@ async def _assign(
             eta_shop_at=eta_shop,
             eta_door_at=eta_door,
             assigned_by=by,
+            override=override,
         )
     )
     await follow_load(uow, rider.id)

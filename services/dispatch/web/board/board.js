@@ -1,6 +1,7 @@
 // The dispatch board: a live map of riders, shops, lockers and open deliveries; the open orders
-// with promise, ETA and late risk, assigned or reassigned by hand; the rider roster with shifts;
-// alerts. Dispatch's event stream (GET /live) says when something changed; the lists are then
+// with promise, ETA and late risk, assigned or reassigned by hand (a rider off shift only after an
+// explicit override); the rider roster with shifts; what the rounds would do now (held orders and
+// why, orders no plan carries in time, bundles, additions to accepted trips, shifts ending); alerts. Dispatch's event stream (GET /live) says when something changed; the lists are then
 // fetched again (debounced), rider positions move on the map straight from the stream.
 
 import {
@@ -40,6 +41,15 @@ const STRINGS = {
     "shifts.add": "添加班次", "shifts.start": "开始", "shifts.end": "结束", "shifts.remove": "删除第 {n} 个班次",
     "shifts.saved": "{name} 的班次已保存", "shifts.bad": "第 {n} 个班次：请填写开始和结束时间，且结束晚于开始",
     "shifts.none": "暂无班次，点“添加班次”。",
+    "plan.title": "派单轮次", "plan.pressure": "每位可用骑手 {p} 单（大于 1：骑手紧张）· {time} 计算",
+    "plan.held": "暂缓派单", "plan.undeliverable": "无法按时送达", "plan.bundles": "合单", "plan.additions": "追加到已接行程",
+    "plan.shift_ends": "即将下班", "plan.none": "无",
+    "plan.held_for": "#{order} 留给 {rider}：{why}", "plan.bundle": "{rider}：{orders}（{state}）",
+    "plan.bundle_offered": "待确认", "plan.bundle_accepted": "已接单", "plan.addition": "{rider}：#{order} 追加到 {trip}（{state}）",
+    "plan.addition_offered": "已派单待确认", "plan.addition_planned": "本轮计划", "plan.shift_end": "{name} {time} 下班 · 手上 {n} 单",
+    "plan.undeliverable_row": "#{order}：{reason}",
+    "override.title": "骑手不在班", "override.note": "仍然指派会记录在订单时间线上，并注明是你操作的。",
+    "override.confirm": "仍然指派", "override.done": "订单 {order} 已越班指派给 {name}",
   },
   en: {
     "board.title": "Linli · dispatch board", "board.forbidden": "The dispatch board is for dispatchers and admins.",
@@ -73,6 +83,15 @@ const STRINGS = {
     "shifts.add": "Add a shift", "shifts.start": "Starts", "shifts.end": "Ends", "shifts.remove": "Remove shift {n}",
     "shifts.saved": "Shifts of {name} saved", "shifts.bad": "Shift {n}: give a start and an end, the end after the start",
     "shifts.none": "No shifts: use “Add a shift”.",
+    "plan.title": "Rounds", "plan.pressure": "{p} open orders per free rider (over 1: riders are scarce) · planned {time}",
+    "plan.held": "Held", "plan.undeliverable": "No plan carries in time", "plan.bundles": "Bundles",
+    "plan.additions": "Additions to accepted trips", "plan.shift_ends": "Shifts ending", "plan.none": "None",
+    "plan.held_for": "#{order} held for {rider}: {why}", "plan.bundle": "{rider}: {orders} ({state})",
+    "plan.bundle_offered": "offered", "plan.bundle_accepted": "accepted", "plan.addition": "{rider}: #{order} added to {trip} ({state})",
+    "plan.addition_offered": "offered", "plan.addition_planned": "planned this round", "plan.shift_end": "{name} off at {time} · {n} in hand",
+    "plan.undeliverable_row": "#{order}: {reason}",
+    "override.title": "Rider off shift", "override.note": "Assigning anyway is recorded on the order's timeline with your name.",
+    "override.confirm": "Assign anyway", "override.done": "Order {order} assigned to {name} off shift",
   },
 };
 
@@ -100,7 +119,7 @@ const SAFETY_REFRESH_MS = 15_000;  // silence and unknown kinds of change show u
 const RECONNECT_AFTER_MS = 10_000;  // a stream that stays down this long is opened afresh (with a new snapshot)
 
 const board = {
-  riders: [], deliveries: [], alerts: [], stores: [], lockers: [],
+  riders: [], deliveries: [], alerts: [], stores: [], lockers: [], plan: null,
   offers: new Map(),  // order id -> {offer_id, rider_id, expires_at}
 };
 
@@ -199,10 +218,11 @@ async function refresh() {
   if (fetching) { askedAgain = true; return; }
   fetching = true;
   try {
-    const [riders, deliveries, alerts] = await Promise.all([
-      api("dispatch", "/riders"), api("dispatch", "/deliveries"), api("dispatch", "/alerts")]);
+    const [riders, deliveries, alerts, plan] = await Promise.all([
+      api("dispatch", "/riders"), api("dispatch", "/deliveries"), api("dispatch", "/alerts"),
+      api("dispatch", "/board/plan")]);
     $("counts").classList.remove("error");
-    apply({ riders, deliveries, alerts });
+    apply({ riders, deliveries, alerts, plan });
   } catch (e) {
     $("counts").textContent = t("board.load_failed", { message: e.message });
     $("counts").classList.add("error");
@@ -212,10 +232,11 @@ async function refresh() {
   }
 }
 
-function apply({ riders, deliveries, alerts }) {
+function apply({ riders, deliveries, alerts, plan }) {
   if (riders) board.riders = riders;
   if (deliveries) board.deliveries = deliveries;
   if (alerts) board.alerts = alerts;
+  if (plan) board.plan = plan;
   render();
 }
 
@@ -259,6 +280,7 @@ function render() {
   renderOrders();
   renderRiders();
   renderAlerts();
+  renderPlan();
   drawNow();
   const online = board.riders.filter((r) => !["offline", "silent"].includes(riderState(r))).length;
   const counts = t("board.counts", { orders: board.deliveries.length, riders: online });
@@ -425,9 +447,21 @@ async function assign(orderId, select, button, error) {
   const riderId = select.value;
   if (!riderId) { error.textContent = t("orders.choose_first"); select.focus(); return; }
   button.disabled = true;
+  const send = (override) => api("dispatch", `/orders/${encodeURIComponent(orderId)}/assign`,
+    { method: "POST", body: { rider_id: riderId, override_shift: override }, key: true });
   try {
-    await api("dispatch", `/orders/${encodeURIComponent(orderId)}/assign`, { method: "POST", body: { rider_id: riderId }, key: true });
-    toast(t("orders.assigned", { order: shortId(orderId), name: riderName(riderId) }), "good");
+    let override = false;
+    try {
+      await send(false);
+    } catch (e) {
+      // A rider off shift: the server says why; the dispatcher decides, and the override is on the record.
+      if (!(e.status === 409 && e.body && e.body.needs === "override_shift")) throw e;
+      if (!(await confirmOverride(e.message))) { error.textContent = e.message; return; }
+      await send(true);
+      override = true;
+    }
+    const name = riderName(riderId), order = shortId(orderId);
+    toast(t(override ? "override.done" : "orders.assigned", { order, name }), "good");
     select.value = "";
     refreshSoon();
   } catch (e) {
@@ -435,6 +469,44 @@ async function assign(orderId, select, button, error) {
   } finally {
     button.disabled = false;
   }
+}
+
+/** Ask whether to assign a rider who is off shift anyway; resolves true when the dispatcher confirms. */
+function confirmOverride(why) {
+  const dialog = $("override-dialog");
+  $("override-why").textContent = why;
+  translate(dialog);
+  return new Promise((resolve) => {
+    const done = () => { dialog.removeEventListener("close", done); resolve(dialog.returnValue === "override"); };
+    dialog.returnValue = "";
+    dialog.addEventListener("close", done);
+    dialog.showModal();
+  });
+}
+
+// ---------------------------------------------------------------- the rounds' plan
+function listOf(el, items) {
+  el.replaceChildren(...(items.length ? items : [h("li", { class: "muted" }, t("plan.none"))]));
+}
+
+function renderPlan() {
+  const plan = board.plan;
+  if (!plan) return;
+  $("plan-pressure").textContent = t("plan.pressure", { p: plan.pressure, time: timeOf(plan.planned_at) });
+  const ids = (list) => list.map((id) => `#${shortId(id)}`).join(", ");
+  listOf($("plan-held"), plan.held.map((x) => h("li", { class: `held ${x.reason}`, "data-order-id": x.order_id },
+    t("plan.held_for", { order: shortId(x.order_id), rider: riderName(x.rider_id), why: x.why }))));
+  listOf($("plan-undeliverable"), plan.undeliverable.map((x) => h("li", { class: "alert undeliverable", "data-order-id": x.order_id },
+    h("span", { class: "badge bad" }, t("plan.undeliverable")), " ",
+    t("plan.undeliverable_row", { order: shortId(x.order_id), reason: x.reason }))));
+  listOf($("plan-bundles"), plan.bundles.map((x) => h("li", { class: "bundle", "data-rider-id": x.rider_id },
+    t("plan.bundle", { rider: riderName(x.rider_id), orders: ids(x.order_ids),
+      state: t(x.offered ? "plan.bundle_offered" : "plan.bundle_accepted") }))));
+  listOf($("plan-additions"), plan.additions.map((x) => h("li", { class: "addition", "data-order-id": x.order_id },
+    t("plan.addition", { rider: riderName(x.rider_id), order: shortId(x.order_id), trip: ids(x.adds_to),
+      state: t(x.offer_id ? "plan.addition_offered" : "plan.addition_planned") }))));
+  listOf($("plan-shift-ends"), plan.shift_ends.map((x) => h("li", { class: "shift-end", "data-rider-id": x.rider_id },
+    t("plan.shift_end", { name: x.name, time: timeOf(x.ends_at), n: x.in_hand.length }))));
 }
 
 function renderRiders() {
@@ -569,6 +641,10 @@ async function saveShifts(event) {
   refreshSoon();
 }
 
+function setUpOverrideDialog() {
+  $("override-cancel").addEventListener("click", () => $("override-dialog").close());
+}
+
 function setUpShiftsDialog() {
   $("shifts-form").addEventListener("submit", saveShifts);
   $("shift-add").addEventListener("click", () => {
@@ -581,6 +657,7 @@ function setUpShiftsDialog() {
 }
 
 setUpShiftsDialog();
+setUpOverrideDialog();
 start().catch((e) => toast(e.message || t("error"), "error"));
 
 /** Today's date where the riders work (the server's timezone), as YYYY-MM-DD. */

@@ -27,6 +27,8 @@ const STRINGS = {
     "outbox.title": "待发送", "outbox.waiting": "等待发送", "outbox.refused": "未被接受",
     "outbox.dismiss": "知道了", "outbox.tapped": "点击于 {time}",
     "offer.title": "新订单", "offer.accept": "接单", "offer.decline": "拒绝", "offer.left": "剩余",
+    "addition.title": "追加一单", "addition.joins": "顺路加到你已接的行程（{orders}，尚未取货）。拒绝不影响已接的订单。",
+    "addition.accept": "加上这一单", "addition.decline": "不加",
     "offer.distance": "距店 {d}", "offer.bags": "{n} 袋 · {w}", "offer.to_locker": "送到快递柜",
     "flag.call_first": "先打电话", "flag.pod": "货到付款 {amount}", "flag.pod_any": "货到付款",
     "deliveries.title": "当前配送", "deliveries.none": "暂无配送",
@@ -61,6 +63,8 @@ const STRINGS = {
     "outbox.title": "Waiting to send", "outbox.waiting": "waiting to send", "outbox.refused": "not accepted",
     "outbox.dismiss": "Dismiss", "outbox.tapped": "tapped {time}",
     "offer.title": "New offer", "offer.accept": "Accept", "offer.decline": "Decline", "offer.left": "left",
+    "addition.title": "Add to your trip", "addition.joins": "Joins the trip you accepted ({orders}, not picked up yet). Declining keeps that trip as it is.",
+    "addition.accept": "Add this order", "addition.decline": "No, thanks",
     "offer.distance": "{d} to the shop", "offer.bags": "{n} bag(s) · {w}", "offer.to_locker": "To a locker",
     "flag.call_first": "Call first", "flag.pod": "Pay on delivery {amount}", "flag.pod_any": "Pay on delivery",
     "deliveries.title": "Current deliveries", "deliveries.none": "No deliveries right now",
@@ -549,7 +553,7 @@ function failForm(d) {
 
 function renderOffers() {
   const list = $("offer-list");
-  const sig = JSON.stringify([lang(), app.offers.map((o) => o.id)]);
+  const sig = JSON.stringify([lang(), app.offers.map((o) => [o.id, o.adds_to || []])]);
   if (sig === app.offerSig) return;
   app.offerSig = sig;
   list.replaceChildren(...app.offers.map(offerCard));
@@ -561,14 +565,20 @@ function offerCard(o) {
     app.offers = app.offers.filter((x) => x.id !== o.id);
     renderOffers();
   });
-  const accept = h("button", { type: "button", class: "primary wide", "data-offer": o.id }, t("offer.accept"));
-  const decline = h("button", { type: "button", class: "wide", "data-offer": o.id }, t("offer.decline"));
+  // An addition joins a trip the rider accepted and has not picked up: the same answer, said as such.
+  const addition = Array.isArray(o.adds_to) && o.adds_to.length > 0;
+  const accept = h("button", { type: "button", class: "primary wide", "data-offer": o.id },
+    t(addition ? "addition.accept" : "offer.accept"));
+  const decline = h("button", { type: "button", class: "wide", "data-offer": o.id },
+    t(addition ? "addition.decline" : "offer.decline"));
   accept.addEventListener("click", () => answer(accept, o, "accept"));
   decline.addEventListener("click", () => answer(decline, o, "decline"));
-  return h("article", { class: "card offer", "data-offer": o.id },
+  const trip = addition ? o.adds_to.map((id) => `#${id.length > 12 ? id.slice(0, 8) : id}`).join(", ") : "";
+  return h("article", { class: `card offer${addition ? " addition" : ""}`, "data-offer": o.id },
     h("div", { class: "spread" },
-      h("h3", {}, t("offer.title"), " · ", named(o.pickup) || named(o.shop) || o.shop?.id || ""),
+      h("h3", {}, t(addition ? "addition.title" : "offer.title"), " · ", named(o.pickup) || named(o.shop) || o.shop?.id || ""),
       h("span", { class: "muted" }, left, " ", t("offer.left"))),
+    addition ? h("p", { class: "adds-to" }, t("addition.joins", { orders: trip })) : null,
     h("p", {}, t("offer.distance", { d: distance(o.distance_to_shop_m) }),
       o.eta_door_at ? ` · ${t("eta.door", { time: timeOf(o.eta_door_at) })}` : ""),
     flags(o),
