@@ -10,8 +10,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from typer.testing import CliRunner
 
 from shared import dead_letters
+from shared.cli.main import app
 from shared.events.topics import Topic
 from tests.integration.conftest import read_topic
 
@@ -94,3 +96,22 @@ async def test_the_replay_group_offset_is_read_by_a_fresh_consumer(batching_prod
 async def test_an_empty_dead_letter_topic_lists_nothing(bootstrap, private_topic) -> None:
     assert await dead_letters.read(bootstrap, private_topic.name) == []
     assert await dead_letters.replay(bootstrap, private_topic.name) == 0
+
+
+async def test_the_cli_lists_and_replays_a_batch(batching_producer, bootstrap, private_topic) -> None:
+    await dead_letter(batching_producer, private_topic, "k1", "k2", "k3")
+    env = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap}
+    runner = CliRunner()
+    listed = await asyncio.to_thread(runner.invoke, app, ["dlq", "list", private_topic.name, "--json"], env=env)
+    assert listed.exit_code == 0, listed.output
+    rows = [json.loads(line) for line in listed.output.splitlines()]
+    assert [(r["key"], r["replayed"], r["error"]) for r in rows] == [
+        ("k1", False, "k1 failed"),
+        ("k2", False, "k2 failed"),
+        ("k3", False, "k3 failed"),
+    ]
+    replayed = await asyncio.to_thread(runner.invoke, app, ["dlq", "replay", private_topic.name], env=env)
+    assert replayed.exit_code == 0, replayed.output
+    assert "replayed 3 message(s)" in replayed.output
+    again = await asyncio.to_thread(runner.invoke, app, ["dlq", "list", private_topic.name, "--json"], env=env)
+    assert [json.loads(line)["replayed"] for line in again.output.splitlines()] == [True, True, True]
