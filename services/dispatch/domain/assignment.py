@@ -665,6 +665,7 @@ def _candidates(members: list[_Order], crew: list[_Rider], pressure: float, w: C
     limit = min(w.max_batch, max(c.slots for c in crew))
     k_single, k_batch = w.single_riders, w.batch_riders
     reach = _Reach(crew)
+    later: set[int] = set()  # a big round's orders whose bags are not due soon: one rider, no bundle yet
     if len(members) * (k_single + 2 * k_batch) > w.option_budget:
         # A big round: fewer riders per trip, and only bags due soon are bundled now.
         k_single, k_batch, limit = max(3, w.option_budget // (2 * len(members))), 2, min(limit, 3)
@@ -674,9 +675,9 @@ def _candidates(members: list[_Order], crew: list[_Rider], pressure: float, w: C
             if m.pickup not in soonest:
                 near = reach.nearest(m.pickup, 1)
                 soonest[m.pickup] = near[0][1].start + near[0][0] if near else math.inf
-        by_cluster = {
-            key: [m for m in group if m.ready - soonest[m.pickup] <= 2 * w.lead_s] for key, group in by_cluster.items()
-        }
+            if m.ready - soonest[m.pickup] > 2 * w.lead_s:
+                later.add(id(m))
+        by_cluster = {key: [m for m in group if id(m) not in later] for key, group in by_cluster.items()}
     batches = [b for m in members if (b := _make_batch([m], w)) is not None]
     for group in by_cluster.values():
         batches.extend(_bundles(group, relaxed, limit))
@@ -684,17 +685,27 @@ def _candidates(members: list[_Order], crew: list[_Rider], pressure: float, w: C
     for batch in batches:
         size = len(batch.members)
         k = k_single if size == 1 else k_batch
-        taken = 0
-        for to_shop, c in reach.nearest(batch.pickups[0], k):
-            if c.slots < size or c.bags < batch.bags or c.kg < batch.kg or c.r.rider_id in batch.excluded:
-                continue
-            opt = _cost(c, batch, to_shop, w, trip, early)
-            if opt is not None:
-                options.append(opt)
-                taken += 1
-                if taken >= k:
-                    break
+        if size == 1 and id(batch.members[0]) in later:
+            k = 1  # it waits for its bag anyway: the soonest rider is enough to hold it
+        options.extend(_costed(batch, reach.nearest(batch.pickups[0], k), k, w, trip, early))
     return options
+
+
+def _costed(
+    batch: _Batch, nearest: list[tuple[float, _Rider]], k: int, w: CostWeights, trip: float, early: float
+) -> list[_Option]:
+    """The trip costed for its first k riders (by arrival at its shop) with room and not excluded."""
+    out: list[_Option] = []
+    size = len(batch.members)
+    for to_shop, c in nearest:
+        if c.slots < size or c.bags < batch.bags or c.kg < batch.kg or c.r.rider_id in batch.excluded:
+            continue
+        opt = _cost(c, batch, to_shop, w, trip, early)
+        if opt is not None:
+            out.append(opt)
+            if len(out) >= k:
+                break
+    return out
 
 
 def plan_round(
