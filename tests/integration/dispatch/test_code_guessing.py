@@ -215,6 +215,7 @@ async def test_five_wrong_locker_codes_lock_the_asker_out_of_the_site(served: Se
     d.clock.advance(LOCKOUT_S)
     opened = await open_with(code)
     assert opened.status_code == 200, opened.text
+    assert await d.pool.fetchval("SELECT count(*) FROM code_tries WHERE kind = 'locker'") == 0, "reset"
 
 
 async def test_a_lockout_at_the_counter_is_an_alert_on_the_board(served: Served) -> None:
