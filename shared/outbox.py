@@ -7,6 +7,14 @@ next start: delivery is at-least-once, and consumers' inboxes make that harmless
 
 Only one relay per database publishes at a time (a PostgreSQL advisory lock): two relays
 claiming rows with SKIP LOCKED could send one order's events out of order.
+
+A broker may lose everything (the embedded one keeps nothing across a restart). The leading
+relay looks at the broker's epoch (`shared.kafka_admin`) when it starts and every
+`BrokerCheck.every_s`: declaring the topics again if they are gone, and, when the epoch is younger
+than rows it marked published, marking those rows pending again. They go out once more in id
+order, before anything newer, and the consumers' inboxes drop the ones already applied. Rows
+housekeeping has deleted (published longer ago than the outbox retention) cannot be re-sent:
+/health says when that may have lost something.
 """
 
 from __future__ import annotations
@@ -14,9 +22,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -24,6 +34,8 @@ from aiokafka import AIOKafkaProducer
 
 from shared.background import BackgroundLoop
 from shared.events.envelope import Envelope, Event
+from shared.events.topics import Topic, declared_topics
+from shared.kafka_admin import Epoch, broker_epoch
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +94,60 @@ async def lag(pool: asyncpg.Pool) -> OutboxLag:
     return OutboxLag(int(row["pending"]), float(row["age"]), int(row["failing"]))
 
 
+@dataclass(frozen=True)
+class BrokerCheck:
+    """How the leading relay watches for a broker that lost everything."""
+
+    every_s: float = 10.0
+    topics: list[Topic] | None = None  # what to declare again; None: every declared topic
+    # Clocks differ between hosts: rows published this long after the epoch began are re-sent too.
+    margin_s: float = 5.0
+
+
+@dataclass(frozen=True)
+class BrokerLoss:
+    """What a relay did about a broker that lost what it had been sent."""
+
+    detected_at: datetime
+    epoch_since: datetime  # when the broker's present life began
+    resent: int  # rows marked published before that, marked pending again
+    resent_from: datetime | None  # the oldest of them (when it was recorded)
+    older_may_be_lost: bool  # housekeeping had deleted published rows: those cannot be re-sent
+
+    def as_dict(self) -> dict[str, Any]:
+        horizon = (self.resent_from or self.detected_at).isoformat()
+        return {
+            "detected_at": self.detected_at.isoformat(),
+            "epoch_since": self.epoch_since.isoformat(),
+            "resent": self.resent,
+            "resent_from": self.resent_from.isoformat() if self.resent_from else None,
+            "older_may_be_lost": self.older_may_be_lost,
+            "unrecoverable": (
+                f"events published before {horizon} are no longer in the outbox: any of them not yet consumed "
+                "when the broker lost it is lost, as are the dead letters the broker held"
+            )
+            if self.older_may_be_lost
+            else "nothing: every event the outbox ever published is re-sent (dead letters the broker held are gone)",
+        }
+
+
+async def resend_published_before(pool: asyncpg.Pool, before: datetime, now: datetime) -> BrokerLoss:
+    """Mark rows published before `before` pending again, to go out in id order with the rest."""
+    async with pool.acquire() as conn, conn.transaction():
+        row = await conn.fetchrow(
+            "WITH again AS (UPDATE outbox SET published_at = NULL, last_error = 'the broker lost it' "
+            "WHERE published_at < $1 RETURNING created_at) "
+            "SELECT count(*) AS n, min(created_at) AS oldest FROM again",
+            before,
+        )
+        swept = await conn.fetchval(
+            "SELECT coalesce((SELECT min(id) FROM outbox), "
+            "(SELECT CASE WHEN is_called THEN last_value + 1 ELSE 1 END FROM outbox_id_seq)) > 1"
+        )
+    assert row is not None
+    return BrokerLoss(now, before, int(row["n"]), row["oldest"], bool(swept))
+
+
 def leader_lock_id(service: str) -> int:
     return zlib.crc32(f"linli-outbox-relay:{service}".encode())
 
@@ -91,7 +157,7 @@ class Relay(BackgroundLoop):
 
     name = "outbox relay"
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 (a relay's timings and its broker check, each by name)
         self,
         service: str,
         database_url: str,
@@ -102,6 +168,7 @@ class Relay(BackgroundLoop):
         poll_interval_s: float = 1.0,
         retry_backoff_s: float = 0.5,
         leader_retry_s: float = 2.0,
+        broker_check: BrokerCheck | None = None,
     ) -> None:
         super().__init__(leader_retry_s)
         self.service = service
@@ -114,8 +181,48 @@ class Relay(BackgroundLoop):
         self.leader_retry_s = leader_retry_s
         self.is_leader = False
         self.published = 0
+        self.check = broker_check or BrokerCheck()
+        self.epoch: Epoch | None = None
+        self.broker_loss: BrokerLoss | None = None
+        self._checked_at = float("-inf")
         self._wake = asyncio.Event()
         self._producer: AIOKafkaProducer | None = None
+
+    def broker_health(self) -> dict[str, Any]:
+        """For /health: the broker's epoch as this relay last saw it, and the last loss it re-sent for."""
+        return {
+            "epoch": self.epoch.id if self.epoch else None,
+            "epoch_since": self.epoch.created_at.isoformat() if self.epoch else None,
+            "lost_and_resent": self.broker_loss.as_dict() if self.broker_loss else None,
+        }
+
+    async def watch_broker(self, *, now: bool = False) -> None:
+        """Every `check.every_s` (or `now`): topics declared again if gone, rows re-sent if the broker lost them."""
+        if not now and time.monotonic() - self._checked_at < self.check.every_s:
+            return
+        self._checked_at = time.monotonic()
+        try:
+            epoch = await broker_epoch(self.bootstrap_servers, self.check.topics or declared_topics())
+        except Exception as e:  # the broker away: publishing fails too, and says so
+            log.info("outbox relay for %s: could not read the broker's epoch (%r)", self.service, e)
+            return
+        if self.epoch is not None and epoch.id == self.epoch.id:
+            return
+        first_look, self.epoch = self.epoch is None, epoch
+        # On a first look only rows older than the epoch; a change seen happen allows for clock skew.
+        before = epoch.created_at + timedelta(seconds=0 if first_look else self.check.margin_s)
+        loss = await resend_published_before(self.pool, before, datetime.now(UTC))
+        if loss.resent or not first_look:
+            self.broker_loss = loss
+            log.warning(
+                "outbox relay for %s: the broker lost what it had been sent (a new life since %s); "
+                "re-sending %d published events%s",
+                self.service,
+                epoch.created_at.isoformat(),
+                loss.resent,
+                "; older ones were deleted by housekeeping and cannot be re-sent" if loss.older_may_be_lost else "",
+            )
+            self._wake.set()
 
     def on_failure(self) -> None:
         self.is_leader = False
@@ -135,8 +242,10 @@ class Relay(BackgroundLoop):
             await producer.start()
             self._producer = producer
             try:
+                await self.watch_broker(now=True)
                 while True:
                     self._wake.clear()
+                    await self.watch_broker()
                     sent = await self.publish_pending()
                     if sent >= self.batch_size:
                         continue
@@ -191,6 +300,7 @@ class Relay(BackgroundLoop):
             log.warning(
                 "outbox relay for %s: %d of %d events not confirmed; retrying", self.service, len(failed), len(rows)
             )
+            self._checked_at = float("-inf")  # a topic gone? look at the broker before the next try
             await asyncio.sleep(self.retry_backoff_s)
         self.published += len(confirmed)
         return len(confirmed)

@@ -155,6 +155,9 @@ class HealthAnswer(BaseModel):
         "for, since when) while a dependency is away and its offset is held",
     )
     dead_lettered: int | None = None
+    broker: dict[str, Any] | None = Field(
+        default=None, description="the broker's epoch, and what the relay re-sent after the broker lost everything"
+    )
 
 
 class _Late:
@@ -482,6 +485,7 @@ async def _health(runtime: Runtime) -> JSONResponse:
             body.update(await runtime.spec.health_details(runtime))
     body["consumers"] = {c.name: _consumer_health(c) for c in runtime.consumers}
     body["dead_lettered"] = runtime.dead_letters.sent
+    body["broker"] = runtime.loop(outbox.Relay).broker_health()  # its epoch; what a loss of it re-sent
     ready = all(v == "ok" for k, v in checks.items() if k != "redis")  # without Redis, only live views stop
     body["status"] = ("ok" if checks["redis"] == "ok" else "degraded") if ready else "unavailable"
     return JSONResponse(body, status_code=200 if ready else 503)
