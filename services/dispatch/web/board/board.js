@@ -112,7 +112,7 @@ const KINDS = [
   "offer_declined", "rider_rated", "DeliveryPromised", "RiderAssigned", "RiderUnassigned", "RiderAtShop",
   "DeliveryPickedUp", "RiderAtDoor", "DeliveryCompleted", "DeliveryFailed", "EtaUpdated", "PickupOffered",
   "DeliveryAbandoned", "LockerReserved", "LockerDeposited", "LockerCollected", "LockerExpired", "LockerSiteUpdated",
-  "PromiseQuoted",
+  "PromiseQuoted", "order_held", "offer_withdrawn",
 ];
 const OFFER_GONE = new Set(["RiderAssigned", "delivery_dropped", "DeliveryAbandoned", "PickupOffered"]);
 const SAFETY_REFRESH_MS = 15_000;  // silence and unknown kinds of change show up within this

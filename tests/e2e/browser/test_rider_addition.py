@@ -1,0 +1,62 @@
+"""An addition on the rider's phone: a rider who accepted a trip and has not picked it up is offered
+another order of the same shop on top of it; the app shows it as an addition to that trip, and
+accepting it puts both orders in the rider's hands."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from playwright.async_api import expect
+
+from shared.vocabulary.roles import Role
+from tests.e2e.browser.conftest import new_context, signed_in_page
+from tests.e2e.browser.test_rider_app import AT_THE_SHOP
+from tests.e2e.conftest import System, shopper, wait_status
+from tests.e2e.test_delivery import place_delivery, shop_packs
+
+pytestmark = pytest.mark.e2e
+
+
+async def test_a_rider_accepts_an_addition_to_the_trip_they_accepted(
+    system: System, browser: Any, make_shop: Any
+) -> None:
+    rider_id = f"rider-{uuid.uuid4().hex[:6]}"
+    now = datetime.now(UTC)
+    async with system.client("dispatch", Role.DISPATCHER, "desk-addition") as desk:
+        r = await desk.put(f"/riders/{rider_id}", json={"name": "Rider Add", "vehicle": "e_bike", "capacity": 3})
+        assert r.status_code in (200, 201), r.text
+        shift = {"starts_at": (now - timedelta(hours=1)).isoformat(), "ends_at": (now + timedelta(hours=3)).isoformat()}
+        r = await desk.put(f"/riders/{rider_id}/shifts", json={"shifts": [shift]})
+        assert r.status_code == 200, r.text
+    shop = await make_shop({"water": 10}, accept_limit_s=600)
+    context = await new_context(browser, mobile=True, permissions=["geolocation"], geolocation=AT_THE_SHOP)
+    try:
+        page = await signed_in_page(context, system, "dispatch", Role.RIDER, rider_id, path="/app/rider/")
+        await page.get_by_role("button", name="Go online").click()
+        await expect(page.locator("#state")).to_have_text("Online")
+        await expect(page.locator("#position")).to_contain_text("Location sent")
+
+        async with shopper(system) as me:
+            first = await place_delivery(me, shop.store_id, shop.products["water"])
+            await wait_status(me, first, "CONFIRMED")
+            await shop_packs(system, shop.store_id, first)
+            offer = page.locator("#offer-list .offer")
+            await expect(offer).to_contain_text("New offer", timeout=30_000)
+            await expect(offer).not_to_contain_text("Add to your trip")
+            await page.get_by_role("button", name="Accept").click()
+            await expect(page.locator(f"li.delivery[data-order='{first}']")).to_contain_text("Going to pick up")
+
+            second = await place_delivery(me, shop.store_id, shop.products["water"])
+            await wait_status(me, second, "CONFIRMED")
+            await shop_packs(system, shop.store_id, second)
+            addition = page.locator("#offer-list .offer.addition")
+            await expect(addition).to_contain_text("Add to your trip", timeout=30_000)
+            await expect(addition.locator(".adds-to")).to_contain_text(f"#{first[:8]}")
+            await addition.get_by_role("button", name="Add this order").click()
+            await expect(page.locator(f"li.delivery[data-order='{second}']")).to_contain_text("Going to pick up")
+            await expect(page.locator(f"li.delivery[data-order='{first}']")).to_be_visible()
+    finally:
+        await context.close()
