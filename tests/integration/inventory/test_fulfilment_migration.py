@@ -44,7 +44,9 @@ async def test_waiting_and_accepted_orders_from_before_parts_carry_over(pool: as
         """)
         await conn.execute("INSERT INTO deadlines (kind, key, due_at) VALUES ('accept', 'waiting', $1)", due)
         applied = await db.migrate(conn, [MIGRATIONS])
-    assert applied == ["inventory/002_fulfilment.sql", "inventory/003_shopper_side.sql", "inventory/004_versions.sql"]
+    first = ["inventory/002_fulfilment.sql", "inventory/003_shopper_side.sql", "inventory/004_versions.sql"]
+    assert applied[:3] == first
+    assert applied == sorted(applied), "and any later ones, in order"
 
     parts = {(r["order_id"], r["location_id"]): r["status"] for r in await pool.fetch("SELECT * FROM fulfilment_parts")}
     assert parts == {
