@@ -202,6 +202,7 @@ def declare_broker(
             probe=lambda dependency: runtime().answers(dependency),
             retry=retry,
             batch_handlers=sub.batch_handlers,
+            concurrent_runs=settings.consumer_concurrent_runs,
         )
         consumer.subscribe(
             broker,

@@ -89,8 +89,10 @@ class Settings(BaseSettings):
     instance_id: str | None = None
     # Kafka's smallest allowed session (group.min.session.timeout.ms); heartbeats go every quarter of it.
     consumer_session_timeout_ms: int = 6_000
-    # A fetch hands over up to this many messages, applied a partition's run per transaction.
+    # A fetch hands over up to this many messages, its partitions dealt into this many
+    # transactions applied side by side (each partition in offset order).
     consumer_max_batch: int = 500
+    consumer_concurrent_runs: int = 2
     # How long the consumer loop waits for a fetched message before asking again; it is handed
     # over the moment one arrives (shared/fetch_pacing.py), so this only sets the idle wake-ups.
     consumer_batch_timeout_ms: int = 200

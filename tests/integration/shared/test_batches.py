@@ -141,6 +141,24 @@ async def test_partitions_are_applied_at_once_each_in_its_own_order(world: World
     assert world.consumer.batches == 2, "one transaction per partition, not one per message"
 
 
+async def test_six_partitions_go_in_two_transactions_with_their_like_events_together(world: World) -> None:
+    fetched = []
+    for partition in range(6):
+        fetched += records(
+            ParcelNoted(parcel_id=f"{partition}a"),
+            ParcelWeighed(parcel_id=f"{partition}a", grams=100 + partition),
+            ParcelNoted(parcel_id=f"{partition}b"),
+            partition=partition,
+        )
+    await world.consumer.handle_batch(fetched)
+    assert world.consumer.batches == 2, "the fetch's partitions dealt into two runs side by side"
+    assert world.batch_calls == [3, 3, 3, 3], "in each run the three partitions' notes went together, twice"
+    done = await world.effects()
+    for partition in range(6):
+        own = [e for e in done if e.split(":")[1].startswith(str(partition))]
+        assert own == [f"noted:{partition}a", f"weighed:{partition}a:{100 + partition}", f"noted:{partition}b"]
+
+
 async def test_through_the_broker_a_burst_is_applied_in_few_transactions(
     pool: asyncpg.Pool, bootstrap: str, private_topic: Topic, producer: AIOKafkaProducer
 ) -> None:
