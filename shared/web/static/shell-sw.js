@@ -9,7 +9,7 @@ self.linliShell = function linliShell({ cache, shell, answers = [] }) {
   const shellPaths = new Set(shell.map((path) => new URL(path, self.location.origin).pathname));
 
   self.addEventListener("install", (event) => {
-    event.waitUntil(caches.open(cache).then((c) => c.addAll(shell)).then(() => self.skipWaiting()));
+    event.waitUntil(caches.open(cache).then((c) => c.addAll(shell)).then(keepAnswers).then(() => self.skipWaiting()));
   });
 
   self.addEventListener("activate", (event) => {
@@ -23,9 +23,11 @@ self.linliShell = function linliShell({ cache, shell, answers = [] }) {
     const request = event.request;
     const url = new URL(request.url);
     if (url.origin !== self.location.origin) return;
-    if (request.method === "DELETE" && url.pathname === "/auth/session") {
+    if (url.pathname === "/auth/session" && (request.method === "DELETE" || request.method === "POST")) {
       // Signing out forgets the kept answers: the next person on this phone must not see them.
-      event.respondWith(fetch(request).then(async (response) => { await forgetAnswers(); return response; }));
+      // Signing in keeps them at once, so the app reopens offline even if it was opened only once.
+      const after = request.method === "DELETE" ? forgetAnswers : keepAnswers;
+      event.respondWith(fetch(request).then(async (response) => { if (response.ok) await after(); return response; }));
       return;
     }
     if (request.method !== "GET" || (request.headers.get("accept") || "").includes("text/event-stream")) return;
@@ -42,14 +44,26 @@ self.linliShell = function linliShell({ cache, shell, answers = [] }) {
       }
       return response;
     } catch (error) {
-      const copy = await store.match(request, { ignoreSearch: true });
+      // The services answer with "Vary: Origin" (CORS); a file is the same whoever asks.
+      const copy = await store.match(request, { ignoreSearch: true, ignoreVary: true });
       if (copy) return copy;
       throw error;
     }
   }
 
+  /** Fetch and keep each answer the app draws itself from, as far as the network and the sign-in allow. */
+  async function keepAnswers() {
+    const store = await caches.open(cache);
+    await Promise.all(answers.map(async (path) => {
+      try {
+        const response = await fetch(path, { credentials: "include", headers: { Accept: "application/json" } });
+        if (response.ok) await store.put(path, response);
+      } catch { /* offline or signed out: kept on the next visit */ }
+    }));
+  }
+
   async function forgetAnswers() {
     const store = await caches.open(cache);
-    for (const path of answers) await store.delete(new URL(path, self.location.origin).href, { ignoreSearch: true });
+    for (const path of answers) await store.delete(new URL(path, self.location.origin).href, { ignoreSearch: true, ignoreVary: true });
   }
 };
