@@ -158,10 +158,14 @@ def _riders(sc: Scenario, rng: random.Random, shops: list[Shop]) -> list[RiderSp
             vehicle, cap = DEFAULT_FLEET[i % len(DEFAULT_FLEET)]
             out.append(RiderSpec(f"r{i + 1:02d}", vehicle, cap, where(), on, off))
         return out
-    n = max(1, round(hours / span))
-    for i in range(n):
+    full, part = divmod(hours, span)  # riders all day, and one for the rest of the rider-hours
+    for i in range(int(full)):
         vehicle, cap = DEFAULT_FLEET[i % len(DEFAULT_FLEET)]
         out.append(RiderSpec(f"r{i + 1:02d}", vehicle, cap, where(), 0.0, span + 30 * 60))
+    if part >= 600:  # e.g. 60 % of 9 riders: 5 all day and one for 0.4 of it, in the middle
+        vehicle, cap = DEFAULT_FLEET[int(full) % len(DEFAULT_FLEET)]
+        on = (span - part) / 2
+        out.append(RiderSpec(f"r{int(full) + 1:02d}", vehicle, cap, where(), on, on + part))
     return out
 
 
