@@ -8,8 +8,11 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
@@ -97,7 +100,7 @@ def up(
                 instances=instances,
             )
             wait_healthy(processes, ports, timeout=90)
-        _welcome(infra, time.monotonic() - started, seed, ports)
+        _welcome(infra, time.monotonic() - started, seed, ports, always_open=always_open)
         while not stop_requested:
             for name, process in processes.items():
                 if not process.alive():
@@ -123,7 +126,29 @@ def _in_use(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _welcome(infra: object, seconds: float, seeded: bool, ports: dict[str, int]) -> None:
+def demo_hours_note(at: datetime, timezone: str, hours: Mapping[str, Any] | None = None) -> str | None:
+    """What the welcome says about the demo shops closed at `at` (their seeded hours); None if all are open."""
+    from services.inventory.adapters import demo_neighbourhood as demo
+
+    table = demo.HOURS if hours is None else hours
+    closed = demo.closed_at(at, timezone, table)
+    if not closed:
+        return None
+    local = at.astimezone(ZoneInfo(timezone))
+    opens = "; ".join(
+        f"{c.name_en} opens {c.opens.strftime('%a %H:%M') if c.opens else 'not in the next two weeks'}" for c in closed
+    )
+    how = (
+        "To open them round the clock, stop and start again with `make run ARGS=--always-open` "
+        "(`linli up --always-open`); a --keep run keeps the hours it first seeded, which staff can change "
+        "at the counter."
+    )
+    if demo.all_closed(at, timezone, table):
+        return f"Every demo shop is closed now ({local:%H:%M} {timezone}), so an order would be refused: {opens}. {how}"
+    return f"Closed now ({local:%H:%M} {timezone}): {opens}. {how}"
+
+
+def _welcome(infra: object, seconds: float, seeded: bool, ports: dict[str, int], *, always_open: bool = False) -> None:
     settings = Settings()
     table = Table(title=f"Linli is running (started in {seconds:.1f}s)")
     table.add_column("service")
@@ -153,6 +178,9 @@ def _welcome(infra: object, seconds: float, seeded: bool, ports: dict[str, int])
         print(f"  export TOKEN={shopper}")
         console.print('  curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8002/stores')
         console.print("Other roles: linli token store_staff staff-1 --store xiaoshi-market | linli token dispatcher d1")
+        note = None if always_open else demo_hours_note(datetime.now(UTC), settings.timezone)
+        if note:
+            console.print(f"\n[yellow]{note}[/yellow]", markup=True, highlight=False)
     console.print("\nPress Ctrl-C to stop everything.")
 
 

@@ -17,8 +17,13 @@ search show "low" before a shelf is empty: about two portions of weighed goods, 
 
 from __future__ import annotations
 
-from datetime import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, time
 from typing import Any
+
+from services.inventory.domain.shop_hours import windows_of
+from shared.vocabulary.opening_hours import ALWAYS_OPEN, Hours
 
 
 def _daily(*spans: tuple[str, str], days: range = range(7)) -> list[dict[str, Any]]:
@@ -150,3 +155,30 @@ PRODUCTS: list[dict[str, Any]] = [
     }
     for pid, loc, zh, en, cat, unit, price, gpp, on_hand in _PRODUCTS
 ]
+
+
+@dataclass(frozen=True)
+class ClosedNow:
+    """A demo shop or market closed at some moment, and when it next opens by its seeded hours."""
+
+    id: str
+    name_en: str
+    opens: datetime | None
+
+
+def closed_at(at: datetime, timezone: str, hours: Mapping[str, list[dict[str, Any]] | None] = HOURS) -> list[ClosedNow]:
+    """The demo's shops and markets (stalls trade within their market's hours) closed at `at`."""
+    closed = []
+    for location in LOCATIONS:
+        if location["kind"] == "stall":
+            continue
+        timetable = Hours(windows=tuple(windows_of(hours.get(location["id"])) or ALWAYS_OPEN), timezone=timezone)
+        if not timetable.is_open(at):
+            closed.append(ClosedNow(location["id"], location["name_en"], timetable.next_opening(at)))
+    return closed
+
+
+def all_closed(at: datetime, timezone: str, hours: Mapping[str, list[dict[str, Any]] | None] = HOURS) -> bool:
+    """True when no demo shop or market would take an order at `at`: a first order would be refused."""
+    shops = sum(1 for location in LOCATIONS if location["kind"] != "stall")
+    return len(closed_at(at, timezone, hours)) == shops
