@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from services.dispatch.domain.eta import ready_at
-from shared.vocabulary.geo import Point, speed_mps, street_metres
+from shared.vocabulary.geo import DETOUR, Point, speed_mps
 from shared.vocabulary.promise import PickupChance, door_minutes
 
 REQUOTE_EVERY = timedelta(minutes=10)
@@ -48,6 +48,7 @@ class PromiseWeights:
     join_gap_s: float = 300.0  # an order ahead joins a trip leaving its shop within this of its bag
     shift_grace_s: float = 600.0  # a route may end at most this long after its rider's shift
     candidates: int = 8  # an order ahead is costed for the riders free soonest, not for all
+    backlog_s: float = 4 * 3600.0  # orders ahead are not scheduled past riders this far off
     slack_s: float = 0.0  # on top of every promise (the whole minutes already round up by about 2)
     ready_share: float = 0.35  # ... this share of the picking time: a bag takes 0.6-1.5 times its estimate
     wait_share: float = 0.1  # ... and this share of the wait for a rider beyond the bag
@@ -158,8 +159,20 @@ def _free(c: Courier, now: datetime) -> Free:
     return Free(c.rider_id, c.vehicle, place, at_s, ends, max(1, c.capacity))
 
 
+_M_PER_RAD = 6_371_000.0 * DETOUR
+
+
+def _street(a: Point, b: Point) -> float:
+    """Street metres by the equirectangular approximation: within metres of the great circle at a
+    neighbourhood's scale, a fraction of its cost (the forecast measures tens of thousands a round),
+    and the rule dispatch's quoting query uses for every shop."""
+    dlat = math.radians(b.lat - a.lat)
+    dlon = math.radians(b.lon - a.lon) * math.cos(math.radians((a.lat + b.lat) / 2))
+    return math.hypot(dlat, dlon) * _M_PER_RAD
+
+
 def _ride(a: Point, b: Point, speed: float) -> float:
-    return street_metres(a, b) / speed
+    return _street(a, b) / speed
 
 
 def _join(f: Free, o: Ahead, ready_s: float, w: PromiseWeights) -> float | None:
@@ -172,13 +185,13 @@ def _join(f: Free, o: Ahead, ready_s: float, w: PromiseWeights) -> float | None:
     return door if door <= f.ends_s + w.shift_grace_s else None
 
 
-def _send(f: Free, o: Ahead, ready_s: float, w: PromiseWeights) -> tuple[float, float] | None:
+def _send(f: Free, o: Ahead, ready_s: float, last_leg_m: float, w: PromiseWeights) -> tuple[float, float] | None:
     """(leaves the shop, at the door) if `f` sets off for `o` on a trip of its own, within the shift."""
     at_shop = f.at_s + _ride(f.place, o.pickup, f.speed)
     if max(at_shop, ready_s) > f.ends_s:
         return None  # no pickup after the shift's end
     leaves = max(at_shop, ready_s) + w.pickup_s
-    door = leaves + _ride(o.pickup, o.drop, f.speed)
+    door = leaves + last_leg_m / f.speed
     return (leaves, door) if door <= f.ends_s + w.shift_grace_s else None
 
 
@@ -187,52 +200,71 @@ def _best(
 ) -> tuple[float, int, float | None] | None:
     """(door, crew index, leaves the shop; None: joins a trip) of the rider who brings `o` soonest."""
     best: tuple[float, int, float | None] | None = None
+    last_leg_m = _street(o.pickup, o.drop)
     for i in joinable:
         joined = _join(crew[i], o, ready_s, w)
         if joined is not None and (best is None or joined < best[0]):
             best = (joined, i, None)
     for i in sendable:
-        sent = _send(crew[i], o, ready_s, w)
+        sent = _send(crew[i], o, ready_s, last_leg_m, w)
         if sent is not None and (best is None or sent[1] < best[0]):
             best = (sent[1], i, sent[0])
     return best
 
 
-def forecast(
-    couriers: Sequence[Courier], ahead: Sequence[Ahead], now: datetime, w: PromiseWeights = DEFAULT_PROMISE
-) -> list[Free]:
-    """Where and when each rider on shift within the horizon is free after carrying the orders ahead."""
-    crew = [_free(c, now) for c in couriers if on_shift(c, now, w)]
-    if not crew:
-        return []
-    heap = [(f.at_s, i) for i, f in enumerate(crew)]
-    heapq.heapify(heap)
-    trips: dict[str, set[int]] = {}  # per shop, the riders whose last planned trip leaves it (may have room)
-    for o in sorted(ahead, key=lambda a: (a.ready_at, a.store_id)):
-        ready_s = _secs(o.ready_at, now)
+class Forecast:
+    """The riders on shift within the horizon, as the orders ahead take them one by one (`add`).
+
+    Each order goes to the rider, of the `candidates` free soonest or of those whose last trip
+    leaves its shop with room, who brings it to its door first. Once even the earliest rider is
+    `backlog_s` away, later orders are not scheduled: every quote is hours off already.
+    """
+
+    def __init__(self, couriers: Sequence[Courier], now: datetime, w: PromiseWeights = DEFAULT_PROMISE) -> None:
+        self.now, self.w = now, w
+        self.crew = [_free(c, now) for c in couriers if on_shift(c, now, w)]
+        self._heap = [(f.at_s, i) for i, f in enumerate(self.crew)]
+        heapq.heapify(self._heap)
+        self._trips: dict[str, set[int]] = {}  # per shop, the riders whose last planned trip leaves it
+
+    def add(self, o: Ahead) -> None:
+        w, crew, heap = self.w, self.crew, self._heap
+        if not heap or heap[0][0] > w.backlog_s:
+            return
+        ready_s = _secs(o.ready_at, self.now)
         picked: list[tuple[float, int]] = []
         while heap and len(picked) < w.candidates:
             at_s, i = heapq.heappop(heap)
             if at_s == crew[i].at_s:  # else stale: the rider took a trip since (its new entry is in the heap)
                 picked.append((at_s, i))
-        best = _best(crew, o, ready_s, trips.get(o.store_id, set()), [i for _, i in picked], w)
+        best = _best(crew, o, ready_s, self._trips.get(o.store_id, set()), [i for _, i in picked], w)
         for entry in picked:
             heapq.heappush(heap, entry)
         if best is None:
-            continue  # no rider can carry it in time: it keeps nobody busy (it will be late, or go to pickup)
+            return  # no rider can carry it in time: it keeps nobody busy (it will be late, or go to pickup)
         door, i, leaves = best
         f = crew[i]
         if leaves is None:
             f.trip_orders += 1
         else:
             if f.trip_store is not None:
-                trips[f.trip_store].discard(i)
+                self._trips[f.trip_store].discard(i)
             f.trip_store, f.trip_leaves_s, f.trip_orders = o.store_id, leaves, 1
-            trips.setdefault(o.store_id, set()).add(i)
+            self._trips.setdefault(o.store_id, set()).add(i)
         f.trip_last_drop, f.place, f.at_s = o.drop, o.drop, door + w.door_s
         heapq.heappush(heap, (f.at_s, i))  # its old entry goes stale
-        # an order no rider can carry in time keeps nobody busy: it will be late, or go to pickup
-    return crew
+
+    def add_all(self, ahead: Sequence[Ahead]) -> Forecast:
+        for o in sorted(ahead, key=lambda a: (a.ready_at, a.store_id)):
+            self.add(o)
+        return self
+
+
+def forecast(
+    couriers: Sequence[Courier], ahead: Sequence[Ahead], now: datetime, w: PromiseWeights = DEFAULT_PROMISE
+) -> list[Free]:
+    """Where and when each rider on shift within the horizon is free after carrying the orders ahead."""
+    return Forecast(couriers, now, w).add_all(ahead).crew
 
 
 def quote_shop(

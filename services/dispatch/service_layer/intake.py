@@ -13,10 +13,17 @@ from typing import TypeVar
 from services.dispatch.adapters.places import Shop
 from services.dispatch.domain.delivery import BEFORE_PICKUP, Delivery, DeliveryStatus, Happening, Packing
 from services.dispatch.domain.eta import ready_at
-from services.dispatch.domain.promises import Ahead, Free, PromiseMove, adopt, promised_minutes, quote_shop, slot_times
+from services.dispatch.domain.promises import (
+    Ahead,
+    Forecast,
+    PromiseMove,
+    adopt,
+    promised_minutes,
+    quote_shop,
+    slot_times,
+)
 from services.dispatch.service_layer import lockers, quoting
 from services.dispatch.service_layer.assigning import NO_RIDER, PICKUP_ANSWER, follow_load
-from services.dispatch.service_layer.quoting import Load
 from services.dispatch.service_layer.riders import withdraw_offers
 from services.dispatch.service_layer.unit_of_work import DispatchUnitOfWork
 from shared.deadlines import Deadline
@@ -118,12 +125,12 @@ async def on_orders_placed(uow: DispatchUnitOfWork, items: Run[OrderPlaced]) -> 
 
 
 class _Promiser:
-    """A run's promises: the load read once, each order ahead of the run's next ones (they join it)."""
+    """A run's promises: the load read and forecast once, each order then joining it ahead of the next."""
 
     def __init__(self, uow: DispatchUnitOfWork) -> None:
         self.uow = uow
-        self.current: Load | None = None
-        self.free: list[Free] | None = None
+        self.ahead = 0
+        self.forecast: Forecast | None = None
 
     async def promise(
         self, event: OrderPlaced, pickup: Point | None, door: Point | None, ready: datetime
@@ -132,16 +139,17 @@ class _Promiser:
         now = self.uow.now()
         forecast_at: datetime | None = None
         if pickup is not None and door is not None:
-            if self.current is None:
-                self.current = await quoting.load(self.uow)
-            if self.free is None:
-                self.free = self.current.forecast(now)
-            ahead = len(self.current.ahead)
-            quote = quote_shop(event.store_id, pickup, (ready - now).total_seconds(), self.free, ahead=ahead)
+            if self.forecast is None:
+                current = await quoting.load(self.uow)
+                self.forecast = Forecast(current.couriers, now).add_all(current.ahead)
+                self.ahead = len(current.ahead)
+            quote = quote_shop(
+                event.store_id, pickup, (ready - now).total_seconds(), self.forecast.crew, ahead=self.ahead
+            )
             minutes = quote.door_minutes(pickup, door)
             forecast_at = None if minutes is None else now + timedelta(minutes=minutes)
-            self.current.ahead.append(Ahead(event.store_id, pickup, door, ready))
-            self.free = None  # the run's next order has this one ahead of it
+            self.forecast.add(Ahead(event.store_id, pickup, door, ready))  # the run's next order has it ahead
+            self.ahead += 1
         move = adopt(event.promised_at, forecast_at, now)
         if move is None and event.promised_at is None:  # no rider on shift within the horizon
             move = PromiseMove(ready + timedelta(minutes=30), "no rider on shift now: a slow promise")
