@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import redis.asyncio as aioredis
+import redis.exceptions
 
 from services.dispatch.adapters.redis_watch import RedisWatch
 from shared.clock import SystemClock
@@ -55,6 +56,9 @@ async def append(redis: aioredis.Redis, notes: list[LiveNote]) -> bool:
         notes = [LiveNote(DISPATCHERS, RESYNC, {}), LiveNote(ORDERS, RESYNC, {}), *notes]
     if not notes:
         return True
+    if not watch.worth_trying():
+        watch.notes_lost += sum(1 for n in notes if n.kind != RESYNC)
+        return False
     try:
         async with redis.pipeline(transaction=False) as pipe:
             for note in notes:
@@ -106,6 +110,8 @@ class LiveHub:
     async def available(self) -> None:
         """`Unavailable` while Redis is away: a stream is refused (503) rather than opened to nothing."""
         try:
+            if not RedisWatch.of(self.redis).worth_trying():
+                raise redis.exceptions.ConnectionError("Redis was away a moment ago")
             await self.redis.ping()
         except REDIS_AWAY as e:
             RedisWatch.of(self.redis).failed(_now(), repr(e))

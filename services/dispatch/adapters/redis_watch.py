@@ -10,6 +10,7 @@ watch per Redis client, that is per running service; it logs each change once.
 from __future__ import annotations
 
 import logging
+import time
 import weakref
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,6 +20,9 @@ log = logging.getLogger(__name__)
 
 # Set NX on every read of positions: a missing key means Redis restarted empty (or was flushed).
 ALIVE = "dispatch:redis:alive"
+# While Redis is away, it is asked again at most this often: a Redis that hangs (stopped, not gone)
+# would otherwise hold every commit and position read for the client's socket timeout.
+RETRY_EVERY_S = 2.0
 
 
 @dataclass
@@ -30,6 +34,8 @@ class RedisWatch:
     last_answer: float | None = None
     notes_lost: int = 0  # live notes not written since the streams' clients were last told to resync
     kept_at: dict[str, float] = field(default_factory=dict)  # rider id -> when their position was last kept
+    _tried: float = float("-inf")  # time.monotonic() of the last try while away
+    _failed: float = float("-inf")  # time.monotonic() of the last failure
 
     @classmethod
     def of(cls, redis: Any) -> RedisWatch:
@@ -42,7 +48,19 @@ class RedisWatch:
     def away(self) -> bool:
         return self.away_since is not None
 
+    def worth_trying(self) -> bool:
+        """Whether to ask Redis now: always while it answers; while it is away, once RETRY_EVERY_S
+        have passed since the last failure and since the last try began (one try at a time)."""
+        if self.away_since is None:
+            return True
+        now = time.monotonic()
+        if now - self._failed < RETRY_EVERY_S or now - self._tried < RETRY_EVERY_S:
+            return False
+        self._tried = now
+        return True
+
     def failed(self, now: float, what: str) -> None:
+        self._failed = time.monotonic()
         if self.away_since is None:
             self.away_since = self.last_answer if self.last_answer is not None else now
             log.warning(

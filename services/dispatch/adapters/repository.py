@@ -245,6 +245,8 @@ class RiderPositions:
     async def update(self, rider_id: str, lat: float, lon: float, at: float | None = None) -> None:
         """Live in Redis (or `Unavailable`: a position is only worth something now); kept now and then."""
         at = at if at is not None else self._now()
+        if not self.watch.worth_trying():
+            raise Unavailable(REDIS, "positions cannot be taken while Redis is away; send it again shortly")
         try:
             async with self.redis.pipeline(transaction=True) as pipe:
                 pipe.geoadd(POSITIONS, [lon, lat, rider_id])
@@ -270,6 +272,8 @@ class RiderPositions:
 
     async def live(self, rider_ids: list[str]) -> dict[str, Position | None]:
         """Redis's positions, or `Unavailable` while it is away."""
+        if not self.watch.worth_trying():
+            raise Unavailable(REDIS, "live positions are unavailable while Redis is away; try again shortly")
         try:
             return await self._from_redis(rider_ids)
         except REDIS_AWAY as e:
@@ -282,6 +286,8 @@ class RiderPositions:
         """Live where Redis answers; else (and for riders Redis lost) the last kept in PostgreSQL."""
         if not rider_ids:
             return {}
+        if not self.watch.worth_trying() and self.conn is not None:
+            return await self.kept(rider_ids)
         try:
             found = await self._from_redis(rider_ids)
         except REDIS_AWAY as e:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import signal
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -305,3 +306,39 @@ def build_orders(runtime: Runtime) -> Any:
     install_error_handlers(app)
     app.include_router(orders_router)
     return app
+
+
+async def test_a_redis_that_hangs_holds_a_request_once_not_every_time(served: Served) -> None:
+    """Stopped (SIGSTOP), Redis accepts connections and answers nothing: the first request meets the
+    client's timeout, the ones after it no longer wait for Redis, and all is well once it goes on."""
+    s = served
+    rider = s.as_(Role.RIDER, "r1")
+    await add_rider(s, "r1")
+    assert (await report(s, "r1", SHOP[0], SHOP[1])).status_code == 200
+    for n in range(3):
+        await s.run(lambda uow, n=n: intake.on_order_placed(uow, placed(f"o{n}")))
+        await s.run(lambda uow, n=n: intake.on_order_accepted(uow, accepted(f"o{n}")))
+        await s.run(lambda uow, n=n: assigning.assign_by_hand(uow, f"o{n}", "r1", "dispatcher-1"))
+    popen = s.redis.process.popen if s.redis.process else None
+    assert popen is not None
+    popen.send_signal(signal.SIGSTOP)
+    try:
+        first = await s.http.post("/deliveries/o0/at-shop", headers=rider, timeout=30)
+        assert first.status_code == 200, first.text  # committed; its live note waited for the timeout
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        for n in (1, 2):
+            step = await s.http.post(f"/deliveries/o{n}/at-shop", headers=rider)
+            assert step.status_code == 200, step.text
+        answer = await report(s, "r1", SHOP[0], SHOP[1])
+        assert unavailable(answer), answer.text
+        assert loop.time() - started < 2.0, "nothing after the first waited for a Redis that does not answer"
+    finally:
+        popen.send_signal(signal.SIGCONT)
+    await eventually(lambda: report_ok(s), within=15)
+    health = await SPEC.health_details(s.runtime)  # type: ignore[misc]
+    assert health["riders"]["positions_from"] == "redis"
+
+
+async def report_ok(s: Served) -> bool:
+    return (await report(s, "r1", SHOP[0], SHOP[1])).status_code == 200
