@@ -5,7 +5,8 @@ shift, and what becomes of its answer (docs/assignment.md, "In the service").
   shifts today are all over, or not begun, is not planned, and their pending offers are withdrawn
   ("shift ended") as the shift closes. A rider with no shift at all is planned as before.
 - A rider whose whole load is a trip accepted and not picked up carries it as `planned`, so the
-  planner may propose an *addition*: an offer with `adds_to` naming the accepted orders.
+  planner may propose an *addition*: an offer with `adds_to` naming the accepted orders. A rider
+  with bags in hand is planned from where and when their route ends (the last door ETA).
 - Held orders (`RoundPlan.holds`) are remembered with the time the hold for a busy rider began
   (`OpenOrder.held_since`, which bounds it to `max_hold_s`), and noted to the board's stream
   (`order_held`, with the comparison) when a hold begins or changes rider or reason.
@@ -30,8 +31,10 @@ from services.dispatch.domain.delivery import BEFORE_PICKUP, WITH_RIDER, Deliver
 from services.dispatch.domain.offers import Offer, OfferStatus
 from services.dispatch.domain.riders import Shift
 from services.dispatch.service_layer.unit_of_work import DispatchUnitOfWork
+from shared.vocabulary.geo import Point
 
 SHIFT_ENDED = "shift ended"
+DOOR_S = 60.0  # the handover at a door, as the planner counts it (CostWeights.door_s)
 
 
 @dataclass
@@ -108,8 +111,30 @@ async def planning_views(uow: DispatchUnitOfWork, views: Sequence[RiderView]) ->
                 planned = tuple(o for o in trip if o is not None)
         bags = sum(d.bags or 1 for d in load)
         kg = sum((d.weight_g or 2000) for d in load) / 1000
-        out.append(replace(v, shift_ends_at=ends, planned=planned, load_bags=bags, load_kg=kg))
+        free_at, route_end = _route_end(load, now) if not planned else (None, None)
+        out.append(
+            replace(
+                v,
+                shift_ends_at=ends,
+                planned=planned,
+                load_bags=bags,
+                load_kg=kg,
+                free_at=v.free_at or free_at,
+                route_end=v.route_end or route_end,
+            )
+        )
     return out, off
+
+
+def _route_end(load: Sequence[Delivery], now: datetime) -> tuple[datetime | None, Point | None]:
+    """When and where the rider's route in hand ends, from the deliveries' door ETAs: the last door
+    plus its handover. None when no ETA is ahead (the rider is then planned from where they are)."""
+    ahead = [(d.eta_door_at, d.door) for d in load if d.eta_door_at and d.eta_door_at > now and d.door]
+    if not ahead:
+        return None, None
+    at, door = max(ahead, key=lambda x: x[0] or now)
+    assert at is not None
+    return at + timedelta(seconds=DOOR_S), door
 
 
 async def plan_and_offer(uow: DispatchUnitOfWork, views: Sequence[RiderView], memory: RoundMemory | None = None) -> int:

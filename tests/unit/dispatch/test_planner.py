@@ -10,6 +10,11 @@ from datetime import UTC, datetime, timedelta
 from bench.dispatch_day import offset
 from bench.dispatch_scenarios import scale_round
 from services.dispatch.domain.assignment import DEFAULT_WEIGHTS, OpenOrder, RiderView, plan, plan_round
+from services.dispatch.domain.delivery import Delivery
+from services.dispatch.domain.riders import Shift
+from services.dispatch.service_layer.planning import _route_end, shift_end
+from shared.events.contracts import DeliveryAddress
+from shared.vocabulary.fulfilment import FulfilmentMode
 from shared.vocabulary.geo import Point, speed_mps, street_metres
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -184,3 +189,24 @@ def test_a_neighbourhood_round_and_a_round_at_scale_are_fast() -> None:
     big = scale_round(orders=2000, riders=500, repeat=1)
     assert big["cpu_ms_median"] < 1500  # ~100 ms on a quiet machine; every order x every rider would take seconds
     assert big["orders_proposed"] > 200
+
+
+# --- the service's view of riders -----------------------------------------------------------------
+
+
+def test_back_to_back_shifts_are_one_and_a_rider_between_shifts_is_off() -> None:
+    morning = Shift(at(-3600), at(600))
+    afternoon = Shift(at(600), at(4200))
+    assert shift_end([afternoon, morning], NOW) == (True, at(4200))
+    assert shift_end([Shift(at(-7200), at(-3600)), Shift(at(3600), at(7200))], NOW) == (False, None)
+    assert shift_end([], NOW) == (True, None)
+
+
+def test_a_rider_with_bags_in_hand_is_planned_from_where_the_route_ends() -> None:
+    def delivery(oid: str, eta: float, lat: float) -> Delivery:
+        address = DeliveryAddress(text="door", lat=lat, lon=118.79)
+        return Delivery(oid, "shop", FulfilmentMode.DELIVERY, "p", "p", address=address, eta_door_at=at(eta))
+
+    load = [delivery("a", 300, 32.05), delivery("b", 600, 32.06)]
+    assert _route_end(load, NOW) == (at(600 + 60), Point(32.06, 118.79))
+    assert _route_end([delivery("late", -60, 32.05)], NOW) == (None, None)  # its ETA passed: plan from here
