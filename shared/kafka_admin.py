@@ -79,7 +79,8 @@ async def ensure_topics(bootstrap_servers: str, topics: list[Topic] | None = Non
         try:
             await admin.start()
             existing = set(await admin.list_topics())
-            missing = [t for t in topics if t.name not in existing]
+            # The epoch topic first: a topic found beside a missing epoch topic then survived a loss.
+            missing = sorted((t for t in topics if t.name not in existing), key=lambda t: t.name != EPOCH_TOPIC.name)
             created = []
             for topic in missing:
                 configs = {"cleanup.policy": "compact"} if topic.compacted else {}
@@ -89,8 +90,8 @@ async def ensure_topics(bootstrap_servers: str, topics: list[Topic] | None = Non
                 except TopicAlreadyExistsError:
                     pass  # another service declared it first
             if EPOCH_TOPIC.name in created:
-                # Its topics all there already: a broker from before epochs (upgraded), not one that lost them.
-                await _write_epoch(bootstrap_servers, since_always=len(created) == 1 and len(topics) > 1)
+                # Other topics there already: a broker from before epochs (upgraded), not one that lost them.
+                await _write_epoch(bootstrap_servers, since_always=any(t.name in existing for t in topics))
             return created
         except Exception as e:
             if attempt == attempts - 1:
