@@ -587,16 +587,17 @@ class _Reach:
         for c in crew:
             self.grid.setdefault(self._key(c.origin), []).append(c)
         self.fastest = max((c.speed for c in crew), default=1.0)
-        self._known: dict[tuple[tuple[float, float], int], list[tuple[float, _Rider]]] = {}
+        self._known: dict[tuple[float, float], tuple[int, list[tuple[float, _Rider]]]] = {}
 
     def _key(self, p: tuple[float, float]) -> tuple[int, int]:
         return (int(p[0] // self.cell), int(p[1] // self.cell))
 
     def nearest(self, point: tuple[float, float], k: int) -> list[tuple[float, _Rider]]:
         """At least the k riders who reach `point` first, as (ride seconds, rider), by arrival."""
-        known = self._known.get((point, k))
-        if known is not None:
-            return known
+        known = self._known.get(point)
+        if known is not None and known[0] >= k:
+            return known[1]
+        k = max(k, 3)  # one search per shop serves every k a round asks for
         if len(self.crew) <= 3 * k:
             found = [(_d(c.origin, point) / c.speed, c) for c in self.crew]
         else:
@@ -618,7 +619,7 @@ class _Reach:
                     break
                 ring += 1
         found.sort(key=lambda x: (x[1].start + x[0], x[1].r.rider_id))
-        self._known[(point, k)] = found
+        self._known[point] = (k, found)
         return found
 
 
