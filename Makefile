@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install run test unit integration e2e browser screenshots lint bench bench-dispatch bench-dispatch-day bench-search docs clean
+.PHONY: install run test unit integration e2e browser screenshots lint bench bench-dispatch bench-dispatch-day bench-search chaos soak docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,10 @@ bench-dispatch-day: install  # one simulated day, both policies (ARGS="--riders 
 
 bench-search: install
 	$(PY) -m bench.search $(ARGS)
+
+# Not part of `make test`: a fault drill (under 10 min) on a stack of its own.
+chaos: install  # ARGS="--rate 20 --write-docs docs/operations.md"
+	$(PY) -m bench.chaos $(ARGS)
 
 docs: install
 	$(VENV)/bin/linli docs asyncapi
