@@ -131,6 +131,17 @@ class Settings(BaseSettings):
     code_tries_per_subject_per_min: int = 30
     rider_simulator: bool = False  # move the demo riders and let them take offers (linli up turns it on)
 
+    # Text messages (services/orders news): late means the live ETA passes the promise by this much.
+    # Without a gateway URL messages go to the recorder (a table and the /app/messages.html console).
+    news_late_after_min: float = 5.0
+    sms_gateway_url: str | None = None  # POST JSON {message_id, to, text, language}; Idempotency-Key header
+    sms_gateway_token: str | None = None  # sent as `Authorization: Bearer …`
+    sms_gateway_timeout_s: float = 10.0
+    news_send_interval_s: float = 1.0  # how often the sender looks for messages due
+    news_retry_initial_s: float = 5.0  # a failed send waits this long, doubling each time ...
+    news_retry_max_s: float = 600.0  # ... up to this
+    news_max_attempts: int = 8  # then the message is marked failed (shown in the console)
+
     demo_seed: bool = False
     demo_always_open: bool = False  # seed the demo shops open round the clock instead of their real hours
 
