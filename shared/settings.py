@@ -7,8 +7,9 @@ two seconds without touching code.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SIGNING_KEY = "linli-development-signing-key-never-use-in-production"
@@ -65,6 +66,12 @@ class Settings(BaseSettings):
     inventory_url: str = "http://127.0.0.1:8002"
     dispatch_url: str = "http://127.0.0.1:8003"
     map_tile_url: str | None = None
+    # The datum the tiles are drawn in: "gcj02" for China's tile servers (Amap's), so markers
+    # (stored in WGS-84) are shifted onto their streets; "wgs84" for OpenStreetMap's.
+    map_tile_datum: Literal["wgs84", "gcj02"] = "wgs84"
+    # The rider's "Navigate" buttons: always a geo: link, and this app's own link when set
+    # (converted to GCJ-02 for Amap, BD-09 for Baidu).
+    map_app: Literal["amap", "baidu"] | None = None
 
     # Outbox relay
     relay_batch_size: int = 200
@@ -124,13 +131,6 @@ class Settings(BaseSettings):
     door_wait_s: float = 120.0  # how long a rider waits at the door (after calling) before a delivery can fail
     locker_collect_limit_s: float = 86400.0  # uncollected this long, a locker bag goes back to the shop
 
-    # Codes resist guessing (shared/attempts.py): this many wrong codes for one order lock its code
-    # this long; a subject may try this many codes a minute on one service's code routes together.
-    code_wrong_tries_limit: int = 5
-    code_lockout_s: float = 900.0
-    code_tries_per_subject_per_min: int = 30
-    rider_simulator: bool = False  # move the demo riders and let them take offers (linli up turns it on)
-
     # Text messages (services/orders news): late means the live ETA passes the promise by this much.
     # Without a gateway URL messages go to the recorder (a table and the /app/messages.html console).
     news_late_after_min: float = 5.0
@@ -142,8 +142,31 @@ class Settings(BaseSettings):
     news_retry_max_s: float = 600.0  # ... up to this
     news_max_attempts: int = 8  # then the message is marked failed (shown in the console)
 
+    # Codes resist guessing (shared/attempts.py): this many wrong codes for one order lock its code
+    # this long; a subject may try this many codes a minute on one service's code routes together.
+    code_wrong_tries_limit: int = 5
+    code_lockout_s: float = 900.0
+    code_tries_per_subject_per_min: int = 30
+    rider_simulator: bool = False  # move the demo riders and let them take offers (linli up turns it on)
+
     demo_seed: bool = False
     demo_always_open: bool = False  # seed the demo shops open round the clock instead of their real hours
+
+    @field_validator("map_tile_url")
+    @classmethod
+    def _tile_template(cls, url: str | None) -> str | None:
+        if not url:
+            return None
+        missing = [part for part in ("{z}", "{x}", "{y}") if part not in url]
+        if missing:
+            raise ValueError(
+                "LINLI_MAP_TILE_URL must be a tile template with {z}, {x} and {y} "
+                f"(missing {', '.join(missing)}), "
+                "e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png; unset it to draw maps from Linli's own data"
+            )
+        if not url.startswith(("https://", "http://", "/")):
+            raise ValueError(f"LINLI_MAP_TILE_URL must be an http(s) URL or a path on this server, not {url!r}")
+        return url
 
     @property
     def dev_signing(self) -> bool:

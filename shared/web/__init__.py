@@ -25,6 +25,8 @@ def console_config(settings: Settings) -> dict[str, Any]:
         "service": settings.service,
         "urls": {"orders": settings.orders_url, "inventory": settings.inventory_url, "dispatch": settings.dispatch_url},
         "map_tile_url": settings.map_tile_url,
+        "map_tile_datum": settings.map_tile_datum,
+        "map_app": settings.map_app,
         "dev_sign_in": settings.allow_dev_sign_in,
         "timezone": settings.timezone,
     }
