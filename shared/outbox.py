@@ -134,8 +134,9 @@ class BrokerLoss:
 async def resend_published_before(pool: asyncpg.Pool, before: datetime, now: datetime) -> BrokerLoss:
     """Mark rows published before `before` pending again, to go out in id order with the rest."""
     async with pool.acquire() as conn, conn.transaction():
+        # Pending again, not failing (`lag().failing`): attempts start over, last_error says why.
         row = await conn.fetchrow(
-            "WITH again AS (UPDATE outbox SET published_at = NULL, last_error = 'the broker lost it' "
+            "WITH again AS (UPDATE outbox SET published_at = NULL, attempts = 0, last_error = 'the broker lost it' "
             "WHERE published_at < $1 RETURNING created_at) "
             "SELECT count(*) AS n, min(created_at) AS oldest FROM again",
             before,
