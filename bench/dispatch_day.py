@@ -355,7 +355,7 @@ def simulate(
     horizon = day.hours * 3600 + 4 * 3600
     while t <= horizon:
         now = day.at(t)
-        views = [_view(r, t, day, by_id, weights) for r in riders.values() if r.on_shift(t)]
+        views = [_view(r, t, day, by_id, weights, outcomes) for r in riders.values() if r.on_shift(t)]
         while nxt < len(pending) and pending[nxt].accepted <= t:
             o = pending[nxt]
             nxt += 1
@@ -403,7 +403,14 @@ def _open(o: DayOrder, out: _Outcome, t: float, day: Day, held: float | None) ->
     )
 
 
-def _view(r: _Rider, t: float, day: Day, by_id: dict[str, DayOrder], w: CostWeights) -> RiderView:
+def _view(
+    r: _Rider,
+    t: float,
+    day: Day,
+    by_id: dict[str, DayOrder],
+    w: CostWeights,
+    outcomes: dict[str, _Outcome] | None = None,
+) -> RiderView:
     """The rider as dispatch sees them: where they are, what they carry, when (it estimates) they
     are free, their shift, and the trip accepted and not yet picked up (an addition may join it)."""
     here = r.position(t)
@@ -434,7 +441,7 @@ def _view(r: _Rider, t: float, day: Day, by_id: dict[str, DayOrder], w: CostWeig
                     by_id[i].pickup,
                     by_id[i].drop,
                     day.at(_known_ready(by_id[i], t)),
-                    day.at(by_id[i].placed + 3600),
+                    day.at(outcomes[i].promised if outcomes and i in outcomes else by_id[i].placed + 1800),
                 )
                 for i in ids
             )
