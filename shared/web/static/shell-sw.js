@@ -31,7 +31,9 @@ self.linliShell = function linliShell({ cache, shell, answers = [] }) {
       return;
     }
     if (request.method !== "GET" || (request.headers.get("accept") || "").includes("text/event-stream")) return;
-    const kept = request.mode === "navigate" || shellPaths.has(url.pathname) || answers.includes(url.pathname);
+    // Every file of the consoles (/app/…), not only those listed: a module added later is kept too.
+    const kept = request.mode === "navigate" || url.pathname.startsWith("/app/") || shellPaths.has(url.pathname)
+      || answers.includes(url.pathname);
     if (kept) event.respondWith(networkFirst(request));
   });
 
