@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
 import unicodedata
+import uuid
 from typing import Any
 
 import httpx
@@ -195,5 +197,72 @@ async def test_the_counter_prints_a_pick_list_and_a_label_per_bag(
             assert pages == 1
             assert "Bag 2 of 2" in text
             assert text.count(code) == 2
+    finally:
+        await context.close()
+
+
+async def test_a_market_prints_one_stalls_part_and_a_label_per_stalls_bag(
+    system: System, browser: Any, make_market
+) -> None:
+    piece = {"price_fen": 500, "on_hand": 10}
+    market = await make_market({"fish": {"carp": piece}, "veg": {"bokchoy": piece}}, accept_limit_s=600)
+    fish, veg = market.stalls["fish"], market.stalls["veg"]
+    context = await new_context(browser)
+    try:
+        page = await signed_in_page(
+            context, system, "inventory", Role.STORE_STAFF, f"staff-{market.store_id}", store=market.store_id
+        )
+        await expect(page.locator("#live")).to_have_text("Live")
+        async with shopper(system) as me, staff(system, market.store_id) as counter:
+            placed = await me.post(
+                "/orders",
+                headers={"Idempotency-Key": str(uuid.uuid4())},
+                json={
+                    "store_id": market.store_id,
+                    "fulfilment": {"mode": "pickup"},
+                    "lines": [
+                        {"product_id": market.products["carp"], "quantity": 1},
+                        {"product_id": market.products["bokchoy"], "quantity": 1},
+                    ],
+                },
+            )
+            assert placed.status_code == 201, placed.text
+            order_id = placed.json()["id"]
+            order = await wait_status(me, order_id, "CONFIRMED")
+            lines = {ln["location_id"]: ln["line_no"] for ln in order["lines"]}
+            for stall in (fish, veg):
+                assert (await counter.post(f"/stores/{stall}/orders/{order_id}/accept")).status_code == 200
+            await wait_status(me, order_id, "ACCEPTED")
+            for stall in (fish, veg):
+                assert (await counter.post(f"/stores/{stall}/orders/{order_id}/picking")).status_code == 200
+
+            card = page.locator(f'article[data-order="{order_id}"]')
+            await card.get_by_role("button", name="Open pick list").click()
+            await expect(page.locator("#pick [data-print-part]")).to_have_count(2)
+            # The vegetable stall's part alone: its line, not the fishmonger's.
+            await page.locator(f'#pick [data-print-part="{veg}"]').click()
+            preview = page.get_by_role("dialog", name=re.compile(r"^Pick list · order .* · Test stall$"))
+            await preview.get_by_label("Paper").select_option("58")
+            _, text = await printed(page)
+            assert "bokchoy" in text
+            assert "carp" not in text
+            await preview.get_by_role("button", name="Close preview").click()
+
+            for stall, bags in ((fish, 1), (veg, 2)):
+                base = f"/stores/{stall}/orders/{order_id}"
+                assert (await counter.post(f"{base}/lines/{lines[stall]}/picked", json={})).status_code == 200
+                packed = await counter.post(f"{base}/packed", json={"bags": bags, "weight_g": 500})
+                assert packed.status_code == 200, packed.text
+            await wait_status(me, order_id, "READY_FOR_PICKUP")
+            # Each stall's bags are counted on their own: 1 of 1, then 1 of 2 and 2 of 2.
+            await page.get_by_role("button", name="Print bag labels").click()
+            preview = page.get_by_role("dialog", name=f"Bag labels · order {order_id[-8:]}")
+            await preview.get_by_label("Paper").select_option("80")
+            pages, text = await printed(page)
+            assert pages == 3, text
+            assert text.count("Bag 1 of 1") == 1
+            assert text.count("Bag 1 of 2") == 1
+            assert text.count("Bag 2 of 2") == 1
+            assert text.count("Test stall") == 3
     finally:
         await context.close()
