@@ -45,7 +45,7 @@ class PromiseWeights:
     horizon_s: float = 1800.0  # riders on shift now or starting within this count
     pickup_s: float = 60.0  # handover at the shop, once per trip
     door_s: float = 60.0  # handover at each door
-    join_gap_s: float = 300.0  # an order ahead joins a trip leaving its shop within this of its bag
+    join_gap_s: float = 600.0  # an order ahead joins a trip leaving its shop within this of its bag
     shift_grace_s: float = 600.0  # a route may end at most this long after its rider's shift
     candidates: int = 8  # an order ahead is costed for the riders free soonest, not for all
     backlog_s: float = 4 * 3600.0  # orders ahead are not scheduled past riders this far off
