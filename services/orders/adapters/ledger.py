@@ -7,11 +7,12 @@ before it is read for a decision, so two orders placed at once cannot both spend
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import asyncpg
 
-from services.orders.domain.ledger import Account, Entry, Kind, Posting
+from services.orders.domain.ledger import Account, Entry, Kind, Posting, Postings
 
 
 class Ledger:
@@ -57,6 +58,47 @@ class Ledger:
                 at,
             )
         return balance
+
+    async def post_many(self, batches: Sequence[Postings]) -> None:
+        """`post` for many orders at once, in one statement: each holder's balance moves once by
+        the sum of its balance entries, and each entry records the balance just after it, as if
+        they had been posted one after another in this order."""
+        rows = [(b.holder, b.order_id, p, b.by, b.at) for b in batches for p in b.postings]
+        if not rows:
+            return
+        await self.conn.execute(
+            """
+            WITH t AS (
+                SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[],
+                    $7::text[], $8::timestamptz[]) WITH ORDINALITY
+                    AS t(holder, order_id, kind, account, amount_fen, note, by, at, n)
+            ), moved AS (
+                INSERT INTO balances (holder, balance_fen)
+                SELECT holder, sum(amount_fen) FROM t WHERE account = $9 GROUP BY holder
+                ON CONFLICT (holder) DO UPDATE SET balance_fen = balances.balance_fen + excluded.balance_fen,
+                    updated_at = now()
+                RETURNING holder, balance_fen
+            ), later AS (
+                SELECT n, coalesce(sum(amount_fen) FILTER (WHERE account = $9) OVER (PARTITION BY holder ORDER BY n
+                    ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING), 0) AS later_fen
+                FROM t
+            )
+            INSERT INTO ledger_entries (holder, order_id, kind, account, amount_fen, balance_after_fen, note, by, at)
+            SELECT t.holder, t.order_id, t.kind, t.account, t.amount_fen,
+                CASE WHEN t.account = $9 THEN moved.balance_fen - later.later_fen END, t.note, t.by, t.at
+            FROM t JOIN later USING (n) LEFT JOIN moved ON moved.holder = t.holder
+            ORDER BY t.n
+            """,
+            [r[0] for r in rows],
+            [r[1] for r in rows],
+            [r[2].kind.value for r in rows],
+            [r[2].account.value for r in rows],
+            [r[2].amount_fen for r in rows],
+            [r[2].note for r in rows],
+            [r[3] for r in rows],
+            [r[4] for r in rows],
+            Account.BALANCE.value,
+        )
 
     async def entries(self, *, holder: str | None = None, order_id: str | None = None, limit: int = 100) -> list[Entry]:
         """Entries as the shopper reads them: of a holder newest first, or of an order oldest first."""

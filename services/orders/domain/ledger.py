@@ -59,6 +59,17 @@ class Posting:
 
 
 @dataclass(frozen=True)
+class Postings:
+    """One order's entries for one holder, as `Ledger.post` takes them, for posting many at once."""
+
+    holder: str
+    order_id: str | None
+    postings: list[Posting]
+    by: str
+    at: datetime
+
+
+@dataclass(frozen=True)
 class Entry:
     """A stored posting as the shopper reads it: whose, for which order, by whom and when."""
 

@@ -485,6 +485,38 @@ async def on_stock_rejected(uow: OrdersUnitOfWork, event: StockRejected) -> None
     )
 
 
+def _rejected(order: Order, event: StockRejected, at: datetime) -> OrderRejected | None:
+    """Reject the order for want of stock, or keep a late rejection on its timeline."""
+    if not can_move(order.status, OrderStatus.REJECTED):
+        order.note_fact(at, f"stock rejection arrived after the order was {order.status.value}; nothing changed")
+        return None
+    details: dict[str, Any] = {"short_lines": [s.model_dump(mode="json") for s in event.short_lines]}
+    if event.note:
+        details["note"] = event.note
+    order.reject(event.reason or RejectReason.OUT_OF_STOCK.value, at, details)
+    return OrderRejected(order_id=order.id, store_id=order.store_id, reason=order.reject_reason or "", details=details)
+
+
+async def on_stock_rejected_many(uow: OrdersUnitOfWork, items: Sequence[tuple[RawEnvelope, StockRejected]]) -> None:
+    """A run of rejections at once (a shop sold out under a rush): read and locked in one statement,
+    refunded in one, saved in one, with the effects of `on_stock_rejected` for each in turn."""
+    orders = await uow.orders.get_many([event.order_id for _, event in items], for_update=True)
+    touched: dict[str, Order] = {}
+    refunded: dict[str, Order] = {}
+    for env, event in items:
+        order = orders.get(event.order_id)
+        if order is None:
+            continue
+        uow.cause = env
+        touched[order.id] = order
+        rejected = _rejected(order, event, uow.now())
+        if rejected is not None:
+            refunded[order.id] = order
+            await uow.publish(rejected)
+    await payments.settle_many(uow, list(refunded.values()))
+    await uow.orders.save_many(list(touched.values()))
+
+
 async def on_stock_released(uow: OrdersUnitOfWork, event: StockReleased) -> None:
     order = await _order_for_event(uow, event.order_id)
     if order is None:

@@ -8,6 +8,7 @@ so calling it again, or for a fact that changed nothing, posts nothing.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from services.orders.domain import ledger
@@ -52,6 +53,17 @@ class OrderLedger:
 async def settle(uow: OrdersUnitOfWork, order: Order, by: str = SYSTEM_ACTOR) -> None:
     """Bring the order's charge to its final price, if that is known by now."""
     await _post(uow, order, ledger.settle(order.payment, order.postings, order.final_charge_fen), by)
+
+
+async def settle_many(uow: OrdersUnitOfWork, orders: Sequence[Order], by: str = SYSTEM_ACTOR) -> None:
+    """`settle` for a run of orders, their entries written in one statement."""
+    batches = []
+    for order in orders:
+        postings = ledger.settle(order.payment, order.postings, order.final_charge_fen)
+        if postings:
+            batches.append(ledger.Postings(order.placed_for, order.id, postings, by, uow.now()))
+            order.postings.extend(postings)
+    await uow.ledger.post_many(batches)
 
 
 async def collect_cash(uow: OrdersUnitOfWork, order: Order, cash_fen: int | None, by: str) -> None:

@@ -18,7 +18,7 @@ from services.orders.domain.basket import Wanted
 from services.orders.entrypoints.app import SPEC
 from services.orders.service_layer import ordering, payments
 from shared.auth import Principal
-from shared.events.contracts import StockReserved
+from shared.events.contracts import ShortLine, StockRejected, StockReserved
 from shared.events.envelope import Envelope, envelope
 from shared.events.topics import INVENTORY
 from shared.inbox import Record
@@ -175,3 +175,67 @@ async def test_an_order_changed_while_the_run_waited_for_its_lock_is_read_as_it_
     assert order.status.value == "CANCELLED"
     assert [e.cause for e in order.timeline] == ["placed", "cancelled"]
     assert [p.kind.value for p in order.postings] == ["paid", "refund"]
+
+
+def rejected(order_id: str) -> Envelope[Any]:
+    short = [ShortLine(product_id="water", location_id="shop", requested=1, available=0)]
+    return envelope(StockRejected(order_id=order_id, store_id="shop", short_lines=short, reason="out_of_stock"))
+
+
+async def money(pool: asyncpg.Pool, order_id: str) -> list[tuple[str, str, int]]:
+    rows = await pool.fetch(
+        "SELECT kind, account, amount_fen FROM ledger_entries WHERE order_id = $1 ORDER BY id", order_id
+    )
+    return [(r["kind"], r["account"], r["amount_fen"]) for r in rows]
+
+
+async def test_a_run_of_rejections_refunds_each_once_as_one_at_a_time_would(
+    orders_pool: asyncpg.Pool, orders_runtime: Runtime
+) -> None:
+    together, alone = await placed(orders_pool, 4), await placed(orders_pool, 4)
+    consumer = consumer_for(orders_runtime, INVENTORY)
+    run = [*(rejected(i) for i in together), rejected(together[0]), rejected("never-placed")]
+    await consumer.handle_batch(records(run))
+    assert (consumer.batches, consumer.split) == (1, 0), "applied as one run, not split"
+    for record in records([*(rejected(i) for i in alone), rejected(alone[0])]):
+        await consumer.handle(record.raw, record.key, record.headers)
+
+    for mine, theirs in zip(together, alone, strict=True):
+        batched, single = await state(orders_pool, mine), await state(orders_pool, theirs)
+        assert history(batched, mine) == history(single, theirs)
+        assert await money(orders_pool, mine) == await money(orders_pool, theirs)
+    first = await state(orders_pool, together[0])
+    assert first["status"].value == "REJECTED"
+    assert first["timeline"][-1][1] == "stock rejection arrived after the order was REJECTED; nothing changed"
+    assert await money(orders_pool, together[0]) == [("paid", "balance", -200), ("refund", "balance", 200)]
+    async with unit_of_work(orders_pool, readonly=True) as uow:
+        balance = await uow.ledger.balance(GRANDMA.subject)
+        entries = await uow.ledger.entries(holder=GRANDMA.subject, limit=1000)
+    assert balance == sum(e.amount_fen for e in entries if e.account.value == "balance"), "the balance is its entries"
+    afters = [e.balance_after_fen for e in reversed(entries) if e.account.value == "balance"]
+    amounts = [e.amount_fen for e in reversed(entries) if e.account.value == "balance"]
+    assert all(b - a == amount for a, b, amount in zip(afters, afters[1:], amounts[1:], strict=False)), (
+        "each entry's balance-after follows from the one before it"
+    )
+
+
+async def rejection_statements(pool: asyncpg.Pool, conversation: Conversation, count: int) -> list[str]:
+    consumer = consumer_for(runtime_for(SPEC, SETTINGS, pool), INVENTORY)
+    envs = [rejected(i) for i in await placed(pool, count)]
+    await asyncio.sleep(0.05)
+    conversation.clear()
+    await consumer.handle_batch(records(envs))
+    await asyncio.sleep(0.05)
+    [transaction] = conversation.transactions()
+    return transaction[1:-1]
+
+
+async def test_a_run_of_rejections_costs_the_same_few_statements_however_long(
+    one_connection: tuple[asyncpg.Pool, Conversation],
+) -> None:
+    pool, conversation = one_connection
+    await rejection_statements(pool, conversation, 2)  # a run of two or more: asyncpg learns its types once
+    few = await rejection_statements(pool, conversation, 3)
+    many = await rejection_statements(pool, conversation, 30)
+    assert len(few) == len(many), (few, many)
+    assert len(many) <= 5, many  # the inbox claim, the orders read and locked, the refunds, their save, the outbox

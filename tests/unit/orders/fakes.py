@@ -7,13 +7,14 @@ database, shared across the units of work a test opens on it.
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from services.orders.domain.basket import CatalogLocation, CatalogProduct
 from services.orders.domain.discovery import LockerSite, Quote
 from services.orders.domain.helpers import HelpedBy, Resident
-from services.orders.domain.ledger import Account, Entry, Posting
+from services.orders.domain.ledger import Account, Entry, Posting, Postings
 from services.orders.domain.lines import SubstitutionChoice
 from services.orders.domain.order import Order
 from services.orders.domain.placing import Placement, PlacingAsk, PlacingNeeds
@@ -37,6 +38,10 @@ class InMemoryLedger:
                 self.balances[holder] = self.balances.get(holder, 0) + p.amount_fen
             self.rows.append((holder, order_id, p, by, at))
         return self.balances.get(holder, 0)
+
+    async def post_many(self, batches: Sequence[Postings]) -> None:
+        for b in batches:
+            await self.post(b.holder, b.order_id, b.postings, b.by, b.at)
 
     async def entries(self, *, holder: str | None = None, order_id: str | None = None, limit: int = 100) -> list[Entry]:
         rows = [
