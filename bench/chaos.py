@@ -525,6 +525,7 @@ COLUMNS = (
     "down s",
     "attempts",
     "client errors",
+    "orders hit",
     "what clients saw",
     "no confirmation s",
     "recover s",
@@ -623,7 +624,9 @@ def main(
     baseline_s: Annotated[float, typer.Option(help="seconds of load before the first fault")] = 15,
     down_s: Annotated[float, typer.Option(help="seconds a killed service stays down")] = 2,
     freeze_s: Annotated[float, typer.Option(help="seconds the broker stays frozen (SIGSTOP)")] = 10,
-    pg_down_s: Annotated[float, typer.Option(help="seconds PostgreSQL stays down")] = 10,
+    pg_down_s: Annotated[
+        float, typer.Option(help="seconds PostgreSQL stays down (longer than the consumers' 30 s retry window)")
+    ] = 40,
     redis_down_s: Annotated[float, typer.Option(help="seconds Redis stays down")] = 10,
     recover_within_s: Annotated[float, typer.Option(help="most seconds to wait for recovery after a fault")] = 90,
     settle_s: Annotated[float, typer.Option(help="seconds of plain load between faults")] = 5,
