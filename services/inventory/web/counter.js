@@ -392,7 +392,7 @@ function drawPickIn(el) {
     h("div", { class: "row" }, ...flagsOf(pick)),
     pick.note ? h("p", { class: "note" }, t("note", { note: pick.note })) : null,
     ...pick.stalls.map((stall) => stallBlock(pick, stall)),
-    history(pick));
+    historyOf(pick));
 }
 
 function stallBlock(pick, stall) {
@@ -554,7 +554,7 @@ function packForm(pick, stall) {
   return form;
 }
 
-function history(pick) {
+function historyOf(pick) {
   if (!pick.history || !pick.history.length) return null;
   return h("details", { class: "history" }, h("summary", {}, t("history")),
     h("ol", { class: "timeline" }, pick.history.map((e) => h("li", {},

@@ -52,7 +52,10 @@ export async function scanCode() {
       h("p", { class: "muted" }, t("scan.help")), h("div", { class: "scan-frame" }, video), cancel));
   let camera = null;
   let open = true;
-  const closed = new Promise((resolve) => cancel.addEventListener("click", () => resolve(null)));
+  const closed = new Promise((resolve) => {
+    cancel.addEventListener("click", () => resolve(null));
+    box.addEventListener("keydown", (e) => { if (e.key === "Escape") resolve(null); });
+  });
   document.body.append(box);
   cancel.focus();
   try {
