@@ -443,6 +443,8 @@ def _make_batch(members: Sequence[_Order], w: CostWeights) -> _Batch | None:
         for m in members:
             by_pickup[m.pickup] = max(by_pickup.get(m.pickup, -1e18), m.ready)
         order = sorted(by_pickup, key=lambda p: (by_pickup[p], p))
+        if any(_d(a, b) > w.cluster_m for a, b in itertools.combinations(order, 2)):
+            return None  # a cluster is transitive; the shops of one trip are each within cluster_m
         readies = tuple(by_pickup[p] for p in order)
         legs = tuple(_d(a, b) for a, b in itertools.pairwise(order))
     last = order[-1]

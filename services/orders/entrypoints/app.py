@@ -6,10 +6,12 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from services.orders.adapters.messages import MessageSender
 from services.orders.adapters.repository import ORDER_CHANNEL
 from services.orders.entrypoints import codes_http, discovery_http, following_http, residents_http, stream
 from services.orders.entrypoints.consumers import SUBSCRIPTIONS
 from services.orders.entrypoints.http import router
+from services.orders.entrypoints.news_http import router as news_router
 from services.orders.service_layer import payments
 from services.orders.service_layer.unit_of_work import OrdersUnitOfWork, PostgresOrdersUnitOfWork
 from shared.auth import Principal
@@ -84,6 +86,7 @@ SPEC = ServiceSpec(
         router,
         residents_http.router,
         following_http.router,
+        news_router,
         stream.router,
         discovery_http.router,
         codes_http.router,
@@ -99,7 +102,7 @@ SPEC = ServiceSpec(
         PickupChoiceMade,
         OrderRated,
     ],
-    background=[LiveListener.on(ORDER_CHANNEL)],
+    background=[LiveListener.on(ORDER_CHANNEL), MessageSender.on()],
     health_details=_health,
     on_start=on_start,
 )

@@ -15,6 +15,7 @@ from services.orders.adapters.circle import CircleReadModel, ShopStanding
 from services.orders.adapters.commit import AnswersAtCommit, AtCommit
 from services.orders.adapters.following import Ratings
 from services.orders.adapters.ledger import Ledger
+from services.orders.adapters.messages import NewsStore
 from services.orders.adapters.placing import PlacingStore
 from services.orders.adapters.repository import CatalogReadModel, OrderRepository
 from services.orders.adapters.residents import NamedHelpers, Residents, SubstitutionMemory
@@ -36,6 +37,7 @@ class OrdersUnitOfWork(UnitOfWork):
     named_helpers: NamedHelpers  # the helpers shoppers named
     substitutions: SubstitutionMemory  # the last substitution choice per person and product
     ratings: Ratings
+    news: NewsStore  # text-message choices, moments told and the message outbox
 
     async def apply(self, order_id: str, fact: Callable[[Order], object]) -> Order | None:
         """Lock the order, let a fact from another service change it, and save it."""
@@ -69,6 +71,7 @@ class PostgresOrdersUnitOfWork(PostgresUnitOfWork, OrdersUnitOfWork):
         self.named_helpers = NamedHelpers(conn)
         self.substitutions = SubstitutionMemory(conn)
         self.ratings = Ratings(conn)
+        self.news = NewsStore(conn)
 
     async def _record(self, env: Envelope[Any]) -> None:
         """The outbox row waits for the commit, to go with the change's other last writes."""

@@ -9,7 +9,16 @@ from datetime import UTC, datetime, timedelta
 
 from bench.dispatch_day import offset
 from bench.dispatch_scenarios import scale_round
-from services.dispatch.domain.assignment import DEFAULT_WEIGHTS, OpenOrder, RiderView, plan, plan_round
+from services.dispatch.domain.assignment import (
+    DEFAULT_WEIGHTS,
+    OpenOrder,
+    RiderView,
+    _as_member,
+    _Frame,
+    _make_batch,
+    plan,
+    plan_round,
+)
 from services.dispatch.domain.delivery import Delivery
 from services.dispatch.domain.riders import Shift
 from services.dispatch.service_layer.planning import _route_end, shift_end
@@ -146,6 +155,17 @@ def test_shops_within_300_m_share_a_trip_and_farther_ones_do_not() -> None:
     assert set(p.pickups) == {"shop", "bakery"}
     apart = [order("a", north(600)), order("c", north(700, far_shop), store="far", pickup=far_shop)]
     assert all(len(q.order_ids) == 1 for q in plan_round(apart, [rider("r1", SHOP)], NOW))
+    # A chain of shops 260 m apart by street clusters all three; a trip never takes the two ends (520 m).
+    mid, end = east(200), east(400)
+    frame = _Frame(SHOP)
+    a, m, e = (
+        _as_member(order(oid, north(600, p), store=oid, pickup=p), frame, NOW.timestamp())
+        for oid, p in (("a", SHOP), ("m", mid), ("e", end))
+    )
+    assert _make_batch([a, m], W) is not None
+    assert _make_batch([m, e], W) is not None
+    assert _make_batch([a, e], W) is None
+    assert _make_batch([a, m, e], W) is None
 
 
 # --- additions ------------------------------------------------------------------------------------
