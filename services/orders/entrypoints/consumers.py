@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 
-from services.orders.service_layer import codes, delivery, fulfilment, ordering
+from services.orders.service_layer import codes, delivery, fulfilment, news, ordering
 from services.orders.service_layer.unit_of_work import OrdersUnitOfWork
 from shared.events.contracts import (
     BagReturned,
@@ -149,3 +150,27 @@ SUBSCRIPTIONS = [
         },
     ),
 ]
+
+
+# Text messages for the moments these events make (service_layer/news.py), written after the
+# event is applied, in its unit of work: they exist exactly when the event's effects do.
+NEWS: dict[type, news.MomentOf] = {
+    StockReserved: news.confirmed,
+    StockRejected: news.rejected,
+    ShopRejected: news.rejected,
+    DeliveryPickedUp: news.left_shop,
+    EtaUpdated: news.late,
+    RiderAtDoor: news.at_door,
+    LockerDeposited: news.in_locker,
+}
+
+
+def _telling(sub: Subscription) -> Subscription:
+    return dataclasses.replace(
+        sub,
+        handlers={t: news.telling(h, NEWS[t]) if t in NEWS else h for t, h in sub.handlers.items()},
+        batch_handlers={t: news.telling_many(h, NEWS[t]) if t in NEWS else h for t, h in sub.batch_handlers.items()},
+    )
+
+
+SUBSCRIPTIONS = [_telling(sub) for sub in SUBSCRIPTIONS]
