@@ -25,8 +25,10 @@ from shared.vocabulary.roles import Role
 app = typer.Typer(help="Linli: order from the shops of your 15-minute living circle.", no_args_is_help=True)
 dlq_app = typer.Typer(help="Inspect and replay dead-lettered events.", no_args_is_help=True)
 docs_app = typer.Typer(help="Generate documentation from the code.", no_args_is_help=True)
+book_app = typer.Typer(help="The circle's address book of estates and buildings (in orders).", no_args_is_help=True)
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(docs_app, name="docs")
+app.add_typer(book_app, name="address-book")
 console = Console()
 
 HOME = Path(os.environ.get("LINLI_HOME", ".linli"))
@@ -197,6 +199,50 @@ def token(
     except TokenError as e:
         console.print(f"[red]{e}[/red]")
         raise typer.Exit(2) from e
+
+
+@book_app.command("load")
+def address_book_load(
+    file: Annotated[Path, typer.Argument(help="UTF-8 CSV: estate_id,estate_zh,estate_en,building,lat,lon")],
+    orders_url: Annotated[str | None, typer.Option(help="the orders service (default: LINLI_ORDERS_URL)")] = None,
+    token: Annotated[
+        str | None, typer.Option(envvar="LINLI_TOKEN", help="an admin's token (default: a development one)")
+    ] = None,
+) -> None:
+    """Replace the circle's address book with a CSV file; a bad file is refused row by row, book unchanged."""
+    import httpx
+
+    settings = Settings()
+    try:
+        body = file.read_bytes()
+    except OSError as e:
+        console.print(f"[red]cannot read {file}: {e.strerror}[/red]")
+        raise typer.Exit(2) from e
+    try:
+        bearer = token or issue_token(settings, Role.ADMIN, "address-book-cli", ttl_s=300)
+    except TokenError as e:
+        console.print(f"[red]{e}; pass an admin's token with --token or LINLI_TOKEN[/red]")
+        raise typer.Exit(2) from e
+    url = (orders_url or settings.orders_url).rstrip("/") + "/admin/address-book"
+    try:
+        answer = httpx.put(
+            url, content=body, headers={"Authorization": f"Bearer {bearer}", "Content-Type": "text/csv"}, timeout=60
+        )
+    except httpx.HTTPError as e:
+        console.print(f"[red]cannot reach orders at {url}: {e}[/red]")
+        raise typer.Exit(1) from e
+    if answer.status_code != 200:
+        detail = answer.json() if answer.headers.get("content-type", "").startswith("application/json") else {}
+        problems = detail.get("problems") or [detail.get("detail") or detail.get("message") or answer.text]
+        console.print(f"[red]refused ({answer.status_code}); the address book is unchanged:[/red]")
+        for problem in problems:
+            console.print(f"  {problem}", markup=False)
+        raise typer.Exit(1)
+    done = answer.json()
+    console.print(
+        f"address book loaded: {done['buildings']} buildings of {done['estates']} estates "
+        f"(it had {done['replaced']})"
+    )
 
 
 def _bootstrap() -> str:

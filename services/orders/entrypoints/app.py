@@ -8,11 +8,18 @@ from typing import Any
 
 from services.orders.adapters.messages import MessageSender
 from services.orders.adapters.repository import ORDER_CHANNEL
-from services.orders.entrypoints import codes_http, discovery_http, following_http, residents_http, stream
+from services.orders.entrypoints import (
+    addresses_http,
+    codes_http,
+    discovery_http,
+    following_http,
+    residents_http,
+    stream,
+)
 from services.orders.entrypoints.consumers import SUBSCRIPTIONS
 from services.orders.entrypoints.http import router
 from services.orders.entrypoints.news_http import router as news_router
-from services.orders.service_layer import payments
+from services.orders.service_layer import addresses, payments
 from services.orders.service_layer.unit_of_work import OrdersUnitOfWork, PostgresOrdersUnitOfWork
 from shared.auth import Principal
 from shared.events.contracts import (
@@ -36,6 +43,8 @@ log = logging.getLogger(__name__)
 # The demo's residents start with money on their prepaid balance, as if topped up at the
 # service centre's cash desk, so the shopper app can check out at once.
 DEMO_BALANCES = {"resident-li": 200_00, "resident-wang": 200_00}
+# The demo estates' buildings, for the shopper app's address picker; loaded once, if the book is empty.
+DEMO_ADDRESS_BOOK = Path(__file__).parents[1] / "adapters" / "demo_address_book.csv"
 
 
 def make_uow(
@@ -63,6 +72,9 @@ async def seed_demo(runtime: Runtime) -> None:
         for holder, amount in DEMO_BALANCES.items():
             if not await uow.ledger.entries(holder=holder, limit=1):
                 await payments.top_up(uow, desk, holder, amount, "demo: opening balance")
+        if not await uow.addresses.count():
+            loaded = await addresses.load(uow, DEMO_ADDRESS_BOOK.read_text(encoding="utf-8"))
+            log.info("demo address book loaded: %d buildings of %d estates", loaded.buildings, loaded.estates)
 
 
 async def on_start(runtime: Runtime) -> None:
@@ -90,6 +102,7 @@ SPEC = ServiceSpec(
         stream.router,
         discovery_http.router,
         codes_http.router,
+        addresses_http.router,
     ],
     subscriptions=SUBSCRIPTIONS,
     publishes=[

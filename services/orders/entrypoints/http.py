@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
 from services.orders.domain.basket import Wanted
 from services.orders.domain.fulfilment_choice import Fulfilment
@@ -24,7 +24,7 @@ from services.orders.entrypoints.answers import (
     order_answer,
     order_json,
 )
-from services.orders.service_layer import delivery, fulfilment, ordering, payments
+from services.orders.service_layer import addresses, delivery, fulfilment, ordering, payments
 from services.orders.service_layer.reading import get_order
 from services.orders.service_layer.unit_of_work import OrdersUnitOfWork
 from shared import requests
@@ -41,10 +41,38 @@ router = APIRouter(tags=["orders"])
 
 
 class Address(BaseModel):
+    """A building of the circle's address book with unit and room (GET /addresses/buildings finds
+    it; the building gives the point), or any address as text with its point (a home outside the book)."""
+
     model_config = ConfigDict(extra="forbid")
-    text: str = Field(min_length=1, max_length=300)
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
+    building_id: str | None = Field(
+        None, min_length=1, max_length=200, description="a building of the address book, e.g. 'gulou-garden/3'"
+    )
+    unit: str | None = Field(None, max_length=100, description="with building_id: the unit (单元), if it has units")
+    room: str | None = Field(None, max_length=100, description="with building_id: the room (室), e.g. '502'")
+    text: str | None = Field(None, min_length=1, max_length=300, description="without building_id: the address")
+    lat: float | None = Field(None, ge=-90, le=90)
+    lon: float | None = Field(None, ge=-180, le=180)
+
+    @model_validator(mode="after")
+    def _building_or_point(self) -> Address:
+        if self.building_id:
+            if not self.room:
+                raise ValueError('with building_id, give the room (室) too, e.g. "room": "502"')
+            if self.text is not None or self.lat is not None or self.lon is not None:
+                raise ValueError("give building_id with unit and room, or text with lat and lon, not both")
+        elif self.text is None or self.lat is None or self.lon is None:
+            raise ValueError(
+                "give building_id (from GET /addresses/buildings) with unit and room, or text with lat and lon"
+            )
+        elif self.unit is not None or self.room is not None:
+            raise ValueError("unit and room go with building_id; outside the address book, put them in text")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _as_given(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Only the fields given: a point address dumps as before, so stored Idempotency-Keys still match."""
+        return {k: v for k, v in handler(self).items() if v is not None}
 
 
 class SlotRequest(BaseModel):
@@ -140,14 +168,15 @@ class PlaceOrder(BaseModel):
         "only); a helped resident's preference may make on_delivery their default",
     )
 
-    def checkout_args(self, settings: Settings) -> dict[str, Any]:
+    def checkout_args(self, settings: Settings, fulfilment: dict[str, Any]) -> dict[str, Any]:
+        """What checkout takes, with the fulfilment's address settled (`addresses.settled_fulfilment`)."""
         return {
             "store_id": self.store_id,
             "wanted": [
                 Wanted(ln.product_id, ln.quantity, ln.substitution.choice() if ln.substitution else None)
                 for ln in self.lines
             ],
-            "fulfilment": Fulfilment.from_dict(self.fulfilment.model_dump(mode="json")),
+            "fulfilment": Fulfilment.from_dict(fulfilment),
             "contact_phone": self.contact_phone,
             "on_behalf_of": self.on_behalf_of,
             "flags": HandlingFlags(**self.flags.model_dump()),
@@ -200,7 +229,8 @@ async def place(
     settings = runtime_of(request).settings
 
     async def place_it(uow: OrdersUnitOfWork) -> JSON:
-        order = await ordering.place_order(uow, principal, note=body.note, **body.checkout_args(settings))
+        settled = await addresses.settled_fulfilment(uow, body.fulfilment.model_dump(mode="json"))
+        order = await ordering.place_order(uow, principal, note=body.note, **body.checkout_args(settings, settled))
         return order_json(order, principal)
 
     return await changed_once(
@@ -221,7 +251,8 @@ async def quote(
 ) -> QuoteAnswer:
     """The checkout total before placing: lines (weighed goods are estimates), fees, total, balance; stores nothing."""
     async with unit_of_work(request, readonly=True) as uow:
-        quoted = await ordering.quote(uow, principal, **body.checkout_args(runtime_of(request).settings))
+        settled = await addresses.settled_fulfilment(uow, body.fulfilment.model_dump(mode="json"))
+        quoted = await ordering.quote(uow, principal, **body.checkout_args(runtime_of(request).settings, settled))
     return QuoteAnswer.of(quoted)
 
 

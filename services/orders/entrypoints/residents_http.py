@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.orders.entrypoints.answers import HelperNamed, NamedHelperAnswer, PreferencesAnswer, ResidentAnswer
 from services.orders.entrypoints.http import Address, unit_of_work
-from services.orders.service_layer import residents
+from services.orders.service_layer import addresses, residents
 from shared.auth import CurrentPrincipal, Principal, require
 from shared.vocabulary.roles import Role
 
@@ -54,7 +54,9 @@ async def register(
 ) -> ResidentAnswer:
     """Register a resident you order for; their id (`res-…`) goes in `on_behalf_of` when you order."""
     async with unit_of_work(request) as uow:
-        return ResidentAnswer.of(await residents.register(uow, principal, body.model_dump(mode="json")))
+        details = body.model_dump(mode="json")
+        details["address"] = await addresses.settled(uow, details["address"])
+        return ResidentAnswer.of(await residents.register(uow, principal, details))
 
 
 @router.get("/residents")
@@ -81,6 +83,8 @@ async def change_resident(
     """Change a resident's details; orders already placed keep what they were placed with."""
     async with unit_of_work(request) as uow:
         changes = body.model_dump(mode="json", exclude_unset=True)
+        if "address" in changes:
+            changes["address"] = await addresses.settled(uow, changes["address"])
         return ResidentAnswer.of(await residents.change_resident(uow, principal, resident_id, changes))
 
 

@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 
 import asyncpg
 
+from services.orders.adapters.address_book import AddressBook
 from services.orders.adapters.circle import CircleReadModel, ShopStanding
 from services.orders.adapters.commit import AnswersAtCommit, AtCommit
 from services.orders.adapters.following import Ratings
@@ -38,6 +39,7 @@ class OrdersUnitOfWork(UnitOfWork):
     substitutions: SubstitutionMemory  # the last substitution choice per person and product
     ratings: Ratings
     news: NewsStore  # text-message choices, moments told and the message outbox
+    addresses: AddressBook  # the circle's estates and buildings
 
     async def apply(self, order_id: str, fact: Callable[[Order], object]) -> Order | None:
         """Lock the order, let a fact from another service change it, and save it."""
@@ -72,6 +74,7 @@ class PostgresOrdersUnitOfWork(PostgresUnitOfWork, OrdersUnitOfWork):
         self.substitutions = SubstitutionMemory(conn)
         self.ratings = Ratings(conn)
         self.news = NewsStore(conn)
+        self.addresses = AddressBook(conn)
 
     async def _record(self, env: Envelope[Any]) -> None:
         """The outbox row waits for the commit, to go with the change's other last writes."""
