@@ -247,7 +247,7 @@ class Relay(BackgroundLoop):
                 while True:
                     self._wake.clear()
                     await self.watch_broker()
-                    sent = await self.publish_pending()
+                    sent = await self.publish_pending(conn)
                     if sent >= self.batch_size:
                         continue
                     # LISTEN/NOTIFY wakes us at once; the timeout is the fallback for a lost NOTIFY.
@@ -261,10 +261,16 @@ class Relay(BackgroundLoop):
             with contextlib.suppress(Exception):
                 await conn.close()
 
-    async def publish_pending(self) -> int:
-        """Send one batch in id order; rows stay pending (and are retried) until confirmed."""
+    async def publish_pending(self, conn: asyncpg.Connection | None = None) -> int:
+        """Send one batch in id order; rows stay pending (and are retried) until confirmed.
+
+        The leading relay reads and marks on its own connection (the one holding the leader lock),
+        never queueing for the pool behind the requests: under a rush of `POST /orders` a pooled
+        read waited its turn, and events sat in the outbox for a second or more.
+        """
         assert self._producer is not None
-        rows = await self.pool.fetch(
+        db: asyncpg.Connection | asyncpg.Pool = conn if conn is not None else self.pool
+        rows = await db.fetch(
             "SELECT id, topic, key, event_type, event_id, envelope::text AS envelope FROM outbox "
             "WHERE published_at IS NULL ORDER BY id LIMIT $1",
             self.batch_size,
@@ -290,14 +296,12 @@ class Relay(BackgroundLoop):
             if isinstance(result, BaseException)
         ]
         if confirmed:
-            await self.pool.execute(
+            await db.execute(
                 "UPDATE outbox SET published_at = now(), attempts = attempts + 1 WHERE id = any($1::bigint[])",
                 confirmed,
             )
         if failed:
-            await self.pool.executemany(
-                "UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1", failed
-            )
+            await db.executemany("UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1", failed)
             log.warning(
                 "outbox relay for %s: %d of %d events not confirmed; retrying", self.service, len(failed), len(rows)
             )
