@@ -517,6 +517,33 @@ async def _next_xid(database_url: str) -> int:
         await conn.close()
 
 
+async def relay_lag(database_url: str, since: datetime) -> dict[str, Any]:
+    """Per service, how long the outbox rows written since `since` waited to be published.
+
+    `created_at` is the start of the transaction that wrote the row, so each figure also holds
+    that transaction's own time: an upper bound on the relay's lag behind the commit.
+    """
+    import asyncpg
+
+    from shared.stack import database_url_for
+
+    lags: dict[str, Any] = {
+        "what": "outbox row's writing transaction start -> published, ms (an upper bound on the relay's lag)"
+    }
+    for service in ("orders", "inventory", "dispatch"):
+        conn = await asyncpg.connect(database_url_for(database_url, service))
+        try:
+            rows = await conn.fetch(
+                "SELECT extract(epoch FROM published_at - created_at) * 1000 AS ms FROM outbox "
+                "WHERE created_at >= $1 AND published_at IS NOT NULL",
+                since,
+            )
+        finally:
+            await conn.close()
+        lags[service] = summarize([float(r["ms"]) for r in rows])
+    return lags
+
+
 def writes_per_order(before: int, after: int, seconds: float, idle_per_s: float, orders: int) -> float | None:
     """Write transactions per order: the counter's growth less what the idle services write anyway."""
     if orders <= 0:
@@ -805,6 +832,7 @@ async def run(opts: Options) -> dict[str, Any]:
             if opts.database_url:
                 xid_after = await _next_xid(opts.database_url)
 
+        placing_from = datetime.now(UTC)
         placement = await measure_placement(opts, store_id, product_ids, tokens, watcher, before_end=count_writes)
     finally:
         if watcher is not None:
@@ -828,6 +856,8 @@ async def run(opts: Options) -> dict[str, Any]:
                 writes_per_order(xid_before, xid_after, placement.counted_s, idle_writes_per_s, placement.placed), 2
             ),
         }
+    if opts.database_url:
+        result["relay_lag_ms"] = await relay_lag(opts.database_url, placing_from)
     if opts.database_url and opts.baseline_s > 0:
         log(f"baseline: single-row insert transactions for {opts.baseline_s:g}s")
         result["baseline"] = await baseline(opts.database_url, opts.baseline_s, opts.baseline_connections)
