@@ -5,7 +5,7 @@ self.linliShell({
   cache: "linli-rider:v1",
   shell: [
     "/app/rider/", "/app/rider/rider.js", "/app/rider/rider.css", "/app/rider/manifest.webmanifest",
-    "/app/common/linli.js", "/app/common/linli.css", "/app/common/codes.js", "/app/common/install.js",
+    "/app/common/linli.js", "/app/common/map.js", "/app/common/linli.css", "/app/common/codes.js", "/app/common/install.js",
     "/app/common/icons/rider.svg", "/app/common/icons/rider-192.png", "/app/config.json",
   ],
   answers: ["/auth/me", "/riders/me"],
