@@ -38,6 +38,11 @@ addStrings({
     "order.pickup_no": "取消订单", "orders.none": "还没有订单。", "balance.title": "余额", "balance.entries": "明细",
     "residents.title": "我帮助的居民", "residents.add": "登记居民", "residents.name": "姓名", "residents.phone": "电话",
     "residents.call": "送货前先打电话", "residents.pod": "货到付款", "residents.note": "备注", "residents.orderfor": "为 TA 下单",
+    "addr.book": "小区和楼栋", "addr.find": "找小区（中文、拼音或英文）和楼号", "addr.unit": "单元", "addr.room": "室",
+    "addr.none": "没有找到。换个写法，或在下面写地址并在地图上点您的家。", "addr.picked": "已选：{label}",
+    "addr.room_needed": "请填写室号", "addr.other": "不在列表里", "addr.tap": "在地图上点您的家，或用我的位置",
+    "addr.point_needed": "选一栋楼，或在地图上点您的家",
+    "addr.flat": "{b} {u}单元 {r}室", "addr.flat_nounit": "{b} {r}室",
     "residents.me": "为自己下单", "forwhom": "正在为 {name} 下单", "residents.none": "还没有登记居民。",
     "status.PLACED": "已下单", "status.CONFIRMED": "已确认库存", "status.REJECTED": "未能接单", "status.ACCEPTED": "店家已接单",
     "status.PICKING": "正在拣货", "status.PACKED": "已打包", "status.OUT_FOR_DELIVERY": "配送中", "status.DELIVERED": "已送达",
@@ -78,7 +83,13 @@ addStrings({
     "order.pickup_no": "Cancel the order", "orders.none": "No orders yet.", "balance.title": "Balance", "balance.entries": "Entries",
     "residents.title": "Residents I help", "residents.add": "Register a resident", "residents.name": "Name",
     "residents.phone": "Phone", "residents.call": "Call before delivery", "residents.pod": "Pays on delivery",
-    "residents.note": "Note", "residents.orderfor": "Order for them", "residents.me": "Order for myself",
+    "residents.note": "Note", "residents.orderfor": "Order for them",
+    "addr.book": "Estate and building", "addr.find": "Find your estate (Chinese, pinyin or English) and building",
+    "addr.unit": "Unit", "addr.room": "Room", "addr.none": "Nothing found. Try another spelling, or write the address below and tap your home on the map.",
+    "addr.picked": "Picked: {label}", "addr.room_needed": "Type your room number", "addr.other": "Not in the list",
+    "addr.tap": "Tap your home on the map, or use your location", "addr.point_needed": "Pick a building, or tap your home on the map",
+    "addr.flat": "{b}, unit {u}, room {r}", "addr.flat_nounit": "{b}, room {r}",
+    "residents.me": "Order for myself",
     "forwhom": "Ordering for {name}", "residents.none": "No residents registered yet.",
     "status.PLACED": "Placed", "status.CONFIRMED": "Stock reserved", "status.REJECTED": "Not accepted",
     "status.ACCEPTED": "Accepted by the shop", "status.PICKING": "Being picked", "status.PACKED": "Packed",
@@ -122,25 +133,113 @@ function field(id, labelKey, input) {
   return [h("label", { for: id }, t(labelKey)), input];
 }
 
+// ---------------------------------------------------------------- address: a building of the book, or a point
+/** What the API is sent for an address: a building of the book with unit and room, or text and a point. */
+function sentAddress(where) {
+  return where.building_id ? { building_id: where.building_id, unit: where.unit || null, room: where.room }
+    : { text: where.text, lat: where.lat, lon: where.lon };
+}
+
+/**
+ * The resident picks their estate and building from the circle's address book (searched in
+ * Chinese, pinyin or English) and types only unit and room; the building gives the point. A home
+ * outside the book is written as text and placed by a tap on the map (or "use my location").
+ * Field ids start with `prefix`. Answers {el, value()}: value() is {address} or {error}.
+ */
+function addressPicker(prefix, where, { withLocate = false } = {}) {
+  const id = (name) => `${prefix}-${name}`;
+  let picked = where?.building_id ? { building_id: where.building_id, label: where.building_label || where.text, lat: where.lat, lon: where.lon } : null;
+  const query = h("input", { type: "search", autocomplete: "off", value: picked ? picked.label : "", "aria-controls": id("buildings") });
+  const results = h("ul", { class: "buildings", id: id("buildings"), role: "listbox", "aria-label": t("addr.book") });
+  const chosen = h("p", { class: "picked", id: id("picked"), "aria-live": "polite" }, picked ? t("addr.picked", { label: picked.label }) : "");
+  const unit = h("input", { maxlength: 20, inputmode: "numeric", value: where?.unit || "" });
+  const room = h("input", { maxlength: 20, inputmode: "numeric", value: where?.room || "" });
+  const text = h("input", { autocomplete: "street-address", value: where && !where.building_id ? where.text || "" : "" });
+  const lat = h("input", { type: "number", step: "0.000001", value: where && !where.building_id ? where.lat ?? "" : "" });
+  const lon = h("input", { type: "number", step: "0.000001", value: where && !where.building_id ? where.lon ?? "" : "" });
+  const map = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  for (const [a, v] of Object.entries({ class: "map small tap", id: id("map"), role: "img", "aria-label": t("addr.tap") })) map.setAttribute(a, v);
+  let around = [];
+  let drawn = { pointAt: () => null };
+  const redraw = () => {
+    const home = lat.value && lon.value ? [{ lat: Number(lat.value), lon: Number(lon.value), kind: "home", label: text.value || t("home.where"), color: "#0b6e4f" }] : [];
+    const book = around.map((b) => ({ lat: b.lat, lon: b.lon, kind: "building", small: true, label: named({ name_zh: b.label_zh, name_en: b.label_en }), color: "#8a8579" }));
+    drawn = drawMap(map, { points: [...book, ...home], around: book });
+  };
+  map.addEventListener("click", (event) => {
+    const p = drawn.pointAt(event);
+    if (!p) return;
+    lat.value = p.lat.toFixed(6); lon.value = p.lon.toFixed(6);
+    pick(null);
+    redraw();
+  });
+  const pick = (b) => {
+    picked = b ? { building_id: b.building_id, label: named({ name_zh: b.label_zh, name_en: b.label_en }), lat: b.lat, lon: b.lon } : null;
+    chosen.textContent = picked ? t("addr.picked", { label: picked.label }) : "";
+    for (const button of results.querySelectorAll("button")) button.setAttribute("aria-selected", String(button.dataset.building === picked?.building_id));
+    if (picked) { results.replaceChildren(); query.value = picked.label; room.focus(); }
+  };
+  let asked = 0;
+  const search = async () => {
+    const mine = ++asked;
+    const found = await api("orders", `/addresses/buildings?${new URLSearchParams({ q: query.value.trim(), limit: 12 })}`).catch(() => null);
+    if (mine !== asked || !found) return;
+    results.replaceChildren(...(found.length ? found.map((b) => {
+      const button = h("button", { type: "button", role: "option", "data-building": b.building_id, "aria-selected": "false" },
+        h("strong", {}, b.label_zh), " ", h("span", { class: "muted" }, b.label_en));
+      button.addEventListener("click", () => pick(b));
+      return h("li", {}, button);
+    }) : [h("li", { class: "muted" }, t("addr.none"))]));
+  };
+  let timer = null;
+  query.addEventListener("input", () => {
+    if (picked && query.value !== picked.label) pick(null);
+    clearTimeout(timer);
+    timer = setTimeout(search, 200);
+  });
+  query.addEventListener("keydown", (e) => { if (e.key === "Enter") { e.preventDefault(); clearTimeout(timer); search(); } });
+  for (const input of [lat, lon]) input.addEventListener("change", redraw);
+  const locate = h("button", { type: "button", id: id("locate") }, t("home.locate"));
+  locate.addEventListener("click", () => navigator.geolocation?.getCurrentPosition((p) => {
+    lat.value = p.coords.latitude.toFixed(6); lon.value = p.coords.longitude.toFixed(6);
+    pick(null);
+    redraw();
+  }, (e) => toast(e.message, "error")));
+  // The map is fitted to the book's buildings, so a tap lands in the circle.
+  api("orders", "/addresses/buildings?limit=200").then((rows) => { around = rows || []; redraw(); }).catch(() => redraw());
+  const el = h("div", { class: "address-picker" },
+    h("fieldset", { class: "book" }, h("legend", {}, t("addr.book")),
+      ...field(id("building-q"), "addr.find", query), results, chosen,
+      h("div", { class: "row" }, h("div", {}, ...field(id("unit"), "addr.unit", unit)), h("div", {}, ...field(id("room"), "addr.room", room)))),
+    h("fieldset", { class: "outside" }, h("legend", {}, t("addr.other")),
+      ...field(id("address"), "home.address", text),
+      h("p", { class: "muted" }, t("addr.tap")), map,
+      h("div", { class: "row" }, h("div", {}, ...field(id("lat"), "home.lat", lat)), h("div", {}, ...field(id("lon"), "home.lon", lon))),
+      withLocate ? h("div", { class: "row" }, locate) : null));
+  const value = () => {
+    if (picked) {
+      const r = room.value.trim(), u = unit.value.trim();
+      if (!r) return { error: t("addr.room_needed") };
+      const text = t(u ? "addr.flat" : "addr.flat_nounit", { b: picked.label, u, r });
+      return { address: { building_id: picked.building_id, building_label: picked.label, unit: u || null, room: r, text, lat: picked.lat, lon: picked.lon } };
+    }
+    if (!lat.value || !lon.value) return { error: t("addr.point_needed") };
+    return { address: { text: text.value.trim() || `${lat.value}, ${lon.value}`, lat: Number(lat.value), lon: Number(lon.value) } };
+  };
+  return { el, value };
+}
+
 // ---------------------------------------------------------------- home: where, shops, search
 async function showHome() {
   const where = home();
-  const address = h("input", { value: where?.text || "", autocomplete: "street-address" });
-  const lat = h("input", { type: "number", step: "0.000001", value: where?.lat ?? "" });
-  const lon = h("input", { type: "number", step: "0.000001", value: where?.lon ?? "" });
-  const locate = h("button", { type: "button" }, t("home.locate"));
-  locate.addEventListener("click", () => navigator.geolocation?.getCurrentPosition((p) => {
-    lat.value = p.coords.latitude.toFixed(6); lon.value = p.coords.longitude.toFixed(6);
-  }, (e) => toast(e.message, "error")));
+  const picker = addressPicker("home", where, { withLocate: true });
   const save = h("button", { type: "submit", class: "primary", id: "save-home" }, t("home.save"));
-  const whereForm = h("form", { class: "card", id: "where" },
-    ...field("home-address", "home.address", address),
-    h("div", { class: "row" }, h("div", {}, ...field("home-lat", "home.lat", lat)), h("div", {}, ...field("home-lon", "home.lon", lon))),
-    h("div", { class: "row" }, locate, save));
+  const whereForm = h("form", { class: "card", id: "where" }, picker.el, h("div", { class: "row" }, save));
   whereForm.addEventListener("submit", (e) => {
     e.preventDefault();
-    if (!lat.value || !lon.value) { toast(t("home.lat") + " / " + t("home.lon"), "error"); return; }
-    store.set(homeKey(), { text: address.value.trim() || `${lat.value}, ${lon.value}`, lat: Number(lat.value), lon: Number(lon.value) });
+    const { address, error } = picker.value();
+    if (error) { toast(error, "error"); return; }
+    store.set(homeKey(), address);
     render();
   });
   // Once home is known, it folds into one line; a resident's address is the helper's to change.
@@ -305,7 +404,7 @@ function orderBody(choice) {
   if (choice.how === "pickup") body.fulfilment = { mode: "pickup" };
   else if (choice.how === "locker") body.fulfilment = { mode: "locker", site_id: choice.site };
   else {
-    body.fulfilment = { mode: "delivery", address: { text: where.text, lat: where.lat, lon: where.lon } };
+    body.fulfilment = { mode: "delivery", address: sentAddress(where) };
     if (choice.how === "slot" && choice.slot) body.fulfilment.slot = choice.slot;
   }
   if (choice.phone) body.contact_phone = choice.phone;
@@ -579,24 +678,23 @@ async function showResidents() {
   const residents = await act(null, () => api("orders", "/residents"));
   if (!residents) return;
   const name = h("input", { required: true });
-  const address = h("input", { required: true });
-  const lat = h("input", { type: "number", step: "0.000001", required: true });
-  const lon = h("input", { type: "number", step: "0.000001", required: true });
+  const picker = addressPicker("r", null);
   const phone = h("input", { type: "tel" });
   const call = h("input", { type: "checkbox", id: "r-call" });
   const pod = h("input", { type: "checkbox", id: "r-pod" });
   const form = h("form", { class: "card", id: "register" }, h("h3", {}, t("residents.add")),
-    ...field("r-name", "residents.name", name), ...field("r-address", "home.address", address),
-    h("div", { class: "row" }, h("div", {}, ...field("r-lat", "home.lat", lat)), h("div", {}, ...field("r-lon", "home.lon", lon))),
+    ...field("r-name", "residents.name", name), picker.el,
     ...field("r-phone", "residents.phone", phone),
     h("label", { class: "check", for: "r-call" }, call, t("residents.call")),
     h("label", { class: "check", for: "r-pod" }, pod, t("residents.pod")),
     h("button", { type: "submit", class: "primary" }, t("save")));
   form.addEventListener("submit", (e) => {
     e.preventDefault();
-    act(form.querySelector("button"), async () => {
+    const { address, error } = picker.value();
+    if (error) { toast(error, "error"); return; }
+    act(form.querySelector("button[type=submit]"), async () => {
       await api("orders", "/residents", { method: "POST", key: true, body: {
-        name: name.value.trim(), address: { text: address.value.trim(), lat: Number(lat.value), lon: Number(lon.value) },
+        name: name.value.trim(), address: sentAddress(address),
         phone: phone.value.trim() || null, call_before_delivery: call.checked, pay_on_delivery: pod.checked } });
       render();
     });

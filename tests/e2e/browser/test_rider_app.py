@@ -122,8 +122,8 @@ async def test_a_rider_delivers_through_a_lost_connection_and_each_step_counts_o
             await card.get_by_role("button", name="Picked up").click()
             await expect(card).to_contain_text("On the way")
             await expect(card).to_contain_text(ADDRESS)
-            await expect(card.get_by_role("link", name="Open in maps")).to_have_attribute(
-                "href", re.compile(rf"^geo:{HOME['lat']},{HOME['lon']}\?q=")
+            await expect(card.get_by_role("link", name="Navigate to the door")).to_have_attribute(
+                "href", re.compile(rf"^geo:{HOME['lat']:.6f},{HOME['lon']:.6f}\?q=")
             )
             await screenshot(page, "rider-app")
 

@@ -3,8 +3,8 @@
 // taps, so a step sent again after a lost connection is answered, never applied twice.
 
 import {
-  ApiError, act, api, boot, countdown, fen, h, lang, named, showWho, signInForm, stream, t, timeOf, toast, translate,
-  uuid,
+  ApiError, act, api, boot, countdown, drawMap, fen, h, lang, mapLegend, named, navigationLinks, showWho, signInForm,
+  stream, t, timeOf, toast, translate, uuid,
 } from "/app/common/linli.js";
 import { scanButton } from "/app/common/codes.js";
 
@@ -38,7 +38,10 @@ const STRINGS = {
     "pickup.counter": "取货：柜台", "pickup.stall": "取货：摊位", "pickup.of": "{place}（{store}）",
     "packed.no": "还在打包", "packed.yes": "已打包",
     "customer.hidden": "取货后才显示顾客地址和电话。", "customer.address": "地址", "customer.phone": "电话",
-    "customer.note": "备注", "map.open": "在地图中打开", "call": "拨打 {phone}",
+    "customer.note": "备注", "call": "拨打 {phone}",
+    "nav.shop": "导航去取货点", "nav.door": "导航去门口", "nav.amap.shop": "高德导航去取货点", "nav.amap.door": "高德导航去门口",
+    "nav.baidu.shop": "百度导航去取货点", "nav.baidu.door": "百度导航去门口",
+    "map.title": "地图", "map.you": "我的位置", "map.shop": "取货点", "map.door": "门口",
     "step.at-shop": "已到取货点", "step.picked-up": "已取货", "step.at-door": "已到门口", "step.delivered": "已送达",
     "step.locker-deposit": "已放入快递柜", "step.failed": "退回货物（未送达）",
     "code.handover": "店家交货码", "code.delivery": "顾客收货码", "cash": "收到现金（元）",
@@ -75,7 +78,10 @@ const STRINGS = {
     "packed.no": "still being packed", "packed.yes": "packed",
     "customer.hidden": "The customer's address and phone appear once you have the bag.",
     "customer.address": "Address", "customer.phone": "Phone", "customer.note": "Note",
-    "map.open": "Open in maps", "call": "Call {phone}",
+    "call": "Call {phone}",
+    "nav.shop": "Navigate to the pickup", "nav.door": "Navigate to the door", "nav.amap.shop": "Pickup in Amap",
+    "nav.amap.door": "Door in Amap", "nav.baidu.shop": "Pickup in Baidu Maps", "nav.baidu.door": "Door in Baidu Maps",
+    "map.title": "Map", "map.you": "You", "map.shop": "Pickup", "map.door": "Door",
     "step.at-shop": "At the pickup point", "step.picked-up": "Picked up", "step.at-door": "At the door",
     "step.delivered": "Delivered", "step.locker-deposit": "Deposited in the locker",
     "step.failed": "Return the bag (not delivered)",
@@ -262,6 +268,8 @@ function sendPosition() {
   if (!navigator.geolocation) { app.position.error = "no geolocation"; renderPosition(); return; }
   navigator.geolocation.getCurrentPosition(async (fix) => {
     app.position.error = null;
+    app.position.fix = { lat: fix.coords.latitude, lon: fix.coords.longitude };
+    renderMap();
     try {
       await api("dispatch", "/riders/me/location", { method: "POST",
         body: { lat: fix.coords.latitude, lon: fix.coords.longitude } });
@@ -285,6 +293,7 @@ function render() {
   renderStatus();
   renderOutbox();
   renderDeliveries();
+  renderMap();
   renderOffers();
   renderStateActions();
 }
@@ -418,6 +427,48 @@ function deliveryCard(d, n) {
   return card;
 }
 
+// ---------------------------------------------------------------- map
+const MAP_COLOURS = { you: "#1d4ed8", shop: "#b45309", door: "#0b6e4f" };
+
+/** Where the rider is, the pickups still to make and the doors of the bags in hand, on one map. */
+function renderMap() {
+  const section = $("trip-map");
+  if (!section || !app.me) return;
+  const deliveries = app.me.deliveries || [];
+  const here = app.position.fix || app.me.position;
+  const points = [];
+  if (here) points.push({ id: "you", lat: here.lat, lon: here.lon, kind: "rider", label: t("map.you"), color: MAP_COLOURS.you });
+  deliveries.forEach((d, i) => {
+    const status = projected(d);
+    const s = d.shop || {};
+    if ((status === "assigned" || status === "at_shop") && s.lat !== undefined && s.lat !== null) {
+      points.push({ id: `shop-${d.order_id}`, lat: s.lat, lon: s.lon, kind: "shop", label: `${i + 1}. ${named(s) || t("map.shop")}`, color: MAP_COLOURS.shop });
+    }
+    const door = d.customer && d.customer.address;
+    if (door && door.lat !== undefined && door.lat !== null && !FINISHED.has(status)) {
+      points.push({ id: `door-${d.order_id}`, lat: door.lat, lon: door.lon, kind: "home", label: `${i + 1}. ${t("map.door")}`, color: MAP_COLOURS.door });
+    }
+  });
+  section.hidden = points.length < 2 && !deliveries.length;
+  if (section.hidden) return;
+  const sig = JSON.stringify([lang(), points]);
+  if (section.dataset.sig === sig) return;
+  section.dataset.sig = sig;
+  drawMap($("rider-map"), { points });
+  mapLegend($("rider-map-legend"), [
+    { color: MAP_COLOURS.you, label: t("map.you") },
+    { color: MAP_COLOURS.shop, label: t("map.shop"), shape: "square" },
+    { color: MAP_COLOURS.door, label: t("map.door") },
+  ], t("map.title"));
+}
+
+/** "Navigate" links for a place: geo: for any map app, and Amap's or Baidu's own if configured. */
+function navigateLinks(where, label, to) {
+  return navigationLinks(where || {}, label).map((link) => h("a", {
+    class: "button wide", href: link.href, "data-navigate": `${to}-${link.app}`, rel: "noopener",
+  }, t(link.app === "geo" ? `nav.${to}` : `nav.${link.app}.${to}`)));
+}
+
 /** Enough of an order id to tell the bags in hand apart. */
 function shortId(id) { return id.length > 12 ? `#${id.slice(0, 8)}` : id; }
 
@@ -457,9 +508,11 @@ function pickupBlock(d, status) {
   const store = named(d.store) || named({ name_zh: d.store_name_zh, name_en: d.store_name_en });
   const where = store && store !== place ? t("pickup.of", { place, store }) : place;
   const packed = d.packed === undefined ? null : t(d.packed ? "packed.yes" : "packed.no");
-  return h("div", { class: `pickup ${status === "assigned" || status === "at_shop" ? "current" : "done"}` },
+  const current = status === "assigned" || status === "at_shop";
+  return h("div", { class: `pickup ${current ? "current" : "done"}` },
     h("strong", {}, t(`pickup.${kind}`)), h("span", {}, ` ${where}`),
-    packed && (status === "assigned" || status === "at_shop") ? h("span", { class: "muted" }, ` · ${packed}`) : null);
+    packed && current ? h("span", { class: "muted" }, ` · ${packed}`) : null,
+    current ? h("div", { class: "row links" }, ...navigateLinks(d.shop, where, "shop")) : null);
 }
 
 /** The customer only while the rider carries the bag: the server sends it only then. */
@@ -470,16 +523,13 @@ function customerBlock(d, status) {
   }
   const address = c.address && typeof c.address === "object" ? c.address : { text: c.address };
   const label = address.text || address.line || "";
-  const lat = address.lat ?? c.lat;
-  const lon = address.lon ?? c.lon;
-  const maps = d.maps_url || c.maps_url
-    || (lat !== undefined && lat !== null ? `geo:${lat},${lon}?q=${lat},${lon}(${encodeURIComponent(label)})` : null);
+  const door = { lat: address.lat ?? c.lat, lon: address.lon ?? c.lon };
   const phone = c.contact_phone || c.phone;
   return h("div", { class: "customer" },
     h("p", { class: "address" }, h("span", { class: "sr-only" }, t("customer.address")), label),
     c.note ? h("p", {}, h("strong", {}, `${t("customer.note")}: `), c.note) : null,
     h("div", { class: "row links" },
-      maps ? h("a", { class: "button wide", href: maps, "data-maps": "1" }, t("map.open")) : null,
+      ...navigateLinks(door, label, "door"),
       phone ? h("a", { class: "button wide", href: `tel:${phone.replace(/[^+\d]/g, "")}` }, t("call", { phone })) : null));
 }
 
