@@ -52,6 +52,7 @@ class PromiseWeights:
     slack_s: float = 0.0  # on top of every promise (the whole minutes already round up by about 2)
     ready_share: float = 0.35  # ... this share of the picking time: a bag takes 0.6-1.5 times its estimate
     wait_share: float = 0.1  # ... and this share of the wait for a rider beyond the bag
+    bundle_s: float = 90.0  # ... and this when the shop has orders ahead (the new one may be a later drop)
 
 
 DEFAULT_PROMISE = PromiseWeights()
@@ -275,10 +276,12 @@ def quote_shop(
     *,
     riders: int | None = None,
     ahead: int = 0,
+    shop_ahead: int = 0,
     w: PromiseWeights = DEFAULT_PROMISE,
 ) -> LoadQuote:
-    """A new order's quote at this shop: per vehicle the earliest rider there after the orders ahead,
-    and the slack for what the forecast cannot know. `store_id` is kept for the reader of the quote."""
+    """A new order's quote at this shop: per vehicle the earliest rider there after the orders ahead
+    (`ahead` of them, `shop_ahead` of this shop), and the slack for what the forecast cannot know.
+    `store_id` is kept for the reader of the quote."""
     best: dict[str, float] = {}
     for f in free:
         at_shop = f.at_s + _ride(f.place, shop, f.speed)
@@ -286,17 +289,22 @@ def quote_shop(
             continue  # the shift ends before the bag could be picked up
         if at_shop < best.get(f.vehicle, math.inf):
             best[f.vehicle] = at_shop
-    return quote_from(ready_s, best, len(free) if riders is None else riders, ahead, w)
+    return quote_from(ready_s, best, len(free) if riders is None else riders, ahead, shop_ahead, w)
 
 
 def quote_from(
-    ready_s: float, pickups: dict[str, float], riders: int, ahead: int, w: PromiseWeights = DEFAULT_PROMISE
+    ready_s: float,
+    pickups: dict[str, float],
+    riders: int,
+    ahead: int,
+    shop_ahead: int = 0,
+    w: PromiseWeights = DEFAULT_PROMISE,
 ) -> LoadQuote:
     """The quote from the earliest rider at the shop per vehicle (`quote_shop` finds them; dispatch's
     quoting finds them for every shop in one query, with the same rule)."""
     ready = max(0.0, ready_s)
     wait = max(0.0, min(pickups.values(), default=ready) - ready)
-    slack = w.slack_s + w.ready_share * ready + w.wait_share * wait
+    slack = w.slack_s + w.ready_share * ready + w.wait_share * wait + (w.bundle_s if shop_ahead else 0.0)
     return LoadQuote(ready_s, tuple(sorted(pickups.items())), riders, ahead, slack)
 
 
@@ -320,7 +328,8 @@ def promise_for(
     (forecast, the shop's quote in whole minutes, the last leg), in one pure call. None: no rider
     on shift within the horizon could carry it (the checkout then shows no delivery time)."""
     free = forecast(couriers, ahead, now, w)
-    quote = quote_shop(store_id, shop, _secs(ready_at, now), free, ahead=len(ahead), w=w)
+    mine = sum(1 for a in ahead if a.store_id == store_id)
+    quote = quote_shop(store_id, shop, _secs(ready_at, now), free, ahead=len(ahead), shop_ahead=mine, w=w)
     minutes = quote.door_minutes(shop, door)
     return None if minutes is None else now + timedelta(minutes=minutes)
 

@@ -6,6 +6,7 @@ of work around it. Events that come late (the delivery already moved on) change 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TypeVar
@@ -130,6 +131,7 @@ class _Promiser:
     def __init__(self, uow: DispatchUnitOfWork) -> None:
         self.uow = uow
         self.ahead = 0
+        self.per_shop: Counter[str] = Counter()
         self.forecast: Forecast | None = None
 
     async def promise(
@@ -143,13 +145,14 @@ class _Promiser:
                 current = await quoting.load(self.uow)
                 self.forecast = Forecast(current.couriers, now).add_all(current.ahead)
                 self.ahead = len(current.ahead)
-            quote = quote_shop(
-                event.store_id, pickup, (ready - now).total_seconds(), self.forecast.crew, ahead=self.ahead
-            )
+                self.per_shop = Counter(a.store_id for a in current.ahead)
+            ready_s, mine = (ready - now).total_seconds(), self.per_shop[event.store_id]
+            quote = quote_shop(event.store_id, pickup, ready_s, self.forecast.crew, ahead=self.ahead, shop_ahead=mine)
             minutes = quote.door_minutes(pickup, door)
             forecast_at = None if minutes is None else now + timedelta(minutes=minutes)
             self.forecast.add(Ahead(event.store_id, pickup, door, ready))  # the run's next order has it ahead
             self.ahead += 1
+            self.per_shop[event.store_id] += 1
         move = adopt(event.promised_at, forecast_at, now)
         if move is None and event.promised_at is None:  # no rider on shift within the horizon
             move = PromiseMove(ready + timedelta(minutes=30), "no rider on shift now: a slow promise")

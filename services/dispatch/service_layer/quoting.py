@@ -10,6 +10,7 @@ one round long: the rest follow in the next rounds. `load` is what OrderPlaced's
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -106,10 +107,11 @@ async def quote_promises(
     now = uow.now()
     current = await load(uow, riders, found)
     free = current.forecast(now)
+    per_shop = Counter(a.store_id for a in current.ahead)
     due: list[tuple[bool, str, LoadQuote]] = []
     for shop in await uow.shops.quote_inputs(free, now):
         ready = shop_ready_s(shop.picking_minutes, shop.queued, now)
-        new = quote_from(ready, shop.pickups, len(free), len(current.ahead))
+        new = quote_from(ready, shop.pickups, len(free), len(current.ahead), per_shop[shop.location_id])
         if should_requote(shop.last, shop.last_quoted_at, new, now):
             changed = should_requote(shop.last, shop.last_quoted_at, new, now, every=_NEVER)
             due.append((not changed, shop.location_id, new))

@@ -5,7 +5,7 @@ shift's end) and the open orders no rider has yet. The last two tests run simula
 dispatcher of their own (not the forecast's), picking that takes 0.8-1.25 times its estimate:
 on a steady day the promise meets the issue's targets (at least 95 % of orders within it, the
 median promise at most 5 minutes above the median placed -> door); on an under-staffed day it
-follows the queue.
+is kept as often but padded by more than 5 minutes.
 """
 
 from __future__ import annotations
@@ -239,9 +239,10 @@ def test_on_a_steady_day_the_promise_is_kept_and_not_padded() -> None:
 
 def test_on_an_under_staffed_day_the_promise_follows_the_queue() -> None:
     """Three riders for twenty orders an hour: the queue grows all day. The promise keeps up with it
-    (kept for at least 93 %), but its spread needs more slack than 5 minutes: see docs/dispatch.md."""
+    (kept for at least 95 %), padded by at most 30 % of the time to the door: more than the 5
+    minutes asked for, which a queue this long does not allow (docs/dispatch.md)."""
     for seed in (1, 2, 3):
         on_time, promise, actual = _day(seed, riders=3, per_hour=20)
         assert actual >= 25, (seed, actual)  # riders are scarce: the queue, not the ride, sets the time
-        assert on_time >= 0.93, (seed, on_time)
-        assert promise - actual <= max(5.0, 0.2 * actual), (seed, promise, actual)
+        assert on_time >= 0.95, (seed, on_time)
+        assert 0 <= promise - actual <= 0.3 * actual, (seed, promise, actual)
