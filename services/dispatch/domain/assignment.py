@@ -163,7 +163,7 @@ class CostWeights:
     max_detour: float = 0.6  # via the other drops, a drop is at most this much farther than directly ...
     detour_floor_m: float = 300.0  # ... or at most this many metres farther (homes next to each other)
     batch_ready_gap_s: float = 600.0  # the bags of one trip are ready at most this far apart
-    cluster_m: float = 300.0  # shops this close (street metres) may share a trip
+    cluster_m: float = 300.0  # shops this close on the map (straight line) may share a trip
     batch_riders: int = 4  # a batch is costed for this many riders: those who reach its shop first
     single_riders: int = 8  # a single order is costed for this many riders (pruning: never every rider)
     batch_partners: int = 4  # an order is batched only with its nearest eligible partners (keeps rounds fast)
@@ -443,7 +443,7 @@ def _make_batch(members: Sequence[_Order], w: CostWeights) -> _Batch | None:
         for m in members:
             by_pickup[m.pickup] = max(by_pickup.get(m.pickup, -1e18), m.ready)
         order = sorted(by_pickup, key=lambda p: (by_pickup[p], p))
-        if any(_d(a, b) > w.cluster_m for a, b in itertools.combinations(order, 2)):
+        if any(_d(a, b) > w.cluster_m * DETOUR for a, b in itertools.combinations(order, 2)):
             return None  # a cluster is transitive; the shops of one trip are each within cluster_m
         readies = tuple(by_pickup[p] for p in order)
         legs = tuple(_d(a, b) for a, b in itertools.pairwise(order))
@@ -477,7 +477,7 @@ def _clusters(members: list[_Order], w: CostWeights) -> None:
             i = parent[i]
         return i
 
-    cell = max(1.0, w.cluster_m / DETOUR)
+    cell = max(1.0, w.cluster_m)
     grid: dict[tuple[int, int], list[int]] = {}
     for i, p in enumerate(points):
         grid.setdefault((int(p[0] // cell), int(p[1] // cell)), []).append(i)
@@ -485,7 +485,7 @@ def _clusters(members: list[_Order], w: CostWeights) -> None:
         for dx, dy in itertools.product((-1, 0, 1), repeat=2):
             for j in grid.get((cx + dx, cy + dy), ()):
                 for i in ids:
-                    if i < j and _d(points[i], points[j]) <= w.cluster_m:
+                    if i < j and _d(points[i], points[j]) <= w.cluster_m * DETOUR:
                         parent[find(i)] = find(j)
     index = {p: find(i) for i, p in enumerate(points)}
     for m in members:
@@ -749,7 +749,7 @@ def _additions(members: list[_Order], crew: list[_Rider], frame: _Frame, ts: flo
         candidates = [
             m
             for m in members
-            if c.r.rider_id not in m.o.excluded_riders and any(_d(m.pickup, s) <= w.cluster_m for s in shops)
+            if c.r.rider_id not in m.o.excluded_riders and any(_d(m.pickup, s) <= w.cluster_m * DETOUR for s in shops)
         ]
         candidates.sort(key=lambda m: (min(_d(m.drop, a.drop) for a in accepted), m.o.order_id))
         for m in candidates[: w.batch_partners]:

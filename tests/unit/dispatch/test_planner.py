@@ -155,7 +155,7 @@ def test_shops_within_300_m_share_a_trip_and_farther_ones_do_not() -> None:
     assert set(p.pickups) == {"shop", "bakery"}
     apart = [order("a", north(600)), order("c", north(700, far_shop), store="far", pickup=far_shop)]
     assert all(len(q.order_ids) == 1 for q in plan_round(apart, [rider("r1", SHOP)], NOW))
-    # A chain of shops 260 m apart by street clusters all three; a trip never takes the two ends (520 m).
+    # A chain of shops 200 m apart clusters all three; a trip never takes the two ends (400 m apart).
     mid, end = east(200), east(400)
     frame = _Frame(SHOP)
     a, m, e = (
