@@ -299,7 +299,9 @@ class Options:
     decide_within_s: float
 
 
-async def drill(stack: Stack, opts: Options) -> tuple[list[Fault], list[inv.Violation], dict[str, Any]]:
+async def drill(
+    stack: Stack, groups: dict[str, int], opts: Options
+) -> tuple[list[Fault], list[inv.Violation], dict[str, Any]]:
     from shared.events.topics import ALL_TOPICS
 
     run_id = os.urandom(3).hex()
@@ -314,7 +316,6 @@ async def drill(stack: Stack, opts: Options) -> tuple[list[Fault], list[inv.Viol
         scarce_on_hand=int(opts.rate * 20),  # the scarce product (1 order in 6) runs out after ~2 minutes
     )
     _say(f"shop {shop.store_id} ready; load at {opts.rate}/s")
-    groups = consumer_groups()
     load = SteadyLoad(stack, shop, opts.rate)
     load.start()
     replayer = Replayer(stack, load)
@@ -658,8 +659,9 @@ def main(
     failed = True
     with terminate_as_interrupt():
         try:
+            groups = consumer_groups()  # before anything starts: a service that cannot be imported fails fast
             stack = start_stack(home, DRILL_ENV, "chaos")
-            faults, violations, facts = asyncio.run(drill(stack, opts))
+            faults, violations, facts = asyncio.run(drill(stack, groups, opts))
             failed = bool(violations)
         except Exception as e:  # the drill itself could not run: say why, stop everything, exit 2
             console.print_exception()
