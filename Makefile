@@ -56,9 +56,12 @@ bench-dispatch-day: install  # one simulated day, both policies (ARGS="--riders 
 bench-search: install
 	$(PY) -m bench.search $(ARGS)
 
-# Not part of `make test`: a fault drill (under 10 min) on a stack of its own.
+# Not part of `make test`: a fault drill (under 10 min) and a soak (default 30 min) on stacks of their own.
 chaos: install  # ARGS="--rate 20 --write-docs docs/operations.md"
 	$(PY) -m bench.chaos $(ARGS)
+
+soak: install  # ARGS="--minutes 30 --rate 50"
+	$(PY) -m bench.soak $(ARGS)
 
 docs: install
 	$(VENV)/bin/linli docs asyncapi
