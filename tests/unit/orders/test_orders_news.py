@@ -68,7 +68,7 @@ def test_choices_language_and_phone_are_checked() -> None:
     assert prefs.changed(language="zh").choices == prefs.choices  # only what is sent changes
     for bad in ({"choices": ["sms_everything"]}, {"language": "fr"}, {"phone": "call me"}, {"phone": "12"}):
         with pytest.raises(Invalid):
-            prefs.changed(**bad)  # type: ignore[arg-type]
+            prefs.changed(**bad)
 
 
 def test_only_the_person_or_the_helper_who_registered_a_resident_may_choose() -> None:
