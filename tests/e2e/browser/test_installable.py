@@ -95,7 +95,7 @@ async def test_the_rider_app_reopens_offline_with_its_delivery_and_queue(
 
         async with shopper(system) as me:
             order_id = await place_delivery(me, shop.store_id, shop.products["water"])
-            await wait_status(me, order_id, "CONFIRMED")
+            delivery_code = (await wait_status(me, order_id, "CONFIRMED"))["delivery_code"]
             async with dispatchers_view(system, order_id) as seen:
                 await shop_packs(system, shop.store_id, order_id)
                 await expect(page.locator("#offer-list .offer")).to_contain_text("1 bag(s)", timeout=30_000)
@@ -126,6 +126,14 @@ async def test_the_rider_app_reopens_offline_with_its_delivery_and_queue(
                 await wait_status(me, order_id, "OUT_FOR_DELIVERY")
                 await eventually(lambda: _has(seen, "DeliveryPickedUp"))
             assert seen.count("RiderAtShop") == 1, seen
+            # Leave no rider on the road for the next test's orders: deliver, then go off duty.
+            async with system.client("dispatch", Role.RIDER, rider_id) as phone:
+                for step, body in (("at-door", {}), ("delivered", {"code": delivery_code})):
+                    r = await phone.post(f"/deliveries/{order_id}/{step}", json=body)
+                    assert r.status_code == 200, r.text
+                r = await phone.post("/riders/me/state", json={"state": "offline"})
+                assert r.status_code == 200, r.text
+            await wait_status(me, order_id, "DELIVERED")
     finally:
         await context.close()
 
