@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import platform
 import re
@@ -53,6 +54,7 @@ from bench._load import Shop, Stack, SteadyLoad, log, make_shop, start_stack, te
 
 console = Console(width=None if Console().is_terminal else 160)
 GARBAGE_MARKER = "chaos-garbage"
+RESULTS = Path(__file__).resolve().parent / "results"
 DRILL_ENV = {
     "LINLI_DEMO_SEED": "false",
     "LINLI_ACCEPT_LIMIT_S": "3600",  # no order lapses during the drill: every decision is the system's
@@ -676,8 +678,19 @@ def main(
             else:
                 shutil.rmtree(home, ignore_errors=True)
     console.print(table(faults))
-    text = markdown(faults, violations, facts, conditions(opts, time.monotonic() - began, load_before))
+    cond = conditions(opts, time.monotonic() - began, load_before)
+    text = markdown(faults, violations, facts, cond)
     console.print(text.split("\n\n", 2)[-1])
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / f"chaos-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    record = {
+        "faults": [f.row for f in faults],
+        "facts": facts,
+        "violations": [str(v) for v in violations],
+        "conditions": cond,
+    }
+    out.write_text(json.dumps(record, indent=2, default=str))
+    _say(f"JSON in {out}")
     if write_docs_to is not None:
         write_docs(write_docs_to, text)
         _say(f"wrote the figures into {write_docs_to}")
