@@ -106,6 +106,13 @@ async def test_a_rider_delivers_through_a_lost_connection_and_each_step_counts_o
             await page.get_by_role("button", name="Accept").click()  # offers last 3 s in e2e
             card = page.locator(f"li.delivery[data-order='{order_id}']")
             await expect(card).to_contain_text("Going to pick up")
+            # The map shows where the rider is and the shop; Navigate opens the phone's map app there.
+            await expect(page.locator("#rider-map .map-point.rider")).to_have_count(1)
+            await expect(page.locator("#rider-map .map-point.shop")).to_have_count(1)
+            await expect(page.locator("#rider-map .map-point.home")).to_have_count(0)  # no door before the bag
+            await expect(card.get_by_role("link", name="Navigate to the pickup")).to_have_attribute(
+                "href", re.compile(r"^geo:32\.040000,118\.790000\?q=")
+            )
             await expect(card).to_contain_text("Pick up at the counter")
             await expect(card).not_to_contain_text(ADDRESS)
 
@@ -122,6 +129,9 @@ async def test_a_rider_delivers_through_a_lost_connection_and_each_step_counts_o
             await card.get_by_role("button", name="Picked up").click()
             await expect(card).to_contain_text("On the way")
             await expect(card).to_contain_text(ADDRESS)
+            await expect(page.locator("#rider-map .map-point.home")).to_have_count(1)
+            await expect(page.locator("#rider-map .map-point.shop")).to_have_count(0)  # picked up
+            await expect(card.get_by_role("link", name="Navigate to the pickup")).to_have_count(0)
             await expect(card.get_by_role("link", name="Navigate to the door")).to_have_attribute(
                 "href", re.compile(rf"^geo:{HOME['lat']:.6f},{HOME['lon']:.6f}\?q=")
             )
