@@ -683,3 +683,134 @@ class PromiseQuoted(_CircleEvent):
 
     def key(self) -> str:
         return f"promise:{self.location_id}"
+
+
+# Group buying (docs/shopping.md "Group buying"): a leader's deal with one shop, keyed by the deal's
+# id so every fact of one deal stays in order on its topic.
+
+
+class _DealEvent(Event):
+    topic: ClassVar[Topic] = ORDERS
+    deal_id: str
+    store_id: str
+
+    def key(self) -> str:
+        return self.deal_id
+
+
+class _DealStockEvent(_DealEvent):
+    topic: ClassVar[Topic] = INVENTORY
+
+
+class DealLine(Event):
+    line_no: int = Field(ge=1)
+    product_id: str
+    location_id: str = Field(description="the shop or stall that fulfils this line")
+    unit: StockUnit
+    cap: int = Field(ge=1, description="the most pieces the whole deal may take")
+    stock_quantity: int = Field(ge=1, description="the cap in the product's unit: what inventory holds for the deal")
+    group_price_fen: int = Field(ge=0, description="per piece, at the group price")
+
+
+@register
+class GroupBuyAccepted(_DealEvent):
+    """The shop accepted a leader's deal: inventory holds every line's whole cap, or none of it."""
+
+    leader: str
+    accepted_by: str
+    lines: list[DealLine] = Field(min_length=1)
+    cutoff_at: datetime
+
+
+@register
+class GroupBuyCancelled(_DealEvent):
+    """The leader or the shop cancelled before the cutoff: every share refunded; inventory releases the stock."""
+
+    cancelled_by: str
+    reason: str
+
+
+@register
+class GroupBuyFailed(_DealEvent):
+    """The cutoff came and the deal did not go ahead (its minimum not met, or it never opened): all refunded."""
+
+    reason: str = Field(description="'minimum_not_met' or 'not_opened'")
+
+
+class DealTotal(Event):
+    line_no: int = Field(ge=1)
+    product_id: str
+    location_id: str
+    unit: StockUnit
+    quantity: int = Field(ge=1, description="pieces, over every bag")
+    stock_quantity: int = Field(ge=1, description="in the product's unit: what the consolidated order keeps held")
+    unit_price_fen: int = Field(ge=0, description="the group price per piece")
+    estimated_fen: int = Field(ge=0)
+
+
+class BagItem(Event):
+    line_no: int = Field(ge=1)
+    product_id: str
+    quantity: int = Field(ge=1, description="pieces")
+    price_fen: int = Field(ge=0, description="the item's price at the group price")
+
+
+class DealBag(Event):
+    """One participant's bag, as the counter labels it."""
+
+    number: int = Field(ge=1, description="the participant's number in the deal, in the order they joined")
+    holder: str = Field(description="who the bag is for (a shopper, or the resident a helper joined for)")
+    name: str = Field(description="the name on the label: the resident's, or the shopper's id")
+    joined_by: str
+    items: list[BagItem] = Field(min_length=1)
+    goods_fen: int = Field(ge=0)
+
+
+class DealPickup(Event):
+    kind: Literal["place", "locker"]
+    name: str
+    lat: float
+    lon: float
+    locker_site_id: str | None = None
+    window_start: datetime
+    window_end: datetime
+
+
+@register
+class GroupBuyClosed(_DealEvent):
+    """The cutoff came and the minimum was met: ONE consolidated order for the shop, already accepted.
+
+    `order_id` is the consolidated order inventory creates (the deal's id); `totals` are what it keeps
+    held (inventory releases the rest of the cap), `bags` the per-participant packing list.
+    """
+
+    order_id: str
+    leader: str
+    totals: list[DealTotal] = Field(min_length=1)
+    bags: list[DealBag] = Field(min_length=1)
+    goods_fen: int = Field(ge=0)
+    leader_commission_fen: int = Field(default=0, ge=0, description="paid out of the shop's takings")
+    pickup: DealPickup
+
+
+@register
+class DealStockReserved(_DealStockEvent):
+    """Every line's cap is held for the deal: it opens to neighbours."""
+
+    lines: list[ReservedLine]
+
+
+@register
+class DealStockRefused(_DealStockEvent):
+    """Nothing was held: these lines' caps exceed what is available (named per line)."""
+
+    reason: str
+    short_lines: list[ShortLine]
+
+
+@register
+class DealStockReleased(_DealStockEvent):
+    """What the deal held and no bag took went back to available stock (cancelled, failed, or after the cutoff)."""
+
+    reason: str
+    released: list[ReservedLine] = Field(default_factory=list, description="per line, the quantity given back")

@@ -21,6 +21,9 @@ from services.inventory.service_layer.policy import Policy
 from services.inventory.service_layer.unit_of_work import InventoryUnitOfWork, PostgresInventoryUnitOfWork
 from shared.events.contracts import (
     BagReturned,
+    DealStockRefused,
+    DealStockReleased,
+    DealStockReserved,
     LineOutOfStock,
     LinePicked,
     LocationUpserted,
@@ -160,6 +163,9 @@ SPEC = ServiceSpec(
         LocationUpserted,
         ProductUpserted,
         StockLevelChanged,
+        DealStockReserved,
+        DealStockRefused,
+        DealStockReleased,
     ],
     deadlines=DEADLINES,
     on_start=on_start,

@@ -6,9 +6,19 @@ commits; the deadline scheduler does the same for a due deadline.
 
 from __future__ import annotations
 
-from services.inventory.service_layer import fulfilment, reservations
+from services.inventory.service_layer import fulfilment, group_buys, reservations
 from shared.deadlines import DeadlineHandler
-from shared.events.contracts import ApprovalGiven, DeliveryPickedUp, OrderCancelled, OrderPlaced, PickupChoiceMade
+from shared.events.contracts import (
+    ApprovalGiven,
+    DeliveryPickedUp,
+    GroupBuyAccepted,
+    GroupBuyCancelled,
+    GroupBuyClosed,
+    GroupBuyFailed,
+    OrderCancelled,
+    OrderPlaced,
+    PickupChoiceMade,
+)
 from shared.events.topics import DISPATCH, ORDERS
 from shared.service import Subscription
 
@@ -21,6 +31,10 @@ SUBSCRIPTIONS = [
             OrderCancelled: reservations.on_order_cancelled,
             ApprovalGiven: fulfilment.on_approval_given,
             PickupChoiceMade: fulfilment.on_pickup_choice_made,
+            GroupBuyAccepted: group_buys.on_group_buy_accepted,
+            GroupBuyCancelled: group_buys.on_group_buy_cancelled,
+            GroupBuyFailed: group_buys.on_group_buy_failed,
+            GroupBuyClosed: group_buys.on_group_buy_closed,
         },
         batch_handlers={OrderPlaced: reservations.on_orders_placed},
     ),

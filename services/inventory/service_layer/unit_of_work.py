@@ -8,6 +8,7 @@ import asyncpg
 
 from services.inventory.adapters.catalog_repository import LocationRepository, ProductRepository
 from services.inventory.adapters.fulfilment_repository import LineRepository, PartRepository, ReservationRepository
+from services.inventory.adapters.group_buys import DealStockRepository
 from services.inventory.adapters.stock_repository import StockRepository
 from services.inventory.service_layer.policy import Policy
 from shared.attempts import CodeTriesRepository, PostgresCodeTries
@@ -28,6 +29,7 @@ class InventoryUnitOfWork(UnitOfWork):
     parts: PartRepository
     lines: LineRepository
     code_tries: CodeTriesRepository
+    deal_stock: DealStockRepository  # what group buys hold, and their packing lists
 
 
 class PostgresInventoryUnitOfWork(PostgresUnitOfWork, InventoryUnitOfWork):
@@ -54,3 +56,4 @@ class PostgresInventoryUnitOfWork(PostgresUnitOfWork, InventoryUnitOfWork):
         self.parts = PartRepository(conn)
         self.lines = LineRepository(conn)
         self.code_tries = PostgresCodeTries(conn)
+        self.deal_stock = DealStockRepository(conn)

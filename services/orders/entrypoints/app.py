@@ -13,17 +13,22 @@ from services.orders.entrypoints import (
     codes_http,
     discovery_http,
     following_http,
+    group_buys_http,
     residents_http,
     stream,
 )
 from services.orders.entrypoints.consumers import SUBSCRIPTIONS
 from services.orders.entrypoints.http import router
 from services.orders.entrypoints.news_http import router as news_router
-from services.orders.service_layer import addresses, payments
+from services.orders.service_layer import addresses, group_buys, payments
 from services.orders.service_layer.unit_of_work import OrdersUnitOfWork, PostgresOrdersUnitOfWork
 from shared.auth import Principal
 from shared.events.contracts import (
     ApprovalGiven,
+    GroupBuyAccepted,
+    GroupBuyCancelled,
+    GroupBuyClosed,
+    GroupBuyFailed,
     OrderAccepted,
     OrderCancelled,
     OrderConfirmed,
@@ -103,6 +108,7 @@ SPEC = ServiceSpec(
         discovery_http.router,
         codes_http.router,
         addresses_http.router,
+        group_buys_http.router,
     ],
     subscriptions=SUBSCRIPTIONS,
     publishes=[
@@ -114,7 +120,12 @@ SPEC = ServiceSpec(
         ApprovalGiven,
         PickupChoiceMade,
         OrderRated,
+        GroupBuyAccepted,
+        GroupBuyCancelled,
+        GroupBuyClosed,
+        GroupBuyFailed,
     ],
+    deadlines={group_buys.CUTOFF: group_buys.on_cutoff},  # type: ignore[dict-item]
     background=[LiveListener.on(ORDER_CHANNEL), MessageSender.on()],
     health_details=_health,
     on_start=on_start,

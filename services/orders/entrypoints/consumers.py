@@ -5,11 +5,14 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime
 
-from services.orders.service_layer import codes, delivery, fulfilment, news, ordering
+from services.orders.service_layer import codes, delivery, fulfilment, group_buys, news, ordering
 from services.orders.service_layer.unit_of_work import OrdersUnitOfWork
 from shared.events.contracts import (
     BagReturned,
     CodeLockedOut,
+    DealStockRefused,
+    DealStockReleased,
+    DealStockReserved,
     DeliveryAbandoned,
     DeliveryCompleted,
     DeliveryFailed,
@@ -103,6 +106,9 @@ SUBSCRIPTIONS = [
             OrderHandedOver: fulfilment.on_order_handed_over,
             BagReturned: fulfilment.on_bag_returned,
             HandoverCodeLockedOut: codes.on_handover_code_locked_out,
+            DealStockReserved: group_buys.on_deal_stock_reserved,
+            DealStockRefused: group_buys.on_deal_stock_refused,
+            DealStockReleased: group_buys.on_deal_stock_released,
         },
         batch_handlers={
             StockReserved: ordering.on_stock_reserved_many,

@@ -15,6 +15,7 @@ from services.orders.adapters.address_book import AddressBook
 from services.orders.adapters.circle import CircleReadModel, ShopStanding
 from services.orders.adapters.commit import AnswersAtCommit, AtCommit
 from services.orders.adapters.following import Ratings
+from services.orders.adapters.group_buys import GroupBuys, GroupLeaders
 from services.orders.adapters.ledger import Ledger
 from services.orders.adapters.messages import NewsStore
 from services.orders.adapters.placing import PlacingStore
@@ -40,6 +41,8 @@ class OrdersUnitOfWork(UnitOfWork):
     ratings: Ratings
     news: NewsStore  # text-message choices, moments told and the message outbox
     addresses: AddressBook  # the circle's estates and buildings
+    group_buys: GroupBuys  # leaders' deals and the neighbours' shares
+    group_leaders: GroupLeaders  # who may lead deals, with which shop
 
     async def apply(self, order_id: str, fact: Callable[[Order], object]) -> Order | None:
         """Lock the order, let a fact from another service change it, and save it."""
@@ -75,6 +78,8 @@ class PostgresOrdersUnitOfWork(PostgresUnitOfWork, OrdersUnitOfWork):
         self.ratings = Ratings(conn)
         self.news = NewsStore(conn)
         self.addresses = AddressBook(conn)
+        self.group_buys = GroupBuys(conn)
+        self.group_leaders = GroupLeaders(conn)
 
     async def _record(self, env: Envelope[Any]) -> None:
         """The outbox row waits for the commit, to go with the change's other last writes."""

@@ -1,0 +1,72 @@
+"""The stock behind group buys and their packing lists, in PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+
+from services.inventory.domain.group_buys import DealStock, DealStockStatus, HeldLine
+from shared.errors import Conflict
+from shared.events.contracts import DealBag
+
+
+class DealStockRepository:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def get(self, deal_id: str, *, for_update: bool = False) -> DealStock | None:
+        r = await self.conn.fetchrow(
+            "SELECT * FROM deal_stock WHERE deal_id = $1" + (" FOR UPDATE" if for_update else ""), deal_id
+        )
+        if r is None:
+            return None
+        return DealStock(
+            deal_id=r["deal_id"],
+            store_id=r["store_id"],
+            status=DealStockStatus(r["status"]),
+            lines=[HeldLine(**ln) for ln in r["lines"]],
+            created_at=r["created_at"],
+            reason=r["reason"],
+            version=r["version"],
+        )
+
+    async def add(self, stock: DealStock) -> None:
+        await self.conn.execute(
+            "INSERT INTO deal_stock (deal_id, store_id, status, lines, reason, created_at, updated_at) "
+            "VALUES ($1, $2, $3, $4::jsonb, $5, $6, $6)",
+            stock.deal_id,
+            stock.store_id,
+            stock.status.value,
+            [vars(ln) for ln in stock.lines],
+            stock.reason,
+            stock.created_at,
+        )
+
+    async def save(self, stock: DealStock) -> None:
+        done = await self.conn.fetchval(
+            "UPDATE deal_stock SET status = $3, reason = $4, updated_at = now(), version = version + 1 "
+            "WHERE deal_id = $1 AND version = $2 RETURNING version",
+            stock.deal_id,
+            stock.version,
+            stock.status.value,
+            stock.reason,
+        )
+        if done is None:
+            raise Conflict(f"the stock of group buy {stock.deal_id} changed meanwhile; try again")
+        stock.version = done
+
+    async def add_bags(self, deal_id: str, bags: Sequence[DealBag]) -> None:
+        await self.conn.executemany(
+            "INSERT INTO deal_bags (deal_id, number, holder, name, joined_by, items, goods_fen) "
+            "VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7)",
+            [
+                (deal_id, b.number, b.holder, b.name, b.joined_by, [i.model_dump() for i in b.items], b.goods_fen)
+                for b in bags
+            ],
+        )
+
+    async def bags(self, deal_id: str) -> list[dict[str, Any]]:
+        rows = await self.conn.fetch("SELECT * FROM deal_bags WHERE deal_id = $1 ORDER BY number", deal_id)
+        return [dict(r) for r in rows]

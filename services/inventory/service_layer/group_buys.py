@@ -1,0 +1,142 @@
+"""Inventory's side of group buying: hold a deal's whole cap, release it, or turn it into one order.
+
+The shop accepted the deal in orders; here its caps are held all-or-nothing under the stock rows'
+locks, taken in product id order as every writer takes them, so a deal can never be promised
+stock that orders or other deals hold. At the cutoff the consolidated order (already accepted)
+keeps what the bags took, and the rest of the cap goes back to the shelf.
+"""
+
+from __future__ import annotations
+
+from services.inventory.domain import group_buys as deals
+from services.inventory.domain.group_buys import DealStockStatus
+from services.inventory.service_layer.stock_keeping import check_low_stock
+from services.inventory.service_layer.unit_of_work import InventoryUnitOfWork
+from shared.events.contracts import (
+    DealStockRefused,
+    DealStockReleased,
+    DealStockReserved,
+    GroupBuyAccepted,
+    GroupBuyCancelled,
+    GroupBuyClosed,
+    GroupBuyFailed,
+    ReservedLine,
+    ShortLine,
+)
+from shared.vocabulary.units import StockUnit
+
+ACTOR = "group buy"
+
+
+async def on_group_buy_accepted(uow: InventoryUnitOfWork, event: GroupBuyAccepted) -> None:
+    """Hold every line's cap, or refuse naming what is available."""
+    if await uow.deal_stock.get(event.deal_id) is not None:
+        return  # decided before
+    levels, watched = await uow.stock.lock_for_orders(ln.product_id for ln in event.lines)
+    held = deals.hold(event, levels, uow.now())
+    await uow.deal_stock.add(held.stock)
+    if held.short:
+        await uow.publish(
+            DealStockRefused(
+                deal_id=event.deal_id,
+                store_id=event.store_id,
+                reason="out_of_stock",
+                short_lines=[
+                    ShortLine(
+                        product_id=s.product_id,
+                        location_id=s.location_id,
+                        requested=s.requested,
+                        available=s.available,
+                        unit=StockUnit(s.unit) if s.unit else None,
+                    )
+                    for s in held.short
+                ],
+            )
+        )
+        return
+    changed = sorted({m.product_id for m in held.movements})
+    await uow.stock.save_reserved([levels[pid] for pid in changed], watched, held.movements, held.holds, ACTOR)
+    await uow.publish(
+        DealStockReserved(
+            deal_id=event.deal_id,
+            store_id=event.store_id,
+            lines=[
+                ReservedLine(
+                    line_no=h.line_no, product_id=h.product_id, location_id=ln.location_id, quantity=h.quantity
+                )
+                for h, ln in zip(held.holds, held.stock.lines, strict=True)
+            ],
+        )
+    )
+    await check_low_stock(uow, changed)
+
+
+async def _release(uow: InventoryUnitOfWork, deal_id: str, reason: str, actor: str) -> None:
+    stock = await uow.deal_stock.get(deal_id, for_update=True)
+    if stock is None or stock.status is not DealStockStatus.HELD:
+        return
+    await uow.stock.lock(ln.product_id for ln in stock.lines)
+    for line in stock.lines:
+        await uow.stock.release_line(deal_id, line.line_no, f"released: group buy {reason}", actor)
+    stock.release(reason)
+    await uow.deal_stock.save(stock)
+    await uow.publish(
+        DealStockReleased(
+            deal_id=deal_id,
+            store_id=stock.store_id,
+            reason=reason,
+            released=[
+                ReservedLine(
+                    line_no=ln.line_no, product_id=ln.product_id, location_id=ln.location_id, quantity=ln.quantity
+                )
+                for ln in stock.lines
+            ],
+        )
+    )
+    await check_low_stock(uow, [ln.product_id for ln in stock.lines])
+
+
+async def on_group_buy_cancelled(uow: InventoryUnitOfWork, event: GroupBuyCancelled) -> None:
+    await _release(uow, event.deal_id, "cancelled", event.cancelled_by)
+
+
+async def on_group_buy_failed(uow: InventoryUnitOfWork, event: GroupBuyFailed) -> None:
+    await _release(uow, event.deal_id, event.reason, ACTOR)
+
+
+async def on_group_buy_closed(uow: InventoryUnitOfWork, event: GroupBuyClosed) -> None:
+    """The cutoff with the minimum met: one accepted order with the deal's totals and its packing list;
+    each line keeps what the bags took and gives the rest back."""
+    stock = await uow.deal_stock.get(event.deal_id, for_update=True)
+    if stock is None or stock.status is not DealStockStatus.HELD:
+        return
+    await uow.stock.lock(ln.product_id for ln in stock.lines)
+    order = deals.consolidate(stock, event, uow.now())
+    released = []
+    for line in stock.lines:
+        kept = order.keep[line.line_no]
+        await uow.stock.set_hold(
+            event.deal_id, line.line_no, line.product_id, kept, "released: not taken by the group buy's bags", ACTOR
+        )
+        if kept < line.quantity:
+            released.append(
+                ReservedLine(
+                    line_no=line.line_no,
+                    product_id=line.product_id,
+                    location_id=line.location_id,
+                    quantity=line.quantity - kept,
+                )
+            )
+    await uow.reservations.add(order.reservation)
+    await uow.lines.add_many(order.lines)
+    await uow.parts.add_many(order.parts)
+    for part in order.parts:
+        part.accept(event.leader, uow.now())
+    await uow.parts.save_many(order.parts)
+    await uow.deal_stock.save(stock)
+    await uow.deal_stock.add_bags(event.deal_id, event.bags)
+    if released:
+        await uow.publish(
+            DealStockReleased(deal_id=event.deal_id, store_id=stock.store_id, reason="cutoff", released=released)
+        )
+    await check_low_stock(uow, [ln.product_id for ln in stock.lines])

@@ -1,0 +1,241 @@
+"""Group buys, their shares, the leaders' grants and the shares' ledger entries in PostgreSQL.
+
+A deal is loaded with every share and every share's entries; `get(..., for_update=True)` locks the
+deal's row, which is what serialises joining: whoever holds it decides against the remaining cap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from services.orders.adapters.repository import ConcurrentUpdate
+from services.orders.domain.group_buys import (
+    DealItem,
+    DealStatus,
+    GroupBuy,
+    PickupPoint,
+    Share,
+    ShareStatus,
+    Window,
+)
+from services.orders.domain.ledger import Account, Kind, Posting
+from shared.vocabulary import geo
+
+ANY_SHOP = "*"  # an admin's grant: the shopper may lead deals with any shop
+
+
+class GroupLeaders:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def grant(self, shopper: str, scope: str, by: str, at: datetime) -> dict[str, Any]:
+        row = await self.conn.fetchrow(
+            "INSERT INTO group_leaders (shopper, scope, granted_by, granted_at) VALUES ($1, $2, $3, $4) "
+            "ON CONFLICT (shopper, scope) DO UPDATE SET granted_by = excluded.granted_by, "
+            "granted_at = excluded.granted_at, revoked_by = NULL, revoked_at = NULL RETURNING *",
+            shopper,
+            scope,
+            by,
+            at,
+        )
+        return dict(row)
+
+    async def revoke(self, shopper: str, scope: str, by: str, at: datetime) -> dict[str, Any] | None:
+        row = await self.conn.fetchrow(
+            "UPDATE group_leaders SET revoked_by = $3, revoked_at = $4 "
+            "WHERE shopper = $1 AND scope = $2 AND revoked_at IS NULL RETURNING *",
+            shopper,
+            scope,
+            by,
+            at,
+        )
+        return dict(row) if row else None
+
+    async def may_lead(self, shopper: str, store_id: str) -> bool:
+        return bool(
+            await self.conn.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM group_leaders WHERE shopper = $1 AND scope = any($2::text[]) "
+                "AND revoked_at IS NULL)",
+                shopper,
+                [ANY_SHOP, store_id],
+            )
+        )
+
+    async def of(self, shopper: str) -> list[dict[str, Any]]:
+        rows = await self.conn.fetch("SELECT * FROM group_leaders WHERE shopper = $1 ORDER BY scope", shopper)
+        return [dict(r) for r in rows]
+
+
+def _window(w: dict[str, str] | None) -> Window | None:
+    return Window(datetime.fromisoformat(w["start"]), datetime.fromisoformat(w["end"])) if w else None
+
+
+def _pickup_json(p: PickupPoint) -> dict[str, Any]:
+    return {"kind": p.kind, "name": p.name, "lat": p.point.lat, "lon": p.point.lon, "locker_site_id": p.locker_site_id}
+
+
+def _posting(r: asyncpg.Record) -> Posting:
+    return Posting(Kind(r["kind"]), r["amount_fen"], Account(r["account"]), r["note"])
+
+
+class GroupBuys:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def add(self, deal: GroupBuy) -> None:
+        await self.conn.execute(
+            "INSERT INTO group_buys (id, store_id, leader, title, status, items, minimum_kind, minimum, cutoff_at, "
+            "pickup, window_start, window_end, uncollected, second_window, platform_fee_fen, commission_bp, "
+            "cash_allowed, created_at) VALUES ($1,$2,$3,$4,$5,$6::jsonb,$7,$8,$9,$10::jsonb,$11,$12,$13,$14::jsonb,"
+            "$15,$16,$17,$18)",
+            deal.id,
+            deal.store_id,
+            deal.leader,
+            deal.title,
+            deal.status.value,
+            [vars(i) for i in deal.items],
+            deal.minimum_kind,
+            deal.minimum,
+            deal.cutoff_at,
+            _pickup_json(deal.pickup),
+            deal.window.start,
+            deal.window.end,
+            deal.uncollected,
+            {"start": deal.second_window.start.isoformat(), "end": deal.second_window.end.isoformat()}
+            if deal.second_window
+            else None,
+            deal.platform_fee_fen,
+            deal.commission_bp,
+            deal.cash_allowed,
+            deal.created_at,
+        )
+
+    async def get(self, deal_id: str, *, for_update: bool = False) -> GroupBuy | None:
+        row = await self.conn.fetchrow(
+            "SELECT * FROM group_buys WHERE id = $1" + (" FOR UPDATE" if for_update else ""), deal_id
+        )
+        if row is None:
+            return None
+        deal = self._deal(row)
+        entries = await self.conn.fetch(
+            "SELECT holder, kind, account, amount_fen, note FROM ledger_entries WHERE group_buy_id = $1 ORDER BY id",
+            deal_id,
+        )
+        postings: dict[str, list[Posting]] = {}
+        for e in entries:
+            postings.setdefault(e["holder"], []).append(_posting(e))
+        for s in await self.conn.fetch("SELECT * FROM group_buy_shares WHERE group_buy_id = $1", deal_id):
+            deal.shares[s["holder"]] = Share(
+                deal_id=deal_id,
+                holder=s["holder"],
+                joined_by=s["joined_by"],
+                status=ShareStatus(s["status"]),
+                pieces={int(k): int(v) for k, v in s["pieces"].items()},
+                joined_at=s["joined_at"],
+                updated_at=s["updated_at"],
+                postings=postings.get(s["holder"], []),
+                number=s["number"],
+            )
+        return deal
+
+    def _deal(self, r: asyncpg.Record) -> GroupBuy:
+        pickup = r["pickup"]
+        return GroupBuy(
+            id=r["id"],
+            store_id=r["store_id"],
+            leader=r["leader"],
+            title=r["title"],
+            status=DealStatus(r["status"]),
+            items=[DealItem(**i) for i in r["items"]],
+            minimum_kind=r["minimum_kind"],
+            minimum=r["minimum"],
+            cutoff_at=r["cutoff_at"],
+            pickup=PickupPoint(
+                pickup["kind"], pickup["name"], geo.Point(pickup["lat"], pickup["lon"]), pickup.get("locker_site_id")
+            ),
+            window=Window(r["window_start"], r["window_end"]),
+            uncollected=r["uncollected"],
+            second_window=_window(r["second_window"]),
+            created_at=r["created_at"],
+            platform_fee_fen=r["platform_fee_fen"],
+            commission_bp=r["commission_bp"],
+            cash_allowed=r["cash_allowed"],
+            reason=r["reason"],
+            details=r["details"],
+            decided_by=r["decided_by"],
+            version=r["version"],
+        )
+
+    async def save(self, deal: GroupBuy, shares: Sequence[Share] = ()) -> None:
+        """The deal's state, and the shares that changed (all of them when none are named)."""
+        done = await self.conn.fetchval(
+            "UPDATE group_buys SET status = $3, reason = $4, details = $5::jsonb, decided_by = $6, "
+            "version = version + 1 WHERE id = $1 AND version = $2 RETURNING version",
+            deal.id,
+            deal.version,
+            deal.status.value,
+            deal.reason,
+            deal.details,
+            deal.decided_by,
+        )
+        if done is None:
+            raise ConcurrentUpdate(f"group buy {deal.id} changed since it was loaded")
+        deal.version = done
+        changed = list(shares) or list(deal.shares.values())
+        if not changed:
+            return
+        await self.conn.execute(
+            "INSERT INTO group_buy_shares (group_buy_id, holder, joined_by, status, pieces, number, joined_at, "
+            "updated_at) SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::jsonb[], $6::int[], "
+            "$7::timestamptz[], $8::timestamptz[]) ON CONFLICT (group_buy_id, holder) DO UPDATE SET "
+            "joined_by = excluded.joined_by, status = excluded.status, pieces = excluded.pieces, "
+            "number = excluded.number, joined_at = excluded.joined_at, updated_at = excluded.updated_at",
+            deal.id,
+            [s.holder for s in changed],
+            [s.joined_by for s in changed],
+            [s.status.value for s in changed],
+            [{str(k): v for k, v in s.pieces.items()} for s in changed],
+            [s.number for s in changed],
+            [s.joined_at for s in changed],
+            [s.updated_at for s in changed],
+        )
+
+    async def post(self, holder: str, deal_id: str, postings: Sequence[Posting], by: str, at: datetime) -> None:
+        """A share's entries on its holder's ledger; the balance moves with them (locked by the caller)."""
+        for p in postings:
+            await self.conn.execute(
+                "WITH moved AS (INSERT INTO balances (holder, balance_fen) VALUES ($1, $4) ON CONFLICT (holder) "
+                "DO UPDATE SET balance_fen = balances.balance_fen + excluded.balance_fen, updated_at = now() "
+                "RETURNING balance_fen) "
+                "INSERT INTO ledger_entries (holder, group_buy_id, kind, account, amount_fen, balance_after_fen, "
+                "note, by, at) SELECT $1, $2, $3, 'balance', $4, balance_fen, $5, $6, $7 FROM moved",
+                holder,
+                deal_id,
+                p.kind.value,
+                p.amount_fen,
+                p.note,
+                by,
+                at,
+            )
+
+    async def listed(self, store_id: str | None, statuses: Sequence[DealStatus], limit: int = 50) -> list[GroupBuy]:
+        rows = await self.conn.fetch(
+            "SELECT id FROM group_buys WHERE ($1::text IS NULL OR store_id = $1) AND status = any($2::text[]) "
+            "ORDER BY cutoff_at LIMIT $3",
+            store_id,
+            [s.value for s in statuses],
+            limit,
+        )
+        found = [await self.get(r["id"]) for r in rows]
+        return [d for d in found if d is not None]
+
+    async def shares_of(self, holder: str) -> list[str]:
+        """The deals someone has (or had) a share in, newest first."""
+        rows = await self.conn.fetch(
+            "SELECT group_buy_id FROM group_buy_shares WHERE holder = $1 ORDER BY joined_at DESC LIMIT 100", holder
+        )
+        return [r["group_buy_id"] for r in rows]
