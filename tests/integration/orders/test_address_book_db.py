@@ -13,6 +13,7 @@ import pytest
 from fastapi import FastAPI
 
 from services.orders.entrypoints import addresses_http, residents_http
+from services.orders.entrypoints.app import seed_demo
 from services.orders.entrypoints.http import router
 from services.orders.service_layer import payments
 from shared.auth import Principal, issue_token
@@ -162,3 +163,13 @@ async def test_a_helpers_resident_lives_in_a_building_of_the_book(client: httpx.
     moved = {"address": {"building_id": "wenchang-lane/1", "unit": "1", "room": "202"}}
     response = await client.patch(f"/residents/{resident['resident_id']}", json=moved, headers=helper)
     assert response.json()["address"]["text"] == "文昌巷小区 1栋 1单元 202室"
+
+
+async def test_the_demo_seeds_its_estates_once_and_keeps_an_operators_book(
+    client: httpx.AsyncClient, orders_runtime: Runtime
+) -> None:
+    await seed_demo(orders_runtime)
+    assert await find(client, "文昌巷 1") == ["wenchang-lane/1"]
+    assert (await load(client, BOOK)).status_code == 200  # the operator's own book
+    await seed_demo(orders_runtime)  # a restart of the demo
+    assert await find(client, "wenchang") == ["wenchang-lane/1", "wenchang-lane/3", "wenchang-lane/13"]
