@@ -153,13 +153,44 @@ def late(order: Order) -> Moment | None:
     return None
 
 
+class _Watched:
+    """The unit of work's orders repository, keeping the orders a handler saved (as saved): no read again."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.saved: dict[str, Order] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    async def save(self, order: Order) -> None:
+        await self.inner.save(order)
+        self.saved[order.id] = order
+
+    async def save_many(self, orders: list[Order]) -> None:
+        await self.inner.save_many(orders)
+        self.saved.update((o.id, o) for o in orders)
+
+
+async def _saved_by(uow: OrdersUnitOfWork, apply: Callable[[], Awaitable[None]]) -> dict[str, Order]:
+    """Run `apply` with the repository watched; every change to an order is saved, so this is every order changed."""
+    inner = uow.orders
+    watched = _Watched(inner)
+    uow.orders = watched  # type: ignore[assignment]
+    try:
+        await apply()
+    finally:
+        uow.orders = inner
+    return watched.saved
+
+
 def telling(handler: Handler, moment_of: MomentOf) -> Handler:
     """The handler, then the messages its event made, in its unit of work."""
 
     @functools.wraps(handler)
     async def handle(uow: OrdersUnitOfWork, event: Any) -> None:
-        await handler(uow, event)
-        order = await uow.orders.get(event.order_id)
+        saved = await _saved_by(uow, lambda: handler(uow, event))
+        order = saved.get(event.order_id)
         moment = moment_of(order) if order is not None else None
         if order is not None and moment is not None:
             await tell(uow, order, moment)
@@ -168,15 +199,14 @@ def telling(handler: Handler, moment_of: MomentOf) -> Handler:
 
 
 def telling_many(handler: BatchHandler, moment_of: MomentOf) -> BatchHandler:
-    """A batch handler, then the messages of its run: the run's orders read in one statement, told in one."""
+    """A batch handler, then the messages of its run: the orders it saved, told in one statement."""
 
     @functools.wraps(handler)
     async def handle(uow: OrdersUnitOfWork, items: Sequence[tuple[RawEnvelope, Any]]) -> None:
-        await handler(uow, items)
-        orders = await uow.orders.get_many(sorted({event.order_id for _, event in items}))
+        saved = await _saved_by(uow, lambda: handler(uow, items))
         told: list[tuple[RawEnvelope | None, Order, Moment]] = []
         for env, event in items:
-            order = orders.get(event.order_id)
+            order = saved.get(event.order_id)
             moment = moment_of(order) if order is not None else None
             if order is not None and moment is not None:
                 told.append((env, order, moment))
