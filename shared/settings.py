@@ -126,6 +126,7 @@ class Settings(BaseSettings):
     offer_limit_s: float = 30.0  # how long a rider has to accept an offer
     rider_silent_s: float = 60.0  # a rider not heard from this long is not offered work (and loses offers)
     rider_behind_s: float = 300.0  # a rider this far behind their ETA to the shop is reassigned
+    max_hold_s: float = 180.0  # an order is held for a busy rider at most this long while a free one reaches the shop
     no_rider_limit_s: float = 600.0  # from the shop's acceptance, before the shopper is offered pickup
     pickup_offer_answer_s: float = 300.0  # how long the shopper has to take the pickup offer
     door_wait_s: float = 120.0  # how long a rider waits at the door (after calling) before a delivery can fail
