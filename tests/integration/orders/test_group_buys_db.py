@@ -103,7 +103,7 @@ async def open_deal(client: httpx.AsyncClient, runtime: Runtime, **changes: Any)
     assert (await client.post("/group-leaders", json={"shopper": "leader-zhang"}, headers=STAFF)).status_code == 201
     opened = await client.post("/group-buys", json=deal_body(runtime.clock.now(), **changes), headers=LEADER)
     assert opened.status_code == 201, opened.text
-    deal = opened.json()
+    deal: dict[str, Any] = opened.json()
     accepted = await client.post(f"/group-buys/{deal['id']}/accept", headers=STAFF)
     assert accepted.json()["status"] == "accepted"
     reserved = DealStockReserved(
@@ -125,7 +125,8 @@ async def test_a_leader_needs_the_capability_for_that_shop_granted_and_revocable
 ) -> None:
     body = deal_body(runtime.clock.now())
     refused = await client.post("/group-buys", json=body, headers=LEADER)
-    assert refused.status_code == 403 and "group_leader" in refused.json()["detail"]
+    assert refused.status_code == 403
+    assert "group_leader" in refused.json()["detail"]
     other_shop = as_(Role.STORE_STAFF, "clerk", "bakery")
     assert (
         await client.post("/group-leaders", json={"shopper": "leader-zhang"}, headers=other_shop)
@@ -149,14 +150,16 @@ async def test_bad_deals_are_refused_saying_why_and_nothing_is_stored(
     now = runtime.clock.now()
     early_end = {"start": (now + timedelta(minutes=30)).isoformat(), "end": (now + timedelta(hours=1)).isoformat()}
     far = {"kind": "place", "name": "Across the river", "lat": 32.07, "lon": 118.80}
-    for changes, says in [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"window": early_end}, "not after the cutoff"),
         ({"pickup": far}, "15-minute circle"),
         ({"pickup": {"kind": "locker", "locker_site_id": "nowhere"}}, "no active locker site"),
         ({"items": [{"product_id": "rice", "group_price_fen": 1, "per_person_limit": 1, "cap": 1}]}, "not a product"),
-    ]:
+    ]
+    for changes, says in cases:
         answer = await client.post("/group-buys", json=deal_body(now, **changes), headers=LEADER)
-        assert answer.status_code == 422 and says in answer.json()["detail"], answer.text
+        assert answer.status_code == 422, answer.text
+        assert says in answer.json()["detail"]
     assert await orders_pool.fetchval("SELECT count(*) FROM group_buys") == 0
     assert await orders_pool.fetchval("SELECT count(*) FROM deadlines") == 0
 
@@ -181,7 +184,8 @@ async def test_a_deal_refused_for_stock_names_what_is_available_and_never_opens(
         json={"items": [{"product_id": "eggs", "quantity": 1}]},
         headers=as_(Role.SHOPPER, "wang"),
     )
-    assert joined.status_code == 409 and "declined" in joined.json()["detail"]
+    assert joined.status_code == 409
+    assert "declined" in joined.json()["detail"]
 
 
 async def test_joining_changing_and_leaving_pay_and_refund_at_once_and_every_ledger_reconciles(
@@ -207,10 +211,12 @@ async def test_joining_changing_and_leaving_pay_and_refund_at_once_and_every_led
         json={"items": [{"product_id": "eggs", "quantity": 1}, {"product_id": "milk", "quantity": 2}]},
         headers=wang,
     )
-    assert changed.json()["my_share"]["money"]["due_fen"] == 2200 and await balance(orders_pool, "wang") == 7800
+    assert changed.json()["my_share"]["money"]["due_fen"] == 2200
+    assert await balance(orders_pool, "wang") == 7800
     await client.put(url, json={"items": [{"product_id": "milk", "quantity": 1}]}, headers=li)
     left = await client.delete(url, headers=li)
-    assert left.json()["my_share"]["status"] == "left" and left.json()["my_share"]["money"]["reconciles"]
+    assert left.json()["my_share"]["status"] == "left"
+    assert left.json()["my_share"]["money"]["reconciles"]
     assert await balance(orders_pool, "li") == 10_000
     seen = (await client.get(f"/group-buys/{deal['id']}", headers=LEADER)).json()
     assert (seen["totals"]["participants"], seen["totals"]["goods_fen"]) == (1, 2200)
@@ -232,14 +238,16 @@ async def test_bad_joins_are_refused_saying_why_and_nothing_is_half_written(
         ({"items": [{"product_id": "eggs", "quantity": 1}], "on_behalf_of": "grandma"}, 403, "may not join for"),
     ]:
         answer = await client.put(url, json=body, headers=wang)
-        assert answer.status_code == status and says in answer.json()["detail"], answer.text
+        assert answer.status_code == status, answer.text
+        assert says in answer.json()["detail"]
     poor = await client.put(
         url, json={"items": [{"product_id": "eggs", "quantity": 1}]}, headers=as_(Role.SHOPPER, "p")
     )
     assert poor.status_code == 402
     clock.offset = timedelta(hours=2, seconds=1)
     late = await client.put(url, json={"items": [{"product_id": "eggs", "quantity": 1}]}, headers=wang)
-    assert late.status_code == 409 and "cutoff" in late.json()["detail"]
+    assert late.status_code == 409
+    assert "cutoff" in late.json()["detail"]
     assert await orders_pool.fetchval("SELECT count(*) FROM group_buy_shares") == 0
     assert await orders_pool.fetchval("SELECT count(*) FROM ledger_entries WHERE group_buy_id IS NOT NULL") == 0
     assert await balance(orders_pool, "wang") == 10_000
