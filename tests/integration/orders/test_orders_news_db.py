@@ -7,18 +7,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from services.orders.adapters.messages import MessageSender, Recorder, SenderTimings, SmsGateway
 from services.orders.domain.basket import Wanted
 from services.orders.domain.helpers import Resident
+from services.orders.entrypoints import news_http
 from services.orders.service_layer import news, payments, residents
-from shared.auth import Principal
+from shared.auth import Principal, issue_token
 from shared.errors import Forbidden
 from shared.events.contracts import (
     DeliveryPickedUp,
@@ -38,10 +41,10 @@ from shared.events.contracts import (
 )
 from shared.events.envelope import Envelope, Event, envelope
 from shared.events.topics import DISPATCH, INVENTORY
-from shared.service import Runtime
+from shared.service import Runtime, install_error_handlers
 from shared.vocabulary.roles import Role
 from tests.fakes import to_json
-from tests.integration.orders.conftest import GRANDMA, HOME, corner_shop, place, run, seed, shop_product
+from tests.integration.orders.conftest import GRANDMA, HOME, SETTINGS, corner_shop, place, run, seed, shop_product
 from tests.runtime import consumer_for
 
 DESK = Principal("cash-desk", Role.ADMIN)
@@ -404,3 +407,61 @@ async def test_the_sender_loop_runs_beside_the_service(orders_pool: asyncpg.Pool
     [kept] = await recorded(orders_pool)
     assert kept["phone"] == RESIDENT_PHONE
     assert kept["body"].startswith("【邻里】")
+
+
+@pytest.fixture
+async def client(orders_runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
+    app = FastAPI()
+    app.state.settings = SETTINGS
+    app.state.runtime = orders_runtime
+    install_error_handlers(app)
+    app.include_router(news_http.router)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://orders") as c:
+        yield c
+
+
+def as_(principal: Principal) -> dict[str, str]:
+    return {"Authorization": f"Bearer {issue_token(SETTINGS, principal.role, principal.subject)}"}
+
+
+async def test_the_routes_let_a_person_and_their_residents_helper_choose_and_nobody_else(
+    client: httpx.AsyncClient, orders_pool: asyncpg.Pool, orders_runtime: Runtime
+) -> None:
+    resident = await li(orders_pool)
+    path = f"/news/preferences/{resident.resident_id}"
+    assert (await client.get(path)).status_code == 401
+    seen = await client.get(path, headers=as_(ZHAO))
+    assert seen.status_code == 200
+    assert seen.json() == {
+        "person": resident.resident_id,
+        "choices": ["answer", "arrived", "late", "on_the_way"],
+        "language": "zh",
+        "phone": None,
+    }
+    changed = await client.put(path, headers=as_(ZHAO), json={"choices": ["arrived"], "language": "en"})
+    assert changed.json()["choices"] == ["arrived"]
+    assert changed.json()["language"] == "en"
+    for stranger in (Principal("helper-qian", Role.HELPER), GRANDMA, Principal("ops", Role.ADMIN)):
+        assert (await client.get(path, headers=as_(stranger))).status_code == 403
+        assert (await client.put(path, headers=as_(stranger), json={"choices": []})).status_code == 403
+    mine = await client.put(
+        "/news/preferences/grandma", headers=as_(GRANDMA), json={"choices": ["late"], "phone": "+86 138 0000 0000"}
+    )
+    assert mine.status_code == 200
+    assert mine.json()["phone"] == "+86 138 0000 0000"
+    for bad in ({"choices": ["everything"]}, {"language": "fr"}, {"phone": "call me"}, {"colour": "red"}):
+        answer = await client.put("/news/preferences/grandma", headers=as_(GRANDMA), json=bad)
+        assert answer.status_code == 422, bad
+
+    assert (await client.get("/news/messages", headers=as_(ZHAO))).status_code == 403
+    order_id = await order_for(orders_pool, resident)
+    await deliver(orders_runtime, reserved(order_id))
+    console = await client.get("/news/messages", headers=as_(Principal("ops", Role.ADMIN)))
+    assert console.status_code == 200
+    answer = console.json()
+    assert answer["notifier"] == "recorder"
+    assert answer["counts"] == {"pending": 1, "sent": 0, "failed": 0, "withheld": 0}
+    [message] = answer["messages"]
+    # Mrs Li now hears only of arrivals; Zhao still of answers, in English at his phone.
+    assert (message["recipient"], message["moment"], message["status"]) == ("helper-zhao", "confirmed", "pending")
+    assert (message["phone"], message["language"]) == (ZHAO_PHONE, "en")
