@@ -5,6 +5,7 @@ import {
   timeOf, toast, translate, uuid,
 } from "/app/common/linli.js";
 import { qrImage } from "/app/common/codes.js";
+import { showNews } from "/app/news.js";
 
 addStrings({
   zh: {
@@ -736,6 +737,7 @@ async function render() {
   else if (route === "order" && id) await showOrder(id);
   else if (route === "balance") await showBalance();
   else if (route === "residents") await showResidents();
+  else if (route === "news") await showNews(view, me);
   else await showHome();
   translate(view);
 }
