@@ -4,12 +4,13 @@ accepting it puts both orders in the rider's hands."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from playwright.async_api import expect
+from playwright.async_api import Locator, expect
 
 from shared.vocabulary.roles import Role
 from tests.e2e.browser.conftest import new_context, signed_in_page
@@ -18,6 +19,18 @@ from tests.e2e.conftest import System, shopper, wait_status
 from tests.e2e.test_delivery import place_delivery, shop_packs
 
 pytestmark = pytest.mark.e2e
+
+
+async def take(offer: Locator, button: str, card: Locator) -> None:
+    """Tap the offer's button until its delivery is in hand: offers last 3 s in e2e, and on a busy
+    machine one may lapse under the tap (the next round offers it again)."""
+    for _ in range(3):
+        await expect(offer).to_be_visible(timeout=30_000)
+        await offer.get_by_role("button", name=button).click()
+        with contextlib.suppress(AssertionError):
+            await expect(card).to_contain_text("Going to pick up", timeout=5_000)
+            return
+    await expect(card).to_contain_text("Going to pick up")
 
 
 async def test_a_rider_accepts_an_addition_to_the_trip_they_accepted(
@@ -44,10 +57,8 @@ async def test_a_rider_accepts_an_addition_to_the_trip_they_accepted(
             await wait_status(me, first, "CONFIRMED")
             await shop_packs(system, shop.store_id, first)
             offer = page.locator("#offer-list .offer")
-            await expect(offer).to_contain_text("New offer", timeout=30_000)
-            await expect(offer).not_to_contain_text("Add to your trip")
-            await page.get_by_role("button", name="Accept").click()
-            await expect(page.locator(f"li.delivery[data-order='{first}']")).to_contain_text("Going to pick up")
+            await take(offer, "Accept", page.locator(f"li.delivery[data-order='{first}']"))
+            await expect(offer).to_have_count(0)
 
             second = await place_delivery(me, shop.store_id, shop.products["water"])
             await wait_status(me, second, "CONFIRMED")
@@ -55,8 +66,7 @@ async def test_a_rider_accepts_an_addition_to_the_trip_they_accepted(
             addition = page.locator("#offer-list .offer.addition")
             await expect(addition).to_contain_text("Add to your trip", timeout=30_000)
             await expect(addition.locator(".adds-to")).to_contain_text(f"#{first[:8]}")
-            await addition.get_by_role("button", name="Add this order").click()
-            await expect(page.locator(f"li.delivery[data-order='{second}']")).to_contain_text("Going to pick up")
-            await expect(page.locator(f"li.delivery[data-order='{first}']")).to_be_visible()
+            await take(addition, "Add this order", page.locator(f"li.delivery[data-order='{second}']"))
+            await expect(page.locator(f"li.delivery[data-order='{first}']")).to_contain_text("Going to pick up")
     finally:
         await context.close()
