@@ -13,6 +13,7 @@ from services.inventory.domain.shop_hours import windows_of
 from services.inventory.entrypoints.catalog_http import router as catalog_router
 from services.inventory.entrypoints.codes_http import router as codes_router
 from services.inventory.entrypoints.consumers import DEADLINES, SUBSCRIPTIONS
+from services.inventory.entrypoints.group_buys_http import router as group_buys_router
 from services.inventory.entrypoints.http import router
 from services.inventory.entrypoints.live_http import router as live_router
 from services.inventory.entrypoints.staff_http import router as staff_router
@@ -138,7 +139,7 @@ SPEC = ServiceSpec(
     migrations=Path(__file__).parents[1] / "migrations",
     unit_of_work=make_uow,
     web=Path(__file__).parents[1] / "web",
-    routers=[router, catalog_router, staff_router, live_router, codes_router],
+    routers=[router, catalog_router, staff_router, live_router, codes_router, group_buys_router],
     subscriptions=SUBSCRIPTIONS,
     publishes=[
         StockReserved,

@@ -8,10 +8,13 @@ keeps what the bags took, and the rest of the cap goes back to the shelf.
 
 from __future__ import annotations
 
+from typing import Any
+
 from services.inventory.domain import group_buys as deals
 from services.inventory.domain.group_buys import DealStockStatus
 from services.inventory.service_layer.stock_keeping import check_low_stock
 from services.inventory.service_layer.unit_of_work import InventoryUnitOfWork
+from shared.errors import NotFound
 from shared.events.contracts import (
     DealStockRefused,
     DealStockReleased,
@@ -140,3 +143,13 @@ async def on_group_buy_closed(uow: InventoryUnitOfWork, event: GroupBuyClosed) -
             DealStockReleased(deal_id=event.deal_id, store_id=stock.store_id, reason="cutoff", released=released)
         )
     await check_low_stock(uow, [ln.product_id for ln in stock.lines])
+
+
+async def deal_at(
+    uow: InventoryUnitOfWork, store_id: str, deal_id: str
+) -> tuple[deals.DealStock, list[dict[str, Any]]]:
+    """The deal's stock at this shop or market, and its packing list (empty before the cutoff)."""
+    stock = await uow.deal_stock.get(deal_id)
+    if stock is None or stock.store_id != store_id:
+        raise NotFound(f"no group buy {deal_id} at {store_id}")
+    return stock, await uow.deal_stock.bags(deal_id)

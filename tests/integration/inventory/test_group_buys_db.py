@@ -6,7 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
+import httpx
+from fastapi import FastAPI
 
+from services.inventory.entrypoints import group_buys_http
 from services.inventory.service_layer import group_buys, reservations
 from shared.events.contracts import (
     BagItem,
@@ -19,8 +22,10 @@ from shared.events.contracts import (
     GroupBuyClosed,
     GroupBuyFailed,
 )
+from shared.service import Runtime, install_error_handlers
+from shared.vocabulary.roles import Role
 from shared.vocabulary.units import StockUnit
-from tests.integration.inventory.support import check_books, events, placed, run, stock
+from tests.integration.inventory.support import SETTINGS, as_, check_books, events, placed, run, stock
 
 NOW = datetime.now(UTC)
 
@@ -174,3 +179,24 @@ async def test_the_cutoff_makes_one_accepted_order_keeping_what_the_bags_took_an
     [released] = [p for t, p in await events(inv) if t == "DealStockReleased"]
     assert [(r["product_id"], r["quantity"]) for r in released["released"]] == [("water", 23), ("juice", 8)]
     await check_books(inv)
+
+
+async def test_the_counter_reads_the_bags_to_label_and_only_its_own_deals(inv: asyncpg.Pool, runtime: Runtime) -> None:
+    await run(inv, lambda uow: group_buys.on_group_buy_accepted(uow, accepted("gb-6", {"water": 30, "juice": 10})))
+    app = FastAPI()
+    app.state.settings, app.state.runtime = SETTINGS, runtime
+    install_error_handlers(app)
+    app.include_router(group_buys_http.router)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://inventory") as client:
+        held = (await client.get("/stores/shop/group-buys/gb-6", headers=as_(Role.STORE_STAFF, "shop"))).json()
+        assert (held["status"], held["bags"]) == ("held", [])
+        assert [ln["quantity"] for ln in held["lines"]] == [30, 10]
+        await run(inv, lambda uow: group_buys.on_group_buy_closed(uow, closed("gb-6")))
+        ordered = (await client.get("/stores/shop/group-buys/gb-6", headers=as_(Role.STORE_STAFF, "shop"))).json()
+        assert ordered["status"] == "ordered"
+        assert [(b["number"], b["name"], [i["quantity"] for i in b["items"]]) for b in ordered["bags"]] == [
+            (1, "陈奶奶", [3, 2]),
+            (2, "wang", [4]),
+        ]
+        other = await client.get("/stores/shop/group-buys/gb-6", headers=as_(Role.STORE_STAFF, "fish"))
+        assert other.status_code == 403
