@@ -104,6 +104,15 @@ def parse_book(text: str) -> list[Building]:
     """Every building of a CSV file, or AddressBookInvalid naming each bad row by its line number."""
     if text.startswith("\ufeff"):
         text = text[1:]  # Excel's "CSV UTF-8" starts with a byte-order mark
+    if "\x00" in text:
+        raise AddressBookInvalid(["the file holds NUL bytes: it is not a text file (save it as 'CSV UTF-8')"])
+    try:
+        return _parse(text)
+    except csv.Error as e:  # a field past the csv module's limit, a broken quote
+        raise AddressBookInvalid([f"not a CSV file this can read: {e}"]) from None
+
+
+def _parse(text: str) -> list[Building]:
     reader = csv.DictReader(io.StringIO(text))
     header = [c.strip() for c in reader.fieldnames or []]
     missing = [c for c in COLUMNS if c not in header]
@@ -176,8 +185,14 @@ def _building_of(values: dict[str, str]) -> Building:
 def query_words(query: str) -> list[str]:
     """The words a search must all find, so "gulou 3" or "鼓楼 3栋" both find 鼓楼花园 3栋; a bare
     number is the building's own, so "3" does not find building 13."""
-    words = query.lower().replace("栋", " ").replace("号楼", " ").replace(",", " ").split()
-    return [f"#{w}#" if w.isdigit() else w for w in words if not _CONTROL.search(w)][:6]
+    words = _CONTROL.sub(" ", query).lower().replace("栋", " ").replace("号楼", " ").replace(",", " ").split()
+    return [f"#{w}#" if w.isdigit() else w for w in words][:6]
+
+
+def split_building_id(building_id: str) -> tuple[str, str] | None:
+    """`estate/building` as the book names it, or None for anything no building of a book is called."""
+    estate_id, _, number = building_id.partition("/")
+    return (estate_id, number) if _ID.match(estate_id) and _BUILDING.match(number) else None
 
 
 def not_in_book(building_id: str) -> Invalid:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from services.orders.domain.addresses import Building, not_in_book, parse_book
+from services.orders.domain.addresses import Building, not_in_book, parse_book, split_building_id
 from services.orders.service_layer.unit_of_work import OrdersUnitOfWork
 from shared.events.contracts import DeliveryAddress
 
@@ -30,8 +30,8 @@ async def search(uow: OrdersUnitOfWork, query: str, limit: int = 30) -> list[Bui
 
 async def door(uow: OrdersUnitOfWork, building_id: str, unit: str | None, room: str) -> DeliveryAddress:
     """The address of a flat in a building of the book; Invalid (422) saying what to enter instead."""
-    estate_id, _, number = building_id.partition("/")
-    building = await uow.addresses.get(estate_id, number) if number else None
+    named = split_building_id(building_id)
+    building = await uow.addresses.get(*named) if named else None
     if building is None:
         raise not_in_book(building_id)
     return building.door(unit, room)

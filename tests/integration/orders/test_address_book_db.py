@@ -66,6 +66,7 @@ async def test_the_demo_book_loads_and_is_found_in_chinese_pinyin_initials_and_e
     assert await find(client, "Changle") == ["changle-li/1", "changle-li/2", "changle-li/3"]
     assert await find(client, "daxinggong 2") == ["daxinggong-garden/2"]
     assert await find(client, "nowhere") == []
+    assert len(await find(client, "wen\x00chang")) == 6  # the NUL never reaches PostgreSQL
     found = (await client.get("/addresses/buildings", params={"q": "小市 1"}, headers=as_(Role.HELPER))).json()
     assert found[0]["label_zh"] == "小市新村 1栋"
     assert found[0]["lat"] == pytest.approx(32.0458)
@@ -132,6 +133,7 @@ async def test_an_order_to_a_building_goes_to_its_entrance_with_unit_and_room(
     [
         ({"building_id": "wenchang-lane/7", "room": "502"}, "not in the circle's address book: pick your estate"),
         ({"building_id": "nowhere", "room": "502"}, "GET /addresses/buildings"),
+        ({"building_id": "wenchang-lane/3\x00", "room": "502"}, "not in the circle's address book"),
         ({"building_id": "wenchang-lane/3", "room": "50\x002"}, "control characters"),
         ({"building_id": "wenchang-lane/3", "unit": "2\n", "room": "502"}, "control characters"),
         ({"building_id": "wenchang-lane/3", "room": "5" * 21}, "longer than 20 characters"),
