@@ -292,3 +292,60 @@ def replays_consistent(answers: Sequence[tuple[int | None, bool, bool]]) -> list
     if bare:
         found.append(Violation("503 says when", f"{bare} answers 503 without Retry-After"))
     return found
+
+
+def cancels_held(cancelled: Sequence[str], orders: Sequence[Row]) -> list[Violation]:
+    """An order whose cancel was answered 200 ends CANCELLED, whatever arrived after."""
+    status = {str(o["id"]): str(o["status"]) for o in orders}
+    wrong = sorted(f"{oid} {status.get(oid)}" for oid in cancelled if status.get(oid) != "CANCELLED")
+    return [Violation("cancels hold", f"{len(wrong)} cancelled orders are not: {_some(wrong)}")] if wrong else []
+
+
+def expected_events(timeline: Sequence[Row]) -> dict[str, int]:
+    """What each outbox and inbox must hold for the run's orders, from the statuses their timelines went
+    through: every order placed once, answered by inventory once (reserved or refused), and each of
+    its confirmation, refusal and cancellation told once to each group that handles it."""
+    went: dict[str, set[str]] = defaultdict(set)
+    for t in timeline:
+        if t["status"] is not None:
+            went[str(t["order_id"])].add(str(t["status"]))
+    placed = len(went)
+    confirmed = sum(1 for s in went.values() if "CONFIRMED" in s)
+    rejected = sum(1 for s in went.values() if "REJECTED" in s)
+    cancelled = sum(1 for s in went.values() if "CANCELLED" in s)
+    return {
+        "orders outbox OrderPlaced": placed,
+        "orders outbox OrderConfirmed": confirmed,
+        "orders outbox OrderRejected": rejected,
+        "orders outbox OrderCancelled": cancelled,
+        "inventory inbox inventory OrderPlaced": placed,
+        "inventory inbox inventory OrderCancelled": cancelled,
+        "inventory outbox StockReserved+StockRejected": placed,
+        "orders inbox orders StockReserved+StockRejected": placed,
+        "dispatch inbox dispatch OrderPlaced": placed,
+        "dispatch inbox dispatch OrderConfirmed": confirmed,
+        "dispatch inbox dispatch OrderRejected": rejected,
+        "dispatch inbox dispatch OrderCancelled": cancelled,
+    }
+
+
+def with_sums(found: Mapping[str, int], keys: Iterable[str]) -> dict[str, int]:
+    """`found` plus each key `"<place> A+B"` as the sum of `"<place> A"` and `"<place> B"`."""
+    out = dict(found)
+    for key in keys:
+        place, _, types = key.rpartition(" ")
+        if "+" in types:
+            out[key] = sum(found.get(f"{place} {t}", 0) for t in types.split("+"))
+    return out
+
+
+def cancel_refusals_explained(refused: Sequence[str], orders: Sequence[Row]) -> list[Violation]:
+    """No shop starts picking in the drill, so a shopper's cancel may be refused only for an order that
+    was refused first (a refused order cannot be cancelled)."""
+    status = {str(o["id"]): str(o["status"]) for o in orders}
+    wrong = sorted(f"{oid} {status.get(oid)}" for oid in refused if status.get(oid) != "REJECTED")
+    return (
+        [Violation("cancels hold", f"{len(wrong)} cancels refused for orders not refused: {_some(wrong)}")]
+        if wrong
+        else []
+    )

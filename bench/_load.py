@@ -230,13 +230,20 @@ class Placed:
     status: int | None = None  # the definite answer
     order_id: str | None = None
     attempts: list[tuple[float, str]] = field(default_factory=list)  # (wall clock, outcome)
+    cancel_status: int | None = None  # the definite answer to its cancel, for the orders the load cancels
+    cancel_attempts: int = 0
+    cancel_answer: str | None = None  # the start of a refused cancel's answer
 
 
 class SteadyLoad:
-    """Open-loop orders at `rate`, each retried with its own key until a definite answer or `give_up_at`."""
+    """Open-loop orders at `rate`, each retried with its own key until a definite answer or `give_up_at`.
 
-    def __init__(self, stack: Stack, shop: Shop, rate: float, timeout_s: float = 10.0) -> None:
-        self.stack, self.shop, self.rate = stack, shop, rate
+    With `cancel_every` = n, the shopper of every n-th acknowledged order cancels it 0-3 s later
+    (POST /orders/{id}/cancel with a key of its own, retried the same way).
+    """
+
+    def __init__(self, stack: Stack, shop: Shop, rate: float, timeout_s: float = 10.0, cancel_every: int = 0) -> None:
+        self.stack, self.shop, self.rate, self.cancel_every = stack, shop, rate, cancel_every
         self.client = LeanHTTP(stack.url("orders"), max_connections=64, timeout_s=timeout_s)
         self.tokens = [token("shopper", s) for s in shop.shoppers]
         self.orders: list[Placed] = []
@@ -276,10 +283,16 @@ class SteadyLoad:
         ).encode()
 
     async def _place(self, placed: Placed) -> None:
-        body = self.body(placed.index)
+        await self._post_until_answered(placed, "/orders", self.body(placed.index), placed.key)
+        if placed.order_id and self.cancel_every and placed.index % self.cancel_every == self.cancel_every - 1:
+            await asyncio.sleep(3 * (placed.index * 7919 % 100) / 100)  # 0-3 s: before and after it confirms
+            await self._post_until_answered(placed, f"/orders/{placed.order_id}/cancel", b"{}", f"{placed.key}-cancel")
+
+    async def _post_until_answered(self, placed: Placed, path: str, body: bytes, key: str) -> None:
+        cancelling = path != "/orders"
         headers = {
             "Authorization": f"Bearer {self.tokens[placed.index % len(self.tokens)]}",
-            "Idempotency-Key": placed.key,
+            "Idempotency-Key": key,
         }
         pause = 0.25
         while time.time() < self.give_up_at:
@@ -290,16 +303,24 @@ class SteadyLoad:
             error: str | None = None
             answer = b""
             try:
-                status, answer = await self.client.request("POST", "/orders", body, headers)
+                status, answer = await self.client.request("POST", path, body, headers)
             except TimeoutError:
                 error = "timeout"
             except HTTPFailure as e:
                 error = e.kind
-            placed.attempts.append((at, outcome_of(status, error)))
+            if cancelling:
+                placed.cancel_attempts += 1
+            else:
+                placed.attempts.append((at, outcome_of(status, error)))
             if status is not None and definite(status):
-                placed.status = status
-                if status == 201:
-                    placed.order_id = str(json.loads(answer)["id"])
+                if cancelling:
+                    placed.cancel_status = status
+                    if status != 200:
+                        placed.cancel_answer = answer[:200].decode(errors="replace")
+                else:
+                    placed.status = status
+                    if status == 201:
+                        placed.order_id = str(json.loads(answer)["id"])
                 return
             await asyncio.sleep(pause)
             pause = min(pause * 2, 2.0)
@@ -320,7 +341,21 @@ class SteadyLoad:
         return {p.key: p.order_id for p in self.orders if p.order_id is not None}
 
     def unanswered(self) -> int:
+        """Orders that never got a definite answer."""
         return sum(1 for p in self.orders if p.status is None)
+
+    def unanswered_cancels(self) -> int:
+        return sum(1 for p in self.orders if p.cancel_attempts and p.cancel_status is None)
+
+    def cancel_refused(self) -> list[str]:
+        """Orders whose cancel was refused (a 4xx)."""
+        return [
+            p.order_id for p in self.orders if p.order_id and p.cancel_status is not None and p.cancel_status >= 400
+        ]
+
+    def cancelled(self) -> list[str]:
+        """Orders whose cancel was answered 200."""
+        return [p.order_id for p in self.orders if p.order_id and p.cancel_status == 200]
 
     def outcomes_between(self, start: float, end: float) -> Counter[str]:
         """Every attempt's outcome in [start, end), 201s included."""

@@ -299,6 +299,7 @@ class Options:
     settle_s: float
     answer_within_s: float
     decide_within_s: float
+    cancel_every: int
 
 
 async def drill(
@@ -318,7 +319,7 @@ async def drill(
         scarce_on_hand=int(opts.rate * 20),  # the scarce product (1 order in 6) runs out after ~2 minutes
     )
     _say(f"shop {shop.store_id} ready; load at {opts.rate}/s")
-    load = SteadyLoad(stack, shop, opts.rate)
+    load = SteadyLoad(stack, shop, opts.rate, cancel_every=opts.cancel_every)
     load.start()
     replayer = Replayer(stack, load)
     replayer.start()
@@ -376,6 +377,8 @@ async def drill(
         "acknowledged": len(load.acknowledged()),
         "unanswered": load.unanswered(),
         "refusals": dict(Counter(str(p.status) for p in load.orders if p.status not in (None, 201))),
+        "cancels": dict(Counter(str(p.cancel_status) for p in load.orders if p.cancel_attempts)),
+        "cancel_refusals": dict(Counter((p.cancel_answer or "")[:120] for p in load.orders if p.cancel_answer)),
         "statuses": dict(Counter(o["status"] for o in rows["orders"])),
         "decided_after_load_s": decided_after_s,
         "garbage_sent": sum(garbage_sent.values()),
@@ -457,22 +460,8 @@ async def check(
             if outcome.isdigit():
                 statuses_seen[int(outcome)] += 1
 
-    placed = len(orders)
-    confirmed = sum(1 for o in orders if o["status"] == "CONFIRMED")
-    rejected = sum(1 for o in orders if o["status"] == "REJECTED")
-    expected = {
-        "orders outbox OrderPlaced": placed,
-        "orders outbox OrderConfirmed": confirmed,
-        "orders outbox OrderRejected": rejected,
-        "inventory inbox inventory OrderPlaced": placed,
-        "inventory outbox StockReserved": confirmed,
-        "inventory outbox StockRejected": rejected,
-        "orders inbox orders StockReserved": confirmed,
-        "orders inbox orders StockRejected": rejected,
-        "dispatch inbox dispatch OrderPlaced": placed,
-        "dispatch inbox dispatch OrderConfirmed": confirmed,
-        "dispatch inbox dispatch OrderRejected": rejected,
-    }
+    expected = inv.expected_events(timeline)
+    found = inv.with_sums(found, expected)
     violations = [
         *inv.events_flowed_once(expected, found),
         *inv.acknowledged_orders_exist_once(load.acknowledged(), orders, load.unanswered()),
@@ -488,6 +477,10 @@ async def check(
         *inv.dead_letters_only_malformed(inv.expected_dead_letters(garbage_sent, groups), letters, GARBAGE_MARKER),
         *inv.server_errors(statuses_seen),
     ]
+    violations += inv.cancels_held(load.cancelled(), orders)
+    violations += inv.cancel_refusals_explained(load.cancel_refused(), orders)
+    if load.unanswered_cancels():
+        violations.append(inv.Violation("every cancel answered", f"{load.unanswered_cancels()} cancels never answered"))
     if load.unanswered():
         violations.append(
             inv.Violation("every order answered", f"{load.unanswered()} keys never got a definite answer")
@@ -574,7 +567,9 @@ def markdown(
     lines += [
         "",
         f"Orders: {facts['orders_sent']} sent, {facts['acknowledged']} acknowledged, {facts['unanswered']} unanswered, "
-        f"refusals {facts['refusals'] or 'none'}; final statuses {facts['statuses']}; all decided "
+        f"refusals {facts['refusals'] or 'none'}; cancels sent 0-3 s after the answer, by answer: "
+        f"{facts['cancels'] or 'none'} (refusals: {facts['cancel_refusals'] or 'none'}); "
+        f"final statuses {facts['statuses']}; all decided "
         f"{facts['decided_after_load_s']} s after the load stopped. Malformed messages sent: {facts['garbage_sent']}; "
         f"dead letters found: {facts['dead_letters']}. Replays of an answered key (twice a second, by status): "
         f"{facts['replays']}. Events in the outboxes and inboxes: "
@@ -640,6 +635,7 @@ def main(
     write_docs_to: Annotated[
         Path | None, typer.Option("--write-docs", help="put the table into this file's Fault drill section")
     ] = None,
+    cancel_every: Annotated[int, typer.Option(help="the shopper cancels every n-th order (0: none)")] = 10,
     keep_home: Annotated[bool, typer.Option(help="keep the stack's data and logs (kept anyway on failure)")] = False,
 ) -> None:
     """Faults one after another under a steady load, then check every promise; exit 1 on a violation."""
@@ -654,6 +650,7 @@ def main(
         settle_s,
         answer_within_s,
         decide_within_s,
+        cancel_every,
     )
     home = Path(tempfile.mkdtemp(prefix="linli-chaos-"))
     began, load_before = time.monotonic(), os.getloadavg()

@@ -222,3 +222,42 @@ def test_a_replayed_key_names_the_same_order_and_a_503_says_when_to_come_back() 
     assert inv.replays_consistent([(201, False, True), (503, True, False), (None, False, False)]) == []
     assert checks(inv.replays_consistent([(201, False, False)])) == {"one order per key"}
     assert checks(inv.replays_consistent([(503, False, False)])) == {"503 says when"}
+
+
+def test_an_order_whose_cancel_was_answered_stays_cancelled() -> None:
+    orders = [{"id": "o1", "status": "CANCELLED"}, {"id": "o2", "status": "CONFIRMED"}]
+    assert inv.cancels_held(["o1"], orders) == []
+    late = inv.cancels_held(["o1", "o2"], orders)
+    assert checks(late) == {"cancels hold"}
+    assert "o2 CONFIRMED" in late[0].detail
+
+
+def test_expected_events_follow_the_statuses_each_timeline_went_through() -> None:
+    timeline = [
+        {"order_id": "o1", "status": "PLACED"},
+        {"order_id": "o1", "status": "CONFIRMED"},
+        {"order_id": "o1", "status": "CANCELLED"},  # confirmed, then cancelled: both were told
+        {"order_id": "o2", "status": "PLACED"},
+        {"order_id": "o2", "status": "REJECTED"},
+        {"order_id": "o3", "status": "PLACED"},
+        {"order_id": "o3", "status": "CANCELLED"},  # cancelled before inventory answered
+        {"order_id": "o3", "status": None},
+    ]
+    expected = inv.expected_events(timeline)
+    assert expected["orders outbox OrderPlaced"] == 3
+    assert expected["orders outbox OrderConfirmed"] == 1
+    assert expected["dispatch inbox dispatch OrderCancelled"] == 2
+    assert expected["inventory outbox StockReserved+StockRejected"] == 3  # inventory answers every order once
+
+
+def test_a_sum_key_adds_the_counts_of_its_event_types_at_one_place() -> None:
+    found = {"inventory outbox StockReserved": 2, "inventory outbox StockRejected": 1, "orders outbox OrderPlaced": 3}
+    summed = inv.with_sums(found, ["inventory outbox StockReserved+StockRejected", "orders outbox OrderPlaced"])
+    assert summed["inventory outbox StockReserved+StockRejected"] == 3
+    assert summed["orders outbox OrderPlaced"] == 3
+
+
+def test_a_cancel_may_be_refused_only_for_an_order_refused_first() -> None:
+    orders = [{"id": "o1", "status": "REJECTED"}, {"id": "o2", "status": "CONFIRMED"}]
+    assert inv.cancel_refusals_explained(["o1"], orders) == []
+    assert checks(inv.cancel_refusals_explained(["o1", "o2"], orders)) == {"cancels hold"}
