@@ -142,6 +142,7 @@ class Settings(BaseSettings):
     news_retry_initial_s: float = 5.0  # a failed send waits this long, doubling each time ...
     news_retry_max_s: float = 600.0  # ... up to this
     news_max_attempts: int = 8  # then the message is marked failed (shown in the console)
+    news_keep_h: float = 24 * 30  # sent and withheld messages are deleted after this; failed ones stay
 
     # Codes resist guessing (shared/attempts.py): this many wrong codes for one order lock its code
     # this long; a subject may try this many codes a minute on one service's code routes together.

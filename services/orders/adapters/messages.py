@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -67,6 +68,10 @@ def preferences_of(person: str, row: Any) -> NewsPreferences:
 class NewsStore:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
+
+    def savepoint(self) -> Any:
+        """A nested transaction: messages that fail to be written roll back alone, not the event's effects."""
+        return self.conn.transaction()
 
     async def preferences(self, person: str) -> NewsPreferences:
         row = await self.conn.fetchrow("SELECT * FROM news_preferences WHERE person = $1", person)
@@ -246,6 +251,8 @@ class SenderTimings:
     max_attempts: int = 8
     batch_size: int = 50
     lease_s: float = 60.0  # a leased row is due again after this if the sender died holding it
+    keep_h: float = 24 * 30  # sent and withheld messages are deleted after this (failed ones stay)
+    sweep_every_s: float = 3600.0
 
     @classmethod
     def of(cls, settings: Settings) -> SenderTimings:
@@ -255,6 +262,7 @@ class SenderTimings:
             settings.news_retry_max_s,
             settings.news_max_attempts,
             lease_s=max(60.0, settings.sms_gateway_timeout_s * 3),
+            keep_h=settings.news_keep_h,
         )
 
 
@@ -270,6 +278,7 @@ class MessageSender(BackgroundLoop):
         self.notifier = notifier
         self.sent = 0
         self.failed = 0
+        self._swept_at = float("-inf")
 
     @classmethod
     def on(cls) -> Any:
@@ -284,6 +293,20 @@ class MessageSender(BackgroundLoop):
     async def round(self) -> None:
         while await self.send_due() >= self.timings.batch_size:
             pass
+        if time.monotonic() - self._swept_at >= self.timings.sweep_every_s:
+            self._swept_at = time.monotonic()
+            await self.sweep()
+
+    async def sweep(self) -> int:
+        """Delete sent and withheld messages older than `keep_h` (and what the recorder kept of them)."""
+        done = await self.pool.fetchval(
+            "WITH gone AS (DELETE FROM message_outbox WHERE status IN ('sent', 'withheld') "
+            "AND created_at < now() - make_interval(secs => $1) RETURNING message_id), "
+            "unrecorded AS (DELETE FROM recorded_messages WHERE message_id IN (SELECT message_id FROM gone)) "
+            "SELECT count(*) FROM gone",
+            self.timings.keep_h * 3600,
+        )
+        return int(done or 0)
 
     async def send_due(self) -> int:
         """Lease a batch of due messages, send them side by side, record each outcome; how many were leased."""

@@ -16,6 +16,7 @@ from services.orders.entrypoints.http import unit_of_work
 from services.orders.service_layer import news
 from shared.auth import CurrentPrincipal, Principal, require
 from shared.service import runtime_of
+from shared.settings import get_settings
 from shared.vocabulary.roles import Role
 
 router = APIRouter(tags=["news"])
@@ -30,10 +31,17 @@ class NewsChoices(BaseModel):
     choices: list[Choice] = Field(description="answer (confirmed or rejected), on_the_way, late, arrived")
     language: Literal["zh", "en"]
     phone: str | None = Field(description="null: the resident's phone, or the phone given with each order")
+    late_after_min: float = Field(description="`late` is texted when the live ETA passes the promise by this much")
 
     @classmethod
     def of(cls, p: NewsPreferences) -> NewsChoices:
-        return cls(person=p.person, choices=sorted(p.choices), language=p.language, phone=p.phone)  # type: ignore[arg-type]
+        return cls(
+            person=p.person,
+            choices=sorted(p.choices),
+            language=p.language,  # type: ignore[arg-type]
+            phone=p.phone,
+            late_after_min=get_settings().news_late_after_min,
+        )
 
 
 class NewsChange(BaseModel):

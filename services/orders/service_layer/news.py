@@ -10,6 +10,7 @@ The sender loop (adapters/messages.py) delivers them; nothing here waits for a g
 from __future__ import annotations
 
 import functools
+import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
@@ -20,6 +21,7 @@ from services.orders.domain import news_templates as templates
 from services.orders.domain.delivery import ETA_COUNTS
 from services.orders.domain.news import (
     MESSAGE_NAMESPACE,
+    Listener,
     Moment,
     NewsPreferences,
     Relation,
@@ -32,10 +34,13 @@ from services.orders.domain.news import (
 from services.orders.domain.order import Order
 from services.orders.service_layer.unit_of_work import OrdersUnitOfWork
 from shared.auth import Principal
+from shared.dependencies import Unavailable
 from shared.errors import Forbidden
 from shared.events.envelope import RawEnvelope
 from shared.settings import get_settings
 from shared.vocabulary.order_status import OrderStatus
+
+log = logging.getLogger(__name__)
 
 
 def _event_id(cause: RawEnvelope | None, order: Order, moment: Moment) -> uuid.UUID:
@@ -50,10 +55,33 @@ async def tell(uow: OrdersUnitOfWork, order: Order, moment: Moment) -> int:
 
 
 async def tell_many(uow: OrdersUnitOfWork, items: Sequence[tuple[RawEnvelope | None, Order, Moment]]) -> int:
+    """Mark each moment told (one statement); write the messages of those someone listens to.
+
+    Writing them runs in a savepoint: if it fails (a bug, a bad row), the event's effects still
+    commit, the moment stays told, and the loss is logged; a database that is away fails it all.
+    """
     asked = [
         Asked(order.id, moment, _event_id(cause, order, moment), order.placed_for) for cause, order, moment in items
     ]
     heard = await uow.news.tell_once(asked)
+    if not heard:
+        return 0
+    try:
+        async with uow.news.savepoint():
+            return await uow.news.write(await _compose(uow, asked, items, heard))
+    except Unavailable:
+        raise
+    except Exception:
+        log.exception("text messages for orders %s not written; their events apply without them", sorted(heard))
+        return 0
+
+
+async def _compose(
+    uow: OrdersUnitOfWork,
+    asked: list[Asked],
+    items: Sequence[tuple[RawEnvelope | None, Order, Moment]],
+    heard: dict[tuple[str, Moment], list[Listener]],
+) -> list[Outgoing]:
     messages: list[Outgoing] = []
     for ask, (_, order, moment) in zip(asked, items, strict=True):
         listeners = heard.pop((order.id, moment), None)
@@ -77,7 +105,7 @@ async def tell_many(uow: OrdersUnitOfWork, items: Sequence[tuple[RawEnvelope | N
                     body,
                 )
             )
-    return await uow.news.write(messages)
+    return messages
 
 
 async def _facts(uow: OrdersUnitOfWork, order: Order, moment: Moment) -> dict[str, dict[Relation, templates.Facts]]:

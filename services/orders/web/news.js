@@ -7,7 +7,7 @@ addStrings({
   zh: {
     "nav.news": "短信通知", "news.title": "短信通知", "news.intro": "不打开应用也能知道订单的进展。勾选要收到短信的时刻。",
     "news.me": "我自己", "news.for": "{name}", "news.choice.answer": "订单确认或未能成功", "news.choice.on_the_way": "骑手已从店里出发",
-    "news.choice.late": "预计晚到 5 分钟以上", "news.choice.arrived": "骑手到门口，或已放入智能柜",
+    "news.choice.late": "预计晚到 {n} 分钟以上", "news.choice.arrived": "骑手到门口，或已放入智能柜",
     "news.language": "短信语言", "news.phone": "手机号（不填则用居民或订单的电话）", "news.save": "保存", "news.saved": "已保存",
     "news.helper_note": "作为帮助人，您会收到您帮助的人的订单短信（按您自己的选择）。",
   },
@@ -15,7 +15,7 @@ addStrings({
     "nav.news": "Text messages", "news.title": "Text messages",
     "news.intro": "Hear how an order is going without opening the app. Tick the moments to get a text message for.",
     "news.me": "Myself", "news.for": "{name}", "news.choice.answer": "Order confirmed, or could not go ahead",
-    "news.choice.on_the_way": "The rider has left the shop", "news.choice.late": "Running 5 minutes or more late",
+    "news.choice.on_the_way": "The rider has left the shop", "news.choice.late": "Running {n} minutes or more late",
     "news.choice.arrived": "The rider is at the door, or it is in the locker", "news.language": "Language of the messages",
     "news.phone": "Phone (empty: the resident's or the order's phone)", "news.save": "Save", "news.saved": "Saved",
     "news.helper_note": "As a helper you get the messages about the orders of those you help (by your own choices).",
@@ -33,7 +33,7 @@ function form(person, title, prefs) {
   const phone = h("input", { type: "tel", id: id("phone"), value: prefs.phone || "", autocomplete: "tel" });
   const save = h("button", { type: "submit", class: "primary" }, t("news.save"));
   const el = h("form", { class: "card news", "data-person": person }, h("h3", {}, title),
-    ...CHOICES.map((c, i) => h("label", { class: "check", for: id(c) }, boxes[i], t(`news.choice.${c}`))),
+    ...CHOICES.map((c, i) => h("label", { class: "check", for: id(c) }, boxes[i], t(`news.choice.${c}`, { n: prefs.late_after_min }))),
     h("label", { for: id("lang") }, t("news.language")), language,
     h("label", { for: id("phone") }, t("news.phone")), phone, save);
   el.addEventListener("submit", (e) => {

@@ -437,6 +437,7 @@ async def test_the_routes_let_a_person_and_their_residents_helper_choose_and_nob
         "choices": ["answer", "arrived", "late", "on_the_way"],
         "language": "zh",
         "phone": None,
+        "late_after_min": 5.0,
     }
     changed = await client.put(path, headers=as_(ZHAO), json={"choices": ["arrived"], "language": "en"})
     assert changed.json()["choices"] == ["arrived"]
@@ -465,3 +466,40 @@ async def test_the_routes_let_a_person_and_their_residents_helper_choose_and_nob
     # Mrs Li now hears only of arrivals; Zhao still of answers, in English at his phone.
     assert (message["recipient"], message["moment"], message["status"]) == ("helper-zhao", "confirmed", "pending")
     assert (message["phone"], message["language"]) == (ZHAO_PHONE, "en")
+
+
+async def test_messages_that_cannot_be_written_never_hold_up_the_event(
+    orders_pool: asyncpg.Pool, orders_runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    resident = await li(orders_pool)
+    order_id = await order_for(orders_pool, resident)
+
+    def broken(*_: Any, **__: Any) -> str:
+        raise KeyError("a template went missing")
+
+    monkeypatch.setattr(news.templates, "render", broken)
+    assert await deliver(orders_runtime, reserved(order_id)) == "applied"
+    assert await orders_pool.fetchval("SELECT status FROM orders WHERE id = $1", order_id) == "CONFIRMED"
+    assert await outbox_rows(orders_pool, order_id) == []
+    # The moment stays told (the loss is logged): a redelivery does not try again.
+    assert await orders_pool.fetchval("SELECT count(*) FROM news_moments WHERE order_id = $1", order_id) == 1
+    assert orders_runtime.dead_letters.sent == []  # type: ignore[attr-defined]
+
+
+async def test_old_sent_messages_are_swept_and_failed_ones_stay_for_the_console(
+    orders_pool: asyncpg.Pool, orders_runtime: Runtime
+) -> None:
+    order_id, _ = await confirmed_for_li(orders_pool, orders_runtime)
+    await run(orders_pool, news.choose, ZHAO, ZHAO.subject, {"choices": ["answer"]})
+    await deliver(orders_runtime, ShopRejected(order_id=order_id, store_id="shop", reason="shop_rejected"))
+    sender = MessageSender(orders_pool, Recorder(orders_pool), FAST)
+    await sender.send_due()
+    await orders_pool.execute(
+        "UPDATE message_outbox SET created_at = now() - interval '31 days', "
+        "status = CASE WHEN recipient = 'helper-zhao' THEN 'failed' ELSE status END"
+    )
+    assert await sender.sweep() == 2  # Mrs Li's confirmation and rejection
+    assert [(r["recipient"], r["status"]) for r in await outbox_rows(orders_pool, order_id)] == [
+        ("helper-zhao", "failed")
+    ]
+    assert [r["phone"] for r in await recorded(orders_pool)] == [ZHAO_PHONE]
