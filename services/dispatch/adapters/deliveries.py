@@ -53,6 +53,7 @@ _MUTABLE: dict[str, str] = {
     "pickup_name_en": "text",
     "packed_at": "timestamptz",
     "ready_at": "timestamptz",
+    "promised_at": "timestamptz",
     "opened_at": "timestamptz",
     "rider_id": "text",
     "assigned_at": "timestamptz",

@@ -384,8 +384,11 @@ class PromiseMove:
     reason: str
 
 
+PROMISE_TOLERANCE = timedelta(minutes=5)  # a promise the forecast misses by more than this moves
+
+
 def adopt(
-    quoted_at: datetime | None, forecast_at: datetime | None, now: datetime, tolerance: timedelta = timedelta(minutes=5)
+    quoted_at: datetime | None, forecast_at: datetime | None, now: datetime, tolerance: timedelta = PROMISE_TOLERANCE
 ) -> PromiseMove | None:
     """Dispatch keeps the promise the order was placed with, unless it cannot be kept by more than
     `tolerance` (the load rose between the quote and the order's arrival): then it moves, with why.

@@ -6,15 +6,18 @@ of work around it. Events that come late (the delivery already moved on) change 
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TypeVar
+from zoneinfo import ZoneInfo
 
 from services.dispatch.adapters.places import Shop
 from services.dispatch.domain.delivery import BEFORE_PICKUP, Delivery, DeliveryStatus, Happening, Packing
 from services.dispatch.domain.eta import ready_at
 from services.dispatch.domain.promises import (
+    PROMISE_TOLERANCE,
     Ahead,
     Forecast,
     PromiseMove,
@@ -128,11 +131,28 @@ async def on_orders_placed(uow: DispatchUnitOfWork, items: Run[OrderPlaced]) -> 
 class _Promiser:
     """A run's promises: the load read and forecast once, each order then joining it ahead of the next."""
 
-    def __init__(self, uow: DispatchUnitOfWork) -> None:
+    def __init__(self, uow: DispatchUnitOfWork, without: frozenset[str] = frozenset()) -> None:
         self.uow = uow
+        self.without = without  # the run's own orders, already in the database: not ahead of themselves
         self.ahead = 0
         self.per_shop: Counter[str] = Counter()
         self.forecast: Forecast | None = None
+
+    async def door_at(self, store_id: str, pickup: Point, door: Point, ready: datetime) -> datetime | None:
+        """The forecast's promise for an order from `pickup` to `door`, which then joins the load."""
+        now = self.uow.now()
+        if self.forecast is None:
+            current = await quoting.load(self.uow, without=self.without)
+            self.forecast = Forecast(current.couriers, now).add_all(current.ahead)
+            self.ahead = len(current.ahead)
+            self.per_shop = Counter(a.store_id for a in current.ahead)
+        ready_s, mine = (ready - now).total_seconds(), self.per_shop[store_id]
+        quote = quote_shop(store_id, pickup, ready_s, self.forecast.crew, ahead=self.ahead, shop_ahead=mine)
+        minutes = quote.door_minutes(pickup, door)
+        self.forecast.add(Ahead(store_id, pickup, door, ready))  # the run's next order has it ahead
+        self.ahead += 1
+        self.per_shop[store_id] += 1
+        return None if minutes is None else now + timedelta(minutes=minutes)
 
     async def promise(
         self, event: OrderPlaced, pickup: Point | None, door: Point | None, ready: datetime
@@ -141,18 +161,7 @@ class _Promiser:
         now = self.uow.now()
         forecast_at: datetime | None = None
         if pickup is not None and door is not None:
-            if self.forecast is None:
-                current = await quoting.load(self.uow)
-                self.forecast = Forecast(current.couriers, now).add_all(current.ahead)
-                self.ahead = len(current.ahead)
-                self.per_shop = Counter(a.store_id for a in current.ahead)
-            ready_s, mine = (ready - now).total_seconds(), self.per_shop[event.store_id]
-            quote = quote_shop(event.store_id, pickup, ready_s, self.forecast.crew, ahead=self.ahead, shop_ahead=mine)
-            minutes = quote.door_minutes(pickup, door)
-            forecast_at = None if minutes is None else now + timedelta(minutes=minutes)
-            self.forecast.add(Ahead(event.store_id, pickup, door, ready))  # the run's next order has it ahead
-            self.ahead += 1
-            self.per_shop[event.store_id] += 1
+            forecast_at = await self.door_at(event.store_id, pickup, door, ready)
         move = adopt(event.promised_at, forecast_at, now)
         if move is None and event.promised_at is None:  # no rider on shift within the horizon
             move = PromiseMove(ready + timedelta(minutes=30), "no rider on shift now: a slow promise")
@@ -209,7 +218,50 @@ async def on_orders_accepted(uow: DispatchUnitOfWork, items: Run[OrderAccepted])
         limit = _no_rider_limit(uow, shop)
         await uow.schedule(NO_RIDER, event.order_id, uow.now() + timedelta(seconds=limit))
         uow.note("delivery_open", {"store_id": event.store_id}, event.order_id, to_order=True)
+    moved = await _keep_or_move(uow, list(opened.values()), shops)
     await uow.deliveries.save_many(list(opened.values()))
+    for d, previous, reason in moved:
+        assert d.promised_at is not None
+        uow.note("promise_moved", {"promised_at": d.promised_at.isoformat(), "reason": reason}, d.order_id)
+        await uow.publish(
+            DeliveryPromised(
+                order_id=d.order_id,
+                store_id=d.store_id,
+                promised_at=d.promised_at,
+                minutes=promised_minutes(d.promised_at, uow.now()),
+                reason=reason,
+                previous_promised_at=previous,
+            )
+        )
+
+
+async def _keep_or_move(
+    uow: DispatchUnitOfWork, opened: list[Delivery], shops: dict[str, Shop]
+) -> list[tuple[Delivery, datetime, str]]:
+    """A shop that accepts late can make the promise unkeepable: picking starts now. When the forecast
+    from now is more than the tolerance past the promise, the promise moves, saying why."""
+    now = uow.now()
+    due = [d for d in opened if d.slot_end is None and d.promised_at and d.shop and d.door]
+    if not due:
+        return []
+    promiser = _Promiser(uow, frozenset(d.order_id for d in due))
+    moved: list[tuple[Delivery, datetime, str]] = []
+    for d in due:
+        shop, pickup, door, promised = shops.get(d.store_id), d.shop, d.door, d.promised_at
+        if pickup is None or door is None or promised is None:
+            continue
+        picking = timedelta(minutes=shop.picking_minutes if shop else 10)
+        ready = max(d.ready_at or now, now + picking)
+        forecast_at = await promiser.door_at(d.store_id, pickup, door, ready)
+        if forecast_at is None or forecast_at - promised <= PROMISE_TOLERANCE:
+            continue  # kept (with no rider to forecast from, the promise stays as it was)
+        later = math.ceil((forecast_at - promised).total_seconds() / 60)
+        accepted_at = now.astimezone(ZoneInfo(uow.settings.timezone))
+        d.promised_at = forecast_at
+        moved.append(
+            (d, promised, f"the shop accepted it only at {accepted_at:%H:%M}: {later} min later than promised")
+        )
+    return moved
 
 
 def _no_rider_limit(uow: DispatchUnitOfWork, shop: Shop | None) -> float:

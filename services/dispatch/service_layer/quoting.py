@@ -48,7 +48,11 @@ class Load:
 
 
 async def load(
-    uow: DispatchUnitOfWork, riders: list[Rider] | None = None, found: dict[str, Position | None] | None = None
+    uow: DispatchUnitOfWork,
+    riders: list[Rider] | None = None,
+    found: dict[str, Position | None] | None = None,
+    *,
+    without: frozenset[str] = frozenset(),
 ) -> Load:
     """The riders who may carry orders in the next 30 minutes, and the orders waiting for one.
 
@@ -94,7 +98,7 @@ async def load(
     ahead = [
         Ahead(d.store_id, shop, door, d.ready_at or now)
         for d in await uow.deliveries.in_status(AHEAD)
-        if (shop := d.shop) is not None and (door := d.door) is not None
+        if d.order_id not in without and (shop := d.shop) is not None and (door := d.door) is not None
         and (d.release_at is None or d.release_at <= now + horizon)
     ]  # fmt: skip
     return Load(couriers, ahead)

@@ -126,3 +126,32 @@ async def test_the_board_sees_held_orders_shift_ends_and_bundles(dispatch: Dispa
     assert ending["rider_id"] == "far"
     assert when(ending["ends_at"]) == now + timedelta(minutes=40)
     assert answer["bundles"] == []
+
+
+async def test_a_shop_accepting_late_moves_the_promise_and_says_so(dispatch: Dispatch) -> None:
+    d = dispatch
+    await d.rider("near", SHOP[0] + 0.001, SHOP[1])
+    shown = d.clock.now() + timedelta(minutes=15)
+    await d.run(lambda uow: intake.on_order_placed(uow, placed("o1").model_copy(update={"promised_at": shown})))
+    d.clock.advance(25 * 60)  # the shop takes 25 minutes to accept: the promise has already passed
+    await d.seen("near", SHOP[0] + 0.001, SHOP[1])  # the rider still there, heard from
+    await d.run(lambda uow: intake.on_order_accepted(uow, accepted("o1")))
+    promises = [p for t, p in await d.events("o1") if t == "DeliveryPromised"]
+    assert len(promises) == 2
+    moved = promises[-1]
+    assert when(moved["previous_promised_at"]) == shown
+    assert when(moved["promised_at"]) > d.clock.now()
+    assert moved["reason"].startswith("the shop accepted it only at ")
+    assert moved["reason"].endswith("min later than promised")
+    assert (await d.delivery("o1"))["promised_at"] == when(moved["promised_at"])
+
+
+async def test_a_shop_accepting_in_time_keeps_the_promise(dispatch: Dispatch) -> None:
+    d = dispatch
+    await d.rider("near", SHOP[0] + 0.001, SHOP[1])
+    shown = d.clock.now() + timedelta(minutes=20)
+    await d.run(lambda uow: intake.on_order_placed(uow, placed("o1").model_copy(update={"promised_at": shown})))
+    d.clock.advance(60)
+    await d.run(lambda uow: intake.on_order_accepted(uow, accepted("o1")))
+    assert [t for t, _ in await d.events("o1")].count("DeliveryPromised") == 1
+    assert (await d.delivery("o1"))["promised_at"] == shown
