@@ -36,7 +36,8 @@ async def test_a_shopper_picks_her_building_by_pinyin_and_the_order_goes_to_its_
     shop = await make_shop(products={"water": WATER}, accept_limit_s=600)
     subject = f"picker-{uuid.uuid4().hex[:6]}"
     await top_up(system, subject, 10_000)
-    context = await new_context(browser, mobile=True)
+    here = {"latitude": 32.0421, "longitude": 118.7899}
+    context = await new_context(browser, mobile=True, permissions=["geolocation"], geolocation=here)
     page = await signed_in_page(context, system, "orders", Role.SHOPPER, subject)
 
     # A home outside the book: a tap on the map (fitted to the book's buildings) places it.
@@ -48,6 +49,10 @@ async def test_a_shopper_picks_her_building_by_pinyin_and_the_order_goes_to_its_
     assert abs(lat - 32.04185) < 0.0008, lat  # the middle of the estate
     assert abs(lon - 118.7911) < 0.0008, lon
     await expect(page.locator("#home-map .map-point.home")).to_have_count(1)
+    # "Use my location" still places it where the phone is.
+    await page.click("#home-locate")
+    await expect(page.locator("#home-lat")).to_have_value("32.042100")
+    await expect(page.locator("#home-lon")).to_have_value("118.789900")
 
     # Her building, by pinyin and its number: she types only unit and room.
     await page.fill("#home-building-q", "ceshi 3")
