@@ -109,6 +109,15 @@ class Hold:
 
 
 @dataclass(frozen=True)
+class KeptHold:
+    """A hold as the rounds keep it between rounds: the plan's `Hold`, and since when the order is
+    held for a busy rider (the clock `max_hold_s` bounds; None: held for timing)."""
+
+    hold: Hold
+    busy_since: datetime | None
+
+
+@dataclass(frozen=True)
 class Undeliverable:
     """An order no plan of this round carries in time: the dispatcher gets an alert."""
 
@@ -134,7 +143,7 @@ class CostWeights:
     """The cost of a trip, in seconds of a rider's time, and the knobs of a round.
 
     cost = trip * (1 + scarcity)
-         + travel * (seconds riding to the shop + seconds riding along the drops)
+         + travel * (seconds riding to the shop + seconds riding along the drops)  (x idle_travel when idle)
          + wait * (seconds the rider waits at the shop for the last bag)
          + sum over the trip's orders of
                door * (seconds from max(now, ready_at) to the door)
@@ -142,7 +151,8 @@ class CostWeights:
 
     Why these: a rider on shift is paid for the minute anyway, so the rider's idle minute at a
     shop (`wait`) costs less than the customer's minute of waiting (`door`); riding costs a
-    little more than standing (the rider is also unavailable), and lateness dominates both.
+    little more than standing (the rider is also unavailable) except when riders are idle
+    (`idle_travel`: then a ride is taken from no other work), and lateness dominates both.
     """
 
     travel: float = 1.0  # per second a rider rides or walks: the rider is taken from other work
@@ -153,6 +163,7 @@ class CostWeights:
     trip: float = 120.0  # once per rider sent; scaled up by scarcity (pressure): a batch pays it once
     scarcity: float = 1.5  # trip cost * (1 + scarcity * (pressure - 1)) when pressure > 1, up to max_pressure
     max_pressure: float = 4.0
+    idle_travel: float = 0.2  # travel * this when riders are idle (pressure 0), rising to travel at pressure 1
     lead_s: float = 90.0  # commit a trip only when its rider has to set off within this (covers rounds and offers)
     idle_lead_s: float = (
         240.0  # ... and up to this much earlier when riders are idle (pressure 0): bags are often early
@@ -659,6 +670,8 @@ def plan(
 def _candidates(members: list[_Order], crew: list[_Rider], pressure: float, w: CostWeights) -> list[_Option]:
     """Every (rider, trip) worth costing: a trip's k riders who reach its first shop soonest."""
     trip = w.trip * (1 + w.scarcity * max(0.0, pressure - 1))
+    if pressure < 1 and w.idle_travel != 1.0:  # idle riders: their riding minute is not taken from other work
+        w = replace(w, travel=w.travel * (w.idle_travel + (1 - w.idle_travel) * pressure))
     early = w.idle_lead_s * max(0.0, 1 - pressure)
     relaxed = _relax(w, pressure) if pressure > 1 else w  # scarce riders: bundle more, a little farther off
     _clusters(members, w)

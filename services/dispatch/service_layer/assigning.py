@@ -256,7 +256,7 @@ async def board_plan(uow: DispatchUnitOfWork, horizon: timedelta = timedelta(hou
     offered_to = {o.order_id: o.rider_id for o in pending}
     waiting = [d for d in await uow.deliveries.in_status([DeliveryStatus.OPEN]) if d.order_id not in offered_to]
     excluded = await uow.offers.exclusions([d.order_id for d in waiting]) if waiting else {}
-    held_since = planning.MEMORY.held_since
+    held_since = await planning.hold_clocks(uow)
     orders = [
         item
         for d in waiting
@@ -264,7 +264,7 @@ async def board_plan(uow: DispatchUnitOfWork, horizon: timedelta = timedelta(hou
         is not None
     ]
     free = [v for v in on_shift if v.rider_id not in set(offered_to.values())]
-    planned = plan(orders, free, now) if orders and (free or not on_shift) else None
+    planned = plan(orders, free, now, planning.weights_for(uow.settings)) if orders and (free or not on_shift) else None
     undeliverable = planned.undeliverable if planned else []
     in_hand = await uow.deliveries.in_status(BEFORE_PICKUP | CARRYING)
     accepted: dict[str, list[str]] = {}

@@ -7,46 +7,54 @@ shift, and what becomes of its answer (docs/assignment.md, "In the service").
 - A rider whose whole load is a trip accepted and not picked up carries it as `planned`, so the
   planner may propose an *addition*: an offer with `adds_to` naming the accepted orders. A rider
   with bags in hand is planned from where and when their route ends (the last door ETA).
-- Held orders (`RoundPlan.holds`) are remembered with the time the hold for a busy rider began
-  (`OpenOrder.held_since`, which bounds it to `max_hold_s`), and noted to the board's stream
-  (`order_held`, with the comparison) when a hold begins or changes rider or reason.
+- Held orders (`RoundPlan.holds`) are kept in PostgreSQL (`uow.round_memory`, migration 009)
+  with the time the hold for a busy rider began (`OpenOrder.held_since`, which bounds it to the
+  `max_hold_s` setting) and the comparison, and noted to the board's stream (`order_held`) when
+  a hold begins or changes rider or reason.
 - An order no plan carries in time raises one `undeliverable` alert, before the no-rider timeout.
 
-`plan_and_offer` is the whole step; the round (`assigning.run_round`) calls it. The memory of
-holds and alerts is this process's: with two instances taking turns at the round lock, a hold's
-clock restarts on the other one (a hold lasts at most one more `max_hold_s`), and an alert may be
-raised once per instance.
+`plan_and_offer` is the whole step; the round (`assigning.run_round`) calls it. Rounds take turns
+at the round lock across instances, and each reads the holds and alerts the last round kept,
+whichever instance ran it: one hold clock, one alert per order, across restarts too.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from services.dispatch.domain.assignment import OpenOrder, Proposal, RiderView, RoundPlan, plan
+from services.dispatch.domain.assignment import (
+    DEFAULT_WEIGHTS,
+    CostWeights,
+    KeptHold,
+    OpenOrder,
+    Proposal,
+    RiderView,
+    RoundPlan,
+    plan,
+)
 from services.dispatch.domain.delivery import BEFORE_PICKUP, WITH_RIDER, Delivery, DeliveryStatus
 from services.dispatch.domain.offers import Offer, OfferStatus
 from services.dispatch.domain.riders import Shift
 from services.dispatch.service_layer.unit_of_work import DispatchUnitOfWork
+from shared.settings import Settings
 from shared.vocabulary.geo import Point
 
 SHIFT_ENDED = "shift ended"
 DOOR_S = 60.0  # the handover at a door, as the planner counts it (CostWeights.door_s)
 
 
-@dataclass
-class RoundMemory:
-    """What the rounds of this process remember between rounds."""
-
-    held_since: dict[str, datetime] = field(default_factory=dict)  # order -> hold for a busy rider began
-    held: dict[str, tuple[str, str]] = field(default_factory=dict)  # order -> (reason, rider) last noted
-    alerted: set[str] = field(default_factory=set)  # orders with an undeliverable alert raised
+def weights_for(settings: Settings) -> CostWeights:
+    """The planner's weights with the service's settings in them (`max_hold_s`)."""
+    return replace(DEFAULT_WEIGHTS, max_hold_s=settings.max_hold_s)
 
 
-MEMORY = RoundMemory()
+async def hold_clocks(uow: DispatchUnitOfWork) -> dict[str, datetime]:
+    """Since when each order is held for a busy rider, as the last round (of any instance) kept it."""
+    return {oid: k.busy_since for oid, k in (await uow.round_memory.holds()).items() if k.busy_since is not None}
 
 
 def shift_end(shifts: Sequence[Shift], now: datetime) -> tuple[bool, datetime | None]:
@@ -137,12 +145,12 @@ def _route_end(load: Sequence[Delivery], now: datetime) -> tuple[datetime | None
     return at + timedelta(seconds=DOOR_S), door
 
 
-async def plan_and_offer(uow: DispatchUnitOfWork, views: Sequence[RiderView], memory: RoundMemory | None = None) -> int:
+async def plan_and_offer(uow: DispatchUnitOfWork, views: Sequence[RiderView]) -> int:
     """End the offers of riders off shift, plan the open deliveries that have no pending offer over
-    the riders free of one, and offer what the plan proposes (additions with `adds_to`); remember
-    and note the holds, alert the undeliverable. Returns the number of offers made."""
-    memory = MEMORY if memory is None else memory
+    the riders free of one, and offer what the plan proposes (additions with `adds_to`); keep and
+    note the holds, alert the undeliverable. Returns the number of offers made."""
     now = uow.now()
+    weights = weights_for(uow.settings)
     riders, off = await planning_views(uow, views)
     for rider_id in off:
         for offer in await uow.offers.pending(rider_id=rider_id):
@@ -152,24 +160,26 @@ async def plan_and_offer(uow: DispatchUnitOfWork, views: Sequence[RiderView], me
                 "offer_withdrawn", {"offer_id": offer.id, "rider_id": rider_id, "reason": SHIFT_ENDED}, offer.order_id
             )
     pending = {o.order_id: o.rider_id for o in await uow.offers.pending()}
-    waiting = [d for d in await uow.deliveries.in_status([DeliveryStatus.OPEN]) if d.order_id not in pending]
+    open_now = await uow.deliveries.in_status([DeliveryStatus.OPEN])
+    waiting = [d for d in open_now if d.order_id not in pending]
     excluded = await uow.offers.exclusions([d.order_id for d in waiting]) if waiting else {}
+    kept = await uow.round_memory.holds()
     orders = [
         o
         for d in waiting
-        if (o := order_for_plan(d, excluded.get(d.order_id, frozenset()), now, memory.held_since.get(d.order_id)))
+        if (o := order_for_plan(d, excluded.get(d.order_id, frozenset()), now, _busy_since(kept, d.order_id)))
         is not None
     ]
+    await uow.round_memory.forget_alerts_except([d.order_id for d in open_now])
     busy = set(pending.values())
     free = [v for v in riders if v.rider_id not in busy]
     if orders and not riders:  # nobody on shift to plan with: every open order is undeliverable
-        await _remember(uow, plan(orders, [], now), memory, now)
+        await _remember(uow, plan(orders, [], now, weights), kept, now)
         return 0
     if not orders or not free:
-        _forget(memory, {o.order_id for o in orders})
+        await uow.round_memory.forget_holds_except([o.order_id for o in orders])  # the clocks of the rest run on
         return 0
-    result = plan(orders, free, now)
-    _forget(memory, {o.order_id for o in orders})
+    result = plan(orders, free, now, weights)
     made = 0
     for proposal in result.proposals:
         for order_id in proposal.order_ids:
@@ -177,23 +187,26 @@ async def plan_and_offer(uow: DispatchUnitOfWork, views: Sequence[RiderView], me
                 await _offer(uow, proposal, order_id)
                 pending[order_id] = proposal.rider_id
                 made += 1
-    await _remember(uow, result, memory, now)
+    await _remember(uow, result, kept, now)
     return made
 
 
-def _forget(memory: RoundMemory, still_open: set[str]) -> None:
-    memory.alerted &= still_open
-    for oid in [o for o in memory.held_since if o not in still_open]:
-        del memory.held_since[oid]
-    for oid in [o for o in memory.held if o not in still_open]:
-        del memory.held[oid]
+def _busy_since(kept: dict[str, KeptHold], order_id: str) -> datetime | None:
+    k = kept.get(order_id)
+    return k.busy_since if k else None
 
 
-async def _remember(uow: DispatchUnitOfWork, result: RoundPlan, memory: RoundMemory, now: datetime) -> None:
-    held = {h.order_id: h for h in result.holds}
-    memory.held_since = {oid: memory.held_since.get(oid, now) for oid, h in held.items() if h.reason == "rider_busy"}
-    for oid, h in held.items():
-        if memory.held.get(oid) != (h.reason, h.rider_id):
+async def _remember(uow: DispatchUnitOfWork, result: RoundPlan, kept: dict[str, KeptHold], now: datetime) -> None:
+    """Keep this round's holds (a hold for a busy rider keeps the clock it had, of whichever
+    instance began it), note the new or changed ones, and raise each undeliverable alert once."""
+    holds: list[KeptHold] = []
+    for h in result.holds:
+        before = kept.get(h.order_id)
+        since = None
+        if h.reason == "rider_busy":
+            since = before.busy_since if before and before.busy_since else now
+        holds.append(KeptHold(h, since))
+        if before is None or (before.hold.reason, before.hold.rider_id) != (h.reason, h.rider_id):
             uow.note(
                 "order_held",
                 {
@@ -205,13 +218,12 @@ async def _remember(uow: DispatchUnitOfWork, result: RoundPlan, memory: RoundMem
                     "send_now_rider": h.send_now_rider,
                     "send_now_cost": h.send_now_cost,
                 },
-                oid,
+                h.order_id,
             )
-    memory.held = {oid: (h.reason, h.rider_id) for oid, h in held.items()}
+    await uow.round_memory.keep(holds, now)
     for u in result.undeliverable:
-        if u.order_id in memory.alerted:
+        if not await uow.round_memory.first_alert(u.order_id, now):
             continue
-        memory.alerted.add(u.order_id)
         message = f"order {u.order_id} cannot be delivered in time: {u.reason}"
         await uow.alerts.raise_("undeliverable", message, u.order_id, None)
         uow.note("alert", {"kind": "undeliverable", "message": message}, u.order_id)

@@ -18,6 +18,7 @@ from services.dispatch.adapters.deliveries import DeliveryRepository, OfferRepos
 from services.dispatch.adapters.live import DISPATCHERS, ORDERS, LiveNote, append
 from services.dispatch.adapters.places import AlertRepository, LockerRepository, ShopRepository
 from services.dispatch.adapters.repository import OrderLog, RiderPositions, RiderRepository, ShiftRepository
+from services.dispatch.adapters.round_memory import RoundMemoryRepository
 from services.dispatch.domain.visibility import VISIBILITY
 from shared.attempts import CodeTriesRepository, PostgresCodeTries
 from shared.clock import Clock
@@ -36,6 +37,7 @@ class DispatchUnitOfWork(UnitOfWork):
     shops: ShopRepository
     lockers: LockerRepository
     alerts: AlertRepository
+    round_memory: RoundMemoryRepository  # the rounds' holds and alerts raised, shared by every instance
     orders: OrderLog
     positions: RiderPositions
     code_tries: CodeTriesRepository
@@ -89,6 +91,7 @@ class PostgresDispatchUnitOfWork(PostgresUnitOfWork, DispatchUnitOfWork):
         self.shops = ShopRepository(conn)
         self.lockers = LockerRepository(conn)
         self.alerts = AlertRepository(conn)
+        self.round_memory = RoundMemoryRepository(conn)
         self.orders = OrderLog(conn)
         self.code_tries = PostgresCodeTries(conn)
 

@@ -6,17 +6,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
-
 from services.dispatch.domain.riders import Shift
-from services.dispatch.service_layer import assigning, intake, planning, riders
+from services.dispatch.service_layer import assigning, intake, riders
 from tests.integration.dispatch.conftest import Dispatch
 from tests.integration.dispatch.helpers import SHOP, accepted, packed, placed
-
-
-@pytest.fixture(autouse=True)
-def fresh_memory(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(planning, "MEMORY", planning.RoundMemory())
 
 
 async def open_order(d: Dispatch, order_id: str, *, pack: bool = False) -> None:
