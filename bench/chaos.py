@@ -300,6 +300,7 @@ class Options:
     answer_within_s: float
     decide_within_s: float
     cancel_every: int
+    faults_by: float = float("inf")  # monotonic: no fault starts after this
 
 
 async def drill(
@@ -345,12 +346,17 @@ async def drill(
         garbage_sent.update(await send_garbage(stack, f, consumed))
 
     steps.append((f"malformed messages ({len(GARBAGE) * len(consumed)})", garbage))
+    skipped: list[str] = []
     for name, inject in steps:
+        left = opts.faults_by - time.monotonic()
+        if left < 30:  # the checks need their time: the drill stays within its budget
+            skipped.append(name)
+            continue
         fault = Fault(name)
         faults.append(fault)
         _say(f"fault: {name}")
         await inject(fault)
-        await wait_recovered(stack, shop, load, fault, opts.recover_within_s)
+        await wait_recovered(stack, shop, load, fault, min(opts.recover_within_s, max(10.0, left - 20)))
         _say(f"  back after {fault.restored - fault.injected:.1f} s; recovered={fault.recovered} ({fault.waited_s} s)")
         await asyncio.sleep(opts.settle_s)
 
@@ -371,6 +377,13 @@ async def drill(
 
     violations, rows = await check(stack, shop, load, groups, garbage_sent)
     violations += inv.replays_consistent(replayer.answers)
+    violations += [
+        inv.Violation("recovers", f"{f.name}: no order sent after it was confirmed within {f.waited_s} s")
+        for f in faults
+        if not f.recovered
+    ]
+    if skipped:
+        violations.append(inv.Violation("drill budget", f"out of time, not injected: {', '.join(skipped)}"))
     _describe(faults, load, rows, load_stopped)
     facts = {
         "orders_sent": len(load.orders),
@@ -636,6 +649,9 @@ def main(
         Path | None, typer.Option("--write-docs", help="put the table into this file's Fault drill section")
     ] = None,
     cancel_every: Annotated[int, typer.Option(help="the shopper cancels every n-th order (0: none)")] = 10,
+    budget_s: Annotated[
+        float, typer.Option(help="the whole drill's seconds: faults that would not fit are skipped (a violation)")
+    ] = 570,
     keep_home: Annotated[bool, typer.Option(help="keep the stack's data and logs (kept anyway on failure)")] = False,
 ) -> None:
     """Faults one after another under a steady load, then check every promise; exit 1 on a violation."""
@@ -654,6 +670,7 @@ def main(
     )
     home = Path(tempfile.mkdtemp(prefix="linli-chaos-"))
     began, load_before = time.monotonic(), os.getloadavg()
+    opts.faults_by = began + budget_s - (answer_within_s + decide_within_s + 40)  # the rest is for the checks
     stack: Stack | None = None
     failed = True
     with terminate_as_interrupt():
