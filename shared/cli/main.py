@@ -8,12 +8,10 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Mapping
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
-from zoneinfo import ZoneInfo
+from typing import Annotated
 
+import httpx
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -128,26 +126,17 @@ def _in_use(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def demo_hours_note(at: datetime, timezone: str, hours: Mapping[str, Any] | None = None) -> str | None:
-    """What the welcome says about the demo shops closed at `at` (their seeded hours); None if all are open."""
-    from services.inventory.adapters import demo_neighbourhood as demo
-
-    table = demo.HOURS if hours is None else hours
-    closed = demo.closed_at(at, timezone, table)
-    if not closed:
+def _demo_hours_note(ports: dict[str, int]) -> str | None:
+    """What inventory's /health says about the demo shops closed now (it seeded their hours)."""
+    port = ports.get("inventory")
+    if port is None:
         return None
-    local = at.astimezone(ZoneInfo(timezone))
-    opens = "; ".join(
-        f"{c.name_en} opens {c.opens.strftime('%a %H:%M') if c.opens else 'not in the next two weeks'}" for c in closed
-    )
-    how = (
-        "To open them round the clock, stop and start again with `make run ARGS=--always-open` "
-        "(`linli up --always-open`); a --keep run keeps the hours it first seeded, which staff can change "
-        "at the counter."
-    )
-    if demo.all_closed(at, timezone, table):
-        return f"Every demo shop is closed now ({local:%H:%M} {timezone}), so an order would be refused: {opens}. {how}"
-    return f"Closed now ({local:%H:%M} {timezone}): {opens}. {how}"
+    try:
+        health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=3.0).json()
+    except (httpx.HTTPError, ValueError):
+        return None
+    note = health.get("demo_hours_note")
+    return note if isinstance(note, str) else None
 
 
 def _welcome(infra: object, seconds: float, seeded: bool, ports: dict[str, int], *, always_open: bool = False) -> None:
@@ -180,7 +169,7 @@ def _welcome(infra: object, seconds: float, seeded: bool, ports: dict[str, int],
         print(f"  export TOKEN={shopper}")
         console.print('  curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8002/stores')
         console.print("Other roles: linli token store_staff staff-1 --store xiaoshi-market | linli token dispatcher d1")
-        note = None if always_open else demo_hours_note(datetime.now(UTC), settings.timezone)
+        note = None if always_open else _demo_hours_note(ports)
         if note:
             console.print(f"\n[yellow]{note}[/yellow]", markup=True, highlight=False)
     console.print("\nPress Ctrl-C to stop everything.")
@@ -240,8 +229,7 @@ def address_book_load(
         raise typer.Exit(1)
     done = answer.json()
     console.print(
-        f"address book loaded: {done['buildings']} buildings of {done['estates']} estates "
-        f"(it had {done['replaced']})"
+        f"address book loaded: {done['buildings']} buildings of {done['estates']} estates (it had {done['replaced']})"
     )
 
 

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from services.inventory.domain.shop_hours import windows_of
 from shared.vocabulary.opening_hours import ALWAYS_OPEN, Hours
@@ -182,3 +183,26 @@ def all_closed(at: datetime, timezone: str, hours: Mapping[str, list[dict[str, A
     """True when no demo shop or market would take an order at `at`: a first order would be refused."""
     shops = sum(1 for location in LOCATIONS if location["kind"] != "stall")
     return len(closed_at(at, timezone, hours)) == shops
+
+
+def hours_note(at: datetime, timezone: str, hours: Mapping[str, list[dict[str, Any]] | None] = HOURS) -> str | None:
+    """What `linli up` says about the demo shops closed at `at` (their seeded hours); None if all are open.
+
+    Inventory seeded those hours, so it answers this on /health (`demo_hours_note`) and the CLI
+    prints it: a newcomer starting at night learns why a first order would be refused.
+    """
+    closed = closed_at(at, timezone, hours)
+    if not closed:
+        return None
+    local = at.astimezone(ZoneInfo(timezone))
+    opens = "; ".join(
+        f"{c.name_en} opens {c.opens.strftime('%a %H:%M') if c.opens else 'not in the next two weeks'}" for c in closed
+    )
+    how = (
+        "To open them round the clock, stop and start again with `make run ARGS=--always-open` "
+        "(`linli up --always-open`); a --keep run keeps the hours it first seeded, which staff can change "
+        "at the counter."
+    )
+    if all_closed(at, timezone, hours):
+        return f"Every demo shop is closed now ({local:%H:%M} {timezone}), so an order would be refused: {opens}. {how}"
+    return f"Closed now ({local:%H:%M} {timezone}): {opens}. {how}"

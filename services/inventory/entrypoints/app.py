@@ -132,6 +132,15 @@ async def on_start(runtime: Runtime) -> None:
     await seed_demo(runtime)
 
 
+async def _health_details(runtime: Runtime) -> dict[str, Any]:
+    """While the demo runs on its real hours: which of its shops are closed now, for `linli up` to say."""
+    settings = runtime.settings
+    if not settings.demo_seed or settings.demo_always_open:
+        return {}
+    note = demo_neighbourhood.hours_note(runtime.clock.now(), settings.timezone)
+    return {"demo_hours_note": note} if note else {}
+
+
 SPEC = ServiceSpec(
     name="inventory",
     title="inventory",
@@ -171,6 +180,7 @@ SPEC = ServiceSpec(
     deadlines=DEADLINES,
     on_start=on_start,
     background=[LiveListener.on(QUEUE_CHANNEL)],
+    health_details=_health_details,
 )
 
 
