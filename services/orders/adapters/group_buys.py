@@ -170,8 +170,8 @@ class GroupBuys:
             version=r["version"],
         )
 
-    async def save(self, deal: GroupBuy, shares: Sequence[Share] = ()) -> None:
-        """The deal's state, and the shares that changed (all of them when none are named)."""
+    async def save(self, deal: GroupBuy, shares: Sequence[Share] | None = None) -> None:
+        """The deal's state, and the shares that changed (None: all of them)."""
         done = await self.conn.fetchval(
             "UPDATE group_buys SET status = $3, reason = $4, details = $5::jsonb, decided_by = $6, "
             "version = version + 1 WHERE id = $1 AND version = $2 RETURNING version",
@@ -185,7 +185,7 @@ class GroupBuys:
         if done is None:
             raise ConcurrentUpdate(f"group buy {deal.id} changed since it was loaded")
         deal.version = done
-        changed = list(shares) or list(deal.shares.values())
+        changed = list(deal.shares.values()) if shares is None else list(shares)
         if not changed:
             return
         await self.conn.execute(

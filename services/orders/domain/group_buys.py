@@ -397,9 +397,17 @@ class GroupBuy:
                     f"{item.name_en}: only {max(left, 0)} left of the deal's {item.cap}; asked {n}", remaining=left
                 )
         share = self.shares.get(holder)
-        if share is None or not share.active:
+        if share is None:
             share = Share(self.id, holder, by, ShareStatus.JOINED, pieces, now, now)
             self.shares[holder] = share
+        elif not share.active:  # back after leaving: a new place in the queue, the same ledger
+            share.status, share.joined_by, share.pieces, share.joined_at, share.updated_at = (
+                ShareStatus.JOINED,
+                by,
+                pieces,
+                now,
+                now,
+            )
         else:
             share.pieces, share.updated_at = pieces, now
         return share

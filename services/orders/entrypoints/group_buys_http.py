@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from services.orders.domain.group_buys import DealStatus, GroupBuy, Share, Window
 from services.orders.service_layer import group_buys
@@ -37,8 +37,8 @@ class Grant(BaseModel):
 
 class WindowRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    start: datetime
-    end: datetime
+    start: AwareDatetime
+    end: AwareDatetime
 
     def window(self) -> Window:
         return Window(self.start, self.end)
@@ -70,7 +70,7 @@ class OpenDeal(BaseModel):
     items: list[DealItemRequest] = Field(min_length=1, max_length=20)
     minimum_kind: Literal["participants", "pieces"] = "participants"
     minimum: int = Field(ge=1, le=100_000)
-    cutoff_at: datetime
+    cutoff_at: AwareDatetime = Field(description="with its time zone, e.g. 2026-12-02T20:00:00+08:00")
     pickup: PickupRequest
     window: WindowRequest
     uncollected: Literal["return_refund", "second_window"] = "return_refund"

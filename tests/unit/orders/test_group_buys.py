@@ -202,3 +202,18 @@ def test_totals_show_the_leaders_commission_out_of_the_shops_takings_and_the_pla
     assert (totals.participants, totals.goods_fen, totals.platform_fee_fen) == (2, 4100, 20)
     assert (totals.leader_commission_fen, totals.shop_takings_fen) == (103, 3997)  # 2.5 % of 41.00, halves up
     assert opened().totals().leader_commission_fen == 0  # zero by default
+
+
+def test_a_neighbour_back_after_leaving_keeps_one_ledger_that_reconciles_and_joins_at_the_back() -> None:
+    deal = opened()
+    share = deal.set_share("a", "a", [("eggs", 2)], T0)
+    share.postings += settle_share(deal, share)
+    deal.set_share("b", "b", [("eggs", 1)], T0 + timedelta(minutes=1))
+    deal.leave("a", T0 + timedelta(minutes=2))
+    share.postings += settle_share(deal, share)
+    back = deal.set_share("a", "a", [("eggs", 1)], T0 + timedelta(minutes=3))
+    back.postings += settle_share(deal, back)
+    assert back is share
+    money = deal.money_of(back)
+    assert (money.paid_fen, money.refund_fen, money.due_fen, money.reconciles) == (3600, 2400, 1200, True)
+    assert [s.holder for s in deal.joined()] == ["b", "a"]
