@@ -351,8 +351,11 @@ async def list_deals(
     principal: CurrentPrincipal,
     store_id: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
     status: Annotated[list[str] | None, Query()] = None,
+    lat: Annotated[float | None, Query(ge=-90, le=90)] = None,
+    lon: Annotated[float | None, Query(ge=-180, le=180)] = None,
 ) -> list[DealAnswer]:
-    """Deals in the circle, soonest cutoff first: open ones by default (`?status=` for others)."""
+    """Deals in the circle, soonest cutoff first: open ones by default (`?status=` for others); with `lat` and
+    `lon`, those whose pickup point is within a 15-minute walk of there."""
     known = {s.value: s for s in DealStatus}
     unknown = [s for s in status or [] if s not in known]
     if unknown:
@@ -360,6 +363,9 @@ async def list_deals(
     wanted = [known[s] for s in status or ["open"]]
     async with unit_of_work(request, readonly=True) as uow:
         deals = await uow.group_buys.listed(store_id, wanted)
+        if lat is not None and lon is not None:
+            here = geo.Point(lat, lon)
+            deals = [d for d in deals if geo.walking_minutes(here, d.pickup.point) <= geo.CIRCLE_WALK_MINUTES]
         return [_answer(d, principal, uow.now()) for d in deals]
 
 

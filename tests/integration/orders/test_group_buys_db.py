@@ -223,6 +223,10 @@ async def test_joining_changing_and_leaving_pay_and_refund_at_once_and_every_led
     assert [i["remaining"] for i in seen["items"]] == [49, 18]
     assert all(s["money"]["reconciles"] for s in seen["shares"])
     assert (await client.get(f"/group-buys/{deal['id']}", headers=wang)).json()["shares"] is None  # not a neighbour's
+    nearby = (await client.get("/group-buys?lat=32.0425&lon=118.787", headers=wang)).json()
+    assert [d["id"] for d in nearby] == [deal["id"]]
+    assert nearby[0]["seconds_left"] > 0
+    assert (await client.get("/group-buys?lat=32.08&lon=118.83", headers=wang)).json() == []  # another circle
 
 
 async def test_bad_joins_are_refused_saying_why_and_nothing_is_half_written(
