@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import math
 import multiprocessing
+import os
 import platform
 import random
 import statistics
@@ -298,9 +299,11 @@ def scale_round(
         "riders": riders,
         "shops": shops,
         "repeat": repeat,
+        "load_average": [round(x, 2) for x in os.getloadavg()],
         "wall_ms_median": round(statistics.median(wall), 1),
         "wall_ms_min": round(min(wall), 1),
         "cpu_ms_median": round(statistics.median(cpu), 1),
+        "cpu_ms_min": round(min(cpu), 1),  # the least disturbed by other work on a shared machine
         "proposals": len(result.proposals),
         "orders_proposed": sum(len(p.order_ids) for p in result.proposals),
         "held": len(result.holds),
@@ -398,7 +401,7 @@ def main(
             "undelivered_counted_min": 90,
         },
         "scenarios": summary,
-        "scale_round": scale_round(),
+        "scale_round": scale_round(repeat=15),
         "neighbourhood_round": scale_round(orders=50, riders=30, shops=4, repeat=20),
         "per_seed": done,
         "conditions": {

@@ -296,6 +296,7 @@ class _Order:
     age: float  # seconds since placed (or ready)
     bags: int
     kg: float
+    direct: float = 0.0  # metres from its pickup to its drop
     cluster: int = 0
     angle: float = 0.0
     best_door: float = math.inf  # the earliest door time of any option this round
@@ -408,7 +409,7 @@ def _along_one_route(pickup: tuple[float, float], route: Sequence[_Order], w: Co
     here, travelled = pickup, 0.0
     for member in route:
         travelled += _d(here, member.drop)
-        direct = _d(pickup, member.drop)
+        direct = member.direct if member.pickup == pickup else _d(pickup, member.drop)
         if travelled - direct > max(w.detour_floor_m, w.max_detour * direct):
             return False
         here = member.drop
@@ -432,19 +433,49 @@ def _drop_order(pickup: tuple[float, float], members: Sequence[_Order], w: CostW
         return total
 
     if len(members) <= 3:
-        perms = list(itertools.permutations(members))
-        if not any(_along_one_route(pickup, p, w) for p in perms):
-            return None
-        return min(perms, key=lambda p: (cost(p), [m.o.order_id for m in p]))
+        return _best_permutation(pickup, members, w, inv, depart)
     route: list[_Order] = []
     for m in sorted(members, key=lambda m: _d(pickup, m.drop)):
         route = min(([*route[:i], m, *route[i:]] for i in range(len(route) + 1)), key=cost)
     return tuple(route) if _along_one_route(pickup, route, w) else None
 
 
+def _best_permutation(
+    pickup: tuple[float, float], members: Sequence[_Order], w: CostWeights, inv: float, depart: float
+) -> tuple[_Order, ...] | None:
+    """`_drop_order` for up to three drops, over distances measured once: None unless some
+    permutation lies along one route; else the cheapest permutation."""
+    n = len(members)
+    direct = [m.direct if m.pickup == pickup else _d(pickup, m.drop) for m in members]
+    between = [[_d(a.drop, b.drop) for b in members] for a in members]
+    floor, detour, door_s, late = w.detour_floor_m, w.max_detour, w.door_s, w.late
+    best: tuple[float, list[str], tuple[int, ...]] | None = None
+    any_fits = False
+    for perm in itertools.permutations(range(n)):
+        travelled, total, t, prev, fits = 0.0, 0.0, depart, -1, True
+        for i in perm:
+            leg = direct[i] if prev < 0 else between[prev][i]
+            travelled += leg
+            if fits and travelled - direct[i] > max(floor, detour * direct[i]):
+                fits = False
+            t += leg * inv
+            m = members[i]
+            total += t + (late * (t - m.promised) if t > m.promised else 0.0)
+            t += door_s
+            prev = i
+        any_fits = any_fits or fits
+        key = (total, [members[i].o.order_id for i in perm], perm)
+        if best is None or key[:2] < best[:2]:
+            best = key
+    return tuple(members[i] for i in best[2]) if any_fits and best is not None else None
+
+
 def _make_batch(members: Sequence[_Order], w: CostWeights) -> _Batch | None:
     """A trip over these orders: their pickups by readiness, the drops along one route; None if they do not fit."""
     first = members[0].pickup
+    if len(members) == 1:  # one order: most batches of a round
+        m = members[0]
+        return _Batch((m,), (first,), (m.ready,), 0.0, (), (m.direct,), m.bags, m.kg, m.ready, m.o.excluded_riders)
     if all(m.pickup == first for m in members):  # one shop: the usual case
         order: list[tuple[float, float]] = [first]
         readies: tuple[float, ...] = (max(m.ready for m in members),)
@@ -517,7 +548,7 @@ def _partner_lists(group: list[_Order], w: CostWeights) -> dict[int, list[_Order
             b = ring[(i + step) % n]
             if b is a or abs(a.ready - b.ready) > w.batch_ready_gap_s or any(x is b for x in partners[id(a)]):
                 continue
-            via = (a, b) if _d(a.pickup, a.drop) <= _d(b.pickup, b.drop) else (b, a)
+            via = (a, b) if a.direct <= b.direct else (b, a)
             if _along_one_route(via[1].pickup, via, w):
                 partners[id(a)].append(b)
                 partners[id(b)].append(a)
@@ -659,16 +690,23 @@ def plan(
         nobody = [Undeliverable(m.o.order_id, "no rider on shift can take it", None) for m in members]
         return RoundPlan([], [], nobody, math.inf)
     pressure = min(_pressure(members, crew), w.max_pressure)
-    options = _candidates(members, crew, pressure, w)
+    options, later = _candidates(members, crew, pressure, w)
     options.extend(_additions(members, crew, frame, ts, w))
+    waiting: list[_HoldChoice] = []
+    if later:
+        options, waiting = _set_aside(options, later, w)
     per_order = _ranked(options, members)
     chosen, holds = _Selection(per_order, members, ts, w).run()
+    holds.extend(waiting)
     proposals = [_proposal(opt, now) for opt in chosen]
     return RoundPlan(proposals, [_hold(h, now, w) for h in holds], _undeliverable(members, w, now), pressure)
 
 
-def _candidates(members: list[_Order], crew: list[_Rider], pressure: float, w: CostWeights) -> list[_Option]:
-    """Every (rider, trip) worth costing: a trip's k riders who reach its first shop soonest."""
+def _candidates(
+    members: list[_Order], crew: list[_Rider], pressure: float, w: CostWeights
+) -> tuple[list[_Option], set[int]]:
+    """Every (rider, trip) worth costing: a trip's k riders who reach its first shop soonest; and
+    (a big round) the orders whose bags are not due soon, costed for their soonest rider only."""
     trip = w.trip * (1 + w.scarcity * max(0.0, pressure - 1))
     if pressure < 1 and w.idle_travel != 1.0:  # idle riders: their riding minute is not taken from other work
         w = replace(w, travel=w.travel * (w.idle_travel + (1 - w.idle_travel) * pressure))
@@ -704,7 +742,7 @@ def _candidates(members: list[_Order], crew: list[_Rider], pressure: float, w: C
         if size == 1 and id(batch.members[0]) in later:
             k = 1  # it waits for its bag anyway: the soonest rider is enough to hold it
         options.extend(_costed(batch, reach.nearest(batch.pickups[0], k), k, w, trip, early))
-    return options
+    return options, later
 
 
 def _costed(
@@ -784,17 +822,38 @@ def _additions(members: list[_Order], crew: list[_Rider], frame: _Frame, ts: flo
 def _as_member(o: OpenOrder, frame: _Frame, ts: float) -> _Order:
     ready = o.ready_at.timestamp() - ts
     placed = (o.placed_at or o.ready_at).timestamp() - ts
+    pickup, drop = frame.xy(o.pickup), frame.xy(o.drop)
     return _Order(
         o,
-        frame.xy(o.pickup),
-        frame.xy(o.drop),
+        pickup,
+        drop,
         ready,
         o.promised_at.timestamp() - ts,
         max(0.0, ready),
         max(0.0, -placed),
         o.bags if o.bags is not None else UNKNOWN_BAGS,
         o.weight_g / 1000 if o.weight_g is not None else UNKNOWN_KG,
+        _d(pickup, drop),
     )
+
+
+def _set_aside(options: list[_Option], later: set[int], w: CostWeights) -> tuple[list[_Option], list[_HoldChoice]]:
+    """A big round's bags not due soon whose only trip is their soonest rider's, free and not due
+    yet: held for timing straight away (they wait for the bag whoever goes), outside the selection."""
+    counts: dict[int, int] = {}
+    for opt in options:
+        for m in opt.offered:
+            counts[id(m)] = counts.get(id(m), 0) + 1
+    kept: list[_Option] = []
+    aside: list[_HoldChoice] = []
+    for opt in options:
+        m = opt.offered[0]
+        if id(m) in later and counts[id(m)] == 1 and not opt.due and not opt.adds_to and opt.rider.start <= w.lead_s:
+            m.best_door = min(m.best_door, opt.doors[0])
+            aside.append(_HoldChoice(m, opt, None))
+        else:
+            kept.append(opt)
+    return kept, aside
 
 
 def _ranked(options: list[_Option], members: list[_Order]) -> dict[str, list[_Option]]:
@@ -806,6 +865,13 @@ def _ranked(options: list[_Option], members: list[_Order]) -> dict[str, list[_Op
             base[oid] = min(base.get(oid, opt.cost), opt.cost)
     per_order: dict[str, list[_Option]] = {m.o.order_id: [] for m in members}
     for opt in options:
+        if len(opt.offered) == 1 and not opt.adds_to:  # a single trip: most options of a round
+            m, door = opt.offered[0], opt.doors[0]
+            m.best_door = min(m.best_door, door)
+            oid = m.o.order_id
+            opt.score = opt.cost - base[oid]
+            per_order[oid].append(opt)
+            continue
         for m, door in zip(opt.batch.members, opt.doors, strict=True):
             m.best_door = min(m.best_door, door)
         ids = [m.o.order_id for m in opt.offered]
