@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from shared.vocabulary.roles import Role
-from tests.e2e.conftest import SHOPPER_FLOAT_FEN, System, available, shopper, wait_available
+from tests.e2e.conftest import SHOPPER_FLOAT_FEN, System, available, shopper, top_up, wait_available
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.e2e
@@ -47,7 +47,8 @@ async def deal_status(client: httpx.AsyncClient, deal_id: str, status: str, with
 
 
 async def run_deal(system: System, make_shop: Any, *, minimum: int) -> tuple[str, dict[str, Any], str, str]:
-    """Open, accept, wait until open, let two neighbours join and one of them leave; returns what the cutoff made."""
+    """Open, accept, wait until open; a helper joins for a resident, two neighbours join and one of them leaves;
+    returns what the cutoff made."""
     shop = await make_shop({"eggs": 30})
     eggs = shop.products["eggs"]
     leader_id = f"leader-{shop.store_id}"
@@ -56,7 +57,10 @@ async def run_deal(system: System, make_shop: Any, *, minimum: int) -> tuple[str
         system.client("orders", Role.SHOPPER, leader_id, balance_fen=0) as leader,
         shopper(system) as wang,
         shopper(system) as li,
+        system.client("orders", Role.HELPER, f"helper-{shop.store_id}") as helper,
     ):
+        resident = (await helper.post("/residents", json={"name": "陈奶奶"})).json()["resident_id"]
+        await top_up(system, resident, 5_000, by=Role.HELPER, by_subject=f"helper-{shop.store_id}")
         assert (await staff.post("/group-leaders", json={"shopper": leader_id})).status_code == 201
         opened = await leader.post("/group-buys", json=deal_body(shop.store_id, eggs, minimum))
         assert opened.status_code == 201, opened.text
@@ -68,6 +72,8 @@ async def run_deal(system: System, make_shop: Any, *, minimum: int) -> tuple[str
         for neighbour in (wang, li):
             joined = await neighbour.put(f"/group-buys/{deal_id}/share", json=share)
             assert joined.status_code == 200, joined.text
+        for_her = {"items": [{"product_id": eggs, "quantity": 1}], "on_behalf_of": resident}
+        assert (await helper.put(f"/group-buys/{deal_id}/share", json=for_her)).status_code == 200
         assert (await li.delete(f"/group-buys/{deal_id}/share")).status_code == 200
         assert (await wang.get("/balance")).json()["balance_fen"] == SHOPPER_FLOAT_FEN - 1200
         ended = await deal_status(leader, deal_id, "closed" if minimum <= 3 else "failed")
@@ -84,10 +90,11 @@ async def test_a_deal_goes_ahead_with_one_consolidated_order_and_one_short_of_it
         run_deal(system, make_shop, minimum=3), run_deal(system, make_shop, minimum=5)
     )
 
-    assert closed["totals"]["participants"] == 1
-    assert closed["totals"]["goods_fen"] == 1200
+    assert closed["totals"]["participants"] == 2
+    assert closed["totals"]["goods_fen"] == 1600
+    assert all(s["money"]["reconciles"] for s in closed["shares"])
     assert int(wang_paid) == SHOPPER_FLOAT_FEN - 1200
-    await wait_available(system, store, {eggs: 27})  # the order keeps the 3 in Wang's bag, the rest is back
+    await wait_available(system, store, {eggs: 26})  # the order keeps the 4 in the bags, the rest is back
     async with system.client("inventory", Role.STORE_STAFF, "clerk", store=store) as counter:
 
         async def on_the_counter() -> list[dict[str, Any]]:
@@ -96,9 +103,13 @@ async def test_a_deal_goes_ahead_with_one_consolidated_order_and_one_short_of_it
 
         [part] = await eventually(on_the_counter)
         assert part["status"] == "accepted"  # the deal's acceptance counts for its order
+        numbered = {s["number"]: s["holder"] for s in closed["shares"] if s["number"]}
         bags = (await counter.get(f"/stores/{store}/group-buys/{closed['id']}")).json()
         assert bags["status"] == "ordered"
-        assert [(b["number"], [i["quantity"] for i in b["items"]]) for b in bags["bags"]] == [(1, [3])]
+        assert [(b["number"], b["name"], [i["quantity"] for i in b["items"]]) for b in bags["bags"]] == [
+            (1, numbered[1], [3]),  # Wang joined first
+            (2, "陈奶奶", [1]),
+        ]
 
     assert failed["reason"] == "minimum_not_met"
     assert all(s["money"]["reconciles"] for s in failed["shares"])
