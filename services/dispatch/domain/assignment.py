@@ -285,7 +285,7 @@ def _d(a: tuple[float, float], b: tuple[float, float]) -> float:
     return math.hypot(a[0] - b[0], a[1] - b[1]) * DETOUR
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class _Order:
     o: OpenOrder
     pickup: tuple[float, float]
@@ -302,7 +302,7 @@ class _Order:
     best_door: float = math.inf  # the earliest door time of any option this round
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class _Batch:
     members: tuple[_Order, ...]  # in drop order
     pickups: tuple[tuple[float, float], ...]  # in visiting order
@@ -316,7 +316,7 @@ class _Batch:
     excluded: frozenset[str]
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class _Rider:
     r: RiderView
     origin: tuple[float, float]
@@ -329,7 +329,7 @@ class _Rider:
     shift_end: float  # seconds from now; inf without a shift
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class _Option:
     rider: _Rider
     batch: _Batch
