@@ -381,8 +381,12 @@ def _cost(
         arrive = leave + to_shop
         waited = batch.ready - arrive if batch.ready > arrive else 0.0
         depart = arrive + waited + w.pickup_s
-        inv, door_s = 1.0 / rider.speed, w.door_s
-        doors = tuple(depart + c * inv + k * door_s for k, c in enumerate(batch.cum))
+        cum = batch.cum
+        if len(cum) == 1:
+            doors = (depart + cum[0] / rider.speed,)
+        else:
+            inv, door_s = 1.0 / rider.speed, w.door_s
+            doors = tuple(depart + c * inv + k * door_s for k, c in enumerate(cum))
     if depart - w.pickup_s > rider.shift_end:
         return None  # no pickup after the shift's end
     if doors[-1] + w.door_s > rider.shift_end + w.shift_grace_s:
@@ -693,10 +697,13 @@ def plan(
     options, later = _candidates(members, crew, pressure, w)
     options.extend(_additions(members, crew, frame, ts, w))
     waiting: list[_HoldChoice] = []
+    selected = members
     if later:
         options, waiting = _set_aside(options, later, w)
-    per_order = _ranked(options, members)
-    chosen, holds = _Selection(per_order, members, ts, w).run()
+        aside = {id(h.order) for h in waiting}
+        selected = [m for m in members if id(m) not in aside]
+    per_order = _ranked(options, selected)
+    chosen, holds = _Selection(per_order, selected, ts, w).run()
     holds.extend(waiting)
     proposals = [_proposal(opt, now) for opt in chosen]
     return RoundPlan(proposals, [_hold(h, now, w) for h in holds], _undeliverable(members, w, now), pressure)
