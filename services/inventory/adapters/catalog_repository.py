@@ -193,6 +193,46 @@ class ProductRepository:
             *_product_values(product),
         )
 
+    async def stocked_many(self, product_ids: Sequence[str], *, for_update: bool = False) -> dict[str, Stocked]:
+        """These products with their stock, in one statement; `for_update` locks product and stock rows in id order."""
+        rows = await self.conn.fetch(
+            STOCKED + "WHERE p.id = any($1::text[]) ORDER BY p.id" + (" FOR UPDATE" if for_update else ""),
+            sorted(set(product_ids)),
+        )
+        return {r["id"]: _stocked(r) for r in rows}
+
+    async def save_many(self, products: Sequence[Product]) -> None:
+        """Insert or replace these products in one statement."""
+        if not products:
+            return
+        columns = list(zip(*(_product_values(p) for p in products), strict=True))
+        await self.conn.execute(
+            f"INSERT INTO products ({PRODUCT_COLUMNS}) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], "
+            "$4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::int[], $10::boolean[], $11::text[], "
+            "$12::bigint[]) "
+            "ON CONFLICT (id) DO UPDATE SET "
+            "location_id = excluded.location_id, store_id = excluded.store_id, name_zh = excluded.name_zh, "
+            "name_en = excluded.name_en, category = excluded.category, unit = excluded.unit, "
+            "price_fen = excluded.price_fen, grams_per_piece = excluded.grams_per_piece, active = excluded.active, "
+            "barcode = excluded.barcode, low_stock_threshold = excluded.low_stock_threshold",
+            *(list(c) for c in columns),
+        )
+
+    async def record_changes(self, actor: str, changes: Sequence[tuple[str, str, dict[str, Any]]]) -> None:
+        """Many products' history entries (product id, "created" or "updated", what changed) in one statement."""
+        if not changes:
+            return
+        await self.conn.execute(
+            "INSERT INTO product_changes (product_id, actor, change, details) "
+            "SELECT c.product_id, $1, c.change, c.details::jsonb "
+            "FROM unnest($2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS c(product_id, change, details, n) "
+            "ORDER BY c.n",
+            actor,
+            [c[0] for c in changes],
+            [c[1] for c in changes],
+            [json.dumps(c[2], default=str) for c in changes],
+        )
+
     async def record_change(self, product_id: str, actor: str, change: str, details: dict[str, Any]) -> None:
         await self.conn.execute(
             "INSERT INTO product_changes (product_id, actor, change, details) VALUES ($1, $2, $3, $4::jsonb)",

@@ -305,6 +305,30 @@ class StockRepository:
                 actor,
             )
 
+    async def count_many(self, counted: Mapping[str, int], reason: str, actor: str) -> int:
+        """Shelves counted (absolute numbers, rows created for new products) in one statement, with a movement for
+        each product whose on-hand changed; returns how many moved. The caller has locked the rows and checked
+        the counts against what is reserved; the table's CHECK stays the last line of defence."""
+        if not counted:
+            return 0
+        ids = sorted(counted)
+        moved = await self.conn.fetchval(
+            "WITH u AS (SELECT * FROM unnest($1::text[], $2::bigint[]) AS u(product_id, on_hand)), "
+            "before AS (SELECT s.product_id, s.on_hand FROM stock s JOIN u USING (product_id)), "
+            "counted AS (INSERT INTO stock (product_id, on_hand) SELECT product_id, on_hand FROM u "
+            "ON CONFLICT (product_id) DO UPDATE SET on_hand = excluded.on_hand RETURNING 1), "
+            "moved AS (INSERT INTO stock_movements (product_id, on_hand_delta, reason, actor) "
+            "SELECT u.product_id, u.on_hand - coalesce(b.on_hand, 0), $3, $4 "
+            "FROM u LEFT JOIN before b USING (product_id) "
+            "WHERE u.on_hand <> coalesce(b.on_hand, 0) ORDER BY u.product_id RETURNING 1) "
+            "SELECT count(*) FROM moved",  # a data-changing WITH runs whether or not it is read
+            ids,
+            [counted[i] for i in ids],
+            reason,
+            actor,
+        )
+        return int(moved)
+
     async def ensure_row(self, product_id: str) -> None:
         await self.conn.execute(
             "INSERT INTO stock (product_id, on_hand) VALUES ($1, 0) ON CONFLICT DO NOTHING", product_id

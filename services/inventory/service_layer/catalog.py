@@ -129,21 +129,24 @@ async def _product_saved(
         await uow.products.record_change(product.id, actor, "created" if before is None else "updated", changed)
     if on_hand is not None:
         await uow.stock.set_on_hand(product.id, on_hand, "counted", actor)
-    await uow.publish(
-        ProductUpserted(
-            product_id=product.id,
-            location_id=product.location_id,
-            store_id=product.store_id,
-            name_zh=product.name_zh,
-            name_en=product.name_en,
-            category=product.category,
-            unit=product.unit,
-            price_fen=product.price_fen,
-            grams_per_piece=product.grams_per_piece,
-            active=product.active,
-        )
-    )
+    await uow.publish(product_upserted(product))
     await check_low_stock(uow, [product.id])
+
+
+def product_upserted(product: Product) -> ProductUpserted:
+    """The product as the compacted catalog topic carries it."""
+    return ProductUpserted(
+        product_id=product.id,
+        location_id=product.location_id,
+        store_id=product.store_id,
+        name_zh=product.name_zh,
+        name_en=product.name_en,
+        category=product.category,
+        unit=product.unit,
+        price_fen=product.price_fen,
+        grams_per_piece=product.grams_per_piece,
+        active=product.active,
+    )
 
 
 async def product_view(uow: InventoryUnitOfWork, product_id: str) -> Stocked:
