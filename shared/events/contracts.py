@@ -794,6 +794,15 @@ class GroupBuyClosed(_DealEvent):
 
 
 @register
+class GroupBuyBagsReturned(_DealEvent):
+    """At the pickup window's end, these bags were still uncollected and the deal's rule sends them back to
+    the shop: each holder refunded in orders; inventory puts the goods back (on hand, or no longer held)."""
+
+    order_id: str = Field(description="the consolidated order the bags were packed in (the deal's id)")
+    bags: list[DealBag] = Field(min_length=1)
+
+
+@register
 class DealStockReserved(_DealStockEvent):
     """Every line's cap is held for the deal: it opens to neighbours."""
 

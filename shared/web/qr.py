@@ -39,8 +39,13 @@ def svg(text: str, *, title: str = "") -> str:
 
 def svg_answer(kind: CodeKind, order_id: str, code: str) -> Response:
     """The code's QR as an image; never cached by a shared cache, as it is someone's secret."""
-    return Response(
-        svg(payload(kind, order_id, code), title=f"{kind.value} code"),
-        media_type=SVG,
-        headers={"Cache-Control": "private, no-store"},
-    )
+    return secret_svg(payload(kind, order_id, code), title=f"{kind.value} code")
+
+
+def group_buy_payload(deal_id: str, number: int, code: str) -> str:
+    """A group-buy bag's collection code: `linli:groupbuy:<deal>:<bag number>:<code>`."""
+    return f"linli:groupbuy:{deal_id}:{number}:{code}"
+
+
+def secret_svg(text: str, *, title: str) -> Response:
+    return Response(svg(text, title=title), media_type=SVG, headers={"Cache-Control": "private, no-store"})

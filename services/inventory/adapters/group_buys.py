@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -70,3 +71,14 @@ class DealStockRepository:
     async def bags(self, deal_id: str) -> list[dict[str, Any]]:
         rows = await self.conn.fetch("SELECT * FROM deal_bags WHERE deal_id = $1 ORDER BY number", deal_id)
         return [dict(r) for r in rows]
+
+    async def mark_returned(self, deal_id: str, numbers: Sequence[int], at: datetime) -> list[int]:
+        """Mark these bags back at the shop; returns the numbers not marked before (locked until the commit)."""
+        rows = await self.conn.fetch(
+            "UPDATE deal_bags SET returned_at = $3 WHERE deal_id = $1 AND number = any($2::int[]) "
+            "AND returned_at IS NULL RETURNING number",
+            deal_id,
+            list(numbers),
+            at,
+        )
+        return sorted(r["number"] for r in rows)

@@ -20,6 +20,7 @@ from shared.events.contracts import (
     DealStockReleased,
     DealStockReserved,
     GroupBuyAccepted,
+    GroupBuyBagsReturned,
     GroupBuyCancelled,
     GroupBuyClosed,
     GroupBuyFailed,
@@ -143,6 +144,30 @@ async def on_group_buy_closed(uow: InventoryUnitOfWork, event: GroupBuyClosed) -
             DealStockReleased(deal_id=event.deal_id, store_id=stock.store_id, reason="cutoff", released=released)
         )
     await check_low_stock(uow, [ln.product_id for ln in stock.lines])
+
+
+async def on_group_buy_bags_returned(uow: InventoryUnitOfWork, event: GroupBuyBagsReturned) -> None:
+    """Bags uncollected at the end of the pickup window came back: their goods are the shop's again. What the
+    consolidated order still holds (never handed over) is released; what had left the shop is on hand again."""
+    numbers = await uow.deal_stock.mark_returned(event.deal_id, [b.number for b in event.bags], uow.now())
+    back = [b for b in event.bags if b.number in numbers]
+    if not back:
+        return
+    products = sorted({i.product_id for b in back for i in b.items})
+    await uow.stock.lock(products)
+    for bag in back:
+        why = f"group buy bag {bag.number} uncollected, back to the shop"
+        for item in bag.items:
+            holds = await uow.stock.holds(event.order_id, item.line_no)
+            held = sum(h.quantity for h in holds if h.product_id == item.product_id)
+            released = min(held, item.quantity)
+            if released:
+                await uow.stock.set_hold(
+                    event.order_id, item.line_no, item.product_id, held - released, f"released: {why}", ACTOR
+                )
+            if item.quantity > released:
+                await uow.stock.change_on_hand(item.product_id, item.quantity - released, why, ACTOR, event.order_id)
+    await check_low_stock(uow, products)
 
 
 async def deal_at(

@@ -139,6 +139,10 @@ class GroupBuys:
                 updated_at=s["updated_at"],
                 postings=postings.get(s["holder"], []),
                 number=s["number"],
+                code=s["code"],
+                collected_at=s["collected_at"],
+                collected_by=s["collected_by"],
+                returned_at=s["returned_at"],
             )
         return deal
 
@@ -167,13 +171,18 @@ class GroupBuys:
             reason=r["reason"],
             details=r["details"],
             decided_by=r["decided_by"],
+            arrived_at=r["arrived_at"],
+            arrived_by=r["arrived_by"],
+            pickup_ends_at=r["pickup_ends_at"],
+            second_window_used=r["second_window_used"],
             version=r["version"],
         )
 
     async def save(self, deal: GroupBuy, shares: Sequence[Share] | None = None) -> None:
         """The deal's state, and the shares that changed (None: all of them)."""
         done = await self.conn.fetchval(
-            "UPDATE group_buys SET status = $3, reason = $4, details = $5::jsonb, decided_by = $6, "
+            "UPDATE group_buys SET status = $3, reason = $4, details = $5::jsonb, decided_by = $6, arrived_at = $7, "
+            "arrived_by = $8, pickup_ends_at = $9, second_window_used = $10, "
             "version = version + 1 WHERE id = $1 AND version = $2 RETURNING version",
             deal.id,
             deal.version,
@@ -181,6 +190,10 @@ class GroupBuys:
             deal.reason,
             deal.details,
             deal.decided_by,
+            deal.arrived_at,
+            deal.arrived_by,
+            deal.pickup_ends_at,
+            deal.second_window_used,
         )
         if done is None:
             raise ConcurrentUpdate(f"group buy {deal.id} changed since it was loaded")
@@ -190,10 +203,13 @@ class GroupBuys:
             return
         await self.conn.execute(
             "INSERT INTO group_buy_shares (group_buy_id, holder, joined_by, status, pieces, number, joined_at, "
-            "updated_at) SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::jsonb[], $6::int[], "
-            "$7::timestamptz[], $8::timestamptz[]) ON CONFLICT (group_buy_id, holder) DO UPDATE SET "
+            "updated_at, code, collected_at, collected_by, returned_at) SELECT $1, * FROM unnest($2::text[], "
+            "$3::text[], $4::text[], $5::jsonb[], $6::int[], $7::timestamptz[], $8::timestamptz[], $9::text[], "
+            "$10::timestamptz[], $11::text[], $12::timestamptz[]) ON CONFLICT (group_buy_id, holder) DO UPDATE SET "
             "joined_by = excluded.joined_by, status = excluded.status, pieces = excluded.pieces, "
-            "number = excluded.number, joined_at = excluded.joined_at, updated_at = excluded.updated_at",
+            "number = excluded.number, joined_at = excluded.joined_at, updated_at = excluded.updated_at, "
+            "code = excluded.code, collected_at = excluded.collected_at, collected_by = excluded.collected_by, "
+            "returned_at = excluded.returned_at",
             deal.id,
             [s.holder for s in changed],
             [s.joined_by for s in changed],
@@ -202,6 +218,10 @@ class GroupBuys:
             [s.number for s in changed],
             [s.joined_at for s in changed],
             [s.updated_at for s in changed],
+            [s.code for s in changed],
+            [s.collected_at for s in changed],
+            [s.collected_by for s in changed],
+            [s.returned_at for s in changed],
         )
 
     async def post(self, holder: str, deal_id: str, postings: Sequence[Posting], by: str, at: datetime) -> None:

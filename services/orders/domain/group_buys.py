@@ -10,14 +10,15 @@ Nothing here reads or writes a database.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import secrets
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
 from services.orders.domain.ledger import Kind, Posting
-from shared.errors import Conflict, Invalid
+from shared.errors import Conflict, Invalid, NotFound, WrongCode
 from shared.vocabulary import geo
 from shared.vocabulary.money import divide_half_up, format_yuan
 
@@ -50,6 +51,15 @@ class ShareStatus(StrEnum):
     JOINED = "joined"
     LEFT = "left"  # the neighbour left before the cutoff, refunded at once
     REFUNDED = "refunded"  # the deal was cancelled or failed
+    RETURNED = "returned"  # its bag went uncollected to the window's end: back to the shop, refunded
+
+
+BagState = Literal["waiting", "collected", "returned"]
+
+
+def new_code() -> str:
+    """A bag's collection code: six digits, like the pickup code."""
+    return f"{secrets.randbelow(1_000_000):06d}"
 
 
 MinimumKind = Literal["participants", "pieces"]
@@ -152,10 +162,20 @@ class Share:
     updated_at: datetime
     postings: list[Posting] = field(default_factory=list)
     number: int | None = None  # the participant's number, given at the close
+    code: str | None = None  # the bag's collection code, given at the close
+    collected_at: datetime | None = None
+    collected_by: str | None = None
+    returned_at: datetime | None = None  # uncollected at the window's end: back to the shop
 
     @property
     def active(self) -> bool:
         return self.status is ShareStatus.JOINED
+
+    @property
+    def bag_state(self) -> BagState:
+        if self.collected_at is not None:
+            return "collected"
+        return "returned" if self.status is ShareStatus.RETURNED else "waiting"
 
     @property
     def charged_fen(self) -> int:
@@ -219,6 +239,10 @@ class GroupBuy:
     details: dict[str, object] = field(default_factory=dict)
     decided_by: str | None = None
     shares: dict[str, Share] = field(default_factory=dict)
+    arrived_at: datetime | None = None  # the bags are at the pickup point (confirmed by the leader, ...)
+    arrived_by: str | None = None
+    pickup_ends_at: datetime | None = None  # the current window's end, from the close
+    second_window_used: bool = False
     version: int = 0
 
     @classmethod
@@ -315,13 +339,15 @@ class GroupBuy:
         reached = totals.participants if self.minimum_kind == "participants" else sum(totals.pieces.values())
         return reached >= self.minimum
 
-    def cut_off(self) -> list[Share]:
-        """The cutoff: closed when open and the minimum met (numbers given in joining order), else failed;
-        returns the shares to refund (none when it closed)."""
+    def cut_off(self, codes: Callable[[], str] = new_code) -> list[Share]:
+        """The cutoff: closed when open and the minimum met (numbers given in joining order, each bag its
+        collection code, the pickup window's end the deadline), else failed; returns the shares to refund
+        (none when it closed)."""
         if self.status is D.OPEN and self.minimum_met():
             self.move(D.CLOSED)
             for n, share in enumerate(self.joined(), start=1):
-                share.number = n
+                share.number, share.code = n, codes()
+            self.pickup_ends_at = self.window.end
             return []
         self.reason = "minimum_not_met" if self.status is D.OPEN else "not_opened"
         self.move(D.FAILED)
@@ -419,6 +445,63 @@ class GroupBuy:
             raise Conflict(f"{holder} has no share in this deal to leave")
         share.status, share.updated_at = ShareStatus.LEFT, now
         return share
+
+    # --- collection ------------------------------------------------------------------------
+
+    def bags(self) -> list[Share]:
+        """Every bag of the closed deal, by number: waiting, collected or returned."""
+        return sorted((s for s in self.shares.values() if s.number is not None), key=lambda s: s.number or 0)
+
+    def bag(self, number: int) -> Share:
+        for share in self.bags():
+            if share.number == number:
+                return share
+        raise NotFound(
+            f"the deal has no bag {number}" + (f"; its bags are 1 to {len(self.bags())}" if self.bags() else "")
+        )
+
+    def confirm_arrival(self, by: str, now: datetime) -> None:
+        if self.status is not D.CLOSED:
+            raise Conflict(f"the deal is {self.status.value}; bags arrive only for a closed deal")
+        if self.arrived_at is not None:
+            raise Conflict(f"the bags' arrival was confirmed at {self.arrived_at.isoformat()} by {self.arrived_by}")
+        self.arrived_at, self.arrived_by = now, by
+
+    def check_out(self, number: int, code: str, by: str, now: datetime) -> Share:
+        """Hand bag `number` over against its collection code: once, after arrival, before it went back."""
+        share = self.bag(number)
+        if share.code is None or not secrets.compare_digest(code, share.code):
+            raise WrongCode(f"that is not bag {number}'s collection code")
+        if share.collected_at is not None:
+            raise Conflict(
+                f"bag {number} was collected at {share.collected_at.isoformat()}; a code is used once",
+                collected_at=share.collected_at.isoformat(),
+            )
+        if share.status is ShareStatus.RETURNED:
+            raise Conflict(
+                f"bag {number} went back to the shop at {(share.returned_at or now).isoformat()}, uncollected; "
+                "it was refunded"
+            )
+        if self.arrived_at is None:
+            raise Conflict("the bags have not arrived at the pickup point yet: confirm their arrival first")
+        share.collected_at, share.collected_by, share.updated_at = now, by, now
+        return share
+
+    def end_pickup(self, now: datetime) -> tuple[list[Share], Window | None]:
+        """The pickup window ended: the uncollected bags follow the deal's rule. Returns the bags that went
+        back to the shop (refund them), or the second window that began (once), for the next deadline."""
+        if self.status is not D.CLOSED:
+            return [], None
+        waiting = [s for s in self.bags() if s.bag_state == "waiting"]
+        if not waiting:
+            return [], None
+        if self.uncollected == "second_window" and self.second_window and not self.second_window_used:
+            self.second_window_used = True
+            self.pickup_ends_at = self.second_window.end
+            return [], self.second_window
+        for share in waiting:
+            share.status, share.returned_at, share.updated_at = ShareStatus.RETURNED, now, now
+        return waiting, None
 
     # --- money -----------------------------------------------------------------------------
 

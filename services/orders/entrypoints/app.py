@@ -26,6 +26,7 @@ from shared.auth import Principal
 from shared.events.contracts import (
     ApprovalGiven,
     GroupBuyAccepted,
+    GroupBuyBagsReturned,
     GroupBuyCancelled,
     GroupBuyClosed,
     GroupBuyFailed,
@@ -124,8 +125,12 @@ SPEC = ServiceSpec(
         GroupBuyCancelled,
         GroupBuyClosed,
         GroupBuyFailed,
+        GroupBuyBagsReturned,
     ],
-    deadlines={group_buys.CUTOFF: group_buys.on_cutoff},  # type: ignore[dict-item]
+    deadlines={
+        group_buys.CUTOFF: group_buys.on_cutoff,  # type: ignore[dict-item]
+        group_buys.PICKUP_END: group_buys.on_pickup_end,  # type: ignore[dict-item]
+    },
     background=[LiveListener.on(ORDER_CHANNEL), MessageSender.on()],
     health_details=_health,
     on_start=on_start,

@@ -6,17 +6,20 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from services.orders.domain.group_buys import DealStatus, GroupBuy, Share, Window
 from services.orders.service_layer import group_buys
 from services.orders.service_layer.unit_of_work import OrdersUnitOfWork
 from shared import requests
+from shared.attempts import CODE_RESPONSES, CodeLimits
 from shared.auth import CurrentPrincipal, Principal
-from shared.errors import Forbidden, Invalid
+from shared.errors import Forbidden, Invalid, NotFound
 from shared.service import runtime_of
 from shared.vocabulary import geo
 from shared.vocabulary.roles import Role
+from shared.web.qr import SVG, group_buy_payload, secret_svg
 
 router = APIRouter(tags=["group buying"])
 
@@ -155,6 +158,12 @@ class ShareAnswer(BaseModel):
     number: int | None
     items: dict[str, int] = Field(description="product id -> pieces")
     money: ShareMoneyAnswer
+    bag: str | None = Field(None, description="after the close: 'waiting', 'collected' or 'returned'")
+    collected_at: datetime | None = None
+    collection_code: str | None = Field(
+        None, description="the bag's six-digit code: only in the holder's own share (or their helper's)"
+    )
+    collection_qr: str | None = Field(None, description="the code as a QR image (SVG), for the holder")
 
 
 class TotalsAnswer(BaseModel):
@@ -245,15 +254,24 @@ class DealAnswer(BaseModel):
                 leader_commission_fen=totals.leader_commission_fen,
                 shop_takings_fen=totals.shop_takings_fen,
             ),
-            my_share=share_answer(deal, mine) if mine else None,
+            my_share=share_answer(deal, mine, own=True) if mine else None,
             shares=[share_answer(deal, s) for s in deal.shares.values()] if all_shares else None,
         )
 
 
-def share_answer(deal: GroupBuy, share: Share) -> ShareAnswer:
+def share_answer(deal: GroupBuy, share: Share, *, own: bool = False) -> ShareAnswer:
+    """A share as its holder (`own`: with the bag's collection code) or the leader and the shop read it."""
     money = deal.money_of(share)
     products = {i.line_no: i.product_id for i in deal.items}
+    code = share.code if own and share.number is not None and share.bag_state == "waiting" else None
+    qr = f"/group-buys/{deal.id}/share/code.svg" + (
+        f"?resident={share.holder}" if share.joined_by != share.holder else ""
+    )
     return ShareAnswer(
+        bag=share.bag_state if share.number is not None else None,
+        collected_at=share.collected_at,
+        collection_code=code,
+        collection_qr=qr if code else None,
         holder=share.holder,
         joined_by=share.joined_by,
         status=share.status.value,
@@ -438,3 +456,133 @@ async def leave(
     async with unit_of_work(request) as uow:
         deal, share = await group_buys.leave(uow, principal, deal_id, resident)
         return _answer(deal, principal, uow.now(), share)
+
+
+# --- collection ----------------------------------------------------------------------------
+
+
+class BagAnswer(BaseModel):
+    number: int
+    holder: str
+    name: str = Field(description="the name on the label: the resident's when a helper joined for them")
+    joined_by: str
+    items: dict[str, int] = Field(description="product id -> pieces")
+    goods_fen: int
+    state: str = Field(description="'waiting', 'collected' or 'returned' (uncollected, back to the shop, refunded)")
+    collected_at: datetime | None
+    collected_by: str | None
+    returned_at: datetime | None
+
+
+class BagsAnswer(BaseModel):
+    deal_id: str
+    status: str
+    arrived_at: datetime | None
+    arrived_by: str | None
+    pickup_ends_at: datetime | None = Field(description="the end of the current pickup window")
+    uncollected: str = Field(description="the deal's rule for bags uncollected at the window's end")
+    second_window_used: bool
+    collected: int
+    bags: list[BagAnswer]
+
+
+class CollectRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(min_length=1, max_length=20, description="the six digits the neighbour shows")
+
+
+def bag_answer(deal: GroupBuy, share: Share, name: str) -> BagAnswer:
+    products = {i.line_no: i.product_id for i in deal.items}
+    return BagAnswer(
+        number=share.number or 0,
+        holder=share.holder,
+        name=name,
+        joined_by=share.joined_by,
+        items={products[ln]: n for ln, n in sorted(share.pieces.items()) if n},
+        goods_fen=deal.goods_fen(share.pieces),
+        state=share.bag_state,
+        collected_at=share.collected_at,
+        collected_by=share.collected_by,
+        returned_at=share.returned_at,
+    )
+
+
+def bags_answer(deal: GroupBuy, views: list[group_buys.BagView]) -> BagsAnswer:
+    return BagsAnswer(
+        deal_id=deal.id,
+        status=deal.status.value,
+        arrived_at=deal.arrived_at,
+        arrived_by=deal.arrived_by,
+        pickup_ends_at=deal.pickup_ends_at,
+        uncollected=deal.uncollected,
+        second_window_used=deal.second_window_used,
+        collected=sum(1 for v in views if v.share.bag_state == "collected"),
+        bags=[bag_answer(deal, v.share, v.name) for v in views],
+    )
+
+
+@router.get("/group-buys/{deal_id}/bags", responses={403: {"description": "not the leader, the shop or an admin"}})
+async def list_bags(deal_id: str, request: Request, principal: CurrentPrincipal) -> BagsAnswer:
+    """The leader's page: every bag of the closed deal, for whom, and whether it was collected (never a code)."""
+    async with unit_of_work(request, readonly=True) as uow:
+        deal, views = await group_buys.bags(uow, principal, deal_id)
+        return bags_answer(deal, views)
+
+
+@router.post(
+    "/group-buys/{deal_id}/arrival",
+    responses={
+        403: {"description": "not the leader, a helper in the deal or an admin"},
+        409: {"description": "not closed, or confirmed before"},
+    },
+)
+async def confirm_arrival(deal_id: str, request: Request, principal: CurrentPrincipal) -> BagsAnswer:
+    """The bags are at the pickup point: from now they are handed out against their codes."""
+    async with unit_of_work(request) as uow:
+        deal = await group_buys.confirm_arrival(uow, principal, deal_id)
+        _, views = (
+            await group_buys.bags(uow, principal, deal_id) if group_buys.sees_shares(principal, deal) else (deal, [])
+        )
+        return bags_answer(deal, views)
+
+
+@router.post(
+    "/group-buys/{deal_id}/bags/{number}/collect",
+    responses={
+        **CODE_RESPONSES,
+        403: {"description": "not the leader, a helper of the bag's resident, or an admin"},
+        404: {"description": "no such bag"},
+        409: {"description": "collected before (says when), returned to the shop, or not arrived yet"},
+    },
+)
+async def collect(
+    deal_id: str, number: int, body: CollectRequest, request: Request, principal: CurrentPrincipal
+) -> BagAnswer:
+    """Check bag `number` out with its holder's code (typed, or scanned from their QR)."""
+    limits = CodeLimits.from_settings(runtime_of(request).settings)
+    async with unit_of_work(request) as uow:
+        deal, share = await group_buys.check_out(uow, principal, deal_id, number, body.code.strip(), limits)
+        return bag_answer(deal, share, await group_buys.bag_name(uow, share))
+
+
+@router.get(
+    "/group-buys/{deal_id}/share/code.svg",
+    response_class=Response,
+    responses={
+        200: {"content": {SVG: {}}, "description": "the QR code of `linli:groupbuy:<deal>:<bag>:<code>`"},
+        404: {"description": "no bag waiting with a code that you may see"},
+    },
+)
+async def code_qr(
+    deal_id: str,
+    request: Request,
+    principal: CurrentPrincipal,
+    resident: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+) -> Response:
+    """The caller's bag code as a QR code (helpers: `?resident=`), for the leader to scan at the pickup point."""
+    async with unit_of_work(request, readonly=True) as uow:
+        deal = await group_buys.get_deal(uow, deal_id)
+        mine = await group_buys.share_of(uow, principal, deal, resident)
+    if mine is None or mine.number is None or mine.code is None or mine.bag_state != "waiting":
+        raise NotFound(f"you have no bag waiting in group buy {deal_id}")
+    return secret_svg(group_buy_payload(deal.id, mine.number, mine.code), title="group buy collection code")

@@ -19,6 +19,7 @@ from services.orders.domain.group_buys import DealItem, DealStatus, GroupBuy, Pi
 from services.orders.domain.ledger import BalanceTooSmall
 from services.orders.service_layer import residents
 from services.orders.service_layer.unit_of_work import OrdersUnitOfWork
+from shared.attempts import CodeLimits, Lockout, code_guard
 from shared.auth import Principal
 from shared.deadlines import Deadline
 from shared.errors import Conflict, Forbidden, Invalid, NotFound
@@ -32,6 +33,7 @@ from shared.events.contracts import (
     DealStockReserved,
     DealTotal,
     GroupBuyAccepted,
+    GroupBuyBagsReturned,
     GroupBuyCancelled,
     GroupBuyClosed,
     GroupBuyFailed,
@@ -41,6 +43,8 @@ from shared.vocabulary.roles import Role
 from shared.vocabulary.units import StockUnit
 
 CUTOFF = "group_buy_cutoff"
+PICKUP_END = "group_buy_pickup_end"
+BAG_CODE = "groupbuy"  # the kind of a bag's collection code, for the guessing limits
 SYSTEM = "linli"
 
 
@@ -351,16 +355,21 @@ async def leave(
 # --- the cutoff ----------------------------------------------------------------------------
 
 
-async def _bags(uow: OrdersUnitOfWork, deal: GroupBuy) -> list[DealBag]:
+async def _name(uow: OrdersUnitOfWork, holder: str) -> str:
+    """The name on a bag: the resident's when a helper registered them, else the shopper's id."""
+    resident = await uow.residents.get(holder)
+    return resident.name if resident is not None else holder
+
+
+async def _bags(uow: OrdersUnitOfWork, deal: GroupBuy, shares: Sequence[Share] | None = None) -> list[DealBag]:
     items = {i.line_no: i for i in deal.items}
     bags = []
-    for share in deal.joined():
-        resident = await uow.residents.get(share.holder)
+    for share in deal.joined() if shares is None else shares:
         bags.append(
             DealBag(
                 number=share.number or 0,
                 holder=share.holder,
-                name=resident.name if resident is not None else share.holder,
+                name=await _name(uow, share.holder),
                 joined_by=share.joined_by,
                 items=[
                     BagItem(
@@ -406,6 +415,8 @@ async def on_cutoff(uow: OrdersUnitOfWork, deadline: Deadline) -> None:
     await _refund(uow, deal, refunded, SYSTEM)
     await uow.group_buys.save(deal)
     if deal.status is DealStatus.CLOSED:
+        assert deal.pickup_ends_at is not None
+        await uow.schedule(PICKUP_END, deal.id, deal.pickup_ends_at, {"deal_id": deal.id})
         totals = deal.totals()
         await uow.publish(
             GroupBuyClosed(
@@ -430,6 +441,97 @@ async def on_cutoff(uow: OrdersUnitOfWork, deadline: Deadline) -> None:
         )
     elif told_inventory:
         await uow.publish(GroupBuyFailed(deal_id=deal.id, store_id=deal.store_id, reason=deal.reason or "failed"))
+
+
+# --- collection ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BagView:
+    share: Share
+    name: str
+
+
+def _hands_out(principal: Principal, deal: GroupBuy) -> bool:
+    """Who hands bags out at the pickup point: the leader, an admin (helpers, for their residents' bags)."""
+    return principal.subject == deal.leader or principal.role is Role.ADMIN
+
+
+async def bag_name(uow: OrdersUnitOfWork, share: Share) -> str:
+    return await _name(uow, share.holder)
+
+
+async def bags(uow: OrdersUnitOfWork, principal: Principal, deal_id: str) -> tuple[GroupBuy, list[BagView]]:
+    """The leader's list: every bag, for whom, and whether it was collected (codes are never in it)."""
+    deal = await get_deal(uow, deal_id)
+    if not sees_shares(principal, deal):
+        raise Forbidden("the deal's leader, its shop's staff and admins see its bags")
+    return deal, [BagView(s, await _name(uow, s.holder)) for s in deal.bags()]
+
+
+async def confirm_arrival(uow: OrdersUnitOfWork, principal: Principal, deal_id: str) -> GroupBuy:
+    """The bags are at the pickup point: the leader, an admin, or a helper with a resident's bag in the deal."""
+    deal = await _locked(uow, deal_id)
+    helper_in_it = principal.role is Role.HELPER and any(s.joined_by == principal.subject for s in deal.bags())
+    if not (_hands_out(principal, deal) or helper_in_it):
+        raise Forbidden("the deal's leader, a helper with a bag in it, or an admin confirms the bags' arrival")
+    deal.confirm_arrival(principal.subject, uow.now())
+    await uow.group_buys.save(deal, [])
+    return deal
+
+
+async def check_out(
+    uow: OrdersUnitOfWork, principal: Principal, deal_id: str, number: int, code: str, limits: CodeLimits
+) -> tuple[GroupBuy, Share]:
+    """Hand bag `number` over against its holder's code, under the guessing limits of every code
+    (shared/attempts.py): a wrong code counts, the fifth locks that bag's code for a while."""
+    deal = await _locked(uow, deal_id)
+    share = deal.bag(number)
+    helper = principal.role is Role.HELPER and await residents.may_act_for(uow, principal, share.holder)
+    if not (_hands_out(principal, deal) or helper):
+        raise Forbidden("the deal's leader, a helper of the bag's resident, or an admin hands out its bags")
+
+    async def locked_out(lock: Lockout) -> None:
+        locks = dict(deal.details.get("bag_lockouts", {}))  # type: ignore[call-overload]
+        locks[str(number)] = lock.until.isoformat()
+        deal.details = {**deal.details, "bag_lockouts": locks}
+        await uow.group_buys.save(deal, [])
+
+    guard = code_guard(
+        uow,
+        limits,
+        BAG_CODE,
+        f"{deal.id}:{number}",
+        subject=principal.subject,
+        what=f"bag {number} of group buy {deal.id}",
+        on_lockout=locked_out,
+    )
+    async with guard:
+        deal.check_out(number, code, principal.subject, uow.now())
+    await uow.group_buys.save(deal, [share])
+    return deal, share
+
+
+async def on_pickup_end(uow: OrdersUnitOfWork, deadline: Deadline) -> None:
+    """The pickup window ended: each uncollected bag follows the deal's rule — back to the shop, its holder
+    refunded and inventory told to put the goods back, or (once) a second window with its own deadline."""
+    deal = await uow.group_buys.get(str(deadline.payload.get("deal_id", deadline.key)), for_update=True)
+    if deal is None:
+        return
+    returned, second = deal.end_pickup(uow.now())
+    if second is not None:
+        await uow.group_buys.save(deal, [])
+        await uow.schedule(PICKUP_END, deal.id, second.end, {"deal_id": deal.id})
+        return
+    if not returned:
+        return
+    await _refund(uow, deal, returned, SYSTEM)
+    await uow.group_buys.save(deal, returned)
+    await uow.publish(
+        GroupBuyBagsReturned(
+            deal_id=deal.id, store_id=deal.store_id, order_id=deal.id, bags=await _bags(uow, deal, returned)
+        )
+    )
 
 
 # --- reading -------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from services.orders.adapters.placing import PlacingStore
 from services.orders.adapters.repository import CatalogReadModel, OrderRepository
 from services.orders.adapters.residents import NamedHelpers, Residents, SubstitutionMemory
 from services.orders.domain.order import Order
+from shared.attempts import CodeTriesRepository, PostgresCodeTries
 from shared.events.envelope import Envelope
 from shared.unit_of_work import PostgresUnitOfWork, UnitOfWork
 
@@ -43,6 +44,7 @@ class OrdersUnitOfWork(UnitOfWork):
     addresses: AddressBook  # the circle's estates and buildings
     group_buys: GroupBuys  # leaders' deals and the neighbours' shares
     group_leaders: GroupLeaders  # who may lead deals, with which shop
+    code_tries: CodeTriesRepository  # wrong tries of group-buy bags' collection codes (shared/attempts.py)
 
     async def apply(self, order_id: str, fact: Callable[[Order], object]) -> Order | None:
         """Lock the order, let a fact from another service change it, and save it."""
@@ -80,6 +82,7 @@ class PostgresOrdersUnitOfWork(PostgresUnitOfWork, OrdersUnitOfWork):
         self.addresses = AddressBook(conn)
         self.group_buys = GroupBuys(conn)
         self.group_leaders = GroupLeaders(conn)
+        self.code_tries = PostgresCodeTries(conn)
 
     async def _record(self, env: Envelope[Any]) -> None:
         """The outbox row waits for the commit, to go with the change's other last writes."""
