@@ -18,6 +18,7 @@ from services.inventory.entrypoints.http import router
 from services.inventory.entrypoints.live_http import router as live_router
 from services.inventory.entrypoints.price_lists_http import router as price_lists_router
 from services.inventory.entrypoints.staff_http import router as staff_router
+from services.inventory.entrypoints.staff_registry_http import router as staff_registry_router
 from services.inventory.service_layer import catalog, stock_keeping
 from services.inventory.service_layer.policy import Policy
 from services.inventory.service_layer.unit_of_work import InventoryUnitOfWork, PostgresInventoryUnitOfWork
@@ -149,7 +150,16 @@ SPEC = ServiceSpec(
     migrations=Path(__file__).parents[1] / "migrations",
     unit_of_work=make_uow,
     web=Path(__file__).parents[1] / "web",
-    routers=[router, catalog_router, staff_router, live_router, codes_router, group_buys_router, price_lists_router],
+    routers=[
+        router,
+        catalog_router,
+        staff_router,
+        live_router,
+        codes_router,
+        group_buys_router,
+        price_lists_router,
+        staff_registry_router,
+    ],
     subscriptions=SUBSCRIPTIONS,
     publishes=[
         StockReserved,

@@ -9,6 +9,7 @@ import asyncpg
 from services.inventory.adapters.catalog_repository import LocationRepository, ProductRepository
 from services.inventory.adapters.fulfilment_repository import LineRepository, PartRepository, ReservationRepository
 from services.inventory.adapters.group_buys import DealStockRepository
+from services.inventory.adapters.staff_registry import StaffRegistryRepository
 from services.inventory.adapters.stock_repository import StockRepository
 from services.inventory.service_layer.policy import Policy
 from shared.attempts import CodeTriesRepository, PostgresCodeTries
@@ -30,6 +31,7 @@ class InventoryUnitOfWork(UnitOfWork):
     lines: LineRepository
     code_tries: CodeTriesRepository
     deal_stock: DealStockRepository  # what group buys hold, and their packing lists
+    staff: StaffRegistryRepository  # who may act for which location
 
 
 class PostgresInventoryUnitOfWork(PostgresUnitOfWork, InventoryUnitOfWork):
@@ -57,3 +59,4 @@ class PostgresInventoryUnitOfWork(PostgresUnitOfWork, InventoryUnitOfWork):
         self.lines = LineRepository(conn)
         self.code_tries = PostgresCodeTries(conn)
         self.deal_stock = DealStockRepository(conn)
+        self.staff = StaffRegistryRepository(conn)
