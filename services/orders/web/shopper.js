@@ -6,6 +6,7 @@ import {
 } from "/app/common/linli.js";
 import { qrImage } from "/app/common/codes.js";
 import { showNews } from "/app/news.js";
+import { dealsNear, showDeal } from "/app/deals.js";
 
 addStrings({
   zh: {
@@ -262,9 +263,10 @@ async function showHome() {
   query.id = "search";
   const results = h("div", { id: "search-results" });
   const shops = h("div", { id: "shops" });
+  const deals = h("div", { id: "deals" });
   view.replaceChildren(whereBox,
     h("div", { class: "row" }, h("div", {}, ...field("mode", "home.mode", modeSelect)), h("div", {}, ...field("category", "home.category", category))),
-    searchForm, results, h("h2", {}, t("home.shops")), shops);
+    searchForm, results, h("h2", {}, t("home.shops")), shops, h("h2", {}, t("deals.title")), deals);
   if (!where) return;
   searchForm.addEventListener("submit", async (e) => {
     e.preventDefault();
@@ -279,6 +281,7 @@ async function showHome() {
   if (!rows) return;
   rememberStores(rows);
   shops.replaceChildren(...(rows.length ? rows.map(shopCard) : [h("p", { class: "muted" }, t("home.noshops"))]));
+  await dealsNear(where, deals, storeName);  // the circle's group buys, next to its shops
 }
 
 function openness(s) {
@@ -738,6 +741,7 @@ async function render() {
   else if (route === "balance") await showBalance();
   else if (route === "residents") await showResidents();
   else if (route === "news") await showNews(view, me);
+  else if (route === "deal" && id) await showDeal(view, id, forWhom(), storeName, render);
   else await showHome();
   translate(view);
 }

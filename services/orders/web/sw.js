@@ -4,7 +4,7 @@ importScripts("/app/common/shell-sw.js");
 self.linliShell({
   cache: "linli-shopper:v1",
   shell: [
-    "/app/", "/app/shopper.js", "/app/news.js", "/app/shopper.css", "/app/manifest.webmanifest",
+    "/app/", "/app/shopper.js", "/app/news.js", "/app/deals.js", "/app/shopper.css", "/app/manifest.webmanifest",
     "/app/common/linli.js", "/app/common/map.js", "/app/common/linli.css", "/app/common/codes.js", "/app/common/install.js",
     "/app/common/icons/shopper.svg", "/app/common/icons/shopper-192.png", "/app/config.json",
   ],
