@@ -593,6 +593,18 @@ class LocationUpserted(_CatalogEvent):
 
 
 @register
+class StaffRegistryChanged(_CatalogEvent):
+    """Who may act for a shop, stall or market now: every subject with a live entry on inventory's staff
+    registry (none: any store_staff token naming the location is admitted). The latest per location wins."""
+
+    location_id: str
+    subjects: list[str] = Field(description="the identity provider's subjects registered here, sorted")
+
+    def key(self) -> str:
+        return f"staff:{self.location_id}"
+
+
+@register
 class ProductUpserted(_CatalogEvent):
     """The latest state of a product; prices are fen per piece, or per kg for weighed goods."""
 

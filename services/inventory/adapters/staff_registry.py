@@ -22,6 +22,10 @@ class StaffRegistryRepository:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
 
+    async def lock(self, location_id: str) -> None:
+        """Changes of one location's registry wait for each other, so each publishes the list as it committed."""
+        await self.conn.execute("SELECT pg_advisory_xact_lock(hashtext('staff-registry:' || $1))", location_id)
+
     async def registered(self, location_id: str) -> set[str]:
         """The subjects with a live entry for this location (read at every request: a revocation counts at once)."""
         rows = await self.conn.fetch(

@@ -8,9 +8,12 @@ development tokens keep working for shops nobody has registered yet.
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
+
+from shared.staff_registry import admits, refusal_reason
+
+__all__ = ["StaffEntry", "admits", "refusal_reason"]
 
 
 @dataclass(frozen=True)
@@ -25,15 +28,3 @@ class StaffEntry:
     @property
     def live(self) -> bool:
         return self.revoked_at is None
-
-
-def admits(registered: Collection[str], subject: str) -> bool:
-    """Whether a token's subject may act for a location whose live entries name `registered`."""
-    return not registered or subject in registered
-
-
-def refusal_reason(subject: str, location_id: str) -> str:
-    return (
-        f"{subject!r} is not on the staff registry of {location_id}: "
-        "ask an operator to add you (PUT /admin/staff/{location}/{subject})"
-    )

@@ -15,7 +15,13 @@ from services.orders.domain.ledger import Account, Kind, Posting
 from services.orders.domain.lines import LineStatus, PendingApproval, Substitute, SubstitutionChoice
 from services.orders.domain.order import Order, OrderLine, Packed, TimelineEntry, Tracking
 from services.orders.domain.search import AVAILABILITY_ORDER, Hit, pinyin_of
-from shared.events.contracts import HandlingFlags, LocationUpserted, ProductUpserted, StockLevelChanged
+from shared.events.contracts import (
+    HandlingFlags,
+    LocationUpserted,
+    ProductUpserted,
+    StaffRegistryChanged,
+    StockLevelChanged,
+)
 from shared.vocabulary.geo import Point
 from shared.vocabulary.opening_hours import Closure, Window
 from shared.vocabulary.order_status import OrderStatus
@@ -296,6 +302,24 @@ class CatalogReadModel:
             e.accept_limit_s,
             e.delivery_fee_fen,
         )
+
+    async def record_staff_registry(self, e: StaffRegistryChanged, reported_at: datetime) -> None:
+        """A location's registered subjects; an older report never overwrites a newer one."""
+        await self.conn.execute(
+            "INSERT INTO catalog_staff_registry (location_id, subjects, reported_at) VALUES ($1, $2, $3) "
+            "ON CONFLICT (location_id) DO UPDATE SET subjects = excluded.subjects, reported_at = excluded.reported_at "
+            "WHERE catalog_staff_registry.reported_at <= excluded.reported_at",
+            e.location_id,
+            e.subjects,
+            reported_at,
+        )
+
+    async def staff_registered(self, location_id: str) -> list[str]:
+        """The subjects inventory's staff registry names for this location (none: every token naming it)."""
+        found = await self.conn.fetchval(
+            "SELECT subjects FROM catalog_staff_registry WHERE location_id = $1", location_id
+        )
+        return list(found or [])
 
     async def _serialise_product(self, product_id: str) -> None:
         """A product and its stock level travel on different partitions, applied side by side: each

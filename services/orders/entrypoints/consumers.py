@@ -43,6 +43,7 @@ from shared.events.contracts import (
     RiderUnassigned,
     ShopAccepted,
     ShopRejected,
+    StaffRegistryChanged,
     StockLevelChanged,
     StockRejected,
     StockReleased,
@@ -62,6 +63,10 @@ async def _upsert_location(uow: OrdersUnitOfWork, event: LocationUpserted) -> No
 
 async def _upsert_product(uow: OrdersUnitOfWork, event: ProductUpserted) -> None:
     await uow.catalog.upsert_product(event)
+
+
+async def _record_staff_registry(uow: OrdersUnitOfWork, event: StaffRegistryChanged) -> None:
+    await uow.catalog.record_staff_registry(event, _reported_at(uow))
 
 
 def _reported_at(uow: OrdersUnitOfWork) -> datetime:
@@ -144,6 +149,7 @@ SUBSCRIPTIONS = [
             LocationUpserted: _upsert_location,
             ProductUpserted: _upsert_product,
             StockLevelChanged: _record_stock_level,
+            StaffRegistryChanged: _record_staff_registry,
         },
     ),
     # Compacted: a new group starts from the earliest offset, so it rebuilds the whole circle.

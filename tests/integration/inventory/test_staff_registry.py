@@ -66,6 +66,15 @@ async def test_once_a_shop_has_entries_only_its_registered_staff_act_for_it(
     assert (await api.get("/locations/shop", headers=wang)).status_code == 403  # at the next request
     assert (await api.get("/locations/shop", headers=staff("zhao", "shop"))).status_code == 200
 
+    published = await inv.fetch(
+        "SELECT envelope FROM outbox WHERE event_type = 'StaffRegistryChanged' ORDER BY id"
+    )  # registering wang twice published once; each change carries the whole live list
+    assert [(e["envelope"]["key"], e["envelope"]["payload"]["subjects"]) for e in published] == [
+        ("staff:shop", ["wang"]),
+        ("staff:shop", []),
+        ("staff:shop", ["zhao"]),
+    ]
+
     listed = await api.get("/admin/staff", headers=ADMIN, params={"location_id": "shop", "revoked": "true"})
     assert [(e["subject"], e["live"]) for e in listed.json()] == [("wang", False), ("zhao", True)]
     assert [e["subject"] for e in (await api.get("/admin/staff", headers=ADMIN)).json()] == ["zhao"]

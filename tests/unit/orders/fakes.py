@@ -100,6 +100,10 @@ class InMemoryCatalog:
         self.stores: dict[str, CatalogLocation] = {}
         self.goods: dict[str, CatalogProduct] = {}
         self.levels: dict[str, str] = {}
+        self.staff: dict[str, list[str]] = {}
+
+    async def staff_registered(self, location_id: str) -> list[str]:
+        return self.staff.get(location_id, [])
 
     async def location(self, location_id: str) -> CatalogLocation | None:
         return self.stores.get(location_id)
