@@ -189,10 +189,11 @@ class Consumer:
     Messages arrive in batches. A partition's messages are applied in offset order; the
     partitions of a fetch are dealt into a few runs applied side by side, each run in one unit
     of work: one inbox statement claims them all (a duplicate, even inside the batch, has no
-    effect) and every effect commits with it. Runs of one event type go to its batch handler where the subscription has one. If the
-    unit of work fails it is tried again whole; if it fails again, the run is applied one
-    message at a time, so a message that cannot be applied goes to the dead-letter topic alone
-    and its neighbours are applied. The offsets are committed only after all of that.
+    effect) and every effect commits with it. Runs of one event type go to its batch handler
+    where the subscription has one. If the unit of work fails it is tried again whole; if it
+    fails again, the run is applied one message at a time, so a message that cannot be applied
+    goes to the dead-letter topic alone and its neighbours are applied. The offsets are
+    committed only after all of that.
     """
 
     name: str  # the consumer group, and the inbox's consumer column
