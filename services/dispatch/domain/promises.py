@@ -14,9 +14,12 @@ The forecast is a greedy list schedule: the orders ahead, oldest bag first, each
 (among the `candidates` free soonest) who would bring it to its door first, joining a trip that
 already leaves the same shop when the bag is ready by then and the rider has room. It knows
 shifts: no pickup after a shift's end, no route ending more than `shift_grace_s` past it, and a
-rider starting within the horizon is free from the shift's start. The slack covers what the
-forecast cannot know (picking running long, a round, an offer's answer, a rider taken by an
-older order): `slack_s` plus `slack_share` of the time until a rider leaves the shop.
+rider starting within the horizon is free from the shift's start. The slack (`slack_for`) covers
+the late tails of the two uncertain parts of max(bag packed, rider at the shop): picking running
+long (`picking_tail` of the picking time) and a rider coming later than forecast (`rider_s`, plus
+`wait_share` of the wait). It is the later of the two tails minus the later of the two forecasts,
+not their sum: a long bag costs nothing when the rider comes after it anyway, and a late rider
+nothing while the bag is still being packed. `bundle_s` more when the shop has orders ahead.
 
 `PromiseQuoted` is published when the quote moves by a minute or more, when a shop gains its
 first rider or loses its last, and at least every `REQUOTE_EVERY`. Everything here is pure.
@@ -49,10 +52,13 @@ class PromiseWeights:
     shift_grace_s: float = 600.0  # a route may end at most this long after its rider's shift
     candidates: int = 8  # an order ahead is costed for the riders free soonest, not for all
     backlog_s: float = 4 * 3600.0  # orders ahead are not scheduled past riders this far off
-    slack_s: float = 0.0  # on top of every promise (the whole minutes already round up by about 2)
-    ready_share: float = 0.35  # ... this share of the picking time: a bag takes 0.6-1.5 times its estimate
-    wait_share: float = 0.1  # ... and this share of the wait for a rider beyond the bag
-    bundle_s: float = 90.0  # ... and this when the shop has orders ahead (the new one may be a later drop)
+    # The slack covers the two uncertain parts of max(bag packed, rider at the shop), each by its
+    # upper tail, and only as far as it could move that max (docs/dispatch.md, "The promise"):
+    picking_tail: float = 0.4  # a bag takes up to 1.5 times its estimate (0.6-1.5): cover up to +40 %
+    rider_s: float = 180.0  # a rider comes this much later than forecast (taken by an older order, a round, an offer)
+    wait_share: float = 0.1  # ... plus this share of the forecast wait for a rider beyond the bag
+    bundle_s: float = 90.0  # on top, when the shop has orders ahead (the new one may be a later drop)
+    slack_s: float = 0.0  # on top of every promise (the whole minutes already round up by about 1.5 min)
 
 
 DEFAULT_PROMISE = PromiseWeights()
@@ -302,10 +308,24 @@ def quote_from(
 ) -> LoadQuote:
     """The quote from the earliest rider at the shop per vehicle (`quote_shop` finds them; dispatch's
     quoting finds them for every shop in one query, with the same rule)."""
+    return LoadQuote(ready_s, tuple(sorted(pickups.items())), riders, ahead, slack_for(ready_s, pickups, shop_ahead, w))
+
+
+def slack_for(
+    ready_s: float, pickups: dict[str, float], shop_ahead: int = 0, w: PromiseWeights = DEFAULT_PROMISE
+) -> float:
+    """The slack on a quote: the late tail of max(bag packed, rider at the shop) beyond the forecast's max.
+
+    The bag's tail is `picking_tail` of its time; the rider's is `rider_s` (plus `wait_share` of
+    the wait). Picking running long costs nothing when the rider comes after the bag anyway, and
+    a rider's delay nothing while the bag is still being packed: the slack is the later of the
+    two tails minus the later of the two forecasts, not their sum."""
     ready = max(0.0, ready_s)
-    wait = max(0.0, min(pickups.values(), default=ready) - ready)
-    slack = w.slack_s + w.ready_share * ready + w.wait_share * wait + (w.bundle_s if shop_ahead else 0.0)
-    return LoadQuote(ready_s, tuple(sorted(pickups.items())), riders, ahead, slack)
+    at_shop = max(ready, min(pickups.values(), default=ready))  # the forecast's max(bag, rider)
+    rider_at = min(pickups.values(), default=ready)
+    wait = max(0.0, rider_at - ready)
+    tail = max((1 + w.picking_tail) * ready, rider_at + w.rider_s + w.wait_share * wait)
+    return max(0.0, tail - at_shop) + w.slack_s + (w.bundle_s if shop_ahead else 0.0)
 
 
 def shop_ready_s(picking_minutes: int, queued: int, now: datetime) -> float:
