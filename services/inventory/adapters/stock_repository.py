@@ -250,8 +250,21 @@ class StockRepository:
             for r in rows
         ]
 
-    async def set_low_flag(self, product_id: str, flagged: bool) -> None:
-        await self.conn.execute("UPDATE stock SET low_flagged = $2 WHERE product_id = $1", product_id, flagged)
+    async def remember_notices(self, levels: Mapping[str, str], flags: Mapping[str, bool]) -> None:
+        """What was last published about these products (their level) and whether LowStock is armed, in one
+        statement; a product missing from one mapping keeps that column as it was."""
+        ids = sorted(set(levels) | set(flags))
+        if not ids:
+            return
+        await self.conn.execute(
+            "UPDATE stock s SET published_level = coalesce(u.level, s.published_level), "
+            "low_flagged = coalesce(u.flagged, s.low_flagged) "
+            "FROM unnest($1::text[], $2::text[], $3::boolean[]) AS u(product_id, level, flagged) "
+            "WHERE s.product_id = u.product_id",
+            ids,
+            [levels.get(i) for i in ids],
+            [flags.get(i) for i in ids],
+        )
 
     async def never_published(self) -> list[str]:
         return [
@@ -260,9 +273,6 @@ class StockRepository:
                 "SELECT product_id FROM stock WHERE published_level IS NULL ORDER BY product_id"
             )
         ]
-
-    async def set_published_level(self, product_id: str, level: str) -> None:
-        await self.conn.execute("UPDATE stock SET published_level = $2 WHERE product_id = $1", product_id, level)
 
     async def level(self, product_id: str) -> StockLevel | None:
         found = await self.levels([product_id])

@@ -242,7 +242,7 @@ class Product:
 
         Its unit may change only while nothing of it is reserved: a held order counts in the old unit.
         """
-        revised = copy.deepcopy(self)
+        revised = copy.copy(self)  # every field is an immutable value: a shallow copy is a full one
         _apply(revised, changes)
         revised._settle_at(location)
         if revised.unit is not self.unit and reserved > 0:

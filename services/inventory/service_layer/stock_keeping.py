@@ -27,14 +27,18 @@ async def check_low_stock(uow: InventoryUnitOfWork, product_ids: Iterable[str]) 
     ids = list(product_ids)
     if not ids:
         return
+    levels: dict[str, str] = {}
+    flags: dict[str, bool] = {}
     for watched in await uow.stock.watched(ids):
         noticed = notice(watched)
         if noticed.level is not None:
-            await uow.stock.set_published_level(watched.product_id, noticed.level.value)
+            levels[watched.product_id] = noticed.level.value
         if noticed.after.low_flagged != watched.low_flagged:
-            await uow.stock.set_low_flag(watched.product_id, noticed.after.low_flagged)
+            flags[watched.product_id] = noticed.after.low_flagged
         for event in announcements(watched, noticed):
             await uow.publish(event)
+    if levels or flags:
+        await uow.stock.remember_notices(levels, flags)  # one statement however many products (a price list's)
 
 
 async def publish_missing_levels(uow: InventoryUnitOfWork) -> int:
