@@ -217,7 +217,8 @@ async def test_partitions_applied_at_once_never_oversell(inv: asyncpg.Pool) -> N
         for i, order in enumerate(orders)
     ]
     applying = consumer(inv)
-    await applying.handle_batch(records)  # three runs, each its own transaction, at the same time
+    applying.concurrent_runs = 3  # each partition its own transaction, all three at the same time
+    await applying.handle_batch(records)
     assert (applying.batches, applying.applied) == (3, 24)
     assert await stock(inv, "water") == (5, 5)
     assert await stock(inv, "juice") == (20, 5), "no juice held for an order that got no water"
