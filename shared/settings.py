@@ -83,9 +83,11 @@ class Settings(BaseSettings):
     consumer_retry_window_s: float = 30.0
     consumer_retry_initial_s: float = 0.1
     consumer_retry_max_s: float = 5.0
-    # How long a fetch may wait for data. Kafka answers as soon as a message arrives; tansu waits
-    # the whole time, so the aiokafka default (500 ms) put ~110 ms on every hop (bench/README.md).
-    consumer_fetch_max_wait_ms: int = 50
+    # How long a busy consumer group's fetch may wait for data. Kafka answers as soon as a message
+    # arrives; tansu waits the whole time, so the wait is what each broker hop adds: the aiokafka
+    # default (500 ms) put ~110 ms on every hop, 50 ms gave placed->confirmed p50 35 ms at 10
+    # orders/s and 20 ms gives 22 ms (docs/performance.md). Quiet groups slow down (below).
+    consumer_fetch_max_wait_ms: int = 20
     # A consumer group quiet this long fetches at the idle wait until its next batch
     # (shared/fetch_pacing.py): an idle stack then barely asks the broker anything.
     consumer_idle_after_s: float = 2.0
