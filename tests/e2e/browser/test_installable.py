@@ -98,8 +98,9 @@ async def test_the_rider_app_reopens_offline_with_its_delivery_and_queue(
             delivery_code = (await wait_status(me, order_id, "CONFIRMED"))["delivery_code"]
             async with dispatchers_view(system, order_id) as seen:
                 await shop_packs(system, shop.store_id, order_id)
-                await expect(page.locator("#offer-list .offer")).to_contain_text("1 bag(s)", timeout=30_000)
-                await page.get_by_role("button", name="Accept").click()
+                offer = page.locator(f"#offer-list .offer[data-order='{order_id}']")  # not another test's
+                await expect(offer).to_contain_text("1 bag(s)", timeout=30_000)
+                await offer.get_by_role("button", name="Accept").click()
                 card = page.locator(f"li.delivery[data-order='{order_id}']")
                 await expect(card).to_contain_text("Going to pick up")
 

@@ -101,9 +101,10 @@ async def test_a_rider_delivers_through_a_lost_connection_and_each_step_counts_o
             delivery_code = (await wait_status(me, order_id, "CONFIRMED"))["delivery_code"]
         async with dispatchers_view(system, order_id) as seen:
             await shop_packs(system, shop.store_id, order_id)
-            offer = page.locator("#offer-list .offer")
+            # Other tests' riders and orders share the stack: answer the offer of this order.
+            offer = page.locator(f"#offer-list .offer[data-order='{order_id}']")
             await expect(offer).to_contain_text("1 bag(s)", timeout=30_000)
-            await page.get_by_role("button", name="Accept").click()  # offers last 3 s in e2e
+            await offer.get_by_role("button", name="Accept").click()  # offers last 3 s in e2e
             card = page.locator(f"li.delivery[data-order='{order_id}']")
             await expect(card).to_contain_text("Going to pick up")
             # The map shows where the rider is and the shop; Navigate opens the phone's map app there.

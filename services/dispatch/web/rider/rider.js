@@ -624,7 +624,7 @@ function offerCard(o) {
   accept.addEventListener("click", () => answer(accept, o, "accept"));
   decline.addEventListener("click", () => answer(decline, o, "decline"));
   const trip = addition ? o.adds_to.map((id) => `#${id.length > 12 ? id.slice(0, 8) : id}`).join(", ") : "";
-  return h("article", { class: `card offer${addition ? " addition" : ""}`, "data-offer": o.id },
+  return h("article", { class: `card offer${addition ? " addition" : ""}`, "data-offer": o.id, "data-order": o.order_id },
     h("div", { class: "spread" },
       h("h3", {}, t(addition ? "addition.title" : "offer.title"), " · ", named(o.pickup) || named(o.shop) || o.shop?.id || ""),
       h("span", { class: "muted" }, left, " ", t("offer.left"))),
