@@ -17,6 +17,7 @@ class BackgroundLoop:
     """Subclasses implement `round()`; the loop sleeps `pause_s` after each round, failed or not."""
 
     name = "background loop"
+    stop_timeout_s = 10.0
 
     def __init__(self, pause_s: float) -> None:
         self.pause_s = pause_s
@@ -32,10 +33,17 @@ class BackgroundLoop:
         self._task = asyncio.create_task(self._loop(), name=self.name)
 
     async def stop(self) -> None:
+        """Cancel the loop and wait for it, but never forever: a shutdown must not hang on one part."""
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            done, _ = await asyncio.wait({self._task}, timeout=self.stop_timeout_s)
+            if done:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    self._task.result()
+            else:
+                log.error(
+                    "%s did not stop within %.0fs of being cancelled; leaving it behind", self.name, self.stop_timeout_s
+                )
             self._task = None
 
     async def _loop(self) -> None:

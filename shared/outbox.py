@@ -258,8 +258,10 @@ class Relay(BackgroundLoop):
                 await producer.stop()
         finally:
             self.is_leader = False
+            # A close that waits on a connection cancelled mid-query must not hold up shutdown.
             with contextlib.suppress(Exception):
-                await conn.close()
+                await asyncio.wait_for(conn.close(), 3.0)
+            conn.terminate()
 
     async def publish_pending(self, conn: asyncpg.Connection | None = None) -> int:
         """Send one batch in id order; rows stay pending (and are retried) until confirmed.
