@@ -28,9 +28,9 @@ from tests.e2e.own_stack import (
 from tests.waiting import eventually
 
 RETRY_WINDOW_S = 3
-OUTAGE_S = 15  # five retry windows: before outages paused, every event in flight was dead-lettered
+OUTAGE_S = 12  # four retry windows: before outages paused, every event in flight was dead-lettered
 RATE_PER_S = 4
-SENDING_S = 24
+SENDING_S = 18
 STOP_AFTER_S = 4
 PRICE_FEN = 300
 RESIDENT = "resident-outage"

@@ -30,7 +30,7 @@ from tests.waiting import eventually
 
 STOCK = 120  # fewer pieces than the orders ask for: some must be refused, none oversold
 RATE_PER_S = 6
-SENDING_S = 20
+SENDING_S = 14
 KILL_AFTER_S = 6
 PRICE_FEN = 300
 RESIDENT = "resident-drill"
