@@ -143,3 +143,38 @@ async def test_lag_shows_how_far_behind_the_relay_is(pool) -> None:
     assert lag.pending == 3
     assert lag.oldest_age_s >= 0.2
     assert lag.failing == 0
+
+
+async def test_the_leading_relay_publishes_while_every_pooled_connection_is_busy(
+    database_url, bootstrap, parcel_topic: Topic
+) -> None:
+    """Requests may hold every pooled connection under a rush; the relay reads and marks on its own."""
+    from shared import db
+
+    small = await db.create_pool(database_url, 1, 1)
+    r = relay(database_url, small, bootstrap)
+    await r.start()
+    try:
+        await eventually(lambda: _true(r.is_leader))
+        async with small.acquire():  # the pool's only connection, held by "a request" throughout
+            writer = await asyncpg.connect(database_url)
+            try:
+                async with writer.transaction():
+                    await outbox.record(writer, envelope(ParcelNoted(parcel_id="rush-1")), SERVICE)
+            finally:
+                await writer.close()
+            records = await read_topic(bootstrap, parcel_topic.name, 1, key=b"rush-1")
+            assert len(records) == 1
+            check = await asyncpg.connect(database_url)
+            try:
+                pending = await check.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+            finally:
+                await check.close()
+            assert pending == 0, "marked published on the relay's own connection too"
+    finally:
+        await r.stop()
+        await small.close()
+
+
+async def _true(value: bool) -> bool:
+    return value
