@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 import asyncpg
 
 from services.orders.adapters.address_book import AddressBook
+from services.orders.adapters.cash_desk import CashDesks
 from services.orders.adapters.circle import CircleReadModel, ShopStanding
 from services.orders.adapters.commit import AnswersAtCommit, AtCommit
 from services.orders.adapters.following import Ratings
@@ -45,6 +46,7 @@ class OrdersUnitOfWork(UnitOfWork):
     group_buys: GroupBuys  # leaders' deals and the neighbours' shares
     group_leaders: GroupLeaders  # who may lead deals, with which shop
     code_tries: CodeTriesRepository  # wrong tries of group-buy bags' collection codes (shared/attempts.py)
+    cash_desks: CashDesks  # the service centre's desks, their receipts and day closes
 
     async def apply(self, order_id: str, fact: Callable[[Order], object]) -> Order | None:
         """Lock the order, let a fact from another service change it, and save it."""
@@ -83,6 +85,7 @@ class PostgresOrdersUnitOfWork(PostgresUnitOfWork, OrdersUnitOfWork):
         self.group_buys = GroupBuys(conn)
         self.group_leaders = GroupLeaders(conn)
         self.code_tries = PostgresCodeTries(conn)
+        self.cash_desks = CashDesks(conn)
 
     async def _record(self, env: Envelope[Any]) -> None:
         """The outbox row waits for the commit, to go with the change's other last writes."""
