@@ -786,6 +786,9 @@ class DealPickup(Event):
     locker_site_id: str | None = None
     window_start: datetime
     window_end: datetime
+    delivered: bool = Field(
+        default=False, description="a place dispatch brings the bags to (one trip); else the leader collects"
+    )
 
 
 @register
@@ -835,3 +838,102 @@ class DealStockReleased(_DealStockEvent):
 
     reason: str
     released: list[ReservedLine] = Field(default_factory=list, description="per line, the quantity given back")
+
+
+# The trip that brings a closed deal's bags to its pickup point (docs/shopping.md "Group buying").
+
+
+class _TripEvent(_DealEvent):
+    topic: ClassVar[Topic] = DISPATCH
+
+
+class TripCompartment(Event):
+    number: int = Field(ge=1, description="the bag's number in the deal")
+    compartment_id: str
+    size: str
+
+
+@register
+class GroupBuyTripPlanned(_TripEvent):
+    """Dispatch plans ONE delivery (`order_id` = the deal's id) carrying every bag to the pickup point,
+    sized by its bags and weight against the vehicles; for a locker site, one compartment booked per bag.
+    Published at the close (sized by the bag count) and again once packed (by bags and weight)."""
+
+    kind: Literal["delivery", "locker"]
+    bags: int = Field(ge=1)
+    weight_g: int | None = Field(default=None, ge=0, description="None until the counter packed the bags")
+    vehicle: str = Field(description="the smallest vehicle that carries the whole trip")
+    compartments: list[TripCompartment] = Field(default_factory=list, description="a locker site: one per bag")
+
+
+@register
+class GroupBuyTripRefused(_TripEvent):
+    """No one trip can bring the bags (no vehicle carries them all, or the locker site has too few free
+    compartments): a trip is never split, so the leader collects at the counter with the deal's code."""
+
+    reason: str
+    bags: int = Field(ge=1)
+    weight_g: int | None = None
+
+
+class DepositedBag(Event):
+    number: int = Field(ge=1)
+    compartment_id: str
+    code: str = Field(description="opens the bag's compartment: shown to its holder only")
+    collect_by: datetime
+
+
+@register
+class GroupBuyTripAtPickup(_TripEvent):
+    """The rider is at the pickup point with every bag (a locker site: each bag in its compartment); the
+    leader (a helper, an admin) then confirms their arrival."""
+
+    rider_id: str
+    kind: Literal["delivery", "locker"]
+    site_id: str | None = None
+    deposited: list[DepositedBag] = Field(default_factory=list)
+
+
+@register
+class GroupBuyLockerOpened(_TripEvent):
+    """A neighbour (or their helper) opened their bag's compartment with its code: the bag is collected."""
+
+    number: int = Field(ge=1)
+    opened_by: str
+    compartment_id: str
+
+
+@register
+class GroupBuyArrived(_DealEvent):
+    """The leader (a helper with a bag in it, or an admin) confirmed the bags are at the pickup point: the
+    trip that brought them is complete."""
+
+    confirmed_by: str
+
+
+# Packing a closed deal's consolidated order at the counter, one labelled bag per participant.
+
+
+class PackedBagItem(Event):
+    line_no: int = Field(ge=1)
+    product_id: str = Field(description="the product in the bag for this line")
+    outcome: LineOutcome
+    pieces: int = Field(ge=1, description="as the participant joined for")
+    quantity: int = Field(ge=0, description="in the bag, in the product's unit (grams if weighed); 0: not filled")
+    estimated_fen: int = Field(ge=0, description="what the participant paid for it at the group price")
+    price_fen: int = Field(ge=0, description="what it comes to: the actual weight's price, 0 when not filled")
+
+
+@register
+class GroupBuyBagPacked(_DealStockEvent):
+    """The counter packed one participant's bag of the consolidated order: each line as it came out (filled,
+    weighed, or not filled: refunded at the price paid). Orders settles the share's ledger to `goods_fen`."""
+
+    order_id: str = Field(description="the consolidated order (the deal's id)")
+    number: int = Field(ge=1, description="the participant's number in the deal, on the label")
+    holder: str
+    items: list[PackedBagItem] = Field(min_length=1)
+    estimated_fen: int = Field(ge=0, description="the bag's goods as paid at joining")
+    goods_fen: int = Field(ge=0, description="the bag's goods as packed: the share is settled to this")
+    weight_g: int = Field(ge=0)
+    by: str

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from services.dispatch.service_layer import codes, intake, lockers
+from services.dispatch.service_layer import codes, group_trips, intake, lockers
 from services.dispatch.service_layer.assigning import NO_RIDER, PICKUP_ANSWER
 from services.dispatch.service_layer.tracking import logged, logged_many
 from shared.deadlines import DeadlineHandler
 from shared.events.contracts import (
+    GroupBuyArrived,
+    GroupBuyBagsReturned,
+    GroupBuyClosed,
     HandoverCodeLockedOut,
     LocationUpserted,
     OrderAccepted,
@@ -40,6 +43,9 @@ SUBSCRIPTIONS = [
             OrderCancelled: logged(intake.on_order_cancelled),
             PickupChoiceMade: intake.on_pickup_choice,
             OrderRated: intake.on_order_rated,
+            GroupBuyClosed: group_trips.on_group_buy_closed,
+            GroupBuyArrived: group_trips.on_group_buy_arrived,
+            GroupBuyBagsReturned: group_trips.on_bags_returned,
         },
         # The hot path, set-based: a run of one type is logged in a few statements whatever its length.
         batch_handlers={
@@ -54,11 +60,11 @@ SUBSCRIPTIONS = [
         "dispatch-inventory",
         INVENTORY,
         {
-            OrderPacked: intake.on_order_packed,
+            OrderPacked: group_trips.on_order_packed,  # intake's, then a group buy's trip sized
             OrderHandedOver: intake.on_handed_over,
             HandoverCodeLockedOut: codes.on_counter_code_locked_out,
         },
-        batch_handlers={OrderPacked: intake.on_orders_packed},
+        batch_handlers={OrderPacked: group_trips.on_orders_packed},
     ),
     Subscription("dispatch-catalog", CATALOG, {LocationUpserted: intake.on_location}),
 ]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from services.dispatch.domain.delivery import Delivery
-from services.dispatch.service_layer import lockers
+from services.dispatch.service_layer import group_trips, lockers
 from services.dispatch.service_layer.assigning import follow_load
 from services.dispatch.service_layer.codes import guarded
 from services.dispatch.service_layer.unit_of_work import DispatchUnitOfWork
@@ -68,7 +68,9 @@ async def picked_up(uow: DispatchUnitOfWork, order_id: str, rider_id: str, code:
 
 
 async def at_door(uow: DispatchUnitOfWork, order_id: str, rider_id: str) -> Delivery:
-    return await _arrive(uow, order_id, rider_id, Delivery.arrive_at_door, RiderAtDoor)
+    d = await _arrive(uow, order_id, rider_id, Delivery.arrive_at_door, RiderAtDoor)
+    await group_trips.rider_at_pickup(uow, d)  # a group buy's trip: the leader is told the bags are there
+    return d
 
 
 async def delivered(
@@ -80,6 +82,8 @@ async def delivered(
     to the dispatchers as an alert; orders sees the amount in DeliveryCompleted and reconciles it.
     """
     d = await _get(uow, order_id)
+    if await group_trips.rider_hands_over(uow, d, rider_id):  # a group buy's trip ends its own way
+        return Delivered(d, None)
     async with guarded(uow, "delivery", order_id, rider_id, [(order_id, d.store_id)], f"order {order_id}"):
         difference = d.deliver(rider_id, code, cash_collected_fen, uow.now())
     await uow.deliveries.save(d)

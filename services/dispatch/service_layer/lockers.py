@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.dispatch.domain.delivery import Delivery, Happening
+from services.dispatch.domain.group_trips import is_bag
 from services.dispatch.domain.lockers import (
     Compartment,
     CompartmentState,
@@ -21,6 +22,7 @@ from services.dispatch.service_layer.unit_of_work import DispatchUnitOfWork
 from shared.deadlines import Deadline
 from shared.errors import Conflict, Forbidden, NotFound, WrongCode
 from shared.events.contracts import (
+    GroupBuyLockerOpened,
     LockerCollected,
     LockerDeposited,
     LockerExpired,
@@ -169,6 +171,9 @@ async def open_compartment(uow: DispatchUnitOfWork, site_id: str, code: str, sub
         found = await uow.lockers.by_code(site_id, code.strip())
         if found is None or found.order_id is None:
             raise WrongCode("that code does not open any compartment here")
+        if is_bag(found.order_id):  # a group buy's bag, booked per bag
+            deal_id, compartment_id = await open_bag(uow, site_id, found, code, subject, is_admin)
+            return Opened(deal_id, compartment_id)
         d = await uow.deliveries.get(found.order_id, lock=True)
         await uow.lockers.lock_site(site_id)
         comp = await uow.lockers.by_code(site_id, code.strip(), lock=True)  # again, now that it is ours
@@ -204,3 +209,28 @@ async def on_collect_deadline(uow: DispatchUnitOfWork, deadline: Deadline) -> No
     )
     if freed is not None:
         await announce(uow, freed[0])
+
+
+async def open_bag(
+    uow: DispatchUnitOfWork, site_id: str, comp: Compartment, code: str, subject: str, is_admin: bool
+) -> tuple[str, str]:
+    """A neighbour opens their bag's compartment with its code: orders marks the bag collected."""
+    assert comp.order_id is not None
+    deal_id, _, number = comp.order_id.rpartition("#")
+    trip = await uow.group_trips.get(deal_id, lock=True)
+    bag = next((b for b in trip.bags if b.number == int(number)), None) if trip else None
+    if trip is None or bag is None:
+        raise Conflict("there is nothing to collect in that compartment")
+    if not is_admin and subject not in (bag.holder, bag.joined_by):
+        raise Forbidden("this compartment holds someone else's bag")
+    await uow.lockers.lock_site(site_id)
+    again = await uow.lockers.by_code(site_id, code.strip(), lock=True)
+    check_open(again.state if again else None, again.code if again else None, code)
+    await uow.lockers.free(comp.order_id)
+    await announce(uow, site_id)
+    await uow.publish(
+        GroupBuyLockerOpened(
+            deal_id=deal_id, store_id=trip.store_id, number=bag.number, opened_by=subject, compartment_id=comp.id
+        )
+    )
+    return deal_id, comp.id

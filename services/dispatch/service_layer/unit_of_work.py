@@ -15,6 +15,7 @@ import asyncpg
 import redis.asyncio as aioredis
 
 from services.dispatch.adapters.deliveries import DeliveryRepository, OfferRepository
+from services.dispatch.adapters.group_trips import GroupTripRepository
 from services.dispatch.adapters.live import DISPATCHERS, ORDERS, LiveNote, append
 from services.dispatch.adapters.places import AlertRepository, LockerRepository, ShopRepository
 from services.dispatch.adapters.repository import OrderLog, RiderPositions, RiderRepository, ShiftRepository
@@ -38,6 +39,7 @@ class DispatchUnitOfWork(UnitOfWork):
     lockers: LockerRepository
     alerts: AlertRepository
     round_memory: RoundMemoryRepository  # the rounds' holds and alerts raised, shared by every instance
+    group_trips: GroupTripRepository  # group buys' one trip each
     orders: OrderLog
     positions: RiderPositions
     code_tries: CodeTriesRepository
@@ -92,6 +94,7 @@ class PostgresDispatchUnitOfWork(PostgresUnitOfWork, DispatchUnitOfWork):
         self.lockers = LockerRepository(conn)
         self.alerts = AlertRepository(conn)
         self.round_memory = RoundMemoryRepository(conn)
+        self.group_trips = GroupTripRepository(conn)
         self.orders = OrderLog(conn)
         self.code_tries = PostgresCodeTries(conn)
 
