@@ -36,17 +36,27 @@ def closed(d: Dispatch, bags: int, *, locker: bool = False, deal: str = DEAL) ->
         leader="leader-1",
         totals=[
             DealTotal(
-                line_no=1, product_id="p1", location_id="shop", unit=StockUnit.PIECE, quantity=bags,
-                stock_quantity=bags, unit_price_fen=500, estimated_fen=500 * bags,
+                line_no=1,
+                product_id="p1",
+                location_id="shop",
+                unit=StockUnit.PIECE,
+                quantity=bags,
+                stock_quantity=bags,
+                unit_price_fen=500,
+                estimated_fen=500 * bags,
             )
-        ],  # fmt: skip
+        ],
         bags=[
             DealBag(
-                number=n, holder=f"s{n}", name=f"s{n}", joined_by="helper-1" if n == 1 else f"s{n}",
-                items=[BagItem(line_no=1, product_id="p1", quantity=1, price_fen=500)], goods_fen=500,
+                number=n,
+                holder=f"s{n}",
+                name=f"s{n}",
+                joined_by="helper-1" if n == 1 else f"s{n}",
+                items=[BagItem(line_no=1, product_id="p1", quantity=1, price_fen=500)],
+                goods_fen=500,
             )
             for n in range(1, bags + 1)
-        ],  # fmt: skip
+        ],
         goods_fen=500 * bags,
         pickup=DealPickup(
             kind="locker" if locker else "place",
@@ -90,7 +100,7 @@ async def test_one_trip_carries_every_bag_and_the_leader_completes_it(dispatch: 
     await d.run(lambda uow: delivering.at_door(uow, DEAL, "ebike"))
     at = [p for t, p in await d.events() if t == "GroupBuyTripAtPickup"]
     assert [(p["rider_id"], p["kind"]) for p in at] == [("ebike", "delivery")]
-    with pytest.raises(Conflict, match="leader .* confirms their arrival"):
+    with pytest.raises(Conflict, match=r"leader .* confirms their arrival"):
         await d.run(lambda uow: delivering.delivered(uow, DEAL, "ebike", "", None))
     arrived = GroupBuyArrived(deal_id=DEAL, store_id="shop", confirmed_by="leader-1")
     await d.run(lambda uow: group_trips.on_group_buy_arrived(uow, arrived))

@@ -37,7 +37,9 @@ def test_a_trip_no_vehicle_carries_is_refused_with_what_is_over() -> None:
 def trip() -> GroupTrip:
     now = datetime(2026, 12, 2, 10, tzinfo=UTC)
     bags = [TripBag(n, f"s{n}", f"s{n}") for n in (1, 2, 3)]
-    return GroupTrip("gb-1", "shop", "leader", "delivery", TripStatus.PLANNED, bags, "Gate 2", 32.0, 118.0, None, now, now)
+    return GroupTrip(
+        "gb-1", "shop", "leader", "delivery", TripStatus.PLANNED, bags, "Gate 2", 32.0, 118.0, None, now, now
+    )
 
 
 def test_packed_bags_re_size_the_trip_and_too_heavy_ends_it() -> None:
@@ -49,7 +51,8 @@ def test_packed_bags_re_size_the_trip_and_too_heavy_ends_it() -> None:
     heavy = trip()
     assert not heavy.size(45_000).fits
     assert heavy.status is TripStatus.REFUSED
-    assert heavy.reason is not None and "45.0 kg" in heavy.reason
+    assert heavy.reason is not None
+    assert "45.0 kg" in heavy.reason
     with pytest.raises(Conflict, match="refused"):
         heavy.at_pickup("r1")
     assert not heavy.arrived()  # nothing to complete: the leader collects at the counter
