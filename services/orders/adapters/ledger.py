@@ -46,7 +46,7 @@ class Ledger:
                 )
             await self.conn.execute(
                 "INSERT INTO ledger_entries (holder, order_id, kind, account, amount_fen, balance_after_fen, note, "
-                "by, at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)",
+                "by, at, desk) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)",
                 holder,
                 order_id,
                 p.kind.value,
@@ -56,6 +56,7 @@ class Ledger:
                 p.note,
                 by,
                 at,
+                p.desk,
             )
         return balance
 
@@ -70,8 +71,8 @@ class Ledger:
             """
             WITH t AS (
                 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[],
-                    $7::text[], $8::timestamptz[]) WITH ORDINALITY
-                    AS t(holder, order_id, kind, account, amount_fen, note, by, at, n)
+                    $7::text[], $8::timestamptz[], $10::text[]) WITH ORDINALITY
+                    AS t(holder, order_id, kind, account, amount_fen, note, by, at, desk, n)
             ), moved AS (
                 INSERT INTO balances (holder, balance_fen)
                 SELECT holder, sum(amount_fen) FROM t WHERE account = $9 GROUP BY holder
@@ -83,9 +84,10 @@ class Ledger:
                     ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING), 0) AS later_fen
                 FROM t
             )
-            INSERT INTO ledger_entries (holder, order_id, kind, account, amount_fen, balance_after_fen, note, by, at)
+            INSERT INTO ledger_entries (holder, order_id, kind, account, amount_fen, balance_after_fen, note, by, at,
+                desk)
             SELECT t.holder, t.order_id, t.kind, t.account, t.amount_fen,
-                CASE WHEN t.account = $9 THEN moved.balance_fen - later.later_fen END, t.note, t.by, t.at
+                CASE WHEN t.account = $9 THEN moved.balance_fen - later.later_fen END, t.note, t.by, t.at, t.desk
             FROM t JOIN later USING (n) LEFT JOIN moved ON moved.holder = t.holder
             ORDER BY t.n
             """,
@@ -98,6 +100,7 @@ class Ledger:
             [r[3] for r in rows],
             [r[4] for r in rows],
             Account.BALANCE.value,
+            [r[2].desk for r in rows],
         )
 
     async def entries(self, *, holder: str | None = None, order_id: str | None = None, limit: int = 100) -> list[Entry]:
@@ -122,6 +125,7 @@ class Ledger:
                 note=r["note"],
                 by=r["by"],
                 at=r["at"],
+                desk=r["desk"],
             )
             for r in rows
         ]

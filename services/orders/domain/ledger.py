@@ -50,12 +50,17 @@ class Account(StrEnum):
 
 @dataclass(frozen=True)
 class Posting:
-    """One ledger entry: `amount_fen` is signed as it changes the account (a debit is negative)."""
+    """One ledger entry: `amount_fen` is signed as it changes the account (a debit is negative).
+
+    `desk` names the service centre's cash desk where the money changed hands (a top-up or a
+    refund paid out in cash there); settlement books it to that desk's cash, not to the bank.
+    """
 
     kind: Kind
     amount_fen: int
     account: Account = Account.BALANCE
     note: str = ""
+    desk: str | None = None
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,7 @@ class Entry:
     note: str
     by: str
     at: datetime
+    desk: str | None = None
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,7 @@ class InMemoryLedger:
 
     async def entries(self, *, holder: str | None = None, order_id: str | None = None, limit: int = 100) -> list[Entry]:
         rows = [
-            Entry(n, h, oid, p.kind, p.account, p.amount_fen, None, p.note, by, at)
+            Entry(n, h, oid, p.kind, p.account, p.amount_fen, None, p.note, by, at, p.desk)
             for n, (h, oid, p, by, at) in enumerate(self.rows, start=1)
         ]
         if order_id is not None:
