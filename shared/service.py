@@ -34,6 +34,7 @@ from faststream.specification import AsyncAPI
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared import db, outbox
+from shared.audit import audit_router
 from shared.auth import session_router
 from shared.background import BackgroundLoop
 from shared.clock import Clock, SystemClock
@@ -435,6 +436,7 @@ def build_app(spec: ServiceSpec, settings: Settings) -> FastAPI:
     )
     install_error_handlers(app)
     app.include_router(session_router())
+    app.include_router(audit_router())  # every service keeps its record of changes (shared/audit.py)
     for router in spec.routers:
         app.include_router(router)
     app.mount("/metrics", prometheus_client.make_asgi_app(registry))

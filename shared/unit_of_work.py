@@ -22,6 +22,7 @@ from typing import Any, ClassVar, Self
 import asyncpg
 
 from shared import outbox
+from shared.audit import AuditLog, PostgresAuditLog
 from shared.clock import Clock
 from shared.deadlines import Deadline, Deadlines, PostgresDeadlines
 from shared.dependencies import DATABASE, Unavailable
@@ -37,6 +38,7 @@ class UnitOfWork(abc.ABC):
     inbox: Inbox
     deadlines: Deadlines
     idempotency: IdempotencyKeys
+    audit: AuditLog  # the record of changes, in this transaction (shared/audit.py)
 
     def __init__(self, *, clock: Clock, cause: RawEnvelope | None = None, correlation_id: str | None = None) -> None:
         self.clock = clock
@@ -146,6 +148,7 @@ class PostgresUnitOfWork(UnitOfWork):
         self.inbox = PostgresInbox(conn)
         self.deadlines = PostgresDeadlines(conn)
         self.idempotency = PostgresIdempotencyKeys(conn)
+        self.audit = PostgresAuditLog(conn, self.now)
         self._bind(conn)
 
     async def _end(self, commit: bool) -> None:

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.attempts import CodeTries
+from shared.audit import InMemoryAuditLog
 from shared.deadlines import Deadline
 from shared.events.envelope import Envelope, RawEnvelope
 from shared.unit_of_work import UnitOfWork
@@ -85,6 +86,7 @@ class FakeUnitOfWork(UnitOfWork):
         self.inbox = InMemoryInbox()
         self.deadlines = InMemoryDeadlines()
         self.idempotency = InMemoryIdempotencyKeys()
+        self.audit = InMemoryAuditLog(self.now)
         self.code_tries = InMemoryCodeTries()
         self.events: list[Envelope[Any]] = []  # every committed event, across units of work
         self.committed = False

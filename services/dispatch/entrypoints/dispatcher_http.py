@@ -3,7 +3,7 @@ and alerts. Store staff, riders and shoppers get 403 here."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
@@ -24,12 +24,14 @@ from services.dispatch.entrypoints.answers import (
 from services.dispatch.entrypoints.changes import Asked, asked_by, read, then
 from services.dispatch.service_layer import assigning, riders
 from services.dispatch.service_layer.unit_of_work import DispatchUnitOfWork
+from shared.audit import summary
 from shared.auth import Principal, require
 from shared.vocabulary.roles import Role
 
 router = APIRouter(tags=["dispatchers"])
 Dispatcher = Depends(require(Role.DISPATCHER))
 AskedByDispatcher = asked_by(Role.DISPATCHER)
+EVER = (datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))  # a rider's every shift, for the record
 RiderId = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$")
 
 
@@ -73,12 +75,24 @@ async def roster(request: Request, _: Principal = Dispatcher) -> list[RosterAnsw
 
 @router.put("/riders/{rider_id}", response_model=ProfileAnswer)
 async def put_rider(rider_id: str, body: ProfileBody, asked: Asked = AskedByDispatcher) -> JSONResponse:
-    return await asked.change(
-        body.model_dump(mode="json"),
-        lambda uow: then(
-            riders.put_profile(uow, rider_id, body.name, body.vehicle, body.capacity, body.state), answers.profile
-        ),
-    )
+
+    async def put(uow: DispatchUnitOfWork) -> ProfileAnswer:
+        before = await uow.riders.get(rider_id)
+        after = answers.profile(
+            await riders.put_profile(uow, rider_id, body.name, body.vehicle, body.capacity, body.state)
+        )
+        action = "created" if before is None else "updated"
+        await uow.audit.record(
+            asked.principal,
+            "rider",
+            rider_id,
+            action,
+            summary(before and answers.profile(before)),
+            after.model_dump(mode="json"),
+        )
+        return after
+
+    return await asked.change(body.model_dump(mode="json"), put)
 
 
 @router.put("/riders/{rider_id}/shifts", response_model=ShiftsAnswer)
@@ -87,8 +101,13 @@ async def put_shifts(rider_id: str, body: ShiftsBody, asked: Asked = AskedByDisp
     shifts = [Shift(s.starts_at, s.ends_at) for s in body.shifts]
 
     async def put(uow: DispatchUnitOfWork) -> ShiftsAnswer:
+        kept = (await uow.shifts.between([rider_id], EVER[0], EVER[1])).get(rider_id, [])
         saved = await riders.put_shifts(uow, rider_id, shifts, body.day)
-        return ShiftsAnswer(rider_id=rider_id, shifts=[answers.shift(s) for s in saved])
+        answer = ShiftsAnswer(rider_id=rider_id, shifts=[answers.shift(s) for s in saved])
+        before = {"shifts": [answers.shift(s).model_dump() for s in kept]}
+        after = {"day": body.day and body.day.isoformat(), "shifts": answer.model_dump()["shifts"]}
+        await uow.audit.record(asked.principal, "shifts", rider_id, "replaced", before, after)
+        return answer
 
     return await asked.change(body.model_dump(mode="json"), put)
 

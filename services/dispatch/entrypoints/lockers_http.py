@@ -10,6 +10,7 @@ from services.dispatch.entrypoints import answers
 from services.dispatch.entrypoints.answers import OpenedAnswer, SiteAnswer, SiteDetailAnswer
 from services.dispatch.entrypoints.changes import Asked, asked_by, read, then
 from services.dispatch.service_layer import lockers
+from services.dispatch.service_layer.unit_of_work import DispatchUnitOfWork
 from shared.attempts import CODE_RESPONSES
 from shared.auth import Principal, require
 from shared.vocabulary.roles import Role
@@ -41,11 +42,18 @@ class OpenBody(BaseModel):
 
 @router.put("/lockers/{site_id}", response_model=SiteDetailAnswer)
 async def put_site(site_id: str, body: SiteBody, asked: Asked = AskedByAdmin) -> JSONResponse:
+    """Create or update a locker site (admins); compartments not listed are removed unless in use."""
     comps = [(c.id, c.size) for c in body.compartments]
-    return await asked.change(
-        body.model_dump(),
-        lambda uow: then(lockers.put_site(uow, site_id, body.name, body.lat, body.lon, comps), answers.site_detail),
-    )
+
+    async def put(uow: DispatchUnitOfWork) -> SiteDetailAnswer:
+        before = await uow.lockers.site(site_id)
+        was = answers.site_detail(await lockers.site_detail(uow, site_id)).model_dump() if before else None
+        after = answers.site_detail(await lockers.put_site(uow, site_id, body.name, body.lat, body.lon, comps))
+        action = "created" if before is None else "updated"
+        await uow.audit.record(asked.principal, "locker", site_id, action, was, after.model_dump())
+        return after
+
+    return await asked.change(body.model_dump(), put)
 
 
 @router.get("/lockers")

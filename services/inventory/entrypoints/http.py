@@ -21,12 +21,13 @@ from services.inventory.entrypoints.answers import (
     store_answer,
 )
 from services.inventory.entrypoints.changes import (
-    answered_ok,
     location_changes,
     product_changes,
     unit_of_work,
 )
 from services.inventory.service_layer import catalog, reservations
+from services.inventory.service_layer.unit_of_work import InventoryUnitOfWork
+from shared.audit import summary
 from shared.auth import CurrentPrincipal, Principal, require
 from shared.errors import Invalid, NotFound
 from shared.requests import changed_once
@@ -129,13 +130,14 @@ async def put_location(
         body,
         [name for name in LOCATION_FIELDS if name not in OPERATING or name in body.model_fields_set],
     )
-    return await changed_once(
-        request,
-        principal,
-        idempotency_key,
-        body.model_dump(mode="json"),
-        lambda uow: answered_ok(catalog.upsert_location(uow, location_id, LocationKind(body.kind), changes)),
-    )
+
+    async def put(uow: InventoryUnitOfWork) -> None:
+        before = await uow.locations.get(location_id)
+        after = await catalog.upsert_location(uow, location_id, LocationKind(body.kind), changes)
+        action = "created" if before is None else "updated"
+        await uow.audit.record(principal, "location", location_id, action, summary(before), summary(after))
+
+    return await changed_once(request, principal, idempotency_key, body.model_dump(mode="json"), put)
 
 
 @router.put("/admin/products/{product_id}", response_model=Ok)
@@ -149,13 +151,16 @@ async def put_product(
     """Create or update a product, optionally setting its stock on hand (admins)."""
     _check_id(product_id, "product")
     changes = product_changes(body, ProductBody.model_fields.keys() - {"on_hand"})
-    return await changed_once(
-        request,
-        principal,
-        idempotency_key,
-        body.model_dump(),
-        lambda uow: answered_ok(catalog.upsert_product(uow, product_id, changes, principal.key, on_hand=body.on_hand)),
-    )
+
+    async def put(uow: InventoryUnitOfWork) -> None:
+        before = await uow.products.get(product_id)
+        after = await catalog.upsert_product(uow, product_id, changes, principal.key, on_hand=body.on_hand)
+        counted = {} if body.on_hand is None else {"on_hand": body.on_hand}
+        action = "created" if before is None else "updated"
+        after_summary = {**(summary(after) or {}), **counted}
+        await uow.audit.record(principal, "product", product_id, action, summary(before), after_summary)
+
+    return await changed_once(request, principal, idempotency_key, body.model_dump(), put)
 
 
 @router.post("/stores/{store_id}/orders/{order_id}/accept", response_model=Ok)

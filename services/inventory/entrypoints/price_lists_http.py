@@ -113,9 +113,23 @@ async def preview_price_list(location_id: str, request: Request, principal: Prin
 @router.post("/locations/{location_id}/price-list", openapi_extra=FILE_BODY)
 async def apply_price_list(location_id: str, request: Request, principal: Principal = Staff) -> PriceListAnswer:
     """Apply the list in one transaction; any invalid row refuses it all (422, each row's reason).
-    The same file applied again changes nothing."""
+    The same file applied again changes nothing (and goes on the record of changes only when it changed something)."""
     await location_for(request, principal, location_id)
     table = await _table(request)
     async with unit_of_work(request) as uow:
         plan = await price_lists.apply(uow, location_id, table, principal.key)
-    return _answer(plan, applied=True)
+        answer = _answer(plan, applied=True)
+        if answer.new or answer.changed:  # the same file again changes nothing, so records nothing
+            await uow.audit.record(principal, "price_list", location_id, "applied", after=_record(answer))
+    return answer
+
+
+def _record(answer: PriceListAnswer) -> dict[str, object]:
+    """What a price list changed, row by row (only the rows that changed something)."""
+    changed = [
+        {"product_id": r.product_id, "changes": r.changes, "price_fen": r.price_fen, "counted": r.counted}
+        | ({"price_fen_before": r.price_fen_before} if r.price_fen_before is not None else {})
+        for r in answer.rows
+        if r.changes
+    ]
+    return {"new": answer.new, "changed": answer.changed, "unchanged": answer.unchanged, "rows": changed[:500]}

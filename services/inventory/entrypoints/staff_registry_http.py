@@ -1,8 +1,8 @@
-"""The staff registry, kept by admins (a console comes later): who may act for which shop, stall or market.
+"""The staff registry, kept by admins from the operator console: who may act for which shop, stall or market.
 
 `PUT /admin/staff/{location_id}/{subject}` registers (twice is one entry), `DELETE` revokes (from
 the next request on), `GET /admin/staff` lists the live entries, and with `revoked=true` also the
-revoked ones, each with who made the change and when.
+revoked ones, each with who made the change and when. Each change goes on the record of changes.
 """
 
 from __future__ import annotations
@@ -49,6 +49,10 @@ def _answer(entry: StaffEntry) -> StaffEntryAnswer:
     )
 
 
+def _summary(entry: StaffEntry) -> dict[str, object]:
+    return {"location_id": entry.location_id, "subject": entry.subject, "live": entry.live}
+
+
 @router.put("/admin/staff/{location_id}/{subject}")
 async def register_staff(
     location_id: str, request: Request, subject: str = Subject, principal: Principal = Admin
@@ -56,6 +60,8 @@ async def register_staff(
     """From the next request on, only registered subjects may use a store_staff token naming this location."""
     async with unit_of_work(request) as uow:
         entry, created = await staff_registry.register(uow, location_id, subject, principal.key)
+        if created:
+            await uow.audit.record(principal, "staff", f"{location_id}/{subject}", "registered", after=_summary(entry))
     return RegisteredAnswer(**_answer(entry).model_dump(), created=created)
 
 
@@ -66,7 +72,9 @@ async def revoke_staff(
     """The subject's tokens for this location are refused from the next request on (while any entry is left;
     with none left the location admits every token naming it again)."""
     async with unit_of_work(request) as uow:
-        return _answer(await staff_registry.revoke(uow, location_id, subject, principal.key))
+        entry = await staff_registry.revoke(uow, location_id, subject, principal.key)
+        await uow.audit.record(principal, "staff", f"{location_id}/{subject}", "revoked", after=_summary(entry))
+    return _answer(entry)
 
 
 @router.get("/admin/staff")

@@ -61,6 +61,14 @@ class Residents:
         )
         return [resident_of(r) for r in rows]
 
+    async def every(self, helper: str | None = None) -> list[Resident]:
+        """Every resident (of one helper, if named), for the operator console."""
+        rows = await self.conn.fetch(
+            "SELECT * FROM residents WHERE $1::text IS NULL OR helper = $1 ORDER BY helper, created_at, resident_id",
+            helper,
+        )
+        return [resident_of(r) for r in rows]
+
     async def helped_by(self, helper: str, holder: str) -> HelpedBy:
         """Whether `helper` helps `holder`, as a HelpedBy holding at most that one person."""
         row = await self.conn.fetchrow(
@@ -100,6 +108,11 @@ class NamedHelpers:
             "SELECT helper, named_at FROM named_helpers WHERE shopper = $1 ORDER BY named_at, helper", shopper
         )
         return [NamedHelper(r["helper"], r["named_at"]) for r in rows]
+
+    async def every(self) -> list[tuple[str, NamedHelper]]:
+        """Every shopper's named helpers, for the operator console."""
+        rows = await self.conn.fetch("SELECT shopper, helper, named_at FROM named_helpers ORDER BY shopper, named_at")
+        return [(r["shopper"], NamedHelper(r["helper"], r["named_at"])) for r in rows]
 
 
 class SubstitutionMemory:

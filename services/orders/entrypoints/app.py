@@ -10,6 +10,7 @@ from services.orders.adapters.messages import MessageSender
 from services.orders.adapters.repository import ORDER_CHANNEL
 from services.orders.entrypoints import (
     addresses_http,
+    admin_http,
     cash_desk_http,
     codes_http,
     discovery_http,
@@ -111,6 +112,7 @@ SPEC = ServiceSpec(
         codes_http.router,
         addresses_http.router,
         group_buys_http.router,
+        admin_http.router,
         cash_desk_http.router,
     ],
     subscriptions=SUBSCRIPTIONS,

@@ -56,7 +56,9 @@ async def register(
     async with unit_of_work(request) as uow:
         details = body.model_dump(mode="json")
         details["address"] = await addresses.settled(uow, details["address"])
-        return ResidentAnswer.of(await residents.register(uow, principal, details))
+        answer = ResidentAnswer.of(await residents.register(uow, principal, details))
+        await uow.audit.record(principal, "resident", answer.resident_id, "registered", after=answer.model_dump())
+        return answer
 
 
 @router.get("/residents")
@@ -85,7 +87,10 @@ async def change_resident(
         changes = body.model_dump(mode="json", exclude_unset=True)
         if "address" in changes:
             changes["address"] = await addresses.settled(uow, changes["address"])
-        return ResidentAnswer.of(await residents.change_resident(uow, principal, resident_id, changes))
+        before = ResidentAnswer.of(await residents.resident(uow, principal, resident_id, for_update=True))
+        answer = ResidentAnswer.of(await residents.change_resident(uow, principal, resident_id, changes))
+        await uow.audit.record(principal, "resident", resident_id, "changed", before.model_dump(), answer.model_dump())
+        return answer
 
 
 @router.get("/me/helpers")
@@ -104,6 +109,9 @@ async def name_helper(
     """Name a family member (their account) as your helper; naming them again changes nothing."""
     async with unit_of_work(request) as uow:
         added = await residents.name_helper(uow, principal, helper_subject)
+        if added:
+            named = {"shopper": principal.subject, "helper": helper_subject}
+            await uow.audit.record(principal, "helper", f"{principal.subject}/{helper_subject}", "named", after=named)
     return HelperNamed(helper=helper_subject, named=True, new=added)
 
 
@@ -116,6 +124,8 @@ async def unname_helper(
     """Stop a helper ordering for you; orders they placed stay as they are (answers 204, no body)."""
     async with unit_of_work(request) as uow:
         await residents.unname_helper(uow, principal, helper_subject)
+        was = {"shopper": principal.subject, "helper": helper_subject}
+        await uow.audit.record(principal, "helper", f"{principal.subject}/{helper_subject}", "unnamed", before=was)
 
 
 @router.get(
