@@ -16,6 +16,7 @@ from services.orders.entrypoints import (
     discovery_http,
     following_http,
     group_buys_http,
+    reports_http,
     residents_http,
     stream,
 )
@@ -112,6 +113,7 @@ SPEC = ServiceSpec(
         codes_http.router,
         addresses_http.router,
         group_buys_http.router,
+        reports_http.router,
         admin_http.router,
         cash_desk_http.router,
     ],
