@@ -69,18 +69,20 @@ class GroupLeaders:
         rows = await self.conn.fetch("SELECT * FROM group_leaders WHERE shopper = $1 ORDER BY scope", shopper)
         return [dict(r) for r in rows]
 
-    async def live(self) -> list[dict[str, Any]]:
-        """Every grant not revoked, for the operator console."""
-        rows = await self.conn.fetch("SELECT * FROM group_leaders WHERE revoked_at IS NULL ORDER BY shopper, scope")
-        return [dict(r) for r in rows]
-
 
 def _window(w: dict[str, str] | None) -> Window | None:
     return Window(datetime.fromisoformat(w["start"]), datetime.fromisoformat(w["end"])) if w else None
 
 
 def _pickup_json(p: PickupPoint) -> dict[str, Any]:
-    return {"kind": p.kind, "name": p.name, "lat": p.point.lat, "lon": p.point.lon, "locker_site_id": p.locker_site_id}
+    return {
+        "kind": p.kind,
+        "name": p.name,
+        "lat": p.point.lat,
+        "lon": p.point.lon,
+        "locker_site_id": p.locker_site_id,
+        "delivered": p.delivered,
+    }
 
 
 def _posting(r: asyncpg.Record) -> Posting:
@@ -164,7 +166,11 @@ class GroupBuys:
             minimum=r["minimum"],
             cutoff_at=r["cutoff_at"],
             pickup=PickupPoint(
-                pickup["kind"], pickup["name"], geo.Point(pickup["lat"], pickup["lon"]), pickup.get("locker_site_id")
+                pickup["kind"],
+                pickup["name"],
+                geo.Point(pickup["lat"], pickup["lon"]),
+                pickup.get("locker_site_id"),
+                bool(pickup.get("delivered", False)),
             ),
             window=Window(r["window_start"], r["window_end"]),
             uncollected=r["uncollected"],

@@ -91,6 +91,7 @@ class PickupPoint:
     name: str
     point: geo.Point
     locker_site_id: str | None = None
+    delivered: bool = False  # a place dispatch brings the bags to in one trip; else the leader collects
 
 
 @dataclass(frozen=True)

@@ -10,13 +10,12 @@ from services.orders.adapters.messages import MessageSender
 from services.orders.adapters.repository import ORDER_CHANNEL
 from services.orders.entrypoints import (
     addresses_http,
-    admin_http,
     cash_desk_http,
     codes_http,
     discovery_http,
     following_http,
     group_buys_http,
-    reports_http,
+    group_trips_http,
     residents_http,
     stream,
 )
@@ -113,8 +112,7 @@ SPEC = ServiceSpec(
         codes_http.router,
         addresses_http.router,
         group_buys_http.router,
-        reports_http.router,
-        admin_http.router,
+        group_trips_http.router,
         cash_desk_http.router,
     ],
     subscriptions=SUBSCRIPTIONS,

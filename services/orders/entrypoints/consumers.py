@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime
 
-from services.orders.service_layer import codes, delivery, fulfilment, group_buys, news, ordering
+from services.orders.service_layer import codes, delivery, fulfilment, group_buys, group_trips, news, ordering
 from services.orders.service_layer.unit_of_work import OrdersUnitOfWork
 from shared.events.contracts import (
     BagReturned,
@@ -19,6 +19,10 @@ from shared.events.contracts import (
     DeliveryPickedUp,
     DeliveryPromised,
     EtaUpdated,
+    GroupBuyLockerOpened,
+    GroupBuyTripAtPickup,
+    GroupBuyTripPlanned,
+    GroupBuyTripRefused,
     HandoverCodeLockedOut,
     LineOutOfStock,
     LinePicked,
@@ -107,7 +111,7 @@ SUBSCRIPTIONS = [
             SubstitutionProposed: fulfilment.on_substitution_proposed,
             SubstitutionSettled: fulfilment.on_substitution_settled,
             PartPacked: fulfilment.on_part_packed,
-            OrderPacked: fulfilment.on_order_packed,
+            OrderPacked: group_trips.on_order_packed,  # fulfilment's, then a group buy's counter code
             OrderHandedOver: fulfilment.on_order_handed_over,
             BagReturned: fulfilment.on_bag_returned,
             HandoverCodeLockedOut: codes.on_handover_code_locked_out,
@@ -140,6 +144,10 @@ SUBSCRIPTIONS = [
             LockerCollected: delivery.on_locker_collected,
             LockerExpired: delivery.on_locker_expired,
             CodeLockedOut: codes.on_code_locked_out,
+            GroupBuyTripPlanned: group_trips.on_trip_planned,
+            GroupBuyTripRefused: group_trips.on_trip_refused,
+            GroupBuyTripAtPickup: group_trips.on_trip_at_pickup,
+            GroupBuyLockerOpened: group_trips.on_locker_opened,
         },
     ),
     Subscription(

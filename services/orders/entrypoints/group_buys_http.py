@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from services.orders.domain.group_buys import DealStatus, GroupBuy, Share, Window
-from services.orders.service_layer import group_buys
+from services.orders.service_layer import group_buys, group_trips
 from services.orders.service_layer.unit_of_work import OrdersUnitOfWork
 from shared import requests
 from shared.attempts import CODE_RESPONSES, CodeLimits
@@ -56,6 +56,7 @@ class PickupRequest(BaseModel):
     lat: float | None = Field(None, ge=-90, le=90)
     lon: float | None = Field(None, ge=-180, le=180)
     locker_site_id: str | None = Field(None, min_length=1, max_length=100)
+    delivered: bool = Field(False, description="a place: dispatch brings every bag there in one trip")
 
 
 class DealItemRequest(BaseModel):
@@ -135,6 +136,7 @@ class PickupAnswer(BaseModel):
     lat: float
     lon: float
     locker_site_id: str | None
+    delivered: bool = False
 
 
 class WindowAnswer(BaseModel):
@@ -237,6 +239,7 @@ class DealAnswer(BaseModel):
                 lat=deal.pickup.point.lat,
                 lon=deal.pickup.point.lon,
                 locker_site_id=deal.pickup.locker_site_id,
+                delivered=deal.pickup.delivered,
             ),
             window=WindowAnswer(start=deal.window.start, end=deal.window.end),
             uncollected=deal.uncollected,
@@ -303,10 +306,7 @@ def _answer(deal: GroupBuy, principal: Principal, now: datetime, mine: Share | N
 async def grant_leader(body: Grant, request: Request, principal: CurrentPrincipal) -> LeaderGrantAnswer:
     """Let a shopper lead group buys: an admin for any shop, a shop's staff for their shop only."""
     async with unit_of_work(request) as uow:
-        answer = LeaderGrantAnswer.of(await group_buys.grant_leader(uow, principal, body.shopper))
-        grant = f"{answer.shopper}/{answer.scope}"
-        await uow.audit.record(principal, "group_leader", grant, "granted", after=answer.model_dump(mode="json"))
-        return answer
+        return LeaderGrantAnswer.of(await group_buys.grant_leader(uow, principal, body.shopper))
 
 
 @router.delete(
@@ -316,10 +316,7 @@ async def grant_leader(body: Grant, request: Request, principal: CurrentPrincipa
 async def revoke_leader(shopper: str, request: Request, principal: CurrentPrincipal) -> LeaderGrantAnswer:
     """Revoke the grant the caller's side gave (an admin's, or this shop's); it stays on record as revoked."""
     async with unit_of_work(request) as uow:
-        answer = LeaderGrantAnswer.of(await group_buys.revoke_leader(uow, principal, shopper))
-        grant = f"{answer.shopper}/{answer.scope}"
-        await uow.audit.record(principal, "group_leader", grant, "revoked", after=answer.model_dump(mode="json"))
-        return answer
+        return LeaderGrantAnswer.of(await group_buys.revoke_leader(uow, principal, shopper))
 
 
 @router.get("/group-leaders/{shopper}")
@@ -356,6 +353,7 @@ async def open_deal(body: OpenDeal, request: Request, principal: CurrentPrincipa
             p.name,
             geo.Point(p.lat, p.lon) if p.lat is not None and p.lon is not None else None,
             p.locker_site_id,
+            p.delivered,
         ),
         window=body.window.window(),
         uncollected=body.uncollected,
@@ -545,7 +543,7 @@ async def list_bags(deal_id: str, request: Request, principal: CurrentPrincipal)
 async def confirm_arrival(deal_id: str, request: Request, principal: CurrentPrincipal) -> BagsAnswer:
     """The bags are at the pickup point: from now they are handed out against their codes."""
     async with unit_of_work(request) as uow:
-        deal = await group_buys.confirm_arrival(uow, principal, deal_id)
+        deal = await group_trips.confirm_arrival(uow, principal, deal_id)
         _, views = (
             await group_buys.bags(uow, principal, deal_id) if group_buys.sees_shares(principal, deal) else (deal, [])
         )

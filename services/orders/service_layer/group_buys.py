@@ -101,6 +101,7 @@ class PickupWanted:
     name: str | None
     point: geo.Point | None
     locker_site_id: str | None
+    delivered: bool = False  # a place: dispatch brings the bags there (one trip); else the leader collects
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,7 @@ async def _pickup(uow: OrdersUnitOfWork, wanted: PickupWanted) -> PickupPoint:
         return PickupPoint("locker", wanted.name or found.name, found.point, found.site_id)
     if wanted.point is None or not wanted.name:
         raise Invalid("a pickup place has a name and a position (lat, lon)")
-    return PickupPoint("place", wanted.name, wanted.point)
+    return PickupPoint("place", wanted.name, wanted.point, delivered=wanted.delivered)
 
 
 async def _items(uow: OrdersUnitOfWork, store_id: str, items: Sequence[ItemWanted]) -> list[DealItem]:
@@ -436,6 +437,7 @@ async def on_cutoff(uow: OrdersUnitOfWork, deadline: Deadline) -> None:
                     locker_site_id=deal.pickup.locker_site_id,
                     window_start=deal.window.start,
                     window_end=deal.window.end,
+                    delivered=deal.pickup.delivered,
                 ),
             )
         )

@@ -17,10 +17,10 @@ from services.orders.adapters.circle import CircleReadModel, ShopStanding
 from services.orders.adapters.commit import AnswersAtCommit, AtCommit
 from services.orders.adapters.following import Ratings
 from services.orders.adapters.group_buys import GroupBuys, GroupLeaders
+from services.orders.adapters.group_trips import GroupBuyTrips
 from services.orders.adapters.ledger import Ledger
 from services.orders.adapters.messages import NewsStore
 from services.orders.adapters.placing import PlacingStore
-from services.orders.adapters.reports import ReportFacts
 from services.orders.adapters.repository import CatalogReadModel, OrderRepository
 from services.orders.adapters.residents import NamedHelpers, Residents, SubstitutionMemory
 from services.orders.domain.order import Order
@@ -45,9 +45,9 @@ class OrdersUnitOfWork(UnitOfWork):
     news: NewsStore  # text-message choices, moments told and the message outbox
     addresses: AddressBook  # the circle's estates and buildings
     group_buys: GroupBuys  # leaders' deals and the neighbours' shares
+    group_trips: GroupBuyTrips  # how a closed deal's bags reach its pickup point
     group_leaders: GroupLeaders  # who may lead deals, with which shop
     code_tries: CodeTriesRepository  # wrong tries of group-buy bags' collection codes (shared/attempts.py)
-    reports: ReportFacts  # what the reports read of the orders placed in a period
     cash_desks: CashDesks  # the service centre's desks, their receipts and day closes
 
     async def apply(self, order_id: str, fact: Callable[[Order], object]) -> Order | None:
@@ -85,9 +85,9 @@ class PostgresOrdersUnitOfWork(PostgresUnitOfWork, OrdersUnitOfWork):
         self.news = NewsStore(conn)
         self.addresses = AddressBook(conn)
         self.group_buys = GroupBuys(conn)
+        self.group_trips = GroupBuyTrips(conn)
         self.group_leaders = GroupLeaders(conn)
         self.code_tries = PostgresCodeTries(conn)
-        self.reports = ReportFacts(conn)
         self.cash_desks = CashDesks(conn)
 
     async def _record(self, env: Envelope[Any]) -> None:
