@@ -69,6 +69,11 @@ class GroupLeaders:
         rows = await self.conn.fetch("SELECT * FROM group_leaders WHERE shopper = $1 ORDER BY scope", shopper)
         return [dict(r) for r in rows]
 
+    async def live(self) -> list[dict[str, Any]]:
+        """Every grant not revoked, for the operator console."""
+        rows = await self.conn.fetch("SELECT * FROM group_leaders WHERE revoked_at IS NULL ORDER BY shopper, scope")
+        return [dict(r) for r in rows]
+
 
 def _window(w: dict[str, str] | None) -> Window | None:
     return Window(datetime.fromisoformat(w["start"]), datetime.fromisoformat(w["end"])) if w else None

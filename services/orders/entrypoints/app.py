@@ -10,12 +10,14 @@ from services.orders.adapters.messages import MessageSender
 from services.orders.adapters.repository import ORDER_CHANNEL
 from services.orders.entrypoints import (
     addresses_http,
+    admin_http,
     cash_desk_http,
     codes_http,
     discovery_http,
     following_http,
     group_buys_http,
     group_trips_http,
+    reports_http,
     residents_http,
     stream,
 )
@@ -113,6 +115,8 @@ SPEC = ServiceSpec(
         addresses_http.router,
         group_buys_http.router,
         group_trips_http.router,
+        reports_http.router,
+        admin_http.router,
         cash_desk_http.router,
     ],
     subscriptions=SUBSCRIPTIONS,

@@ -306,7 +306,10 @@ def _answer(deal: GroupBuy, principal: Principal, now: datetime, mine: Share | N
 async def grant_leader(body: Grant, request: Request, principal: CurrentPrincipal) -> LeaderGrantAnswer:
     """Let a shopper lead group buys: an admin for any shop, a shop's staff for their shop only."""
     async with unit_of_work(request) as uow:
-        return LeaderGrantAnswer.of(await group_buys.grant_leader(uow, principal, body.shopper))
+        answer = LeaderGrantAnswer.of(await group_buys.grant_leader(uow, principal, body.shopper))
+        grant = f"{answer.shopper}/{answer.scope}"
+        await uow.audit.record(principal, "group_leader", grant, "granted", after=answer.model_dump(mode="json"))
+        return answer
 
 
 @router.delete(
@@ -316,7 +319,10 @@ async def grant_leader(body: Grant, request: Request, principal: CurrentPrincipa
 async def revoke_leader(shopper: str, request: Request, principal: CurrentPrincipal) -> LeaderGrantAnswer:
     """Revoke the grant the caller's side gave (an admin's, or this shop's); it stays on record as revoked."""
     async with unit_of_work(request) as uow:
-        return LeaderGrantAnswer.of(await group_buys.revoke_leader(uow, principal, shopper))
+        answer = LeaderGrantAnswer.of(await group_buys.revoke_leader(uow, principal, shopper))
+        grant = f"{answer.shopper}/{answer.scope}"
+        await uow.audit.record(principal, "group_leader", grant, "revoked", after=answer.model_dump(mode="json"))
+        return answer
 
 
 @router.get("/group-leaders/{shopper}")

@@ -21,6 +21,7 @@ from services.orders.adapters.group_trips import GroupBuyTrips
 from services.orders.adapters.ledger import Ledger
 from services.orders.adapters.messages import NewsStore
 from services.orders.adapters.placing import PlacingStore
+from services.orders.adapters.reports import ReportFacts
 from services.orders.adapters.repository import CatalogReadModel, OrderRepository
 from services.orders.adapters.residents import NamedHelpers, Residents, SubstitutionMemory
 from services.orders.domain.order import Order
@@ -48,6 +49,7 @@ class OrdersUnitOfWork(UnitOfWork):
     group_trips: GroupBuyTrips  # how a closed deal's bags reach its pickup point
     group_leaders: GroupLeaders  # who may lead deals, with which shop
     code_tries: CodeTriesRepository  # wrong tries of group-buy bags' collection codes (shared/attempts.py)
+    reports: ReportFacts  # what the reports read of the orders placed in a period
     cash_desks: CashDesks  # the service centre's desks, their receipts and day closes
 
     async def apply(self, order_id: str, fact: Callable[[Order], object]) -> Order | None:
@@ -88,6 +90,7 @@ class PostgresOrdersUnitOfWork(PostgresUnitOfWork, OrdersUnitOfWork):
         self.group_trips = GroupBuyTrips(conn)
         self.group_leaders = GroupLeaders(conn)
         self.code_tries = PostgresCodeTries(conn)
+        self.reports = ReportFacts(conn)
         self.cash_desks = CashDesks(conn)
 
     async def _record(self, env: Envelope[Any]) -> None:
