@@ -764,7 +764,11 @@ class BagItem(Event):
     line_no: int = Field(ge=1)
     product_id: str
     quantity: int = Field(ge=1, description="pieces")
-    price_fen: int = Field(ge=0, description="the item's price at the group price")
+    price_fen: int = Field(ge=0, description="the item's price at the group price (the estimate, if weighed)")
+    unit: StockUnit = Field(default=StockUnit.PIECE, description="the product's unit: weighed goods are in g")
+    stock_quantity: int | None = Field(
+        default=None, ge=1, description="the estimate in the product's unit (grams, if weighed); None: = quantity"
+    )
 
 
 class DealBag(Event):

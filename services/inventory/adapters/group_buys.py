@@ -8,6 +8,7 @@ from typing import Any
 
 import asyncpg
 
+from services.inventory.domain.bag_packing import PackedBag
 from services.inventory.domain.group_buys import DealStock, DealStockStatus, HeldLine
 from shared.errors import Conflict
 from shared.events.contracts import DealBag
@@ -82,3 +83,36 @@ class DealStockRepository:
             at,
         )
         return sorted(r["number"] for r in rows)
+
+    async def bag(self, deal_id: str, number: int, *, for_update: bool = False) -> dict[str, Any] | None:
+        row = await self.conn.fetchrow(
+            "SELECT * FROM deal_bags WHERE deal_id = $1 AND number = $2" + (" FOR UPDATE" if for_update else ""),
+            deal_id,
+            number,
+        )
+        return dict(row) if row is not None else None
+
+    async def save_packed(self, deal_id: str, number: int, packed: PackedBag, by: str, at: datetime) -> None:
+        await self.conn.execute(
+            "UPDATE deal_bags SET packed = $3::jsonb, packed_fen = $4, weight_g = $5, packed_by = $6, packed_at = $7 "
+            "WHERE deal_id = $1 AND number = $2",
+            deal_id,
+            number,
+            [i.as_dict() for i in packed.items],
+            packed.goods_fen,
+            packed.weight_g,
+            by,
+            at,
+        )
+
+    async def ordered_at(self, store_id: str, limit: int = 50) -> list[dict[str, Any]]:
+        """The closed deals whose consolidated order this shop packs, newest first, with how many bags are packed."""
+        rows = await self.conn.fetch(
+            "SELECT s.deal_id, s.status, r.note, count(b.number) AS bags, count(b.packed_at) AS packed "
+            "FROM deal_stock s LEFT JOIN reservations r ON r.order_id = s.deal_id "
+            "LEFT JOIN deal_bags b ON b.deal_id = s.deal_id WHERE s.store_id = $1 AND s.status = 'ordered' "
+            "GROUP BY s.deal_id, s.status, r.note, s.updated_at ORDER BY s.updated_at DESC LIMIT $2",
+            store_id,
+            limit,
+        )
+        return [dict(r) for r in rows]

@@ -12,7 +12,7 @@ from typing import Any
 
 import asyncpg
 
-from services.orders.adapters.repository import ConcurrentUpdate
+from services.orders.adapters.repository import ORDER_CHANNEL, ConcurrentUpdate
 from services.orders.domain.group_buys import (
     DealItem,
     DealStatus,
@@ -155,6 +155,12 @@ class GroupBuys:
                 collected_at=s["collected_at"],
                 collected_by=s["collected_by"],
                 returned_at=s["returned_at"],
+                payment=s["payment"],
+                packed_fen=s["packed_fen"],
+                packed=list(s["packed"]),
+                cash_fen=s["cash_fen"],
+                cash_by=s["cash_by"],
+                cash_at=s["cash_at"],
             )
         return deal
 
@@ -214,18 +220,23 @@ class GroupBuys:
         if done is None:
             raise ConcurrentUpdate(f"group buy {deal.id} changed since it was loaded")
         deal.version = done
+        await self.conn.execute("SELECT pg_notify($1, $2)", ORDER_CHANNEL, deal.id)  # the leader's page follows it
         changed = list(deal.shares.values()) if shares is None else list(shares)
         if not changed:
             return
         await self.conn.execute(
             "INSERT INTO group_buy_shares (group_buy_id, holder, joined_by, status, pieces, number, joined_at, "
-            "updated_at, code, collected_at, collected_by, returned_at) SELECT $1, * FROM unnest($2::text[], "
+            "updated_at, code, collected_at, collected_by, returned_at, payment, packed_fen, packed, cash_fen, "
+            "cash_by, cash_at) SELECT $1, * FROM unnest($2::text[], "
             "$3::text[], $4::text[], $5::jsonb[], $6::int[], $7::timestamptz[], $8::timestamptz[], $9::text[], "
-            "$10::timestamptz[], $11::text[], $12::timestamptz[]) ON CONFLICT (group_buy_id, holder) DO UPDATE SET "
+            "$10::timestamptz[], $11::text[], $12::timestamptz[], $13::text[], $14::bigint[], $15::jsonb[], "
+            "$16::bigint[], $17::text[], $18::timestamptz[]) ON CONFLICT (group_buy_id, holder) DO UPDATE SET "
             "joined_by = excluded.joined_by, status = excluded.status, pieces = excluded.pieces, "
             "number = excluded.number, joined_at = excluded.joined_at, updated_at = excluded.updated_at, "
             "code = excluded.code, collected_at = excluded.collected_at, collected_by = excluded.collected_by, "
-            "returned_at = excluded.returned_at",
+            "returned_at = excluded.returned_at, payment = excluded.payment, packed_fen = excluded.packed_fen, "
+            "packed = excluded.packed, cash_fen = excluded.cash_fen, cash_by = excluded.cash_by, "
+            "cash_at = excluded.cash_at",
             deal.id,
             [s.holder for s in changed],
             [s.joined_by for s in changed],
@@ -238,11 +249,31 @@ class GroupBuys:
             [s.collected_at for s in changed],
             [s.collected_by for s in changed],
             [s.returned_at for s in changed],
+            [s.payment for s in changed],
+            [s.packed_fen for s in changed],
+            [s.packed for s in changed],
+            [s.cash_fen for s in changed],
+            [s.cash_by for s in changed],
+            [s.cash_at for s in changed],
         )
 
     async def post(self, holder: str, deal_id: str, postings: Sequence[Posting], by: str, at: datetime) -> None:
-        """A share's entries on its holder's ledger; the balance moves with them (locked by the caller)."""
+        """A share's entries on its holder's ledger; the balance moves with them (locked by the caller), but
+        for cash taken at pickup, which is recorded on the deal's ledger only."""
         for p in postings:
+            if p.account is Account.CASH:
+                await self.conn.execute(
+                    "INSERT INTO ledger_entries (holder, group_buy_id, kind, account, amount_fen, note, by, at) "
+                    "VALUES ($1, $2, $3, 'cash', $4, $5, $6, $7)",
+                    holder,
+                    deal_id,
+                    p.kind.value,
+                    p.amount_fen,
+                    p.note,
+                    by,
+                    at,
+                )
+                continue
             await self.conn.execute(
                 "WITH moved AS (INSERT INTO balances (holder, balance_fen) VALUES ($1, $4) ON CONFLICT (holder) "
                 "DO UPDATE SET balance_fen = balances.balance_fen + excluded.balance_fen, updated_at = now() "

@@ -17,10 +17,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
-from services.orders.domain.ledger import Kind, Posting
+from services.orders.domain.ledger import Account, Kind, Posting
 from shared.errors import Conflict, Invalid, NotFound, WrongCode
 from shared.vocabulary import geo
 from shared.vocabulary.money import divide_half_up, format_yuan
+from shared.vocabulary.units import StockUnit, line_price, stock_quantity
 
 
 class DealStatus(StrEnum):
@@ -55,6 +56,7 @@ class ShareStatus(StrEnum):
 
 
 BagState = Literal["waiting", "collected", "returned"]
+SharePayment = Literal["balance", "cash_at_pickup"]
 
 
 def new_code() -> str:
@@ -81,6 +83,19 @@ class DealItem:
     group_price_fen: int
     per_person_limit: int
     cap: int
+    grams_per_piece: int | None = None  # weighed goods: the estimate per piece; the group price is per kg
+
+    @property
+    def weighed(self) -> bool:
+        return self.unit == StockUnit.GRAM.value
+
+    def stock_quantity(self, pieces: int) -> int:
+        """What `pieces` of this item are in its unit (grams estimated, for weighed goods)."""
+        return stock_quantity(StockUnit(self.unit), pieces, self.grams_per_piece) if pieces else 0
+
+    def price_fen(self, pieces: int) -> int:
+        """`pieces` at the group price: for weighed goods their estimate, settled per bag once weighed."""
+        return line_price(StockUnit(self.unit), self.group_price_fen, self.stock_quantity(pieces)) if pieces else 0
 
 
 @dataclass(frozen=True)
@@ -167,6 +182,12 @@ class Share:
     collected_at: datetime | None = None
     collected_by: str | None = None
     returned_at: datetime | None = None  # uncollected at the window's end: back to the shop
+    payment: SharePayment = "balance"
+    packed_fen: int | None = None  # the bag's goods as the counter packed them (GroupBuyBagPacked)
+    packed: list[dict[str, object]] = field(default_factory=list)  # its lines as packed
+    cash_fen: int | None = None  # cash at pickup: what was taken for the bag
+    cash_by: str | None = None  # who took it (the leader, a helper or an admin handing the bag out)
+    cash_at: datetime | None = None
 
     @property
     def active(self) -> bool:
@@ -180,18 +201,24 @@ class Share:
 
     @property
     def charged_fen(self) -> int:
-        """What the share has taken from the balance so far (paid − refunded)."""
-        return -sum(p.amount_fen for p in self.postings)
+        """What the share has taken from the balance so far (paid + extra − refunded); cash never counts."""
+        return -sum(p.amount_fen for p in self.postings if p.account is Account.BALANCE)
 
 
 @dataclass(frozen=True)
 class ShareMoney:
-    """A share's money as its holder reads it; `reconciles` is the same promise an order's ledger makes."""
+    """A share's money as its holder reads it; `reconciles` is the same promise an order's ledger makes:
+    from the balance, paid + extra − refunded = due; in cash at pickup, the balance untouched and the cash
+    taken = due once the bag is handed over (nothing before)."""
 
     goods_fen: int
     platform_fee_fen: int
     paid_fen: int
     refund_fen: int
+    extra_charged_fen: int = 0
+    payment: SharePayment = "balance"
+    cash_fen: int | None = None
+    handed_over: bool = False
 
     @property
     def due_fen(self) -> int:
@@ -199,7 +226,11 @@ class ShareMoney:
 
     @property
     def reconciles(self) -> bool:
-        return self.paid_fen - self.refund_fen == self.due_fen
+        if self.payment == "balance":
+            return self.paid_fen + self.extra_charged_fen - self.refund_fen == self.due_fen
+        if self.paid_fen or self.refund_fen or self.extra_charged_fen:
+            return False  # cash at pickup never touches the balance
+        return self.cash_fen == self.due_fen if self.handed_over else self.cash_fen is None
 
 
 @dataclass(frozen=True)
@@ -215,6 +246,32 @@ class Totals:
     @property
     def shop_takings_fen(self) -> int:
         return self.goods_fen - self.leader_commission_fen
+
+
+@dataclass(frozen=True)
+class BagMoney:
+    """One bag's part of the deal's money: the deal's goods, commission and takings are the sums of these."""
+
+    number: int | None
+    holder: str
+    goods_fen: int
+    leader_commission_fen: int
+
+    @property
+    def shop_takings_fen(self) -> int:
+        return self.goods_fen - self.leader_commission_fen
+
+
+def allocate(total: int, weights: list[int]) -> list[int]:
+    """`total` split in proportion to `weights`, to the fen, summing to `total` exactly (largest remainder)."""
+    whole = sum(weights)
+    if not whole:
+        return [0] * len(weights)
+    shares = [total * w // whole for w in weights]
+    order = sorted(range(len(weights)), key=lambda k: (-(total * weights[k] % whole), k))
+    for k in order[: total - sum(shares)]:
+        shares[k] += 1
+    return shares
 
 
 @dataclass
@@ -257,8 +314,8 @@ class GroupBuy:
         if len({i.product_id for i in items}) != len(items):
             raise Invalid("each product appears once in a deal")
         for item in items:
-            if item.unit != "piece":
-                raise Invalid(f"{item.name_en} is sold by weight; deals take products sold by the piece for now")
+            if item.weighed and not (item.grams_per_piece or 0) > 0:
+                raise Invalid(f"{item.name_en} is sold by weight but has no estimated weight per piece to price it")
             if not 1 <= item.per_person_limit <= item.cap:
                 raise Invalid(
                     f"{item.name_en}: the per-person limit ({item.per_person_limit}) is between 1 and the cap "
@@ -275,8 +332,6 @@ class GroupBuy:
             raise Invalid(f"a minimum of {minimum} pieces can never be met under caps of {sum(i.cap for i in items)}")
         if not 0 <= terms.commission_bp <= MAX_COMMISSION_BP:
             raise Invalid(f"the leader's commission is between 0 and {MAX_COMMISSION_BP / 100:g} %")
-        if terms.cash_allowed:
-            raise Invalid("cash at the pickup point is not available yet: deals are paid from the prepaid balance")
         check_times(now, terms.cutoff_at, terms.window, terms.uncollected, terms.second_window)
         check_pickup_in_circle(shop, terms.pickup)
         return cls(
@@ -385,8 +440,9 @@ class GroupBuy:
         raise Invalid(f"{product_id} is not in this deal; it offers {', '.join(i.product_id for i in self.items)}")
 
     def goods_fen(self, pieces: Mapping[int, int]) -> int:
-        prices = {i.line_no: i.group_price_fen for i in self.items}
-        return sum(prices[ln] * n for ln, n in pieces.items())
+        """The goods of `pieces` at the group price, as paid at joining (weighed goods at their estimate)."""
+        items = {i.line_no: i for i in self.items}
+        return sum(items[ln].price_fen(n) for ln, n in pieces.items())
 
     def due_fen(self, pieces: Mapping[int, int]) -> int:
         return self.goods_fen(pieces) + (self.platform_fee_fen if any(pieces.values()) else 0)
@@ -409,9 +465,23 @@ class GroupBuy:
             raise Invalid("a share has at least one product; to leave, leave the deal")
         return pieces
 
-    def set_share(self, holder: str, by: str, wanted: Iterable[tuple[str, int]], now: datetime) -> Share:
+    def set_share(
+        self,
+        holder: str,
+        by: str,
+        wanted: Iterable[tuple[str, int]],
+        now: datetime,
+        payment: SharePayment = "balance",
+    ) -> Share:
         """Join, or change a share: within each product's per-person limit and what the cap has left."""
         self.require_open(now)
+        if payment == "cash_at_pickup" and not self.cash_allowed:
+            raise Invalid("this deal is paid from the prepaid balance; its leader did not allow cash at pickup")
+        current = self.shares.get(holder)
+        if current is not None and current.active and current.payment != payment:
+            raise Conflict(
+                f"this share is paid {current.payment.replace('_', ' ')}; to pay another way, leave and join again"
+            )
         pieces = self.wanted(wanted)
         taken = self.taken(besides=holder)
         for item in self.items:
@@ -425,9 +495,10 @@ class GroupBuy:
                 )
         share = self.shares.get(holder)
         if share is None:
-            share = Share(self.id, holder, by, ShareStatus.JOINED, pieces, now, now)
+            share = Share(self.id, holder, by, ShareStatus.JOINED, pieces, now, now, payment=payment)
             self.shares[holder] = share
         elif not share.active:  # back after leaving: a new place in the queue, the same ledger
+            share.payment = payment
             share.status, share.joined_by, share.pieces, share.joined_at, share.updated_at = (
                 ShareStatus.JOINED,
                 by,
@@ -468,9 +539,11 @@ class GroupBuy:
             raise Conflict(f"the bags' arrival was confirmed at {self.arrived_at.isoformat()} by {self.arrived_by}")
         self.arrived_at, self.arrived_by = now, by
 
-    def check_out(self, number: int, code: str, by: str, now: datetime) -> Share:
-        """Hand bag `number` over against its collection code: once, after arrival, before it went back."""
+    def check_out(self, number: int, code: str, by: str, now: datetime, cash_fen: int | None = None) -> Share:
+        """Hand bag `number` over against its collection code: once, after arrival, before it went back. A bag
+        paid in cash at pickup is handed over only against its due, in cash, recorded with who took it."""
         share = self.bag(number)
+        self.check_cash(share, cash_fen)
         if share.code is None or not secrets.compare_digest(code, share.code):
             raise WrongCode(f"that is not bag {number}'s collection code")
         if share.collected_at is not None:
@@ -486,6 +559,32 @@ class GroupBuy:
         if self.arrived_at is None:
             raise Conflict("the bags have not arrived at the pickup point yet: confirm their arrival first")
         share.collected_at, share.collected_by, share.updated_at = now, by, now
+        if share.payment == "cash_at_pickup":
+            share.cash_fen, share.cash_by, share.cash_at = cash_fen, by, now
+        return share
+
+    def check_cash(self, share: Share, cash_fen: int | None) -> None:
+        due = self.share_due_fen(share)
+        if share.payment != "cash_at_pickup":
+            if cash_fen is not None:
+                raise Invalid(f"bag {share.number} was paid from the balance; take no cash for it")
+            return
+        if cash_fen is None:
+            raise Invalid(f"bag {share.number} is paid in cash at pickup: take {format_yuan(due)} and send cash_fen")
+        if cash_fen != due:
+            raise Invalid(
+                f"bag {share.number} comes to {format_yuan(due)} in cash; {format_yuan(cash_fen)} was entered"
+            )
+
+    def bag_packed(self, number: int, goods_fen: int, items: list[dict[str, object]]) -> Share | None:
+        """The counter packed bag `number`: its share is due what the bag came to. None: known already, or the
+        share is no longer in the deal (nothing to settle)."""
+        if self.status is not D.CLOSED:
+            return None
+        share = self.bag(number)
+        if share.packed_fen is not None or not share.active:
+            return None
+        share.packed_fen, share.packed = goods_fen, items
         return share
 
     def end_pickup(self, now: datetime) -> tuple[list[Share], Window | None]:
@@ -506,36 +605,87 @@ class GroupBuy:
 
     # --- money -----------------------------------------------------------------------------
 
+    def share_goods_fen(self, share: Share) -> int:
+        """The share's goods: as packed once the counter packed its bag, else as paid at joining."""
+        if not share.active:
+            return 0
+        return share.packed_fen if share.packed_fen is not None else self.goods_fen(share.pieces)
+
     def share_due_fen(self, share: Share) -> int:
-        return self.due_fen(share.pieces) if share.active else 0
+        if not share.active:
+            return 0
+        return self.share_goods_fen(share) + (self.platform_fee_fen if any(share.pieces.values()) else 0)
 
     def money_of(self, share: Share) -> ShareMoney:
-        due = self.share_due_fen(share)
+        goods = self.share_goods_fen(share)
         return ShareMoney(
-            goods_fen=self.goods_fen(share.pieces) if share.active else 0,
-            platform_fee_fen=due - (self.goods_fen(share.pieces) if share.active else 0),
+            goods_fen=goods,
+            platform_fee_fen=self.share_due_fen(share) - goods,
             paid_fen=-sum(p.amount_fen for p in share.postings if p.kind is Kind.PAID),
             refund_fen=sum(p.amount_fen for p in share.postings if p.kind is Kind.REFUND),
+            extra_charged_fen=-sum(p.amount_fen for p in share.postings if p.kind is Kind.EXTRA_CHARGE),
+            payment=share.payment,
+            cash_fen=sum(p.amount_fen for p in share.postings if p.kind is Kind.CASH_COLLECTED) or share.cash_fen,
+            handed_over=share.collected_at is not None,
         )
+
+    def bag_money(self) -> list[BagMoney]:
+        """Each joined share's (bag's) goods and its part of the leader's commission, by number: the deal's
+        commission (rate × goods, halves up) allocated to the fen, so the bags sum to the deal exactly."""
+        joined = sorted(self.joined(), key=lambda s: (s.number or 0, s.joined_at, s.holder))
+        goods = [self.share_goods_fen(s) for s in joined]
+        commission = divide_half_up(sum(goods) * self.commission_bp, 10_000)
+        return [
+            BagMoney(s.number, s.holder, g, c)
+            for s, g, c in zip(joined, goods, allocate(commission, goods), strict=True)
+        ]
 
     def totals(self) -> Totals:
         joined = self.joined()
-        pieces = self.taken()
-        goods = sum(self.goods_fen(s.pieces) for s in joined)
+        bags = self.bag_money()
+        goods = sum(b.goods_fen for b in bags)
         return Totals(
             participants=len(joined),
-            pieces=pieces,
+            pieces=self.taken(),
             goods_fen=goods,
             platform_fee_fen=sum(self.share_due_fen(s) for s in joined) - goods,
-            leader_commission_fen=divide_half_up(goods * self.commission_bp, 10_000),
+            leader_commission_fen=sum(b.leader_commission_fen for b in bags),
         )
 
 
 def settle_share(deal: GroupBuy, share: Share) -> list[Posting]:
-    """The posting that brings the share's charge to what it is due now (joined, changed, left, refunded)."""
+    """The posting that brings the share's charge to what it is due now (joined, changed, left, refunded, its
+    bag packed); a share paid in cash at pickup never touches the balance."""
+    if share.payment == "cash_at_pickup":
+        return []
     difference = share.charged_fen - deal.share_due_fen(share)
     if difference > 0:
         return [Posting(Kind.REFUND, difference, note=f"{format_yuan(difference)} back from group buy {deal.title}")]
+    if difference < 0 and share.packed_fen is not None:
+        return [
+            Posting(
+                Kind.EXTRA_CHARGE,
+                difference,
+                note=f"{format_yuan(-difference)} more: bag {share.number} of group buy {deal.title} weighed heavier",
+            )
+        ]
     if difference < 0:
         return [Posting(Kind.PAID, difference, note=f"paid {format_yuan(-difference)} for group buy {deal.title}")]
     return []
+
+
+def cash_taken(deal: GroupBuy, share: Share) -> list[Posting]:
+    """Cash at pickup: what the hander took for the bag, once, on the deal's ledger (never the balance)."""
+    if share.payment != "cash_at_pickup" or share.cash_fen is None:
+        return []
+    if any(p.kind is Kind.CASH_COLLECTED for p in share.postings):
+        return []
+    return [
+        Posting(
+            Kind.CASH_COLLECTED,
+            share.cash_fen,
+            Account.CASH,
+            note=f"{format_yuan(share.cash_fen)} in cash for bag {share.number} of group buy {deal.title}, "
+            f"taken by {share.cash_by}",
+        )
+    ]

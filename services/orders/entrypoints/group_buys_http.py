@@ -62,7 +62,10 @@ class PickupRequest(BaseModel):
 class DealItemRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     product_id: str = Field(min_length=1, max_length=100)
-    group_price_fen: int = Field(ge=0, description="per piece, at most the shelf price")
+    group_price_fen: int = Field(
+        ge=0,
+        description="per piece (per kg for weighed goods, settled per bag at their weight), at most the shelf price",
+    )
     per_person_limit: int = Field(ge=1, le=999)
     cap: int = Field(ge=1, le=100_000, description="the shop's total for the deal, in pieces")
 
@@ -80,7 +83,9 @@ class OpenDeal(BaseModel):
     uncollected: Literal["return_refund", "second_window"] = "return_refund"
     second_window: WindowRequest | None = None
     leader_commission_bp: int = Field(0, ge=0, le=10_000, description="basis points of the goods; 0 by default")
-    cash_allowed: bool = Field(False, description="cash at the pickup point: not available yet")
+    cash_allowed: bool = Field(
+        False, description="neighbours may pay in cash at the pickup point, taken by whoever hands out the bag"
+    )
 
 
 class Reason(BaseModel):
@@ -98,7 +103,9 @@ class SetShare(BaseModel):
     model_config = ConfigDict(extra="forbid")
     items: list[ShareItem] = Field(min_length=1, max_length=20)
     on_behalf_of: str | None = Field(None, min_length=1, max_length=100, description="helpers: the resident")
-    payment: Literal["balance", "cash_at_pickup"] = "balance"
+    payment: Literal["balance", "cash_at_pickup"] = Field(
+        "balance", description="cash_at_pickup only where the deal allows it: paid when the bag is handed over"
+    )
 
 
 # --- answers -------------------------------------------------------------------------------
@@ -123,7 +130,9 @@ class DealItemAnswer(BaseModel):
     name_zh: str
     name_en: str
     shelf_price_fen: int
-    group_price_fen: int
+    group_price_fen: int = Field(description="per piece, or per kg for weighed goods")
+    unit: str = Field("piece", description="piece, or g: weighed goods, paid at their estimate and settled per bag")
+    grams_per_piece: int | None = Field(None, description="weighed goods: the estimate per piece")
     per_person_limit: int
     cap: int
     taken: int
@@ -145,11 +154,14 @@ class WindowAnswer(BaseModel):
 
 
 class ShareMoneyAnswer(BaseModel):
-    goods_fen: int
+    payment: str = Field("balance", description="balance, or cash_at_pickup")
+    goods_fen: int = Field(description="as packed once the counter packed the bag, else as paid at joining")
     platform_fee_fen: int
     due_fen: int
     paid_fen: int
     refund_fen: int
+    extra_charged_fen: int = Field(0, description="a weighed line that came out heavier than its estimate")
+    cash_fen: int | None = Field(None, description="cash at pickup: taken when the bag was handed over")
     reconciles: bool
 
 
@@ -162,10 +174,19 @@ class ShareAnswer(BaseModel):
     money: ShareMoneyAnswer
     bag: str | None = Field(None, description="after the close: 'waiting', 'collected' or 'returned'")
     collected_at: datetime | None = None
+    packed_fen: int | None = Field(None, description="what the bag came to as the counter packed it")
     collection_code: str | None = Field(
         None, description="the bag's six-digit code: only in the holder's own share (or their helper's)"
     )
     collection_qr: str | None = Field(None, description="the code as a QR image (SVG), for the holder")
+
+
+class BagMoneyAnswer(BaseModel):
+    number: int | None = Field(description="the bag's number, once the deal closed")
+    holder: str
+    goods_fen: int
+    leader_commission_fen: int
+    shop_takings_fen: int
 
 
 class TotalsAnswer(BaseModel):
@@ -176,6 +197,9 @@ class TotalsAnswer(BaseModel):
     leader_commission_bp: int
     leader_commission_fen: int
     shop_takings_fen: int
+    bags: list[BagMoneyAnswer] = Field(
+        default_factory=list, description="the leader, the shop and admins: per bag; the totals are their sums"
+    )
 
 
 class DealAnswer(BaseModel):
@@ -221,6 +245,8 @@ class DealAnswer(BaseModel):
                     name_en=i.name_en,
                     shelf_price_fen=i.shelf_price_fen,
                     group_price_fen=i.group_price_fen,
+                    unit=i.unit,
+                    grams_per_piece=i.grams_per_piece,
                     per_person_limit=i.per_person_limit,
                     cap=i.cap,
                     taken=taken[i.line_no],
@@ -256,6 +282,18 @@ class DealAnswer(BaseModel):
                 leader_commission_bp=deal.commission_bp,
                 leader_commission_fen=totals.leader_commission_fen,
                 shop_takings_fen=totals.shop_takings_fen,
+                bags=[
+                    BagMoneyAnswer(
+                        number=b.number,
+                        holder=b.holder,
+                        goods_fen=b.goods_fen,
+                        leader_commission_fen=b.leader_commission_fen,
+                        shop_takings_fen=b.shop_takings_fen,
+                    )
+                    for b in deal.bag_money()
+                ]
+                if all_shares
+                else [],
             ),
             my_share=share_answer(deal, mine, own=True) if mine else None,
             shares=[share_answer(deal, s) for s in deal.shares.values()] if all_shares else None,
@@ -280,12 +318,16 @@ def share_answer(deal: GroupBuy, share: Share, *, own: bool = False) -> ShareAns
         status=share.status.value,
         number=share.number,
         items={products[ln]: n for ln, n in share.pieces.items()} if share.active else {},
+        packed_fen=share.packed_fen,
         money=ShareMoneyAnswer(
+            payment=money.payment,
             goods_fen=money.goods_fen,
             platform_fee_fen=money.platform_fee_fen,
             due_fen=money.due_fen,
             paid_fen=money.paid_fen,
             refund_fen=money.refund_fen,
+            extra_charged_fen=money.extra_charged_fen,
+            cash_fen=money.cash_fen,
             reconciles=money.reconciles,
         ),
     )
@@ -477,7 +519,12 @@ class BagAnswer(BaseModel):
     name: str = Field(description="the name on the label: the resident's when a helper joined for them")
     joined_by: str
     items: dict[str, int] = Field(description="product id -> pieces")
-    goods_fen: int
+    goods_fen: int = Field(description="as packed once the counter packed the bag, else as paid")
+    packed: bool = Field(False, description="the counter packed it")
+    payment: str = Field("balance", description="balance, or cash_at_pickup: take due_fen in cash at hand-over")
+    due_fen: int = Field(0, description="what the bag costs its holder (goods + platform fee)")
+    cash_fen: int | None = None
+    cash_by: str | None = Field(None, description="who took the cash")
     state: str = Field(description="'waiting', 'collected' or 'returned' (uncollected, back to the shop, refunded)")
     collected_at: datetime | None
     collected_by: str | None
@@ -499,6 +546,9 @@ class BagsAnswer(BaseModel):
 class CollectRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     code: str = Field(min_length=1, max_length=20, description="the six digits the neighbour shows")
+    cash_fen: int | None = Field(
+        None, ge=0, description="a bag paid in cash at pickup: the cash taken, exactly its due_fen"
+    )
 
 
 def bag_answer(deal: GroupBuy, share: Share, name: str) -> BagAnswer:
@@ -509,7 +559,12 @@ def bag_answer(deal: GroupBuy, share: Share, name: str) -> BagAnswer:
         name=name,
         joined_by=share.joined_by,
         items={products[ln]: n for ln, n in sorted(share.pieces.items()) if n},
-        goods_fen=deal.goods_fen(share.pieces),
+        goods_fen=deal.share_goods_fen(share) if share.active else deal.goods_fen(share.pieces),
+        packed=share.packed_fen is not None,
+        payment=share.payment,
+        due_fen=deal.share_due_fen(share),
+        cash_fen=share.cash_fen,
+        cash_by=share.cash_by,
         state=share.bag_state,
         collected_at=share.collected_at,
         collected_by=share.collected_by,
@@ -571,7 +626,9 @@ async def collect(
     """Check bag `number` out with its holder's code (typed, or scanned from their QR)."""
     limits = CodeLimits.from_settings(runtime_of(request).settings)
     async with unit_of_work(request) as uow:
-        deal, share = await group_buys.check_out(uow, principal, deal_id, number, body.code.strip(), limits)
+        deal, share = await group_buys.check_out(
+            uow, principal, deal_id, number, body.code.strip(), limits, cash_fen=body.cash_fen
+        )
         return bag_answer(deal, share, await group_buys.bag_name(uow, share))
 
 

@@ -33,6 +33,7 @@ from shared.events.contracts import (
     DealStockReserved,
     DealTotal,
     GroupBuyAccepted,
+    GroupBuyBagPacked,
     GroupBuyBagsReturned,
     GroupBuyCancelled,
     GroupBuyClosed,
@@ -153,6 +154,7 @@ async def _items(uow: OrdersUnitOfWork, store_id: str, items: Sequence[ItemWante
                 group_price_fen=wanted.group_price_fen,
                 per_person_limit=wanted.per_person_limit,
                 cap=wanted.cap,
+                grams_per_piece=product.grams_per_piece,
             )
         )
     return deal_items
@@ -229,7 +231,7 @@ async def accept_deal(uow: OrdersUnitOfWork, principal: Principal, deal_id: str)
                     location_id=i.location_id,
                     unit=StockUnit(i.unit),
                     cap=i.cap,
-                    stock_quantity=i.cap,
+                    stock_quantity=i.stock_quantity(i.cap),
                     group_price_fen=i.group_price_fen,
                 )
                 for i in deal.items
@@ -326,9 +328,11 @@ async def set_share(
     """Join an open deal, or change one's share, paying (or refunded) the difference from the balance at once."""
     holder = await _holder(uow, principal, on_behalf_of)
     deal = await _locked(uow, deal_id)
-    if payment != "balance":
-        raise Invalid("this deal is paid from the prepaid balance; cash at the pickup point is not available yet")
-    share = deal.set_share(holder, principal.subject, wanted, uow.now())
+    if payment not in ("balance", "cash_at_pickup"):
+        raise Invalid(f"a share is paid from the balance or in cash at pickup, not {payment!r}")
+    share = deal.set_share(
+        holder, principal.subject, wanted, uow.now(), "cash_at_pickup" if payment != "balance" else "balance"
+    )
     postings = gb.settle_share(deal, share)
     owed = -sum(p.amount_fen for p in postings if p.amount_fen < 0)
     if owed:
@@ -377,7 +381,9 @@ async def _bags(uow: OrdersUnitOfWork, deal: GroupBuy, shares: Sequence[Share] |
                         line_no=ln,
                         product_id=items[ln].product_id,
                         quantity=n,
-                        price_fen=n * items[ln].group_price_fen,
+                        price_fen=items[ln].price_fen(n),
+                        unit=StockUnit(items[ln].unit),
+                        stock_quantity=items[ln].stock_quantity(n),
                     )
                     for ln, n in sorted(share.pieces.items())
                     if n
@@ -389,7 +395,9 @@ async def _bags(uow: OrdersUnitOfWork, deal: GroupBuy, shares: Sequence[Share] |
 
 
 def _totals(deal: GroupBuy) -> list[DealTotal]:
+    """Per product, the sums of the bags (each bag priced on its own, so the order's estimate is theirs to the fen)."""
     taken = deal.taken()
+    joined = deal.joined()
     return [
         DealTotal(
             line_no=i.line_no,
@@ -397,9 +405,9 @@ def _totals(deal: GroupBuy) -> list[DealTotal]:
             location_id=i.location_id,
             unit=StockUnit(i.unit),
             quantity=taken[i.line_no],
-            stock_quantity=taken[i.line_no],
+            stock_quantity=sum(i.stock_quantity(s.pieces.get(i.line_no, 0)) for s in joined),
             unit_price_fen=i.group_price_fen,
-            estimated_fen=taken[i.line_no] * i.group_price_fen,
+            estimated_fen=sum(i.price_fen(s.pieces.get(i.line_no, 0)) for s in joined),
         )
         for i in deal.items
         if taken[i.line_no]
@@ -483,7 +491,14 @@ async def confirm_arrival(uow: OrdersUnitOfWork, principal: Principal, deal_id: 
 
 
 async def check_out(
-    uow: OrdersUnitOfWork, principal: Principal, deal_id: str, number: int, code: str, limits: CodeLimits
+    uow: OrdersUnitOfWork,
+    principal: Principal,
+    deal_id: str,
+    number: int,
+    code: str,
+    limits: CodeLimits,
+    *,
+    cash_fen: int | None = None,
 ) -> tuple[GroupBuy, Share]:
     """Hand bag `number` over against its holder's code, under the guessing limits of every code
     (shared/attempts.py): a wrong code counts, the fifth locks that bag's code for a while."""
@@ -508,8 +523,12 @@ async def check_out(
         what=f"bag {number} of group buy {deal.id}",
         on_lockout=locked_out,
     )
+    deal.check_cash(share, cash_fen)  # a wrong amount is refused before the code is tried
     async with guard:
-        deal.check_out(number, code, principal.subject, uow.now())
+        deal.check_out(number, code, principal.subject, uow.now(), cash_fen)
+    cash = gb.cash_taken(deal, share)
+    await uow.group_buys.post(share.holder, deal.id, cash, principal.subject, uow.now())
+    share.postings.extend(cash)
     await uow.group_buys.save(deal, [share])
     return deal, share
 
@@ -534,6 +553,23 @@ async def on_pickup_end(uow: OrdersUnitOfWork, deadline: Deadline) -> None:
             deal_id=deal.id, store_id=deal.store_id, order_id=deal.id, bags=await _bags(uow, deal, returned)
         )
     )
+
+
+async def on_group_buy_bag_packed(uow: OrdersUnitOfWork, event: GroupBuyBagPacked) -> None:
+    """The counter packed a bag: its share is due what the bag came to — a line not filled refunded at the price
+    paid, a weighed line settled at its weight (refunded, or the extra charged, as an order's weighed line is)."""
+    deal = await uow.group_buys.get(event.deal_id, for_update=True)
+    if deal is None:
+        return
+    share = deal.bag_packed(event.number, event.goods_fen, [i.model_dump(mode="json") for i in event.items])
+    if share is None or share.holder != event.holder:
+        return
+    postings = gb.settle_share(deal, share)
+    if postings:
+        await uow.ledger.balance(share.holder, for_update=True)
+        await uow.group_buys.post(share.holder, deal.id, postings, SYSTEM, uow.now())
+        share.postings.extend(postings)
+    await uow.group_buys.save(deal, [share])
 
 
 # --- reading -------------------------------------------------------------------------------

@@ -95,7 +95,6 @@ def test_every_ended_state_is_final_and_every_move_is_in_the_table() -> None:
         ({"items": [replace(EGGS, unit="g")]}, "sold by weight"),
         ({"minimum_kind": "pieces", "minimum": 31}, "can never be met"),
         ({"commission_bp": 5_000}, "commission"),
-        ({"cash_allowed": True}, "not available yet"),
     ],
 )
 def test_a_deal_that_breaks_a_rule_is_refused_saying_why(changes: dict[str, Any], says: str) -> None:
