@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.dispatch.entrypoints import answers
 from services.dispatch.entrypoints.answers import OpenedAnswer, SiteAnswer, SiteDetailAnswer
-from services.dispatch.entrypoints.changes import Asked, asked_by, read, then
+from services.dispatch.entrypoints.changes import Asked, asked_by, read, then, unit_of_work
 from services.dispatch.service_layer import lockers
 from services.dispatch.service_layer.unit_of_work import DispatchUnitOfWork
 from shared.attempts import CODE_RESPONSES
@@ -60,6 +60,13 @@ async def put_site(site_id: str, body: SiteBody, asked: Asked = AskedByAdmin) ->
 async def sites(request: Request, _: Principal = SignedIn) -> list[SiteAnswer]:
     """Sites with their free compartments by size."""
     return [answers.site(s) for s in await read(request, lockers.sites)]
+
+
+@router.get("/lockers/{site_id}", response_model=SiteDetailAnswer)
+async def site(site_id: str, request: Request, _: Principal = Depends(require())) -> SiteDetailAnswer:
+    """A site with every compartment and what is in it (admins: the operator console edits it)."""
+    async with unit_of_work(request, readonly=True) as uow:
+        return answers.site_detail(await lockers.site_detail(uow, site_id))
 
 
 @router.post("/lockers/{site_id}/open", response_model=OpenedAnswer, responses=CODE_RESPONSES)

@@ -10,6 +10,7 @@ from services.inventory.adapters import demo_neighbourhood
 from services.inventory.adapters.fulfilment_repository import QUEUE_CHANNEL
 from services.inventory.domain.catalog import LocationChanges, ProductChanges
 from services.inventory.domain.shop_hours import windows_of
+from services.inventory.entrypoints.admin_http import router as admin_router
 from services.inventory.entrypoints.catalog_http import router as catalog_router
 from services.inventory.entrypoints.codes_http import router as codes_router
 from services.inventory.entrypoints.consumers import DEADLINES, SUBSCRIPTIONS
@@ -160,6 +161,7 @@ SPEC = ServiceSpec(
         group_buys_router,
         price_lists_router,
         staff_registry_router,
+        admin_router,
     ],
     subscriptions=SUBSCRIPTIONS,
     publishes=[

@@ -42,7 +42,7 @@ LOCATION_FIELDS = [f.name for f in fields(LocationChanges)]
 ID_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,100}")
 
 
-def _check_id(value: str, what: str) -> None:
+def check_id(value: str, what: str) -> None:
     if not ID_PATTERN.fullmatch(value):
         raise Invalid(f"{what} ids are 1 to 100 letters, digits, '.', '_' or '-'; got {value!r}")
 
@@ -124,7 +124,7 @@ async def put_location(
     idempotency_key: str | None = Header(None, alias="Idempotency-Key"),
 ) -> JSONResponse:
     """Create or update a shop, market or stall (admins); operating fields left out keep their value."""
-    _check_id(location_id, "location")
+    check_id(location_id, "location")
     # What the location is is always written; how it works only where sent (else it stays as it was).
     changes = location_changes(
         body,
@@ -149,7 +149,7 @@ async def put_product(
     idempotency_key: str | None = Header(None, alias="Idempotency-Key"),
 ) -> JSONResponse:
     """Create or update a product, optionally setting its stock on hand (admins)."""
-    _check_id(product_id, "product")
+    check_id(product_id, "product")
     changes = product_changes(body, ProductBody.model_fields.keys() - {"on_hand"})
 
     async def put(uow: InventoryUnitOfWork) -> None:

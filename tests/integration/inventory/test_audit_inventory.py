@@ -11,6 +11,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from services.inventory.entrypoints.admin_http import router as admin_router
 from services.inventory.entrypoints.http import router
 from services.inventory.entrypoints.price_lists_http import router as price_lists_router
 from services.inventory.entrypoints.staff_registry_http import router as staff_registry_router
@@ -30,7 +31,7 @@ async def api(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
     application.state.settings = SETTINGS
     application.state.runtime = runtime
     install_error_handlers(application)
-    for r in (router, price_lists_router, staff_registry_router, audit_router()):
+    for r in (router, admin_router, price_lists_router, staff_registry_router, audit_router()):
         application.include_router(r)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=application), base_url="http://inventory") as c:
         yield c
@@ -124,3 +125,41 @@ async def test_the_record_pages_backwards_filters_by_actor_and_is_for_admins_onl
         refused = await api.get("/admin/audit", headers=as_(role, "market"))
         assert refused.status_code == 403, refused.text
     assert (await api.get("/admin/audit", headers=ADMIN, params={"limit": 0})).status_code == 422
+
+
+MARKET = {"category": "market", "name_zh": "新街口菜场", "name_en": "Xinjiekou market", **HERE, "delivery_fee_fen": 200}
+
+
+def stall(stall_id: str, **more: object) -> dict[str, object]:
+    return {"id": stall_id, "category": "veg", "name_zh": stall_id, "name_en": stall_id.title(), **HERE, **more}
+
+
+async def test_a_market_is_onboarded_with_its_stalls_in_one_step_or_not_at_all(
+    inv: asyncpg.Pool, api: httpx.AsyncClient
+) -> None:
+    body = {**MARKET, "stalls": [stall("xj-veg", accept_limit_s=300), stall("xj-fish")]}
+    onboarded = await api.put("/admin/markets/xj", headers=ADMIN, json=body)
+    assert onboarded.status_code == 200, onboarded.text
+    assert [(loc["id"], loc["kind"], loc["parent_id"]) for loc in onboarded.json()] == [
+        ("xj", "market", None),
+        ("xj-veg", "stall", "xj"),
+        ("xj-fish", "stall", "xj"),
+    ]
+    every = {loc["id"]: loc for loc in (await api.get("/admin/locations", headers=ADMIN)).json()}
+    assert every["xj-veg"]["accept_limit_s"] == 300
+    assert every["xj"]["delivery_fee_fen"] == 200
+    recorded = (await audit(api, entity="location"))["changes"]
+    assert isinstance(recorded, list)
+    assert sorted(c["entity_id"] for c in recorded) == ["xj", "xj-fish", "xj-veg"]
+
+    # A stall of another market, or one listed twice, refuses the whole onboarding: nothing is written.
+    taken = {**MARKET, "stalls": [stall("xj-tofu"), stall("fish")]}  # `fish` is the seeded market's stall
+    refused = await api.put("/admin/markets/xj", headers=ADMIN, json=taken)
+    assert refused.status_code == 409, refused.text
+    assert "belongs to 'market'" in refused.json()["detail"]
+    twice = await api.put("/admin/markets/xj", headers=ADMIN, json={**MARKET, "stalls": [stall("a"), stall("a")]})
+    assert twice.status_code == 422, twice.text
+    assert "listed twice: a" in twice.text
+    assert await inv.fetchval("SELECT count(*) FROM locations WHERE id IN ('xj-tofu', 'a')") == 0
+    assert await inv.fetchval("SELECT count(*) FROM audit_log") == 3
+    assert (await api.get("/admin/locations", headers=as_(Role.STORE_STAFF, "xj"))).status_code == 403
