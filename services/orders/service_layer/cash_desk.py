@@ -98,11 +98,17 @@ async def transact(
     said = f" ({note})" if note else ""
     if movement is Movement.TOP_UP:
         posting = ledger.Posting(
-            ledger.Kind.TOP_UP, amount_fen, note=f"top-up {format_yuan(amount_fen)} in cash at desk {desk.id}{said}"
+            ledger.Kind.TOP_UP,
+            amount_fen,
+            note=f"top-up {format_yuan(amount_fen)} in cash at desk {desk.id}{said}",
+            desk=desk.id,
         )
     else:
         posting = ledger.Posting(
-            ledger.Kind.REFUND, -amount_fen, note=f"refund {format_yuan(amount_fen)} in cash at desk {desk.id}{said}"
+            ledger.Kind.REFUND,
+            -amount_fen,
+            note=f"refund {format_yuan(amount_fen)} in cash at desk {desk.id}{said}",
+            desk=desk.id,
         )
     after = await uow.ledger.post(holder, None, [posting], principal.subject, uow.now())
     assert after is not None  # a balance posting always answers the balance

@@ -108,6 +108,9 @@ async def test_a_top_up_and_a_refund_move_the_balance_on_its_ledger_with_numbere
     assert (await cash(client, "centre-2", "top-ups", "grandma", 1)).json()["code"] == "centre-2-000001"
     rows = await orders_pool.fetch("SELECT number FROM cash_desk_receipts WHERE desk_id = 'centre-1' ORDER BY number")
     assert [r["number"] for r in rows] == [1, 2]
+    # The ledger names the desk where the cash changed hands (settlement books it to that desk's cash).
+    desks = await orders_pool.fetch("SELECT desk FROM ledger_entries WHERE holder = 'grandma' ORDER BY id")
+    assert [r["desk"] for r in desks] == ["centre-1", "centre-1", "centre-2"]
 
 
 async def test_a_retried_top_up_prints_one_receipt_and_moves_the_balance_once(
