@@ -3,6 +3,7 @@ ledger with numbered receipts, the day's report, and the day's close with its di
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import date, datetime, timedelta
@@ -226,3 +227,16 @@ async def test_closing_the_day_keeps_the_difference_refuses_a_second_close_and_s
     early = await client.post(f"/desks/{desk}/days/{tomorrow}/close", json={"counted_fen": 205_00}, headers=OPS)
     assert early.status_code == 422
     assert "has not begun" in early.json()["detail"]
+
+
+async def test_top_ups_at_once_at_one_desk_take_every_number_once_and_all_reach_the_balance(
+    client: httpx.AsyncClient, desk: str
+) -> None:
+    answers = await asyncio.gather(*(cash(client, desk, "top-ups", f"resident-{n % 3}", 1_00 + n) for n in range(8)))
+    assert [a.status_code for a in answers] == [201] * 8
+    assert sorted(a.json()["number"] for a in answers) == list(range(1, 9))
+    for holder in range(3):
+        expected = sum(1_00 + n for n in range(8) if n % 3 == holder)
+        assert (await balance(client, f"resident-{holder}"))["balance_fen"] == expected
+    day = (await client.get(f"/desks/{desk}/day", headers=OPS)).json()
+    assert day["in_fen"] == sum(1_00 + n for n in range(8))
