@@ -5,7 +5,7 @@
 ALTER TABLE group_buy_shares
     ADD COLUMN payment    text NOT NULL DEFAULT 'balance' CHECK (payment IN ('balance', 'cash_at_pickup')),
     ADD COLUMN packed_fen bigint CHECK (packed_fen >= 0),
-    ADD COLUMN packed     jsonb NOT NULL DEFAULT '[]'::jsonb,
+    ADD COLUMN packed     jsonb NOT NULL DEFAULT '{}'::jsonb,  -- {items: [the bag's lines as packed]}
     ADD COLUMN cash_fen   bigint CHECK (cash_fen >= 0),
     ADD COLUMN cash_by    text,
     ADD COLUMN cash_at    timestamptz;
