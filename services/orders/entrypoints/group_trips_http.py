@@ -1,16 +1,24 @@
-"""HTTP route of a group buy's trip: how its bags reach the pickup point, for the leader's page and each bag."""
+"""HTTP routes for the leader's page: a group buy followed live, and its trip (how its bags reach the pickup
+point). The deal's save NOTIFYs `linli_order` with the deal's id (ids never collide with orders'), so
+its stream rides the listener every order stream uses."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from services.orders.entrypoints.group_buys_http import unit_of_work
-from services.orders.service_layer import group_trips
-from shared.auth import CurrentPrincipal
+from services.orders.adapters.repository import ORDER_CHANNEL
+from services.orders.entrypoints.group_buys_http import DealAnswer, unit_of_work
+from services.orders.service_layer import group_buys, group_trips
+from services.orders.service_layer.unit_of_work import OrdersUnitOfWork
+from shared.auth import CurrentPrincipal, Principal
+from shared.errors import Forbidden, NotFound
+from shared.service import Runtime, runtime_of
+from shared.sse import SSE_HEADERS, follow, listener_of
 
 router = APIRouter(tags=["group buying"])
 
@@ -79,4 +87,44 @@ async def trip(
             )
             for n, c in sorted(view.compartments.items())
         ],
+    )
+
+
+async def _deal_json(runtime: Runtime, principal: Principal, deal_id: str) -> dict[str, Any]:
+    uow = runtime.unit_of_work(readonly=True)
+    assert isinstance(uow, OrdersUnitOfWork)
+    async with uow:
+        deal = await group_buys.get_deal(uow, deal_id)
+        if not group_buys.sees_shares(principal, deal):
+            raise Forbidden("the deal's leader, its shop's staff and admins follow it live")
+        return DealAnswer.of(deal, uow.now(), all_shares=True).model_dump(mode="json")
+
+
+@router.get(
+    "/group-buys/{deal_id}/stream",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "`deal` events with the leader's view"},
+        403: {"description": "not the leader, the shop or an admin"},
+        404: {"description": "no such deal"},
+        503: {"description": "live updates are not running in this process"},
+    },
+)
+async def stream(deal_id: str, request: Request, principal: CurrentPrincipal) -> StreamingResponse:
+    """Follow a deal as its leader: every join, change and leave, the close and each bag checked out, as
+    `deal` events (the deal as GET /group-buys/{id} shows it to the leader, with every share)."""
+    runtime = runtime_of(request)
+    listener = listener_of(runtime, ORDER_CHANNEL)
+    if listener is None:
+        raise HTTPException(503, "live updates are not running here; poll GET /group-buys/{id} instead")
+    await _deal_json(runtime, principal, deal_id)  # a 403 or 404 before the stream starts
+
+    async def read() -> dict[str, Any] | None:
+        try:
+            return await _deal_json(runtime, principal, deal_id)
+        except (NotFound, Forbidden):
+            return None
+
+    return StreamingResponse(
+        follow(request, listener, deal_id, "deal", read), media_type="text/event-stream", headers=SSE_HEADERS
     )
