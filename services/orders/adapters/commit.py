@@ -2,7 +2,7 @@
 
 A use case's last writes do not need answers from the database, so they wait for the commit
 and go together: the orders placed (row, lines, timeline, the debit and the balance it moves,
-the substitution choices to remember), the events published (outbox rows exactly as
+the substitution choices to remember), the journal's entries (settlement), the events published (outbox rows exactly as
 `shared.outbox.record` writes them, and the relay's wake-up), the Idempotency-Key's answer,
 and the followers' NOTIFY of each placed order. Placing an order thus costs one write round
 trip instead of a dozen. Everything still happens inside the transaction: a refusal raised
@@ -20,6 +20,7 @@ from services.orders.adapters.repository import ORDER_CHANNEL, timeline_rows
 from services.orders.domain.ledger import Account
 from services.orders.domain.lines import OrderLine
 from services.orders.domain.placing import Placement
+from services.orders.domain.settlement import JournalEntry, Line
 from shared import outbox
 from shared.events.envelope import Envelope, Event
 from shared.idempotency import PostgresIdempotencyKeys
@@ -91,6 +92,20 @@ WITH placed AS (
     UPDATE idempotency_keys k SET status_code = t.status_code, response = t.response
     FROM jsonb_to_recordset($7::jsonb) AS t(principal text, key text, status_code int, response jsonb)
     WHERE k.principal = t.principal AND k.key = t.key
+), booked AS (
+    INSERT INTO journal_entries (id, event, at, booked_at, store_id, order_id, group_buy_id, holder, rider, desk,
+        corrects_period, note, by, once)
+    SELECT id, event, at, at, store_id, order_id, group_buy_id, holder, rider, desk, corrects_period, note, by, once
+    FROM jsonb_to_recordset($10::jsonb) AS t(n int, id uuid, event text, at timestamptz, store_id text, order_id text,
+        group_buy_id text, holder text, rider text, desk text, corrects_period bigint, note text, by text, once text)
+    ORDER BY n
+    ON CONFLICT (once) DO NOTHING
+    RETURNING id
+), booked_lines AS (
+    INSERT INTO journal_lines (entry_id, n, book, party, amount_fen, what)
+    SELECT t.entry_id, t.n, t.book, t.party, t.amount_fen, t.what
+    FROM jsonb_to_recordset($11::jsonb) AS t(entry_id uuid, n int, book text, party text, amount_fen bigint, what text)
+    JOIN booked ON booked.id = t.entry_id
 )
 SELECT pg_notify(channel, payload) FROM unnest($8::text[], $9::text[]) AS n(channel, payload)
 """
@@ -104,12 +119,13 @@ class AtCommit:
         self.placements: list[Placement] = []
         self.events: list[Envelope[Any]] = []
         self.answers: list[Answer] = []
+        self.journal: list[JournalEntry] = []
 
     def clear(self) -> None:
-        self.placements, self.events, self.answers = [], [], []
+        self.placements, self.events, self.answers, self.journal = [], [], [], []
 
     def __bool__(self) -> bool:
-        return bool(self.placements or self.events or self.answers)
+        return bool(self.placements or self.events or self.answers or self.journal)
 
     async def write(self, conn: asyncpg.Connection) -> None:
         """Write everything kept (nothing if nothing was), in the caller's open transaction."""
@@ -131,6 +147,8 @@ class AtCommit:
             ],
             [channel for channel, _ in notify],
             [payload for _, payload in notify],
+            [_entry_row(n, e) for n, e in enumerate(self.journal)],
+            [_line_row_of(e, n, ln) for e in self.journal for n, ln in enumerate(e.lines)],
         )
         for p in self.placements:
             p.order.new_entries.clear()
@@ -212,6 +230,36 @@ def _postings(placements: list[Placement]) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def _entry_row(n: int, e: JournalEntry) -> dict[str, Any]:
+    return {
+        "n": n,
+        "id": str(e.id),
+        "event": str(e.event),
+        "at": _iso(e.at),
+        "store_id": e.store_id,
+        "order_id": e.order_id,
+        "group_buy_id": e.group_buy_id,
+        "holder": e.holder,
+        "rider": e.rider,
+        "desk": e.desk,
+        "corrects_period": e.corrects_period,
+        "note": e.note,
+        "by": e.by,
+        "once": e.once,
+    }
+
+
+def _line_row_of(e: JournalEntry, n: int, ln: Line) -> dict[str, Any]:
+    return {
+        "entry_id": str(e.id),
+        "n": n,
+        "book": ln.book.value,
+        "party": ln.party,
+        "amount_fen": ln.amount_fen,
+        "what": ln.what,
+    }
 
 
 def _remembered(placements: list[Placement]) -> list[dict[str, Any]]:

@@ -13,6 +13,8 @@ from typing import Any
 import asyncpg
 
 from services.orders.adapters.repository import ORDER_CHANNEL, ConcurrentUpdate
+from services.orders.adapters.settlement import Journal
+from services.orders.domain import settlement
 from services.orders.domain.group_buys import (
     DealItem,
     DealStatus,
@@ -95,8 +97,9 @@ def _posting(r: asyncpg.Record) -> Posting:
 
 
 class GroupBuys:
-    def __init__(self, conn: asyncpg.Connection) -> None:
+    def __init__(self, conn: asyncpg.Connection, journal: Journal | None = None) -> None:
         self.conn = conn
+        self.journal = journal  # settlement books every share's entry with it (adapters/settlement.py)
 
     async def add(self, deal: GroupBuy) -> None:
         await self.conn.execute(
@@ -260,6 +263,10 @@ class GroupBuys:
     async def post(self, holder: str, deal_id: str, postings: Sequence[Posting], by: str, at: datetime) -> None:
         """A share's entries on its holder's ledger; the balance moves with them (locked by the caller), but
         for cash taken at pickup, which is recorded on the deal's ledger only."""
+        if self.journal is not None:
+            self.journal.add(
+                settlement.for_posting(p, holder=holder, by=by, at=at, group_buy_id=deal_id) for p in postings
+            )
         for p in postings:
             if p.account is Account.CASH:
                 await self.conn.execute(

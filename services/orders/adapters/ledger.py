@@ -12,12 +12,15 @@ from datetime import datetime
 
 import asyncpg
 
+from services.orders.adapters.settlement import Journal
+from services.orders.domain import settlement
 from services.orders.domain.ledger import Account, Entry, Kind, Posting, Postings
 
 
 class Ledger:
-    def __init__(self, conn: asyncpg.Connection) -> None:
+    def __init__(self, conn: asyncpg.Connection, journal: Journal | None = None) -> None:
         self.conn = conn
+        self.journal = journal  # books the entries of money in or out with no order (top-ups, desk refunds)
 
     async def balance(self, holder: str, *, for_update: bool = False) -> int:
         """The holder's balance in fen (0 for someone never topped up); `for_update` locks it until commit."""
@@ -31,7 +34,13 @@ class Ledger:
     async def post(
         self, holder: str, order_id: str | None, postings: list[Posting], by: str, at: datetime
     ) -> int | None:
-        """Write the entries and move the balance by the balance-account ones; returns the new balance."""
+        """Write the entries and move the balance by the balance-account ones; returns the new balance.
+
+        Entries of no order (a top-up, a refund paid out at a desk) are booked in the journal here,
+        against the desk's cash or the bank; an order's are booked by the use case that knows the
+        order (service_layer/payments.py)."""
+        if self.journal is not None and order_id is None:
+            self.journal.add(settlement.for_posting(p, holder=holder, by=by, at=at) for p in postings)
         balance: int | None = None
         for p in postings:
             if p.account is Account.BALANCE:

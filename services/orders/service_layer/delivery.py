@@ -124,7 +124,9 @@ async def on_locker_deposited(uow: OrdersUnitOfWork, e: LockerDeposited) -> None
 
 
 async def on_locker_collected(uow: OrdersUnitOfWork, e: LockerCollected) -> None:
-    await uow.apply(e.order_id, lambda o: dl.locker_collected(o, e.site_id, e.compartment_id, uow.now()))
+    order = await uow.apply(e.order_id, lambda o: dl.locker_collected(o, e.site_id, e.compartment_id, uow.now()))
+    if order is not None:
+        payments.book_sale(uow, order)  # taken from the locker: the shop's sale is booked
 
 
 async def on_locker_expired(uow: OrdersUnitOfWork, e: LockerExpired) -> None:

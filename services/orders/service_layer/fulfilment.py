@@ -127,8 +127,8 @@ async def on_order_packed(uow: OrdersUnitOfWork, e: OrderPacked) -> None:
 
 async def on_order_handed_over(uow: OrdersUnitOfWork, e: OrderHandedOver) -> None:
     order = await uow.apply(e.order_id, lambda o: shop.handed_over(o, e.to.value, e.by, uow.now()))
-    if order is not None and e.cash_collected_fen is not None:
-        await payments.collect_cash(uow, order, e.cash_collected_fen, e.by)  # paid at the counter, not the door
+    if order is not None:  # collected at the counter: the cash taken there (if any), and the sale booked
+        await payments.collect_cash(uow, order, e.cash_collected_fen, e.by)
 
 
 async def on_bag_returned(uow: OrdersUnitOfWork, e: BagReturned) -> None:

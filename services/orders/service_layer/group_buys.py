@@ -15,6 +15,7 @@ from datetime import datetime
 
 from services.orders.adapters.group_buys import ANY_SHOP
 from services.orders.domain import group_buys as gb
+from services.orders.domain import settlement
 from services.orders.domain.group_buys import DealItem, DealStatus, GroupBuy, PickupPoint, Share, Window
 from services.orders.domain.ledger import BalanceTooSmall
 from services.orders.service_layer import residents
@@ -529,6 +530,7 @@ async def check_out(
     cash = gb.cash_taken(deal, share)
     await uow.group_buys.post(share.holder, deal.id, cash, principal.subject, uow.now())
     share.postings.extend(cash)
+    uow.journal.add([settlement.share_settled(deal, share, principal.subject, uow.now())])  # the shop's sale
     await uow.group_buys.save(deal, [share])
     return deal, share
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.orders.adapters.group_trips import DealTrip
+from services.orders.domain import settlement
 from services.orders.domain.group_buys import DealStatus, GroupBuy
 from services.orders.service_layer import fulfilment, group_buys, residents
 from services.orders.service_layer.unit_of_work import OrdersUnitOfWork
@@ -74,6 +75,7 @@ async def on_locker_opened(uow: OrdersUnitOfWork, e: GroupBuyLockerOpened) -> No
         return
     now = uow.now()
     share.collected_at, share.collected_by, share.updated_at = now, e.opened_by, now
+    uow.journal.add([settlement.share_settled(deal, share, e.opened_by, now)])  # the shop's sale
     await uow.group_buys.save(deal, [share])
 
 

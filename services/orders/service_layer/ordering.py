@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from services.orders.domain import discovery, helpers, ledger, slots
+from services.orders.domain import discovery, helpers, ledger, settlement, slots
 from services.orders.domain.basket import BasketProblem, CatalogLocation, Wanted, check_open, price_basket
 from services.orders.domain.delivery import promise_placed
 from services.orders.domain.discovery import LockerSite
@@ -308,6 +308,9 @@ async def place_order(  # noqa: PLR0913 (a checkout request and its note, each p
         release_at=c.release_at,
     )
     order.postings.extend(paid)
+    uow.journal.add(
+        settlement.for_postings(paid, holder=order.placed_for, by=principal.subject, at=uow.now(), order=order)
+    )
     minutes = promise_now(c, needs.quote)
     if minutes is not None:  # the promise the checkout showed is the order's: dispatch adopts it
         placed_at = uow.now()

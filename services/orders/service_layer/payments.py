@@ -4,6 +4,9 @@
 cancelled, abandoned, bag returned), in the same transaction as the change, so an order's
 money and its state never disagree. It posts only the difference to the order's final price,
 so calling it again, or for a fact that changed nothing, posts nothing.
+
+Every posting is booked in the settlement journal in the same transaction (domain/settlement.py),
+and an order handed over books its sale: what was held for it goes to its shop and stalls.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from services.orders.domain import ledger
+from services.orders.domain import ledger, settlement
 from services.orders.domain.order import Order
 from services.orders.service_layer import residents
 from services.orders.service_layer.unit_of_work import OrdersUnitOfWork
@@ -63,13 +66,23 @@ async def settle_many(uow: OrdersUnitOfWork, orders: Sequence[Order], by: str = 
         if postings:
             batches.append(ledger.Postings(order.placed_for, order.id, postings, by, uow.now()))
             order.postings.extend(postings)
+            uow.journal.add(
+                settlement.for_postings(postings, holder=order.placed_for, by=by, at=uow.now(), order=order)
+            )
     await uow.ledger.post_many(batches)
 
 
 async def collect_cash(uow: OrdersUnitOfWork, order: Order, cash_fen: int | None, by: str) -> None:
-    """Pay on delivery: record the rider's cash on the order's ledger, once it is delivered."""
+    """Handed over (at the door, or the counter): record the cash taken for a pay-on-delivery order
+    on its ledger, and book the order's sale to its shop (once, however often this is called)."""
     if order.status in ledger.DELIVERED:
         await _post(uow, order, ledger.collect_cash(order.payment, order.postings, cash_fen), by)
+        book_sale(uow, order, by)
+
+
+def book_sale(uow: OrdersUnitOfWork, order: Order, by: str = SYSTEM_ACTOR) -> None:
+    """The order reached the resident: its final price moves from held to its shop, stalls and fees."""
+    uow.journal.add([settlement.settled(order, by, uow.now())])
 
 
 async def _post(uow: OrdersUnitOfWork, order: Order, postings: list[ledger.Posting], by: str) -> None:
@@ -77,6 +90,7 @@ async def _post(uow: OrdersUnitOfWork, order: Order, postings: list[ledger.Posti
         return
     await uow.ledger.post(order.placed_for, order.id, postings, by, uow.now())
     order.postings.extend(postings)
+    uow.journal.add(settlement.for_postings(postings, holder=order.placed_for, by=by, at=uow.now(), order=order))
 
 
 async def _may_see(uow: OrdersUnitOfWork, principal: Principal, holder: str) -> bool:

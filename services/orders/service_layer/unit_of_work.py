@@ -24,6 +24,7 @@ from services.orders.adapters.placing import PlacingStore
 from services.orders.adapters.reports import ReportFacts
 from services.orders.adapters.repository import CatalogReadModel, OrderRepository
 from services.orders.adapters.residents import NamedHelpers, Residents, SubstitutionMemory
+from services.orders.adapters.settlement import Journal
 from services.orders.domain.order import Order
 from shared.attempts import CodeTriesRepository, PostgresCodeTries
 from shared.events.envelope import Envelope
@@ -37,6 +38,7 @@ class OrdersUnitOfWork(UnitOfWork):
     placing: PlacingStore  # what placing reads in one go, and the placed order it stores
     catalog: CatalogReadModel  # inventory's shops and products, as orders has heard of them
     ledger: Ledger  # balances and the entries that moved them
+    journal: Journal  # settlement's double-entry books: entries written at commit, periods, statements
     circle: CircleReadModel  # dispatch's locker sites and promises
     standing: ShopStanding  # each shop's open orders and ratings
     residents: Residents  # those helpers registered
@@ -77,7 +79,8 @@ class PostgresOrdersUnitOfWork(PostgresUnitOfWork, OrdersUnitOfWork):
         self.placing = PlacingStore(conn, self._at_commit)
         self.orders = OrderRepository(conn)
         self.catalog = CatalogReadModel(conn)
-        self.ledger = Ledger(conn)
+        self.journal = Journal(conn, self._at_commit)
+        self.ledger = Ledger(conn, self.journal)
         self.circle = CircleReadModel(conn)
         self.standing = ShopStanding(conn)
         self.residents = Residents(conn)
@@ -86,7 +89,7 @@ class PostgresOrdersUnitOfWork(PostgresUnitOfWork, OrdersUnitOfWork):
         self.ratings = Ratings(conn)
         self.news = NewsStore(conn)
         self.addresses = AddressBook(conn)
-        self.group_buys = GroupBuys(conn)
+        self.group_buys = GroupBuys(conn, self.journal)
         self.group_trips = GroupBuyTrips(conn)
         self.group_leaders = GroupLeaders(conn)
         self.code_tries = PostgresCodeTries(conn)

@@ -7,7 +7,7 @@ database, shared across the units of work a test opens on it.
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +18,7 @@ from services.orders.domain.ledger import Account, Entry, Posting, Postings
 from services.orders.domain.lines import SubstitutionChoice
 from services.orders.domain.order import Order
 from services.orders.domain.placing import Placement, PlacingAsk, PlacingNeeds
+from services.orders.domain.settlement import Book, JournalEntry
 from services.orders.service_layer.unit_of_work import OrdersUnitOfWork
 from tests.fakes import FakeUnitOfWork
 
@@ -58,6 +59,23 @@ class InMemoryLedger:
     def entries_sum(self, holder: str) -> int:
         """What the holder's balance entries add up to: the test's check that no balance moves alone."""
         return sum(p.amount_fen for h, _, p, _, _ in self.rows if h == holder and p.account is Account.BALANCE)
+
+
+class InMemoryJournal:
+    """Settlement's journal as a list; an entry whose `once` key was booked before is skipped, as in PostgreSQL."""
+
+    def __init__(self) -> None:
+        self.entries: list[JournalEntry] = []
+
+    def add(self, entries: Iterable[JournalEntry | None]) -> None:
+        booked = {e.once for e in self.entries if e.once}
+        for e in entries:
+            if e is not None and (e.once is None or e.once not in booked):
+                self.entries.append(e)
+                booked.add(e.once)
+
+    def balance(self, book: Book, party: str) -> int:
+        return sum(ln.amount_fen for e in self.entries for ln in e.lines if ln.book is book and ln.party == party)
 
 
 class InMemoryOrders:
@@ -206,6 +224,7 @@ class FakeOrdersUnitOfWork(FakeUnitOfWork, OrdersUnitOfWork):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.ledger = InMemoryLedger()  # type: ignore[assignment]
+        self.journal = InMemoryJournal()  # type: ignore[assignment]
         self.orders = InMemoryOrders(self.ledger)  # type: ignore[assignment]
         self.catalog = InMemoryCatalog()  # type: ignore[assignment]
         self.circle = InMemoryCircle()  # type: ignore[assignment]
