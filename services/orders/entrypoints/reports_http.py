@@ -8,6 +8,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.orders.domain.reports import MAX_DAYS, Period, Table, local_date
 from services.orders.entrypoints.http import unit_of_work
@@ -18,6 +19,24 @@ from shared.service import runtime_of
 from shared.vocabulary.roles import Role
 
 router = APIRouter(tags=["reports"])
+
+
+class PeriodAnswer(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+    from_: str = Field(alias="from", description="the first local day, YYYY-MM-DD")
+    to: str = Field(description="the last local day, included")
+    timezone: str
+
+
+class ReportAnswer(BaseModel):
+    """Every report names itself, its period and its shop; its figures follow (docs/operations.md,
+    "Reports to look at"): each report has its own, and the CSV export is its table."""
+
+    model_config = ConfigDict(extra="allow")
+    report: ReportName
+    period: PeriodAnswer
+    store_id: str | None = Field(description="the one shop, market or stall counted; null: the whole circle")
+
 
 LOCATION = Query(
     None,
@@ -32,6 +51,7 @@ LOCATION = Query(
     "/reports/{name}",
     responses={
         200: {
+            "model": ReportAnswer,
             "description": "the report as JSON, or with format=csv as a CSV file (UTF-8 with a byte-order mark)",
             "content": {"text/csv": {"schema": {"type": "string"}}},
         },
