@@ -20,6 +20,7 @@ rider nearest its shop), and the JSON puts the two side by side.
 from __future__ import annotations
 
 import bisect
+import heapq
 import itertools
 import json
 import math
@@ -276,6 +277,74 @@ def _known_ready(o: DayOrder, t: float) -> float:
     return o.packed if o.packed <= t else max(o.est_ready, t + 60.0)
 
 
+@dataclass(frozen=True)
+class _Miss:
+    """A promise made with the history: when its door is known, its miss joins the history."""
+
+    order_id: str
+    store_id: str
+    band: int
+    base: float  # the forecast's door without slack, seconds after the day's start
+
+
+def _learnt(
+    day: Day,
+    o: DayOrder,
+    views: list[RiderView],
+    open_orders: list[DayOrder],
+    t: float,
+    history: _promises.PromiseHistory,
+) -> tuple[float, str, _Miss | None]:
+    """The promise from the load and the circle's history of misses (`promise_parts`)."""
+    now = day.at(t)
+    parts = _promises.promise_parts(
+        store_id=o.shop_id,
+        shop=o.pickup,
+        door=o.drop,
+        ready_at=day.at(o.est_ready),
+        couriers=[_courier(day, v, t) for v in views],
+        ahead=[_Ahead(a.shop_id, a.pickup, a.drop, day.at(_known_ready(a, t))) for a in open_orders],
+        now=now,
+        history=history,
+    )
+    if parts is None:
+        due = promise(o.pickup, o.drop, day.at(o.est_ready), views, now)
+        return (due - day.start).total_seconds(), "computed", None
+    miss = _Miss(o.order_id, o.shop_id, parts.band, (parts.base_at - day.start).total_seconds())
+    return (parts.promised_at - day.start).total_seconds(), "history" if parts.from_history else "load", miss
+
+
+class _Learning:
+    """The history as a day goes: promises made from it, and each miss learnt once its door rang."""
+
+    def __init__(self, history: _promises.PromiseHistory, learn: bool = True) -> None:
+        self.history, self.learn = history, learn
+        self.pending: dict[str, _Miss] = {}
+        self.doors: list[tuple[float, str]] = []  # (door time, order id): a heap, stale entries skipped
+
+    def promise(
+        self, day: Day, o: DayOrder, views: list[RiderView], open_orders: list[DayOrder], t: float
+    ) -> tuple[float, str]:
+        promised, rule, miss = _learnt(day, o, views, open_orders, t, self.history)
+        if miss is not None and self.learn:
+            self.pending[o.order_id] = miss
+        return promised, rule
+
+    def committed(self, p: Proposal, outcomes: dict[str, _Outcome]) -> None:
+        for oid in p.route or p.order_ids:  # an addition moves the doors of the trip in hand
+            door = outcomes[oid].at_door
+            if oid in self.pending and door is not None:
+                heapq.heappush(self.doors, (door, oid))
+
+    def rung(self, t: float, outcomes: dict[str, _Outcome]) -> None:
+        while self.doors and self.doors[0][0] <= t:
+            door, oid = heapq.heappop(self.doors)
+            miss = self.pending.get(oid)
+            if miss is not None and outcomes[oid].at_door == door:
+                del self.pending[oid]
+                self.history.record(miss.store_id, miss.band, door - miss.base)
+
+
 def _promise(
     day: Day, o: DayOrder, views: list[RiderView], open_orders: list[DayOrder], t: float, mode: str, minutes: float
 ) -> tuple[float, str]:
@@ -334,13 +403,20 @@ def simulate(
     promise_mode: str = "fixed",
     promise_min: float = 30.0,
     weights: CostWeights = DEFAULT_WEIGHTS,
+    history: _promises.PromiseHistory | None = None,
+    learn: bool = True,
 ) -> dict[str, Any]:
     """Dispatch the day with `planner` (a list of proposals, or `plan`'s RoundPlan); return the figures.
 
     Riders accept every offer at once. Only riders on shift are offered work (both policies); a
     rider whose shift ends finishes the route in hand. An order no rider has taken by the end of
     the simulation (the day plus four hours) is undelivered.
+
+    promise_mode "history": the load-aware promise with its slack from `history` (a fresh one when
+    None), which, with `learn`, learns each order's miss once its door is reached (never before: a
+    round knows only the doors already rung), as dispatch's history of delivered orders does.
     """
+    learning = _Learning(history or _promises.PromiseHistory(), learn) if promise_mode == "history" else None
     riders = {s.rider_id: _Rider(s, day.speed_factor) for s in day.riders}
     by_id = {o.order_id: o for o in day.orders}
     outcomes: dict[str, _Outcome] = {}
@@ -355,12 +431,17 @@ def simulate(
     horizon = day.hours * 3600 + 4 * 3600
     while t <= horizon:
         now = day.at(t)
+        if learning is not None:
+            learning.rung(t, outcomes)
         views = [_view(r, t, day, by_id, weights, outcomes) for r in riders.values() if r.on_shift(t)]
         while nxt < len(pending) and pending[nxt].accepted <= t:
             o = pending[nxt]
             nxt += 1
             ahead = [by_id[i] for i in open_ids]
-            promised, rule = _promise(day, o, views, ahead, t, promise_mode, promise_min)
+            if learning is not None:
+                promised, rule = learning.promise(day, o, views, ahead, t)
+            else:
+                promised, rule = _promise(day, o, views, ahead, t, promise_mode, promise_min)
             rules[rule] = rules.get(rule, 0) + 1
             outcomes[o.order_id] = _Outcome(o, promised)
             open_ids.append(o.order_id)
@@ -378,6 +459,8 @@ def simulate(
             for p in proposals:
                 _commit(riders[p.rider_id], p, t, by_id, outcomes, weights)
                 taken.update(p.order_ids)
+                if learning is not None:
+                    learning.committed(p, outcomes)
             open_ids = [oid for oid in open_ids if oid not in taken]
         elif not open_ids and nxt == len(pending) and all(r.busy_until <= t for r in riders.values()):
             break

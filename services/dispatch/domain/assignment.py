@@ -45,6 +45,7 @@ class OpenOrder:
     weight_g: int | None = None  # None: not packed yet (UNKNOWN_KG)
     placed_at: datetime | None = None  # for its age (older orders go first); None: ready_at
     held_since: datetime | None = None  # since when rounds hold it for a busy rider (the caller keeps it)
+    ready_late_at: datetime | None = None  # the bag's late tail (its shop's history); None: CostWeights.picking_tail
 
 
 @dataclass(frozen=True)
@@ -147,12 +148,16 @@ class CostWeights:
          + wait * (seconds the rider waits at the shop for the last bag)
          + sum over the trip's orders of
                door * (seconds from max(now, ready_at) to the door)
-             + late * (seconds past promised_at) + late_order (if late at all)
+             + late * (seconds past promised_at - aim) + late_order (if late at all)
+       where aim = promise_margin_s + how much later the trip leaves its last shop if its unpacked
+       bag takes its tail (picking_tail of the time left, or the order's ready_late_at)
 
     Why these: a rider on shift is paid for the minute anyway, so the rider's idle minute at a
     shop (`wait`) costs less than the customer's minute of waiting (`door`); riding costs a
     little more than standing (the rider is also unavailable) except when riders are idle
-    (`idle_travel`: then a ride is taken from no other work), and lateness dominates both.
+    (`idle_travel`: then a ride is taken from no other work), and lateness dominates both. The
+    aim protects the promise the shopper was given: a later drop that keeps it only if every bag
+    is packed on time spends the slack the promise holds for picking running long.
     """
 
     travel: float = 1.0  # per second a rider rides or walks: the rider is taken from other work
@@ -182,6 +187,8 @@ class CostWeights:
     rescue_after_s: float = 600.0  # an order that would be later than this goes first (see _select)
     age_after_s: float = 600.0  # an order open longer than this (or held for a busy rider at all) gains priority ...
     age: float = 2.0  # ... this much per second (no order waits behind younger ones for long)
+    picking_tail: float = 0.45  # an unpacked bag may take this much longer than the time left to its estimate
+    promise_margin_s: float = 60.0  # lateness is costed this far inside the promise
     max_hold_s: float = 180.0  # never held for a busy rider longer while a free one reaches the shop in time
     shift_grace_s: float = 600.0  # a route may end at most this long after the rider's shift
     undeliverable_after_s: float = 1800.0  # a best plan later than promise + this: undeliverable
@@ -297,6 +304,7 @@ class _Order:
     bags: int
     kg: float
     direct: float = 0.0  # metres from its pickup to its drop
+    late_ready: float = -math.inf  # when the bag is packed if picking runs long (its tail); packed: ready
     cluster: int = 0
     angle: float = 0.0
     best_door: float = math.inf  # the earliest door time of any option this round
@@ -314,6 +322,7 @@ class _Batch:
     kg: float
     ready: float
     excluded: frozenset[str]
+    late_ready: float = -math.inf  # the last bag's late tail (see _Order.late_ready)
 
 
 @dataclass(eq=False, slots=True)
@@ -392,10 +401,13 @@ def _cost(
     if doors[-1] + w.door_s > rider.shift_end + w.shift_grace_s:
         return None  # no route ending more than shift_grace_s past it
     cost = trip + w.travel * (to_shop + (batch.pickup_legs + batch.cum[-1]) / rider.speed) + w.wait * waited
+    # Lateness is costed at the doors the trip makes if its last bag runs long, and aiming a margin
+    # inside the promise: the planner protects the promise it gave instead of spending its slack.
+    aim = w.promise_margin_s + (batch.late_ready - arrive - waited if batch.late_ready > arrive + waited else 0.0)
     for member, door in zip(batch.members, doors, strict=True):
         cost += w.door * (door - member.floor)
-        if door > member.promised:
-            cost += w.late * (door - member.promised) + w.late_order
+        if door + aim > member.promised:
+            cost += w.late * (door + aim - member.promised) + w.late_order
     return _Option(rider, batch, cost, due, leave, arrive, waited, doors, (), batch.members)
 
 
@@ -479,7 +491,9 @@ def _make_batch(members: Sequence[_Order], w: CostWeights) -> _Batch | None:
     first = members[0].pickup
     if len(members) == 1:  # one order: most batches of a round
         m = members[0]
-        return _Batch((m,), (first,), (m.ready,), 0.0, (), (m.direct,), m.bags, m.kg, m.ready, m.o.excluded_riders)
+        return _Batch(
+            (m,), (first,), (m.ready,), 0.0, (), (m.direct,), m.bags, m.kg, m.ready, m.o.excluded_riders, m.late_ready
+        )
     if all(m.pickup == first for m in members):  # one shop: the usual case
         order: list[tuple[float, float]] = [first]
         readies: tuple[float, ...] = (max(m.ready for m in members),)
@@ -509,6 +523,7 @@ def _make_batch(members: Sequence[_Order], w: CostWeights) -> _Batch | None:
         sum(m.kg for m in members),
         max(readies),
         excluded,
+        max(m.late_ready for m in members),
     )
 
 
@@ -688,7 +703,7 @@ def plan(
         return RoundPlan([], [], [], 0.0)
     ts = now.timestamp()
     frame = _Frame(orders[0].pickup)
-    members = [_as_member(o, frame, ts) for o in sorted(orders, key=lambda o: o.order_id)]
+    members = [_as_member(o, frame, ts, w.picking_tail) for o in sorted(orders, key=lambda o: o.order_id)]
     crew = _crew(riders, now, frame, w)
     if not crew:
         nobody = [Undeliverable(m.o.order_id, "no rider on shift can take it", None) for m in members]
@@ -795,7 +810,7 @@ def _additions(members: list[_Order], crew: list[_Rider], frame: _Frame, ts: flo
         planned = c.r.planned
         if not planned or c.r.carrying != len(planned) or c.slots < 1:
             continue
-        accepted = [_as_member(p, frame, ts) for p in planned]
+        accepted = [_as_member(p, frame, ts, w.picking_tail) for p in planned]
         here = _Rider(c.r, c.here, c.here, 0.0, c.speed, c.slots, c.bags, c.kg, c.shift_end)
         alone = _make_batch(accepted, w)
         if alone is None:
@@ -826,10 +841,16 @@ def _additions(members: list[_Order], crew: list[_Rider], frame: _Frame, ts: flo
     return out
 
 
-def _as_member(o: OpenOrder, frame: _Frame, ts: float) -> _Order:
+def _as_member(o: OpenOrder, frame: _Frame, ts: float, tail: float = DEFAULT_WEIGHTS.picking_tail) -> _Order:
     ready = o.ready_at.timestamp() - ts
     placed = (o.placed_at or o.ready_at).timestamp() - ts
     pickup, drop = frame.xy(o.pickup), frame.xy(o.drop)
+    if o.ready_late_at is not None:
+        late = o.ready_late_at.timestamp() - ts
+    elif o.bags is None:  # not packed yet: its picking may run long
+        late = ready + tail * max(0.0, ready)
+    else:
+        late = ready
     return _Order(
         o,
         pickup,
@@ -841,6 +862,7 @@ def _as_member(o: OpenOrder, frame: _Frame, ts: float) -> _Order:
         o.bags if o.bags is not None else UNKNOWN_BAGS,
         o.weight_g / 1000 if o.weight_g is not None else UNKNOWN_KG,
         _d(pickup, drop),
+        max(ready, late),
     )
 
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from services.dispatch.domain.eta import ready_at
@@ -328,12 +328,72 @@ def slack_for(
     return max(0.0, tail - at_shop) + w.slack_s + (w.bundle_s if shop_ahead else 0.0)
 
 
+# --- what the circle's history says -------------------------------------------------------------
+
+
+def load_band(ready_s: float, pickups: dict[str, float]) -> int:
+    """How far the forecast has the order wait for a rider beyond its bag: 0 a rider is there first
+    (the bag decides), 1 up to 5 minutes, 2 up to 15, 3 beyond. The forecast's misses differ by band:
+    a bag-bound order misses by its picking, a queued one by the order the riders really take."""
+    wait = min(pickups.values(), default=ready_s) - max(0.0, ready_s)
+    return 0 if wait <= 0 else 1 if wait < 300 else 2 if wait < 900 else 3
+
+
+@dataclass
+class PromiseHistory:
+    """The forecast's misses on delivered orders, per shop and load band: what the dispatcher really did.
+
+    A miss is the door's real time minus the forecast's door without slack (`PromiseParts.base_at`),
+    in seconds. The slack of a new promise is the `level` quantile of the misses of the same shop and
+    band (the last `window` of them), or of the band over all shops while the shop has fewer than
+    `min_samples`, or None (the rule, `slack_for`, while the circle has too little history). Being
+    the misses of the planner that carries the orders, it knows what the forecast cannot: how
+    picking runs at this shop, how the riders bundle, how fast they really ride.
+    """
+
+    level: float = 0.96
+    window: int = 300
+    min_samples: int = 25
+    _misses: dict[tuple[str, int], list[float]] = field(default_factory=dict)
+
+    def record(self, store_id: str, band: int, miss_s: float) -> None:
+        for key in ((store_id, band), ("", band)):
+            kept = self._misses.setdefault(key, [])
+            kept.append(miss_s)
+            if len(kept) > self.window:
+                del kept[0]
+
+    def slack_s(self, store_id: str, band: int) -> float | None:
+        """The slack that would have kept `level` of the recent promises of this shop and band; None: too few."""
+        for key in ((store_id, band), ("", band)):
+            kept = self._misses.get(key, ())
+            if len(kept) >= self.min_samples:
+                ordered = sorted(kept)
+                return ordered[min(len(ordered) - 1, max(0, math.ceil(self.level * len(ordered)) - 1))]
+        return None
+
+    def samples(self, store_id: str = "", band: int | None = None) -> int:
+        if band is None:
+            return sum(len(v) for (s, _), v in self._misses.items() if s == store_id)
+        return len(self._misses.get((store_id, band), ()))
+
+
 def shop_ready_s(picking_minutes: int, queued: int, now: datetime) -> float:
     """Seconds until a bag ordered now would be packed: the same rule as a placed order's ready_at."""
     return (ready_at(now, picking_minutes, queued) - now).total_seconds()
 
 
-def promise_for(
+@dataclass(frozen=True)
+class PromiseParts:
+    """A promise and what it is made of: the forecast's door without slack, and the load band."""
+
+    promised_at: datetime
+    base_at: datetime  # the same whole minutes with no slack: a miss is measured from here
+    band: int
+    from_history: bool  # the slack came from the history's quantile, not the rule
+
+
+def promise_parts(  # noqa: PLR0913 (the load, the order and the history, each by name)
     *,
     store_id: str,
     shop: Point,
@@ -343,15 +403,48 @@ def promise_for(
     ahead: Sequence[Ahead],
     now: datetime,
     w: PromiseWeights = DEFAULT_PROMISE,
-) -> datetime | None:
-    """The promise a new order from `shop` to `door` gets now: the whole path the checkout takes
-    (forecast, the shop's quote in whole minutes, the last leg), in one pure call. None: no rider
-    on shift within the horizon could carry it (the checkout then shows no delivery time)."""
+    history: PromiseHistory | None = None,
+) -> PromiseParts | None:
+    """`promise_for` with its parts (for the history, which measures each miss from the base)."""
     free = forecast(couriers, ahead, now, w)
     mine = sum(1 for a in ahead if a.store_id == store_id)
     quote = quote_shop(store_id, shop, _secs(ready_at, now), free, ahead=len(ahead), shop_ahead=mine, w=w)
-    minutes = quote.door_minutes(shop, door)
-    return None if minutes is None else now + timedelta(minutes=minutes)
+    band = load_band(quote.ready_s, dict(quote.pickups))
+    learnt = history.slack_s(store_id, band) if history is not None else None
+    if learnt is not None:
+        quote = replace(quote, slack_s=max(0.0, learnt))
+    base = door_minutes(quote.ready_minutes, quote.chances, 0, shop, door)
+    if base is None:
+        return None
+    return PromiseParts(
+        now + timedelta(minutes=base + quote.slack_minutes),
+        now + timedelta(minutes=base),
+        band,
+        learnt is not None,
+    )
+
+
+def promise_for(  # noqa: PLR0913 (the load, the order and the history, each by name)
+    *,
+    store_id: str,
+    shop: Point,
+    door: Point,
+    ready_at: datetime,
+    couriers: Sequence[Courier],
+    ahead: Sequence[Ahead],
+    now: datetime,
+    w: PromiseWeights = DEFAULT_PROMISE,
+    history: PromiseHistory | None = None,
+) -> datetime | None:
+    """The promise a new order from `shop` to `door` gets now: the whole path the checkout takes
+    (forecast, the shop's quote in whole minutes, the last leg), in one pure call. None: no rider
+    on shift within the horizon could carry it (the checkout then shows no delivery time). With a
+    `history`, the slack is what the circle's recent misses of this shop and band say."""
+    parts = promise_parts(
+        store_id=store_id, shop=shop, door=door, ready_at=ready_at, couriers=couriers, ahead=ahead, now=now, w=w,
+        history=history,
+    )  # fmt: skip
+    return None if parts is None else parts.promised_at
 
 
 def should_requote(
