@@ -5,7 +5,7 @@ import {
   act, api, boot, config, countdown, fen, h, liveBadge, named, showWho, signInForm, stream, t, timeOf, toast, translate,
 } from "/app/common/linli.js";
 import { qrImage, scanButton } from "/app/common/codes.js";
-import { labelsSheet, pickListSheet, preview } from "./print.js";
+import { dealItemText, dealLabelsSheet, labelsSheet, pickListSheet, preview } from "./print.js";
 import { STRINGS } from "./strings.js";
 
 const me0 = await boot({ title: "counter.title", strings: STRINGS });
@@ -79,7 +79,7 @@ const stallsHere = () => state.here.kind === "market"
 
 // ------------------------------------------------------------------ layout
 function layout() {
-  const tabs = ["orders", "stock", "hours", "returns"];
+  const tabs = ["orders", "deals", "stock", "hours", "returns"];
   const nav = h("nav", { class: "tabs", role: "tablist", "aria-label": t("counter.title") },
     ...tabs.map((tab) => h("button", {
       type: "button", role: "tab", id: `tab-${tab}`, "aria-controls": `panel-${tab}`,
@@ -97,7 +97,7 @@ function layout() {
   main.replaceChildren(head, nav, panel);
   state.badge = liveBadge(live);
   state.badge(state.live ?? false);
-  ({ orders: drawOrders, stock: drawStock, hours: drawHours, returns: drawReturns })[state.tab](panel);
+  ({ orders: drawOrders, deals: drawDeals, stock: drawStock, hours: drawHours, returns: drawReturns })[state.tab](panel);
 }
 
 function changePlace() {
@@ -120,6 +120,77 @@ function pauseSwitch() {
   }));
   return h("div", { class: "row" },
     h("span", { class: `badge ${paused ? "bad" : "good"}`, id: "paused-state" }, t(paused ? "paused.on" : "paused.off")), button);
+}
+
+// ------------------------------------------------------------------ group buys
+// A closed deal's consolidated order is picked as one order and packed one labelled bag per participant.
+const dealBase = (dealId) => `/stores/${encodeURIComponent(state.here.id)}/group-buys/${encodeURIComponent(dealId)}`;
+
+async function drawDeals(panel) {
+  if (state.deal) return drawDeal(panel, state.deal);
+  const deals = (await act(null, () => api("inventory", `/stores/${encodeURIComponent(state.here.id)}/group-buys`))) || [];
+  fill(panel, h("h2", {}, t("deals.title")),
+    deals.length ? null : h("p", { class: "muted" }, t("deals.none")),
+    ...deals.map((d) => {
+      const open = h("button", { type: "button", class: "primary" }, t("deals.open"));
+      open.addEventListener("click", () => { state.deal = d.deal_id; drawDeal(panel, d.deal_id); });
+      return h("article", { class: "card spread", "data-deal": d.deal_id },
+        h("div", {}, h("h3", {}, t("deal.title", { id: short(d.deal_id) })),
+          d.note ? h("p", { class: "muted" }, d.note) : null,
+          h("p", {}, t("deals.progress", { packed: d.packed, bags: d.bags }))), open);
+    }));
+}
+
+async function drawDeal(panel, dealId) {
+  const answer = await act(null, () => api("inventory", `${dealBase(dealId)}/labels`));
+  const back = h("button", { type: "button", class: "ghost dark", id: "deal-back" }, t("deal.back"));
+  back.addEventListener("click", () => { state.deal = null; drawDeals(panel); });
+  if (!answer) { fill(panel, back); return; }
+  const print = h("button", { type: "button", id: "deal-print" }, t("deal.print"));
+  print.addEventListener("click", () => preview("labels", t("deal.labels.title", { id: short(dealId) }),
+    dealLabelsSheet(answer, { short })));
+  fill(panel,
+    h("div", { class: "spread" }, h("h2", { id: "deal-title" }, t("deal.title", { id: short(dealId) })), back),
+    h("div", { class: "row print-row" }, print),
+    ...answer.labels.map((label) => bagCard(panel, dealId, label)));
+}
+
+function bagCard(panel, dealId, label) {
+  const head = h("div", { class: "spread" },
+    h("h3", {}, `${t("deal.label.number", { n: label.number, of: label.of })} · ${label.name}`),
+    h("span", { class: `badge ${label.packed ? "good" : ""}` },
+      label.packed ? t("deal.packed", { fen: fen(label.goods_fen) }) : t("deal.waiting")));
+  const helper = label.helper ? h("p", { class: "muted" }, t("deal.label.helper", { helper: label.helper })) : null;
+  const card = h("article", { class: "card bag", "data-bag": String(label.number) }, head, helper);
+  if (label.packed) {
+    card.append(h("ul", {}, label.items.map((item) => h("li", {}, h("strong", {}, named(item)), ` · ${dealItemText(item)}`))));
+    return card;
+  }
+  const rows = label.items.map((item) => {
+    const id = `bag-${label.number}-line-${item.line_no}`;
+    const filled = h("input", { type: "checkbox", id: `${id}-filled`, checked: true });
+    const weight = item.unit === "g" ? number(`${id}-weight`, { min: 1, max: 100000, required: true }) : null;
+    filled.addEventListener("change", () => { if (weight) { weight.disabled = !filled.checked; weight.required = filled.checked; } });
+    return { item, filled, weight, el: h("li", { class: "row" },
+      h("strong", {}, named(item)), ` · ${dealItemText(item)}`,
+      h("label", { for: `${id}-filled` }, filled, ` ${t("deal.filled")}`),
+      ...(weight ? field(`${id}-weight`, t("deal.weight"), weight) : [])) };
+  });
+  const go = h("button", { type: "submit", class: "primary", id: `bag-${label.number}-pack` }, t("deal.pack", { n: label.number }));
+  const form = h("form", { class: "pack" }, h("ul", {}, rows.map((r) => r.el)), go);
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    act(go, async () => {
+      const lines = rows.map((r) => ({ line_no: r.item.line_no, filled: r.filled.checked ? "filled" : "not_filled",
+        ...(r.weight && r.filled.checked ? { weight_g: Number(r.weight.value) } : {}) }));
+      const done = await api("inventory", `${dealBase(dealId)}/bags/${label.number}/packed`, { method: "POST", key: true, body: { lines } });
+      toast(done.bags_left ? t("deal.packed.done", { n: label.number }) : t("deal.all.packed"), "good");
+      announce(t("deal.packed.done", { n: label.number }));
+      await drawDeal(panel, dealId);
+    });
+  });
+  card.append(form);
+  return card;
 }
 
 // ------------------------------------------------------------------ live

@@ -91,3 +91,26 @@ export function labelsSheet(answer, names) {
       code ? h("div", { class: "label-code" }, h("img", { class: "qr", src: names.qr(answer.order_id), width: 96, height: 96,
         alt: t("print.qr", { code }) }), h("p", { class: "code" }, code)) : null)));
 }
+
+/** What a group buy's bag holds, as its label says it: pieces, the grams weighed, or not filled. */
+export function dealItemText(item) {
+  if (item.filled === false) return t("deal.item.not_filled", { n: item.pieces });
+  if (item.unit === "g") {
+    return item.quantity !== null ? t("deal.item.weighed", { n: item.pieces, g: item.quantity }) : t("deal.item.to_weigh", { n: item.pieces });
+  }
+  return t("deal.item.pieces", { n: item.pieces });
+}
+
+/** One label per participant's bag of a group buy: their number of how many, their name, what is in the bag. */
+export function dealLabelsSheet(answer, names) {
+  return h("div", { "aria-label": t("deal.labels.title", { id: names.short(answer.deal_id) }) },
+    ...answer.labels.map((label) => h("article", { class: "label deal-label", "data-bag": String(label.number) },
+      h("div", { class: "label-text" },
+        h("p", { class: "bag" }, t("deal.label.number", { n: label.number, of: label.of })),
+        h("p", { class: "order-no" }, label.name),
+        label.helper ? h("p", { class: "small" }, t("deal.label.helper", { helper: label.helper })) : null,
+        h("ul", { class: "to-pick" }, label.items.map((item) => h("li", {},
+          h("strong", {}, named(item)), ` · ${dealItemText(item)}`))),
+        h("p", { class: "small" }, t("deal.label.group", { id: names.short(answer.deal_id) })),
+        label.note ? h("p", { class: "small" }, label.note) : null))));
+}
