@@ -16,6 +16,8 @@ from services.inventory.service_layer.stock_keeping import check_low_stock
 from services.inventory.service_layer.unit_of_work import InventoryUnitOfWork
 from shared.errors import NotFound
 from shared.events.contracts import (
+    BagItem,
+    DealBag,
     DealStockRefused,
     DealStockReleased,
     DealStockReserved,
@@ -155,19 +157,30 @@ async def on_group_buy_bags_returned(uow: InventoryUnitOfWork, event: GroupBuyBa
         return
     products = sorted({i.product_id for b in back for i in b.items})
     await uow.stock.lock(products)
+    rows = {r["number"]: r for r in await uow.deal_stock.bags(event.deal_id)}
     for bag in back:
         why = f"group buy bag {bag.number} uncollected, back to the shop"
-        for item in bag.items:
+        for item, quantity in _in_bag(bag, rows.get(bag.number)):
             holds = await uow.stock.holds(event.order_id, item.line_no)
             held = sum(h.quantity for h in holds if h.product_id == item.product_id)
-            released = min(held, item.quantity)
+            released = min(held, quantity)
             if released:
                 await uow.stock.set_hold(
                     event.order_id, item.line_no, item.product_id, held - released, f"released: {why}", ACTOR
                 )
-            if item.quantity > released:
-                await uow.stock.change_on_hand(item.product_id, item.quantity - released, why, ACTOR, event.order_id)
+            if quantity > released:
+                await uow.stock.change_on_hand(item.product_id, quantity - released, why, ACTOR, event.order_id)
     await check_low_stock(uow, products)
+
+
+def _in_bag(bag: DealBag, row: dict[str, Any] | None) -> list[tuple[BagItem, int]]:
+    """What is in the bag, in each product's unit: as the counter packed it (a line not filled holds nothing,
+    a weighed one its grams), or before packing the estimate it holds."""
+    packed = {int(i["line_no"]): int(i["quantity"]) for i in (row or {}).get("packed") or []}
+    return [
+        (item, packed.get(item.line_no, item.stock_quantity or item.quantity))
+        for item in bag.items
+    ]
 
 
 async def deal_at(

@@ -19,6 +19,7 @@ from shared.events.contracts import (
     DealPickup,
     DealTotal,
     GroupBuyAccepted,
+    GroupBuyBagsReturned,
     GroupBuyClosed,
 )
 from shared.service import Runtime, install_error_handlers
@@ -209,4 +210,11 @@ async def test_three_bags_packed_one_heavier_one_short_settle_to_the_fen_and_pac
     assert sum(p["goods_fen"] for p in packed) == order_packed["final_fen"]
     assert await stock(inv, "carp") == (6000, 1240)  # the holds follow the scale
     assert await stock(inv, "bokchoy") == (10, 2)  # Wang's three went back to the shelf
+    await check_books(inv)
+
+    # Chen's and Wang's bags go uncollected: what the counter packed comes back, not the estimate.
+    back = GroupBuyBagsReturned(deal_id=DEAL, store_id="market", order_id=DEAL, bags=closed().bags[:2])
+    await run(inv, lambda uow: group_buys.on_group_buy_bags_returned(uow, back))
+    assert await stock(inv, "carp") == (6000, 600)  # Chen's 640 g released; Li's 600 g still held
+    assert await stock(inv, "bokchoy") == (10, 0)  # Chen's two released; Wang's bag held none
     await check_books(inv)
