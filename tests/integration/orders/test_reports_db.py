@@ -37,10 +37,14 @@ from shared.events.contracts import (
     RiderAssigned,
     ShopAccepted,
     StockReserved,
+    SubstituteItem,
+    SubstitutionProposed,
+    SubstitutionSettled,
 )
 from shared.service import Runtime, install_error_handlers
 from shared.vocabulary.locations import LocationKind
 from shared.vocabulary.roles import Role
+from shared.vocabulary.units import StockUnit
 from tests.integration.orders.conftest import GRANDMA, HOME, SETTINGS, TZ, corner_shop, seed, shop_product
 
 ADMIN = Principal("ops", Role.ADMIN)
@@ -137,7 +141,7 @@ async def pack(
         lines=lines,
     )
     started = PickingStarted(order_id=order_id, store_id=store, location_id=store, by="counter")
-    await at(pool, when, fulfilment.on_picking_started, started)
+    await at(pool, when, fulfilment.on_picking_started, started)  # a second start is only a fact
     await at(pool, when, fulfilment.on_order_packed, packed)
 
 
@@ -176,7 +180,7 @@ async def promise(pool: asyncpg.Pool, order_id: str, store: str, promised: datet
 
 @pytest.fixture
 async def week(orders_pool: asyncpg.Pool) -> dict[str, str]:
-    """Four orders with known outcomes over two local days, at two shops."""
+    """Five orders with known outcomes over two local days, at two shops."""
     pool = orders_pool
     await seed(
         pool,
@@ -241,6 +245,37 @@ async def week(orders_pool: asyncpg.Pool) -> dict[str, str]:
     await deliver(pool, b, "shop", b_at + timedelta(minutes=30), b_at + timedelta(minutes=40))
     await at(pool, b_at + timedelta(hours=1), ratings.rate, HELPER, b, shop_stars=3, rider_stars=None, comment=None)
 
+    # E: promised in 20 min, moved by dispatch to 45, delivered at 40: on time against the promise as it
+    # stood, late against the first; the noodles' substitute declined by the shopper.
+    e_at = DAY1 + timedelta(minutes=20)
+    e = await place(
+        pool, e_at, {"mode": "delivery", "address": HOME}, "shop", [Wanted("water", 1), Wanted("noodles", 1)]
+    )
+    await promise(pool, e, "shop", e_at + timedelta(minutes=20), e_at)
+    await accept(pool, e, "shop", e_at + timedelta(minutes=3))
+    await promise(pool, e, "shop", e_at + timedelta(minutes=45), e_at + timedelta(minutes=5))
+    started = PickingStarted(order_id=e, store_id="shop", location_id="shop", by="counter")
+    await at(pool, e_at + timedelta(minutes=6), fulfilment.on_picking_started, started)
+    water = SubstituteItem(
+        product_id="water",
+        location_id="shop",
+        name_zh="水",
+        name_en="Water",
+        unit=StockUnit.PIECE,
+        quantity=1,
+        price_fen=200,
+    )
+    proposed = SubstitutionProposed(
+        order_id=e, store_id="shop", line_no=2, substitute=water, needs_approval=True, by="counter"
+    )
+    await at(pool, e_at + timedelta(minutes=7), fulfilment.on_substitution_proposed, proposed)
+    declined = SubstitutionSettled(
+        order_id=e, store_id="shop", line_no=2, accepted=False, refund_fen=500, decided_by="shopper"
+    )
+    await at(pool, e_at + timedelta(minutes=8), fulfilment.on_substitution_settled, declined)
+    await pack(pool, e, "shop", e_at + timedelta(minutes=10), [("water", LineOutcome.PICKED, 1, 200)])
+    await deliver(pool, e, "shop", e_at + timedelta(minutes=45), e_at + timedelta(minutes=40))
+
     # C: pickup at 10:00 local, accepted after 6 min, the water out of stock, ready 20 min after placing.
     c_at = DAY1 + timedelta(hours=1)
     c = await place(pool, c_at, {"mode": "pickup"}, "shop", [Wanted("water", 3), Wanted("noodles", 1)])
@@ -257,7 +292,7 @@ async def week(orders_pool: asyncpg.Pool) -> dict[str, str]:
     d = await place(pool, DAY2, {"mode": "pickup"}, "bakery", [Wanted("bun", 4)])
     # Outside the period: the day before (local 30 November, 23:30).
     await place(pool, datetime(2026, 11, 30, 15, 30, tzinfo=UTC), {"mode": "pickup"}, "shop", [Wanted("water", 1)])
-    return {"a": a, "b": b, "c": c, "d": d}
+    return {"a": a, "b": b, "c": c, "d": d, "e": e}
 
 
 async def get(
@@ -274,27 +309,29 @@ async def test_each_report_counts_the_orders_placed_in_the_period(
 ) -> None:
     volume = await get(client, "volume")
     assert volume["period"] == {"from": "2026-12-01", "to": "2026-12-02", "timezone": TZ}
-    assert volume["total"] == 4
-    assert volume["by_day"] == [{"date": "2026-12-01", "orders": 3}, {"date": "2026-12-02", "orders": 1}]
+    assert volume["total"] == 5
+    assert volume["by_day"] == [{"date": "2026-12-01", "orders": 4}, {"date": "2026-12-02", "orders": 1}]
     hours = {h["hour"]: h["orders"] for h in volume["by_hour"] if h["orders"]}
-    assert hours == {9: 2, 10: 1, 11: 1}
-    assert volume["by_store"] == [{"store_id": "shop", "orders": 3}, {"store_id": "bakery", "orders": 1}]
-    assert {m["mode"]: m["orders"] for m in volume["by_mode"]} == {"delivery": 2, "pickup": 2, "locker": 0}
+    assert hours == {9: 3, 10: 1, 11: 1}
+    assert volume["by_store"] == [{"store_id": "shop", "orders": 4}, {"store_id": "bakery", "orders": 1}]
+    assert {m["mode"]: m["orders"] for m in volume["by_mode"]} == {"delivery": 3, "pickup": 2, "locker": 0}
 
     on_time = await get(client, "on-time")
-    assert (on_time["arrived"], on_time["on_time"], on_time["late"], on_time["on_time_pct"]) == (2, 1, 1, 50.0)
+    assert (on_time["arrived"], on_time["on_time"], on_time["late"], on_time["on_time_pct"]) == (3, 2, 1, 66.7)
+    assert (on_time["on_time_first_promise"], on_time["on_time_first_promise_pct"]) == (1, 33.3)
     assert on_time["late_median_min"] == 10.0
 
     timings = {m["mode"]: m for m in (await get(client, "timings"))["by_mode"]}
-    assert timings["delivery"]["to_acceptance"] == {"orders": 2, "median_min": 3.0, "p90_min": 3.8}
-    assert timings["delivery"]["to_door"] == {"orders": 2, "median_min": 32.5, "p90_min": 38.5}
+    assert timings["delivery"]["to_acceptance"] == {"orders": 3, "median_min": 3.0, "p90_min": 3.8}
+    assert timings["delivery"]["to_door"] == {"orders": 3, "median_min": 40.0, "p90_min": 40.0}
     assert timings["pickup"]["to_acceptance"] == {"orders": 1, "median_min": 6.0, "p90_min": 6.0}
     assert timings["pickup"]["to_door"] == {"orders": 1, "median_min": 20.0, "p90_min": 20.0}  # ready at the counter
-    assert timings["*"]["to_acceptance"]["orders"] == 3  # the bakery never accepted
+    assert timings["*"]["to_acceptance"]["orders"] == 4  # the bakery never accepted
 
     fill = await get(client, "fill-rate")
-    assert (fill["lines"], fill["picked"], fill["substituted"], fill["out_of_stock"]) == (6, 4, 1, 1)
-    assert (fill["picked_pct"], fill["filled_pct"]) == (66.7, 83.3)
+    assert (fill["lines"], fill["picked"], fill["substituted"], fill["out_of_stock"]) == (8, 5, 1, 1)
+    assert (fill["substitute_declined"], fill["refused"]) == (1, 0)
+    assert (fill["picked_pct"], fill["filled_pct"]) == (62.5, 75.0)
 
     stars = await get(client, "ratings")
     assert stars["ratings"] == 2
@@ -302,12 +339,12 @@ async def test_each_report_counts_the_orders_placed_in_the_period(
     assert (stars["rider"]["count"], stars["rider"]["average"]) == (1, 4.0)
 
     care = await get(client, "care")
-    assert (care["orders"], care["by_helper"], care["for_residents"]) == (4, 1, 1)
-    assert (care["deliveries"], care["call_before"], care["call_before_delivered"]) == (2, 1, 1)
+    assert (care["orders"], care["by_helper"], care["for_residents"]) == (5, 1, 1)
+    assert (care["deliveries"], care["call_before"], care["call_before_delivered"]) == (3, 1, 1)
 
     top = (await get(client, "products", limit="2"))["products"]
-    assert [(p["product_id"], p["orders"], p["pieces"]) for p in top] == [("water", 3, 6), ("noodles", 3, 4)]
-    assert [p["short"] for p in top] == [1, 1]  # out of stock once; substituted once
+    assert [(p["product_id"], p["orders"], p["pieces"]) for p in top] == [("water", 4, 7), ("noodles", 4, 5)]
+    assert [p["short"] for p in top] == [1, 2]  # water out of stock once; noodles substituted, and declined
 
 
 async def test_a_report_as_csv_is_its_table_with_the_same_numbers(
@@ -319,7 +356,7 @@ async def test_a_report_as_csv_is_its_table_with_the_same_numbers(
     assert 'filename="linli-volume-2026-12-01-2026-12-02.csv"' in response.headers["content-disposition"]
     rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
     assert [(r["date"], r["hour"], r["store_id"], r["mode"], r["orders"]) for r in rows] == [
-        ("2026-12-01", "9", "shop", "delivery", "2"),
+        ("2026-12-01", "9", "shop", "delivery", "3"),
         ("2026-12-01", "10", "shop", "pickup", "1"),
         ("2026-12-02", "11", "bakery", "pickup", "1"),
     ]
@@ -329,12 +366,12 @@ async def test_a_report_as_csv_is_its_table_with_the_same_numbers(
         text.splitlines()[0] == "rank,product_id,name_zh,name_en,store_id,location_id,orders,pieces,estimated_fen,short"
     )
     assert text.splitlines()[1:3] == [
-        "1,water,水,Water,shop,shop,3,6,1200,1",
-        "2,noodles,面,Noodles,shop,shop,3,4,2000,1",
+        "1,water,水,Water,shop,shop,4,7,1400,1",
+        "2,noodles,面,Noodles,shop,shop,4,5,2500,2",
     ]
     on_time = await client.get("/reports/on-time", params={**PERIOD, "format": "csv"}, headers=as_(Role.ADMIN))
     assert list(csv.reader(io.StringIO(on_time.content.decode("utf-8-sig"))))[1:] == [
-        ["2026-12-01", "shop", "delivery", "2", "1", "1", "1", "0", "0"]
+        ["2026-12-01", "shop", "delivery", "3", "2", "1", "1", "0", "0"]
     ]
 
 
@@ -355,7 +392,7 @@ async def test_a_shops_staff_see_their_own_shop_only_and_not_the_riders_side(
     shopper = await client.get("/reports/volume", params=PERIOD, headers=as_(Role.SHOPPER, "grandma"))
     assert shopper.status_code == 403
     only_shop = await get(client, "volume", store="shop")
-    assert only_shop["total"] == 3
+    assert only_shop["total"] == 4
 
 
 @pytest.mark.parametrize(
