@@ -128,10 +128,17 @@ const dealBase = (dealId) => `/stores/${encodeURIComponent(state.here.id)}/group
 
 async function drawDeals(panel) {
   if (state.deal) return drawDeal(panel, state.deal);
-  const deals = (await act(null, () => api("inventory", `/stores/${encodeURIComponent(state.here.id)}/group-buys`))) || [];
-  fill(panel, h("h2", {}, t("deals.title")),
-    deals.length ? null : h("p", { class: "muted" }, t("deals.none")),
-    ...deals.map((d) => {
+  const here = encodeURIComponent(state.here.id);
+  const [proposed, deals] = await Promise.all([
+    act(null, () => api("orders", `/group-buys?store_id=${here}&status=proposed`)),
+    act(null, () => api("inventory", `/stores/${here}/group-buys`)),
+  ]);
+  fill(panel, h("h2", {}, t("deals.proposed")),
+    (proposed || []).length ? null : h("p", { class: "muted" }, t("deals.proposed.none")),
+    ...(proposed || []).map((d) => proposedCard(panel, d)),
+    h("h2", {}, t("deals.title")),
+    (deals || []).length ? null : h("p", { class: "muted" }, t("deals.none")),
+    ...(deals || []).map((d) => {
       const open = h("button", { type: "button", class: "primary" }, t("deals.open"));
       open.addEventListener("click", () => { state.deal = d.deal_id; drawDeal(panel, d.deal_id); });
       return h("article", { class: "card spread", "data-deal": d.deal_id },
@@ -139,6 +146,33 @@ async function drawDeals(panel) {
           d.note ? h("p", { class: "muted" }, d.note) : null,
           h("p", {}, t("deals.progress", { packed: d.packed, bags: d.bags }))), open);
     }));
+}
+
+/** A leader's deal waiting for this shop's answer: what it offers, at what price and cap, and until when. */
+function proposedCard(panel, d) {
+  const accept = h("button", { type: "button", class: "primary", id: `deal-accept-${d.id}` }, t("deal.accept"));
+  accept.addEventListener("click", () => act(accept, async () => {
+    await api("orders", `/group-buys/${encodeURIComponent(d.id)}/accept`, { method: "POST", key: true });
+    toast(t("deal.accepted"), "good");
+    await drawDeals(panel);
+  }));
+  const reason = h("input", { id: `deal-reason-${d.id}`, required: true, maxlength: 300, placeholder: t("reject.placeholder") });
+  const decline = h("form", { class: "row" }, ...field(`deal-reason-${d.id}`, t("deal.decline.reason"), reason),
+    h("button", { type: "submit", class: "danger" }, t("deal.decline")));
+  decline.addEventListener("submit", (e) => {
+    e.preventDefault();
+    act(null, async () => {
+      await api("orders", `/group-buys/${encodeURIComponent(d.id)}/decline`, { method: "POST", key: true, body: { reason: reason.value.trim() } });
+      toast(t("deal.declined"), "good");
+      await drawDeals(panel);
+    });
+  });
+  return h("article", { class: "card", "data-proposed": d.id },
+    h("div", { class: "spread" }, h("h3", {}, d.title), h("span", { class: "badge" }, t("deal.by", { leader: d.leader }))),
+    h("ul", {}, d.items.map((i) => h("li", {}, h("strong", {}, named(i)),
+      ` · ${t("deal.offer", { price: fen(i.group_price_fen), shelf: fen(i.shelf_price_fen), cap: i.cap })}`))),
+    h("p", {}, t("deal.cutoff", { time: timeOf(d.cutoff_at), place: d.pickup.name })),
+    h("div", { class: "row" }, accept), decline);
 }
 
 async function drawDeal(panel, dealId) {

@@ -1,5 +1,5 @@
-"""The counter packs a closed group buy in Chromium: the consolidated order picked as one order, one bag per
-participant — a fish weighed at the counter, an egg line that could not be filled — and a label per bag
+"""The counter accepts a leader's deal and packs it once closed, in Chromium: the consolidated order picked
+as one order, one bag per participant — a fish weighed at the counter, an egg line that could not be filled — and a label per bag
 printed with the participant's name, their number in the deal and what is in the bag, read back from the PDF;
 each share is settled to its bag in orders."""
 
@@ -21,7 +21,7 @@ from tests.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 
-CUTOFF_S = 10  # long enough to open, accept and join; short enough to wait for
+CUTOFF_S = 20  # long enough to open the counter, accept and join; short enough to wait for
 
 
 async def test_the_counter_packs_one_labelled_bag_per_participant_and_prints_the_labels(
@@ -57,7 +57,17 @@ async def test_the_counter_packs_one_labelled_bag_per_participant_and_prints_the
             201,
         )
         deal_id = deal["id"]
-        await ok(await staff.post(f"/group-buys/{deal_id}/accept"))
+        context = await new_context(browser)
+        page = await signed_in_page(
+            context, system, "inventory", Role.STORE_STAFF, f"staff-{shop.store_id}", store=shop.store_id
+        )
+        await page.get_by_role("tab", name="Group buys").click()
+        proposed = page.locator(f'article[data-proposed="{deal_id}"]')
+        await expect(proposed).to_contain_text("Eggs and fish for Lane 12")
+        await expect(proposed).to_contain_text("group price ¥12.00 (shelf ¥15.00) · cap 20")
+        await proposed.get_by_role("button", name="Accept the deal").click()
+        await expect(page.locator(".toast.good").last).to_contain_text("Accepted")
+        await expect(proposed).to_have_count(0)
 
         async def status_is(status: str) -> bool:
             return bool((await ok(await lead.get(f"/group-buys/{deal_id}")))["status"] == status)
@@ -72,11 +82,7 @@ async def test_the_counter_packs_one_labelled_bag_per_participant_and_prints_the
         await ok(await li_app.put(url, json={"items": both}))
         await eventually(lambda: status_is("closed"), within=CUTOFF_S + 15)
 
-    context = await new_context(browser)
     try:
-        page = await signed_in_page(
-            context, system, "inventory", Role.STORE_STAFF, f"staff-{shop.store_id}", store=shop.store_id
-        )
         await page.get_by_role("tab", name="Group buys").click()
         card = page.locator(f'article[data-deal="{deal_id}"]')
 
