@@ -1,7 +1,7 @@
-"""The counter accepts a leader's deal and packs it once closed, in Chromium: the consolidated order picked
-as one order, one bag per participant — a fish weighed at the counter, an egg line that could not be filled — and a label per bag
-printed with the participant's name, their number in the deal and what is in the bag, read back from the PDF;
-each share is settled to its bag in orders."""
+"""The counter accepts a leader's deal and packs it once closed, in Chromium: the consolidated order
+picked as one order, one bag per participant — a fish weighed at the counter, an egg line that could not
+be filled — and a label per bag printed with the participant's name, their number in the deal and what
+is in the bag, read back from the PDF; each share is settled to its bag in orders."""
 
 from __future__ import annotations
 
