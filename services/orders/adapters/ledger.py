@@ -73,6 +73,13 @@ class Ledger:
         """`post` for many orders at once, in one statement: each holder's balance moves once by
         the sum of its balance entries, and each entry records the balance just after it, as if
         they had been posted one after another in this order."""
+        if self.journal is not None:  # as in `post`: the journal entries of money in or out with no order
+            self.journal.add(
+                settlement.for_posting(p, holder=b.holder, by=b.by, at=b.at)
+                for b in batches
+                if b.order_id is None
+                for p in b.postings
+            )
         rows = [(b.holder, b.order_id, p, b.by, b.at) for b in batches for p in b.postings]
         if not rows:
             return

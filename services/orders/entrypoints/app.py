@@ -19,6 +19,7 @@ from services.orders.entrypoints import (
     group_trips_http,
     reports_http,
     residents_http,
+    settlement_http,
     stream,
 )
 from services.orders.entrypoints.consumers import SUBSCRIPTIONS
@@ -116,6 +117,7 @@ SPEC = ServiceSpec(
         group_buys_http.router,
         group_trips_http.router,
         reports_http.router,
+        settlement_http.router,
         admin_http.router,
         cash_desk_http.router,
     ],
