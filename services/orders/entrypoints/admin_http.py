@@ -17,7 +17,7 @@ from services.orders.domain.helpers import Resident
 from services.orders.entrypoints.answers import HelperNamed, ResidentAnswer
 from services.orders.entrypoints.group_buys_http import LeaderGrantAnswer
 from services.orders.entrypoints.http import unit_of_work
-from services.orders.entrypoints.residents_http import SUBJECT, ResidentDetails
+from services.orders.entrypoints.residents_http import ResidentDetails
 from services.orders.service_layer import addresses
 from services.orders.service_layer.group_buys import LeaderGrant
 from shared.auth import Principal, require
@@ -27,6 +27,7 @@ from shared.vocabulary.roles import Role
 router = APIRouter(tags=["operator console"])
 Admin = Depends(require(Role.ADMIN))
 SHOPPER = Path(min_length=1, max_length=100, pattern=r"^[^\s/]+$", description="the shopper's account (subject)")
+HELPER = Path(min_length=1, max_length=100, pattern=r"^[^\s/]+$", description="the helper's account (subject)")
 
 
 class ResidentForHelper(ResidentDetails):
@@ -75,7 +76,7 @@ async def every_named_helper(request: Request, _: Principal = Admin) -> list[Nam
 
 @router.put("/admin/helpers/{shopper}/{helper}")
 async def name_helper_for(
-    request: Request, shopper: str = SHOPPER, helper: str = SUBJECT, principal: Principal = Admin
+    request: Request, shopper: str = SHOPPER, helper: str = HELPER, principal: Principal = Admin
 ) -> HelperNamed:
     """Name `helper` as `shopper`'s helper, as the shopper would themself; twice is once."""
     if helper == shopper:
@@ -90,7 +91,7 @@ async def name_helper_for(
 
 @router.delete("/admin/helpers/{shopper}/{helper}", status_code=204, responses={404: {"description": "not named"}})
 async def unname_helper_for(
-    request: Request, shopper: str = SHOPPER, helper: str = SUBJECT, principal: Principal = Admin
+    request: Request, shopper: str = SHOPPER, helper: str = HELPER, principal: Principal = Admin
 ) -> None:
     """`helper` no longer orders for `shopper`; orders already placed stay as they are."""
     async with unit_of_work(request) as uow:
