@@ -31,7 +31,7 @@ from shared.stack import (
     wait_healthy,
 )
 from shared.vocabulary.roles import Role
-from tests.e2e.conftest import E2E_ENV
+from tests.e2e.conftest import E2E_ENV, stop_together
 from tests.waiting import eventually
 
 FLOAT_FEN = 1_000_000  # the most one top-up may be: the resident's money for a whole drill
@@ -81,6 +81,7 @@ def own_stack(home: Path, env: dict[str, str] | None = None, instances: int = 1)
         wait_healthy(processes, ports, timeout=180)
         yield OwnStack(infra, home, ports, processes)
     finally:
+        stop_together(p for p in infra.processes if p.name not in ("broker", "redis"))
         infra.stop()
 
 

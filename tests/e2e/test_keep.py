@@ -11,7 +11,16 @@ import pytest
 
 from shared.stack import Infrastructure, free_port, start_infrastructure, start_services, wait_healthy
 from shared.vocabulary.roles import Role
-from tests.e2e.conftest import E2E_ENV, System, place_ok, put_location, put_product, wait_for_catalog, wait_status
+from tests.e2e.conftest import (
+    E2E_ENV,
+    System,
+    place_ok,
+    put_location,
+    put_product,
+    stop_together,
+    wait_for_catalog,
+    wait_status,
+)
 
 pytestmark = [
     pytest.mark.e2e,
@@ -32,6 +41,12 @@ def _up(home: Path, keep: bool) -> tuple[Infrastructure, System]:
     return infra, System(ports, processes)
 
 
+def _down(infra: Infrastructure, system: System) -> None:
+    """What stopping `linli up` stops: the services side by side, then what they ran on."""
+    stop_together(system.processes.values())
+    infra.stop()
+
+
 async def test_a_kept_stack_finds_the_orders_of_the_last_run(tmp_path: Path) -> None:
     home = tmp_path / "linli"
     subject = f"resident-{uuid.uuid4().hex[:6]}"
@@ -46,7 +61,7 @@ async def test_a_kept_stack_finds_the_orders_of_the_last_run(tmp_path: Path) -> 
             order_id = await place_ok(shopper, store_id, {water: 2})
             before = await wait_status(shopper, order_id, "CONFIRMED")
     finally:
-        await asyncio.to_thread(infra.stop)
+        await asyncio.to_thread(_down, infra, system)
     assert (home / "postgres").stat().st_mode & 0o777 == 0o700
 
     infra, system = await asyncio.to_thread(_up, home, True)
@@ -55,7 +70,7 @@ async def test_a_kept_stack_finds_the_orders_of_the_last_run(tmp_path: Path) -> 
             found = await shopper.get(f"/orders/{order_id}")
             listed = await shopper.get("/orders")
     finally:
-        await asyncio.to_thread(infra.stop)
+        await asyncio.to_thread(_down, infra, system)
     assert found.status_code == 200, found.text
     assert found.json()["status"] == "CONFIRMED"
     assert found.json()["timeline"] == before["timeline"]
