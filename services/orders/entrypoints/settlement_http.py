@@ -66,6 +66,157 @@ class Correction(BaseModel):
     corrects_period: int | None = Field(None, ge=1, description="the closed period it corrects, if known")
 
 
+class PeriodAnswer(BaseModel):
+    id: int
+    starts_at: datetime
+    ends_at: datetime
+    closed_at: datetime
+    closed_by: str
+
+
+class PeriodsAnswer(BaseModel):
+    periods: list[PeriodAnswer]
+    open_since: datetime | None = Field(description="where the open period starts; null: nothing closed yet")
+
+
+class WindowAnswer(BaseModel):
+    since: datetime | None
+    until: datetime
+    period: PeriodAnswer | None
+    closed: bool = Field(description="all of it in closed periods: this statement never changes")
+
+
+class LineAnswer(BaseModel):
+    account: str
+    party: str
+    amount_fen: int = Field(description="a debit is positive")
+    what: str
+
+
+class EntryAnswer(BaseModel):
+    entry_id: str
+    event: str
+    at: datetime
+    store_id: str | None
+    order_id: str | None
+    rider: str | None
+    desk: str | None
+    corrects_period: int | None
+    note: str
+    by: str
+    lines: list[LineAnswer]
+
+
+class StatementLineAnswer(BaseModel):
+    line_no: int
+    location_id: str
+    product_id: str
+    name_zh: str
+    name_en: str
+    unit: str
+    quantity: int
+    final_quantity: int | None = Field(description="as weighed or counted; the substitute's, if substituted")
+    unit_price_fen: int
+    estimated_fen: int
+    final_fen: int | None
+    status: str
+    substitute: dict[str, Any] | None
+
+
+class OrderOnStatementAnswer(BaseModel):
+    order_id: str
+    status: str
+    payment: str
+    booked_at: datetime
+    lines: list[StatementLineAnswer]
+    goods_fen: int
+    delivery_fee_fen: int
+    platform_fee_fen: int
+    cash_taken_fen: int
+    refund_fen: int
+    returned_fen: int
+    owed_fen: int
+    late: bool
+
+
+class DealOnStatementAnswer(BaseModel):
+    group_buy_id: str
+    bags: int
+    goods_fen: int
+    commission_fen: int
+    cash_taken_fen: int
+    owed_fen: int
+
+
+class MovementAnswer(BaseModel):
+    entry_id: str
+    event: str
+    location_id: str
+    amount_fen: int = Field(description="what it adds to what the platform owes the shop")
+    note: str
+    by: str
+    at: datetime
+    booked_at: datetime
+    order_id: str | None
+    corrects_period: int | None
+    late: bool
+
+
+class ShopStatementAnswer(BaseModel):
+    location_id: str
+    kind: str
+    name_zh: str
+    name_en: str
+    accounts: list[str]
+    window: WindowAnswer
+    opening_owed_fen: int
+    orders: list[OrderOnStatementAnswer]
+    group_buys: list[DealOnStatementAnswer]
+    payouts: list[MovementAnswer]
+    corrections: list[MovementAnswer]
+    totals: dict[str, int]
+    closing_owed_fen: int = Field(description="positive: the platform owes the shop; negative: the shop owes it")
+    platform_owes_shop_fen: int
+    shop_owes_platform_fen: int
+    conclusion: str
+
+
+class CashMoveAnswer(BaseModel):
+    entry_id: str
+    event: str
+    amount_fen: int
+    order_id: str | None
+    desk: str | None
+    note: str
+    by: str
+    at: datetime
+    booked_at: datetime
+    late: bool
+
+
+class RiderStatementAnswer(BaseModel):
+    rider_id: str
+    window: WindowAnswer
+    opening_outstanding_fen: int
+    collected: list[CashMoveAnswer]
+    handed_in: list[CashMoveAnswer]
+    collected_fen: int
+    handed_in_fen: int
+    outstanding_fen: int
+
+
+class AccountAnswer(BaseModel):
+    account: str
+    party: str
+    balance_fen: int
+
+
+class TrialBalanceAnswer(BaseModel):
+    until: datetime | None
+    accounts: list[AccountAnswer]
+    total_fen: int = Field(description="always 0: every fen went into one account and out of another")
+
+
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
@@ -119,6 +270,15 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _answer(model: type[BaseModel], data: dict[str, Any], status: int = 200) -> JSONResponse:
+    """The answer checked against its documented model, so /docs says exactly what is sent."""
+    return JSONResponse(model.model_validate(data).model_dump(mode="json"), status_code=status)
+
+
+def _entry(e: JournalEntry) -> dict[str, Any]:
+    return EntryAnswer.model_validate(entry_json(e)).model_dump(mode="json")
+
+
 def shop_statement_json(s: ShopStatement) -> dict[str, Any]:
     return {
         "location_id": s.location.location_id,
@@ -153,17 +313,20 @@ def rider_statement_json(s: RiderStatement) -> dict[str, Any]:
     }
 
 
-@router.get("/settlement/periods", responses={403: {"description": "not an admin nor shop staff"}})
+@router.get(
+    "/settlement/periods", response_model=PeriodsAnswer, responses={403: {"description": "not an admin nor shop staff"}}
+)
 async def list_periods(request: Request, principal: Principal = Depends(require(Role.STORE_STAFF))) -> JSONResponse:
     """The closed periods, oldest first, and where the open period starts (null: nothing closed yet)."""
     async with unit_of_work(request, readonly=True) as uow:
         found, open_since = await settlement.periods(uow, principal)
-    return JSONResponse({"periods": [period_json(p) for p in found], "open_since": _iso(open_since)})
+    return _answer(PeriodsAnswer, {"periods": [period_json(p) for p in found], "open_since": _iso(open_since)})
 
 
 @router.post(
     "/settlement/periods",
     status_code=201,
+    response_model=PeriodAnswer,
     responses={
         403: {"description": "not an admin"},
         409: {"description": "that period is already closed, or the moment falls inside a closed one"},
@@ -176,11 +339,12 @@ async def close_period(
     """Close the open period at ends_at (now if not given): its statements never change after."""
     async with unit_of_work(request) as uow:
         closed = await settlement.close_period(uow, principal, body.ends_at)
-    return JSONResponse(period_json(closed), status_code=201)
+    return _answer(PeriodAnswer, period_json(closed), 201)
 
 
 @router.get(
     "/settlement/shops/{location_id}/statement",
+    response_model=ShopStatementAnswer,
     responses={403: {"description": "not an admin, nor staff of this shop (or its market)"}, **WINDOW_ERRORS},
 )
 async def shop_statement(
@@ -195,11 +359,12 @@ async def shop_statement(
     async with unit_of_work(request, readonly=True) as uow:
         win = await settlement.window(uow, period_id=period, since=since, until=until)
         found = await settlement.shop_statement(uow, principal, location_id, win)
-    return JSONResponse(shop_statement_json(found))
+    return _answer(ShopStatementAnswer, shop_statement_json(found))
 
 
 @router.get(
     "/settlement/riders/{rider_id}/statement",
+    response_model=RiderStatementAnswer,
     responses={403: {"description": "not an admin, nor this rider"}, **WINDOW_ERRORS},
 )
 async def rider_statement(
@@ -214,10 +379,10 @@ async def rider_statement(
     async with unit_of_work(request, readonly=True) as uow:
         win = await settlement.window(uow, period_id=period, since=since, until=until)
         found = await settlement.rider_statement(uow, principal, rider_id, win)
-    return JSONResponse(rider_statement_json(found))
+    return _answer(RiderStatementAnswer, rider_statement_json(found))
 
 
-@router.get("/settlement/accounts", responses={403: {"description": "not an admin"}})
+@router.get("/settlement/accounts", response_model=TrialBalanceAnswer, responses={403: {"description": "not an admin"}})
 async def trial_balance(
     request: Request,
     principal: Principal = Depends(require(Role.ADMIN)),
@@ -226,18 +391,20 @@ async def trial_balance(
     """Every account's balance (a debit positive): the chart of accounts as it stands; the total is always 0."""
     async with unit_of_work(request, readonly=True) as uow:
         found = await settlement.trial_balance(uow, principal, until)
-    return JSONResponse(
+    return _answer(
+        TrialBalanceAnswer,
         {
             "until": _iso(found.until),
             "accounts": [{"account": b.value, "party": p, "balance_fen": fen} for b, p, fen in found.accounts],
             "total_fen": found.total_fen,
-        }
+        },
     )
 
 
 @router.post(
     "/settlement/shops/{location_id}/payouts",
     status_code=201,
+    response_model=EntryAnswer,
     responses={
         403: {"description": "not an admin"},
         404: {"description": "no such location"},
@@ -254,7 +421,7 @@ async def pay_shop(
     """The platform pays a shop or stall from the bank (an Idempotency-Key is required)."""
 
     async def pay(uow: OrdersUnitOfWork) -> dict[str, Any]:
-        return entry_json(await settlement.pay_shop(uow, principal, location_id, body.amount_fen, body.note))
+        return _entry(await settlement.pay_shop(uow, principal, location_id, body.amount_fen, body.note))
 
     return await changed_once(
         request, principal, idempotency_key, body.model_dump(mode="json"), pay, status=201, key_required=True
@@ -264,6 +431,7 @@ async def pay_shop(
 @router.post(
     "/settlement/riders/{rider_id}/hand-ins",
     status_code=201,
+    response_model=EntryAnswer,
     responses={
         403: {"description": "not an admin"},
         409: {"description": "more than the rider holds, or the Idempotency-Key reused"},
@@ -279,7 +447,7 @@ async def hand_in(
     """A rider hands in cash taken at doors, at a desk or banked (an Idempotency-Key is required)."""
 
     async def take(uow: OrdersUnitOfWork) -> dict[str, Any]:
-        return entry_json(await settlement.hand_in(uow, principal, rider_id, body.amount_fen, body.desk, body.note))
+        return _entry(await settlement.hand_in(uow, principal, rider_id, body.amount_fen, body.desk, body.note))
 
     return await changed_once(
         request, principal, idempotency_key, body.model_dump(mode="json"), take, status=201, key_required=True
@@ -289,6 +457,7 @@ async def hand_in(
 @router.post(
     "/settlement/corrections",
     status_code=201,
+    response_model=EntryAnswer,
     responses={
         403: {"description": "not an admin"},
         404: {"description": "no such location, order of it, or period"},
@@ -308,7 +477,7 @@ async def correct(
         entry = await settlement.correct(
             uow, principal, body.location_id, body.amount_fen, body.reason, body.order_id, body.corrects_period
         )
-        return entry_json(entry)
+        return _entry(entry)
 
     return await changed_once(
         request, principal, idempotency_key, body.model_dump(mode="json"), correction, status=201, key_required=True
