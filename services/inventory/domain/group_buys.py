@@ -129,7 +129,10 @@ def consolidate(stock: DealStock, event: GroupBuyClosed, now: datetime) -> Conso
         store_id=stock.store_id,
         status=ReservationStatus.ACCEPTED,  # the shop accepted the deal: that counts for its order
         accept_deadline=now,
-        fulfilment_mode=FulfilmentMode.PICKUP,
+        # Dispatch's one trip carries it to a delivered place or a locker site; else the leader collects it.
+        fulfilment_mode=FulfilmentMode.DELIVERY
+        if event.pickup.delivered or event.pickup.kind == "locker"
+        else FulfilmentMode.PICKUP,
         placed_by=event.leader,
         placed_for=event.leader,
         shown_fen=event.goods_fen,
