@@ -8,11 +8,11 @@ transaction committing beside it.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 import asyncpg
 
-from services.orders.domain.cash_desk import DayClose, Desk, Movement, Receipt
+from services.orders.domain.cash_desk import DayClose, Desk, HandIn, Movement, Receipt
 
 
 def _desk(r: asyncpg.Record) -> Desk:
@@ -86,6 +86,31 @@ class CashDesks:
             "SELECT business_day FROM cash_desk_day_closes WHERE desk_id = $1 AND business_day >= $2", desk_id, since
         )
         return {r["business_day"] for r in rows}
+
+    async def close_times(self, desk_id: str) -> dict[date, datetime]:
+        """Every closed day of the desk and when it was closed: where a hand-in made after that may not go."""
+        rows = await self.conn.fetch(
+            "SELECT business_day, closed_at FROM cash_desk_day_closes WHERE desk_id = $1", desk_id
+        )
+        return {r["business_day"]: r["closed_at"] for r in rows}
+
+    async def hand_ins(self, desk_id: str, since: datetime, until: datetime) -> list[HandIn]:
+        """Riders' hand-ins at the desk made in [since, until), from settlement's journal (migration 015),
+        with what went into the desk's cash; their business day is the caller's to choose (it knows the zone)."""
+        rows = await self.conn.fetch(
+            "SELECT e.id, e.rider, e.at, e.by, e.note, sum(l.amount_fen) AS amount_fen"
+            " FROM journal_entries e JOIN journal_lines l"
+            "   ON l.entry_id = e.id AND l.book = 'desk_cash' AND l.party = e.desk"
+            " WHERE e.event = 'hand_in' AND e.desk = $1 AND e.at >= $2 AND e.at < $3"
+            " GROUP BY e.id ORDER BY e.at, e.id",
+            desk_id,
+            since,
+            until,
+        )
+        return [
+            HandIn(str(r["id"]), r["rider"] or "", int(r["amount_fen"]), None, r["note"], r["by"], r["at"])
+            for r in rows
+        ]
 
     async def last_balance_entry(self, holder: str) -> int:
         """The id of the holder's newest balance entry: the caller's own, while it holds the balance's lock."""

@@ -7,11 +7,16 @@ close that compares the drawer's counted cash with what the system expected.
 
 A desk's business day is its local date, unless that day is already closed: then what comes in
 belongs to the next day, so a closed day never changes. Days are closed only once they have begun.
+
+Riders hand the cash they took at doors in at a desk too (settlement's hand-in, booked to the
+desk's cash in the journal, domain/settlement.py). That cash is in the drawer, so it counts in the
+day's expected cash beside the top-ups; a hand-in's day is chosen as a receipt's is, from the
+days that were closed when it was made.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -71,6 +76,28 @@ def receipt_code(desk_id: str, number: int) -> str:
 
 
 @dataclass(frozen=True)
+class HandIn:
+    """Cash a rider handed in at the desk (a settlement journal entry): into the drawer, off the rider's cash."""
+
+    entry_id: str
+    rider: str
+    amount_fen: int
+    business_day: date | None  # None until chosen by hand_in_day, in the desk's zone
+    note: str
+    operator: str
+    at: datetime
+
+
+def hand_in_day(local_day: date, at: datetime, closed_at: Mapping[date, datetime]) -> date:
+    """The business day a hand-in made at `at` (on the desk's local `local_day`) counts in: its local day,
+    or the first day after it that had not been closed by then. A day closed later does not move it."""
+    day = local_day
+    while day in closed_at and closed_at[day] <= at:
+        day += timedelta(days=1)
+    return day
+
+
+@dataclass(frozen=True)
 class DayClose:
     """A desk's day as it was closed: what was expected in the drawer, what was counted, and the difference kept."""
 
@@ -100,6 +127,7 @@ class DayReport:
     business_day: date
     receipts: Sequence[Receipt]
     closed: DayClose | None
+    hand_ins: Sequence[HandIn] = ()
 
     @property
     def float_fen(self) -> int:
@@ -107,8 +135,17 @@ class DayReport:
         return self.closed.float_fen if self.closed else self.desk.float_fen
 
     @property
-    def in_fen(self) -> int:
+    def top_up_fen(self) -> int:
         return sum(r.amount_fen for r in self.receipts if r.movement is Movement.TOP_UP)
+
+    @property
+    def hand_in_fen(self) -> int:
+        return sum(h.amount_fen for h in self.hand_ins)
+
+    @property
+    def in_fen(self) -> int:
+        """Cash taken in: residents' top-ups and riders' hand-ins."""
+        return self.top_up_fen + self.hand_in_fen
 
     @property
     def out_fen(self) -> int:
@@ -116,7 +153,7 @@ class DayReport:
 
     @property
     def expected_fen(self) -> int:
-        """What the drawer should hold: the float, plus cash taken in, minus cash paid out."""
+        """What the drawer should hold: the float, plus cash taken in (top-ups, hand-ins), minus cash paid out."""
         return self.float_fen + self.in_fen - self.out_fen
 
 
@@ -169,7 +206,7 @@ def close(report: DayReport, counted_fen: int, today: date, by: str, at: datetim
         float_fen=report.float_fen,
         in_fen=report.in_fen,
         out_fen=report.out_fen,
-        transactions=len(report.receipts),
+        transactions=len(report.receipts) + len(report.hand_ins),
         expected_fen=report.expected_fen,
         counted_fen=counted_fen,
         note=note,

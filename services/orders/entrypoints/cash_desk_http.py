@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Header, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.orders.domain.cash_desk import MAX_AMOUNT_FEN, DayClose, DayReport, Desk, Movement, Receipt
+from services.orders.domain.cash_desk import MAX_AMOUNT_FEN, DayClose, DayReport, Desk, HandIn, Movement, Receipt
 from services.orders.service_layer import cash_desk
 from services.orders.service_layer.unit_of_work import OrdersUnitOfWork
 from shared import requests
@@ -145,12 +145,30 @@ class DayCloseAnswer(BaseModel):
         )
 
 
+class HandInAnswer(BaseModel):
+    entry_id: str = Field(description="the settlement journal entry (POST /settlement/riders/{rider}/hand-ins)")
+    rider: str
+    amount_fen: int
+    note: str
+    operator: str
+    at: datetime
+
+    @classmethod
+    def of(cls, h: HandIn) -> HandInAnswer:
+        return cls(
+            entry_id=h.entry_id, rider=h.rider, amount_fen=h.amount_fen, note=h.note, operator=h.operator, at=h.at
+        )
+
+
 class DayReportAnswer(BaseModel):
     desk: DeskAnswer
     business_day: date
     receipts: list[ReceiptAnswer]
+    hand_ins: list[HandInAnswer] = Field(description="riders' cash from doors handed in at this desk")
     float_fen: int
-    in_fen: int
+    top_up_fen: int
+    hand_in_fen: int
+    in_fen: int = Field(description="top-ups + riders' hand-ins")
     out_fen: int
     expected_fen: int = Field(description="float + in − out: what the drawer should hold")
     closed: DayCloseAnswer | None
@@ -161,7 +179,10 @@ class DayReportAnswer(BaseModel):
             desk=DeskAnswer.of(r.desk),
             business_day=r.business_day,
             receipts=[ReceiptAnswer.of(x) for x in r.receipts],
+            hand_ins=[HandInAnswer.of(h) for h in r.hand_ins],
             float_fen=r.float_fen,
+            top_up_fen=r.top_up_fen,
+            hand_in_fen=r.hand_in_fen,
             in_fen=r.in_fen,
             out_fen=r.out_fen,
             expected_fen=r.expected_fen,

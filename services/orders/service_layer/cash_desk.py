@@ -12,12 +12,12 @@ the desks themselves are the admin's. Residents never reach the desk.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from services.orders.domain import cash_desk, ledger
-from services.orders.domain.cash_desk import DayClose, DayReport, Desk, Movement, Receipt
+from services.orders.domain.cash_desk import DayClose, DayReport, Desk, HandIn, Movement, Receipt
 from services.orders.service_layer import residents
 from services.orders.service_layer.unit_of_work import OrdersUnitOfWork
 from shared.auth import Principal
@@ -142,8 +142,31 @@ async def _report(uow: OrdersUnitOfWork, desk: Desk, day: date | None, timezone:
         now = today(uow, timezone)
         day = cash_desk.business_day(now, await uow.cash_desks.closed_days(desk.id, now))
     return DayReport(
-        desk, day, await uow.cash_desks.receipts_of_day(desk.id, day), await uow.cash_desks.day_close(desk.id, day)
+        desk,
+        day,
+        await uow.cash_desks.receipts_of_day(desk.id, day),
+        await uow.cash_desks.day_close(desk.id, day),
+        await _hand_ins_of_day(uow, desk, day, timezone),
     )
+
+
+async def _hand_ins_of_day(uow: OrdersUnitOfWork, desk: Desk, day: date, timezone: str) -> list[HandIn]:
+    """Riders' cash handed in at the desk that counts in `day`: made on that local day, or on an earlier
+    one that was already closed then (so back to the last day before `day` that is still open)."""
+    closed_at = await uow.cash_desks.close_times(desk.id)
+    first = day
+    while first - timedelta(days=1) in closed_at:
+        first -= timedelta(days=1)
+    zone = ZoneInfo(timezone)
+
+    def midnight(d: date) -> datetime:
+        return datetime.combine(d, time(), zone)
+
+    found = await uow.cash_desks.hand_ins(desk.id, midnight(first), midnight(day + timedelta(days=1)))
+    chosen = [
+        replace(h, business_day=cash_desk.hand_in_day(h.at.astimezone(zone).date(), h.at, closed_at)) for h in found
+    ]
+    return [h for h in chosen if h.business_day == day]
 
 
 async def close_day(
