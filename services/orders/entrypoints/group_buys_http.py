@@ -521,6 +521,11 @@ class BagAnswer(BaseModel):
     items: dict[str, int] = Field(description="product id -> pieces")
     goods_fen: int = Field(description="as packed once the counter packed the bag, else as paid")
     packed: bool = Field(False, description="the counter packed it")
+    packed_items: list[dict[str, object]] = Field(
+        default_factory=list,
+        description="as packed: per line the outcome (picked, out_of_stock), pieces, quantity in the product's unit "
+        "(grams if weighed), estimated_fen (paid) and price_fen (what it came to)",
+    )
     payment: str = Field("balance", description="balance, or cash_at_pickup: take due_fen in cash at hand-over")
     due_fen: int = Field(0, description="what the bag costs its holder (goods + platform fee)")
     cash_fen: int | None = None
@@ -561,6 +566,7 @@ def bag_answer(deal: GroupBuy, share: Share, name: str) -> BagAnswer:
         items={products[ln]: n for ln, n in sorted(share.pieces.items()) if n},
         goods_fen=deal.share_goods_fen(share) if share.active else deal.goods_fen(share.pieces),
         packed=share.packed_fen is not None,
+        packed_items=share.packed,
         payment=share.payment,
         due_fen=deal.share_due_fen(share),
         cash_fen=share.cash_fen,

@@ -186,6 +186,14 @@ async def test_three_bags_settle_each_share_and_the_deal_is_their_sum_with_cash_
         "leader-zhang",
     )
     assert await entries(orders_pool, deal_id, "li") == [("cash_collected", "cash", 1200)]
+    listed = (await client.get(f"/group-buys/{deal_id}/bags", headers=LEADER)).json()["bags"]
+    assert [(b["number"], b["packed"], b["due_fen"], b["payment"]) for b in listed] == [
+        (1, True, 4015, "balance"),
+        (2, True, 2400, "balance"),
+        (3, True, 1200, "cash_at_pickup"),
+    ]
+    assert [(i["outcome"], i["quantity"], i["price_fen"]) for i in listed[1]["packed_items"]] == [("picked", 2, 2400)]
+    assert (listed[2]["cash_fen"], listed[2]["cash_by"]) == (1200, "leader-zhang")
     assert await balance(orders_pool, "li") == 0
     wang_code = await code_of(client, deal_id, WANG)
     balance_bag = await client.post(
