@@ -489,6 +489,9 @@ async def hand_in(
     """A rider hands in cash taken at doors: at a desk, or banked; at most what the rider holds."""
     require_admin(principal, "takes a rider's cash in")
     _amount(amount_fen, "a hand-in")
+    # The desk's row is locked as its day's close locks it, so a hand-in is in a day's close or after it.
+    if desk is not None and await uow.cash_desks.get(desk, for_update=True) is None:
+        raise NotFound(f"no cash desk {desk!r}; GET /desks lists them (leave desk out for cash banked)")
     outstanding = await uow.journal.balance(Book.RIDER_CASH, [rider_id])
     if amount_fen > outstanding:
         raise Conflict(

@@ -19,6 +19,7 @@ import pytest
 from fastapi import FastAPI
 
 from services.orders.domain.basket import Wanted
+from services.orders.domain.cash_desk import Desk
 from services.orders.domain.fulfilment_choice import Fulfilment
 from services.orders.domain.ledger import Account, Kind, Posting
 from services.orders.domain.order import Order
@@ -137,6 +138,8 @@ class Week:
 
     async def top_up_at_desk(self, holder: str, fen: int) -> None:
         async with self.runtime.unit_of_work() as uow:
+            if await uow.cash_desks.get("desk-1") is None:  # type: ignore[attr-defined]
+                await uow.cash_desks.put(Desk("desk-1", "一号窗口", "Desk 1", 0, "ops-1", uow.now()))  # type: ignore[attr-defined]
             await uow.ledger.balance(holder, for_update=True)  # type: ignore[attr-defined]
             await uow.ledger.post(holder, None, [Posting(Kind.TOP_UP, fen, desk="desk-1")], "ops-1", uow.now())  # type: ignore[attr-defined]
 
@@ -492,6 +495,12 @@ async def test_staff_see_their_own_shops_statements_only_and_money_moves_are_che
         "/settlement/riders/r1/hand-ins", json={"amount_fen": 1}, headers=ADMIN | {"Idempotency-Key": "y"}
     )
     assert cash.status_code == 409, "r1 took no cash"
+    nowhere = await client.post(
+        "/settlement/riders/r1/hand-ins",
+        json={"amount_fen": 1, "desk": "desk-9"},
+        headers=ADMIN | {"Idempotency-Key": "w"},
+    )
+    assert nowhere.status_code == 404
     no_reason = await client.post(
         "/settlement/corrections",
         json={"location_id": "veg", "amount_fen": 0, "reason": "x"},
