@@ -170,6 +170,9 @@ function yuanToFen(value) { return Math.round(Number(value || 0) * 100); }
 function todayThere() {
   return new Intl.DateTimeFormat("en-CA", { timeZone: config.timezone }).format(new Date());
 }
+function clockThere(iso) {
+  return new Date(iso).toLocaleTimeString("en-GB", { timeZone: config.timezone, hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+}
 function instantThere(day, time) {
   const guess = new Date(`${day}T${time}:00Z`);
   const parts = Object.fromEntries(new Intl.DateTimeFormat("en-US", {
@@ -240,7 +243,7 @@ function placingPoint() {
 
 function stallRow(n) {
   const li = h("li", { class: "stall" },
-    h("div", {}, h("label", { for: `st-id-${n}` }, t("field.id")), h("input", { id: `st-id-${n}`, class: "st-id", required: true, pattern: "[A-Za-z0-9._-]{1,100}" })),
+    h("div", {}, h("label", { for: `st-id-${n}` }, t("field.id")), h("input", { id: `st-id-${n}`, class: "st-id", required: true, pattern: "[A-Za-z0-9._\\-]{1,100}" })),
     h("div", {}, h("label", { for: `st-zh-${n}` }, t("field.name_zh")), h("input", { id: `st-zh-${n}`, class: "st-zh", required: true })),
     h("div", {}, h("label", { for: `st-en-${n}` }, t("field.name_en")), h("input", { id: `st-en-${n}`, class: "st-en", required: true })),
     h("div", {}, h("label", { for: `st-cat-${n}` }, t("field.category")), h("input", { id: `st-cat-${n}`, class: "st-cat", required: true })),
@@ -423,7 +426,7 @@ async function loadRiders() {
   rows("rider-table", roster, (r) => h("tr", {},
     h("th", { scope: "row" }, r.name, h("div", { class: "muted small" }, r.id)),
     h("td", {}, t(`vehicle.${r.vehicle}`), ` · ${r.capacity}`), h("td", {}, r.state),
-    h("td", {}, r.shifts_today.length ? r.shifts_today.map((s) => `${s.starts_at.slice(11, 16)}–${s.ends_at.slice(11, 16)}`).join(", ")
+    h("td", {}, r.shifts_today.length ? r.shifts_today.map((s) => `${clockThere(s.starts_at)}–${clockThere(s.ends_at)}`).join(", ")
       : t("riders.no_shift")),
     h("td", {}, h("button", { type: "button", onclick: () => {
       $("r-id").value = r.id; $("r-name").value = r.name; $("r-vehicle").value = r.vehicle; $("r-capacity").value = r.capacity;
@@ -590,6 +593,7 @@ function detail(c) {
 }
 
 function brief(value) {
+  if (value === undefined || value === null) return "—";
   const text = typeof value === "string" ? value : JSON.stringify(value);
   return text && text.length > 40 ? `${text.slice(0, 40)}…` : text;
 }
