@@ -13,6 +13,7 @@ addStrings({
     "deal.rule.second_window": "过时未取：第二次取货 {from} – {to}", "deal.limit": "每人最多 {n}", "deal.shelf": "原价 {p}",
     "deal.join": "参加并付款", "deal.change": "修改", "deal.leave": "退出并退款", "deal.joined": "已参加",
     "deal.changed": "已修改", "deal.left_ok": "已退出，钱已退回余额", "deal.mine": "我的份额", "deal.paid": "已付 {p}",
+    "deal.cash": "到取货点付现金", "deal.cash.due": "取货时付现金 {p}", "deal.packed": "实际 {p}（按打包结算）",
     "deal.status.open": "进行中", "deal.status.closed": "已成团", "deal.status.failed": "未成团，已退款",
     "deal.status.cancelled": "已取消，已退款", "deal.status.proposed": "等店家确认", "deal.status.accepted": "等店家备货",
     "deal.status.declined": "店家未接", "deal.code": "取货码（给团长）", "deal.bag": "第 {n} 号袋",
@@ -28,7 +29,8 @@ addStrings({
     "deal.rule.second_window": "Not collected in time: a second pickup {from} – {to}", "deal.limit": "at most {n} each",
     "deal.shelf": "usually {p}", "deal.join": "Join and pay", "deal.change": "Change", "deal.leave": "Leave, refunded",
     "deal.joined": "Joined", "deal.changed": "Changed", "deal.left_ok": "You left; the money is back on your balance",
-    "deal.mine": "My share", "deal.paid": "paid {p}", "deal.status.open": "Open", "deal.status.closed": "Going ahead",
+    "deal.mine": "My share", "deal.paid": "paid {p}",
+    "deal.cash": "Pay in cash at the pickup point", "deal.cash.due": "pay {p} in cash at pickup", "deal.packed": "came to {p} as packed", "deal.status.open": "Open", "deal.status.closed": "Going ahead",
     "deal.status.failed": "Did not go ahead, refunded", "deal.status.cancelled": "Cancelled, refunded",
     "deal.status.proposed": "Waiting for the shop", "deal.status.accepted": "The shop is setting stock aside",
     "deal.status.declined": "The shop declined", "deal.code": "Collection code (for the leader)", "deal.bag": "Bag {n}",
@@ -118,14 +120,24 @@ export async function showDeal(view, dealId, who, storeName, rerender) {
       h("label", { class: "qty" }, h("span", { class: "sr-only" }, named(i)), input));
   });
   parts.push(...rows);
-  if (share) parts.push(h("p", { id: "deal-mine" }, h("strong", {}, t("deal.mine")), " · ", t("deal.paid", { p: fen(share.money.paid_fen - share.money.refund_fen) })));
+  if (share) {
+    const m = share.money;
+    const paid = m.payment === "cash_at_pickup" ? t("deal.cash.due", { p: fen(m.due_fen) })
+      : t("deal.paid", { p: fen(m.paid_fen + (m.extra_charged_fen || 0) - m.refund_fen) });
+    parts.push(h("p", { id: "deal-mine" }, h("strong", {}, t("deal.mine")), " · ", paid,
+      share.packed_fen !== null && share.packed_fen !== undefined ? ` · ${t("deal.packed", { p: fen(share.packed_fen) })}` : null));
+  }
+  // Cash at pickup only where the leader allowed it, chosen when joining (a share keeps how it pays).
+  const cash = d.cash_allowed && !share && d.status === "open" ? h("input", { type: "checkbox", id: "deal-cash" }) : null;
+  if (cash) parts.push(h("label", { for: "deal-cash", class: "row" }, cash, ` ${t("deal.cash")}`));
   if (d.status === "open") {
     const join = h("button", { type: "button", class: "primary", id: "deal-join" }, share ? t("deal.change") : t("deal.join"));
     join.addEventListener("click", async () => {
       const items = Object.entries(inputs).map(([product_id, el]) => ({ product_id, quantity: Number(el.value) || 0 }))
         .filter((i) => i.quantity > 0);
       if (!items.length) return;
-      const body = { items, ...(who ? { on_behalf_of: who.id } : {}) };
+      const payment = cash?.checked || share?.money.payment === "cash_at_pickup" ? "cash_at_pickup" : "balance";
+      const body = { items, payment, ...(who ? { on_behalf_of: who.id } : {}) };
       const done = await act(join, () => api("orders", `/group-buys/${encodeURIComponent(dealId)}/share`, { method: "PUT", body }));
       if (done) { toast(share ? t("deal.changed") : t("deal.joined")); rerender(); }
     });
