@@ -177,10 +177,7 @@ def _in_bag(bag: DealBag, row: dict[str, Any] | None) -> list[tuple[BagItem, int
     """What is in the bag, in each product's unit: as the counter packed it (a line not filled holds nothing,
     a weighed one its grams), or before packing the estimate it holds."""
     packed = {int(i["line_no"]): int(i["quantity"]) for i in (row or {}).get("packed") or []}
-    return [
-        (item, packed.get(item.line_no, item.stock_quantity or item.quantity))
-        for item in bag.items
-    ]
+    return [(item, packed.get(item.line_no, item.stock_quantity or item.quantity)) for item in bag.items]
 
 
 async def deal_at(
