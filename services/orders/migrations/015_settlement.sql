@@ -81,3 +81,34 @@ BEGIN
 END $$;
 CREATE CONSTRAINT TRIGGER journal_entries_balance AFTER INSERT ON journal_entries
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION journal_balances();
+
+-- Opening entries for a database that already had money on its ledgers (`linli up --keep`): each
+-- non-zero balance, and what each order still in progress was charged, enter the books against
+-- the bank, so the residents' accounts equal their balances and those orders settle through `held`.
+WITH holders AS MATERIALIZED (
+    SELECT gen_random_uuid() AS id, holder, balance_fen FROM balances WHERE balance_fen <> 0
+), opened AS (
+    INSERT INTO journal_entries (id, event, at, booked_at, holder, note, by)
+    SELECT id, 'opening', now(), now(), holder, 'the balance before the journal began', 'migration 015'
+    FROM holders
+)
+INSERT INTO journal_lines (entry_id, n, book, party, amount_fen, what)
+SELECT id, 0, 'resident', holder, -balance_fen, 'opening' FROM holders
+UNION ALL
+SELECT id, 1, 'bank', '', balance_fen, 'opening' FROM holders;
+
+WITH charged AS MATERIALIZED (
+    SELECT gen_random_uuid() AS id, o.id AS order_id, o.store_id, o.placed_for, -sum(e.amount_fen) AS fen
+    FROM orders o JOIN ledger_entries e ON e.order_id = o.id AND e.account = 'balance'
+    WHERE o.status NOT IN ('DELIVERED', 'COLLECTED', 'RETURNED', 'REJECTED', 'CANCELLED')
+    GROUP BY o.id HAVING sum(e.amount_fen) <> 0
+), opened AS (
+    INSERT INTO journal_entries (id, event, at, booked_at, store_id, order_id, holder, note, by)
+    SELECT id, 'opening', now(), now(), store_id, order_id, placed_for, 'paid before the journal began',
+        'migration 015'
+    FROM charged
+)
+INSERT INTO journal_lines (entry_id, n, book, party, amount_fen, what)
+SELECT id, 0, 'held', '', -fen, 'opening' FROM charged
+UNION ALL
+SELECT id, 1, 'bank', '', fen, 'opening' FROM charged;

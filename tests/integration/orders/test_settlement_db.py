@@ -8,9 +8,11 @@ consumers call; the statements, periods and money moves are asked over HTTP, as 
 
 from __future__ import annotations
 
+import shutil
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -26,6 +28,7 @@ from services.orders.domain.order import Order
 from services.orders.entrypoints import group_buys_http, settlement_http
 from services.orders.entrypoints.app import SPEC
 from services.orders.service_layer import delivery, fulfilment, ordering
+from shared import db
 from shared.auth import Principal
 from shared.events.contracts import (
     BagReturned,
@@ -50,7 +53,7 @@ from shared.service import Runtime, install_error_handlers
 from shared.vocabulary.locations import LocationKind
 from shared.vocabulary.roles import Role
 from shared.vocabulary.units import StockUnit
-from tests.integration.orders.conftest import HOME, SETTINGS, TZ, corner_shop, seed, shop_product
+from tests.integration.orders.conftest import HOME, MIGRATIONS, SETTINGS, TZ, corner_shop, seed, shop_product
 from tests.integration.orders.test_group_buy_collection_db import closed_deal, code_of, scheduler
 from tests.integration.orders.test_group_buys_db import LEADER, MovableClock, as_
 from tests.runtime import runtime_for
@@ -510,3 +513,43 @@ async def test_staff_see_their_own_shops_statements_only_and_money_moves_are_che
     assert (await client.post("/settlement/periods", json={}, headers=MARKET_STAFF)).status_code == 403
     future = (datetime.now(UTC) + timedelta(days=1)).isoformat()
     assert (await client.post("/settlement/periods", json={"ends_at": future}, headers=ADMIN)).status_code == 422
+
+
+async def test_money_already_on_the_ledgers_enters_the_books_when_the_journal_begins(
+    pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    """A database kept from before settlement (`linli up --keep`): balances and open orders' charges open the books."""
+    before = tmp_path / "orders" / "migrations"
+    before.mkdir(parents=True)
+    for path in sorted(MIGRATIONS.glob("*.sql")):
+        if path.name < "015":
+            shutil.copy(path, before / path.name)
+    async with pool.acquire() as conn:
+        await db.migrate(conn, [before])
+        await conn.execute("INSERT INTO balances (holder, balance_fen) VALUES ('li', 5000), ('wang', 0)")
+        for order_id, status in (("open-1", "PACKED"), ("done-1", "DELIVERED")):
+            await conn.execute(
+                "INSERT INTO orders (id, store_id, placed_by, placed_by_role, placed_for, fulfilment, status, "
+                "total_fen, created_at) VALUES ($1, 'shop', 'li', 'shopper', 'li', '{}', $2, 2000, now())",
+                order_id,
+                status,
+            )
+            await conn.execute(
+                "INSERT INTO ledger_entries (holder, order_id, kind, amount_fen, by, at) VALUES "
+                "('li', $1, 'paid', -2000, 'li', now()), ('li', $1, 'refund', 300, 'linli', now())",
+                order_id,
+            )
+        await db.migrate(conn, [MIGRATIONS])
+        accounts = {
+            (r["book"], r["party"], r["order_id"]): r["fen"]
+            for r in await conn.fetch(
+                "SELECT l.book, l.party, e.order_id, sum(l.amount_fen) AS fen FROM journal_lines l "
+                "JOIN journal_entries e ON e.id = l.entry_id GROUP BY 1, 2, 3"
+            )
+        }
+    assert accounts == {
+        ("resident", "li", None): -5000,
+        ("bank", "", None): 5000,
+        ("held", "", "open-1"): -1700,
+        ("bank", "", "open-1"): 1700,
+    }
