@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.inventory.domain.catalog import ProductChanges as ProductEdit
 from services.inventory.domain.catalog import Stocked
 from services.inventory.domain.stock import StockLevel
 from services.inventory.entrypoints.access import location_for, product_for
@@ -31,6 +32,7 @@ from services.inventory.entrypoints.answers import (
 from services.inventory.entrypoints.changes import location_changes, product_changes, unit_of_work
 from services.inventory.service_layer import catalog, queries, stock_keeping
 from services.inventory.service_layer.unit_of_work import InventoryUnitOfWork
+from shared.audit import summary
 from shared.auth import Principal, require
 from shared.requests import changed_once
 from shared.vocabulary.locations import LocationKind
@@ -130,7 +132,10 @@ async def patch_location(
     changes = location_changes(body, body.model_fields_set)
 
     async def change(uow: InventoryUnitOfWork) -> LocationAnswer:
-        return location_answer(await catalog.update_location(uow, location_id, changes))
+        before = await uow.locations.get(location_id)
+        answer = location_answer(await catalog.update_location(uow, location_id, changes))
+        await uow.audit.record(principal, "location", location_id, "updated", summary(before), answer.model_dump())
+        return answer
 
     return await changed_once(request, principal, idempotency_key, _sent(body), change)
 
@@ -156,16 +161,16 @@ async def create_product(
     """A new product at this shop or stall (not a market: its stalls sell)."""
     await location_for(request, principal, location_id)
     changes = product_changes(body, NewProduct.model_fields.keys() - {"id", "on_hand"})
-    return await changed_once(
-        request,
-        principal,
-        idempotency_key,
-        body.model_dump(),
-        lambda uow: _product(
-            catalog.create_product(uow, location_id, changes, principal.key, product_id=body.id, on_hand=body.on_hand)
-        ),
-        status=201,
-    )
+
+    async def create(uow: InventoryUnitOfWork) -> ProductAnswer:
+        made = await catalog.create_product(
+            uow, location_id, changes, principal.key, product_id=body.id, on_hand=body.on_hand
+        )
+        answer = product_answer(made)
+        await uow.audit.record(principal, "product", answer.id, "created", after=answer.model_dump(mode="json"))
+        return answer
+
+    return await changed_once(request, principal, idempotency_key, body.model_dump(), create, status=201)
 
 
 @router.patch("/products/{product_id}", response_model=ProductAnswer)
@@ -184,8 +189,17 @@ async def patch_product(
         principal,
         idempotency_key,
         _sent(body),
-        lambda uow: _product(catalog.update_product(uow, product_id, changes, principal.key)),
+        lambda uow: _product_changed(uow, principal, product_id, changes),
     )
+
+
+async def _product_changed(
+    uow: InventoryUnitOfWork, principal: Principal, product_id: str, changes: ProductEdit
+) -> ProductAnswer:
+    before = await uow.products.get(product_id)
+    answer = product_answer(await catalog.update_product(uow, product_id, changes, principal.key))
+    await uow.audit.record(principal, "product", product_id, "updated", summary(before), answer.model_dump(mode="json"))
+    return answer
 
 
 @router.post("/products/{product_id}/restock", response_model=LevelAnswer)

@@ -12,6 +12,7 @@ import pytest
 from fastapi import FastAPI
 
 from services.inventory.entrypoints.admin_http import router as admin_router
+from services.inventory.entrypoints.catalog_http import router as catalog_router
 from services.inventory.entrypoints.http import router
 from services.inventory.entrypoints.price_lists_http import router as price_lists_router
 from services.inventory.entrypoints.staff_registry_http import router as staff_registry_router
@@ -31,7 +32,7 @@ async def api(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
     application.state.settings = SETTINGS
     application.state.runtime = runtime
     install_error_handlers(application)
-    for r in (router, admin_router, price_lists_router, staff_registry_router, audit_router()):
+    for r in (router, admin_router, catalog_router, price_lists_router, staff_registry_router, audit_router()):
         application.include_router(r)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=application), base_url="http://inventory") as c:
         yield c
@@ -163,3 +164,15 @@ async def test_a_market_is_onboarded_with_its_stalls_in_one_step_or_not_at_all(
     assert await inv.fetchval("SELECT count(*) FROM locations WHERE id IN ('xj-tofu', 'a')") == 0
     assert await inv.fetchval("SELECT count(*) FROM audit_log") == 3
     assert (await api.get("/admin/locations", headers=as_(Role.STORE_STAFF, "xj"))).status_code == 403
+
+
+async def test_staff_changes_at_the_counter_are_recorded_under_their_own_name(api: httpx.AsyncClient) -> None:
+    fish = as_(Role.STORE_STAFF, "fish")
+    paused = await api.patch("/locations/fish", headers=fish, json={"paused": True})
+    assert paused.status_code == 200, paused.text
+    priced = await api.patch("/products/carp", headers=fish, json={"price_fen": 2000})
+    assert priced.status_code == 200, priced.text
+    product, location = (await audit(api, actor="store_staff:someone"))["changes"]  # type: ignore[misc]
+    assert (location["entity_id"], location["before"]["paused"], location["after"]["paused"]) == ("fish", False, True)
+    assert (product["entity_id"], product["before"]["price_fen"], product["after"]["price_fen"]) == ("carp", 1800, 2000)
+    assert product["role"] == "store_staff"
