@@ -48,11 +48,24 @@ class Visibility:
 
     @staticmethod
     def for_orders_stream(data: Mapping[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in data.items() if k not in SECRET}
+        return _without(data, SECRET)
 
     @staticmethod
     def for_dispatchers_stream(data: Mapping[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in data.items() if k not in SECRET and k not in NOT_FOR_DISPATCHERS}
+        return _without(data, SECRET | NOT_FOR_DISPATCHERS)
+
+
+def _without(data: Mapping[str, Any], hidden: frozenset[str]) -> dict[str, Any]:
+    """The data without the hidden keys, at any depth (a group buy's trip lists each bag's locker code)."""
+
+    def strip(value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return {k: strip(v) for k, v in value.items() if k not in hidden}
+        if isinstance(value, list):
+            return [strip(v) for v in value]
+        return value
+
+    return {k: strip(v) for k, v in data.items() if k not in hidden}
 
 
 VISIBILITY = Visibility()

@@ -1,4 +1,5 @@
-"""A group buy's one trip is sized against what a vehicle carries, and refused (never split) when none can."""
+"""A group buy's one trip is sized against what a vehicle carries, and refused (never split) when none can;
+the bags' locker codes never reach the dispatchers' live stream."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from services.dispatch.domain.group_trips import GroupTrip, TripBag, TripStatus, size_trip
+from services.dispatch.domain.visibility import VISIBILITY
 from shared.errors import Conflict
 
 
@@ -64,3 +66,11 @@ def test_the_leader_confirms_once() -> None:
     t.at_pickup("r1")
     assert t.arrived()
     assert not t.arrived()
+
+
+def test_the_dispatchers_stream_never_carries_a_bags_locker_code() -> None:
+    data = {"deal_id": "gb-1", "deposited": [{"number": 1, "compartment_id": "G1", "code": "123456"}]}
+    assert VISIBILITY.for_dispatchers_stream(data) == {
+        "deal_id": "gb-1",
+        "deposited": [{"number": 1, "compartment_id": "G1"}],
+    }
