@@ -6,12 +6,13 @@ A market with a fish and a vegetable stall delivers; a corner shop sells at its 
 refunded) delivered at the door; a market order paid in cash to the rider at the door; a shop
 order paid on delivery that no rider took, collected and paid in cash at the counter instead; a
 prepaid pickup cancelled (refunded); one never collected and returned to the shelf (refunded);
-one collected. Then the rider hands part of the cash in at a desk, the fish stall is paid part of
-what it is owed, and the operator closes the period. Every shop's, stall's and the rider's
-statement of the closed period is checked against the orders' own ledgers (GET /orders/{id}/ledger)
-and lines. A correction after the close lands in the next period, marked late, and leaves the
-closed statement as it was; closing the period twice is a 409, and a shop's staff asking for
-another shop's statement a 403.
+one collected; a neighbour's bag of a group buy at the shop, its leader taking a commission. Then
+the rider hands part of the cash in at a desk, the fish stall is paid part of what it is owed,
+and the operator closes the period. Every shop's, stall's and the rider's statement of the
+closed period is checked against the orders' own ledgers (GET /orders/{id}/ledger) and lines,
+and the group buy's bag against the deal's own money. A correction after the close lands in the
+next period, marked late, and leaves the closed statement as it was; closing the period twice
+is a 409, and a shop's staff asking for another shop's statement a 403.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import defaultdict
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -58,7 +60,7 @@ class Circle:
         self.market, self.shop = f"market-{tag}", f"shop-{tag}"
         self.fish, self.veg = f"{self.market}-fish", f"{self.market}-veg"
         self.carp, self.bokchoy = f"{self.fish}-carp", f"{self.veg}-bokchoy"
-        self.water, self.noodles = f"{self.shop}-water", f"{self.shop}-noodles"
+        self.water, self.noodles, self.eggs = f"{self.shop}-water", f"{self.shop}-noodles", f"{self.shop}-eggs"
 
     async def open(self, admin: httpx.AsyncClient) -> None:
         place: dict[str, Any] = {"lat": 32.04, "lon": 118.79, "accept_limit_s": 600}
@@ -104,6 +106,7 @@ class Circle:
             self.bokchoy: (self.veg, {"price_fen": 300, "on_hand": 50}),
             self.water: (self.shop, {"price_fen": 500, "on_hand": 50}),
             self.noodles: (self.shop, {"price_fen": 400, "on_hand": 50}),
+            self.eggs: (self.shop, {"price_fen": 500, "on_hand": 50}),
         }
         for pid, (location, spec) in products.items():
             await put(
@@ -112,7 +115,7 @@ class Circle:
                 {"location_id": location, "name_zh": pid, "name_en": pid, "category": "test", "unit": "piece", **spec},
             )
         await wait_for_catalog(self.system, [self.carp, self.bokchoy], self.market)
-        await wait_for_catalog(self.system, [self.water, self.noodles], self.shop)
+        await wait_for_catalog(self.system, [self.water, self.noodles, self.eggs], self.shop)
 
     def staff(self, location: str) -> httpx.AsyncClient:
         return self.system.client("inventory", Role.STORE_STAFF, f"staff-{location}", store=location)
@@ -220,7 +223,61 @@ async def counter_orders(circle: Circle, me: httpx.AsyncClient) -> dict[str, str
     return ids
 
 
-def expected_books(orders: dict[str, tuple[dict[str, Any], dict[str, Any]]], market: str) -> dict[str, Any]:
+CUTOFF_S = 8  # time to open and join a group buy on a busy machine
+
+
+async def group_buy_bag(circle: Circle) -> dict[str, Any]:
+    """A leader's group buy of eggs at the shop (10 % commission): a neighbour joins, the cutoff closes it,
+    the counter packs the bag, the leader fetches it and hands it out against the neighbour's code."""
+    system, leader_id = circle.system, f"leader-{circle.shop}"
+    cutoff = datetime.now(UTC) + timedelta(seconds=CUTOFF_S)
+    async with (
+        system.client("orders", Role.STORE_STAFF, "clerk", store=circle.shop) as staff,
+        system.client("orders", Role.SHOPPER, leader_id, balance_fen=0) as leader,
+        shopper(system) as zhao,
+        circle.staff(circle.shop) as counter,
+    ):
+        await ok(await staff.post("/group-leaders", json={"shopper": leader_id}), 201)
+        deal = {
+            "store_id": circle.shop,
+            "title": "Eggs for building 3",
+            "items": [{"product_id": circle.eggs, "group_price_fen": 400, "per_person_limit": 3, "cap": 20}],
+            "minimum_kind": "participants",
+            "minimum": 1,
+            "cutoff_at": cutoff.isoformat(),
+            "pickup": {"kind": "place", "name": "Courtyard of building 3", "lat": 32.0410, "lon": 118.7905},
+            "window": {"start": cutoff.isoformat(), "end": (cutoff + timedelta(hours=2)).isoformat()},
+            "leader_commission_bp": 1000,
+        }
+        deal_id = (await ok(await leader.post("/group-buys", json=deal), 201))["id"]
+        await ok(await staff.post(f"/group-buys/{deal_id}/accept"))
+
+        async def status_is(status: str) -> bool:
+            return bool((await leader.get(f"/group-buys/{deal_id}")).json()["status"] == status)
+
+        await eventually(lambda: status_is("open"), CUTOFF_S - 2)
+        await ok(
+            await zhao.put(f"/group-buys/{deal_id}/share", json={"items": [{"product_id": circle.eggs, "quantity": 2}]})
+        )
+        await eventually(lambda: status_is("closed"), 30)
+
+        async def packed() -> bool:
+            r = await counter.post(
+                f"/stores/{circle.shop}/group-buys/{deal_id}/bags/1/packed",
+                json={"lines": [{"line_no": 1, "filled": "filled"}]},
+            )
+            return r.status_code == 200  # 404/409 until inventory has the packing list
+
+        await eventually(packed)
+        await ok(await leader.post(f"/group-buys/{deal_id}/arrival"))
+        code = (await zhao.get(f"/group-buys/{deal_id}")).json()["my_share"]["collection_code"]
+        await ok(await leader.post(f"/group-buys/{deal_id}/bags/1/collect", json={"code": code}))
+        return dict((await leader.get(f"/group-buys/{deal_id}")).json())
+
+
+def expected_books(
+    orders: dict[str, tuple[dict[str, Any], dict[str, Any]]], deals: list[dict[str, Any]], market: str
+) -> dict[str, Any]:
     """What each account should say, from the orders alone: each (order, ledger) as the shopper's app sees them.
 
     A handed-over order owes its shop (or stalls) its final price, less the platform fee and the cash
@@ -252,6 +309,9 @@ def expected_books(orders: dict[str, tuple[dict[str, Any], dict[str, Any]]], mar
         per_order[order["id"]] = (
             money["final_fen"] - money["platform_fee_fen"] - (0 if order["status"] == "DELIVERED" else cash)
         )
+    for deal in deals:  # a collected bag: its goods, less the leader's commission, are the shop's
+        assert all(share["money"]["reconciles"] for share in deal["shares"]), deal["shares"]
+        owed[deal["store_id"]] += deal["totals"]["shop_takings_fen"]
     market_total = sum(fen for location, fen in owed.items() if location == market or location.startswith(f"{market}-"))
     return {"owed": dict(owed), "market": market_total, "per_order": per_order, "rider_cash": rider_cash}
 
@@ -262,7 +322,9 @@ async def test_a_week_settles_to_the_fen_against_the_orders_ledgers(system, admi
     ops = system.client("orders", Role.ADMIN, "ops-settle")
     async with ops, shopper(system) as li, shopper(system) as wang:
         # No rider on shift yet: Wang's cash order goes to the counter while Li's pickups run beside it.
-        cash_at_counter, counter = await asyncio.gather(counter_cash_order(circle, wang), counter_orders(circle, li))
+        cash_at_counter, counter, deal = await asyncio.gather(
+            counter_cash_order(circle, wang), counter_orders(circle, li), group_buy_bag(circle)
+        )
         ids = {"cash_at_counter": cash_at_counter, **counter}
 
         rider = await online(system, dispatcher, riders, 32.0415, 118.7855)
@@ -299,7 +361,7 @@ async def test_a_week_settles_to_the_fen_against_the_orders_ledgers(system, admi
             )
         weighed = orders["weighed"][1]
         assert weighed["refund_fen"] == 1080 - 972, "the carp weighed 540 g of 600: the difference came back"
-        want = expected_books(orders, circle.market)
+        want = expected_books(orders, [deal], circle.market)
         assert want["rider_cash"] == orders["cash_at_door"][1]["cash_collected_fen"] > 0
 
         # The rider hands part of the door's cash in at the service centre's desk; the fish stall is paid part.
@@ -370,6 +432,12 @@ async def test_a_week_settles_to_the_fen_against_the_orders_ledgers(system, admi
         carp_line = next(ln for ln in on_statement[ids["weighed"]]["lines"] if ln["product_id"] == circle.carp)
         assert (carp_line["final_quantity"], carp_line["final_fen"]) == (540, 972), "the weight as weighed"
         assert on_statement[ids["weighed"]]["delivery_fee_fen"] == 300
+        totals = deal["totals"]
+        assert totals["leader_commission_fen"] == 80, "10 % of the bag's ¥8.00 of eggs"
+        assert [
+            (d["group_buy_id"], d["bags"], d["goods_fen"], d["commission_fen"], d["owed_fen"])
+            for d in week[circle.shop]["group_buys"]
+        ] == [(deal["id"], 1, totals["goods_fen"], totals["leader_commission_fen"], totals["shop_takings_fen"])]
 
         rider_week = await ok(
             await ops.get(f"/settlement/riders/{rider.id}/statement", params={"period": closed["id"]})
