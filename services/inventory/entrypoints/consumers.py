@@ -16,6 +16,7 @@ from shared.events.contracts import (
     GroupBuyCancelled,
     GroupBuyClosed,
     GroupBuyFailed,
+    GroupBuyTripRefused,
     OrderCancelled,
     OrderPlaced,
     PickupChoiceMade,
@@ -40,7 +41,14 @@ SUBSCRIPTIONS = [
         },
         batch_handlers={OrderPlaced: reservations.on_orders_placed},
     ),
-    Subscription("inventory-dispatch", DISPATCH, {DeliveryPickedUp: fulfilment.on_delivery_picked_up}),
+    Subscription(
+        "inventory-dispatch",
+        DISPATCH,
+        {
+            DeliveryPickedUp: fulfilment.on_delivery_picked_up,
+            GroupBuyTripRefused: group_buys.on_group_buy_trip_refused,  # the leader collects at the counter
+        },
+    ),
 ]
 DEADLINES: dict[str, DeadlineHandler] = {
     reservations.ACCEPT_DEADLINE: reservations.on_accept_deadline,  # type: ignore[dict-item]

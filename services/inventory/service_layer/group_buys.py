@@ -26,6 +26,7 @@ from shared.events.contracts import (
     GroupBuyCancelled,
     GroupBuyClosed,
     GroupBuyFailed,
+    GroupBuyTripRefused,
     ReservedLine,
     ShortLine,
 )
@@ -178,6 +179,14 @@ def _in_bag(bag: DealBag, row: dict[str, Any] | None) -> list[tuple[BagItem, int
     a weighed one its grams), or before packing the estimate it holds."""
     packed = {int(i["line_no"]): int(i["quantity"]) for i in (row or {}).get("packed") or []}
     return [(item, packed.get(item.line_no, item.stock_quantity or item.quantity)) for item in bag.items]
+
+
+async def on_group_buy_trip_refused(uow: InventoryUnitOfWork, event: GroupBuyTripRefused) -> None:
+    """No one trip can carry the deal's bags: the leader collects the consolidated order at the counter, so it is
+    a pickup order from now on (the counter then asks the leader for its code instead of telling a rider)."""
+    order = await uow.reservations.get(event.deal_id, for_update=True)
+    if order is not None and order.collect_instead():
+        await uow.reservations.save(order)
 
 
 async def deal_at(
