@@ -85,4 +85,6 @@ async def load_book(request: Request, principal: Principal = Depends(require(Rol
         raise Invalid(f"the file is not UTF-8 (byte {e.start}); save it as 'CSV UTF-8'") from None
     async with unit_of_work(request) as uow:
         loaded = await addresses.load(uow, text)
-    return BookLoadedAnswer(buildings=loaded.buildings, estates=loaded.estates, replaced=loaded.replaced)
+        answer = BookLoadedAnswer(buildings=loaded.buildings, estates=loaded.estates, replaced=loaded.replaced)
+        await uow.audit.record(principal, "address_book", "circle", "replaced", after=answer.model_dump())
+    return answer

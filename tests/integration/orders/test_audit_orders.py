@@ -78,3 +78,20 @@ async def test_residents_helpers_and_group_leaders_are_recorded(
     for path in ("/admin/residents", "/admin/helpers", "/admin/group-leaders", "/admin/audit"):
         assert (await http.get(path, headers=LI)).status_code == 403, path
     assert await orders_pool.fetchval("SELECT count(*) FROM audit_log") == 6
+
+
+async def test_replacing_the_address_book_is_recorded_and_a_refused_book_is_not(
+    orders_pool: asyncpg.Pool, http: httpx.AsyncClient
+) -> None:
+    book = "estate_id,estate_zh,estate_en,building,lat,lon\n"
+    book += "wenchang-lane,文昌巷小区,Wenchang Lane Estate,3,32.0417,118.7852\n"
+    csv = {**ADMIN, "Content-Type": "text/csv"}
+    assert (await http.put("/admin/address-book", headers=csv, content=book.encode())).status_code == 200
+    refused = await http.put("/admin/address-book", headers=csv, content=b"estate_id\nonly-one-column\n")
+    assert refused.status_code == 422, refused.text
+    (loaded,) = await changes(http, entity="address_book")
+    assert (loaded["action"], loaded["actor"], loaded["after"]) == (
+        "replaced",
+        "admin:ops-1",
+        {"buildings": 1, "estates": 1, "replaced": 0},
+    )
