@@ -549,8 +549,8 @@ async function grantLeader(event) {
 }
 
 // ---------------------------------------------------------------- the record of changes
-// Each service pages its own record newest first; the page merges them by time and asks each
-// service for its next page only once its oldest shown change is reached.
+// Each service pages its own record newest first; the page merges what it has by time, and
+// "Older changes" asks each service that has more for its next page.
 const SERVICES = ["inventory", "dispatch", "orders"];
 let cursors = {};
 let shown = [];
