@@ -311,6 +311,7 @@ class _Tally:
     payouts: list[Movement] = field(default_factory=list)
     corrections: list[Movement] = field(default_factory=list)
     totals: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    stall_refunds_seen: set[tuple[str, bool]] = field(default_factory=set)
 
     def order(self, ln: BookedLine) -> OrderOnStatement | None:
         order = self.loaded.get(ln.order_id or "")
@@ -358,10 +359,27 @@ class _Tally:
     def money_back(self, ln: BookedLine) -> None:
         if (entry := self.order(ln)) is None:
             return
-        if ln.event == Event.RETURN:
+        if self.stall:
+            self.stall_money_back(ln, entry)
+        elif ln.event == Event.RETURN:
             entry.returned_fen -= ln.amount_fen
         else:
             entry.refund_fen -= ln.amount_fen
+
+    def stall_money_back(self, ln: BookedLine, entry: OrderOnStatement) -> None:
+        """A refund is posted for the whole order, so a stall shows only its own lines' part of it:
+        what each of its lines gave back, or, for a bag returned, what its lines had come to.
+        Counted once per order and kind, however many refund postings the order had in the window."""
+        key = (ln.order_id or "", ln.event == Event.RETURN)
+        if key in self.stall_refunds_seen:
+            return
+        self.stall_refunds_seen.add(key)
+        order = self.loaded[entry.order_id]
+        mine = [line for line in order.lines if line.location_id in self.accounts]
+        if ln.event == Event.RETURN:
+            entry.returned_fen = sum(line.final_fen or 0 for line in mine)
+        else:
+            entry.refund_fen = sum(line.refund_fen for line in mine)
 
     def fee(self, ln: BookedLine) -> None:
         if ln.order_id in self.orders and not self.stall:

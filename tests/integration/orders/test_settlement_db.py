@@ -420,6 +420,11 @@ async def test_a_week_settles_to_the_fen_against_the_orders_ledgers_and_a_closed
     part = next(o for o in statements["veg"]["orders"] if o["order_id"] == ids["part"])
     assert [ln["product_id"] for ln in part["lines"]] == ["spinach"], "a stall's statement lists its own lines"
     assert part["refund_fen"] == 400
+    for location in ("pork", "veg"):  # a refund is posted per order: a stall shows its own lines' part only
+        for listed in statements[location]["orders"]:
+            if listed["status"] != "RETURNED":
+                own = sum(max(0, ln["estimated_fen"] - (ln["final_fen"] or 0)) for ln in listed["lines"])
+                assert listed["refund_fen"] == own, (location, listed["order_id"])
     assert ids["part"] not in {o["order_id"] for o in statements["shop"]["orders"]}
     assert [d["group_buy_id"] for d in statements["shop"]["group_buys"]] == [ids["deal"]]
     assert statements["shop"]["group_buys"][0]["bags"] == 2
