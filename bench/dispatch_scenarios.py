@@ -8,10 +8,12 @@ p90 placed -> door (an undelivered order counted at 90 minutes), % late against 
 undelivered, orders per rider-hour and per trip, and the round time; and the per-seed paired
 difference plan - nearest with its 95 % interval (Student's t over the seeds).
 
-The promise is the one dispatch records on the order: `promises.promise_for` when the promise's
-module has it (the load-aware promise the checkout shows), else `assignment.promise`; the JSON
-says which rule gave how many promises. Both policies are measured against the same rule, each
-on its own simulated state (the promise depends on the riders' load).
+The promise is the load-aware one of `promises.py` (`assignment.promise` where it gives none; the
+JSON says which rule gave how many promises). By default (`--promise history`) its slack comes
+from dispatch's history (`PromiseHistory`): yesterday, the scenario's day of seed + 10,000
+dispatched by plan while learning its misses; both policies are then measured against promises
+made with that history, each from its own simulated load. `--promise load` is the rule's slack
+alone (what the service's rounds quote until they keep a history).
 
 It also times one round at scale: 2,000 open orders and 500 riders, and a neighbourhood round.
 
