@@ -98,7 +98,7 @@ class CashDesks:
         """Riders' hand-ins at the desk made in [since, until), from settlement's journal (migration 015),
         with what went into the desk's cash; their business day is the caller's to choose (it knows the zone)."""
         rows = await self.conn.fetch(
-            "SELECT e.id, e.rider, e.at, e.by, e.note, sum(l.amount_fen) AS amount_fen"
+            "SELECT e.id, coalesce(e.rider, e.holder) AS rider, e.at, e.by, e.note, sum(l.amount_fen) AS amount_fen"
             " FROM journal_entries e JOIN journal_lines l"
             "   ON l.entry_id = e.id AND l.book = 'desk_cash' AND l.party = e.desk"
             " WHERE e.event = 'hand_in' AND e.desk = $1 AND e.at >= $2 AND e.at < $3"

@@ -309,6 +309,36 @@ def hand_in(rider: str, amount_fen: int, desk: str | None, by: str, at: datetime
     )
 
 
+def pickup_hand_in(
+    holder: str, amount_fen: int, desk: str | None, by: str, at: datetime, note: str = ""
+) -> JournalEntry:
+    """Whoever handed group-buy bags out (a leader, a helper, an admin) hands in the cash taken for them."""
+    if amount_fen <= 0:
+        raise Invalid(f"a hand-in is a positive amount of fen; got {amount_fen}")
+    into = Line(Book.DESK_CASH, desk, amount_fen, "cash") if desk else Line(Book.BANK, "", amount_fen, "cash")
+    lines = (into, Line(Book.PICKUP_CASH, holder, -amount_fen, "cash"))
+    where = f"at desk {desk}" if desk else "into the bank"
+    return JournalEntry(
+        Event.HAND_IN,
+        lines,
+        by,
+        at,
+        holder=holder,
+        desk=desk,
+        note=note or f"pickup cash: {holder} handed in {format_yuan(amount_fen)} {where}",
+    )
+
+
+def leader_payout(leader: str, amount_fen: int, by: str, at: datetime, note: str = "") -> JournalEntry:
+    """The platform pays a group-buy leader the commission the shops' takings owe them, from the bank."""
+    if amount_fen <= 0:
+        raise Invalid(f"a payout is a positive amount of fen; got {amount_fen}")
+    lines = (Line(Book.LEADER, leader, amount_fen, "payout"), Line(Book.BANK, "", -amount_fen, "payout"))
+    return JournalEntry(
+        Event.PAYOUT, lines, by, at, holder=leader, note=note or f"commission to {leader}: {format_yuan(amount_fen)}"
+    )
+
+
 def correction(
     location_id: str,
     amount_fen: int,

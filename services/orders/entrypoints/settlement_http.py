@@ -29,6 +29,7 @@ router = APIRouter(tags=["settlement"])
 ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$"
 LocationId = Annotated[str, Path(min_length=1, max_length=100, pattern=ID, description="a shop, market or stall")]
 RiderId = Annotated[str, Path(min_length=1, max_length=100, pattern=ID)]
+PartyId = RiderId  # a person who holds cash or is owed: a rider, a leader, whoever handed bags out
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 PeriodQuery = Query(None, ge=1, description="one closed period (GET /settlement/periods); or since/until")
 SinceQuery = Query(None, description="from this moment (the open period's start if not given)")
@@ -451,6 +452,61 @@ async def hand_in(
 
     return await changed_once(
         request, principal, idempotency_key, body.model_dump(mode="json"), take, status=201, key_required=True
+    )
+
+
+@router.post(
+    "/settlement/pickup-cash/{holder}/hand-ins",
+    status_code=201,
+    response_model=EntryAnswer,
+    responses={
+        403: {"description": "not an admin"},
+        404: {"description": "no such desk"},
+        409: {"description": "more than they hold, or the Idempotency-Key reused"},
+    },
+)
+async def hand_in_pickup_cash(
+    holder: PartyId,
+    body: HandIn,
+    request: Request,
+    principal: Principal = Depends(require(Role.ADMIN)),
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Whoever handed group-buy bags out hands in the cash taken for them (an Idempotency-Key is required)."""
+
+    async def take(uow: OrdersUnitOfWork) -> dict[str, Any]:
+        return _entry(
+            await settlement.hand_in_pickup_cash(uow, principal, holder, body.amount_fen, body.desk, body.note)
+        )
+
+    return await changed_once(
+        request, principal, idempotency_key, body.model_dump(mode="json"), take, status=201, key_required=True
+    )
+
+
+@router.post(
+    "/settlement/leaders/{leader}/payouts",
+    status_code=201,
+    response_model=EntryAnswer,
+    responses={
+        403: {"description": "not an admin"},
+        409: {"description": "more than the leader is owed, or the Idempotency-Key reused"},
+    },
+)
+async def pay_leader(
+    leader: PartyId,
+    body: Payout,
+    request: Request,
+    principal: Principal = Depends(require(Role.ADMIN)),
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """The platform pays a group-buy leader's commission (an Idempotency-Key is required)."""
+
+    async def pay(uow: OrdersUnitOfWork) -> dict[str, Any]:
+        return _entry(await settlement.pay_leader(uow, principal, leader, body.amount_fen, body.note))
+
+    return await changed_once(
+        request, principal, idempotency_key, body.model_dump(mode="json"), pay, status=201, key_required=True
     )
 
 

@@ -522,6 +522,44 @@ async def hand_in(
     return entry
 
 
+async def hand_in_pickup_cash(
+    uow: OrdersUnitOfWork, principal: Principal, holder: str, amount_fen: int, desk: str | None, note: str | None
+) -> settlement.JournalEntry:
+    """Cash taken for group-buy bags at their pickup is handed in, at a desk or banked; at most what is held."""
+    require_admin(principal, "takes in the cash taken at a group buy's pickup")
+    _amount(amount_fen, "a hand-in")
+    if desk is not None and await uow.cash_desks.get(desk, for_update=True) is None:
+        raise NotFound(f"no cash desk {desk!r}; GET /desks lists them (leave desk out for cash banked)")
+    held = await uow.journal.balance(Book.PICKUP_CASH, [holder])
+    if amount_fen > held:
+        raise Conflict(
+            f"{holder} holds {format_yuan(held)} of cash taken at group-buy pickups; a hand-in of "
+            f"{format_yuan(amount_fen)} is more than that",
+            held_fen=held,
+        )
+    entry = settlement.pickup_hand_in(holder, amount_fen, desk, principal.subject, uow.now(), note or "")
+    uow.journal.add([entry])
+    return entry
+
+
+async def pay_leader(
+    uow: OrdersUnitOfWork, principal: Principal, leader: str, amount_fen: int, note: str | None
+) -> settlement.JournalEntry:
+    """The platform pays a leader's commission from the bank, at most what it owes the leader now."""
+    require_admin(principal, "pays a group-buy leader")
+    _amount(amount_fen, "a payout")
+    owed = -await uow.journal.balance(Book.LEADER, [leader])
+    if amount_fen > owed:
+        raise Conflict(
+            f"the platform owes {leader} {format_yuan(owed)} of commission now; a payout of "
+            f"{format_yuan(amount_fen)} would pay more than that",
+            owed_fen=owed,
+        )
+    entry = settlement.leader_payout(leader, amount_fen, principal.subject, uow.now(), note or "")
+    uow.journal.add([entry])
+    return entry
+
+
 async def correct(  # noqa: PLR0917 (a correction says all of these)
     uow: OrdersUnitOfWork,
     principal: Principal,

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from services.orders.entrypoints import group_buys_http
+from services.orders.entrypoints import group_buys_http, settlement_http
 from services.orders.entrypoints.app import SPEC
 from services.orders.service_layer import group_buys
 from shared.events.contracts import GroupBuyBagPacked, LineOutcome, PackedBagItem
@@ -23,7 +23,16 @@ from shared.vocabulary.roles import Role
 from shared.vocabulary.units import StockUnit
 from tests.integration.orders.conftest import SETTINGS, corner_shop, outbox, seed, shop_product
 from tests.integration.orders.test_group_buy_collection_db import code_of, scheduler
-from tests.integration.orders.test_group_buys_db import LEADER, STAFF, MovableClock, as_, balance, open_deal, top_up
+from tests.integration.orders.test_group_buys_db import (
+    ADMIN,
+    LEADER,
+    STAFF,
+    MovableClock,
+    as_,
+    balance,
+    open_deal,
+    top_up,
+)
 from tests.runtime import runtime_for
 
 HELPER = as_(Role.HELPER, "helper-he")
@@ -59,6 +68,7 @@ async def client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
     app.state.runtime = runtime
     install_error_handlers(app)
     app.include_router(group_buys_http.router)
+    app.include_router(settlement_http.router)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://orders") as c:
         yield c
 
@@ -204,3 +214,29 @@ async def test_three_bags_settle_each_share_and_the_deal_is_their_sum_with_cash_
     assert all(s["money"]["reconciles"] for s in after["shares"])
     mine: dict[str, Any] = (await client.get(f"/group-buys/{deal_id}", headers=LI)).json()["my_share"]["money"]
     assert (mine["cash_fen"], mine["reconciles"]) == (1200, True)
+
+    # The books: the leader holds the cash taken at pickup and is owed the collected bag's commission;
+    # an operator takes the one in and pays the other, never more than each is.
+    books = (await client.get("/settlement/accounts", headers=ADMIN)).json()["accounts"]
+    held = {(a["account"], a["party"]): a["balance_fen"] for a in books}
+    assert held[("pickup_cash", "leader-zhang")] == 1200
+    owed = -held[("leader_commission", "leader-zhang")]
+    assert owed == next(b["leader_commission_fen"] for b in totals["bags"] if b["number"] == 3)
+
+    async def move(path: str, amount: int, key: str) -> httpx.Response:
+        return await client.post(path, json={"amount_fen": amount}, headers={**ADMIN, "Idempotency-Key": key})
+
+    hand_in = "/settlement/pickup-cash/leader-zhang/hand-ins"
+    too_much = await move(hand_in, 1300, "hand-in-1")
+    assert (too_much.status_code, "holds ¥12.00" in too_much.json()["detail"]) == (409, True)
+    assert (await move(hand_in, 1200, "hand-in-2")).status_code == 201
+    assert (await move(hand_in, 1, "hand-in-3")).status_code == 409, "nothing is left to hand in"
+    pay = "/settlement/leaders/leader-zhang/payouts"
+    assert (await move(pay, owed + 1, "pay-1")).status_code == 409
+    assert (await move(pay, owed, "pay-2")).status_code == 201
+    staff_pays = await client.post(pay, json={"amount_fen": 1}, headers={**STAFF, "Idempotency-Key": "pay-3"})
+    assert staff_pays.status_code == 403
+    books = (await client.get("/settlement/accounts", headers=ADMIN)).json()
+    after = {(a["account"], a["party"]): a["balance_fen"] for a in books["accounts"]}
+    assert after.get(("pickup_cash", "leader-zhang"), 0) == after.get(("leader_commission", "leader-zhang"), 0) == 0
+    assert books["total_fen"] == 0
