@@ -20,6 +20,7 @@ from services.orders.domain import cash_desk, ledger
 from services.orders.domain.cash_desk import DayClose, DayReport, Desk, HandIn, Movement, Receipt
 from services.orders.service_layer import residents
 from services.orders.service_layer.unit_of_work import OrdersUnitOfWork
+from shared.audit import only, summary
 from shared.auth import Principal
 from shared.errors import Forbidden, NotFound
 from shared.vocabulary.money import format_yuan
@@ -61,7 +62,18 @@ async def put_desk(
 ) -> Desk:
     """Add a desk, or rename it and change its float (from the next open day on)."""
     _admin_only(principal, "setting up a cash desk")
-    return await uow.cash_desks.put(Desk(desk_id, name_zh, name_en, float_fen, principal.subject, uow.now()))
+    before = await uow.cash_desks.get(desk_id)
+    desk = await uow.cash_desks.put(Desk(desk_id, name_zh, name_en, float_fen, principal.subject, uow.now()))
+    wanted = ("name_zh", "name_en", "float_fen")
+    await uow.audit.record(
+        principal,
+        "cash_desk",
+        desk_id,
+        "changed" if before else "added",
+        only(summary(before), *wanted),
+        only(summary(desk), *wanted),
+    )
+    return desk
 
 
 async def desks(uow: OrdersUnitOfWork, principal: Principal) -> list[Desk]:

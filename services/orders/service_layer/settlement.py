@@ -21,6 +21,7 @@ from services.orders.domain.order import Order
 from services.orders.domain.settlement import Book, Event
 from services.orders.service_layer.reading import check_registered
 from services.orders.service_layer.unit_of_work import OrdersUnitOfWork
+from shared.audit import only, summary
 from shared.auth import Principal
 from shared.errors import Conflict, Forbidden, Invalid, NotFound
 from shared.vocabulary.money import format_yuan
@@ -255,7 +256,11 @@ async def close_period(uow: OrdersUnitOfWork, principal: Principal, ends_at: dat
     else:
         first = await uow.journal.first_booked()
         starts_at = first if first is not None and first < ends_at else ends_at - timedelta(days=7)
-    return await uow.journal.close(starts_at, ends_at, principal.subject, now)
+    closed = await uow.journal.close(starts_at, ends_at, principal.subject, now)
+    await uow.audit.record(
+        principal, "settlement_period", str(closed.id), "closed", after=only(summary(closed), "starts_at", "ends_at")
+    )
+    return closed
 
 
 # --- statements ---------------------------------------------------------------------------

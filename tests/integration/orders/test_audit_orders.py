@@ -95,3 +95,28 @@ async def test_replacing_the_address_book_is_recorded_and_a_refused_book_is_not(
         "admin:ops-1",
         {"buildings": 1, "estates": 1, "replaced": 0},
     )
+
+
+async def test_desks_set_up_and_periods_closed_are_recorded(http: httpx.AsyncClient) -> None:
+    desk = {"name_zh": "社区服务中心", "name_en": "Service centre", "float_fen": 20_000}
+    assert (await http.put("/desks/centre-1", headers=ADMIN, json=desk)).status_code == 200
+    moved = await http.put("/desks/centre-1", headers=ADMIN, json={**desk, "float_fen": 30_000})
+    assert moved.status_code == 200, moved.text
+    changed, added = await changes(http, entity="cash_desk", entity_id="centre-1")
+    assert (added["action"], added["before"], added["after"]["float_fen"]) == ("added", None, 20_000)  # type: ignore[index]
+    assert (changed["action"], changed["before"]["float_fen"], changed["after"]["float_fen"]) == (  # type: ignore[index]
+        "changed",
+        20_000,
+        30_000,
+    )
+    assert changed["actor"] == "admin:ops-1"
+
+    closed = await http.post("/settlement/periods", headers=ADMIN, json={})
+    assert closed.status_code == 201, closed.text
+    (record,) = await changes(http, entity="settlement_period")
+    assert (record["entity_id"], record["action"], record["actor"]) == (
+        str(closed.json()["id"]),
+        "closed",
+        "admin:ops-1",
+    )
+    assert (await http.post("/settlement/periods", headers=ADMIN, json={})).status_code in (201, 409)
