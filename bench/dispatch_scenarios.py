@@ -13,7 +13,7 @@ JSON says which rule gave how many promises). By default (`--promise history`) i
 from dispatch's history (`PromiseHistory`): yesterday, the scenario's day of seed + 10,000
 dispatched by plan while learning its misses; both policies are then measured against promises
 made with that history, each from its own simulated load. `--promise load` is the rule's slack
-alone (what the service's rounds quote until they keep a history).
+alone (what the service quotes while its history is too thin).
 
 It also times one round at scale: 2,000 open orders and 500 riders, and a neighbourhood round.
 

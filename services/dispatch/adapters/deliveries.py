@@ -68,6 +68,8 @@ _MUTABLE: dict[str, str] = {
     "final_fen": "integer",
     "due_at_door_fen": "integer",
     "cash_collected_fen": "integer",
+    "promise_base_at": "timestamptz",
+    "promise_band": "smallint",
 }
 # Where the rider rides to (the pickup point, else the store) and what the store is called.
 _SELECT = (
@@ -167,6 +169,17 @@ class DeliveryRepository:
             raise Stale(f"delivery {', '.join(stale)} changed while this was being decided: try again", order_ids=stale)
         for d in deliveries:
             d.version += 1
+
+    async def promise_misses(self, limit: int = 2000) -> list[tuple[str, int, float]]:
+        """The latest delivered orders' misses (door minus the forecast's door without slack, in
+        seconds), oldest first, with their shop and load band: what the promise's history learns."""
+        rows = await self.conn.fetch(
+            "SELECT store_id, promise_band, extract(epoch FROM at_door_at - promise_base_at) AS miss "
+            "FROM deliveries WHERE promise_base_at IS NOT NULL AND promise_band IS NOT NULL "
+            "AND at_door_at IS NOT NULL ORDER BY at_door_at DESC LIMIT $1",
+            limit,
+        )
+        return [(r["store_id"], r["promise_band"], float(r["miss"])) for r in reversed(rows)]
 
     async def in_status(self, statuses: Iterable[DeliveryStatus]) -> list[Delivery]:
         rows = await self.conn.fetch(

@@ -263,6 +263,8 @@ class Delivery:
     final_fen: int | None = None
     due_at_door_fen: int | None = None
     cash_collected_fen: int | None = None
+    promise_base_at: datetime | None = None  # the forecast's door without slack: its miss teaches the slack
+    promise_band: int | None = None  # the load band it was promised in (promises.load_band)
     created_at: datetime | None = None
     updated_at: datetime | None = None
     version: int = 0

@@ -30,7 +30,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from services.dispatch.domain.eta import ready_at
@@ -274,7 +274,7 @@ def forecast(
     return Forecast(couriers, now, w).add_all(ahead).crew
 
 
-def quote_shop(
+def quote_shop(  # noqa: PLR0913 (the load, the shop and the history, each by name)
     store_id: str,
     shop: Point,
     ready_s: float,
@@ -284,10 +284,11 @@ def quote_shop(
     ahead: int = 0,
     shop_ahead: int = 0,
     w: PromiseWeights = DEFAULT_PROMISE,
+    history: PromiseHistory | None = None,
 ) -> LoadQuote:
     """A new order's quote at this shop: per vehicle the earliest rider there after the orders ahead
     (`ahead` of them, `shop_ahead` of this shop), and the slack for what the forecast cannot know.
-    `store_id` is kept for the reader of the quote."""
+    With a `history`, the slack is what this shop's recent misses in the load band say."""
     best: dict[str, float] = {}
     for f in free:
         at_shop = f.at_s + _ride(f.place, shop, f.speed)
@@ -295,7 +296,8 @@ def quote_shop(
             continue  # the shift ends before the bag could be picked up
         if at_shop < best.get(f.vehicle, math.inf):
             best[f.vehicle] = at_shop
-    return quote_from(ready_s, best, len(free) if riders is None else riders, ahead, shop_ahead, w)
+    n = len(free) if riders is None else riders
+    return quote_from(ready_s, best, n, ahead, shop_ahead, w, store_id=store_id, history=history)
 
 
 def quote_from(
@@ -305,10 +307,16 @@ def quote_from(
     ahead: int,
     shop_ahead: int = 0,
     w: PromiseWeights = DEFAULT_PROMISE,
+    *,
+    store_id: str = "",
+    history: PromiseHistory | None = None,
 ) -> LoadQuote:
     """The quote from the earliest rider at the shop per vehicle (`quote_shop` finds them; dispatch's
-    quoting finds them for every shop in one query, with the same rule)."""
-    return LoadQuote(ready_s, tuple(sorted(pickups.items())), riders, ahead, slack_for(ready_s, pickups, shop_ahead, w))
+    quoting finds them for every shop in one query, with the same rule). The slack is the history's
+    for this shop and load band when it knows enough, else the rule's (`slack_for`)."""
+    learnt = history.slack_s(store_id, load_band(ready_s, pickups)) if history is not None else None
+    slack = max(0.0, learnt) if learnt is not None else slack_for(ready_s, pickups, shop_ahead, w)
+    return LoadQuote(ready_s, tuple(sorted(pickups.items())), riders, ahead, slack)
 
 
 def slack_for(
@@ -355,6 +363,14 @@ class PromiseHistory:
     window: int = 300
     min_samples: int = 25
     _misses: dict[tuple[str, int], list[float]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, misses: Sequence[tuple[str, int, float]], **kw: float) -> PromiseHistory:
+        """A history from (shop, band, miss in seconds), oldest first (dispatch's delivered orders)."""
+        history = cls(**kw)  # type: ignore[arg-type]
+        for store_id, band, miss in misses:
+            history.record(store_id, band, miss)
+        return history
 
     def record(self, store_id: str, band: int, miss_s: float) -> None:
         for key in ((store_id, band), ("", band)):
@@ -408,11 +424,11 @@ def promise_parts(  # noqa: PLR0913 (the load, the order and the history, each b
     """`promise_for` with its parts (for the history, which measures each miss from the base)."""
     free = forecast(couriers, ahead, now, w)
     mine = sum(1 for a in ahead if a.store_id == store_id)
-    quote = quote_shop(store_id, shop, _secs(ready_at, now), free, ahead=len(ahead), shop_ahead=mine, w=w)
+    quote = quote_shop(
+        store_id, shop, _secs(ready_at, now), free, ahead=len(ahead), shop_ahead=mine, w=w, history=history
+    )
     band = load_band(quote.ready_s, dict(quote.pickups))
-    learnt = history.slack_s(store_id, band) if history is not None else None
-    if learnt is not None:
-        quote = replace(quote, slack_s=max(0.0, learnt))
+    learnt = history is not None and history.slack_s(store_id, band) is not None
     base = door_minutes(quote.ready_minutes, quote.chances, 0, shop, door)
     if base is None:
         return None
@@ -420,7 +436,7 @@ def promise_parts(  # noqa: PLR0913 (the load, the order and the history, each b
         now + timedelta(minutes=base + quote.slack_minutes),
         now + timedelta(minutes=base),
         band,
-        learnt is not None,
+        learnt,
     )
 
 

@@ -20,8 +20,10 @@ from services.dispatch.domain.promises import (
     PROMISE_TOLERANCE,
     Ahead,
     Forecast,
+    PromiseHistory,
     PromiseMove,
     adopt,
+    load_band,
     promised_minutes,
     quote_shop,
     slot_times,
@@ -52,6 +54,7 @@ from shared.events.contracts import (
 from shared.events.envelope import Event, RawEnvelope
 from shared.vocabulary.geo import Point
 from shared.vocabulary.money import due_at_door
+from shared.vocabulary.promise import door_minutes
 
 E = TypeVar("E", bound=Event)
 Run = Sequence[tuple[RawEnvelope | None, E]]  # events in offset order; no envelope when a test calls alone
@@ -103,6 +106,7 @@ async def on_orders_placed(uow: DispatchUnitOfWork, items: Run[OrderPlaced]) -> 
             continue  # a redelivered OrderPlaced: the order has its delivery
         known.add(event.order_id)
         delivery = _delivery(event, address, ready, promised)
+        promiser.keep_base(delivery)
         if delivery.release_at is None or delivery.release_at <= now:
             queued[event.store_id] = queued.get(event.store_id, 0) + 1
         new.append((env, delivery, move))
@@ -137,22 +141,38 @@ class _Promiser:
         self.ahead = 0
         self.per_shop: Counter[str] = Counter()
         self.forecast: Forecast | None = None
+        self.history: PromiseHistory | None = None
+        self.base: dict[str, tuple[datetime, int]] = {}  # per order: the forecast without slack, its band
 
-    async def door_at(self, store_id: str, pickup: Point, door: Point, ready: datetime) -> datetime | None:
-        """The forecast's promise for an order from `pickup` to `door`, which then joins the load."""
+    async def door_at(
+        self, store_id: str, pickup: Point, door: Point, ready: datetime, order_id: str = ""
+    ) -> datetime | None:
+        """The forecast's promise for an order from `pickup` to `door`, which then joins the load; its
+        base (the door without slack) and load band are kept under `order_id` for the history."""
         now = self.uow.now()
         if self.forecast is None:
             current = await quoting.load(self.uow, without=self.without)
             self.forecast = Forecast(current.couriers, now).add_all(current.ahead)
             self.ahead = len(current.ahead)
             self.per_shop = Counter(a.store_id for a in current.ahead)
+            self.history = await quoting.history(self.uow)
         ready_s, mine = (ready - now).total_seconds(), self.per_shop[store_id]
-        quote = quote_shop(store_id, pickup, ready_s, self.forecast.crew, ahead=self.ahead, shop_ahead=mine)
+        quote = quote_shop(
+            store_id, pickup, ready_s, self.forecast.crew, ahead=self.ahead, shop_ahead=mine, history=self.history
+        )
         minutes = quote.door_minutes(pickup, door)
+        base = door_minutes(quote.ready_minutes, quote.chances, 0, pickup, door)
+        if base is not None and order_id:
+            self.base[order_id] = (now + timedelta(minutes=base), load_band(quote.ready_s, dict(quote.pickups)))
         self.forecast.add(Ahead(store_id, pickup, door, ready))  # the run's next order has it ahead
         self.ahead += 1
         self.per_shop[store_id] += 1
         return None if minutes is None else now + timedelta(minutes=minutes)
+
+    def keep_base(self, d: Delivery) -> None:
+        """The delivery remembers the forecast it was promised from: its miss teaches the history."""
+        if d.order_id in self.base:
+            d.promise_base_at, d.promise_band = self.base[d.order_id]
 
     async def promise(
         self, event: OrderPlaced, pickup: Point | None, door: Point | None, ready: datetime
@@ -161,7 +181,7 @@ class _Promiser:
         now = self.uow.now()
         forecast_at: datetime | None = None
         if pickup is not None and door is not None:
-            forecast_at = await self.door_at(event.store_id, pickup, door, ready)
+            forecast_at = await self.door_at(event.store_id, pickup, door, ready, event.order_id)
         move = adopt(event.promised_at, forecast_at, now)
         if move is None and event.promised_at is None:  # no rider on shift within the horizon
             move = PromiseMove(ready + timedelta(minutes=30), "no rider on shift now: a slow promise")
@@ -252,7 +272,8 @@ async def _keep_or_move(
             continue
         picking = timedelta(minutes=shop.picking_minutes if shop else 10)
         ready = max(d.ready_at or now, now + picking)
-        forecast_at = await promiser.door_at(d.store_id, pickup, door, ready)
+        forecast_at = await promiser.door_at(d.store_id, pickup, door, ready, d.order_id)
+        promiser.keep_base(d)  # the forecast from the shop's acceptance: picking starts now
         if forecast_at is None or forecast_at - promised <= PROMISE_TOLERANCE:
             continue  # kept (with no rider to forecast from, the promise stays as it was)
         later = math.ceil((forecast_at - promised).total_seconds() / 60)

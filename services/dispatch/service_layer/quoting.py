@@ -1,6 +1,8 @@
 """PromiseQuoted: what each shop could promise a new order now, load-aware, every round.
 
-The forecast (domain/promises.py) is built once per round from the riders on shift now or within
+The slack is the promise's history's (the misses of the latest delivered orders of the shop and
+load band, read once a round), or the rule's while the history knows too little. The forecast
+(domain/promises.py) is built once per round from the riders on shift now or within
 30 minutes (their routes in hand, their shifts) and the open orders no rider has yet; one query
 then finds every shop's earliest rider per vehicle after that backlog; only the shops whose quote
 moved (`should_requote`) are published and saved. At most `MAX_PER_ROUND` go out in one round,
@@ -22,6 +24,7 @@ from services.dispatch.domain.promises import (
     Courier,
     Free,
     LoadQuote,
+    PromiseHistory,
     forecast,
     quote_from,
     shop_ready_s,
@@ -36,6 +39,11 @@ MAX_PER_ROUND = 200
 _NEVER = timedelta.max  # "would it be re-quoted if age did not matter?"
 _ON = frozenset({RiderState.AVAILABLE, RiderState.BUSY})
 AHEAD = (DeliveryStatus.PENDING, DeliveryStatus.OPEN)  # placed or accepted, no rider yet
+
+
+async def history(uow: DispatchUnitOfWork) -> PromiseHistory:
+    """The promise's history: the misses of the latest delivered orders, per shop and load band."""
+    return PromiseHistory.of(await uow.deliveries.promise_misses())
 
 
 @dataclass(frozen=True)
@@ -112,10 +120,14 @@ async def quote_promises(
     current = await load(uow, riders, found)
     free = current.forecast(now)
     per_shop = Counter(a.store_id for a in current.ahead)
+    learnt = await history(uow)
     due: list[tuple[bool, str, LoadQuote]] = []
     for shop in await uow.shops.quote_inputs(free, now):
         ready = shop_ready_s(shop.picking_minutes, shop.queued, now)
-        new = quote_from(ready, shop.pickups, len(free), len(current.ahead), per_shop[shop.location_id])
+        new = quote_from(
+            ready, shop.pickups, len(free), len(current.ahead), per_shop[shop.location_id],
+            store_id=shop.location_id, history=learnt,
+        )  # fmt: skip
         if should_requote(shop.last, shop.last_quoted_at, new, now):
             changed = should_requote(shop.last, shop.last_quoted_at, new, now, every=_NEVER)
             due.append((not changed, shop.location_id, new))

@@ -52,6 +52,14 @@ class InMemoryDeliveries:
         for d in deliveries:
             await self.save(d)
 
+    async def promise_misses(self, limit: int = 2000) -> list[tuple[str, int, float]]:
+        done = [d for d in self.rows.values() if d.promise_base_at and d.promise_band is not None and d.at_door_at]
+        done.sort(key=lambda d: d.at_door_at or d.promise_base_at)  # type: ignore[return-value, arg-type]
+        return [
+            (d.store_id, d.promise_band, (d.at_door_at - d.promise_base_at).total_seconds())  # type: ignore[misc, operator]
+            for d in done[-limit:]
+        ]
+
     async def in_status(self, statuses: Iterable[DeliveryStatus]) -> list[Delivery]:
         wanted = set(statuses)
         return [copy.deepcopy(d) for d in self.rows.values() if d.status in wanted]

@@ -21,6 +21,8 @@ from services.dispatch.domain.promises import (
     load_band,
     promise_for,
     promise_parts,
+    quote_from,
+    slack_for,
 )
 from shared.vocabulary.geo import Point
 
@@ -141,6 +143,17 @@ def test_promise_for_takes_the_history_too() -> None:
     p = parts(history)
     assert p is not None
     assert got == p.promised_at == p.base_at + timedelta(minutes=5)
+
+
+def test_the_rounds_quote_takes_the_shops_history_and_the_rule_where_there_is_none() -> None:
+    # As dispatch's rounds read it: the latest misses, oldest first (the window keeps the newest).
+    misses = [("shop", 0, 900.0)] * 40 + [("shop", 0, 240.0)] * 300
+    history = PromiseHistory.of(misses)
+    quoted = quote_from(600.0, {"e_bike": 0.0}, riders=1, ahead=0, store_id="shop", history=history)
+    assert quoted.slack_s == 240.0
+    assert quoted.slack_minutes == 4
+    other = quote_from(600.0, {"e_bike": 0.0}, riders=1, ahead=0, store_id="shop", history=PromiseHistory())
+    assert other.slack_s == slack_for(600.0, {"e_bike": 0.0})
 
 
 # --- the planner keeps the promises it gave -------------------------------------------------------
