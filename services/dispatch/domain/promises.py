@@ -363,6 +363,7 @@ class PromiseHistory:
     window: int = 300
     min_samples: int = 25
     _misses: dict[tuple[str, int], list[float]] = field(default_factory=dict)
+    _slack: dict[tuple[str, int], float | None] = field(default_factory=dict)  # read once a round per shop
 
     @classmethod
     def of(cls, misses: Sequence[tuple[str, int, float]], **kw: float) -> PromiseHistory:
@@ -373,6 +374,7 @@ class PromiseHistory:
         return history
 
     def record(self, store_id: str, band: int, miss_s: float) -> None:
+        self._slack.clear()
         for key in ((store_id, band), ("", band)):
             kept = self._misses.setdefault(key, [])
             kept.append(miss_s)
@@ -381,12 +383,18 @@ class PromiseHistory:
 
     def slack_s(self, store_id: str, band: int) -> float | None:
         """The slack that would have kept `level` of the recent promises of this shop and band; None: too few."""
-        for key in ((store_id, band), ("", band)):
+        own = self._quantile((store_id, band))
+        return own if own is not None else self._quantile(("", band))
+
+    def _quantile(self, key: tuple[str, int]) -> float | None:
+        """The `level` quantile of one shop's (or, "", every shop's) misses in a band, kept until the next miss."""
+        if key not in self._slack:
             kept = self._misses.get(key, ())
-            if len(kept) >= self.min_samples:
-                ordered = sorted(kept)
-                return ordered[min(len(ordered) - 1, max(0, math.ceil(self.level * len(ordered)) - 1))]
-        return None
+            ordered = sorted(kept) if len(kept) >= self.min_samples else None
+            self._slack[key] = (
+                ordered[min(len(ordered) - 1, max(0, math.ceil(self.level * len(ordered)) - 1))] if ordered else None
+            )
+        return self._slack[key]
 
     def samples(self, store_id: str = "", band: int | None = None) -> int:
         if band is None:
