@@ -10,7 +10,13 @@ from services.inventory.domain.reservation import Reservation, ReservationStatus
 from services.inventory.domain.stock import Hold
 from services.inventory.entrypoints.consumers import SUBSCRIPTIONS
 from services.inventory.service_layer import fulfilment
-from shared.events.contracts import DeliveryPickedUp, HandoverTo, OrderHandedOver, PickupChoiceMade
+from shared.events.contracts import (
+    DeliveryPickedUp,
+    GroupBuyTripRefused,
+    HandoverTo,
+    OrderHandedOver,
+    PickupChoiceMade,
+)
 from shared.events.envelope import Event
 from shared.events.topics import DISPATCH, ORDERS
 from shared.inbox import PermanentError
@@ -105,6 +111,8 @@ async def test_an_accepted_pickup_offer_makes_it_a_pickup_order() -> None:
 
 
 def test_inventory_hears_the_riders_pickup_in_its_own_group() -> None:
+    """From dispatch, inventory hears only the rider taking a bag and a group buy's trip refused (its
+    consolidated order then waits at the counter for the leader)."""
     groups = {(s.group, s.topic.name): set(s.handlers) for s in SUBSCRIPTIONS}
-    assert groups[("inventory-dispatch", DISPATCH.name)] == {DeliveryPickedUp}
+    assert groups[("inventory-dispatch", DISPATCH.name)] == {DeliveryPickedUp, GroupBuyTripRefused}
     assert PickupChoiceMade in groups[("inventory", ORDERS.name)]
