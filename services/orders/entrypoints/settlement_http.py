@@ -6,6 +6,7 @@ pays twice. Times are ISO 8601 with an offset; amounts are fen.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any
@@ -314,6 +315,23 @@ def rider_statement_json(s: RiderStatement) -> dict[str, Any]:
     }
 
 
+async def _moved_once(
+    request: Request,
+    principal: Principal,
+    idempotency_key: str | None,
+    body: BaseModel,
+    move: Callable[[OrdersUnitOfWork], Awaitable[JournalEntry]],
+) -> JSONResponse:
+    """A money move (payout, hand-in, correction) made once per Idempotency-Key, answered with its entry."""
+
+    async def moved(uow: OrdersUnitOfWork) -> dict[str, Any]:
+        return _entry(await move(uow))
+
+    return await changed_once(
+        request, principal, idempotency_key, body.model_dump(mode="json"), moved, status=201, key_required=True
+    )
+
+
 @router.get(
     "/settlement/periods", response_model=PeriodsAnswer, responses={403: {"description": "not an admin nor shop staff"}}
 )
@@ -420,12 +438,12 @@ async def pay_shop(
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """The platform pays a shop or stall from the bank (an Idempotency-Key is required)."""
-
-    async def pay(uow: OrdersUnitOfWork) -> dict[str, Any]:
-        return _entry(await settlement.pay_shop(uow, principal, location_id, body.amount_fen, body.note))
-
-    return await changed_once(
-        request, principal, idempotency_key, body.model_dump(mode="json"), pay, status=201, key_required=True
+    return await _moved_once(
+        request,
+        principal,
+        idempotency_key,
+        body,
+        lambda uow: settlement.pay_shop(uow, principal, location_id, body.amount_fen, body.note),
     )
 
 
@@ -446,12 +464,12 @@ async def hand_in(
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """A rider hands in cash taken at doors, at a desk or banked (an Idempotency-Key is required)."""
-
-    async def take(uow: OrdersUnitOfWork) -> dict[str, Any]:
-        return _entry(await settlement.hand_in(uow, principal, rider_id, body.amount_fen, body.desk, body.note))
-
-    return await changed_once(
-        request, principal, idempotency_key, body.model_dump(mode="json"), take, status=201, key_required=True
+    return await _moved_once(
+        request,
+        principal,
+        idempotency_key,
+        body,
+        lambda uow: settlement.hand_in(uow, principal, rider_id, body.amount_fen, body.desk, body.note),
     )
 
 
@@ -473,14 +491,12 @@ async def hand_in_pickup_cash(
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Whoever handed group-buy bags out hands in the cash taken for them (an Idempotency-Key is required)."""
-
-    async def take(uow: OrdersUnitOfWork) -> dict[str, Any]:
-        return _entry(
-            await settlement.hand_in_pickup_cash(uow, principal, holder, body.amount_fen, body.desk, body.note)
-        )
-
-    return await changed_once(
-        request, principal, idempotency_key, body.model_dump(mode="json"), take, status=201, key_required=True
+    return await _moved_once(
+        request,
+        principal,
+        idempotency_key,
+        body,
+        lambda uow: settlement.hand_in_pickup_cash(uow, principal, holder, body.amount_fen, body.desk, body.note),
     )
 
 
@@ -501,12 +517,12 @@ async def pay_leader(
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """The platform pays a group-buy leader's commission (an Idempotency-Key is required)."""
-
-    async def pay(uow: OrdersUnitOfWork) -> dict[str, Any]:
-        return _entry(await settlement.pay_leader(uow, principal, leader, body.amount_fen, body.note))
-
-    return await changed_once(
-        request, principal, idempotency_key, body.model_dump(mode="json"), pay, status=201, key_required=True
+    return await _moved_once(
+        request,
+        principal,
+        idempotency_key,
+        body,
+        lambda uow: settlement.pay_leader(uow, principal, leader, body.amount_fen, body.note),
     )
 
 
@@ -528,13 +544,12 @@ async def correct(
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Correct what a shop is owed; booked into the open period, marked late when it corrects a closed one."""
-
-    async def correction(uow: OrdersUnitOfWork) -> dict[str, Any]:
-        entry = await settlement.correct(
+    return await _moved_once(
+        request,
+        principal,
+        idempotency_key,
+        body,
+        lambda uow: settlement.correct(
             uow, principal, body.location_id, body.amount_fen, body.reason, body.order_id, body.corrects_period
-        )
-        return _entry(entry)
-
-    return await changed_once(
-        request, principal, idempotency_key, body.model_dump(mode="json"), correction, status=201, key_required=True
+        ),
     )

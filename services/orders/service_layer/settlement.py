@@ -511,17 +511,7 @@ async def hand_in(
 ) -> settlement.JournalEntry:
     """A rider hands in cash taken at doors: at a desk, or banked; at most what the rider holds."""
     require_admin(principal, "takes a rider's cash in")
-    _amount(amount_fen, "a hand-in")
-    # The desk's row is locked as its day's close locks it, so a hand-in is in a day's close or after it.
-    if desk is not None and await uow.cash_desks.get(desk, for_update=True) is None:
-        raise NotFound(f"no cash desk {desk!r}; GET /desks lists them (leave desk out for cash banked)")
-    outstanding = await uow.journal.balance(Book.RIDER_CASH, [rider_id])
-    if amount_fen > outstanding:
-        raise Conflict(
-            f"{rider_id} holds {format_yuan(outstanding)} of cash taken at doors; a hand-in of "
-            f"{format_yuan(amount_fen)} is more than that",
-            outstanding_fen=outstanding,
-        )
+    await _cash_held(uow, Book.RIDER_CASH, rider_id, amount_fen, desk, "of cash taken at doors")
     entry = settlement.hand_in(rider_id, amount_fen, desk, principal.subject, uow.now(), note or "")
     uow.journal.add([entry])
     return entry
@@ -532,19 +522,26 @@ async def hand_in_pickup_cash(
 ) -> settlement.JournalEntry:
     """Cash taken for group-buy bags at their pickup is handed in, at a desk or banked; at most what is held."""
     require_admin(principal, "takes in the cash taken at a group buy's pickup")
-    _amount(amount_fen, "a hand-in")
-    if desk is not None and await uow.cash_desks.get(desk, for_update=True) is None:
-        raise NotFound(f"no cash desk {desk!r}; GET /desks lists them (leave desk out for cash banked)")
-    held = await uow.journal.balance(Book.PICKUP_CASH, [holder])
-    if amount_fen > held:
-        raise Conflict(
-            f"{holder} holds {format_yuan(held)} of cash taken at group-buy pickups; a hand-in of "
-            f"{format_yuan(amount_fen)} is more than that",
-            held_fen=held,
-        )
+    await _cash_held(uow, Book.PICKUP_CASH, holder, amount_fen, desk, "of cash taken at group-buy pickups")
     entry = settlement.pickup_hand_in(holder, amount_fen, desk, principal.subject, uow.now(), note or "")
     uow.journal.add([entry])
     return entry
+
+
+async def _cash_held(
+    uow: OrdersUnitOfWork, book: Book, party: str, amount_fen: int, desk: str | None, what: str
+) -> None:
+    """A hand-in takes at most what the party holds. The desk's row is locked as its day's close locks
+    it, so a hand-in is in a day's close or after it."""
+    _amount(amount_fen, "a hand-in")
+    if desk is not None and await uow.cash_desks.get(desk, for_update=True) is None:
+        raise NotFound(f"no cash desk {desk!r}; GET /desks lists them (leave desk out for cash banked)")
+    held = await uow.journal.balance(book, [party])
+    if amount_fen > held:
+        raise Conflict(
+            f"{party} holds {format_yuan(held)} {what}; a hand-in of {format_yuan(amount_fen)} is more than that",
+            held_fen=held,
+        )
 
 
 async def pay_leader(
