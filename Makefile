@@ -20,15 +20,8 @@ install: $(STAMP)
 run: install
 	$(VENV)/bin/linli up $(ARGS)
 
-# The end-to-end tests mostly wait (for events, browsers, restarts) while unit and integration tests
-# mostly compute, so the two halves run side by side, each on an embedded stack of its own; the
-# integration half's report is printed after the end-to-end half's, and either failing fails the run.
 test: install lint
-	@log=$$(mktemp); \
-	( $(PY) -m pytest tests/unit tests/integration -p no:cacheprovider $(PYTEST_ARGS) > $$log 2>&1; echo $$? > $$log.rc ) & \
-	$(PY) -m pytest tests/e2e $(PYTEST_ARGS); e2e=$$?; wait; \
-	echo "--- unit and integration ---"; cat $$log; rest=$$(cat $$log.rc); rm -f $$log $$log.rc; \
-	[ $$e2e -eq 0 ] && [ $$rest -eq 0 ]
+	$(PY) -m pytest $(PYTEST_ARGS)
 
 unit: install
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
