@@ -275,7 +275,24 @@ async def run(s: dict[str, Any]) -> tuple[FakeOrdersUnitOfWork, Order | None]:
         assert s["top_up"] < order_shown(s)
         assert uow.ledger.balances.get("grandma", 0) == before, "a refused order takes nothing"
         return uow, None
-    base = {"order_id": order.id, "store_id": "shop"}
+    steps = steps_to_the_end(s, {"order_id": order.id, "store_id": "shop"})
+    for handler, event in steps:
+        if handler == "cancel":
+            await ordering.cancel_order(uow, GRANDMA, order.id)
+        else:
+            await handler(uow, event)
+        assert uow.ledger.balances.get("grandma", 0) == uow.ledger.entries_sum("grandma"), (
+            "a balance never changes without an entry"
+        )
+    return uow, await uow.orders.get(order.id)
+
+
+def order_shown(s: dict[str, Any]) -> int:
+    return sum(ln.estimated_fen for ln in s["lines"]) + s["fees"].total_fen
+
+
+def steps_to_the_end(s: dict[str, Any], base: dict[str, Any]) -> list[tuple[Any, Any]]:
+    """The events (or "cancel") that take a placed order to the scenario's ending, in order."""
     ending = s["ending"]
     steps: list[tuple[Any, Any]] = []
     if ending == "stock_rejected":
@@ -294,19 +311,7 @@ async def run(s: dict[str, Any]) -> tuple[FakeOrdersUnitOfWork, Order | None]:
                 steps.append(("cancel", None))
             else:
                 steps += picked_to_the_end(s, base, ending)
-    for handler, event in steps:
-        if handler == "cancel":
-            await ordering.cancel_order(uow, GRANDMA, order.id)
-        else:
-            await handler(uow, event)
-        assert uow.ledger.balances.get("grandma", 0) == uow.ledger.entries_sum("grandma"), (
-            "a balance never changes without an entry"
-        )
-    return uow, await uow.orders.get(order.id)
-
-
-def order_shown(s: dict[str, Any]) -> int:
-    return sum(ln.estimated_fen for ln in s["lines"]) + s["fees"].total_fen
+    return steps
 
 
 def picked_to_the_end(s: dict[str, Any], base: dict[str, Any], ending: str) -> list[tuple[Any, Any]]:

@@ -27,11 +27,10 @@ from services.orders.domain.placing import Placement
 from services.orders.domain.settlement import Book, Event, JournalEntry, Line
 from services.orders.service_layer import ordering
 from shared.errors import Invalid
-from shared.events.contracts import ShopAccepted, ShopRejected, StockRejected, StockReserved
 from shared.vocabulary.order_status import OrderStatus
 from tests.unit.orders.conftest import T0, placed
 from tests.unit.orders.fakes import FakeOrdersUnitOfWork
-from tests.unit.orders.test_orders_ledger import GRANDMA, order_shown, picked_to_the_end, scenarios
+from tests.unit.orders.test_orders_ledger import GRANDMA, order_shown, scenarios, steps_to_the_end
 
 S = OrderStatus
 AT = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -232,25 +231,7 @@ async def live(s: dict[str, Any]) -> tuple[FakeOrdersUnitOfWork, Order]:
     uow = FakeOrdersUnitOfWork()
     order = await place_and_book(uow, s)
     assert order is not None
-    base = {"order_id": order.id, "store_id": "shop"}
-    ending = s["ending"]
-    steps: list[tuple[Any, Any]] = []
-    if ending == "stock_rejected":
-        steps.append((ordering.on_stock_rejected, StockRejected(**base, reason="out_of_stock", short_lines=[])))
-    elif ending == "cancelled_placed":
-        steps.append(("cancel", None))
-    else:
-        steps.append((ordering.on_stock_reserved, StockReserved(**base, lines=[], accept_deadline=T0)))
-        if ending == "cancelled_confirmed":
-            steps.append(("cancel", None))
-        elif ending == "shop_rejected":
-            steps.append((ordering.on_shop_rejected, ShopRejected(**base, reason="shop_rejected")))
-        else:
-            steps.append((ordering.on_shop_accepted, ShopAccepted(**base, accepted_by="counter")))
-            if ending == "cancelled_accepted":
-                steps.append(("cancel", None))
-            else:
-                steps += picked_to_the_end(s, base, ending)
+    steps = steps_to_the_end(s, {"order_id": order.id, "store_id": "shop"})
     for handler, event in steps:
         if handler == "cancel":
             await ordering.cancel_order(uow, GRANDMA, order.id)
