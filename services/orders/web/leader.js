@@ -189,7 +189,7 @@ function bagsCard(deal, bags, refresh) {
     const bag = bags.bags.find((b) => b.number === found.number);
     const body = { code: found.code, ...(bag && bag.payment === "cash_at_pickup" ? { cash_fen: bag.due_fen } : {}) };
     const done = await act(give, () => api("orders", `/group-buys/${encodeURIComponent(deal.id)}/bags/${found.number}/collect`, { method: "POST", body }));
-    if (done) { toast(t("leader.given", { n: found.number })); refresh(); }
+    if (done) { code.value = ""; number.value = ""; toast(t("leader.given", { n: found.number })); refresh(); }
   };
   form.addEventListener("submit", (e) => { e.preventDefault(); checkOut(code.value); });
   if (canScan()) {
@@ -209,13 +209,21 @@ async function showDeal(dealId) {
   const after = h("div", {});
   view.replaceChildren(head, shares, after);
   let last = null;
+  // The stream and the page's own buttons both refresh the bags, and their answers can come back
+  // out of order: only the newest refresh may draw, or a slow answer from before a hand-out would
+  // show the bag as still waiting. A redraw keeps what the leader has typed into the check-out form.
+  let generation = 0;
   const refreshAfter = async (d) => {
+    const mine = ++generation;
     if (d.status !== "closed") { after.replaceChildren(); return; }
     const [trip, bags] = await Promise.all([
       api("orders", `/group-buys/${encodeURIComponent(dealId)}/trip`),
       api("orders", `/group-buys/${encodeURIComponent(dealId)}/bags`),
     ]).catch((e) => { toast(e.message, "error"); return [null, null]; });
-    if (trip && bags) after.replaceChildren(tripCard(trip), bagsCard(d, bags, () => refreshAfter(last)));
+    if (mine !== generation || !trip || !bags) return;
+    const typed = ["checkout-bag", "checkout-code"].map((id) => [id, document.getElementById(id)?.value ?? ""]);
+    after.replaceChildren(tripCard(trip), bagsCard(d, bags, () => refreshAfter(last)));
+    for (const [id, value] of typed) { const input = document.getElementById(id); if (input && value) input.value = value; }
   };
   const render = (d) => {
     last = d;
