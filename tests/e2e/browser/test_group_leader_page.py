@@ -1,15 +1,17 @@
 """The group leader's page in Chromium: the leader opens a deal from it, follows a neighbour joining live
 (no reload), and after the cutoff sees every bag, confirms their arrival and hands one out with the
-neighbour's scanned QR text; the same code a second time is refused, saying when it was used."""
+neighbour's scanned QR text (while an older refresh of the bags answers late, and must not draw the bag
+back as waiting); the same code a second time is refused, saying when it was used."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, expect
+from playwright.async_api import Browser, Route, expect
 
 from shared.vocabulary.roles import Role
 from tests.e2e.browser.conftest import new_context, signed_in_page
@@ -92,12 +94,34 @@ async def test_a_leader_opens_follows_joins_live_and_hands_out_bags_at_pickup(
     await expect(page.locator("#deal-trip")).to_have_attribute("data-kind", "counter")  # not delivered: the counter
     bag = page.locator("#deal-bags [data-bag='1']")
     await expect(bag).to_contain_text("waiting")
+
+    # The refresh after "arrived" is answered only after the hand-out's own refresh has drawn: that
+    # slow answer (taken before the hand-out) must not draw the bag back as waiting.
+    held: asyncio.Future[Route] = asyncio.get_running_loop().create_future()
+    release = asyncio.Event()
+
+    async def hold_first_bags(route: Route) -> None:
+        if held.done():
+            await route.continue_()
+            return
+        before = await route.fetch()  # the bags as they are now, before the hand-out
+        held.set_result(route)
+        await release.wait()
+        await route.fulfill(response=before)
+
+    await page.route("**/bags", hold_first_bags)
     await page.click("#deal-arrive")
-    await expect(page.locator("#deal-arrived")).to_contain_text("arrived")
+    await asyncio.wait_for(held, 10)
     await page.fill("#checkout-code", f"linli:groupbuy:{deal['id']}:1:{code}")  # what the scanner reads
     await page.click("#checkout-give")
-    await expect(page.locator("#deal-bags [data-bag='1']")).to_have_attribute("data-state", "collected")
+    await expect(bag).to_have_attribute("data-state", "collected")
+    async with page.expect_request_finished(lambda r: r.url.endswith("/bags")):
+        release.set()
+    await page.evaluate("() => new Promise((done) => setTimeout(done, 100))")  # let the late answer land
+    await expect(bag).to_have_attribute("data-state", "collected")
+    await expect(page.locator("#deal-arrived")).to_contain_text("arrived")
     await expect(page.locator("#deal-count")).to_contain_text("1 of 1 collected")
+    await page.unroute("**/bags")
     await page.fill("#checkout-code", f"linli:groupbuy:{deal['id']}:1:{code}")
     await page.click("#checkout-give")
     await expect(page.locator(".toast").last).to_contain_text("a code is used once")
