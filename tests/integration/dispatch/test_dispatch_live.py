@@ -81,7 +81,9 @@ async def test_one_reader_per_stream_fans_out_to_every_client(dispatch: Dispatch
 
     tasks = [asyncio.create_task(client(k)) for k in range(3)]
     try:
-        await until(lambda: len(hub._clients.get(stream, ())) == 3)
+        # A client is registered before its reader is started (that awaits the stream's end), so wait for both.
+        await until(lambda: len(hub._clients.get(stream, ())) == 3 and hub.readers() > 0)
+        await asyncio.sleep(0.2)  # the later subscribers' own looks at the stream's end are done by now
         assert hub.readers() == 1
         await append(dispatch.redis, [LiveNote(stream, "x", {"n": 1}), LiveNote(stream, "x", {"n": 2})])
         await asyncio.wait_for(asyncio.gather(*tasks), 5)
