@@ -20,8 +20,19 @@ install: $(STAMP)
 run: install
 	$(VENV)/bin/linli up $(ARGS)
 
+# The end-to-end and browser tests mostly wait (for events, browsers, restarts) while unit and
+# integration tests mostly compute, so three parts run side by side, each on an embedded stack of
+# its own: the end-to-end tests over HTTP and Kafka here; the browser tests with the API fuzzing, and
+# the unit and integration tests, in the background (parts of about equal length), their reports
+# printed after; any part failing fails the run.
 test: install lint
-	$(PY) -m pytest $(PYTEST_ARGS)
+	@dir=$$(mktemp -d); \
+	( $(PY) -m pytest tests/unit tests/integration -p no:cacheprovider $(PYTEST_ARGS) > $$dir/unit-and-integration 2>&1; echo $$? > $$dir/unit-and-integration.rc ) & \
+	( $(PY) -m pytest tests/e2e/browser tests/e2e/test_fuzz.py -p no:cacheprovider $(PYTEST_ARGS) > $$dir/browser-and-fuzz 2>&1; echo $$? > $$dir/browser-and-fuzz.rc ) & \
+	$(PY) -m pytest tests/e2e --ignore=tests/e2e/browser --ignore=tests/e2e/test_fuzz.py $(PYTEST_ARGS); echo $$? > $$dir/e2e.rc; wait; \
+	failed=0; for part in browser-and-fuzz unit-and-integration; do echo "--- $$part ---"; cat $$dir/$$part; done; \
+	for part in e2e browser-and-fuzz unit-and-integration; do [ "$$(cat $$dir/$$part.rc)" = 0 ] || { echo "make test: the $$part tests failed"; failed=1; }; done; \
+	rm -rf $$dir; exit $$failed
 
 unit: install
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
