@@ -6,7 +6,9 @@ Per mode (the demo neighbourhood and rider simulator off, then on, each on a fre
    step is not sustained; then bisects between the highest sustained rate and the lowest one that
    was not, until they are within `precision` (10 %) of each other. A step is sustained while the
    confirmed orders are at least 95 % of those offered, p99 placed->confirmed is at most 1 s, and
-   the generator really sent at the rate asked.
+   the generator really sent at the rate asked. After each step it waits for the step's orders to
+   be decided, then for the stack's CPU to fall back to its idle use (`quiet_s`), so a failed
+   step's backlog is not measured as part of the next step or of the half-rate run.
 2. A fixed run at half that rate: the latency, POST and CPU figures a user would see.
 3. The two references, on the same broker and PostgreSQL: the peer (bench/bare_chain.py) and the
    limit (single-row insert transactions, the fixed run's baseline); their ratios.
@@ -138,6 +140,16 @@ def converged(history: Sequence[tuple[float, bool]], search: Search = Search()) 
     return high <= low * (1 + search.precision) or next_rate(history, search) is None
 
 
+def settled(busy_cores: float, idle_cores: float, margin_cores: float = 0.15) -> bool:
+    """The stack is back to what it used idle: a step's backlog has gone through every consumer.
+
+    Its orders being decided is not enough: after a failed step, events nobody waits on (dispatch's
+    order log, the relays, the confirmations' own consumers) were still queued, and the next step,
+    or the half-rate run, was measured while they drained.
+    """
+    return busy_cores <= idle_cores + margin_cores
+
+
 def ratio(value: float | None, reference: float | None, digits: int = 3) -> float | None:
     """value / reference, or None when either is missing or the reference is not positive."""
     if value is None or reference is None or reference <= 0:
@@ -189,6 +201,7 @@ class SweepOptions:
     step_s: float = 20.0
     drain_s: float = 10.0  # after a step's last send, how long its orders may still take
     settle_s: float = 30.0  # before the next step, how long to wait for a failed step's backlog
+    quiet_s: float = 30.0  # then, at most this long for the stack's CPU to fall back to its idle use
     concurrency: int = 256
     products: int = 10
     shoppers: int = 1000
@@ -227,6 +240,21 @@ async def _peer(bootstrap: str, messages: int) -> dict[str, Any]:
         return {"error": err.decode(errors="replace")[-2000:]}
     result: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
     return result
+
+
+async def _wait_settled(pids: dict[str, int], idle: dict[str, Any], within_s: float) -> float | None:
+    """Wait, a second at a time, until the stack uses no more CPU than it did idle; how long it took
+    (None: it had not settled within `within_s`, and the next step starts anyway)."""
+    idle_cores = float(idle.get("ours_cores_busy", 0.0))
+    started = time.monotonic()
+    while time.monotonic() - started < within_s:
+        before = cpu_seconds(pids)
+        await asyncio.sleep(1.0)
+        busy = cpu_used(before, cpu_seconds(pids), 1.0).get("ours_cores_busy")
+        if busy is None or settled(float(busy), idle_cores):
+            return round(time.monotonic() - started, 1)
+    log(f"the stack had not settled back to idle within {within_s:g}s")
+    return None
 
 
 async def sweep_stack(opts: Options, sweep: SweepOptions, deadline: float) -> dict[str, Any]:
@@ -269,6 +297,7 @@ async def sweep_stack(opts: Options, sweep: SweepOptions, deadline: float) -> di
                 log(f"waiting up to {sweep.settle_s:g}s for the step's remaining orders")
                 await watcher.wait_decided(placement.order_ids, sweep.settle_s)
             watcher.forget(placement.order_ids)
+            summary["settled_after_s"] = await _wait_settled(opts.pids, idle, sweep.quiet_s)
         best, _ = bracket(history)
 
         at_half: dict[str, Any] | None = None

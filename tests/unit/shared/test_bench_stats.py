@@ -27,7 +27,7 @@ from bench.place_orders import (
     timing_of,
     writes_per_order,
 )
-from bench.sweep import Rule, Search, bracket, converged, next_rate, nice, orders_for, ratio, sustained
+from bench.sweep import Rule, Search, bracket, converged, next_rate, nice, orders_for, ratio, settled, sustained
 
 T0 = datetime(2025, 5, 1, 8, 0, tzinfo=UTC)
 
@@ -313,3 +313,9 @@ def test_ratios_to_the_references() -> None:
     assert ratio(None, 500) is None
     assert ratio(300, None) is None
     assert ratio(300, 0) is None
+
+
+def test_the_next_step_waits_for_the_stack_to_fall_back_to_its_idle_cpu() -> None:
+    assert settled(0.2, idle_cores=0.1)  # within the margin of what it used idle
+    assert not settled(0.9, idle_cores=0.1)  # a backlog is still going through the consumers
+    assert not settled(0.3, idle_cores=0.1, margin_cores=0.1)
