@@ -245,7 +245,16 @@ class Consumer:
             groups.setdefault(partition % max(1, self.concurrent_runs), []).append(messages)
         await asyncio.gather(*(self._apply_run(_interleaved(group)) for group in groups.values()))
 
+    def _not_ours(self, record: Record) -> bool:
+        """The relay names each message's event type in a header: one this group has no handler for
+        is skipped unread (a message without the header is read to find out)."""
+        kind = record.headers.get("event_type")
+        return kind is not None and kind not in self._types
+
     async def _parse(self, record: Record) -> _Parsed | str:
+        if self._not_ours(record):
+            self.ignored += 1
+            return "ignored"
         try:
             env = parse_envelope(record.raw)
             wanted = self._types.get(env.type)
@@ -439,8 +448,6 @@ class Consumer:
 
         @subscriber
         async def on_batch(body: list[bytes], msg: KafkaMessage) -> None:
-            if self.paced is not None:
-                self.paced.busy()
             raw = msg.raw_message
             fetched = raw if isinstance(raw, tuple) else (raw,)
             records = [
@@ -453,6 +460,10 @@ class Consumer:
                 )
                 for r in fetched
             ]
+            # Only work of its own keeps a group fetching at the busy wait: a topic's other events
+            # (StockReserved, to dispatch) are skipped unread and leave it at the idle pace.
+            if self.paced is not None and not all(self._not_ours(r) for r in records):
+                self.paced.busy()
             try:
                 await self.handle_batch(records)
             except Exception:

@@ -209,5 +209,39 @@ async def test_a_quiet_group_fetches_at_the_idle_wait_and_wakes_on_its_next_mess
     assert await world.effects() == ["noted:after-the-quiet"]
 
 
+async def test_a_group_sent_only_events_it_does_not_handle_stays_at_the_idle_wait(
+    pool: asyncpg.Pool, bootstrap: str, private_topic: Topic, producer: AIOKafkaProducer
+) -> None:
+    """Dispatch's group on the inventory topic sees every StockReserved and handles none of them:
+    those must not keep it fetching every 20 ms, and they are skipped without being read."""
+    await pool.execute("CREATE TABLE effects (id serial PRIMARY KEY, parcel_id text NOT NULL)")
+    world = World(pool, private_topic)
+    broker = KafkaBroker(bootstrap)
+    world.consumer.subscribe(broker, pacing=FetchPacing(busy_wait_ms=20, idle_wait_ms=300, idle_after_s=0.5))
+    pacer = FetchPacer([world.consumer.paced] if world.consumer.paced else [], pause_s=0.05)
+    await broker.start()
+    await pacer.start()
+    try:
+        paced = world.consumer.paced
+        assert paced is not None
+        await eventually(lambda: _async(paced.wait_ms == 300), within=10)
+        for n in range(5):  # another service's events on the topic: not JSON this group could even read
+            await producer.send_and_wait(
+                private_topic.name, b"not for this group", key=b"k", headers=[("event_type", b"ParcelLost")]
+            )
+            await eventually(lambda n=n: _async(world.consumer.ignored == n + 1), within=10)
+            assert paced.wait_ms == 300, "events of no concern keep a quiet group quiet"
+        env = envelope(ParcelNoted(parcel_id="ours"))
+        raw = to_json(env).replace(PARCEL_TOPIC.name.encode(), private_topic.name.encode())
+        await producer.send_and_wait(private_topic.name, raw, key=b"k", headers=[("event_type", b"ParcelNoted")])
+        await eventually(lambda: _count_is(pool, 1), within=10)
+        assert paced.wait_ms == 20, "its own event puts it back to the busy wait"
+    finally:
+        await pacer.stop()
+        await broker.stop()
+    assert await world.effects() == ["noted:ours"]
+    assert world.letters.sent == [], "skipped unread, not dead-lettered as malformed"
+
+
 async def _async(value: bool) -> bool:
     return value
