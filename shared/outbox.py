@@ -131,9 +131,9 @@ class BrokerLoss:
         }
 
 
-async def resend_published_before(pool: asyncpg.Pool, before: datetime, now: datetime) -> BrokerLoss:
+async def resend_published_before(conn: asyncpg.Connection, before: datetime, now: datetime) -> BrokerLoss:
     """Mark rows published before `before` pending again, to go out in id order with the rest."""
-    async with pool.acquire() as conn, conn.transaction():
+    async with conn.transaction():
         # Pending again, not failing (`lag().failing`): attempts start over, last_error says why.
         row = await conn.fetchrow(
             "WITH again AS (UPDATE outbox SET published_at = NULL, attempts = 0, last_error = 'the broker lost it' "
@@ -197,8 +197,12 @@ class Relay(BackgroundLoop):
             "lost_and_resent": self.broker_loss.as_dict() if self.broker_loss else None,
         }
 
-    async def watch_broker(self, *, now: bool = False) -> None:
-        """Every `check.every_s` (or `now`): topics declared again if gone, rows re-sent if the broker lost them."""
+    async def watch_broker(self, conn: asyncpg.Connection, *, now: bool = False) -> None:
+        """Every `check.every_s` (or `now`): topics declared again if gone, rows re-sent if the broker lost them.
+
+        On the leader's own connection, as `publish_pending`: the first look always marks rows, and
+        waiting for a pooled connection behind a rush of requests held up every publish after it.
+        """
         if not now and time.monotonic() - self._checked_at < self.check.every_s:
             return
         self._checked_at = time.monotonic()
@@ -212,7 +216,7 @@ class Relay(BackgroundLoop):
         first_look, self.epoch = self.epoch is None, epoch
         # On a first look only rows older than the epoch; a change seen happen allows for clock skew.
         before = epoch.created_at + timedelta(seconds=0 if first_look else self.check.margin_s)
-        loss = await resend_published_before(self.pool, before, datetime.now(UTC))
+        loss = await resend_published_before(conn, before, datetime.now(UTC))
         if loss.resent or not first_look:
             self.broker_loss = loss
             log.warning(
@@ -243,10 +247,10 @@ class Relay(BackgroundLoop):
             await producer.start()
             self._producer = producer
             try:
-                await self.watch_broker(now=True)
+                await self.watch_broker(conn, now=True)
                 while True:
                     self._wake.clear()
-                    await self.watch_broker()
+                    await self.watch_broker(conn)
                     sent = await self.publish_pending(conn)
                     if sent >= self.batch_size:
                         continue

@@ -153,10 +153,12 @@ async def test_the_leading_relay_publishes_while_every_pooled_connection_is_busy
 
     small = await db.create_pool(database_url, 1, 1)
     r = relay(database_url, small, bootstrap)
-    await r.start()
     try:
-        await eventually(lambda: _true(r.is_leader))
-        async with small.acquire():  # the pool's only connection, held by "a request" throughout
+        # The pool's only connection, held by "a request" throughout: from before the relay's
+        # first look at the broker, which marks rows too and once waited for the pool.
+        async with small.acquire():
+            await r.start()
+            await eventually(lambda: _true(r.is_leader))
             writer = await asyncpg.connect(database_url)
             try:
                 async with writer.transaction():
