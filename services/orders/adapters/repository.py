@@ -50,6 +50,9 @@ LOAD_LOCKED = LOAD + " FOR UPDATE OF o"
 
 # Many orders' changes at once: each row only if its version is still the one read, then the
 # changed lines, the new timeline entries, and the followers' NOTIFY of each row updated.
+# The ids again as an array ($5): the planner takes jsonb_to_recordset for 100 rows, and against
+# an orders table of a few thousand rows it hash-joined a sequential scan of the whole table on
+# every save (4 ms, 312 buffers, measured after 4500 bench orders); `= any($5)` is an index scan.
 SAVE = """
 WITH moved AS (
     UPDATE orders o SET status = t.status, reject_reason = t.reject_reason, reject_details = t.reject_details,
@@ -61,14 +64,14 @@ WITH moved AS (
         reject_details jsonb, version int, final_fen bigint, difference_fen bigint, bags int, weight_g int,
         pickup_point jsonb, handover_code text, return_refund_fen bigint, fulfilment jsonb, cancel_reason text,
         delivery jsonb)
-    WHERE o.id = t.id AND o.version = t.read_version
+    WHERE o.id = any($5::text[]) AND o.id = t.id AND o.version = t.read_version
     RETURNING o.id
 ), lines AS (
     UPDATE order_lines l SET status = t.status, final_quantity = t.final_quantity, final_fen = t.final_fen,
         refund_fen = t.refund_fen, substitute = t.substitute, pending = t.pending
     FROM jsonb_to_recordset($2::jsonb) AS t(order_id text, line_no int, status text, final_quantity int,
         final_fen bigint, refund_fen bigint, substitute jsonb, pending jsonb)
-    WHERE l.order_id = t.order_id AND l.line_no = t.line_no
+    WHERE l.order_id = any($5::text[]) AND l.order_id = t.order_id AND l.line_no = t.line_no
 ), timeline AS (
     INSERT INTO order_timeline (order_id, at, status, cause, detail)
     SELECT order_id, at, status, cause, detail
@@ -77,6 +80,20 @@ WITH moved AS (
 )
 SELECT id, pg_notify($4, id) FROM moved
 """
+
+
+def save_arguments(orders: list[Order]) -> tuple[Any, ...]:
+    """SAVE's parameters for these orders' changes."""
+    timeline: list[dict[str, Any]] = []
+    for order in orders:
+        timeline += timeline_rows(order.id, order.new_entries, len(timeline))
+    return (
+        [_changes(order) for order in orders],
+        [_line_changes(order, ln) for order in orders for ln in order.lines if ln.line_no in order.changed_lines],
+        timeline,
+        ORDER_CHANNEL,
+        sorted({order.id for order in orders}),
+    )
 
 
 class OrderRepository:
@@ -104,16 +121,7 @@ class OrderRepository:
         """Write every order's changes in one statement; ConcurrentUpdate if any changed since it was read."""
         if not orders:
             return
-        timeline: list[dict[str, Any]] = []
-        for order in orders:
-            timeline += timeline_rows(order.id, order.new_entries, len(timeline))
-        saved = await self.conn.fetch(
-            SAVE,
-            [_changes(order) for order in orders],
-            [_line_changes(order, ln) for order in orders for ln in order.lines if ln.line_no in order.changed_lines],
-            timeline,
-            ORDER_CHANNEL,
-        )
+        saved = await self.conn.fetch(SAVE, *save_arguments(orders))
         if len(saved) != len({o.id for o in orders}):
             missed = sorted({o.id for o in orders} - {r["id"] for r in saved})
             raise ConcurrentUpdate(f"order {', '.join(missed)} changed while we were updating it")
