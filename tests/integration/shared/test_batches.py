@@ -5,7 +5,8 @@ partition's run is one transaction instead of one per message."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import ClassVar
 
 import asyncpg
@@ -15,7 +16,7 @@ from faststream.kafka import KafkaBroker
 
 from shared.events.envelope import Event, RawEnvelope, envelope, register
 from shared.events.topics import Topic
-from shared.fetch_pacing import FetchPacer, FetchPacing
+from shared.fetch_pacing import FetchPacer, FetchPacing, PacedFetches
 from shared.inbox import Consumer, PermanentError, Record, RetryPolicy
 from tests.fakes import FakeClock, to_json
 from tests.integration.conftest import PARCEL_TOPIC, ParcelNoted, ParcelUnitOfWork
@@ -184,11 +185,10 @@ async def _count_is(pool: asyncpg.Pool, n: int) -> bool:
     return bool(await pool.fetchval("SELECT count(*) FROM effects") == n)
 
 
-async def test_a_quiet_group_fetches_at_the_idle_wait_and_wakes_on_its_next_message(
-    pool: asyncpg.Pool, bootstrap: str, private_topic: Topic, producer: AIOKafkaProducer
-) -> None:
+@asynccontextmanager
+async def _gone_quiet(pool: asyncpg.Pool, bootstrap: str, world: World) -> AsyncIterator[PacedFetches]:
+    """The world's consumer subscribed with pacing and ticked, once it has slowed to the idle wait."""
     await pool.execute("CREATE TABLE effects (id serial PRIMARY KEY, parcel_id text NOT NULL)")
-    world = World(pool, private_topic)
     broker = KafkaBroker(bootstrap)
     world.consumer.subscribe(broker, pacing=FetchPacing(busy_wait_ms=20, idle_wait_ms=300, idle_after_s=0.5))
     pacer = FetchPacer([world.consumer.paced] if world.consumer.paced else [], pause_s=0.05)
@@ -198,14 +198,22 @@ async def test_a_quiet_group_fetches_at_the_idle_wait_and_wakes_on_its_next_mess
         paced = world.consumer.paced
         assert paced is not None
         await eventually(lambda: _async(paced.wait_ms == 300), within=10)
+        yield paced
+    finally:
+        await pacer.stop()
+        await broker.stop()
+
+
+async def test_a_quiet_group_fetches_at_the_idle_wait_and_wakes_on_its_next_message(
+    pool: asyncpg.Pool, bootstrap: str, private_topic: Topic, producer: AIOKafkaProducer
+) -> None:
+    world = World(pool, private_topic)
+    async with _gone_quiet(pool, bootstrap, world) as paced:
         env = envelope(ParcelNoted(parcel_id="after-the-quiet"))
         raw = to_json(env).replace(PARCEL_TOPIC.name.encode(), private_topic.name.encode())
         await producer.send_and_wait(private_topic.name, raw, key=b"k")
         await eventually(lambda: _count_is(pool, 1), within=10)
         assert paced.wait_ms == 20, "a batch puts the group back to the busy wait"
-    finally:
-        await pacer.stop()
-        await broker.stop()
     assert await world.effects() == ["noted:after-the-quiet"]
 
 
@@ -214,17 +222,8 @@ async def test_a_group_sent_only_events_it_does_not_handle_stays_at_the_idle_wai
 ) -> None:
     """Dispatch's group on the inventory topic sees every StockReserved and handles none of them:
     those must not keep it fetching every 20 ms, and they are skipped without being read."""
-    await pool.execute("CREATE TABLE effects (id serial PRIMARY KEY, parcel_id text NOT NULL)")
     world = World(pool, private_topic)
-    broker = KafkaBroker(bootstrap)
-    world.consumer.subscribe(broker, pacing=FetchPacing(busy_wait_ms=20, idle_wait_ms=300, idle_after_s=0.5))
-    pacer = FetchPacer([world.consumer.paced] if world.consumer.paced else [], pause_s=0.05)
-    await broker.start()
-    await pacer.start()
-    try:
-        paced = world.consumer.paced
-        assert paced is not None
-        await eventually(lambda: _async(paced.wait_ms == 300), within=10)
+    async with _gone_quiet(pool, bootstrap, world) as paced:
         for n in range(5):  # another service's events on the topic: not JSON this group could even read
             await producer.send_and_wait(
                 private_topic.name, b"not for this group", key=b"k", headers=[("event_type", b"ParcelLost")]
@@ -236,9 +235,6 @@ async def test_a_group_sent_only_events_it_does_not_handle_stays_at_the_idle_wai
         await producer.send_and_wait(private_topic.name, raw, key=b"k", headers=[("event_type", b"ParcelNoted")])
         await eventually(lambda: _count_is(pool, 1), within=10)
         assert paced.wait_ms == 20, "its own event puts it back to the busy wait"
-    finally:
-        await pacer.stop()
-        await broker.stop()
     assert await world.effects() == ["noted:ours"]
     assert world.letters.sent == [], "skipped unread, not dead-lettered as malformed"
 
