@@ -178,6 +178,8 @@ async def test_the_counter_prints_a_pick_list_and_a_label_per_bag(
             card = page.locator(f'article[data-order="{order_id}"]')
             await expect(card.get_by_role("img", name=f"QR code of the pickup code {code}")).to_be_visible()
             await card.get_by_role("button", name="Open pick list").click()
+            # Until this order's pick list has loaded, the pane still shows the first order's, with its own button.
+            await expect(page.locator("#pick-title")).to_contain_text(order_id[-8:])
             await page.get_by_role("button", name="Print bag labels").click()
             preview = page.get_by_role("dialog", name=f"Bag labels · order {order_id[-8:]}")
             await preview.get_by_label("Paper").select_option("58")
