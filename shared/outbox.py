@@ -153,6 +153,20 @@ def leader_lock_id(service: str) -> int:
     return zlib.crc32(f"linli-outbox-relay:{service}".encode())
 
 
+# Marks what the broker confirmed ($2, confirmed $3 seconds ago) and reads the next batch, in one
+# statement. The read sees the table as it was before the mark, so it leaves out the marked rows.
+READ_AND_MARK = (
+    "WITH marked AS (UPDATE outbox SET published_at = now() - make_interval(secs => $3), attempts = attempts + 1 "
+    "WHERE id = any($2::bigint[])) "
+    "SELECT id, topic, key, event_type, event_id, envelope::text AS envelope FROM outbox "
+    "WHERE published_at IS NULL AND id <> all($2::bigint[]) ORDER BY id LIMIT $1"
+)
+MARK = (
+    "UPDATE outbox SET published_at = now() - make_interval(secs => $2), attempts = attempts + 1 "
+    "WHERE id = any($1::bigint[])"
+)
+
+
 class Relay(BackgroundLoop):
     """Publishes one service's outbox to Kafka, as the single leader for that database."""
 
@@ -169,6 +183,7 @@ class Relay(BackgroundLoop):
         poll_interval_s: float = 1.0,
         retry_backoff_s: float = 0.5,
         leader_retry_s: float = 2.0,
+        mark_within_s: float = 0.05,
         broker_check: BrokerCheck | None = None,
     ) -> None:
         super().__init__(leader_retry_s)
@@ -180,6 +195,7 @@ class Relay(BackgroundLoop):
         self.poll_interval_s = poll_interval_s
         self.retry_backoff_s = retry_backoff_s
         self.leader_retry_s = leader_retry_s
+        self.mark_within_s = mark_within_s
         self.is_leader = False
         self.published = 0
         self.check = broker_check or BrokerCheck()
@@ -188,6 +204,11 @@ class Relay(BackgroundLoop):
         self._checked_at = float("-inf")
         self._wake = asyncio.Event()
         self._producer: AIOKafkaProducer | None = None
+        # Rows the broker confirmed that are not yet marked published, and when it confirmed them:
+        # they are marked by the next read of the outbox (one statement instead of two a round).
+        self._unmarked: list[int] = []
+        self._confirmed_at = 0.0
+        self.marked_alone = 0  # times the marks found no read to ride with (a quiet outbox)
 
     def broker_health(self) -> dict[str, Any]:
         """For /health: the broker's epoch as this relay last saw it, and the last loss it re-sent for."""
@@ -214,6 +235,8 @@ class Relay(BackgroundLoop):
         if self.epoch is not None and epoch.id == self.epoch.id:
             return
         first_look, self.epoch = self.epoch is None, epoch
+        # Confirmed by the broker that lost them: not marked, they are read and sent again.
+        self._unmarked = []
         # On a first look only rows older than the epoch; a change seen happen allows for clock skew.
         before = epoch.created_at + timedelta(seconds=0 if first_look else self.check.margin_s)
         loss = await resend_published_before(conn, before, datetime.now(UTC))
@@ -254,11 +277,21 @@ class Relay(BackgroundLoop):
                     sent = await self.publish_pending(conn)
                     if sent >= self.batch_size:
                         continue
+                    if self._unmarked:
+                        # Under load the next commit comes first and its read carries the marks; a
+                        # quiet outbox has them written alone, so it does not look behind for long.
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(self._wake.wait(), self.mark_within_s)
+                        if self._wake.is_set():
+                            continue
+                        await self.mark_published(conn)
                     # LISTEN/NOTIFY wakes us at once; the timeout is the fallback for a lost NOTIFY.
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), self.poll_interval_s)
             finally:
                 self._producer = None
+                with contextlib.suppress(Exception):  # unmarked rows would be sent again: harmless, but spare it
+                    await asyncio.wait_for(self.mark_published(conn), 1.0)
                 await producer.stop()
         finally:
             self.is_leader = False
@@ -267,20 +300,43 @@ class Relay(BackgroundLoop):
                 await asyncio.wait_for(conn.close(), 3.0)
             conn.terminate()
 
+    def _take_unmarked(self) -> tuple[list[int], float]:
+        """The rows to mark and how long ago the broker confirmed them, in seconds."""
+        ids, self._unmarked = self._unmarked, []
+        return ids, max(0.0, time.monotonic() - self._confirmed_at) if ids else 0.0
+
+    async def mark_published(self, conn: asyncpg.Connection | None = None) -> None:
+        """Mark alone what the broker confirmed, when no read came to carry the marks."""
+        ids, ago_s = self._take_unmarked()
+        if not ids:
+            return
+        db: asyncpg.Connection | asyncpg.Pool = conn if conn is not None else self.pool
+        try:
+            await db.execute(MARK, ids, ago_s)
+        except BaseException:
+            self._unmarked = ids + self._unmarked
+            raise
+        self.marked_alone += 1
+
     async def publish_pending(self, conn: asyncpg.Connection | None = None) -> int:
         """Send one batch in id order; rows stay pending (and are retried) until confirmed.
 
         The leading relay reads and marks on its own connection (the one holding the leader lock),
         never queueing for the pool behind the requests: under a rush of `POST /orders` a pooled
-        read waited its turn, and events sat in the outbox for a second or more.
+        read waited its turn, and events sat in the outbox for a second or more. The rows the last
+        batch sent are marked in the same statement that reads the next: one transaction a round
+        instead of two, where the relays are a large share of a busy database's commits. Their
+        `published_at` is when the broker confirmed them, however much later the mark is written.
+        A crash before the mark re-sends them, as a crash before any mark always did.
         """
         assert self._producer is not None
         db: asyncpg.Connection | asyncpg.Pool = conn if conn is not None else self.pool
-        rows = await db.fetch(
-            "SELECT id, topic, key, event_type, event_id, envelope::text AS envelope FROM outbox "
-            "WHERE published_at IS NULL ORDER BY id LIMIT $1",
-            self.batch_size,
-        )
+        marks, ago_s = self._take_unmarked()
+        try:
+            rows = await db.fetch(READ_AND_MARK, self.batch_size, marks, ago_s)
+        except BaseException:
+            self._unmarked = marks + self._unmarked
+            raise
         if not rows:
             return 0
         futures = []
@@ -302,11 +358,9 @@ class Relay(BackgroundLoop):
             if isinstance(result, BaseException)
         ]
         if confirmed:
-            await db.execute(
-                "UPDATE outbox SET published_at = now(), attempts = attempts + 1 WHERE id = any($1::bigint[])",
-                confirmed,
-            )
+            self._unmarked, self._confirmed_at = confirmed, time.monotonic()
         if failed:
+            await self.mark_published(conn)
             await db.executemany("UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1", failed)
             log.warning(
                 "outbox relay for %s: %d of %d events not confirmed; retrying", self.service, len(failed), len(rows)

@@ -183,3 +183,50 @@ async def test_the_leading_relay_publishes_while_every_pooled_connection_is_busy
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def test_a_quiet_outbox_is_marked_published_as_of_when_the_broker_confirmed(
+    database_url, pool, bootstrap, parcel_topic
+) -> None:
+    # The relay marks what it sent with its next read; with no next commit it marks it alone
+    # soon after, and `published_at` says when the broker confirmed, not when the mark was written.
+    r = outbox.Relay(SERVICE, database_url, pool, bootstrap, poll_interval_s=5.0, mark_within_s=1.5)
+    await r.start()
+    try:
+        await eventually(lambda: _true(r.is_leader))
+        async with pool.acquire() as conn, conn.transaction():
+            await outbox.record(conn, envelope(ParcelNoted(parcel_id="quiet-1")), SERVICE)
+        assert await read_topic(bootstrap, parcel_topic.name, 1, key=b"quiet-1")
+        await eventually(lambda: _pending_is(pool, 0), within=5)
+        row = await pool.fetchrow(
+            "SELECT extract(epoch FROM published_at - created_at) AS lag_s, "
+            "extract(epoch FROM now() - published_at) AS since_s FROM outbox"
+        )
+    finally:
+        await r.stop()
+    assert row["lag_s"] < 1.0, "published as of the broker's confirmation"
+    assert row["since_s"] >= 0.0
+
+
+async def test_rows_sent_one_after_another_are_marked_by_the_next_read(
+    database_url, pool, bootstrap, parcel_topic
+) -> None:
+    # A steady stream: each round's read carries the marks of the round before, so marking
+    # costs no statement of its own but the last one, once the stream stops.
+    r = outbox.Relay(SERVICE, database_url, pool, bootstrap, poll_interval_s=0.2, mark_within_s=1.0)
+    await r.start()
+    try:
+        await eventually(lambda: _true(r.is_leader))
+        for seq in range(30):
+            async with pool.acquire() as conn, conn.transaction():
+                await outbox.record(conn, envelope(ParcelNoted(parcel_id="stream-1", seq=seq)), SERVICE)
+            await asyncio.sleep(0.01)
+        records = await read_topic(bootstrap, parcel_topic.name, 30, key=b"stream-1")
+        await eventually(lambda: _pending_is(pool, 0))
+    finally:
+        await r.stop()
+    assert [json.loads(rec.value)["payload"]["seq"] for rec in records] == list(range(30))
+    attempts = await pool.fetch("SELECT attempts FROM outbox")
+    assert [a["attempts"] for a in attempts] == [1] * 30, "each row marked once, none sent twice"
+    assert r.published == 30
+    assert r.marked_alone <= 2, f"{r.marked_alone} rounds marked alone"
