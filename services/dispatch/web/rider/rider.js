@@ -117,6 +117,7 @@ const app = {
   position: { sentAt: null, error: null, failing: false },
   reachable: true,
   flushing: false,
+  flushAgain: false,
   cards: new Map(),  // order id -> {sig, el}
   offerSig: "",
   missing: false,  // no rider profile: nothing to do until a dispatcher makes one
@@ -148,8 +149,10 @@ function retryable(error) {
 
 /** Send the waiting steps in the order they were taken; stop at the first that cannot get through. */
 async function flush() {
-  if (app.flushing) return;
+  // A call while one is sending (the network back, a new tap) must not be lost: it goes again after.
+  if (app.flushing) { app.flushAgain = true; return; }
   app.flushing = true;
+  app.flushAgain = false;
   let sent = false;
   try {
     for (;;) {
@@ -189,6 +192,7 @@ async function flush() {
   }
   if (sent) await refresh();
   else render();
+  if (app.flushAgain && app.outbox.some((e) => e.state === "waiting")) flush();
 }
 
 function dismiss(entry) {
