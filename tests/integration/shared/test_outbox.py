@@ -134,6 +134,18 @@ async def _true(value: bool) -> bool:
     return value
 
 
+async def _leading(r: outbox.Relay) -> outbox.Relay:
+    await r.start()
+    await eventually(lambda: _true(r.is_leader))
+    return r
+
+
+async def _commit(pool: asyncpg.Pool, event: ParcelNoted) -> None:
+    """One event in a transaction of its own, as a use case commits it."""
+    async with pool.acquire() as conn, conn.transaction():
+        await outbox.record(conn, envelope(event), SERVICE)
+
+
 async def test_lag_shows_how_far_behind_the_relay_is(pool) -> None:
     for i in range(3):
         async with pool.acquire() as conn, conn.transaction():
@@ -181,21 +193,14 @@ async def test_the_leading_relay_publishes_while_every_pooled_connection_is_busy
         await small.close()
 
 
-async def _true(value: bool) -> bool:
-    return value
-
-
 async def test_a_quiet_outbox_is_marked_published_as_of_when_the_broker_confirmed(
     database_url, pool, bootstrap, parcel_topic
 ) -> None:
     # The relay marks what it sent with its next read; with no next commit it marks it alone
     # soon after, and `published_at` says when the broker confirmed, not when the mark was written.
-    r = outbox.Relay(SERVICE, database_url, pool, bootstrap, poll_interval_s=5.0, mark_within_s=1.5)
-    await r.start()
+    r = await _leading(outbox.Relay(SERVICE, database_url, pool, bootstrap, poll_interval_s=5.0, mark_within_s=1.5))
     try:
-        await eventually(lambda: _true(r.is_leader))
-        async with pool.acquire() as conn, conn.transaction():
-            await outbox.record(conn, envelope(ParcelNoted(parcel_id="quiet-1")), SERVICE)
+        await _commit(pool, ParcelNoted(parcel_id="quiet-1"))
         assert await read_topic(bootstrap, parcel_topic.name, 1, key=b"quiet-1")
         await eventually(lambda: _pending_is(pool, 0), within=5)
         row = await pool.fetchrow(
@@ -213,13 +218,10 @@ async def test_rows_sent_one_after_another_are_marked_by_the_next_read(
 ) -> None:
     # A steady stream: each round's read carries the marks of the round before, so marking
     # costs no statement of its own but the last one, once the stream stops.
-    r = outbox.Relay(SERVICE, database_url, pool, bootstrap, poll_interval_s=0.2, mark_within_s=1.0)
-    await r.start()
+    r = await _leading(outbox.Relay(SERVICE, database_url, pool, bootstrap, poll_interval_s=0.2, mark_within_s=1.0))
     try:
-        await eventually(lambda: _true(r.is_leader))
         for seq in range(30):
-            async with pool.acquire() as conn, conn.transaction():
-                await outbox.record(conn, envelope(ParcelNoted(parcel_id="stream-1", seq=seq)), SERVICE)
+            await _commit(pool, ParcelNoted(parcel_id="stream-1", seq=seq))
             await asyncio.sleep(0.01)
         records = await read_topic(bootstrap, parcel_topic.name, 30, key=b"stream-1")
         await eventually(lambda: _pending_is(pool, 0))
