@@ -7,15 +7,20 @@ environment variable (DATABASE_URL, REDIS_URL, KAFKA_BOOTSTRAP_SERVERS) names a 
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import pwd
 import shutil
+import signal
 import socket
 import stat
 import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 PG_SYSTEM_USER = "linli_pg"
 SERVICES = ("orders", "inventory", "dispatch")
@@ -177,13 +182,56 @@ class EmbeddedPostgres:
             raise StackError(f"PostgreSQL did not start in {self.data_dir}:\n{started.stderr.strip()}\n{tail}")
 
     def stop(self) -> None:
-        if (self.data_dir / "postmaster.pid").exists():
-            subprocess.run(
-                [str(_pg_bin("pg_ctl")), "-D", str(self.data_dir), "-m", "fast", "-w", "stop"],
-                check=False,  # a server that already stopped is what we wanted
-                capture_output=True,
-                **_run_as(self.user),
-            )  # type: ignore[call-overload]
+        """Stop politely (pg_ctl's fast shutdown), then firmly: a server left running outlives the
+        stack that started it, holding its port and memory until someone finds it by hand."""
+        pid_file = self.data_dir / "postmaster.pid"
+        if not pid_file.exists():
+            return
+        pid = _postmaster_pid(pid_file)
+        done = subprocess.run(  # noqa: PLW1510  # a server that already stopped is what we wanted
+            [str(_pg_bin("pg_ctl")), "-D", str(self.data_dir), "-m", "fast", "-w", "-t", "30", "stop"],
+            capture_output=True,
+            text=True,
+            **_run_as(self.user),
+        )  # type: ignore[call-overload]
+        if pid is None or not _alive(pid):
+            return
+        log.warning(
+            "pg_ctl did not stop PostgreSQL in %s (%s); stopping process %d itself",
+            self.data_dir,
+            (done.stderr or done.stdout).strip() or f"exit {done.returncode}",
+            pid,
+        )
+        for sig, wait_s in ((signal.SIGINT, 10.0), (signal.SIGQUIT, 5.0), (signal.SIGKILL, 5.0)):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+            deadline = time.monotonic() + wait_s
+            while _alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            if not _alive(pid):
+                return
+
+
+def _postmaster_pid(pid_file: Path) -> int | None:
+    """The server's process id: the first line of its postmaster.pid."""
+    try:
+        return int(pid_file.read_text().split("\n", 1)[0])
+    except (OSError, ValueError):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    """Whether the process still runs (a zombie, exited and not yet reaped, does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        return "\nState:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
 
 
 @dataclass
@@ -277,10 +325,12 @@ class Infrastructure:
         return database_url_for(self.database_url, service)
 
     def stop(self) -> None:
-        for process in reversed(self.processes):
-            process.stop()
-        if self.postgres is not None:
-            self.postgres.stop()
+        try:
+            for process in reversed(self.processes):
+                process.stop()
+        finally:  # a process that would not stop must not leave PostgreSQL running too
+            if self.postgres is not None:
+                self.postgres.stop()
 
 
 def database_url_for(server_url: str, service: str) -> str:

@@ -81,8 +81,10 @@ def own_stack(home: Path, env: dict[str, str] | None = None, instances: int = 1)
         wait_healthy(processes, ports, timeout=180)
         yield OwnStack(infra, home, ports, processes)
     finally:
-        stop_together(p for p in infra.processes if p.name not in ("broker", "redis"))
-        infra.stop()
+        try:
+            stop_together(p for p in infra.processes if p.name not in ("broker", "redis"))
+        finally:
+            infra.stop()
 
 
 async def drill_shop(stack: OwnStack, resident: str, *, stock: int, price_fen: int, name_en: str) -> tuple[str, str]:

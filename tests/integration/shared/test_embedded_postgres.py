@@ -19,6 +19,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from shared import stack
 from shared.stack import EmbeddedPostgres, free_port
 
 pytestmark = pytest.mark.skipif(bool(os.environ.get("DATABASE_URL")), reason="about the embedded PostgreSQL")
@@ -121,3 +122,18 @@ def test_a_normal_user_keeps_their_data_too() -> None:
         assert done.stdout.split() == ["['first", "run']", str(0o700)]
     finally:
         subprocess.run(["rm", "-rf", str(home)], check=False)
+
+
+def test_a_server_pg_ctl_cannot_stop_is_stopped_all_the_same(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A server left running outlives its stack: stop() must end it even when pg_ctl fails.
+    pg = EmbeddedPostgres(tmp_path / "postgres", free_port())
+    pg.start()
+    pid = int((pg.data_dir / "postmaster.pid").read_text().split("\n", 1)[0])
+    real_bin = stack._pg_bin
+    monkeypatch.setattr(stack, "_pg_bin", lambda name: Path("/bin/false") if name == "pg_ctl" else real_bin(name))
+    try:
+        pg.stop()
+        assert not stack._alive(pid), "the server still runs"
+    finally:
+        monkeypatch.undo()
+        pg.stop()
