@@ -211,3 +211,35 @@ async def test_a_broker_from_before_epochs_is_not_taken_for_one_that_lost_everyt
         assert await all_published(pool)
     finally:
         await r.stop()
+
+
+async def test_events_sent_but_not_yet_marked_when_the_broker_is_lost_are_sent_again(
+    database_url: str, pool: asyncpg.Pool, broker: Broker
+) -> None:
+    # The relay marks what the broker confirmed with its next read. A broker that lost its log
+    # meanwhile lost those events too: they must be read and sent again, not marked.
+    await pool.execute("CREATE TABLE effects (parcel_id text NOT NULL)")
+    r = outbox.Relay(
+        "itest",
+        database_url,
+        pool,
+        broker.bootstrap,
+        poll_interval_s=60.0,
+        leader_retry_s=0.2,
+        mark_within_s=60.0,  # no mark is written alone during the test
+        broker_check=outbox.BrokerCheck(every_s=0.5, topics=[PARCEL_TOPIC, PARCEL_TOPIC.dlq]),
+    )
+    await r.start()
+    try:
+        await record(pool, "confirmed-unmarked")
+        await eventually(lambda: asyncio.sleep(0, r.published == 1), within=30)
+        assert (await outbox.lag(pool)).pending == 1, "confirmed by the broker, not yet marked"
+
+        broker.restart()
+        await record(pool, "after-the-loss")  # wakes the relay, which finds the broker's new life
+
+        assert await consume(pool, broker.bootstrap, 2) == (2, 0)
+    finally:
+        await r.stop()
+    effects = sorted(row["parcel_id"] for row in await pool.fetch("SELECT parcel_id FROM effects"))
+    assert effects == ["after-the-loss", "confirmed-unmarked"]
