@@ -84,5 +84,7 @@ async def test_a_neighbour_joins_a_deal_near_home_and_sees_the_bags_code_after_t
     await expect(page.locator("#deal-code")).to_have_text(code)
     qr = page.locator("#deal-code-card img.qr")
     await expect(qr).to_be_visible()
-    assert await qr.evaluate("img => img.complete && img.naturalWidth > 0")  # the service drew it for her
+    # The service drew it for her: visible comes before loaded, so wait for the picture itself (a broken
+    # image is complete with no width, and times this out).
+    await page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=await qr.element_handle())
     await context.close()
