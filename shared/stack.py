@@ -405,15 +405,15 @@ def create_service_databases(server_url: str, drop: bool = False) -> None:
 DEFAULT_PORTS = {"orders": 8001, "inventory": 8002, "dispatch": 8003}
 
 
-def service_env(
-    infra: Infrastructure, service: str, extra: dict[str, str] | None = None, instance: int = 0
-) -> dict[str, str]:
+def service_env(infra: Infrastructure, service: str, extra: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         {
             "LINLI_SERVICE": service,
-            # A stable name per instance: a restarted instance rejoins its consumer groups at once.
-            "LINLI_INSTANCE_ID": f"{service}-{instance}",
+            # No LINLI_INSTANCE_ID, so no static group membership: on tansu a static member's join
+            # takes half its session plus 3 s (6 s of a 6 s session), and a member whose join
+            # outlasts its session is expelled at its first heartbeat, again and again. Dynamic
+            # members join in half the session and were not expelled (docs/operations.md).
             "DATABASE_URL": infra.service_database_url(service),
             "REDIS_URL": infra.redis_url,
             "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap_servers,
@@ -466,7 +466,7 @@ def start_services(
     for service in SERVICES:
         for instance in range(instances):
             name = instance_name(service, instance)
-            env = service_env(infra, service, extra_env, instance)
+            env = service_env(infra, service, extra_env)
             if instance > 0:
                 env["LINLI_DEMO_SEED"] = "false"  # the first instance seeds; the others share its data
             process = Process(
