@@ -93,9 +93,9 @@ class Settings(BaseSettings):
     consumer_idle_after_s: float = 2.0
     consumer_idle_fetch_max_wait_ms: int = 250
     # A stable name for this instance of the service (say "orders-1"): with it, a restarted
-    # instance rejoins its consumer groups at once (static membership), on Apache Kafka. Two
-    # running instances must never share one. Leave it unset on tansu (`linli up` does): there
-    # static joins are slower and get members expelled in a loop.
+    # instance rejoins its consumer groups at once (static membership). Two running instances
+    # must never share one. On tansu, only a lone instance should have one (`linli up` does so):
+    # a static group's second member is expelled after every join, in a loop.
     instance_id: str | None = None
     # Kafka's smallest allowed session (group.min.session.timeout.ms); heartbeats go every quarter of it.
     consumer_session_timeout_ms: int = 6_000

@@ -405,20 +405,28 @@ def create_service_databases(server_url: str, drop: bool = False) -> None:
 DEFAULT_PORTS = {"orders": 8001, "inventory": 8002, "dispatch": 8003}
 
 
-def service_env(infra: Infrastructure, service: str, extra: dict[str, str] | None = None) -> dict[str, str]:
+def service_env(
+    infra: Infrastructure, service: str, extra: dict[str, str] | None = None, instances: int = 1
+) -> dict[str, str]:
+    """The environment of one service process.
+
+    A lone instance gets a stable LINLI_INSTANCE_ID (static group membership), so a restart takes
+    its partitions back at once: the restart is the outage. Several instances get none. On tansu
+    a static group's second member is expelled at its first heartbeat after every join, again and
+    again, while dynamic members were never expelled; and with several instances the others serve
+    while a restarted one rejoins (docs/operations.md).
+    """
     env = dict(os.environ)
     env.update(
         {
             "LINLI_SERVICE": service,
-            # No LINLI_INSTANCE_ID, so no static group membership: on tansu a static member's join
-            # takes half its session plus 3 s (6 s of a 6 s session), and a member whose join
-            # outlasts its session is expelled at its first heartbeat, again and again. Dynamic
-            # members join in half the session and were not expelled (docs/operations.md).
             "DATABASE_URL": infra.service_database_url(service),
             "REDIS_URL": infra.redis_url,
             "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap_servers,
         }
     )
+    if instances == 1:
+        env["LINLI_INSTANCE_ID"] = f"{service}-0"
     env.update(extra or {})
     return env
 
@@ -466,7 +474,7 @@ def start_services(
     for service in SERVICES:
         for instance in range(instances):
             name = instance_name(service, instance)
-            env = service_env(infra, service, extra_env)
+            env = service_env(infra, service, extra_env, instances)
             if instance > 0:
                 env["LINLI_DEMO_SEED"] = "false"  # the first instance seeds; the others share its data
             process = Process(
