@@ -44,7 +44,11 @@ class Closure(BaseModel):
     reason: str = Field("", max_length=200)
 
 
-ALWAYS_OPEN: tuple[Window, ...] = tuple(Window(day=d, opens=time(0, 0), closes=time(23, 59, 59)) for d in range(7))
+# A window can only close within its day, so "until midnight" is written 23:59:59 and means the
+# day's last second too: without that, a shop open round the clock refused orders for one second
+# every night (the failover test once placed its orders in it).
+END_OF_DAY = time(23, 59, 59)
+ALWAYS_OPEN: tuple[Window, ...] = tuple(Window(day=d, opens=time(0, 0), closes=END_OF_DAY) for d in range(7))
 
 
 @dataclass(frozen=True)
@@ -67,7 +71,10 @@ class Hours:
         if local.date() in self._closed_on:
             return False
         now = local.time()
-        return any(w.day == local.weekday() and w.opens <= now < w.closes for w in self.windows)
+        return any(
+            w.day == local.weekday() and w.opens <= now and (now < w.closes or w.closes >= END_OF_DAY)
+            for w in self.windows
+        )
 
     def taking_orders(self, at: datetime) -> bool:
         return not self.paused and self.is_open(at)

@@ -64,3 +64,12 @@ def test_a_window_must_close_after_it_opens() -> None:
 
 def test_default_hours_are_always_open() -> None:
     assert Hours().taking_orders(local(2026, 11, 23, 3))
+
+
+def test_a_shop_open_round_the_clock_takes_orders_in_the_last_second_of_the_day() -> None:
+    last_second = datetime(2026, 12, 3, 23, 59, 59, 500_000, tzinfo=SH)  # the failover test once ordered then
+    assert Hours().taking_orders(last_second)
+    assert Hours().why_not(last_second) is None
+    until_midnight = Hours(windows=(Window(day=3, opens=time(8), closes=time(23, 59, 59)),))
+    assert until_midnight.is_open(last_second)  # Thursday
+    assert not until_midnight.is_open(datetime(2026, 12, 4, 0, 0, 0, 500_000, tzinfo=SH))  # Friday has no window
