@@ -345,8 +345,10 @@ async def assign_by_hand(
     now = uow.now()
     zone = ZoneInfo(uow.settings.timezone)
     local = now.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
-    today = await uow.shifts.between([rider_id], local, local + timedelta(days=1))
-    why = off_shift(today.get(rider_id, []), now, zone)
+    # From a day back, not from midnight: just after midnight a shift that ended at 23:50 is the
+    # one the rider is off, and without it the rider would count as having no shifts at all.
+    recent = await uow.shifts.between([rider_id], now - timedelta(days=1), local + timedelta(days=1))
+    why = off_shift(recent.get(rider_id, []), now, zone)
     if why and not override_shift:
         raise OffShift(
             f"{rider.name} ({rider_id}) is off shift: {why}; assign with override_shift to send them anyway",
