@@ -3,7 +3,8 @@ and the board's view of the rounds, against real PostgreSQL and Redis."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -12,7 +13,7 @@ from services.dispatch.entrypoints import answers
 from services.dispatch.service_layer import assigning, intake, riders
 from services.dispatch.service_layer.assigning import OffShift
 from shared.errors import Invalid
-from tests.integration.dispatch.conftest import Dispatch
+from tests.integration.dispatch.conftest import SETTINGS, Dispatch
 from tests.integration.dispatch.helpers import SHOP, accepted, placed
 
 
@@ -81,6 +82,23 @@ async def test_assigning_a_rider_off_shift_needs_an_override_the_timeline_record
     assert assigned["assigned_by"] == "disp-1"
     assert "off shift" in assigned["override"]
     assert assigned["override"].endswith("by disp-1")
+
+
+async def test_just_after_midnight_a_shift_that_ended_before_it_still_needs_the_override(dispatch: Dispatch) -> None:
+    d = dispatch
+    zone = ZoneInfo(SETTINGS.timezone)
+    local = d.clock.now().astimezone(zone)
+    after_midnight = datetime.combine(local.date() + timedelta(days=1), time(0, 10), tzinfo=zone)
+    d.clock.advance((after_midnight - d.clock.now()).total_seconds())
+    await d.rider("gone", SHOP[0] + 0.001, SHOP[1])
+    ended = Shift(after_midnight - timedelta(hours=3), after_midnight - timedelta(minutes=20))  # 21:10-23:50
+    await d.run(lambda uow: riders.put_shifts(uow, "gone", [ended]))
+    await d.run(lambda uow: intake.on_order_placed(uow, placed("o1")))
+    await d.run(lambda uow: intake.on_order_accepted(uow, accepted("o1")))
+
+    with pytest.raises(OffShift, match="shift ended at 23:50"):
+        await d.run(lambda uow: assigning.assign_by_hand(uow, "o1", "gone", "disp-1"))
+    assert (await d.delivery("o1"))["rider_id"] is None
 
 
 async def test_a_rider_on_shift_is_assigned_without_asking(dispatch: Dispatch) -> None:
