@@ -128,7 +128,8 @@ def test_a_server_pg_ctl_cannot_stop_is_stopped_all_the_same(tmp_path: Path, mon
     # A server left running outlives its stack: stop() must end it even when pg_ctl fails.
     pg = EmbeddedPostgres(tmp_path / "postgres", free_port())
     pg.start()
-    pid = int((pg.data_dir / "postmaster.pid").read_text().split("\n", 1)[0])
+    pid = stack._postmaster_pid(pg.data_dir / "postmaster.pid")
+    assert pid is not None
     real_bin = stack._pg_bin
     monkeypatch.setattr(stack, "_pg_bin", lambda name: Path("/bin/false") if name == "pg_ctl" else real_bin(name))
     try:
