@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from shared.stack import DEFAULT_PORTS, browser_env, instance_name, instance_ports
+import pytest
+
+from shared.stack import DEFAULT_PORTS, Infrastructure, browser_env, instance_name, instance_ports, service_env
 
 
 def test_one_instance_keeps_the_usual_ports_and_names() -> None:
@@ -23,3 +25,12 @@ def test_browsers_are_pointed_at_the_first_instance_and_every_instance_is_an_all
     env = browser_env(instance_ports(DEFAULT_PORTS, 2))
     assert env["LINLI_ORDERS_URL"] == "http://127.0.0.1:8001"
     assert "http://127.0.0.1:8103" in env["LINLI_CORS_ORIGINS"]
+
+
+def test_a_lone_instance_is_a_static_group_member_several_are_dynamic(monkeypatch: pytest.MonkeyPatch) -> None:
+    # On tansu a static group's second member is expelled after every join (docs/operations.md);
+    # a lone one is not, and its name lets a restart take its partitions back at once.
+    monkeypatch.delenv("LINLI_INSTANCE_ID", raising=False)
+    infra = Infrastructure("postgresql://x@127.0.0.1:1/postgres", "redis://127.0.0.1:2", "127.0.0.1:3")
+    assert service_env(infra, "orders")["LINLI_INSTANCE_ID"] == "orders-0"
+    assert "LINLI_INSTANCE_ID" not in service_env(infra, "orders", instances=2)
